@@ -1,0 +1,50 @@
+/**
+ * Agents: the coding-agent CLIs Porter can run, and how to run them non-interactively.
+ * The catalog is shared by the dispatcher (which secrets to send) and the runner (what to exec).
+ */
+import { Schema } from "effect"
+
+export const AgentName = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[a-z][a-z0-9-]{0,31}$/)),
+  Schema.brand("AgentName")
+)
+export type AgentName = typeof AgentName.Type
+
+/** One secret an agent needs; any of `names` will do (an API key or an OAuth token, say). */
+export interface SecretRequirement {
+  readonly names: ReadonlyArray<string>
+  /** Optional secrets are passed through when set (base-URL overrides, org ids) and never block a run. */
+  readonly optional?: boolean
+}
+
+/** How the runner reads the agent's output. */
+export type AgentOutput =
+  /** Claude Code's `--output-format json`: a final JSON object with `result`, `usage`, `total_cost_usd`. */
+  | "claude-json"
+  /** Plain text; the last lines become the summary. */
+  | "text"
+
+export interface AgentInvocation {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  /** Extra environment for the CLI (non-secret). */
+  readonly env?: Readonly<Record<string, string>>
+  /** Where the prompt goes: as an argument (already in `args`) or on standard input. */
+  readonly prompt: "argument" | "stdin"
+}
+
+export interface AgentSpec {
+  readonly name: string
+  readonly aliases: ReadonlyArray<string>
+  readonly displayName: string
+  readonly description: string
+  readonly secrets: ReadonlyArray<SecretRequirement>
+  /** The environment variable that points the CLI at another API endpoint (a proxy, a local model server). */
+  readonly baseUrlEnv?: string
+  readonly defaultModel?: string
+  readonly output: AgentOutput
+  /** npm package and pinned version installed in the runner image (`undefined`: built into the runner). */
+  readonly npmPackage?: { readonly name: string; readonly version: string }
+  /** The non-interactive invocation. `model` is the requested model or the default. */
+  readonly invocation: (input: { readonly prompt: string; readonly model: string | undefined }) => AgentInvocation
+}

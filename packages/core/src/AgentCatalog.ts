@@ -1,0 +1,158 @@
+/**
+ * The agent catalog: agent name or alias → how to run it. Built-in: claude, opencode, codex,
+ * amp, gemini and the deterministic `script` agent. Users add or override entries with
+ * `layerWith`.
+ */
+import { Context, Layer, Option } from "effect"
+import type { AgentSpec } from "./Agent.ts"
+
+export class AgentCatalog extends Context.Service<AgentCatalog, {
+  /** Looks a name or alias up (case-insensitive). */
+  readonly resolve: (nameOrAlias: string) => Option.Option<AgentSpec>
+  readonly list: ReadonlyArray<AgentSpec>
+}>()("@porter/core/AgentCatalog") {}
+
+/** Marker command the runner executes itself instead of spawning a CLI. */
+export const SCRIPT_AGENT_COMMAND = "@porter/script-agent"
+
+const withModel = (model: string | undefined, flag: string): ReadonlyArray<string> =>
+  model === undefined ? [] : [flag, model]
+
+export const claude: AgentSpec = {
+  name: "claude",
+  aliases: ["claude-code", "cc"],
+  displayName: "Claude Code",
+  description: "Anthropic's Claude Code CLI (`claude -p`)",
+  secrets: [
+    { names: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"] },
+    { names: ["ANTHROPIC_BASE_URL"], optional: true }
+  ],
+  baseUrlEnv: "ANTHROPIC_BASE_URL",
+  defaultModel: "sonnet",
+  output: "claude-json",
+  npmPackage: { name: "@anthropic-ai/claude-code", version: "2.1.330" },
+  invocation: ({ prompt, model }) => ({
+    command: "claude",
+    args: ["-p", prompt, "--output-format", "json", "--dangerously-skip-permissions", ...withModel(model, "--model")],
+    // Claude Code refuses --dangerously-skip-permissions as root unless told it is sandboxed;
+    // a Porter machine is a sandbox by construction.
+    env: { IS_SANDBOX: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
+    prompt: "argument"
+  })
+}
+
+export const opencode: AgentSpec = {
+  name: "opencode",
+  aliases: ["open-code", "oc"],
+  displayName: "OpenCode",
+  description: "SST's OpenCode CLI (`opencode run`)",
+  secrets: [
+    { names: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENCODE_API_KEY"] },
+    { names: ["ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"], optional: true }
+  ],
+  baseUrlEnv: "ANTHROPIC_BASE_URL",
+  defaultModel: "anthropic/claude-sonnet-4-5",
+  output: "text",
+  npmPackage: { name: "opencode-ai", version: "1.18.33" },
+  invocation: ({ prompt, model }) => ({
+    command: "opencode",
+    args: ["run", ...withModel(model, "--model"), prompt],
+    prompt: "argument"
+  })
+}
+
+export const codex: AgentSpec = {
+  name: "codex",
+  aliases: ["openai-codex"],
+  displayName: "Codex",
+  description: "OpenAI's Codex CLI (`codex exec`)",
+  secrets: [{ names: ["OPENAI_API_KEY", "CODEX_API_KEY"] }, { names: ["OPENAI_BASE_URL"], optional: true }],
+  baseUrlEnv: "OPENAI_BASE_URL",
+  defaultModel: "gpt-5-codex",
+  output: "text",
+  npmPackage: { name: "@openai/codex", version: "0.169.0" },
+  invocation: ({ prompt, model }) => ({
+    command: "codex",
+    args: [
+      "exec",
+      "--dangerously-bypass-approvals-and-sandbox",
+      "--skip-git-repo-check",
+      ...withModel(model, "--model"),
+      prompt
+    ],
+    prompt: "argument"
+  })
+}
+
+export const amp: AgentSpec = {
+  name: "amp",
+  aliases: ["ampcode"],
+  displayName: "Amp",
+  description: "Sourcegraph's Amp CLI (`amp -x`)",
+  secrets: [{ names: ["AMP_API_KEY"] }, { names: ["AMP_URL"], optional: true }],
+  baseUrlEnv: "AMP_URL",
+  output: "text",
+  npmPackage: { name: "@sourcegraph/amp", version: "0.0.1790142911-g7618fb" },
+  invocation: ({ prompt }) => ({
+    command: "amp",
+    args: ["--dangerously-allow-all", "-x", prompt],
+    prompt: "argument"
+  })
+}
+
+export const gemini: AgentSpec = {
+  name: "gemini",
+  aliases: ["gemini-cli"],
+  displayName: "Gemini CLI",
+  description: "Google's Gemini CLI (`gemini -p`)",
+  secrets: [{ names: ["GEMINI_API_KEY", "GOOGLE_API_KEY"] }, { names: ["GOOGLE_GEMINI_BASE_URL"], optional: true }],
+  baseUrlEnv: "GOOGLE_GEMINI_BASE_URL",
+  defaultModel: "gemini-2.5-pro",
+  output: "text",
+  npmPackage: { name: "@google/gemini-cli", version: "0.61.0" },
+  invocation: ({ prompt, model }) => ({
+    command: "gemini",
+    args: ["--yolo", ...withModel(model, "--model"), "-p", prompt],
+    prompt: "argument"
+  })
+}
+
+/**
+ * The deterministic agent for demos and tests. Without a script it appends one line with the
+ * instruction to `PORTER_SCRIPT.md`; a fenced ```porter-script block in the instructions scripts
+ * steps instead (see `ScriptAgent` in `@porter/runner`).
+ */
+export const script: AgentSpec = {
+  name: "script",
+  aliases: ["scripted"],
+  displayName: "Script",
+  description: "A deterministic agent for demos and tests (no model, no secrets)",
+  secrets: [],
+  output: "text",
+  invocation: ({ prompt }) => ({ command: SCRIPT_AGENT_COMMAND, args: [], prompt: "stdin", env: { PORTER_SCRIPT_PROMPT_BYTES: String(prompt.length) } })
+}
+
+export const builtInAgents: ReadonlyArray<AgentSpec> = [claude, opencode, codex, amp, gemini, script]
+
+/** A catalog over `agents`; later entries override earlier ones with the same name. */
+export const make = (agents: ReadonlyArray<AgentSpec>): AgentCatalog["Service"] => {
+  const byName = new Map<string, AgentSpec>()
+  for (const agent of agents) byName.set(agent.name.toLowerCase(), agent)
+  const list = [...byName.values()]
+  const index = new Map<string, AgentSpec>()
+  for (const agent of list) {
+    for (const alias of agent.aliases) index.set(alias.toLowerCase(), agent)
+  }
+  for (const agent of list) index.set(agent.name.toLowerCase(), agent)
+  return AgentCatalog.of({
+    resolve: (nameOrAlias) => Option.fromNullishOr(index.get(nameOrAlias.toLowerCase())),
+    list
+  })
+}
+
+/** The built-in agents. */
+export const layer: Layer.Layer<AgentCatalog> = Layer.succeed(AgentCatalog, make(builtInAgents))
+
+/** The built-in agents plus `extra` (same name: `extra` wins). */
+export const layerWith = (extra: ReadonlyArray<AgentSpec>): Layer.Layer<AgentCatalog> =>
+  Layer.succeed(AgentCatalog, make([...builtInAgents, ...extra]))

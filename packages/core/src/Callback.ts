@@ -1,0 +1,39 @@
+/**
+ * The runner's callbacks: `POST /callbacks/tasks/:taskId` with `Authorization: Bearer <task token>`
+ * and one of these JSON bodies.
+ */
+import { Schema } from "effect"
+import { Outcome, Usage } from "./Task.ts"
+
+/** Sent at a steady interval while the runner works; a missing heartbeat ends the task `timed_out`. */
+export const HeartbeatEvent = Schema.Struct({
+  type: Schema.tag("heartbeat"),
+  step: Schema.optional(Schema.String)
+})
+
+/** The runner is up and starts cloning. */
+export const StartedEvent = Schema.Struct({
+  type: Schema.tag("started"),
+  machineId: Schema.optional(Schema.String),
+  step: Schema.optional(Schema.String)
+})
+
+export const CompletedEvent = Schema.Struct({
+  type: Schema.tag("completed"),
+  outcome: Outcome,
+  branch: Schema.optional(Schema.String),
+  commitSha: Schema.optional(Schema.String),
+  prUrl: Schema.optional(Schema.String),
+  summary: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000)))),
+  usage: Schema.optional(Usage),
+  logTail: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000)))),
+  /** For outcome `error` or `agent_failed`: what went wrong, in one sentence. */
+  error: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(2_000))))
+})
+
+export const CallbackEvent = Schema.Union([StartedEvent, HeartbeatEvent, CompletedEvent])
+export type CallbackEvent = typeof CallbackEvent.Type
+export type CompletedEvent = typeof CompletedEvent.Type
+
+/** Decodes a callback body (JSON text). */
+export const CallbackEventFromJson = Schema.fromJsonString(CallbackEvent)

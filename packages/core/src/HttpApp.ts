@@ -1,0 +1,131 @@
+/**
+ * The HTTP app every host serves (the Worker, a Node host, tests):
+ *
+ *   POST /webhooks/github            202 accepted · 200 ignored · 401 signature · 400 malformed · 413 too large
+ *   POST /callbacks/tasks/:taskId    200 · 401 token · 400 body · 404 task · 409 task already ended
+ *   GET  /tasks/:taskId              the task's status (its token, or the admin token)
+ *   GET  /healthz
+ *
+ * A webhook is answered once verified and claimed; the rest runs through `Background`.
+ */
+import { Effect, Option, Redacted, Stream } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Background } from "./Background.ts"
+import { WebhookTooLarge } from "./Errors.ts"
+import { Porter } from "./Porter.ts"
+import { PorterConfig } from "./PorterConfig.ts"
+import { timingSafeEqual } from "./TaskTokens.ts"
+import { WebhookIntake } from "./WebhookIntake.ts"
+
+const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status })
+
+/** Reads at most `limit` bytes of the body; larger bodies fail without being buffered whole. */
+export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
+  Effect.gen(function*() {
+    const declared = Number(request.headers["content-length"] ?? "NaN")
+    if (Number.isFinite(declared) && declared > limit) return yield* new WebhookTooLarge({ limitBytes: limit })
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    yield* Stream.runForEach(request.stream, (chunk) => {
+      size += chunk.byteLength
+      if (size > limit) return Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
+      chunks.push(chunk)
+      return Effect.void
+    })
+    const bytes = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    return new TextDecoder().decode(bytes)
+  })
+
+export const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const header = request.headers["authorization"]
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim())
+  return match ? match[1] : undefined
+}
+
+export const isAdminRequest = (
+  request: HttpServerRequest.HttpServerRequest,
+  adminToken: Redacted.Redacted<string> | undefined
+): boolean => {
+  const presented = bearerOf(request)
+  return adminToken !== undefined && presented !== undefined && timingSafeEqual(Redacted.value(adminToken), presented)
+}
+
+export const routes = HttpRouter.use(Effect.fn("PorterHttp.routes")(function*(router) {
+  const porter = yield* Porter
+  const intake = yield* WebhookIntake
+  const background = yield* Background
+  const config = yield* PorterConfig
+
+  yield* router.add("GET", "/healthz", json(200, { ok: true }))
+
+  yield* router.add("POST", "/webhooks/github", (request) =>
+    Effect.gen(function*() {
+      const body = yield* readBody(request, config.maxWebhookBytes)
+      const parsed = yield* intake.parse({ headers: request.headers, body })
+      if (parsed._tag === "Ignored") return json(200, { ignored: parsed.reason })
+      const result = yield* porter.intake(parsed)
+      if (result._tag === "Ignored") return json(200, { ignored: result.reason })
+      yield* background.run(porter.process(parsed, result.receivedAt))
+      return json(202, { accepted: true, deliveryId: parsed.deliveryId })
+    }).pipe(
+      Effect.catchTags({
+        WebhookTooLarge: (error) => Effect.succeed(json(413, { error: error.message })),
+        WebhookUnauthorized: (error) => Effect.succeed(json(401, { error: error.message })),
+        WebhookMalformed: (error) => Effect.succeed(json(400, { error: error.message })),
+        StoreError: (error) =>
+          Effect.as(
+            Effect.logError("webhook intake: storage failed", { error: error.message }),
+            json(503, { error: "storage unavailable, redeliver later" })
+          )
+      }),
+      Effect.catchCause((cause) =>
+        Effect.as(Effect.logError("webhook intake failed", { cause }), json(400, { error: "unreadable request" }))
+      )
+    ))
+
+  yield* router.add("POST", "/callbacks/tasks/:taskId", (request) =>
+    Effect.gen(function*() {
+      const { taskId } = yield* HttpRouter.params
+      const body = yield* readBody(request, 256 * 1024)
+      const answer = yield* porter.callback(taskId ?? "", bearerOf(request), body)
+      return json(answer.accepted ? 200 : 409, answer)
+    }).pipe(
+      Effect.catchTags({
+        WebhookTooLarge: (error) => Effect.succeed(json(413, { error: error.message })),
+        CallbackUnauthorized: (error) => Effect.succeed(json(401, { error: error.message })),
+        CallbackMalformed: (error) => Effect.succeed(json(400, { error: error.message })),
+        TaskNotFound: (error) => Effect.succeed(json(404, { error: error.message })),
+        StoreError: (error) =>
+          Effect.as(
+            Effect.logError("callback: storage failed", { error: error.message }),
+            json(503, { error: "storage unavailable, retry" })
+          )
+      }),
+      Effect.catchCause((cause) =>
+        Effect.as(Effect.logError("callback failed", { cause }), json(400, { error: "unreadable request" }))
+      )
+    ))
+
+  yield* router.add("GET", "/tasks/:taskId", (request) =>
+    Effect.gen(function*() {
+      const { taskId } = yield* HttpRouter.params
+      const view = yield* porter.view(taskId ?? "", bearerOf(request), isAdminRequest(request, config.adminToken))
+      return json(200, view)
+    }).pipe(
+      Effect.catchTags({
+        CallbackUnauthorized: (error) => Effect.succeed(json(401, { error: error.message })),
+        TaskNotFound: (error) => Effect.succeed(json(404, { error: error.message })),
+        StoreError: () => Effect.succeed(json(503, { error: "storage unavailable" }))
+      })
+    ))
+}))
+
+/** Is this request's bearer the admin token? (For hosts adding their own admin routes.) */
+export const adminTokenOf = (config: { readonly adminToken?: Redacted.Redacted<string> }) =>
+  Option.fromNullishOr(config.adminToken)

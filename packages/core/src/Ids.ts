@@ -1,0 +1,61 @@
+/**
+ * Identifiers. A `TaskId` is `task_` followed by 26 Crockford base32 characters: 10 of time
+ * (milliseconds) and 16 of randomness, so ids sort by creation time like ULIDs.
+ */
+import { Clock, Effect, Schema } from "effect"
+
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+export const TaskId = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^task_[0-9a-hjkmnp-tv-z]{26}$/)),
+  Schema.brand("TaskId")
+)
+export type TaskId = typeof TaskId.Type
+
+/** GitHub's `X-GitHub-Delivery` (a GUID), or any unique id of an incoming event. */
+export const DeliveryId = Schema.String.pipe(
+  Schema.check(Schema.isMinLength(1), Schema.isMaxLength(128)),
+  Schema.brand("DeliveryId")
+)
+export type DeliveryId = typeof DeliveryId.Type
+
+/** A machine as named by its provisioner (Fly machine id, Docker container id, pid-based id…). */
+export const MachineId = Schema.String.pipe(Schema.check(Schema.isMinLength(1)), Schema.brand("MachineId"))
+export type MachineId = typeof MachineId.Type
+
+const encodeTime = (millis: number): string => {
+  let out = ""
+  let rest = Math.floor(millis)
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[rest % 32] + out
+    rest = Math.floor(rest / 32)
+  }
+  return out
+}
+
+/** Cryptographically random bytes (WebCrypto: Workers, Node, browsers). */
+export const randomBytes = (length: number): Uint8Array => crypto.getRandomValues(new Uint8Array(length))
+
+const encodeRandom = (length: number): string => {
+  let out = ""
+  for (const byte of randomBytes(length)) out += ALPHABET[byte & 31]
+  return out
+}
+
+/** A new, time-sortable task id; time comes from the `Clock`, so tests control it. */
+export const makeTaskId: Effect.Effect<TaskId> = Effect.map(
+  Clock.currentTimeMillis,
+  (now) => `task_${encodeTime(now)}${encodeRandom(16)}` as TaskId
+)
+
+/** The random tail of a task id: short, unique enough for branch names (`porter/12-k3v9q8wz`). */
+export const shortTaskId = (id: TaskId): string => id.slice(-8)
+
+/** Random url-safe token text of `bytes` random bytes. */
+export const randomToken = (bytes = 32): string => toBase64Url(randomBytes(bytes))
+
+export const toBase64Url = (bytes: Uint8Array): string => {
+  let binary = ""
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
+}

@@ -1,0 +1,166 @@
+/**
+ * Everything Porter says on an issue. Adapters post these words unchanged, so the in-memory
+ * recorder shows tests exactly what a user would read.
+ */
+import type { AgentSpec } from "./Agent.ts"
+import type { RepoSettings } from "./Settings.ts"
+import type { Task, TaskState } from "./Task.ts"
+
+/** A hidden, machine-readable marker at the end of each status comment. */
+export const marker = (task: Pick<Task, "id" | "state">): string =>
+  `<!-- porter:task ${JSON.stringify({ id: task.id, state: task.state })} -->`
+
+/** Any comment Porter wrote carries this; Porter never acts on such comments. */
+export const MARKER_PREFIX = "<!-- porter:"
+
+export const parseMarker = (body: string): { readonly id: string; readonly state: TaskState } | undefined => {
+  const match = /<!-- porter:task (\{.*?\}) -->/.exec(body)
+  if (!match) return undefined
+  try {
+    const value = JSON.parse(match[1]!) as { id?: unknown; state?: unknown }
+    return typeof value.id === "string" && typeof value.state === "string"
+      ? { id: value.id, state: value.state as TaskState }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const formatDuration = (ms: number): string => {
+  const seconds = Math.max(0, Math.round(ms / 1000))
+  if (seconds < 60) return `${seconds}s`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`
+  const hours = Math.floor(minutes / 60)
+  return `${hours}h ${minutes % 60}m`
+}
+
+/** A code block whose fence is longer than any run of backticks inside. */
+export const codeBlock = (text: string): string => {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
+  const fence = "`".repeat(longest + 1)
+  return `${fence}\n${text}\n${fence}`
+}
+
+const number = (n: number): string => n.toLocaleString("en-US")
+
+export const formatUsage = (usage: Task["usage"]): string | undefined => {
+  if (!usage) return undefined
+  const parts: Array<string> = []
+  if (usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
+    parts.push(`${number(usage.inputTokens ?? 0)} input / ${number(usage.outputTokens ?? 0)} output tokens`)
+  }
+  if (usage.cacheReadTokens) parts.push(`${number(usage.cacheReadTokens)} cached`)
+  if (usage.costUsd !== undefined) parts.push(`$${usage.costUsd.toFixed(usage.costUsd < 1 ? 4 : 2)}`)
+  if (usage.turns !== undefined) parts.push(`${usage.turns} turns`)
+  return parts.length > 0 ? parts.join(" · ") : undefined
+}
+
+const agentLabel = (task: Task): string => `\`${task.agent}\`${task.model ? ` (${task.model})` : ""}`
+
+const quote = (text: string): string =>
+  text.trim().split("\n").map((line) => `> ${line}`).join("\n")
+
+const LOG_LINES = 30
+
+/** The status comment's text for a task at time `now`. */
+export const status = (task: Task, now: number, mention = "porter"): string => {
+  const elapsed = formatDuration((task.finishedAt ?? now) - (task.startedAt ?? task.createdAt))
+  const lines: Array<string> = []
+  switch (task.state) {
+    case "queued":
+      lines.push(`👀 Queued: ${agentLabel(task)} will work on this for @${task.requestedBy.login}.`)
+      break
+    case "provisioning":
+      lines.push(
+        `⏳ Starting a machine for ${agentLabel(task)}${task.machineId ? ` (\`${task.machineId}\`)` : ""}…`
+      )
+      break
+    case "running":
+      lines.push(
+        `🏃 ${agentLabel(task)} is working on machine \`${task.machineId ?? "?"}\` — running for ${elapsed}.`
+      )
+      break
+    case "succeeded":
+      if (task.outcome === "no_changes") {
+        lines.push(`✅ ${agentLabel(task)} finished in ${elapsed} without changing anything, so there is no pull request.`)
+      } else {
+        lines.push(`✅ ${agentLabel(task)} finished in ${elapsed}.`)
+        if (task.prUrl) lines.push("", `**Pull request:** ${task.prUrl}`)
+        else if (task.branch) lines.push("", `**Branch:** \`${task.branch}\``)
+      }
+      if (task.summary) lines.push("", quote(truncate(task.summary, 3000)))
+      break
+    case "failed":
+      lines.push(`❌ ${agentLabel(task)} failed${task.reason ? `: ${task.reason}` : "."}`)
+      if (task.logTail) {
+        const tail = task.logTail.split("\n").slice(-LOG_LINES).join("\n")
+        lines.push("", "<details><summary>Last lines of output</summary>", "", codeBlock(tail), "", "</details>")
+      }
+      break
+    case "timed_out":
+      lines.push(`⏱ ${agentLabel(task)} timed out after ${elapsed}${task.reason ? `: ${task.reason}` : "."}`)
+      break
+    case "cancelled":
+      lines.push(`⏹ Cancelled${task.reason ? `: ${task.reason}` : "."}`)
+      break
+  }
+  const usage = formatUsage(task.usage)
+  if (usage && task.isTerminal) lines.push("", `<sub>Usage: ${usage}</sub>`)
+  lines.push(
+    "",
+    `<sub>Task \`${task.id}\`${task.isTerminal ? "" : ` · \`@${mention} cancel\` to stop it`} · \`@${mention} status\`</sub>`,
+    marker(task)
+  )
+  return lines.join("\n")
+}
+
+const truncate = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text)
+
+const reply = (text: string): string => `${text}\n${MARKER_PREFIX}reply -->`
+
+export const help = (settings: RepoSettings, agents: ReadonlyArray<AgentSpec>): string => {
+  const m = `@${settings.mentionName}`
+  return reply([
+    `**Porter** runs a coding agent on this repository and opens a pull request.`,
+    "",
+    `- \`${m} <agent> [--model <id>] [--timeout <duration>] <instructions>\` — run an agent`,
+    `- \`${m} <instructions>\` — run the default agent (\`${settings.defaultAgent}\`)`,
+    `- \`${m} status\` — tasks on this issue · \`${m} cancel\` — stop them · \`${m} retry\` — run the last one again`,
+    `- \`${m} help\` — this message`,
+    "",
+    `Agents: ${agents.map((a) => `\`${a.name}\``).join(", ")}. Durations look like \`90s\`, \`20m\`, \`1h\` (at most ${
+      formatDuration(settings.maxTimeoutMs)
+    }).`
+  ].join("\n"))
+}
+
+export const problem = (message: string): string => reply(`⚠️ ${message}`)
+
+export const refused = (login: string, reason: string): string =>
+  reply(
+    `🔒 Sorry @${login}, Porter only runs for people with write access to this repository (${reason}). ` +
+      `Ask a maintainer to run it for you.`
+  )
+
+export const limitReached = (login: string, what: "repository" | "user", limit: number): string =>
+  reply(
+    what === "repository"
+      ? `⏳ Sorry @${login}, this repository already has ${limit} active Porter tasks (the limit). Try again when one finishes.`
+      : `⏳ Sorry @${login}, you already have ${limit} active Porter tasks (the limit). Try again when one finishes.`
+  )
+
+export const statusList = (tasks: ReadonlyArray<Task>, now: number): string => {
+  if (tasks.length === 0) return reply("No Porter tasks on this issue yet.")
+  const rows = tasks.map((task) => {
+    const age = formatDuration(now - task.createdAt)
+    const link = task.prUrl ? ` · ${task.prUrl}` : ""
+    return `| \`${task.id}\` | \`${task.agent}\` | ${task.state} | ${age} ago${link} |`
+  })
+  return reply(["| task | agent | state | created |", "|---|---|---|---|", ...rows].join("\n"))
+}
+
+export const nothingToCancel = (): string => reply("Nothing to cancel: no active Porter task on this issue.")
+export const nothingToRetry = (): string => reply("Nothing to retry: no earlier Porter task on this issue.")
+export const cancelled = (count: number): string =>
+  reply(`⏹ Cancelled ${count} task${count === 1 ? "" : "s"}.`)

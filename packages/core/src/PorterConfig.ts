@@ -1,0 +1,100 @@
+/** Deployment-wide settings of the orchestration (per-repository knobs live in `Settings`). */
+import { Config, Context, Effect, Layer, Option, type Redacted } from "effect"
+import { defaultGuest, type Guest } from "./MachineProvisioner.ts"
+
+export interface PorterOptions {
+  /** Where machines reach this deployment: callbacks go to `${publicUrl}/callbacks/tasks/:id`. */
+  readonly publicUrl: string
+  /** The GitHub REST API base the runner uses (GitHub Enterprise, the testkit emulator). */
+  readonly githubApiUrl: string
+  /** Where repositories are cloned from: `${gitBaseUrl}/<owner>/<name>.git`. */
+  readonly gitBaseUrl: string
+  /** The runner image for container-based provisioners. */
+  readonly machineImage: string
+  readonly guest: Guest
+  readonly region?: string
+  /** A running task without a heartbeat for this long is timed out. */
+  readonly heartbeatTimeoutMs: number
+  /** The runner's heartbeat interval (passed to the machine as `HEARTBEAT_INTERVAL_MS`). */
+  readonly heartbeatIntervalMs: number
+  /** A queued or provisioning task untouched for this long is dispatched again… */
+  readonly dispatchTimeoutMs: number
+  /** …at most this many times in all, then failed. */
+  readonly maxDispatchAttempts: number
+  /** A delivery claimed but not handled after this long is handled again by the sweep… */
+  readonly deliveryRetryAfterMs: number
+  /** …at most this many times. */
+  readonly maxDeliveryAttempts: number
+  /** Orphan machines younger than this are left alone (their task may be being recorded). */
+  readonly orphanGraceMs: number
+  /** Webhook bodies larger than this are refused with 413. */
+  readonly maxWebhookBytes: number
+  /** Comments of the thread given to the agent. */
+  readonly threadLimit: number
+  /** Retries of a failed report (comment, reaction, label) before giving up; never affects the task. */
+  readonly reportRetry: { readonly times: number; readonly baseDelayMs: number }
+  /** Bearer token of the admin API and of `GET /tasks/:id` for any task; unset: admin API off. */
+  readonly adminToken?: Redacted.Redacted<string>
+  /** Extra plain environment for every machine (base URLs of model servers in local setups, …). */
+  readonly machineEnv: Readonly<Record<string, string>>
+}
+
+export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()("@porter/core/PorterConfig") {}
+
+export const defaults: Omit<PorterOptions, "publicUrl"> = {
+  githubApiUrl: "https://api.github.com",
+  gitBaseUrl: "https://github.com",
+  machineImage: "registry.fly.io/porter-runner:0.1.0",
+  guest: defaultGuest,
+  heartbeatTimeoutMs: 5 * 60_000,
+  heartbeatIntervalMs: 30_000,
+  dispatchTimeoutMs: 3 * 60_000,
+  maxDispatchAttempts: 3,
+  deliveryRetryAfterMs: 2 * 60_000,
+  maxDeliveryAttempts: 3,
+  orphanGraceMs: 10 * 60_000,
+  maxWebhookBytes: 1024 * 1024,
+  threadLimit: 20,
+  reportRetry: { times: 4, baseDelayMs: 250 },
+  machineEnv: {}
+}
+
+export const make = (options: Partial<PorterOptions> & Pick<PorterOptions, "publicUrl">): PorterOptions => ({
+  ...defaults,
+  ...options,
+  publicUrl: options.publicUrl.replace(/\/+$/, "")
+})
+
+export const layer = (options: Partial<PorterOptions> & Pick<PorterOptions, "publicUrl">): Layer.Layer<PorterConfig> =>
+  Layer.succeed(PorterConfig, PorterConfig.of(make(options)))
+
+/**
+ * From configuration: `PORTER_PUBLIC_URL` (required), `GITHUB_API_URL`, `GITHUB_GIT_URL`, `PORTER_MACHINE_IMAGE`,
+ * `PORTER_MACHINE_REGION`, `PORTER_ADMIN_TOKEN`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`, `PORTER_HEARTBEAT_TIMEOUT_MS`.
+ */
+export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.effect(
+  PorterConfig,
+  Effect.gen(function*() {
+    const publicUrl = yield* Config.String("PORTER_PUBLIC_URL")
+    const githubApiUrl = yield* Config.String("GITHUB_API_URL").pipe(Config.withDefault(defaults.githubApiUrl))
+    const gitBaseUrl = yield* Config.String("GITHUB_GIT_URL").pipe(Config.withDefault(defaults.gitBaseUrl))
+    const machineImage = yield* Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(defaults.machineImage))
+    const region = yield* Config.option(Config.String("PORTER_MACHINE_REGION"))
+    const adminToken = yield* Config.option(Config.Redacted("PORTER_ADMIN_TOKEN"))
+    const cpus = yield* Config.Int("PORTER_MACHINE_CPUS").pipe(Config.withDefault(defaults.guest.cpus))
+    const memoryMb = yield* Config.Int("PORTER_MACHINE_MEMORY_MB").pipe(Config.withDefault(defaults.guest.memoryMb))
+    const heartbeatTimeoutMs = yield* Config.Int("PORTER_HEARTBEAT_TIMEOUT_MS").pipe(
+      Config.withDefault(defaults.heartbeatTimeoutMs)
+    )
+    return PorterConfig.of(make({
+      publicUrl,
+      githubApiUrl,
+      gitBaseUrl,
+      machineImage,
+      guest: { ...defaults.guest, cpus, memoryMb },
+      heartbeatTimeoutMs,
+      ...(Option.isSome(region) ? { region: region.value } : {}),
+      ...(Option.isSome(adminToken) ? { adminToken: adminToken.value } : {})
+    }))
+  })
+)

@@ -1,0 +1,29 @@
+/**
+ * Reporter: what Porter writes on GitHub. Thin on purpose — reactions, comments created and edited
+ * in place, labels — while the words come from `Messages`, so every adapter shows users the same
+ * thing. Adapters: GitHub REST, in-memory recorder, console.
+ */
+import { Context } from "effect"
+import type { Effect } from "effect"
+import type { ReportError } from "./Errors.ts"
+import type { IssueRef } from "./Repo.ts"
+import type { TriggerKind } from "./Task.ts"
+
+export type Reaction = "eyes" | "rocket" | "+1" | "-1" | "confused" | "hooray" | "heart" | "laugh"
+
+export interface CommentTarget {
+  readonly kind: TriggerKind
+  readonly commentId: number
+}
+
+export class Reporter extends Context.Service<Reporter, {
+  readonly react: (issue: IssueRef, target: CommentTarget, reaction: Reaction) => Effect.Effect<void, ReportError>
+  /** Creates a comment on the issue (or pull request) conversation; returns its id. */
+  readonly comment: (issue: IssueRef, body: string) => Effect.Effect<number, ReportError>
+  readonly editComment: (issue: IssueRef, commentId: number, body: string) => Effect.Effect<void, ReportError>
+  /** Adds and removes labels; removing an absent label is not an error. */
+  readonly label: (
+    issue: IssueRef,
+    change: { readonly add: ReadonlyArray<string>; readonly remove: ReadonlyArray<string> }
+  ) => Effect.Effect<void, ReportError>
+}>()("@porter/core/Reporter") {}

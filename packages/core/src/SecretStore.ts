@@ -1,0 +1,103 @@
+/**
+ * SecretStore: per-user, per-repository, per-installation and global secrets. Values only ever
+ * leave a store as `Redacted`; listing returns names, never values.
+ */
+import { Context, Schema } from "effect"
+import type { Effect, Option, Redacted } from "effect"
+import type { SecretDecryptionFailed, StoreError } from "./Errors.ts"
+
+export const SecretName = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[A-Z_][A-Z0-9_]{0,63}$/)),
+  Schema.brand("SecretName")
+)
+export type SecretName = typeof SecretName.Type
+
+export const SecretScope = Schema.Union([
+  Schema.TaggedStruct("user", { userId: Schema.String }),
+  Schema.TaggedStruct("repository", { repo: Schema.String }),
+  Schema.TaggedStruct("installation", { installationId: Schema.String }),
+  Schema.TaggedStruct("global", {})
+])
+export type SecretScope = typeof SecretScope.Type
+
+export const scopes = {
+  user: (userId: number | string): SecretScope => ({ _tag: "user", userId: String(userId) }),
+  repository: (repo: string): SecretScope => ({ _tag: "repository", repo: repo.toLowerCase() }),
+  installation: (installationId: number | string): SecretScope => ({
+    _tag: "installation",
+    installationId: String(installationId)
+  }),
+  global: { _tag: "global" } as SecretScope
+} as const
+
+/** A stable text key for a scope: `user:123`, `repository:octo/hello`, `installation:9`, `global`. */
+export const scopeKey = (scope: SecretScope): string => {
+  switch (scope._tag) {
+    case "user":
+      return `user:${scope.userId}`
+    case "repository":
+      return `repository:${scope.repo.toLowerCase()}`
+    case "installation":
+      return `installation:${scope.installationId}`
+    case "global":
+      return "global"
+  }
+}
+
+/** Parses `scopeKey` output back; `undefined` for anything else. */
+export const parseScopeKey = (key: string): SecretScope | undefined => {
+  if (key === "global") return scopes.global
+  const at = key.indexOf(":")
+  if (at < 0) return undefined
+  const kind = key.slice(0, at)
+  const id = key.slice(at + 1)
+  if (id.length === 0) return undefined
+  if (kind === "user") return scopes.user(id)
+  if (kind === "repository") return scopes.repository(id)
+  if (kind === "installation") return scopes.installation(id)
+  return undefined
+}
+
+/** Who a lookup is for. `resolve` tries user, repository, installation, then global. */
+export interface SecretChain {
+  readonly userId?: number | string
+  readonly repo?: string
+  readonly installationId?: number | string
+}
+
+export const chainScopes = (chain: SecretChain): ReadonlyArray<SecretScope> => [
+  ...(chain.userId !== undefined ? [scopes.user(chain.userId)] : []),
+  ...(chain.repo !== undefined ? [scopes.repository(chain.repo)] : []),
+  ...(chain.installationId !== undefined ? [scopes.installation(chain.installationId)] : []),
+  scopes.global
+]
+
+export interface SecretListing {
+  readonly scope: SecretScope
+  readonly name: string
+  readonly updatedAt: number
+}
+
+export class SecretStore extends Context.Service<SecretStore, {
+  readonly set: (
+    scope: SecretScope,
+    name: SecretName,
+    value: Redacted.Redacted<string>
+  ) => Effect.Effect<void, StoreError>
+  readonly get: (
+    scope: SecretScope,
+    name: SecretName
+  ) => Effect.Effect<Option.Option<Redacted.Redacted<string>>, SecretDecryptionFailed | StoreError>
+  /** The first scope of the chain (user → repository → installation → global) that holds `name`. */
+  readonly resolve: (
+    name: SecretName,
+    chain: SecretChain
+  ) => Effect.Effect<
+    Option.Option<{ readonly scope: SecretScope; readonly value: Redacted.Redacted<string> }>,
+    SecretDecryptionFailed | StoreError
+  >
+  /** Names only. With a scope: that scope's secrets; without: all. */
+  readonly list: (scope?: SecretScope) => Effect.Effect<ReadonlyArray<SecretListing>, StoreError>
+  /** `true` when something was deleted. */
+  readonly delete: (scope: SecretScope, name: SecretName) => Effect.Effect<boolean, StoreError>
+}>()("@porter/core/SecretStore") {}

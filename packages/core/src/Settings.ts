@@ -1,0 +1,125 @@
+/**
+ * Settings: per-repository, per-installation and global knobs read by the orchestration. A missing
+ * row means defaults. Lookup merges global ← installation ← repository (the most specific wins).
+ */
+import { Context, Effect, Layer, Ref, Schema } from "effect"
+import type { StoreError } from "./Errors.ts"
+
+export const Duration = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
+
+export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoSettings")({
+  /** The name after `@` that addresses Porter. */
+  mentionName: Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/))),
+  /** The agent for `@porter <instructions>` when the first word is not an agent. */
+  defaultAgent: Schema.String,
+  /** If not empty, only these logins may trigger runs (still needing write access). */
+  allowedUsers: Schema.Array(Schema.String),
+  /** These logins may never trigger runs. */
+  deniedUsers: Schema.Array(Schema.String),
+  maxActivePerRepo: Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))),
+  maxActivePerUser: Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))),
+  defaultTimeoutMs: Duration,
+  maxTimeoutMs: Duration,
+  /** Keep `porter:<state>` labels on the issue in step with its latest task. */
+  stateLabels: Schema.Boolean
+}) {}
+
+export const defaults = new RepoSettings({
+  mentionName: "porter",
+  defaultAgent: "claude",
+  allowedUsers: [],
+  deniedUsers: [],
+  maxActivePerRepo: 5,
+  maxActivePerUser: 3,
+  defaultTimeoutMs: 30 * 60_000,
+  maxTimeoutMs: 2 * 60 * 60_000,
+  stateLabels: false
+})
+
+/** A partial override, as stored. */
+export const SettingsPatch = Schema.Struct({
+  mentionName: Schema.optional(RepoSettings.fields.mentionName),
+  defaultAgent: Schema.optional(Schema.String),
+  allowedUsers: Schema.optional(Schema.Array(Schema.String)),
+  deniedUsers: Schema.optional(Schema.Array(Schema.String)),
+  maxActivePerRepo: Schema.optional(RepoSettings.fields.maxActivePerRepo),
+  maxActivePerUser: Schema.optional(RepoSettings.fields.maxActivePerUser),
+  defaultTimeoutMs: Schema.optional(Duration),
+  maxTimeoutMs: Schema.optional(Duration),
+  stateLabels: Schema.optional(Schema.Boolean)
+})
+export type SettingsPatch = typeof SettingsPatch.Type
+
+export const SettingsScope = Schema.Union([
+  Schema.TaggedStruct("repository", { repo: Schema.String }),
+  Schema.TaggedStruct("installation", { installationId: Schema.String }),
+  Schema.TaggedStruct("global", {})
+])
+export type SettingsScope = typeof SettingsScope.Type
+
+export const settingsScopeKey = (scope: SettingsScope): string =>
+  scope._tag === "repository"
+    ? `repository:${scope.repo.toLowerCase()}`
+    : scope._tag === "installation"
+    ? `installation:${scope.installationId}`
+    : "global"
+
+/** `base` with the keys `patch` sets. */
+export const applyPatch = (base: RepoSettings, patch: SettingsPatch): RepoSettings => {
+  const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
+  return new RepoSettings({ ...base, ...defined })
+}
+
+export class Settings extends Context.Service<Settings, {
+  readonly forRepo: (repo: string, installationId?: number) => Effect.Effect<RepoSettings, StoreError>
+  readonly set: (scope: SettingsScope, patch: SettingsPatch) => Effect.Effect<void, StoreError>
+  readonly get: (scope: SettingsScope) => Effect.Effect<SettingsPatch, StoreError>
+  readonly delete: (scope: SettingsScope) => Effect.Effect<boolean, StoreError>
+}>()("@porter/core/Settings") {}
+
+/** Merges stored patches over `base` in the order global, installation, repository. */
+export const resolveFrom = (
+  base: RepoSettings,
+  lookup: (key: string) => SettingsPatch | undefined,
+  repo: string,
+  installationId?: number
+): RepoSettings => {
+  const keys = [
+    "global",
+    ...(installationId !== undefined ? [`installation:${installationId}`] : []),
+    `repository:${repo.toLowerCase()}`
+  ]
+  return keys.reduce((acc, key) => {
+    const patch = lookup(key)
+    return patch ? applyPatch(acc, patch) : acc
+  }, base)
+}
+
+/** Settings held in memory (tests, single-process hosts), starting from `base`. */
+export const makeMemory = (base: RepoSettings = defaults) =>
+  Effect.gen(function*() {
+    const rows = yield* Ref.make(new Map<string, SettingsPatch>())
+    return Settings.of({
+      forRepo: (repo, installationId) =>
+        Effect.map(Ref.get(rows), (map) => resolveFrom(base, (key) => map.get(key), repo, installationId)),
+      set: (scope, patch) =>
+        Ref.update(rows, (map) => {
+          const key = settingsScopeKey(scope)
+          const next = new Map(map)
+          next.set(key, { ...map.get(key), ...patch })
+          return next
+        }),
+      get: (scope) => Effect.map(Ref.get(rows), (map) => map.get(settingsScopeKey(scope)) ?? {}),
+      delete: (scope) =>
+        Ref.modify(rows, (map) => {
+          const key = settingsScopeKey(scope)
+          if (!map.has(key)) return [false, map]
+          const next = new Map(map)
+          next.delete(key)
+          return [true, next]
+        })
+    })
+  })
+
+export const layerMemory = (base: RepoSettings = defaults): Layer.Layer<Settings> =>
+  Layer.effect(Settings, makeMemory(base))

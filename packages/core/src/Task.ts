@@ -1,0 +1,158 @@
+/**
+ * Tasks and their state machine. A task is one request to run an agent on one issue.
+ *
+ *   queued → provisioning → running → succeeded | failed | timed_out | cancelled
+ *
+ * Any non-terminal state may also end directly in failed, timed_out or cancelled (a missing
+ * secret fails a queued task; a provisioning machine can time out). Terminal states never change.
+ */
+import { Effect, Schema } from "effect"
+import { IllegalTransition } from "./Errors.ts"
+import { DeliveryId, MachineId, TaskId } from "./Ids.ts"
+import { Actor, RepoRef } from "./Repo.ts"
+
+export const TaskState = Schema.Literals([
+  "queued",
+  "provisioning",
+  "running",
+  "succeeded",
+  "failed",
+  "timed_out",
+  "cancelled"
+])
+export type TaskState = typeof TaskState.Type
+
+export const TerminalStates: ReadonlyArray<TaskState> = ["succeeded", "failed", "timed_out", "cancelled"]
+export const ActiveStates: ReadonlyArray<TaskState> = ["queued", "provisioning", "running"]
+
+export const isTerminal = (state: TaskState): boolean => TerminalStates.includes(state)
+export const isActive = (state: TaskState): boolean => !isTerminal(state)
+
+const edges: Record<TaskState, ReadonlyArray<TaskState>> = {
+  queued: ["provisioning", "failed", "timed_out", "cancelled"],
+  provisioning: ["running", "succeeded", "failed", "timed_out", "cancelled"],
+  running: ["succeeded", "failed", "timed_out", "cancelled"],
+  succeeded: [],
+  failed: [],
+  timed_out: [],
+  cancelled: []
+}
+
+/** May a task move from `from` to `to`? Staying in a state is not a transition. */
+export const canTransition = (from: TaskState, to: TaskState): boolean => edges[from].includes(to)
+
+/**
+ * The states a task may be in for a move to `to` to be legal: what a conditional update's
+ * `WHERE state IN (…)` uses, so a store never moves a task along an illegal edge.
+ */
+export const sourcesOf = (to: TaskState): ReadonlyArray<TaskState> =>
+  TaskState.literals.filter((from) => canTransition(from, to))
+
+/** How the runner's work ended (the `completed` callback's `outcome`). */
+export const Outcome = Schema.Literals(["pushed", "no_changes", "agent_failed", "error"])
+export type Outcome = typeof Outcome.Type
+
+/** Token and cost figures, when the agent reports them. */
+export class Usage extends Schema.Class<Usage>("@porter/core/Usage")({
+  inputTokens: Schema.optional(Schema.Number),
+  outputTokens: Schema.optional(Schema.Number),
+  cacheReadTokens: Schema.optional(Schema.Number),
+  cacheWriteTokens: Schema.optional(Schema.Number),
+  costUsd: Schema.optional(Schema.Number),
+  durationMs: Schema.optional(Schema.Number),
+  turns: Schema.optional(Schema.Number)
+}) {}
+
+/** Where a request came from: a comment on an issue or pull request, or a review comment on a PR line. */
+export const TriggerKind = Schema.Literals(["issue_comment", "review_comment"])
+export type TriggerKind = typeof TriggerKind.Type
+
+export class Task extends Schema.Class<Task>("@porter/core/Task")({
+  id: TaskId,
+  state: TaskState,
+  repo: RepoRef,
+  issueNumber: Schema.Int,
+  isPullRequest: Schema.Boolean,
+  installationId: Schema.optional(Schema.Int),
+  requestedBy: Actor,
+  triggerKind: TriggerKind,
+  triggerCommentId: Schema.Int,
+  deliveryId: DeliveryId,
+  agent: Schema.String,
+  model: Schema.optional(Schema.String),
+  instructions: Schema.String,
+  /** The branch the work starts from; unset means the repository's default branch. */
+  baseBranch: Schema.optional(Schema.String),
+  /** Set for follow-ups on a pull request: the runner works on (and pushes to) this branch. */
+  headBranch: Schema.optional(Schema.String),
+  timeoutMs: Schema.Int,
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  /** Epoch millis after which the watchdog ends the task `timed_out`. */
+  deadlineAt: Schema.Number,
+  heartbeatAt: Schema.optional(Schema.Number),
+  startedAt: Schema.optional(Schema.Number),
+  finishedAt: Schema.optional(Schema.Number),
+  /** Times a dispatcher tried to provision a machine (the sweep re-dispatches stuck tasks). */
+  dispatchAttempts: Schema.Int,
+  machineId: Schema.optional(MachineId),
+  statusCommentId: Schema.optional(Schema.Int),
+  outcome: Schema.optional(Outcome),
+  branch: Schema.optional(Schema.String),
+  commitSha: Schema.optional(Schema.String),
+  prUrl: Schema.optional(Schema.String),
+  summary: Schema.optional(Schema.String),
+  usage: Schema.optional(Usage),
+  /** Why the task failed, timed out or was cancelled, in words for the issue. */
+  reason: Schema.optional(Schema.String),
+  /** The last lines of the run's output, secrets scrubbed by the runner. */
+  logTail: Schema.optional(Schema.String)
+}) {
+  get isTerminal(): boolean {
+    return isTerminal(this.state)
+  }
+}
+
+/** Fields a transition or an update may set besides `state`. */
+export type TaskPatch = Partial<
+  Pick<
+    Task,
+    | "heartbeatAt"
+    | "startedAt"
+    | "finishedAt"
+    | "dispatchAttempts"
+    | "machineId"
+    | "statusCommentId"
+    | "outcome"
+    | "branch"
+    | "commitSha"
+    | "prUrl"
+    | "summary"
+    | "usage"
+    | "reason"
+    | "logTail"
+    | "deadlineAt"
+  >
+>
+
+/** The pure state machine: the task after moving to `to`, or `IllegalTransition`. */
+export const transition = (
+  task: Task,
+  to: TaskState,
+  now: number,
+  patch: TaskPatch = {}
+): Effect.Effect<Task, IllegalTransition> =>
+  canTransition(task.state, to)
+    ? Effect.succeed(applyTransition(task, to, now, patch))
+    : Effect.fail(new IllegalTransition({ taskId: task.id, from: task.state, to }))
+
+/** Applies a transition already known to be legal (stores use this after their conditional update). */
+export const applyTransition = (task: Task, to: TaskState, now: number, patch: TaskPatch = {}): Task =>
+  new Task({
+    ...task,
+    ...patch,
+    state: to,
+    updatedAt: now,
+    ...(isTerminal(to) && patch.finishedAt === undefined ? { finishedAt: now } : {}),
+    ...(to === "running" && task.startedAt === undefined && patch.startedAt === undefined ? { startedAt: now } : {})
+  })

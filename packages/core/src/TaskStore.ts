@@ -1,0 +1,128 @@
+/**
+ * TaskStore: tasks, deliveries and the audit trail. Every state change is one conditional write
+ * (`… WHERE id = ? AND state IN (sourcesOf(to))`), so concurrent or late writers can never move a
+ * terminal task, and claiming a delivery succeeds exactly once per delivery id.
+ */
+import { Context, Schema } from "effect"
+import type { Effect, Option } from "effect"
+import type { IllegalTransition, StoreError, TaskAlreadyExists, TaskNotFound } from "./Errors.ts"
+import type { DeliveryId, TaskId } from "./Ids.ts"
+import type { Task, TaskPatch, TaskState } from "./Task.ts"
+
+/** An incoming event as first recorded, before it was fully handled. */
+export interface PendingDelivery {
+  readonly id: DeliveryId
+  readonly receivedAt: number
+  /** The normalized event, JSON (`IncomingEventFromJson`). */
+  readonly payload: string
+  readonly attempts: number
+}
+
+/** One line of a task's audit trail. */
+export class TaskEvent extends Schema.Class<TaskEvent>("@porter/core/TaskEvent")({
+  taskId: Schema.String,
+  at: Schema.Number,
+  /** `created`, `transition`, `dispatch`, `machine`, `report`, `callback`, `sweep`, … */
+  kind: Schema.String,
+  /** For transitions: the states. */
+  from: Schema.optional(Schema.String),
+  to: Schema.optional(Schema.String),
+  detail: Schema.optional(Schema.String)
+}) {}
+
+export interface ActiveFilter {
+  readonly repo?: string
+  readonly issueNumber?: number
+  readonly userId?: number
+}
+
+export interface DueOptions {
+  /** A `running` task whose last heartbeat (or start) is older than this is due. */
+  readonly heartbeatTimeoutMs: number
+  /** A `queued` or `provisioning` task not touched for this long is due (its dispatcher may have died). */
+  readonly dispatchTimeoutMs: number
+  readonly limit: number
+}
+
+export interface ListOptions {
+  readonly state?: TaskState
+  readonly repo?: string
+  readonly limit: number
+  /** Only tasks created before this task (ids sort by creation time): pagination. */
+  readonly before?: TaskId
+}
+
+export class TaskStore extends Context.Service<TaskStore, {
+  /** Records a delivery; `true` for the first claim of `id`, `false` for every later one. */
+  readonly claimDelivery: (delivery: {
+    readonly id: DeliveryId
+    readonly receivedAt: number
+    readonly payload: string
+  }) => Effect.Effect<boolean, StoreError>
+  /** Marks a delivery fully handled: the sweep no longer retries it. */
+  readonly completeDelivery: (id: DeliveryId, at: number) => Effect.Effect<void, StoreError>
+  /**
+   * Deliveries claimed before `receivedBefore` and never completed, oldest first; each one
+   * returned has its attempt count incremented (a retry is being made).
+   */
+  readonly retryDeliveries: (
+    receivedBefore: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<PendingDelivery>, StoreError>
+
+  readonly create: (task: Task) => Effect.Effect<void, TaskAlreadyExists | StoreError>
+  readonly get: (id: TaskId) => Effect.Effect<Task, TaskNotFound | StoreError>
+  readonly find: (id: TaskId) => Effect.Effect<Option.Option<Task>, StoreError>
+  /**
+   * Moves a task to `to` if `canTransition(current, to)`, in one conditional write, and records
+   * the transition in the audit trail. Fails with `IllegalTransition` (carrying the current
+   * state) otherwise.
+   */
+  readonly transition: (
+    id: TaskId,
+    to: TaskState,
+    at: number,
+    patch?: TaskPatch
+  ) => Effect.Effect<Task, TaskNotFound | IllegalTransition | StoreError>
+  /**
+   * Sets fields without changing state, only while the task is in one of `states` (default: any
+   * active state). Fails with `IllegalTransition` (from = to = current state) otherwise.
+   */
+  readonly update: (
+    id: TaskId,
+    patch: TaskPatch,
+    at: number,
+    states?: ReadonlyArray<TaskState>
+  ) => Effect.Effect<Task, TaskNotFound | IllegalTransition | StoreError>
+  /**
+   * Compare-and-set on `dispatchAttempts`: increments it and returns the task only if the task is
+   * still queued or provisioning with `expectedAttempts` attempts. Two dispatchers racing for the
+   * same task: exactly one gets `Some`.
+   */
+  readonly beginDispatch: (
+    id: TaskId,
+    expectedAttempts: number,
+    at: number
+  ) => Effect.Effect<Option.Option<Task>, StoreError>
+
+  readonly countActive: (filter: ActiveFilter) => Effect.Effect<number, StoreError>
+  readonly listActive: (filter: ActiveFilter) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /** Tasks of one issue, newest first. */
+  readonly listByIssue: (
+    repo: string,
+    issueNumber: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /** Newest first. */
+  readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /**
+   * Active tasks the watchdog must look at: deadline passed, heartbeat missing (running), or
+   * dispatch stuck (queued/provisioning untouched). Cost must track the number of due tasks, not
+   * the number of tasks.
+   */
+  readonly listDue: (now: number, options: DueOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+
+  readonly appendEvent: (event: TaskEvent) => Effect.Effect<void, StoreError>
+  /** The audit trail of a task, oldest first. */
+  readonly events: (id: TaskId) => Effect.Effect<ReadonlyArray<TaskEvent>, StoreError>
+}>()("@porter/core/TaskStore") {}

@@ -1,0 +1,24 @@
+/**
+ * WebhookIntake: raw webhook request → verified, normalized event. `@porter/github` implements it
+ * (HMAC-SHA256 with `@octokit/webhooks-methods`, event schemas).
+ */
+import { Context, Schema } from "effect"
+import type { Effect } from "effect"
+import type { WebhookMalformed, WebhookUnauthorized } from "./Errors.ts"
+import type { IncomingEvent } from "./Event.ts"
+
+export interface RawWebhook {
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly body: string
+}
+
+/** A verified delivery Porter does not act on (other events, other actions, bots). */
+export class Ignored extends Schema.TaggedClass<Ignored>()("Ignored", {
+  reason: Schema.String
+}) {}
+
+export class WebhookIntake extends Context.Service<WebhookIntake, {
+  /** Verifies the signature first; nothing is decoded from an unverified body. */
+  readonly parse: (raw: RawWebhook) => Effect.Effect<IncomingEvent | Ignored, WebhookUnauthorized | WebhookMalformed>
+}>()("@porter/core/WebhookIntake") {}

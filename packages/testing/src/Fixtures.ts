@@ -1,0 +1,50 @@
+/** Fixtures: normalized events and actors for tests. */
+import { Event, type Ids, Repo } from "@porter/core"
+
+let counter = 0
+export const deliveryId = (): Ids.DeliveryId => `delivery-${Date.now().toString(36)}-${(++counter).toString(36)}` as Ids.DeliveryId
+
+export const repo = (fullName = "octo-org/hello-world") => Repo.RepoRef.fromFullName(fullName)!
+
+export const actor = (login = "octocat", id = 583231, type = "User") => new Repo.Actor({ login, id, type })
+
+export const commentCreated = (options: {
+  readonly body: string
+  readonly repo?: string
+  readonly issueNumber?: number
+  readonly author?: Repo.Actor
+  readonly deliveryId?: Ids.DeliveryId
+  readonly commentId?: number
+  readonly installationId?: number
+  readonly isPullRequest?: boolean
+  readonly pullRequest?: Event.PullRequestRef
+  readonly kind?: "issue_comment" | "review_comment"
+  readonly title?: string
+  readonly issueBody?: string
+}) =>
+  new Event.CommentCreated({
+    deliveryId: options.deliveryId ?? deliveryId(),
+    repo: repo(options.repo),
+    defaultBranch: "main",
+    issueNumber: options.issueNumber ?? 1,
+    isPullRequest: options.isPullRequest ?? false,
+    issue: new Event.IssueSnapshot({
+      title: options.title ?? "Date parser rejects ISO weeks",
+      body: options.issueBody ?? "Parsing `2026-W05` fails.",
+      state: "open"
+    }),
+    kind: options.kind ?? "issue_comment",
+    commentId: options.commentId ?? 1_000_000 + ++counter,
+    body: options.body,
+    author: options.author ?? actor(),
+    ...(options.installationId !== undefined ? { installationId: options.installationId } : {}),
+    ...(options.pullRequest !== undefined ? { pullRequest: options.pullRequest } : {})
+  })
+
+export const issueClosed = (options: { repo?: string; issueNumber?: number; actor?: Repo.Actor } = {}) =>
+  new Event.IssueClosed({
+    deliveryId: deliveryId(),
+    repo: repo(options.repo),
+    issueNumber: options.issueNumber ?? 1,
+    actor: options.actor ?? actor()
+  })

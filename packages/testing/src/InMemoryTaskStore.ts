@@ -1,0 +1,145 @@
+/**
+ * TaskStore in memory. Same contract as the D1 store (conformance suite), so users can test their
+ * bots without a database. Operations are atomic: each is one synchronous `Ref` update.
+ */
+import { Effect, Layer, Option, Ref } from "effect"
+import { Errors, type Ids, Task, TaskStore } from "@porter/core"
+
+interface Delivery {
+  readonly id: Ids.DeliveryId
+  readonly receivedAt: number
+  readonly payload: string
+  attempts: number
+  completedAt?: number
+}
+
+interface State {
+  readonly tasks: Map<string, Task.Task>
+  readonly deliveries: Map<string, Delivery>
+  readonly events: Map<string, Array<TaskStore.TaskEvent>>
+}
+
+const matches = (task: Task.Task, filter: TaskStore.ActiveFilter) =>
+  (filter.repo === undefined || task.repo.fullName.toLowerCase() === filter.repo.toLowerCase()) &&
+  (filter.issueNumber === undefined || task.issueNumber === filter.issueNumber) &&
+  (filter.userId === undefined || task.requestedBy.id === filter.userId)
+
+const newestFirst = (a: Task.Task, b: Task.Task) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+
+export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(function*() {
+  const state = yield* Ref.make<State>({ tasks: new Map(), deliveries: new Map(), events: new Map() })
+  const read = <A>(f: (s: State) => A) => Effect.map(Ref.get(state), f)
+  const record = (s: State, event: TaskStore.TaskEvent) => {
+    const list = s.events.get(event.taskId) ?? []
+    list.push(event)
+    s.events.set(event.taskId, list)
+  }
+
+  type Failure = Errors.TaskNotFound | Errors.IllegalTransition
+  const transition: TaskStore.TaskStore["Service"]["transition"] = (id, to, at, patch = {}) =>
+    Effect.flatMap(Ref.get(state), (s): Effect.Effect<Task.Task, Failure> => {
+      const task = s.tasks.get(id)
+      if (task === undefined) return Effect.fail(new Errors.TaskNotFound({ taskId: id }))
+      if (!Task.canTransition(task.state, to)) {
+        return Effect.fail(new Errors.IllegalTransition({ taskId: id, from: task.state, to }))
+      }
+      const next = Task.applyTransition(task, to, at, patch)
+      s.tasks.set(id, next)
+      record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: task.state, to }))
+      return Effect.succeed(next)
+    })
+
+  return TaskStore.TaskStore.of({
+    claimDelivery: ({ id, payload, receivedAt }) =>
+      Effect.map(Ref.get(state), (s) => {
+        if (s.deliveries.has(id)) return false
+        s.deliveries.set(id, { id, payload, receivedAt, attempts: 1 })
+        return true
+      }),
+    completeDelivery: (id, at) =>
+      Effect.map(Ref.get(state), (s) => {
+        const delivery = s.deliveries.get(id)
+        if (delivery) delivery.completedAt = at
+      }),
+    retryDeliveries: (before, limit) =>
+      Effect.map(Ref.get(state), (s) => {
+        const due = [...s.deliveries.values()]
+          .filter((d) => d.completedAt === undefined && d.receivedAt < before)
+          .sort((a, b) => a.receivedAt - b.receivedAt)
+          .slice(0, limit)
+        for (const d of due) d.attempts++
+        return due.map((d) => ({ id: d.id, receivedAt: d.receivedAt, payload: d.payload, attempts: d.attempts }))
+      }),
+    create: (task) =>
+      Effect.flatMap(Ref.get(state), (s) => {
+        if (s.tasks.has(task.id)) return Effect.fail(new Errors.TaskAlreadyExists({ taskId: task.id }))
+        s.tasks.set(task.id, task)
+        record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "transition", to: task.state }))
+        return Effect.void
+      }),
+    get: (id) =>
+      Effect.flatMap(read((s) => s.tasks.get(id)), (task) =>
+        task ? Effect.succeed(task) : Effect.fail(new Errors.TaskNotFound({ taskId: id }))),
+    find: (id) => read((s) => Option.fromNullishOr(s.tasks.get(id))),
+    transition,
+    update: (id, patch, at, states = Task.ActiveStates) =>
+      Effect.flatMap(Ref.get(state), (s): Effect.Effect<Task.Task, Failure> => {
+        const task = s.tasks.get(id)
+        if (task === undefined) return Effect.fail(new Errors.TaskNotFound({ taskId: id }))
+        if (!states.includes(task.state)) {
+          return Effect.fail(new Errors.IllegalTransition({ taskId: id, from: task.state, to: task.state }))
+        }
+        const next = new Task.Task({ ...task, ...patch, updatedAt: at })
+        s.tasks.set(id, next)
+        return Effect.succeed(next)
+      }),
+    beginDispatch: (id, expected, at) =>
+      Effect.map(Ref.get(state), (s) => {
+        const task = s.tasks.get(id)
+        if (
+          task === undefined || (task.state !== "queued" && task.state !== "provisioning") ||
+          task.dispatchAttempts !== expected
+        ) return Option.none()
+        const next = new Task.Task({ ...task, dispatchAttempts: expected + 1, updatedAt: at })
+        s.tasks.set(id, next)
+        return Option.some(next)
+      }),
+    countActive: (filter) =>
+      read((s) => [...s.tasks.values()].filter((t) => !t.isTerminal && matches(t, filter)).length),
+    listActive: (filter) =>
+      read((s) => [...s.tasks.values()].filter((t) => !t.isTerminal && matches(t, filter)).sort(newestFirst)),
+    listByIssue: (repo, issueNumber, limit) =>
+      read((s) =>
+        [...s.tasks.values()].filter((t) => matches(t, { repo, issueNumber })).sort(newestFirst).slice(0, limit)
+      ),
+    list: (options) =>
+      read((s) =>
+        [...s.tasks.values()]
+          .filter((t) =>
+            (options.state === undefined || t.state === options.state) &&
+            (options.repo === undefined || t.repo.fullName.toLowerCase() === options.repo.toLowerCase()) &&
+            (options.before === undefined || t.id < options.before)
+          )
+          .sort(newestFirst)
+          .slice(0, options.limit)
+      ),
+    listDue: (now, options) =>
+      read((s) =>
+        [...s.tasks.values()]
+          .filter((t) => {
+            if (t.isTerminal) return false
+            if (t.deadlineAt <= now) return true
+            if (t.state === "running") {
+              return (t.heartbeatAt ?? t.startedAt ?? t.updatedAt) <= now - options.heartbeatTimeoutMs
+            }
+            return t.updatedAt <= now - options.dispatchTimeoutMs
+          })
+          .sort((a, b) => a.deadlineAt - b.deadlineAt)
+          .slice(0, options.limit)
+      ),
+    appendEvent: (event) => Effect.map(Ref.get(state), (s) => record(s, event)),
+    events: (id) => read((s) => [...(s.events.get(id) ?? [])])
+  })
+})
+
+export const layer: Layer.Layer<TaskStore.TaskStore> = Layer.effect(TaskStore.TaskStore, make)

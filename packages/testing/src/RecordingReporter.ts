@@ -1,0 +1,150 @@
+/**
+ * A GitHub stand-in for tests: a Reporter that records what users would see (comments with their
+ * edit history, reactions, labels), an IssueReader over seeded threads and pull requests, and
+ * scriptable failures.
+ */
+import { Context, Effect, Layer, Ref } from "effect"
+import { Errors, IssueReader, type Repo, Reporter } from "@porter/core"
+
+export interface RecordedComment {
+  readonly id: number
+  readonly issue: string
+  /** Current text. */
+  readonly body: string
+  /** Every text it had, first to last. */
+  readonly versions: ReadonlyArray<string>
+}
+
+export interface RecordedReaction {
+  readonly issue: string
+  readonly target: Reporter.CommentTarget
+  readonly reaction: Reporter.Reaction
+}
+
+export type ReporterOp = "react" | "comment" | "editComment" | "label" | "thread" | "pullRequest"
+
+/** Controls and inspection for tests. */
+export class GitHubRecorder extends Context.Service<GitHubRecorder, {
+  /** Porter's comments on an issue (`owner/name#12`), in creation order. */
+  readonly comments: (issue: string) => Effect.Effect<ReadonlyArray<RecordedComment>>
+  readonly reactions: (issue: string) => Effect.Effect<ReadonlyArray<RecordedReaction>>
+  readonly labels: (issue: string) => Effect.Effect<ReadonlyArray<string>>
+  /** Every text Porter ever wrote anywhere (comments and their edits). */
+  readonly allText: Effect.Effect<ReadonlyArray<string>>
+  /** The next `times` calls of `op` fail (like a GitHub 5xx). */
+  readonly failNext: (op: ReporterOp, times: number, status?: number) => Effect.Effect<void>
+  readonly seedThread: (issue: string, comments: ReadonlyArray<IssueReader.ThreadComment>) => Effect.Effect<void>
+  readonly seedPullRequest: (repo: string, number: number, info: IssueReader.PullRequestInfo) => Effect.Effect<void>
+}>()("@porter/testing/GitHubRecorder") {}
+
+interface State {
+  nextId: number
+  comments: Array<RecordedComment>
+  reactions: Array<RecordedReaction>
+  labels: Map<string, Set<string>>
+  failures: Map<ReporterOp, { times: number; status: number }>
+  threads: Map<string, ReadonlyArray<IssueReader.ThreadComment>>
+  pulls: Map<string, IssueReader.PullRequestInfo>
+}
+
+export const make = Effect.gen(function*() {
+  const state = yield* Ref.make<State>({
+    nextId: 1000,
+    comments: [],
+    reactions: [],
+    labels: new Map(),
+    failures: new Map(),
+    threads: new Map(),
+    pulls: new Map()
+  })
+
+  const guard = (op: ReporterOp) =>
+    Effect.flatMap(Ref.get(state), (s) => {
+      const failure = s.failures.get(op)
+      if (!failure || failure.times <= 0) return Effect.void
+      failure.times--
+      return Effect.fail(new Errors.ReportError({ message: `injected ${op} failure (${failure.status})`, status: failure.status }))
+    })
+
+  const key = (issue: Repo.IssueRef) => issue.key
+
+  const reporter = Reporter.Reporter.of({
+    react: (issue, target, reaction) =>
+      Effect.andThen(guard("react"), Ref.update(state, (s) => {
+        const exists = s.reactions.some((r) =>
+          r.issue === key(issue) && r.target.commentId === target.commentId && r.reaction === reaction
+        )
+        if (!exists) s.reactions.push({ issue: key(issue), target, reaction })
+        return s
+      })),
+    comment: (issue, body) =>
+      Effect.andThen(guard("comment"), Ref.modify(state, (s) => {
+        const id = s.nextId++
+        s.comments.push({ id, issue: key(issue), body, versions: [body] })
+        return [id, s]
+      })),
+    editComment: (issue, commentId, body) =>
+      Effect.andThen(
+        guard("editComment"),
+        Effect.flatMap(Ref.get(state), (s) => {
+          const index = s.comments.findIndex((c) => c.id === commentId && c.issue === key(issue))
+          if (index < 0) return Effect.fail(new Errors.ReportError({ message: `no comment ${commentId}`, status: 404 }))
+          const old = s.comments[index]!
+          s.comments[index] = { ...old, body, versions: [...old.versions, body] }
+          return Effect.void
+        })
+      ),
+    label: (issue, change) =>
+      Effect.andThen(guard("label"), Ref.update(state, (s) => {
+        const set = s.labels.get(key(issue)) ?? new Set<string>()
+        for (const l of change.remove) set.delete(l)
+        for (const l of change.add) set.add(l)
+        s.labels.set(key(issue), set)
+        return s
+      }))
+  })
+
+  const reader = IssueReader.IssueReader.of({
+    thread: (issue, limit) =>
+      Effect.andThen(guard("thread"), Effect.map(Ref.get(state), (s) => (s.threads.get(key(issue)) ?? []).slice(-limit))),
+    pullRequest: (repo, number) =>
+      Effect.andThen(
+        guard("pullRequest"),
+        Effect.flatMap(Ref.get(state), (s) => {
+          const pr = s.pulls.get(`${repo.fullName}#${number}`)
+          return pr ? Effect.succeed(pr) : Effect.fail(new Errors.ReportError({ message: `no pull request #${number}`, status: 404 }))
+        })
+      )
+  })
+
+  const recorder = GitHubRecorder.of({
+    comments: (issue) => Effect.map(Ref.get(state), (s) => s.comments.filter((c) => c.issue === issue)),
+    reactions: (issue) => Effect.map(Ref.get(state), (s) => s.reactions.filter((r) => r.issue === issue)),
+    labels: (issue) => Effect.map(Ref.get(state), (s) => [...(s.labels.get(issue) ?? [])].sort()),
+    allText: Effect.map(Ref.get(state), (s) => s.comments.flatMap((c) => c.versions)),
+    failNext: (op, times, status = 502) =>
+      Ref.update(state, (s) => {
+        s.failures.set(op, { times, status })
+        return s
+      }),
+    seedThread: (issue, comments) =>
+      Ref.update(state, (s) => {
+        s.threads.set(issue, comments)
+        return s
+      }),
+    seedPullRequest: (repo, number, info) =>
+      Ref.update(state, (s) => {
+        s.pulls.set(`${repo}#${number}`, info)
+        return s
+      })
+  })
+  return { reporter, reader, recorder }
+})
+
+export const layer: Layer.Layer<Reporter.Reporter | IssueReader.IssueReader | GitHubRecorder> = Layer.effectContext(
+  Effect.map(make, ({ reader, recorder, reporter }) =>
+    Context.make(Reporter.Reporter, reporter).pipe(
+      Context.add(IssueReader.IssueReader, reader),
+      Context.add(GitHubRecorder, recorder)
+    ))
+)

@@ -1,0 +1,76 @@
+/**
+ * Porter on in-memory layers, in one `Layer`: the whole flow for tests, with the controls
+ * (`Machines`, `GitHubRecorder`) and the stores exposed. Swap any piece with `Layer.provide`.
+ */
+import { Layer, Redacted } from "effect"
+import type { IssueReader, MachineProvisioner, Reporter, SecretStore, TaskStore } from "@porter/core"
+import {
+  AgentCatalog,
+  Authorizer,
+  Background,
+  CommandParser,
+  Porter,
+  PorterConfig,
+  PromptBuilder,
+  RepoTokens,
+  Settings,
+  TaskTokens,
+  Watchdog
+} from "@porter/core"
+import * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
+import * as InMemorySecretStore from "./InMemorySecretStore.ts"
+import * as InMemoryTaskStore from "./InMemoryTaskStore.ts"
+import * as RecordingReporter from "./RecordingReporter.ts"
+
+export const TASK_TOKEN_SECRET = Redacted.make("test-task-token-secret")
+export const GITHUB_TOKEN = Redacted.make("ghs_testRepoToken000000000000000000000")
+
+export interface Options {
+  readonly config?: Partial<PorterConfig.PorterOptions>
+  readonly settings?: Settings.RepoSettings
+  readonly secrets?: ReadonlyArray<{ scope: SecretStore.SecretScope; name: string; value: string }>
+  readonly authorizer?: Layer.Layer<Authorizer.Authorizer>
+}
+
+export type Services =
+  | TaskStore.TaskStore
+  | SecretStore.SecretStore
+  | Settings.Settings
+  | MachineProvisioner.MachineProvisioner
+  | InMemoryProvisioner.Machines
+  | Reporter.Reporter
+  | IssueReader.IssueReader
+  | RecordingReporter.GitHubRecorder
+  | Authorizer.Authorizer
+  | RepoTokens.RepoTokens
+  | AgentCatalog.AgentCatalog
+  | CommandParser.CommandParser
+  | PromptBuilder.PromptBuilder
+  | TaskTokens.TaskTokens
+  | PorterConfig.PorterConfig
+  | Background.Background
+
+/** Every port Porter needs, in memory (no Porter itself). */
+export const services = (options: Options = {}): Layer.Layer<Services> =>
+  Layer.mergeAll(
+    InMemoryTaskStore.layer,
+    InMemorySecretStore.layer(options.secrets ?? []),
+    Settings.layerMemory(options.settings),
+    InMemoryProvisioner.layer,
+    RecordingReporter.layer,
+    options.authorizer ?? Authorizer.layerAllowAll,
+    RepoTokens.layerStatic(GITHUB_TOKEN),
+    CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
+    PromptBuilder.layer,
+    TaskTokens.layer(TASK_TOKEN_SECRET),
+    PorterConfig.layer({
+      publicUrl: "http://porter.test",
+      reportRetry: { times: 2, baseDelayMs: 0 },
+      ...options.config
+    }),
+    Background.layerInline
+  )
+
+/** Porter, its watchdog, and every in-memory service with its controls. */
+export const layer = (options: Options = {}): Layer.Layer<Services | Porter.Porter | Watchdog.Watchdog> =>
+  Watchdog.layer.pipe(Layer.provideMerge(Porter.layer), Layer.provideMerge(services(options)))

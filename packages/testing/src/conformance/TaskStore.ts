@@ -1,0 +1,294 @@
+/**
+ * The TaskStore contract. Every adapter runs it: `TaskStoreSuite.run("D1", layer)`. Tests use
+ * their own repositories and ids, so they can share one database.
+ */
+import { assert, describe, it, layer as withLayer } from "@effect/vitest"
+import { Effect, Exit, Layer, Option } from "effect"
+import { Ids, Repo, Task, TaskStore } from "@porter/core"
+
+let serial = 0
+export const uniqueRepo = () => new Repo.RepoRef({ owner: `conf-${Date.now().toString(36)}${(serial++).toString(36)}`, name: "repo" })
+
+export const sampleTask = (overrides: Partial<ConstructorParameters<typeof Task.Task>[0]> = {}) =>
+  Effect.map(Ids.makeTaskId, (id) =>
+    new Task.Task({
+      id,
+      state: "queued",
+      repo: uniqueRepo(),
+      issueNumber: 7,
+      isPullRequest: false,
+      requestedBy: new Repo.Actor({ login: "octocat", id: 583231, type: "User" }),
+      triggerKind: "issue_comment",
+      triggerCommentId: 42,
+      deliveryId: `d-${id}` as Ids.DeliveryId,
+      agent: "claude",
+      instructions: "make the date parser accept ISO weeks",
+      timeoutMs: 1_800_000,
+      createdAt: 1_000,
+      updatedAt: 1_000,
+      deadlineAt: 1_801_000,
+      dispatchAttempts: 0,
+      ...overrides
+    }))
+
+const store = TaskStore.TaskStore
+
+export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>) =>
+  describe(`TaskStore conformance: ${name}`, () => {
+    withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {
+      it.effect("claims a delivery exactly once, also when 50 claims race", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const id = `race-${Date.now()}-${Math.random()}` as Ids.DeliveryId
+          const results = yield* Effect.all(
+            Array.from({ length: 50 }, () => s.claimDelivery({ id, receivedAt: 1, payload: "{}" })),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(results.filter(Boolean).length, 1)
+          assert.isFalse(yield* s.claimDelivery({ id, receivedAt: 2, payload: "{}" }))
+        }))
+
+      it.effect("stores and reads back every field", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask({
+            model: "opus",
+            installationId: 99,
+            baseBranch: "main",
+            headBranch: "feature/x",
+            isPullRequest: true,
+            triggerKind: "review_comment"
+          })
+          yield* s.create(task)
+          const back = yield* s.get(task.id)
+          assert.deepStrictEqual(back, task)
+          assert.isTrue(Option.isSome(yield* s.find(task.id)))
+        }))
+
+      it.effect("refuses a second task with the same id", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          const error = yield* Effect.flip(s.create(task))
+          assert.strictEqual(error._tag, "TaskAlreadyExists")
+        }))
+
+      it.effect("unknown ids: get fails with TaskNotFound, find is None", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const id = yield* Ids.makeTaskId
+          assert.strictEqual((yield* Effect.flip(s.get(id)))._tag, "TaskNotFound")
+          assert.isTrue(Option.isNone(yield* s.find(id)))
+          assert.strictEqual((yield* Effect.flip(s.transition(id, "failed", 1)))._tag, "TaskNotFound")
+        }))
+
+      it.effect("walks the happy path and records each transition", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          yield* s.transition(task.id, "provisioning", 2_000)
+          const running = yield* s.transition(task.id, "running", 3_000, { heartbeatAt: 3_000 })
+          assert.strictEqual(running.state, "running")
+          assert.strictEqual(running.startedAt, 3_000)
+          const done = yield* s.transition(task.id, "succeeded", 4_000, {
+            outcome: "pushed",
+            prUrl: "https://example.test/pr/1",
+            branch: "porter/7-abc",
+            commitSha: "0123456789abcdef0123456789abcdef01234567",
+            summary: "Accepts ISO weeks now.",
+            usage: new Task.Usage({ inputTokens: 1200, outputTokens: 300, costUsd: 0.0123 })
+          })
+          assert.strictEqual(done.state, "succeeded")
+          assert.strictEqual(done.finishedAt, 4_000)
+          const back = yield* s.get(task.id)
+          assert.deepStrictEqual(back, done)
+          const events = yield* s.events(task.id)
+          const moves = events.filter((e) => e.kind === "transition" && e.from !== undefined).map((e) => `${e.from}>${e.to}`)
+          assert.deepStrictEqual(moves, ["queued>provisioning", "provisioning>running", "running>succeeded"])
+        }))
+
+      it.effect("an illegal move fails with IllegalTransition and changes nothing", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          const error = yield* Effect.flip(s.transition(task.id, "running", 2_000))
+          assert.strictEqual(error._tag, "IllegalTransition")
+          if (error._tag === "IllegalTransition") assert.strictEqual(error.from, "queued")
+          assert.strictEqual((yield* s.get(task.id)).state, "queued")
+        }))
+
+      it.effect("a terminal task stays terminal under a burst of late writes", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask({ state: "running", startedAt: 1_500 })
+          yield* s.create(task)
+          yield* s.transition(task.id, "timed_out", 2_000, { reason: "deadline" })
+          const targets = ["succeeded", "failed", "cancelled", "running", "provisioning", "timed_out"] as const
+          const exits = yield* Effect.all(
+            Array.from({ length: 60 }, (_, i) => Effect.exit(s.transition(task.id, targets[i % targets.length]!, 3_000 + i))),
+            { concurrency: "unbounded" }
+          )
+          assert.isTrue(exits.every(Exit.isFailure))
+          const updates = yield* Effect.all(
+            Array.from({ length: 10 }, () => Effect.exit(s.update(task.id, { heartbeatAt: 9_999 }, 9_999))),
+            { concurrency: "unbounded" }
+          )
+          assert.isTrue(updates.every(Exit.isFailure))
+          const back = yield* s.get(task.id)
+          assert.strictEqual(back.state, "timed_out")
+          assert.strictEqual(back.reason, "deadline")
+          assert.notStrictEqual(back.heartbeatAt, 9_999)
+        }))
+
+      it.effect("racing terminal transitions: exactly one wins", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask({ state: "running", startedAt: 1_500 })
+          yield* s.create(task)
+          const targets = ["succeeded", "failed", "timed_out", "cancelled"] as const
+          const exits = yield* Effect.all(
+            Array.from({ length: 20 }, (_, i) => Effect.exit(s.transition(task.id, targets[i % 4]!, 5_000))),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(exits.filter(Exit.isSuccess).length, 1)
+        }))
+
+      it.effect("update sets fields only in the allowed states", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          const updated = yield* s.update(task.id, { statusCommentId: 77, machineId: "m_1" as Ids.MachineId }, 1_500)
+          assert.strictEqual(updated.statusCommentId, 77)
+          assert.strictEqual(updated.machineId, "m_1")
+          assert.strictEqual(updated.updatedAt, 1_500)
+          assert.strictEqual((yield* s.get(task.id)).statusCommentId, 77)
+          const refused = yield* Effect.flip(s.update(task.id, { heartbeatAt: 1 }, 1_600, ["running"]))
+          assert.strictEqual(refused._tag, "IllegalTransition")
+          yield* s.transition(task.id, "cancelled", 2_000)
+          const late = yield* s.update(task.id, { statusCommentId: 78 }, 2_100, ["cancelled"])
+          assert.strictEqual(late.statusCommentId, 78)
+          assert.strictEqual(late.state, "cancelled")
+        }))
+
+      it.effect("beginDispatch is compare-and-set: one of ten racers wins", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          const results = yield* Effect.all(
+            Array.from({ length: 10 }, () => s.beginDispatch(task.id, 0, 2_000)),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(results.filter(Option.isSome).length, 1)
+          assert.strictEqual((yield* s.get(task.id)).dispatchAttempts, 1)
+          assert.isTrue(Option.isNone(yield* s.beginDispatch(task.id, 0, 2_100)))
+          assert.isTrue(Option.isSome(yield* s.beginDispatch(task.id, 1, 2_200)))
+          yield* s.transition(task.id, "failed", 2_300)
+          assert.isTrue(Option.isNone(yield* s.beginDispatch(task.id, 2, 2_400)))
+        }))
+
+      it.effect("counts and lists active tasks by repository, issue and user", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const repo = uniqueRepo()
+          const other = new Repo.Actor({ login: "hubot", id: 99_000_000 + serial++, type: "User" })
+          const a = yield* sampleTask({ repo, issueNumber: 1 })
+          const b = yield* sampleTask({ repo, issueNumber: 1, requestedBy: other })
+          const c = yield* sampleTask({ repo, issueNumber: 2, requestedBy: other })
+          const d = yield* sampleTask({ repo, issueNumber: 1 })
+          for (const t of [a, b, c, d]) yield* s.create(t)
+          yield* s.transition(d.id, "cancelled", 2_000)
+          assert.strictEqual(yield* s.countActive({ repo: repo.fullName }), 3)
+          assert.strictEqual(yield* s.countActive({ repo: repo.fullName, issueNumber: 1 }), 2)
+          assert.strictEqual(yield* s.countActive({ userId: other.id }), 2)
+          const active = yield* s.listActive({ repo: repo.fullName, issueNumber: 1 })
+          assert.deepStrictEqual(active.map((t) => t.id).sort(), [a.id, b.id].sort())
+          const byIssue = yield* s.listByIssue(repo.fullName, 1, 10)
+          assert.strictEqual(byIssue.length, 3)
+          assert.isTrue(byIssue[0]!.id >= byIssue[1]!.id && byIssue[1]!.id >= byIssue[2]!.id, "newest first")
+          assert.strictEqual((yield* s.listByIssue(repo.fullName, 1, 1)).length, 1)
+        }))
+
+      it.effect("lists tasks newest first with state filter and pagination", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const repo = uniqueRepo()
+          const tasks = []
+          for (let i = 0; i < 5; i++) {
+            const t = yield* sampleTask({ repo })
+            yield* s.create(t)
+            tasks.push(t)
+            yield* Effect.sleep(2)
+          }
+          yield* s.transition(tasks[4]!.id, "failed", 3_000)
+          const page = yield* s.list({ repo: repo.fullName, limit: 2 })
+          assert.deepStrictEqual(page.map((t) => t.id), [tasks[4]!.id, tasks[3]!.id])
+          const next = yield* s.list({ repo: repo.fullName, limit: 10, before: page[1]!.id })
+          assert.deepStrictEqual(next.map((t) => t.id), [tasks[2]!.id, tasks[1]!.id, tasks[0]!.id])
+          const failed = yield* s.list({ repo: repo.fullName, state: "failed", limit: 10 })
+          assert.deepStrictEqual(failed.map((t) => t.id), [tasks[4]!.id])
+        }))
+
+      it.effect("listDue finds passed deadlines, missing heartbeats and stuck dispatches only", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const now = 10_000_000
+          const options = { heartbeatTimeoutMs: 60_000, dispatchTimeoutMs: 30_000, limit: 10_000 }
+          const overdue = yield* sampleTask({ state: "running", startedAt: now - 1000, heartbeatAt: now - 1000, updatedAt: now - 1000, deadlineAt: now - 1 })
+          const silent = yield* sampleTask({ state: "running", startedAt: now - 200_000, heartbeatAt: now - 90_000, updatedAt: now - 90_000, deadlineAt: now + 1e6 })
+          const stuck = yield* sampleTask({ state: "queued", updatedAt: now - 40_000, deadlineAt: now + 1e6 })
+          const healthy = yield* sampleTask({ state: "running", startedAt: now - 10_000, heartbeatAt: now - 5_000, updatedAt: now - 5_000, deadlineAt: now + 1e6 })
+          const fresh = yield* sampleTask({ state: "provisioning", updatedAt: now - 1_000, deadlineAt: now + 1e6 })
+          const ended = yield* sampleTask({ state: "failed", updatedAt: now - 1e6, deadlineAt: now - 1e6 })
+          for (const t of [overdue, silent, stuck, healthy, fresh, ended]) yield* s.create(t)
+          const due = new Set((yield* s.listDue(now, options)).map((t) => t.id))
+          assert.isTrue(due.has(overdue.id), "deadline passed")
+          assert.isTrue(due.has(silent.id), "heartbeat missing")
+          assert.isTrue(due.has(stuck.id), "dispatch stuck")
+          assert.isFalse(due.has(healthy.id), "healthy")
+          assert.isFalse(due.has(fresh.id), "fresh")
+          assert.isFalse(due.has(ended.id), "terminal")
+        }))
+
+      it.effect("retries deliveries that were never completed, counting attempts", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const tag = `${Date.now()}-${Math.random()}`
+          const stale = `stale-${tag}` as Ids.DeliveryId
+          const done = `done-${tag}` as Ids.DeliveryId
+          const young = `young-${tag}` as Ids.DeliveryId
+          yield* s.claimDelivery({ id: stale, receivedAt: 1_000, payload: "{\"a\":1}" })
+          yield* s.claimDelivery({ id: done, receivedAt: 1_000, payload: "{}" })
+          yield* s.completeDelivery(done, 1_500)
+          yield* s.claimDelivery({ id: young, receivedAt: 9_000, payload: "{}" })
+          const first = (yield* s.retryDeliveries(5_000, 1000)).filter((d) => d.id.endsWith(tag))
+          assert.deepStrictEqual(first.map((d) => d.id), [stale])
+          assert.strictEqual(first[0]!.payload, "{\"a\":1}")
+          assert.strictEqual(first[0]!.receivedAt, 1_000)
+          const second = (yield* s.retryDeliveries(5_000, 1000)).filter((d) => d.id.endsWith(tag))
+          assert.strictEqual(second[0]!.attempts, first[0]!.attempts + 1)
+          yield* s.completeDelivery(stale, 6_000)
+          assert.strictEqual((yield* s.retryDeliveries(5_000, 1000)).filter((d) => d.id.endsWith(tag)).length, 0)
+        }))
+
+      it.effect("keeps an append-only audit trail in order", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          yield* s.appendEvent(new TaskStore.TaskEvent({ taskId: task.id, at: 1_100, kind: "report", detail: "status comment" }))
+          yield* s.transition(task.id, "cancelled", 1_200, { reason: "cancelled by @octocat" })
+          yield* s.appendEvent(new TaskStore.TaskEvent({ taskId: task.id, at: 1_300, kind: "machine_destroyed", detail: "m_1" }))
+          const events = yield* s.events(task.id)
+          const kinds = events.map((e) => e.kind)
+          assert.include(kinds, "report")
+          assert.include(kinds, "machine_destroyed")
+          assert.isTrue(kinds.indexOf("report") < kinds.indexOf("machine_destroyed"))
+          for (let i = 1; i < events.length; i++) assert.isTrue(events[i - 1]!.at <= events[i]!.at)
+        }))
+    })
+  })

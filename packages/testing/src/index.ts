@@ -1,0 +1,18 @@
+/**
+ * @porter/testing — in-memory layers for every Porter service, fixtures, and the conformance
+ * suites every adapter runs.
+ */
+export * as Fixtures from "./Fixtures.ts"
+export * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
+export * as InMemorySecretStore from "./InMemorySecretStore.ts"
+export * as InMemoryTaskStore from "./InMemoryTaskStore.ts"
+export * as RecordingReporter from "./RecordingReporter.ts"
+export * as TestPorter from "./TestPorter.ts"
+export { GitHubRecorder } from "./RecordingReporter.ts"
+export { Machines } from "./InMemoryProvisioner.ts"
+export * as AuthorizerSuite from "./conformance/Authorizer.ts"
+export * as MachineProvisionerSuite from "./conformance/MachineProvisioner.ts"
+export * as ReporterSuite from "./conformance/Reporter.ts"
+export * as SecretStoreSuite from "./conformance/SecretStore.ts"
+export * as SettingsSuite from "./conformance/Settings.ts"
+export * as TaskStoreSuite from "./conformance/TaskStore.ts"

@@ -1,0 +1,410 @@
+/**
+ * The whole flow on in-memory layers: what a user sees on the issue (the recorder's comments)
+ * and where each task ends, for the happy path and every failure path.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { TestClock } from "effect/testing"
+import { Authorizer, Errors, type Ids, Messages, Porter, SecretStore, Settings, TaskStore } from "@porter/core"
+import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
+
+const ISSUE = "octo-org/hello-world#1"
+const ANTHROPIC_KEY = "sk-ant-test-0123456789abcdefghij"
+const withKey = { secrets: [{ scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: ANTHROPIC_KEY }] }
+
+const setup = (options: TestPorter.Options = withKey) => Effect.provide(TestPorter.layer(options))
+
+/** Plays the runner of the newest machine: returns its task id and a callback function. */
+const runnerOfLatestMachine = Effect.gen(function*() {
+  const machines = yield* Machines
+  const porter = yield* Porter.Porter
+  const created = yield* machines.created
+  const latest = created[created.length - 1]
+  assert.isDefined(latest, "a machine was created")
+  const taskId = latest!.spec.taskId
+  const token = Redacted.value(latest!.spec.secretEnv["CALLBACK_TOKEN"]!)
+  const call = (body: unknown) => porter.callback(taskId, token, JSON.stringify(body))
+  return { taskId, spec: latest!.spec, machine: latest!.machine, call }
+})
+
+const issueThread = (issue = ISSUE) =>
+  Effect.flatMap(GitHubRecorder, (recorder) => recorder.comments(issue))
+
+const taskOf = (id: Ids.TaskId) => Effect.flatMap(TaskStore.TaskStore, (store) => store.get(id))
+
+describe("Porter flow", () => {
+  it.effect("happy path: comment → task → machine → callbacks → ✅ with the PR link", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const recorder = yield* GitHubRecorder
+      const machines = yield* Machines
+      const event = Fixtures.commentCreated({ body: "@porter claude make the date parser accept ISO weeks" })
+      const intake = yield* porter.handle(event)
+      assert.strictEqual(intake._tag, "Accepted")
+
+      const runner = yield* runnerOfLatestMachine
+      const env = runner.spec.env
+      assert.strictEqual(env["TASK_ID"], runner.taskId)
+      assert.strictEqual(env["REPO_FULL_NAME"], "octo-org/hello-world")
+      assert.strictEqual(env["REPO_CLONE_URL"], "https://github.com/octo-org/hello-world.git")
+      assert.strictEqual(env["AGENT"], "claude")
+      assert.strictEqual(env["ISSUE_NUMBER"], "1")
+      assert.strictEqual(env["BASE_BRANCH"], "main")
+      assert.strictEqual(env["CALLBACK_URL"], `http://porter.test/callbacks/tasks/${runner.taskId}`)
+      assert.match(env["BRANCH"]!, /^porter\/1-[0-9a-z]{8}$/)
+      assert.include(env["PROMPT"]!, "make the date parser accept ISO weeks")
+      assert.include(env["PROMPT"]!, "Date parser rejects ISO weeks")
+      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), ["ANTHROPIC_API_KEY", "CALLBACK_TOKEN", "GITHUB_TOKEN"])
+      assert.strictEqual(Redacted.value(runner.spec.secretEnv["ANTHROPIC_API_KEY"]!), ANTHROPIC_KEY)
+      assert.strictEqual((yield* taskOf(runner.taskId)).state, "provisioning")
+
+      assert.deepStrictEqual(yield* runner.call({ type: "started" }), { accepted: true, state: "running" })
+      yield* TestClock.adjust("3 minutes")
+      yield* runner.call({ type: "heartbeat", step: "agent" })
+      const answer = yield* runner.call({
+        type: "completed",
+        outcome: "pushed",
+        branch: env["BRANCH"],
+        commitSha: "4f9d0c2e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e",
+        prUrl: "https://github.com/octo-org/hello-world/pull/2",
+        summary: "The parser now accepts ISO week dates such as 2026-W05.",
+        usage: { inputTokens: 12_345, outputTokens: 2_345, costUsd: 0.1234 }
+      })
+      assert.deepStrictEqual(answer, { accepted: true, state: "succeeded" })
+
+      const task = yield* taskOf(runner.taskId)
+      assert.strictEqual(task.state, "succeeded")
+      assert.strictEqual(task.prUrl, "https://github.com/octo-org/hello-world/pull/2")
+
+      // Exactly one Porter comment, edited in place through the task's life.
+      const thread = yield* issueThread()
+      assert.strictEqual(thread.length, 1)
+      const states = thread[0]!.versions.map((v) => Messages.parseMarker(v)?.state)
+      assert.deepStrictEqual([...new Set(states)], ["queued", "provisioning", "running", "succeeded"])
+      const final = thread[0]!.body
+      assert.include(final, "✅")
+      assert.include(final, "https://github.com/octo-org/hello-world/pull/2")
+      assert.include(final, "accepts ISO week dates")
+      assert.include(final, "12,345 input / 2,345 output tokens")
+      assert.notInclude(final, ANTHROPIC_KEY)
+      // One 👀 on the triggering comment; the machine is gone.
+      const reactions = yield* recorder.reactions(ISSUE)
+      assert.deepStrictEqual(reactions.map((r) => [r.reaction, r.target.commentId]), [["eyes", event.commentId]])
+      assert.strictEqual((yield* machines.live).length, 0)
+      // The audit trail has every step.
+      const events = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.events(runner.taskId))
+      const kinds = events.map((e) => e.kind)
+      for (const kind of ["created", "dispatch", "machine", "callback", "machine_destroyed"]) assert.include(kinds, kind)
+    }).pipe(setup()))
+
+  it.effect("a duplicate delivery makes one task", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const event = Fixtures.commentCreated({ body: "@porter claude fix it" })
+      const answers = yield* Effect.all([porter.handle(event), porter.handle(event), porter.handle(event)])
+      assert.deepStrictEqual(answers.map((a) => a._tag), ["Accepted", "Ignored", "Ignored"])
+      assert.strictEqual((yield* (yield* Machines).created).length, 1)
+      assert.strictEqual((yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 10))).length, 1)
+      assert.strictEqual((yield* issueThread()).length, 1)
+    }).pipe(setup()))
+
+  it.effect("an unauthorized commenter gets a polite refusal and no task", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const stranger = Fixtures.actor("stranger", 4242)
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude delete everything", author: stranger }))
+      const thread = yield* issueThread()
+      assert.strictEqual(thread.length, 1)
+      assert.include(thread[0]!.body, "Sorry @stranger")
+      assert.include(thread[0]!.body, "write access")
+      assert.strictEqual((yield* (yield* Machines).created).length, 0)
+      assert.strictEqual((yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.countActive({ repo: "octo-org/hello-world" }))), 0)
+    }).pipe(setup({ ...withKey, authorizer: Authorizer.layerTable({ octocat: "admin", stranger: "read" }) })))
+
+  it.effect("a near-miss agent name asks 'did you mean' and runs nothing", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claud fix the flaky test" }))
+      const thread = yield* issueThread()
+      assert.strictEqual(thread.length, 1)
+      assert.include(thread[0]!.body, "Did you mean `claude`?")
+      assert.strictEqual((yield* (yield* Machines).created).length, 0)
+    }).pipe(setup()))
+
+  it.effect("an unknown first word runs the default agent with the whole text", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter please make CI green" }))
+      const runner = yield* runnerOfLatestMachine
+      assert.strictEqual(runner.spec.env["AGENT"], "claude")
+      assert.include(runner.spec.env["PROMPT"]!, "please make CI green")
+    }).pipe(setup()))
+
+  it.effect("a missing agent secret fails the task with a message naming the key, without a machine", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter codex add a --json flag" }))
+      assert.strictEqual((yield* (yield* Machines).created).length, 0)
+      const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
+      assert.strictEqual(task!.state, "failed")
+      const body = (yield* issueThread())[0]!.body
+      assert.include(body, "❌")
+      assert.include(body, "`OPENAI_API_KEY`")
+      assert.include(body, "porter secrets set OPENAI_API_KEY")
+    }).pipe(setup()))
+
+  it.effect("a provisioning failure fails the task and says why", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const machines = yield* Machines
+      yield* machines.inject({
+        op: "create",
+        error: new Errors.ProvisionError({ reason: "unauthorized", message: "Fly rejected the API token (401); set FLY_API_TOKEN" })
+      })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
+      assert.strictEqual(task!.state, "failed")
+      const body = (yield* issueThread())[0]!.body
+      assert.include(body, "could not start a machine")
+      assert.include(body, "set FLY_API_TOKEN")
+    }).pipe(setup()))
+
+  it.effect("an agent failure ends ❌ with the reason and the log tail", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      yield* runner.call({ type: "started" })
+      const answer = yield* runner.call({
+        type: "completed",
+        outcome: "agent_failed",
+        error: "claude exited with code 1",
+        logTail: "line 1\nError: model overloaded\n```"
+      })
+      assert.deepStrictEqual(answer, { accepted: true, state: "failed" })
+      const body = (yield* issueThread())[0]!.body
+      assert.include(body, "❌")
+      assert.include(body, "claude exited with code 1")
+      assert.include(body, "Error: model overloaded")
+      assert.include(body, "````", "the fence is longer than any backtick run in the log")
+      assert.strictEqual((yield* (yield* Machines).live).length, 0)
+    }).pipe(setup()))
+
+  it.effect("a lost callback: the watchdog ends the task ⏱ and destroys its machine", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      yield* runner.call({ type: "started" })
+      yield* TestClock.adjust("4 minutes")
+      assert.strictEqual((yield* porter.sweep).timedOut, 0, "heartbeat still fresh enough")
+      yield* TestClock.adjust("2 minutes")
+      const report = yield* porter.sweep
+      assert.strictEqual(report.timedOut, 1)
+      assert.strictEqual((yield* taskOf(runner.taskId)).state, "timed_out")
+      assert.strictEqual((yield* (yield* Machines).live).length, 0)
+      const body = (yield* issueThread())[0]!.body
+      assert.include(body, "⏱")
+      assert.include(body, "stopped reporting")
+    }).pipe(setup()))
+
+  it.effect("the deadline ends a task even with heartbeats", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude --timeout 10m fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      yield* runner.call({ type: "started" })
+      for (let i = 0; i < 11; i++) {
+        yield* TestClock.adjust("1 minute")
+        yield* runner.call({ type: "heartbeat" }).pipe(Effect.ignore)
+        yield* porter.sweep
+      }
+      const task = yield* taskOf(runner.taskId)
+      assert.strictEqual(task.state, "timed_out")
+      assert.include(task.reason!, "time limit (10m 0s)")
+    }).pipe(setup()))
+
+  it.effect("a late callback after a timeout is refused and changes nothing", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      yield* runner.call({ type: "started" })
+      yield* TestClock.adjust("31 minutes")
+      yield* porter.sweep
+      const before = (yield* issueThread())[0]!.body
+      const answer = yield* runner.call({ type: "completed", outcome: "pushed", prUrl: "https://example.test/pr/9" })
+      assert.deepStrictEqual(answer, { accepted: false, state: "timed_out", message: "task is already timed_out" })
+      const task = yield* taskOf(runner.taskId)
+      assert.strictEqual(task.state, "timed_out")
+      assert.isUndefined(task.prUrl)
+      assert.strictEqual((yield* issueThread())[0]!.body, before)
+    }).pipe(setup()))
+
+  it.effect("a wrong or missing callback token is refused before anything is read", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      const wrong = yield* Effect.flip(porter.callback(runner.taskId, "not-the-token", "{\"type\":\"started\"}"))
+      assert.strictEqual(wrong._tag, "CallbackUnauthorized")
+      const missing = yield* Effect.flip(porter.callback(runner.taskId, undefined, "{\"type\":\"started\"}"))
+      assert.strictEqual(missing._tag, "CallbackUnauthorized")
+      const malformed = yield* Effect.flip(runner.call({ type: "exploded" }))
+      assert.strictEqual(malformed._tag, "CallbackMalformed")
+      assert.strictEqual((yield* taskOf(runner.taskId)).state, "provisioning")
+    }).pipe(setup()))
+
+  it.effect("@porter cancel stops the issue's running task ⏹ and destroys its machine", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      yield* runner.call({ type: "started" })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter cancel" }))
+      assert.strictEqual((yield* taskOf(runner.taskId)).state, "cancelled")
+      assert.strictEqual((yield* (yield* Machines).live).length, 0)
+      const thread = yield* issueThread()
+      assert.include(thread[0]!.body, "⏹ Cancelled: cancelled by @octocat")
+      assert.include(thread[1]!.body, "Cancelled 1 task")
+      const late = yield* runner.call({ type: "heartbeat" })
+      assert.isFalse(late.accepted, "the runner learns the task ended")
+    }).pipe(setup()))
+
+  it.effect("closing the issue cancels its active tasks", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      const intake = yield* porter.handle(Fixtures.issueClosed())
+      assert.strictEqual(intake._tag, "Accepted")
+      const task = yield* taskOf(runner.taskId)
+      assert.strictEqual(task.state, "cancelled")
+      assert.include(task.reason!, "closed by @octocat")
+      const closedAgain = yield* porter.handle(Fixtures.issueClosed())
+      assert.deepStrictEqual(closedAgain, { _tag: "Ignored", reason: "no active task on this issue" })
+    }).pipe(setup()))
+
+  it.effect("the concurrency limits refuse new runs with a message", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const settings = yield* Settings.Settings
+      yield* settings.set({ _tag: "repository", repo: "octo-org/hello-world" }, { maxActivePerRepo: 2 })
+      for (const n of [1, 2, 3]) {
+        yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: n }))
+      }
+      assert.strictEqual((yield* (yield* Machines).created).length, 2)
+      const third = yield* issueThread("octo-org/hello-world#3")
+      assert.include(third[0]!.body, "already has 2 active Porter tasks")
+      yield* settings.set({ _tag: "repository", repo: "octo-org/hello-world" }, { maxActivePerRepo: 10, maxActivePerUser: 2 })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 4 }))
+      assert.include((yield* issueThread("octo-org/hello-world#4"))[0]!.body, "you already have 2 active Porter tasks")
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 5, author: Fixtures.actor("hubot", 77) }))
+      assert.strictEqual((yield* (yield* Machines).created).length, 3, "another user may still run")
+    }).pipe(setup()))
+
+  it.effect("help, status and retry answer on the issue", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter help" }))
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter retry" }))
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude --model opus fix it" }))
+      const first = yield* runnerOfLatestMachine
+      yield* first.call({ type: "completed", outcome: "error", error: "clone failed" })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter status" }))
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter retry" }))
+      const second = yield* runnerOfLatestMachine
+      assert.notStrictEqual(second.taskId, first.taskId)
+      assert.strictEqual(second.spec.env["MODEL"], "opus")
+      assert.include(second.spec.env["PROMPT"]!, "fix it")
+      const thread = (yield* issueThread()).map((c) => c.body)
+      assert.include(thread[0]!, "`@porter <agent> [--model <id>]")
+      assert.include(thread[1]!, "Nothing to retry")
+      assert.include(thread.find((b) => b.includes("| task |"))!, first.taskId)
+    }).pipe(setup()))
+
+  it.effect("quoted and fenced mentions, bots and Porter's own comments never trigger", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const ignored = [
+        Fixtures.commentCreated({ body: "> @porter claude fix it\nI agree with this" }),
+        Fixtures.commentCreated({ body: "```\n@porter claude fix it\n```" }),
+        Fixtures.commentCreated({ body: "@porter claude fix it", author: Fixtures.actor("dependabot[bot]", 49699333, "Bot") }),
+        Fixtures.commentCreated({ body: "@porter claude fix it\n<!-- porter:reply -->" }),
+        Fixtures.commentCreated({ body: "cc @porter claude" })
+      ]
+      for (const event of ignored) assert.strictEqual((yield* porter.handle(event))._tag, "Ignored")
+      assert.strictEqual((yield* issueThread()).length, 0)
+    }).pipe(setup()))
+
+  it.effect("a failing reporter is retried and never changes the task's outcome", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const recorder = yield* GitHubRecorder
+      yield* recorder.failNext("comment", 1)
+      yield* recorder.failNext("react", 10)
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      yield* recorder.failNext("editComment", 100)
+      yield* runner.call({ type: "completed", outcome: "pushed", prUrl: "https://example.test/pr/1" })
+      assert.strictEqual((yield* taskOf(runner.taskId)).state, "succeeded")
+      const events = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.events(runner.taskId))
+      assert.isTrue(events.some((e) => e.kind === "report_failed"), "the failure is in the audit trail")
+      assert.strictEqual((yield* issueThread()).length, 1, "the retried comment was created once")
+    }).pipe(setup()))
+
+  it.effect("a stuck dispatch is picked up by the sweep without a second machine", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const machines = yield* Machines
+      // The create succeeds on the provider, but the answer is lost: the task stays provisioning, no machine id.
+      yield* machines.inject({
+        op: "create",
+        lostAnswer: true,
+        error: new Errors.ProvisionError({ reason: "unavailable", message: "connection reset" })
+      })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
+      assert.strictEqual(task!.state, "failed", "a lost create answer reads as a failed create…")
+      assert.strictEqual((yield* machines.created).length, 1)
+      yield* TestClock.adjust("11 minutes")
+      const report = yield* porter.sweep
+      assert.strictEqual(report.orphansDestroyed, 1, "…and the machine it made is destroyed as an orphan")
+      assert.strictEqual((yield* machines.live).length, 0)
+    }).pipe(setup()))
+
+  it.effect("a task whose dispatcher died is dispatched again by the sweep, once", () =>
+    Effect.gen(function*() {
+      const store = yield* TaskStore.TaskStore
+      const porter = yield* Porter.Porter
+      const machines = yield* Machines
+      const event = Fixtures.commentCreated({ body: "@porter claude fix it" })
+      // Record the delivery as if the isolate died right after answering the webhook.
+      const intake = yield* porter.intake(event)
+      assert.strictEqual(intake._tag, "Accepted")
+      assert.strictEqual((yield* machines.created).length, 0)
+      yield* TestClock.adjust("3 minutes")
+      const report = yield* porter.sweep
+      assert.strictEqual(report.deliveriesRetried, 1)
+      assert.strictEqual((yield* machines.created).length, 1)
+      yield* TestClock.adjust("3 minutes")
+      yield* porter.sweep
+      assert.strictEqual((yield* machines.created).length, 1, "a retried delivery never makes a second task or machine")
+      assert.strictEqual((yield* store.listByIssue("octo-org/hello-world", 1, 10)).length, 1)
+    }).pipe(setup()))
+
+  it.effect("secret values never reach a comment", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const recorder = yield* GitHubRecorder
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const runner = yield* runnerOfLatestMachine
+      const token = Redacted.value(runner.spec.secretEnv["CALLBACK_TOKEN"]!)
+      yield* runner.call({ type: "completed", outcome: "agent_failed", logTail: "done" })
+      const text = (yield* recorder.allText).join("\n")
+      for (const secret of [ANTHROPIC_KEY, token, Redacted.value(TestPorter.GITHUB_TOKEN)]) assert.notInclude(text, secret)
+      const task = yield* taskOf(runner.taskId)
+      assert.notInclude(JSON.stringify(task), ANTHROPIC_KEY)
+      assert.isTrue(Option.isSome(Option.some(task)))
+    }).pipe(setup()))
+})

@@ -1,0 +1,135 @@
+/**
+ * GitHubIssueReader: core's `IssueReader` over the GitHub REST API — the last comments of a
+ * conversation (oldest first; authors that are bots, and Porter's own comments, flagged) and a pull
+ * request's head and base.
+ *
+ * The thread is read from the end: the first page tells (through its `Link` header) which page is
+ * last, and only the last one or two pages are fetched. At most 100 comments are returned.
+ *
+ * @since 0.1.0
+ */
+import { Config, Effect, Layer, Schema } from "effect"
+import { IssueReader, Messages, type Repo } from "@porter/core"
+import type { InvalidPrivateKey } from "./AppJwt.ts"
+import * as GitHubAuth from "./GitHubAuth.ts"
+import type { GitHubClient } from "./GitHubClient.ts"
+import { toReportError } from "./GitHubReporter.ts"
+
+const CommentList = Schema.Array(Schema.Struct({
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  created_at: Schema.String,
+  user: Schema.NullOr(Schema.Struct({ login: Schema.String, type: Schema.optional(Schema.String) }))
+}))
+
+const PullRequest = Schema.Struct({
+  state: Schema.String,
+  head: Schema.Struct({
+    ref: Schema.String,
+    repo: Schema.optional(Schema.NullOr(Schema.Struct({ full_name: Schema.String })))
+  }),
+  base: Schema.Struct({ ref: Schema.String, repo: Schema.Struct({ full_name: Schema.String }) })
+})
+
+const PER_PAGE = 100
+
+/** The `page` number of the `rel="last"` link, if any. */
+export const lastPage = (link: string | undefined): number | undefined => {
+  if (link === undefined) return undefined
+  for (const part of link.split(",")) {
+    const match = /<([^>]+)>\s*;\s*rel="last"/.exec(part)
+    if (match) {
+      const page = Number(new URL(match[1]!, "http://x").searchParams.get("page"))
+      return Number.isInteger(page) && page > 0 ? page : undefined
+    }
+  }
+  return undefined
+}
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<
+  IssueReader.IssueReader["Service"],
+  never,
+  GitHubAuth.GitHubAuth | GitHubClient
+> = Effect.gen(function*() {
+  const request = yield* GitHubAuth.repoRequest
+
+  const page = (issue: Repo.IssueRef, installationId: number | undefined, n: number) =>
+    request(issue.repo, installationId, "GET /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+      params: { issue_number: issue.number, per_page: PER_PAGE, page: n },
+      schema: CommentList
+    })
+
+  const thread = Effect.fn("GitHubIssueReader.thread")(function*(
+    issue: Repo.IssueRef,
+    limit: number,
+    installationId?: number
+  ) {
+    if (limit <= 0) return []
+    const first = yield* page(issue, installationId, 1)
+    const last = lastPage(first.headers["link"])
+    let comments = first.data
+    if (last !== undefined && last > 1) {
+      const tail = yield* page(issue, installationId, last)
+      comments = tail.data
+      if (comments.length < limit && last - 1 > 1) comments = [...(yield* page(issue, installationId, last - 1)).data, ...comments]
+      else if (comments.length < limit) comments = [...first.data, ...comments]
+    }
+    return comments.slice(-Math.min(limit, PER_PAGE)).map((c): IssueReader.ThreadComment => {
+      const body = c.body ?? ""
+      const login = c.user?.login ?? "ghost"
+      return {
+        author: login,
+        authorIsBot: c.user?.type === "Bot" || login.endsWith("[bot]") || body.includes(Messages.MARKER_PREFIX),
+        body,
+        createdAt: c.created_at
+      }
+    })
+  }, Effect.mapError(toReportError))
+
+  const pullRequest = Effect.fn("GitHubIssueReader.pullRequest")(function*(
+    repo: Repo.RepoRef,
+    number: number,
+    installationId?: number
+  ) {
+    const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/pulls/{pull_number}", {
+      params: { pull_number: number },
+      schema: PullRequest
+    })
+    const pr = response.data
+    return {
+      headBranch: pr.head.ref,
+      // A fork that was deleted has no head repository: nothing can be pushed there.
+      headRepoFullName: pr.head.repo?.full_name ?? "",
+      baseBranch: pr.base.ref,
+      state: pr.state
+    } satisfies IssueReader.PullRequestInfo
+  }, Effect.mapError(toReportError))
+
+  return IssueReader.IssueReader.of({ thread, pullRequest })
+})
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: GitHubAuth.ConnectionOptions
+): Layer.Layer<IssueReader.IssueReader, InvalidPrivateKey> =>
+  Layer.effect(IssueReader.IssueReader, make).pipe(Layer.provide(GitHubAuth.layerConnection(options)))
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerWithConnection: Layer.Layer<IssueReader.IssueReader, never, GitHubAuth.GitHubAuth | GitHubClient> =
+  Layer.effect(IssueReader.IssueReader, make)
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig: Layer.Layer<IssueReader.IssueReader, Config.ConfigError | InvalidPrivateKey> =
+  layerWithConnection.pipe(Layer.provide(GitHubAuth.layerConnectionConfig()))

@@ -1,0 +1,224 @@
+/**
+ * GitHub webhook payloads, decoded with Schema — only the fields Porter uses — and normalized into
+ * core's `IncomingEvent`:
+ *
+ * | `X-GitHub-Event`                | action    | becomes                                       |
+ * |---------------------------------|-----------|-----------------------------------------------|
+ * | `issue_comment`                 | `created` | `CommentCreated` (`isPullRequest` on PRs)     |
+ * | `pull_request_review_comment`   | `created` | `CommentCreated` (kind `review_comment`)      |
+ * | `issues`                        | `closed`  | `IssueClosed`                                 |
+ * | `pull_request`                  | `closed`  | `IssueClosed` (a PR is an issue)              |
+ * | `ping`, `installation*`         | any       | `Ignored`                                     |
+ * | anything else                   |           | `Ignored`                                     |
+ *
+ * Comments by bots (`sender.type === "Bot"`, `[bot]` logins, which includes Porter's own App) and
+ * comments carrying Porter's marker (Porter writing as a personal token) are `Ignored`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { Event, Ids, Messages, Repo, WebhookIntake } from "@porter/core"
+
+const User = Schema.Struct({
+  login: Schema.String,
+  id: Schema.Int,
+  type: Schema.optional(Schema.String)
+})
+
+const Repository = Schema.Struct({
+  name: Schema.String,
+  owner: Schema.Struct({ login: Schema.String }),
+  default_branch: Schema.optional(Schema.String)
+})
+
+const Installation = Schema.optional(Schema.NullOr(Schema.Struct({ id: Schema.Int })))
+
+const Comment = Schema.Struct({
+  id: Schema.Int,
+  body: Schema.NullOr(Schema.String),
+  user: Schema.NullOr(User)
+})
+
+/** `issue_comment` with action `created`. */
+export const IssueCommentCreated = Schema.Struct({
+  action: Schema.Literal("created"),
+  issue: Schema.Struct({
+    number: Schema.Int,
+    title: Schema.String,
+    body: Schema.optional(Schema.NullOr(Schema.String)),
+    state: Schema.String,
+    pull_request: Schema.optional(Schema.NullOr(Schema.Unknown))
+  }),
+  comment: Comment,
+  repository: Repository,
+  sender: User,
+  installation: Installation
+})
+
+const Branch = Schema.Struct({
+  ref: Schema.String,
+  repo: Schema.optional(Schema.NullOr(Schema.Struct({ full_name: Schema.String })))
+})
+
+/** `pull_request_review_comment` with action `created`: a comment on a line of a pull request's diff. */
+export const ReviewCommentCreated = Schema.Struct({
+  action: Schema.Literal("created"),
+  comment: Comment,
+  pull_request: Schema.Struct({
+    number: Schema.Int,
+    title: Schema.String,
+    body: Schema.optional(Schema.NullOr(Schema.String)),
+    state: Schema.String,
+    head: Branch,
+    base: Schema.Struct({ ref: Schema.String })
+  }),
+  repository: Repository,
+  sender: User,
+  installation: Installation
+})
+
+/** `issues` or `pull_request` with action `closed`. */
+export const Closed = Schema.Struct({
+  action: Schema.Literal("closed"),
+  issue: Schema.optional(Schema.Struct({ number: Schema.Int })),
+  pull_request: Schema.optional(Schema.Struct({ number: Schema.Int })),
+  repository: Repository,
+  sender: User,
+  installation: Installation
+})
+
+const Action = Schema.Struct({ action: Schema.optional(Schema.String) })
+
+/** Why a payload was not turned into an event (short; becomes the 400 answer). */
+export class UndecodablePayload extends Schema.TaggedError<UndecodablePayload>()("UndecodablePayload", {
+  message: Schema.String
+}) {}
+
+const shortReason = (error: { readonly message: string }) => {
+  const first = error.message.split("\n").slice(0, 2).join(" ").replace(/\s+/g, " ").trim()
+  return first.length > 160 ? `${first.slice(0, 160)}…` : first
+}
+
+const decode = <A>(schema: Schema.Decoder<A>, event: string, payload: unknown) =>
+  Schema.decodeUnknownEffect(schema)(payload).pipe(
+    Effect.mapError((error) => new UndecodablePayload({ message: `${event} payload: ${shortReason(error)}` }))
+  )
+
+const make = <A>(what: string, build: () => A) =>
+  Effect.try({
+    try: build,
+    catch: (error) => new UndecodablePayload({ message: `${what}: ${shortReason(error instanceof Error ? error : { message: String(error) })}` })
+  })
+
+const repoOf = (repository: typeof Repository.Type) =>
+  make("repository", () => new Repo.RepoRef({ owner: repository.owner.login, name: repository.name }))
+
+const actorOf = (user: typeof User.Type) => new Repo.Actor({ login: user.login, id: user.id, type: user.type ?? "User" })
+
+const isBot = (user: typeof User.Type) => user.type === "Bot" || user.login.endsWith("[bot]")
+
+const ignored = (reason: string) => new WebhookIntake.Ignored({ reason })
+
+type Comment = typeof Comment.Type
+
+/** Bot and self comments never trigger anything. */
+const commentIgnored = (comment: Comment, sender: typeof User.Type): WebhookIntake.Ignored | undefined => {
+  if (isBot(sender) || (comment.user !== null && isBot(comment.user))) return ignored("comment by a bot")
+  if ((comment.body ?? "").includes(Messages.MARKER_PREFIX)) return ignored("comment by Porter")
+  return undefined
+}
+
+/**
+ * A verified delivery → an event Porter acts on, or `Ignored`.
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const toIncomingEvent = Effect.fnUntraced(function*(
+  event: string,
+  deliveryId: string,
+  payload: unknown
+): Effect.fn.Return<Event.IncomingEvent | WebhookIntake.Ignored, UndecodablePayload> {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    return yield* new UndecodablePayload({ message: "payload is not a JSON object" })
+  }
+  const delivery = yield* make("X-GitHub-Delivery", () => Ids.DeliveryId.make(deliveryId))
+  if (event === "ping") return ignored("ping")
+  if (event.startsWith("installation") || event === "github_app_authorization") {
+    return ignored(`${event} events are not used`)
+  }
+  const { action } = yield* decode(Action, event, payload)
+  switch (event) {
+    case "issue_comment": {
+      if (action !== "created") return ignored(`issue_comment.${action ?? "?"} is not used`)
+      const p = yield* decode(IssueCommentCreated, event, payload)
+      const skip = commentIgnored(p.comment, p.sender)
+      if (skip) return skip
+      const repo = yield* repoOf(p.repository)
+      const author = p.comment.user ?? p.sender
+      const isPullRequest = p.issue.pull_request !== undefined && p.issue.pull_request !== null
+      return yield* make("issue_comment payload", () =>
+        new Event.CommentCreated({
+          deliveryId: delivery,
+          ...(p.installation ? { installationId: p.installation.id } : {}),
+          repo,
+          ...(p.repository.default_branch !== undefined ? { defaultBranch: p.repository.default_branch } : {}),
+          issueNumber: p.issue.number,
+          isPullRequest,
+          issue: new Event.IssueSnapshot({ title: p.issue.title, body: p.issue.body ?? "", state: p.issue.state }),
+          kind: "issue_comment",
+          commentId: p.comment.id,
+          body: p.comment.body ?? "",
+          author: actorOf(author)
+        }))
+    }
+    case "pull_request_review_comment": {
+      if (action !== "created") return ignored(`pull_request_review_comment.${action ?? "?"} is not used`)
+      const p = yield* decode(ReviewCommentCreated, event, payload)
+      const skip = commentIgnored(p.comment, p.sender)
+      if (skip) return skip
+      const repo = yield* repoOf(p.repository)
+      const pr = p.pull_request
+      const author = p.comment.user ?? p.sender
+      return yield* make("pull_request_review_comment payload", () =>
+        new Event.CommentCreated({
+          deliveryId: delivery,
+          ...(p.installation ? { installationId: p.installation.id } : {}),
+          repo,
+          ...(p.repository.default_branch !== undefined ? { defaultBranch: p.repository.default_branch } : {}),
+          issueNumber: pr.number,
+          isPullRequest: true,
+          issue: new Event.IssueSnapshot({ title: pr.title, body: pr.body ?? "", state: pr.state }),
+          kind: "review_comment",
+          commentId: p.comment.id,
+          body: p.comment.body ?? "",
+          author: actorOf(author),
+          pullRequest: new Event.PullRequestRef({
+            headBranch: pr.head.ref,
+            ...(pr.head.repo ? { headRepoFullName: pr.head.repo.full_name } : {}),
+            baseBranch: pr.base.ref
+          })
+        }))
+    }
+    case "issues":
+    case "pull_request": {
+      if (action !== "closed") return ignored(`${event}.${action ?? "?"} is not used`)
+      const p = yield* decode(Closed, event, payload)
+      const number = (event === "issues" ? p.issue : p.pull_request)?.number
+      if (number === undefined) {
+        return yield* new UndecodablePayload({ message: `${event} payload: missing ${event === "issues" ? "issue" : "pull_request"}` })
+      }
+      const repo = yield* repoOf(p.repository)
+      return yield* make(`${event} payload`, () =>
+        new Event.IssueClosed({
+          deliveryId: delivery,
+          ...(p.installation ? { installationId: p.installation.id } : {}),
+          repo,
+          issueNumber: number,
+          actor: actorOf(p.sender)
+        }))
+    }
+    default:
+      return ignored(`${event} events are not used`)
+  }
+})

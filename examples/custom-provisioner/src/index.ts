@@ -1,0 +1,1 @@
+export * as WorkerThreadProvisioner from "./WorkerThreadProvisioner.ts"

@@ -1,0 +1,8 @@
+import { MachineProvisionerSuite } from "@porter/testing"
+import { WorkerThreadProvisioner } from "@porter-examples/custom-provisioner"
+
+// The same contract Fly, Docker, local processes and the in-memory provisioner pass.
+MachineProvisionerSuite.run(
+  "worker threads (example)",
+  WorkerThreadProvisioner.layer({ script: new URL("./idle.mjs", import.meta.url) })
+)

@@ -1,0 +1,1 @@
+export * as StatsBot from "./StatsBot.ts"

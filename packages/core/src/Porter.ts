@@ -100,6 +100,8 @@ export class Porter extends Context.Service<Porter, {
   readonly sweep: Effect.Effect<SweepReport>
   /** Cancels the active tasks of an issue; returns how many. */
   readonly cancelIssue: (issue: IssueRef, reason: string) => Effect.Effect<number, StoreError>
+  /** Cancels one task; `false` when it had already ended. */
+  readonly cancelTask: (taskId: TaskId, reason: string) => Effect.Effect<boolean, TaskNotFound | StoreError>
   /** The task's public view, for its token holder or an admin. */
   readonly view: (
     taskId: string,
@@ -792,7 +794,13 @@ export const make = Effect.gen(function*() {
     return toView(yield* store.get(id.value))
   })
 
-  return Porter.of({ intake, process, handle, callback, sweep, cancelIssue, view })
+  const cancelTask = Effect.fn("Porter.cancelTask")(function*(taskId: TaskId, reason: string) {
+    const task = yield* store.get(taskId)
+    if (task.isTerminal) return false
+    return Option.isSome(yield* finish(task, "cancelled", { reason }))
+  })
+
+  return Porter.of({ intake, process, handle, callback, sweep, cancelIssue, cancelTask, view })
 })
 
 export const layer = Layer.effect(Porter, make)

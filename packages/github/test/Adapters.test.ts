@@ -1,0 +1,221 @@
+// Reporter, IssueReader and Authorizer against a scripted server: the routes and bodies GitHub
+// documents, and the edge cases (absent labels, pagination, permission levels, cache, errors).
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import { Authorizer, IssueReader, Repo, Reporter } from "@porter/core"
+import { GitHubAuth, GitHubAuthorizer, GitHubIssueReader, GitHubReporter } from "@porter/github"
+import * as FakeGitHub from "./utils/FakeGitHub.ts"
+
+const repo = new Repo.RepoRef({ owner: "octo", name: "app" })
+const issue = new Repo.IssueRef({ repo, number: 12 })
+const TOKEN = "ghp_personalToken000"
+
+const connection = (url: string) =>
+  GitHubAuth.layerConnection({ apiUrl: url, retry: { baseDelayMs: 1 }, credentials: { _tag: "Token", token: Redacted.make(TOKEN) } })
+
+const reporterOn = (server: FakeGitHub.FakeGitHub) =>
+  Effect.service(Reporter.Reporter).pipe(Effect.provide(GitHubReporter.layerWithConnection.pipe(Layer.provide(connection(server.url)))))
+const readerOn = (server: FakeGitHub.FakeGitHub) =>
+  Effect.service(IssueReader.IssueReader).pipe(
+    Effect.provide(GitHubIssueReader.layerWithConnection.pipe(Layer.provide(connection(server.url))))
+  )
+const authorizerOn = (server: FakeGitHub.FakeGitHub, options: GitHubAuthorizer.AuthorizerOptions = {}) =>
+  Effect.service(Authorizer.Authorizer).pipe(
+    Effect.provide(GitHubAuthorizer.layerWithConnection(options).pipe(Layer.provide(connection(server.url))))
+  )
+
+const user = (login: string) => new Repo.Actor({ login, id: login.length, type: "User" })
+
+describe("GitHubReporter", () => {
+  it.live("comments, edits, reacts on issue and review comments, adds and removes labels", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      server.route((r) => FakeGitHub.is(r, "POST", "/repos/octo/app/issues/12/comments") ? { status: 201, body: { id: 555 } } : undefined)
+      server.route((r) => FakeGitHub.is(r, "PATCH", "/repos/octo/app/issues/comments/555") ? { status: 200, body: { id: 555 } } : undefined)
+      server.route((r) => r.method === "POST" && r.url.endsWith("/reactions") ? { status: 201, body: { id: 1, content: "eyes" } } : undefined)
+      server.route((r) => FakeGitHub.is(r, "POST", "/repos/octo/app/issues/12/labels") ? { status: 200, body: [] } : undefined)
+      server.route((r) => FakeGitHub.is(r, "DELETE", "/repos/octo/app/issues/12/labels/porter%3Aqueued") ? { status: 200, body: [] } : undefined)
+      // DELETE of the absent label falls through to 404, which is fine.
+      const reporter = yield* reporterOn(server)
+      assert.strictEqual(yield* reporter.comment(issue, "queued"), 555)
+      yield* reporter.editComment(issue, 555, "running")
+      yield* reporter.react(issue, { kind: "issue_comment", commentId: 9 }, "eyes")
+      yield* reporter.react(issue, { kind: "review_comment", commentId: 10 }, "eyes")
+      yield* reporter.label(issue, { add: ["porter:running"], remove: ["porter:queued", "porter:failed"] })
+      assert.deepStrictEqual(
+        server.requests.map((r) => [r.method, r.url, r.json]),
+        [
+          ["POST", "/repos/octo/app/issues/12/comments", { body: "queued" }],
+          ["PATCH", "/repos/octo/app/issues/comments/555", { body: "running" }],
+          ["POST", "/repos/octo/app/issues/comments/9/reactions", { content: "eyes" }],
+          ["POST", "/repos/octo/app/pulls/comments/10/reactions", { content: "eyes" }],
+          ["POST", "/repos/octo/app/issues/12/labels", { labels: ["porter:running"] }],
+          ["DELETE", "/repos/octo/app/issues/12/labels/porter%3Aqueued", undefined],
+          ["DELETE", "/repos/octo/app/issues/12/labels/porter%3Afailed", undefined]
+        ]
+      )
+      assert.isTrue(server.requests.every((r) => r.headers.authorization === `Bearer ${TOKEN}`))
+    }))
+
+  it.live("failures are ReportErrors with GitHub's status and no token", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      server.route((r) => r.method === "PATCH" ? { status: 404, body: { message: "Not Found" } } : undefined)
+      server.route(() => ({ status: 503, body: { message: "unavailable" } }))
+      const reporter = yield* reporterOn(server)
+      const missing = yield* Effect.flip(reporter.editComment(issue, 1, "x"))
+      assert.deepStrictEqual([missing._tag, missing.status], ["ReportError", 404])
+      const down = yield* Effect.flip(reporter.comment(issue, "x"))
+      assert.deepStrictEqual([down._tag, down.status], ["ReportError", 503])
+      assert.strictEqual(server.requests.filter((r) => r.method === "POST").length, 3, "5xx retried twice")
+      for (const e of [missing, down]) assert.notInclude(`${e.message} ${JSON.stringify(e)}`, TOKEN)
+      const labels = yield* Effect.flip(reporter.label(issue, { add: ["a"], remove: [] }))
+      assert.strictEqual(labels.status, 503)
+    }))
+})
+
+describe("GitHubIssueReader", () => {
+  const comment = (i: number, login = `user${i}`, type = "User") => ({
+    id: i,
+    body: `comment ${i}`,
+    created_at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+    user: { login, type }
+  })
+
+  it.live("a short thread: one page, oldest first, bots and Porter's own comments flagged", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      const porter = { ...comment(3, "octo-me"), body: "status\n<!-- porter:task {\"id\":\"t\",\"state\":\"running\"} -->" }
+      server.route((r) => FakeGitHub.is(r, "GET", "/repos/octo/app/issues/12/comments")
+        ? { status: 200, body: [comment(1), comment(2, "ci", "Bot"), porter, comment(4, "porter[bot]", "Bot"), comment(5)] }
+        : undefined)
+      const reader = yield* readerOn(server)
+      const thread = yield* reader.thread(issue, 3)
+      assert.deepStrictEqual(thread.map((c) => [c.author, c.authorIsBot, c.body.split("\n")[0]]), [
+        ["octo-me", true, "status"],
+        ["porter[bot]", true, "comment 4"],
+        ["user5", false, "comment 5"]
+      ])
+      assert.strictEqual(server.requests.length, 1)
+      assert.include(server.requests[0]!.url, "per_page=100")
+    }))
+
+  it.live("a long thread: reads the last pages the Link header points to", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      const all = Array.from({ length: 250 }, (_, i) => comment(i + 1))
+      server.route((r) => {
+        if (!FakeGitHub.is(r, "GET", "/repos/octo/app/issues/12/comments")) return undefined
+        const page = Number(new URL(r.url, "http://x").searchParams.get("page") ?? "1")
+        const link = `<${server.url}/repos/octo/app/issues/12/comments?per_page=100&page=${page + 1}>; rel="next", ` +
+          `<${server.url}/repos/octo/app/issues/12/comments?per_page=100&page=3>; rel="last"`
+        return { status: 200, headers: page < 3 ? { link } : ({} as Record<string, string>), body: all.slice((page - 1) * 100, page * 100) }
+      })
+      const reader = yield* readerOn(server)
+      const last20 = yield* reader.thread(issue, 20)
+      assert.deepStrictEqual(last20.map((c) => c.body), all.slice(-20).map((c) => c.body))
+      const last80 = yield* reader.thread(issue, 80)
+      assert.deepStrictEqual(last80.map((c) => c.body), all.slice(-80).map((c) => c.body))
+      const pages = server.requests.map((r) => new URL(r.url, "http://x").searchParams.get("page"))
+      assert.deepStrictEqual(pages, ["1", "3", "1", "3", "2"])
+    }))
+
+  it.live("pull request head and base", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      server.route((r) => FakeGitHub.is(r, "GET", "/repos/octo/app/pulls/7")
+        ? {
+          status: 200,
+          body: {
+            number: 7,
+            state: "open",
+            head: { ref: "feature", repo: { full_name: "fork/app" } },
+            base: { ref: "main", repo: { full_name: "octo/app" } }
+          }
+        }
+        : undefined)
+      const reader = yield* readerOn(server)
+      assert.deepStrictEqual(yield* reader.pullRequest(repo, 7), {
+        headBranch: "feature",
+        headRepoFullName: "fork/app",
+        baseBranch: "main",
+        state: "open"
+      })
+      const missing = yield* Effect.flip(reader.pullRequest(repo, 8))
+      assert.deepStrictEqual([missing._tag, missing.status], ["ReportError", 404])
+    }))
+})
+
+describe("GitHubAuthorizer", () => {
+  const permissions: Record<string, { permission: string; role_name: string }> = {
+    ada: { permission: "admin", role_name: "admin" },
+    mae: { permission: "write", role_name: "maintain" },
+    wes: { permission: "write", role_name: "write" },
+    tia: { permission: "read", role_name: "triage" },
+    rob: { permission: "read", role_name: "read" }
+  }
+  const serve = (server: FakeGitHub.FakeGitHub) =>
+    server.route((r) => {
+      const match = /^\/repos\/octo\/app\/collaborators\/([^/]+)\/permission$/.exec(r.url)
+      if (!match) return undefined
+      if (match[1] === "boom") return { status: 500, body: { message: "oops" } }
+      const p = permissions[match[1]!]
+      return p ? { status: 200, body: { ...p, user: { login: match[1] } } } : { status: 404, body: { message: "Not Found" } }
+    })
+
+  it.live("admin, maintain and write may run; triage, read and strangers may not, with a reason", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      serve(server)
+      const authorizer = yield* authorizerOn(server)
+      const decisions = yield* Effect.forEach(["ada", "mae", "wes", "tia", "rob", "zed"], (login) =>
+        authorizer.authorize(repo, user(login)))
+      assert.deepStrictEqual(decisions.map((d) => [d.allowed, d.permission]), [
+        [true, "admin"],
+        [true, "maintain"],
+        [true, "write"],
+        [false, "triage"],
+        [false, "read"],
+        [false, "none"]
+      ])
+      const refused = decisions[4]!
+      assert.isTrue(!refused.allowed && refused.reason === "@rob has read access")
+    }))
+
+  it.live("a burst of checks makes one call (cached); failures are AuthorizationErrors and not cached", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      serve(server)
+      const authorizer = yield* authorizerOn(server)
+      yield* Effect.forEach(Array.from({ length: 10 }), () => authorizer.authorize(repo, user("wes")), { concurrency: 10 })
+      assert.strictEqual(server.requests.length, 1)
+      const error = yield* Effect.flip(authorizer.authorize(repo, user("boom")))
+      assert.strictEqual(error._tag, "AuthorizationError")
+      yield* Effect.flip(authorizer.authorize(repo, user("boom")))
+      assert.strictEqual(server.requests.filter((r) => r.url.includes("/boom/")).length, 6, "3 attempts each, twice")
+    }))
+
+  it.live("an expired cache entry is checked again", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      serve(server)
+      const authorizer = yield* authorizerOn(server, { cacheTtlMs: 0 })
+      yield* authorizer.authorize(repo, user("wes"))
+      yield* authorizer.authorize(repo, user("wes"))
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.live("deny list wins; a non-empty allow list refuses everyone else; lists never grant write access", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      serve(server)
+      const authorizer = yield* authorizerOn(server, { deniedUsers: ["ADA"], allowedUsers: ["ada", "Wes", "rob"] })
+      const ada = yield* authorizer.authorize(repo, user("ada"))
+      assert.isTrue(!ada.allowed && ada.reason.includes("deny list"))
+      const mae = yield* authorizer.authorize(repo, user("mae"))
+      assert.isTrue(!mae.allowed && mae.reason.includes("allow list"))
+      assert.strictEqual(server.requests.length, 0, "lists are checked before GitHub is asked")
+      assert.isTrue((yield* authorizer.authorize(repo, user("wes"))).allowed)
+      assert.isFalse((yield* authorizer.authorize(repo, user("rob"))).allowed)
+    }))
+})

@@ -1,0 +1,126 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, Schema } from "effect"
+import { GitHubClient } from "@porter/github"
+import * as FakeGitHub from "./utils/FakeGitHub.ts"
+
+const TOKEN = Redacted.make("ghs_secretTokenValue1234567890")
+
+const client = (url: string, retry: GitHubClient.RetryOptions = { baseDelayMs: 5 }) =>
+  GitHubClient.make({ apiUrl: url, retry })
+
+describe("GitHubClient", () => {
+  it.live("routes, authenticates with a bearer token and decodes only the fields it is given", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      server.route((r) => FakeGitHub.is(r, "POST", "/repos/o/r/issues/7/comments")
+        ? { status: 201, body: { id: 42, body: "hi", user: { login: "porter[bot]" }, extra: [1, 2, 3] } }
+        : undefined)
+      const gh = yield* client(server.url)
+      const response = yield* gh.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+        params: { owner: "o", repo: "r", issue_number: 7, body: "hi" },
+        token: TOKEN,
+        schema: Schema.Struct({ id: Schema.Int })
+      })
+      assert.strictEqual(response.status, 201)
+      assert.deepStrictEqual(response.data, { id: 42 })
+      const [request] = server.requests
+      assert.strictEqual(request!.headers.authorization, `Bearer ${Redacted.value(TOKEN)}`)
+      assert.strictEqual(request!.headers["x-github-api-version"], "2022-11-28")
+      assert.deepStrictEqual(request!.json, { body: "hi" })
+    }))
+
+  it.live("retries 5xx answers, then gives up with the status", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      let calls = 0
+      server.route(() => (++calls <= 2 ? { status: 502, body: { message: "Bad gateway" } } : { status: 200, body: { id: 1 } }))
+      const gh = yield* client(server.url, { times: 2, baseDelayMs: 5 })
+      const ok = yield* gh.request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" } })
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(calls, 3)
+
+      calls = -10
+      const error = yield* Effect.flip(gh.request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" } }))
+      assert.strictEqual(error.status, 502)
+      assert.strictEqual(calls, -7, "one attempt and two retries")
+      assert.include(error.message, "GET /repos/{owner}/{repo}")
+      assert.include(error.message, "Bad gateway")
+    }))
+
+  it.live("does not retry client errors (404, 422, plain 403)", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      server.route((r) => r.url.startsWith("/a") ? { status: 404, body: { message: "Not Found" } } : undefined)
+      server.route((r) => r.url.startsWith("/b") ? { status: 422, body: { message: "Validation Failed" } } : undefined)
+      server.route((r) => r.url.startsWith("/c") ? { status: 403, body: { message: "Resource not accessible by integration" } } : undefined)
+      const gh = yield* client(server.url)
+      for (const [path, status] of [["/a", 404], ["/b", 422], ["/c", 403]] as const) {
+        const error = yield* Effect.flip(gh.request(`GET ${path}`))
+        assert.strictEqual(error.status, status)
+      }
+      assert.strictEqual(server.requests.length, 3)
+    }))
+
+  it.live("honours Retry-After on a secondary rate limit; waits longer than allowed are not waited for", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      let calls = 0
+      server.route((r) => {
+        if (!r.url.startsWith("/limited")) return undefined
+        return ++calls === 1
+          ? { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit." } }
+          : { status: 200, body: {} }
+      })
+      server.route((r) => r.url.startsWith("/long")
+        ? { status: 429, headers: { "retry-after": "3600" }, body: { message: "Too many requests" } }
+        : undefined)
+      server.route((r) => r.url.startsWith("/primary")
+        ? {
+          status: 403,
+          headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600) },
+          body: { message: "API rate limit exceeded" }
+        }
+        : undefined)
+      const gh = yield* client(server.url, { times: 2, baseDelayMs: 5, maxDelayMs: 5_000 })
+      const started = Date.now()
+      yield* gh.request("GET /limited")
+      assert.isAtLeast(Date.now() - started, 950, "waited for Retry-After: 1")
+      assert.strictEqual(calls, 2)
+
+      const long = yield* Effect.flip(gh.request("GET /long"))
+      assert.strictEqual(long.status, 429)
+      const primary = yield* Effect.flip(gh.request("GET /primary"))
+      assert.strictEqual(primary.status, 403)
+      assert.strictEqual(server.requests.filter((r) => r.url !== "/limited").length, 2, "no retry for waits over maxDelayMs")
+    }))
+
+  it.live("an unreachable API is retried, then reported without a status; no error ever shows the token", () =>
+    Effect.gen(function*() {
+      const gh = yield* client("http://127.0.0.1:9", { times: 1, baseDelayMs: 1 })
+      const error = yield* Effect.flip(gh.request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" }, token: TOKEN }))
+      assert.isUndefined(error.status)
+      assert.include(error.message, "could not reach GitHub")
+      const server = yield* FakeGitHub.start
+      server.route(() => ({ status: 401, body: { message: "Bad credentials" } }))
+      const refused = yield* Effect.flip(
+        (yield* client(server.url)).request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" }, token: TOKEN })
+      )
+      for (const e of [error, refused]) {
+        const shown = `${e.message} ${String(e)} ${JSON.stringify(e)}`
+        assert.notInclude(shown, Redacted.value(TOKEN))
+      }
+      assert.strictEqual(refused.status, 401)
+    }))
+
+  it.live("an answer that does not decode is a GitHubError with the status", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      server.route(() => ({ status: 200, body: { id: "not a number" } }))
+      const error = yield* Effect.flip(
+        (yield* client(server.url)).request("GET /x", { schema: Schema.Struct({ id: Schema.Int }) })
+      )
+      assert.strictEqual(error._tag, "GitHubError")
+      assert.strictEqual(error.status, 200)
+      assert.include(error.message, "unexpected answer")
+    }))
+})

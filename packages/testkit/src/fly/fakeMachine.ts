@@ -1,0 +1,36 @@
+/**
+ * A tiny stand-in for the Porter runner, for tests of the machines server and of provisioners: what it does is
+ * chosen by the machine's `FAKE_MACHINE` variable.
+ * - `sleep` (default): runs until SIGTERM, then exits 0.
+ * - `exit:<code>`: exits at once with `<code>`.
+ * - `ignore-term`: ignores SIGTERM (only SIGKILL ends it).
+ * - `env`: prints its environment as JSON on one line, then sleeps.
+ * - `grandchild`: starts a `sleep` grandchild (printing `grandchild <pid>`), then sleeps.
+ * Run it with `fakeMachineCommand()` (`MachinesServer` option `command`).
+ */
+import { spawn } from "node:child_process"
+
+const mode = process.env["FAKE_MACHINE"] ?? "sleep"
+process.stdout.write(`fake machine ${process.env["FLY_MACHINE_ID"] ?? "?"} task=${process.env["TASK_ID"] ?? "?"} mode=${mode}\n`)
+process.stderr.write("fake machine stderr line\n")
+
+const idle = () => setInterval(() => {}, 60_000)
+
+if (mode.startsWith("exit:")) {
+  process.exitCode = Number(mode.slice("exit:".length))
+} else {
+  if (mode === "ignore-term") {
+    process.on("SIGTERM", () => process.stdout.write("ignoring SIGTERM\n"))
+  } else {
+    process.on("SIGTERM", () => {
+      process.stdout.write("got SIGTERM\n")
+      process.exit(0)
+    })
+  }
+  if (mode === "env") process.stdout.write(`${JSON.stringify(process.env)}\n`)
+  if (mode === "grandchild") {
+    const child = spawn("sleep", ["600"], { stdio: "ignore" })
+    process.stdout.write(`grandchild ${child.pid}\n`)
+  }
+  idle()
+}

@@ -1,1 +1,228 @@
-export {}
+/**
+ * A local GitHub for tests and local runs: one HTTP server on loopback that is both the REST API
+ * root (`GITHUB_API_URL`) and the git host (`${url}/owner/repo.git`, smart HTTP through
+ * `git http-backend`), with a GitHub App installed on every account that receives webhooks.
+ *
+ * It covers what Porter touches — users, tokens and App auth, repositories, issues, comments,
+ * reactions, labels, pull requests, review comments, collaborators, branches and commits — and
+ * answers with GitHub's JSON shapes, status codes and errors (checked against GitHub's OpenAPI
+ * description in the tests). Not emulated: forks, merges, reviews other than line comments,
+ * search, GraphQL, checks/statuses, releases, `push` webhooks, rate limiting, fine-grained PATs.
+ * State lives in memory; only the bare repositories are on disk. See README.md for details.
+ *
+ * Node only (`node:http`, `node:child_process`, the `git` CLI).
+ */
+import { Effect, Exit, FiberSet, Scope } from "effect"
+import type { ChildProcess } from "node:child_process"
+import { generateKeyPair, randomBytes } from "node:crypto"
+import type { KeyObject } from "node:crypto"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
+import { createServer } from "node:http"
+import type { Server } from "node:http"
+import { tmpdir } from "node:os"
+import * as path from "node:path"
+import type { RouteContext } from "./Context.ts"
+import { makePayloads } from "./Payloads.ts"
+import * as AppsRoutes from "./routes/Apps.ts"
+import * as EmulatorRoutes from "./routes/Emulator.ts"
+import * as IssuesRoutes from "./routes/Issues.ts"
+import * as PullsRoutes from "./routes/Pulls.ts"
+import * as ReposRoutes from "./routes/Repos.ts"
+import { makeHandler } from "./Server.ts"
+import { makeState } from "./State.ts"
+import * as Webhooks from "./Webhooks.ts"
+
+export interface EmulatorOptions {
+  /** Default 0: a free port on 127.0.0.1. */
+  readonly port?: number
+  /** Where the App's webhooks go; can be set later with `setWebhook`. */
+  readonly webhookUrl?: string
+  /** Default: random. */
+  readonly webhookSecret?: string
+  /** Default "porter": its bot is "porter[bot]". */
+  readonly appSlug?: string
+  /** Where the bare repositories live; default: a temporary directory removed on close. */
+  readonly dataDir?: string
+  /** The login of the site admin who owns the App (default "admin"). */
+  readonly adminLogin?: string
+}
+
+export interface Delivery {
+  /** The `X-GitHub-Delivery` GUID (shared by redeliveries). */
+  readonly id: string
+  /** GitHub's numeric id of this attempt (`/app/hook/deliveries/{delivery_id}`). */
+  readonly deliveryId: number
+  readonly event: string
+  readonly action?: string | undefined
+  /** The receiver's HTTP status; absent when nothing was sent (no webhook URL) or the request failed. */
+  readonly status?: number | undefined
+  /** Why an attempt failed without a status ("timed out", "failed to connect: …"). */
+  readonly error?: string | undefined
+  readonly durationMs?: number | undefined
+  readonly redelivery: boolean
+  readonly deliveredAt?: string | undefined
+  readonly headers: Readonly<Record<string, string>>
+  readonly payload: unknown
+}
+
+export interface Emulator {
+  /** "http://127.0.0.1:PORT": REST root and git base (clone URL of o/r: `${url}/o/r.git`). */
+  readonly url: string
+  /** Site admin: owns the App, may do anything, creates organizations on first use. */
+  readonly admin: { readonly login: string; readonly id: number; readonly token: string }
+  readonly app: {
+    readonly id: number
+    readonly slug: string
+    readonly clientId: string
+    readonly botLogin: string
+    readonly botId: number
+    /** PEM "-----BEGIN RSA PRIVATE KEY-----", like GitHub hands out. */
+    readonly privateKeyPkcs1: string
+    readonly webhookSecret: string
+  }
+  /** The directory holding the bare repositories (`<dataDir>/<owner>/<repo>.git`). */
+  readonly dataDir: string
+  readonly setWebhook: (url: string, secret?: string) => Promise<void>
+  readonly createUser: (login: string) => Promise<{ readonly login: string; readonly id: number; readonly token: string }>
+  /** Every delivery attempt so far, oldest first, once pending deliveries are done. */
+  readonly deliveries: () => Promise<ReadonlyArray<Delivery>>
+  /** Resends with the same `X-GitHub-Delivery`; the receiver's HTTP status (0 when it failed). */
+  readonly redeliver: (deliveryId: string) => Promise<number>
+  readonly close: () => Promise<void>
+}
+
+const makeKeys = () =>
+  Effect.promise(() =>
+    new Promise<{ readonly privateKeyPkcs1: string; readonly publicKey: KeyObject }>((resolve, reject) =>
+      generateKeyPair("rsa", { modulusLength: 2048 }, (error, publicKey, privateKey) => {
+        if (error) reject(error)
+        else resolve({ privateKeyPkcs1: String(privateKey.export({ type: "pkcs1", format: "pem" })), publicKey })
+      })
+    )
+  )
+
+const listen = (server: Server, port: number) =>
+  Effect.callback<number>((resume) => {
+    server.once("error", (error) => resume(Effect.die(error)))
+    server.listen(port, "127.0.0.1", () => {
+      const address = server.address()
+      resume(Effect.succeed(typeof address === "object" && address ? address.port : port))
+    })
+  })
+
+/** Starts the emulator; it stops when the scope closes (or on `close()`). */
+export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.fork(yield* Effect.scope)
+    const emulator = yield* Effect.gen(function*() {
+      const dataDir = options.dataDir
+        ? yield* Effect.promise(async () => {
+          await mkdir(options.dataDir!, { recursive: true })
+          return path.resolve(options.dataDir!)
+        })
+        : yield* Effect.acquireRelease(
+          Effect.promise(() => mkdtemp(path.join(tmpdir(), "porter-github-"))),
+          (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+        )
+      const keys = yield* makeKeys()
+
+      const children = new Set<ChildProcess>()
+      const server = createServer()
+      const port = yield* Effect.acquireRelease(
+        listen(server, options.port ?? 0),
+        () =>
+          Effect.promise(() =>
+            new Promise<void>((resolve) => {
+              for (const child of children) child.kill("SIGKILL")
+              server.close(() => resolve())
+              server.closeAllConnections()
+            })
+          )
+      )
+      const url = `http://127.0.0.1:${port}`
+
+      const state = makeState({
+        dataDir,
+        adminLogin: options.adminLogin ?? "admin",
+        appSlug: options.appSlug ?? "porter",
+        privateKeyPkcs1: keys.privateKeyPkcs1,
+        publicKey: keys.publicKey,
+        webhookUrl: options.webhookUrl,
+        webhookSecret: options.webhookSecret ?? randomBytes(20).toString("hex")
+      })
+      const webhooks = yield* Webhooks.make(state)
+      const payloads = makePayloads(state, url)
+      const context: RouteContext = {
+        state,
+        payloads,
+        webhooks,
+        events: Webhooks.makeEvents(state, payloads, webhooks),
+        baseUrl: url
+      }
+      const handle = makeHandler({
+        state,
+        dataDir,
+        routes: [
+          ...AppsRoutes.routes(context),
+          ...ReposRoutes.routes(context),
+          ...IssuesRoutes.routes(context),
+          ...PullsRoutes.routes(context),
+          ...EmulatorRoutes.routes(context)
+        ],
+        track: (child) => {
+          children.add(child)
+          child.once("exit", () => children.delete(child))
+        }
+      })
+      const run = yield* FiberSet.makeRuntimePromise<never>()
+      server.on("request", (request, response) => {
+        run(handle(request, response)).catch(() => {
+          if (!response.headersSent) response.statusCode = 500
+          response.end()
+        })
+      })
+
+      const result: Emulator = {
+        url,
+        admin: { login: state.admin.login, id: state.admin.id, token: state.adminToken },
+        app: {
+          id: state.app.id,
+          slug: state.app.slug,
+          clientId: state.app.clientId,
+          botLogin: state.app.bot.login,
+          botId: state.app.bot.id,
+          privateKeyPkcs1: state.app.privateKeyPkcs1,
+          get webhookSecret() {
+            return state.app.webhookSecret
+          }
+        },
+        dataDir,
+        setWebhook: (target, secret) =>
+          run(Effect.sync(() => {
+            state.app.webhookUrl = target
+            if (secret !== undefined) state.app.webhookSecret = secret
+          })),
+        createUser: (login) =>
+          run(Effect.suspend(() => {
+            const created = state.createUser(login)
+            return created
+              ? Effect.succeed({ login: created.account.login, id: created.account.id, token: created.token })
+              : Effect.die(new Error(`${login} is an organization or bot`))
+          })),
+        deliveries: () =>
+          run(Effect.map(webhooks.flush, () => webhooks.list().map(EmulatorRoutes.deliveryView))),
+        redeliver: (deliveryId) =>
+          run(Effect.flatMap(webhooks.redeliver(deliveryId), (attempt) =>
+            attempt
+              ? Effect.succeed(attempt.status ?? 0)
+              : Effect.die(new Error(`no delivery ${deliveryId}`)))),
+        close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+      }
+      return result
+    }).pipe(Scope.provide(scope))
+    return emulator
+  })
+
+/** Starts the emulator outside Effect (CLI, scripts, benches); stop it with `close()`. */
+export const startPromise = (options: EmulatorOptions = {}): Promise<Emulator> =>
+  Effect.runPromise(Effect.flatMap(Scope.make(), (scope) => Scope.provide(start(options), scope)))

@@ -1,0 +1,242 @@
+/**
+ * `SecretStore` on Cloudflare D1, encrypted in the Worker with AES-256-GCM (WebCrypto): a random
+ * 96-bit IV per write, and associated data that binds the ciphertext to its row — scope key,
+ * name and key id — so a ciphertext or IV edited in place, or a row copied to another scope or
+ * name, fails with `SecretDecryptionFailed` instead of decrypting. D1 only ever sees ciphertext.
+ *
+ * Keys come from `EncryptionKeys` (current + retired ones). `rotate` re-encrypts every row that is
+ * not under the current key, in batches, and reports counts; retired keys can be dropped from the
+ * configuration once a rotation reports no failures.
+ *
+ * Cannot: decrypt rows whose key is no longer configured, or hide which names exist (names and
+ * scopes are plaintext, so `list` works without keys).
+ */
+import { Clock, type Config, Context, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
+import { Base64 } from "effect/encoding"
+import { SqlClient } from "effect/sql"
+import { Errors, SecretStore } from "@porter/core"
+import * as EncryptionKeys from "./EncryptionKeys.ts"
+import { orStoreError } from "./internal/errors.ts"
+
+/** What `rotate` did. Failures name rows (scope key, name, key id), never values. */
+export interface RotationReport {
+  /** Rows re-encrypted under the current key. */
+  readonly rotated: number
+  /** Rows already under the current key are not counted; these could not be decrypted. */
+  readonly failed: number
+  readonly failures: ReadonlyArray<{ readonly scope: string; readonly name: string; readonly keyId: string }>
+  readonly currentKeyId: string
+}
+
+export interface RotateOptions {
+  /** Rows per read and per write statement (default 100, at most 200: the batch travels as one bound JSON value, capped at 2 MB by D1). */
+  readonly batchSize?: number
+}
+
+/** The D1 secret store: the `SecretStore` port plus key rotation. */
+export class D1SecretStore extends Context.Service<D1SecretStore, SecretStore.SecretStore["Service"] & {
+  readonly rotate: (options?: RotateOptions) => Effect.Effect<RotationReport, Errors.StoreError>
+  readonly currentKeyId: string
+}>()("@porter/d1/D1SecretStore") {}
+
+const SecretRow = Schema.Struct({
+  scope_key: Schema.String,
+  name: Schema.String,
+  key_id: Schema.String,
+  iv: Schema.String,
+  ciphertext: Schema.String
+})
+type SecretRow = typeof SecretRow.Type
+const decodeSecretRows = Schema.decodeUnknownEffect(Schema.Array(SecretRow))
+
+const ListingRow = Schema.Struct({ scope_key: Schema.String, name: Schema.String, updated_at: Schema.Number })
+const decodeListingRows = Schema.decodeUnknownEffect(Schema.Array(ListingRow))
+
+const IV_BYTES = 12
+const encoder = new TextEncoder()
+const decoder = new TextDecoder("utf-8", { fatal: true })
+
+/** Associated data: a canonical encoding of (scope key, name, key id); JSON arrays of strings are unambiguous. */
+export const associatedData = (scopeKey: string, name: string, keyId: string): Uint8Array =>
+  encoder.encode(JSON.stringify(["porter/secret/v1", scopeKey, name, keyId]))
+
+const encrypt = (keys: EncryptionKeys.EncryptionKeys, scopeKey: string, name: string, value: Redacted.Redacted<string>) =>
+  Effect.tryPromise({
+    try: async () => {
+      const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES))
+      const sealed = await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData: associatedData(scopeKey, name, keys.currentId) },
+        keys.current,
+        encoder.encode(Redacted.value(value))
+      )
+      return { key_id: keys.currentId, iv: Base64.encode(iv), ciphertext: Base64.encode(new Uint8Array(sealed)) }
+    },
+    // WebCrypto's own errors carry no plaintext, but say only what failed anyway.
+    catch: () => new Errors.StoreError({ message: `encrypting secret ${name} (${scopeKey}) failed` })
+  })
+
+const decrypt = (keys: EncryptionKeys.EncryptionKeys, row: SecretRow) => {
+  const failed = new Errors.SecretDecryptionFailed({ scope: row.scope_key, name: row.name, keyId: row.key_id })
+  const key = keys.get(row.key_id)
+  const iv = Base64.decode(row.iv)
+  const sealed = Base64.decode(row.ciphertext)
+  if (key === undefined || Result.isFailure(iv) || Result.isFailure(sealed) || iv.success.length !== IV_BYTES) {
+    return Effect.fail(failed)
+  }
+  return Effect.tryPromise({
+    try: async () => {
+      const opened = await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: iv.success, additionalData: associatedData(row.scope_key, row.name, row.key_id) },
+        key,
+        sealed.success
+      )
+      return Redacted.make(decoder.decode(opened))
+    },
+    catch: () => failed
+  })
+}
+
+/** Builds the store with `keys` on the ambient `SqlClient`. */
+export const makeWithKeys = (
+  keys: EncryptionKeys.EncryptionKeys
+): Effect.Effect<D1SecretStore["Service"], never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const rows = (operation: string, statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
+      statement.pipe(Effect.flatMap(decodeSecretRows), orStoreError(operation))
+
+    const set: SecretStore.SecretStore["Service"]["set"] = Effect.fn("D1SecretStore.set")(
+      function*(scope, name, value) {
+        const scopeKey = SecretStore.scopeKey(scope)
+        const sealed = yield* encrypt(keys, scopeKey, name, value)
+        const now = yield* Clock.currentTimeMillis
+        yield* sql`INSERT INTO secrets (scope_key, name, key_id, iv, ciphertext, updated_at)
+          VALUES (${scopeKey}, ${name}, ${sealed.key_id}, ${sealed.iv}, ${sealed.ciphertext}, ${now})
+          ON CONFLICT (scope_key, name) DO UPDATE SET key_id = excluded.key_id, iv = excluded.iv,
+            ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`.pipe(orStoreError("set secret"))
+      }
+    )
+
+    const get: SecretStore.SecretStore["Service"]["get"] = Effect.fn("D1SecretStore.get")(function*(scope, name) {
+      const found = yield* rows(
+        "get secret",
+        sql`SELECT scope_key, name, key_id, iv, ciphertext FROM secrets
+          WHERE scope_key = ${SecretStore.scopeKey(scope)} AND name = ${name}`
+      )
+      const row = found[0]
+      if (row === undefined) return Option.none()
+      return Option.some(yield* decrypt(keys, row))
+    })
+
+    const resolve: SecretStore.SecretStore["Service"]["resolve"] = Effect.fn("D1SecretStore.resolve")(
+      function*(name, chain) {
+        const scopes = SecretStore.chainScopes(chain)
+        const scopeKeys = scopes.map(SecretStore.scopeKey)
+        // One query for the whole chain; only the winning row is decrypted.
+        const found = yield* rows(
+          "resolve secret",
+          sql`SELECT scope_key, name, key_id, iv, ciphertext FROM secrets
+            WHERE name = ${name} AND scope_key IN ${sql.in(scopeKeys)}`
+        )
+        for (const [index, scopeKey] of scopeKeys.entries()) {
+          const row = found.find((r) => r.scope_key === scopeKey)
+          if (row !== undefined) return Option.some({ scope: scopes[index]!, value: yield* decrypt(keys, row) })
+        }
+        return Option.none()
+      }
+    )
+
+    const list: SecretStore.SecretStore["Service"]["list"] = Effect.fn("D1SecretStore.list")(function*(scope) {
+      const where = scope === undefined ? sql.literal("1=1") : sql`scope_key = ${SecretStore.scopeKey(scope)}`
+      const found = yield* sql`SELECT scope_key, name, updated_at FROM secrets WHERE ${where}
+        ORDER BY name, scope_key`.pipe(Effect.flatMap(decodeListingRows), orStoreError("list secrets"))
+      return found.flatMap((row) => {
+        const parsed = SecretStore.parseScopeKey(row.scope_key)
+        return parsed === undefined ? [] : [{ scope: parsed, name: row.name, updatedAt: row.updated_at }]
+      })
+    })
+
+    const delete_: SecretStore.SecretStore["Service"]["delete"] = Effect.fn("D1SecretStore.delete")(
+      function*(scope, name) {
+        const deleted = yield* sql`DELETE FROM secrets WHERE scope_key = ${SecretStore.scopeKey(scope)}
+          AND name = ${name} RETURNING name`.pipe(orStoreError("delete secret"))
+        return deleted.length > 0
+      }
+    )
+
+    const rotate = Effect.fn("D1SecretStore.rotate")(function*(options: RotateOptions = {}) {
+      const batchSize = Math.max(1, Math.min(200, Math.floor(options.batchSize ?? 100)))
+      let rotated = 0
+      const failures: Array<{ scope: string; name: string; keyId: string }> = []
+      // Keyset pagination: rows that fail stay behind the cursor instead of being read again.
+      let cursor: readonly [string, string] = ["", ""]
+      while (true) {
+        const batch = yield* rows(
+          "read secrets to rotate",
+          sql`SELECT scope_key, name, key_id, iv, ciphertext FROM secrets
+            WHERE key_id <> ${keys.currentId} AND (scope_key, name) > (${cursor[0]}, ${cursor[1]})
+            ORDER BY scope_key, name LIMIT ${batchSize}`
+        )
+        if (batch.length === 0) break
+        const last = batch[batch.length - 1]!
+        cursor = [last.scope_key, last.name]
+        const updates: Array<Record<string, string>> = []
+        for (const row of batch) {
+          const value = yield* Effect.result(decrypt(keys, row))
+          if (Result.isFailure(value)) {
+            failures.push({ scope: row.scope_key, name: row.name, keyId: row.key_id })
+            continue
+          }
+          const sealed = yield* encrypt(keys, row.scope_key, row.name, value.success)
+          updates.push({ s: row.scope_key, n: row.name, ok: row.key_id, oi: row.iv, ...sealed })
+        }
+        if (updates.length === 0) continue
+        // One statement per batch (D1 counts queries per invocation); the old key id and IV in the
+        // match leave alone a row that `set` rewrote meanwhile.
+        const written = yield* sql`UPDATE secrets SET key_id = r.key_id, iv = r.iv, ciphertext = r.ciphertext
+          FROM (SELECT json_extract(value, '$.s') AS s, json_extract(value, '$.n') AS n,
+              json_extract(value, '$.ok') AS ok, json_extract(value, '$.oi') AS oi,
+              json_extract(value, '$.key_id') AS key_id, json_extract(value, '$.iv') AS iv,
+              json_extract(value, '$.ciphertext') AS ciphertext
+            FROM json_each(${JSON.stringify(updates)})) AS r
+          WHERE secrets.scope_key = r.s AND secrets.name = r.n AND secrets.key_id = r.ok AND secrets.iv = r.oi
+          RETURNING secrets.name`.pipe(orStoreError("rotate secrets"))
+        rotated += written.length
+      }
+      if (failures.length > 0) {
+        yield* Effect.logWarning("secrets left under their old key: they cannot be decrypted", {
+          count: failures.length,
+          rows: failures.map((f) => `${f.scope}/${f.name} (${f.keyId})`)
+        })
+      }
+      return { rotated, failed: failures.length, failures, currentKeyId: keys.currentId } satisfies RotationReport
+    })
+
+    return D1SecretStore.of({ set, get, resolve, list, delete: delete_, rotate, currentKeyId: keys.currentId })
+  })
+
+const provideBoth = <E, R>(store: Effect.Effect<D1SecretStore["Service"], E, R>) =>
+  Layer.effectContext(
+    Effect.map(store, (service) =>
+      Context.make(D1SecretStore, service).pipe(Context.add(SecretStore.SecretStore, service)))
+  )
+
+/** Builds the store from key options on the ambient `SqlClient`. */
+export const make = (
+  options: EncryptionKeys.EncryptionKeysOptions
+): Effect.Effect<D1SecretStore["Service"], EncryptionKeys.EncryptionKeyError, SqlClient.SqlClient> =>
+  Effect.flatMap(EncryptionKeys.make(options), makeWithKeys)
+
+/** Provides both `SecretStore` and `D1SecretStore` (for `rotate`). */
+export const layer = (
+  options: EncryptionKeys.EncryptionKeysOptions
+): Layer.Layer<D1SecretStore | SecretStore.SecretStore, EncryptionKeys.EncryptionKeyError, SqlClient.SqlClient> =>
+  provideBoth(make(options))
+
+/** Like `layer`, with keys from `PORTER_ENCRYPTION_KEY`, `PORTER_ENCRYPTION_KEY_ID`, `PORTER_ENCRYPTION_OLD_KEYS`. */
+export const layerConfig: Layer.Layer<
+  D1SecretStore | SecretStore.SecretStore,
+  EncryptionKeys.EncryptionKeyError | Config.ConfigError,
+  SqlClient.SqlClient
+> = provideBoth(Effect.flatMap(EncryptionKeys.fromConfig, makeWithKeys))

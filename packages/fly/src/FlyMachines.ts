@@ -393,24 +393,34 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
               : Effect.fail(error))
         )
       const started = yield* Clock.currentTimeMillis
+      let refused = 0
       for (;;) {
         const machine = yield* current(id)
         if (reached(machine)) return machine
+        if (MachineProvisioner.isGone(machine.state) && state !== "destroyed") {
+          return yield* new Errors.ProvisionError({
+            reason: "conflict",
+            message: `machine ${id} is ${machine.state}; it will never be ${state}`
+          })
+        }
         const now = yield* Clock.currentTimeMillis
         const left = timeoutMs - (now - started)
         if (left <= 0) return yield* new FlyWaitTimeout({ machineId: id, state, timeoutMs })
         const waitSeconds = Math.max(1, Math.min(MAX_WAIT_SECONDS, Math.ceil(left / 1000)))
-        yield* http.call({
+        const answer = yield* http.call({
           op: "wait",
           token,
           request: HttpClientRequest.get(`${machinePath(id)}/wait`).pipe(
             HttpClientRequest.setUrlParams({ state, timeout: String(waitSeconds) })
           ),
-          decode: (response) => Effect.asVoid(decodeWait(response)),
+          decode: (response) => Effect.as(decodeWait(response), 200),
           timeoutMs: waitSeconds * 1000 + 10_000,
-          // 408: not yet (Fly's answer when the wait times out); 404: gone; 400: state can no longer be reached.
-          onStatus: (status) => (status === 408 || status === 404 || status === 400 ? Option.some(undefined) : Option.none())
+          // 408: not yet (Fly's answer when the wait times out); 404: gone; 400: the state cannot be reached any more
+          // (destroyed meanwhile) — the next look tells which, once.
+          onStatus: (status) =>
+            status === 408 || status === 404 || (status === 400 && refused === 0) ? Option.some(status) : Option.none()
         }).pipe(Effect.catch(fail()))
+        refused = answer === 400 ? refused + 1 : 0
       }
     })
 

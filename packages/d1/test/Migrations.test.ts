@@ -1,0 +1,111 @@
+// The migrations: split like SQLite (and wrangler) split them, applied once, and compatible with
+// `wrangler d1 migrations apply --local` in both directions.
+import { execFile } from "node:child_process"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Migrations } from "@porter/d1"
+import * as D1Testing from "@porter/d1/testing"
+
+describe("Migrations.splitStatements", () => {
+  it("keeps a trigger body whole and ignores semicolons in comments and strings", () => {
+    const statements = Migrations.splitStatements(`
+      -- a comment; with a semicolon
+      CREATE TABLE a (x TEXT DEFAULT 'it''s; fine');
+      /* block; comment */
+      CREATE TRIGGER t AFTER INSERT ON a BEGIN
+        INSERT INTO a (x) VALUES ('one;');
+        SELECT RAISE(ABORT, 'two; three');
+      END;
+      CREATE INDEX i ON a (x)
+    `)
+    assert.strictEqual(statements.length, 3)
+    assert.match(statements[0]!, /^-- a comment; with a semicolon\s+CREATE TABLE a \(x TEXT DEFAULT 'it''s; fine'\)$/)
+    assert.match(statements[1]!, /^\/\* block; comment \*\/\s+CREATE TRIGGER t .* END$/s)
+    assert.strictEqual(statements[2], "CREATE INDEX i ON a (x)")
+  })
+
+  it("splits the shipped schema into the objects it creates", async () => {
+    const text = await readFile(join(D1Testing.migrationsDir, "0001_init.sql"), "utf8")
+    const statements = Migrations.splitStatements(text)
+    const created = text.match(/^CREATE (TABLE|INDEX|TRIGGER) /gm) ?? []
+    assert.strictEqual(statements.length, created.length)
+    for (const statement of statements) assert.match(statement.replace(/^(?:\s*--[^\n]*\n)*\s*/, ""), /^CREATE /)
+  })
+})
+
+describe("Migrations.apply on local D1", () => {
+  it.live("applies each migration once and records it like wrangler", () =>
+    Effect.gen(function*() {
+      const d1 = yield* D1Testing.start({ migrations: false })
+      const migrations = yield* D1Testing.readMigrations()
+      assert.deepStrictEqual(yield* Migrations.apply(d1.db, migrations), ["0001_init.sql"])
+      assert.deepStrictEqual(yield* Migrations.apply(d1.db, migrations), [])
+      assert.deepStrictEqual(yield* Migrations.applied(d1.db), ["0001_init.sql"])
+      const objects = yield* Effect.promise(() =>
+        d1.db.prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
+          .all<{ type: string; name: string }>()
+      )
+      const names = objects.results.map((o) => o.name)
+      for (const table of ["tasks", "deliveries", "task_events", "secrets", "settings", "d1_migrations"]) {
+        assert.include(names, table)
+      }
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+
+  it.live("a failing migration leaves nothing of itself behind", () =>
+    Effect.gen(function*() {
+      const d1 = yield* D1Testing.start({ migrations: false })
+      const broken = [{ name: "0001_broken.sql", sql: "CREATE TABLE ok (x INTEGER);\nCREATE TABLE broken (;" }]
+      const error = yield* Effect.flip(Migrations.apply(d1.db, broken))
+      assert.strictEqual(error.migration, "0001_broken.sql")
+      const tables = yield* Effect.promise(() =>
+        d1.db.prepare("SELECT name FROM sqlite_master WHERE name = 'ok'").all()
+      )
+      assert.strictEqual(tables.results.length, 0)
+      assert.deepStrictEqual(yield* Migrations.applied(d1.db), [])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})
+
+describe("wrangler d1 migrations apply --local", () => {
+  // The documented command, on the shipped files; then the helper on the database wrangler made.
+  it.live("applies the shipped migrations, and the helper sees them as applied", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => mkdtemp(join(tmpdir(), "porter-d1-wrangler-"))),
+        (path) => Effect.promise(() => rm(path, { recursive: true, force: true }))
+      )
+      yield* Effect.promise(() =>
+        writeFile(
+          join(dir, "wrangler.jsonc"),
+          JSON.stringify({
+            name: "porter-migrations-check",
+            compatibility_date: "2026-01-01",
+            d1_databases: [{
+              binding: "DB",
+              database_name: "porter",
+              database_id: "porter-test",
+              migrations_dir: D1Testing.migrationsDir
+            }]
+          })
+        )
+      )
+      const wrangler = join(D1Testing.migrationsDir, "..", "node_modules", "wrangler", "bin", "wrangler.js")
+      const run = promisify(execFile)
+      const output = yield* Effect.promise(() =>
+        run(process.execPath, [wrangler, "d1", "migrations", "apply", "porter", "--local", "--persist-to", join(dir, "state")], {
+          cwd: dir,
+          env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+          timeout: 50_000
+        })
+      )
+      assert.include(output.stdout, "0001_init.sql")
+      // Miniflare on wrangler's files: same database id, same bookkeeping table.
+      const d1 = yield* D1Testing.start({ persistTo: join(dir, "state", "v3", "d1") })
+      assert.deepStrictEqual(yield* Migrations.applied(d1.db), ["0001_init.sql"])
+      const tasks = yield* Effect.promise(() => d1.db.prepare("SELECT count(*) AS n FROM tasks").first<{ n: number }>())
+      assert.strictEqual(tasks?.n, 0)
+    }).pipe(Effect.scoped), { timeout: 90_000 })
+})

@@ -176,7 +176,11 @@ export const IMAGE = "registry.fly.io/porter-runner:0.1.0-test"
 /** The Fly provisioner against the local server, requests checked against the description. */
 export const flyLayer = (
   options: Partial<FlyMachines.FlyOptions> = {}
-): Layer.Layer<FlyMachines.FlyMachines | MachineProvisioner.MachineProvisioner | CheckedRequests, never, LocalFly> =>
+): Layer.Layer<
+  FlyMachines.FlyMachines | MachineProvisioner.MachineProvisioner | CheckedRequests | HttpClient.HttpClient,
+  never,
+  LocalFly
+> =>
   Layer.unwrap(Effect.map(LocalFly, (server) =>
     FlyMachines.layer({
       app: server.app,

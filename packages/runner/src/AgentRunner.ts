@@ -1,0 +1,207 @@
+/**
+ * AgentRunner: runs one coding-agent CLI from the `AgentCatalog` non-interactively in the clone.
+ * The CLI gets its own process group and an environment without the task's tokens; at the
+ * deadline the whole group gets SIGTERM, then SIGKILL after a grace period. Output goes line by
+ * line to the `RunLog` (scrubbed); Claude Code's `--output-format json` result gives the summary
+ * and usage, other CLIs' last lines of output give the summary.
+ *
+ * The `script` agent (`SCRIPT_AGENT_COMMAND`) runs as `<runner> script-agent`, a child process like
+ * any other CLI, so deadlines and process-group kills behave the same for it.
+ */
+import type { Agent } from "@porter/core"
+import { AgentCatalog, Task } from "@porter/core"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { ChildProcessSpawner } from "effect/process"
+import { agentEnvironment, type MachineEnv } from "./MachineEnv.ts"
+import * as Proc from "./Proc.ts"
+import { RunLog } from "./RunLog.ts"
+
+export interface AgentResult {
+  readonly exitCode: number
+  /** The deadline came first: the process group was killed. */
+  readonly timedOut: boolean
+  readonly summary: string | undefined
+  readonly usage: Task.Usage | undefined
+  /** What the agent itself reported as its error (Claude Code's `is_error` result). */
+  readonly error: string | undefined
+  readonly durationMs: number
+}
+
+/** The agent's CLI could not be started at all (not installed, not executable). */
+export class AgentNotStarted extends Schema.TaggedError<AgentNotStarted>()("AgentNotStarted", {
+  command: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `the agent CLI \`${this.command}\` could not be started: ${this.detail}`
+  }
+}
+
+export class AgentRunner extends Context.Service<AgentRunner, {
+  readonly run: (input: {
+    readonly spec: Agent.AgentSpec
+    readonly prompt: string
+    readonly model: string | undefined
+    readonly cwd: string
+  }) => Effect.Effect<AgentResult, AgentNotStarted>
+}>()("@porter/runner/AgentRunner") {}
+
+/** How the runner starts itself as the script agent (`node [execArgv] main script-agent`). */
+export interface SelfCommand {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+}
+
+export interface Options {
+  readonly env: MachineEnv
+  readonly self: SelfCommand
+}
+
+/** Claude Code's final `--output-format json` object (the fields Porter reads). */
+export const ClaudeResult = Schema.Struct({
+  type: Schema.Literal("result"),
+  subtype: Schema.optional(Schema.String),
+  is_error: Schema.optional(Schema.Boolean),
+  result: Schema.optional(Schema.String),
+  total_cost_usd: Schema.optional(Schema.Number),
+  duration_ms: Schema.optional(Schema.Number),
+  num_turns: Schema.optional(Schema.Number),
+  usage: Schema.optional(Schema.Struct({
+    input_tokens: Schema.optional(Schema.Number),
+    output_tokens: Schema.optional(Schema.Number),
+    cache_creation_input_tokens: Schema.optional(Schema.Number),
+    cache_read_input_tokens: Schema.optional(Schema.Number)
+  }))
+})
+export type ClaudeResult = typeof ClaudeResult.Type
+
+const decodeClaudeResult = Schema.decodeUnknownOption(Schema.fromJsonString(ClaudeResult))
+
+/** The last JSON result line of Claude Code's output, if any. */
+export const parseClaudeResult = (stdout: string): Option.Option<ClaudeResult> => {
+  const lines = stdout.split("\n")
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim()
+    if (!line.startsWith("{")) continue
+    const parsed = decodeClaudeResult(line)
+    if (Option.isSome(parsed)) return parsed
+  }
+  return Option.none()
+}
+
+export const usageOf = (result: ClaudeResult): Task.Usage =>
+  new Task.Usage({
+    ...(result.usage?.input_tokens !== undefined ? { inputTokens: result.usage.input_tokens } : {}),
+    ...(result.usage?.output_tokens !== undefined ? { outputTokens: result.usage.output_tokens } : {}),
+    ...(result.usage?.cache_read_input_tokens !== undefined
+      ? { cacheReadTokens: result.usage.cache_read_input_tokens }
+      : {}),
+    ...(result.usage?.cache_creation_input_tokens !== undefined
+      ? { cacheWriteTokens: result.usage.cache_creation_input_tokens }
+      : {}),
+    ...(result.total_cost_usd !== undefined ? { costUsd: result.total_cost_usd } : {}),
+    ...(result.duration_ms !== undefined ? { durationMs: result.duration_ms } : {}),
+    ...(result.num_turns !== undefined ? { turns: result.num_turns } : {})
+  })
+
+const SUMMARY_LINES = 30
+const SUMMARY_CHARS = 8_000
+
+/** The last non-empty lines of a plain-text agent's output. */
+export const textSummary = (stdout: string): string | undefined => {
+  const lines = stdout.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim() !== "")
+  if (lines.length === 0) return undefined
+  const text = lines.slice(-SUMMARY_LINES).join("\n")
+  return text.length > SUMMARY_CHARS ? text.slice(-SUMMARY_CHARS) : text
+}
+
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const log = yield* RunLog
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const { env } = options
+
+  const run = Effect.fn("AgentRunner.run")(function*(input: {
+    readonly spec: Agent.AgentSpec
+    readonly prompt: string
+    readonly model: string | undefined
+    readonly cwd: string
+  }) {
+    const { spec } = input
+    const invocation = spec.invocation({ prompt: input.prompt, model: input.model })
+    const isScript = invocation.command === AgentCatalog.SCRIPT_AGENT_COMMAND
+    const command = isScript ? options.self.command : invocation.command
+    const args = isScript ? [...options.self.args] : [...invocation.args]
+    const childEnv = agentEnvironment(env, invocation.env ?? {})
+    const claudeJson = spec.output === "claude-json"
+    yield* Effect.annotateCurrentSpan({ agent: spec.name, command })
+
+    const started = yield* Clock.currentTimeMillis
+    const remaining = Math.max(0, env.deadlineAt - started)
+    const outcome = yield* Proc.run(command, args, {
+      cwd: input.cwd,
+      env: childEnv,
+      ...(invocation.prompt === "stdin" ? { stdin: input.prompt } : {}),
+      forceKillAfter: Duration.millis(env.killGraceMs),
+      onLine: (stream, line) => {
+        // Claude Code's final JSON object is the result, not log output; its text is the summary.
+        if (claudeJson && stream === "stdout" && line.startsWith("{") && Option.isSome(decodeClaudeResult(line))) {
+          return Effect.void
+        }
+        return log.line(stream === "stdout" ? "agent" : "agent:err", line)
+      }
+    }).pipe(
+      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Effect.timeoutOption(Duration.millis(remaining)),
+      Effect.mapError((error) => new AgentNotStarted({ command, detail: error.message }))
+    )
+    const durationMs = (yield* Clock.currentTimeMillis) - started
+
+    if (Option.isNone(outcome)) {
+      yield* log.line("runner", `the agent ran past the task deadline; its process group was killed after ${durationMs} ms`)
+      return {
+        exitCode: 124,
+        timedOut: true,
+        summary: undefined,
+        usage: undefined,
+        error: "the agent did not finish before the task deadline and was stopped",
+        durationMs
+      } satisfies AgentResult
+    }
+    const result = outcome.value
+    if (claudeJson) {
+      const parsed = parseClaudeResult(result.stdout)
+      if (Option.isSome(parsed)) {
+        const r = parsed.value
+        yield* log.line(
+          "runner",
+          `agent result: ${r.subtype ?? "?"}${r.num_turns !== undefined ? `, ${r.num_turns} turns` : ""}${
+            r.total_cost_usd !== undefined ? `, $${r.total_cost_usd.toFixed(4)}` : ""
+          }`
+        )
+        return {
+          exitCode: result.exitCode,
+          timedOut: false,
+          summary: r.result,
+          usage: usageOf(r),
+          error: r.is_error ? (r.result ?? r.subtype ?? "the agent reported an error").slice(0, 500) : undefined,
+          durationMs
+        } satisfies AgentResult
+      }
+    }
+    return {
+      exitCode: result.exitCode,
+      timedOut: false,
+      summary: textSummary(result.stdout),
+      usage: new Task.Usage({ durationMs }),
+      error: result.exitCode !== 0 ? textSummary(result.stderr)?.split("\n").slice(-3).join(" ").slice(0, 500) : undefined,
+      durationMs
+    } satisfies AgentResult
+  })
+
+  return AgentRunner.of({ run })
+})
+
+export const layer = (
+  options: Options
+): Layer.Layer<AgentRunner, never, RunLog | ChildProcessSpawner.ChildProcessSpawner> =>
+  Layer.effect(AgentRunner, make(options))

@@ -1,0 +1,253 @@
+/**
+ * Git, as the runner needs it: a shallow single-branch clone, a branch, a commit as the bot, a
+ * push of that one branch (never forced). The token travels only in the environment of the git
+ * processes that talk to the server (`GIT_CONFIG_COUNT` → `http.<origin>/.extraHeader`), so it is
+ * never written to `.git/config`, never in argv, never in a log.
+ *
+ * The agent works in the clone between `clone` and `push` and may have changed `.git/config`,
+ * hooks or the user's global config; `lockDown` puts back the configuration saved after the
+ * clone, and every git call ignores system/global config and hooks. What it cannot undo: an agent
+ * that edits git's own binaries or PATH (the image keeps git root-owned).
+ */
+import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { FileSystem } from "effect/FileSystem"
+import { ChildProcessSpawner } from "effect/process"
+import * as Proc from "./Proc.ts"
+import { RunLog } from "./RunLog.ts"
+
+export class GitFailed extends Schema.TaggedError<GitFailed>()("GitFailed", {
+  operation: Schema.String,
+  exitCode: Schema.optional(Schema.Number),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `git ${this.operation} failed${this.exitCode !== undefined ? ` (exit ${this.exitCode})` : ""}: ${this.detail}`
+  }
+}
+
+/** The server refused the push (not fast-forward, protected branch, hook). */
+export class PushRejected extends Schema.TaggedError<PushRejected>()("PushRejected", {
+  branch: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the push of ${this.branch} was rejected: ${this.reason}`
+  }
+}
+
+export interface Head {
+  /** `undefined` when HEAD is detached. */
+  readonly branch: string | undefined
+  readonly sha: string
+}
+
+export class Git extends Context.Service<Git, {
+  /** `git clone --depth 1 --single-branch [--filter=blob:none] [--branch b] url dir`. */
+  readonly clone: (options: {
+    readonly url: string
+    readonly branch: string | undefined
+    readonly dir: string
+    readonly filter: boolean
+  }) => Effect.Effect<void, GitFailed>
+  readonly head: (dir: string) => Effect.Effect<Head, GitFailed>
+  /** The commit a ref points at, if it exists. */
+  readonly resolve: (dir: string, ref: string) => Effect.Effect<Option.Option<string>, GitFailed>
+  readonly createBranch: (dir: string, name: string) => Effect.Effect<void, GitFailed>
+  /** Saves `.git/config` as it is now (right after the clone). */
+  readonly saveConfig: (dir: string) => Effect.Effect<void, GitFailed>
+  /** Restores the saved `.git/config` and empties `.git/hooks`: what the agent changed there is undone. */
+  readonly lockDown: (dir: string) => Effect.Effect<void, GitFailed>
+  /** Commits everything left in the work tree as the bot; the new commit, or none when clean. */
+  readonly commitAll: (dir: string, message: string) => Effect.Effect<Option.Option<string>, GitFailed>
+  readonly isAncestor: (dir: string, ancestor: string, descendant: string) => Effect.Effect<boolean, GitFailed>
+  /** Commits reachable from `to` but not from `from`. */
+  readonly countCommits: (dir: string, from: string, to: string) => Effect.Effect<number, GitFailed>
+  /** Pushes `refs/heads/<branch>` to the same name at `url`; never forced. */
+  readonly push: (dir: string, url: string, branch: string) => Effect.Effect<void, GitFailed | PushRejected>
+}>()("@porter/runner/Git") {}
+
+export interface Options {
+  readonly token: Redacted.Redacted<string>
+  readonly name: string
+  readonly email: string
+  /** PATH for git (default: the runner's). */
+  readonly path?: string
+  readonly home?: string
+}
+
+const originOf = (url: string): string | undefined => {
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === "file:" ? undefined : `${parsed.protocol}//${parsed.host}/`
+  } catch {
+    return undefined
+  }
+}
+
+const lastLines = (text: string, n = 6) => text.trim().split("\n").slice(-n).join(" | ")
+
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const log = yield* RunLog
+  const fs = yield* FileSystem
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const saved = new Map<string, string>()
+
+  const baseEnv = {
+    PATH: options.path ?? process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: options.home ?? process.env["HOME"] ?? "/tmp",
+    LANG: "C",
+    LC_ALL: "C",
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_AUTHOR_NAME: options.name,
+    GIT_AUTHOR_EMAIL: options.email,
+    GIT_COMMITTER_NAME: options.name,
+    GIT_COMMITTER_EMAIL: options.email
+  }
+
+  /** Config for every call: no hooks, no credential helpers, no fsmonitor; plus the auth header for `url`. */
+  const envFor = (url: string | undefined): Record<string, string | Redacted.Redacted<string>> => {
+    const entries: Array<[string, string | Redacted.Redacted<string>]> = [
+      ["core.hooksPath", "/dev/null"],
+      ["core.fsmonitor", "false"],
+      ["credential.helper", ""],
+      ["protocol.ext.allow", "never"]
+    ]
+    const origin = url === undefined ? undefined : originOf(url)
+    if (origin !== undefined) {
+      const basic = Buffer.from(`x-access-token:${Redacted.value(options.token)}`).toString("base64")
+      entries.push([`http.${origin}.extraHeader`, Redacted.make(`Authorization: Basic ${basic}`)])
+    }
+    const env: Record<string, string | Redacted.Redacted<string>> = { ...baseEnv, GIT_CONFIG_COUNT: String(entries.length) }
+    entries.forEach(([key, value], i) => {
+      env[`GIT_CONFIG_KEY_${i}`] = key
+      env[`GIT_CONFIG_VALUE_${i}`] = value
+    })
+    return env
+  }
+
+  const git = (operation: string, args: ReadonlyArray<string>, cwd: string | undefined, url?: string, quiet = true) =>
+    Proc.run("git", args, {
+      env: envFor(url),
+      ...(cwd !== undefined ? { cwd } : {}),
+      onLine: (_stream, line) => (quiet || line.trim() === "" ? Effect.void : log.line("git", line))
+    }).pipe(
+      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Effect.mapError((error) => new GitFailed({ operation, detail: error.message }))
+    )
+
+  const ok = Effect.fnUntraced(function*(
+    operation: string,
+    args: ReadonlyArray<string>,
+    cwd: string | undefined,
+    url?: string,
+    quiet = true
+  ) {
+    const result = yield* git(operation, args, cwd, url, quiet)
+    if (result.exitCode !== 0) {
+      return yield* new GitFailed({ operation, exitCode: result.exitCode, detail: lastLines(result.stderr) || "no output" })
+    }
+    return result.stdout.trim()
+  })
+
+  const clone = Effect.fn("Git.clone")(function*(o: {
+    readonly url: string
+    readonly branch: string | undefined
+    readonly dir: string
+    readonly filter: boolean
+  }) {
+    yield* ok("clone", [
+      "clone",
+      "--depth",
+      "1",
+      "--single-branch",
+      "--no-tags",
+      ...(o.filter ? ["--filter=blob:none"] : []),
+      ...(o.branch !== undefined ? ["--branch", o.branch] : []),
+      "--",
+      o.url,
+      o.dir
+    ], undefined, o.url, false)
+  })
+
+  const head = Effect.fn("Git.head")(function*(dir: string) {
+    const sha = yield* ok("rev-parse", ["rev-parse", "--verify", "HEAD"], dir)
+    const branch = yield* git("symbolic-ref", ["symbolic-ref", "--short", "-q", "HEAD"], dir)
+    return { sha, branch: branch.exitCode === 0 ? branch.stdout.trim() : undefined } satisfies Head
+  })
+
+  const resolve = Effect.fn("Git.resolve")(function*(dir: string, ref: string) {
+    const result = yield* git("rev-parse", ["rev-parse", "--verify", "-q", `${ref}^{commit}`], dir)
+    return result.exitCode === 0 ? Option.some(result.stdout.trim()) : Option.none<string>()
+  })
+
+  const createBranch = Effect.fn("Git.createBranch")(function*(dir: string, name: string) {
+    yield* ok("checkout", ["checkout", "-q", "-b", name], dir)
+  })
+
+  const configPath = (dir: string) => `${dir}/.git/config`
+
+  const saveConfig = Effect.fn("Git.saveConfig")(function*(dir: string) {
+    const text = yield* fs.readFileString(configPath(dir)).pipe(
+      Effect.mapError((error) => new GitFailed({ operation: "save config", detail: error.message }))
+    )
+    saved.set(dir, text)
+  })
+
+  const lockDown = Effect.fn("Git.lockDown")(function*(dir: string) {
+    const text = saved.get(dir)
+    const fail = (detail: string) => new GitFailed({ operation: "restore config", detail })
+    // A `.git` the agent replaced by a file or a link is not ours any more.
+    const info = yield* fs.stat(`${dir}/.git`).pipe(Effect.mapError((e) => fail(e.message)))
+    if (info.type !== "Directory") return yield* fail(".git is no longer a directory")
+    if (text !== undefined) {
+      yield* fs.remove(configPath(dir), { force: true }).pipe(Effect.mapError((e) => fail(e.message)))
+      yield* fs.writeFileString(configPath(dir), text).pipe(Effect.mapError((e) => fail(e.message)))
+    }
+    yield* fs.remove(`${dir}/.git/hooks`, { recursive: true, force: true }).pipe(Effect.mapError((e) => fail(e.message)))
+  })
+
+  const commitAll = Effect.fn("Git.commitAll")(function*(dir: string, message: string) {
+    yield* ok("add", ["add", "--all"], dir)
+    const staged = yield* git("diff", ["diff", "--cached", "--quiet"], dir)
+    if (staged.exitCode === 0) return Option.none<string>()
+    if (staged.exitCode !== 1) {
+      return yield* new GitFailed({ operation: "diff", exitCode: staged.exitCode, detail: lastLines(staged.stderr) })
+    }
+    yield* ok("commit", ["commit", "--no-verify", "--no-gpg-sign", "-q", "-m", message], dir)
+    return Option.some(yield* ok("rev-parse", ["rev-parse", "--verify", "HEAD"], dir))
+  })
+
+  const isAncestor = Effect.fn("Git.isAncestor")(function*(dir: string, ancestor: string, descendant: string) {
+    const result = yield* git("merge-base", ["merge-base", "--is-ancestor", ancestor, descendant], dir)
+    if (result.exitCode === 0) return true
+    if (result.exitCode === 1) return false
+    return yield* new GitFailed({ operation: "merge-base", exitCode: result.exitCode, detail: lastLines(result.stderr) })
+  })
+
+  const countCommits = Effect.fn("Git.countCommits")(function*(dir: string, from: string, to: string) {
+    const out = yield* ok("rev-list", ["rev-list", "--count", `${from}..${to}`], dir)
+    return Number(out)
+  })
+
+  const push = Effect.fn("Git.push")(function*(dir: string, url: string, branch: string) {
+    const refspec = `refs/heads/${branch}:refs/heads/${branch}`
+    const result = yield* git("push", ["push", "--porcelain", "--no-verify", "--", url, refspec], dir, url, false)
+    if (result.exitCode === 0) return
+    const output = `${result.stdout}\n${result.stderr}`
+    const rejected = /^!\s.*\[(?:remote )?rejected\]\s*(.*)$/m.exec(output) ??
+      /\[(?:remote )?rejected\][^\n]*\(([^)]*)\)/.exec(output)
+    if (rejected) return yield* new PushRejected({ branch, reason: rejected[1]?.trim() || "rejected" })
+    if (/protected branch|permission|denied|403/i.test(output)) {
+      return yield* new PushRejected({ branch, reason: lastLines(output, 3) })
+    }
+    return yield* new GitFailed({ operation: "push", exitCode: result.exitCode, detail: lastLines(output) })
+  })
+
+  return Git.of({ clone, head, resolve, createBranch, saveConfig, lockDown, commitAll, isAncestor, countCommits, push })
+})
+
+export const layer = (
+  options: Options
+): Layer.Layer<Git, never, RunLog | FileSystem | ChildProcessSpawner.ChildProcessSpawner> => Layer.effect(Git, make(options))

@@ -1,0 +1,297 @@
+/**
+ * The machine environment — the runner's only input — as `Porter.dispatch` sends it, decoded with
+ * Schema. Secrets (`GITHUB_TOKEN`, `CALLBACK_TOKEN`, the agent's keys) become `Redacted` values and
+ * never appear in a decoding message. The runner's own knobs are optional `PORTER_*` variables.
+ */
+import { AgentCatalog } from "@porter/core"
+import { Context, Effect, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
+
+const nonEmpty = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
+
+/** A git branch name `git check-ref-format --branch` would accept (a conservative subset). */
+export const BranchName = Schema.String.pipe(
+  Schema.check(
+    Schema.isPattern(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))[^\s~^:?*[\\\x00-\x1f\x7f]{1,250}(?<![./])$/, {
+      expected: "a git branch name"
+    })
+  )
+)
+
+const HttpUrl = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^https?:\/\/[^\s]+$/, { expected: "an http(s) URL" }))
+)
+
+/** `http(s)://…` or `file://…` (local setups clone from a path). */
+const CloneUrl = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^(?:https?|file):\/\/[^\s]+$/, { expected: "an http(s) or file URL" }))
+)
+
+const PositiveInt = Schema.NumberFromString.pipe(
+  Schema.check(Schema.isInt({ expected: "an integer" }), Schema.isGreaterThan(0, { expected: "a positive number" }))
+)
+
+const IsoDate = Schema.String.pipe(
+  Schema.check(Schema.makeFilter((s: string) => Number.isFinite(Date.parse(s)), { expected: "an ISO 8601 date" }))
+)
+
+const Secret = Schema.RedactedFromValue(nonEmpty)
+
+export const MachineEnvSchema = Schema.Struct({
+  TASK_ID: Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^task_[0-9a-hjkmnp-tv-z]{26}$/, { expected: "a Porter task id (task_…)" }))
+  ),
+  REPO_FULL_NAME: Schema.String.pipe(
+    Schema.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, { expected: "owner/name" }))
+  ),
+  REPO_CLONE_URL: CloneUrl,
+  BASE_BRANCH: Schema.optional(BranchName),
+  HEAD_BRANCH: Schema.optional(BranchName),
+  BRANCH: BranchName,
+  ISSUE_NUMBER: PositiveInt,
+  ISSUE_TITLE: Schema.optional(Schema.String),
+  AGENT: nonEmpty,
+  PROMPT: nonEmpty,
+  MODEL: Schema.optional(nonEmpty),
+  GITHUB_API_URL: HttpUrl,
+  CALLBACK_URL: HttpUrl,
+  TASK_DEADLINE: IsoDate,
+  HEARTBEAT_INTERVAL_MS: Schema.optional(PositiveInt),
+  REQUESTED_BY: Schema.optional(Schema.String),
+  GITHUB_TOKEN: Secret,
+  CALLBACK_TOKEN: Secret,
+  // The runner's own knobs (all optional; see the README).
+  PORTER_WORKDIR: Schema.optional(nonEmpty),
+  PORTER_KILL_GRACE_MS: Schema.optional(PositiveInt),
+  PORTER_LOG_TAIL_LINES: Schema.optional(PositiveInt),
+  PORTER_CALLBACK_RETRIES: Schema.optional(Schema.NumberFromString.pipe(Schema.check(Schema.isInt()))),
+  PORTER_CALLBACK_RETRY_BASE_MS: Schema.optional(PositiveInt),
+  PORTER_GIT_NAME: Schema.optional(nonEmpty),
+  PORTER_GIT_EMAIL: Schema.optional(nonEmpty),
+  PORTER_CLONE_FILTER: Schema.optional(Schema.Literals(["blob:none", "none"]))
+})
+export type MachineEnvFields = typeof MachineEnvSchema.Type
+
+/** The decoded environment plus everything derived from it. */
+export interface MachineEnv {
+  readonly taskId: string
+  readonly repoFullName: string
+  readonly owner: string
+  readonly repo: string
+  /** Without credentials: the token goes in an HTTP header, never in a URL. */
+  readonly cloneUrl: string
+  readonly baseBranch: string | undefined
+  readonly headBranch: string | undefined
+  readonly branch: string
+  readonly issueNumber: number
+  readonly issueTitle: string
+  readonly agent: string
+  readonly prompt: string
+  readonly model: string | undefined
+  readonly githubApiUrl: string
+  readonly callbackUrl: string
+  readonly deadlineAt: number
+  readonly heartbeatIntervalMs: number
+  readonly requestedBy: string | undefined
+  readonly githubToken: Redacted.Redacted<string>
+  readonly callbackToken: Redacted.Redacted<string>
+  readonly workdir: string | undefined
+  readonly killGraceMs: number
+  readonly logTailLines: number
+  readonly callbackRetries: number
+  readonly callbackRetryBaseMs: number
+  readonly gitName: string
+  readonly gitEmail: string
+  readonly cloneFilter: boolean
+  /** The whole environment the runner was started with (agent keys, PATH, HOME…), secrets included. */
+  readonly raw: Readonly<Record<string, string>>
+}
+
+export class MachineEnvService extends Context.Service<MachineEnvService, MachineEnv>()(
+  "@porter/runner/MachineEnv"
+) {}
+
+/** Missing or malformed variables, by name; never their values. */
+export class BadEnvironment extends Schema.TaggedError<BadEnvironment>()("BadEnvironment", {
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `the machine environment is incomplete or malformed:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`
+  }
+}
+
+/** Variables that are secret by name: the task's tokens, every agent key, anything named like a credential. */
+export const isSecretName = (name: string): boolean => {
+  if (name === "GITHUB_TOKEN" || name === "CALLBACK_TOKEN") return true
+  if (/_URL$/.test(name)) return false
+  if (catalogSecretNames.has(name)) return true
+  return /(^|_)(TOKEN|API_KEY|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)($|_)/i.test(name)
+}
+
+const catalogSecretNames = new Set(
+  AgentCatalog.builtInAgents.flatMap((agent) => agent.secrets.flatMap((s) => s.names))
+)
+
+/** Every secret value in `env` (see `isSecretName`), plus a password embedded in the clone URL. */
+export const secretValues = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<string> => {
+  const values: Array<string> = []
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && value.length > 0 && isSecretName(name)) values.push(value)
+  }
+  const cloneUrl = env["REPO_CLONE_URL"]
+  if (cloneUrl !== undefined) {
+    const password = urlPassword(cloneUrl)
+    if (password !== undefined) values.push(password)
+  }
+  return values
+}
+
+const urlPassword = (url: string): string | undefined => {
+  try {
+    const parsed = new URL(url)
+    return parsed.password ? decodeURIComponent(parsed.password) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const stripCredentials = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.username === "" && parsed.password === "") return url
+    parsed.username = ""
+    parsed.password = ""
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Empty optional variables count as unset (some platforms cannot delete a variable, only blank it). */
+const withoutBlanks = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && value !== "") out[name] = value
+  }
+  return out
+}
+
+const describe = (issue: SchemaIssue.Issue, scrub: (text: string) => string): ReadonlyArray<string> =>
+  formatter(issue).issues.map((entry) => {
+    const name = entry.path?.map((p) => String(typeof p === "object" ? p.key : p)).join(".") ?? "environment"
+    const message = /missing key/i.test(entry.message) ? "is not set" : `is malformed (${scrub(entry.message)})`
+    return `${name} ${message}`
+  })
+
+/**
+ * Decodes the environment. The problems list names each bad variable; secret values never appear
+ * in it (they are scrubbed from Schema's messages, which may quote the input).
+ */
+export const decode = (
+  env: Readonly<Record<string, string | undefined>>
+): Result.Result<MachineEnv, BadEnvironment> => {
+  const input = withoutBlanks(env)
+  const secrets = secretValues(input)
+  const scrub = (text: string) => secrets.reduce((acc, secret) => acc.split(secret).join("[redacted]"), text)
+  const decoded = Schema.decodeUnknownResult(MachineEnvSchema)(input, { errors: "all" })
+  if (Result.isFailure(decoded)) {
+    return Result.fail(new BadEnvironment({ problems: describe(decoded.failure.issue, scrub) }))
+  }
+  const f = decoded.success
+  const problems: Array<string> = []
+  if (f.HEAD_BRANCH !== undefined && f.HEAD_BRANCH !== f.BRANCH) {
+    problems.push(`BRANCH must equal HEAD_BRANCH for a pull-request follow-up (got ${f.BRANCH} and ${f.HEAD_BRANCH})`)
+  }
+  if (f.BASE_BRANCH !== undefined && f.BASE_BRANCH === f.BRANCH) {
+    problems.push(`BRANCH must differ from BASE_BRANCH (${f.BASE_BRANCH}): Porter never pushes to the base branch`)
+  }
+  if (problems.length > 0) return Result.fail(new BadEnvironment({ problems }))
+  const [owner, repo] = f.REPO_FULL_NAME.split("/") as [string, string]
+  return Result.succeed({
+    taskId: f.TASK_ID,
+    repoFullName: f.REPO_FULL_NAME,
+    owner,
+    repo,
+    cloneUrl: stripCredentials(f.REPO_CLONE_URL),
+    baseBranch: f.BASE_BRANCH,
+    headBranch: f.HEAD_BRANCH,
+    branch: f.BRANCH,
+    issueNumber: f.ISSUE_NUMBER,
+    issueTitle: f.ISSUE_TITLE ?? `Issue #${f.ISSUE_NUMBER}`,
+    agent: f.AGENT,
+    prompt: f.PROMPT,
+    model: f.MODEL,
+    githubApiUrl: f.GITHUB_API_URL.replace(/\/+$/, ""),
+    callbackUrl: f.CALLBACK_URL,
+    deadlineAt: Date.parse(f.TASK_DEADLINE),
+    heartbeatIntervalMs: f.HEARTBEAT_INTERVAL_MS ?? 30_000,
+    requestedBy: f.REQUESTED_BY,
+    githubToken: f.GITHUB_TOKEN,
+    callbackToken: f.CALLBACK_TOKEN,
+    workdir: f.PORTER_WORKDIR,
+    killGraceMs: f.PORTER_KILL_GRACE_MS ?? 10_000,
+    logTailLines: f.PORTER_LOG_TAIL_LINES ?? 100,
+    callbackRetries: f.PORTER_CALLBACK_RETRIES ?? 8,
+    callbackRetryBaseMs: f.PORTER_CALLBACK_RETRY_BASE_MS ?? 500,
+    gitName: f.PORTER_GIT_NAME ?? "porter[bot]",
+    gitEmail: f.PORTER_GIT_EMAIL ?? "porter[bot]@users.noreply.github.com",
+    cloneFilter: f.PORTER_CLONE_FILTER !== "none",
+    raw: input
+  })
+}
+
+/** Where a `completed` callback can still go when the rest of the environment is unusable. */
+export interface CallbackTarget {
+  readonly url: string
+  readonly token: Redacted.Redacted<string>
+}
+
+export const callbackTarget = (env: Readonly<Record<string, string | undefined>>): Option.Option<CallbackTarget> => {
+  const Target = Schema.Struct({
+    TASK_ID: MachineEnvSchema.fields.TASK_ID,
+    CALLBACK_URL: HttpUrl,
+    CALLBACK_TOKEN: Secret
+  })
+  return Schema.decodeUnknownOption(Target)(withoutBlanks(env)).pipe(
+    Option.map((t) => ({ url: t.CALLBACK_URL, token: t.CALLBACK_TOKEN }))
+  )
+}
+
+/**
+ * Variables the agent never sees: the task's tokens (the runner pushes and reports, the agent does
+ * not), and the runner's own plumbing.
+ */
+export const hiddenFromAgent: ReadonlySet<string> = new Set([
+  "GITHUB_TOKEN",
+  "GH_TOKEN",
+  "CALLBACK_TOKEN",
+  "CALLBACK_URL",
+  "PROMPT",
+  "PORTER_ENV_FILE"
+])
+
+/** The environment a coding agent runs with: the machine's minus `hiddenFromAgent`, plus `extra`. */
+export const agentEnvironment = (
+  env: MachineEnv,
+  extra: Readonly<Record<string, string>>
+): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env.raw)) {
+    if (!hiddenFromAgent.has(name) && !name.startsWith("GIT_CONFIG_")) out[name] = value
+  }
+  return {
+    ...out,
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_AUTHOR_NAME: env.gitName,
+    GIT_AUTHOR_EMAIL: env.gitEmail,
+    GIT_COMMITTER_NAME: env.gitName,
+    GIT_COMMITTER_EMAIL: env.gitEmail,
+    ...extra
+  }
+}
+
+/** Reads `process.env`, merged with the NUL-separated `env -0` file the image's entrypoint may leave. */
+export const readProcessEnv = Effect.sync(() => ({ ...process.env }))
+
+export const redactedValue = Redacted.value

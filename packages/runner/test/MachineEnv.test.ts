@@ -1,0 +1,84 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Redacted, Result } from "effect"
+import { MachineEnv } from "@porter/runner"
+
+const valid: Record<string, string> = {
+  TASK_ID: "task_01hx0000000000000000000000",
+  REPO_FULL_NAME: "octo/demo",
+  REPO_CLONE_URL: "https://github.com/octo/demo.git",
+  BRANCH: "porter/7-00000000",
+  ISSUE_NUMBER: "7",
+  ISSUE_TITLE: "Fix the date parser",
+  AGENT: "claude",
+  PROMPT: "do it",
+  GITHUB_API_URL: "https://api.github.com/",
+  CALLBACK_URL: "https://porter.example/callbacks/tasks/task_01hx0000000000000000000000",
+  TASK_DEADLINE: "2030-01-01T00:00:00.000Z",
+  HEARTBEAT_INTERVAL_MS: "30000",
+  GITHUB_TOKEN: "ghs_secret_token_value",
+  CALLBACK_TOKEN: "cbt_secret_token_value",
+  ANTHROPIC_API_KEY: "sk-ant-secret-value"
+}
+
+describe("MachineEnv", () => {
+  it("decodes what Porter.dispatch sends; secrets stay Redacted", () => {
+    const decoded = MachineEnv.decode(valid)
+    assert.isTrue(Result.isSuccess(decoded))
+    if (!Result.isSuccess(decoded)) return
+    const env = decoded.success
+    assert.strictEqual(env.issueNumber, 7)
+    assert.strictEqual(env.baseBranch, undefined)
+    assert.strictEqual(env.githubApiUrl, "https://api.github.com")
+    assert.strictEqual(env.deadlineAt, Date.parse("2030-01-01T00:00:00.000Z"))
+    assert.strictEqual(Redacted.value(env.githubToken), "ghs_secret_token_value")
+    assert.strictEqual(String(env.githubToken), "<redacted>")
+  })
+
+  it("names every missing or malformed variable and never prints a value", () => {
+    const { GITHUB_TOKEN: _, ISSUE_NUMBER: __, ...rest } = valid
+    const decoded = MachineEnv.decode({ ...rest, ISSUE_NUMBER: "seven", TASK_DEADLINE: "soon", CALLBACK_TOKEN: "" })
+    assert.isTrue(Result.isFailure(decoded))
+    if (!Result.isFailure(decoded)) return
+    const message = decoded.failure.message
+    assert.include(message, "GITHUB_TOKEN is not set")
+    assert.include(message, "CALLBACK_TOKEN is not set")
+    assert.match(message, /ISSUE_NUMBER is malformed/)
+    assert.match(message, /TASK_DEADLINE is malformed/)
+    for (const secret of ["ghs_secret_token_value", "sk-ant-secret-value", "cbt_secret_token_value"]) {
+      assert.notInclude(message, secret)
+    }
+  })
+
+  it("refuses a task branch equal to the base branch", () => {
+    const decoded = MachineEnv.decode({ ...valid, BASE_BRANCH: "main", BRANCH: "main" })
+    assert.isTrue(Result.isFailure(decoded))
+  })
+
+  it("strips credentials from the clone URL and treats the password as a secret", () => {
+    const decoded = MachineEnv.decode({ ...valid, REPO_CLONE_URL: "https://x-access-token:pw_in_url_123@github.com/octo/demo.git" })
+    assert.isTrue(Result.isSuccess(decoded))
+    if (!Result.isSuccess(decoded)) return
+    assert.strictEqual(decoded.success.cloneUrl, "https://github.com/octo/demo.git")
+    assert.include(MachineEnv.secretValues(decoded.success.raw), "pw_in_url_123")
+  })
+
+  it("gives the agent no task tokens but its own keys", () => {
+    const decoded = MachineEnv.decode(valid)
+    if (!Result.isSuccess(decoded)) return assert.fail("decode")
+    const agentEnv = MachineEnv.agentEnvironment(decoded.success, { IS_SANDBOX: "1" })
+    assert.isUndefined(agentEnv["GITHUB_TOKEN"])
+    assert.isUndefined(agentEnv["CALLBACK_TOKEN"])
+    assert.isUndefined(agentEnv["PROMPT"])
+    assert.strictEqual(agentEnv["ANTHROPIC_API_KEY"], "sk-ant-secret-value")
+    assert.strictEqual(agentEnv["IS_SANDBOX"], "1")
+  })
+
+  it("knows which variables are secret", () => {
+    for (const name of ["GITHUB_TOKEN", "CALLBACK_TOKEN", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AMP_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "MY_SERVICE_SECRET"]) {
+      assert.isTrue(MachineEnv.isSecretName(name), name)
+    }
+    for (const name of ["ANTHROPIC_BASE_URL", "PATH", "HOME", "GIT_AUTHOR_NAME", "HEARTBEAT_INTERVAL_MS", "PROMPT"]) {
+      assert.isFalse(MachineEnv.isSecretName(name), name)
+    }
+  })
+})

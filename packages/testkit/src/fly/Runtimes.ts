@@ -7,6 +7,7 @@ import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Fiber, Layer, Schema, Scope, Stream } from "effect"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { availableParallelism } from "node:os"
 
 export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2"
 
@@ -161,7 +162,8 @@ export const dockerRuntime = (options: DockerOptions): Effect.Effect<Runtime, ne
           HostConfig: {
             NetworkMode: options.network ?? "host",
             Memory: spec.memoryMb * 1024 * 1024,
-            NanoCpus: spec.cpus * 1_000_000_000
+            // Docker refuses more CPUs than the host has.
+            NanoCpus: Math.min(spec.cpus, availableParallelism()) * 1_000_000_000
           }
         }
         const created = yield* HttpClientRequest.post(`/containers/create?name=porter-machine-${spec.machineId}`).pipe(

@@ -17,8 +17,9 @@
  *       fail <message>             print to stderr and exit 1
  *       # comment, blank lines     ignored
  *
- * Paths are relative to the clone and cannot leave it. It runs as `<runner> script-agent`, a child
- * process of the runner, in the clone.
+ * Paths are relative to the clone and cannot leave it. Progress goes to stderr; stdout carries only
+ * what the script prints (and what its commands print), so it makes a clean summary. It runs as
+ * `<runner> script-agent`, a child process of the runner, in the clone.
  */
 import { Data, Effect, Result } from "effect"
 import { FileSystem } from "effect/FileSystem"
@@ -131,7 +132,9 @@ export class ScriptExit extends Data.TaggedError("ScriptExit")<{ readonly code: 
 export const runScript = Effect.fnUntraced(function*(options: {
   readonly prompt: string
   readonly cwd: string
+  /** The agent's answer (stdout). */
   readonly out: (line: string) => void
+  /** Progress and problems (stderr). */
   readonly err: (line: string) => void
 }) {
   const fs = yield* FileSystem
@@ -193,17 +196,17 @@ export const runScript = Effect.fnUntraced(function*(options: {
           const target = yield* inside(file)
           yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(Effect.mapError(io(`mkdir ${file}`)))
           yield* fs.writeFileString(target, content, append ? { flag: "a" } : {}).pipe(Effect.mapError(io(`write ${file}`)))
-          options.out(`${append ? "appended to" : "wrote"} ${file}`)
+          options.err(`${append ? "appended to" : "wrote"} ${file}`)
         }),
       Delete: ({ path: file }) =>
         Effect.gen(function*() {
           const target = yield* inside(file)
           yield* fs.remove(target, { force: true, recursive: true }).pipe(Effect.mapError(io(`delete ${file}`)))
-          options.out(`deleted ${file}`)
+          options.err(`deleted ${file}`)
         }),
       Run: ({ command }) =>
         Effect.gen(function*() {
-          options.out(`$ ${command}`)
+          options.err(`$ ${command}`)
           const code = yield* shell(command)
           if (code !== 0) return yield* new ScriptExit({ code, message: `\`${command}\` exited with ${code}` })
         }),
@@ -218,7 +221,7 @@ export const runScript = Effect.fnUntraced(function*(options: {
           const add = yield* exec("git", ["add", "-A"])
           const commit = add === 0 ? yield* exec("git", ["commit", "-q", "-m", message]) : add
           if (commit !== 0) return yield* new ScriptExit({ code: commit, message: "git commit failed" })
-          options.out(`committed: ${message}`)
+          options.err(`committed: ${message}`)
         }),
       Fail: ({ message }) => Effect.fail(new ScriptExit({ code: 1, message }))
     })

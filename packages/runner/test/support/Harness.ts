@@ -6,8 +6,10 @@
 import { PromptBuilder } from "@porter/core"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { mkdtempSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -15,6 +17,7 @@ export const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), "..", ".
 export const mainTs = join(runnerRoot, "src", "main.ts")
 
 export interface ReceivedCallback {
+  readonly taskId: string
   readonly authorization: string | undefined
   readonly body: Record<string, unknown> & { readonly type: string }
   readonly raw: string
@@ -23,23 +26,27 @@ export interface ReceivedCallback {
 export interface CallbackServer {
   readonly url: (taskId: string) => string
   readonly token: string
-  readonly received: Array<ReceivedCallback>
-  readonly completed: () => (Record<string, unknown> & { readonly type: string }) | undefined
-  /** From now on, answer every callback with this status (409: the task has ended). */
-  readonly answer: (status: number) => void
+  /** Callbacks received for one task, in order. */
+  readonly received: (taskId: string) => ReadonlyArray<ReceivedCallback>
+  readonly completed: (taskId: string) => (Record<string, unknown> & { readonly type: string }) | undefined
+  /** How to answer a task's callbacks (default 200; 409 says the task has ended). */
+  readonly answer: (taskId: string, status: (callback: ReceivedCallback, index: number) => number) => void
   readonly close: () => Promise<void>
 }
 
 export const startCallbackServer = async (): Promise<CallbackServer> => {
   const token = `cbt_${randomBytes(18).toString("base64url")}`
   const received: Array<ReceivedCallback> = []
-  let status = 200
+  const answers = new Map<string, (callback: ReceivedCallback, index: number) => number>()
   const server = createServer((request, response) => {
     const chunks: Array<Buffer> = []
     request.on("data", (c: Buffer) => chunks.push(c))
     request.on("end", () => {
       const raw = Buffer.concat(chunks).toString("utf8")
-      received.push({ authorization: request.headers.authorization, body: JSON.parse(raw), raw })
+      const taskId = /\/callbacks\/tasks\/([^/?]+)/.exec(request.url ?? "")?.[1] ?? ""
+      const callback = { taskId, authorization: request.headers.authorization, body: JSON.parse(raw), raw }
+      received.push(callback)
+      const status = answers.get(taskId)?.(callback, received.filter((r) => r.taskId === taskId).length - 1) ?? 200
       response.writeHead(status, { "content-type": "application/json" })
       response.end(JSON.stringify(status === 409 ? { accepted: false, state: "cancelled" } : { accepted: true, state: "running" }))
     })
@@ -49,9 +56,9 @@ export const startCallbackServer = async (): Promise<CallbackServer> => {
   return {
     url: (taskId) => `${base}/callbacks/tasks/${taskId}`,
     token,
-    received,
-    completed: () => received.find((r) => r.body.type === "completed")?.body,
-    answer: (s) => void (status = s),
+    received: (taskId) => received.filter((r) => r.taskId === taskId),
+    completed: (taskId) => received.find((r) => r.taskId === taskId && r.body.type === "completed")?.body,
+    answer: (taskId, status) => void answers.set(taskId, status),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
@@ -134,6 +141,20 @@ export const baseEnv = (): Record<string, string> => ({
   HOME: process.env["HOME"] ?? "/tmp",
   LANG: "C.UTF-8"
 })
+
+let bundle: Promise<string> | undefined
+
+/** Builds `dist/runner.mjs` into a temp dir once per test process (esbuild, ~1 s). */
+export const buildBundle = (): Promise<string> => {
+  bundle ??= new Promise((resolve, reject) => {
+    const out = join(mkdtempSync(join(tmpdir(), "porter-bundle-")), "runner.mjs")
+    const child = spawn(process.execPath, [join(runnerRoot, "scripts", "build-bundle.mjs"), out], { stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`bundle build failed: ${stderr}`))))
+  })
+  return bundle
+}
 
 /** Runs the runner as a machine would: a fresh process with only `env`. */
 export const runRunner = (

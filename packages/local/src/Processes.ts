@@ -1,0 +1,125 @@
+/**
+ * Operating-system process facts and signals, for supervising process groups: a process's start time (so a pid
+ * that was reused by another program is never mistaken for ours), whether it or its group still runs, and
+ * signalling a whole group.
+ *
+ * Linux reads `/proc` (zombies count as gone); other Unix systems use `ps` and `kill(pid, 0)`, where a zombie
+ * still counts as running. Windows is not supported (no process groups to signal).
+ */
+import { execFile } from "node:child_process"
+import { readdir, readFile } from "node:fs/promises"
+import { Clock, Effect, Option } from "effect"
+
+export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP"
+
+const linux = process.platform === "linux"
+
+interface ProcStat {
+  readonly state: string
+  readonly pgrp: number
+  readonly startTime: string
+}
+
+/** Fields of `/proc/<pid>/stat` after the command name (which may contain spaces and parentheses). */
+const parseStat = (text: string): ProcStat | undefined => {
+  const close = text.lastIndexOf(")")
+  if (close < 0) return undefined
+  const fields = text.slice(close + 2).split(" ")
+  // fields[0] is field 3 (state); pgrp is field 5; starttime is field 22.
+  const state = fields[0]
+  const pgrp = Number(fields[2])
+  const startTime = fields[19]
+  if (state === undefined || startTime === undefined || !Number.isFinite(pgrp)) return undefined
+  return { state, pgrp, startTime }
+}
+
+const readStat = (pid: number): Promise<ProcStat | undefined> =>
+  readFile(`/proc/${pid}/stat`, "utf8").then(parseStat, () => undefined)
+
+const psStartTime = (pid: number): Promise<string | undefined> =>
+  new Promise((resolve) => {
+    execFile("ps", ["-o", "lstart=", "-p", String(pid)], { env: { PATH: "/bin:/usr/bin", LC_ALL: "C" } }, (error, out) => {
+      const text = String(out).trim()
+      resolve(error || text === "" ? undefined : text)
+    })
+  })
+
+const signal0 = (target: number): boolean => {
+  try {
+    process.kill(target, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * The start time of a running process, as an opaque string that changes when the pid is reused (clock ticks
+ * since boot on Linux, `ps`'s start date elsewhere). `None` when nothing runs under that pid.
+ */
+export const startTime = (pid: number): Effect.Effect<Option.Option<string>> =>
+  Effect.promise(async () => {
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    if (linux) {
+      const stat = await readStat(pid)
+      return stat === undefined || stat.state === "Z" || stat.state === "X" ? undefined : stat.startTime
+    }
+    return signal0(pid) ? psStartTime(pid) : undefined
+  }).pipe(Effect.map(Option.fromNullishOr))
+
+/** The process runs and is the one that started at `expected`. */
+export const isSame = (pid: number, expected: string): Effect.Effect<boolean> =>
+  Effect.map(startTime(pid), (current) => Option.isSome(current) && current.value === expected)
+
+/** Live (non-zombie) members of a process group. Off Linux: whether any member exists. */
+export const groupAlive = (pgid: number): Effect.Effect<boolean> =>
+  Effect.promise(async () => {
+    if (!Number.isInteger(pgid) || pgid <= 1) return false
+    if (!signal0(-pgid)) return false
+    if (!linux) return true
+    const entries = await readdir("/proc").catch(() => [] as Array<string>)
+    for (const entry of entries) {
+      if (!/^\d+$/.test(entry)) continue
+      const stat = await readStat(Number(entry))
+      if (stat !== undefined && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X") return true
+    }
+    return false
+  })
+
+/** Sends a signal to every process of a group; a group that is gone is fine. */
+export const signalGroup = (pgid: number, signal: Signal): Effect.Effect<void> =>
+  Effect.sync(() => {
+    // Never signal our own group or init's: a bad record must not take the host down.
+    if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) return
+    try {
+      process.kill(-pgid, signal)
+    } catch {
+      // ESRCH: already gone.
+    }
+  })
+
+/** Polls until `check` is false or `timeoutMs` passed; true when it became false. */
+export const waitUntilGone = (check: Effect.Effect<boolean>, timeoutMs: number, pollMs = 50): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const until = (yield* Clock.currentTimeMillis) + timeoutMs
+    for (;;) {
+      if (!(yield* check)) return true
+      if ((yield* Clock.currentTimeMillis) >= until) return false
+      yield* Effect.sleep(pollMs)
+    }
+  })
+
+/**
+ * SIGTERM to the group, SIGKILL to what is left after `graceMs`, then a bounded wait for the group to vanish.
+ * Returns whether it is gone.
+ */
+export const terminateGroup = (pgid: number, graceMs: number): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const alive = groupAlive(pgid)
+    if (!(yield* alive)) return true
+    yield* signalGroup(pgid, "SIGTERM")
+    if (yield* waitUntilGone(alive, graceMs)) return true
+    yield* signalGroup(pgid, "SIGKILL")
+    return yield* waitUntilGone(alive, 5_000)
+  })

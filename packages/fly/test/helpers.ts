@@ -28,8 +28,8 @@ interface OpenApi {
   readonly components: { readonly schemas: Record<string, object> }
 }
 
-const SPEC_PATH = new URL("../../../../shared/reference/fly-machines-openapi.json", import.meta.url)
-/** The description, unmodified (see `/work/shared/reference/README.md`). */
+const SPEC_PATH = new URL("./openapi/fly-machines-openapi.json", import.meta.url)
+/** Fly's description, unmodified (provenance in `openapi/README.md`); `FLY_OPENAPI` points at another copy. */
 export const spec: OpenApi = JSON.parse(readFileSync(process.env["FLY_OPENAPI"] ?? SPEC_PATH, "utf8"))
 
 /**

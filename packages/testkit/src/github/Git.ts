@@ -225,7 +225,7 @@ export const patch = Effect.fnUntraced(function*(gitDir: string, base: string, h
 
 /**
  * Runs `git http-backend` for one request: the request body streams into the CGI program, its
- * headers become the response's, its output streams back. `onExit` runs after it ends.
+ * headers become the response's, its output streams back.
  */
 export const serveHttp = (input: {
   readonly request: IncomingMessage
@@ -235,7 +235,7 @@ export const serveHttp = (input: {
   readonly query: string
   readonly remoteUser: string | undefined
   readonly track: (child: ChildProcess) => void
-}): Promise<number> =>
+}): Promise<{ readonly code: number; readonly end: () => void }> =>
   new Promise((done) => {
     const { request, response } = input
     const env: NodeJS.ProcessEnv = {
@@ -295,13 +295,16 @@ export const serveHttp = (input: {
           response.setHeader("content-type", "text/plain")
         }
         response.end(stderr || "git http-backend failed\n")
-      } else response.end()
-      done(code ?? 1)
+        done({ code: code ?? 1, end: () => {} })
+        return
+      }
+      // The caller ends the response, after recording what a push changed: git returns only then.
+      done({ code: code ?? 1, end: () => response.end() })
     })
     child.on("error", () => {
       if (!response.headersSent) response.statusCode = 500
       response.end()
-      done(1)
+      done({ code: 1, end: () => {} })
     })
   })
 

@@ -102,7 +102,7 @@ export const makeRouter = (routes: ReadonlyArray<Route>) => {
       return GREEDY.has(param[1]!) ? "(.+)" : "([^/]+?)"
     }).join("")
     return { ...route, regex: new RegExp(`^${source}/?$`), names }
-  })
+  }).sort((a, b) => a.names.length - b.names.length) // literal segments win: `/issues/comments` is no issue number
   return {
     /** The route for a method and path; `methodNotAllowed` when only the path is known. */
     match: (method: string, path: string): Match | "methodNotAllowed" | undefined => {

@@ -41,7 +41,8 @@ export const makePayloads = (state: State, base: string) => {
   const web = base
 
   const user = (account: Account) => {
-    const url = `${api}/users/${account.login}`
+    // GitHub percent-encodes logins in URLs (`porter%5Bbot%5D`).
+    const url = `${api}/users/${encodeURIComponent(account.login)}`
     return {
       login: account.login,
       id: account.id,

@@ -106,7 +106,17 @@ export const makeHandler = (options: ServerOptions) => {
         return gitDenied(response, 403, `remote: Permission to ${repo.owner.login}/${repo.name}.git denied to ${login}.`)
       }
       const remoteUser = who._tag === "User" ? who.account.login : who._tag === "Installation" ? state.app.bot.login : undefined
-      yield* Effect.promise(() =>
+      const afterPush = Effect.gen(function*() {
+        repo.pushedAt = state.now()
+        repo.updatedAt = state.now()
+        const branches = yield* Git.branches(repo.gitDir)
+        if (branches.length > 0 && !branches.some((branch) => branch.name === repo.defaultBranch)) {
+          // The first branch pushed to an empty repository becomes its default, as on GitHub.
+          repo.defaultBranch = branches[0]!.name
+          yield* Git.setHead(repo.gitDir, repo.defaultBranch)
+        }
+      })
+      const served = yield* Effect.promise(() =>
         Git.serveHttp({
           request,
           response,
@@ -117,16 +127,9 @@ export const makeHandler = (options: ServerOptions) => {
           track: options.track
         })
       )
-      if (write && match[3] === "git-receive-pack") {
-        repo.pushedAt = state.now()
-        repo.updatedAt = state.now()
-        const branches = yield* Git.branches(repo.gitDir)
-        if (branches.length > 0 && !branches.some((branch) => branch.name === repo.defaultBranch)) {
-          // The first branch pushed to an empty repository becomes its default, as on GitHub.
-          repo.defaultBranch = branches[0]!.name
-          yield* Git.setHead(repo.gitDir, repo.defaultBranch)
-        }
-      }
+      yield* (write && match[3] === "git-receive-pack" ? afterPush : Effect.void).pipe(
+        Effect.ensuring(Effect.sync(() => served.end()))
+      )
     })
 
   const serveApi = (request: IncomingMessage, response: ServerResponse, url: URL) =>

@@ -22,6 +22,7 @@ import type { Server } from "node:http"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import type { RouteContext } from "./Context.ts"
+import type { Route } from "./Http.ts"
 import { makePayloads } from "./Payloads.ts"
 import * as AppsRoutes from "./routes/Apps.ts"
 import * as EmulatorRoutes from "./routes/Emulator.ts"
@@ -159,16 +160,17 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         events: Webhooks.makeEvents(state, payloads, webhooks),
         baseUrl: url
       }
+      const routes: Array<Route> = [
+        ...AppsRoutes.routes(context),
+        ...ReposRoutes.routes(context),
+        ...IssuesRoutes.routes(context),
+        ...PullsRoutes.routes(context)
+      ]
+      routes.push(...EmulatorRoutes.routes(context, () => routes))
       const handle = makeHandler({
         state,
         dataDir,
-        routes: [
-          ...AppsRoutes.routes(context),
-          ...ReposRoutes.routes(context),
-          ...IssuesRoutes.routes(context),
-          ...PullsRoutes.routes(context),
-          ...EmulatorRoutes.routes(context)
-        ],
+        routes,
         track: (child) => {
           children.add(child)
           child.once("exit", () => children.delete(child))

@@ -1,7 +1,7 @@
 /**
  * Test-only extras under `/_emulator/` (a prefix GitHub never uses): users and organizations with
  * tokens, the App's credentials, the webhook target, the deliveries sent (after waiting for pending
- * ones), redelivery, and a clock shift to test token expiry. No authentication: the emulator binds
+ * ones), redelivery, a clock shift to test token expiry, and the list of routes served. No authentication: the emulator binds
  * to loopback and is a test tool.
  */
 import { Effect, Schema } from "effect"
@@ -33,7 +33,7 @@ export const deliveryView = (delivery: Delivery) => ({
   payload: delivery.payload
 })
 
-export const routes = (context: RouteContext): ReadonlyArray<Route> => {
+export const routes = (context: RouteContext, all: () => ReadonlyArray<Route>): ReadonlyArray<Route> => {
   const { state, webhooks } = context
 
   const validLogin = (login: string) =>
@@ -123,6 +123,11 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           if (!attempt) return yield* new ApiError({ status: 404, message: "No such delivery" })
           return json(deliveryView(attempt))
         })
+    },
+    {
+      method: "GET",
+      path: "/_emulator/routes",
+      handler: () => Effect.sync(() => json(all().map((route) => ({ method: route.method, path: route.path }))))
     },
     {
       method: "POST",

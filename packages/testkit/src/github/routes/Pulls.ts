@@ -117,6 +117,23 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       return comment
     })
 
+  /** A reply joins the thread of the comment it answers (same file, line and commit). */
+  const reply = (request: ApiRequest, pr: Issue, to: number, text: string) =>
+    Effect.gen(function*() {
+      const parent = state.reviewComment(to)
+      if (!parent || parent.issue !== pr) return yield* notFound()
+      const actor = helpers.actor(request)
+      const created = state.addReviewComment({
+        ...parent,
+        author: actor.account,
+        viaApp: actor.viaApp,
+        body: text,
+        inReplyToId: parent.inReplyToId ?? parent.id
+      })
+      yield* events.reviewComment("created", created, actor.account)
+      return json(payloads.reviewComment(created), 201)
+    })
+
   return [
     {
       method: "POST",
@@ -284,19 +301,7 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           const body = yield* decodeBody(ReviewCommentBody)(request.body)
           const actor = helpers.actor(request)
           const git = yield* helpers.pullGit(pr)
-          if (body.in_reply_to !== undefined) {
-            const parent = state.reviewComment(body.in_reply_to)
-            if (!parent || parent.issue !== pr) return yield* notFound()
-            const reply = state.addReviewComment({
-              ...parent,
-              author: actor.account,
-              viaApp: actor.viaApp,
-              body: body.body,
-              inReplyToId: parent.inReplyToId ?? parent.id
-            })
-            yield* events.reviewComment("created", reply, actor.account)
-            return json(payloads.reviewComment(reply), 201)
-          }
+          if (body.in_reply_to !== undefined) return yield* reply(request, pr, body.in_reply_to, body.body)
           if (body.commit_id === undefined || body.path === undefined) {
             return yield* validationFailed({
               resource: "PullRequestReviewComment",
@@ -343,6 +348,16 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           })
           yield* events.reviewComment("created", comment, actor.account)
           return json(payloads.reviewComment(comment), 201)
+        })
+    },
+    {
+      method: "POST",
+      path: "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+      handler: (request) =>
+        Effect.gen(function*() {
+          const pr = yield* pullFor(request, PARTICIPATE)
+          const body = yield* decodeBody(Schema.Struct({ body: Schema.String }))(request.body)
+          return yield* reply(request, pr, Number(request.params["comment_id"]), body.body)
         })
     },
     {

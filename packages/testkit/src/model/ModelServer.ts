@@ -360,13 +360,13 @@ const makeServer = async (options: Options): Promise<Server> => {
       } catch {
         // recorded as text
       }
-      const api: Api = /\/messages(\/count_tokens)?$/.test(path)
+      const api: Api = /^\/v1\/messages(\/count_tokens)?$/.test(path)
         ? "anthropic"
-        : path.endsWith("/chat/completions")
+        : /^(\/v1)?\/chat\/completions$/.test(path)
         ? "openai-chat"
-        : path.endsWith("/responses")
+        : /^(\/v1)?\/responses$/.test(path)
         ? "openai-responses"
-        : /\/models\/[^/]+:/.test(path)
+        : /^\/v1(beta|alpha)?\/models\/[^/]+:/.test(path)
         ? "gemini"
         : "other"
       const record = (turn: number | undefined) =>
@@ -377,7 +377,7 @@ const makeServer = async (options: Options): Promise<Server> => {
         record(undefined)
         return json(response, 529, { type: "error", error: { type: "overloaded_error", message: "Overloaded (scripted)" } })
       }
-      if (path.endsWith("/messages/count_tokens")) {
+      if (path === "/v1/messages/count_tokens") {
         record(undefined)
         return json(response, 200, { input_tokens: tokensOf(body) })
       }

@@ -1,0 +1,136 @@
+/**
+ * Acceptance: the runner drives the real Claude Code CLI (`node_modules/.bin/claude`, the pinned
+ * version) against the scripted Anthropic server from `@porter/testkit/model`: the CLI writes a
+ * file and runs a command through its own tools, the runner commits, pushes and opens the PR, and
+ * the `completed` callback carries Claude Code's usage figures.
+ */
+import { assert, layer } from "@effect/vitest"
+import { ExitCode } from "@porter/runner"
+import * as ModelServer from "@porter/testkit/model"
+import { Context, Effect, Layer } from "effect"
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Forge from "./support/FakeForge.ts"
+import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, startCallbackServer, taskEnv } from "./support/Harness.ts"
+
+const binDir = join(runnerRoot, "..", "..", "node_modules", ".bin")
+const claude = join(binDir, "claude")
+
+class Fixture extends Context.Service<Fixture, {
+  readonly forge: Forge.FakeForge
+  readonly callbacks: CallbackServer
+  readonly entry: string
+}>()("test/runner/ClaudeFixture") {
+  static readonly layer = Layer.effect(
+    Fixture,
+    Effect.gen(function*() {
+      const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
+      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
+      const entry = yield* Effect.promise(buildBundle)
+      return { forge, callbacks, entry }
+    })
+  )
+}
+
+const apiKey = "sk-ant-api03-scripted-fake-key-0000000000"
+
+layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + real Claude Code CLI", (it) => {
+  it.effect("Claude Code writes a file and runs a command; the runner pushes it, opens the PR and reports usage", () =>
+    Effect.gen(function*() {
+      assert.isTrue(existsSync(claude), "the pinned @anthropic-ai/claude-code is installed (npm ci)")
+      const { callbacks, entry, forge } = yield* Fixture
+      const model = yield* ModelServer.start({
+        script: [
+          ModelServer.write("src/greeting.txt", "Hello from Claude Code\n"),
+          ModelServer.bash("git status --short && echo checked"),
+          ModelServer.text("Added src/greeting.txt with a greeting.")
+        ]
+      })
+      forge.createRepo("octo/claude")
+      const taskId = newTaskId()
+      const env = taskEnv({
+        taskId,
+        apiUrl: forge.url,
+        cloneUrl: forge.cloneUrl("octo/claude"),
+        repo: "octo/claude",
+        githubToken: forge.token,
+        callback: callbacks,
+        agent: "claude",
+        model: "sonnet",
+        issueTitle: "Greet the world",
+        prompt: promptFor("add a greeting file", "Greet the world"),
+        heartbeatMs: 1_000,
+        extra: {
+          PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
+          HOME: mkdtempSync(join(tmpdir(), "porter-claude-home-")),
+          ANTHROPIC_BASE_URL: model.url,
+          ANTHROPIC_API_KEY: apiKey
+        }
+      })
+      const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 100_000 }))
+      assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
+
+      // The CLI really talked to the scripted server, with the key it was given.
+      const turns = model.requests().filter((r) => r.turn !== undefined)
+      assert.deepStrictEqual(turns.map((r) => r.turn), [0, 1, 2])
+      assert.strictEqual(turns[0]!.headers["x-api-key"], apiKey)
+      // The Bash tool ran in the clone: its output went back to the model.
+      assert.include(JSON.stringify(turns[2]!.body), "checked")
+
+      const branch = env["BRANCH"]!
+      assert.strictEqual(forge.git("octo/claude", ["show", `${branch}:src/greeting.txt`]), "Hello from Claude Code")
+      const completed = callbacks.completed(taskId)!
+      assert.strictEqual(completed["outcome"], "pushed")
+      assert.strictEqual(completed["branch"], branch)
+      assert.strictEqual(completed["commitSha"], forge.git("octo/claude", ["rev-parse", branch]))
+      assert.strictEqual(completed["summary"], "Added src/greeting.txt with a greeting.")
+      const pull = forge.pulls.find((p) => p.head === branch)!
+      assert.strictEqual(completed["prUrl"], pull.html_url)
+      assert.strictEqual(pull.title, "Greet the world")
+      assert.include(pull.body, "Added src/greeting.txt with a greeting.")
+      assert.include(pull.body, "Claude Code (`claude`, model `sonnet`)")
+
+      // Usage: what the server counted is what Claude Code reported and the runner passed on.
+      const usage = completed["usage"] as Record<string, number>
+      const served = model.usage()
+      assert.strictEqual(usage["inputTokens"], served.inputTokens)
+      assert.strictEqual(usage["outputTokens"], served.outputTokens)
+      assert.strictEqual(usage["turns"], 3)
+      assert.isAbove(usage["costUsd"]!, 0)
+      assert.notInclude(callbacks.received(taskId).map((r) => r.raw).join("\n") + exit.stdout, apiKey)
+    }).pipe(Effect.scoped))
+
+  it.effect("a CLI that fails (the API answers 404) is reported as agent_failed with its own message", () =>
+    Effect.gen(function*() {
+      const { callbacks, entry, forge } = yield* Fixture
+      const model = yield* ModelServer.start({ script: [] })
+      forge.createRepo("octo/claude-fails")
+      const taskId = newTaskId()
+      const env = taskEnv({
+        taskId,
+        apiUrl: forge.url,
+        cloneUrl: forge.cloneUrl("octo/claude-fails"),
+        repo: "octo/claude-fails",
+        githubToken: forge.token,
+        callback: callbacks,
+        agent: "claude",
+        prompt: promptFor("anything"),
+        extra: {
+          PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
+          HOME: mkdtempSync(join(tmpdir(), "porter-claude-home-")),
+          // No API under this path: every call is a 404, which Claude Code does not retry.
+          ANTHROPIC_BASE_URL: `${model.url}/nowhere`,
+          ANTHROPIC_API_KEY: apiKey
+        }
+      })
+      const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 100_000 }))
+      assert.strictEqual(exit.code, ExitCode.AgentFailed, `${exit.stdout}\n${exit.stderr}`)
+      const completed = callbacks.completed(taskId)!
+      assert.strictEqual(completed["outcome"], "agent_failed")
+      assert.match(String(completed["error"]), /^Claude Code exited with code 1: ./)
+      assert.include(String(completed["logTail"]), String(completed["error"]))
+      assert.isAbove(model.requests().length, 0)
+      assert.isTrue(model.requests().every((r) => r.turn === undefined))
+    }).pipe(Effect.scoped))
+})

@@ -181,7 +181,11 @@ export const make = (options: ClientOptions): Effect.Effect<FlyHttp, never, Http
               return yield* Effect.flip(fromResponse(call.op, call.token, reason.response, now))
             }
             case "TransportError":
-              return yield* new FlyApiError({ ...base, kind: "transport", detail: scrub(describe(reason.cause), call.token) })
+              return yield* new FlyApiError({
+                ...base,
+                kind: "transport",
+                detail: scrub(describe(reason.cause), call.token)
+              })
             case "EncodeError":
             case "InvalidUrlError":
               return yield* new FlyApiError({ ...base, kind: "invalid", detail: scrub(reason.message, call.token) })
@@ -190,7 +194,9 @@ export const make = (options: ClientOptions): Effect.Effect<FlyHttp, never, Http
               return yield* new FlyApiError({ ...base, kind: "malformed", detail: scrub(reason.message, call.token) })
           }
         }
-        if (Cause.isTimeoutError(error)) return yield* new FlyApiError({ ...base, kind: "timeout", detail: "no answer in time" })
+        if (Cause.isTimeoutError(error)) {
+          return yield* new FlyApiError({ ...base, kind: "timeout", detail: "no answer in time" })
+        }
         return yield* new FlyApiError({ ...base, kind: "malformed", detail: scrub(describe(error), call.token) })
       })
 

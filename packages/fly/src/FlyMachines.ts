@@ -71,7 +71,10 @@ export class FlyMachines extends Context.Service<FlyMachines, Provisioner & {
     options?: WaitOptions
   ) => Effect.Effect<MachineProvisioner.Machine, Errors.ProvisionError | Errors.MachineNotFound | FlyWaitTimeout>
   /** Asks the machine's process to exit (with `auto_destroy`, Fly then destroys the machine). */
-  readonly stop: (id: Ids.MachineId, options?: StopOptions) => Effect.Effect<void, Errors.ProvisionError | Errors.MachineNotFound>
+  readonly stop: (
+    id: Ids.MachineId,
+    options?: StopOptions
+  ) => Effect.Effect<void, Errors.ProvisionError | Errors.MachineNotFound>
 }>()("@porter/fly/FlyMachines") {}
 
 export const CREDENTIAL_NAME = "FLY_API_TOKEN"
@@ -149,18 +152,21 @@ const seconds = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`
 const fieldOf = (text: string, body: FlyApi.CreateMachineRequest | undefined): string => {
   const t = text.toLowerCase()
   const guest = body?.config.guest
-  if (/memory/.test(t)) return `the machine memory (\`guest.memory_mb\` = ${guest?.memory_mb ?? "?"}, set with PORTER_MACHINE_MEMORY_MB)`
+  if (/memory/.test(t)) {
+    return `the machine memory (\`guest.memory_mb\` = ${guest?.memory_mb ?? "?"}, set with PORTER_MACHINE_MEMORY_MB)`
+  }
   if (/cpu_kind|cpu kind/.test(t)) return `the CPU kind (\`guest.cpu_kind\` = ${guest?.cpu_kind ?? "?"})`
   if (/cpu/.test(t)) return `the CPU count (\`guest.cpus\` = ${guest?.cpus ?? "?"}, set with PORTER_MACHINE_CPUS)`
   if (/image/.test(t)) return `the image (\`image\` = ${body?.config.image ?? "?"}, set with PORTER_MACHINE_IMAGE)`
-  if (/region/.test(t)) return `the region (\`region\` = ${body?.region ?? "unset"}, set with PORTER_MACHINE_REGION or FLY_REGION)`
+  if (/region/.test(t)) {
+    return `the region (\`region\` = ${body?.region ?? "unset"}, set with PORTER_MACHINE_REGION or FLY_REGION)`
+  }
   if (/\benv\b|environment/.test(t)) return "the machine environment (`env`)"
   if (/restart/.test(t)) return "the restart policy (`restart`)"
   if (/metadata/.test(t)) return "the machine metadata (`metadata`)"
   if (/name/.test(t)) return "the machine name (`name`)"
-  return `the machine settings (image ${body?.config.image ?? "?"}, ${guest?.cpus ?? "?"} ${guest?.cpu_kind ?? "?"} CPU(s), ${
-    guest?.memory_mb ?? "?"
-  } MB${body?.region ? `, region ${body.region}` : ""})`
+  const size = `${guest?.cpus ?? "?"} ${guest?.cpu_kind ?? "?"} CPU(s), ${guest?.memory_mb ?? "?"} MB`
+  return `the machine settings (image ${body?.config.image ?? "?"}, ${size}${body?.region ? `, region ${body.region}` : ""})`
 }
 
 const RETRY_HINT = "comment `@porter retry` to try again"
@@ -184,10 +190,14 @@ export const toProvisionError = (
     case "timeout":
       return make(
         "unavailable",
-        `could not reach the Fly Machines API at ${context.apiUrl} (${error.detail ?? error.kind})${tries}; ${RETRY_HINT} later`
+        `could not reach the Fly Machines API at ${context.apiUrl} (${error.detail ?? error.kind})${tries}; ` +
+          `${RETRY_HINT} later`
       )
     case "invalid":
-      return make("bad_config", `the Fly request could not be built (${error.detail ?? "invalid"}); check FLY_API_URL and FLY_APP_NAME`)
+      return make(
+        "bad_config",
+        `the Fly request could not be built (${error.detail ?? "invalid"}); check FLY_API_URL and FLY_APP_NAME`
+      )
     case "malformed":
       return make("unknown", `the Fly Machines API sent an answer Porter does not understand (${error.detail ?? "?"})`)
     case "status":
@@ -206,8 +216,8 @@ export const toProvisionError = (
   if (status === 404) {
     return make(
       "not_found",
-      `Fly has no app \`${context.app}\` that this token can see (404${fly}). Create it (\`fly apps create ${context.app}\`) ` +
-        `or set FLY_APP_NAME to an existing app, then ${RETRY_HINT}.`
+      `Fly has no app \`${context.app}\` that this token can see (404${fly}). ` +
+        `Create it (\`fly apps create ${context.app}\`) or set FLY_APP_NAME to an existing app, then ${RETRY_HINT}.`
     )
   }
   if (status === 422 || status === 400) {
@@ -284,22 +294,27 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
       }).pipe(
         Effect.map((machines) =>
           machines
-            .filter((m) => isPorters(m) && m.config?.metadata?.[key] === value)
-            .map(toMachine)
-            .filter((m) => !MachineProvisioner.isGone(m.state))
-            .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))
+            .filter((m) =>
+              isPorters(m) && m.config?.metadata?.[key] === value &&
+              !MachineProvisioner.isGone(toMachineState(m.state))
+            )
+            .sort((a, b) => (a.created_at ?? "").localeCompare(b.created_at ?? ""))
         )
       )
 
-    const findByTask = Effect.fn("FlyMachines.findByTask")(function*(taskId: Ids.TaskId, call?: MachineProvisioner.CallOptions) {
+    const findByTask = Effect.fn("FlyMachines.findByTask")(function*(
+      taskId: Ids.TaskId,
+      call?: MachineProvisioner.CallOptions
+    ) {
       const token = yield* tokenFor(call?.credential)
       const machines = yield* listWhere(token, FlyApi.METADATA_TASK_ID, taskId).pipe(Effect.catch(fail()))
-      return Option.fromNullishOr(machines[0])
+      return Option.map(Option.fromNullishOr(machines[0]), toMachine)
     })
 
     const list = Effect.fn("FlyMachines.list")(function*(call?: MachineProvisioner.CallOptions) {
       const token = yield* tokenFor(call?.credential)
-      return yield* listWhere(token, FlyApi.METADATA_PORTER, "1").pipe(Effect.catch(fail()))
+      const machines = yield* listWhere(token, FlyApi.METADATA_PORTER, "1").pipe(Effect.catch(fail()))
+      return machines.map(toMachine)
     })
 
     const create = Effect.fn("FlyMachines.create")(function*(spec: MachineProvisioner.MachineSpec) {
@@ -319,13 +334,7 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
         // An earlier attempt may have made the machine although its answer was lost: use that one.
         recover: Effect.map(
           listWhere(token, FlyApi.METADATA_TASK_ID, spec.taskId),
-          (found) => Option.map(Option.fromNullishOr(found[0]), (m): FlyApi.Machine => ({
-            id: m.id,
-            state: m.state,
-            config: { metadata: { [FlyApi.METADATA_PORTER]: "1", [FlyApi.METADATA_TASK_ID]: spec.taskId } },
-            ...(m.region !== undefined ? { region: m.region } : {}),
-            ...(m.createdAt !== undefined ? { created_at: new Date(m.createdAt).toISOString() } : {})
-          }))
+          (found) => Option.fromNullishOr(found[0])
         )
       }).pipe(Effect.catch(fail(body)))
       const result = toMachine(machine)

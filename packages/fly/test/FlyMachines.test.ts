@@ -342,6 +342,9 @@ describe("FlyMachines", () => {
         assert.include(server.apps(), "porter-new")
         const bad = yield* Effect.flip(FlyApps.ensureApp({ ...options, token: Redacted.make("nope-nope-nope") }))
         assert.strictEqual(bad.reason, "unauthorized")
+        const refused = yield* Effect.flip(FlyApps.ensureApp({ ...options, app: "Not_A_Valid_Name" }))
+        assert.strictEqual(refused.reason, "bad_config")
+        assert.include(refused.message, "Fly refused to create the app `Not_A_Valid_Name` in the org `personal` (422")
       }).pipe(Effect.provide(localFly())), 30_000)
 
     it.live("secrets and tokens never reach the logs", () =>

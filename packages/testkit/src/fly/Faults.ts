@@ -9,7 +9,13 @@ export type OpFilter = Op | "any"
 
 export type AnswerFault =
   /** Answer with `status` (429 adds `Retry-After`) and Fly's `ErrorResponse` body; nothing is done. */
-  | { readonly _tag: "Status"; readonly op: OpFilter; readonly status: number; readonly retryAfterSeconds?: number; readonly error: string }
+  | {
+    readonly _tag: "Status"
+    readonly op: OpFilter
+    readonly status: number
+    readonly retryAfterSeconds?: number
+    readonly error: string
+  }
   /** Do the work (create the machine), then close the connection without an answer. */
   | { readonly _tag: "DropResponse"; readonly op: OpFilter }
 

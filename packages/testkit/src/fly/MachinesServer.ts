@@ -22,7 +22,16 @@ import { randomBytes } from "node:crypto"
 import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
 import { FaultQueues, type Faults, type Op } from "./Faults.ts"
-import { type Command, type DockerOptions, dockerRuntime, type LaunchSpec, type Launched, processRuntime, type Runtime, type Signal } from "./Runtimes.ts"
+import {
+  type Command,
+  type DockerOptions,
+  dockerRuntime,
+  type LaunchSpec,
+  type Launched,
+  processRuntime,
+  type Runtime,
+  type Signal
+} from "./Runtimes.ts"
 
 export type { Command, DockerOptions } from "./Runtimes.ts"
 export type { Faults, Op, OpFilter } from "./Faults.ts"
@@ -192,6 +201,8 @@ export const parseDuration = (value: string | number | undefined): number | unde
   return matched ? total : undefined
 }
 
+const hex = (bytes: number) => randomBytes(bytes).toString("hex")
+
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 const ulid = () => {
   let out = ""
@@ -231,9 +242,11 @@ const checkGuest = (guest: { cpuKind: string; cpus: number; memoryMb: number }):
   if (!Number.isInteger(guest.memoryMb) || guest.memoryMb <= 0 || guest.memoryMb % 256 !== 0) {
     return `invalid config.guest.memory_mb: ${guest.memoryMb} MB (memory must be a multiple of 256 MB)`
   }
-  const [min, max] = guest.cpuKind === "shared" ? [256 * guest.cpus, 2048 * guest.cpus] : [2048 * guest.cpus, 8192 * guest.cpus]
+  const [perCpuMin, perCpuMax] = guest.cpuKind === "shared" ? [256, 2048] : [2048, 8192]
+  const [min, max] = [perCpuMin * guest.cpus, perCpuMax * guest.cpus]
   if (guest.memoryMb < min || guest.memoryMb > max) {
-    return `invalid config.guest.memory_mb: ${guest.memoryMb} MB is outside ${min}–${max} MB for ${guest.cpus} ${guest.cpuKind} CPU(s)`
+    return `invalid config.guest.memory_mb: ${guest.memoryMb} MB is outside ${min}–${max} MB ` +
+      `for ${guest.cpus} ${guest.cpuKind} CPU(s)`
   }
   return undefined
 }
@@ -305,7 +318,11 @@ const make = (options: Options, root: Scope.Scope) =>
       Deferred.doneUnsafe(previous, Exit.void)
     }
 
-    const setState = (m: MachineRecord, state: MachineState, event?: { type: string; source?: "user" | "flyd"; request?: Record<string, unknown> }) => {
+    const setState = (
+      m: MachineRecord,
+      state: MachineState,
+      event?: { type: string; source?: "user" | "flyd"; request?: Record<string, unknown> }
+    ) => {
       m.state = state
       m.updatedAt = Date.now()
       if (event) {
@@ -490,7 +507,9 @@ const make = (options: Options, root: Scope.Scope) =>
       Effect.gen(function*() {
         const params = yield* HttpRouter.params
         const url = new URL(request.url, "http://machines.local")
-        const text = request.method === "GET" || request.method === "DELETE" ? "" : yield* Effect.orElseSucceed(request.text, () => "")
+        const text = request.method === "GET" || request.method === "DELETE"
+          ? ""
+          : yield* Effect.orElseSucceed(request.text, () => "")
         let body: unknown = undefined
         const entry: RecordedRequest = {
           method: request.method,
@@ -572,7 +591,7 @@ const make = (options: Options, root: Scope.Scope) =>
           app: ctx.params["app"]!,
           region,
           instanceId: ulid(),
-          privateIp: `fdaa:0:${randomBytes(2).toString("hex")}:a7b:${randomBytes(2).toString("hex")}:${randomBytes(2).toString("hex")}::2`,
+          privateIp: `fdaa:0:${hex(2)}:a7b:${hex(2)}:${hex(2)}::2`,
           createdAt: now,
           updatedAt: now,
           state: "created",
@@ -637,7 +656,12 @@ const make = (options: Options, root: Scope.Scope) =>
         const deadline = Date.now() + Math.min(seconds, 60) * 1000
         for (;;) {
           if (reaches(m.state, wanted)) {
-            return HttpServerResponse.jsonUnsafe({ ok: true, state: m.state, version: m.instanceId, event_id: m.events.at(-1)?.id })
+            return HttpServerResponse.jsonUnsafe({
+              ok: true,
+              state: m.state,
+              version: m.instanceId,
+              event_id: m.events.at(-1)?.id
+            })
           }
           if (m.state === "destroyed") return errorBody(400, `machine ${m.id} was destroyed`)
           const left = deadline - Date.now()
@@ -680,7 +704,10 @@ const make = (options: Options, root: Scope.Scope) =>
         if (!m || m.state === "destroyed") return notFound()
         const force = ctx.url.searchParams.get("force") === "true"
         if (!force && (m.state === "started" || m.state === "starting" || m.state === "stopping")) {
-          return errorBody(412, "failed_precondition: unable to destroy machine, not currently stopped, suspended or failed")
+          return errorBody(
+            412,
+            "failed_precondition: unable to destroy machine, not currently stopped, suspended or failed"
+          )
         }
         yield* Effect.forkIn(destroyMachine(m, "user"), root)
         return HttpServerResponse.jsonUnsafe({ ok: true })
@@ -739,7 +766,8 @@ const make = (options: Options, root: Scope.Scope) =>
     const port = address._tag === "UnixPathAddress" ? 0 : address.port
     const host = options.host ?? "127.0.0.1"
 
-    return { token, app: defaultApp, url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/v1`, runtime, machines, requests, queues, view, kill, apps, reaches }
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/v1`
+    return { token, app: defaultApp, url, runtime, machines, requests, queues, view, kill, apps }
   })
 
 /** Starts a server (for non-Effect callers); `close()` kills every machine and stops it. */

@@ -11,7 +11,8 @@
 import { spawn } from "node:child_process"
 
 const mode = process.env["FAKE_MACHINE"] ?? "sleep"
-process.stdout.write(`fake machine ${process.env["FLY_MACHINE_ID"] ?? "?"} task=${process.env["TASK_ID"] ?? "?"} mode=${mode}\n`)
+const machineId = process.env["FLY_MACHINE_ID"] ?? "?"
+process.stdout.write(`fake machine ${machineId} task=${process.env["TASK_ID"] ?? "?"} mode=${mode}\n`)
 process.stderr.write("fake machine stderr line\n")
 
 const idle = () => setInterval(() => {}, 60_000)

@@ -234,7 +234,7 @@ describe("FlyMachines", () => {
         assert.deepStrictEqual((yield* machinesOf(taskId)).map((m) => m.id), [machine.id])
         server.faults.slow({ delayMs: 5_000, op: "get" })
         assert.strictEqual((yield* fly.get(machine.id)).id, machine.id)
-        assert.strictEqual((yield* requestsOf("get")).length, 2)
+        assert.isAtLeast((yield* requestsOf("get")).length, 2, "the slow get was given up and asked again")
       }).pipe(Effect.provide(localFly({ requestTimeoutMs: 500 }))), 30_000)
 
     it.live("5xx that do not stop end in a typed failure naming the problem", () =>

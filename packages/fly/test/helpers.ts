@@ -20,6 +20,7 @@ interface OpenApiParameter {
 }
 interface OpenApiOperation {
   readonly operationId: string
+  readonly responses: Record<string, { readonly content?: Record<string, { schema: object }> }>
   readonly parameters?: ReadonlyArray<OpenApiParameter>
   readonly requestBody?: { readonly required?: boolean; readonly content: Record<string, { schema: object }> }
 }
@@ -61,6 +62,8 @@ export interface CheckedRequest {
   readonly path: string
   readonly operationId: string
   readonly body?: unknown
+  /** Status of the JSON answer, once it was checked too. */
+  answerChecked?: number
 }
 
 /** Finds the operation for `method path` (path relative to the API base) and lists what is wrong with the request. */
@@ -118,6 +121,22 @@ export const check = (
   return { problems: [`${method} ${path} is not in the API description`] }
 }
 
+const operations = new Map(
+  Object.values(spec.paths).flatMap((byMethod) => Object.values(byMethod)).map((op) => [op.operationId, op] as const)
+)
+
+/**
+ * What is wrong with an answer: 2xx bodies must match the operation's declared schema (closed), error bodies Fly's
+ * `ErrorResponse`. This holds the local machines server to the description too.
+ */
+export const checkResponse = (operationId: string, status: number, body: unknown): ReadonlyArray<string> => {
+  const declared = operations.get(operationId)?.responses[String(status)]?.content?.["application/json"]?.schema
+  const schema = declared ?? (status >= 400 ? { $ref: "#/components/schemas/ErrorResponse" } : undefined)
+  if (schema === undefined) return []
+  const validate = ajv.compile(refs(schema))
+  return validate(body) ? [] : [`${operationId} ${status} answer: ${ajv.errorsText(validate.errors)}`]
+}
+
 const bodyOf = (request: HttpClientRequest.HttpClientRequest): unknown => {
   const body = request.body
   if (body._tag === "Uint8Array") return JSON.parse(new TextDecoder().decode(body.body))
@@ -155,8 +174,24 @@ export const checkingHttpClient = (apiBase: () => string): Layer.Layer<HttpClien
             )
           )
         }
-        log.push({ method: request.method, path, operationId: result.operationId, ...(body !== undefined ? { body } : {}) })
-        return effect
+        const entry: CheckedRequest = {
+          method: request.method,
+          path,
+          operationId: result.operationId,
+          ...(body !== undefined ? { body } : {})
+        }
+        log.push(entry)
+        const operationId = result.operationId
+        return Effect.tap(effect, (response) =>
+          (response.headers["content-type"] ?? "").startsWith("application/json")
+            ? Effect.flatMap(Effect.orDie(response.json), (answer) => {
+              const problems = checkResponse(operationId, response.status, answer)
+              entry.answerChecked = response.status
+              return problems.length === 0
+                ? Effect.void
+                : Effect.die(new Error(`answer does not match the Fly OpenAPI description: ${problems.join("; ")}`))
+            })
+            : Effect.void)
       }))
     return Context.make(HttpClient.HttpClient, client).pipe(Context.add(CheckedRequests, log))
   })).pipe(Layer.provide(FetchHttpClient.layer))

@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { FlyApps, FlyMachines } from "@porter/fly"
-import { CheckedRequests, check, LocalFly, localFly } from "./helpers.ts"
+import { CheckedRequests, check, checkResponse, LocalFly, localFly } from "./helpers.ts"
 
 const auth = { authorization: "Bearer t0ken" }
 const json = { ...auth, "content-type": "application/json" }
@@ -54,6 +54,16 @@ describe("the OpenAPI check", () => {
     assert.isNotEmpty(problems("POST", "/apps", none, json, { name: "x", org: "personal" }))
   })
 
+  it("rejects answers the description does not allow", () => {
+    assert.isEmpty(checkResponse("Machines_show", 200, { id: "3d8d413b29d089", state: "started", events: [] }))
+    assert.isNotEmpty(checkResponse("Machines_show", 200, { id: "3d8d413b29d089", state: 1 }))
+    assert.isNotEmpty(checkResponse("Machines_show", 200, { id: "3d8d413b29d089", colour: "blue" }))
+    assert.isNotEmpty(checkResponse("Machines_list", 200, { machines: [] }))
+    assert.isEmpty(checkResponse("Machines_show", 404, { error: "machine not found", status: "unknown" }))
+    assert.isNotEmpty(checkResponse("Machines_show", 404, { error: "machine not found", status: "gone" }))
+    assert.isNotEmpty(checkResponse("Machines_show", 404, { message: "machine not found" }))
+  })
+
   it.live("every operation the adapter uses went out matching the description", () =>
     Effect.gen(function*() {
       const fly = yield* FlyMachines.FlyMachines
@@ -88,6 +98,10 @@ describe("the OpenAPI check", () => {
         "Apps_create"
       ]
       for (const id of used) assert.isTrue(operations.has(id), `${id} was exercised`)
+      // The server's answers were held to the description as well.
+      for (const id of ["Machines_create", "Machines_show", "Machines_list", "Machines_wait", "Apps_show"]) {
+        assert.isTrue(checked.some((r) => r.operationId === id && r.answerChecked !== undefined), `${id} answer checked`)
+      }
       assert.strictEqual(checked.length, server.requests().length, "the server got exactly the checked requests")
     }).pipe(Effect.provide(localFly())), 30_000)
 })

@@ -70,7 +70,9 @@ export interface OpenApi {
   readonly hasOperation: (method: string, template: string) => boolean
   /** The operation path template an absolute URL (a `Link` header's) belongs to. */
   readonly templateOf: (method: string, url: string) => string | undefined
-  /** `METHOD template` of every operation validated so far (this test file). */
+  /** `METHOD template` of every operation answered so far (this test file). */
+  readonly called: Set<string>
+  /** Those whose answer had a JSON schema to validate against. */
   readonly validated: Set<string>
 }
 
@@ -95,6 +97,7 @@ export const openApi = (): OpenApi => {
   ajv.addSchema(spec, "gh")
   const cache = new Map<string, ValidateFunction | undefined>()
   const validated = new Set<string>()
+  const called = new Set<string>()
   const compile = (key: string, make: () => ValidateFunction | undefined) => {
     if (!cache.has(key)) cache.set(key, make())
     return cache.get(key)
@@ -107,6 +110,7 @@ export const openApi = (): OpenApi => {
     params: template.split("{").length
   })).sort((a, b) => a.params - b.params) // literal segments win: `/issues/comments` is not issue "comments"
   loaded = {
+    called,
     validated,
     templateOf: (method, url) =>
       matchers.find((matcher) =>
@@ -116,6 +120,8 @@ export const openApi = (): OpenApi => {
     response: (method, template, status, body) => {
       const operation = spec.paths[template]?.[method.toLowerCase()]
       if (!operation) return `no operation ${method} ${template} in GitHub's OpenAPI description`
+      called.add(`${method.toUpperCase()} ${template}`)
+      if (typeof body === "string") return undefined // no content (204), or diff / patch media types
       const response = operation.responses?.[String(status)]
       const contentType = Object.keys(response?.content ?? {}).find((type) => type.includes("json"))
       if (!response || !contentType || response.content?.[contentType]?.schema === undefined) return undefined
@@ -154,7 +160,6 @@ export const octokit = (emulator: GitHubEmulator.Emulator, token?: string): Octo
     ...(token === undefined ? {} : { auth: token })
   })
   const check = (options: RequestOptions, status: number, data: unknown) => {
-    if (typeof data === "string") return // diff / patch media types
     const method = options.method ?? "GET"
     // Later pages are requested by the absolute URLs of `Link` headers.
     const template = /^https?:/.test(options.url ?? "") ? spec.templateOf(method, options.url!) : options.url

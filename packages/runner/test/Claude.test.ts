@@ -11,14 +11,14 @@ import { Context, Effect, Layer } from "effect"
 import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Forge from "./support/FakeForge.ts"
+import * as Forge from "./support/Forge.ts"
 import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, startCallbackServer, taskEnv } from "./support/Harness.ts"
 
 const binDir = join(runnerRoot, "..", "..", "node_modules", ".bin")
 const claude = join(binDir, "claude")
 
 class Fixture extends Context.Service<Fixture, {
-  readonly forge: Forge.FakeForge
+  readonly forge: Forge.Forge
   readonly callbacks: CallbackServer
   readonly entry: string
 }>()("test/runner/ClaudeFixture") {
@@ -47,13 +47,13 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
           ModelServer.text("Added src/greeting.txt with a greeting.")
         ]
       })
-      forge.createRepo("octo/claude")
+      const repo = yield* Effect.promise(() => forge.createRepo("claude"))
       const taskId = newTaskId()
       const env = taskEnv({
         taskId,
         apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl("octo/claude"),
-        repo: "octo/claude",
+        cloneUrl: forge.cloneUrl(repo),
+        repo,
         githubToken: forge.token,
         callback: callbacks,
         agent: "claude",
@@ -79,15 +79,17 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       assert.include(JSON.stringify(turns[2]!.body), "checked")
 
       const branch = env["BRANCH"]!
-      assert.strictEqual(forge.git("octo/claude", ["show", `${branch}:src/greeting.txt`]), "Hello from Claude Code")
+      assert.strictEqual(forge.git(repo, ["show", `${branch}:src/greeting.txt`]), "Hello from Claude Code")
       const completed = callbacks.completed(taskId)!
       assert.strictEqual(completed["outcome"], "pushed")
       assert.strictEqual(completed["branch"], branch)
-      assert.strictEqual(completed["commitSha"], forge.git("octo/claude", ["rev-parse", branch]))
+      assert.strictEqual(completed["commitSha"], forge.git(repo, ["rev-parse", branch]))
       assert.strictEqual(completed["summary"], "Added src/greeting.txt with a greeting.")
-      const pull = forge.pulls.find((p) => p.head === branch)!
+      const pulls = yield* Effect.promise(() => forge.pulls(repo))
+      assert.strictEqual(pulls.length, 1)
+      const pull = pulls[0]!
       assert.strictEqual(completed["prUrl"], pull.html_url)
-      assert.strictEqual(pull.title, "Greet the world")
+      assert.deepInclude(pull, { title: "Greet the world", head: branch, base: "main", author: forge.botLogin })
       assert.include(pull.body, "Added src/greeting.txt with a greeting.")
       assert.include(pull.body, "Claude Code (`claude`, model `sonnet`)")
 
@@ -105,13 +107,13 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
     Effect.gen(function*() {
       const { callbacks, entry, forge } = yield* Fixture
       const model = yield* ModelServer.start({ script: [] })
-      forge.createRepo("octo/claude-fails")
+      const repo = yield* Effect.promise(() => forge.createRepo("claude-fails"))
       const taskId = newTaskId()
       const env = taskEnv({
         taskId,
         apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl("octo/claude-fails"),
-        repo: "octo/claude-fails",
+        cloneUrl: forge.cloneUrl(repo),
+        repo,
         githubToken: forge.token,
         callback: callbacks,
         agent: "claude",

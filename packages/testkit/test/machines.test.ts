@@ -343,10 +343,27 @@ describe("local machines server", () => {
       assert.isTrue(refused, "the server is gone")
     }), 30_000)
 
-  it("defaults to the Porter runner from its sources", () => {
-    const command = runnerCommand()
-    assert.strictEqual(command.command, process.execPath)
-    assert.deepStrictEqual(command.args?.[0], "--conditions=@porter/source")
-    assert.match(command.args?.[1] ?? "", /packages\/runner\/src\/main\.ts$/)
-  })
+  it.live("runs the Porter runner by default", () =>
+    Effect.promise(async () => {
+      const command = runnerCommand()
+      assert.strictEqual(command.command, process.execPath)
+      assert.deepStrictEqual(command.args?.[0], "--conditions=@porter/source")
+      assert.match(command.args?.[1] ?? "", /packages\/runner\/src\/main\.ts$/)
+      const server = await startPromise()
+      try {
+        // Without its environment the runner refuses to run, and says so in the machine's output.
+        const response = await fetch(`${server.url}/apps/${server.app}/machines`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
+          body: JSON.stringify({ config: { image: "registry.fly.io/porter-runner:0.1.0", env: {} } })
+        })
+        const { id } = await response.json() as { id: string }
+        const stopped = await server.waitFor(id, "stopped", 30_000)
+        assert.notStrictEqual(stopped.exitCode, 0)
+        assert.include(stopped.output, "porter-runner")
+        assert.include(stopped.output, "REPO_FULL_NAME")
+      } finally {
+        await server.close()
+      }
+    }), 60_000)
 })

@@ -7,7 +7,7 @@
  *   `recover` step — for a create, look the task's machine up — so a lost answer never becomes a second machine;
  * - give up at once when `Retry-After` asks for a wait longer than the remaining time budget, instead of sleeping
  *   past it.
- * 429, 5xx, timeouts and network faults are retried with exponential backoff and jitter (at least `Retry-After`),
+ * 429, 5xx, capacity errors, timeouts and network faults are retried with exponential backoff and jitter (at least `Retry-After`),
  * bounded by a count and a total time. Every other status fails at once.
  *
  * The token stays `Redacted` until the `Authorization` header is built; nothing here logs it, and error texts
@@ -67,10 +67,12 @@ export class FlyApiError extends Data.TaggedError("FlyApiError")<{
   }
 }
 
-/** Worth another attempt. */
+/** Worth another attempt (Fly's create docs ask callers to retry capacity errors). */
 export const isRetryable = (error: FlyApiError): boolean =>
   error.kind === "transport" || error.kind === "timeout" ||
-  (error.kind === "status" && (error.status === 429 || error.status === 408 || (error.status ?? 0) >= 500))
+  (error.kind === "status" &&
+    (error.status === 429 || error.status === 408 || (error.status ?? 0) >= 500 ||
+      error.flyStatus === "insufficient_capacity"))
 
 /** The call may have taken effect although its answer never arrived. */
 export const mayHaveApplied = (error: FlyApiError): boolean =>

@@ -213,6 +213,13 @@ export const toProvisionError = (
         `the installation) or fix the deployment's FLY_API_TOKEN, then ${RETRY_HINT}.`
     )
   }
+  if (error.flyStatus === "insufficient_capacity") {
+    return make(
+      "unavailable",
+      `Fly has no capacity for this machine (${status}${fly})${tries}; try another region (PORTER_MACHINE_REGION) or a ` +
+        `smaller size, or ${RETRY_HINT} later.`
+    )
+  }
   if (status === 404) {
     return make(
       "not_found",
@@ -233,13 +240,6 @@ export const toProvisionError = (
     return make(
       "rate_limited",
       `Fly kept rate-limiting Porter's requests (429${fly})${tries}; wait a minute, then ${RETRY_HINT}.`
-    )
-  }
-  if (error.flyStatus === "insufficient_capacity") {
-    return make(
-      "unavailable",
-      `Fly has no capacity for this machine (${status}${fly})${tries}; try another region (PORTER_MACHINE_REGION) or a ` +
-        `smaller size, or ${RETRY_HINT} later.`
     )
   }
   if (status >= 500) {

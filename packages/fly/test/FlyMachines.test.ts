@@ -252,6 +252,18 @@ describe("FlyMachines", () => {
         assert.strictEqual((yield* machinesOf(taskId)).length, 0)
       }).pipe(Effect.provide(localFly())), 30_000)
 
+    it.live("no capacity: retried, then the user is told to try another region or size", () =>
+      Effect.gen(function*() {
+        const fly = yield* Fly
+        const server = yield* LocalFly
+        server.faults.serverError({ count: 100, status: 412, code: "insufficient_capacity", op: "create", error: "no room" })
+        const error = yield* Effect.flip(fly.create(specFor(yield* Ids.makeTaskId)))
+        assert.strictEqual(error.reason, "unavailable")
+        assert.include(error.message, "Fly has no capacity for this machine (412: no room)")
+        assert.include(error.message, "try another region")
+        assert.include(error.message, "after 5 attempts")
+      }).pipe(Effect.provide(localFly())), 30_000)
+
     it.live("a Retry-After beyond the time budget ends the call at once", () =>
       Effect.gen(function*() {
         const fly = yield* Fly

@@ -15,6 +15,8 @@ export type AnswerFault =
     readonly status: number
     readonly retryAfterSeconds?: number
     readonly error: string
+    /** `ErrorResponse.status` (`main.statusCode`): `unknown` or `insufficient_capacity`. */
+    readonly code?: "unknown" | "insufficient_capacity"
   }
   /** Do the work (create the machine), then close the connection without an answer. */
   | { readonly _tag: "DropResponse"; readonly op: OpFilter }
@@ -33,7 +35,14 @@ export interface Faults {
   /** The next `count` (default 1) matching requests get 429 with `Retry-After` (default 1 s). */
   readonly rateLimit: (options?: { count?: number; retryAfterSeconds?: number; op?: OpFilter }) => void
   /** The next `count` (default 1) matching requests get `status` (default 500). */
-  readonly serverError: (options?: { count?: number; status?: number; op?: OpFilter; error?: string }) => void
+  readonly serverError: (options?: {
+    count?: number
+    status?: number
+    op?: OpFilter
+    error?: string
+    /** Fly's `ErrorResponse.status`, e.g. `insufficient_capacity` for a region without room. */
+    code?: "unknown" | "insufficient_capacity"
+  }) => void
   /** The next `count` (default 1) matching requests are answered `delayMs` late. */
   readonly slow: (options: { delayMs: number; count?: number; op?: OpFilter }) => void
   /** The next `count` (default 1) creates make their machine, then drop the connection without an answer. */
@@ -115,7 +124,8 @@ export class FaultQueues {
             _tag: "Status",
             op: options.op ?? "any",
             status: options.status ?? 500,
-            error: options.error ?? "internal server error (injected)"
+            error: options.error ?? "internal server error (injected)",
+            ...(options.code !== undefined ? { code: options.code } : {})
           },
           remaining: options.count ?? 1
         })

@@ -485,8 +485,8 @@ const make = (options: Options, root: Scope.Scope) =>
 
     // ---- HTTP ----
 
-    const errorBody = (status: number, error: string, headers: Record<string, string> = {}) =>
-      HttpServerResponse.jsonUnsafe({ error, status: "unknown" }, { status, headers })
+    const errorBody = (status: number, error: string, headers: Record<string, string> = {}, code = "unknown") =>
+      HttpServerResponse.jsonUnsafe({ error, status: code }, { status, headers })
 
     const authorized = (header: string | undefined) => {
       if (header === undefined) return false
@@ -541,7 +541,8 @@ const make = (options: Options, root: Scope.Scope) =>
           return finish(errorBody(
             fault.status,
             fault.error,
-            fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {}
+            fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {},
+            fault.code
           ))
         }
         const app = params["app"]

@@ -1,0 +1,420 @@
+/**
+ * `MachineProvisioner` over the Docker Engine API: one container per task from the runner image, started at once,
+ * with the machine environment, CPU and memory limits from `spec.guest` (`NanoCpus`, `Memory`; CPUs capped at what
+ * the daemon has), Porter's labels (`porter=1`, `porter.task_id`, `porter.deadline_at`), auto-removal when it ends,
+ * an init process (`docker-init`) so signals reach the runner, and the name `porter-<task id>`: a create repeated
+ * after a lost answer meets the first container (409) and returns it instead of making a second one.
+ *
+ * `findByTask` and `list` use label filters, so they need no database and see containers of earlier hosts.
+ * Deadlines are labels too: the layer checks them every few seconds (`deadlineCheckMs`) and stops overdue
+ * containers (stop signal, then SIGKILL after `stopTimeoutSeconds`), including those a previous host started.
+ *
+ * What it cannot do:
+ * - pull images: the runner image must be on the daemon's host (`docker build`, `docker load` or `docker pull`);
+ * - keep the secret environment from whoever can use the daemon: Docker stores a container's `Env` and shows it to
+ *   `docker inspect`. Porter never reads it back (responses are decoded without it);
+ * - reach the host's loopback from a container on the default bridge network: machines reach the host as
+ *   `host.docker.internal` (added by default), or use `network: "host"`;
+ * - talk TLS to a remote daemon.
+ */
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schedule, Scope } from "effect"
+import { Errors, Ids, MachineProvisioner, PorterConfig } from "@porter/core"
+import * as DockerApi from "./DockerApi.ts"
+import * as DockerEngine from "./DockerEngine.ts"
+
+export interface DockerOptions {
+  /** `DOCKER_HOST`: `unix:///var/run/docker.sock` (default), `tcp://host:2375`, `http://…`. */
+  readonly host?: string | undefined
+  /** Image when the spec names none (`PORTER_MACHINE_IMAGE`). */
+  readonly image?: string | undefined
+  /** Container names are `<namePrefix><task id>`; default `porter-`. */
+  readonly namePrefix?: string | undefined
+  /** Remove containers when they end (default true). */
+  readonly autoRemove?: boolean | undefined
+  /** Run `docker-init` as PID 1 (default true). */
+  readonly init?: boolean | undefined
+  /** `HostConfig.NetworkMode` (`bridge`, `host`, a network name); default the daemon's. */
+  readonly network?: string | undefined
+  /** `HostConfig.ExtraHosts`; default `["host.docker.internal:host-gateway"]`. */
+  readonly extraHosts?: ReadonlyArray<string> | undefined
+  /** Between the stop signal and SIGKILL when a deadline passes or `stop` is called; default 10 s. */
+  readonly stopTimeoutSeconds?: number | undefined
+  /** How often deadlines are checked; default 5 s. `false`: never (e.g. where nothing runs between requests). */
+  readonly deadlineCheckMs?: number | false | undefined
+  /** Overrides the image's command (tests; debugging). */
+  readonly command?: ReadonlyArray<string> | undefined
+  readonly requestTimeoutMs?: number | undefined
+}
+
+type Provisioner = MachineProvisioner.MachineProvisioner["Service"]
+
+/** The Docker provisioner with its extras. Its layer provides `MachineProvisioner` too. */
+export class DockerProvisioner extends Context.Service<DockerProvisioner, Provisioner & {
+  /** Stops the container (stop signal, then SIGKILL); with auto-removal it is then gone. */
+  readonly stop: (id: Ids.MachineId) => Effect.Effect<void, Errors.MachineNotFound | Errors.ProvisionError>
+  /** The container's output (stdout and stderr interleaved), the last `tail` lines if given. */
+  readonly logs: (
+    id: Ids.MachineId,
+    options?: { readonly tail?: number }
+  ) => Effect.Effect<ReadonlyArray<string>, Errors.MachineNotFound | Errors.ProvisionError>
+  /** Waits until the container is not running; its exit code. */
+  readonly wait: (id: Ids.MachineId) => Effect.Effect<number, Errors.MachineNotFound | Errors.ProvisionError>
+  /** Stops every running Porter container past its deadline now; how many. The layer runs this periodically. */
+  readonly enforceDeadlines: Effect.Effect<number, Errors.ProvisionError>
+  readonly engine: DockerEngine.DockerEngine["Service"]
+}>()("@porter/docker/DockerProvisioner") {}
+
+const isPorters = (labels: Readonly<Record<string, string>> | null | undefined): boolean =>
+  labels?.[DockerApi.LABEL_PORTER] === "1"
+
+export const toMachine = (container: DockerApi.ContainerInspect): MachineProvisioner.Machine => {
+  const taskId = container.Config.Labels?.[DockerApi.LABEL_TASK_ID]
+  const createdAt = container.Created ? Date.parse(container.Created) : Number.NaN
+  return new MachineProvisioner.Machine({
+    id: container.Id as Ids.MachineId,
+    state: DockerApi.toMachineState(container.State.Status),
+    ...(taskId ? { taskId } : {}),
+    ...(Number.isFinite(createdAt) ? { createdAt } : {})
+  })
+}
+
+export const summaryToMachine = (container: DockerApi.ContainerSummary): MachineProvisioner.Machine => {
+  const taskId = container.Labels?.[DockerApi.LABEL_TASK_ID]
+  return new MachineProvisioner.Machine({
+    id: container.Id as Ids.MachineId,
+    state: DockerApi.toMachineState(container.State),
+    ...(taskId ? { taskId } : {}),
+    ...(container.Created !== undefined ? { createdAt: container.Created * 1000 } : {})
+  })
+}
+
+/** The create body; secret values are unwrapped here and nowhere else. */
+export const createRequest = (
+  spec: MachineProvisioner.MachineSpec,
+  settings: {
+    readonly image: string
+    readonly maxCpus?: number | undefined
+    readonly autoRemove: boolean
+    readonly init: boolean
+    readonly network?: string | undefined
+    readonly extraHosts: ReadonlyArray<string>
+    readonly stopTimeoutSeconds: number
+    readonly command?: ReadonlyArray<string> | undefined
+  }
+): DockerApi.CreateContainerRequest => {
+  const env: Array<string> = []
+  for (const [name, value] of Object.entries(spec.env)) if (!name.includes("=")) env.push(`${name}=${value}`)
+  for (const [name, value] of Object.entries(spec.secretEnv)) {
+    if (!name.includes("=")) env.push(`${name}=${Redacted.value(value)}`)
+  }
+  const cpus = settings.maxCpus !== undefined && settings.maxCpus > 0
+    ? Math.min(spec.guest.cpus, settings.maxCpus)
+    : spec.guest.cpus
+  return {
+    Image: settings.image,
+    Env: env,
+    Labels: {
+      [DockerApi.LABEL_PORTER]: "1",
+      [DockerApi.LABEL_TASK_ID]: spec.taskId,
+      ...(spec.deadlineAt !== undefined ? { [DockerApi.LABEL_DEADLINE]: String(Math.floor(spec.deadlineAt)) } : {})
+    },
+    StopTimeout: settings.stopTimeoutSeconds,
+    ...(settings.command !== undefined ? { Cmd: settings.command } : {}),
+    HostConfig: {
+      ...(cpus > 0 ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
+      ...(spec.guest.memoryMb > 0 ? { Memory: Math.round(spec.guest.memoryMb * 1024 * 1024) } : {}),
+      AutoRemove: settings.autoRemove,
+      Init: settings.init,
+      ...(settings.network !== undefined ? { NetworkMode: settings.network } : {}),
+      ...(settings.extraHosts.length > 0 ? { ExtraHosts: settings.extraHosts } : {})
+    }
+  }
+}
+
+const RETRY_HINT = "comment `@porter retry` to try again"
+
+/** A failed Engine call, as the user reads it (on the issue, in the CLI). */
+export const toProvisionError = (
+  error: DockerEngine.DockerEngineError,
+  context: { readonly image?: string | undefined } = {}
+): Errors.ProvisionError => {
+  const make = (reason: Errors.ProvisionFailure, message: string) =>
+    new Errors.ProvisionError({
+      reason,
+      message,
+      ...(error.status !== undefined ? { status: error.status } : {}),
+      cause: error
+    })
+  const said = error.engineMessage ? `: ${error.engineMessage}` : ""
+  switch (error.kind) {
+    case "transport": {
+      if (error.code === "EACCES" || error.code === "EPERM") {
+        return make(
+          "unauthorized",
+          `permission denied on the Docker daemon at ${error.host}: run Porter as a user who may use it (the ` +
+            "`docker` group) or set DOCKER_HOST to a daemon you can reach"
+        )
+      }
+      return make(
+        "unavailable",
+        `could not reach the Docker daemon at ${error.host} (${error.code ?? error.detail ?? "no answer"}): is dockerd ` +
+          "running? Start it, or set DOCKER_HOST to its address (unix:///var/run/docker.sock, tcp://host:2375)"
+      )
+    }
+    case "timeout":
+      return make("unavailable", `the Docker daemon at ${error.host} did not answer (${error.op}); is it overloaded? ${RETRY_HINT}`)
+    case "malformed":
+      return make("unknown", `the Docker daemon at ${error.host} sent an answer Porter does not understand (${error.op}: ${error.detail ?? "?"})`)
+    case "status":
+      break
+  }
+  const status = error.status ?? 0
+  if (status === 404 && context.image !== undefined && /image/i.test(error.engineMessage ?? "")) {
+    return make(
+      "not_found",
+      `the runner image \`${context.image}\` is not on the Docker host ${error.host}. Build it (in a Porter checkout: ` +
+        `\`docker build -t ${context.image} worker-image/\`), load or pull it, or set PORTER_MACHINE_IMAGE to an image ` +
+        "the host has; Porter does not pull images"
+    )
+  }
+  if (status === 404) return make("not_found", `Docker has no such container (${error.op}${said})`)
+  if (status === 400) return make("bad_config", `Docker refused the container settings (${error.op}${said})`)
+  if (status === 401 || status === 403) return make("unauthorized", `the Docker daemon refused ${error.op} (${status}${said})`)
+  if (status === 409) return make("conflict", `Docker refused ${error.op} in the container's current state (409${said})`)
+  if (status >= 500) {
+    return make("unavailable", `the Docker daemon failed to ${error.op} (${status}${said}); ${RETRY_HINT} later`)
+  }
+  return make("unknown", `the Docker daemon answered ${status} to ${error.op}${said}`)
+}
+
+const DEFAULT_EXTRA_HOSTS = ["host.docker.internal:host-gateway"] as const
+
+export const make = (
+  options: DockerOptions = {}
+): Effect.Effect<DockerProvisioner["Service"], never, DockerEngine.DockerEngine | Scope.Scope> =>
+  Effect.gen(function*() {
+    const engine = yield* DockerEngine.DockerEngine
+    const prefix = options.namePrefix ?? "porter-"
+    const defaultImage = options.image ?? PorterConfig.defaults.machineImage
+    const stopTimeoutSeconds = options.stopTimeoutSeconds ?? 10
+    const fail = (context: { readonly image?: string | undefined } = {}) => (error: DockerEngine.DockerEngineError) =>
+      Effect.fail(toProvisionError(error, context))
+
+    // CPUs the daemon has: a larger NanoCpus is refused, so larger guests are capped. Asked once, when first needed.
+    const maxCpus = yield* Effect.cached(
+      engine.info.pipe(
+        Effect.map((info) => info.NCPU),
+        Effect.catch(() => Effect.succeed(undefined))
+      )
+    )
+
+    /** Porter's container with this id or name, if any. */
+    const inspect = (id: string) =>
+      Effect.map(engine.inspectContainer(id), Option.filter((c) => isPorters(c.Config.Labels)))
+
+    const liveWhere = (labels: ReadonlyArray<string>) =>
+      engine.listContainers({ label: labels }).pipe(
+        Effect.map((containers) =>
+          containers
+            .filter((c) => isPorters(c.Labels))
+            .map(summaryToMachine)
+            .filter((m) => !MachineProvisioner.isGone(m.state))
+            .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))
+        )
+      )
+
+    const findByTask = Effect.fn("DockerProvisioner.findByTask")(function*(taskId: Ids.TaskId) {
+      const machines = yield* liveWhere([`${DockerApi.LABEL_PORTER}=1`, `${DockerApi.LABEL_TASK_ID}=${taskId}`]).pipe(
+        Effect.catch(fail())
+      )
+      return Option.fromNullishOr(machines[0])
+    })
+
+    const list = Effect.fn("DockerProvisioner.list")(function*() {
+      return yield* liveWhere([`${DockerApi.LABEL_PORTER}=1`]).pipe(Effect.catch(fail()))
+    })
+
+    const get = Effect.fn("DockerProvisioner.get")(function*(id: Ids.MachineId) {
+      const found = yield* inspect(id).pipe(Effect.catch(fail()))
+      if (Option.isNone(found)) return yield* new Errors.MachineNotFound({ machineId: id })
+      return toMachine(found.value)
+    })
+
+    /** Starts a created container; a container that cannot start is removed, so a retry starts afresh. */
+    const start = (id: string, image: string) =>
+      engine.startContainer(id).pipe(
+        Effect.catch((error) =>
+          Effect.andThen(
+            Effect.ignore(engine.removeContainer(id, { force: true })),
+            Effect.fail(
+              error.kind === "status" && (error.status === 400 || error.status === 500)
+                ? new Errors.ProvisionError({
+                  reason: "bad_config",
+                  message: `Docker could not start a container of the runner image \`${image}\`${
+                    error.engineMessage ? `: ${error.engineMessage}` : ""
+                  }; check the image and PORTER_MACHINE_IMAGE`,
+                  ...(error.status !== undefined ? { status: error.status } : {}),
+                  cause: error
+                })
+                : toProvisionError(error, { image })
+            )
+          )
+        )
+      )
+
+    const create = Effect.fn("DockerProvisioner.create")(function*(spec: MachineProvisioner.MachineSpec) {
+      yield* Effect.annotateCurrentSpan({ taskId: spec.taskId })
+      const image = spec.image ?? defaultImage
+      const name = `${prefix}${spec.taskId}`
+      const body = createRequest(spec, {
+        image,
+        maxCpus: yield* maxCpus,
+        autoRemove: options.autoRemove ?? true,
+        init: options.init ?? true,
+        network: options.network,
+        extraHosts: options.extraHosts ?? DEFAULT_EXTRA_HOSTS,
+        stopTimeoutSeconds,
+        command: options.command
+      })
+      let id: string | undefined
+      for (let attempt = 1; id === undefined; attempt++) {
+        const created = yield* Effect.result(engine.createContainer(name, body))
+        if (created._tag === "Success") {
+          for (const warning of created.success.Warnings ?? []) {
+            yield* Effect.logWarning("Docker warned about a machine", { taskId: spec.taskId, warning })
+          }
+          yield* start(created.success.Id, image)
+          id = created.success.Id
+          break
+        }
+        const error = created.failure
+        if (!(error.kind === "status" && error.status === 409)) return yield* toProvisionError(error, { image })
+        // The name is taken: most likely by this task's container from an attempt whose answer was lost.
+        const existing = yield* engine.inspectContainer(name).pipe(Effect.catch(fail({ image })))
+        if (Option.isSome(existing)) {
+          const container = existing.value
+          if (!isPorters(container.Config.Labels) || container.Config.Labels?.[DockerApi.LABEL_TASK_ID] !== spec.taskId) {
+            return yield* new Errors.ProvisionError({
+              reason: "conflict",
+              message: `a container named ${name} exists and is not this task's machine; remove it (\`docker rm -f ${name}\`)`
+            })
+          }
+          if (container.State.Status === "created") yield* start(container.Id, image)
+          yield* Effect.logInfo("Docker machine already existed for the task", { taskId: spec.taskId, machineId: container.Id })
+          id = container.Id
+          break
+        }
+        // It was being removed as we asked: try again, a few times.
+        if (attempt >= 3) return yield* toProvisionError(error, { image })
+        yield* Effect.sleep(Duration.millis(200 * attempt))
+      }
+      const machine = yield* engine.inspectContainer(id).pipe(Effect.catch(fail({ image })))
+      yield* Effect.logInfo("Docker machine started", { taskId: spec.taskId, machineId: id, image })
+      // Already ended and auto-removed: it existed, briefly.
+      return Option.match(machine, {
+        onNone: () => new MachineProvisioner.Machine({ id: id as Ids.MachineId, taskId: spec.taskId, state: "destroyed" }),
+        onSome: toMachine
+      })
+    })
+
+    const destroy = Effect.fn("DockerProvisioner.destroy")(function*(id: Ids.MachineId) {
+      const found = yield* engine.inspectContainer(id).pipe(Effect.catch(fail()))
+      if (Option.isNone(found)) return
+      if (!isPorters(found.value.Config.Labels)) {
+        return yield* new Errors.ProvisionError({
+          reason: "bad_config",
+          message: `container ${id} is not a Porter machine (no ${DockerApi.LABEL_PORTER}=1 label); Porter does not remove it`
+        })
+      }
+      const outcome = yield* engine.removeContainer(found.value.Id, { force: true }).pipe(Effect.catch(fail()))
+      yield* Effect.logInfo("Docker machine destroyed", { machineId: found.value.Id, outcome })
+    })
+
+    const existing = (id: Ids.MachineId) =>
+      Effect.flatMap(inspect(id).pipe(Effect.catch(fail())), (found) =>
+        Option.isNone(found) ? Effect.fail(new Errors.MachineNotFound({ machineId: id })) : Effect.succeed(found.value))
+
+    const stop = Effect.fn("DockerProvisioner.stop")(function*(id: Ids.MachineId) {
+      const container = yield* existing(id)
+      yield* engine.stopContainer(container.Id, stopTimeoutSeconds).pipe(Effect.catch(fail()))
+    })
+
+    const logs = Effect.fn("DockerProvisioner.logs")(function*(id: Ids.MachineId, logOptions?: { readonly tail?: number }) {
+      const container = yield* existing(id)
+      const bytes = yield* engine.containerLogs(container.Id, logOptions ?? {}).pipe(Effect.catch(fail()))
+      if (Option.isNone(bytes)) return yield* new Errors.MachineNotFound({ machineId: id })
+      return DockerApi.logLines(bytes.value)
+    })
+
+    const wait = Effect.fn("DockerProvisioner.wait")(function*(id: Ids.MachineId) {
+      const container = yield* existing(id)
+      const result = yield* engine.waitContainer(container.Id, "not-running").pipe(Effect.catch(fail()))
+      if (Option.isNone(result)) return yield* new Errors.MachineNotFound({ machineId: id })
+      return result.value.StatusCode
+    })
+
+    const enforceDeadlines = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const containers = yield* engine.listContainers({
+        label: [`${DockerApi.LABEL_PORTER}=1`, DockerApi.LABEL_DEADLINE],
+        status: ["running"]
+      }).pipe(Effect.catch(fail()))
+      const overdue = containers.filter((c) => {
+        const deadline = Number(c.Labels?.[DockerApi.LABEL_DEADLINE])
+        return isPorters(c.Labels) && Number.isFinite(deadline) && deadline <= now
+      })
+      yield* Effect.forEach(overdue, (c) =>
+        engine.stopContainer(c.Id, stopTimeoutSeconds).pipe(
+          Effect.tap(() =>
+            Effect.logInfo("stopped a Docker machine past its deadline", {
+              machineId: c.Id,
+              taskId: c.Labels?.[DockerApi.LABEL_TASK_ID]
+            })
+          ),
+          Effect.catch((error) => Effect.logWarning("could not stop an overdue Docker machine", { machineId: c.Id, error: error.message }))
+        ), { concurrency: 4, discard: true })
+      return overdue.length
+    }).pipe(Effect.withSpan("DockerProvisioner.enforceDeadlines"))
+
+    if (options.deadlineCheckMs !== false) {
+      const every = Math.max(100, options.deadlineCheckMs ?? 5_000)
+      yield* enforceDeadlines.pipe(
+        Effect.catch((error) => Effect.logWarning("checking Docker machine deadlines failed", { error: error.message })),
+        Effect.repeat(Schedule.spaced(Duration.millis(every))),
+        Effect.forkScoped
+      )
+    }
+
+    return DockerProvisioner.of({ create, get, findByTask, list, destroy, stop, logs, wait, enforceDeadlines, engine })
+  })
+
+/** The provisioner (and `MachineProvisioner`) with its own Engine client (`DockerEngine.layer`). */
+export const layer = (
+  options: DockerOptions = {}
+): Layer.Layer<DockerProvisioner | MachineProvisioner.MachineProvisioner, DockerEngine.InvalidDockerHost> =>
+  layerWithEngine(options).pipe(
+    Layer.provide(DockerEngine.layer({ host: options.host, requestTimeoutMs: options.requestTimeoutMs }))
+  )
+
+/** The provisioner over a `DockerEngine` given elsewhere (another transport, a shared client). */
+export const layerWithEngine = (
+  options: DockerOptions = {}
+): Layer.Layer<DockerProvisioner | MachineProvisioner.MachineProvisioner, never, DockerEngine.DockerEngine> =>
+  Layer.effectContext(
+    Effect.map(make(options), (service) =>
+      Context.make(DockerProvisioner, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service)))
+  )
+
+/** `DOCKER_HOST` (default the unix socket), `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_NETWORK`; all optional. */
+export const config: Config.Config<DockerOptions> = Config.all({
+  host: Config.String("DOCKER_HOST").pipe(Config.withDefault(DockerApi.DEFAULT_HOST)),
+  image: Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(PorterConfig.defaults.machineImage)),
+  network: Config.option(Config.String("PORTER_DOCKER_NETWORK"))
+}).pipe(
+  Config.map(({ host, image, network }) => ({ host, image, network: Option.getOrUndefined(network) }))
+)
+
+export const layerConfig: Layer.Layer<
+  DockerProvisioner | MachineProvisioner.MachineProvisioner,
+  Config.ConfigError | DockerEngine.InvalidDockerHost
+> = Layer.unwrap(Effect.map(config, layer))

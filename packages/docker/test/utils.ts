@@ -1,0 +1,83 @@
+/**
+ * A real dockerd for the tests: whether one answers (at DOCKER_HOST, default the unix socket), and a tiny test
+ * image built without any registry — host binaries (`sh`, `sleep`, `env`) and their shared libraries (from
+ * `ldd`) in a tarball, imported as `porter-test-idle:1`.
+ */
+import { execFile } from "node:child_process"
+import { Effect, Exit, Layer } from "effect"
+import { DockerEngine } from "@porter/docker"
+
+export const IMAGE_REPO = "porter-test-idle"
+export const IMAGE_TAG = "1"
+export const IMAGE = `${IMAGE_REPO}:${IMAGE_TAG}`
+
+/**
+ * What the test containers run. MACHINE_MODE: idle (default) prints "ready" and runs until SIGTERM; `env` also
+ * prints its environment; `exit` prints "bye" and exits with MACHINE_EXIT_CODE (default 3).
+ */
+const SCRIPT = [
+  "trap 'echo stopping; exit 0' TERM",
+  "echo ready",
+  "case \"$MACHINE_MODE\" in",
+  "  env) env ;;",
+  "  exit) echo bye; exit \"${MACHINE_EXIT_CODE:-3}\" ;;",
+  "esac",
+  "while :; do sleep 1 & wait $!; done"
+].join("\n")
+
+const BINARIES = ["/bin/sh", "/bin/sleep", "/usr/bin/env"]
+
+const run = (file: string, args: ReadonlyArray<string>) =>
+  new Promise<Buffer>((resolve, reject) =>
+    execFile(file, args, { encoding: "buffer", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${file} ${args.join(" ")}: ${String(stderr) || error.message}`)) : resolve(stdout)
+    )
+  )
+
+/** The binaries and the libraries they load, as paths relative to `/`. */
+const rootfsFiles = async (): Promise<ReadonlyArray<string>> => {
+  const files = new Set(BINARIES)
+  for (const binary of BINARIES) {
+    const out = String(await run("ldd", [binary]))
+    for (const line of out.split("\n")) {
+      const match = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line)
+      if (match?.[1]) files.add(match[1])
+    }
+  }
+  return [...files].map((f) => f.slice(1))
+}
+
+export const buildTestImage = Effect.gen(function*() {
+  const engine = yield* DockerEngine.DockerEngine
+  if (yield* engine.imageExists(IMAGE)) return
+  const tarball = yield* Effect.tryPromise(async () => {
+    const files = await rootfsFiles()
+    // -h: store what symlinks point to (merged /usr, libc's versioned names).
+    return new Uint8Array(await run("tar", ["-c", "-h", "-f", "-", "-C", "/", ...files]))
+  })
+  yield* engine.importImage(tarball, {
+    repo: IMAGE_REPO,
+    tag: IMAGE_TAG,
+    changes: [`CMD ${JSON.stringify(["/bin/sh", "-c", SCRIPT])}`]
+  })
+})
+
+export const host = process.env.DOCKER_HOST || "unix:///var/run/docker.sock"
+
+/** `undefined` when a daemon answers and the test image is there; else why the Docker tests are skipped. */
+export const setup = async (): Promise<string | undefined> => {
+  if (process.platform !== "linux") return `the Docker tests need Linux (their test image is made of host binaries)`
+  const program = Effect.gen(function*() {
+    const engine = yield* DockerEngine.DockerEngine
+    const pinged = yield* Effect.exit(engine.ping)
+    if (Exit.isFailure(pinged)) {
+      return `no Docker daemon answers at ${host}: install docker.io and start dockerd (scripts/docker-setup.sh), or set DOCKER_HOST`
+    }
+    const built = yield* Effect.exit(buildTestImage)
+    if (Exit.isFailure(built)) return `could not build the test image ${IMAGE}: ${String(built.cause)}`
+    return undefined
+  })
+  return Effect.runPromise(program.pipe(
+    Effect.provide(DockerEngine.layer({ host, requestTimeoutMs: 20_000 }).pipe(Layer.orDie))
+  )).catch((error) => `Docker is not usable at ${host}: ${String(error)}`)
+}

@@ -391,8 +391,6 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
       const reached = (machine: MachineProvisioner.Machine) =>
         state === "settled"
           ? ["started", "stopped", "suspended", "failed", "destroyed"].includes(machine.state)
-          : state === "destroyed"
-          ? MachineProvisioner.isGone(machine.state) && machine.state === "destroyed"
           : machine.state === state
       const current = (machine: Ids.MachineId) =>
         get(machine, call).pipe(

@@ -147,7 +147,8 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
     const decode = <A>(op: string, schema: Schema.Codec<A, unknown>, response: HttpClientResponse.HttpClientResponse) =>
       response.json.pipe(
         Effect.flatMap(Schema.decodeUnknownEffect(schema)),
-        Effect.mapError((error) => failure(op, { kind: "malformed", detail: describe(error) }))
+        // Short: a decoding error quotes the value it failed on.
+        Effect.mapError((error) => failure(op, { kind: "malformed", detail: describe(error).slice(0, 300) }))
       )
 
     const expect = <A>(

@@ -200,10 +200,11 @@ export const make = (
     const fail = (context: { readonly image?: string | undefined } = {}) => (error: DockerEngine.DockerEngineError) =>
       Effect.fail(toProvisionError(error, context))
 
-    // CPUs the daemon has: a larger NanoCpus is refused, so larger guests are capped. Asked once, when first needed.
-    const maxCpus = yield* Effect.cached(
-      engine.info.pipe(
-        Effect.map((info) => info.NCPU),
+    // CPUs the daemon has: a larger NanoCpus is refused, so larger guests are capped. Asked until it answers once.
+    let hostCpus: number | undefined
+    const maxCpus = Effect.suspend(() =>
+      hostCpus !== undefined ? Effect.succeed(hostCpus) : engine.info.pipe(
+        Effect.map((info) => (hostCpus = info.NCPU)),
         Effect.catch(() => Effect.succeed(undefined))
       )
     )

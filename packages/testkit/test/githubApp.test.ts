@@ -215,6 +215,9 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
       yield* advanceClock(emu.url, 61 * 60)
       const expired = yield* statusOf(() => bot.rest.issues.get({ owner: "hal", repo: "bot", issue_number: 1 }))
       assert.deepStrictEqual(expired, { status: 401, message: "Bad credentials" })
+      const dated = yield* call(() => fetch(`${emu.url}/repos/hal/bot`))
+      const skew = Date.parse(dated.headers.get("date") ?? "") - Date.now()
+      assert.isTrue(skew > 59 * 60_000 && skew < 62 * 60_000, `Date header follows the emulator's clock (${skew} ms)`)
       // A JWT made now is in the emulator's past: GitHub's clock-drift answer, which Octokit's App auth retries on.
       const stale = yield* statusOf(() => app.rest.apps.getAuthenticated())
       assert.strictEqual(stale.status, 401)

@@ -53,6 +53,10 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       assert.deepStrictEqual(branches.data.map((entry) => entry.name).sort(), ["feature/one", "main"])
       const repo = yield* call(() => admin.rest.repos.get({ owner: emu.admin.login, repo: "pushme" }))
       assert.isString(repo.data.pushed_at)
+      // Like GitHub, the clone URL works without `.git` too.
+      const bare = cloneUrl(emu, `${emu.admin.login}/pushme`, emu.admin.token).replace(/\.git$/, "")
+      yield* gitOk(dir, "clone", "--quiet", "--branch", "feature/one", bare, "no-suffix")
+      assert.strictEqual((yield* gitOk(path.join(dir, "no-suffix"), "rev-parse", "HEAD")).trim(), sha)
     })))
 
   it.effect("bad tokens get 401 with WWW-Authenticate, so git fails cleanly without prompting", () =>

@@ -136,6 +136,8 @@ export const makeHandler = (options: ServerOptions) => {
     Effect.gen(function*() {
       const requestId = `${randomBytes(2).toString("hex").toUpperCase()}:${randomBytes(3).toString("hex").toUpperCase()}`
       const headers: Record<string, string> = {
+        // The emulator's clock (shiftable): Octokit's App auth reads `Date` to correct JWT clock skew.
+        "date": new Date(state.now()).toUTCString(),
         "x-github-media-type": "github.v3; format=json",
         "x-github-request-id": requestId,
         "x-github-api-version-selected": "2022-11-28",
@@ -171,7 +173,7 @@ export const makeHandler = (options: ServerOptions) => {
           headers: request.headers,
           body,
           principal
-        })
+        }).pipe(Effect.withSpan(`GitHubEmulator ${method} ${match.route.path}`))
       }).pipe(
         Effect.catchTag("ApiError", (error) => Effect.succeed(errorReply(error))),
         Effect.catchDefect((defect) =>

@@ -1,15 +1,13 @@
 /**
  * A real dockerd for the tests: whether one answers (at DOCKER_HOST, default the unix socket), and a tiny test
  * image built without any registry — host binaries (`sh`, `sleep`, `env`) and their shared libraries (from
- * `ldd`) in a tarball, imported as `porter-test-idle:1`.
+ * `ldd`) in a tarball, imported as `porter-test-idle:docker-<hash of what it runs>`.
  */
 import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
 import { Effect, Exit, Layer } from "effect"
 import { DockerEngine } from "@porter/docker"
 
-export const IMAGE_REPO = "porter-test-idle"
-export const IMAGE_TAG = "1"
-export const IMAGE = `${IMAGE_REPO}:${IMAGE_TAG}`
 
 /**
  * What the test containers run. MACHINE_MODE: idle (default) prints "ready" and runs until SIGTERM; `env` also
@@ -26,6 +24,11 @@ const SCRIPT = [
 ].join("\n")
 
 const BINARIES = ["/bin/sh", "/bin/sleep", "/usr/bin/env"]
+
+export const IMAGE_REPO = "porter-test-idle"
+// The tag follows the script, so a changed script never meets a stale image (nor another suite's image).
+export const IMAGE_TAG = `docker-${createHash("sha256").update(SCRIPT).update(BINARIES.join()).digest("hex").slice(0, 10)}`
+export const IMAGE = `${IMAGE_REPO}:${IMAGE_TAG}`
 
 const run = (file: string, args: ReadonlyArray<string>) =>
   new Promise<Buffer>((resolve, reject) =>

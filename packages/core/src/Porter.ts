@@ -421,7 +421,15 @@ export const make = Effect.gen(function*() {
             : `dispatch failed: ${error.message}`
           yield* Effect.logWarning("dispatch failed", { taskId: task.id, error: error.message })
           const latest = yield* store.find(task.id).pipe(Effect.orElseSucceed(() => Option.none<Task>()))
-          if (Option.isSome(latest) && !latest.value.isTerminal) yield* finish(latest.value, "failed", { reason })
+          if (Option.isNone(latest) || latest.value.isTerminal) return
+          // A provider outage or rate limit is worth another attempt: the sweep dispatches the task again
+          // (asking the provider for the task's machine first), up to `maxDispatchAttempts`.
+          const transient = error._tag === "ProvisionError" && (error.reason === "rate_limited" || error.reason === "unavailable")
+          if (transient && latest.value.dispatchAttempts < config.maxDispatchAttempts) {
+            yield* audit(task.id, "dispatch_deferred", reason)
+            return
+          }
+          yield* finish(latest.value, "failed", { reason })
         }).pipe(Effect.catch(() => Effect.void))
       )
     ))
@@ -720,9 +728,18 @@ export const make = Effect.gen(function*() {
       )
     )
 
+  /** The deployment-wide provider credential (global scope), for calls that belong to no user. */
+  const globalCredential = Effect.gen(function*() {
+    const name = provisioner.credentialName === undefined ? Option.none() : decodeSecretName(provisioner.credentialName)
+    if (Option.isNone(name)) return {}
+    const found = yield* secrets.resolve(name.value, {}).pipe(Effect.orElseSucceed(() => Option.none()))
+    return Option.isSome(found) ? { credential: found.value.value } : {}
+  })
+
   const sweepOrphans = (at: number) =>
     Effect.gen(function*() {
-      const machines = yield* provisioner.list()
+      const options = yield* globalCredential
+      const machines = yield* provisioner.list(options)
       let destroyed = 0
       for (const machine of machines) {
         if (isGone(machine.state)) continue
@@ -731,7 +748,7 @@ export const make = Effect.gen(function*() {
         const task = Option.isSome(taskId) ? yield* store.find(taskId.value) : Option.none<Task>()
         const live = Option.isSome(task) && !task.value.isTerminal && (task.value.machineId ?? machine.id) === machine.id
         if (live) continue
-        yield* provisioner.destroy(machine.id).pipe(
+        yield* provisioner.destroy(machine.id, options).pipe(
           Effect.tap(() => Effect.logInfo("destroyed an orphan machine", { machineId: machine.id, taskId: machine.taskId })),
           Effect.tap(() => (Option.isSome(task) ? audit(task.value.id, "orphan_destroyed", machine.id) : Effect.void)),
           Effect.tap(() => Effect.sync(() => destroyed++)),

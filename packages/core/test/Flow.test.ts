@@ -353,11 +353,11 @@ describe("Porter flow", () => {
       assert.strictEqual((yield* issueThread()).length, 1, "the retried comment was created once")
     }).pipe(setup()))
 
-  it.effect("a stuck dispatch is picked up by the sweep without a second machine", () =>
+  it.effect("a lost create answer: the sweep finds the machine instead of making a second one", () =>
     Effect.gen(function*() {
       const porter = yield* Porter.Porter
       const machines = yield* Machines
-      // The create succeeds on the provider, but the answer is lost: the task stays provisioning, no machine id.
+      // The create succeeds on the provider, but the answer is lost (a transient error after retries).
       yield* machines.inject({
         op: "create",
         lostAnswer: true,
@@ -365,11 +365,35 @@ describe("Porter flow", () => {
       })
       yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
       const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
-      assert.strictEqual(task!.state, "failed", "a lost create answer reads as a failed create…")
-      assert.strictEqual((yield* machines.created).length, 1)
-      yield* TestClock.adjust("11 minutes")
+      assert.strictEqual(task!.state, "provisioning", "a transient failure leaves the task to the sweep")
+      assert.isUndefined(task!.machineId)
+      yield* TestClock.adjust("4 minutes")
       const report = yield* porter.sweep
-      assert.strictEqual(report.orphansDestroyed, 1, "…and the machine it made is destroyed as an orphan")
+      assert.strictEqual(report.redispatched, 1)
+      assert.strictEqual((yield* machines.created).length, 1, "no second machine")
+      const after = yield* taskOf(task!.id)
+      assert.strictEqual(after.machineId, (yield* machines.created)[0]!.machine.id)
+      const runner = yield* runnerOfLatestMachine
+      yield* runner.call({ type: "completed", outcome: "pushed", prUrl: "https://example.test/pr/3" })
+      assert.strictEqual((yield* taskOf(task!.id)).state, "succeeded")
+    }).pipe(setup()))
+
+  it.effect("a machine left behind by a failed task is destroyed as an orphan", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const machines = yield* Machines
+      yield* machines.inject({
+        op: "create",
+        lostAnswer: true,
+        error: new Errors.ProvisionError({ reason: "bad_config", message: "guest.memory_mb is too large" })
+      })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
+      assert.strictEqual(task!.state, "failed")
+      assert.include((yield* issueThread())[0]!.body, "guest.memory_mb is too large")
+      assert.strictEqual((yield* machines.live).length, 1)
+      yield* TestClock.adjust("11 minutes")
+      assert.strictEqual((yield* porter.sweep).orphansDestroyed, 1)
       assert.strictEqual((yield* machines.live).length, 0)
     }).pipe(setup()))
 

@@ -98,6 +98,14 @@ export interface StartOptions extends SandboxOptions {
   readonly keepDirectory?: boolean | undefined
 }
 
+export interface StopOptions {
+  /** Default `stopped`. */
+  readonly reason?: ExitReason
+  /** The first signal; default SIGTERM. SIGKILL follows after the grace period. */
+  readonly signal?: Processes.Signal
+  readonly graceMs?: number
+}
+
 export interface ProcessMachine {
   readonly pid: number
   /** `Processes.startTime` of `pid` when it started ("" when it could not be read). */
@@ -111,8 +119,8 @@ export interface ProcessMachine {
   readonly exited: Effect.Effect<ExitInfo>
   /** The output kept in memory, oldest first. */
   readonly logs: Effect.Effect<ReadonlyArray<LogBuffer.OutputLine>>
-  /** SIGTERM to the group, SIGKILL after the grace period; waits for the end. A no-op once it ended. */
-  readonly stop: (options?: { readonly reason?: ExitReason; readonly graceMs?: number }) => Effect.Effect<ExitInfo>
+  /** `signal` (SIGTERM) to the group, SIGKILL after the grace period; waits for the end. A no-op once it ended. */
+  readonly stop: (options?: StopOptions) => Effect.Effect<ExitInfo>
   /** Lets the process run on unsupervised (the host is going away); its directory stays. */
   readonly detach: Effect.Effect<void>
 }
@@ -294,11 +302,11 @@ const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | 
     const tailFiber = yield* Effect.forkDetach(Effect.forever(Effect.andThen(tail.read, Effect.sleep(pollMs))))
     let deadlineFiber: Fiber.Fiber<unknown> | undefined
 
-    const stop = (stopOptions?: { readonly reason?: ExitReason; readonly graceMs?: number }) =>
+    const stop = (stopOptions?: StopOptions) =>
       Effect.gen(function*() {
         if (status._tag === "Running" && !detached) {
           status = { _tag: "Stopping", reason: stopOptions?.reason ?? "stopped" }
-          yield* machine.signal("SIGTERM")
+          yield* machine.signal(stopOptions?.signal ?? "SIGTERM")
           const gone = yield* Processes.waitUntilGone(machine.alive, stopOptions?.graceMs ?? graceMs)
           if (!gone) yield* machine.signal("SIGKILL")
         }

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process"
 import { readdir, readFile } from "node:fs/promises"
 import { Clock, Effect, Option } from "effect"
 
-export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP"
+export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2"
 
 const linux = process.platform === "linux"
 

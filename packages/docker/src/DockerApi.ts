@@ -11,6 +11,8 @@ import type { MachineProvisioner } from "@porter/core"
 export const LABEL_PORTER = "porter"
 /** Label with the container's task id. */
 export const LABEL_TASK_ID = "porter.task_id"
+/** Label naming the Porter deployment, when several share one daemon (`instance` option). */
+export const LABEL_INSTANCE = "porter.instance"
 /** Label with the task's deadline (epoch millis), enforced by the provisioner (also after a restart). */
 export const LABEL_DEADLINE = "porter.deadline_at"
 

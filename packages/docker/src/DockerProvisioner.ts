@@ -41,6 +41,11 @@ export interface DockerOptions {
   readonly stopTimeoutSeconds?: number | undefined
   /** How often deadlines are checked; default 5 s. `false`: never (e.g. where nothing runs between requests). */
   readonly deadlineCheckMs?: number | false | undefined
+  /**
+   * Names this deployment when several share one daemon (`PORTER_DOCKER_INSTANCE`): its containers get the label
+   * `porter.instance=<instance>`, and it sees and removes only those. Default: every Porter container is its own.
+   */
+  readonly instance?: string | undefined
   /** Overrides the image's command (tests; debugging). */
   readonly command?: ReadonlyArray<string> | undefined
   readonly requestTimeoutMs?: number | undefined
@@ -100,6 +105,7 @@ export const createRequest = (
     readonly extraHosts: ReadonlyArray<string>
     readonly stopTimeoutSeconds: number
     readonly command?: ReadonlyArray<string> | undefined
+    readonly instance?: string | undefined
   }
 ): DockerApi.CreateContainerRequest => {
   const env: Array<string> = []
@@ -116,6 +122,7 @@ export const createRequest = (
     Labels: {
       [DockerApi.LABEL_PORTER]: "1",
       [DockerApi.LABEL_TASK_ID]: spec.taskId,
+      ...(settings.instance !== undefined ? { [DockerApi.LABEL_INSTANCE]: settings.instance } : {}),
       ...(spec.deadlineAt !== undefined ? { [DockerApi.LABEL_DEADLINE]: String(Math.floor(spec.deadlineAt)) } : {})
     },
     StopTimeout: settings.stopTimeoutSeconds,
@@ -195,6 +202,11 @@ export const make = (
   Effect.gen(function*() {
     const engine = yield* DockerEngine.DockerEngine
     const prefix = options.namePrefix ?? "porter-"
+    const instance = options.instance === "" ? undefined : options.instance
+    // Porter's, and this deployment's when it has a name.
+    const isOurs = (labels: Readonly<Record<string, string>> | null | undefined) =>
+      isPorters(labels) && (instance === undefined || labels?.[DockerApi.LABEL_INSTANCE] === instance)
+    const ourLabels = [`${DockerApi.LABEL_PORTER}=1`, ...(instance !== undefined ? [`${DockerApi.LABEL_INSTANCE}=${instance}`] : [])]
     const defaultImage = options.image ?? PorterConfig.defaults.machineImage
     const stopTimeoutSeconds = options.stopTimeoutSeconds ?? 10
     const fail = (context: { readonly image?: string | undefined } = {}) => (error: DockerEngine.DockerEngineError) =>
@@ -211,13 +223,13 @@ export const make = (
 
     /** Porter's container with this id or name, if any. */
     const inspect = (id: string) =>
-      Effect.map(engine.inspectContainer(id), Option.filter((c) => isPorters(c.Config.Labels)))
+      Effect.map(engine.inspectContainer(id), Option.filter((c) => isOurs(c.Config.Labels)))
 
     const liveWhere = (labels: ReadonlyArray<string>) =>
       engine.listContainers({ label: labels }).pipe(
         Effect.map((containers) =>
           containers
-            .filter((c) => isPorters(c.Labels))
+            .filter((c) => isOurs(c.Labels))
             .map(summaryToMachine)
             .filter((m) => !MachineProvisioner.isGone(m.state))
             .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))
@@ -225,14 +237,14 @@ export const make = (
       )
 
     const findByTask = Effect.fn("DockerProvisioner.findByTask")(function*(taskId: Ids.TaskId) {
-      const machines = yield* liveWhere([`${DockerApi.LABEL_PORTER}=1`, `${DockerApi.LABEL_TASK_ID}=${taskId}`]).pipe(
+      const machines = yield* liveWhere([...ourLabels, `${DockerApi.LABEL_TASK_ID}=${taskId}`]).pipe(
         Effect.catch(fail())
       )
       return Option.fromNullishOr(machines[0])
     })
 
     const list = Effect.fn("DockerProvisioner.list")(function*() {
-      return yield* liveWhere([`${DockerApi.LABEL_PORTER}=1`]).pipe(Effect.catch(fail()))
+      return yield* liveWhere(ourLabels).pipe(Effect.catch(fail()))
     })
 
     const get = Effect.fn("DockerProvisioner.get")(function*(id: Ids.MachineId) {
@@ -275,7 +287,8 @@ export const make = (
         network: options.network,
         extraHosts: options.extraHosts ?? DEFAULT_EXTRA_HOSTS,
         stopTimeoutSeconds,
-        command: options.command
+        command: options.command,
+        instance
       })
       let id: string | undefined
       for (let attempt = 1; id === undefined; attempt++) {
@@ -294,7 +307,7 @@ export const make = (
         const existing = yield* engine.inspectContainer(name).pipe(Effect.catch(fail({ image })))
         if (Option.isSome(existing)) {
           const container = existing.value
-          if (!isPorters(container.Config.Labels) || container.Config.Labels?.[DockerApi.LABEL_TASK_ID] !== spec.taskId) {
+          if (!isOurs(container.Config.Labels) || container.Config.Labels?.[DockerApi.LABEL_TASK_ID] !== spec.taskId) {
             return yield* new Errors.ProvisionError({
               reason: "conflict",
               message: `a container named ${name} exists and is not this task's machine; remove it (\`docker rm -f ${name}\`)`
@@ -321,10 +334,12 @@ export const make = (
     const destroy = Effect.fn("DockerProvisioner.destroy")(function*(id: Ids.MachineId) {
       const found = yield* engine.inspectContainer(id).pipe(Effect.catch(fail()))
       if (Option.isNone(found)) return
-      if (!isPorters(found.value.Config.Labels)) {
+      if (!isOurs(found.value.Config.Labels)) {
         return yield* new Errors.ProvisionError({
           reason: "bad_config",
-          message: `container ${id} is not a Porter machine (no ${DockerApi.LABEL_PORTER}=1 label); Porter does not remove it`
+          message: `container ${id} is not a Porter machine${
+            instance !== undefined ? ` of the instance ${instance}` : ""
+          } (no ${ourLabels.join(", ")} label); Porter does not remove it`
         })
       }
       const outcome = yield* engine.removeContainer(found.value.Id, { force: true }).pipe(Effect.catch(fail()))
@@ -357,12 +372,12 @@ export const make = (
     const enforceDeadlines = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const containers = yield* engine.listContainers({
-        label: [`${DockerApi.LABEL_PORTER}=1`, DockerApi.LABEL_DEADLINE],
+        label: [...ourLabels, DockerApi.LABEL_DEADLINE],
         status: ["running"]
       }).pipe(Effect.catch(fail()))
       const overdue = containers.filter((c) => {
         const deadline = Number(c.Labels?.[DockerApi.LABEL_DEADLINE])
-        return isPorters(c.Labels) && Number.isFinite(deadline) && deadline <= now
+        return isOurs(c.Labels) && Number.isFinite(deadline) && deadline <= now
       })
       yield* Effect.forEach(overdue, (c) =>
         engine.stopContainer(c.Id, stopTimeoutSeconds).pipe(
@@ -406,13 +421,22 @@ export const layerWithEngine = (
       Context.make(DockerProvisioner, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service)))
   )
 
-/** `DOCKER_HOST` (default the unix socket), `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_NETWORK`; all optional. */
+/**
+ * `DOCKER_HOST` (default the unix socket), `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_NETWORK`, `PORTER_DOCKER_INSTANCE`;
+ * all optional.
+ */
 export const config: Config.Config<DockerOptions> = Config.all({
   host: Config.String("DOCKER_HOST").pipe(Config.withDefault(DockerApi.DEFAULT_HOST)),
   image: Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(PorterConfig.defaults.machineImage)),
-  network: Config.option(Config.String("PORTER_DOCKER_NETWORK"))
+  network: Config.option(Config.String("PORTER_DOCKER_NETWORK")),
+  instance: Config.option(Config.String("PORTER_DOCKER_INSTANCE"))
 }).pipe(
-  Config.map(({ host, image, network }) => ({ host, image, network: Option.getOrUndefined(network) }))
+  Config.map(({ host, image, instance, network }) => ({
+    host,
+    image,
+    network: Option.getOrUndefined(network),
+    instance: Option.getOrUndefined(instance)
+  }))
 )
 
 export const layerConfig: Layer.Layer<

@@ -324,6 +324,28 @@ describe.skipIf(noDaemon)(`against a real dockerd${skipReason ? ` (skipped: ${sk
       }).pipe(Effect.provide(DockerProvisioner.layer({ ...options, deadlineCheckMs: 250 })))
     }), 60_000)
 
+  it.live("deployments sharing a daemon keep to their own containers (instance)", () =>
+    Effect.gen(function*() {
+      const build = (instance: string | undefined) =>
+        Effect.map(
+          Layer.build(DockerProvisioner.layer({ ...options, instance, deadlineCheckMs: false })),
+          (context) => Context.get(context, DockerProvisioner.DockerProvisioner)
+        )
+      const [a, b, all] = [yield* build("a"), yield* build("b"), yield* build(undefined)]
+      const taskId = yield* Ids.makeTaskId
+      const machine = yield* a.create(specOf(taskId))
+      const container = Option.getOrThrow(yield* a.engine.inspectContainer(machine.id))
+      assert.strictEqual(container.Config.Labels?.["porter.instance"], "a")
+      assert.strictEqual(Option.getOrThrow(yield* a.findByTask(taskId)).id, machine.id)
+      assert.isTrue(Option.isNone(yield* b.findByTask(taskId)))
+      assert.isFalse((yield* b.list()).some((m) => m.id === machine.id))
+      assert.strictEqual((yield* Effect.flip(b.get(machine.id)))._tag, "MachineNotFound")
+      assert.include((yield* Effect.flip(b.destroy(machine.id))).message, "of the instance b")
+      assert.isTrue((yield* all.list()).some((m) => m.id === machine.id), "without an instance, every Porter container")
+      yield* a.destroy(machine.id)
+      assert.isTrue(Option.isNone(yield* a.engine.inspectContainer(machine.id)))
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("without auto-removal an ended container stays, stopped, with its exit code", () =>
     Effect.gen(function*() {
       const p = yield* DockerProvisioner.DockerProvisioner

@@ -17,6 +17,8 @@
  * user, with the host's filesystem, network and CPU. Use the Docker provisioner for isolation. `spec.image`,
  * `spec.guest` and `spec.region` are ignored. Unix only.
  */
+import { tmpdir } from "node:os"
+import { basename, dirname, isAbsolute, resolve } from "node:path"
 import { Clock, Config, Context, Effect, Exit, FiberSet, Layer, Option, PubSub, Schema, Scope, Semaphore, Stream } from "effect"
 import { Errors, Ids, MachineProvisioner } from "@porter/core"
 import type * as LogBuffer from "./LogBuffer.ts"
@@ -225,11 +227,8 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
     const tmpRoot = options.tmpRoot
     const prefix = "porter-machine-"
     // A record names a directory to delete: only ever one this provisioner could have made.
-    const isOurDirectory = (dir: string) => {
-      const parent = dir.slice(0, dir.lastIndexOf("/"))
-      const name = dir.slice(dir.lastIndexOf("/") + 1)
-      return name.startsWith(prefix) && (tmpRoot === undefined || parent === tmpRoot.replace(/\/+$/, ""))
-    }
+    const isOurDirectory = (dir: string) =>
+      isAbsolute(dir) && basename(dir).startsWith(prefix) && dirname(dir) === resolve(tmpRoot ?? tmpdir())
 
     const refresh = Effect.andThen(sweep, adoptOrphans)
 

@@ -8,7 +8,8 @@
 
 CREATE TABLE tasks (
   id TEXT PRIMARY KEY NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('queued', 'provisioning', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled')),
+  state TEXT NOT NULL
+    CHECK (state IN ('queued', 'provisioning', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled')),
   repo_owner TEXT NOT NULL,
   repo_name TEXT NOT NULL,
   -- lower('owner/name'): repository filters are case-insensitive, like GitHub.

@@ -29,7 +29,10 @@ export interface RotationReport {
 }
 
 export interface RotateOptions {
-  /** Rows per read and per write statement (default 100, at most 200: the batch travels as one bound JSON value, capped at 2 MB by D1). */
+  /**
+   * Rows per read and per write statement (default 100, at most 200: a batch travels as one bound
+   * JSON value, and D1 caps values at 2 MB).
+   */
   readonly batchSize?: number
 }
 
@@ -60,7 +63,12 @@ const decoder = new TextDecoder("utf-8", { fatal: true })
 export const associatedData = (scopeKey: string, name: string, keyId: string): Uint8Array =>
   encoder.encode(JSON.stringify(["porter/secret/v1", scopeKey, name, keyId]))
 
-const encrypt = (keys: EncryptionKeys.EncryptionKeys, scopeKey: string, name: string, value: Redacted.Redacted<string>) =>
+const encrypt = (
+  keys: EncryptionKeys.EncryptionKeys,
+  scopeKey: string,
+  name: string,
+  value: Redacted.Redacted<string>
+) =>
   Effect.tryPromise({
     try: async () => {
       const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES))

@@ -60,15 +60,17 @@ export const dueStatement = (
   options: TaskStore.DueOptions
 ): Statement.Statement<Record<string, unknown>> => {
   const lit = sql.literal
+  const silentSince = now - options.heartbeatTimeoutMs
+  const untouchedSince = now - options.dispatchTimeoutMs
   return sql`SELECT ${lit(taskColumns)} FROM tasks WHERE id IN (
-    SELECT id FROM (SELECT id FROM tasks INDEXED BY tasks_due_deadline WHERE ${lit(ACTIVE)} AND deadline_at <= ${now}
-      ORDER BY deadline_at LIMIT ${options.limit})
+    SELECT id FROM (SELECT id FROM tasks INDEXED BY tasks_due_deadline
+      WHERE ${lit(ACTIVE)} AND deadline_at <= ${now} ORDER BY deadline_at LIMIT ${options.limit})
     UNION
-    SELECT id FROM (SELECT id FROM tasks INDEXED BY tasks_due_heartbeat WHERE ${lit(RUNNING)} AND ${lit(LIVENESS)} <= ${now - options.heartbeatTimeoutMs}
-      ORDER BY ${lit(LIVENESS)} LIMIT ${options.limit})
+    SELECT id FROM (SELECT id FROM tasks INDEXED BY tasks_due_heartbeat
+      WHERE ${lit(RUNNING)} AND ${lit(LIVENESS)} <= ${silentSince} ORDER BY ${lit(LIVENESS)} LIMIT ${options.limit})
     UNION
-    SELECT id FROM (SELECT id FROM tasks INDEXED BY tasks_due_dispatch WHERE ${lit(DISPATCHING)} AND updated_at <= ${now - options.dispatchTimeoutMs}
-      ORDER BY updated_at LIMIT ${options.limit})
+    SELECT id FROM (SELECT id FROM tasks INDEXED BY tasks_due_dispatch
+      WHERE ${lit(DISPATCHING)} AND updated_at <= ${untouchedSince} ORDER BY updated_at LIMIT ${options.limit})
   ) ORDER BY deadline_at, id LIMIT ${options.limit}`
 }
 
@@ -109,6 +111,14 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"], never, SqlClien
     return assignments
   })
 
+  const activeWhere = (filter: TaskStore.ActiveFilter) =>
+    sql.and([
+      sql.literal(ACTIVE),
+      ...(filter.repo !== undefined ? [sql`repo_key = ${filter.repo.toLowerCase()}`] : []),
+      ...(filter.issueNumber !== undefined ? [sql`issue_number = ${filter.issueNumber}`] : []),
+      ...(filter.userId !== undefined ? [sql`requested_by_id = ${filter.userId}`] : [])
+    ])
+
   /** The active tasks matching `filter`, through the partial index of the filter's main key. */
   const activeFrom = (filter: TaskStore.ActiveFilter) => {
     const index = filter.repo !== undefined
@@ -118,14 +128,6 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"], never, SqlClien
       : ""
     return sql`tasks ${sql.literal(index)} WHERE ${activeWhere(filter)}`
   }
-
-  const activeWhere = (filter: TaskStore.ActiveFilter) =>
-    sql.and([
-      sql.literal(ACTIVE),
-      ...(filter.repo !== undefined ? [sql`repo_key = ${filter.repo.toLowerCase()}`] : []),
-      ...(filter.issueNumber !== undefined ? [sql`issue_number = ${filter.issueNumber}`] : []),
-      ...(filter.userId !== undefined ? [sql`requested_by_id = ${filter.userId}`] : [])
-    ])
 
   const claimDelivery: TaskStore.TaskStore["Service"]["claimDelivery"] = Effect.fn("D1TaskStore.claimDelivery")(
     function*(delivery) {

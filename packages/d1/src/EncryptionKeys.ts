@@ -99,7 +99,9 @@ export const make = Effect.fn("EncryptionKeys.make")(function*(options: Encrypti
 })
 
 /** Parses `PORTER_ENCRYPTION_OLD_KEYS`: `id:base64,id:base64` (whitespace allowed around items). */
-export const parseOldKeys = (text: Redacted.Redacted<string>): Result.Result<Array<KeyMaterial>, EncryptionKeyError> => {
+export const parseOldKeys = (
+  text: Redacted.Redacted<string>
+): Result.Result<Array<KeyMaterial>, EncryptionKeyError> => {
   const items = Redacted.value(text).split(",").map((item) => item.trim()).filter((item) => item.length > 0)
   const parsed: Array<KeyMaterial> = []
   for (const [index, item] of items.entries()) {

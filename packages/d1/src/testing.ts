@@ -24,7 +24,10 @@ export const readMigrations = Effect.fn("D1Testing.readMigrations")(function*(di
     try: async () => {
       const names = (await readdir(dir)).filter((name) => name.endsWith(".sql")).sort()
       return Promise.all(
-        names.map(async (name): Promise<Migrations.Migration> => ({ name, sql: await readFile(join(dir, name), "utf8") }))
+        names.map(async (name): Promise<Migrations.Migration> => ({
+          name,
+          sql: await readFile(join(dir, name), "utf8")
+        }))
       )
     },
     catch: (cause) => new Migrations.MigrationError({ message: `cannot read migrations from ${dir}`, cause })

@@ -86,7 +86,8 @@ layer(Sql, { excludeTestServices: true })("D1SecretStore on local D1", (it) => {
         if (column === "iv") yield* raw`UPDATE secrets SET iv = ${tampered} WHERE scope_key = ${row.scope_key}`
         else yield* raw`UPDATE secrets SET ciphertext = ${tampered} WHERE scope_key = ${row.scope_key}`
         assertRefused(yield* Effect.exit(store.get(scope, name("API_KEY"))), "k1")
-        assertRefused(yield* Effect.exit(store.resolve(name("API_KEY"), { repo: SecretStore.scopeKey(scope).slice(11) })))
+        const repo = SecretStore.scopeKey(scope).slice("repository:".length)
+        assertRefused(yield* Effect.exit(store.resolve(name("API_KEY"), { repo })))
       }
       // Not base64 at all, and a truncated IV: the same typed error, not a defect.
       const scope = fresh()
@@ -145,7 +146,8 @@ layer(Sql, { excludeTestServices: true })("D1SecretStore on local D1", (it) => {
 
       const report = yield* after.rotate({ batchSize: 5 })
       assert.deepStrictEqual(report, { rotated: 23, failed: 0, failures: [], currentKeyId: "k2" })
-      const keyIds = yield* raw<{ key_id: string; n: number }>`SELECT key_id, count(*) AS n FROM secrets GROUP BY key_id`
+      const keyIds = yield* raw<{ key_id: string; n: number }>`
+        SELECT key_id, count(*) AS n FROM secrets GROUP BY key_id`
       assert.deepStrictEqual(keyIds.map((r) => [r.key_id, r.n]), [["k2", 24]])
       assert.deepStrictEqual(yield* rowOf(untouched, "TOKEN"), untouchedRow)
 
@@ -210,7 +212,9 @@ layer(Sql, { excludeTestServices: true })("D1SecretStore on local D1", (it) => {
         }
       })
       const rotating = Context.get(
-        yield* Layer.build(Layer.fresh(D1SecretStore.layer({ current: k2, old: [k1] })).pipe(Layer.provide(clientLayer(racing)))),
+        yield* Layer.build(
+          Layer.fresh(D1SecretStore.layer({ current: k2, old: [k1] })).pipe(Layer.provide(clientLayer(racing)))
+        ),
         D1SecretStore.D1SecretStore
       )
       const report = yield* rotating.rotate()
@@ -220,6 +224,7 @@ layer(Sql, { excludeTestServices: true })("D1SecretStore on local D1", (it) => {
 })
 
 describe("EncryptionKeys", () => {
+  const urlSafe = (base64: string) => base64.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
   const fromEnv = (env: Record<string, string>) =>
     EncryptionKeys.fromConfig.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env }))))
 
@@ -228,7 +233,7 @@ describe("EncryptionKeys", () => {
       const keys = yield* fromEnv({
         PORTER_ENCRYPTION_KEY: Redacted.value(k2.key),
         PORTER_ENCRYPTION_KEY_ID: "k2",
-        PORTER_ENCRYPTION_OLD_KEYS: ` k1:${Redacted.value(k1.key)} , k0:${EncryptionKeys.generate().replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")}`
+        PORTER_ENCRYPTION_OLD_KEYS: ` k1:${Redacted.value(k1.key)} , k0:${urlSafe(EncryptionKeys.generate())}`
       })
       assert.strictEqual(keys.currentId, "k2")
       assert.deepStrictEqual(keys.ids, ["k2", "k1", "k0"])
@@ -264,7 +269,9 @@ describe("EncryptionKeys", () => {
   it.effect("a store layer with a bad key fails when it is built", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(
-        Layer.build(D1SecretStore.layer({ current: { id: "k1", key: Redacted.make("c2hvcnQ=") } }).pipe(Layer.provide(Sql)))
+        Layer.build(
+          D1SecretStore.layer({ current: { id: "k1", key: Redacted.make("c2hvcnQ=") } }).pipe(Layer.provide(Sql))
+        )
       )
       assert.isTrue(Exit.isFailure(exit))
       assert.include(String(exit), "EncryptionKeyError")

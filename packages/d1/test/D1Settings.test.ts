@@ -73,7 +73,8 @@ layer(Sql)("D1Settings on local D1", (it) => {
       assert.deepStrictEqual(yield* here.get(scope), patch)
       const partial = { _tag: "repository" as const, repo: repo() }
       yield* here.set(partial, { stateLabels: false })
-      const rows = yield* raw<Record<string, unknown>>`SELECT * FROM settings WHERE scope_key = ${Settings.settingsScopeKey(partial)}`
+      const rows = yield* raw<Record<string, unknown>>`
+        SELECT * FROM settings WHERE scope_key = ${Settings.settingsScopeKey(partial)}`
       assert.strictEqual(rows[0]!.state_labels, 0)
       assert.strictEqual(rows[0]!.mention_name, null)
       assert.deepStrictEqual(yield* here.get(partial), { stateLabels: false })
@@ -94,7 +95,9 @@ layer(Sql)("D1Settings on local D1", (it) => {
     Effect.gen(function*() {
       const here = yield* isolate({ cacheTtl: 0 })
       const name = repo()
-      yield* raw`INSERT INTO settings (scope_key, allowed_users, updated_at) VALUES (${`repository:${name}`}, 'octocat', 1)`
+      // Not a JSON array of logins.
+      yield* raw`INSERT INTO settings (scope_key, allowed_users, updated_at)
+        VALUES (${`repository:${name}`}, 'octocat', 1)`
       const error = yield* Effect.flip(here.forRepo(name))
       assert.strictEqual(error._tag, "StoreError")
     }))

@@ -37,7 +37,8 @@ layer(Store, { excludeTestServices: true })("D1TaskStore on local D1", (it) => {
         (i % 2 === 0 ? store : other).claimDelivery({ id, receivedAt: 1_000 + i, payload: `{"n":${i}}` }))
       const results = yield* Effect.all(claims, { concurrency: "unbounded" })
       assert.strictEqual(results.filter(Boolean).length, 1)
-      const rows = yield* raw<{ attempts: number; payload: string }>`SELECT attempts, payload FROM deliveries WHERE id = ${id}`
+      const rows = yield* raw<{ attempts: number; payload: string }>`
+        SELECT attempts, payload FROM deliveries WHERE id = ${id}`
       assert.strictEqual(rows.length, 1)
       assert.strictEqual(rows[0]!.attempts, 1)
       const winner = results.indexOf(true)
@@ -54,11 +55,13 @@ layer(Store, { excludeTestServices: true })("D1TaskStore on local D1", (it) => {
         summary: "done",
         usage: new Task.Usage({ inputTokens: 10, costUsd: 0.5 })
       })
+      const times = Array.from({ length: 20 }, (_, i) => 6_000 + i)
       const late = [
-        ...Array.from({ length: 20 }, (_, i) => store.transition(task.id, "running", 6_000 + i, { heartbeatAt: 6_000 + i })),
-        ...Array.from({ length: 20 }, (_, i) =>
-          store.transition(task.id, i % 2 ? "failed" : "timed_out", 6_000 + i, { reason: "late", summary: "overwritten" })),
-        ...Array.from({ length: 20 }, (_, i) => store.update(task.id, { heartbeatAt: 7_000 + i, summary: "overwritten" }, 7_000))
+        ...times.map((at) => store.transition(task.id, "running", at, { heartbeatAt: at })),
+        ...times.map((at) =>
+          store.transition(task.id, at % 2 ? "failed" : "timed_out", at, { reason: "late", summary: "overwritten" })
+        ),
+        ...times.map((at) => store.update(task.id, { heartbeatAt: at, summary: "overwritten" }, at))
       ]
       // `flip`: a late write that succeeded would fail the whole burst here.
       const errors = yield* Effect.all(late.map(Effect.flip), { concurrency: "unbounded" })
@@ -126,7 +129,8 @@ layer(Store, { excludeTestServices: true })("D1TaskStore on local D1", (it) => {
       const now = 9e12
       const options = { heartbeatTimeoutMs: 60_000, dispatchTimeoutMs: 30_000, limit: 3 }
       const both = yield* running({ deadlineAt: now - 10, heartbeatAt: now - 120_000, updatedAt: now - 120_000 })
-      const overdue = yield* Effect.forEach([1, 2, 3, 4], (i) => running({ deadlineAt: now - 1_000 * i, heartbeatAt: now }))
+      const overdue = yield* Effect.forEach([1, 2, 3, 4], (i) =>
+        running({ deadlineAt: now - 1_000 * i, heartbeatAt: now }))
       for (const t of [both, ...overdue]) yield* store.create(t)
       const due = yield* store.listDue(now, options)
       assert.strictEqual(due.length, 3)
@@ -143,7 +147,8 @@ layer(Store, { excludeTestServices: true })("D1TaskStore on local D1", (it) => {
       const id = `handled-${Date.now()}` as Ids.DeliveryId
       yield* store.claimDelivery({ id, receivedAt: 10, payload: "{\"big\":true}" })
       yield* store.completeDelivery(id, 20)
-      const rows = yield* raw<{ payload: string | null; completed_at: number }>`SELECT payload, completed_at FROM deliveries WHERE id = ${id}`
+      const rows = yield* raw<{ payload: string | null; completed_at: number }>`
+        SELECT payload, completed_at FROM deliveries WHERE id = ${id}`
       assert.deepStrictEqual(rows.map((r) => [r.payload, r.completed_at]), [[null, 20]])
       const retried = yield* store.retryDeliveries(1e15, 10_000)
       assert.isFalse(retried.some((d) => d.id === id))

@@ -94,8 +94,9 @@ describe("wrangler d1 migrations apply --local", () => {
       )
       const wrangler = join(D1Testing.migrationsDir, "..", "node_modules", "wrangler", "bin", "wrangler.js")
       const run = promisify(execFile)
+      const apply = ["d1", "migrations", "apply", "porter", "--local"]
       const output = yield* Effect.promise(() =>
-        run(process.execPath, [wrangler, "d1", "migrations", "apply", "porter", "--local", "--persist-to", join(dir, "state")], {
+        run(process.execPath, [wrangler, ...apply, "--persist-to", join(dir, "state")], {
           cwd: dir,
           env: { ...process.env, CI: "1", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
           timeout: 50_000

@@ -54,10 +54,14 @@ describe("in workerd", () => {
       // Node seals a secret under the old key; the Worker (k2 current, k1 old) must open it and rotate it.
       const repo = "workerd/check"
       const scope = SecretStore.scopes.repository(repo)
-      const node = Context.get(
-        yield* Layer.build(D1SecretStore.layer({ current: { id: "k1", key: Redacted.make(oldKey) } }).pipe(Layer.provide(clientLayer(db)))),
-        D1SecretStore.D1SecretStore
-      )
+      const storeWith = (id: string, key: string) =>
+        Effect.map(
+          Layer.build(
+            D1SecretStore.layer({ current: { id, key: Redacted.make(key) } }).pipe(Layer.provide(clientLayer(db)))
+          ),
+          (context) => Context.get(context, D1SecretStore.D1SecretStore)
+        )
+      const node = yield* storeWith("k1", oldKey)
       yield* node.set(scope, "NODE_SECRET" as SecretStore.SecretName, Redacted.make("written-in-node"))
 
       const taskId = yield* Ids.makeTaskId
@@ -81,12 +85,7 @@ describe("in workerd", () => {
       })
 
       // And back: Node, configured like the Worker, opens what workerd sealed and rotated.
-      const after = Context.get(
-        yield* Layer.build(
-          D1SecretStore.layer({ current: { id: "k2", key: Redacted.make(newKey) } }).pipe(Layer.provide(clientLayer(db)))
-        ),
-        D1SecretStore.D1SecretStore
-      )
+      const after = yield* storeWith("k2", newKey)
       const read = (secret: string) =>
         Effect.map(after.get(scope, secret as SecretStore.SecretName), (v) => Redacted.value(Option.getOrThrow(v)))
       assert.strictEqual(yield* read("WORKERD_SECRET"), "written-in-workerd")

@@ -8,7 +8,9 @@ const describe = (error: unknown): string => {
   let current: unknown = error
   let message = ""
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    if (current.message && !message.includes(current.message)) message = message ? `${message}: ${current.message}` : current.message
+    if (current.message && !message.includes(current.message)) {
+      message = message ? `${message}: ${current.message}` : current.message
+    }
     current = current.cause
   }
   return message || String(error)

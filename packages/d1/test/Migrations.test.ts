@@ -6,7 +6,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { SqlClient } from "effect/sql"
 import { Migrations } from "@porter/d1"
 import * as D1Testing from "@porter/d1/testing"
 
@@ -67,6 +68,21 @@ describe("Migrations.apply on local D1", () => {
       assert.strictEqual(tables.results.length, 0)
       assert.deepStrictEqual(yield* Migrations.applied(d1.db), [])
     }).pipe(Effect.scoped), { timeout: 60_000 })
+})
+
+describe("D1Testing.layer", () => {
+  it.live("provides a migrated D1 through SqlClient and stops workerd when its scope closes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(D1Testing.layer(), scope)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const d1 = Context.get(context, D1Testing.TestD1)
+      const rows = yield* sql<{ name: string }>`SELECT name FROM d1_migrations`
+      assert.deepStrictEqual(rows.map((r) => r.name), ["0001_init.sql"])
+      yield* Scope.close(scope, Exit.void)
+      const after = yield* Effect.exit(Effect.tryPromise(() => d1.db.prepare("SELECT 1").all()))
+      assert.isTrue(Exit.isFailure(after), "workerd is gone")
+    }), { timeout: 60_000 })
 })
 
 describe("wrangler d1 migrations apply --local", () => {

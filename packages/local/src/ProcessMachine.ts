@@ -266,6 +266,10 @@ const spawnChild = (command: ReadonlyArray<string>, env: Record<string, string>,
         }
       })
       child.once("exit", (code, signal) => Deferred.doneUnsafe(exit, Exit.succeed([code, signal] as const)))
+      // Interrupted while starting: nobody will supervise it.
+      return Effect.sync(() => {
+        if (child.pid !== undefined) Processes.signalGroupUnsafe(child.pid, "SIGKILL")
+      })
     }).pipe(Effect.ensuring(Effect.promise(() => log.close().catch(() => undefined))))
     return { child, exit }
   })

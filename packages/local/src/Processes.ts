@@ -87,17 +87,20 @@ export const groupAlive = (pgid: number): Effect.Effect<boolean> =>
     return false
   })
 
+/** `signalGroup`, outside Effect. */
+export const signalGroupUnsafe = (pgid: number, signal: Signal): void => {
+  // Never signal our own group or init's: a bad record must not take the host down.
+  if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) return
+  try {
+    process.kill(-pgid, signal)
+  } catch {
+    // ESRCH: already gone.
+  }
+}
+
 /** Sends a signal to every process of a group; a group that is gone is fine. */
 export const signalGroup = (pgid: number, signal: Signal): Effect.Effect<void> =>
-  Effect.sync(() => {
-    // Never signal our own group or init's: a bad record must not take the host down.
-    if (!Number.isInteger(pgid) || pgid <= 1 || pgid === process.pid) return
-    try {
-      process.kill(-pgid, signal)
-    } catch {
-      // ESRCH: already gone.
-    }
-  })
+  Effect.sync(() => signalGroupUnsafe(pgid, signal))
 
 /** Polls until `check` is false or `timeoutMs` passed; true when it became false. */
 export const waitUntilGone = (check: Effect.Effect<boolean>, timeoutMs: number, pollMs = 50): Effect.Effect<boolean> =>

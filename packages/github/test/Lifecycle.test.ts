@@ -229,4 +229,83 @@ describe("a task's whole life against the GitHub emulator", () => {
         assert.strictEqual((yield* porterComments(issue.number)).length, 1)
       }).pipe(Effect.provide(porterOn(emulator, bridge.url)))
     }), { timeout: 60_000 })
+
+  it.live("a review comment on a PR line works on the PR's branch; closing the issue cancels its task", () =>
+    Effect.gen(function*() {
+      const emulator = yield* GitHubEmulator.start()
+      const bridge = yield* NodeBridge.start
+      const admin = emulator.admin
+      const rest = <A = unknown>(token: string, method: string, path: string, body?: unknown) =>
+        Rest.ok<A>(emulator.url, token, method, path, body)
+
+      yield* Effect.gen(function*() {
+        yield* serve(bridge)
+        const machines = yield* Machines
+        const store = yield* TaskStore.TaskStore
+        yield* Effect.promise(() => emulator.setWebhook(`${bridge.url}/webhooks/github`))
+        yield* rest(admin.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
+        const wendy = yield* Effect.promise(() => emulator.createUser("wendy"))
+        yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/wendy`, { permission: "push" })
+        const repo = `${admin.login}/widgets`
+
+        // A pull request on branch `feature`, pushed by the owner.
+        const work = mkdtempSync(join(tmpdir(), "porter-pr-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
+        yield* git(work, "clone", "--quiet", `${emulator.url.replace("http://", `http://x-access-token:${admin.token}@`)}/${repo}.git`, "repo")
+        const checkout = join(work, "repo")
+        yield* git(checkout, "checkout", "--quiet", "-b", "feature")
+        writeFileSync(join(checkout, "README.md"), "# widgets\n\nA first draft.\n")
+        yield* git(checkout, "commit", "--quiet", "-am", "Draft")
+        const headSha = yield* git(checkout, "rev-parse", "HEAD")
+        yield* git(checkout, "push", "--quiet", "origin", "feature")
+        const pr = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/pulls`, {
+          title: "Draft",
+          head: "feature",
+          base: "main"
+        })
+
+        const review = yield* rest<{ id: number }>(wendy.token, "POST", `/repos/${repo}/pulls/${pr.number}/comments`, {
+          body: "@porter claude reword this line",
+          commit_id: headSha,
+          path: "README.md",
+          line: 3,
+          side: "RIGHT"
+        })
+        yield* Effect.promise(() => emulator.deliveries())
+        const [machine] = yield* machines.created
+        assert.isDefined(machine, "the review comment started a machine")
+        assert.strictEqual(machine!.spec.env["HEAD_BRANCH"], "feature")
+        assert.strictEqual(machine!.spec.env["BRANCH"], "feature", "work continues on the PR's branch")
+        assert.strictEqual(machine!.spec.env["ISSUE_NUMBER"], String(pr.number))
+        const reactions = yield* rest<Array<{ content: string; user: { login: string } }>>(
+          admin.token,
+          "GET",
+          `/repos/${repo}/pulls/comments/${review.id}/reactions`
+        )
+        assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", emulator.app.botLogin]])
+        const onPr = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
+        assert.strictEqual(onPr.filter((c) => Messages.parseMarker(c.body) !== undefined).length, 1)
+
+        // Closing (the PR is an issue) cancels the active task and says so in the same comment.
+        yield* rest(admin.token, "PATCH", `/repos/${repo}/pulls/${pr.number}`, { state: "closed" })
+        yield* Effect.promise(() => emulator.deliveries())
+        const task = yield* store.get(machine!.spec.taskId)
+        assert.strictEqual(task.state, "cancelled")
+        const after = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
+        const statuses = after.filter((c) => Messages.parseMarker(c.body) !== undefined)
+        assert.strictEqual(statuses.length, 1)
+        assert.strictEqual(Messages.parseMarker(statuses[0]!.body)?.state, "cancelled")
+        assert.include(statuses[0]!.body, "⏹")
+
+        // An issue closed while its task runs: same thing, through `issues.closed`.
+        const issue = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, { title: "Another" })
+        yield* rest(wendy.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, { body: "@porter claude go" })
+        yield* Effect.promise(() => emulator.deliveries())
+        const second = (yield* machines.created)[1]
+        assert.isDefined(second)
+        yield* rest(admin.token, "PATCH", `/repos/${repo}/issues/${issue.number}`, { state: "closed" })
+        yield* Effect.promise(() => emulator.deliveries())
+        assert.strictEqual((yield* store.get(second!.spec.taskId)).state, "cancelled")
+      }).pipe(Effect.provide(porterOn(emulator, bridge.url)))
+    }), { timeout: 60_000 })
 })

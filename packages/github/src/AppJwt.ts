@@ -86,7 +86,9 @@ export const pemToPkcs8 = (pem: string): Effect.Effect<Uint8Array, InvalidPrivat
     const label = match[1]!
     if (label !== "RSA PRIVATE KEY" && label !== "PRIVATE KEY") {
       return Effect.fail(
-        new InvalidPrivateKey({ message: `the GitHub App private key is a ${label}; use the unencrypted RSA key GitHub gave you` })
+        new InvalidPrivateKey({
+          message: `the GitHub App private key is a ${label}; use the unencrypted RSA key GitHub gave you`
+        })
       )
     }
     let bytes: Uint8Array
@@ -115,7 +117,8 @@ export const importPrivateKey = (pem: string): Effect.Effect<SigningKey, Invalid
           false,
           ["sign"]
         ),
-      catch: () => new InvalidPrivateKey({ message: "the GitHub App private key could not be imported (not an RSA key?)" })
+      catch: () =>
+        new InvalidPrivateKey({ message: "the GitHub App private key could not be imported (not an RSA key?)" })
     }))
 
 /** WebCrypto's key type, named without DOM or Node typings. */

@@ -29,7 +29,9 @@ export interface Options extends GitHubAuth.ConnectionOptions, GitHubAuthorizer.
   readonly webhook: GitHubWebhooks.WebhookOptions
 }
 
-const adapters = (authorizer: Layer.Layer<Authorizer.Authorizer, Config.ConfigError, GitHubAuth.GitHubAuth | GitHubClient>) =>
+const adapters = (
+  authorizer: Layer.Layer<Authorizer.Authorizer, Config.ConfigError, GitHubAuth.GitHubAuth | GitHubClient>
+) =>
   Layer.mergeAll(
     GitHubReporter.layerWithConnection,
     GitHubIssueReader.layerWithConnection,

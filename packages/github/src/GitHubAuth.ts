@@ -65,7 +65,9 @@ interface CachedToken {
 }
 
 const notApp = (what: string) =>
-  Effect.fail(new GitHubError({ message: `${what} needs GitHub App credentials; Porter is using a personal access token` }))
+  Effect.fail(
+    new GitHubError({ message: `${what} needs GitHub App credentials; Porter is using a personal access token` })
+  )
 
 /**
  * @category constructors
@@ -109,13 +111,17 @@ export const make = Effect.fnUntraced(function*(options: AuthOptions) {
           Effect.map((response) => response.data.id),
           Effect.mapError((error) =>
             error.status === 404
-              ? new GitHubError({ message: `the GitHub App is not installed on ${repo.owner}/${repo.name}`, status: 404 })
+              ? new GitHubError({
+                message: `the GitHub App is not installed on ${repo.owner}/${repo.name}`,
+                status: 404
+              })
               : error
           )
         ),
     {
       capacity: 10_000,
-      timeToLive: (exit) => (Exit.isSuccess(exit) ? Duration.millis(options.installationTtlMs ?? 3_600_000) : Duration.zero)
+      timeToLive: (exit) =>
+        Exit.isSuccess(exit) ? Duration.millis(options.installationTtlMs ?? 3_600_000) : Duration.zero
     }
   )
 
@@ -136,7 +142,8 @@ export const make = Effect.fnUntraced(function*(options: AuthOptions) {
       Effect.gen(function*() {
         const minted = yield* mint(installationId, {})
         const now = yield* Clock.currentTimeMillis
-        return { token: minted.token, cacheForMs: Math.max(0, minted.expiresAt - refreshBeforeMs - now) } satisfies CachedToken
+        const cacheForMs = Math.max(0, minted.expiresAt - refreshBeforeMs - now)
+        return { token: minted.token, cacheForMs } satisfies CachedToken
       }),
     {
       capacity: 10_000,

@@ -32,6 +32,13 @@ const PermissionLevel = Schema.Struct({
   role_name: Schema.optional(Schema.NullOr(Schema.String))
 })
 
+interface PermissionKey {
+  readonly owner: string
+  readonly name: string
+  readonly login: string
+  readonly installationId?: number
+}
+
 const KNOWN: ReadonlyArray<Authorizer.Permission> = ["admin", "maintain", "write", "triage", "read", "none"]
 
 const asPermission = (value: string | null | undefined): Authorizer.Permission | undefined =>
@@ -48,7 +55,7 @@ export const make = Effect.fnUntraced(function*(options: AuthorizerOptions = {})
   const ttl = Duration.millis(options.cacheTtlMs ?? 60_000)
 
   const permissions = yield* Cache.makeWith(
-    (key: { readonly owner: string; readonly name: string; readonly login: string; readonly installationId?: number }) =>
+    (key: PermissionKey) =>
       Effect.gen(function*() {
         const repo = new Repo.RepoRef({ owner: key.owner, name: key.name })
         const response = yield* request<typeof PermissionLevel.Type>(

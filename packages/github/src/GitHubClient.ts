@@ -103,8 +103,9 @@ const toFailure = (error: unknown): Failure => {
     // No answer: Octokit wraps fetch's own error as status 500.
     return { status: undefined, headers, message: `could not reach GitHub (${clip(String(e.message ?? error), 120)})` }
   }
-  const ghMessage = typeof data === "object" && data !== null && typeof (data as { message?: unknown }).message === "string"
-    ? (data as { message: string }).message
+  const withMessage = typeof data === "object" && data !== null ? (data as { message?: unknown }).message : undefined
+  const ghMessage = typeof withMessage === "string"
+    ? withMessage
     : typeof data === "string" && data.length > 0
     ? data
     : "no message"
@@ -152,7 +153,10 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
     log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }
   })
 
-  const attempt = (route: string, params: Readonly<Record<string, unknown>>, token: Redacted.Redacted<string> | undefined) =>
+  type Params = Readonly<Record<string, unknown>>
+  type Token = Redacted.Redacted<string> | undefined
+
+  const attempt = (route: string, params: Params, token: Token) =>
     Effect.tryPromise({
       try: async (signal) => {
         const response = await octokit.request(route, {
@@ -172,7 +176,7 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
       catch: toFailure
     })
 
-  const send = (route: string, params: Readonly<Record<string, unknown>>, token: Redacted.Redacted<string> | undefined) => {
+  const send = (route: string, params: Params, token: Token) => {
     const loop = (n: number): Effect.Effect<
       { status: number; headers: Readonly<Record<string, string | undefined>>; data: unknown },
       Failure
@@ -223,7 +227,8 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: ClientOptions = {}): Layer.Layer<GitHubClient> => Layer.effect(GitHubClient, make(options))
+export const layer = (options: ClientOptions = {}): Layer.Layer<GitHubClient> =>
+  Layer.effect(GitHubClient, make(options))
 
 /**
  * Reads `GITHUB_API_URL` (default `https://api.github.com`).
@@ -231,7 +236,9 @@ export const layer = (options: ClientOptions = {}): Layer.Layer<GitHubClient> =>
  * @category layers
  * @since 0.1.0
  */
-export const layerConfig = (options: Omit<ClientOptions, "apiUrl"> = {}): Layer.Layer<GitHubClient, Config.ConfigError> =>
+export const layerConfig = (
+  options: Omit<ClientOptions, "apiUrl"> = {}
+): Layer.Layer<GitHubClient, Config.ConfigError> =>
   Layer.effect(
     GitHubClient,
     Effect.flatMap(

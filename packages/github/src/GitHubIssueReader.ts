@@ -74,8 +74,11 @@ export const make: Effect.Effect<
     if (last !== undefined && last > 1) {
       const tail = yield* page(issue, installationId, last)
       comments = tail.data
-      if (comments.length < limit && last - 1 > 1) comments = [...(yield* page(issue, installationId, last - 1)).data, ...comments]
-      else if (comments.length < limit) comments = [...first.data, ...comments]
+      if (comments.length < limit) {
+        // Two pages always cover a limit of at most 100; page 1 is at hand already.
+        const before = last - 1 > 1 ? (yield* page(issue, installationId, last - 1)).data : first.data
+        comments = [...before, ...comments]
+      }
     }
     return comments.slice(-Math.min(limit, PER_PAGE)).map((c): IssueReader.ThreadComment => {
       const body = c.body ?? ""

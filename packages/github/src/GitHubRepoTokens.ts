@@ -16,7 +16,11 @@ import type { GitHubClient } from "./GitHubClient.ts"
  * @category constructors
  * @since 0.1.0
  */
-export const make: Effect.Effect<RepoTokens.RepoTokens["Service"], never, GitHubAuth.GitHubAuth> = Effect.gen(function*() {
+export const make: Effect.Effect<
+  RepoTokens.RepoTokens["Service"],
+  never,
+  GitHubAuth.GitHubAuth
+> = Effect.gen(function*() {
   const auth = yield* GitHubAuth.GitHubAuth
   return RepoTokens.RepoTokens.of({
     mint: (repo, installationId) =>

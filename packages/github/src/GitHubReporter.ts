@@ -50,7 +50,8 @@ export const make: Effect.Effect<
   }, Effect.mapError(toReportError))
 
   const comment = Effect.fn("GitHubReporter.comment")(function*(issue: Repo.IssueRef, body: string) {
-    const response = yield* request(issue.repo, undefined, "POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
+    const route = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"
+    const response = yield* request(issue.repo, undefined, route, {
       params: { issue_number: issue.number, body },
       schema: Created
     })

@@ -52,7 +52,9 @@ export const make = (
     const secret = Redacted.value(options.secret)
     if (secret.trim().length === 0) {
       return Effect.fail(
-        new Config.ConfigError(new ConfigProvider.SourceError({ message: "the GitHub webhook secret must not be empty" }))
+        new Config.ConfigError(
+          new ConfigProvider.SourceError({ message: "the GitHub webhook secret must not be empty" })
+        )
       )
     }
 

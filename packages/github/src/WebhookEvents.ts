@@ -107,13 +107,17 @@ const decode = <A>(schema: Schema.Decoder<A>, event: string, payload: unknown) =
 const make = <A>(what: string, build: () => A) =>
   Effect.try({
     try: build,
-    catch: (error) => new UndecodablePayload({ message: `${what}: ${shortReason(error instanceof Error ? error : { message: String(error) })}` })
+    catch: (error) =>
+      new UndecodablePayload({
+        message: `${what}: ${shortReason(error instanceof Error ? error : { message: String(error) })}`
+      })
   })
 
 const repoOf = (repository: typeof Repository.Type) =>
   make("repository", () => new Repo.RepoRef({ owner: repository.owner.login, name: repository.name }))
 
-const actorOf = (user: typeof User.Type) => new Repo.Actor({ login: user.login, id: user.id, type: user.type ?? "User" })
+const actorOf = (user: typeof User.Type) =>
+  new Repo.Actor({ login: user.login, id: user.id, type: user.type ?? "User" })
 
 const isBot = (user: typeof User.Type) => user.type === "Bot" || user.login.endsWith("[bot]")
 
@@ -206,7 +210,8 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
       const p = yield* decode(Closed, event, payload)
       const number = (event === "issues" ? p.issue : p.pull_request)?.number
       if (number === undefined) {
-        return yield* new UndecodablePayload({ message: `${event} payload: missing ${event === "issues" ? "issue" : "pull_request"}` })
+        const missing = event === "issues" ? "issue" : "pull_request"
+        return yield* new UndecodablePayload({ message: `${event} payload: missing ${missing}` })
       }
       const repo = yield* repoOf(p.repository)
       return yield* make(`${event} payload`, () =>

@@ -11,10 +11,16 @@ const issue = new Repo.IssueRef({ repo, number: 12 })
 const TOKEN = "ghp_personalToken000"
 
 const connection = (url: string) =>
-  GitHubAuth.layerConnection({ apiUrl: url, retry: { baseDelayMs: 1 }, credentials: { _tag: "Token", token: Redacted.make(TOKEN) } })
+  GitHubAuth.layerConnection({
+    apiUrl: url,
+    retry: { baseDelayMs: 1 },
+    credentials: { _tag: "Token", token: Redacted.make(TOKEN) }
+  })
 
 const reporterOn = (server: FakeGitHub.FakeGitHub) =>
-  Effect.service(Reporter.Reporter).pipe(Effect.provide(GitHubReporter.layerWithConnection.pipe(Layer.provide(connection(server.url)))))
+  Effect.service(Reporter.Reporter).pipe(
+    Effect.provide(GitHubReporter.layerWithConnection.pipe(Layer.provide(connection(server.url))))
+  )
 const readerOn = (server: FakeGitHub.FakeGitHub) =>
   Effect.service(IssueReader.IssueReader).pipe(
     Effect.provide(GitHubIssueReader.layerWithConnection.pipe(Layer.provide(connection(server.url))))
@@ -30,11 +36,14 @@ describe("GitHubReporter", () => {
   it.live("comments, edits, reacts on issue and review comments, adds and removes labels", () =>
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
-      server.route((r) => FakeGitHub.is(r, "POST", "/repos/octo/app/issues/12/comments") ? { status: 201, body: { id: 555 } } : undefined)
-      server.route((r) => FakeGitHub.is(r, "PATCH", "/repos/octo/app/issues/comments/555") ? { status: 200, body: { id: 555 } } : undefined)
-      server.route((r) => r.method === "POST" && r.url.endsWith("/reactions") ? { status: 201, body: { id: 1, content: "eyes" } } : undefined)
-      server.route((r) => FakeGitHub.is(r, "POST", "/repos/octo/app/issues/12/labels") ? { status: 200, body: [] } : undefined)
-      server.route((r) => FakeGitHub.is(r, "DELETE", "/repos/octo/app/issues/12/labels/porter%3Aqueued") ? { status: 200, body: [] } : undefined)
+      const answer = (method: string, path: string, status: number, body: unknown) =>
+        server.route((r) => (FakeGitHub.is(r, method, path) ? { status, body } : undefined))
+      answer("POST", "/repos/octo/app/issues/12/comments", 201, { id: 555 })
+      answer("PATCH", "/repos/octo/app/issues/comments/555", 200, { id: 555 })
+      answer("POST", "/repos/octo/app/issues/comments/9/reactions", 201, { id: 1, content: "eyes" })
+      answer("POST", "/repos/octo/app/pulls/comments/10/reactions", 201, { id: 2, content: "eyes" })
+      answer("POST", "/repos/octo/app/issues/12/labels", 200, [])
+      answer("DELETE", "/repos/octo/app/issues/12/labels/porter%3Aqueued", 200, [])
       // DELETE of the absent label falls through to 404, which is fine.
       const reporter = yield* reporterOn(server)
       assert.strictEqual(yield* reporter.comment(issue, "queued"), 555)
@@ -109,7 +118,8 @@ describe("GitHubIssueReader", () => {
         const page = Number(new URL(r.url, "http://x").searchParams.get("page") ?? "1")
         const link = `<${server.url}/repos/octo/app/issues/12/comments?per_page=100&page=${page + 1}>; rel="next", ` +
           `<${server.url}/repos/octo/app/issues/12/comments?per_page=100&page=3>; rel="last"`
-        return { status: 200, headers: page < 3 ? { link } : ({} as Record<string, string>), body: all.slice((page - 1) * 100, page * 100) }
+        const headers: Record<string, string> = page < 3 ? { link } : {}
+        return { status: 200, headers, body: all.slice((page - 1) * 100, page * 100) }
       })
       const reader = yield* readerOn(server)
       const last20 = yield* reader.thread(issue, 20)

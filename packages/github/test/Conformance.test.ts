@@ -33,7 +33,8 @@ const webhookInstallationId = (await emulator.deliveries())
 if (webhookInstallationId === undefined) throw new Error("the emulator's deliveries carry no installation id")
 
 const repo = new Repo.RepoRef({ owner: admin.login, name: "conformance" })
-const actor = (user: { readonly login: string; readonly id: number }) => new Repo.Actor({ login: user.login, id: user.id, type: "User" })
+const actor = (user: { readonly login: string; readonly id: number }) =>
+  new Repo.Actor({ login: user.login, id: user.id, type: "User" })
 
 const app: GitHubAuth.Credentials = {
   _tag: "App",
@@ -72,8 +73,12 @@ const inspector = Layer.succeed(
         `/repos/${repo.fullName}/issues/${issue.number}/comments?per_page=100`
       ).pipe(Effect.map((list) => list.map((c) => ({ id: c.id, body: c.body })))),
     reactions: (_issue, commentId) =>
-      Rest.ok<Array<{ content: string }>>(emulator.url, admin.token, "GET", `/repos/${repo.fullName}/issues/comments/${commentId}/reactions`)
-        .pipe(Effect.map((list) => list.map((r) => r.content))),
+      Rest.ok<Array<{ content: string }>>(
+        emulator.url,
+        admin.token,
+        "GET",
+        `/repos/${repo.fullName}/issues/comments/${commentId}/reactions`
+      ).pipe(Effect.map((list) => list.map((r) => r.content))),
     labels: (issue) =>
       Rest.ok<Array<{ name: string }>>(emulator.url, admin.token, "GET", `/repos/${repo.fullName}/issues/${issue.number}/labels`)
         .pipe(Effect.map((list) => list.map((l) => l.name)))
@@ -97,6 +102,9 @@ AuthorizerSuite.run("GitHub App on the emulator, installation from the webhook",
 })
 AuthorizerSuite.run("personal token on the emulator", GitHubAuthorizer.layer(connection(personal)), fixtures)
 
+const installationRepositories = (token: string) =>
+  Rest.ok<{ repositories: Array<{ full_name: string }> }>(emulator.url, token, "GET", "/installation/repositories")
+
 describe("GitHub App auth against the emulator", () => {
   it.live("a JWT from the PKCS#1 key gets the App, its installation and an installation token", () =>
     Effect.gen(function*() {
@@ -112,7 +120,7 @@ describe("GitHub App auth against the emulator", () => {
 
       const token = Redacted.value(yield* auth.token(repo))
       assert.notStrictEqual(token, jwt)
-      const visible = yield* Rest.ok<{ repositories: Array<{ full_name: string }> }>(emulator.url, token, "GET", "/installation/repositories")
+      const visible = yield* installationRepositories(token)
       assert.includeMembers(visible.repositories.map((r) => r.full_name), [repo.fullName, `${admin.login}/elsewhere`])
       assert.strictEqual(Redacted.value(yield* auth.token(repo, installationId)), token, "cached")
     }))
@@ -126,7 +134,7 @@ describe("GitHub App auth against the emulator", () => {
       // Public repositories stay readable by anyone; writing is what the scope takes away.
       const other = yield* Rest.call(emulator.url, token, "POST", `/repos/${admin.login}/elsewhere/issues`, { title: "nope" })
       assert.include([403, 404], other.status)
-      const visible = yield* Rest.ok<{ repositories: Array<{ full_name: string }> }>(emulator.url, token, "GET", "/installation/repositories")
+      const visible = yield* installationRepositories(token)
       assert.deepStrictEqual(visible.repositories.map((r) => r.full_name), [repo.fullName])
       const again = Redacted.value(yield* auth.machineToken(repo))
       assert.notStrictEqual(again, token, "minted fresh for each machine")
@@ -135,7 +143,8 @@ describe("GitHub App auth against the emulator", () => {
   it.live("a JWT signed with another key is refused: GitHubError 401, no key material in the message", () =>
     Effect.gen(function*() {
       const { generateKeyPairSync } = yield* Effect.promise(() => import("node:crypto"))
-      const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString()
+      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const stranger = privateKey.export({ type: "pkcs1", format: "pem" }).toString()
       const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(
         Effect.provide(GitHubAuth.layerConnection(connection({ ...app, privateKey: Redacted.make(stranger) })))
       )

@@ -11,18 +11,22 @@ const T0 = Date.UTC(2026, 10, 23, 12, 0, 0)
 const repo = new Repo.RepoRef({ owner: "octo", name: "app" })
 const other = new Repo.RepoRef({ owner: "octo", name: "other" })
 
+const signedByApp = (r: FakeGitHub.Recorded) => verifiedClaims(String(r.headers.authorization).replace("Bearer ", ""))
+
 /** A fake GitHub App backend: installation 77 for `octo/*`; tokens expire an hour after `clock()`. */
 const appBackend = (server: FakeGitHub.FakeGitHub, clock: () => number) => {
   let minted = 0
   server.route((r) => {
     const match = /^\/repos\/([^/]+)\/([^/]+)\/installation$/.exec(r.url)
     if (r.method !== "GET" || !match) return undefined
-    if (!verifiedClaims(String(r.headers.authorization).replace("Bearer ", ""))) return { status: 401, body: { message: "bad JWT" } }
-    return match[1] === "octo" ? { status: 200, body: { id: 77, account: { login: "octo" } } } : { status: 404, body: { message: "Not Found" } }
+    if (!signedByApp(r)) return { status: 401, body: { message: "bad JWT" } }
+    return match[1] === "octo"
+      ? { status: 200, body: { id: 77, account: { login: "octo" } } }
+      : { status: 404, body: { message: "Not Found" } }
   })
   server.route((r) => {
     if (!FakeGitHub.is(r, "POST", "/app/installations/77/access_tokens")) return undefined
-    if (!verifiedClaims(String(r.headers.authorization).replace("Bearer ", ""))) return { status: 401, body: { message: "bad JWT" } }
+    if (!signedByApp(r)) return { status: 401, body: { message: "bad JWT" } }
     minted++
     return { status: 201, body: { token: `ghs_token${minted}`, expires_at: new Date(clock() + 3_600_000).toISOString() } }
   })
@@ -98,7 +102,9 @@ describe("GitHubAuth: GitHub App", () => {
       let refusals = 1
       server.route((r) => {
         if (!FakeGitHub.is(r, "GET", "/repos/octo/app/issues/1")) return undefined
-        if (r.headers.authorization === "Bearer ghs_token1" && refusals-- > 0) return { status: 401, body: { message: "Bad credentials" } }
+        if (r.headers.authorization === "Bearer ghs_token1" && refusals-- > 0) {
+          return { status: 401, body: { message: "Bad credentials" } }
+        }
         return { status: 200, body: { number: 1 } }
       })
       const response = yield* Effect.gen(function*() {
@@ -117,7 +123,10 @@ describe("GitHubAuth: GitHub App", () => {
       server.route(() => ({ status: 422, body: { message: "There is at least one repository that does not exist" } }))
       const tokens = yield* Effect.provide(
         Effect.service(RepoTokens.RepoTokens),
-        GitHubRepoTokens.layer({ apiUrl: server.url, credentials: { _tag: "App", appId: "1", privateKey: Redacted.make(pkcs1Pem) } })
+        GitHubRepoTokens.layer({
+          apiUrl: server.url,
+          credentials: { _tag: "App", appId: "1", privateKey: Redacted.make(pkcs1Pem) }
+        })
       )
       const error = yield* Effect.flip(tokens.mint(repo))
       assert.strictEqual(error._tag, "TokenError")
@@ -131,14 +140,21 @@ describe("GitHubAuth: personal access token", () => {
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
       server.route(() => ({ status: 200, body: {} }))
-      const layer = GitHubAuth.layerConnection({ apiUrl: server.url, credentials: { _tag: "Token", token: Redacted.make("ghp_personal") } })
-      const { auth, request } = yield* Effect.all({ auth: Effect.service(GitHubAuth.GitHubAuth), request: GitHubAuth.repoRequest }).pipe(
-        Effect.provide(layer)
-      )
+      const layer = GitHubAuth.layerConnection({
+        apiUrl: server.url,
+        credentials: { _tag: "Token", token: Redacted.make("ghp_personal") }
+      })
+      const { auth, request } = yield* Effect.all({
+        auth: Effect.service(GitHubAuth.GitHubAuth),
+        request: GitHubAuth.repoRequest
+      }).pipe(Effect.provide(layer))
       assert.strictEqual(auth.mode, "token")
       assert.strictEqual(Redacted.value(yield* auth.machineToken(repo)), "ghp_personal")
       yield* request(repo, 123, "GET /repos/{owner}/{repo}")
-      assert.deepStrictEqual(server.requests.map((r) => [r.url, r.headers.authorization]), [["/repos/octo/app", "Bearer ghp_personal"]])
+      assert.deepStrictEqual(
+        server.requests.map((r) => [r.url, r.headers.authorization]),
+        [["/repos/octo/app", "Bearer ghp_personal"]]
+      )
       assert.strictEqual((yield* Effect.flip(auth.appJwt))._tag, "GitHubError")
     }))
 })
@@ -158,7 +174,8 @@ describe("GitHubAuth: configuration", () => {
       assert.isTrue(Exit.isFailure(yield* build({ GITHUB_APP_ID: "1", GITHUB_TOKEN: "ghp_x" })), "no silent fallback")
       assert.isTrue(Exit.isFailure(yield* build({})))
       assert.isTrue(Exit.isFailure(yield* build({ GITHUB_TOKEN: " " })))
-      const badKey = yield* build({ GITHUB_APP_ID: "1", GITHUB_APP_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----" })
+      const garbage = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----"
+      const badKey = yield* build({ GITHUB_APP_ID: "1", GITHUB_APP_PRIVATE_KEY: garbage })
       assert.isTrue(Exit.isFailure(badKey))
     }))
 

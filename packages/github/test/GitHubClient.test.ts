@@ -52,7 +52,9 @@ describe("GitHubClient", () => {
       const server = yield* FakeGitHub.start
       server.route((r) => r.url.startsWith("/a") ? { status: 404, body: { message: "Not Found" } } : undefined)
       server.route((r) => r.url.startsWith("/b") ? { status: 422, body: { message: "Validation Failed" } } : undefined)
-      server.route((r) => r.url.startsWith("/c") ? { status: 403, body: { message: "Resource not accessible by integration" } } : undefined)
+      server.route((r) =>
+        r.url.startsWith("/c") ? { status: 403, body: { message: "Resource not accessible by integration" } } : undefined
+      )
       const gh = yield* client(server.url)
       for (const [path, status] of [["/a", 404], ["/b", 422], ["/c", 403]] as const) {
         const error = yield* Effect.flip(gh.request(`GET ${path}`))
@@ -97,7 +99,9 @@ describe("GitHubClient", () => {
   it.live("an unreachable API is retried, then reported without a status; no error ever shows the token", () =>
     Effect.gen(function*() {
       const gh = yield* client("http://127.0.0.1:9", { times: 1, baseDelayMs: 1 })
-      const error = yield* Effect.flip(gh.request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" }, token: TOKEN }))
+      const error = yield* Effect.flip(
+        gh.request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" }, token: TOKEN })
+      )
       assert.isUndefined(error.status)
       assert.include(error.message, "could not reach GitHub")
       const server = yield* FakeGitHub.start

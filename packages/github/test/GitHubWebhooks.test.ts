@@ -53,7 +53,9 @@ const parse = (raw: WebhookIntake.RawWebhook) => Effect.flatMap(intake, (i) => i
 
 /** The value at a dotted path of a JSON payload. */
 const at = (value: unknown, path: string): unknown =>
-  path === "" ? value : path.split(".").reduce<unknown>((v, key) => (v as Record<string, unknown> | null | undefined)?.[key], value)
+  path === ""
+    ? value
+    : path.split(".").reduce<unknown>((v, key) => (v as Record<string, unknown> | null | undefined)?.[key], value)
 
 /** A copy of `payload` with the dotted paths set. */
 const patched = (payload: unknown, changes: Record<string, unknown>) => {
@@ -244,7 +246,11 @@ describe("GitHubWebhooks: payloads", () => {
         ["issue_comment", "{not json", "body is not JSON"],
         ["issue_comment", "[1,2]", "not a JSON object"],
         ["issue_comment", { action: "created", issue: { number: "one" } }, "issue_comment payload"],
-        ["issues", { action: "closed", repository: { name: "r", owner: { login: "o" } }, sender: { login: "u", id: 1 } }, "missing issue"],
+        [
+          "issues",
+          { action: "closed", repository: { name: "r", owner: { login: "o" } }, sender: { login: "u", id: 1 } },
+          "missing issue"
+        ],
         ["issue_comment", withComment({ "repository.name": "bad name/with slash" }), "repository"]
       ]
       for (const [event, payload, reason] of cases) {
@@ -286,7 +292,8 @@ describe("GitHubWebhooks behind core's HTTP app", () => {
       const post = (raw: WebhookIntake.RawWebhook) =>
         Effect.promise(async () => {
           const headers = Object.fromEntries(Object.entries(raw.headers).filter((e): e is [string, string] => e[1] !== undefined))
-          const response = await handler(new Request("http://porter.test/webhooks/github", { method: "POST", body: raw.body, headers }))
+          const request = new Request("http://porter.test/webhooks/github", { method: "POST", body: raw.body, headers })
+          const response = await handler(request)
           return response.status
         })
       const run = withComment({ "comment.body": "@porter claude fix the spelling" })
@@ -296,7 +303,10 @@ describe("GitHubWebhooks behind core's HTTP app", () => {
       assert.strictEqual(yield* post({ ...unsigned, headers: { ...unsigned.headers, "x-hub-signature-256": undefined } }), 401)
       const truncated = yield* delivery("issue_comment", run)
       assert.strictEqual(
-        yield* post({ ...truncated, headers: { ...truncated.headers, "x-hub-signature-256": truncated.headers["x-hub-signature-256"]!.slice(0, 40) } }),
+        yield* post({
+          ...truncated,
+          headers: { ...truncated.headers, "x-hub-signature-256": truncated.headers["x-hub-signature-256"]!.slice(0, 40) }
+        }),
         401
       )
       const huge = yield* delivery("issue_comment", withComment({ "comment.body": "@porter claude " + "x".repeat(70_000) }))

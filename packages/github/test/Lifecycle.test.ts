@@ -150,7 +150,9 @@ describe("a task's whole life against the GitHub emulator", () => {
           body: `Fixes #${issue.number}`
         })
         // The same token cannot write anywhere else.
-        const elsewhere = yield* Rest.call(emulator.url, githubToken, "POST", `/repos/${admin.login}/gadgets/issues`, { title: "x" })
+        const elsewhere = yield* Rest.call(emulator.url, githubToken, "POST", `/repos/${admin.login}/gadgets/issues`, {
+          title: "x"
+        })
         assert.include([403, 404], elsewhere.status)
 
         // Callbacks, authenticated with the task token.
@@ -212,7 +214,10 @@ describe("a task's whole life against the GitHub emulator", () => {
         // Every delivery verified and answered: 202 for the two requests, 200 for everything else
         // (Porter's own comments among them).
         const deliveries = yield* Effect.promise(() => emulator.deliveries())
-        assert.isTrue(deliveries.every((d) => d.status === 200 || d.status === 202), JSON.stringify(deliveries.map((d) => [d.event, d.action, d.status])))
+        assert.isTrue(
+          deliveries.every((d) => d.status === 200 || d.status === 202),
+          JSON.stringify(deliveries.map((d) => [d.event, d.action, d.status]))
+        )
         assert.strictEqual(deliveries.filter((d) => d.status === 202).length, 2)
         const fromPorter = deliveries.filter((d) =>
           d.event === "issue_comment" &&
@@ -251,7 +256,8 @@ describe("a task's whole life against the GitHub emulator", () => {
         // A pull request on branch `feature`, pushed by the owner.
         const work = mkdtempSync(join(tmpdir(), "porter-pr-"))
         yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
-        yield* git(work, "clone", "--quiet", `${emulator.url.replace("http://", `http://x-access-token:${admin.token}@`)}/${repo}.git`, "repo")
+        const ownerUrl = `${emulator.url.replace("http://", `http://x-access-token:${admin.token}@`)}/${repo}.git`
+        yield* git(work, "clone", "--quiet", ownerUrl, "repo")
         const checkout = join(work, "repo")
         yield* git(checkout, "checkout", "--quiet", "-b", "feature")
         writeFileSync(join(checkout, "README.md"), "# widgets\n\nA first draft.\n")

@@ -43,10 +43,13 @@ describe("in workerd", () => {
         if (FakeGitHub.is(r, "POST", "/app/installations/31/access_tokens")) {
           if (!claims) return { status: 401, body: { message: "JWT" } }
           const scoped = JSON.stringify(r.json) === JSON.stringify({ repositories: ["app"] })
-          return { status: 201, body: { token: scoped ? "ghs_scoped" : "ghs_installation", expires_at: new Date(Date.now() + 3_600_000).toISOString() } }
+          const expires_at = new Date(Date.now() + 3_600_000).toISOString()
+          return { status: 201, body: { token: scoped ? "ghs_scoped" : "ghs_installation", expires_at } }
         }
         if (FakeGitHub.is(r, "POST", "/repos/octo/app/issues/3/comments")) {
-          return r.headers.authorization === "Bearer ghs_installation" ? { status: 201, body: { id: 808 } } : { status: 401, body: {} }
+          return r.headers.authorization === "Bearer ghs_installation"
+            ? { status: 201, body: { id: 808 } }
+            : { status: 401, body: {} }
         }
         return undefined
       })

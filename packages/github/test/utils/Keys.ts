@@ -11,6 +11,7 @@ export const { privateKey: pkcs1Pem, publicKey: publicPem } = generateKeyPairSyn
 export const verifiedClaims = (jwt: string): Record<string, unknown> | undefined => {
   const [header, payload, signature] = jwt.split(".")
   if (header === undefined || payload === undefined || signature === undefined) return undefined
-  const ok = verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), createPublicKey(publicPem), Buffer.from(signature, "base64url"))
+  const signed = Buffer.from(`${header}.${payload}`)
+  const ok = verify("RSA-SHA256", signed, createPublicKey(publicPem), Buffer.from(signature, "base64url"))
   return ok ? JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) : undefined
 }

@@ -370,7 +370,7 @@ export const make = Effect.gen(function*() {
     )
     const spec: MachineSpec = {
       taskId: current.id,
-      image: config.machineImage,
+      ...(config.machineImage !== undefined ? { image: config.machineImage } : {}),
       guest: config.guest,
       deadlineAt: current.deadlineAt,
       ...(config.region !== undefined ? { region: config.region } : {}),

@@ -9,8 +9,8 @@ export interface PorterOptions {
   readonly githubApiUrl: string
   /** Where repositories are cloned from: `${gitBaseUrl}/<owner>/<name>.git`. */
   readonly gitBaseUrl: string
-  /** The runner image for container-based provisioners. */
-  readonly machineImage: string
+  /** The runner image for container-based provisioners; unset: the provisioner's own default. */
+  readonly machineImage?: string
   readonly guest: Guest
   readonly region?: string
   /** A running task without a heartbeat for this long is timed out. */
@@ -41,10 +41,12 @@ export interface PorterOptions {
 
 export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()("@porter/core/PorterConfig") {}
 
+/** The runner image adapters fall back to when neither Porter nor their own options name one. */
+export const defaultMachineImage = "registry.fly.io/porter-runner:0.1.0"
+
 export const defaults: Omit<PorterOptions, "publicUrl"> = {
   githubApiUrl: "https://api.github.com",
   gitBaseUrl: "https://github.com",
-  machineImage: "registry.fly.io/porter-runner:0.1.0",
   guest: defaultGuest,
   heartbeatTimeoutMs: 5 * 60_000,
   heartbeatIntervalMs: 30_000,
@@ -78,7 +80,7 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
     const publicUrl = yield* Config.String("PORTER_PUBLIC_URL")
     const githubApiUrl = yield* Config.String("GITHUB_API_URL").pipe(Config.withDefault(defaults.githubApiUrl))
     const gitBaseUrl = yield* Config.String("GITHUB_GIT_URL").pipe(Config.withDefault(defaults.gitBaseUrl))
-    const machineImage = yield* Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(defaults.machineImage))
+    const machineImage = yield* Config.option(Config.String("PORTER_MACHINE_IMAGE"))
     const region = yield* Config.option(Config.String("PORTER_MACHINE_REGION"))
     const adminToken = yield* Config.option(Config.Redacted("PORTER_ADMIN_TOKEN"))
     const cpus = yield* Config.Int("PORTER_MACHINE_CPUS").pipe(Config.withDefault(defaults.guest.cpus))
@@ -90,7 +92,7 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
       publicUrl,
       githubApiUrl,
       gitBaseUrl,
-      machineImage,
+      ...(Option.isSome(machineImage) ? { machineImage: machineImage.value } : {}),
       guest: { ...defaults.guest, cpus, memoryMb },
       heartbeatTimeoutMs,
       ...(Option.isSome(region) ? { region: region.value } : {}),

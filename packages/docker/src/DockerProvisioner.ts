@@ -207,7 +207,7 @@ export const make = (
     const isOurs = (labels: Readonly<Record<string, string>> | null | undefined) =>
       isPorters(labels) && (instance === undefined || labels?.[DockerApi.LABEL_INSTANCE] === instance)
     const ourLabels = [`${DockerApi.LABEL_PORTER}=1`, ...(instance !== undefined ? [`${DockerApi.LABEL_INSTANCE}=${instance}`] : [])]
-    const defaultImage = options.image ?? PorterConfig.defaults.machineImage
+    const defaultImage = options.image ?? PorterConfig.defaultMachineImage
     const stopTimeoutSeconds = options.stopTimeoutSeconds ?? 10
     const fail = (context: { readonly image?: string | undefined } = {}) => (error: DockerEngine.DockerEngineError) =>
       Effect.fail(toProvisionError(error, context))
@@ -427,7 +427,7 @@ export const layerWithEngine = (
  */
 export const config: Config.Config<DockerOptions> = Config.all({
   host: Config.String("DOCKER_HOST").pipe(Config.withDefault(DockerApi.DEFAULT_HOST)),
-  image: Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(PorterConfig.defaults.machineImage)),
+  image: Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(PorterConfig.defaultMachineImage)),
   network: Config.option(Config.String("PORTER_DOCKER_NETWORK")),
   instance: Config.option(Config.String("PORTER_DOCKER_INSTANCE"))
 }).pipe(

@@ -274,7 +274,7 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
     const app = options.app
     const appPath = `/apps/${encodeURIComponent(app)}`
     const machinePath = (id: Ids.MachineId) => `${appPath}/machines/${encodeURIComponent(id)}`
-    const defaults = { image: options.image ?? PorterConfig.defaults.machineImage, region: options.region }
+    const defaults = { image: options.image ?? PorterConfig.defaultMachineImage, region: options.region }
     const context = { app, apiUrl: http.apiUrl }
 
     const tokenFor = (credential: Redacted.Redacted<string> | undefined) => {
@@ -481,7 +481,7 @@ export const config: Config.Config<FlyOptions> = Config.all({
   app: Config.String("FLY_APP_NAME"),
   token: Config.option(Config.Redacted("FLY_API_TOKEN")),
   apiUrl: Config.String("FLY_API_URL").pipe(Config.withDefault(FlyApi.DEFAULT_API_URL)),
-  image: Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(PorterConfig.defaults.machineImage)),
+  image: Config.String("PORTER_MACHINE_IMAGE").pipe(Config.withDefault(PorterConfig.defaultMachineImage)),
   region: Config.option(Config.String("FLY_REGION"))
 }).pipe(
   Config.map(({ apiUrl, app, image, region, token }) => ({

@@ -151,17 +151,22 @@ describe("Porter with Fly machines", () => {
       assert.deepStrictEqual(server.machines().map((m): string | undefined => m.id), [task.machineId])
     }).pipe(Effect.provide(porterOnFly({ fly: { requestTimeoutMs: 500 } }))), 30_000)
 
-  it.live("Fly keeps failing: the task fails and the issue says so", () =>
+  it.live("Fly keeps failing: the sweep tries again, then the task fails and the issue says so", () =>
     Effect.gen(function*() {
       const server = yield* LocalFly
+      const porter = yield* Porter.Porter
       server.faults.serverError({ count: 1_000, status: 503, op: "create" })
       yield* comment()
+      // An outage is transient: the task waits for the sweep instead of failing at once.
+      assert.strictEqual((yield* onlyTask).state, "provisioning")
+      const report = yield* porter.sweep
+      assert.strictEqual(report.redispatched, 1)
       assert.strictEqual((yield* onlyTask).state, "failed")
       const text = yield* statusComment
       assert.include(text, "failed: could not start a machine: the Fly Machines API failed (503")
       assert.include(text, "@porter retry")
       assert.strictEqual(server.machines().length, 0)
-    }).pipe(Effect.provide(porterOnFly())), 30_000)
+    }).pipe(Effect.provide(porterOnFly({ porter: { config: { dispatchTimeoutMs: 0, maxDispatchAttempts: 2 } } }))), 30_000)
 
   it.live("a machine that dies is replaced by the sweep, then the task fails when attempts run out", () =>
     Effect.gen(function*() {

@@ -36,7 +36,7 @@ import { Reporter } from "./Reporter.ts"
 import { RepoTokens } from "./RepoTokens.ts"
 import { type SecretChain, SecretName, SecretStore } from "./SecretStore.ts"
 import { type RepoSettings, Settings } from "./Settings.ts"
-import { isTerminal, Task, type TaskPatch, type TaskState } from "./Task.ts"
+import { isTerminal, Task, type TaskPatch, TaskState } from "./Task.ts"
 import { TaskEvent, TaskStore } from "./TaskStore.ts"
 import { TaskTokens } from "./TaskTokens.ts"
 
@@ -219,20 +219,12 @@ export const make = Effect.gen(function*() {
     } else {
       const created = yield* report("create status comment", task.id, reporter.comment(issue, body))
       if (Option.isSome(created)) {
-        yield* store.update(task.id, { statusCommentId: created.value }, yield* now, [
-          "queued",
-          "provisioning",
-          "running",
-          "succeeded",
-          "failed",
-          "timed_out",
-          "cancelled"
-        ]).pipe(Effect.ignore)
+        yield* store.update(task.id, { statusCommentId: created.value }, yield* now, TaskState.literals).pipe(Effect.ignore)
       }
     }
     if (settings.stateLabels) {
       const label = `porter:${task.state}`
-      const others = ["queued", "provisioning", "running", "succeeded", "failed", "timed_out", "cancelled"]
+      const others = TaskState.literals
         .map((s) => `porter:${s}`)
         .filter((l) => l !== label)
       yield* report("labels", task.id, reporter.label(issue, { add: [label], remove: others }))

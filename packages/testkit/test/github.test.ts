@@ -302,7 +302,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
       assert.isUndefined(anonymousRead.data.permissions)
 
       // On a public repository anyone may comment, but labels need triage and closing others' issues too.
-      const comment = yield* call(() => asEve.rest.issues.createComment({ owner, repo: "open", issue_number: 1, body: "me too" }))
+      const comment = yield* call(() =>
+        asEve.rest.issues.createComment({ owner, repo: "open", issue_number: 1, body: "me too" })
+      )
       assert.strictEqual(comment.data.author_association, "NONE")
       const label = yield* statusOf(() => asEve.rest.issues.addLabels({ owner, repo: "open", issue_number: 1, labels: ["x"] }))
       assert.strictEqual(label.status, 403)

@@ -181,7 +181,8 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       )
       assert.strictEqual(created.status, 201)
       assert.strictEqual(created.data.user.login, emu.app.botLogin)
-      assert.deepStrictEqual([created.data.head.ref, created.data.head.sha, created.data.base.ref], ["porter/fix-1", head, "main"])
+      const ends = [created.data.head.ref, created.data.head.sha, created.data.base.ref]
+      assert.deepStrictEqual(ends, ["porter/fix-1", head, "main"])
       assert.deepStrictEqual([created.data.commits, created.data.additions, created.data.changed_files], [1, 3, 1])
       assert.strictEqual(created.data.html_url, `${emu.url}/${owner}/prs/pull/${created.data.number}`)
 
@@ -216,6 +217,10 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
         admin.rest.pulls.get({ owner, repo: "prs", pull_number: created.data.number, mediaType: { format: "patch" } })
       )
       assert.match(patch.data as unknown as string, /Subject: \[PATCH\] Fix the thing/)
+
+      const files = yield* call(() => admin.rest.pulls.listFiles({ owner, repo: "prs", pull_number: created.data.number }))
+      assert.deepStrictEqual(files.data.map((file) => [file.filename, file.status, file.additions]), [["fix.txt", "added", 3]])
+      assert.strictEqual(files.data[0]!.patch, "@@ -0,0 +1,3 @@\n+one\n+two\n+three")
 
       // As an issue, the pull request carries `pull_request`.
       const asIssue = yield* call(() => admin.rest.issues.get({ owner, repo: "prs", issue_number: created.data.number }))
@@ -264,7 +269,12 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       const one = yield* call(() => admin.rest.pulls.getReviewComment({ owner, repo: "prs", comment_id: review.data.id }))
       assert.strictEqual(one.data.path, "fix.txt")
       const eyes = yield* call(() =>
-        bot.rest.reactions.createForPullRequestReviewComment({ owner, repo: "prs", comment_id: review.data.id, content: "eyes" })
+        bot.rest.reactions.createForPullRequestReviewComment({
+          owner,
+          repo: "prs",
+          comment_id: review.data.id,
+          content: "eyes"
+        })
       )
       assert.strictEqual(eyes.status, 201)
       const reactions = yield* call(() =>

@@ -29,10 +29,18 @@ interface Received {
   readonly body: string
 }
 
+interface Receiver {
+  readonly url: string
+  readonly received: Array<Received>
+  /** The most deliveries the receiver was handling at once. */
+  readonly maxInFlight: () => number
+  readonly close: () => void
+}
+
 /** A webhook receiver on 127.0.0.1:0; `reply` decides each answer's status (and may hold it). */
 const receiver = (reply: (received: Received, index: number) => number | Promise<number> = () => 200) =>
   Effect.acquireRelease(
-    Effect.callback<{ readonly url: string; readonly received: Array<Received>; readonly maxInFlight: () => number; readonly close: () => void }>(
+    Effect.callback<Receiver>(
       (resume) => {
         const received: Array<Received> = []
         let inFlight = 0
@@ -163,7 +171,12 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
         bot.rest.issues.updateComment({ owner: "hook-org", repo: "events", comment_id: status.data.id, body: "Running" })
       )
       yield* call(() =>
-        admin.rest.issues.createComment({ owner: "hook-org", repo: "events", issue_number: pr.data.number, body: "@porter again" })
+        admin.rest.issues.createComment({
+          owner: "hook-org",
+          repo: "events",
+          issue_number: pr.data.number,
+          body: "@porter again"
+        })
       )
       yield* call(() =>
         admin.rest.pulls.createReviewComment({
@@ -180,7 +193,9 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
         bot.rest.issues.addLabels({ owner: "hook-org", repo: "events", issue_number: 1, labels: ["porter:running"] })
       )
       yield* call(() => admin.rest.issues.update({ owner: "hook-org", repo: "events", issue_number: 1, state: "closed" }))
-      yield* call(() => admin.rest.pulls.update({ owner: "hook-org", repo: "events", pull_number: pr.data.number, state: "closed" }))
+      yield* call(() =>
+        admin.rest.pulls.update({ owner: "hook-org", repo: "events", pull_number: pr.data.number, state: "closed" })
+      )
 
       const deliveries = (yield* call(() => emu.deliveries())).slice(before)
       assert.deepStrictEqual(deliveries.map((delivery) => `${delivery.event}.${delivery.action}`), [
@@ -197,7 +212,8 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       assert.isTrue(deliveries.every((delivery) => delivery.status === 200))
       const payloads = deliveries.map((delivery) => delivery.payload)
       // The bot's own comment is delivered too, authored by the bot: receivers must ignore it.
-      assert.deepStrictEqual([at(payloads[2]!, "sender", "login"), at(payloads[2]!, "sender", "type")], [emu.app.botLogin, "Bot"])
+      const botSender = [at(payloads[2]!, "sender", "login"), at(payloads[2]!, "sender", "type")]
+      assert.deepStrictEqual(botSender, [emu.app.botLogin, "Bot"])
       assert.deepStrictEqual(at(payloads[3]!, "changes"), { body: { from: "Queued" } })
       assert.strictEqual(at(payloads[4]!, "issue", "pull_request", "url"), pr.data.url)
       assert.strictEqual(at(payloads[5]!, "comment", "path"), "a.txt")

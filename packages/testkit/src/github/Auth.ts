@@ -8,7 +8,14 @@
  */
 import { Effect } from "effect"
 import { verify } from "node:crypto"
-import { ApiError, badCredentials, forbidden, notAccessibleByIntegration, notFound, requiresAuthentication } from "./Http.ts"
+import {
+  ApiError,
+  badCredentials,
+  forbidden,
+  notAccessibleByIntegration,
+  notFound,
+  requiresAuthentication
+} from "./Http.ts"
 import type { Level, Principal, Repo, RoleOrNone, Scope, State } from "./State.ts"
 import { atLeast } from "./State.ts"
 
@@ -56,11 +63,10 @@ const verifyJwt = (state: State, token: string): Effect.Effect<Principal, ApiErr
       )
     }
     if (typeof exp !== "number" || exp <= nowS) {
-      return Effect.fail(
-        jwtError(
-          "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
-        )
-      )
+      return Effect.fail(jwtError(
+        "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the " +
+          "assertion expires"
+      ))
     }
     if (exp - nowS > MAX_JWT_LIFETIME_S || exp - iat > MAX_JWT_LIFETIME_S + IAT_LEEWAY_S) {
       return Effect.fail(jwtError("'Expiration time' claim ('exp') is too far in the future"))
@@ -131,7 +137,12 @@ export const roleOf = (state: State, principal: Principal, repo: Repo): RoleOrNo
 }
 
 /** Fails like GitHub when the principal may not do what `need` describes on `repo`. */
-export const authorize = (state: State, principal: Principal, repo: Repo, need: Need): Effect.Effect<void, ApiError> => {
+export const authorize = (
+  state: State,
+  principal: Principal,
+  repo: Repo,
+  need: Need
+): Effect.Effect<void, ApiError> => {
   switch (principal._tag) {
     case "Anonymous":
       if (repo.private) return Effect.fail(notFound())

@@ -14,8 +14,7 @@ export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
   status: Schema.Int,
   message: Schema.String,
   errors: Schema.optional(Schema.Array(Schema.Unknown)),
-  documentationUrl: Schema.optional(Schema.String),
-  headers: Schema.optional(Schema.Record(Schema.String, Schema.String))
+  documentationUrl: Schema.optional(Schema.String)
 }) {
   get body(): Record<string, unknown> {
     return {
@@ -44,7 +43,12 @@ export const validationFailed = (error: {
 }) => new ApiError({ status: 422, message: "Validation Failed", errors: [error] })
 
 export type Reply =
-  | { readonly _tag: "Json"; readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
+  | {
+    readonly _tag: "Json"
+    readonly status: number
+    readonly body: unknown
+    readonly headers?: Record<string, string>
+  }
   | { readonly _tag: "Text"; readonly status: number; readonly body: string; readonly contentType: string }
   | { readonly _tag: "Empty"; readonly status: number }
 

@@ -496,6 +496,20 @@ export const makePayloads = (state: State, base: string) => {
     return account ? user(account) : null
   }
 
+  const diffEntry = (repo: Repo, sha: string, file: FileChange, patch?: string) => ({
+    sha: file.sha,
+    filename: file.filename,
+    status: file.status,
+    additions: file.additions,
+    deletions: file.deletions,
+    changes: file.additions + file.deletions,
+    blob_url: `${repoHtml(repo)}/blob/${sha}/${file.filename}`,
+    raw_url: `${repoHtml(repo)}/raw/${sha}/${file.filename}`,
+    contents_url: `${repoUrl(repo)}/contents/${file.filename}?ref=${sha}`,
+    ...(patch === undefined ? {} : { patch: patch.replace(/\n$/, "") }),
+    ...(file.previousFilename ? { previous_filename: file.previousFilename } : {})
+  })
+
   const commit = (repo: Repo, info: CommitInfo, files?: ReadonlyArray<FileChange>) => {
     const url = `${repoUrl(repo)}/commits/${info.sha}`
     const additions = files?.reduce((sum, file) => sum + file.additions, 0) ?? 0
@@ -525,18 +539,7 @@ export const makePayloads = (state: State, base: string) => {
       ...(files
         ? {
           stats: { total: additions + deletions, additions, deletions },
-          files: files.map((file) => ({
-            sha: file.sha,
-            filename: file.filename,
-            status: file.status,
-            additions: file.additions,
-            deletions: file.deletions,
-            changes: file.additions + file.deletions,
-            blob_url: `${repoHtml(repo)}/blob/${info.sha}/${file.filename}`,
-            raw_url: `${repoHtml(repo)}/raw/${info.sha}/${file.filename}`,
-            contents_url: `${repoUrl(repo)}/contents/${file.filename}?ref=${info.sha}`,
-            ...(file.previousFilename ? { previous_filename: file.previousFilename } : {})
-          }))
+          files: files.map((file) => diffEntry(repo, info.sha, file))
         }
         : {})
     }
@@ -580,6 +583,7 @@ export const makePayloads = (state: State, base: string) => {
     installation,
     collaborator,
     commit,
+    diffEntry,
     branch,
     shortBranch,
     issueHtml,

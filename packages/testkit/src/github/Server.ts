@@ -48,12 +48,7 @@ const send = (response: ServerResponse, reply: Reply, extraHeaders: Record<strin
   }
 }
 
-const errorReply = (error: ApiError): Reply => ({
-  _tag: "Json",
-  status: error.status,
-  body: error.body,
-  ...(error.headers ? { headers: error.headers } : {})
-})
+const errorReply = (error: ApiError): Reply => ({ _tag: "Json", status: error.status, body: error.body })
 
 export interface ServerOptions {
   readonly state: State
@@ -86,7 +81,11 @@ export const makeHandler = (options: ServerOptions) => {
       }
       const principal = yield* Effect.result(authenticate(state, token))
       if (principal._tag === "Failure" || principal.success._tag === "App") {
-        return gitDenied(response, 401, "remote: Invalid username or token. Password authentication is not supported for Git operations.")
+        return gitDenied(
+          response,
+          401,
+          "remote: Invalid username or token. Password authentication is not supported for Git operations."
+        )
       }
       const who: Principal = principal.success
       if (!repo) {
@@ -103,9 +102,14 @@ export const makeHandler = (options: ServerOptions) => {
         if (who._tag === "Anonymous") return gitDenied(response, 401, "Authentication required")
         if (allowed.failure.status === 404) return gitDenied(response, 404, "remote: Repository not found.")
         const login = who._tag === "User" ? who.account.login : state.app.bot.login
-        return gitDenied(response, 403, `remote: Permission to ${repo.owner.login}/${repo.name}.git denied to ${login}.`)
+        const denied = `remote: Permission to ${repo.owner.login}/${repo.name}.git denied to ${login}.`
+        return gitDenied(response, 403, denied)
       }
-      const remoteUser = who._tag === "User" ? who.account.login : who._tag === "Installation" ? state.app.bot.login : undefined
+      const remoteUser = who._tag === "User"
+        ? who.account.login
+        : who._tag === "Installation"
+        ? state.app.bot.login
+        : undefined
       const afterPush = Effect.gen(function*() {
         repo.pushedAt = state.now()
         repo.updatedAt = state.now()
@@ -134,7 +138,8 @@ export const makeHandler = (options: ServerOptions) => {
 
   const serveApi = (request: IncomingMessage, response: ServerResponse, url: URL) =>
     Effect.gen(function*() {
-      const requestId = `${randomBytes(2).toString("hex").toUpperCase()}:${randomBytes(3).toString("hex").toUpperCase()}`
+      const hex = (size: number) => randomBytes(size).toString("hex").toUpperCase()
+      const requestId = `${hex(2)}:${hex(3)}`
       const headers: Record<string, string> = {
         // The emulator's clock (shiftable): Octokit's App auth reads `Date` to correct JWT clock skew.
         "date": new Date(state.now()).toUTCString(),

@@ -224,7 +224,12 @@ export const INSTALLATION_PERMISSIONS: Permissions = {
   pull_requests: "write",
   metadata: "read"
 }
-export const APP_EVENTS: ReadonlyArray<string> = ["issues", "issue_comment", "pull_request", "pull_request_review_comment"]
+export const APP_EVENTS: ReadonlyArray<string> = [
+  "issues",
+  "issue_comment",
+  "pull_request",
+  "pull_request_review_comment"
+]
 export const DEFAULT_LABEL_COLOR = "ededed"
 
 export interface StateOptions {
@@ -517,7 +522,8 @@ export const makeState = (options: StateOptions) => {
     return { reaction, created: true }
   }
 
-  const reactionsOf = (subject: ReactionSubject) => reactions.filter((reaction) => sameSubject(reaction.subject, subject))
+  const reactionsOf = (subject: ReactionSubject) =>
+    reactions.filter((reaction) => sameSubject(reaction.subject, subject))
 
   const removeReaction = (subject: ReactionSubject, id: number) => {
     const index = reactions.findIndex((reaction) => reaction.id === id && sameSubject(reaction.subject, subject))

@@ -84,7 +84,9 @@ export interface Emulator {
   /** The directory holding the bare repositories (`<dataDir>/<owner>/<repo>.git`). */
   readonly dataDir: string
   readonly setWebhook: (url: string, secret?: string) => Promise<void>
-  readonly createUser: (login: string) => Promise<{ readonly login: string; readonly id: number; readonly token: string }>
+  readonly createUser: (
+    login: string
+  ) => Promise<{ readonly login: string; readonly id: number; readonly token: string }>
   /** Every delivery attempt so far, oldest first, once pending deliveries are done. */
   readonly deliveries: () => Promise<ReadonlyArray<Delivery>>
   /** Resends with the same `X-GitHub-Delivery`; the receiver's HTTP status (0 when it failed). */

@@ -101,7 +101,8 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         Effect.gen(function*() {
           const account = yield* authenticatedUser(request)
           const visible = state.repos().filter((repo) => state.isCollaborator(account, repo))
-          return jsonPage(visible.map((repo) => payloads.repository(repo, state.roleOf(account, repo))), request, context.baseUrl)
+          const listed = visible.map((repo) => payloads.repository(repo, state.roleOf(account, repo)))
+          return jsonPage(listed, request, context.baseUrl)
         })
     },
     {
@@ -175,7 +176,9 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
             permissions: { ...token.permissions },
             repository_selection: scoped ? "selected" : "all",
             ...(scoped
-              ? { repositories: state.reposOfInstallation(installation, [...ids]).map((repo) => payloads.repository(repo)) }
+              ? {
+                repositories: state.reposOfInstallation(installation, [...ids]).map((repo) => payloads.repository(repo))
+              }
               : {})
           }, 201)
         })
@@ -219,7 +222,10 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           if (request.principal._tag !== "Installation") {
             return yield* request.principal._tag === "Anonymous"
               ? requiresAuthentication()
-              : forbidden("You must authenticate with an installation access token in order to list repositories for an installation.")
+              : forbidden(
+                "You must authenticate with an installation access token in order to list repositories for an " +
+                  "installation."
+              )
           }
           const token = request.principal.token
           const repos = state.reposOfInstallation(token.installation, token.repositoryIds)

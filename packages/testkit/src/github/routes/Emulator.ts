@@ -1,8 +1,8 @@
 /**
  * Test-only extras under `/_emulator/` (a prefix GitHub never uses): users and organizations with
  * tokens, the App's credentials, the webhook target, the deliveries sent (after waiting for pending
- * ones), redelivery, a clock shift to test token expiry, and the list of routes served. No authentication: the emulator binds
- * to loopback and is a test tool.
+ * ones), redelivery, a clock shift to test token expiry, and the list of routes served.
+ * No authentication: the emulator binds to loopback and is a test tool.
  */
 import { Effect, Schema } from "effect"
 import type { RouteContext } from "../Context.ts"

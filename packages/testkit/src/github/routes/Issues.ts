@@ -213,9 +213,6 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
             if (issue.pull) issue.pull.headSha = (yield* helpers.pullGit(issue)).headSha
             yield* issueEvent("closed", issue, sender)
           } else if (body.state === "open" && issue.state === "closed") {
-            if (issue.pull?.merged) {
-              return yield* validationFailed({ resource: "Issue", code: "custom", field: "state", message: "state cannot be changed. The pull request has already been merged." })
-            }
             issue.state = "open"
             issue.stateReason = "reopened"
             issue.closedAt = null
@@ -234,9 +231,6 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           const body = yield* decodeBody(CommentBody)(request.body)
           if (body.body.length === 0) {
             return yield* validationFailed({ resource: "IssueComment", code: "missing_field", field: "body" })
-          }
-          if (issue.locked && !(yield* Effect.isSuccess(authorize(state, request.principal, issue.repo, triage(issue))))) {
-            return yield* forbidden("Unable to create comment because issue is locked.")
           }
           const actor = helpers.actor(request)
           const comment = state.addComment(issue, actor.account, actor.viaApp, body.body)
@@ -390,7 +384,8 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       handler: (request) =>
         Effect.gen(function*() {
           const repo = yield* helpers.repoFor(request, readIssues())
-          return jsonPage([...repo.labels.values()].map((label) => payloads.label(repo, label)), request, context.baseUrl)
+          const labels = [...repo.labels.values()].map((label) => payloads.label(repo, label))
+          return jsonPage(labels, request, context.baseUrl)
         })
     },
     {
@@ -398,7 +393,11 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       path: "/repos/{owner}/{repo}/labels",
       handler: (request) =>
         Effect.gen(function*() {
-          const repo = yield* helpers.repoFor(request, { role: "write", scope: ["issues", "pull_requests"], level: "write" })
+          const repo = yield* helpers.repoFor(request, {
+            role: "write",
+            scope: ["issues", "pull_requests"],
+            level: "write"
+          })
           const body = yield* decodeBody(CreateLabelBody)(request.body)
           if (repo.labels.has(body.name.toLowerCase())) {
             return yield* validationFailed({ resource: "Label", code: "already_exists", field: "name" })

@@ -1,7 +1,7 @@
 /**
  * Pull requests between branches of one repository (forks are not emulated): create, get (JSON, or
  * the diff / patch for `Accept: application/vnd.github.diff` / `.patch`), list (by `state`,
- * `head=owner:branch`, `base`), update; review comments on diff lines, with
+ * `head=owner:branch`, `base`), update, changed files; review comments on diff lines, with
  * `pull_request_review_comment.created`. Head and base commits are read from git at each request,
  * so a push shows at once. The web-style `…/pull/{n}.diff` and `.patch` URLs are served too.
  */
@@ -281,15 +281,31 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
             pr.closedBy = sender
             yield* events.pullRequest("closed", pr, yield* helpers.pullJson(pr), sender)
           } else if (body.state === "open" && pr.state === "closed") {
-            if (pr.pull!.merged) {
-              return yield* validationFailed({ resource: "PullRequest", code: "custom", message: "Cannot reopen a merged pull request." })
-            }
             pr.state = "open"
             pr.closedAt = null
             pr.closedBy = null
             yield* events.pullRequest("reopened", pr, yield* helpers.pullJson(pr), sender)
           }
           return json(yield* helpers.pullJson(pr))
+        })
+    },
+    {
+      method: "GET",
+      path: "/repos/{owner}/{repo}/pulls/{pull_number}/files",
+      handler: (request) =>
+        Effect.gen(function*() {
+          const pr = yield* pullFor(request)
+          const git = yield* helpers.pullGit(pr)
+          const mergeBase = (yield* Git.mergeBase(pr.repo.gitDir, git.baseSha, git.headSha)) ?? git.baseSha
+          const files = yield* Git.changes(pr.repo.gitDir, mergeBase, git.headSha)
+          const entries = []
+          for (const file of files) {
+            const fileDiff = yield* Git.fileDiff(pr.repo.gitDir, git.baseSha, git.headSha, file.filename)
+            const hunks = fileDiff.indexOf("\n@@")
+            const patch = hunks < 0 ? undefined : fileDiff.slice(hunks + 1)
+            entries.push(payloads.diffEntry(pr.repo, git.headSha, file, patch))
+          }
+          return jsonPage(entries, request, context.baseUrl)
         })
     },
     {
@@ -311,7 +327,11 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           }
           const commitId = yield* Git.resolve(pr.repo.gitDir, body.commit_id)
           if (!commitId) {
-            return yield* validationFailed({ resource: "PullRequestReviewComment", code: "invalid", field: "commit_id" })
+            return yield* validationFailed({
+              resource: "PullRequestReviewComment",
+              code: "invalid",
+              field: "commit_id"
+            })
           }
           const subjectType = body.subject_type ?? (body.line === undefined ? "file" : "line")
           const side = body.side ?? "RIGHT"

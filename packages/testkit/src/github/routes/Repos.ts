@@ -69,7 +69,12 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       // GitHub replaces characters it does not allow in names with "-".
       const name = body.name.trim().replace(/[^A-Za-z0-9_.-]/g, "-")
       if (name.length === 0 || name.length > 100 || name === "." || name === "..") {
-        return yield* validationFailed({ resource: "Repository", code: "custom", field: "name", message: "name is invalid" })
+        return yield* validationFailed({
+          resource: "Repository",
+          code: "custom",
+          field: "name",
+          message: "name is invalid"
+        })
       }
       if (state.repo(owner.login, name)) {
         return yield* validationFailed({
@@ -250,7 +255,8 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       handler: (request) =>
         Effect.gen(function*() {
           const repo = yield* helpers.repoFor(request, { role: "write", scope: "metadata", level: "read" })
-          const ids = new Set<number>([repo.owner.id, ...(state.org(repo.owner.id)?.owners ?? []), ...repo.collaborators.keys()])
+          const owners = state.org(repo.owner.id)?.owners ?? []
+          const ids = new Set<number>([repo.owner.id, ...owners, ...repo.collaborators.keys()])
           const people = [...ids].map((id) => state.accountById(id)).filter((account): account is Account =>
             account !== undefined && account.type === "User"
           )

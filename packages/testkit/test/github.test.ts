@@ -357,5 +357,17 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
       assert.strictEqual(profile.data.type, "User")
       const mine = yield* call(() => octokit(emu, user.token).rest.repos.listForAuthenticatedUser())
       assert.deepStrictEqual(mine.data.map((entry) => entry.full_name), ["octo-org/tools"])
+
+      // Logins follow GitHub's rule (they also name directories of bare repositories).
+      const invalid = yield* call(() =>
+        fetch(`${emu.url}/_emulator/users`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ login: "../escape" })
+        })
+      )
+      assert.strictEqual(invalid.status, 422)
+      const refusedLogin = yield* call(() => emu.createUser("bad[bot]").then(() => "created", () => "refused"))
+      assert.strictEqual(refusedLogin, "refused")
     }))
 })

@@ -6,7 +6,7 @@ import { Ajv } from "ajv"
 import type { ValidateFunction } from "ajv"
 import addFormatsModule from "ajv-formats"
 import type { FormatsPlugin } from "ajv-formats"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import { createSign } from "node:crypto"
 import { readFileSync } from "node:fs"
@@ -15,8 +15,9 @@ import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 
-export class Emu extends Context.Service<Emu, GitHubEmulator.Emulator>()("@porter/testkit/test/Emu") {}
-export const EmuLayer = (options?: GitHubEmulator.EmulatorOptions) => Layer.effect(Emu, GitHubEmulator.start(options))
+/** The emulator under test (one per `layer(...)` block). */
+export const Emu = GitHubEmulator.GitHubEmulator
+export const EmuLayer = GitHubEmulator.layer
 
 // ajv-formats is CommonJS: under NodeNext its plugin is the `default` of what the default import gives.
 const addFormats = (addFormatsModule as unknown as { readonly default: FormatsPlugin }).default

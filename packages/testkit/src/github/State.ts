@@ -208,6 +208,9 @@ export const actorOf = (principal: Principal): Account | undefined =>
     ? principal.app.bot
     : undefined
 
+/** GitHub's rule for logins: letters, digits and single inner hyphens, at most 39 characters. */
+export const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/
+
 const nodeId = (kind: string, id: number) => Buffer.from(`0${kind.length}:${kind}${id}`).toString("base64")
 
 const randomToken = (prefix: string) => {
@@ -331,7 +334,9 @@ export const makeState = (options: StateOptions) => {
 
   const account = (login: string) => accounts.get(login.toLowerCase())
 
+  /** `undefined` for an invalid login, or one taken by an organization. */
   const createUser = (login: string) => {
+    if (!LOGIN.test(login)) return undefined
     const existing = account(login)
     if (existing) return existing.type === "User" ? { account: existing, token: issueToken(existing) } : undefined
     const created = addAccount(login, "User")
@@ -339,7 +344,7 @@ export const makeState = (options: StateOptions) => {
   }
 
   const createOrg = (login: string, owners: ReadonlyArray<Account>) => {
-    if (account(login)) return undefined
+    if (!LOGIN.test(login) || account(login)) return undefined
     const created = addAccount(login, "Organization")
     const org: Org = { account: created, owners: new Set(owners.map((owner) => owner.id)) }
     orgs.set(created.id, org)

@@ -12,7 +12,7 @@
  *
  * Node only (`node:http`, `node:child_process`, the `git` CLI).
  */
-import { Effect, Exit, FiberSet, Scope } from "effect"
+import { Context, Effect, Exit, FiberSet, Layer, Scope } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { generateKeyPair, randomBytes } from "node:crypto"
 import type { KeyObject } from "node:crypto"
@@ -30,7 +30,7 @@ import * as IssuesRoutes from "./routes/Issues.ts"
 import * as PullsRoutes from "./routes/Pulls.ts"
 import * as ReposRoutes from "./routes/Repos.ts"
 import { makeHandler } from "./Server.ts"
-import { makeState } from "./State.ts"
+import { LOGIN, makeState } from "./State.ts"
 import * as Webhooks from "./Webhooks.ts"
 
 export interface EmulatorOptions {
@@ -116,6 +116,11 @@ const listen = (server: Server, port: number) =>
 /** Starts the emulator; it stops when the scope closes (or on `close()`). */
 export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, never, Scope.Scope> =>
   Effect.gen(function*() {
+    const adminLogin = options.adminLogin ?? "admin"
+    const appSlug = options.appSlug ?? "porter"
+    if (!LOGIN.test(adminLogin) || !LOGIN.test(appSlug)) {
+      return yield* Effect.die(new Error("adminLogin and appSlug must be valid GitHub logins"))
+    }
     const scope = yield* Scope.fork(yield* Effect.scope)
     const emulator = yield* Effect.gen(function*() {
       const dataDir = options.dataDir
@@ -146,8 +151,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
 
       const state = makeState({
         dataDir,
-        adminLogin: options.adminLogin ?? "admin",
-        appSlug: options.appSlug ?? "porter",
+        adminLogin,
+        appSlug,
         privateKeyPkcs1: keys.privateKeyPkcs1,
         publicKey: keys.publicKey,
         webhookUrl: options.webhookUrl,
@@ -211,7 +216,7 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
             const created = state.createUser(login)
             return created
               ? Effect.succeed({ login: created.account.login, id: created.account.id, token: created.token })
-              : Effect.die(new Error(`${login} is an organization or bot`))
+              : Effect.die(new Error(`"${login}" is not a valid login, or belongs to an organization`))
           })),
         deliveries: () =>
           run(Effect.map(webhooks.flush, () => webhooks.list().map(EmulatorRoutes.deliveryView))),
@@ -230,3 +235,12 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
 /** Starts the emulator outside Effect (CLI, scripts, benches); stop it with `close()`. */
 export const startPromise = (options: EmulatorOptions = {}): Promise<Emulator> =>
   Effect.runPromise(Effect.flatMap(Scope.make(), (scope) => Scope.provide(start(options), scope)))
+
+/** The emulator as a service, for Effect programs and tests that share one across a layer. */
+export class GitHubEmulator
+  extends Context.Service<GitHubEmulator, Emulator>()("@porter/testkit/github/GitHubEmulator")
+{}
+
+/** A layer holding a running emulator; it stops when the layer's scope closes. */
+export const layer = (options: EmulatorOptions = {}): Layer.Layer<GitHubEmulator> =>
+  Layer.effect(GitHubEmulator, start(options))

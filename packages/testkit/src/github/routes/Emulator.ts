@@ -9,9 +9,8 @@ import type { RouteContext } from "../Context.ts"
 import { ApiError, decodeBody, iso, json, noContent, notFound, validationFailed } from "../Http.ts"
 import type { Route } from "../Http.ts"
 import type { Account } from "../State.ts"
+import { LOGIN } from "../State.ts"
 import type { Delivery } from "../Webhooks.ts"
-
-const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/
 
 const UserBody = Schema.Struct({ login: Schema.String })
 const OrgBody = Schema.Struct({ login: Schema.String, owners: Schema.optional(Schema.Array(Schema.String)) })

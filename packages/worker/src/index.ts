@@ -1,1 +1,18 @@
-export {}
+/**
+ * @porter/worker — the reference Cloudflare Worker: `fetch` serves Porter's HTTP app (webhooks, callbacks, task
+ * status, health, the admin API and `GET /admin/doctor`), `scheduled` runs the watchdog sweep (Cron Trigger).
+ * The only module that imports `cloudflare:workers`: the assembly is `WorkerApp` (`@porter/worker/app`).
+ *
+ * Everything is built once per isolate, here at module scope, from the bindings and variables in `env`.
+ */
+import type { ExecutionContext, ScheduledController } from "@cloudflare/workers-types"
+import { env } from "cloudflare:workers"
+import * as WorkerApp from "./WorkerApp.ts"
+
+const app = WorkerApp.make(env)
+
+export default {
+  fetch: (request: Request, _env: unknown, ctx: ExecutionContext): Promise<Response> => app.fetch(request, ctx),
+  scheduled: (controller: ScheduledController, _env: unknown, ctx: ExecutionContext): void =>
+    ctx.waitUntil(app.scheduled({ cron: controller.cron, scheduledTime: controller.scheduledTime }))
+}

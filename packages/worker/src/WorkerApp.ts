@@ -1,0 +1,289 @@
+/**
+ * The reference Worker, assembled from the Worker's `env` and nothing else: core's HTTP app and admin API,
+ * `GET /admin/doctor`, the watchdog for `scheduled`, over D1 storage, the GitHub adapters and Fly machines.
+ * `index.ts` calls `make(env)` once per isolate (module scope) and hands `fetch`/`scheduled` to workerd.
+ *
+ * - Layers are built once: configuration comes from an Effect `ConfigProvider` over `env`; `fetch` and
+ *   `scheduled` share the built services through one memo map.
+ * - A missing variable is found before anything is built, and every missing one is named at once; a variable
+ *   that is present but unusable (a key that does not parse, a non-integer) fails the build with a message
+ *   naming it. Either way every request is answered 503 with those lines (never a value), `scheduled` logs
+ *   them, and `GET /admin/doctor` still works (with the admin token) to say what to fix.
+ * - Webhooks are answered once verified and claimed; the rest runs under `ctx.waitUntil` (`WorkerBackground`).
+ * - Logs are JSON lines on the console (`Logger.consoleJson`); the per-request access log is off (cost).
+ *
+ * Platform-free (no `cloudflare:workers` import), so tests and local tools can run it with any `env`.
+ */
+import type { D1Database } from "@cloudflare/workers-types"
+import { D1Client } from "@effect/sql-d1"
+import {
+  Cause,
+  type Config,
+  ConfigProvider,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  ManagedRuntime,
+  Option,
+  Redacted,
+  Scheduler
+} from "effect"
+import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { SqlClient } from "effect/sql"
+import {
+  AgentCatalog,
+  type Background,
+  CommandParser,
+  HttpAdmin,
+  HttpApp,
+  type MachineProvisioner,
+  Porter,
+  type PorterConfig,
+  PromptBuilder,
+  type SecretStore,
+  type Settings,
+  type TaskStore,
+  TaskTokens,
+  Watchdog,
+  type WebhookIntake
+} from "@porter/core"
+import { D1Storage, type EncryptionKeys } from "@porter/d1"
+import { FlyMachines } from "@porter/fly"
+import { type AppJwt, GitHub } from "@porter/github"
+import * as Doctor from "./Doctor.ts"
+import * as WorkerBackground from "./WorkerBackground.ts"
+import * as WorkerConfig from "./WorkerConfig.ts"
+
+/** The Worker's bindings and variables (`DB` plus strings). */
+export type WorkerEnv = Readonly<Record<string, unknown>>
+
+/** What `scheduled` needs of workerd's `ScheduledController`. */
+export interface ScheduledEvent {
+  readonly cron: string
+  readonly scheduledTime: number
+}
+
+export interface Handlers {
+  readonly fetch: (request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>
+  /** Runs the watchdog sweep; never rejects (failures are logged). */
+  readonly scheduled: (event: ScheduledEvent) => Promise<void>
+  /** Resolves when startup is over: `undefined` when the Worker is ready, else the lines saying what is wrong. */
+  readonly ready: Promise<ReadonlyArray<string> | undefined>
+  readonly dispose: () => Promise<void>
+}
+
+/** Config, HTTP, logging and the scheduler, for every layer and every request. */
+export const platformLayer = (env: WorkerEnv): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.mergeAll(
+    ConfigProvider.layer(ConfigProvider.fromUnknown(env)),
+    FetchHttpClient.layer,
+    Logger.layer([Logger.consoleJson]),
+    // Shared fibers must not depend on request-owned timers (see `HttpRouter.toWebHandler`).
+    Layer.succeed(Scheduler.Scheduler, new Scheduler.MixedScheduler("sync"))
+  )
+
+/** What the Worker provides besides `Porter` and `Watchdog`. */
+export type Services =
+  | D1Storage.Services
+  | GitHub.Services
+  | FlyMachines.FlyMachines
+  | MachineProvisioner.MachineProvisioner
+  | PorterConfig.PorterConfig
+  | TaskTokens.TaskTokens
+  | CommandParser.CommandParser
+  | AgentCatalog.AgentCatalog
+  | PromptBuilder.PromptBuilder
+  | Background.Background
+
+/** Why the services could not be built: a variable missing or unusable. */
+export type BuildError = Config.ConfigError | EncryptionKeys.EncryptionKeyError | AppJwt.InvalidPrivateKey
+
+/** Every port `Porter` needs, from configuration. */
+export const servicesLayer = (db: D1Database): Layer.Layer<Services, BuildError, HttpClient.HttpClient> =>
+  Layer.mergeAll(
+    D1Storage.layerConfig({ db }),
+    GitHub.layerConfig,
+    FlyMachines.layerConfig,
+    WorkerConfig.porterConfigLayer,
+    WorkerConfig.taskTokensLayer,
+    CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
+    PromptBuilder.layer,
+    WorkerBackground.layer
+  )
+
+/** Porter, its watchdog and every service, on the platform layer. */
+export const appLayer = (
+  env: WorkerEnv
+): Layer.Layer<Services | Porter.Porter | Watchdog.Watchdog | HttpClient.HttpClient, BuildError> =>
+  Watchdog.layer.pipe(
+    Layer.provideMerge(Porter.layer),
+    Layer.provideMerge(servicesLayer(env["DB"] as D1Database)),
+    Layer.provideMerge(platformLayer(env))
+  )
+
+const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status })
+
+const adminTokenOf = (env: WorkerEnv): Redacted.Redacted<string> | undefined => {
+  const value = env["PORTER_ADMIN_TOKEN"]
+  return typeof value === "string" && value.trim().length > 0 ? Redacted.make(value) : undefined
+}
+
+/**
+ * `GET /admin/doctor` (admin token): the checks of `Doctor`, as JSON (`checks`, `ok`) plus the rendered lines
+ * (`text`); 200 when nothing failed, 503 otherwise. It needs only the platform (and D1 when bound), so it also
+ * answers when the rest of the Worker could not start.
+ */
+export const doctorRoute = (env: WorkerEnv) =>
+  HttpRouter.use(Effect.fn("PorterHttp.doctor")(function*(router) {
+    const http = yield* HttpClient.HttpClient
+    const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
+    const adminToken = adminTokenOf(env)
+    yield* router.add("GET", "/admin/doctor", (request) =>
+      Effect.gen(function*() {
+        if (adminToken === undefined) {
+          return json(404, { error: "the admin API is disabled: set PORTER_ADMIN_TOKEN to use the doctor" })
+        }
+        if (!HttpApp.isAdminRequest(request, adminToken)) return json(401, { error: "missing or wrong admin token" })
+        const report = yield* Doctor.run(env, { sql: Option.getOrUndefined(sql) }).pipe(
+          Effect.provideService(HttpClient.HttpClient, http)
+        )
+        return json(report.ok ? 200 : 503, { ...report, text: Doctor.render(report) })
+      }))
+  }))
+
+/** The Worker's HTTP app: core's routes, the admin API and the doctor. */
+export const routesLayer = (env: WorkerEnv): Layer.Layer<
+  never,
+  never,
+  | HttpRouter.HttpRouter
+  | Porter.Porter
+  | WebhookIntake.WebhookIntake
+  | Background.Background
+  | PorterConfig.PorterConfig
+  | SecretStore.SecretStore
+  | Settings.Settings
+  | TaskStore.TaskStore
+  | HttpClient.HttpClient
+> => Layer.mergeAll(HttpApp.routes, HttpAdmin.routes, doctorRoute(env))
+
+// No timestamp: at module scope workerd's clock reads 0, and its own log lines are timestamped anyway.
+const logLine = (level: "ERROR" | "INFO", message: string, fields: Record<string, unknown> = {}) =>
+  console.log(JSON.stringify({ level, message, ...fields }))
+
+/** The handler used when startup failed: 503 with the problems, except for the doctor. */
+const failedHandler = (env: WorkerEnv, problems: ReadonlyArray<string>, memoMap: Layer.MemoMap) => {
+  const db = env["DB"] as D1Database | undefined
+  const sql = db !== undefined && typeof db === "object" && db !== null
+    ? D1Client.layer({ db }).pipe(Layer.orDie)
+    : Layer.empty
+  const doctor = HttpRouter.toWebHandler(
+    doctorRoute(env).pipe(Layer.provide(Layer.merge(sql, platformLayer(env))), Layer.provide(HttpServer.layerServices)),
+    { memoMap, disableLogger: true }
+  )
+  const body = JSON.stringify({ error: `Porter is not configured: ${problems.join("; ")}`, problems })
+  return {
+    fetch: (request: Request): Promise<Response> =>
+      new URL(request.url).pathname === "/admin/doctor"
+        ? doctor.handler(request)
+        : Promise.resolve(new Response(body, { status: 503, headers: { "content-type": "application/json" } })),
+    dispose: doctor.dispose
+  }
+}
+
+type State =
+  | { readonly _tag: "Starting" }
+  | { readonly _tag: "Ready" }
+  | { readonly _tag: "Failed"; readonly problems: ReadonlyArray<string> }
+
+/** Builds the Worker from `env`: call once per isolate. */
+export const make = (env: WorkerEnv): Handlers => {
+  const memoMap = Layer.makeMemoMapUnsafe()
+  const missing = WorkerConfig.missing(env)
+  let state: State = missing.length > 0 ? { _tag: "Failed", problems: missing } : { _tag: "Starting" }
+
+  const app = appLayer(env)
+  const runtime = ManagedRuntime.make(app, { memoMap })
+  const web = missing.length > 0
+    ? undefined
+    : HttpRouter.toWebHandler(
+      routesLayer(env).pipe(Layer.provideMerge(app), Layer.provide(HttpServer.layerServices)),
+      { memoMap, disableLogger: true }
+    )
+  let failed: ReturnType<typeof failedHandler> | undefined
+
+  const fail = (problems: ReadonlyArray<string>) => {
+    state = { _tag: "Failed", problems }
+    logLine("ERROR", "Porter cannot start: fix the configuration", { problems })
+  }
+
+  const ready: Promise<ReadonlyArray<string> | undefined> = missing.length > 0
+    ? Promise.resolve().then(() => {
+      fail(missing)
+      return missing
+    })
+    : runtime.runPromiseExit(Effect.void).then((exit) => {
+      if (Exit.isSuccess(exit)) {
+        state = { _tag: "Ready" }
+        return undefined
+      }
+      const problems = WorkerConfig.describeFailure(exit.cause)
+      fail(problems)
+      return problems
+    })
+
+  const onFailure = (problems: ReadonlyArray<string>) => (failed ??= failedHandler(env, problems, memoMap))
+
+  const fetch = (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> => {
+    switch (state._tag) {
+      case "Ready":
+        return web!.handler(request, WorkerBackground.contextFor(ctx))
+      case "Starting":
+        return ready.then(() => fetch(request, ctx))
+      case "Failed":
+        return onFailure(state.problems).fetch(request)
+    }
+  }
+
+  const sweep = Effect.gen(function*() {
+    const watchdog = yield* Watchdog.Watchdog
+    return yield* watchdog.sweep
+  })
+
+  const scheduled = (event: ScheduledEvent): Promise<void> =>
+    ready.then((problems) => {
+      if (problems !== undefined) {
+        logLine("ERROR", "watchdog sweep skipped: Porter is not configured", { cron: event.cron, problems })
+        return
+      }
+      return runtime.runPromise(
+        sweep.pipe(
+          Effect.asVoid,
+          Effect.annotateLogs({ cron: event.cron }),
+          Effect.withSpan("Worker.scheduled", { attributes: { cron: event.cron } }),
+          Effect.catchCause((cause) => Effect.logError("watchdog sweep failed", { cause: Cause.pretty(cause) }))
+        )
+      )
+    }).catch((error: unknown) => {
+      logLine("ERROR", "watchdog sweep failed", { error: String(error).slice(0, 500) })
+    })
+
+  return {
+    fetch,
+    scheduled,
+    ready,
+    dispose: async () => {
+      await Promise.allSettled([web?.dispose(), failed?.dispose(), runtime.dispose()])
+    }
+  }
+}
+
+/** Task tokens for a task id, as the Worker issues them (tests and tools that play the runner). */
+export const issueTaskToken = (env: WorkerEnv, taskId: string): Promise<string> =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const { secret } = yield* WorkerConfig.taskTokenSecret
+      const tokens = yield* TaskTokens.make(secret)
+      return Redacted.value(yield* tokens.issue(taskId))
+    }).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env)))
+  )

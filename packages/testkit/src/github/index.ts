@@ -16,6 +16,7 @@ import { Context, Effect, Exit, FiberSet, Layer, Scope } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { generateKeyPair, randomBytes } from "node:crypto"
 import type { KeyObject } from "node:crypto"
+import { rmSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { createServer } from "node:http"
 import type { Server } from "node:http"
@@ -129,9 +130,19 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
           return path.resolve(options.dataDir!)
         })
         : yield* Effect.acquireRelease(
-          Effect.promise(() => mkdtemp(path.join(tmpdir(), "porter-github-"))),
-          (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-        )
+          Effect.promise(async () => {
+            const dir = await mkdtemp(path.join(tmpdir(), "porter-github-"))
+            // A safety net for runs killed before the scope closes (a timed-out test worker).
+            const onExit = () => rmSync(dir, { recursive: true, force: true })
+            process.once("exit", onExit)
+            return { dir, onExit }
+          }),
+          ({ dir, onExit }) =>
+            Effect.promise(async () => {
+              process.removeListener("exit", onExit)
+              await rm(dir, { recursive: true, force: true })
+            })
+        ).pipe(Effect.map(({ dir }) => dir))
       const keys = yield* makeKeys()
 
       const children = new Set<ChildProcess>()

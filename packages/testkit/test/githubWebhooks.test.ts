@@ -34,6 +34,8 @@ interface Receiver {
   readonly received: Array<Received>
   /** The most deliveries the receiver was handling at once. */
   readonly maxInFlight: () => number
+  /** Resolves once `count` deliveries have arrived. */
+  readonly arrived: (count: number) => Promise<void>
   readonly close: () => void
 }
 
@@ -43,6 +45,7 @@ const receiver = (reply: (received: Received, index: number) => number | Promise
     Effect.callback<Receiver>(
       (resume) => {
         const received: Array<Received> = []
+        const waiters: Array<{ readonly count: number; readonly resolve: () => void }> = []
         let inFlight = 0
         let maxInFlight = 0
         const server = createServer((request, response) => {
@@ -53,6 +56,7 @@ const receiver = (reply: (received: Received, index: number) => number | Promise
             maxInFlight = Math.max(maxInFlight, inFlight)
             const entry = { headers: request.headers, body: Buffer.concat(chunks).toString("utf8") }
             received.push(entry)
+            for (const waiter of waiters) if (received.length >= waiter.count) waiter.resolve()
             const status = await reply(entry, received.length - 1)
             inFlight -= 1
             response.writeHead(status, { "content-type": "text/plain" }).end("ok")
@@ -65,6 +69,11 @@ const receiver = (reply: (received: Received, index: number) => number | Promise
             url: `http://127.0.0.1:${port}/webhooks/github`,
             received,
             maxInFlight: () => maxInFlight,
+            arrived: (count) =>
+              new Promise<void>((resolve) => {
+                if (received.length >= count) resolve()
+                else waiters.push({ count, resolve })
+              }),
             close: () => {
               server.closeAllConnections()
               server.close()
@@ -241,6 +250,7 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "ordered", auto_init: true }))
       yield* call(() => admin.rest.issues.create({ owner, repo: "ordered", title: "Order" }))
       // The first delivery (issues.opened) is held by the receiver; the API keeps answering meanwhile.
+      yield* call(() => hook.arrived(1))
       for (const body of ["one", "two", "three"]) {
         const created = yield* call(() => admin.rest.issues.createComment({ owner, repo: "ordered", issue_number: 1, body }))
         assert.strictEqual(created.status, 201)

@@ -1,0 +1,399 @@
+/**
+ * A Node bot that embeds Porter: one HTTP server of its own (`@effect/platform-node`'s `NodeHttpServer`) serving
+ * Porter's HTTP app (`HttpApp.routes`: webhooks, callbacks, task status, health), its admin API (`HttpAdmin.routes`)
+ * and one route of the bot's (`GET /`, a short status page), over:
+ *
+ * - GitHub (`@porter/github`): signed webhooks, the App or a personal token, comments, reactions, permissions;
+ * - machines from a provisioner chosen by option: child processes on this host running the Porter runner
+ *   (`@porter/local`, the default) or Docker containers (`@porter/docker`);
+ * - in-memory stores (`@porter/testing`'s `InMemoryTaskStore` and `InMemorySecretStore`, core's
+ *   `Settings.layerMemory`);
+ * - core's `Porter` programs, webhooks answered at once with the work in background fibers (`Background.layerFork`),
+ *   and a timer driving the watchdog's sweep (`Watchdog.layerTimer`).
+ *
+ * What it cannot do: keep anything across a restart — tasks, deliveries, secrets and settings live in this process's
+ * memory (a durable host swaps in any `TaskStore`/`SecretStore`/`Settings`, e.g. `@porter/d1`'s over an effect
+ * `SqlClient`) — or share work between several processes (the in-memory stores are per process).
+ */
+import { createServer } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Clock, Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
+import { NetAddress } from "effect/net"
+import {
+  AgentCatalog,
+  type Authorizer,
+  Background,
+  CommandParser,
+  type Errors,
+  HttpAdmin,
+  HttpApp,
+  Ids,
+  type IssueReader,
+  MachineProvisioner,
+  Porter,
+  PorterConfig,
+  PromptBuilder,
+  type Reporter,
+  type RepoTokens,
+  SecretStore,
+  Settings,
+  TaskStore,
+  TaskTokens,
+  Watchdog,
+  type WebhookIntake
+} from "@porter/core"
+import { type DockerEngine, DockerProvisioner } from "@porter/docker"
+import { type AppJwt, GitHub, GitHubAuth, GitHubAuthorizer, GitHubClient, GitHubWebhooks } from "@porter/github"
+import { LocalProvisioner } from "@porter/local"
+import { InMemorySecretStore, InMemoryTaskStore } from "@porter/testing"
+
+/** The running bot: where it listens and where GitHub and machines reach it. */
+export class Bot extends Context.Service<Bot, {
+  /** Where the server listens, e.g. `http://127.0.0.1:3000` (the real port when port 0 was asked for). */
+  readonly url: string
+  /** Where GitHub and the machines reach the bot: `publicUrl` if given, else `url`. */
+  readonly publicUrl: string
+  /** The URL to set as the GitHub App's webhook URL. */
+  readonly webhookUrl: string
+  /** Which machines the bot starts: `local`, `docker`, `memory`. */
+  readonly machines: string
+  readonly startedAt: number
+}>()("@porter-examples/embed-node-bot/Bot") {}
+
+/** A bot that could not be assembled from its options (a bad secret name). */
+export class BotConfigError extends Schema.TaggedError<BotConfigError>()("BotConfigError", {
+  message: Schema.String
+}) {}
+
+/** Where the machines of tasks run. */
+export type Machines =
+  | { readonly _tag: "local"; readonly options?: LocalProvisioner.LocalOptions }
+  | { readonly _tag: "docker"; readonly options?: DockerProvisioner.DockerOptions }
+
+/** What the bot needs from the outside world besides its stores: GitHub's side and the machines. */
+export type Edges =
+  | WebhookIntake.WebhookIntake
+  | Reporter.Reporter
+  | IssueReader.IssueReader
+  | Authorizer.Authorizer
+  | RepoTokens.RepoTokens
+  | MachineProvisioner.MachineProvisioner
+
+/** The server, the stores and Porter's knobs: what every variant of the bot shares. */
+export interface HostOptions {
+  /** Default 3000; 0 takes any free port (read the real one from `Bot.url`). */
+  readonly port?: number | undefined
+  /** The interface to listen on; default `127.0.0.1`. `0.0.0.0` to be reachable from elsewhere. */
+  readonly host?: string | undefined
+  /** Where GitHub and the machines reach the bot (a tunnel, a proxy, `host.docker.internal`); default the bound URL. */
+  readonly publicUrl?: string | undefined
+  /** Bearer token of the admin API (`/admin/…`) and of any task's status; without it the admin API is off. */
+  readonly adminToken?: Redacted.Redacted<string> | undefined
+  /** Porter's deployment settings (`publicUrl` comes from above). */
+  readonly porter?: Partial<Omit<PorterConfig.PorterOptions, "publicUrl">> | undefined
+  /** The HMAC secret of the machines' callback tokens; default random for this process. */
+  readonly taskTokenSecret?: Redacted.Redacted<string> | undefined
+  /** Global secrets (agent API keys such as `ANTHROPIC_API_KEY`) put in the in-memory secret store at start. */
+  readonly secrets?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
+  /** Per-repository defaults (mention name, default agent, limits…); stored overrides come from the admin API. */
+  readonly settings?: Settings.RepoSettings | undefined
+  /** How often the watchdog sweeps; default 60 s. `false`: never (drive `Watchdog` yourself). */
+  readonly sweepIntervalMs?: number | false | undefined
+  /** Log every HTTP request (default true). */
+  readonly logRequests?: boolean | undefined
+  /** Where webhook processing runs; default `Background.layerFork` (answer at once, work in fibers). */
+  readonly background?: Layer.Layer<Background.Background> | undefined
+}
+
+export interface BotOptions extends HostOptions {
+  /** GitHub: API URL, App or token credentials, webhook secret, allow and deny lists. */
+  readonly github: GitHub.Options
+  /** Where machines clone from; default derived from `github.apiUrl` (github.com for api.github.com). */
+  readonly gitUrl?: string | undefined
+  /** Default `{ _tag: "local" }`: child processes running the Porter runner. */
+  readonly machines?: Machines | undefined
+}
+
+/** What the bot's layer provides, for code that runs next to it (your own routes, jobs, tests). */
+export type Services =
+  | Bot
+  | Porter.Porter
+  | Watchdog.Watchdog
+  | TaskStore.TaskStore
+  | SecretStore.SecretStore
+  | Settings.Settings
+  | MachineProvisioner.MachineProvisioner
+  | PorterConfig.PorterConfig
+  | HttpServer.HttpServer
+
+const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status })
+
+/** The URL of a bound address; an unspecified address (`0.0.0.0`, `::`) is reached through loopback. */
+export const urlOf = (address: NetAddress.SocketAddress): string => {
+  if (NetAddress.isInetAddress(address) && NetAddress.isUnspecified(address.address)) {
+    return `http://127.0.0.1:${address.port}`
+  }
+  return HttpServer.formatAddress(address)
+}
+
+/** Where git lives for a REST API root: github.com for api.github.com, the host for GHES `/api/v3`, else the root. */
+export const gitUrlFor = (apiUrl: string): string => {
+  const trimmed = apiUrl.replace(/\/+$/, "")
+  if (trimmed === GitHubClient.DEFAULT_API_URL) return "https://github.com"
+  return trimmed.replace(/\/api\/v3$/, "")
+}
+
+/** `GET /`: the bot's own page — who it is, where to point GitHub, what Porter is doing. */
+export const statusRoute = HttpRouter.use(Effect.fn("Bot.statusRoute")(function*(router) {
+  const bot = yield* Bot
+  const store = yield* TaskStore.TaskStore
+  const provisioner = yield* MachineProvisioner.MachineProvisioner
+  yield* router.add(
+    "GET",
+    "/",
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const activeTasks = yield* store.countActive({})
+      const recent = yield* store.list({ limit: 10 })
+      const machines = yield* Effect.option(provisioner.list())
+      return json(200, {
+        bot: "embed-node-bot",
+        uptimeSeconds: Math.floor((now - bot.startedAt) / 1000),
+        webhookUrl: bot.webhookUrl,
+        machines: bot.machines,
+        liveMachines: Option.getOrNull(Option.map(machines, (list) => list.length)),
+        activeTasks,
+        recentTasks: recent.map((task) => ({
+          id: task.id,
+          state: task.state,
+          issue: `${task.repo.fullName}#${task.issueNumber}`,
+          agent: task.agent,
+          ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {})
+        }))
+      })
+    }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" }))))
+  )
+}))
+
+/**
+ * Porter's routes, with webhooks and callbacks running to the end even when the caller hangs up. The router makes
+ * route handlers interruptible and Node's server interrupts a request whose connection closes; a machine reporting
+ * `completed` is destroyed while its callback is handled, and with local processes or Docker that kills the very
+ * runner waiting for the answer — cut off there, the task ends `succeeded` with the issue still saying "running".
+ * (The router's `uninterruptible` route option does this; core's `HttpApp.routes` does not set it yet.)
+ */
+export const porterRoutes = Layer.mergeAll(HttpApp.routes, HttpAdmin.routes).pipe(
+  Layer.provide(Layer.effect(
+    HttpRouter.HttpRouter,
+    Effect.gen(function*() {
+      const router = yield* HttpRouter.HttpRouter
+      return HttpRouter.HttpRouter.of({
+        ...router,
+        add: (method, path, handler, options) =>
+          router.add(method, path, handler, {
+            ...options,
+            uninterruptible: options?.uninterruptible === true ||
+              (method === "POST" && (path.startsWith("/webhooks/") || path.startsWith("/callbacks/")))
+          })
+      })
+    })
+  ))
+)
+
+/** The in-memory secret store, holding `secrets` in the global scope. */
+const secretsLayer = (
+  secrets: Readonly<Record<string, Redacted.Redacted<string>>>
+): Layer.Layer<SecretStore.SecretStore, BotConfigError> =>
+  Layer.effect(
+    SecretStore.SecretStore,
+    Effect.gen(function*() {
+      const store = yield* InMemorySecretStore.make()
+      for (const [raw, value] of Object.entries(secrets)) {
+        const name = yield* Schema.decodeUnknownEffect(SecretStore.SecretName)(raw).pipe(
+          Effect.mapError(() => new BotConfigError({ message: `${raw} is not a secret name (A-Z, 0-9, _)` }))
+        )
+        // The in-memory store cannot fail.
+        yield* Effect.orDie(store.set(SecretStore.scopes.global, name, value))
+      }
+      return store
+    })
+  )
+
+/**
+ * Porter on a Node HTTP server, over the given edges (`Edges`: GitHub's side and the machines; whatever else they
+ * provide is provided too) and in-memory stores. The bot (`layer`) and the benchmark intake (`Intake.layer`) are this
+ * with different edges.
+ */
+export const host = <A, E, R>(
+  machines: string,
+  edges: Layer.Layer<A, E, R>,
+  options: HostOptions = {}
+) => {
+  const Server = NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
+
+  const Info = Layer.effect(
+    Bot,
+    Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const url = urlOf(server.address)
+      const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "")
+      return Bot.of({
+        url,
+        publicUrl,
+        webhookUrl: `${publicUrl}/webhooks/github`,
+        machines,
+        startedAt: yield* Clock.currentTimeMillis
+      })
+    })
+  )
+
+  // The callback URL machines get is only known once the server is bound (port 0).
+  const ConfigLive = Layer.effect(
+    PorterConfig.PorterConfig,
+    Effect.gen(function*() {
+      const bot = yield* Bot
+      return PorterConfig.make({
+        ...options.porter,
+        ...(options.adminToken !== undefined ? { adminToken: options.adminToken } : {}),
+        publicUrl: bot.publicUrl
+      })
+    })
+  )
+
+  const Services = Layer.mergeAll(
+    InMemoryTaskStore.layer,
+    secretsLayer(options.secrets ?? {}),
+    Settings.layerMemory(options.settings),
+    CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
+    PromptBuilder.layer,
+    TaskTokens.layer(options.taskTokenSecret ?? Redacted.make(Ids.randomToken())),
+    options.background ?? Background.layerFork,
+    ConfigLive,
+    edges
+  )
+  const PorterLive = Watchdog.layer.pipe(Layer.provideMerge(Porter.layer), Layer.provideMerge(Services))
+
+  const Http = HttpRouter.serve(Layer.mergeAll(porterRoutes, statusRoute), {
+    disableListenLog: true,
+    disableLogger: options.logRequests === false
+  })
+  const Sweep = options.sweepIntervalMs === false ? Layer.empty : Watchdog.layerTimer(options.sweepIntervalMs ?? 60_000)
+
+  return Layer.mergeAll(Http, Sweep).pipe(
+    Layer.provideMerge(PorterLive),
+    Layer.provideMerge(Info),
+    Layer.provideMerge(Server)
+  )
+}
+
+/** Why the bot did not start. */
+export type StartError =
+  | HttpServerError.ServeError
+  | Config.ConfigError
+  | BotConfigError
+  | AppJwt.InvalidPrivateKey
+  | Errors.ProvisionError
+  | DockerEngine.InvalidDockerHost
+
+const machinesLayer = (
+  choice: Machines
+): Layer.Layer<MachineProvisioner.MachineProvisioner, Errors.ProvisionError | DockerEngine.InvalidDockerHost> =>
+  choice._tag === "docker" ? DockerProvisioner.layer(choice.options) : LocalProvisioner.layer(choice.options)
+
+/**
+ * The bot: listening once built, stopped (server closed, background work interrupted, machines stopped) when the
+ * layer's scope closes.
+ */
+export const layer = (options: BotOptions): Layer.Layer<Services, StartError> => {
+  const apiUrl = (options.github.apiUrl ?? GitHubClient.DEFAULT_API_URL).replace(/\/+$/, "")
+  const machines = options.machines ?? { _tag: "local" }
+  return host(machines._tag, Layer.mergeAll(GitHub.layer(options.github), machinesLayer(machines)), {
+    ...options,
+    porter: {
+      ...options.porter,
+      githubApiUrl: apiUrl,
+      gitBaseUrl: options.gitUrl ?? gitUrlFor(apiUrl)
+    }
+  })
+}
+
+/** Agent keys Porter may pass to machines (`ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, base-URL overrides, …). */
+export const agentSecretNames: ReadonlyArray<string> = [
+  ...new Set(AgentCatalog.builtInAgents.flatMap((agent) => agent.secrets.flatMap((secret) => secret.names)))
+]
+
+/** A TCP port; 0 asks for any free one. */
+const Port = Schema.NumberFromString.pipe(
+  Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }, { expected: "a port, 0 to 65535" }))
+)
+
+const optional = <A>(config: Config.Config<A>) => Config.map(Config.option(config), Option.getOrUndefined)
+
+const machinesConfig: Config.Config<Machines> = Config.Literals(["local", "docker"], "PORTER_MACHINES").pipe(
+  Config.withDefault("local" as const),
+  Config.flatMap((kind): Config.Config<Machines> =>
+    kind === "docker"
+      ? Config.map(DockerProvisioner.config, (options) => ({ _tag: "docker", options }))
+      : Config.map(LocalProvisioner.config, (options) => ({ _tag: "local", options }))
+  )
+)
+
+/** Agent keys present in the environment, as global secrets. */
+const agentSecretsConfig: Config.Config<Record<string, Redacted.Redacted<string>>> = Config.map(
+  Config.all(agentSecretNames.map((name) => Config.map(Config.option(Config.Redacted(name)), (value) => [name, value] as const))),
+  (entries) => Object.fromEntries(entries.flatMap(([name, value]) => Option.isSome(value) ? [[name, value.value]] : []))
+)
+
+/**
+ * The bot's options from configuration (environment variables with Node's default provider):
+ *
+ * - server: `PORT` (default 3000; 0 for any), `HOST` (default 127.0.0.1), `PORTER_PUBLIC_URL` (default the bound URL);
+ * - GitHub: `GITHUB_WEBHOOK_SECRET` (required), `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY` or `GITHUB_TOKEN`,
+ *   `GITHUB_API_URL`, `GITHUB_GIT_URL`, `PORTER_ALLOWED_USERS`, `PORTER_DENIED_USERS`;
+ * - machines: `PORTER_MACHINES` (`local`, default, or `docker`) and that provisioner's own variables
+ *   (`PORTER_LOCAL_*`; `DOCKER_HOST`, `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_NETWORK`, `PORTER_DOCKER_INSTANCE`);
+ * - Porter: `PORTER_TASK_TOKEN_SECRET` (default random per start), `PORTER_ADMIN_TOKEN` (admin API; off without),
+ *   `PORTER_SWEEP_INTERVAL_MS` (60000), `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`;
+ * - agent keys, each optional, stored as global secrets: every name the built-in agents read (`agentSecretNames`).
+ */
+export const config: Config.Config<BotOptions> = Config.all({
+  port: Config.schema(Port, "PORT").pipe(Config.withDefault(3000)),
+  host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1")),
+  publicUrl: optional(Config.String("PORTER_PUBLIC_URL")),
+  apiUrl: Config.String("GITHUB_API_URL").pipe(Config.withDefault(GitHubClient.DEFAULT_API_URL)),
+  gitUrl: optional(Config.String("GITHUB_GIT_URL")),
+  credentials: GitHubAuth.credentialsConfig,
+  webhookSecret: GitHubWebhooks.secretConfig,
+  authorizer: GitHubAuthorizer.optionsConfig,
+  machines: machinesConfig,
+  taskTokenSecret: optional(Config.Redacted("PORTER_TASK_TOKEN_SECRET")),
+  adminToken: optional(Config.Redacted("PORTER_ADMIN_TOKEN")),
+  sweepIntervalMs: Config.Int("PORTER_SWEEP_INTERVAL_MS").pipe(Config.withDefault(60_000)),
+  heartbeatTimeoutMs: Config.Int("PORTER_HEARTBEAT_TIMEOUT_MS").pipe(
+    Config.withDefault(PorterConfig.defaults.heartbeatTimeoutMs)
+  ),
+  cpus: Config.Int("PORTER_MACHINE_CPUS").pipe(Config.withDefault(PorterConfig.defaults.guest.cpus)),
+  memoryMb: Config.Int("PORTER_MACHINE_MEMORY_MB").pipe(Config.withDefault(PorterConfig.defaults.guest.memoryMb)),
+  secrets: agentSecretsConfig
+}).pipe(
+  Config.map((c): BotOptions => ({
+    port: c.port,
+    host: c.host,
+    publicUrl: c.publicUrl,
+    github: { apiUrl: c.apiUrl, credentials: c.credentials, webhook: { secret: c.webhookSecret }, ...c.authorizer },
+    gitUrl: c.gitUrl,
+    machines: c.machines,
+    taskTokenSecret: c.taskTokenSecret,
+    adminToken: c.adminToken,
+    secrets: c.secrets,
+    sweepIntervalMs: c.sweepIntervalMs,
+    porter: {
+      heartbeatTimeoutMs: c.heartbeatTimeoutMs,
+      guest: { ...PorterConfig.defaults.guest, cpus: c.cpus, memoryMb: c.memoryMb }
+    }
+  }))
+)
+
+/** The bot from configuration (see `config`). */
+export const layerConfig: Layer.Layer<Services, StartError> = Layer.unwrap(Effect.map(config, layer))

@@ -1,0 +1,83 @@
+// The benchmark variant: everything in memory but the real GitHubWebhooks intake, over real HTTP on loopback.
+// Deliveries are GitHub's own `issue_comment.created` example (`@octokit/webhooks-examples`), signed like GitHub.
+import { createRequire } from "node:module"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Option } from "effect"
+import { GitHubRecorder, Machines } from "@porter/testing"
+import { Bot, Intake } from "@porter-examples/embed-node-bot"
+import * as Support from "./support.ts"
+
+interface Example {
+  readonly name: string
+  readonly examples: ReadonlyArray<{ readonly action?: string } & Record<string, unknown>>
+}
+
+const examples = createRequire(import.meta.url)("@octokit/webhooks-examples/api.github.com/index.json") as ReadonlyArray<Example>
+const commentCreated = examples.find((e) => e.name === "issue_comment")!.examples.find((x) => x.action === "created")!
+
+/** GitHub's example delivery with `body` as the comment (repository `Codertocat/Hello-World`, issue 1). */
+const payload = (body: string): string => {
+  const comment = commentCreated["comment"] as Record<string, unknown>
+  return JSON.stringify({ ...commentCreated, comment: { ...comment, body } })
+}
+
+const deliver = (url: string, secret: string, deliveryId: string, body: string, signedBody = body) =>
+  Effect.map(
+    Support.call(`${url}/webhooks/github`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "issue_comment",
+        "x-github-delivery": deliveryId,
+        "x-hub-signature-256": Support.sign(secret, signedBody)
+      },
+      body
+    }),
+    (answer) => answer.status
+  )
+
+describe("the intake-only bot (benchmarks)", () => {
+  it.live("verifies signatures for real and runs Porter's processing in the background", () =>
+    Effect.gen(function*() {
+      const secret = "bench-webhook-secret"
+      const context = yield* Layer.build(Intake.layer({ webhookSecret: secret }))
+      const { url } = Context.get(context, Bot.Bot)
+      const recorder = Context.get(context, GitHubRecorder)
+      const machines = Context.get(context, Machines)
+      const body = payload("@porter script add a line")
+
+      assert.strictEqual(yield* deliver(url, "another-secret", "delivery-1", body), 401)
+      assert.strictEqual(yield* deliver(url, secret, "delivery-1", body.replace("add a line", "rm -rf /"), body), 401)
+      assert.strictEqual(yield* deliver(url, secret, "delivery-1", body), 202)
+      assert.strictEqual(yield* deliver(url, secret, "delivery-1", body), 200, "a redelivery is a duplicate")
+
+      // The background fiber acknowledged on the (recorded) issue and started an (in-memory) machine.
+      const created = yield* Support.eventually(
+        "the machine",
+        Effect.map(machines.created, (list) => (list.length > 0 ? Option.some(list) : Option.none())),
+        "10 seconds"
+      )
+      assert.strictEqual(created.length, 1)
+      assert.strictEqual(created[0]!.spec.env["REPO_FULL_NAME"], "Codertocat/Hello-World")
+      assert.strictEqual(created[0]!.spec.env["CALLBACK_URL"], `${url}/callbacks/tasks/${created[0]!.spec.taskId}`)
+      const reactions = yield* recorder.reactions("Codertocat/Hello-World#1")
+      assert.deepStrictEqual(reactions.map((r) => r.reaction), ["eyes"])
+      assert.strictEqual((yield* recorder.comments("Codertocat/Hello-World#1")).length, 1)
+    }))
+
+  it.live("start() for plain scripts: listens on a free port, `skip` stops at the claim, close() stops it", () =>
+    Effect.gen(function*() {
+      const running = yield* Effect.promise(() => Intake.start({ processing: "skip" }))
+      assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+      const body = payload("@porter script add a line")
+      assert.strictEqual(yield* deliver(running.url, running.webhookSecret, "delivery-a", body), 202)
+      assert.strictEqual(yield* deliver(running.url, running.webhookSecret, "delivery-a", body), 200, "the claim was recorded")
+      assert.strictEqual(yield* deliver(running.url, "wrong", "delivery-b", body), 401)
+      const page = yield* Support.call(`${running.url}/`)
+      assert.strictEqual((page.body as { activeTasks: number }).activeTasks, 0, "nothing was processed")
+
+      yield* Effect.promise(() => running.close())
+      const after = yield* Effect.promise(() => fetch(`${running.url}/healthz`).then(() => "answered", () => "refused"))
+      assert.strictEqual(after, "refused")
+    }))
+})

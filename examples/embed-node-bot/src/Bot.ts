@@ -144,19 +144,21 @@ export const gitUrlFor = (apiUrl: string): string => {
   return trimmed.replace(/\/api\/v3$/, "")
 }
 
-/** `GET /`: the bot's own page — who it is, where to point GitHub, what Porter is doing. */
+/**
+ * `GET /`: the bot's own page — who it is, where to point GitHub, how busy it is. The recent tasks (repository
+ * names, pull request links) are shown only to the admin token's holder: the page is public.
+ */
 export const statusRoute = HttpRouter.use(Effect.fn("Bot.statusRoute")(function*(router) {
   const bot = yield* Bot
+  const config = yield* PorterConfig.PorterConfig
   const store = yield* TaskStore.TaskStore
   const provisioner = yield* MachineProvisioner.MachineProvisioner
-  yield* router.add(
-    "GET",
-    "/",
+  yield* router.add("GET", "/", (request) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const activeTasks = yield* store.countActive({})
-      const recent = yield* store.list({ limit: 10 })
       const machines = yield* Effect.option(provisioner.list())
+      const recent = HttpApp.isAdminRequest(request, config.adminToken) ? yield* store.list({ limit: 10 }) : undefined
       return json(200, {
         bot: "embed-node-bot",
         uptimeSeconds: Math.floor((now - bot.startedAt) / 1000),
@@ -164,16 +166,17 @@ export const statusRoute = HttpRouter.use(Effect.fn("Bot.statusRoute")(function*
         machines: bot.machines,
         liveMachines: Option.getOrNull(Option.map(machines, (list) => list.length)),
         activeTasks,
-        recentTasks: recent.map((task) => ({
-          id: task.id,
-          state: task.state,
-          issue: `${task.repo.fullName}#${task.issueNumber}`,
-          agent: task.agent,
-          ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {})
-        }))
+        ...(recent === undefined ? {} : {
+          recentTasks: recent.map((task) => ({
+            id: task.id,
+            state: task.state,
+            issue: `${task.repo.fullName}#${task.issueNumber}`,
+            agent: task.agent,
+            ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {})
+          }))
+        })
       })
-    }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" }))))
-  )
+    }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" })))))
 }))
 
 /**
@@ -238,6 +241,12 @@ export const host = <A, E, R>(
       const server = yield* HttpServer.HttpServer
       const url = urlOf(server.address)
       const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "")
+      if (machines === "docker" && /^https?:\/\/(127\.|localhost|\[::1\])/.test(publicUrl)) {
+        yield* Effect.logWarning(
+          `Docker machines cannot call back ${publicUrl}: listen on 0.0.0.0 (HOST) and set the public URL ` +
+            `(PORTER_PUBLIC_URL), e.g. http://host.docker.internal:${new URL(url).port} on one machine`
+        )
+      }
       return Bot.of({
         url,
         publicUrl,
@@ -341,7 +350,9 @@ const machinesConfig: Config.Config<Machines> = Config.Literals(["local", "docke
 
 /** Agent keys present in the environment, as global secrets. */
 const agentSecretsConfig: Config.Config<Record<string, Redacted.Redacted<string>>> = Config.map(
-  Config.all(agentSecretNames.map((name) => Config.map(Config.option(Config.Redacted(name)), (value) => [name, value] as const))),
+  Config.all(
+    agentSecretNames.map((name) => Config.map(Config.option(Config.Redacted(name)), (value) => [name, value] as const))
+  ),
   (entries) => Object.fromEntries(entries.flatMap(([name, value]) => Option.isSome(value) ? [[name, value.value]] : []))
 )
 
@@ -354,7 +365,8 @@ const agentSecretsConfig: Config.Config<Record<string, Redacted.Redacted<string>
  * - machines: `PORTER_MACHINES` (`local`, default, or `docker`) and that provisioner's own variables
  *   (`PORTER_LOCAL_*`; `DOCKER_HOST`, `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_NETWORK`, `PORTER_DOCKER_INSTANCE`);
  * - Porter: `PORTER_TASK_TOKEN_SECRET` (default random per start), `PORTER_ADMIN_TOKEN` (admin API; off without),
- *   `PORTER_SWEEP_INTERVAL_MS` (60000), `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`;
+ *   `PORTER_SWEEP_INTERVAL_MS` (60000), `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_MACHINE_CPUS`,
+ *   `PORTER_MACHINE_MEMORY_MB`;
  * - agent keys, each optional, stored as global secrets: every name the built-in agents read (`agentSecretNames`).
  */
 export const config: Config.Config<BotOptions> = Config.all({

@@ -12,7 +12,9 @@ interface Example {
   readonly examples: ReadonlyArray<{ readonly action?: string } & Record<string, unknown>>
 }
 
-const examples = createRequire(import.meta.url)("@octokit/webhooks-examples/api.github.com/index.json") as ReadonlyArray<Example>
+const examples = createRequire(import.meta.url)(
+  "@octokit/webhooks-examples/api.github.com/index.json"
+) as ReadonlyArray<Example>
 const commentCreated = examples.find((e) => e.name === "issue_comment")!.examples.find((x) => x.action === "created")!
 
 /** GitHub's example delivery with `body` as the comment (repository `Codertocat/Hello-World`, issue 1). */
@@ -71,7 +73,8 @@ describe("the intake-only bot (benchmarks)", () => {
       assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/)
       const body = payload("@porter script add a line")
       assert.strictEqual(yield* deliver(running.url, running.webhookSecret, "delivery-a", body), 202)
-      assert.strictEqual(yield* deliver(running.url, running.webhookSecret, "delivery-a", body), 200, "the claim was recorded")
+      const again = yield* deliver(running.url, running.webhookSecret, "delivery-a", body)
+      assert.strictEqual(again, 200, "the claim was recorded")
       assert.strictEqual(yield* deliver(running.url, "wrong", "delivery-b", body), 401)
       const page = yield* Support.call(`${running.url}/`)
       assert.strictEqual((page.body as { activeTasks: number }).activeTasks, 0, "nothing was processed")

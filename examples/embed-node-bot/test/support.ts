@@ -9,6 +9,7 @@ import { GitHubEmulator } from "@porter/testkit"
 import { Bot } from "@porter-examples/embed-node-bot"
 
 export const ADMIN_TOKEN = "embed-bot-admin-token-0123456789"
+export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
 export interface Person {
   readonly login: string
@@ -70,7 +71,8 @@ export const rest = <A = unknown>(token: string, method: string, path: string, b
 export const porterComments = (issue: number) =>
   Effect.gen(function*() {
     const { github, owner, repo } = yield* Stack
-    const all = yield* rest<ReadonlyArray<Comment>>(owner.token, "GET", `/repos/${repo}/issues/${issue}/comments?per_page=100`)
+    const path = `/repos/${repo}/issues/${issue}/comments?per_page=100`
+    const all = yield* rest<ReadonlyArray<Comment>>(owner.token, "GET", path)
     return all.filter((comment) => comment.user.login === github.app.botLogin)
   })
 
@@ -78,16 +80,21 @@ export const porterComments = (issue: number) =>
 export const admin = <A = unknown>(path: string) =>
   Effect.gen(function*() {
     const { bot } = yield* Stack
-    const answer = yield* call(`${bot.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const answer = yield* call(`${bot.url}${path}`, { headers: adminHeaders })
     if (answer.status !== 200) return yield* Effect.die(new Error(`GET ${path}: ${answer.status} ${answer.text}`))
     return answer.body as A
   })
 
 /** `X-Hub-Signature-256` of `body` with `secret`, as GitHub computes it. */
-export const sign = (secret: string, body: string) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`
+export const sign = (secret: string, body: string) =>
+  `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`
 
 /** Polls `probe` every 200 ms until it yields `Some`; dies with `what` after `timeout`. */
-export const eventually = <A, E, R>(what: string, probe: Effect.Effect<Option.Option<A>, E, R>, timeout: Duration.Input) =>
+export const eventually = <A, E, R>(
+  what: string,
+  probe: Effect.Effect<Option.Option<A>, E, R>,
+  timeout: Duration.Input
+) =>
   probe.pipe(
     Effect.flatMap((found) => (Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail("pending" as const))),
     Effect.retry(Schedule.spaced("200 millis")),
@@ -106,13 +113,18 @@ export const layer: Layer.Layer<Stack> = Layer.effect(
     yield* restAt(github.url, owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
     const repo = `${owner.login}/widgets`
     const writer = yield* Effect.promise(() => github.createUser("wendy"))
-    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, { permission: "push" })
+    const collaborator = `/repos/${repo}/collaborators/${writer.login}`
+    yield* restAt(github.url, owner.token, "PUT", collaborator, { permission: "push" })
 
     const services = yield* Layer.build(Bot.layer({
       port: 0,
       github: {
         apiUrl: github.url,
-        credentials: { _tag: "App", appId: String(github.app.id), privateKey: Redacted.make(github.app.privateKeyPkcs1) },
+        credentials: {
+          _tag: "App",
+          appId: String(github.app.id),
+          privateKey: Redacted.make(github.app.privateKeyPkcs1)
+        },
         webhook: { secret: Redacted.make(github.app.webhookSecret) }
       },
       adminToken: Redacted.make(ADMIN_TOKEN),

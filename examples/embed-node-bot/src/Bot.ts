@@ -179,30 +179,8 @@ export const statusRoute = HttpRouter.use(Effect.fn("Bot.statusRoute")(function*
     }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" })))))
 }))
 
-/**
- * Porter's routes, with webhooks and callbacks running to the end even when the caller hangs up. The router makes
- * route handlers interruptible and Node's server interrupts a request whose connection closes; a machine reporting
- * `completed` is destroyed while its callback is handled, and with local processes or Docker that kills the very
- * runner waiting for the answer — cut off there, the task ends `succeeded` with the issue still saying "running".
- * (The router's `uninterruptible` route option does this; core's `HttpApp.routes` does not set it yet.)
- */
-export const porterRoutes = Layer.mergeAll(HttpApp.routes, HttpAdmin.routes).pipe(
-  Layer.provide(Layer.effect(
-    HttpRouter.HttpRouter,
-    Effect.gen(function*() {
-      const router = yield* HttpRouter.HttpRouter
-      return HttpRouter.HttpRouter.of({
-        ...router,
-        add: (method, path, handler, options) =>
-          router.add(method, path, handler, {
-            ...options,
-            uninterruptible: options?.uninterruptible === true ||
-              (method === "POST" && (path.startsWith("/webhooks/") || path.startsWith("/callbacks/")))
-          })
-      })
-    })
-  ))
-)
+/** Porter's routes (webhooks, callbacks, task status) and the admin API. */
+export const porterRoutes = Layer.mergeAll(HttpApp.routes, HttpAdmin.routes)
 
 /** The in-memory secret store, holding `secrets` in the global scope. */
 const secretsLayer = (

@@ -6,7 +6,9 @@
  *   GET  /tasks/:taskId              the task's status (its token, or the admin token)
  *   GET  /healthz
  *
- * A webhook is answered once verified and claimed; the rest runs through `Background`.
+ * A webhook is answered once verified and claimed; the rest runs through `Background`. Webhook and
+ * callback handlers are uninterruptible: a client that hangs up (a runner whose machine is being
+ * destroyed by this very callback) must not cut a state change and its report in half.
  */
 import { Effect, Option, Redacted, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -87,7 +89,7 @@ export const routes = HttpRouter.use(Effect.fn("PorterHttp.routes")(function*(ro
       Effect.catchCause((cause) =>
         Effect.as(Effect.logError("webhook intake failed", { cause }), json(400, { error: "unreadable request" }))
       )
-    ))
+    ), { uninterruptible: true })
 
   yield* router.add("POST", "/callbacks/tasks/:taskId", (request) =>
     Effect.gen(function*() {
@@ -110,7 +112,7 @@ export const routes = HttpRouter.use(Effect.fn("PorterHttp.routes")(function*(ro
       Effect.catchCause((cause) =>
         Effect.as(Effect.logError("callback failed", { cause }), json(400, { error: "unreadable request" }))
       )
-    ))
+    ), { uninterruptible: true })
 
   yield* router.add("GET", "/tasks/:taskId", (request) =>
     Effect.gen(function*() {

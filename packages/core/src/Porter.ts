@@ -242,8 +242,10 @@ export const make = Effect.gen(function*() {
     )
     if (Option.isNone(moved)) return Option.none<Task>()
     const ended = moved.value
-    if (ended.machineId !== undefined) yield* destroyMachine(ended, ended.machineId)
+    // Tell the issue first: destroying the machine may end the very runner whose callback this is,
+    // and with it the request we are answering.
     yield* updateStatus(ended.id)
+    if (ended.machineId !== undefined) yield* destroyMachine(ended, ended.machineId)
     return moved
   })
 

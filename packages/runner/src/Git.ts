@@ -12,6 +12,7 @@
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { FileSystem } from "effect/FileSystem"
 import { ChildProcessSpawner } from "effect/process"
+import { authorizationHeader, cloneArgs, gitEnvironment } from "./GitEnv.ts"
 import * as Proc from "./Proc.ts"
 import { RunLog } from "./RunLog.ts"
 
@@ -75,15 +76,6 @@ export interface Options {
   readonly home?: string
 }
 
-const originOf = (url: string): string | undefined => {
-  try {
-    const parsed = new URL(url)
-    return parsed.protocol === "file:" ? undefined : `${parsed.protocol}//${parsed.host}/`
-  } catch {
-    return undefined
-  }
-}
-
 const lastLines = (text: string, n = 6) => text.trim().split("\n").slice(-n).join(" | ")
 
 export const make = Effect.fnUntraced(function*(options: Options) {
@@ -92,40 +84,16 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const saved = new Map<string, string>()
 
-  const baseEnv = {
-    PATH: options.path ?? process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: options.home ?? process.env["HOME"] ?? "/tmp",
-    LANG: "C",
-    LC_ALL: "C",
-    GIT_TERMINAL_PROMPT: "0",
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_AUTHOR_NAME: options.name,
-    GIT_AUTHOR_EMAIL: options.email,
-    GIT_COMMITTER_NAME: options.name,
-    GIT_COMMITTER_EMAIL: options.email
-  }
-
-  /** Config for every call: no hooks, no credential helpers, no fsmonitor; plus the auth header for `url`. */
-  const envFor = (url: string | undefined): Record<string, string | Redacted.Redacted<string>> => {
-    const entries: Array<[string, string | Redacted.Redacted<string>]> = [
-      ["core.hooksPath", "/dev/null"],
-      ["core.fsmonitor", "false"],
-      ["credential.helper", ""],
-      ["protocol.ext.allow", "never"]
-    ]
-    const origin = url === undefined ? undefined : originOf(url)
-    if (origin !== undefined) {
-      const basic = Buffer.from(`x-access-token:${Redacted.value(options.token)}`).toString("base64")
-      entries.push([`http.${origin}.extraHeader`, Redacted.make(`Authorization: Basic ${basic}`)])
-    }
-    const env: Record<string, string | Redacted.Redacted<string>> = { ...baseEnv, GIT_CONFIG_COUNT: String(entries.length) }
-    entries.forEach(([key, value], i) => {
-      env[`GIT_CONFIG_KEY_${i}`] = key
-      env[`GIT_CONFIG_VALUE_${i}`] = value
+  const identity = { name: options.name, email: options.email }
+  const header = Redacted.make(authorizationHeader(Redacted.value(options.token)))
+  const envFor = (url: string | undefined) =>
+    gitEnvironment({
+      path: options.path ?? process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
+      home: options.home ?? process.env["HOME"] ?? "/tmp",
+      identity,
+      url,
+      header
     })
-    return env
-  }
 
   const git = (operation: string, args: ReadonlyArray<string>, cwd: string | undefined, url?: string, quiet = true) =>
     Proc.run("git", args, {
@@ -157,18 +125,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     readonly dir: string
     readonly filter: boolean
   }) {
-    yield* ok("clone", [
-      "clone",
-      "--depth",
-      "1",
-      "--single-branch",
-      "--no-tags",
-      ...(o.filter ? ["--filter=blob:none"] : []),
-      ...(o.branch !== undefined ? ["--branch", o.branch] : []),
-      "--",
-      o.url,
-      o.dir
-    ], undefined, o.url, false)
+    yield* ok("clone", cloneArgs(o), undefined, o.url, false)
   })
 
   const head = Effect.fn("Git.head")(function*(dir: string) {

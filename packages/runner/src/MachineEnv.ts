@@ -4,7 +4,8 @@
  * never appear in a decoding message. The runner's own knobs are optional `PORTER_*` variables.
  */
 import { AgentCatalog } from "@porter/core"
-import { Context, Effect, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
+import { Context, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
+import { stripCredentials } from "./GitEnv.ts"
 
 const nonEmpty = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 
@@ -154,18 +155,6 @@ const urlPassword = (url: string): string | undefined => {
   }
 }
 
-const stripCredentials = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.username === "" && parsed.password === "") return url
-    parsed.username = ""
-    parsed.password = ""
-    return parsed.toString()
-  } catch {
-    return url
-  }
-}
-
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /** Empty optional variables count as unset (some platforms cannot delete a variable, only blank it). */
@@ -290,8 +279,3 @@ export const agentEnvironment = (
     ...extra
   }
 }
-
-/** Reads `process.env`, merged with the NUL-separated `env -0` file the image's entrypoint may leave. */
-export const readProcessEnv = Effect.sync(() => ({ ...process.env }))
-
-export const redactedValue = Redacted.value

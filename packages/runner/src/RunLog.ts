@@ -56,7 +56,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     step: (name) =>
       Effect.sync(() => {
         step = name
-        push("runner", `==> ${name}`)
+        // Seconds since the process started: where a run spends its time, at a glance.
+        push("runner", `==> ${name} (+${(performance.now() / 1000).toFixed(2)} s)`)
       }),
     currentStep: Effect.sync(() => step),
     tail: Effect.sync(() => {

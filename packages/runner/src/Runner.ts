@@ -8,11 +8,12 @@
  * already ended) skips the `completed` callback. `layer` assembles the services for Node.
  */
 import { AgentCatalog, type Callback, Task } from "@porter/core"
-import { Clock, Deferred, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import { FileSystem } from "effect/FileSystem"
 import { FetchHttpClient } from "effect/http"
 import { NodeServices } from "@effect/platform-node"
 import * as AgentRunner from "./AgentRunner.ts"
+import type { EarlyClone } from "./Boot.ts"
 import * as Callbacks from "./Callbacks.ts"
 import { ExitCode } from "./ExitCode.ts"
 import * as Git from "./Git.ts"
@@ -66,6 +67,11 @@ export const commitMessage = (env: MachineEnv, spec: { readonly displayName: str
   ].join("\n")
 
 /** The work itself, from clone to pull request. Fails only with `TaskEnded` (interrupted by a 409). */
+/** The clone `Boot` started before the program was loaded, if any. */
+export const EarlyCloneRef = Context.Reference<EarlyClone | undefined>("@porter/runner/EarlyClone", {
+  defaultValue: () => undefined
+})
+
 export const work = Effect.gen(function*() {
   const env = yield* MachineEnvService
   const log = yield* RunLog.RunLog
@@ -85,12 +91,34 @@ export const work = Effect.gen(function*() {
   }
   const agent = spec.value
 
-  const workdir = env.workdir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "porter-" }).pipe(Effect.orDie))
-  const dir = `${workdir.replace(/\/+$/, "")}/${env.repo}`
-
   // Clone: the PR's head branch for a follow-up, else the base branch (or the default one).
   yield* log.step("clone")
-  yield* git.clone({ url: env.cloneUrl, branch: env.headBranch ?? env.baseBranch, dir, filter: env.cloneFilter })
+  const wanted = { url: env.cloneUrl, branch: env.headBranch ?? env.baseBranch, filter: env.cloneFilter }
+  const early = yield* EarlyCloneRef
+  const usable = early !== undefined && early.url === wanted.url && early.branch === wanted.branch &&
+    early.filter === wanted.filter && (env.workdir === undefined) === early.temporary
+  if (early !== undefined && early.temporary) {
+    yield* Effect.addFinalizer(() => fs.remove(early.workdir, { recursive: true, force: true }).pipe(Effect.ignore))
+  }
+  let dir: string
+  if (usable) {
+    // Boot started this clone while the program was loading: take it over.
+    const result = yield* Effect.promise(() => early.done)
+    yield* log.text("git", result.output)
+    if (result.exitCode !== 0) {
+      return yield* new Git.GitFailed({
+        operation: "clone",
+        exitCode: result.exitCode,
+        detail: result.output.trim().split("\n").slice(-6).join(" | ") || "no output"
+      })
+    }
+    dir = early.dir
+  } else {
+    if (early !== undefined) yield* Effect.promise(() => early.done)
+    const workdir = env.workdir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "porter-" }).pipe(Effect.orDie))
+    dir = `${workdir.replace(/\/+$/, "")}/${env.repo}`
+    yield* git.clone({ ...wanted, dir })
+  }
   const start = yield* git.head(dir)
   yield* git.saveConfig(dir)
   const baseBranch = env.baseBranch ?? (env.headBranch === undefined ? start.branch : undefined)
@@ -226,28 +254,22 @@ export const run = Effect.gen(function*() {
 
   const machineId = env.raw["FLY_MACHINE_ID"] ?? env.raw["PORTER_MACHINE_ID"]
   yield* log.line("runner", `Porter runner: task ${env.taskId}, ${env.agent} on ${env.repoFullName}#${env.issueNumber}`)
-  const started = yield* callbacks.send({
-    type: "started",
-    step: "clone",
-    ...(machineId !== undefined ? { machineId } : {})
-  }).pipe(Effect.result)
-  if (started._tag === "Failure") {
-    const error = started.failure
-    yield* log.line("runner", `started callback: ${error.message}`)
-    if (error._tag === "TaskEnded") return ExitCode.TaskEnded
-    if (error._tag === "CallbackRefused") return ExitCode.CallbackFailed
-  }
-
-  const ended = yield* Deferred.make<Callbacks.TaskEnded>()
+  // Porter is told in parallel with the clone: its answer only matters if it says stop.
+  const stop = yield* Deferred.make<{ readonly exitCode: ExitCode; readonly why: string }>()
+  const stopOn = (error: Callbacks.CallbackError) =>
+    error._tag === "TaskEnded"
+      ? Deferred.succeed(stop, { exitCode: ExitCode.TaskEnded, why: "Porter says the task has already ended (cancelled or timed out)" })
+      : error._tag === "CallbackRefused"
+      ? Deferred.succeed(stop, { exitCode: ExitCode.CallbackFailed, why: `Porter refused the callback: ${error.message}` })
+      : log.line("runner", error.message)
+  const started = yield* Effect.forkChild(
+    callbacks.send({ type: "started", step: "clone", ...(machineId !== undefined ? { machineId } : {}) }).pipe(
+      Effect.catch(stopOn)
+    )
+  )
   const heartbeat = Effect.gen(function*() {
     const step = yield* log.currentStep
-    yield* callbacks.send({ type: "heartbeat", step }).pipe(
-      Effect.catchTags({
-        TaskEnded: (error) => Deferred.succeed(ended, error),
-        CallbackRefused: (error) => log.line("runner", `heartbeat: ${error.message}`),
-        CallbackUnreachable: (error) => log.line("runner", `heartbeat: ${error.message}`)
-      })
-    )
+    yield* callbacks.send({ type: "heartbeat", step }).pipe(Effect.catch(stopOn))
   })
   const heartbeats = yield* Effect.forkChild(
     heartbeat.pipe(Effect.delay(Duration.millis(env.heartbeatIntervalMs)), Effect.forever)
@@ -264,13 +286,16 @@ export const run = Effect.gen(function*() {
       }),
       Effect.map(Option.some)
     ),
-    Deferred.await(ended).pipe(Effect.as(Option.none<Report>()))
+    Deferred.await(stop).pipe(Effect.as(Option.none<Report>()))
   )
   yield* Fiber.interrupt(heartbeats)
+  // `started` before `completed`, even when it is still being retried.
+  yield* Fiber.await(started).pipe(Effect.timeoutOption("15 seconds"))
 
   if (Option.isNone(outcome)) {
-    yield* log.line("runner", "Porter says the task has already ended (cancelled or timed out): stopped the agent")
-    return ExitCode.TaskEnded
+    const reason = yield* Deferred.await(stop)
+    yield* log.line("runner", `${reason.why}: stopped`)
+    return reason.exitCode
   }
   const report = outcome.value
   yield* log.step(`done: ${report.outcome}`)

@@ -6,6 +6,8 @@
  *   main.ts                 run the task described by the environment
  *   main.ts script-agent    be the deterministic `script` agent (prompt on stdin, cwd = the clone)
  */
+// Boot first: it starts the clone before the rest of the program is loaded.
+import { earlyClone, environment } from "./Boot.ts"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer, Option, Result, Runtime } from "effect"
 import { FetchHttpClient } from "effect/http"
@@ -17,28 +19,6 @@ import * as Runner from "./Runner.ts"
 import { runScript } from "./ScriptAgent.ts"
 import * as Scrubber from "./Scrubber.ts"
 
-/**
- * The environment: `process.env`, plus the NUL-separated `env -0` dump named by `PORTER_ENV_FILE`
- * (the image's entrypoint moves secrets there so they are not in the runner's `/proc/<pid>/environ`,
- * which an agent running as the same user could read). The file is deleted once read.
- */
-const readEnvironment = (): Record<string, string | undefined> => {
-  const file = process.env["PORTER_ENV_FILE"]
-  if (file === undefined || file === "") return { ...process.env }
-  const fromFile: Record<string, string> = {}
-  try {
-    for (const entry of readFileSync(file, "utf8").split("\0")) {
-      const eq = entry.indexOf("=")
-      if (eq > 0) fromFile[entry.slice(0, eq)] = entry.slice(eq + 1)
-    }
-  } finally {
-    rmSync(file, { force: true })
-  }
-  const env: Record<string, string | undefined> = { ...fromFile, ...process.env }
-  delete env["PORTER_ENV_FILE"]
-  return env
-}
-
 /** Exits with the program's exit code; failures (bugs) get the default reporting and code. */
 const teardown: Runtime.Teardown = (exit, _onExit) => {
   if (Exit.isSuccess(exit) && typeof exit.value === "number") process.exit(exit.value)
@@ -49,6 +29,11 @@ const teardown: Runtime.Teardown = (exit, _onExit) => {
 const refuse = (env: Record<string, string | undefined>, error: MachineEnv.BadEnvironment) =>
   Effect.gen(function*() {
     process.stderr.write(`porter-runner: ${error.message}\n`)
+    const early = earlyClone
+    if (early?.temporary) {
+      yield* Effect.promise(() => early.done)
+      rmSync(early.workdir, { recursive: true, force: true })
+    }
     const target = MachineEnv.callbackTarget(env)
     if (Option.isNone(target)) {
       process.stderr.write("porter-runner: no usable TASK_ID/CALLBACK_URL/CALLBACK_TOKEN: Porter cannot be told\n")
@@ -68,14 +53,17 @@ const refuse = (env: Record<string, string | undefined>, error: MachineEnv.BadEn
   )
 
 const runTask = Effect.suspend(() => {
-  const env = readEnvironment()
+  const env = { ...environment }
   const decoded = MachineEnv.decode(env)
   if (Result.isFailure(decoded)) return refuse(env, decoded.failure)
   const self: Runner.SelfCommand = {
     command: process.execPath,
     args: [...process.execArgv, process.argv[1] ?? "", "script-agent"]
   }
-  return Runner.run.pipe(Effect.provide(Runner.layer(decoded.success, self)))
+  return Runner.run.pipe(
+    Effect.provide(Runner.layer(decoded.success, self)),
+    Effect.provideService(Runner.EarlyCloneRef, earlyClone)
+  )
 })
 
 const scriptAgent = Effect.gen(function*() {

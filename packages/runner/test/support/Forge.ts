@@ -28,6 +28,8 @@ export interface Forge {
   readonly cloneUrl: (fullName: string) => string
   /** Creates a private `octo/<name>` with an initial commit on `main`; its full name. */
   readonly createRepo: (name: string) => Promise<string>
+  /** The bare repository on the emulator's disk. */
+  readonly barePath: (fullName: string) => string
   /** git on the bare repository on the emulator's disk. */
   readonly git: (fullName: string, args: ReadonlyArray<string>) => string
   readonly pulls: (fullName: string) => Promise<ReadonlyArray<Pull>>
@@ -108,6 +110,7 @@ export const start = async (): Promise<Forge> => {
       const repo = await call<{ full_name: string }>("POST", "/user/repos", owner.token, { name, auto_init: true, private: true })
       return repo.full_name
     },
+    barePath: (fullName) => join(github.dataDir, `${fullName}.git`),
     git,
     pulls: async (fullName) => (await call<ReadonlyArray<PullJson>>("GET", `/repos/${fullName}/pulls?state=all`, owner.token)).map(toPull),
     openPull: async (fullName, pull) => toPull(await call<PullJson>("POST", `/repos/${fullName}/pulls`, owner.token, { ...pull, body: "" })),

@@ -27,6 +27,7 @@ import {
   ManagedRuntime,
   Option,
   Redacted,
+  References,
   Scheduler
 } from "effect"
 import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
@@ -80,7 +81,9 @@ export const platformLayer = (env: WorkerEnv): Layer.Layer<HttpClient.HttpClient
     FetchHttpClient.layer,
     Logger.layer([Logger.consoleJson]),
     // Shared fibers must not depend on request-owned timers (see `HttpRouter.toWebHandler`).
-    Layer.succeed(Scheduler.Scheduler, new Scheduler.MixedScheduler("sync"))
+    Layer.succeed(Scheduler.Scheduler, new Scheduler.MixedScheduler("sync")),
+    // Nothing exports spans from the Worker: recording them would only cost CPU time on every request.
+    Layer.succeed(References.TracerEnabled, false)
   )
 
 /** What the Worker provides besides `Porter` and `Watchdog`. */
@@ -109,7 +112,7 @@ export const servicesLayer = (db: D1Database): Layer.Layer<Services, BuildError,
     WorkerConfig.taskTokensLayer,
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
-    WorkerBackground.layer
+    WorkerBackground.layer()
   )
 
 /** Porter, its watchdog and every service, on the platform layer. */

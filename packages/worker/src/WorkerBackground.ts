@@ -3,6 +3,14 @@
  * request's `ctx.waitUntil`. The Worker passes each request's `ExecutionContext` through the web handler's
  * context argument (`CurrentExecutionContext`), and `run` reads it from the calling fiber.
  *
+ * One more thing keeps that work alive. workerd ties I/O to the request whose code started it and cancels it when
+ * that request is over. Background runs share caches (an installation token, a permission check): a run that
+ * waits for a lookup another request's run started is resumed by that request's code, and from then on its
+ * `fetch` and D1 calls belong to that other request — cancelled, and the run stuck for good, if that request ends
+ * first (found by the webhook benchmark on a cold isolate). So a request does not end when its own run is done:
+ * its `waitUntil` also waits until no run of this isolate is in flight, at most `keepAliveMs` (20 s by default,
+ * inside Cloudflare's 30 s), which is long enough for any run that may be using it to finish.
+ *
  * Cannot: outlive Cloudflare's limit — `waitUntil` work gets at most 30 s after the answer, then it is cancelled.
  * A delivery whose handling was cut short stays claimed but not completed, and the watchdog handles it again
  * (`deliveryRetryAfterMs`); a stuck dispatch is re-dispatched by the same sweep.
@@ -30,27 +38,77 @@ export const CurrentExecutionContext = Context.Reference<WaitUntil | undefined>(
 export const contextFor = (ctx: WaitUntil): Context.Context<never> =>
   Context.make(CurrentExecutionContext, ctx) as Context.Context<never>
 
+export interface Options {
+  /** How long a request stays alive after its own run, waiting for the isolate's other runs (default 20 s). */
+  readonly keepAliveMs?: number
+}
+
 const logged = (effect: Effect.Effect<void>) =>
   Effect.catchCause(effect, (cause) =>
     Cause.hasInterruptsOnly(cause)
       ? Effect.logWarning("background work was interrupted")
       : Effect.logError("background work failed", { cause }))
 
+/** Counts the runs in flight; `idle()` resolves when none is. */
+class Runs {
+  private running = 0
+  private waiters: Array<() => void> = []
+
+  get inFlight(): number {
+    return this.running
+  }
+
+  start(): () => void {
+    this.running++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.running--
+      if (this.running > 0) return
+      const waiters = this.waiters
+      this.waiters = []
+      for (const resolve of waiters) resolve()
+    }
+  }
+
+  /** Created by the caller, so the promise belongs to the caller's request (whoever resolves it). */
+  idle(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => void this.waiters.push(resolve))
+  }
+}
+
+const keepAlive = (runs: Runs, ms: number): Promise<void> => {
+  if (runs.inFlight === 0 || ms <= 0) return Promise.resolve()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  return Promise.race([runs.idle(), timeout]).finally(() => clearTimeout(timer))
+}
+
 /**
  * @category constructors
  */
-export const make: Background.Background["Service"] = Background.Background.of({
-  run: (effect) =>
-    Effect.withFiber((fiber) => {
-      const ctx = fiber.getRef(CurrentExecutionContext)
-      if (ctx === undefined) return logged(effect)
-      // A root fiber of its own: the request fiber ends (and may be interrupted by a client abort) before it does.
-      ctx.waitUntil(Effect.runPromiseWith(fiber.context)(logged(effect)))
-      return Effect.void
-    })
-})
+export const make = (options: Options = {}): Background.Background["Service"] => {
+  const runs = new Runs()
+  const keepAliveMs = options.keepAliveMs ?? 20_000
+  return Background.Background.of({
+    run: (effect) =>
+      Effect.withFiber((fiber) => {
+        const ctx = fiber.getRef(CurrentExecutionContext)
+        if (ctx === undefined) return logged(effect)
+        const done = runs.start()
+        // A root fiber of its own: the request fiber ends (and may be interrupted by a client abort) before it does.
+        const own = Effect.runPromiseWith(fiber.context)(logged(effect)).then(done, done)
+        ctx.waitUntil(own.then(() => keepAlive(runs, keepAliveMs)))
+        return Effect.void
+      })
+  })
+}
 
 /**
  * @category layers
  */
-export const layer: Layer.Layer<Background.Background> = Layer.succeed(Background.Background, make)
+export const layer = (options: Options = {}): Layer.Layer<Background.Background> =>
+  Layer.sync(Background.Background, () => make(options))

@@ -5,9 +5,13 @@
  *
  * Everything is built once per isolate, here at module scope, from the bindings and variables in `env`.
  */
+// First: it changes what Effect's runtime reads when it is evaluated (see WorkerAsyncHooks.ts).
+import { restore } from "./prelude.ts"
 import type { ExecutionContext, ScheduledController } from "@cloudflare/workers-types"
 import { env } from "cloudflare:workers"
 import * as WorkerApp from "./WorkerApp.ts"
+
+restore()
 
 const app = WorkerApp.make(env)
 

@@ -1,0 +1,169 @@
+/**
+ * Shared by the Worker benchmarks: a configuration that lets the Worker start without any service (a generated
+ * App key, a random encryption key), the CPU time of Miniflare's workerd process, and percentiles.
+ */
+import { generateKeyPairSync, randomBytes } from "node:crypto"
+import { readdirSync, readFileSync } from "node:fs"
+
+/** An environment the Worker starts with: every required variable set, services pointed at `urls`. */
+export const workerEnv = (urls: { readonly github: string; readonly fly: string }): Record<string, string> => {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  return {
+    PORTER_PUBLIC_URL: "http://127.0.0.1:8787",
+    GITHUB_API_URL: urls.github,
+    GITHUB_GIT_URL: urls.github,
+    GITHUB_APP_ID: "4242",
+    GITHUB_APP_PRIVATE_KEY: String(privateKey.export({ type: "pkcs1", format: "pem" })),
+    GITHUB_WEBHOOK_SECRET: randomBytes(20).toString("hex"),
+    PORTER_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    PORTER_ADMIN_TOKEN: randomBytes(24).toString("hex"),
+    FLY_APP_NAME: "porter-bench",
+    FLY_API_TOKEN: "fly-bench-token",
+    FLY_API_URL: urls.fly
+  }
+}
+
+const TICKS_PER_SECOND = 100
+
+/** The `workerd` processes started by this Node process (Miniflare's runtime). */
+export const workerdPids = (): Array<number> => {
+  const pids: Array<number> = []
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
+      const close = stat.lastIndexOf(")")
+      const name = stat.slice(stat.indexOf("(") + 1, close)
+      const fields = stat.slice(close + 2).split(" ")
+      if (name === "workerd" && Number(fields[1]) === process.pid) pids.push(Number(entry))
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids
+}
+
+/** User + system CPU milliseconds of the given processes so far (Linux `/proc`); undefined elsewhere. */
+export const cpuMs = (pids: ReadonlyArray<number>): number | undefined => {
+  if (pids.length === 0) return undefined
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      // Fields 14 and 15 of stat (utime, stime), counted from the state field (3) here.
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      return undefined
+    }
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND
+}
+
+export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+
+export const median = (values: ReadonlyArray<number>): number => percentile([...values].sort((a, b) => a - b), 50)
+
+export const fixed = (value: number | undefined, digits = 2): string =>
+  value === undefined || Number.isNaN(value) ? "n/a" : value.toFixed(digits)
+
+/** A Markdown table. */
+export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(" | ")} |`
+  return [line(head), `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.map(line)]
+    .join("\n")
+}
+
+/** The machine, for the record. */
+export const machine = async (): Promise<string> => {
+  const os = await import("node:os")
+  const cpus = os.cpus()
+  return `${cpus.length} × ${cpus[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
+    `load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`
+}
+
+interface ProfileNode {
+  readonly id: number
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+}
+
+interface CpuProfile {
+  readonly nodes: ReadonlyArray<ProfileNode>
+  readonly samples: ReadonlyArray<number>
+  readonly timeDeltas: ReadonlyArray<number>
+}
+
+export interface ProfileSummary {
+  /** Milliseconds sampled in the isolate's JavaScript (script and runtime functions, GC included). */
+  readonly jsMs: number
+  readonly gcMs: number
+  /** Native code on the isolate's thread not attributed to a JavaScript function (workerd, V8). */
+  readonly programMs: number
+  readonly idleMs: number
+  /** Self time by function, largest first. */
+  readonly top: ReadonlyArray<{ readonly name: string; readonly ms: number }>
+}
+
+/**
+ * Samples one Worker's isolate through workerd's inspector (Miniflare `inspectorPort`), with the V8 CPU profiler.
+ * `target` is the inspector target id (Miniflare names the user Worker `core:user:<name>`).
+ */
+export const profiler = async (inspectorUrl: URL, target = "core:user:") => {
+  const socket = new WebSocket(new URL(`/${target}`, inspectorUrl).href)
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("open", () => resolve(), { once: true })
+    socket.addEventListener("error", () => reject(new Error(`cannot open the inspector of ${target}`)), { once: true })
+  })
+  let next = 0
+  const pending = new Map<number, (result: unknown) => void>()
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown }
+    if (message.id !== undefined) pending.get(message.id)?.(message.result)
+  })
+  const send = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((resolve) => {
+      const id = ++next
+      pending.set(id, resolve)
+      socket.send(JSON.stringify({ id, method, params }))
+    })
+  await send("Profiler.enable")
+  await send("Profiler.setSamplingInterval", { interval: 100 })
+  return {
+    start: () => send("Profiler.start"),
+    stop: async (): Promise<ProfileSummary> => {
+      const { profile } = (await send("Profiler.stop")) as { profile: CpuProfile }
+      if (process.env["BENCH_PROFILE_OUT"]) {
+        const { writeFileSync } = await import("node:fs")
+        writeFileSync(process.env["BENCH_PROFILE_OUT"], JSON.stringify(profile))
+      }
+      const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+      const self = new Map<string, number>()
+      let total = 0
+      let gc = 0
+      let program = 0
+      let idle = 0
+      profile.samples.forEach((id, i) => {
+        const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000
+        const frame = byId.get(id)?.callFrame
+        const name = frame?.functionName || "(anonymous)"
+        if (name === "(idle)") return void (idle += ms)
+        if (name === "(program)") return void (program += ms)
+        if (name === "(garbage collector)") gc += ms
+        total += ms
+        const key = `${name} ${frame?.url.split("/").pop() ?? ""}:${frame?.lineNumber ?? ""}`
+        self.set(key, (self.get(key) ?? 0) + ms)
+      })
+      return {
+        jsMs: total,
+        gcMs: gc,
+        programMs: program,
+        idleMs: idle,
+        top: [...self].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, 25)
+      }
+    },
+    close: () => socket.close()
+  }
+}

@@ -360,7 +360,10 @@ const makeServer = async (options: Options): Promise<Server> => {
       } catch {
         // recorded as text
       }
-      const api: Api = /^\/v1\/messages(\/count_tokens)?$/.test(path)
+      // Only POSTs are model calls (a GET on /v1/responses is a WebSocket upgrade: refused, clients fall back to HTTP).
+      const api: Api = request.method !== "POST"
+        ? "other"
+        : /^(\/v1)?\/messages(\/count_tokens)?$/.test(path)
         ? "anthropic"
         : /^(\/v1)?\/chat\/completions$/.test(path)
         ? "openai-chat"
@@ -377,7 +380,7 @@ const makeServer = async (options: Options): Promise<Server> => {
         record(undefined)
         return json(response, 529, { type: "error", error: { type: "overloaded_error", message: "Overloaded (scripted)" } })
       }
-      if (path === "/v1/messages/count_tokens") {
+      if (/^(\/v1)?\/messages\/count_tokens$/.test(path)) {
         record(undefined)
         return json(response, 200, { input_tokens: tokensOf(body) })
       }

@@ -1,0 +1,192 @@
+/**
+ * The other agent CLIs, real and pinned (`test/agents/package.json`, the AgentCatalog's versions),
+ * run by the runner with the catalog's own invocation against the scripted model server:
+ *
+ * - Codex (`codex exec`) over the OpenAI Responses API. Codex 0.169 ignores `OPENAI_BASE_URL`; the
+ *   machine's `~/.codex/config.toml` declares the provider instead (see the runner README).
+ * - Gemini CLI (`gemini -p`) over the Gemini API (`GOOGLE_GEMINI_BASE_URL`); headless it needs
+ *   `~/.gemini/settings.json` choosing API-key auth and not gating on folder trust.
+ * - OpenCode (`opencode run`) over the Anthropic API (`ANTHROPIC_BASE_URL`). It spends 10–25 s
+ *   starting up on a busy 2-core machine, so it runs only with PORTER_SLOW_AGENT_TESTS=1.
+ *
+ * Amp is not here: `amp -x` talks to the Amp service's own API (`AMP_URL`: `/api/internal?getUserInfo`,
+ * plugins, threads), not to a model API, so no local model server can stand in for it.
+ *
+ * The CLIs (~700 MB) are installed on first use into a cache directory (PORTER_AGENT_CLI_CACHE,
+ * default ~/.cache/porter) with the toolchain's npm; set PORTER_AGENT_TESTS=0 to skip.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { AgentCatalog } from "@porter/core"
+import { ExitCode } from "@porter/runner"
+import * as ModelServer from "@porter/testkit/model"
+import { Context, Effect, Layer } from "effect"
+import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { homedir, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import * as Forge from "./support/Forge.ts"
+import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, startCallbackServer, taskEnv } from "./support/Harness.ts"
+
+const manifest = readFileSync(join(runnerRoot, "test", "agents", "package.json"), "utf8")
+
+const npmCli = (): Array<string> => {
+  const candidates = [
+    process.env["PORTER_NPM_CLI"],
+    join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js"),
+    "/usr/lib/node_modules/npm/bin/npm-cli.js",
+    "/usr/local/lib/node_modules/npm/bin/npm-cli.js"
+  ]
+  const found = candidates.find((c) => c !== undefined && existsSync(c))
+  return found ? [process.execPath, found] : ["npm"]
+}
+
+/** The CLIs' bin directory, installing them first if needed; or why the tests must be skipped. */
+const installClis = (): { readonly bin: string } | { readonly skip: string } => {
+  if (process.env["PORTER_AGENT_TESTS"] === "0") return { skip: "PORTER_AGENT_TESTS=0" }
+  const cache = process.env["PORTER_AGENT_CLI_CACHE"] ?? join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "porter")
+  const dir = join(cache, `agent-clis-${createHash("sha256").update(manifest).digest("hex").slice(0, 12)}`)
+  const bin = join(dir, "node_modules", ".bin")
+  if (existsSync(join(bin, "codex")) && existsSync(join(bin, "gemini")) && existsSync(join(bin, "opencode"))) return { bin }
+  const staging = `${dir}.partial-${process.pid}`
+  rmSync(staging, { recursive: true, force: true })
+  mkdirSync(staging, { recursive: true })
+  writeFileSync(join(staging, "package.json"), manifest)
+  const [command, ...args] = npmCli()
+  const installed = spawnSync(command!, [...args, "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev", "--loglevel=error"], {
+    cwd: staging,
+    encoding: "utf8",
+    timeout: 600_000,
+    env: { ...process.env, npm_config_update_notifier: "false" }
+  })
+  if (installed.status !== 0) {
+    rmSync(staging, { recursive: true, force: true })
+    return { skip: `could not install the agent CLIs: ${(installed.stderr || installed.error?.message || "").trim().split("\n").slice(-3).join(" ")}` }
+  }
+  rmSync(dir, { recursive: true, force: true })
+  renameSync(staging, dir)
+  return { bin }
+}
+
+class Fixture extends Context.Service<Fixture, {
+  readonly forge: Forge.Forge
+  readonly callbacks: CallbackServer
+  readonly entry: string
+}>()("test/runner/AgentsFixture") {
+  static readonly layer = Layer.effect(
+    Fixture,
+    Effect.gen(function*() {
+      const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
+      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
+      const entry = yield* Effect.promise(buildBundle)
+      return { forge, callbacks, entry }
+    })
+  )
+}
+
+/** A HOME holding `files` (`$URL` replaced by the model server's URL). */
+const homeWith = (url: string, files: Record<string, string>): string => {
+  const home = mkdtempSync(join(tmpdir(), "porter-agent-home-"))
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(home, file)), { recursive: true })
+    writeFileSync(join(home, file), content.replaceAll("$URL", url))
+  }
+  return home
+}
+
+interface AgentCase {
+  readonly agent: string
+  readonly slow?: boolean
+  readonly env: (url: string) => Record<string, string>
+  readonly home: Record<string, string>
+}
+
+const cases: ReadonlyArray<AgentCase> = [
+  {
+    agent: "codex",
+    env: () => ({ OPENAI_API_KEY: "sk-proj-scripted-fake-key-000000" }),
+    home: {
+      ".codex/config.toml": [
+        "model_provider = \"porter\"",
+        "[model_providers.porter]",
+        "name = \"porter\"",
+        "base_url = \"$URL/v1\"",
+        "env_key = \"OPENAI_API_KEY\"",
+        "wire_api = \"responses\""
+      ].join("\n")
+    }
+  },
+  {
+    agent: "gemini",
+    env: (url) => ({ GEMINI_API_KEY: "gemini-scripted-fake-key-000000", GOOGLE_GEMINI_BASE_URL: url }),
+    home: { ".gemini/settings.json": JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }) }
+  },
+  {
+    agent: "opencode",
+    slow: true,
+    env: (url) => ({
+      ANTHROPIC_API_KEY: "sk-ant-scripted-fake-key-000000",
+      ANTHROPIC_BASE_URL: url,
+      OPENCODE_DISABLE_MODELS_FETCH: "1",
+      OPENCODE_DISABLE_AUTOUPDATE: "1",
+      OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
+      OPENCODE_DISABLE_DEFAULT_PLUGINS: "1"
+    }),
+    home: {}
+  }
+]
+
+const clis = installClis()
+
+if ("skip" in clis) {
+  describe("runner + other agent CLIs", () => {
+    it.skip(`skipped: ${clis.skip}`, () => undefined)
+  })
+} else {
+  layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + other agent CLIs", (it) => {
+    for (const c of cases) {
+      const run = c.slow && process.env["PORTER_SLOW_AGENT_TESTS"] !== "1" ? it.effect.skip : it.effect
+      run(`${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`, () =>
+        Effect.gen(function*() {
+          const { callbacks, entry, forge } = yield* Fixture
+          const model = yield* ModelServer.start({
+            script: [
+              ModelServer.write("hello.txt", `Hello from ${c.agent}`),
+              ModelServer.bash("echo ran > ran.txt"),
+              ModelServer.text(`${c.agent} added hello.txt and ran.txt.`)
+            ]
+          })
+          const repo = yield* Effect.promise(() => forge.createRepo(`with-${c.agent}`))
+          const taskId = newTaskId()
+          const env = taskEnv({
+            taskId,
+            apiUrl: forge.url,
+            cloneUrl: forge.cloneUrl(repo),
+            repo,
+            githubToken: forge.token,
+            callback: callbacks,
+            agent: c.agent,
+            // What Porter.dispatch sends: the requested model or the catalog's default.
+            model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
+            prompt: promptFor("add hello.txt"),
+            extra: {
+              PATH: `${clis.bin}:${process.env["PATH"] ?? ""}`,
+              HOME: homeWith(model.url, c.home),
+              ...c.env(model.url)
+            }
+          })
+          const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 110_000 }))
+          assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
+          assert.deepStrictEqual(model.requests().filter((r) => r.turn !== undefined).map((r) => r.turn), [0, 1, 2])
+          const branch = env["BRANCH"]!
+          assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
+          assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")
+          const completed = callbacks.completed(taskId)!
+          assert.strictEqual(completed["outcome"], "pushed")
+          assert.include(String(completed["summary"]), `${c.agent} added hello.txt and ran.txt.`)
+          const pulls = yield* Effect.promise(() => forge.pulls(repo))
+          assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
+        }).pipe(Effect.scoped), 120_000)
+    }
+  })
+}

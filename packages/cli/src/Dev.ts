@@ -1,0 +1,256 @@
+/**
+ * `porter dev`: the whole stack on this machine (`LocalStack`) until SIGINT/SIGTERM, then everything is shut
+ * down (workerd, every machine, the emulator, temporary directories).
+ *
+ * - With the GitHub emulator (default) it also creates the sample repository `<admin>/hello` with an issue, so
+ *   `@porter …` comments work at once; its admin user (token in the output) owns it and may create users,
+ *   repositories and issues. `--no-github` uses the GitHub given in the environment instead.
+ * - Prints the URLs, then tails a readable log: task transitions (from the admin API), machine starts, exits
+ *   and output lines, and the Worker's warnings and errors.
+ * - `--json`: the first line of stdout is exactly one JSON object
+ *   `{"worker","github","githubAdminToken","machines","webhookSecret","owner"}` (the last two GitHub fields
+ *   are `null` with `--no-github`); the log follows.
+ * - Fires the Worker's Cron Trigger (the watchdog sweep) every minute, as Cloudflare would.
+ */
+import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
+import type { HttpClient } from "effect/http"
+import * as AdminClient from "./AdminClient.ts"
+import { type CliFailure, fail } from "./CliFailure.ts"
+import * as LocalStack from "./LocalStack.ts"
+import * as Progress from "./Progress.ts"
+import * as Sample from "./Sample.ts"
+
+export interface Options {
+  readonly docker: boolean
+  readonly github: boolean
+  readonly json: boolean
+  /** The Worker's port; 0 picks a free one. */
+  readonly port: number
+  readonly adminToken?: string | undefined
+  readonly image?: string | undefined
+  readonly dockerSocket?: string | undefined
+  /** Fire the Cron Trigger this often (default 60 s). */
+  readonly cronIntervalMs?: number | undefined
+}
+
+/** The first line of `porter dev --json`. */
+export const DevInfo = Schema.Struct({
+  worker: Schema.String,
+  github: Schema.String,
+  githubAdminToken: Schema.NullOr(Schema.String),
+  machines: Schema.String,
+  webhookSecret: Schema.String,
+  owner: Schema.NullOr(Schema.String)
+})
+export type DevInfo = typeof DevInfo.Type
+
+/** Worker variables `porter dev` takes from its own environment when set. */
+export const PASSED_THROUGH = [
+  "PORTER_ALLOWED_USERS",
+  "PORTER_DENIED_USERS",
+  "PORTER_HEARTBEAT_TIMEOUT_MS",
+  "PORTER_HEARTBEAT_INTERVAL_MS",
+  "PORTER_MACHINE_ENV",
+  "PORTER_MACHINE_CPUS",
+  "PORTER_MACHINE_MEMORY_MB",
+  "PORTER_TASK_TOKEN_SECRET"
+] as const
+
+/** GitHub from the environment, for `--no-github`. */
+export const githubFromEnv = Effect.gen(function*() {
+  const settings = yield* Config.all({
+    apiUrl: Config.String("GITHUB_API_URL").pipe(Config.withDefault("https://api.github.com")),
+    gitUrl: Config.String("GITHUB_GIT_URL").pipe(Config.withDefault("https://github.com")),
+    webhookSecret: Config.option(Config.String("GITHUB_WEBHOOK_SECRET")),
+    appId: Config.option(Config.String("GITHUB_APP_ID")),
+    privateKey: Config.option(Config.String("GITHUB_APP_PRIVATE_KEY")),
+    token: Config.option(Config.String("GITHUB_TOKEN"))
+  }).pipe(Effect.mapError(() => fail("cannot read the GitHub settings from the environment")))
+  const hasApp = Option.isSome(settings.appId) && Option.isSome(settings.privateKey)
+  if (Option.isNone(settings.webhookSecret) || (!hasApp && Option.isNone(settings.token))) {
+    return yield* fail(
+      "--no-github needs GitHub settings in the environment: GITHUB_WEBHOOK_SECRET and either GITHUB_APP_ID + " +
+        "GITHUB_APP_PRIVATE_KEY or GITHUB_TOKEN (and GITHUB_API_URL / GITHUB_GIT_URL for GitHub Enterprise)"
+    )
+  }
+  return {
+    apiUrl: settings.apiUrl,
+    gitUrl: settings.gitUrl,
+    webhookSecret: settings.webhookSecret.value,
+    appId: Option.getOrUndefined(settings.appId),
+    privateKey: Option.getOrUndefined(settings.privateKey),
+    token: Option.getOrUndefined(settings.token)
+  } satisfies LocalStack.GitHubSettings
+})
+
+const clock = () => new Date().toTimeString().slice(0, 8)
+
+/** Writes one log line to stdout. */
+const log = (text: string) => Effect.sync(() => process.stdout.write(`${clock()} ${text}\n`))
+
+const WorkerLine = Schema.Struct({ level: Schema.optional(Schema.String), message: Schema.optional(Schema.String) })
+const decodeWorkerLine = Schema.decodeUnknownOption(Schema.fromJsonString(WorkerLine))
+
+/** A Worker console line worth showing (warnings and errors), as text; `undefined` to skip it. */
+export const workerLine = (level: string, message: string): string | undefined => {
+  const parsed = decodeWorkerLine(message)
+  const inner = Option.isSome(parsed) ? parsed.value : undefined
+  const severity = (inner?.level ?? level).toUpperCase()
+  if (!/WARN|ERROR|FATAL/.test(severity)) return undefined
+  const text = inner?.message ?? message
+  const fields = Option.isSome(parsed)
+    ? Object.entries(JSON.parse(message) as Record<string, unknown>)
+      .filter(([key]) => !["level", "message", "timestamp", "fiberId", "spans", "annotations"].includes(key))
+      .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    : []
+  return `worker ${severity.startsWith("WARN") ? "warning" : "error"}: ${[text, ...fields].join(" ")}`
+}
+
+/** Follows tasks (admin API) and machines (the machines server) and prints what changed. */
+const tail = (stack: LocalStack.LocalStack, admin: AdminClient.AdminClient["Service"]) =>
+  Effect.gen(function*() {
+    const states = new Map<string, string>()
+    const machineStates = new Map<string, string>()
+    const outputSeen = new Map<string, number>()
+    let adminDown = false
+    for (;;) {
+      const tasks = yield* admin.listTasks({ limit: 50 }).pipe(Effect.result)
+      if (tasks._tag === "Failure") {
+        if (!adminDown) yield* log(`porter: cannot list tasks: ${tasks.failure.message}`)
+        adminDown = true
+      } else {
+        adminDown = false
+        for (const task of [...tasks.success].reverse()) {
+          const before = states.get(task.id)
+          if (before === task.state) continue
+          states.set(task.id, task.state)
+          const where = `${task.repo}#${task.issueNumber} (${task.agent})`
+          const change = before === undefined ? task.state : `${before} → ${task.state}`
+          const extra = task.state === "succeeded"
+            ? task.prUrl !== undefined ? ` ${task.prUrl}` : task.outcome !== undefined ? ` (${task.outcome})` : ""
+            : task.reason !== undefined
+            ? `: ${task.reason}`
+            : ""
+          yield* log(`task ${task.id} ${where}: ${change}${extra}`)
+        }
+      }
+      for (const machine of stack.machines.machines()) {
+        const taskId = machine.metadata["porter_task_id"]
+        const label = `machine ${machine.id}${taskId !== undefined ? ` (${taskId})` : ""}`
+        const output = machine.output
+        const seen = outputSeen.get(machine.id) ?? 0
+        const complete = output.lastIndexOf("\n") + 1
+        if (complete > seen) {
+          for (const line of output.slice(seen, complete).split("\n").slice(0, -1)) {
+            yield* log(`${machine.id} │ ${line}`)
+          }
+          outputSeen.set(machine.id, complete)
+        }
+        if (machineStates.get(machine.id) !== machine.state) {
+          machineStates.set(machine.id, machine.state)
+          if (machine.state === "started" || machine.state === "destroyed" || machine.state === "failed") {
+            yield* log(`${label} ${machine.state}`)
+          } else if (machine.state === "stopped") {
+            yield* log(`${label} stopped (exit ${machine.exitCode === null ? "by signal" : machine.exitCode})`)
+          }
+        }
+      }
+      yield* Effect.sleep("500 millis")
+    }
+  })
+
+export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClient.HttpClient> =>
+  Effect.scoped(Effect.gen(function*() {
+    const github = options.github ? undefined : yield* githubFromEnv
+    const docker = options.docker
+      ? {
+        socketPath: options.dockerSocket ?? process.env["DOCKER_SOCKET"] ?? "/var/run/docker.sock",
+        image: options.image ?? process.env["PORTER_MACHINE_IMAGE"] ?? "porter-runner:latest"
+      }
+      : undefined
+    const workerEnv: Record<string, string> = {}
+    for (const name of PASSED_THROUGH) {
+      const value = process.env[name]
+      if (value !== undefined && value !== "") workerEnv[name] = value
+    }
+    // What the user can fix is checked before anything is printed or started.
+    if (options.port !== 0) {
+      yield* LocalStack.checkPortFree("127.0.0.1", options.port).pipe(Effect.mapError((error) => fail(error.message)))
+    }
+    if (docker !== undefined) yield* LocalStack.checkDocker(docker).pipe(Effect.mapError((error) => fail(error.message)))
+    const progress = Progress.make()
+    yield* Console.error("porter dev: starting Porter on this machine")
+    const stack = yield* LocalStack.start({
+      port: options.port,
+      github,
+      docker,
+      adminToken: options.adminToken,
+      workerEnv,
+      step: progress.step,
+      onWorkerLog: (line) => {
+        const text = workerLine(line.level, line.message)
+        if (text !== undefined) process.stdout.write(`${clock()} ${text}\n`)
+      }
+    }).pipe(Effect.mapError((error) => fail(error.message)))
+
+    const emulator = stack.github
+    const sample = emulator === undefined ? undefined : yield* progress.step(
+      (s: { readonly repo: string; readonly issue: number }) => `sample repository ${s.repo} with issue #${s.issue}`,
+      Effect.gen(function*() {
+        const repo = yield* Sample.createRepository(emulator)
+        const issue = yield* Sample.openIssue(emulator, repo)
+        return { repo, issue: issue.number }
+      })
+    )
+
+    const info: DevInfo = {
+      worker: stack.worker.url,
+      github: stack.githubApiUrl,
+      githubAdminToken: emulator?.admin.token ?? null,
+      machines: stack.machines.url,
+      webhookSecret: stack.webhookSecret,
+      owner: emulator?.admin.login ?? null
+    }
+    if (options.json) yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(info)}\n`))
+    const lines = [
+      "",
+      "Porter is running on this machine:",
+      `  Worker        ${stack.worker.url}   (webhooks: ${stack.worker.url}/webhooks/github)`,
+      emulator !== undefined
+        ? `  GitHub        ${emulator.url}   (emulator; admin @${emulator.admin.login}, token ${emulator.admin.token})`
+        : `  GitHub        ${stack.githubApiUrl}   (from the environment; point its webhooks at the Worker)`,
+      `  machines      ${stack.machines.url}   (${stack.machines.runtime === "docker" ? "Docker containers" : "local processes"})`,
+      `  admin API     PORTER_URL=${stack.worker.url} PORTER_ADMIN_TOKEN=${stack.adminToken}`,
+      ...(stack.claude !== undefined ? [`  agents        script, claude (${stack.claude.path}; set ANTHROPIC_API_KEY with \`porter secrets set\`)`] : []),
+      ...(sample !== undefined && emulator !== undefined
+        ? [
+          "",
+          `Try it: comment on ${sample.repo}#${sample.issue} as @${emulator.admin.login}:`,
+          `  curl -s -H "authorization: Bearer ${emulator.admin.token}" -d '{"body":"@porter script add a changelog"}' \\`,
+          `    ${emulator.url}/repos/${sample.repo}/issues/${sample.issue}/comments`
+        ]
+        : []),
+      "",
+      "Following tasks and machines; Ctrl-C stops everything.",
+      ""
+    ]
+    yield* Effect.sync(() => process.stdout.write(lines.join("\n") + "\n"))
+
+    const admin = yield* AdminClient.make({ url: stack.worker.url, token: Redacted.make(stack.adminToken) }).pipe(
+      Effect.mapError((error) => fail(error.message))
+    )
+    const cron = Effect.gen(function*() {
+      for (;;) {
+        yield* Effect.sleep(options.cronIntervalMs ?? 60_000)
+        yield* Effect.tryPromise(() => stack.worker.scheduled()).pipe(
+          Effect.catch((error) => log(`porter: the watchdog sweep failed: ${String(error.cause ?? error)}`))
+        )
+      }
+    })
+    yield* Effect.forkScoped(cron)
+    yield* Effect.onInterrupt(
+      tail(stack, admin),
+      () => Effect.sync(() => process.stderr.write("porter dev: stopping (workerd, machines, emulator)…\n"))
+    )
+    return yield* Effect.never
+  }))

@@ -11,7 +11,10 @@
 import type { Agent } from "@porter/core"
 import { AgentCatalog, Task } from "@porter/core"
 import { Clock, Context, Duration, Effect, Layer, Option, Schema } from "effect"
+import { FileSystem } from "effect/FileSystem"
+import { Path } from "effect/Path"
 import { ChildProcessSpawner } from "effect/process"
+import * as AgentSetup from "./AgentSetup.ts"
 import { agentEnvironment, type MachineEnv } from "./MachineEnv.ts"
 import * as Proc from "./Proc.ts"
 import { RunLog } from "./RunLog.ts"
@@ -118,6 +121,8 @@ export const textSummary = (stdout: string): string | undefined => {
 export const make = Effect.fnUntraced(function*(options: Options) {
   const log = yield* RunLog
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  const fs = yield* FileSystem
+  const path = yield* Path
   const { env } = options
 
   const run = Effect.fn("AgentRunner.run")(function*(input: {
@@ -134,6 +139,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     const childEnv = agentEnvironment(env, invocation.env ?? {})
     const claudeJson = spec.output === "claude-json"
     yield* Effect.annotateCurrentSpan({ agent: spec.name, command })
+    yield* AgentSetup.prepare(spec.name, childEnv).pipe(
+      Effect.provideService(FileSystem, fs),
+      Effect.provideService(Path, path),
+      Effect.flatMap(({ written }) =>
+        Effect.forEach(written, (file) => log.line("runner", `wrote ${file} for ${spec.name}`), { discard: true })
+      ),
+      Effect.catch((error) => log.line("runner", `could not prepare ${spec.name}'s configuration: ${error.message}`))
+    )
 
     const started = yield* Clock.currentTimeMillis
     const remaining = Math.max(0, env.deadlineAt - started)
@@ -203,5 +216,5 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
 export const layer = (
   options: Options
-): Layer.Layer<AgentRunner, never, RunLog | ChildProcessSpawner.ChildProcessSpawner> =>
+): Layer.Layer<AgentRunner, never, RunLog | ChildProcessSpawner.ChildProcessSpawner | FileSystem | Path> =>
   Layer.effect(AgentRunner, make(options))

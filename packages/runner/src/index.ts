@@ -4,6 +4,7 @@
  * exported for tests and for hosts that embed the runner.
  */
 export * as AgentRunner from "./AgentRunner.ts"
+export * as AgentSetup from "./AgentSetup.ts"
 export * as Callbacks from "./Callbacks.ts"
 export { ExitCode } from "./ExitCode.ts"
 export * as Git from "./Git.ts"

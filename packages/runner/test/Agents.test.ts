@@ -2,10 +2,10 @@
  * The other agent CLIs, real and pinned (`test/agents/package.json`, the AgentCatalog's versions),
  * run by the runner with the catalog's own invocation against the scripted model server:
  *
- * - Codex (`codex exec`) over the OpenAI Responses API. Codex 0.169 ignores `OPENAI_BASE_URL`; the
- *   machine's `~/.codex/config.toml` declares the provider instead (see the runner README).
- * - Gemini CLI (`gemini -p`) over the Gemini API (`GOOGLE_GEMINI_BASE_URL`); headless it needs
- *   `~/.gemini/settings.json` choosing API-key auth and not gating on folder trust.
+ * - Codex (`codex exec`) over the OpenAI Responses API (`OPENAI_BASE_URL`: Codex 0.169 ignores the
+ *   variable itself; the runner's AgentSetup turns it into a provider in `~/.codex/config.toml`).
+ * - Gemini CLI (`gemini -p`) over the Gemini API (`GOOGLE_GEMINI_BASE_URL`; headless it needs the
+ *   `~/.gemini/settings.json` AgentSetup writes: API-key auth, no folder-trust gate).
  * - OpenCode (`opencode run`) over the Anthropic API (`ANTHROPIC_BASE_URL`). It spends 10–25 s
  *   starting up on a busy 2-core machine, so it runs only with PORTER_SLOW_AGENT_TESTS=1.
  *
@@ -103,23 +103,16 @@ interface AgentCase {
 
 const cases: ReadonlyArray<AgentCase> = [
   {
+    // The runner turns OPENAI_BASE_URL into ~/.codex/config.toml (AgentSetup).
     agent: "codex",
-    env: () => ({ OPENAI_API_KEY: "sk-proj-scripted-fake-key-000000" }),
-    home: {
-      ".codex/config.toml": [
-        "model_provider = \"porter\"",
-        "[model_providers.porter]",
-        "name = \"porter\"",
-        "base_url = \"$URL/v1\"",
-        "env_key = \"OPENAI_API_KEY\"",
-        "wire_api = \"responses\""
-      ].join("\n")
-    }
+    env: (url) => ({ OPENAI_API_KEY: "sk-proj-scripted-fake-key-000000", OPENAI_BASE_URL: `${url}/v1` }),
+    home: {}
   },
   {
+    // The runner writes ~/.gemini/settings.json (AgentSetup).
     agent: "gemini",
     env: (url) => ({ GEMINI_API_KEY: "gemini-scripted-fake-key-000000", GOOGLE_GEMINI_BASE_URL: url }),
-    home: { ".gemini/settings.json": JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }) }
+    home: {}
   },
   {
     agent: "opencode",

@@ -3,14 +3,14 @@
  * plain `git clone --depth 1` of the same repository from the same server (the GitHub emulator).
  * The project's target is a ratio ≤ 1.2.
  *
- *   node --conditions=@porter/source packages/runner/bench/startup.ts [files=2000] [runs=7]
+ *   node --conditions=@porter/source packages/runner/test/bench/startup.ts [files=2000] [runs=7]
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Forge from "../test/support/Forge.ts"
-import { baseEnv, buildBundle, newTaskId, promptFor, startCallbackServer, taskEnv } from "../test/support/Harness.ts"
+import * as Forge from "../support/Forge.ts"
+import { baseEnv, buildBundle, newTaskId, promptFor, startCallbackServer, taskEnv } from "../support/Harness.ts"
 
 const files = Number(process.argv[2] ?? 2000)
 const runs = Number(process.argv[3] ?? 7)

@@ -1,0 +1,64 @@
+/**
+ * AgentSetup: the per-CLI configuration files a headless run needs and the catalog's invocation
+ * cannot pass as flags, written into the agent's HOME before it starts — only when absent, so a
+ * machine (or a custom image) that ships its own configuration keeps it.
+ *
+ * - codex: Codex 0.169 ignores `OPENAI_BASE_URL`; when it is set, `$CODEX_HOME/config.toml`
+ *   (default `~/.codex`) declares a provider with that base URL (Responses API, key from
+ *   `OPENAI_API_KEY` or `CODEX_API_KEY`), so the catalog's `baseUrlEnv` works.
+ * - gemini: headless Gemini CLI refuses to start without a chosen auth method and downgrades
+ *   `--yolo` in an untrusted folder; `~/.gemini/settings.json` selects API-key auth and turns the
+ *   folder-trust gate off (the machine is disposable and the clone is the task's).
+ */
+import { Effect } from "effect"
+import { FileSystem } from "effect/FileSystem"
+import { Path } from "effect/Path"
+
+export interface Prepared {
+  /** Files written (for the log). */
+  readonly written: ReadonlyArray<string>
+}
+
+const writeIfAbsent = Effect.fnUntraced(function*(file: string, content: string) {
+  const fs = yield* FileSystem
+  const path = yield* Path
+  if (yield* fs.exists(file)) return false
+  yield* fs.makeDirectory(path.dirname(file), { recursive: true })
+  yield* fs.writeFileString(file, content, { mode: 0o600 })
+  return true
+})
+
+/** The codex provider for a custom OpenAI-compatible endpoint. */
+export const codexConfig = (baseUrl: string, envKey: string): string =>
+  [
+    "# Written by the Porter runner: OPENAI_BASE_URL as a Codex provider.",
+    "model_provider = \"porter\"",
+    "",
+    "[model_providers.porter]",
+    "name = \"porter\"",
+    `base_url = ${JSON.stringify(baseUrl.replace(/\/+$/, ""))}`,
+    `env_key = ${JSON.stringify(envKey)}`,
+    "wire_api = \"responses\"",
+    ""
+  ].join("\n")
+
+export const geminiSettings = (): string =>
+  JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }, null, 2) + "\n"
+
+/** Prepares `agent`'s configuration in the environment it will run with. */
+export const prepare = Effect.fnUntraced(function*(agent: string, env: Readonly<Record<string, string>>) {
+  const path = yield* Path
+  const home = env["HOME"]
+  const written: Array<string> = []
+  if (home === undefined || home === "") return { written }
+  if (agent === "codex" && env["OPENAI_BASE_URL"]) {
+    const file = path.join(env["CODEX_HOME"] || path.join(home, ".codex"), "config.toml")
+    const key = env["OPENAI_API_KEY"] ? "OPENAI_API_KEY" : "CODEX_API_KEY"
+    if (yield* writeIfAbsent(file, codexConfig(env["OPENAI_BASE_URL"], key))) written.push(file)
+  }
+  if (agent === "gemini" && (env["GEMINI_API_KEY"] || env["GOOGLE_API_KEY"])) {
+    const file = path.join(home, ".gemini", "settings.json")
+    if (yield* writeIfAbsent(file, geminiSettings())) written.push(file)
+  }
+  return { written } satisfies Prepared
+})

@@ -63,10 +63,14 @@ mkdir -p "$stage/opt/porter/compile-cache"
 NODE_COMPILE_CACHE="$stage/opt/porter/compile-cache" "$node_bin" "$stage/opt/porter/runner.mjs" >/dev/null 2>&1 || true
 chmod -R a+rX "$stage/opt/porter"
 
+previous="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
 tar -C "$stage" -c . | docker import \
   --change 'USER porter' \
   --change 'WORKDIR /home/porter' \
   --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/porter LANG=C.UTF-8 NODE_COMPILE_CACHE=/opt/porter/compile-cache DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1' \
   --change 'ENTRYPOINT ["/opt/porter/entrypoint.sh"]' \
   - "$tag" >/dev/null
+# The image this one replaces is left untagged: remove it (unless a container still uses it).
+current="$(docker image inspect --format '{{.Id}}' "$tag")"
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then docker rmi "$previous" >/dev/null 2>&1 || true; fi
 echo "docker-test-image: built $tag" >&2

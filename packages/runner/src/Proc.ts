@@ -22,11 +22,13 @@ export interface RunOptions {
 
 export interface RunResult {
   readonly exitCode: number
+  /** The last lines of standard output (at least 5,000). */
   readonly stdout: string
   readonly stderr: string
 }
 
 const encoder = new TextEncoder()
+const MAX_KEPT_LINES = 5_000
 
 const lines = (
   stream: Stream.Stream<Uint8Array, PlatformError>,
@@ -39,6 +41,8 @@ const lines = (
     Stream.splitLines,
     Stream.runForEach((line) => {
       kept.push(line)
+      // The result is read from the end of the output: a chatty child does not grow memory forever.
+      if (kept.length > MAX_KEPT_LINES * 2) kept.splice(0, kept.length - MAX_KEPT_LINES)
       return onLine ? onLine(name, line) : Effect.void
     })
   )

@@ -41,6 +41,9 @@ export class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: 
   }
 }
 
+/** A report, typed as one (not as the literal object). */
+const done = (report: Report): Report => report
+
 const clip = (text: string | undefined, max: number): string | undefined =>
   text === undefined ? undefined : text.length > max ? `${text.slice(0, max - 12)}\n[… clipped]` : text
 
@@ -66,12 +69,12 @@ export const commitMessage = (env: MachineEnv, spec: { readonly displayName: str
     `Porter-Task: ${env.taskId}`
   ].join("\n")
 
-/** The work itself, from clone to pull request. Fails only with `TaskEnded` (interrupted by a 409). */
 /** The clone `Boot` started before the program was loaded, if any. */
 export const EarlyCloneRef = Context.Reference<EarlyClone | undefined>("@porter/runner/EarlyClone", {
   defaultValue: () => undefined
 })
 
+/** The work itself, from clone to pull request; every way it can end is a `Report`. */
 export const work = Effect.gen(function*() {
   const env = yield* MachineEnvService
   const log = yield* RunLog.RunLog
@@ -83,11 +86,11 @@ export const work = Effect.gen(function*() {
 
   const spec = catalog.resolve(env.agent)
   if (Option.isNone(spec)) {
-    return {
+    return done({
       outcome: "error",
       exitCode: ExitCode.AgentUnavailable,
       error: `no agent called \`${env.agent}\` is known to this runner`
-    } satisfies Report as Report
+    })
   }
   const agent = spec.value
 
@@ -137,23 +140,23 @@ export const work = Effect.gen(function*() {
   const result = yield* agents.run({ spec: agent, prompt: env.prompt, model: env.model, cwd: dir })
   const summary = clip(result.summary, 20_000)
   if (result.timedOut) {
-    return {
+    return done({
       outcome: "agent_failed",
       exitCode: ExitCode.DeadlineExceeded,
       branch: env.branch,
       ...(result.usage !== undefined ? { usage: result.usage } : {}),
       error: result.error ?? "the agent ran past the task deadline"
-    } satisfies Report as Report
+    })
   }
   if (result.exitCode !== 0 || result.error !== undefined) {
-    return {
+    return done({
       outcome: "agent_failed",
       exitCode: ExitCode.AgentFailed,
       branch: env.branch,
       ...(summary !== undefined ? { summary } : {}),
       ...(result.usage !== undefined ? { usage: result.usage } : {}),
       error: `${agent.displayName} exited with code ${result.exitCode}${result.error ? `: ${result.error}` : ""}`
-    } satisfies Report as Report
+    })
   }
   const usage = result.usage
 
@@ -179,12 +182,12 @@ export const work = Effect.gen(function*() {
   const count = yield* git.countCommits(dir, start.sha, tip)
   if (count === 0) {
     yield* log.line("runner", "the agent changed nothing: no push, no pull request")
-    return {
+    return done({
       outcome: "no_changes",
       exitCode: ExitCode.Ok,
       ...(summary !== undefined ? { summary } : {}),
       ...(usage !== undefined ? { usage } : {})
-    } satisfies Report as Report
+    })
   }
 
   yield* log.step("push")
@@ -230,9 +233,9 @@ export const work = Effect.gen(function*() {
   }).pipe(Effect.result)
   if (pull._tag === "Failure") {
     yield* log.line("runner", pull.failure.message)
-    return { ...pushed, exitCode: ExitCode.PullRequestFailed, error: pull.failure.message } satisfies Report as Report
+    return done({ ...pushed, exitCode: ExitCode.PullRequestFailed, error: pull.failure.message })
   }
-  return { ...pushed, prUrl: pull.success.html_url } satisfies Report as Report
+  return done({ ...pushed, prUrl: pull.success.html_url })
 }).pipe(
   Effect.scoped,
   Effect.catchTags({

@@ -82,7 +82,7 @@ const dev = Command.make("dev", {
     Flag.optional
   ),
   image: Flag.String("image").pipe(
-    Flag.withDescription("With --docker: the runner image (default: $PORTER_MACHINE_IMAGE or porter-runner:latest)"),
+    Flag.withDescription("With --docker: the runner image (default: $PORTER_MACHINE_IMAGE or porter-runner:0.1.0)"),
     Flag.optional
   ),
   dockerSocket: Flag.String("docker-socket").pipe(

@@ -165,7 +165,7 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
     const docker = options.docker
       ? {
         socketPath: options.dockerSocket ?? process.env["DOCKER_SOCKET"] ?? "/var/run/docker.sock",
-        image: options.image ?? process.env["PORTER_MACHINE_IMAGE"] ?? "porter-runner:latest"
+        image: options.image ?? process.env["PORTER_MACHINE_IMAGE"] ?? "porter-runner:0.1.0"
       }
       : undefined
     const workerEnv: Record<string, string> = {}

@@ -162,8 +162,9 @@ export const checkDocker = (docker: DockerMachines) =>
     const image = yield* dockerStatus(docker.socketPath, `/images/${encodeURIComponent(docker.image)}/json`)
     if (image !== 200) {
       return yield* new StackError({
-        message: `the runner image ${docker.image} is not on this Docker host (nothing is pulled): build or load it, ` +
-          "or pass --image (or PORTER_MACHINE_IMAGE)"
+        message: `the runner image ${docker.image} is not on this Docker host (nothing is pulled): build it ` +
+          `(\`docker build -f worker-image/Dockerfile -t ${docker.image} .\`, see worker-image/README.md), or pass ` +
+          "--image (or PORTER_MACHINE_IMAGE)"
       })
     }
   })

@@ -2,118 +2,39 @@
 // the URLs and tokens of its first line with plain HTTP, and through `porter secrets|tasks|doctor` as child
 // processes. The last test stops it with SIGTERM and checks nothing it started is left running.
 import { assert, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Schema } from "effect"
-import type { ChildProcess } from "node:child_process"
+import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
-import { descendants, isAlive, lines, porter, spawnPorter } from "./support/Porter.ts"
+import {
+  descendants,
+  type DevProcess,
+  isAlive,
+  lines,
+  porter,
+  request,
+  startDev,
+  type TaskRow,
+  waitForTask
+} from "./support/Porter.ts"
 
-const DevInfo = Schema.Struct({
-  worker: Schema.String,
-  github: Schema.String,
-  githubAdminToken: Schema.String,
-  machines: Schema.String,
-  webhookSecret: Schema.String,
-  owner: Schema.String
-})
-type DevInfo = typeof DevInfo.Type
-
-class Dev extends Context.Service<Dev, {
-  readonly info: DevInfo
-  readonly firstLine: string
-  readonly adminToken: string
-  readonly child: ChildProcess
-  readonly stdout: () => string
-  readonly stderr: () => string
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}>()("@porter/cli/test/Dev") {}
+class Dev extends Context.Service<Dev, DevProcess>()("@porter/cli/test/Dev") {}
 
 const adminToken = randomBytes(24).toString("hex")
 
 const devLayer = Layer.effect(
   Dev,
   Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<Dev["Service"]>((resolve, reject) => {
-        const child = spawnPorter(["dev", "--json", "--port", "0", "--admin-token", adminToken])
-        let stdout = ""
-        let stderr = ""
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-          child.once("exit", (code, signal) => done({ code, signal }))
-        )
-        const timer = setTimeout(() => reject(new Error(`porter dev did not start in 60 s:\n${stderr}`)), 60_000)
-        child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
-        child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-          const before = stdout
-          stdout += chunk
-          if (!before.includes("\n") && stdout.includes("\n")) {
-            clearTimeout(timer)
-            const firstLine = stdout.slice(0, stdout.indexOf("\n"))
-            try {
-              const info = Schema.decodeUnknownSync(Schema.fromJsonString(DevInfo))(firstLine)
-              resolve({ info, firstLine, adminToken, child, stdout: () => stdout, stderr: () => stderr, exited })
-            } catch (error) {
-              reject(new Error(`the first line of porter dev --json is not the JSON object: ${firstLine}\n${error}`))
-            }
-          }
-        })
-        void exited.then(({ code }) => reject(new Error(`porter dev exited (${code}) before it printed:\n${stderr}`)))
-      })
-    ),
-    (dev) =>
-      Effect.promise(async () => {
-        if (dev.child.exitCode !== null || dev.child.signalCode !== null) return
-        dev.child.kill("SIGTERM")
-        const timer = setTimeout(() => dev.child.kill("SIGKILL"), 15_000)
-        await dev.exited
-        clearTimeout(timer)
-      })
+    Effect.promise(() => startDev(["--port", "0", "--admin-token", adminToken])),
+    (dev) => Effect.promise(() => dev.stop())
   )
 )
 
-/** A JSON request; fails the test on a non-2xx answer. */
 const http = <A>(method: string, url: string, token: string, body?: unknown) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: "application/vnd.github+json",
-        ...(body === undefined ? {} : { "content-type": "application/json" })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    const text = await response.text()
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text.slice(0, 300)}`)
-    return (text === "" ? undefined : JSON.parse(text)) as A
-  })
+  Effect.promise(() => request<A>(method, url, token, body))
 
-interface TaskRow {
-  readonly id: string
-  readonly state: string
-  readonly repo: string
-  readonly issueNumber: number
-  readonly prUrl?: string
-  readonly reason?: string
-}
-
-/** Polls the admin API until the issue has a task in one of `states`. */
 const taskOf = (repo: string, issue: number, states: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const { info } = yield* Dev
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      const { tasks } = yield* http<{ tasks: ReadonlyArray<TaskRow> }>(
-        "GET",
-        `${info.worker}/admin/tasks?repo=${encodeURIComponent(repo)}`,
-        adminToken
-      )
-      const task = tasks.find((t) => t.issueNumber === issue)
-      if (task !== undefined && states.includes(task.state)) return task
-      if (Date.now() > deadline) {
-        return yield* Effect.die(new Error(`no task on ${repo}#${issue} in ${states.join("/")}: ${JSON.stringify(task)}`))
-      }
-      yield* Effect.sleep("200 millis")
-    }
+    return yield* Effect.promise(() => waitForTask(info.worker, adminToken, repo, issue, states))
   })
 
 /** `porter …args` against the dev stack's admin API. */
@@ -135,6 +56,8 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
         Object.keys(JSON.parse(firstLine)),
         ["worker", "github", "githubAdminToken", "machines", "webhookSecret", "owner"]
       )
+      for (const [key, value] of Object.entries(info)) assert.isString(value, key)
+      assert.match(info.worker, /^http:\/\/127\.0\.0\.1:\d+$/)
       const health = yield* Effect.promise(() => fetch(`${info.worker}/healthz`))
       assert.strictEqual(health.status, 200)
       const me = yield* http<{ login: string }>("GET", `${info.github}/user`, info.githubAdminToken)

@@ -96,3 +96,114 @@ export const isAlive = (pid: number): boolean => {
 
 /** The lines a run wrote to stderr, without blank ones. */
 export const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.trim() !== "")
+
+/** The first line of `porter dev --json`. */
+export interface DevInfo {
+  readonly worker: string
+  readonly github: string
+  readonly githubAdminToken: string
+  readonly machines: string
+  readonly webhookSecret: string
+  readonly owner: string
+}
+
+export interface DevProcess {
+  readonly info: DevInfo
+  readonly firstLine: string
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+  /** SIGTERM, then SIGKILL after 15 s; resolves once it exited. */
+  readonly stop: () => Promise<void>
+}
+
+/** Starts `porter dev --json …args` and resolves with its first line, parsed (rejects if it ends first). */
+export const startDev = (args: ReadonlyArray<string>, timeoutMs = 60_000): Promise<DevProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawnPorter(["dev", "--json", ...args])
+    let stdout = ""
+    let stderr = ""
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+      child.once("exit", (code, signal) => done({ code, signal }))
+    )
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+      await exited
+      clearTimeout(timer)
+    }
+    const timer = setTimeout(() => {
+      void stop()
+      reject(new Error(`porter dev did not start in ${timeoutMs} ms:\n${stderr}`))
+    }, timeoutMs)
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      const before = stdout
+      stdout += chunk
+      if (before.includes("\n") || !stdout.includes("\n")) return
+      clearTimeout(timer)
+      const firstLine = stdout.slice(0, stdout.indexOf("\n"))
+      try {
+        const info = JSON.parse(firstLine) as DevInfo
+        resolve({ info, firstLine, child, stdout: () => stdout, stderr: () => stderr, exited, stop })
+      } catch (error) {
+        void stop()
+        reject(new Error(`the first line of porter dev --json is not JSON: ${firstLine}\n${String(error)}`))
+      }
+    })
+    void exited.then(({ code }) => {
+      clearTimeout(timer)
+      reject(new Error(`porter dev exited (${code}) before it printed:\n${stderr}`))
+    })
+  })
+
+/** A JSON request with a bearer token; rejects on a non-2xx answer. */
+export const request = async <A>(method: string, url: string, token: string, body?: unknown): Promise<A> => {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: "application/vnd.github+json",
+      ...(body === undefined ? {} : { "content-type": "application/json" })
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text.slice(0, 300)}`)
+  return (text === "" ? undefined : JSON.parse(text)) as A
+}
+
+export interface TaskRow {
+  readonly id: string
+  readonly state: string
+  readonly repo: string
+  readonly issueNumber: number
+  readonly machineId?: string
+  readonly prUrl?: string
+  readonly reason?: string
+}
+
+/** Polls a Worker's admin API until the issue has a task in one of `states` (rejects after `timeoutMs`). */
+export const waitForTask = async (
+  worker: string,
+  adminToken: string,
+  repo: string,
+  issue: number,
+  states: ReadonlyArray<string>,
+  timeoutMs = 60_000
+): Promise<TaskRow> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const { tasks } = await request<{ tasks: ReadonlyArray<TaskRow> }>(
+      "GET",
+      `${worker}/admin/tasks?repo=${encodeURIComponent(repo)}`,
+      adminToken
+    )
+    const task = tasks.find((t) => t.issueNumber === issue)
+    if (task !== undefined && states.includes(task.state)) return task
+    if (Date.now() > deadline) throw new Error(`no task on ${repo}#${issue} in ${states.join("/")}: ${JSON.stringify(task)}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}

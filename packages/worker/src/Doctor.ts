@@ -49,6 +49,8 @@ export interface Options {
   readonly offline?: boolean | undefined
   /** Per network check (default 15 s). */
   readonly timeout?: Duration.Input | undefined
+  /** Running inside the Worker: the `DB` binding is expected in `env` (the CLI has none). */
+  readonly inWorker?: boolean | undefined
 }
 
 /** The tables migration 0001 creates. */
@@ -221,10 +223,13 @@ const fly = (env: Readonly<Record<string, unknown>>, offline: boolean) =>
     return fail(name, listed.failure.message)
   })
 
-const d1 = (sql: SqlClient.SqlClient | undefined) =>
+const d1 = (sql: SqlClient.SqlClient | undefined, inWorker: boolean) =>
   Effect.gen(function*() {
     const name = "D1"
-    if (sql === undefined) return skip(name, "no D1 binding here; run the doctor on the Worker (`GET /admin/doctor`)")
+    if (sql === undefined && inWorker) {
+      return fail(name, "the `DB` binding is missing: add `d1_databases` (binding \"DB\") to wrangler.jsonc and deploy")
+    }
+    if (sql === undefined) return skip(name, "no D1 here; run the doctor on the Worker (`GET /admin/doctor`)")
     const rows = yield* sql<{ readonly name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`.pipe(
       Effect.result
     )
@@ -263,8 +268,8 @@ const heartbeat = Effect.gen(function*() {
   )
 )
 
-const configuration = (env: Readonly<Record<string, unknown>>, withBinding: boolean): Check => {
-  const problems = WorkerConfig.missing(env).filter((problem) => withBinding || !problem.startsWith("DB "))
+const configuration = (env: Readonly<Record<string, unknown>>, inWorker: boolean): Check => {
+  const problems = WorkerConfig.missing(env).filter((problem) => inWorker || !problem.startsWith("DB "))
   return problems.length === 0
     ? pass("configuration", "every required variable, secret and binding is set")
     : fail("configuration", problems.join("; "))
@@ -289,7 +294,7 @@ export const run = (
     const offline = options.offline === true
     const timeout = options.timeout ?? "15 seconds"
     const checks = yield* Effect.all([
-      Effect.succeed(configuration(env, options.sql !== undefined)),
+      Effect.succeed(configuration(env, options.inWorker === true)),
       Effect.succeed(publicUrl(env)),
       Effect.succeed(webhookSecret(env)),
       guarded("GitHub", timeout, github(env, offline)),
@@ -297,7 +302,7 @@ export const run = (
       guarded("task tokens", timeout, taskTokens),
       Effect.succeed(adminToken(env)),
       guarded("Fly", timeout, fly(env, offline)),
-      guarded("D1", timeout, d1(options.sql)),
+      guarded("D1", timeout, d1(options.sql, options.inWorker === true)),
       guarded("heartbeat", timeout, heartbeat)
     ], { concurrency: "unbounded" })
     return { ok: checks.every((check) => check.status !== "fail"), checks }

@@ -102,8 +102,17 @@ export type Services =
 /** Why the services could not be built: a variable missing or unusable. */
 export type BuildError = Config.ConfigError | EncryptionKeys.EncryptionKeyError | AppJwt.InvalidPrivateKey
 
+/** Choices a host can make besides configuration. */
+export interface Options {
+  /** How work continues after an answer; default `WorkerBackground.layer()` (`ctx.waitUntil`). */
+  readonly background?: Layer.Layer<Background.Background> | undefined
+}
+
 /** Every port `Porter` needs, from configuration. */
-export const servicesLayer = (db: D1Database): Layer.Layer<Services, BuildError, HttpClient.HttpClient> =>
+export const servicesLayer = (
+  db: D1Database,
+  options: Options = {}
+): Layer.Layer<Services, BuildError, HttpClient.HttpClient> =>
   Layer.mergeAll(
     D1Storage.layerConfig({ db }),
     GitHub.layerConfig,
@@ -112,16 +121,17 @@ export const servicesLayer = (db: D1Database): Layer.Layer<Services, BuildError,
     WorkerConfig.taskTokensLayer,
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
-    WorkerBackground.layer()
+    options.background ?? WorkerBackground.layer()
   )
 
 /** Porter, its watchdog and every service, on the platform layer. */
 export const appLayer = (
-  env: WorkerEnv
+  env: WorkerEnv,
+  options: Options = {}
 ): Layer.Layer<Services | Porter.Porter | Watchdog.Watchdog | HttpClient.HttpClient, BuildError> =>
   Watchdog.layer.pipe(
     Layer.provideMerge(Porter.layer),
-    Layer.provideMerge(servicesLayer(env["DB"] as D1Database)),
+    Layer.provideMerge(servicesLayer(env["DB"] as D1Database, options)),
     Layer.provideMerge(platformLayer(env))
   )
 
@@ -148,7 +158,7 @@ export const doctorRoute = (env: WorkerEnv) =>
           return json(404, { error: "the admin API is disabled: set PORTER_ADMIN_TOKEN to use the doctor" })
         }
         if (!HttpApp.isAdminRequest(request, adminToken)) return json(401, { error: "missing or wrong admin token" })
-        const report = yield* Doctor.run(env, { sql: Option.getOrUndefined(sql) }).pipe(
+        const report = yield* Doctor.run(env, { sql: Option.getOrUndefined(sql), inWorker: true }).pipe(
           Effect.provideService(HttpClient.HttpClient, http)
         )
         return json(report.ok ? 200 : 503, { ...report, text: Doctor.render(report) })
@@ -200,12 +210,12 @@ type State =
   | { readonly _tag: "Failed"; readonly problems: ReadonlyArray<string> }
 
 /** Builds the Worker from `env`: call once per isolate. */
-export const make = (env: WorkerEnv): Handlers => {
+export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
   const memoMap = Layer.makeMemoMapUnsafe()
   const missing = WorkerConfig.missing(env)
   let state: State = missing.length > 0 ? { _tag: "Failed", problems: missing } : { _tag: "Starting" }
 
-  const app = appLayer(env)
+  const app = appLayer(env, options)
   const runtime = ManagedRuntime.make(app, { memoMap })
   const web = missing.length > 0
     ? undefined
@@ -230,7 +240,7 @@ export const make = (env: WorkerEnv): Handlers => {
         state = { _tag: "Ready" }
         return undefined
       }
-      const problems = WorkerConfig.describeFailure(exit.cause)
+      const problems = WorkerConfig.describeFailure(exit.cause, env)
       fail(problems)
       return problems
     })

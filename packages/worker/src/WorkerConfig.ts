@@ -91,35 +91,43 @@ export class StartupError extends Schema.TaggedError<StartupError>()("StartupErr
   }
 }
 
-const PATH = /at \["([^"\]]+)"\]/
+const PATH_LINE = /^\s*at ((?:\["[^"]*"\]|\[\d+\])+)\s*$/m
 
-/** One readable line for a failed layer build (ConfigError, EncryptionKeyError, InvalidPrivateKey, …). */
-export const describeFailure = (cause: Cause.Cause<unknown>): Array<string> => {
+/**
+ * Readable lines for a failed layer build (ConfigError, EncryptionKeyError, InvalidPrivateKey, …). With `env`, a
+ * variable that is present but of the wrong shape is told apart from a missing one.
+ */
+export const describeFailure = (
+  cause: Cause.Cause<unknown>,
+  env: Readonly<Record<string, unknown>> = {}
+): Array<string> => {
   const problems: Array<string> = []
   for (const reason of cause.reasons) {
     const error = Cause.isFailReason(reason) ? reason.error : Cause.isDieReason(reason) ? reason.defect : undefined
     if (error === undefined) continue
-    problems.push(describeError(error))
+    problems.push(describeError(error, env))
   }
   return problems.length > 0 ? problems : ["the Worker's services could not be built (interrupted)"]
 }
 
-const describeError = (error: unknown): string => {
+const describeError = (error: unknown, env: Readonly<Record<string, unknown>>): string => {
   if (typeof error !== "object" || error === null) return `unexpected startup failure: ${String(error).slice(0, 200)}`
   const tag = Reflect.get(error, "_tag")
   if (tag === "StartupError" && error instanceof StartupError) return error.problems.join("; ")
   if (tag === "ConfigError") {
-    // ConfigError → SchemaError: "Expected … at ["NAME"]"; or a SourceError with its own message.
+    // ConfigError → SchemaError: "Expected …\n  at ["NAME"]…"; or a SourceError with its own message.
     const inner = Reflect.get(error, "cause")
     const text = typeof inner === "object" && inner !== null ? String(Reflect.get(inner, "message") ?? "") : ""
-    const name = PATH.exec(text)?.[1]
-    const expected = text.split("\n")[0]?.replace(/^Expected /, "expected ") ?? "invalid"
-    if (name !== undefined) {
-      return expected === "expected string"
-        ? `${name} is not set`
-        : `${name} is not valid (${expected})`
-    }
-    return `configuration: ${text.slice(0, 300) || "invalid"}`
+    const path = PATH_LINE.exec(text)?.[1]
+    const segments = path === undefined ? [] : [...path.matchAll(/\["([^"]*)"\]|\[(\d+)\]/g)].map((m) => m[1] ?? m[2]!)
+    const name = segments[0]
+    const expected = (text.split("\n")[0] ?? "").replace(/^Expected /, "expected ").trim() || "invalid"
+    if (name === undefined) return `configuration: ${text.slice(0, 300) || "invalid"}`
+    const value = env[name]
+    const present = typeof value === "string" ? value.trim().length > 0 : value !== undefined && value !== null
+    if (segments.length === 1 && expected === "expected string" && !present) return `${name} is not set`
+    const where = segments.length > 1 ? ` at ${segments.slice(1).join(".")}` : ""
+    return `${name} is not valid (${expected}${where})`
   }
   const message = Reflect.get(error, "message")
   return typeof message === "string" && message.length > 0

@@ -51,7 +51,7 @@ export const secretValue = (name: string, value: Option.Option<Redacted.Redacted
       if (text.length === 0) return yield* fail(`no value for ${name} on stdin: pipe it in, or pass --value`)
       return Redacted.make(text)
     }
-    const entered = yield* Prompt.run(Prompt.Password({ message: `Value of ${name} (not shown)` })).pipe(
+    const entered = yield* Prompt.run(Prompt.Password({ message: `Value of ${name}` })).pipe(
       Effect.mapError(() => fail(`no value entered for ${name}: run again and type it, pipe it in, or pass --value`))
     )
     const text = Redacted.value(entered)

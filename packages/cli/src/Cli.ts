@@ -289,9 +289,13 @@ export const exitCode = (exit: Exit.Exit<unknown, unknown>, interruptCode: numbe
   if (Exit.isSuccess(exit)) return 0
   if (Cause.hasInterruptsOnly(exit.cause)) return interruptCode
   const error = Cause.squash(exit.cause)
+  if (CliError.isCliError(error) && error._tag === "ShowHelp") {
+    // Printed already by the presenter: the help (asked for, exit 0) or the invocation's one line (exit 2).
+    return error.errors.length === 0 ? 0 : 2
+  }
   if (CliError.isCliError(error)) {
-    // Printed already: help (no errors: asked for, exit 0) or the invocation's one line (exit 2).
-    return error._tag === "ShowHelp" && error.errors.length === 0 ? 0 : 2
+    process.stderr.write(`porter: ${Failure.oneLine(error.message)} (see \`porter --help\`)\n`)
+    return 2
   }
   if (process.env["PORTER_DEBUG"] === "1") process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
   const { code, line } = Failure.report(exit.cause)

@@ -12,23 +12,26 @@
  * Amp is not here: `amp -x` talks to the Amp service's own API (`AMP_URL`: `/api/internal?getUserInfo`,
  * plugins, threads), not to a model API, so no local model server can stand in for it.
  *
- * The CLIs (~700 MB) are installed on first use into a cache directory (PORTER_AGENT_CLI_CACHE,
- * default ~/.cache/porter) with the toolchain's npm; set PORTER_AGENT_TESTS=0 to skip.
+ * Each CLI is installed on first use, at the version `test/agents/package.json` pins, into its own
+ * cache directory (PORTER_AGENT_CLI_CACHE, default ~/.cache/porter) with the toolchain's npm —
+ * Codex ~400 MB and Gemini CLI ~100 MB unpacked; OpenCode ~350 MB only when its test is on.
+ * PORTER_AGENT_TESTS=0 skips them all; a failed install skips that agent's test, saying why.
  */
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { AgentCatalog } from "@porter/core"
 import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
 import { Context, Effect, Layer } from "effect"
 import { spawnSync } from "node:child_process"
-import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { homedir, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import * as Forge from "./support/Forge.ts"
 import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, startCallbackServer, taskEnv } from "./support/Harness.ts"
 
-const manifest = readFileSync(join(runnerRoot, "test", "agents", "package.json"), "utf8")
+const manifest = JSON.parse(readFileSync(join(runnerRoot, "test", "agents", "package.json"), "utf8")) as {
+  readonly dependencies: Record<string, string>
+}
 
 const npmCli = (): Array<string> => {
   const candidates = [
@@ -41,17 +44,22 @@ const npmCli = (): Array<string> => {
   return found ? [process.execPath, found] : ["npm"]
 }
 
-/** The CLIs' bin directory, installing them first if needed; or why the tests must be skipped. */
-const installClis = (): { readonly bin: string } | { readonly skip: string } => {
-  if (process.env["PORTER_AGENT_TESTS"] === "0") return { skip: "PORTER_AGENT_TESTS=0" }
-  const cache = process.env["PORTER_AGENT_CLI_CACHE"] ?? join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "porter")
-  const dir = join(cache, `agent-clis-${createHash("sha256").update(manifest).digest("hex").slice(0, 12)}`)
-  const bin = join(dir, "node_modules", ".bin")
-  if (existsSync(join(bin, "codex")) && existsSync(join(bin, "gemini")) && existsSync(join(bin, "opencode"))) return { bin }
+const cacheRoot = process.env["PORTER_AGENT_CLI_CACHE"] ??
+  join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "porter")
+
+/**
+ * The bin directory of one pinned CLI package, installed first if needed (into its own cache
+ * directory, atomically), or why it cannot be.
+ */
+const installCli = (pkg: string, bin: string): { readonly bin: string } | { readonly skip: string } => {
+  const version = manifest.dependencies[pkg]!
+  const dir = join(cacheRoot, `agent-cli-${pkg.replace(/[@/]/g, "_")}-${version}`)
+  const binDir = join(dir, "node_modules", ".bin")
+  if (existsSync(join(binDir, bin))) return { bin: binDir }
   const staging = `${dir}.partial-${process.pid}`
   rmSync(staging, { recursive: true, force: true })
   mkdirSync(staging, { recursive: true })
-  writeFileSync(join(staging, "package.json"), manifest)
+  writeFileSync(join(staging, "package.json"), JSON.stringify({ private: true, dependencies: { [pkg]: version } }))
   const [command, ...args] = npmCli()
   const installed = spawnSync(command!, [...args, "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev", "--loglevel=error"], {
     cwd: staging,
@@ -59,13 +67,13 @@ const installClis = (): { readonly bin: string } | { readonly skip: string } => 
     timeout: 600_000,
     env: { ...process.env, npm_config_update_notifier: "false" }
   })
-  if (installed.status !== 0) {
+  if (installed.status !== 0 || !existsSync(join(staging, "node_modules", ".bin", bin))) {
     rmSync(staging, { recursive: true, force: true })
-    return { skip: `could not install the agent CLIs: ${(installed.stderr || installed.error?.message || "").trim().split("\n").slice(-3).join(" ")}` }
+    return { skip: `could not install ${pkg}@${version}: ${(installed.stderr || installed.error?.message || "").trim().split("\n").slice(-3).join(" ")}` }
   }
   rmSync(dir, { recursive: true, force: true })
   renameSync(staging, dir)
-  return { bin }
+  return { bin: binDir }
 }
 
 class Fixture extends Context.Service<Fixture, {
@@ -96,6 +104,7 @@ const homeWith = (url: string, files: Record<string, string>): string => {
 
 interface AgentCase {
   readonly agent: string
+  readonly pkg: string
   readonly slow?: boolean
   readonly env: (url: string) => Record<string, string>
   readonly home: Record<string, string>
@@ -105,17 +114,20 @@ const cases: ReadonlyArray<AgentCase> = [
   {
     // The runner turns OPENAI_BASE_URL into ~/.codex/config.toml (AgentSetup).
     agent: "codex",
+    pkg: "@openai/codex",
     env: (url) => ({ OPENAI_API_KEY: "sk-proj-scripted-fake-key-000000", OPENAI_BASE_URL: `${url}/v1` }),
     home: {}
   },
   {
     // The runner writes ~/.gemini/settings.json (AgentSetup).
     agent: "gemini",
+    pkg: "@google/gemini-cli",
     env: (url) => ({ GEMINI_API_KEY: "gemini-scripted-fake-key-000000", GOOGLE_GEMINI_BASE_URL: url }),
     home: {}
   },
   {
     agent: "opencode",
+    pkg: "opencode-ai",
     slow: true,
     env: (url) => ({
       ANTHROPIC_API_KEY: "sk-ant-scripted-fake-key-000000",
@@ -129,57 +141,57 @@ const cases: ReadonlyArray<AgentCase> = [
   }
 ]
 
-const clis = installClis()
+const disabled = process.env["PORTER_AGENT_TESTS"] === "0"
 
-if ("skip" in clis) {
-  describe("runner + other agent CLIs", () => {
-    it.skip(`skipped: ${clis.skip}`, () => undefined)
-  })
-} else {
-  layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + other agent CLIs", (it) => {
-    for (const c of cases) {
-      const run = c.slow && process.env["PORTER_SLOW_AGENT_TESTS"] !== "1" ? it.effect.skip : it.effect
-      run(`${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`, () =>
-        Effect.gen(function*() {
-          const { callbacks, entry, forge } = yield* Fixture
-          const model = yield* ModelServer.start({
-            script: [
-              ModelServer.write("hello.txt", `Hello from ${c.agent}`),
-              ModelServer.bash("echo ran > ran.txt"),
-              ModelServer.text(`${c.agent} added hello.txt and ran.txt.`)
-            ]
-          })
-          const repo = yield* Effect.promise(() => forge.createRepo(`with-${c.agent}`))
-          const taskId = newTaskId()
-          const env = taskEnv({
-            taskId,
-            apiUrl: forge.url,
-            cloneUrl: forge.cloneUrl(repo),
-            repo,
-            githubToken: forge.token,
-            callback: callbacks,
-            agent: c.agent,
-            // What Porter.dispatch sends: the requested model or the catalog's default.
-            model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
-            prompt: promptFor("add hello.txt"),
-            extra: {
-              PATH: `${clis.bin}:${process.env["PATH"] ?? ""}`,
-              HOME: homeWith(model.url, c.home),
-              ...c.env(model.url)
-            }
-          })
-          const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 110_000 }))
-          assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
-          assert.deepStrictEqual(model.requests().filter((r) => r.turn !== undefined).map((r) => r.turn), [0, 1, 2])
-          const branch = env["BRANCH"]!
-          assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
-          assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")
-          const completed = callbacks.completed(taskId)!
-          assert.strictEqual(completed["outcome"], "pushed")
-          assert.include(String(completed["summary"]), `${c.agent} added hello.txt and ran.txt.`)
-          const pulls = yield* Effect.promise(() => forge.pulls(repo))
-          assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
-        }).pipe(Effect.scoped), 120_000)
+layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + other agent CLIs", (it) => {
+  for (const c of cases) {
+    const enabled = !disabled && (!c.slow || process.env["PORTER_SLOW_AGENT_TESTS"] === "1")
+    // Installed while tests are collected, and only for the cases that run.
+    const cli = enabled ? installCli(c.pkg, c.agent) : { skip: disabled ? "PORTER_AGENT_TESTS=0" : "slow: PORTER_SLOW_AGENT_TESTS=1 runs it" }
+    if ("skip" in cli) {
+      it.effect.skip(`${c.agent}: skipped (${cli.skip})`, () => Effect.void)
+      continue
     }
-  })
-}
+    it.effect(`${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`, () =>
+      Effect.gen(function*() {
+        const { callbacks, entry, forge } = yield* Fixture
+        const model = yield* ModelServer.start({
+          script: [
+            ModelServer.write("hello.txt", `Hello from ${c.agent}`),
+            ModelServer.bash("echo ran > ran.txt"),
+            ModelServer.text(`${c.agent} added hello.txt and ran.txt.`)
+          ]
+        })
+        const repo = yield* Effect.promise(() => forge.createRepo(`with-${c.agent}`))
+        const taskId = newTaskId()
+        const env = taskEnv({
+          taskId,
+          apiUrl: forge.url,
+          cloneUrl: forge.cloneUrl(repo),
+          repo,
+          githubToken: forge.token,
+          callback: callbacks,
+          agent: c.agent,
+          // What Porter.dispatch sends: the requested model or the catalog's default.
+          model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
+          prompt: promptFor("add hello.txt"),
+          extra: {
+            PATH: `${cli.bin}:${process.env["PATH"] ?? ""}`,
+            HOME: homeWith(model.url, c.home),
+            ...c.env(model.url)
+          }
+        })
+        const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 110_000 }))
+        assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
+        assert.deepStrictEqual(model.requests().filter((r) => r.turn !== undefined).map((r) => r.turn), [0, 1, 2])
+        const branch = env["BRANCH"]!
+        assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
+        assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")
+        const completed = callbacks.completed(taskId)!
+        assert.strictEqual(completed["outcome"], "pushed")
+        assert.include(String(completed["summary"]), `${c.agent} added hello.txt and ran.txt.`)
+        const pulls = yield* Effect.promise(() => forge.pulls(repo))
+        assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
+      }).pipe(Effect.scoped), 120_000)
+  }
+})

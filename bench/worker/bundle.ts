@@ -54,6 +54,7 @@ const coldStart = async (script: string) => {
       port: 0,
       bindings: env,
       d1Databases: { DB: "bench-cold-start" },
+      cf: false,
       handleStructuredLogs: () => {}
     }))
     try {

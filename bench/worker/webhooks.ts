@@ -174,6 +174,7 @@ const start = async (script: string, env: Record<string, string>) => {
     inspectorPort: 0,
     bindings: env,
     d1Databases: { DB: `bench-${randomUUID()}` },
+    cf: false,
     ...(process.env["BENCH_LOGS"] ? { log: new Log(LogLevel.DEBUG) } : {}),
     handleStructuredLogs: (log) => {
       if (process.env["BENCH_LOGS"]) console.error(log.message.slice(0, 600))

@@ -34,7 +34,7 @@ import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse
 import { SqlClient } from "effect/sql"
 import {
   AgentCatalog,
-  type Background,
+  Background,
   CommandParser,
   HttpAdmin,
   HttpApp,
@@ -212,10 +212,14 @@ type State =
 /** Builds the Worker from `env`: call once per isolate. */
 export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
   const memoMap = Layer.makeMemoMapUnsafe()
+  const tracked = WorkerBackground.makeTracked()
   const missing = WorkerConfig.missing(env)
   let state: State = missing.length > 0 ? { _tag: "Failed", problems: missing } : { _tag: "Starting" }
 
-  const app = appLayer(env, options)
+  const app = appLayer(env, {
+    ...options,
+    background: options.background ?? Layer.succeed(Background.Background, tracked.service)
+  })
   const runtime = ManagedRuntime.make(app, { memoMap })
   const web = missing.length > 0
     ? undefined
@@ -269,14 +273,16 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
         logLine("ERROR", "watchdog sweep skipped: Porter is not configured", { cron: event.cron, problems })
         return
       }
-      return runtime.runPromise(
+      // A run of the isolate like the requests' background work: it may be carrying some of theirs (see
+      // WorkerBackground), and they may be carrying some of it.
+      return tracked.hold(runtime.runPromise(
         sweep.pipe(
           Effect.asVoid,
           Effect.annotateLogs({ cron: event.cron }),
           Effect.withSpan("Worker.scheduled", { attributes: { cron: event.cron } }),
           Effect.catchCause((cause) => Effect.logError("watchdog sweep failed", { cause: Cause.pretty(cause) }))
         )
-      )
+      ))
     }).catch((error: unknown) => {
       logLine("ERROR", "watchdog sweep failed", { error: String(error).slice(0, 500) })
     })

@@ -87,25 +87,43 @@ const keepAlive = (runs: Runs, ms: number): Promise<void> => {
   return Promise.race([runs.idle(), timeout]).finally(() => clearTimeout(timer))
 }
 
+/** The Background service, and the registry of this isolate's runs for other work to join. */
+export interface Tracked {
+  readonly service: Background.Background["Service"]
+  /**
+   * Counts `work` as a run of this isolate (other requests stay alive while it is in flight); the returned promise
+   * settles once `work` has and, at most `keepAliveMs` later, no run is in flight. For `scheduled`.
+   */
+  readonly hold: (work: Promise<unknown>) => Promise<void>
+}
+
 /**
  * @category constructors
  */
-export const make = (options: Options = {}): Background.Background["Service"] => {
+export const makeTracked = (options: Options = {}): Tracked => {
   const runs = new Runs()
   const keepAliveMs = options.keepAliveMs ?? 20_000
-  return Background.Background.of({
+  const hold = (work: Promise<unknown>): Promise<void> => {
+    const done = runs.start()
+    return work.then(done, done).then(() => keepAlive(runs, keepAliveMs))
+  }
+  const service = Background.Background.of({
     run: (effect) =>
       Effect.withFiber((fiber) => {
         const ctx = fiber.getRef(CurrentExecutionContext)
         if (ctx === undefined) return logged(effect)
-        const done = runs.start()
         // A root fiber of its own: the request fiber ends (and may be interrupted by a client abort) before it does.
-        const own = Effect.runPromiseWith(fiber.context)(logged(effect)).then(done, done)
-        ctx.waitUntil(own.then(() => keepAlive(runs, keepAliveMs)))
+        ctx.waitUntil(hold(Effect.runPromiseWith(fiber.context)(logged(effect))))
         return Effect.void
       })
   })
+  return { service, hold }
 }
+
+/**
+ * @category constructors
+ */
+export const make = (options: Options = {}): Background.Background["Service"] => makeTracked(options).service
 
 /**
  * @category layers

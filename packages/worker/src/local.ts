@@ -36,6 +36,8 @@ export interface Options {
   readonly host?: string | undefined
   /** Keep D1 in this directory (`wrangler --persist-to` layout); default: in memory, gone on close. */
   readonly persistTo?: string | undefined
+  /** The D1 database id local persistence is keyed by (default `D1_DATABASE_ID`, the one in wrangler.jsonc). */
+  readonly d1DatabaseId?: string | undefined
   /** Apply the repository's `migrations/` (default), those of another directory, or none (`false`). */
   readonly migrations?: boolean | string | undefined
   /** A bundle (`Build.bundle()`'s `code`), to share one build between Workers; default: bundled now. */
@@ -125,7 +127,9 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
             host,
             port,
             bindings: env,
-            d1Databases: { DB: D1_DATABASE_ID },
+            d1Databases: { DB: options.d1DatabaseId ?? D1_DATABASE_ID },
+            // No request to Cloudflare for the `cf` object: the placeholder Miniflare falls back to is enough.
+            cf: false,
             ...(options.persistTo !== undefined
               ? { resourcePersistencePath: path.join(path.resolve(options.persistTo), "v3") }
               : {}),

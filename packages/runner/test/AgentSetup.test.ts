@@ -2,14 +2,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
 import { AgentSetup } from "@porter/runner"
 import { Effect } from "effect"
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { FileSystem } from "effect/FileSystem"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
 describe("AgentSetup", () => {
   it.effect("declares OPENAI_BASE_URL as Codex's provider, and keeps a config the machine already has", () =>
     Effect.gen(function*() {
-      const home = mkdtempSync(join(tmpdir(), "porter-setup-"))
+      const fs = yield* FileSystem
+      const home = yield* fs.makeTempDirectoryScoped()
       const env = { HOME: home, OPENAI_BASE_URL: "http://127.0.0.1:9/v1/", OPENAI_API_KEY: "k" }
       const first = yield* AgentSetup.prepare("codex", env)
       assert.deepStrictEqual(first.written, [join(home, ".codex", "config.toml")])
@@ -22,18 +23,19 @@ describe("AgentSetup", () => {
       assert.deepStrictEqual((yield* AgentSetup.prepare("codex", env)).written, [])
       assert.strictEqual(readFileSync(join(home, ".codex", "config.toml"), "utf8"), "# mine\n")
       // No base URL: Codex's defaults stand.
-      assert.deepStrictEqual((yield* AgentSetup.prepare("codex", { HOME: mkdtempSync(join(tmpdir(), "porter-setup-")) })).written, [])
-    }).pipe(Effect.provide(NodeServices.layer)))
+      assert.deepStrictEqual((yield* AgentSetup.prepare("codex", { HOME: yield* fs.makeTempDirectoryScoped() })).written, [])
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("gives a headless Gemini CLI API-key auth and no folder-trust gate; other agents get nothing", () =>
     Effect.gen(function*() {
-      const home = mkdtempSync(join(tmpdir(), "porter-setup-"))
+      const fs = yield* FileSystem
+      const home = yield* fs.makeTempDirectoryScoped()
       const { written } = yield* AgentSetup.prepare("gemini", { HOME: home, GEMINI_API_KEY: "k" })
       assert.strictEqual(written.length, 1)
       const settings = JSON.parse(readFileSync(join(home, ".gemini", "settings.json"), "utf8"))
       assert.deepStrictEqual(settings, { security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } })
-      const other = mkdtempSync(join(tmpdir(), "porter-setup-"))
+      const other = yield* fs.makeTempDirectoryScoped()
       mkdirSync(join(other, ".claude"))
       assert.deepStrictEqual((yield* AgentSetup.prepare("claude", { HOME: other, ANTHROPIC_API_KEY: "k" })).written, [])
-    }).pipe(Effect.provide(NodeServices.layer)))
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 })

@@ -23,11 +23,11 @@ import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
 import { Context, Effect, Layer } from "effect"
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { homedir, tmpdir } from "node:os"
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { homedir } from "node:os"
 import { dirname, join } from "node:path"
 import * as Forge from "./support/Forge.ts"
-import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, startCallbackServer, taskEnv } from "./support/Harness.ts"
+import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, removeTempDirs, startCallbackServer, taskEnv, tempDir } from "./support/Harness.ts"
 
 const manifest = JSON.parse(readFileSync(join(runnerRoot, "test", "agents", "package.json"), "utf8")) as {
   readonly dependencies: Record<string, string>
@@ -84,6 +84,7 @@ class Fixture extends Context.Service<Fixture, {
   static readonly layer = Layer.effect(
     Fixture,
     Effect.gen(function*() {
+      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
       const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
       const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
       const entry = yield* Effect.promise(buildBundle)
@@ -94,7 +95,7 @@ class Fixture extends Context.Service<Fixture, {
 
 /** A HOME holding `files` (`$URL` replaced by the model server's URL). */
 const homeWith = (url: string, files: Record<string, string>): string => {
-  const home = mkdtempSync(join(tmpdir(), "porter-agent-home-"))
+  const home = tempDir("porter-agent-home-")
   for (const [file, content] of Object.entries(files)) {
     mkdirSync(dirname(join(home, file)), { recursive: true })
     writeFileSync(join(home, file), content.replaceAll("$URL", url))

@@ -8,11 +8,10 @@ import { assert, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
 import { Context, Effect, Layer } from "effect"
-import { existsSync, mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import * as Forge from "./support/Forge.ts"
-import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, startCallbackServer, taskEnv } from "./support/Harness.ts"
+import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, removeTempDirs, startCallbackServer, taskEnv, tempDir } from "./support/Harness.ts"
 
 const binDir = join(runnerRoot, "..", "..", "node_modules", ".bin")
 const claude = join(binDir, "claude")
@@ -25,6 +24,7 @@ class Fixture extends Context.Service<Fixture, {
   static readonly layer = Layer.effect(
     Fixture,
     Effect.gen(function*() {
+      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
       const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
       const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
       const entry = yield* Effect.promise(buildBundle)
@@ -63,7 +63,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
         heartbeatMs: 1_000,
         extra: {
           PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
-          HOME: mkdtempSync(join(tmpdir(), "porter-claude-home-")),
+          HOME: tempDir("porter-claude-home-"),
           ANTHROPIC_BASE_URL: model.url,
           ANTHROPIC_API_KEY: apiKey
         }
@@ -120,7 +120,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
         prompt: promptFor("anything"),
         extra: {
           PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
-          HOME: mkdtempSync(join(tmpdir(), "porter-claude-home-")),
+          HOME: tempDir("porter-claude-home-"),
           // No API under this path: every call is a 404, which Claude Code does not retry.
           ANTHROPIC_BASE_URL: `${model.url}/nowhere`,
           ANTHROPIC_API_KEY: apiKey

@@ -19,6 +19,7 @@ import {
   promptFor,
   type RunnerExit,
   runnerRoot,
+  removeTempDirs,
   startCallbackServer,
   taskEnv
 } from "./support/Harness.ts"
@@ -73,6 +74,7 @@ class Fixture extends Context.Service<Fixture, {
   static readonly layer = Layer.effect(
     Fixture,
     Effect.gen(function*() {
+      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
       const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
       const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
       const bundle = yield* Effect.promise(buildBundle)

@@ -6,8 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
 import { Context, Effect, Layer } from "effect"
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
 import * as Forge from "./support/Forge.ts"
 import {
@@ -17,8 +16,10 @@ import {
   newTaskId,
   promptFor,
   runRunner,
+  removeTempDirs,
   startCallbackServer,
-  taskEnv
+  taskEnv,
+  tempDir
 } from "./support/Harness.ts"
 
 class Fixture extends Context.Service<Fixture, {
@@ -29,6 +30,7 @@ class Fixture extends Context.Service<Fixture, {
   static readonly layer = Layer.effect(
     Fixture,
     Effect.gen(function*() {
+      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
       const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
       const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
       const entry = yield* Effect.promise(buildBundle)
@@ -181,7 +183,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
 
   it.effect("kills the agent's whole process group at the deadline (SIGTERM, then SIGKILL) and reports it", () =>
     Effect.gen(function*() {
-      const pids = join(mkdtempSync(join(tmpdir(), "porter-pids-")), "pids")
+      const pids = join(tempDir("porter-pids-"), "pids")
       // A background sleeper, and a shell that ignores SIGTERM: only SIGKILL ends it.
       const run = yield* runTask({
         deadlineInMs: 8_000,
@@ -246,7 +248,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
   it.effect("never writes the token into the clone (.git/config, any file)", () =>
     Effect.gen(function*() {
       const { forge } = yield* Fixture
-      const workdir = mkdtempSync(join(tmpdir(), "porter-workdir-"))
+      const workdir = tempDir("porter-workdir-")
       const run = yield* runTask({ instruction: script("write a.txt a"), extra: { PORTER_WORKDIR: workdir } })
       assert.strictEqual(run.exit.code, ExitCode.Ok, run.exit.stderr)
       const clone = join(workdir, run.repo.split("/")[1]!)
@@ -311,7 +313,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
   it.effect("stops the agent and exits when Porter answers 409 (task cancelled)", () =>
     Effect.gen(function*() {
       const { callbacks } = yield* Fixture
-      const pids = join(mkdtempSync(join(tmpdir(), "porter-pids-")), "pids")
+      const pids = join(tempDir("porter-pids-"), "pids")
       const taskId = newTaskId()
       // Cancelled once the agent runs: every later callback is answered 409.
       let cancelled = false

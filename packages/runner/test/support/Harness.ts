@@ -6,12 +6,27 @@
 import { PromptBuilder } from "@porter/core"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+
+const made: Array<string> = []
+
+/** A temp directory, removed by `removeTempDirs` (each test file's fixture calls it when it closes). */
+export const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+
+/** Removes every `tempDir` (and the bundle) made so far. */
+export const removeTempDirs = (): void => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+  bundle = undefined
+}
 
 export const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 export const mainTs = join(runnerRoot, "src", "main.ts")
@@ -147,7 +162,7 @@ let bundle: Promise<string> | undefined
 /** Builds `dist/runner.mjs` into a temp dir once per test process (esbuild, ~1 s). */
 export const buildBundle = (): Promise<string> => {
   bundle ??= new Promise((resolve, reject) => {
-    const out = join(mkdtempSync(join(tmpdir(), "porter-bundle-")), "runner.mjs")
+    const out = join(tempDir("porter-bundle-"), "runner.mjs")
     const child = spawn(process.execPath, [join(runnerRoot, "scripts", "build-bundle.mjs"), out], { stdio: ["ignore", "ignore", "pipe"] })
     let stderr = ""
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))

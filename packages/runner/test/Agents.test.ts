@@ -61,10 +61,10 @@ const installCli = (pkg: string, bin: string): { readonly bin: string } | { read
   mkdirSync(staging, { recursive: true })
   writeFileSync(join(staging, "package.json"), JSON.stringify({ private: true, dependencies: { [pkg]: version } }))
   const [command, ...args] = npmCli()
-  const installed = spawnSync(command!, [...args, "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev", "--loglevel=error"], {
+  const installed = spawnSync(command!, [...args, "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev", "--loglevel=error", "--fetch-timeout=60000", "--fetch-retries=1"], {
     cwd: staging,
     encoding: "utf8",
-    timeout: 600_000,
+    timeout: 300_000,
     env: { ...process.env, npm_config_update_notifier: "false" }
   })
   if (installed.status !== 0 || !existsSync(join(staging, "node_modules", ".bin", bin))) {

@@ -200,7 +200,8 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
       // Nothing reports any more: once both have been silent longer than the heartbeat timeout, the cron fires.
       const silentSince = Math.max(...(yield* Effect.all([tasksOf(hung.number), tasksOf(dead.number)]))
         .map(([task]) => Date.parse(task!.updatedAt)))
-      yield* Effect.sleep(Math.max(0, silentSince + HEARTBEAT_TIMEOUT_MS + 250 - Date.now()))
+      // A second of margin: a heartbeat sent just before the machine stopped may be recorded a little later.
+      yield* Effect.sleep(Math.max(0, silentSince + HEARTBEAT_TIMEOUT_MS + 1_000 - Date.now()))
       yield* Effect.promise(() => worker.scheduled())
 
       for (const [issue, machine] of [[hung.number, hungMachine], [dead.number, deadMachine]] as const) {

@@ -1,7 +1,7 @@
 // The doctor's checks, run from Node the way `porter doctor` does, against the GitHub emulator, the local Fly
 // machines server and a local D1: one pass/fail line per check, saying what to fix.
 import { generateKeyPairSync } from "node:crypto"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { SqlClient } from "effect/sql"
@@ -98,11 +98,17 @@ layer(Layer.mergeAll(ServicesLive, D1Testing.layer()), { timeout: "60 seconds", 
       assert.match(text, /Some checks failed: fix the lines marked ✗\.$/)
     }))
 
-  it.effect("missing settings, offline: no call leaves, the D1 check is skipped without a database", () =>
+  it.effect("missing settings, offline: Fly is not called, the D1 check is skipped without a database", () =>
     Effect.gen(function*() {
-      const { env } = yield* Services
+      const { env, machines } = yield* Services
       const { FLY_API_TOKEN: _token, GITHUB_WEBHOOK_SECRET: _secret, ...rest } = env
+      const before = machines.requests().length
       const { check, report } = yield* run(rest, { offline: true, sql: false })
+      assert.isFalse(report.ok)
+      assert.strictEqual(machines.requests().length, before)
+      const offline = yield* run({ ...rest, FLY_API_TOKEN: "fo1_any" }, { offline: true, sql: false })
+      assert.strictEqual(offline.check("Fly").status, "skip")
+      assert.strictEqual(machines.requests().length, before)
       assert.strictEqual(check("configuration").status, "fail")
       assert.include(check("configuration").message, "GITHUB_WEBHOOK_SECRET is not set")
       assert.notInclude(check("configuration").message, "DB ", "no binding is expected outside the Worker")

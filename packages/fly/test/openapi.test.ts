@@ -77,6 +77,8 @@ describe("the OpenAPI check", () => {
         region: "ams"
       })
       yield* fly.waitFor(machine.id, "started", { timeoutMs: 20_000 })
+      // The sleeping machine never stops by itself: this always goes out as a wait request (and times out).
+      yield* fly.waitFor(machine.id, "stopped", { timeoutMs: 1_500 }).pipe(Effect.ignore)
       yield* fly.get(machine.id)
       yield* fly.findByTask(taskId)
       yield* fly.list()

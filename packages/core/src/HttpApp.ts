@@ -21,27 +21,41 @@ import { WebhookIntake } from "./WebhookIntake.ts"
 
 const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status })
 
-/** Reads at most `limit` bytes of the body; larger bodies fail without being buffered whole. */
-export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-  Effect.gen(function*() {
-    const declared = Number(request.headers["content-length"] ?? "NaN")
-    if (Number.isFinite(declared) && declared > limit) return yield* new WebhookTooLarge({ limitBytes: limit })
+const decoder = new TextDecoder()
+
+/**
+ * Reads at most `limit` bytes of the body. With a `Content-Length` within the limit the body is read
+ * in one go (the hot path of every webhook); without one it streams and stops as soon as the limit
+ * is passed, so a large chunked body is never buffered whole.
+ */
+export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) => {
+  const declared = Number(request.headers["content-length"] ?? "NaN")
+  if (Number.isFinite(declared)) {
+    if (declared > limit) return Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
+    return Effect.flatMap(request.arrayBuffer, (buffer) =>
+      buffer.byteLength > limit
+        ? Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
+        : Effect.succeed(decoder.decode(buffer)))
+  }
+  return Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
-    yield* Stream.runForEach(request.stream, (chunk) => {
+    return Stream.runForEach(request.stream, (chunk) => {
       size += chunk.byteLength
       if (size > limit) return Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
       chunks.push(chunk)
       return Effect.void
-    })
-    const bytes = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    return new TextDecoder().decode(bytes)
+    }).pipe(Effect.map(() => {
+      const bytes = new Uint8Array(size)
+      let offset = 0
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset)
+        offset += chunk.byteLength
+      }
+      return decoder.decode(bytes)
+    }))
   })
+}
 
 export const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
   const header = request.headers["authorization"]

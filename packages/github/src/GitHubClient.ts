@@ -4,6 +4,10 @@
  * retries 5xx answers, network failures and rate limits with a short, bounded backoff that honours
  * `Retry-After`, and decodes answers with Schema (only the fields Porter reads).
  *
+ * Each attempt is given up after `timeoutMs` (30 s by default; the request is aborted) and counts as
+ * "no answer", which is retried like a network failure: a GitHub that accepts connections but never
+ * answers cannot hold a webhook's handling, or a sweep, forever.
+ *
  * What it cannot do: GraphQL, pagination helpers, long waits. A rate limit that asks for a wait
  * longer than `retry.maxDelayMs` fails at once (the orchestration retries reports on its own).
  * Non-idempotent calls (POST) are retried too: on a 5xx, GitHub has normally not acted.
@@ -42,6 +46,8 @@ export interface ClientOptions {
   readonly apiUrl?: string
   readonly userAgent?: string
   readonly retry?: RetryOptions
+  /** One attempt gets this long to answer before it is aborted (and retried); default 30 s. */
+  readonly timeoutMs?: number
   /** The fetch to use; defaults to `FetchHttpClient.Fetch` from the context (the global `fetch`). */
   readonly fetch?: typeof globalThis.fetch
 }
@@ -75,6 +81,9 @@ export class GitHubClient extends Context.Service<GitHubClient, {
 export const DEFAULT_API_URL = "https://api.github.com"
 
 const defaultRetry: Required<RetryOptions> = { times: 2, baseDelayMs: 300, maxDelayMs: 10_000 }
+
+/** @since 0.1.0 */
+export const DEFAULT_TIMEOUT_MS = 30_000
 
 interface OctokitFailure {
   readonly status?: unknown
@@ -145,6 +154,12 @@ const isRetryable = (failure: Failure): boolean =>
 export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
   const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, "")
   const retry = { ...defaultRetry, ...options.retry }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const noAnswer: Failure = {
+    status: undefined,
+    headers: {},
+    message: `could not reach GitHub (no answer within ${Math.round(timeoutMs / 100) / 10} s)`
+  }
   const fetch = options.fetch ?? (yield* FetchHttpClient.Fetch)
   const octokit = new Octokit({
     baseUrl: apiUrl,
@@ -174,7 +189,10 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
         return { status: response.status, headers, data: response.data as unknown }
       },
       catch: toFailure
-    })
+    }).pipe(
+      // Interrupting the attempt aborts its fetch (the signal above).
+      Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.fail(noAnswer) })
+    )
 
   const send = (route: string, params: Params, token: Token) => {
     const loop = (n: number): Effect.Effect<

@@ -127,4 +127,21 @@ describe("GitHubClient", () => {
       assert.strictEqual(error.status, 200)
       assert.include(error.message, "unexpected answer")
     }))
+
+  it.live("an answer that never comes is given up after the per-attempt timeout, then retried", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      let calls = 0
+      server.route((r) => r.url.startsWith("/slow") ? (++calls === 1 ? { status: 0, hang: true } : { status: 200, body: {} }) : undefined)
+      server.route((r) => r.url.startsWith("/hung") ? { status: 0, hang: true } : undefined)
+      const gh = yield* GitHubClient.make({ apiUrl: server.url, retry: { times: 1, baseDelayMs: 1 }, timeoutMs: 1_000 })
+      const ok = yield* gh.request("GET /slow")
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(calls, 2, "the hung attempt was abandoned and retried")
+      const error = yield* Effect.flip(gh.request("GET /hung", { token: TOKEN }))
+      assert.isUndefined(error.status)
+      assert.include(error.message, "no answer within 1 s")
+      assert.notInclude(error.message, Redacted.value(TOKEN))
+      assert.strictEqual(server.requests.filter((r) => r.url === "/hung").length, 2, "one attempt and one retry")
+    }))
 })

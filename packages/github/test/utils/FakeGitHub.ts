@@ -19,6 +19,8 @@ export interface Answer {
   readonly status: number
   readonly headers?: Readonly<Record<string, string>>
   readonly body?: unknown
+  /** Never answer (the connection stays open until the server closes). */
+  readonly hang?: boolean
 }
 
 export type Handler = (request: Recorded) => Answer | undefined
@@ -54,6 +56,7 @@ export const start: Effect.Effect<FakeGitHub, never, import("effect").Scope.Scop
             if (answer !== undefined) break
           }
           answer ??= { status: 404, body: { message: "Not Found" } }
+          if (answer.hang === true) return
           const text = answer.body === undefined ? "" : JSON.stringify(answer.body)
           res.writeHead(answer.status, {
             ...(text.length > 0 ? { "content-type": "application/json; charset=utf-8" } : {}),

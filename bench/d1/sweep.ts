@@ -6,6 +6,8 @@
  *   node --conditions=@porter/source bench/d1/sweep.ts [tasks] [--runs N] [--due N]
  *   npm run bench:sweep -w packages/d1 -- 1000000
  *
+ * `fill` and `fillAll` are shared with `bench/watchdog/scale.ts` (the sweep in the Worker at 10k, 100k and 1M).
+ *
  * Times (medians): "D1 reported" is D1's own `meta.timings.sql_duration_ms` (whole milliseconds);
  * "in D1" is the query's cost inside workerd's D1, from a batch of 50 runs minus a batch of 50
  * `SELECT 1`; "full scan" is the same conditions `NOT INDEXED` (D1 reported), for comparison. "round trip" adds
@@ -40,10 +42,11 @@ const median = (values: ReadonlyArray<number>) => {
 const ms = (value: number) => `${value.toFixed(2)} ms`
 
 /**
- * Rows generated inside D1 (one statement per chunk): mostly finished tasks spread over 180 days,
- * one in 200 active and healthy (future deadline, fresh heartbeat), over 500 repositories.
+ * Rows generated inside D1 (one statement per chunk): mostly finished tasks spread over 180 days before `now`,
+ * one in 200 active and healthy (deadline 30 minutes after `now`, heartbeat and last update 1 s before it), over
+ * 500 repositories. `total` spreads the creation times.
  */
-const fill = (db: D1Database, from: number, to: number) =>
+export const fill = (db: D1Database, from: number, to: number, total: number, now: number) =>
   db.prepare(`INSERT INTO tasks (id, state, repo_owner, repo_name, repo_key, issue_number, is_pull_request,
       requested_by_login, requested_by_id, requested_by_type, trigger_kind, trigger_comment_id, delivery_id, agent,
       instructions, timeout_ms, created_at, updated_at, deadline_at, heartbeat_at, started_at, finished_at,
@@ -64,7 +67,17 @@ const fill = (db: D1Database, from: number, to: number) =>
       ?3 - (?2 - n) * ?4,
       CASE WHEN n % 200 = 0 THEN NULL ELSE ?3 - (?2 - n) * ?4 + 600000 END,
       1, CASE WHEN n % 200 = 0 THEN NULL ELSE 'pushed' END
-    FROM seq`).bind(from, to, NOW - 60_000, Math.max(1, Math.floor((180 * DAY) / total))).run()
+    FROM seq`).bind(from, to, now - 60_000, Math.max(1, Math.floor((180 * DAY) / total))).run()
+
+/** Fills `tasks` with `total` rows (`fill`), in chunks of 50,000; `progress` after each. */
+export const fillAll = async (db: D1Database, total: number, now: number, progress?: (done: number) => void) => {
+  const chunk = 50_000
+  for (let from = 1; from <= total; from += chunk) {
+    const to = Math.min(total, from + chunk - 1)
+    await fill(db, from, to, total, now)
+    progress?.(to)
+  }
+}
 
 let serial = 0
 const task = (overrides: Partial<ConstructorParameters<typeof Task.Task>[0]>) =>
@@ -109,11 +122,9 @@ const main = Effect.gen(function*() {
   const d1 = yield* D1Testing.start()
   const db = d1.db
   const started = performance.now()
-  const chunk = 50_000
-  for (let from = 1; from <= total; from += chunk) {
-    yield* Effect.promise(() => fill(db, from, Math.min(total, from + chunk - 1)))
-    process.stdout.write(`\rfilling… ${Math.min(total, from + chunk - 1).toLocaleString("en")} tasks `)
-  }
+  yield* Effect.promise(() =>
+    fillAll(db, total, NOW, (done) => process.stdout.write(`\rfilling… ${done.toLocaleString("en")} tasks `))
+  )
   const filled = performance.now() - started
   const context = yield* Layer.build(
     D1TaskStore.layer.pipe(Layer.provideMerge(D1Client.layer({ db }).pipe(Layer.orDie)))
@@ -212,4 +223,4 @@ const main = Effect.gen(function*() {
   }
 }).pipe(Effect.scoped)
 
-await Effect.runPromise(main)
+if (import.meta.main) await Effect.runPromise(main)

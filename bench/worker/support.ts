@@ -90,7 +90,7 @@ interface ProfileNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   readonly nodes: ReadonlyArray<ProfileNode>
   readonly samples: ReadonlyArray<number>
   readonly timeDeltas: ReadonlyArray<number>
@@ -105,6 +105,34 @@ export interface ProfileSummary {
   readonly idleMs: number
   /** Self time by function, largest first. */
   readonly top: ReadonlyArray<{ readonly name: string; readonly ms: number }>
+}
+
+/** Self time by function of a V8 CPU profile (the inspector's `Profiler.stop`, or a Node `--cpu-prof` file). */
+export const summarize = (profile: CpuProfile): ProfileSummary => {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const self = new Map<string, number>()
+  let total = 0
+  let gc = 0
+  let program = 0
+  let idle = 0
+  profile.samples.forEach((id, i) => {
+    const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000
+    const frame = byId.get(id)?.callFrame
+    const name = frame?.functionName || "(anonymous)"
+    if (name === "(idle)") return void (idle += ms)
+    if (name === "(program)") return void (program += ms)
+    if (name === "(garbage collector)") gc += ms
+    total += ms
+    const key = `${name} ${frame?.url.split("/").pop() ?? ""}:${frame?.lineNumber ?? ""}`
+    self.set(key, (self.get(key) ?? 0) + ms)
+  })
+  return {
+    jsMs: total,
+    gcMs: gc,
+    programMs: program,
+    idleMs: idle,
+    top: [...self].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, 25)
+  }
 }
 
 /**
@@ -139,31 +167,18 @@ export const profiler = async (inspectorUrl: URL, target = "core:user:") => {
         const { writeFileSync } = await import("node:fs")
         writeFileSync(process.env["BENCH_PROFILE_OUT"], JSON.stringify(profile))
       }
-      const byId = new Map(profile.nodes.map((node) => [node.id, node]))
-      const self = new Map<string, number>()
-      let total = 0
-      let gc = 0
-      let program = 0
-      let idle = 0
-      profile.samples.forEach((id, i) => {
-        const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000
-        const frame = byId.get(id)?.callFrame
-        const name = frame?.functionName || "(anonymous)"
-        if (name === "(idle)") return void (idle += ms)
-        if (name === "(program)") return void (program += ms)
-        if (name === "(garbage collector)") gc += ms
-        total += ms
-        const key = `${name} ${frame?.url.split("/").pop() ?? ""}:${frame?.lineNumber ?? ""}`
-        self.set(key, (self.get(key) ?? 0) + ms)
-      })
-      return {
-        jsMs: total,
-        gcMs: gc,
-        programMs: program,
-        idleMs: idle,
-        top: [...self].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, 25)
-      }
+      return summarize(profile)
     },
     close: () => socket.close()
+  }
+}
+
+/** Resident memory of a process in KiB (Linux `/proc/<pid>/status` `VmRSS`); undefined elsewhere or once it ended. */
+export const rssKiB = (pid: number): number | undefined => {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+    return match ? Number(match[1]) : undefined
+  } catch {
+    return undefined
   }
 }

@@ -1,0 +1,363 @@
+/**
+ * Webhook intake against its peers, in one run:
+ *
+ *   node --conditions=@porter/source bench/intake/run.ts [--part workerd,node] [--connections 1,10,50]
+ *     [--requests 2000] [--rounds 4] [--warmup 400] [--profile]
+ *
+ * Every target gets the same signed `issue_comment.created` deliveries (`@porter script …`, unique delivery ids,
+ * signed before the clock starts) from the same load generator (autocannon, keep-alive, `connections` in flight,
+ * `load.ts`), in rounds — each target in turn, `requests / rounds` deliveries each — so that a change in the shared
+ * machine's load hits them alike. Answer times are per request; throughput is answers over the time the rounds took.
+ *
+ * **workerd** (each Worker in its own workerd, started through Miniflare's API — no `wrangler dev` proxy — with a
+ * fresh local D1 per concurrency level, migrations applied; requests go to workerd's own socket):
+ * - *Porter, intake*: the built Worker with its background work dropped (`bench/worker/intakeOnly.ts`): answered
+ *   202 once the signature is verified, the payload decoded, the command parsed and the delivery claimed in D1.
+ * - *floor*: a bare Worker that verifies the HMAC (WebCrypto) and inserts one row.
+ * - *no-op*: reads the body, answers 202 — workerd's and Miniflare's own cost per request.
+ * - *no-op + insert*: reads the body, inserts one row, no HMAC — the no-op plus D1's cost.
+ * - *Probot*: a Probot app (npm `probot`) in a Node child process doing the same minimal work (verify, decode,
+ *   record one row in SQLite) — `probotServer.ts`.
+ *
+ * CPU per request is each server's process CPU (`/proc/<pid>/stat` utime + stime: workerd, D1's SQLite and
+ * Miniflare's entry Worker included; Node's for Probot) over the rounds, divided by the answers. The isolate's own
+ * CPU per webhook is estimated by subtraction: Porter − no-op (what the brief asks), and Porter − (no-op + insert),
+ * which also removes D1's SQLite work (on Cloudflare that runs in D1, not in the isolate).
+ *
+ * **node**: Porter's intake embedded in a Node host (`examples/embed-node-bot` `Intake`: real HMAC intake, core's HTTP
+ * app on `node:http`, in-memory stores; `embedServer.ts`) beside the same Probot app, each a child process.
+ *
+ * `--profile` then samples, per part, the Porter target under load: the Worker's isolate through workerd's
+ * inspector, and the embedded intake with Node's `--cpu-prof`; it prints where the time goes.
+ */
+import { randomBytes, randomUUID } from "node:crypto"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { convertV4MiniflareOptions, Miniflare } from "miniflare"
+import * as D1Testing from "@porter/d1/testing"
+import * as Build from "@porter/worker/build"
+import { COMPATIBILITY_DATE } from "@porter/worker/local"
+import {
+  cpuMs,
+  type CpuProfile,
+  fixed,
+  machine,
+  percentile,
+  type ProfileSummary,
+  profiler,
+  summarize,
+  table,
+  workerdPids,
+  workerEnv
+} from "../worker/support.ts"
+import { type Child, startChild } from "./children.ts"
+import { pool, type Signed } from "./deliveries.ts"
+import { fire } from "./load.ts"
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: string) => {
+  const at = args.indexOf(`--${name}`)
+  return at >= 0 && args[at + 1] !== undefined ? args[at + 1]! : fallback
+}
+const parts = option("part", "workerd,node").split(",")
+const levels = option("connections", "1,10,50").split(",").map(Number)
+const requests = Number(option("requests", "2000"))
+const rounds = Number(option("rounds", "4"))
+const warmup = Number(option("warmup", "400"))
+const profiling = args.includes("--profile")
+if (levels.some((l) => !Number.isInteger(l) || l < 1) || !(requests >= rounds) || !(rounds >= 1)) {
+  throw new Error("usage: run.ts [--part workerd,node] [--connections 1,10,50] [--requests N] [--rounds N] [--warmup N] [--profile]")
+}
+const perRound = Math.ceil(requests / rounds)
+
+const secret = randomBytes(20).toString("hex")
+
+// Workers ---------------------------------------------------------------------------------------------------------
+
+const FLOOR = `
+const encoder = new TextEncoder()
+let key
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("")
+export default {
+  async fetch(request, env) {
+    const body = await request.text()
+    key ??= crypto.subtle.importKey("raw", encoder.encode(env.GITHUB_WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+    const expected = "sha256=" + hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(body)))
+    const given = request.headers.get("x-hub-signature-256") ?? ""
+    let diff = expected.length ^ given.length
+    for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i)
+    if (diff !== 0) return new Response("bad signature", { status: 401 })
+    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, NULL) ON CONFLICT DO NOTHING")
+      .bind(request.headers.get("x-github-delivery"), Date.now()).run()
+    return new Response(null, { status: 202 })
+  }
+}`
+
+const NOOP = `
+export default {
+  async fetch(request) {
+    await request.arrayBuffer()
+    return new Response(null, { status: 202 })
+  }
+}`
+
+const NOOP_INSERT = `
+export default {
+  async fetch(request, env) {
+    await request.arrayBuffer()
+    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, NULL) ON CONFLICT DO NOTHING")
+      .bind(request.headers.get("x-github-delivery"), Date.now()).run()
+    return new Response(null, { status: 202 })
+  }
+}`
+
+interface Target {
+  readonly name: string
+  readonly url: string
+  readonly pids: () => ReadonlyArray<number>
+  readonly stop: () => Promise<void>
+  readonly miniflare?: Miniflare
+}
+
+const startWorker = async (name: string, script: string, env: Record<string, string>): Promise<Target> => {
+  const before = new Set(workerdPids())
+  const miniflare = new Miniflare(convertV4MiniflareOptions({
+    modules: true,
+    script,
+    compatibilityDate: COMPATIBILITY_DATE,
+    host: "127.0.0.1",
+    port: 0,
+    ...(profiling ? { inspectorPort: 0 } : {}),
+    bindings: env,
+    d1Databases: { DB: `bench-${randomUUID()}` },
+    cf: false,
+    handleStructuredLogs: () => {}
+  }))
+  const url = await miniflare.ready
+  const db = await miniflare.getD1Database("DB")
+  await D1Testing.applyMigrations(db as unknown as Parameters<typeof D1Testing.applyMigrations>[0])
+  const pids = workerdPids().filter((pid) => !before.has(pid))
+  return { name, url: new URL("/webhooks/github", url).href, pids: () => pids, stop: () => miniflare.dispose(), miniflare }
+}
+
+const childTarget = (name: string, child: Child): Target => ({ name, url: child.url, pids: () => [child.pid], stop: child.stop })
+
+// Measuring -------------------------------------------------------------------------------------------------------
+
+interface Tally {
+  readonly times: Array<number>
+  readonly statuses: Map<number, number>
+  seconds: number
+  cpu: number | undefined
+  errors: number
+}
+
+interface Row {
+  readonly target: string
+  readonly connections: number
+  readonly count: number
+  readonly perSecond: number
+  readonly p50: number
+  readonly p99: number
+  readonly cpuPerRequest: number | undefined
+  readonly statuses: string
+}
+
+const round = async (target: Target, deliveries: ReadonlyArray<Signed>, connections: number, tally: Tally) => {
+  const before = cpuMs(target.pids())
+  const fired = await fire(target.url, deliveries, connections)
+  const after = cpuMs(target.pids())
+  tally.times.push(...fired.times)
+  tally.seconds += fired.seconds
+  tally.errors += fired.errors
+  for (const [status, n] of fired.statuses) tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + n)
+  tally.cpu = tally.cpu !== undefined && before !== undefined && after !== undefined ? tally.cpu + after - before : undefined
+}
+
+const summarizeTally = (target: string, connections: number, tally: Tally): Row => {
+  const sorted = [...tally.times].sort((a, b) => a - b)
+  return {
+    target,
+    connections,
+    count: sorted.length,
+    perSecond: sorted.length / tally.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuPerRequest: tally.cpu !== undefined ? tally.cpu / sorted.length : undefined,
+    statuses: [...tally.statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${n}×${s}`).join(" ") +
+      (tally.errors > 0 ? ` ${tally.errors}×error` : "")
+  }
+}
+
+/** Warm-up, then `rounds` rounds over `targets` at one concurrency level; one row per target. */
+const measure = async (targets: ReadonlyArray<Target>, connections: number): Promise<Array<Row>> => {
+  // One pool per level: every target gets the same deliveries, none twice.
+  const deliveries = pool(secret, warmup + rounds * perRound)
+  const tallies = targets.map(() => ({ times: [], statuses: new Map(), seconds: 0, cpu: 0, errors: 0 }) as Tally)
+  for (const target of targets) await fire(target.url, deliveries.slice(0, warmup), connections)
+  for (let r = 0; r < rounds; r++) {
+    const slice = deliveries.slice(warmup + r * perRound, warmup + (r + 1) * perRound)
+    for (const [i, target] of targets.entries()) await round(target, slice, connections, tallies[i]!)
+  }
+  return targets.map((target, i) => summarizeTally(target.name, connections, tallies[i]!))
+}
+
+const rowCells = (row: Row, extra: ReadonlyArray<string>) => [
+  row.target,
+  String(row.connections),
+  fixed(row.perSecond, 0),
+  fixed(row.p50),
+  fixed(row.p99),
+  fixed(row.cpuPerRequest, 3),
+  ...extra,
+  row.statuses
+]
+
+const topFunctions = (summary: ProfileSummary, per: number, count = 6) =>
+  summary.top.slice(0, count).map((t) => `${t.name.trim()} ${(t.ms / per).toFixed(3)}`).join("; ")
+
+// Parts -----------------------------------------------------------------------------------------------------------
+
+const PORTER = "Porter Worker, intake"
+const FLOOR_NAME = "floor (HMAC + insert)"
+const NOOP_NAME = "no-op Worker"
+const NOOP_INSERT_NAME = "no-op + insert"
+const PROBOT = "Probot app (Node)"
+const EMBED = "Porter embedded (Node)"
+
+const workerdPart = async (probot: Child) => {
+  const env = { ...workerEnv({ github: "http://127.0.0.1:9", fly: "http://127.0.0.1:9" }), GITHUB_WEBHOOK_SECRET: secret }
+  const intakeOnly = await Build.bundle({ entryPoint: fileURLToPath(new URL("../worker/intakeOnly.ts", import.meta.url)) })
+  const rows: Array<Row> = []
+  let profile: ProfileSummary | undefined
+  for (const connections of levels) {
+    const targets: Array<Target> = []
+    try {
+      targets.push(await startWorker(PORTER, intakeOnly.code, env))
+      targets.push(await startWorker(FLOOR_NAME, FLOOR, env))
+      targets.push(await startWorker(NOOP_NAME, NOOP, env))
+      targets.push(await startWorker(NOOP_INSERT_NAME, NOOP_INSERT, env))
+      targets.push(childTarget(PROBOT, probot))
+      rows.push(...await measure(targets, connections))
+      if (profiling && connections === levels.at(-1)) {
+        const porter = targets[0]!
+        const sampler = await profiler(await porter.miniflare!.getInspectorURL())
+        await sampler.start()
+        await fire(porter.url, pool(secret, 2000), connections)
+        profile = await sampler.stop()
+        sampler.close()
+      }
+    } finally {
+      for (const target of targets) if (target.miniflare) await target.stop()
+    }
+  }
+
+  const at = (name: string, connections: number) => rows.find((r) => r.target === name && r.connections === connections)
+  console.log("### Webhook intake in workerd (local D1), beside the floor and Probot\n")
+  console.log(table(
+    ["target", "connections", "answers/s", "p50 ms", "p99 ms", "CPU ms/req", "throughput vs floor", "CPU vs floor", "statuses"],
+    rows.map((row) => {
+      const floor = at(FLOOR_NAME, row.connections)!
+      const self = row.target === FLOOR_NAME
+      return rowCells(row, [
+        self ? "" : `${fixed(row.perSecond / floor.perSecond)}×`,
+        self || row.cpuPerRequest === undefined || floor.cpuPerRequest === undefined
+          ? ""
+          : `${fixed(row.cpuPerRequest / floor.cpuPerRequest)}×`
+      ])
+    })
+  ))
+  console.log("\nThe isolate's own CPU per webhook, by subtraction (ms; process CPU per request of the target minus a " +
+    "baseline's, same run and concurrency):\n")
+  console.log(table(
+    ["connections", "Porter − no-op", "Porter − (no-op + insert)", "floor − no-op", "floor − (no-op + insert)", "Porter/floor throughput", "Porter/floor CPU"],
+    levels.map((connections) => {
+      const porter = at(PORTER, connections)!
+      const floor = at(FLOOR_NAME, connections)!
+      const noop = at(NOOP_NAME, connections)!
+      const insert = at(NOOP_INSERT_NAME, connections)!
+      const minus = (a: Row, b: Row) =>
+        a.cpuPerRequest !== undefined && b.cpuPerRequest !== undefined ? fixed(a.cpuPerRequest - b.cpuPerRequest, 3) : "n/a"
+      return [
+        String(connections),
+        minus(porter, noop),
+        minus(porter, insert),
+        minus(floor, noop),
+        minus(floor, insert),
+        `${fixed(porter.perSecond / floor.perSecond)}×`,
+        porter.cpuPerRequest !== undefined && floor.cpuPerRequest !== undefined
+          ? `${fixed(porter.cpuPerRequest / floor.cpuPerRequest)}×`
+          : "n/a"
+      ]
+    })
+  ))
+  if (profile) {
+    console.log(`\nPorter's isolate under load (V8 sampling profiler through workerd's inspector, 2,000 deliveries at ` +
+      `${levels.at(-1)} connections; wall-clock samples on the isolate's thread, so a busy machine inflates them): ` +
+      `JS ${fixed(profile.jsMs / 2000, 3)} ms/req (GC ${fixed(profile.gcMs / 2000, 3)}), native ` +
+      `${fixed(profile.programMs / 2000, 3)} ms/req. Top self time (ms/req): ${topFunctions(profile, 2000)}.`)
+  }
+  return rows
+}
+
+const nodePart = async (probot: Child) => {
+  const profileDir = profiling ? mkdtempSync(join(tmpdir(), "porter-bench-prof-")) : undefined
+  const embed = await startChild("./embedServer.ts", { WEBHOOK_SECRET: secret })
+  const targets = [childTarget(EMBED, embed), childTarget(PROBOT, probot)]
+  const rows: Array<Row> = []
+  try {
+    for (const connections of levels) rows.push(...await measure(targets, connections))
+  } finally {
+    await embed.stop()
+  }
+  let profile: ProfileSummary | undefined
+  if (profileDir !== undefined) {
+    // A separate, profiled process: the profiler's overhead stays out of the figures above.
+    const profiled = await startChild("./embedServer.ts", { WEBHOOK_SECRET: secret, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` })
+    await fire(profiled.url, pool(secret, 500), 10)
+    await fire(profiled.url, pool(secret, 5000), 10)
+    await profiled.stop()
+    const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"))
+    if (file) profile = summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile)
+    rmSync(profileDir, { recursive: true, force: true })
+  }
+
+  const at = (name: string, connections: number) => rows.find((r) => r.target === name && r.connections === connections)
+  console.log("### Intake embedded in a Node host (in-memory layers), beside Probot\n")
+  console.log(table(
+    ["target", "connections", "answers/s", "p50 ms", "p99 ms", "CPU ms/req", "throughput vs Probot", "p99 vs Probot", "statuses"],
+    rows.map((row) => {
+      const peer = at(PROBOT, row.connections)!
+      const self = row.target === PROBOT
+      return rowCells(row, [
+        self ? "" : `${fixed(row.perSecond / peer.perSecond)}×`,
+        self ? "" : `${fixed(row.p99 / peer.p99)}×`
+      ])
+    })
+  ))
+  if (profile) {
+    console.log(`\nThe embedded intake under load (Node \`--cpu-prof\`, 5,000 deliveries at 10 connections after 500 ` +
+      `for warm-up; the whole process, the HTTP server included): JS ${fixed(profile.jsMs / 5500, 3)} ms/req ` +
+      `(GC ${fixed(profile.gcMs / 5500, 3)}). Top self time (ms/req): ${topFunctions(profile, 5500, 8)}.`)
+  }
+  return rows
+}
+
+// Main ------------------------------------------------------------------------------------------------------------
+
+console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`)
+console.log(`Per target and concurrency level: ${rounds} rounds of ${perRound} deliveries after ${warmup} for warm-up.\n`)
+const probot = await startChild("./probotServer.ts", { WEBHOOK_SECRET: secret })
+try {
+  if (parts.includes("workerd")) {
+    await workerdPart(probot)
+    console.log("")
+  }
+  if (parts.includes("node")) await nodePart(probot)
+  const recorded = await (await fetch(new URL("/bench/count", probot.url))).json() as { n: number }
+  console.log(`\nProbot recorded ${recorded.n.toLocaleString("en")} deliveries.`)
+} finally {
+  await probot.stop()
+}

@@ -133,6 +133,21 @@ export const work = Effect.gen(function*() {
       return yield* new Refused({ reason: `the task branch ${env.branch} is the repository's default branch` })
     }
     yield* git.createBranch(dir, env.branch)
+  } else {
+    // A follow-up pushes to the pull request's head branch. When that is the default branch (a fork's `main`
+    // whose pull request targets another branch: the name exists here too), the push would land on the
+    // repository's own default branch, unreviewed. Checked before the agent runs.
+    const defaultBranch = yield* github.defaultBranch.pipe(
+      Effect.mapError((error) =>
+        new Refused({ reason: `could not check the repository's default branch before working on ${env.branch}: ${error.message}` })
+      )
+    )
+    if (defaultBranch === env.branch) {
+      return yield* new Refused({
+        reason: `the pull request's head branch ${env.branch} is the repository's default branch: Porter does not ` +
+          "push to it (is the pull request from a fork?)"
+      })
+    }
   }
   yield* log.line("runner", `working on ${env.branch}`)
 

@@ -280,6 +280,24 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.strictEqual(forge.git(repo, ["rev-parse", "main"]), main)
     }))
 
+  it.effect("refuses a follow-up whose head branch is the repository's default branch (a fork's `main`)", () =>
+    Effect.gen(function*() {
+      const { forge } = yield* Fixture
+      const repo = yield* Effect.promise(() => forge.createRepo(`repo-${++repos}`))
+      const main = forge.git(repo, ["rev-parse", "main"])
+      // What Porter sends for a comment on a fork's pull request `mallory:main` → `develop`.
+      const run = yield* runTask({
+        repo,
+        instruction: script("write a.txt a"),
+        extra: { HEAD_BRANCH: "main", BRANCH: "main", BASE_BRANCH: "develop" }
+      })
+      assert.strictEqual(run.exit.code, ExitCode.Refused, run.exit.stdout)
+      assert.strictEqual(run.completed!["outcome"], "error")
+      assert.match(String(run.completed!["error"]), /main is the repository's default branch/)
+      assert.strictEqual(forge.git(repo, ["rev-parse", "main"]), main, "nothing was pushed to main")
+      assert.strictEqual(run.pulls.length, 0)
+    }))
+
   it.effect("works on a pull request's head branch and links its open PR", () =>
     Effect.gen(function*() {
       const { forge } = yield* Fixture

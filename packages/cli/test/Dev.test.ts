@@ -90,12 +90,17 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
         info.githubAdminToken
       )
       assert.deepStrictEqual(pulls.map((p) => p.html_url), [task.prUrl])
-      // The readable log followed it: the transitions and the machine's own lines.
-      yield* Effect.sleep("1200 millis")
+      // The readable log followed it: the transitions and the machine's own lines. The log polls every 500 ms
+      // on a loaded machine too, so wait for the lines (bounded) rather than for a fixed time.
+      const expected = [
+        new RegExp(`task ${task.id} ${repo}#${issue.number} \\(script\\): (\\w+ → )?succeeded ${task.prUrl}`),
+        /\d\d:\d\d:\d\d \w+ │ Porter runner: task task_\w+, script on admin\/widgets#1/,
+        /machine \w+ \(task_\w+\) (started|destroyed)/
+      ]
+      const until = Date.now() + 20_000
+      while (!expected.every((re) => re.test(stdout())) && Date.now() < until) yield* Effect.sleep("100 millis")
       const log = stdout()
-      assert.match(log, new RegExp(`task ${task.id} ${repo}#${issue.number} \\(script\\): (\\w+ → )?succeeded ${task.prUrl}`))
-      assert.match(log, /\d\d:\d\d:\d\d \w+ │ Porter runner: task task_\w+, script on admin\/widgets#1/)
-      assert.match(log, /machine \w+ \(task_\w+\) (started|destroyed)/)
+      for (const re of expected) assert.match(log, re)
     }), 90_000)
 
   it.effect("porter tasks ls and show read the deployment's tasks", () =>

@@ -2,8 +2,10 @@
  * `MachineProvisioner` over the Docker Engine API: one container per task from the runner image, started at once,
  * with the machine environment, CPU and memory limits from `spec.guest` (`NanoCpus`, `Memory`; CPUs capped at what
  * the daemon has), Porter's labels (`porter=1`, `porter.task_id`, `porter.deadline_at`), auto-removal when it ends,
- * an init process (`docker-init`) so signals reach the runner, and the name `porter-<task id>`: a create repeated
- * after a lost answer meets the first container (409) and returns it instead of making a second one.
+ * and the name `porter-<task id>`: a create repeated after a lost answer meets the first container (409) and
+ * returns it instead of making a second one. No `docker-init` by default: the runner image's entrypoint brings its
+ * own init after moving the secret environment out of every process's environment, which an init in front of it
+ * (PID 1, same user as the agent) would keep.
  *
  * `findByTask` and `list` use label filters, so they need no database and see containers of earlier hosts.
  * Deadlines are labels too: the layer checks them every few seconds (`deadlineCheckMs`) and stops overdue
@@ -31,7 +33,10 @@ export interface DockerOptions {
   readonly namePrefix?: string | undefined
   /** Remove containers when they end (default true). */
   readonly autoRemove?: boolean | undefined
-  /** Run `docker-init` as PID 1 (default true). */
+  /**
+   * Run `docker-init` as PID 1 (default false). Only for images without an init of their own: `docker-init` keeps
+   * the container's whole environment, secrets included, where the image's processes can read it.
+   */
   readonly init?: boolean | undefined
   /** `HostConfig.NetworkMode` (`bridge`, `host`, a network name); default the daemon's. */
   readonly network?: string | undefined
@@ -283,7 +288,7 @@ export const make = (
         image,
         maxCpus: yield* maxCpus,
         autoRemove: options.autoRemove ?? true,
-        init: options.init ?? true,
+        init: options.init ?? false,
         network: options.network,
         extraHosts: options.extraHosts ?? DEFAULT_EXTRA_HOSTS,
         stopTimeoutSeconds,

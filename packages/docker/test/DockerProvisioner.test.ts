@@ -206,7 +206,7 @@ describe.skipIf(noDaemon)(`against a real dockerd${skipReason ? ` (skipped: ${sk
         assert.strictEqual(container.HostConfig?.NanoCpus, 1_000_000_000)
         assert.strictEqual(container.HostConfig?.Memory, 256 * 1024 * 1024)
         assert.strictEqual(container.HostConfig?.AutoRemove, true)
-        assert.strictEqual(container.HostConfig?.Init, true)
+        assert.notStrictEqual(container.HostConfig?.Init, true)
         const lines = yield* eventually(
           Effect.map(p.logs(machine.id), (l) => (l.includes(`CALLBACK_TOKEN=${SECRET}`) ? Option.some(l) : Option.none())),
           "the environment in the logs"
@@ -215,6 +215,23 @@ describe.skipIf(noDaemon)(`against a real dockerd${skipReason ? ` (skipped: ${sk
         assert.include(lines, `TASK_ID=${taskId}`)
         yield* p.destroy(machine.id)
         assert.isTrue(Option.isNone(yield* p.engine.inspectContainer(machine.id)))
+      }))
+
+    it.effect("PID 1 is the image's own entrypoint: no init process keeps the secret environment it moved away", () =>
+      Effect.gen(function*() {
+        const p = yield* DockerProvisioner.DockerProvisioner
+        const taskId = yield* Ids.makeTaskId
+        // The runner image's entrypoint execs with a minimal environment so that no process the agent can read
+        // (same user, /proc/<pid>/environ) holds the task's tokens; an init in front of it would keep them all.
+        const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "pid1" }))
+        const lines = yield* eventually(
+          Effect.map(p.logs(machine.id), (l) => (l.some((line) => line.includes("pid1 read")) ? Option.some(l) : Option.none())),
+          "PID 1's environment in the logs"
+        )
+        const text = lines.join("\n")
+        assert.include(text, "PATH=/bin:/usr/bin")
+        assert.notInclude(text, SECRET)
+        yield* p.destroy(machine.id)
       }))
 
     it.effect("a create repeated after a lost answer returns the task's container instead of making a second", () =>

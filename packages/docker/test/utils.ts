@@ -11,19 +11,22 @@ import { DockerEngine } from "@porter/docker"
 
 /**
  * What the test containers run. MACHINE_MODE: idle (default) prints "ready" and runs until SIGTERM; `env` also
- * prints its environment; `exit` prints "bye" and exits with MACHINE_EXIT_CODE (default 3).
+ * prints its environment; `exit` prints "bye" and exits with MACHINE_EXIT_CODE (default 3); `pid1` does what the
+ * runner image's entrypoint does (exec with a minimal environment) and prints PID 1's environment.
  */
 const SCRIPT = [
   "trap 'echo stopping; exit 0' TERM",
   "echo ready",
   "case \"$MACHINE_MODE\" in",
   "  env) env ;;",
+  "  pid1) exec /usr/bin/env -i PATH=/bin:/usr/bin /bin/sh -c 'cat /proc/1/environ; echo; echo pid1 read; " +
+  "trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done' ;;",
   "  exit) echo bye; exit \"${MACHINE_EXIT_CODE:-3}\" ;;",
   "esac",
   "while :; do sleep 1 & wait $!; done"
 ].join("\n")
 
-const BINARIES = ["/bin/sh", "/bin/sleep", "/usr/bin/env"]
+const BINARIES = ["/bin/sh", "/bin/sleep", "/usr/bin/env", "/bin/cat"]
 
 export const IMAGE_REPO = "porter-test-idle"
 // The tag follows the script, so a changed script never meets a stale image (nor another suite's image).

@@ -451,16 +451,19 @@ export const make = Effect.gen(function*() {
       return yield* reply(event, Messages.limitReached(event.author.login, "user", settings.maxActivePerUser))
     }
     let headBranch = event.pullRequest?.headBranch
+    let headRepo = event.pullRequest?.headRepoFullName
     let baseBranch = event.pullRequest?.baseBranch ?? event.defaultBranch
     if (event.isPullRequest && headBranch === undefined) {
       const pr = yield* reader.pullRequest(event.repo, event.issueNumber, event.installationId).pipe(Effect.option)
       if (Option.isSome(pr)) {
         headBranch = pr.value.headBranch
+        headRepo = pr.value.headRepoFullName
         baseBranch = pr.value.baseBranch
       }
     }
-    if (event.pullRequest?.headRepoFullName && event.pullRequest.headRepoFullName !== event.repo.fullName) {
-      // A fork's branch cannot be pushed with this repository's token: work on a new branch instead.
+    if (headRepo !== undefined && headRepo.toLowerCase() !== event.repo.fullName.toLowerCase()) {
+      // A fork's branch cannot be pushed with this repository's token (and its name may well be this
+      // repository's default branch): work on a new branch of this repository instead, based on the PR's base.
       headBranch = undefined
     }
     const id = yield* taskIdFor(event.deliveryId, receivedAt, salt)

@@ -417,6 +417,28 @@ describe("Porter flow", () => {
       assert.strictEqual((yield* store.listByIssue("octo-org/hello-world", 1, 10)).length, 1)
     }).pipe(setup()))
 
+  it.effect("a comment on a pull request continues on its branch, but never on a fork's", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const recorder = yield* GitHubRecorder
+      yield* recorder.seedPullRequest("octo-org/hello-world", 7, {
+        headBranch: "feature/weeks", headRepoFullName: "octo-org/hello-world", baseBranch: "develop", state: "open"
+      })
+      yield* recorder.seedPullRequest("octo-org/hello-world", 8, {
+        headBranch: "main", headRepoFullName: "someone/hello-world", baseBranch: "develop", state: "open"
+      })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix the review", issueNumber: 7, isPullRequest: true }))
+      const own = yield* runnerOfLatestMachine
+      assert.strictEqual(own.spec.env["HEAD_BRANCH"], "feature/weeks")
+      assert.strictEqual(own.spec.env["BRANCH"], "feature/weeks")
+      assert.strictEqual(own.spec.env["BASE_BRANCH"], "develop")
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix the review", issueNumber: 8, isPullRequest: true }))
+      const fork = yield* runnerOfLatestMachine
+      assert.isUndefined(fork.spec.env["HEAD_BRANCH"], "a fork's branch is never pushed to")
+      assert.match(fork.spec.env["BRANCH"]!, /^porter\/8-/)
+      assert.strictEqual(fork.spec.env["BASE_BRANCH"], "develop")
+    }).pipe(setup()))
+
   it.effect("secret values never reach a comment", () =>
     Effect.gen(function*() {
       const porter = yield* Porter.Porter

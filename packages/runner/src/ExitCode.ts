@@ -23,7 +23,10 @@ export const ExitCode = {
   TaskEnded: 8,
   /** The `completed` callback could not be delivered (refused, or unreachable through every retry). */
   CallbackFailed: 9,
-  /** The agent moved or rewrote the base branch, left the task branch, or broke `.git`: nothing was pushed. */
+  /**
+   * The agent moved or rewrote the base branch, left the task branch, broke `.git` or put a secret value in its
+   * changes (or a follow-up would push to the default branch): nothing was pushed.
+   */
   Refused: 10,
   /** The agent is unknown or its CLI could not be started. */
   AgentUnavailable: 11

@@ -65,6 +65,11 @@ export class Git extends Context.Service<Git, {
   readonly countCommits: (dir: string, from: string, to: string) => Effect.Effect<number, GitFailed>
   /** Pushes `refs/heads/<branch>` to the same name at `url`; never forced. */
   readonly push: (dir: string, url: string, branch: string) => Effect.Effect<void, GitFailed | PushRejected>
+  /**
+   * Hands every line of what `from..to` adds to history to `onLine`: each commit's author, committer and message
+   * and its patch (as text, merges against each parent, no textconv or external diff the repository could set up).
+   */
+  readonly scanChanges: (dir: string, from: string, to: string, onLine: (line: string) => void) => Effect.Effect<void, GitFailed>
 }>()("@porter/runner/Git") {}
 
 export interface Options {
@@ -202,7 +207,27 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     return yield* new GitFailed({ operation: "push", exitCode: result.exitCode, detail: lastLines(output) })
   })
 
-  return Git.of({ clone, head, resolve, createBranch, saveConfig, lockDown, commitAll, isAncestor, countCommits, push })
+  const scanChanges = Effect.fn("Git.scanChanges")(function*(
+    dir: string,
+    from: string,
+    to: string,
+    onLine: (line: string) => void
+  ) {
+    const args = ["log", "-p", "-m", "--text", "--no-textconv", "--no-ext-diff", "--no-color", "--format=fuller", `${from}..${to}`]
+    const result = yield* Proc.run("git", args, {
+      env: envFor(undefined),
+      cwd: dir,
+      onLine: (stream, line) => (stream === "stdout" ? Effect.sync(() => onLine(line)) : Effect.void)
+    }).pipe(
+      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+      Effect.mapError((error) => new GitFailed({ operation: "log", detail: error.message }))
+    )
+    if (result.exitCode !== 0) {
+      return yield* new GitFailed({ operation: "log", exitCode: result.exitCode, detail: lastLines(result.stderr) || "no output" })
+    }
+  })
+
+  return Git.of({ clone, head, resolve, createBranch, saveConfig, lockDown, commitAll, isAncestor, countCommits, push, scanChanges })
 })
 
 export const layer = (

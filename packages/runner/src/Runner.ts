@@ -2,7 +2,7 @@
  * The runner program: what one Porter machine does for one task, as typed steps.
  *
  *   decode env → `started` → (heartbeats) → clone → branch → agent → lock down .git → verify →
- *   commit leftovers → push the task branch → open or link the pull request → `completed`
+ *   commit leftovers → no secret in the changes → push the task branch → open or link the pull request → `completed`
  *
  * Every way a run can end is a `Report` (outcome + exit code); only a 409 from Porter (the task
  * already ended) skips the `completed` callback. `layer` assembles the services for Node.
@@ -18,7 +18,7 @@ import * as Callbacks from "./Callbacks.ts"
 import { ExitCode } from "./ExitCode.ts"
 import * as Git from "./Git.ts"
 import * as GitHubApi from "./GitHubApi.ts"
-import { type MachineEnv, MachineEnvService, secretValues } from "./MachineEnv.ts"
+import { isSecretName, type MachineEnv, MachineEnvService, secretValues } from "./MachineEnv.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Scrubber from "./Scrubber.ts"
 
@@ -68,6 +68,33 @@ export const commitMessage = (env: MachineEnv, spec: { readonly displayName: str
     "",
     `Porter-Task: ${env.taskId}`
   ].join("\n")
+
+/** Secret values shorter than this are not looked for in the pushed changes (real keys and tokens are longer). */
+const MIN_PUSH_SCAN_LENGTH = 12
+
+/**
+ * The secret variables of the machine environment whose value (or an encoding the Scrubber knows) appears in
+ * what `from..to` adds to history. Their names only: the agent holds its own API keys, and a prompt-injected
+ * "write your environment to a file" must not end up on a pushed branch.
+ */
+export const secretsInChanges = (env: MachineEnv, dir: string, from: string, to: string) =>
+  Effect.gen(function*() {
+    const git = yield* Git.Git
+    const needles: Array<readonly [string, string]> = []
+    for (const [name, value] of Object.entries(env.raw)) {
+      if (!isSecretName(name) || value.trim().length < MIN_PUSH_SCAN_LENGTH) continue
+      for (const variant of Scrubber.variantsOf(value)) {
+        if (variant.length >= MIN_PUSH_SCAN_LENGTH) needles.push([name, variant])
+      }
+    }
+    const found = new Set<string>()
+    if (needles.length === 0) return [] as ReadonlyArray<string>
+    // Line by line: a big change is never held in memory, and no key or token spans a line break.
+    yield* git.scanChanges(dir, from, to, (line) => {
+      for (const [name, needle] of needles) if (!found.has(name) && line.includes(needle)) found.add(name)
+    })
+    return [...found].sort() as ReadonlyArray<string>
+  })
 
 /** The clone `Boot` started before the program was loaded, if any. */
 export const EarlyCloneRef = Context.Reference<EarlyClone | undefined>("@porter/runner/EarlyClone", {
@@ -202,6 +229,13 @@ export const work = Effect.gen(function*() {
       exitCode: ExitCode.Ok,
       ...(summary !== undefined ? { summary } : {}),
       ...(usage !== undefined ? { usage } : {})
+    })
+  }
+  const leaked = yield* secretsInChanges(env, dir, start.sha, tip)
+  if (leaked.length > 0) {
+    return yield* new Refused({
+      reason: `the agent's changes contain the value of ${leaked.join(", ")} (in a file or a commit): nothing was ` +
+        "pushed. Check the instructions and the issue for a request to reveal secrets"
     })
   }
 

@@ -245,6 +245,29 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.include(run.pulls[0]!.body, "summary mentions [redacted] and [redacted]")
     }))
 
+  it.effect("refuses to push a secret value the agent wrote into the repository, also one removed again later", () =>
+    Effect.gen(function*() {
+      const key = "sk-ant-api03-AnotherSecretKeyValue_987654321"
+      // A prompt-injected "write your environment into a file": the agent holds its own API key.
+      const inFile = yield* runTask({
+        extra: { ANTHROPIC_API_KEY: key },
+        instruction: script("write a.txt a", "run printf 'debug=%s\\n' \"$ANTHROPIC_API_KEY\" > debug.txt")
+      })
+      // Committed by the agent, then deleted: the tip is clean, the pushed history would not be.
+      const inHistory = yield* runTask({
+        extra: { ANTHROPIC_API_KEY: key },
+        instruction: script("run printf %s \"$ANTHROPIC_API_KEY\" > leak.txt", "commit add notes", "delete leak.txt", "write a.txt a")
+      })
+      for (const run of [inFile, inHistory]) {
+        assert.strictEqual(run.exit.code, ExitCode.Refused, run.exit.stdout)
+        assert.strictEqual(run.completed!["outcome"], "error")
+        assert.match(String(run.completed!["error"]), /ANTHROPIC_API_KEY/)
+        assert.notInclude(everything(run, run.pulls), key)
+        assert.isUndefined(run.remoteBranch(run.branch), "nothing was pushed")
+        assert.strictEqual(run.pulls.length, 0)
+      }
+    }))
+
   it.effect("never writes the token into the clone (.git/config, any file)", () =>
     Effect.gen(function*() {
       const { forge } = yield* Fixture

@@ -6,7 +6,8 @@
  *
  * Credentials: the token comes per call (`spec.credential` / `options.credential`, resolved by the orchestration
  * from the `SecretStore` under `FLY_API_TOKEN`), else the deploy-wide token of this layer. It is sent as the
- * `Authorization` header and never logged or put in an error.
+ * `Authorization` header and never logged or put in an error; neither are the values of a create's secret
+ * environment, should Fly's error text quote them.
  *
  * What it cannot do:
  * - enforce `spec.deadlineAt`: Fly machines have no maximum lifetime, so overdue machines are left to the
@@ -147,6 +148,21 @@ export const createRequest = (
 }
 
 const seconds = (ms: number) => `${Math.max(0, Math.round(ms / 1000))}s`
+
+/**
+ * A create's error without the spec's secret values: Fly's error text (a validation message may quote the config it
+ * refused) becomes the `ProvisionError` message, which the orchestration puts on the issue.
+ */
+export const withoutSecrets = (
+  error: FlyHttp.FlyApiError,
+  secretEnv: MachineProvisioner.MachineSpec["secretEnv"]
+): FlyHttp.FlyApiError => {
+  const values = Object.values(secretEnv).map((value) => Redacted.value(value)).filter((value) => value.length >= 6)
+  if (values.length === 0) return error
+  const scrub = (text: string | undefined) =>
+    text === undefined ? undefined : values.reduce((out, value) => out.split(value).join("<redacted>"), text)
+  return new FlyHttp.FlyApiError({ ...error, flyError: scrub(error.flyError), detail: scrub(error.detail) })
+}
 
 /** Which setting a Fly validation error is about, named for the user. */
 const fieldOf = (text: string, body: FlyApi.CreateMachineRequest | undefined): string => {
@@ -336,7 +352,7 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
           listWhere(token, FlyApi.METADATA_TASK_ID, spec.taskId),
           (found) => Option.fromNullishOr(found[0])
         )
-      }).pipe(Effect.catch(fail(body)))
+      }).pipe(Effect.catch((error) => fail(body)(withoutSecrets(error, spec.secretEnv))))
       const result = toMachine(machine)
       yield* Effect.logInfo("Fly machine created", { taskId: spec.taskId, machineId: result.id, app })
       return result

@@ -337,6 +337,19 @@ describe("FlyMachines", () => {
         assert.include(region.message, "region")
       }).pipe(Effect.provide(localFly({}, { regions: ["local", "ams"] }))), 30_000)
 
+    it.live("an error text that quotes the machine's secret environment never carries it to the issue", () =>
+      Effect.gen(function*() {
+        const fly = yield* Fly
+        const server = yield* LocalFly
+        server.faults.serverError({ status: 422, op: "create", error: `invalid config.env: ANTHROPIC_API_KEY=${SECRET} too long` })
+        const error = yield* Effect.flip(fly.create(specFor(yield* Ids.makeTaskId)))
+        assert.strictEqual(error.reason, "bad_config")
+        assert.include(error.message, "invalid config.env: ANTHROPIC_API_KEY=")
+        for (const shown of [error.message, String(error), JSON.stringify(error), String(error.cause)]) {
+          assert.notInclude(shown, SECRET)
+        }
+      }).pipe(Effect.provide(localFly())), 30_000)
+
     it.live("a missing app says how to create it", () =>
       Effect.gen(function*() {
         const fly = yield* Fly

@@ -1,0 +1,100 @@
+/**
+ * Porter's HTTP app in-process, as a Web handler: core's `HttpApp.routes` with the **real** GitHub webhook intake
+ * (`GitHubWebhooks`: HMAC check, decoding) in front of `Porter` over the in-memory layers of `@porter/testing`
+ * (background work inline, so a request's task exists when its answer does). The task store counts the tasks it
+ * creates, so a fuzzer can check that an input created exactly what it should.
+ */
+import { Cause, Context, Effect, Layer, Logger, Redacted, type Scope } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import {
+  AgentCatalog,
+  Authorizer,
+  Background,
+  CommandParser,
+  HttpApp,
+  Porter,
+  PorterConfig,
+  PromptBuilder,
+  RepoTokens,
+  Settings,
+  TaskStore,
+  TaskTokens
+} from "@porter/core"
+import { GitHubWebhooks } from "@porter/github"
+import { InMemoryProvisioner, InMemorySecretStore, InMemoryTaskStore, type Machines, RecordingReporter } from "@porter/testing"
+
+export const WEBHOOK_SECRET = "reliability-webhook-secret-0123456789"
+export const TASK_TOKEN_SECRET = Redacted.make("reliability-task-token-secret")
+/** Small, so that oversized bodies are cheap to generate. */
+export const MAX_WEBHOOK_BYTES = 64 * 1024
+
+export interface App {
+  readonly handler: (request: Request) => Promise<Response>
+  /** Tasks the store has created so far. */
+  readonly created: () => number
+  readonly store: TaskStore.TaskStore["Service"]
+  readonly tokens: TaskTokens.TaskTokens["Service"]
+  readonly machines: Machines["Service"]
+  readonly parser: CommandParser.CommandParser["Service"]
+  readonly settings: Settings.RepoSettings
+  /** What the app logged (nothing reaches the console). */
+  readonly logs: () => ReadonlyArray<LogLine>
+}
+
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly cause: string
+}
+
+/** No per-repository or per-user limit gets in the way of a fuzzer creating thousands of tasks. */
+export const settings = new Settings.RepoSettings({ ...Settings.defaults, maxActivePerRepo: 1_000_000, maxActivePerUser: 1_000_000 })
+
+/** Builds the app for the scope's lifetime. */
+export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*() {
+  let created = 0
+  const counting = Layer.effect(
+    TaskStore.TaskStore,
+    Effect.map(InMemoryTaskStore.make, (store) =>
+      TaskStore.TaskStore.of({ ...store, create: (task) => Effect.tap(store.create(task), () => Effect.sync(() => void created++)) }))
+  )
+  const services = Layer.mergeAll(
+    counting,
+    InMemorySecretStore.layer([]),
+    Settings.layerMemory(settings),
+    InMemoryProvisioner.layer,
+    RecordingReporter.layer,
+    Authorizer.layerAllowAll,
+    RepoTokens.layerStatic(Redacted.make("ghs_reliabilityRepoToken0000000000000")),
+    CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
+    PromptBuilder.layer,
+    TaskTokens.layer(TASK_TOKEN_SECRET),
+    PorterConfig.layer({ publicUrl: "http://porter.test", maxWebhookBytes: MAX_WEBHOOK_BYTES, reportRetry: { times: 0, baseDelayMs: 0 } }),
+    Background.layerInline
+  )
+  const context = yield* Layer.build(Porter.layer.pipe(Layer.provideMerge(services)))
+  const logs: Array<LogLine> = []
+  const recorder = Logger.make(({ cause, logLevel, message }) => {
+    logs.push({ level: logLevel, message: Array.isArray(message) ? message.map(String).join(" ") : String(message), cause: Cause.pretty(cause) })
+  })
+  const routes = HttpApp.routes.pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) }),
+      Layer.succeedContext(context),
+      Logger.layer([recorder])
+    )),
+    Layer.provide(HttpServer.layerServices)
+  )
+  const { dispose, handler } = HttpRouter.toWebHandler(routes, { disableLogger: true })
+  yield* Effect.addFinalizer(() => Effect.promise(dispose))
+  return {
+    handler: (request: Request) => handler(request),
+    created: () => created,
+    store: Context.get(context, TaskStore.TaskStore),
+    tokens: Context.get(context, TaskTokens.TaskTokens),
+    machines: Context.get(context, InMemoryProvisioner.Machines),
+    parser: Context.get(context, CommandParser.CommandParser),
+    settings,
+    logs: () => [...logs]
+  } satisfies App
+})

@@ -126,6 +126,13 @@ export const toMachine = (machine: FlyApi.Machine): MachineProvisioner.Machine =
 
 const isPorters = (machine: FlyApi.Machine) => machine.config?.metadata?.[FlyApi.METADATA_PORTER] === "1"
 
+/**
+ * A task's machine that may still do its work: not gone, and not `failed` (a launch that failed never runs). The
+ * orchestration dispatches a stuck task again only after finding its machine failed; handing that same machine back
+ * would spend every attempt on it. Failed machines stay in `list`, so the orphan sweep still destroys them.
+ */
+const mayRun = (machine: FlyApi.Machine) => toMachineState(machine.state) !== "failed"
+
 /** The request body of a create; secret values are unwrapped here and nowhere else. */
 export const createRequest = (
   spec: MachineProvisioner.MachineSpec,
@@ -324,7 +331,7 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
     ) {
       const token = yield* tokenFor(call?.credential)
       const machines = yield* listWhere(token, FlyApi.METADATA_TASK_ID, taskId).pipe(Effect.catch(fail()))
-      return Option.map(Option.fromNullishOr(machines[0]), toMachine)
+      return Option.map(Option.fromNullishOr(machines.find(mayRun)), toMachine)
     })
 
     const list = Effect.fn("FlyMachines.list")(function*(call?: MachineProvisioner.CallOptions) {
@@ -350,7 +357,7 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
         // An earlier attempt may have made the machine although its answer was lost: use that one.
         recover: Effect.map(
           listWhere(token, FlyApi.METADATA_TASK_ID, spec.taskId),
-          (found) => Option.fromNullishOr(found[0])
+          (found) => Option.fromNullishOr(found.find(mayRun))
         )
       }).pipe(Effect.catch((error) => fail(body)(withoutSecrets(error, spec.secretEnv))))
       const result = toMachine(machine)

@@ -168,6 +168,23 @@ describe("Porter with Fly machines", () => {
       assert.strictEqual(server.machines().length, 0)
     }).pipe(Effect.provide(porterOnFly({ porter: { config: { dispatchTimeoutMs: 0, maxDispatchAttempts: 2 } } }))), 30_000)
 
+  it.live("a machine that failed to launch is replaced by the sweep, not dispatched to again", () =>
+    Effect.gen(function*() {
+      const server = yield* LocalFly
+      const porter = yield* Porter.Porter
+      server.faults.failLaunch()
+      yield* comment()
+      const first = yield* onlyTask
+      yield* Effect.promise(() => server.waitFor(first.machineId!, "failed", 20_000))
+
+      const report = yield* porter.sweep
+      assert.strictEqual(report.redispatched, 1)
+      const second = yield* onlyTask
+      assert.strictEqual(second.state, "provisioning")
+      assert.notStrictEqual(second.machineId, first.machineId, "a new machine, not the failed one")
+      yield* Effect.promise(() => server.waitFor(second.machineId!, "started", 20_000))
+    }).pipe(Effect.provide(porterOnFly({ porter: { config: { dispatchTimeoutMs: 0, maxDispatchAttempts: 3 } } }))), 60_000)
+
   it.live("a machine that dies is replaced by the sweep, then the task fails when attempts run out", () =>
     Effect.gen(function*() {
       const server = yield* LocalFly

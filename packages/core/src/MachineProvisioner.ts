@@ -69,9 +69,9 @@ export class MachineProvisioner extends Context.Service<MachineProvisioner, {
   readonly credentialName?: string
   readonly create: (spec: MachineSpec) => Effect.Effect<Machine, ProvisionError>
   readonly get: (id: MachineId, options?: CallOptions) => Effect.Effect<Machine, MachineNotFound | ProvisionError>
-  /** The live (not destroyed) machine of a task, if any. */
+  /** The task's machine that may still run (neither gone nor failed), if any. */
   readonly findByTask: (taskId: TaskId, options?: CallOptions) => Effect.Effect<Option.Option<Machine>, ProvisionError>
-  /** Every live machine this provisioner made for Porter. */
+  /** Every machine this provisioner made for Porter that is not gone (failed ones included, for the orphan sweep). */
   readonly list: (options?: CallOptions) => Effect.Effect<ReadonlyArray<Machine>, ProvisionError>
   /** Stops and removes a machine. Idempotent: destroying a gone or unknown machine succeeds. */
   readonly destroy: (id: MachineId, options?: CallOptions) => Effect.Effect<void, ProvisionError>

@@ -359,9 +359,12 @@ export const make = Effect.gen(function*() {
     }
 
     const callOptions = credential ? { credential } : {}
-    const existing = yield* provisioner.findByTask(current.id, callOptions).pipe(
+    const found = yield* provisioner.findByTask(current.id, callOptions).pipe(
       Effect.catch(() => Effect.succeed(Option.none()))
     )
+    // A machine that failed to launch will never call back: remove it and make a new one.
+    if (Option.isSome(found) && found.value.state === "failed") yield* destroyMachine(current, found.value.id)
+    const existing = Option.filter(found, (machine) => machine.state !== "failed" && !isGone(machine.state))
     const spec: MachineSpec = {
       taskId: current.id,
       ...(config.machineImage !== undefined ? { image: config.machineImage } : {}),
@@ -442,6 +445,9 @@ export const make = Effect.gen(function*() {
     receivedAt: number,
     salt: string
   ) {
+    const id = yield* taskIdFor(event.deliveryId, receivedAt, salt)
+    const earlier = yield* store.find(id)
+    if (Option.isSome(earlier)) return yield* resume(earlier.value, event)
     const activeInRepo = yield* store.countActive({ repo: event.repo.fullName })
     if (activeInRepo >= settings.maxActivePerRepo) {
       return yield* reply(event, Messages.limitReached(event.author.login, "repository", settings.maxActivePerRepo))
@@ -466,7 +472,6 @@ export const make = Effect.gen(function*() {
       // repository's default branch): work on a new branch of this repository instead, based on the PR's base.
       headBranch = undefined
     }
-    const id = yield* taskIdFor(event.deliveryId, receivedAt, salt)
     const at = yield* now
     const timeoutMs = run.timeoutMs ?? settings.defaultTimeoutMs
     const task = new Task({
@@ -495,8 +500,16 @@ export const make = Effect.gen(function*() {
       Effect.as(true),
       Effect.catchTag("TaskAlreadyExists", () => Effect.succeed(false))
     )
-    if (created) {
-      yield* audit(task.id, "created", `${run.agent} for @${event.author.login} (delivery ${event.deliveryId})`)
+    if (created) yield* audit(task.id, "created", `${run.agent} for @${event.author.login} (delivery ${event.deliveryId})`)
+    yield* resume(yield* store.get(task.id), event)
+  })
+
+  /**
+   * Acknowledges and dispatches a recorded task — also one that a retried delivery finds already made
+   * (its limits were checked when it was made, and what was done then is not done twice).
+   */
+  const resume = Effect.fnUntraced(function*(task: Task, event: CommentCreated) {
+    if (task.statusCommentId === undefined) {
       yield* report(
         "reaction",
         task.id,
@@ -507,9 +520,7 @@ export const make = Effect.gen(function*() {
       )
       yield* updateStatus(task.id)
     }
-    // A retried delivery resumes the task it already created, if that one never got dispatched.
-    const stored = yield* store.get(task.id)
-    if (stored.state === "queued" && stored.dispatchAttempts === 0) yield* dispatch(stored, event.issue)
+    if (task.state === "queued" && task.dispatchAttempts === 0) yield* dispatch(yield* store.get(task.id), event.issue)
   })
 
   const authorize = (event: CommentCreated, settings: RepoSettings) =>
@@ -709,6 +720,7 @@ export const make = Effect.gen(function*() {
           yield* store.update(task.id, {}, at, ["provisioning"]).pipe(Effect.ignore)
           return "none" as const
         }
+        if (Option.isSome(machine) && machine.value.state === "failed") yield* destroyMachine(task, task.machineId)
       }
       if (task.dispatchAttempts >= config.maxDispatchAttempts) {
         const ended = yield* finish(task, "failed", {

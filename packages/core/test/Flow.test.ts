@@ -417,6 +417,38 @@ describe("Porter flow", () => {
       assert.strictEqual((yield* store.listByIssue("octo-org/hello-world", 1, 10)).length, 1)
     }).pipe(setup()))
 
+  it.effect("a machine that failed to launch is replaced by the sweep, and removed", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const machines = yield* Machines
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const first = yield* runnerOfLatestMachine
+      yield* machines.kill(first.machine.id)
+      yield* TestClock.adjust("4 minutes")
+      assert.strictEqual((yield* porter.sweep).redispatched, 1)
+      const second = yield* runnerOfLatestMachine
+      assert.notStrictEqual(second.machine.id, first.machine.id)
+      assert.deepStrictEqual((yield* machines.live).map((m) => m.id), [second.machine.id], "the failed one is gone")
+      assert.strictEqual((yield* taskOf(first.taskId)).machineId, second.machine.id)
+    }).pipe(setup()))
+
+  it.effect("a retried delivery resumes its task even when its author is at the limit", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const settings = yield* Settings.Settings
+      yield* settings.set({ _tag: "global" }, { maxActivePerUser: 1 })
+      const event = Fixtures.commentCreated({ body: "@porter claude fix it" })
+      const intake = yield* porter.intake(event)
+      assert.strictEqual(intake._tag, "Accepted")
+      if (intake._tag !== "Accepted") return
+      yield* porter.process(event, intake.receivedAt)
+      // The sweep handles the same delivery again (as if the first handler had died after recording the task).
+      yield* porter.process(event, intake.receivedAt)
+      const thread = yield* issueThread()
+      assert.strictEqual(thread.length, 1, "no 'limit reached' reply, no second status comment")
+      assert.strictEqual((yield* (yield* Machines).created).length, 1)
+    }).pipe(setup()))
+
   it.effect("a comment on a pull request continues on its branch, but never on a fork's", () =>
     Effect.gen(function*() {
       const porter = yield* Porter.Porter

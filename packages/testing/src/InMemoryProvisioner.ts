@@ -100,7 +100,9 @@ export const make = Effect.gen(function*() {
       Effect.gen(function*() {
         yield* applyFault("findByTask")
         const map = yield* Ref.get(machines)
-        const found = [...map.values()].find((e) => e.machine.taskId === taskId && !MachineProvisioner.isGone(e.machine.state))
+        const found = [...map.values()].find((e) =>
+          e.machine.taskId === taskId && e.machine.state !== "failed" && !MachineProvisioner.isGone(e.machine.state)
+        )
         return Option.map(Option.fromNullishOr(found), (e) => e.machine)
       }),
     list: () =>

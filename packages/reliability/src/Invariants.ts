@@ -3,10 +3,12 @@
  *
  * - every task of the repository is in a terminal state;
  * - the issue was told: the task's status comment on the issue names the task and shows its terminal state;
- * - no machine is left running (the local machines server: every machine `destroyed`, or ended without a process);
- * - the audit trail is whole: `created`, transitions forming one path from `queued` to the final state, a
- *   `machine_destroyed` (or `orphan_destroyed`) for each machine recorded, and one `callback` line for each callback
- *   the Worker received (counted at the callback proxy: answered, or answered and then lost on the way back).
+ * - no machine is left running (the local machines server: every machine `destroyed`, or ended without a process,
+ *   within 10 s of the check);
+ * - the audit trail is whole: `created`, transitions forming one path from `queued` to the final state, every
+ *   machine made for the task recorded (`machine`) and destroyed (`machine_destroyed` or `orphan_destroyed`), and one
+ *   `callback` line for each callback the Worker received (counted at the callback proxy: answered, or answered and
+ *   then lost on the way back).
  */
 import { Effect } from "effect"
 import { type AuditEvent, porterComments, Stack, type TaskView, taskById, tasks } from "./Stack.ts"
@@ -77,6 +79,9 @@ export const check = Effect.gen(function*() {
       )
       if (!destroyed) problems.push(`${id}: machine ${machineId} has no machine_destroyed in the audit trail`)
     }
+    const made = machines.machines().filter((m) => m.metadata["porter_task_id"] === id).map((m) => m.id)
+    const untracked = made.filter((m) => !machineIds.has(m))
+    if (untracked.length > 0) problems.push(`${id}: machine(s) ${untracked.join(", ")} not in the audit trail (${made.length} made)`)
     const received = exchanges.filter((x) =>
       x.method === "POST" && x.path === `/callbacks/tasks/${id}` &&
       (x.upstreamStatus === 200 || x.upstreamStatus === 409)
@@ -85,6 +90,9 @@ export const check = Effect.gen(function*() {
     callbacksChecked += received
     if (audited !== received) problems.push(`${id}: ${received} callbacks answered, ${audited} in the audit trail`)
   }
+  // A machine whose process just exited is still being destroyed for a moment.
+  const running = () => machines.machines().filter((m) => RUNNING_MACHINE.includes(m.state))
+  for (let waited = 0; running().length > 0 && waited < 10_000; waited += 100) yield* Effect.sleep("100 millis")
   const machineViews = machines.machines()
   for (const machine of machineViews) {
     if (RUNNING_MACHINE.includes(machine.state)) problems.push(`machine ${machine.id} is still ${machine.state}`)

@@ -31,8 +31,18 @@ export interface AuthOptions {
   readonly refreshBeforeMs?: number
   /** How long a repository's installation id is remembered (default 1 hour). */
   readonly installationTtlMs?: number
-  /** Permissions asked for machine tokens, e.g. `{ contents: "write" }`; default: the installation's. */
+  /**
+   * Permissions asked for machine tokens. Default: `contents` and `pull_requests` write (push the branch, open the PR)
+   * and `metadata` read — not the installation's issues or other rights. `{}` asks for the installation's own.
+   */
   readonly machinePermissions?: Readonly<Record<string, string>>
+}
+
+/** What a machine needs: push its branch and open (or find) its pull request. */
+export const defaultMachinePermissions: Readonly<Record<string, string>> = {
+  contents: "write",
+  pull_requests: "write",
+  metadata: "read"
 }
 
 /**
@@ -171,9 +181,10 @@ export const make = Effect.fnUntraced(function*(options: AuthOptions) {
 
   const machineToken = Effect.fn("GitHubAuth.machineToken")(function*(repo: Repo.RepoRef, id?: number) {
     const installation = yield* resolve(repo, id)
+    const permissions = options.machinePermissions ?? defaultMachinePermissions
     const minted = yield* mint(installation, {
       repositories: [repo.name],
-      ...(options.machinePermissions !== undefined ? { permissions: options.machinePermissions } : {})
+      ...(Object.keys(permissions).length > 0 ? { permissions } : {})
     })
     return minted.token
   })

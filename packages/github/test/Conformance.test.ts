@@ -129,8 +129,11 @@ describe("GitHub App auth against the emulator", () => {
     Effect.gen(function*() {
       const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(Effect.provide(GitHubAuth.layerConnection(connection(app))))
       const token = Redacted.value(yield* auth.machineToken(repo))
-      const mine = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/issues`, { title: "from the machine" })
-      assert.strictEqual(mine.status, 201)
+      // What a machine needs (pull requests) works; what it does not (issues) is not granted.
+      const pulls = yield* Rest.call(emulator.url, token, "GET", `/repos/${repo.fullName}/pulls?state=open`)
+      assert.strictEqual(pulls.status, 200)
+      const issue = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/issues`, { title: "from the machine" })
+      assert.strictEqual(issue.status, 403)
       // Public repositories stay readable by anyone; writing is what the scope takes away.
       const other = yield* Rest.call(emulator.url, token, "POST", `/repos/${admin.login}/elsewhere/issues`, { title: "nope" })
       assert.include([403, 404], other.status)

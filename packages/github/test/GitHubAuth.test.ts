@@ -91,7 +91,12 @@ describe("GitHubAuth: GitHub App", () => {
       assert.deepStrictEqual([a, b, c].map(Redacted.value), ["ghs_token1", "ghs_token2", "ghs_token3"])
       assert.strictEqual(backend.minted(), 3)
       const bodies = server.requests.filter((r) => r.url.endsWith("/access_tokens")).map((r) => r.json)
-      assert.deepStrictEqual(bodies, [{ repositories: ["app"] }, { repositories: ["other"] }, { repositories: ["app"] }])
+      const permissions = GitHubAuth.defaultMachinePermissions
+      assert.deepStrictEqual(bodies, [
+        { repositories: ["app"], permissions },
+        { repositories: ["other"], permissions },
+        { repositories: ["app"], permissions }
+      ])
     }))
 
   it.effect("a refused installation token is forgotten and the call made again once", () =>

@@ -42,7 +42,7 @@ describe("in workerd", () => {
         }
         if (FakeGitHub.is(r, "POST", "/app/installations/31/access_tokens")) {
           if (!claims) return { status: 401, body: { message: "JWT" } }
-          const scoped = JSON.stringify(r.json) === JSON.stringify({ repositories: ["app"] })
+          const scoped = JSON.stringify((r.json as { repositories?: unknown } | undefined)?.repositories) === JSON.stringify(["app"])
           const expires_at = new Date(Date.now() + 3_600_000).toISOString()
           return { status: 201, body: { token: scoped ? "ghs_scoped" : "ghs_installation", expires_at } }
         }

@@ -1,7 +1,7 @@
 /**
  * The whole local stack the reliability suite runs on, with a fault-injecting proxy on each of Porter's wires:
  *
- *   GitHub emulator ──webhooks──▶ Worker (workerd via Miniflare, local D1)
+ *   GitHub emulator ──webhooks──▶ Worker (workerd via Miniflare, local D1; `Workerd.ts`, with the inspector)
  *   Worker, runner ──REST, git──▶ `github` proxy ──▶ GitHub emulator
  *   Worker ──Fly Machines API──▶ local machines server (its own faults: `machines.faults`) ──▶ machine processes
  *   machines ──callbacks──▶ `callbacks` proxy ──▶ Worker              (`PORTER_PUBLIC_URL` is the proxy)
@@ -24,6 +24,7 @@ import * as GitHubEmulator from "@porter/testkit/github"
 import * as MachinesServer from "@porter/testkit/fly"
 import * as Local from "@porter/worker/local"
 import * as FaultProxy from "./FaultProxy.ts"
+import * as Workerd from "./Workerd.ts"
 
 export interface Person {
   readonly login: string
@@ -70,6 +71,8 @@ export interface Options {
   readonly script?: string | undefined
   /** Raise the per-repository and per-user limits of active tasks (soak runs). */
   readonly limits?: number | undefined
+  /** The machines server's API token (`FLY_API_TOKEN`); default random. */
+  readonly flyToken?: string | undefined
 }
 
 export class Stack extends Context.Service<Stack, {
@@ -90,6 +93,8 @@ export class Stack extends Context.Service<Stack, {
   readonly workerLogs: () => ReadonlyArray<Local.LogLine>
   /** The workerd processes of this stack (Linux: CPU and memory figures). */
   readonly workerdPids: ReadonlyArray<number>
+  /** The Worker isolate's V8 heap after a full GC, MiB (workerd's inspector). */
+  readonly isolateHeapMiB: () => Promise<number>
 }>()("@porter/reliability/Stack") {}
 
 /** The stand-in machine: `started`, then `completed` with `no_changes`, over `curl`. */
@@ -128,7 +133,7 @@ export const restAt = <A = unknown>(base: string, token: string, method: string,
     return (text === "" ? undefined : JSON.parse(text)) as A
   })
 
-export const make = (options: Options = {}): Effect.Effect<Stack["Service"], Local.LocalWorkerError, Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<Stack["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {
     const home = yield* Effect.acquireRelease(
       Effect.promise(() => mkdtemp(path.join(tmpdir(), "porter-reliability-home-"))),
@@ -139,6 +144,7 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], Loc
     const callbackProxy = yield* FaultProxy.start()
     const binDir = fileURLToPath(new URL("../../../node_modules/.bin", import.meta.url))
     const machines = yield* MachinesServer.start({
+      ...(options.flyToken !== undefined ? { token: options.flyToken } : {}),
       inheritEnv: [],
       command: {
         ...(options.machines === "stand-in" ? standInCommand() : MachinesServer.runnerCommand()),
@@ -148,9 +154,9 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], Loc
     const adminToken = `reliability-admin-${crypto.randomUUID()}`
     const lines: Array<Local.LogLine> = []
     const before = new Set(yield* workerdChildren())
-    const worker = yield* Local.start({
-      ...(options.script !== undefined ? { script: options.script } : {}),
-      keepLogs: 0,
+    const script = options.script ?? (yield* Effect.promise(() => Local.bundle())).code
+    const { isolateHeapMiB, worker } = yield* Workerd.start({
+      script,
       onLog: (line) => void lines.push(line),
       env: {
         PORTER_PUBLIC_URL: callbackProxy.url,
@@ -196,7 +202,8 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], Loc
       owner,
       writer,
       workerLogs: () => [...lines],
-      workerdPids
+      workerdPids,
+      isolateHeapMiB
     })
     if (options.limits !== undefined) {
       yield* adminCall(stack, "PUT", "/admin/settings", {
@@ -207,7 +214,7 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], Loc
     return stack
   })
 
-export const layer = (options: Options = {}): Layer.Layer<Stack, Local.LocalWorkerError> => Layer.effect(Stack, make(options))
+export const layer = (options: Options = {}): Layer.Layer<Stack> => Layer.effect(Stack, make(options))
 
 const adminCall = <A>(stack: Stack["Service"], method: string, path: string, body?: unknown) =>
   Effect.promise(async () => {

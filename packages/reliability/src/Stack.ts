@@ -6,9 +6,9 @@
  *   Worker ──Fly Machines API──▶ local machines server (its own faults: `machines.faults`) ──▶ machine processes
  *   machines ──callbacks──▶ `callbacks` proxy ──▶ Worker              (`PORTER_PUBLIC_URL` is the proxy)
  *
- * Machines are either the real runner from its TypeScript sources (`porter dev`'s process machines) or a tiny
- * stand-in that reports `started` then `completed: no_changes` with `curl` (`callback-machine.sh`, for soak runs
- * where a Node process per task would measure the machine rather than Porter). People act through the emulator's
+ * Machines are the real runner from its TypeScript sources (`porter dev`'s process machines), a tiny stand-in that
+ * reports `started` then `completed: no_changes` with `curl` (`callback-machine.sh`, for soak runs where a Node
+ * process per task would measure the machine rather than Porter), or a sleeper that never calls back (fuzzers). People act through the emulator's
  * REST API, as on GitHub; tests read what users see (comments, pull requests) and the admin API.
  *
  * Everything lives in the scope: closing it stops workerd, kills every machine and removes temporary directories.
@@ -61,8 +61,11 @@ export interface AuditEvent {
 }
 
 export interface Options {
-  /** What each machine runs: the real runner (default) or the `curl` stand-in. */
-  readonly machines?: "runner" | "stand-in" | undefined
+  /**
+   * What each machine runs: the real runner (default), the `curl` stand-in, or a sleeper that never calls back
+   * (the testkit's fake machine: a fuzzer plays the runner).
+   */
+  readonly machines?: "runner" | "stand-in" | "sleeper" | undefined
   /** More Worker variables and secrets (they win). */
   readonly workerEnv?: Readonly<Record<string, string>> | undefined
   /** Extra plain environment for every machine (`PORTER_MACHINE_ENV`). */
@@ -147,7 +150,11 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], nev
       ...(options.flyToken !== undefined ? { token: options.flyToken } : {}),
       inheritEnv: [],
       command: {
-        ...(options.machines === "stand-in" ? standInCommand() : MachinesServer.runnerCommand()),
+        ...(options.machines === "stand-in"
+          ? standInCommand()
+          : options.machines === "sleeper"
+          ? MachinesServer.fakeMachineCommand()
+          : MachinesServer.runnerCommand()),
         env: { PATH: [binDir, path.dirname(process.execPath), process.env["PATH"] ?? "/usr/bin:/bin"].join(":"), HOME: home }
       }
     })

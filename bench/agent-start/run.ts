@@ -17,7 +17,9 @@
  * measured here). "Porter's own overhead" is everything else: the Worker's intake and background dispatch
  * (authorize, record, 👀 + status comment, secrets, token, thread, prompt, the create call) and the runner until the
  * agent (decode, callbacks, clone, branch). Two runner builds: the bundle the machine image ships, and the
- * TypeScript sources (`porter dev`'s process machines). Each task runs to its end before the next comment.
+ * TypeScript sources (`porter dev`'s process machines). Each task runs to its end before the next comment. A third,
+ * traced pass (bundle runner, 5 comments) puts a recording proxy in front of GitHub and the machines API and prints
+ * the calls the dispatch made, in order, for the median run.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -27,6 +29,7 @@ import { EncryptionKeys } from "@porter/d1"
 import * as GitHubEmulator from "@porter/testkit/github"
 import * as MachinesServer from "@porter/testkit/fly"
 import * as Local from "@porter/worker/local"
+import { FaultProxy } from "@porter/reliability"
 import { buildBundle, removeTempDirs } from "../../packages/runner/test/support/Harness.ts"
 import { fixed, machine, median, table } from "../worker/support.ts"
 
@@ -66,9 +69,22 @@ const until = async <A>(what: string, probe: () => Promise<A | undefined> | A | 
   }
 }
 
-const measure = async (label: string, runnerArgs: ReadonlyArray<string>): Promise<ReadonlyArray<Sample>> => {
+interface Call {
+  readonly at: number
+  readonly ms: number
+  readonly what: string
+}
+
+const measure = async (
+  label: string,
+  runnerArgs: ReadonlyArray<string>,
+  traced = false,
+  count = runs
+): Promise<{ readonly samples: ReadonlyArray<Sample>; readonly calls: ReadonlyArray<ReadonlyArray<Call>> }> => {
   const home = mkdtempSync(join(tmpdir(), "porter-bench-home-"))
   const github = await GitHubEmulator.startPromise()
+  // Traced runs put a recording proxy in front of GitHub and the machines API, to see what the dispatch waits for.
+  const githubProxy = traced ? await FaultProxy.startPromise({ target: github.url }) : undefined
   const machines = await MachinesServer.startPromise({
     inheritEnv: [],
     command: {
@@ -77,9 +93,10 @@ const measure = async (label: string, runnerArgs: ReadonlyArray<string>): Promis
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home }
     }
   })
+  const flyProxy = traced ? await FaultProxy.startPromise({ target: machines.url.replace(/\/v1$/, "") }) : undefined
   const worker = await Local.startPromise({
     env: {
-      GITHUB_API_URL: github.url,
+      GITHUB_API_URL: githubProxy?.url ?? github.url,
       GITHUB_GIT_URL: github.url,
       GITHUB_APP_ID: String(github.app.id),
       GITHUB_APP_PRIVATE_KEY: github.app.privateKeyPkcs1,
@@ -88,11 +105,12 @@ const measure = async (label: string, runnerArgs: ReadonlyArray<string>): Promis
       PORTER_ADMIN_TOKEN: ADMIN,
       FLY_APP_NAME: machines.app,
       FLY_API_TOKEN: machines.token,
-      FLY_API_URL: machines.url,
+      FLY_API_URL: flyProxy ? `${flyProxy.url}/v1` : machines.url,
       PORTER_MACHINE_IMAGE: "porter-runner:local"
     }
   })
   const samples: Array<Sample> = []
+  const calls: Array<ReadonlyArray<Call>> = []
   try {
     await github.setWebhook(`${worker.url}/webhooks/github`)
     const owner = github.admin
@@ -101,7 +119,7 @@ const measure = async (label: string, runnerArgs: ReadonlyArray<string>): Promis
     const writer = await github.createUser("wendy")
     await rest(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, { permission: "push" })
 
-    for (let run = 0; run <= runs; run++) {
+    for (let run = 0; run <= count; run++) {
       const issue = await rest<{ number: number }>(github.url, owner.token, "POST", `/repos/${repo}/issues`, { title: `bench ${run}` })
       const comment = await rest<{ id: number }>(github.url, writer.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, {
         body: `@porter script add a line\n\n\`\`\`porter-script\nappend NOTES.md - run ${run}\n\`\`\``
@@ -121,6 +139,11 @@ const measure = async (label: string, runnerArgs: ReadonlyArray<string>): Promis
       await until("the machine to end", () => (["stopped", "destroyed", "failed"].includes(machines.machine(machineView.id)?.state ?? "") ? true : undefined))
       if (run === 0) continue // warm-up: the isolate's first tokens and caches
       const sent = Date.parse(delivery.deliveredAt ?? "")
+      const window = (x: FaultProxy.Exchange) => x.started >= sent && x.started <= stamps.agent
+      calls.push([
+        ...(githubProxy?.exchanges().filter(window).map((x) => ({ at: x.started - sent, ms: x.at - x.started, what: `GitHub ${x.method} ${x.path.split("?")[0]}` })) ?? []),
+        ...(flyProxy?.exchanges().filter(window).map((x) => ({ at: x.started - sent, ms: x.at - x.started, what: `Fly ${x.method} ${x.path.split("?")[0]}` })) ?? [])
+      ].sort((a, b) => a.at - b.at))
       samples.push({
         sent,
         answered: sent + (delivery.durationMs ?? 0),
@@ -129,27 +152,31 @@ const measure = async (label: string, runnerArgs: ReadonlyArray<string>): Promis
         cloned: stamps.cloned,
         agent: stamps.agent
       })
-      process.stderr.write(`\r${label}: ${run}/${runs} `)
+      process.stderr.write(`\r${label}: ${run}/${count} `)
     }
     process.stderr.write("\n")
   } finally {
     await worker.close()
     await machines.close()
+    await githubProxy?.close()
+    await flyProxy?.close()
     await github.close()
     rmSync(home, { recursive: true, force: true })
   }
-  return samples
+  return { samples, calls }
 }
 
 console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.\n`)
 const bundle = await buildBundle()
 const variants: Array<readonly [string, ReadonlyArray<Sample>]> = []
+let trace: Awaited<ReturnType<typeof measure>> | undefined
 try {
-  variants.push(["runner bundle (the image's)", await measure("bundle", [bundle])])
+  variants.push(["runner bundle (the image's)", (await measure("bundle", [bundle])).samples])
   variants.push([
     "runner from TypeScript sources (`porter dev`)",
-    await measure("sources", ["--conditions=@porter/source", fileURLToPath(new URL("../../packages/runner/src/main.ts", import.meta.url))])
+    (await measure("sources", ["--conditions=@porter/source", fileURLToPath(new URL("../../packages/runner/src/main.ts", import.meta.url))])).samples
   ])
+  trace = await measure("traced", [bundle], true, Math.min(5, runs))
 } finally {
   removeTempDirs()
 }
@@ -182,3 +209,27 @@ console.log(table(
     samples.map((s) => (s.agent - s.sent).toFixed(0)).join(" ")
   ])
 ))
+
+if (trace !== undefined && trace.samples.length > 0) {
+  // The traced run whose total is the median one.
+  const order = trace.samples.map((s, i) => [s.agent - s.sent, i] as const).sort((a, b) => a[0] - b[0])
+  const index = order[Math.floor(order.length / 2)]![1]
+  const sample = trace.samples[index]!
+  const calls = trace.calls[index]!
+  console.log(`\nWhat the dispatch waits for: the calls to GitHub and the machines API of the median of ${trace.samples.length} ` +
+    "traced runs (bundle runner; a recording proxy in front of each, so a little slower), ms since the webhook was sent. " +
+    "The previous task's last status edit and machine destroy may still be under way at the start:\n")
+  console.log(table(
+    ["at", "ms", "call"],
+    [
+      [fixed(sample.answered - sample.sent, 0), "", "webhook answered"],
+      ...calls.map((c) => [fixed(c.at, 0), fixed(c.ms, 0), c.what.replace(/\/\d+/g, "/…").replace(/\/[0-9a-f]{14}\b/g, "/…")]),
+      [fixed(sample.requested - sample.sent, 0), "", "machine requested (machines server)"],
+      [fixed(sample.started - sample.sent, 0), "", "runner process started"],
+      [fixed(sample.agent - sample.sent, 0), "", "agent started"]
+    ]
+  ))
+  const github = calls.filter((c) => c.what.startsWith("GitHub") && c.at < sample.requested - sample.sent)
+  console.log(`\nBefore the machine was requested: ${github.length} GitHub calls taking ${fixed(github.reduce((n, c) => n + c.ms, 0), 0)} ms ` +
+    `in all, of the ${fixed(sample.requested - sample.answered, 0)} ms between the answer and the machine request.`)
+}

@@ -5,11 +5,13 @@
  * `PROCESSING=background` also runs Porter's processing in memory (authorize, record the task, acknowledge,
  * dispatch to the in-memory provisioner).
  *
- * Run as a child process by `run.ts` (`node --conditions=@porter/source`): `WEBHOOK_SECRET` in the environment;
+ * `PROFILE_OUT`: see `profiling.ts`. Run as a child process by `run.ts` (`node --conditions=@porter/source`): `WEBHOOK_SECRET` in the environment;
  * prints `{"url":…}` when it listens.
  */
 import { Intake } from "@porter-examples/embed-node-bot"
+import * as Profiling from "./profiling.ts"
 
+await Profiling.install()
 const secret = process.env["WEBHOOK_SECRET"]
 if (!secret) throw new Error("WEBHOOK_SECRET is not set")
 const processing = process.env["PROCESSING"] === "background" ? "background" : "skip"

@@ -3,7 +3,7 @@
  * verify the signature, decode the payload, record the delivery (one row in an in-memory SQLite, `node:sqlite`,
  * as the floor Worker records one row in D1). Probot answers once the handler is done.
  *
- * Run as a child process by `run.ts`: `WEBHOOK_SECRET` in the environment; prints `{"url":…}` when it listens;
+ * `PROFILE_OUT`: see `profiling.ts`. Run as a child process by `run.ts`: `WEBHOOK_SECRET` in the environment; prints `{"url":…}` when it listens;
  * `GET /bench/count` answers how many deliveries were recorded. Probot's default log level (`warn`): no access log.
  */
 import { generateKeyPairSync } from "node:crypto"
@@ -11,7 +11,9 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { DatabaseSync } from "node:sqlite"
 import { createNodeMiddleware, Probot } from "probot"
+import * as Profiling from "./profiling.ts"
 
+await Profiling.install()
 const secret = process.env["WEBHOOK_SECRET"]
 if (!secret) throw new Error("WEBHOOK_SECRET is not set")
 

@@ -27,11 +27,12 @@
  * **node**: Porter's intake embedded in a Node host (`examples/embed-node-bot` `Intake`: real HMAC intake, core's HTTP
  * app on `node:http`, in-memory stores; `embedServer.ts`) beside the same Probot app, each a child process.
  *
- * `--profile` then samples, per part, the Porter target under load: the Worker's isolate through workerd's
- * inspector, and the embedded intake with Node's `--cpu-prof`; it prints where the time goes.
+ * `--profile` then samples, per part, the targets under load: the Worker's isolate through workerd's inspector, and
+ * the embedded intake and the Probot app with V8's profiler inside each process (`profiling.ts`); it prints where
+ * the time goes.
  */
 import { randomBytes, randomUUID } from "node:crypto"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -40,6 +41,7 @@ import * as D1Testing from "@porter/d1/testing"
 import * as Build from "@porter/worker/build"
 import { COMPATIBILITY_DATE } from "@porter/worker/local"
 import {
+  bundleModules,
   cpuMs,
   type CpuProfile,
   fixed,
@@ -67,6 +69,7 @@ const requests = Number(option("requests", "2000"))
 const rounds = Number(option("rounds", "4"))
 const warmup = Number(option("warmup", "400"))
 const profiling = args.includes("--profile")
+const PROFILED = 5000
 if (levels.some((l) => !Number.isInteger(l) || l < 1) || !(requests >= rounds) || !(rounds >= 1)) {
   throw new Error("usage: run.ts [--part workerd,node] [--connections 1,10,50] [--requests N] [--rounds N] [--warmup N] [--profile]")
 }
@@ -215,9 +218,6 @@ const rowCells = (row: Row, extra: ReadonlyArray<string>) => [
   row.statuses
 ]
 
-const topFunctions = (summary: ProfileSummary, per: number, count = 6) =>
-  summary.top.slice(0, count).map((t) => `${t.name.trim()} ${(t.ms / per).toFixed(3)}`).join("; ")
-
 // Parts -----------------------------------------------------------------------------------------------------------
 
 const PORTER = "Porter Worker, intake"
@@ -229,7 +229,8 @@ const EMBED = "Porter embedded (Node)"
 
 const workerdPart = async (probot: Child) => {
   const env = { ...workerEnv({ github: "http://127.0.0.1:9", fly: "http://127.0.0.1:9" }), GITHUB_WEBHOOK_SECRET: secret }
-  const intakeOnly = await Build.bundle({ entryPoint: fileURLToPath(new URL("../worker/intakeOnly.ts", import.meta.url)) })
+  const intakeOnlyEntry = fileURLToPath(new URL("../worker/intakeOnly.ts", import.meta.url))
+  const intakeOnly = await Build.bundle({ entryPoint: intakeOnlyEntry })
   const rows: Array<Row> = []
   let profile: ProfileSummary | undefined
   for (const connections of levels) {
@@ -242,11 +243,15 @@ const workerdPart = async (probot: Child) => {
       targets.push(childTarget(PROBOT, probot))
       rows.push(...await measure(targets, connections))
       if (profiling && connections === levels.at(-1)) {
-        const porter = targets[0]!
+        // An unminified copy of the same Worker, so that the profile names functions and source files.
+        const readable = await Build.bundle({ entryPoint: intakeOnlyEntry, minify: false })
+        const porter = await startWorker(PORTER, readable.code, env)
+        targets.push(porter)
+        await fire(porter.url, pool(secret, 1000), 10)
         const sampler = await profiler(await porter.miniflare!.getInspectorURL())
         await sampler.start()
-        await fire(porter.url, pool(secret, 2000), connections)
-        profile = await sampler.stop()
+        await fire(porter.url, pool(secret, 2000), 10)
+        profile = await sampler.stop(bundleModules(readable.code))
         sampler.close()
       }
     } finally {
@@ -294,10 +299,16 @@ const workerdPart = async (probot: Child) => {
     })
   ))
   if (profile) {
-    console.log(`\nPorter's isolate under load (V8 sampling profiler through workerd's inspector, 2,000 deliveries at ` +
-      `${levels.at(-1)} connections; wall-clock samples on the isolate's thread, so a busy machine inflates them): ` +
-      `JS ${fixed(profile.jsMs / 2000, 3)} ms/req (GC ${fixed(profile.gcMs / 2000, 3)}), native ` +
-      `${fixed(profile.programMs / 2000, 3)} ms/req. Top self time (ms/req): ${topFunctions(profile, 2000)}.`)
+    console.log(`\nPorter's isolate under load (V8 sampling profiler through workerd's inspector, an unminified copy of the ` +
+      `same Worker, 2,000 deliveries at 10 connections after 1,000 for warm-up; wall-clock samples on the isolate's ` +
+      `thread, so a busy machine inflates them): JS ${fixed(profile.jsMs / 2000, 3)} ms/req (GC ` +
+      `${fixed(profile.gcMs / 2000, 3)}), native ${fixed(profile.programMs / 2000, 3)} ms/req. Self time by origin:\n`)
+    console.log(table(
+      ["code", "ms/req"],
+      profile.areas.filter((a) => a.ms / 2000 >= 0.005).map((a) => [a.name, fixed(a.ms / 2000, 3)])
+    ))
+    console.log("\nHeaviest calls (inclusive ms per request):\n")
+    console.log(table(["function", "ms/req"], profile.inclusive.slice(0, 15).map((f) => [f.name.trim(), fixed(f.ms / 2000, 3)])))
   }
   return rows
 }
@@ -312,15 +323,22 @@ const nodePart = async (probot: Child) => {
   } finally {
     await embed.stop()
   }
-  let profile: ProfileSummary | undefined
+  const profiles: Array<readonly [string, ProfileSummary]> = []
   if (profileDir !== undefined) {
-    // A separate, profiled process: the profiler's overhead stays out of the figures above.
-    const profiled = await startChild("./embedServer.ts", { WEBHOOK_SECRET: secret, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` })
-    await fire(profiled.url, pool(secret, 500), 10)
-    await fire(profiled.url, pool(secret, 5000), 10)
-    await profiled.stop()
-    const file = readdirSync(profileDir).find((f) => f.endsWith(".cpuprofile"))
-    if (file) profile = summarize(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile)
+    // Separate, profiled processes (the profiler's overhead stays out of the figures above), warmed up first; the
+    // profile covers the measured deliveries only.
+    for (const [name, file] of [[EMBED, "./embedServer.ts"], [PROBOT, "./probotServer.ts"]] as const) {
+      const out = join(profileDir, `${file.slice(2, -3)}.cpuprofile`)
+      const child = await startChild(file, { WEBHOOK_SECRET: secret, PROFILE_OUT: out })
+      await fire(child.url, pool(secret, 1000), 10)
+      process.kill(child.pid, "SIGUSR2")
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await fire(child.url, pool(secret, PROFILED), 10)
+      process.kill(child.pid, "SIGHUP")
+      for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      await child.stop()
+      profiles.push([name, summarize(JSON.parse(readFileSync(out, "utf8")) as CpuProfile)])
+    }
     rmSync(profileDir, { recursive: true, force: true })
   }
 
@@ -337,10 +355,25 @@ const nodePart = async (probot: Child) => {
       ])
     })
   ))
-  if (profile) {
-    console.log(`\nThe embedded intake under load (Node \`--cpu-prof\`, 5,000 deliveries at 10 connections after 500 ` +
-      `for warm-up; the whole process, the HTTP server included): JS ${fixed(profile.jsMs / 5500, 3)} ms/req ` +
-      `(GC ${fixed(profile.gcMs / 5500, 3)}). Top self time (ms/req): ${topFunctions(profile, 5500, 8)}.`)
+  if (profiles.length > 0) {
+    console.log(`\nWhere the CPU goes (V8 sampling profiler inside each process, ${PROFILED.toLocaleString("en")} deliveries at 10 ` +
+      "connections after 1,000 for warm-up; ms per request of self time, by where the code comes from):\n")
+    const names = [...new Set(profiles.flatMap(([, p]) => p.areas.filter((a) => a.ms / PROFILED >= 0.005).map((a) => a.name)))]
+    console.log(table(
+      ["code", ...profiles.map(([name]) => name)],
+      [
+        ["all (JS, GC, native on the main thread)", ...profiles.map(([, p]) => fixed((p.jsMs + p.programMs) / PROFILED, 3))],
+        ...names.map((area) => [area, ...profiles.map(([, p]) => fixed((p.areas.find((a) => a.name === area)?.ms ?? 0) / PROFILED, 3))])
+      ]
+    ))
+    const porter = profiles.find(([name]) => name === EMBED)?.[1]
+    if (porter) {
+      console.log("\nPorter's heaviest calls (inclusive ms per request; Porter's and Effect's code):\n")
+      console.log(table(
+        ["function", "ms/req"],
+        porter.inclusive.filter((f) => /\.ts:|effect|Http|Schema/.test(f.name)).slice(0, 15).map((f) => [f.name.trim(), fixed(f.ms / PROFILED, 3)])
+      ))
+    }
   }
   return rows
 }

@@ -22,7 +22,8 @@ const runs = Number(args[args.indexOf("--runs") + 1] ?? "") || 7
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
 const built = await Build.bundle()
-console.log(`# Porter Worker bundle\n\n${await machine()}\n`)
+console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.\n`)
+console.log("### Worker bundle\n")
 console.log(`Bundle: ${kib(built.bytes)} minified, **${kib(built.gzipBytes)} gzipped** (budget ${kib(BUDGET_GZIP_BYTES)}).\n`)
 console.log(table(
   ["package", "minified", "share"],

@@ -88,6 +88,7 @@ export const machine = async (): Promise<string> => {
 interface ProfileNode {
   readonly id: number
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+  readonly children?: ReadonlyArray<number>
 }
 
 export interface CpuProfile {
@@ -105,11 +106,61 @@ export interface ProfileSummary {
   readonly idleMs: number
   /** Self time by function, largest first. */
   readonly top: ReadonlyArray<{ readonly name: string; readonly ms: number }>
+  /** Time in a function and what it called (each function counted once per stack), largest first. */
+  readonly inclusive: ReadonlyArray<{ readonly name: string; readonly ms: number }>
+  /** Self time by where the code comes from: a package (`effect`, `@porter/core`, `probot`), `node` internals, `native`. */
+  readonly areas: ReadonlyArray<{ readonly name: string; readonly ms: number }>
+}
+
+/**
+ * The source files of an unminified esbuild bundle by line: esbuild starts each module's code with a `// <path>`
+ * comment. Returns a `locate` for `summarize` (profile line numbers are 0-based).
+ */
+export const bundleModules = (code: string, script = /script-\d+\.mjs$/) => {
+  const starts: Array<readonly [number, string]> = []
+  code.split("\n").forEach((line, i) => {
+    const match = /^\/\/ ((?:\.\.\/)*(?:node_modules|packages|examples|bench)\/\S+)$/.exec(line)
+    if (match) starts.push([i, match[1]!])
+  })
+  return (frame: { readonly url: string; readonly lineNumber: number }): string | undefined => {
+    if (!script.test(frame.url)) return undefined
+    let found: string | undefined
+    for (const [line, file] of starts) {
+      if (line > frame.lineNumber) break
+      found = file
+    }
+    return found === undefined ? undefined : `/${found.replace(/^(\.\.\/)+/, "")}`
+  }
+}
+
+/** The package (or runtime) a profiled function's URL belongs to. */
+export const areaOf = (url: string): string => {
+  if (url === "") return "native"
+  const nodeModule = /node_modules\/(@[^/]+\/[^/]+|[^/]+)\//.exec(url)
+  if (nodeModule) return nodeModule[1]!
+  const workspace = /\/(packages|examples)\/([^/]+)\//.exec(url)
+  if (workspace) return workspace[1] === "packages" ? `@porter/${workspace[2]}` : `example ${workspace[2]}`
+  if (url.startsWith("node:")) return "node"
+  if (url.startsWith("cloudflare-internal:")) return "workerd (D1 API)"
+  if (/script-\d+\.mjs$/.test(url)) return "the Worker bundle"
+  return url.split("/").pop() ?? url
 }
 
 /** Self time by function of a V8 CPU profile (the inspector's `Profiler.stop`, or a Node `--cpu-prof` file). */
-export const summarize = (profile: CpuProfile): ProfileSummary => {
+export const summarize = (
+  profile: CpuProfile,
+  /** Names the source file of a frame in a bundle (see `bundleModules`); default: the frame's URL. */
+  locate?: (frame: ProfileNode["callFrame"]) => string | undefined
+): ProfileSummary => {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const fileOf = (frame: ProfileNode["callFrame"] | undefined) =>
+    (frame ? locate?.(frame) : undefined) ?? frame?.url ?? ""
+  const keyOf = (frame: ProfileNode["callFrame"] | undefined) =>
+    `${frame?.functionName || "(anonymous)"} ${fileOf(frame).split("/").pop() ?? ""}:${frame?.lineNumber ?? ""}`
+  const inclusive = new Map<string, number>()
+  const areas = new Map<string, number>()
   const self = new Map<string, number>()
   let total = 0
   let gc = 0
@@ -123,15 +174,27 @@ export const summarize = (profile: CpuProfile): ProfileSummary => {
     if (name === "(program)") return void (program += ms)
     if (name === "(garbage collector)") gc += ms
     total += ms
-    const key = `${name} ${frame?.url.split("/").pop() ?? ""}:${frame?.lineNumber ?? ""}`
+    const key = keyOf(frame)
     self.set(key, (self.get(key) ?? 0) + ms)
+    const area = name === "(garbage collector)" ? "GC" : areaOf(fileOf(frame))
+    areas.set(area, (areas.get(area) ?? 0) + ms)
+    const seen = new Set<string>()
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const stackKey = keyOf(byId.get(at)?.callFrame)
+      if (seen.has(stackKey)) continue
+      seen.add(stackKey)
+      inclusive.set(stackKey, (inclusive.get(stackKey) ?? 0) + ms)
+    }
   })
   return {
     jsMs: total,
     gcMs: gc,
     programMs: program,
     idleMs: idle,
-    top: [...self].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, 25)
+    top: [...self].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, 25),
+    inclusive: [...inclusive].filter(([name]) => !/^\((root|program|idle)\)/.test(name))
+      .map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms).slice(0, 40),
+    areas: [...areas].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms)
   }
 }
 
@@ -161,13 +224,13 @@ export const profiler = async (inspectorUrl: URL, target = "core:user:") => {
   await send("Profiler.setSamplingInterval", { interval: 100 })
   return {
     start: () => send("Profiler.start"),
-    stop: async (): Promise<ProfileSummary> => {
+    stop: async (locate?: Parameters<typeof summarize>[1]): Promise<ProfileSummary> => {
       const { profile } = (await send("Profiler.stop")) as { profile: CpuProfile }
       if (process.env["BENCH_PROFILE_OUT"]) {
         const { writeFileSync } = await import("node:fs")
         writeFileSync(process.env["BENCH_PROFILE_OUT"], JSON.stringify(profile))
       }
-      return summarize(profile)
+      return summarize(profile, locate)
     },
     close: () => socket.close()
   }

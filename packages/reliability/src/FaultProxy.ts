@@ -33,6 +33,9 @@ export interface Rule {
 }
 
 export interface Exchange {
+  /** When the request arrived (epoch ms). */
+  readonly started: number
+  /** When it was answered (or dropped). */
   readonly at: number
   readonly method: string
   readonly path: string
@@ -105,6 +108,7 @@ export const startPromise = (options: { readonly target?: string } = {}): Promis
     const handle = (incoming: IncomingMessage, outgoing: ServerResponse) => {
       const method = incoming.method ?? "GET"
       const path = incoming.url ?? "/"
+      const started = Date.now()
       const requestHeaders = headersOf(incoming)
       const keepRequest = TEXT.test(requestHeaders["content-type"] ?? "")
       const chunks: Array<Buffer> = []
@@ -116,6 +120,7 @@ export const startPromise = (options: { readonly target?: string } = {}): Promis
       const rule = pick(method, path)
       const record = (status: number, responseBody?: string, upstreamStatus?: number) =>
         exchanges.push({
+          started,
           at: Date.now(),
           method,
           path,

@@ -121,3 +121,8 @@ export type WaitState = typeof WaitState.Type
 /** Metadata keys Porter puts on every machine it creates. */
 export const METADATA_PORTER = "porter"
 export const METADATA_TASK_ID = "porter_task_id"
+/**
+ * A random id per create call (all its retries share it): a create whose answer was lost finds exactly the machine
+ * it made by this key, whatever that machine's state, and never an earlier attempt's machine of the same task.
+ */
+export const METADATA_CREATE_ID = "porter_create_id"

@@ -136,7 +136,8 @@ const mayRun = (machine: FlyApi.Machine) => toMachineState(machine.state) !== "f
 /** The request body of a create; secret values are unwrapped here and nowhere else. */
 export const createRequest = (
   spec: MachineProvisioner.MachineSpec,
-  defaults: { readonly image: string; readonly region?: string | undefined }
+  defaults: { readonly image: string; readonly region?: string | undefined },
+  createId?: string
 ): FlyApi.CreateMachineRequest => {
   const env: Record<string, string> = { ...spec.env }
   for (const [name, value] of Object.entries(spec.secretEnv)) env[name] = Redacted.value(value)
@@ -148,7 +149,11 @@ export const createRequest = (
       guest: { cpu_kind: spec.guest.cpuKind, cpus: spec.guest.cpus, memory_mb: spec.guest.memoryMb },
       auto_destroy: true,
       restart: { policy: "no" },
-      metadata: { [FlyApi.METADATA_PORTER]: "1", [FlyApi.METADATA_TASK_ID]: spec.taskId }
+      metadata: {
+        [FlyApi.METADATA_PORTER]: "1",
+        [FlyApi.METADATA_TASK_ID]: spec.taskId,
+        ...(createId !== undefined ? { [FlyApi.METADATA_CREATE_ID]: createId } : {})
+      }
     },
     ...(region !== undefined && region !== "" ? { region } : {})
   }
@@ -325,6 +330,22 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
         )
       )
 
+    /** The machines one create call made (its `porter_create_id`), destroyed ones included. */
+    const listCreated = (token: Redacted.Redacted<string>, createId: string) =>
+      http.call({
+        op: "list",
+        token,
+        request: HttpClientRequest.get(`${appPath}/machines`).pipe(
+          HttpClientRequest.setUrlParam(`metadata.${FlyApi.METADATA_CREATE_ID}`, createId),
+          HttpClientRequest.setUrlParam("include_deleted", "true")
+        ),
+        decode: decodeMachines
+      }).pipe(
+        Effect.map((machines) =>
+          machines.filter((m) => isPorters(m) && m.config?.metadata?.[FlyApi.METADATA_CREATE_ID] === createId)
+        )
+      )
+
     const findByTask = Effect.fn("FlyMachines.findByTask")(function*(
       taskId: Ids.TaskId,
       call?: MachineProvisioner.CallOptions
@@ -343,7 +364,8 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
     const create = Effect.fn("FlyMachines.create")(function*(spec: MachineProvisioner.MachineSpec) {
       yield* Effect.annotateCurrentSpan({ taskId: spec.taskId, app })
       const token = yield* tokenFor(spec.credential)
-      const body = createRequest(spec, defaults)
+      const createId = crypto.randomUUID()
+      const body = createRequest(spec, defaults, createId)
       const request = yield* encodeCreate(HttpClientRequest.post(`${appPath}/machines`), body).pipe(
         Effect.mapError((cause) =>
           new Errors.ProvisionError({ reason: "bad_config", message: "the machine request could not be encoded", cause })
@@ -354,10 +376,12 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
         token,
         request,
         decode: decodeMachine,
-        // An earlier attempt may have made the machine although its answer was lost: use that one.
+        // An earlier try of this create may have made the machine although its answer was lost: hand back that
+        // machine whatever its state (a failed launch, or one that already ran and was destroyed), so it is recorded
+        // and the orchestration replaces it if it cannot run. Never make a second, unrecorded one.
         recover: Effect.map(
-          listWhere(token, FlyApi.METADATA_TASK_ID, spec.taskId),
-          (found) => Option.fromNullishOr(found.find(mayRun))
+          listCreated(token, createId),
+          (found) => Option.fromNullishOr(found[0])
         )
       }).pipe(Effect.catch((error) => fail(body)(withoutSecrets(error, spec.secretEnv))))
       const result = toMachine(machine)

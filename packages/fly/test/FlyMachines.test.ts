@@ -67,7 +67,9 @@ describe("FlyMachines", () => {
         assert.strictEqual(made.image, IMAGE)
         assert.isTrue(made.autoDestroy)
         assert.deepStrictEqual(made.guest, { cpuKind: "shared", cpus: 2, memoryMb: 2048 })
-        assert.deepStrictEqual(made.metadata, { porter: "1", porter_task_id: taskId })
+        assert.deepStrictEqual(Object.keys(made.metadata).sort(), ["porter", "porter_create_id", "porter_task_id"])
+        assert.strictEqual(made.metadata["porter"], "1")
+        assert.strictEqual(made.metadata["porter_task_id"], taskId)
         assert.strictEqual(made.env["TASK_ID"], taskId)
         // Secret values are unwrapped only into the request body.
         assert.strictEqual(made.env["ANTHROPIC_API_KEY"], SECRET)
@@ -221,6 +223,25 @@ describe("FlyMachines", () => {
         assert.strictEqual(made[0]!.id, machine.id, "the machine made by the lost create is the one returned")
         assert.strictEqual((yield* requestsOf("create")).length, 1)
         assert.strictEqual(server.faults.pending(), 0)
+      }).pipe(Effect.provide(localFly())), 30_000)
+
+    it.live("a dropped create answer hands back that machine even when its launch failed, not an older one", () =>
+      Effect.gen(function*() {
+        const fly = yield* Fly
+        const server = yield* LocalFly
+        const taskId = yield* Ids.makeTaskId
+        // An earlier attempt's machine for the same task, still there (its destroy has not happened yet).
+        const earlier = yield* fly.create(specFor(taskId))
+        server.faults.dropCreateResponse()
+        server.faults.failLaunch()
+        const machine = yield* fly.create(specFor(taskId))
+        const made = yield* machinesOf(taskId)
+        assert.strictEqual(made.length, 2, "no third machine")
+        assert.notStrictEqual(machine.id, earlier.id, "the lost create's own machine, not the earlier attempt's")
+        assert.isTrue(made.some((m) => m.id === machine.id))
+        assert.strictEqual((yield* requestsOf("create")).length, 2)
+        yield* fly.destroy(earlier.id)
+        yield* fly.destroy(machine.id)
       }).pipe(Effect.provide(localFly())), 30_000)
 
     it.live("slow answers time out and are retried", () =>

@@ -69,7 +69,8 @@ describe("Porter with Fly machines", () => {
       assert.strictEqual(machine.env["ANTHROPIC_API_KEY"], ANTHROPIC_KEY)
       assert.isString(machine.env["GITHUB_TOKEN"])
       assert.isString(machine.env["CALLBACK_TOKEN"])
-      assert.deepStrictEqual(machine.metadata, { porter: "1", porter_task_id: task.id })
+      assert.strictEqual(machine.metadata["porter"], "1")
+      assert.strictEqual(machine.metadata["porter_task_id"], task.id)
       yield* Effect.promise(() => server.waitFor(machine.id, "started", 20_000))
 
       // Play the runner: it reports back, and Porter destroys the machine.

@@ -58,5 +58,5 @@ layer(Stack.layer({ machines: "stand-in" }), { excludeTestServices: true, timeou
       const report = yield* Invariants.check
       assert.deepStrictEqual(report.problems, [])
       console.log(`duplicates: ${COPIES} copies (${AT_ONCE} at once) + 1 redelivery → ${report.tasks} task, ${report.callbacksChecked} callbacks audited`)
-    }))
+    }), 120_000)
 })

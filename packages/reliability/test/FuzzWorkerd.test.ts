@@ -105,7 +105,7 @@ describe.skipIf(!LONG)("fuzzing against the Worker in workerd (long run)", () =>
           assert.isTrue(count >= min && count <= max, `after ${start + 100} inputs: ${count} tasks, expected ${min}…${max}`)
         }
         console.log(`webhook fuzz (workerd): ${RUNS} inputs; answers ${show(statuses)}; ${yield* taskCount} tasks (expected ${min}…${max})`)
-      }))
+      }), 3_600_000)
   })
 
   layer(
@@ -174,6 +174,6 @@ describe.skipIf(!LONG)("fuzzing against the Worker in workerd (long run)", () =>
           if (to === "existing" && body.terminal && response.status === 200) live = live.filter((t) => t !== id)
         }
         console.log(`callback fuzz (workerd): ${RUNS} inputs; answers ${show(statuses)}`)
-      }))
+      }), 3_600_000)
   })
 })

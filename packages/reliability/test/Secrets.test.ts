@@ -97,5 +97,5 @@ layer(
         `${sources.length} sources (${stack.workerLogs().length} Worker log lines, ${comments.length} comments, ` +
         `${pulls.length} pull request, ${callbackProxy.exchanges().length} callbacks, ${rows} D1 rows): none found; ` +
         `"[redacted]" where the agent tried: ${[...new Set(redacted)].join(", ")}`)
-    }))
+    }), 180_000)
 })

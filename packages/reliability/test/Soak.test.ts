@@ -65,6 +65,6 @@ layer(Stack.layer({ machines: "stand-in", limits: 10_000 }), { excludeTestServic
           `  isolate heap after GC (MiB) by tasks done: ${series.map((s) => `${s.tasks}:${s.heap.toFixed(1)}`).join(" ")}\n` +
           `  workerd RSS (MiB) by tasks done: ${series.map((s) => `${s.tasks}:${s.rss.toFixed(0)}`).join(" ")}`)
         assert.isBelow(peak - warm, 8, `the isolate's heap grew from ${warm.toFixed(1)} to ${peak.toFixed(1)} MiB after warm-up`)
-      }))
+      }), LONG ? 1_800_000 : 180_000)
   }
 )

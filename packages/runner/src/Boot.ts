@@ -66,7 +66,8 @@ const startClone = (env: Record<string, string | undefined>): EarlyClone | undef
     const workdir = temporary ? mkdtempSync(join(tmpdir(), "porter-")) : env["PORTER_WORKDIR"]!.replace(/\/+$/, "")
     const url = stripCredentials(rawUrl)
     const dir = `${workdir}/${repo}`
-    const filter = env["PORTER_CLONE_FILTER"] !== "none"
+    // A full depth-1 clone unless asked otherwise: a partial one fetches the blobs in a second round trip.
+    const filter = env["PORTER_CLONE_FILTER"] === "blob:none"
     const child = spawn("git", [...cloneArgs({ url, branch, dir, filter })], {
       env: gitEnvironment({
         path: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",

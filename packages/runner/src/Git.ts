@@ -43,7 +43,7 @@ export interface Head {
 }
 
 export class Git extends Context.Service<Git, {
-  /** `git clone --depth 1 --single-branch [--filter=blob:none] [--branch b] url dir`. */
+  /** `git clone --depth 1 --single-branch --no-tags [--filter=blob:none] [--branch b] url dir`. */
   readonly clone: (options: {
     readonly url: string
     readonly branch: string | undefined
@@ -53,6 +53,7 @@ export class Git extends Context.Service<Git, {
   readonly head: (dir: string) => Effect.Effect<Head, GitFailed>
   /** The commit a ref points at, if it exists. */
   readonly resolve: (dir: string, ref: string) => Effect.Effect<Option.Option<string>, GitFailed>
+  /** A new branch at HEAD, checked out (the work tree and index stay as they are); fails if it exists. */
   readonly createBranch: (dir: string, name: string) => Effect.Effect<void, GitFailed>
   /** Saves `.git/config` as it is now (right after the clone). */
   readonly saveConfig: (dir: string) => Effect.Effect<void, GitFailed>
@@ -134,9 +135,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 
   const head = Effect.fn("Git.head")(function*(dir: string) {
-    const sha = yield* ok("rev-parse", ["rev-parse", "--verify", "HEAD"], dir)
-    const branch = yield* git("symbolic-ref", ["symbolic-ref", "--short", "-q", "HEAD"], dir)
-    return { sha, branch: branch.exitCode === 0 ? branch.stdout.trim() : undefined } satisfies Head
+    // One process: the commit, then the ref HEAD points at (`refs/heads/<branch>`, or `HEAD` when detached); `--`
+    // (echoed last) keeps a file named HEAD from making the arguments ambiguous.
+    const out = yield* ok("rev-parse", ["rev-parse", "HEAD", "--symbolic-full-name", "HEAD", "--"], dir)
+    const [sha = "", ref = ""] = out.split("\n").map((line) => line.trim())
+    if (!/^[0-9a-f]{40,64}$/.test(sha)) {
+      return yield* new GitFailed({ operation: "rev-parse", detail: `unexpected output: ${out.slice(0, 200)}` })
+    }
+    return { sha, branch: ref.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : undefined } satisfies Head
   })
 
   const resolve = Effect.fn("Git.resolve")(function*(dir: string, ref: string) {
@@ -145,7 +151,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 
   const createBranch = Effect.fn("Git.createBranch")(function*(dir: string, name: string) {
-    yield* ok("checkout", ["checkout", "-q", "-b", name], dir)
+    // What `checkout -b` does at the same commit, without its pass over the index and work tree (a stat of every
+    // file: 0.1-0.3 s on 20,000 files). The empty old value refuses a branch that already exists.
+    yield* ok("update-ref", ["update-ref", "-m", "branch: Created from HEAD", `refs/heads/${name}`, "HEAD", ""], dir)
+    yield* ok("symbolic-ref", ["symbolic-ref", "-m", `checkout: moving to ${name}`, "HEAD", `refs/heads/${name}`], dir)
   })
 
   const configPath = (dir: string) => `${dir}/.git/config`

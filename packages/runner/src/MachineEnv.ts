@@ -102,6 +102,7 @@ export interface MachineEnv {
   readonly callbackRetryBaseMs: number
   readonly gitName: string
   readonly gitEmail: string
+  /** A partial clone (`--filter=blob:none`), only when `PORTER_CLONE_FILTER=blob:none`; default a full depth-1 clone. */
   readonly cloneFilter: boolean
   /** The whole environment the runner was started with (agent keys, PATH, HOME…), secrets included. */
   readonly raw: Readonly<Record<string, string>>
@@ -225,7 +226,7 @@ export const decode = (
     callbackRetryBaseMs: f.PORTER_CALLBACK_RETRY_BASE_MS ?? 500,
     gitName: f.PORTER_GIT_NAME ?? "porter[bot]",
     gitEmail: f.PORTER_GIT_EMAIL ?? "porter[bot]@users.noreply.github.com",
-    cloneFilter: f.PORTER_CLONE_FILTER !== "none",
+    cloneFilter: f.PORTER_CLONE_FILTER === "blob:none",
     raw: input
   })
 }

@@ -49,6 +49,17 @@ describe("MachineEnv", () => {
     }
   })
 
+  it("clones in full unless PORTER_CLONE_FILTER=blob:none", () => {
+    const filterOf = (extra: Record<string, string>) => {
+      const decoded = MachineEnv.decode({ ...valid, ...extra })
+      return Result.isSuccess(decoded) ? decoded.success.cloneFilter : assert.fail("decode")
+    }
+    assert.isFalse(filterOf({}))
+    assert.isFalse(filterOf({ PORTER_CLONE_FILTER: "none" }))
+    assert.isTrue(filterOf({ PORTER_CLONE_FILTER: "blob:none" }))
+    assert.isTrue(Result.isFailure(MachineEnv.decode({ ...valid, PORTER_CLONE_FILTER: "tree:0" })))
+  })
+
   it("refuses a task branch equal to the base branch", () => {
     const decoded = MachineEnv.decode({ ...valid, BASE_BRANCH: "main", BRANCH: "main" })
     assert.isTrue(Result.isFailure(decoded))

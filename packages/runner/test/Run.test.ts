@@ -290,6 +290,22 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.notInclude(readFileSync(join(clone, ".git", "config"), "utf8"), "extraHeader")
     }))
 
+  it.effect("clones in full by default, partially (blobs on demand) with PORTER_CLONE_FILTER=blob:none", () =>
+    Effect.gen(function*() {
+      for (const filter of [undefined, "blob:none"] as const) {
+        const workdir = tempDir("porter-workdir-")
+        const run = yield* runTask({
+          instruction: script("write a.txt a"),
+          extra: { PORTER_WORKDIR: workdir, ...(filter !== undefined ? { PORTER_CLONE_FILTER: filter } : {}) }
+        })
+        assert.strictEqual(run.exit.code, ExitCode.Ok, run.exit.stderr)
+        const config = readFileSync(join(workdir, run.repo.split("/")[1]!, ".git", "config"), "utf8")
+        if (filter === undefined) assert.notInclude(config, "partialclonefilter")
+        else assert.include(config, "partialclonefilter = blob:none")
+        assert.strictEqual(run.completed!["commitSha"], run.remoteBranch(run.branch), "the task branch was pushed")
+      }
+    }))
+
   it.effect("refuses to push when the agent moved the base branch", () =>
     Effect.gen(function*() {
       const { forge } = yield* Fixture

@@ -7,7 +7,7 @@
  *
  * A collaborator with write access comments `@porter script …` on an issue through the emulator's REST API; the
  * emulator signs and delivers the webhook. Times (epoch ms, one host clock):
- * - **webhook sent**: the emulator's delivery record (`deliveredAt`), **answered**: + its `durationMs`;
+ * - **webhook sent**: the emulator's delivery record (`deliveredAt`, in milliseconds), **answered**: + its `durationMs`;
  * - **machine requested**: the machines server's `createdAt` (the Worker's Fly create call arrived);
  * - **process started**: `performance.timeOrigin` of the runner's process, **clone done** and **agent started**: its
  *   `==> branch` and `==> agent` lines — stamped by `stamp.ts`, preloaded with `--import` (it changes nothing the
@@ -17,7 +17,8 @@
  * measured here). "Porter's own overhead" is everything else: the Worker's intake and background dispatch
  * (authorize, record, 👀 + status comment, secrets, token, thread, prompt, the create call) and the runner until the
  * agent (decode, callbacks, clone, branch). Two runner builds: the bundle the machine image ships, and the
- * TypeScript sources (`porter dev`'s process machines). Each task runs to its end before the next comment. A third,
+ * TypeScript sources (`porter dev`'s process machines). Each task runs to its end (machine gone, task terminal, every
+ * webhook delivered) before the next comment. A third,
  * traced pass (bundle runner, 5 comments) puts a recording proxy in front of GitHub and the machines API and prints
  * the calls the dispatch made, in order, for the median run.
  */
@@ -135,8 +136,15 @@ const measure = async (
         const agent = /\[porter-bench\] step agent ([\d.]+)/.exec(output)?.[1]
         return origin && cloned && agent ? { origin: Number(origin), cloned: Number(cloned), agent: Number(agent) } : undefined
       })
-      // The task runs to its end (push, pull request, callback) before the next comment.
+      // The task runs to its end (push, pull request, callback) before the next comment: its machine gone, the task
+      // terminal in the Worker's store (its final status edit made), and every webhook GitHub owes the Worker sent
+      // (`deliveries()` waits for them), so nothing of this run is still under way when the next one is timed.
       await until("the machine to end", () => (["stopped", "destroyed", "failed"].includes(machines.machine(machineView.id)?.state ?? "") ? true : undefined))
+      await until("the task to end", async () => {
+        const view = await rest<{ state: string }>(worker.url, ADMIN, "GET", `/tasks/${machineView.env["TASK_ID"]}`)
+        return ["succeeded", "failed", "timed_out", "cancelled"].includes(view.state) ? true : undefined
+      })
+      await github.deliveries()
       if (run === 0) continue // warm-up: the isolate's first tokens and caches
       const sent = Date.parse(delivery.deliveredAt ?? "")
       const window = (x: FaultProxy.Exchange) => x.started >= sent && x.started <= stamps.agent
@@ -217,8 +225,7 @@ if (trace !== undefined && trace.samples.length > 0) {
   const sample = trace.samples[index]!
   const calls = trace.calls[index]!
   console.log(`\nWhat the dispatch waits for: the calls to GitHub and the machines API of the median of ${trace.samples.length} ` +
-    "traced runs (bundle runner; a recording proxy in front of each, so a little slower), ms since the webhook was sent. " +
-    "The previous task's last status edit and machine destroy may still be under way at the start:\n")
+    "traced runs (bundle runner; a recording proxy in front of each, so a little slower), ms since the webhook was sent:\n")
   console.log(table(
     ["at", "ms", "call"],
     [

@@ -27,7 +27,8 @@ export const deliveryView = (delivery: Delivery) => ({
   error: delivery.error,
   durationMs: delivery.durationMs,
   redelivery: delivery.redelivery,
-  deliveredAt: delivery.deliveredAt === undefined ? undefined : iso(delivery.deliveredAt),
+  // Milliseconds kept (GitHub's own `delivered_at` has whole seconds): benchmarks time from this instant.
+  deliveredAt: delivery.deliveredAt === undefined ? undefined : new Date(delivery.deliveredAt).toISOString(),
   headers: delivery.requestHeaders,
   payload: delivery.payload
 })

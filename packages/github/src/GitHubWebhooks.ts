@@ -1,7 +1,13 @@
 /**
  * GitHubWebhooks: core's `WebhookIntake` for GitHub. The `X-Hub-Signature-256` HMAC-SHA256 of the
- * exact body is checked first, in constant time, with `@octokit/webhooks-methods`; nothing is
- * decoded from a body that was not verified. Then the payload is decoded (see `WebhookEvents`).
+ * exact body is checked first, in constant time; nothing is decoded from a body that was not
+ * verified. Then the payload is decoded (see `WebhookEvents`).
+ *
+ * The check runs on every delivery, so it is built once per secret: on Node with `node:crypto`'s
+ * HMAC (synchronous; WebCrypto there goes through the thread pool and costs several times more),
+ * elsewhere (workerd) with a WebCrypto key imported once and `crypto.subtle.verify`, which compares
+ * in constant time. Same result as `@octokit/webhooks-methods`' `verify`, which imports the key on
+ * every call.
  *
  * | case                                                        | result                | HTTP |
  * |-------------------------------------------------------------|-----------------------|------|
@@ -17,9 +23,8 @@
  *
  * @since 0.1.0
  */
-import { verify } from "@octokit/webhooks-methods"
 import { Config, ConfigProvider, Effect, Layer, Redacted, Schema } from "effect"
-import { Errors, WebhookIntake } from "@porter/core"
+import { Errors, type Event, TaskTokens, WebhookIntake } from "@porter/core"
 import { toIncomingEvent } from "./WebhookEvents.ts"
 
 /** @category models */
@@ -32,6 +37,59 @@ const SIGNATURE = /^sha256=[0-9a-f]{64}$/
 
 const unauthorized = (message: string) => new Errors.WebhookUnauthorized({ message })
 const malformed = (message: string) => new Errors.WebhookMalformed({ message })
+
+/** `(body, hex digest) → valid?`; never throws, never rejects (anything unexpected is `false`: fail closed). */
+type Verifier = (body: string, hex: string) => boolean | Promise<boolean>
+
+interface NodeCrypto {
+  readonly createHmac: (algorithm: string, key: string) => {
+    readonly update: (data: string, encoding: "utf8") => { readonly digest: (encoding: "hex") => string }
+  }
+}
+
+/** `node:crypto`, where the platform is Node (`process.getBuiltinModule`), else undefined. */
+const nodeCrypto = (): NodeCrypto | undefined => {
+  const process = (globalThis as { readonly process?: { readonly versions?: { readonly node?: unknown }; readonly getBuiltinModule?: (id: string) => unknown } }).process
+  if (typeof process?.versions?.node !== "string" || typeof process.getBuiltinModule !== "function") return undefined
+  try {
+    const module = process.getBuiltinModule("node:crypto") as Partial<NodeCrypto> | undefined
+    return typeof module?.createHmac === "function" ? module as NodeCrypto : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const encoder = new TextEncoder()
+
+const hexBytes = (hex: string): Uint8Array => {
+  const bytes = new Uint8Array(hex.length >> 1)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  return bytes
+}
+
+/** The HMAC-SHA256 check for one secret, its key prepared once. `hex` is 64 lower-case hex digits. */
+const makeVerifier = (secret: string): Verifier => {
+  const node = nodeCrypto()
+  if (node !== undefined) {
+    return (body, hex) => {
+      try {
+        return TaskTokens.timingSafeEqual(node.createHmac("sha256", secret).update(body, "utf8").digest("hex"), hex)
+      } catch {
+        return false
+      }
+    }
+  }
+  let key: ReturnType<typeof crypto.subtle.importKey> | undefined
+  return (body, hex) => {
+    key ??= crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "verify"
+    ])
+    return key.then((k) => crypto.subtle.verify("HMAC", k, hexBytes(hex), encoder.encode(body))).catch(() => {
+      key = undefined
+      return false
+    })
+  }
+}
 
 const bodyJson = (raw: WebhookIntake.RawWebhook): unknown => {
   const contentType = raw.headers["content-type"] ?? ""
@@ -58,31 +116,42 @@ export const make = (
       )
     }
 
-    const parse = Effect.fn("GitHubWebhooks.parse")(function*(raw: WebhookIntake.RawWebhook) {
-      const signature = raw.headers["x-hub-signature-256"]
-      if (signature === undefined || signature.length === 0) {
-        return yield* unauthorized("missing X-Hub-Signature-256 header")
-      }
-      if (!SIGNATURE.test(signature.trim())) return yield* unauthorized("malformed X-Hub-Signature-256 header")
-      if (raw.body.length === 0) return yield* malformed("empty body")
-      const valid = yield* Effect.tryPromise(() => verify(secret, raw.body, signature.trim())).pipe(
-        Effect.orElseSucceed(() => false)
-      )
-      if (!valid) return yield* unauthorized("signature does not match")
+    const verify = makeVerifier(secret)
+    type Parsed = Effect.Effect<
+      Event.IncomingEvent | WebhookIntake.Ignored,
+      Errors.WebhookUnauthorized | Errors.WebhookMalformed
+    >
+    const mismatch: Parsed = Effect.fail(unauthorized("signature does not match"))
 
+    // After the signature: headers, JSON, then the event.
+    const decode = (raw: WebhookIntake.RawWebhook): Parsed => {
       const event = raw.headers["x-github-event"]
       const delivery = raw.headers["x-github-delivery"]
-      if (!event) return yield* malformed("missing X-GitHub-Event header")
-      if (!delivery) return yield* malformed("missing X-GitHub-Delivery header")
-      yield* Effect.annotateCurrentSpan({ event, delivery })
-      const payload = yield* Effect.try({
-        try: () => bodyJson(raw),
-        catch: () => malformed("body is not JSON")
-      })
-      return yield* toIncomingEvent(event, delivery, payload).pipe(
-        Effect.mapError((error) => malformed(error.message))
-      )
-    })
+      if (!event) return Effect.fail(malformed("missing X-GitHub-Event header"))
+      if (!delivery) return Effect.fail(malformed("missing X-GitHub-Delivery header"))
+      let payload: unknown
+      try {
+        payload = bodyJson(raw)
+      } catch {
+        return Effect.fail(malformed("body is not JSON"))
+      }
+      return toIncomingEvent(event, delivery, payload).pipe(Effect.mapError((error) => malformed(error.message)))
+    }
+
+    // Untraced: it runs on every delivery, and a span per call costs more than the checks themselves.
+    const parse = (raw: WebhookIntake.RawWebhook): Parsed => {
+      const signature = raw.headers["x-hub-signature-256"]
+      if (signature === undefined || signature.length === 0) {
+        return Effect.fail(unauthorized("missing X-Hub-Signature-256 header"))
+      }
+      const trimmed = signature.trim()
+      if (!SIGNATURE.test(trimmed)) return Effect.fail(unauthorized("malformed X-Hub-Signature-256 header"))
+      if (raw.body.length === 0) return Effect.fail(malformed("empty body"))
+      const valid = verify(raw.body, trimmed.slice("sha256=".length))
+      if (valid === true) return decode(raw)
+      if (valid === false) return mismatch
+      return Effect.flatMap(Effect.promise(() => valid), (ok) => (ok ? decode(raw) : mismatch))
+    }
 
     return Effect.succeed(WebhookIntake.WebhookIntake.of({ parse }))
   })

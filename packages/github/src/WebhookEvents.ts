@@ -99,10 +99,24 @@ const shortReason = (error: { readonly message: string }) => {
   return first.length > 160 ? `${first.slice(0, 160)}…` : first
 }
 
-const decode = <A>(schema: Schema.Decoder<A>, event: string, payload: unknown) =>
-  Schema.decodeUnknownEffect(schema)(payload).pipe(
-    Effect.mapError((error) => new UndecodablePayload({ message: `${event} payload: ${shortReason(error)}` }))
-  )
+// Built once per schema, not per delivery.
+const decoder = <A>(schema: Schema.Decoder<A>) => {
+  const run = Schema.decodeUnknownEffect(schema)
+  return (event: string, payload: unknown) =>
+    Effect.mapError(run(payload), (error) => new UndecodablePayload({ message: `${event} payload: ${shortReason(error)}` }))
+}
+const decodeAction = decoder(Action)
+const decodeIssueComment = decoder(IssueCommentCreated)
+const decodeReviewComment = decoder(ReviewCommentCreated)
+const decodeClosed = decoder(Closed)
+
+/** The `action` field: read directly when it is a string or absent (always, from GitHub); decoded otherwise. */
+const actionOf = (event: string, payload: object) => {
+  const action = (payload as { readonly action?: unknown }).action
+  return typeof action === "string" || action === undefined
+    ? Effect.succeed(action)
+    : Effect.map(decodeAction(event, payload), (decoded) => decoded.action)
+}
 
 const make = <A>(what: string, build: () => A) =>
   Effect.try({
@@ -151,11 +165,11 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
   if (event.startsWith("installation") || event === "github_app_authorization") {
     return ignored(`${event} events are not used`)
   }
-  const { action } = yield* decode(Action, event, payload)
+  const action = yield* actionOf(event, payload)
   switch (event) {
     case "issue_comment": {
       if (action !== "created") return ignored(`issue_comment.${action ?? "?"} is not used`)
-      const p = yield* decode(IssueCommentCreated, event, payload)
+      const p = yield* decodeIssueComment(event, payload)
       const skip = commentIgnored(p.comment, p.sender)
       if (skip) return skip
       const repo = yield* repoOf(p.repository)
@@ -178,7 +192,7 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
     }
     case "pull_request_review_comment": {
       if (action !== "created") return ignored(`pull_request_review_comment.${action ?? "?"} is not used`)
-      const p = yield* decode(ReviewCommentCreated, event, payload)
+      const p = yield* decodeReviewComment(event, payload)
       const skip = commentIgnored(p.comment, p.sender)
       if (skip) return skip
       const repo = yield* repoOf(p.repository)
@@ -207,7 +221,7 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
     case "issues":
     case "pull_request": {
       if (action !== "closed") return ignored(`${event}.${action ?? "?"} is not used`)
-      const p = yield* decode(Closed, event, payload)
+      const p = yield* decodeClosed(event, payload)
       const number = (event === "issues" ? p.issue : p.pull_request)?.number
       if (number === undefined) {
         const missing = event === "issues" ? "issue" : "pull_request"

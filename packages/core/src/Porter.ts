@@ -157,7 +157,6 @@ export const toView = (task: Task): TaskView => ({
 })
 
 const decodeCallback = Schema.decodeUnknownEffect(CallbackEventFromJson)
-const encodeEvent = Schema.encodeEffect(IncomingEventFromJson)
 const decodeEvent = Schema.decodeUnknownEffect(IncomingEventFromJson)
 const decodeSecretName = Schema.decodeUnknownOption(SecretName)
 
@@ -608,26 +607,34 @@ export const make = Effect.gen(function*() {
         cause
       })))
 
-  const isForPorter = (event: IncomingEvent) =>
-    Effect.gen(function*() {
-      if (event._tag === "IssueClosed") {
-        const active = yield* store.countActive({ repo: event.repo.fullName, issueNumber: event.issueNumber })
-        return active > 0 ? undefined : "no active task on this issue"
-      }
-      if (event.author.isBot) return "comment by a bot"
-      if (event.body.includes(Messages.MARKER_PREFIX)) return "comment by Porter"
-      const settings = yield* settingsFor(event.repo, event.installationId)
-      return parser.parse(event.body, settings)._tag === "NotForPorter" ? "not addressed to Porter" : undefined
-    })
+  // The intake runs before every webhook's answer: untraced (a span costs more than the work), no generators.
+  const isForPorter = (event: IncomingEvent): Effect.Effect<string | undefined, StoreError> => {
+    if (event._tag === "IssueClosed") {
+      return Effect.map(
+        store.countActive({ repo: event.repo.fullName, issueNumber: event.issueNumber }),
+        (active) => (active > 0 ? undefined : "no active task on this issue")
+      )
+    }
+    if (event.author.isBot) return Effect.succeed("comment by a bot")
+    if (event.body.includes(Messages.MARKER_PREFIX)) return Effect.succeed("comment by Porter")
+    return Effect.map(
+      settingsFor(event.repo, event.installationId),
+      (settings) => (parser.parse(event.body, settings)._tag === "NotForPorter" ? "not addressed to Porter" : undefined)
+    )
+  }
 
-  const intake = Effect.fn("Porter.intake")(function*(event: IncomingEvent) {
-    const ignored = yield* isForPorter(event)
-    if (ignored !== undefined) return { _tag: "Ignored", reason: ignored } satisfies Intake as Intake
-    const receivedAt = yield* now
-    const payload = yield* encodeEvent(event).pipe(Effect.orDie)
-    const first = yield* store.claimDelivery({ id: event.deliveryId, receivedAt, payload })
-    return (first ? { _tag: "Accepted", receivedAt } : { _tag: "Ignored", reason: "duplicate delivery" }) as Intake
-  })
+  // The stored payload is the event's JSON: the event classes hold plain fields only, so this is exactly what
+  // encoding with `IncomingEventFromJson` gives (and what `decodeEvent` reads back), without the encoder's cost.
+  const claim = (event: IncomingEvent): Effect.Effect<Intake, StoreError> =>
+    Effect.flatMap(now, (receivedAt) =>
+      Effect.map(
+        store.claimDelivery({ id: event.deliveryId, receivedAt, payload: JSON.stringify(event) }),
+        (first): Intake => (first ? { _tag: "Accepted", receivedAt } : { _tag: "Ignored", reason: "duplicate delivery" })
+      ))
+
+  const intake = (event: IncomingEvent): Effect.Effect<Intake, StoreError> =>
+    Effect.flatMap(isForPorter(event), (ignored) =>
+      ignored !== undefined ? Effect.succeed<Intake>({ _tag: "Ignored", reason: ignored }) : claim(event))
 
   const handle = (event: IncomingEvent) =>
     Effect.tap(intake(event), (result) => (result._tag === "Accepted" ? process(event, result.receivedAt) : Effect.void))

@@ -48,21 +48,7 @@ export const call = (url: string, init: RequestInit = {}) =>
 
 /** A REST call to the emulator; a non-2xx answer fails the test with GitHub's message. */
 export const restAt = <A = unknown>(base: string, token: string, method: string, path: string, body?: unknown) =>
-  Effect.flatMap(
-    call(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: "application/vnd.github+json",
-        ...(body === undefined ? {} : { "content-type": "application/json" })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    }),
-    (answer) =>
-      answer.status >= 200 && answer.status < 300
-        ? Effect.succeed(answer.body as A)
-        : Effect.die(new Error(`${method} ${path}: ${answer.status} ${answer.text.slice(0, 500)}`))
-  )
+  Effect.promise(() => GitHubEmulator.rest<A>(token, method, `${base}${path}`, body))
 
 export const rest = <A = unknown>(token: string, method: string, path: string, body?: unknown) =>
   Stack.use(({ github }) => restAt<A>(github.url, token, method, path, body))

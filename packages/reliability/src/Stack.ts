@@ -26,11 +26,7 @@ import * as Local from "@porter/worker/local"
 import * as FaultProxy from "./FaultProxy.ts"
 import * as Workerd from "./Workerd.ts"
 
-export interface Person {
-  readonly login: string
-  readonly id: number
-  readonly token: string
-}
+export type Person = GitHubEmulator.Person
 
 export interface Comment {
   readonly id: number
@@ -121,20 +117,7 @@ const workerdChildren = (): Effect.Effect<ReadonlyArray<number>> =>
 
 /** A REST call to the emulator as `token`; a non-2xx answer is a defect naming GitHub's message. */
 export const restAt = <A = unknown>(base: string, token: string, method: string, path: string, body?: unknown) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: "application/vnd.github+json",
-        ...(body === undefined ? {} : { "content-type": "application/json" })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    const text = await response.text()
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 500)}`)
-    return (text === "" ? undefined : JSON.parse(text)) as A
-  })
+  Effect.promise(() => GitHubEmulator.rest<A>(token, method, `${base}${path}`, body))
 
 export const make = (options: Options = {}): Effect.Effect<Stack["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {

@@ -94,7 +94,8 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
       assert.isAbove((env["GITHUB_TOKEN"] ?? "").length, 10)
       // The callback token is the one derived from the encryption key (no extra secret configured).
       assert.strictEqual(env["CALLBACK_TOKEN"], yield* Effect.promise(() => WorkerApp.issueTaskToken(worker.env, task.id)))
-      assert.deepStrictEqual(machine.metadata, { porter: "1", porter_task_id: task.id })
+      assert.strictEqual(machine.metadata["porter"], "1")
+      assert.strictEqual(machine.metadata["porter_task_id"], task.id)
       yield* Effect.promise(() => machines.waitFor(machine.id, "destroyed", 20_000))
 
       // The audit trail has the whole life.

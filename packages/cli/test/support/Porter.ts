@@ -7,6 +7,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { GitHubEmulator } from "@porter/testkit"
 
 export const cliRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
 export const binTs = path.join(cliRoot, "src", "bin.ts")
@@ -160,20 +161,8 @@ export const startDev = (args: ReadonlyArray<string>, timeoutMs = 60_000): Promi
   })
 
 /** A JSON request with a bearer token; rejects on a non-2xx answer. */
-export const request = async <A>(method: string, url: string, token: string, body?: unknown): Promise<A> => {
-  const response = await fetch(url, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      accept: "application/vnd.github+json",
-      ...(body === undefined ? {} : { "content-type": "application/json" })
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  const text = await response.text()
-  if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text.slice(0, 300)}`)
-  return (text === "" ? undefined : JSON.parse(text)) as A
-}
+export const request = <A>(method: string, url: string, token: string, body?: unknown): Promise<A> =>
+  GitHubEmulator.rest<A>(token, method, url, body)
 
 export interface TaskRow {
   readonly id: string

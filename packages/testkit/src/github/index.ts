@@ -34,6 +34,8 @@ import { makeHandler } from "./Server.ts"
 import { LOGIN, makeState } from "./State.ts"
 import * as Webhooks from "./Webhooks.ts"
 
+export { type Person, rest } from "./Rest.ts"
+
 export interface EmulatorOptions {
   /** Default 0: a free port on 127.0.0.1. */
   readonly port?: number

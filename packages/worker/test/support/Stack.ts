@@ -16,11 +16,7 @@ export const ADMIN_TOKEN = "porter-e2e-admin-token-0123456789abcdef"
 export const HEARTBEAT_TIMEOUT_MS = 3_000
 export const HEARTBEAT_INTERVAL_MS = 500
 
-export interface Person {
-  readonly login: string
-  readonly id: number
-  readonly token: string
-}
+export type Person = GitHubEmulator.Person
 
 export interface Comment {
   readonly id: number
@@ -62,20 +58,7 @@ export const rest = <A = unknown>(token: string, method: string, path: string, b
   Stack.use(({ github }) => restAt<A>(github.url, token, method, path, body))
 
 export const restAt = <A = unknown>(base: string, token: string, method: string, path: string, body?: unknown) =>
-  Effect.promise(async () => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: "application/vnd.github+json",
-        ...(body === undefined ? {} : { "content-type": "application/json" })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    const text = await response.text()
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 500)}`)
-    return (text === "" ? undefined : JSON.parse(text)) as A
-  })
+  Effect.promise(() => GitHubEmulator.rest<A>(token, method, `${base}${path}`, body))
 
 /** A call to the Worker's admin API. */
 export const admin = <A = unknown>(method: string, path: string) =>

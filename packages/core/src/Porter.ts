@@ -6,10 +6,10 @@
  * Guarantees kept here (adapters only need their own contracts):
  * - one task per delivery, however often it is delivered or retried (task ids derive from it);
  * - every task reaches a terminal state, and the issue is told why;
- * - never two machines for one task (dispatch is compare-and-set, and `findByTask` comes first);
+ * - never two machines for one task (dispatch is compare-and-set, and a later attempt asks `findByTask` first);
  * - a report that fails is retried, then given up: it never changes a task's outcome.
  */
-import { Clock, Context, Effect, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import type { AgentSpec } from "./Agent.ts"
 import { AgentCatalog } from "./AgentCatalog.ts"
 import { Authorizer } from "./Authorizer.ts"
@@ -155,6 +155,16 @@ export const toView = (task: Task): TaskView => ({
   ...(task.reason !== undefined ? { reason: task.reason } : {}),
   ...(task.usage !== undefined ? { usage: task.usage } : {})
 })
+
+/** A dispatch's status updates: made in order, some while the dispatch goes on. */
+interface StatusLine {
+  /** The task's first status comment is made (or given up on). */
+  readonly commented: Effect.Effect<void>
+  /** Every status update started so far is done. */
+  readonly settled: Effect.Effect<void>
+  /** Starts a status update once those before it are done; does not wait for it. */
+  readonly inBackground: (taskId: TaskId) => Effect.Effect<void>
+}
 
 const decodeCallback = Schema.decodeUnknownEffect(CallbackEventFromJson)
 const decodeEvent = Schema.decodeUnknownEffect(IncomingEventFromJson)
@@ -306,26 +316,86 @@ export const make = Effect.gen(function*() {
       return env
     })
 
-  /** Provisions the task's machine, once. Safe to call again for a stuck task. */
-  const dispatch = Effect.fn("Porter.dispatch")(function*(task: Task, issue: IssueSnapshot | undefined) {
-    const claimed = yield* store.beginDispatch(task.id, task.dispatchAttempts, yield* now)
-    if (Option.isNone(claimed)) return
-    const current = claimed.value
+  /**
+   * Provisions the task's machine, once. Safe to call again for a stuck task. `commented` is the first status
+   * comment when it is still being made beside the dispatch: the status updates here wait for it (one status comment
+   * per task), and so does the machine request (a machine's `started` callback updates that comment).
+   */
+  const dispatch = Effect.fn("Porter.dispatch")(function*(
+    task: Task,
+    issue: IssueSnapshot | undefined,
+    commented: Effect.Effect<void> = Effect.void
+  ) {
+    // Status updates started and not waited for: the next one (and `finish`) waits for them, so edits land in order.
+    let settled = commented
+    const status: StatusLine = {
+      commented,
+      settled: Effect.suspend(() => settled),
+      inBackground: (taskId) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.forkChild(Effect.andThen(settled, updateStatus(taskId)))
+          settled = Fiber.join(fiber)
+        })
+    }
+    const fail = (failed: Task, patch: TaskPatch) => Effect.andThen(status.settled, finish(failed, "failed", patch))
+
+    yield* Effect.gen(function*() {
+      const claimed = yield* store.beginDispatch(task.id, task.dispatchAttempts, yield* now)
+      if (Option.isNone(claimed)) return
+      yield* provision(claimed.value, issue, status, fail)
+    }).pipe(
+      Effect.catch((error) =>
+        Effect.gen(function*() {
+          const reason = error._tag === "ProvisionError"
+            ? `could not start a machine: ${error.message}`
+            : `dispatch failed: ${error.message}`
+          yield* Effect.logWarning("dispatch failed", { taskId: task.id, error: error.message })
+          const latest = yield* store.find(task.id).pipe(Effect.orElseSucceed(() => Option.none<Task>()))
+          if (Option.isNone(latest) || latest.value.isTerminal) return
+          // A provider outage or rate limit is worth another attempt: the sweep dispatches the task again
+          // (asking the provider for the task's machine first), up to `maxDispatchAttempts`.
+          const transient = error._tag === "ProvisionError" && (error.reason === "rate_limited" || error.reason === "unavailable")
+          if (transient && latest.value.dispatchAttempts < config.maxDispatchAttempts) {
+            yield* audit(task.id, "dispatch_deferred", reason)
+            return
+          }
+          yield* fail(latest.value, { reason })
+        }).pipe(Effect.catch(() => Effect.void))
+      ),
+      Effect.andThen(status.settled)
+    )
+  })
+
+  /** `dispatch` once the task is claimed: secrets, token, thread and prompt, then the machine. */
+  const provision = Effect.fnUntraced(function*(
+    current: Task,
+    issue: IssueSnapshot | undefined,
+    status: StatusLine,
+    fail: (task: Task, patch: TaskPatch) => Effect.Effect<unknown, StoreError>
+  ) {
     yield* Effect.annotateCurrentSpan({ taskId: current.id, attempt: current.dispatchAttempts })
     yield* audit(current.id, "dispatch", `attempt ${current.dispatchAttempts}`)
 
     const agent = catalog.resolve(current.agent)
     if (Option.isNone(agent)) {
-      yield* finish(current, "failed", { reason: `no agent called \`${current.agent}\` is configured here` })
+      yield* fail(current, { reason: `no agent called \`${current.agent}\` is configured here` })
       return
     }
-    const prepared = yield* Effect.gen(function*() {
-      const agentEnv = yield* agentSecrets(current, agent.value)
-      const githubToken = yield* repoTokens.mint(current.repo, current.installationId)
-      const callbackToken = yield* tokens.issue(current.id)
-      const credential = yield* credentialFor(current)
-      return { agentEnv, githubToken, callbackToken, credential }
-    }).pipe(Effect.result)
+    // Independent reads, together: the agent's secrets, the machine's GitHub token, the provider credential (D1
+    // and GitHub), and the thread for the prompt (GitHub; prompting without it when it cannot be read).
+    const [prepared, thread] = yield* Effect.all([
+      Effect.all({
+        agentEnv: agentSecrets(current, agent.value),
+        githubToken: repoTokens.mint(current.repo, current.installationId),
+        callbackToken: tokens.issue(current.id),
+        credential: credentialFor(current)
+      }, { concurrency: "unbounded" }).pipe(Effect.result),
+      reader.thread(issueOf(current), config.threadLimit, current.installationId).pipe(
+        Effect.catch((error) =>
+          Effect.as(Effect.logWarning("could not read the thread; prompting without it", { error: error.message }), [])
+        )
+      )
+    ], { concurrency: "unbounded" })
     if (prepared._tag === "Failure") {
       const error = prepared.failure
       const reason = error._tag === "MissingSecret"
@@ -335,17 +405,12 @@ export const make = Effect.gen(function*() {
         : error._tag === "SecretDecryptionFailed"
         ? error.message
         : `could not read secrets: ${error.message}`
-      yield* finish(current, "failed", { reason })
+      yield* fail(current, { reason })
       return
     }
     const { agentEnv, callbackToken, credential, githubToken } = prepared.success
 
     const snapshot = issue ?? new IssueSnapshot({ title: `#${current.issueNumber}`, body: "", state: "open" })
-    const thread = yield* reader.thread(issueOf(current), config.threadLimit, current.installationId).pipe(
-      Effect.catch((error) =>
-        Effect.as(Effect.logWarning("could not read the thread; prompting without it", { error: error.message }), [])
-      )
-    )
     const branch = branchFor(current)
     const prompt = yield* prompts.build({ task: current, issue: snapshot, thread, branch })
 
@@ -354,11 +419,14 @@ export const make = Effect.gen(function*() {
         Effect.catchTag("IllegalTransition", () => Effect.succeed(undefined))
       )
       if (moved === undefined) return
-      yield* updateStatus(current.id)
+      // "Starting a machine" goes to the issue while the machine is requested.
+      yield* status.inBackground(current.id)
     }
 
     const callOptions = credential ? { credential } : {}
-    const found = yield* provisioner.findByTask(current.id, callOptions).pipe(
+    // Only a later attempt can find a machine of this task (a lost create answer, a dispatcher that died after its
+    // create): the first attempt is the task's first dispatch (`beginDispatch` let exactly one caller make it).
+    const found = current.dispatchAttempts <= 1 ? Option.none() : yield* provisioner.findByTask(current.id, callOptions).pipe(
       Effect.catch(() => Effect.succeed(Option.none()))
     )
     // A machine that failed to launch will never call back: remove it and make a new one.
@@ -394,6 +462,7 @@ export const make = Effect.gen(function*() {
       },
       secretEnv: { ...agentEnv, GITHUB_TOKEN: githubToken, CALLBACK_TOKEN: callbackToken }
     }
+    yield* status.commented
     const machine = Option.isSome(existing)
       ? existing.value
       : yield* provisioner.create(spec).pipe(
@@ -407,28 +476,9 @@ export const make = Effect.gen(function*() {
       yield* destroyMachine(current, machine.id)
       return
     }
+    yield* status.settled
     yield* updateStatus(current.id)
-  }, (effect, task) =>
-    effect.pipe(
-      Effect.catch((error) =>
-        Effect.gen(function*() {
-          const reason = error._tag === "ProvisionError"
-            ? `could not start a machine: ${error.message}`
-            : `dispatch failed: ${error.message}`
-          yield* Effect.logWarning("dispatch failed", { taskId: task.id, error: error.message })
-          const latest = yield* store.find(task.id).pipe(Effect.orElseSucceed(() => Option.none<Task>()))
-          if (Option.isNone(latest) || latest.value.isTerminal) return
-          // A provider outage or rate limit is worth another attempt: the sweep dispatches the task again
-          // (asking the provider for the task's machine first), up to `maxDispatchAttempts`.
-          const transient = error._tag === "ProvisionError" && (error.reason === "rate_limited" || error.reason === "unavailable")
-          if (transient && latest.value.dispatchAttempts < config.maxDispatchAttempts) {
-            yield* audit(task.id, "dispatch_deferred", reason)
-            return
-          }
-          yield* finish(latest.value, "failed", { reason })
-        }).pipe(Effect.catch(() => Effect.void))
-      )
-    ))
+  })
 
   const reply = (event: CommentCreated, body: string) =>
     report(
@@ -508,18 +558,25 @@ export const make = Effect.gen(function*() {
    * (its limits were checked when it was made, and what was done then is not done twice).
    */
   const resume = Effect.fnUntraced(function*(task: Task, event: CommentCreated) {
-    if (task.statusCommentId === undefined) {
-      yield* report(
+    const acknowledge = task.statusCommentId === undefined
+    // Neither the 👀 reaction nor the first status comment holds up the dispatch; the machine waits for the comment.
+    const reaction = acknowledge
+      ? yield* Effect.forkChild(report(
         "reaction",
         task.id,
         reporter.react(new IssueRef({ repo: event.repo, number: event.issueNumber }), {
           kind: event.kind,
           commentId: event.commentId
         }, "eyes")
-      )
+      ))
+      : undefined
+    if (task.state === "queued" && task.dispatchAttempts === 0) {
+      const comment = acknowledge ? yield* Effect.forkChild(updateStatus(task.id)) : undefined
+      yield* dispatch(task, event.issue, comment === undefined ? Effect.void : Fiber.join(comment))
+    } else if (acknowledge) {
       yield* updateStatus(task.id)
     }
-    if (task.state === "queued" && task.dispatchAttempts === 0) yield* dispatch(yield* store.get(task.id), event.issue)
+    if (reaction !== undefined) yield* Fiber.join(reaction)
   })
 
   const authorize = (event: CommentCreated, settings: RepoSettings) =>

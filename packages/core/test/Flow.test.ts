@@ -3,9 +3,9 @@
  * and where each task ends, for the happy path and every failure path.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { TestClock } from "effect/testing"
-import { Authorizer, Errors, type Ids, Messages, Porter, SecretStore, Settings, TaskStore } from "@porter/core"
+import { Authorizer, Errors, type Ids, MachineProvisioner, Messages, Porter, SecretStore, Settings, TaskStore } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 
 const ISSUE = "octo-org/hello-world#1"
@@ -351,6 +351,58 @@ describe("Porter flow", () => {
       const events = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.events(runner.taskId))
       assert.isTrue(events.some((e) => e.kind === "report_failed"), "the failure is in the audit trail")
       assert.strictEqual((yield* issueThread()).length, 1, "the retried comment was created once")
+    }).pipe(setup()))
+
+  it.effect("the dispatch goes on while the issue is acknowledged; the machine waits for the status comment", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const recorder = yield* GitHubRecorder
+      const machines = yield* Machines
+      // The first status comment and the 👀 fail at first: each is retried after ≥ 800 ms (jittered backoff).
+      yield* recorder.failNext("comment", 1)
+      yield* recorder.failNext("react", 1)
+      const handling = yield* Effect.forkChild(porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" })))
+      yield* TestClock.adjust("100 millis")
+      // Let the forked handling run as far as it can without the clock moving on.
+      const latest = Effect.map(
+        Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1)),
+        (tasks) => tasks[0]
+      )
+      const task = yield* Effect.andThen(Effect.yieldNow, latest).pipe(
+        Effect.repeat({ until: (t) => t?.state === "provisioning", times: 500 })
+      )
+      assert.strictEqual(task?.state, "provisioning", "secrets, token and prompt did not wait for the acknowledgment")
+      assert.strictEqual((yield* issueThread()).length, 0)
+      assert.strictEqual((yield* machines.created).length, 0, "no machine before its status comment exists")
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(handling)
+      assert.strictEqual((yield* machines.created).length, 1)
+      const thread = yield* issueThread()
+      assert.strictEqual(thread.length, 1, "one status comment")
+      assert.deepStrictEqual([...new Set(thread[0]!.versions.map((v) => Messages.parseMarker(v)?.state))], ["queued", "provisioning"])
+      assert.strictEqual((yield* recorder.reactions(ISSUE)).length, 1)
+    }).pipe(setup({ ...withKey, config: { reportRetry: { times: 2, baseDelayMs: 1_000 } } })))
+
+  it.effect("the first dispatch does not ask the provider for the task's machine; a later attempt does", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const machines = yield* Machines
+      const provisioner = yield* MachineProvisioner.MachineProvisioner
+      const unavailable = new Errors.ProvisionError({ reason: "unavailable", message: "try later" })
+      yield* machines.inject({ op: "findByTask", error: unavailable }, { op: "create", error: unavailable })
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
+      assert.strictEqual(task!.dispatchAttempts, 1)
+      // The findByTask fault is still pending (this call uses it up): the first attempt never asked.
+      assert.strictEqual((yield* Effect.flip(provisioner.findByTask(task!.id)))._tag, "ProvisionError")
+      yield* machines.inject({ op: "findByTask", error: unavailable })
+      yield* TestClock.adjust("4 minutes")
+      assert.strictEqual((yield* porter.sweep).redispatched, 1)
+      // The second attempt asked (using up the new fault), then created the machine.
+      const found = yield* provisioner.findByTask(task!.id)
+      assert.strictEqual(Option.getOrThrow(found).id, (yield* machines.created)[0]!.machine.id)
+      assert.strictEqual((yield* machines.created).length, 1)
+      assert.strictEqual((yield* taskOf(task!.id)).dispatchAttempts, 2)
     }).pipe(setup()))
 
   it.effect("a lost create answer: the sweep finds the machine instead of making a second one", () =>

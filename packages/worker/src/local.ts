@@ -46,6 +46,11 @@ export interface Options {
   readonly onLog?: ((line: LogLine) => void) | undefined
   /** Console lines kept for `logs()` (default 5,000). */
   readonly keepLogs?: number | undefined
+  /**
+   * Open workerd's DevTools inspector on this port (`0`: a free one; `miniflare.getInspectorURL()` tells which), for
+   * profiles and heap measurements; default: no inspector.
+   */
+  readonly inspectorPort?: number | undefined
 }
 
 export interface LogLine {
@@ -126,6 +131,7 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
             compatibilityDate: COMPATIBILITY_DATE,
             host,
             port,
+            ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
             bindings: env,
             d1Databases: { DB: options.d1DatabaseId ?? D1_DATABASE_ID },
             // No request to Cloudflare for the `cf` object: the placeholder Miniflare falls back to is enough.

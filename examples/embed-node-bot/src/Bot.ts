@@ -15,7 +15,6 @@
  * memory (a durable host swaps in any `TaskStore`/`SecretStore`/`Settings`, e.g. `@porter/d1`'s over an effect
  * `SqlClient`) — or share work between several processes (the in-memory stores are per process).
  */
-import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
@@ -47,6 +46,7 @@ import { type DockerEngine, DockerProvisioner } from "@porter/docker"
 import { type AppJwt, GitHub, GitHubAuth, GitHubAuthorizer, GitHubClient, GitHubWebhooks } from "@porter/github"
 import { LocalProvisioner } from "@porter/local"
 import { InMemorySecretStore, InMemoryTaskStore } from "@porter/testing"
+import * as WebhookRoute from "./WebhookRoute.ts"
 
 /** The running bot: where it listens and where GitHub and machines reach it. */
 export class Bot extends Context.Service<Bot, {
@@ -211,7 +211,12 @@ export const host = <A, E, R>(
   edges: Layer.Layer<A, E, R>,
   options: HostOptions = {}
 ) => {
-  const Server = NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host: options.host ?? "127.0.0.1" })
+  // Webhooks take a direct route from `node:http` (`WebhookRoute`); everything else goes through the router.
+  const slot = WebhookRoute.makeSlot()
+  const Server = NodeHttpServer.layer(WebhookRoute.makeServer(slot), {
+    port: options.port ?? 3000,
+    host: options.host ?? "127.0.0.1"
+  })
 
   const Info = Layer.effect(
     Bot,
@@ -267,7 +272,9 @@ export const host = <A, E, R>(
   })
   const Sweep = options.sweepIntervalMs === false ? Layer.empty : Watchdog.layerTimer(options.sweepIntervalMs ?? 60_000)
 
-  return Layer.mergeAll(Http, Sweep).pipe(
+  const FastWebhooks = WebhookRoute.layer(slot, { logRequests: options.logRequests !== false })
+
+  return Layer.mergeAll(Http, FastWebhooks, Sweep).pipe(
     Layer.provideMerge(PorterLive),
     Layer.provideMerge(Info),
     Layer.provideMerge(Server)

@@ -67,6 +67,60 @@ describe("the intake-only bot (benchmarks)", () => {
       assert.strictEqual((yield* recorder.comments("Codertocat/Hello-World#1")).length, 1)
     }))
 
+  it.live("webhooks with Content-Length take the direct route, chunked ones the router: the same answers", () =>
+    Effect.gen(function*() {
+      const secret = "route-webhook-secret"
+      const context = yield* Layer.build(Intake.layer({ webhookSecret: secret, processing: "skip" }))
+      const { url } = Context.get(context, Bot.Bot)
+      const post = (deliveryId: string, body: string, options: { chunked: boolean; signature?: string }) =>
+        Support.call(`${url}/webhooks/github`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-github-event": "issue_comment",
+            "x-github-delivery": deliveryId,
+            "x-hub-signature-256": options.signature ?? Support.sign(secret, body)
+          },
+          // A stream has no length: fetch sends it chunked, which the direct route leaves to the router.
+          ...(options.chunked
+            ? {
+              body: new ReadableStream({
+                start(controller) {
+                  controller.enqueue(new TextEncoder().encode(body))
+                  controller.close()
+                }
+              }),
+              duplex: "half"
+            } as RequestInit
+            : { body })
+        })
+      const both = (name: string, body: string, signature?: string) =>
+        Effect.gen(function*() {
+          const direct = yield* post(`${name}-direct`, body, { chunked: false, ...(signature ? { signature } : {}) })
+          const routed = yield* post(`${name}-routed`, body, { chunked: true, ...(signature ? { signature } : {}) })
+          return { direct, routed }
+        })
+      type Answers = { readonly [K in "direct" | "routed"]: { readonly status: number; readonly body: unknown } }
+      const same = (label: string, answers: Answers, status: number) => {
+        assert.strictEqual(answers.direct.status, status, `${label} (direct)`)
+        assert.strictEqual(answers.routed.status, status, `${label} (router)`)
+        const { deliveryId: _a, ...direct } = answers.direct.body as Record<string, unknown>
+        const { deliveryId: _b, ...routed } = answers.routed.body as Record<string, unknown>
+        assert.deepStrictEqual(direct, routed, label)
+      }
+
+      const accepted = yield* both("accepted", payload("@porter script add a line"))
+      same("accepted", accepted, 202)
+      assert.strictEqual((accepted.direct.body as { deliveryId: string }).deliveryId, "accepted-direct")
+      same("not for Porter", yield* both("ignored", payload("thanks!")), 200)
+      same("bad signature", yield* both("unsigned", payload("@porter script x"), Support.sign("other", "x")), 401)
+      same("not JSON", yield* both("garbage", "{not json"), 400)
+      const large = payload(`@porter script ${"x".repeat(1100 * 1024)}`)
+      same("too large", yield* both("large", large), 413)
+      const duplicate = yield* post("accepted-direct", payload("@porter script add a line"), { chunked: true })
+      assert.deepStrictEqual(duplicate.body, { ignored: "duplicate delivery" }, "the direct route's claim is the router's")
+    }))
+
   it.live("start() for plain scripts: listens on a free port, `skip` stops at the claim, close() stops it", () =>
     Effect.gen(function*() {
       const running = yield* Effect.promise(() => Intake.start({ processing: "skip" }))

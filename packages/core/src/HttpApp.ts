@@ -11,9 +11,10 @@
  * destroyed by this very callback) must not cut a state change and its report in half.
  */
 import { Effect, Option, Redacted, Stream } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { type HttpServerError, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Background } from "./Background.ts"
 import { WebhookTooLarge } from "./Errors.ts"
+import type { IncomingEvent } from "./Event.ts"
 import { Porter } from "./Porter.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import { timingSafeEqual } from "./TaskTokens.ts"
@@ -72,38 +73,88 @@ export const isAdminRequest = (
   return adminToken !== undefined && presented !== undefined && timingSafeEqual(Redacted.value(adminToken), presented)
 }
 
-export const routes = HttpRouter.use(Effect.fn("PorterHttp.routes")(function*(router) {
+/** What the webhook endpoint answers: a status and a JSON body. */
+export interface WebhookAnswer {
+  readonly status: number
+  readonly body: unknown
+}
+
+/**
+ * Reads a webhook's body, failing with `WebhookTooLarge` past `limit` bytes (see `readBody`); a body that cannot
+ * be read (any other failure or defect) is answered 400.
+ */
+export type WebhookBody = (limit: number) => Effect.Effect<string, WebhookTooLarge | HttpServerError.HttpServerError>
+
+/**
+ * `POST /webhooks/github` without an HTTP framework: the request's headers (lower-cased names) and a way to read
+ * its body in, the answer out. Never fails, and cannot be interrupted once started (see the module comment). The
+ * route below is this; a host may also call it directly for that one path, skipping the router, the request and
+ * response objects and their middleware (the Worker and the Node example do), with the same answers.
+ */
+export const webhookHandler: Effect.Effect<
+  (headers: Readonly<Record<string, string | undefined>>, body: WebhookBody) => Effect.Effect<WebhookAnswer>,
+  never,
+  Porter | WebhookIntake | Background | PorterConfig
+> = Effect.gen(function*() {
   const porter = yield* Porter
   const intake = yield* WebhookIntake
   const background = yield* Background
   const config = yield* PorterConfig
 
+  const ignored = (reason: string): WebhookAnswer => ({ status: 200, body: { ignored: reason } })
+  // Untraced and without generators: this is every webhook's answer.
+  const accept = (event: IncomingEvent) =>
+    Effect.flatMap(porter.intake(event), (result) =>
+      result._tag === "Ignored"
+        ? Effect.succeed(ignored(result.reason))
+        : Effect.as(
+          background.run(porter.process(event, result.receivedAt)),
+          { status: 202, body: { accepted: true, deliveryId: event.deliveryId } } satisfies WebhookAnswer
+        ))
+
+  return (headers, body) =>
+    Effect.flatMap(body(config.maxWebhookBytes), (text) =>
+      Effect.flatMap(
+        intake.parse({ headers, body: text }),
+        (parsed) => (parsed._tag === "Ignored" ? Effect.succeed(ignored(parsed.reason)) : accept(parsed))
+      )).pipe(
+        Effect.catchTags({
+          WebhookTooLarge: (error) => Effect.succeed<WebhookAnswer>({ status: 413, body: { error: error.message } }),
+          WebhookUnauthorized: (error) => Effect.succeed<WebhookAnswer>({ status: 401, body: { error: error.message } }),
+          WebhookMalformed: (error) => Effect.succeed<WebhookAnswer>({ status: 400, body: { error: error.message } }),
+          StoreError: (error) =>
+            Effect.as(
+              Effect.logError("webhook intake: storage failed", { error: error.message }),
+              { status: 503, body: { error: "storage unavailable, redeliver later" } } satisfies WebhookAnswer
+            )
+        }),
+        Effect.catchCause((cause) =>
+          Effect.as(
+            Effect.logError("webhook intake failed", { cause }),
+            { status: 400, body: { error: "unreadable request" } } satisfies WebhookAnswer
+          )
+        ),
+        Effect.uninterruptible
+      )
+})
+
+export const routes = HttpRouter.use(Effect.fn("PorterHttp.routes")(function*(router) {
+  const porter = yield* Porter
+  const webhook = yield* webhookHandler
+  const config = yield* PorterConfig
+
   yield* router.add("GET", "/healthz", json(200, { ok: true }))
 
-  yield* router.add("POST", "/webhooks/github", (request) =>
-    Effect.gen(function*() {
-      const body = yield* readBody(request, config.maxWebhookBytes)
-      const parsed = yield* intake.parse({ headers: request.headers, body })
-      if (parsed._tag === "Ignored") return json(200, { ignored: parsed.reason })
-      const result = yield* porter.intake(parsed)
-      if (result._tag === "Ignored") return json(200, { ignored: result.reason })
-      yield* background.run(porter.process(parsed, result.receivedAt))
-      return json(202, { accepted: true, deliveryId: parsed.deliveryId })
-    }).pipe(
-      Effect.catchTags({
-        WebhookTooLarge: (error) => Effect.succeed(json(413, { error: error.message })),
-        WebhookUnauthorized: (error) => Effect.succeed(json(401, { error: error.message })),
-        WebhookMalformed: (error) => Effect.succeed(json(400, { error: error.message })),
-        StoreError: (error) =>
-          Effect.as(
-            Effect.logError("webhook intake: storage failed", { error: error.message }),
-            json(503, { error: "storage unavailable, redeliver later" })
-          )
-      }),
-      Effect.catchCause((cause) =>
-        Effect.as(Effect.logError("webhook intake failed", { cause }), json(400, { error: "unreadable request" }))
-      )
-    ), { uninterruptible: true })
+  yield* router.add(
+    "POST",
+    "/webhooks/github",
+    (request) =>
+      Effect.map(
+        webhook(request.headers, (limit) => readBody(request, limit)),
+        (answer) => json(answer.status, answer.body)
+      ),
+    { uninterruptible: true }
+  )
 
   yield* router.add("POST", "/callbacks/tasks/:taskId", (request) =>
     Effect.gen(function*() {

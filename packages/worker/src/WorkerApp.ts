@@ -10,6 +10,8 @@
  *   naming it. Either way every request is answered 503 with those lines (never a value), `scheduled` logs
  *   them, and `GET /admin/doctor` still works (with the admin token) to say what to fix.
  * - Webhooks are answered once verified and claimed; the rest runs under `ctx.waitUntil` (`WorkerBackground`).
+ *   `POST /webhooks/github` skips the router (`HttpApp.webhookHandler` called directly, same answers): it is
+ *   most of the traffic, and the router's request and response objects cost more isolate CPU than the intake.
  * - Logs are JSON lines on the console (`Logger.consoleJson`); the per-request access log is off (cost).
  *
  * Platform-free (no `cloudflare:workers` import), so tests and local tools can run it with any `env`.
@@ -20,6 +22,7 @@ import {
   Cause,
   type Config,
   ConfigProvider,
+  Context,
   Effect,
   Exit,
   Layer,
@@ -30,7 +33,14 @@ import {
   References,
   Scheduler
 } from "effect"
-import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import {
+  FetchHttpClient,
+  HttpClient,
+  HttpRouter,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
 import { SqlClient } from "effect/sql"
 import {
   AgentCatalog,
@@ -204,6 +214,25 @@ const failedHandler = (env: WorkerEnv, problems: ReadonlyArray<string>, memoMap:
   }
 }
 
+/** `POST /webhooks/github` without the router: the Worker's hot path (see `HttpApp.webhookHandler`). */
+const webhookRoute = Effect.gen(function*() {
+  const handle = yield* HttpApp.webhookHandler
+  const context = yield* Effect.context<never>()
+  return (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> => {
+    const serverRequest = HttpServerRequest.fromWeb(request)
+    return Effect.runPromiseWith(Context.add(context, WorkerBackground.CurrentExecutionContext, ctx))(
+      handle(serverRequest.headers, (limit) => HttpApp.readBody(serverRequest, limit))
+    ).then((answer) =>
+      new Response(JSON.stringify(answer.body), {
+        status: answer.status,
+        headers: { "content-type": "application/json" }
+      })
+    )
+  }
+})
+
+const isWebhook = (request: Request) => request.method === "POST" && new URL(request.url).pathname === "/webhooks/github"
+
 type State =
   | { readonly _tag: "Starting" }
   | { readonly _tag: "Ready" }
@@ -228,6 +257,7 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
       { memoMap, disableLogger: true }
     )
   let failed: ReturnType<typeof failedHandler> | undefined
+  let webhook: ((request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>) | undefined
 
   const fail = (problems: ReadonlyArray<string>) => {
     state = { _tag: "Failed", problems }
@@ -239,8 +269,9 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
       fail(missing)
       return missing
     })
-    : runtime.runPromiseExit(Effect.void).then((exit) => {
+    : runtime.runPromiseExit(webhookRoute).then((exit) => {
       if (Exit.isSuccess(exit)) {
+        webhook = exit.value
         state = { _tag: "Ready" }
         return undefined
       }
@@ -254,7 +285,9 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
   const fetch = (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> => {
     switch (state._tag) {
       case "Ready":
-        return web!.handler(request, WorkerBackground.contextFor(ctx))
+        return webhook !== undefined && isWebhook(request)
+          ? webhook(request, ctx)
+          : web!.handler(request, WorkerBackground.contextFor(ctx))
       case "Starting":
         return ready.then(() => fetch(request, ctx))
       case "Failed":

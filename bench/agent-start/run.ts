@@ -16,8 +16,9 @@
  * "Machine start" is machine requested → process started (here a process spawn; on Fly a VM boot, which cannot be
  * measured here). "Porter's own overhead" is everything else: the Worker's intake and background dispatch
  * (authorize, record, 👀 + status comment, secrets, token, thread, prompt, the create call) and the runner until the
- * agent (decode, callbacks, clone, branch). Two runner builds: the bundle the machine image ships, and the
- * TypeScript sources (`porter dev`'s process machines). Each task runs to its end (machine gone, task terminal, every
+ * agent (decode, callbacks, clone, branch). Two runner builds: the bundle the machine image ships (with Node's compile
+ * cache, as the image has it, warmed by the warm-up comment), and the TypeScript sources (`porter dev`'s process
+ * machines, no compile cache). Each task runs to its end (machine gone, task terminal, every
  * webhook delivered) before the next comment. A third,
  * traced pass (bundle runner, 5 comments) puts a recording proxy in front of GitHub and the machines API and prints
  * the calls the dispatch made, in order, for the median run.
@@ -80,7 +81,8 @@ const measure = async (
   label: string,
   runnerArgs: ReadonlyArray<string>,
   traced = false,
-  count = runs
+  count = runs,
+  compileCache = true
 ): Promise<{ readonly samples: ReadonlyArray<Sample>; readonly calls: ReadonlyArray<ReadonlyArray<Call>> }> => {
   const home = mkdtempSync(join(tmpdir(), "porter-bench-home-"))
   const github = await GitHubEmulator.startPromise()
@@ -91,7 +93,12 @@ const measure = async (
     command: {
       command: process.execPath,
       args: ["--import", stamp, ...runnerArgs],
-      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home }
+      env: {
+        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+        HOME: home,
+        // As in the image (its build warms the cache; here the warm-up comment does).
+        ...(compileCache ? { NODE_COMPILE_CACHE: join(home, "compile-cache") } : {})
+      }
     }
   })
   const flyProxy = traced ? await FaultProxy.startPromise({ target: machines.url.replace(/\/v1$/, "") }) : undefined
@@ -182,7 +189,7 @@ try {
   variants.push(["runner bundle (the image's)", (await measure("bundle", [bundle])).samples])
   variants.push([
     "runner from TypeScript sources (`porter dev`)",
-    (await measure("sources", ["--conditions=@porter/source", fileURLToPath(new URL("../../packages/runner/src/main.ts", import.meta.url))])).samples
+    (await measure("sources", ["--conditions=@porter/source", fileURLToPath(new URL("../../packages/runner/src/main.ts", import.meta.url))], false, runs, false)).samples
   ])
   trace = await measure("traced", [bundle], true, Math.min(5, runs))
 } finally {

@@ -31,7 +31,9 @@ const sideEffectFree = {
 
 const result = await build({
   plugins: [sideEffectFree],
-  entryPoints: [join(root, "src", "main.ts")],
+  // The program itself (it imports Boot first): one file, tree-shaken, Boot's code at its top. `main.ts` loads it
+  // with a dynamic import, which helps the sources but would keep every module of the bundle whole.
+  entryPoints: [join(root, "src", "Program.ts")],
   outfile,
   bundle: true,
   platform: "node",

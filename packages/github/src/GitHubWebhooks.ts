@@ -67,9 +67,15 @@ const hexBytes = (hex: string): Uint8Array => {
   return bytes
 }
 
-/** The HMAC-SHA256 check for one secret, its key prepared once. `hex` is 64 lower-case hex digits. */
-const makeVerifier = (secret: string): Verifier => {
-  const node = nodeCrypto()
+/**
+ * The HMAC-SHA256 check for one secret, its key prepared once: `(body, hex digest) → valid?`, never rejecting.
+ * `platform` forces one implementation (tests); by default `node:crypto` where there is one, else WebCrypto.
+ *
+ * @internal
+ */
+export const makeVerifier = (secret: string, platform?: "node" | "webcrypto"): Verifier => {
+  const node = platform === "webcrypto" ? undefined : nodeCrypto()
+  if (platform === "node" && node === undefined) throw new Error("node:crypto is not available here")
   if (node !== undefined) {
     return (body, hex) => {
       try {

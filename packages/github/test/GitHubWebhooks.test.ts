@@ -109,6 +109,21 @@ describe("GitHubWebhooks: signatures", () => {
       assert.strictEqual((yield* parse(good))._tag, "CommentCreated")
     }))
 
+  it.effect("both HMAC implementations (node:crypto, WebCrypto with the key imported once) agree and fail closed", () =>
+    Effect.promise(async () => {
+      const body = "Hello, World!"
+      const digest = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+      for (const platform of ["node", "webcrypto"] as const) {
+        const verify = GitHubWebhooks.makeVerifier(SECRET, platform)
+        for (let round = 0; round < 2; round++) {
+          assert.isTrue(await verify(body, digest), `${platform}: GitHub's test vector`)
+          assert.isFalse(await verify(`${body} `, digest), `${platform}: body changed`)
+          assert.isFalse(await verify(body, `${digest.slice(0, -1)}0`), `${platform}: digest changed`)
+          assert.isFalse(await GitHubWebhooks.makeVerifier("another secret", platform)(body, digest), `${platform}: secret`)
+        }
+      }
+    }))
+
   it.effect("refuses to be built with an empty secret, and layerConfig fails closed without GITHUB_WEBHOOK_SECRET", () =>
     Effect.gen(function*() {
       const empty = yield* Effect.exit(GitHubWebhooks.make({ secret: Redacted.make("  ") }))

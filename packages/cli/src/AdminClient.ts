@@ -6,6 +6,7 @@
  *
  * Cannot: create settings or cancel tasks (the API can; the CLI does not expose them yet).
  */
+import { AdminApi, Task } from "@porter/core"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,52 +33,14 @@ export class AdminError extends Schema.TaggedError<AdminError>()("AdminError", {
   status: Schema.optional(Schema.Number)
 }) {}
 
-export const SecretEntry = Schema.Struct({ scope: Schema.String, name: Schema.String, updatedAt: Schema.String })
-export type SecretEntry = typeof SecretEntry.Type
-
-export const Usage = Schema.Struct({
-  inputTokens: Schema.optional(Schema.Number),
-  outputTokens: Schema.optional(Schema.Number),
-  cacheReadTokens: Schema.optional(Schema.Number),
-  cacheWriteTokens: Schema.optional(Schema.Number),
-  costUsd: Schema.optional(Schema.Number),
-  durationMs: Schema.optional(Schema.Number),
-  turns: Schema.optional(Schema.Number)
-})
-
-/** A task as the admin API shows it (`Porter.TaskView`). */
-export const TaskView = Schema.Struct({
-  id: Schema.String,
-  state: Schema.String,
-  repo: Schema.String,
-  issueNumber: Schema.Number,
-  agent: Schema.String,
-  model: Schema.optional(Schema.String),
-  createdAt: Schema.String,
-  updatedAt: Schema.String,
-  deadlineAt: Schema.optional(Schema.String),
-  machineId: Schema.optional(Schema.String),
-  outcome: Schema.optional(Schema.String),
-  branch: Schema.optional(Schema.String),
-  commitSha: Schema.optional(Schema.String),
-  prUrl: Schema.optional(Schema.String),
-  summary: Schema.optional(Schema.String),
-  reason: Schema.optional(Schema.String),
-  usage: Schema.optional(Usage)
-})
-export type TaskView = typeof TaskView.Type
-
-export const TaskEvent = Schema.Struct({
-  at: Schema.Number,
-  kind: Schema.String,
-  from: Schema.optional(Schema.String),
-  to: Schema.optional(Schema.String),
-  detail: Schema.optional(Schema.String)
-})
-export type TaskEvent = typeof TaskEvent.Type
-
-export const TaskDetail = Schema.Struct({ task: TaskView, events: Schema.Array(TaskEvent) })
-export type TaskDetail = typeof TaskDetail.Type
+// The answers' schemas are core's, the same definitions the server builds its answers from.
+export const SecretEntry: typeof AdminApi.SecretEntry = AdminApi.SecretEntry
+export const TaskView: typeof AdminApi.TaskView = AdminApi.TaskView
+export const TaskDetail: typeof AdminApi.TaskDetail = AdminApi.TaskDetail
+export type SecretEntry = AdminApi.SecretEntry
+export type TaskView = AdminApi.TaskView
+export type TaskDetail = AdminApi.TaskDetail
+export const Usage: typeof Task.Usage = Task.Usage
 
 export const DoctorCheck = Schema.Struct({
   name: Schema.String,
@@ -201,8 +164,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       : `${url} answered ${status}`
   }
 
-  const decodeSecrets = Schema.Struct({ secrets: Schema.Array(SecretEntry) })
-  const decodeTasks = Schema.Struct({ tasks: Schema.Array(TaskView) })
+  const decodeSecrets = AdminApi.SecretList
+  const decodeTasks = AdminApi.TaskList
 
   return AdminClient.of({
     url,

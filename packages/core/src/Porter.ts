@@ -10,6 +10,7 @@
  * - a report that fails is retried, then given up: it never changes a task's outcome.
  */
 import { Clock, Context, Effect, Fiber, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import type * as AdminApi from "./AdminApi.ts"
 import type { AgentSpec } from "./Agent.ts"
 import { AgentCatalog } from "./AgentCatalog.ts"
 import { Authorizer } from "./Authorizer.ts"
@@ -60,26 +61,8 @@ export interface SweepReport {
   readonly deliveriesRetried: number
 }
 
-/** What `GET /tasks/:id` shows: no log tail, no secrets. */
-export interface TaskView {
-  readonly id: string
-  readonly state: TaskState
-  readonly repo: string
-  readonly issueNumber: number
-  readonly agent: string
-  readonly model?: string
-  readonly createdAt: string
-  readonly updatedAt: string
-  readonly deadlineAt: string
-  readonly machineId?: string
-  readonly outcome?: string
-  readonly branch?: string
-  readonly commitSha?: string
-  readonly prUrl?: string
-  readonly summary?: string
-  readonly reason?: string
-  readonly usage?: Task["usage"]
-}
+/** What `GET /tasks/:id` shows: no log tail, no secrets (the schema is `AdminApi.TaskView`). */
+export type TaskView = AdminApi.TaskView
 
 export class Porter extends Context.Service<Porter, {
   /**

@@ -2,6 +2,7 @@
  * @porter/core — Porter's domain: schemas, service ports, errors, the orchestration programs and
  * the shared HTTP app. No platform code: runs on Workers, Node, anywhere Effect runs.
  */
+export * as AdminApi from "./AdminApi.ts"
 export * as Agent from "./Agent.ts"
 export * as AgentCatalog from "./AgentCatalog.ts"
 export * as Authorizer from "./Authorizer.ts"

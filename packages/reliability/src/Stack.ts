@@ -14,6 +14,7 @@
  * Everything lives in the scope: closing it stops workerd, kills every machine and removes temporary directories.
  * Cannot: run without `git`, `curl` (stand-in machines) and workerd's binaries.
  */
+import type { AdminApi } from "@porter/core"
 import { Context, Effect, Layer, Option, Schedule, Scope } from "effect"
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -34,18 +35,7 @@ export interface Comment {
   readonly user: { readonly login: string }
 }
 
-export interface TaskView {
-  readonly id: string
-  readonly state: string
-  readonly repo: string
-  readonly issueNumber: number
-  readonly agent: string
-  readonly machineId?: string
-  readonly outcome?: string
-  readonly prUrl?: string
-  readonly summary?: string
-  readonly reason?: string
-}
+export interface TaskView extends AdminApi.TaskView {}
 
 export interface AuditEvent {
   readonly taskId: string

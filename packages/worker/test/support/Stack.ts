@@ -5,6 +5,7 @@
  * emulator's REST API, as on GitHub; the tests look at what users see (comments, reactions, pull requests) and at
  * the admin API.
  */
+import type { AdminApi } from "@porter/core"
 import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { EncryptionKeys } from "@porter/d1"
 import { GitHubEmulator } from "@porter/testkit"
@@ -24,21 +25,7 @@ export interface Comment {
   readonly user: { readonly login: string }
 }
 
-export interface TaskView {
-  readonly id: string
-  readonly state: string
-  readonly repo: string
-  readonly issueNumber: number
-  readonly agent: string
-  readonly updatedAt: string
-  readonly machineId?: string
-  readonly outcome?: string
-  readonly branch?: string
-  readonly commitSha?: string
-  readonly prUrl?: string
-  readonly summary?: string
-  readonly reason?: string
-}
+export interface TaskView extends AdminApi.TaskView {}
 
 export class Stack extends Context.Service<Stack, {
   readonly worker: Local.LocalWorker

@@ -1,0 +1,43 @@
+/**
+ * What the HTTP app answers about tasks and secrets (`GET /tasks/:id`, `/admin/*`), as schemas: core builds these
+ * answers, clients (the `porter` CLI, users' scripts) decode them with the same definitions.
+ */
+import { Schema } from "effect"
+import { TaskEvent } from "./TaskStore.ts"
+import { Outcome, TaskState, Usage } from "./Task.ts"
+
+/** A task as the API shows it: no log tail, no secrets; times as ISO strings. */
+export const TaskView = Schema.Struct({
+  id: Schema.String,
+  state: TaskState,
+  repo: Schema.String,
+  issueNumber: Schema.Number,
+  agent: Schema.String,
+  model: Schema.optional(Schema.String),
+  createdAt: Schema.String,
+  updatedAt: Schema.String,
+  deadlineAt: Schema.String,
+  machineId: Schema.optional(Schema.String),
+  outcome: Schema.optional(Outcome),
+  branch: Schema.optional(Schema.String),
+  commitSha: Schema.optional(Schema.String),
+  prUrl: Schema.optional(Schema.String),
+  summary: Schema.optional(Schema.String),
+  reason: Schema.optional(Schema.String),
+  usage: Schema.optional(Usage)
+})
+export type TaskView = typeof TaskView.Type
+
+/** `GET /admin/tasks`. */
+export const TaskList = Schema.Struct({ tasks: Schema.Array(TaskView) })
+
+/** `GET /admin/tasks/:id`: the task and its audit trail, oldest first. */
+export const TaskDetail = Schema.Struct({ task: TaskView, events: Schema.Array(TaskEvent) })
+export type TaskDetail = typeof TaskDetail.Type
+
+/** A stored secret's name: never its value. */
+export const SecretEntry = Schema.Struct({ scope: Schema.String, name: Schema.String, updatedAt: Schema.String })
+export type SecretEntry = typeof SecretEntry.Type
+
+/** `GET /admin/secrets`. */
+export const SecretList = Schema.Struct({ secrets: Schema.Array(SecretEntry) })

@@ -23,9 +23,9 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigProvider, Effect, Layer, Redacted, Schema } from "effect"
+import { Config, ConfigProvider, Effect, Exit, Layer, Redacted, Result, Schema } from "effect"
 import { Errors, type Event, TaskTokens, WebhookIntake } from "@porter/core"
-import { toIncomingEvent } from "./WebhookEvents.ts"
+import { decodeIncomingEvent } from "./WebhookEvents.ts"
 
 /** @category models */
 export interface WebhookOptions {
@@ -141,7 +141,8 @@ export const make = (
       } catch {
         return Effect.fail(malformed("body is not JSON"))
       }
-      return toIncomingEvent(event, delivery, payload).pipe(Effect.mapError((error) => malformed(error.message)))
+      const decoded = decodeIncomingEvent(event, delivery, payload)
+      return Result.isSuccess(decoded) ? Exit.succeed(decoded.success) : Exit.fail(malformed(decoded.failure.message))
     }
 
     // Untraced: it runs on every delivery, and a span per call costs more than the checks themselves.

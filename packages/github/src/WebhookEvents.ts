@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { Event, Ids, Messages, Repo, WebhookIntake } from "@porter/core"
 
 const User = Schema.Struct({
@@ -99,11 +99,17 @@ const shortReason = (error: { readonly message: string }) => {
   return first.length > 160 ? `${first.slice(0, 160)}…` : first
 }
 
-// Built once per schema, not per delivery.
+// Built once per schema, not per delivery; synchronous (the payload schemas have no effects), so a delivery is
+// decoded without a fiber step per field.
 const decoder = <A>(schema: Schema.Decoder<A>) => {
-  const run = Schema.decodeUnknownEffect(schema)
-  return (event: string, payload: unknown) =>
-    Effect.mapError(run(payload), (error) => new UndecodablePayload({ message: `${event} payload: ${shortReason(error)}` }))
+  const run = Schema.decodeUnknownResult(schema)
+  return (event: string, payload: unknown): A => {
+    const result = run(payload)
+    if (Result.isFailure(result)) {
+      throw new UndecodablePayload({ message: `${event} payload: ${shortReason(result.failure)}` })
+    }
+    return result.success
+  }
 }
 const decodeAction = decoder(Action)
 const decodeIssueComment = decoder(IssueCommentCreated)
@@ -113,19 +119,19 @@ const decodeClosed = decoder(Closed)
 /** The `action` field: read directly when it is a string or absent (always, from GitHub); decoded otherwise. */
 const actionOf = (event: string, payload: object) => {
   const action = (payload as { readonly action?: unknown }).action
-  return typeof action === "string" || action === undefined
-    ? Effect.succeed(action)
-    : Effect.map(decodeAction(event, payload), (decoded) => decoded.action)
+  return typeof action === "string" || action === undefined ? action : decodeAction(event, payload).action
 }
 
-const make = <A>(what: string, build: () => A) =>
-  Effect.try({
-    try: build,
-    catch: (error) =>
-      new UndecodablePayload({
-        message: `${what}: ${shortReason(error instanceof Error ? error : { message: String(error) })}`
-      })
-  })
+/** `build()`, or `UndecodablePayload` thrown with the reason (a constructor's check failed). */
+const make = <A>(what: string, build: () => A): A => {
+  try {
+    return build()
+  } catch (error) {
+    throw new UndecodablePayload({
+      message: `${what}: ${shortReason(error instanceof Error ? error : { message: String(error) })}`
+    })
+  }
+}
 
 const repoOf = (repository: typeof Repository.Type) =>
   make("repository", () => new Repo.RepoRef({ owner: repository.owner.login, name: repository.name }))
@@ -146,36 +152,31 @@ const commentIgnored = (comment: Comment, sender: typeof User.Type): WebhookInta
   return undefined
 }
 
-/**
- * A verified delivery → an event Porter acts on, or `Ignored`.
- *
- * @category decoding
- * @since 0.1.0
- */
-export const toIncomingEvent = Effect.fnUntraced(function*(
+/** Throws `UndecodablePayload`. */
+const decodeDelivery = (
   event: string,
   deliveryId: string,
   payload: unknown
-): Effect.fn.Return<Event.IncomingEvent | WebhookIntake.Ignored, UndecodablePayload> {
+): Event.IncomingEvent | WebhookIntake.Ignored => {
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-    return yield* new UndecodablePayload({ message: "payload is not a JSON object" })
+    throw new UndecodablePayload({ message: "payload is not a JSON object" })
   }
-  const delivery = yield* make("X-GitHub-Delivery", () => Ids.DeliveryId.make(deliveryId))
+  const delivery = make("X-GitHub-Delivery", () => Ids.DeliveryId.make(deliveryId))
   if (event === "ping") return ignored("ping")
   if (event.startsWith("installation") || event === "github_app_authorization") {
     return ignored(`${event} events are not used`)
   }
-  const action = yield* actionOf(event, payload)
+  const action = actionOf(event, payload)
   switch (event) {
     case "issue_comment": {
       if (action !== "created") return ignored(`issue_comment.${action ?? "?"} is not used`)
-      const p = yield* decodeIssueComment(event, payload)
+      const p = decodeIssueComment(event, payload)
       const skip = commentIgnored(p.comment, p.sender)
       if (skip) return skip
-      const repo = yield* repoOf(p.repository)
+      const repo = repoOf(p.repository)
       const author = p.comment.user ?? p.sender
       const isPullRequest = p.issue.pull_request !== undefined && p.issue.pull_request !== null
-      return yield* make("issue_comment payload", () =>
+      return make("issue_comment payload", () =>
         new Event.CommentCreated({
           deliveryId: delivery,
           ...(p.installation ? { installationId: p.installation.id } : {}),
@@ -192,13 +193,13 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
     }
     case "pull_request_review_comment": {
       if (action !== "created") return ignored(`pull_request_review_comment.${action ?? "?"} is not used`)
-      const p = yield* decodeReviewComment(event, payload)
+      const p = decodeReviewComment(event, payload)
       const skip = commentIgnored(p.comment, p.sender)
       if (skip) return skip
-      const repo = yield* repoOf(p.repository)
+      const repo = repoOf(p.repository)
       const pr = p.pull_request
       const author = p.comment.user ?? p.sender
-      return yield* make("pull_request_review_comment payload", () =>
+      return make("pull_request_review_comment payload", () =>
         new Event.CommentCreated({
           deliveryId: delivery,
           ...(p.installation ? { installationId: p.installation.id } : {}),
@@ -221,14 +222,14 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
     case "issues":
     case "pull_request": {
       if (action !== "closed") return ignored(`${event}.${action ?? "?"} is not used`)
-      const p = yield* decodeClosed(event, payload)
+      const p = decodeClosed(event, payload)
       const number = (event === "issues" ? p.issue : p.pull_request)?.number
       if (number === undefined) {
         const missing = event === "issues" ? "issue" : "pull_request"
-        return yield* new UndecodablePayload({ message: `${event} payload: missing ${missing}` })
+        throw new UndecodablePayload({ message: `${event} payload: missing ${missing}` })
       }
-      const repo = yield* repoOf(p.repository)
-      return yield* make(`${event} payload`, () =>
+      const repo = repoOf(p.repository)
+      return make(`${event} payload`, () =>
         new Event.IssueClosed({
           deliveryId: delivery,
           ...(p.installation ? { installationId: p.installation.id } : {}),
@@ -240,4 +241,36 @@ export const toIncomingEvent = Effect.fnUntraced(function*(
     default:
       return ignored(`${event} events are not used`)
   }
-})
+}
+
+/**
+ * A verified delivery → an event Porter acts on, or `Ignored`; synchronous (a `Result`).
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const decodeIncomingEvent = (
+  event: string,
+  deliveryId: string,
+  payload: unknown
+): Result.Result<Event.IncomingEvent | WebhookIntake.Ignored, UndecodablePayload> => {
+  try {
+    return Result.succeed(decodeDelivery(event, deliveryId, payload))
+  } catch (error) {
+    if (error instanceof UndecodablePayload) return Result.fail(error)
+    throw error
+  }
+}
+
+/**
+ * A verified delivery → an event Porter acts on, or `Ignored` (`decodeIncomingEvent` as an `Effect`).
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const toIncomingEvent = (
+  event: string,
+  deliveryId: string,
+  payload: unknown
+): Effect.Effect<Event.IncomingEvent | WebhookIntake.Ignored, UndecodablePayload> =>
+  Effect.suspend(() => Effect.fromResult(decodeIncomingEvent(event, deliveryId, payload)))

@@ -46,6 +46,7 @@ import {
   AgentCatalog,
   Background,
   CommandParser,
+  Errors,
   HttpAdmin,
   HttpApp,
   type MachineProvisioner,
@@ -214,21 +215,42 @@ const failedHandler = (env: WorkerEnv, problems: ReadonlyArray<string>, memoMap:
   }
 }
 
+const JSON_HEADERS: Record<string, string> = { "content-type": "application/json" }
+const utf8 = new TextDecoder()
+
+/**
+ * The webhook's body straight from workerd's `Request`: with a `Content-Length` within the limit (every GitHub
+ * delivery) one `arrayBuffer()`; otherwise core's reader (which streams and stops at the limit).
+ */
+const webhookBody = (request: Request): HttpApp.WebhookBody => (limit) => {
+  const declared = Number(request.headers.get("content-length") ?? "NaN")
+  if (!Number.isFinite(declared) || declared > limit) {
+    return HttpApp.readBody(HttpServerRequest.fromWeb(request), limit)
+  }
+  // A body that cannot be read is a defect here, answered 400 like the router's read failure.
+  return Effect.flatMap(Effect.promise(() => request.arrayBuffer()), (buffer) =>
+    buffer.byteLength > limit
+      ? Effect.fail(new Errors.WebhookTooLarge({ limitBytes: limit }))
+      : Effect.succeed(utf8.decode(buffer)))
+}
+
+/** The request's headers as the plain record the webhook handler reads (workerd gives lower-cased names). */
+const headersOf = (request: Request): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  request.headers.forEach((value, name) => {
+    headers[name] = value
+  })
+  return headers
+}
+
 /** `POST /webhooks/github` without the router: the Worker's hot path (see `HttpApp.webhookHandler`). */
 const webhookRoute = Effect.gen(function*() {
   const handle = yield* HttpApp.webhookHandler
   const context = yield* Effect.context<never>()
-  return (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> => {
-    const serverRequest = HttpServerRequest.fromWeb(request)
-    return Effect.runPromiseWith(Context.add(context, WorkerBackground.CurrentExecutionContext, ctx))(
-      handle(serverRequest.headers, (limit) => HttpApp.readBody(serverRequest, limit))
-    ).then((answer) =>
-      new Response(JSON.stringify(answer.body), {
-        status: answer.status,
-        headers: { "content-type": "application/json" }
-      })
-    )
-  }
+  return (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> =>
+    Effect.runPromiseWith(Context.add(context, WorkerBackground.CurrentExecutionContext, ctx))(
+      handle(headersOf(request), webhookBody(request))
+    ).then((answer) => new Response(JSON.stringify(answer.body), { status: answer.status, headers: JSON_HEADERS }))
 })
 
 const isWebhook = (request: Request) => request.method === "POST" && new URL(request.url).pathname === "/webhooks/github"

@@ -51,7 +51,7 @@ import {
   HttpApp,
   type MachineProvisioner,
   Porter,
-  type PorterConfig,
+  PorterConfig,
   PromptBuilder,
   type SecretStore,
   type Settings,
@@ -218,22 +218,6 @@ const failedHandler = (env: WorkerEnv, problems: ReadonlyArray<string>, memoMap:
 const JSON_HEADERS: Record<string, string> = { "content-type": "application/json" }
 const utf8 = new TextDecoder()
 
-/**
- * The webhook's body straight from workerd's `Request`: with a `Content-Length` within the limit (every GitHub
- * delivery) one `arrayBuffer()`; otherwise core's reader (which streams and stops at the limit).
- */
-const webhookBody = (request: Request): HttpApp.WebhookBody => (limit) => {
-  const declared = Number(request.headers.get("content-length") ?? "NaN")
-  if (!Number.isFinite(declared) || declared > limit) {
-    return HttpApp.readBody(HttpServerRequest.fromWeb(request), limit)
-  }
-  // A body that cannot be read is a defect here, answered 400 like the router's read failure.
-  return Effect.flatMap(Effect.promise(() => request.arrayBuffer()), (buffer) =>
-    buffer.byteLength > limit
-      ? Effect.fail(new Errors.WebhookTooLarge({ limitBytes: limit }))
-      : Effect.succeed(utf8.decode(buffer)))
-}
-
 /** The request's headers as the plain record the webhook handler reads (workerd gives lower-cased names). */
 const headersOf = (request: Request): Record<string, string> => {
   const headers: Record<string, string> = {}
@@ -243,17 +227,49 @@ const headersOf = (request: Request): Record<string, string> => {
   return headers
 }
 
-/** `POST /webhooks/github` without the router: the Worker's hot path (see `HttpApp.webhookHandler`). */
+const toResponse = (answer: HttpApp.WebhookAnswer) =>
+  new Response(JSON.stringify(answer.body), { status: answer.status, headers: JSON_HEADERS })
+
+/**
+ * `POST /webhooks/github` without the router: the Worker's hot path (see `HttpApp.webhookHandler`). With a
+ * `Content-Length` within the limit (every GitHub delivery) the body is read before the handler's fiber starts,
+ * in one `arrayBuffer()`; otherwise core's reader streams it and stops at the limit.
+ */
 const webhookRoute = Effect.gen(function*() {
   const handle = yield* HttpApp.webhookHandler
+  const { maxWebhookBytes } = yield* PorterConfig.PorterConfig
   const context = yield* Effect.context<never>()
-  return (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> =>
+  const answer = (request: Request, ctx: WorkerBackground.WaitUntil, body: HttpApp.WebhookBody) =>
     Effect.runPromiseWith(Context.add(context, WorkerBackground.CurrentExecutionContext, ctx))(
-      handle(headersOf(request), webhookBody(request))
-    ).then((answer) => new Response(JSON.stringify(answer.body), { status: answer.status, headers: JSON_HEADERS }))
+      handle(headersOf(request), body)
+    ).then(toResponse)
+  return (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> => {
+    const declared = Number(request.headers.get("content-length") ?? "NaN")
+    if (!Number.isFinite(declared) || declared > maxWebhookBytes) {
+      return answer(request, ctx, (limit) => HttpApp.readBody(HttpServerRequest.fromWeb(request), limit))
+    }
+    return request.arrayBuffer().then(
+      (buffer) =>
+        answer(request, ctx, (limit) =>
+          buffer.byteLength > limit
+            ? Effect.fail(new Errors.WebhookTooLarge({ limitBytes: limit }))
+            : Effect.succeed(utf8.decode(buffer))),
+      // A body that cannot be read: a defect for the handler, answered 400 like the router's read failure.
+      (error: unknown) => answer(request, ctx, () => Effect.die(error))
+    )
+  }
 })
 
-const isWebhook = (request: Request) => request.method === "POST" && new URL(request.url).pathname === "/webhooks/github"
+const WEBHOOK_PATH = "/webhooks/github"
+
+/** `POST /webhooks/github`; the URL is parsed only when its path is not plainly that (`new URL` costs more). */
+const isWebhook = (request: Request) => {
+  if (request.method !== "POST") return false
+  const url = request.url
+  const path = url.indexOf("/", url.indexOf("://") + 3)
+  if (path > 0 && url.length === path + WEBHOOK_PATH.length && url.endsWith(WEBHOOK_PATH)) return true
+  return new URL(url).pathname === WEBHOOK_PATH
+}
 
 type State =
   | { readonly _tag: "Starting" }

@@ -49,6 +49,9 @@ const logged = (effect: Effect.Effect<void>) =>
       ? Effect.logWarning("background work was interrupted")
       : Effect.logError("background work failed", { cause }))
 
+/** Resolves on a later turn of the event loop, after the current request's answer has been handed over. */
+const afterAnswer = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
+
 /** Counts the runs in flight; `idle()` resolves when none is. */
 class Runs {
   private running = 0
@@ -113,7 +116,10 @@ export const makeTracked = (options: Options = {}): Tracked => {
         const ctx = fiber.getRef(CurrentExecutionContext)
         if (ctx === undefined) return logged(effect)
         // A root fiber of its own: the request fiber ends (and may be interrupted by a client abort) before it does.
-        ctx.waitUntil(hold(Effect.runPromiseWith(fiber.context)(logged(effect))))
+        // Started from a timer, not here: a fiber runs synchronously up to its first wait, and that part would
+        // otherwise run before the answer it follows. Counted as in flight at once (`hold`).
+        const run = fiber.context
+        ctx.waitUntil(hold(afterAnswer().then(() => Effect.runPromiseWith(run)(logged(effect)))))
         return Effect.void
       })
   })

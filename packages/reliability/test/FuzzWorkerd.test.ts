@@ -13,6 +13,7 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import fc from "fast-check"
+import { request as httpRequest } from "node:http"
 import { Effect, Option, Redacted, Schema } from "effect"
 import { AgentCatalog, CommandParser, Ids, Settings, TaskTokens } from "@porter/core"
 import { Deliveries, Stack } from "@porter/reliability"
@@ -26,6 +27,23 @@ const settings = new Settings.RepoSettings({ ...Settings.defaults, maxActivePerR
 
 const tally = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1)
 const show = (map: Map<string, number>) => [...map].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`).join(", ")
+
+/**
+ * POST on a connection of its own: the status, or "closed" when the server closed the connection while the body was
+ * still being sent (EPIPE / reset) before any answer.
+ */
+const postAlone = (url: string, headers: Readonly<Record<string, string>>, body: string) =>
+  new Promise<{ readonly status: number } | "closed">((resolve, reject) => {
+    const request = httpRequest(url, { method: "POST", headers: { ...headers, connection: "close" }, agent: false }, (response) => {
+      response.resume()
+      response.on("end", () => resolve({ status: response.statusCode ?? 0 }))
+      response.on("error", reject)
+    })
+    request.on("error", (error: NodeJS.ErrnoException) =>
+      error.code === "EPIPE" || error.code === "ECONNRESET" ? resolve("closed") : reject(error)
+    )
+    request.end(body)
+  })
 
 /** Waits until D1 holds no claimed-but-unfinished delivery (the Worker's background work is done). */
 const settled = Effect.gen(function*() {
@@ -91,10 +109,20 @@ describe.skipIf(!LONG)("fuzzing against the Worker in workerd (long run)", () =>
             } else {
               delivery = webhookRequest(secret, testCase, { ...extras, valid: "", maxBytes: 1024 * 1024 })
             }
-            const response = yield* Effect.promise(() =>
-              worker.fetch(`${worker.url}/webhooks/github`, { method: "POST", headers: delivery.headers, body: delivery.body })
-            )
-            yield* Effect.promise(() => response.arrayBuffer())
+            // An oversized body is refused from its Content-Length, before it is read, and workerd then closes the
+            // connection: sent through Miniflare's pooled client, the refusal would break the next request on the
+            // same socket (and the sender sees EPIPE). Those go on a connection of their own; Cloudflare's edge
+            // buffers requests, so there GitHub simply gets the 413.
+            const response = testCase.kind === "oversized"
+              ? yield* Effect.promise(() => postAlone(`${worker.url}/webhooks/github`, delivery.headers, delivery.body))
+              : yield* Effect.promise(() =>
+                worker.fetch(`${worker.url}/webhooks/github`, { method: "POST", headers: delivery.headers, body: delivery.body })
+                  .then((r) => r.arrayBuffer().then(() => r))
+              )
+            if (response === "closed") {
+              tally(statuses, "closed while sending (oversized)")
+              continue
+            }
             tally(statuses, String(response.status))
             assert.isBelow(response.status, 500, JSON.stringify(testCase).slice(0, 300))
             if (testCase.kind === "bad signature") assert.strictEqual(response.status, 401)

@@ -21,13 +21,13 @@ import { assert, layer } from "@effect/vitest"
 import { AgentCatalog } from "@porter/core"
 import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join } from "node:path"
-import * as Forge from "./support/Forge.ts"
-import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, removeTempDirs, startCallbackServer, taskEnv, tempDir } from "./support/Harness.ts"
+import { Fixture } from "./support/Fixture.ts"
+import { newTaskId, promptFor, runnerRoot, runRunner, taskEnv, tempDir } from "./support/Harness.ts"
 
 const manifest = JSON.parse(readFileSync(join(runnerRoot, "test", "agents", "package.json"), "utf8")) as {
   readonly dependencies: Record<string, string>
@@ -74,23 +74,6 @@ const installCli = (pkg: string, bin: string): { readonly bin: string } | { read
   rmSync(dir, { recursive: true, force: true })
   renameSync(staging, dir)
   return { bin: binDir }
-}
-
-class Fixture extends Context.Service<Fixture, {
-  readonly forge: Forge.Forge
-  readonly callbacks: CallbackServer
-  readonly entry: string
-}>()("test/runner/AgentsFixture") {
-  static readonly layer = Layer.effect(
-    Fixture,
-    Effect.gen(function*() {
-      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
-      const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
-      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
-      const entry = yield* Effect.promise(buildBundle)
-      return { forge, callbacks, entry }
-    })
-  )
 }
 
 /** A HOME holding `files` (`$URL` replaced by the model server's URL). */

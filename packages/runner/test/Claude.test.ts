@@ -7,31 +7,14 @@
 import { assert, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
-import * as Forge from "./support/Forge.ts"
-import { buildBundle, type CallbackServer, newTaskId, promptFor, runnerRoot, runRunner, removeTempDirs, startCallbackServer, taskEnv, tempDir } from "./support/Harness.ts"
+import { Fixture } from "./support/Fixture.ts"
+import { newTaskId, promptFor, runnerRoot, runRunner, taskEnv, tempDir } from "./support/Harness.ts"
 
 const binDir = join(runnerRoot, "..", "..", "node_modules", ".bin")
 const claude = join(binDir, "claude")
-
-class Fixture extends Context.Service<Fixture, {
-  readonly forge: Forge.Forge
-  readonly callbacks: CallbackServer
-  readonly entry: string
-}>()("test/runner/ClaudeFixture") {
-  static readonly layer = Layer.effect(
-    Fixture,
-    Effect.gen(function*() {
-      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
-      const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
-      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
-      const entry = yield* Effect.promise(buildBundle)
-      return { forge, callbacks, entry }
-    })
-  )
-}
 
 const apiKey = "sk-ant-api03-scripted-fake-key-0000000000"
 

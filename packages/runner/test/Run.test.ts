@@ -5,39 +5,19 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
-import * as Forge from "./support/Forge.ts"
+import { Fixture } from "./support/Fixture.ts"
+import type * as Forge from "./support/Forge.ts"
 import {
-  buildBundle,
-  type CallbackServer,
   mainTs,
   newTaskId,
   promptFor,
   runRunner,
-  removeTempDirs,
-  startCallbackServer,
   taskEnv,
   tempDir
 } from "./support/Harness.ts"
-
-class Fixture extends Context.Service<Fixture, {
-  readonly forge: Forge.Forge
-  readonly callbacks: CallbackServer
-  readonly entry: string
-}>()("test/runner/Fixture") {
-  static readonly layer = Layer.effect(
-    Fixture,
-    Effect.gen(function*() {
-      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
-      const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
-      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
-      const entry = yield* Effect.promise(buildBundle)
-      return { forge, callbacks, entry }
-    })
-  )
-}
 
 let repos = 0
 const script = (...lines: ReadonlyArray<string>) => ["Please do this:", "```porter-script", ...lines, "```"].join("\n")

@@ -245,3 +245,23 @@ export const rssKiB = (pid: number): number | undefined => {
     return undefined
   }
 }
+
+/** The floor the intake is measured against: a Worker that only verifies the HMAC (WebCrypto) and inserts one row. */
+export const FLOOR_WORKER = `
+const encoder = new TextEncoder()
+let key
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("")
+export default {
+  async fetch(request, env) {
+    const body = await request.text()
+    key ??= crypto.subtle.importKey("raw", encoder.encode(env.GITHUB_WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
+    const expected = "sha256=" + hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(body)))
+    const given = request.headers.get("x-hub-signature-256") ?? ""
+    let diff = expected.length ^ given.length
+    for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i)
+    if (diff !== 0) return new Response("bad signature", { status: 401 })
+    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, NULL) ON CONFLICT DO NOTHING")
+      .bind(request.headers.get("x-github-delivery"), Date.now()).run()
+    return new Response(null, { status: 202 })
+  }
+}`

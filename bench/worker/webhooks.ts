@@ -22,7 +22,7 @@
  * floor" is what Porter adds to the floor's figure at the same concurrency: the best estimate here of the
  * isolate's own extra CPU per webhook. `--profile` adds a V8 CPU profile of the isolate (by function).
  */
-import { createHmac, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
@@ -30,7 +30,8 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare"
 import * as D1Testing from "@porter/d1/testing"
 import * as Build from "@porter/worker/build"
 import { COMPATIBILITY_DATE } from "@porter/worker/local"
-import { cpuMs, fixed, machine, percentile, type ProfileSummary, profiler, table, workerdPids, workerEnv } from "./support.ts"
+import { payload, type Signed, sign } from "../intake/deliveries.ts"
+import { cpuMs, fixed, FLOOR_WORKER, machine, percentile, type ProfileSummary, profiler, table, workerdPids, workerEnv } from "./support.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string) => {
@@ -79,75 +80,7 @@ const stubGitHub = () =>
     })
   })
 
-/** An `issue_comment.created` payload with the fields GitHub sends (trimmed of URLs Porter never reads). */
-const payload = (id: number, body: string) => ({
-  action: "created",
-  issue: {
-    number: 7,
-    title: "The parser rejects ISO weeks",
-    body: "Parsing 2026-W05 fails with an error; it should give the Monday of that week.",
-    state: "open",
-    user: { login: "octocat", id: 1, type: "User" },
-    labels: [],
-    comments: 3,
-    created_at: "2026-11-20T10:00:00Z",
-    updated_at: "2026-11-20T10:00:00Z",
-    author_association: "OWNER"
-  },
-  comment: {
-    id,
-    body,
-    user: { login: "reader", id: 7001, type: "User" },
-    created_at: "2026-11-20T10:05:00Z",
-    updated_at: "2026-11-20T10:05:00Z",
-    author_association: "CONTRIBUTOR"
-  },
-  repository: {
-    id: 1296269,
-    name: "parser",
-    full_name: "octo-org/parser",
-    private: false,
-    owner: { login: "octo-org", id: 9001, type: "Organization" },
-    default_branch: "main"
-  },
-  sender: { login: "reader", id: 7001, type: "User" },
-  installation: { id: 31 }
-})
-
-interface Signed {
-  readonly body: string
-  readonly headers: Record<string, string>
-}
-
-const sign = (secret: string, text: string): Signed => ({
-  body: text,
-  headers: {
-    "content-type": "application/json",
-    "user-agent": "GitHub-Hookshot/bench",
-    "x-github-event": "issue_comment",
-    "x-github-delivery": randomUUID(),
-    "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(text).digest("hex")}`
-  }
-})
-
-const FLOOR = `
-const encoder = new TextEncoder()
-let key
-const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("")
-export default {
-  async fetch(request, env) {
-    const body = await request.text()
-    key ??= crypto.subtle.importKey("raw", encoder.encode(env.GITHUB_WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
-    const expected = "sha256=" + hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(body)))
-    const given = request.headers.get("x-hub-signature-256") ?? ""
-    let diff = expected.length ^ given.length
-    for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i)
-    if (diff !== 0) return new Response("bad signature", { status: 401 })
-    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, NULL) ON CONFLICT DO NOTHING")
-      .bind(request.headers.get("x-github-delivery"), Date.now()).run()
-    return new Response(null, { status: 202 })
-  }
-}`
+const FLOOR = FLOOR_WORKER
 
 interface Run {
   readonly worker: string

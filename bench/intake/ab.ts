@@ -19,7 +19,7 @@ import * as Build from "@porter/worker/build"
 import { COMPATIBILITY_DATE } from "@porter/worker/local"
 import { pool } from "./deliveries.ts"
 import { fire } from "./load.ts"
-import { bundleModules, cpuMs, profiler, workerdPids, workerEnv } from "../worker/support.ts"
+import { bundleModules, cpuMs, floorWorker, profiler, workerdPids, workerEnv } from "../worker/support.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -38,27 +38,7 @@ if (entries.length === 0 || !(rounds >= 2) || !(perRound >= 1) || !(connections 
 const secret = randomBytes(20).toString("hex")
 const env = { ...workerEnv({ github: "http://127.0.0.1:9", fly: "http://127.0.0.1:9" }), GITHUB_WEBHOOK_SECRET: secret }
 
-// The floor of `bench/intake/run.ts`: verify the HMAC (WebCrypto), insert one row.
-const FLOOR = `
-const encoder = new TextEncoder()
-let key
-const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("")
-export default {
-  async fetch(request, env) {
-    const body = await request.text()
-    key ??= crypto.subtle.importKey("raw", encoder.encode(env.GITHUB_WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
-    const expected = "sha256=" + hex(await crypto.subtle.sign("HMAC", await key, encoder.encode(body)))
-    const given = request.headers.get("x-hub-signature-256") ?? ""
-    let diff = expected.length ^ given.length
-    for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i)
-    if (diff !== 0) return new Response("bad signature", { status: 401 })
-    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, PAYLOAD) ON CONFLICT DO NOTHING")
-      .bind(request.headers.get("x-github-delivery"), Date.now()BODY).run()
-    return new Response(null, { status: 202 })
-  }
-}`
-const floor = (withPayload: boolean) =>
-  FLOOR.replace("PAYLOAD", withPayload ? "?" : "NULL").replace("BODY", withPayload ? ", body" : "")
+const floor = floorWorker
 
 interface Target {
   readonly name: string

@@ -246,8 +246,11 @@ export const rssKiB = (pid: number): number | undefined => {
   }
 }
 
-/** The floor the intake is measured against: a Worker that only verifies the HMAC (WebCrypto) and inserts one row. */
-export const FLOOR_WORKER = `
+/**
+ * The floor the intake is measured against: a Worker that only verifies the HMAC (WebCrypto) and inserts one row;
+ * `withPayload` also stores the body as the row's payload (as Porter's claim does).
+ */
+export const floorWorker = (withPayload = false): string => `
 const encoder = new TextEncoder()
 let key
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("")
@@ -260,8 +263,10 @@ export default {
     let diff = expected.length ^ given.length
     for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i)
     if (diff !== 0) return new Response("bad signature", { status: 401 })
-    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, NULL) ON CONFLICT DO NOTHING")
-      .bind(request.headers.get("x-github-delivery"), Date.now()).run()
+    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, ${withPayload ? "?" : "NULL"}) ON CONFLICT DO NOTHING")
+      .bind(request.headers.get("x-github-delivery"), Date.now()${withPayload ? ", body" : ""}).run()
     return new Response(null, { status: 202 })
   }
 }`
+
+export const FLOOR_WORKER: string = floorWorker()

@@ -8,21 +8,11 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { join } from "node:path"
-import * as Forge from "./support/Forge.ts"
-import {
-  buildBundle,
-  type CallbackServer,
-  newTaskId,
-  promptFor,
-  type RunnerExit,
-  runnerRoot,
-  removeTempDirs,
-  startCallbackServer,
-  taskEnv
-} from "./support/Harness.ts"
+import { Fixture } from "./support/Fixture.ts"
+import { newTaskId, promptFor, type RunnerExit, runnerRoot, taskEnv } from "./support/Harness.ts"
 
 const IMAGE = process.env["PORTER_TEST_IMAGE"] ?? "porter-runner:test"
 const entrypoint = join(runnerRoot, "..", "..", "worker-image", "entrypoint.sh")
@@ -66,22 +56,6 @@ const runInImage = (env: Record<string, string>, bundle: string) =>
     })
   })
 
-class Fixture extends Context.Service<Fixture, {
-  readonly forge: Forge.Forge
-  readonly callbacks: CallbackServer
-  readonly bundle: string
-}>()("test/runner/DockerFixture") {
-  static readonly layer = Layer.effect(
-    Fixture,
-    Effect.gen(function*() {
-      yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
-      const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
-      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
-      const bundle = yield* Effect.promise(buildBundle)
-      return { forge, callbacks, bundle }
-    })
-  )
-}
 
 const skipped = dockerStatus()
 
@@ -93,7 +67,7 @@ if (skipped !== undefined) {
   layer(Fixture.layer, { excludeTestServices: true, timeout: 180_000 })("runner in the worker image (Docker)", (it) => {
     it.effect("Claude Code in the image: file committed on porter/<n>-<id>, PR opened, usage reported", () =>
       Effect.gen(function*() {
-        const { bundle, callbacks, forge } = yield* Fixture
+        const { callbacks, entry: bundle, forge } = yield* Fixture
         const model = yield* ModelServer.start({
           script: [
             ModelServer.write("hello.txt", "Hello from the worker image\n"),
@@ -131,7 +105,7 @@ if (skipped !== undefined) {
 
     it.effect("no process the agent can see holds the task's tokens in its environment", () =>
       Effect.gen(function*() {
-        const { bundle, callbacks, forge } = yield* Fixture
+        const { callbacks, entry: bundle, forge } = yield* Fixture
         const repo = yield* Effect.promise(() => forge.createRepo("environ"))
         const taskId = newTaskId()
         const env = taskEnv({

@@ -1,8 +1,9 @@
 /**
  * GitHubClient: a small REST client over `@octokit/core` (fetch-based, runs in workerd and Node).
  * It routes (`"GET /repos/{owner}/{repo}"`), authenticates each call with the token it is given,
- * retries 5xx answers, network failures and rate limits with a short, bounded backoff that honours
- * `Retry-After`, and decodes answers with Schema (only the fields Porter reads).
+ * retries 5xx answers, network failures and rate limits with core's `RetryAfter` schedule (a short, bounded,
+ * jittered backoff that honours `Retry-After` and the rate-limit reset), and decodes answers with Schema (only the
+ * fields Porter reads). Octokit does the HTTP, so the retry is `Effect.retry` rather than `HttpClient.retryTransient`.
  *
  * Each attempt is given up after `timeoutMs` (30 s by default; the request is aborted) and counts as
  * "no answer", which is retried like a network failure: a GitHub that accepts connections but never
@@ -15,8 +16,9 @@
  * @since 0.1.0
  */
 import { Octokit } from "@octokit/core"
-import { Clock, Config, Context, Effect, Layer, Random, Redacted, Schema } from "effect"
+import { Config, Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
+import { RetryAfter } from "@porter/core"
 
 /**
  * A failed GitHub call. `message` names the route template and GitHub's own message — never a
@@ -36,7 +38,10 @@ export interface RetryOptions {
   readonly times?: number
   /** First backoff delay; doubles on each retry, with jitter (default 300 ms). */
   readonly baseDelayMs?: number
-  /** A wait longer than this (from `Retry-After` or a rate-limit reset) is not waited for (default 10 s). */
+  /**
+   * A wait longer than this (from `Retry-After` or a rate-limit reset) is not waited for: the call fails at once
+   * (default 10 s). The backoff is capped to it.
+   */
   readonly maxDelayMs?: number
 }
 
@@ -121,18 +126,13 @@ const toFailure = (error: unknown): Failure => {
   return { status, headers, message: clip(ghMessage) }
 }
 
-/** How long GitHub asks us to wait, if it says so (`Retry-After`, or a rate-limit reset). */
-const requestedWaitMs = (failure: Failure, now: number): number | undefined => {
-  const retryAfter = failure.headers["retry-after"]
-  if (retryAfter !== undefined) {
-    const seconds = Number(retryAfter)
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-    const date = Date.parse(retryAfter)
-    if (Number.isFinite(date)) return Math.max(0, date - now)
-  }
+/** How long GitHub asks us to wait, if it says so (`Retry-After`, or the primary rate limit's reset, in epoch s). */
+const requestedWait = (failure: Failure, now: number): Duration.Duration | undefined => {
+  const retryAfter = RetryAfter.parse(failure.headers["retry-after"], now)
+  if (retryAfter !== undefined) return retryAfter
   if (failure.headers["x-ratelimit-remaining"] === "0") {
     const reset = Number(failure.headers["x-ratelimit-reset"])
-    if (Number.isFinite(reset)) return Math.max(0, reset * 1000 - now)
+    if (Number.isFinite(reset)) return Duration.millis(Math.max(0, reset * 1000 - now))
   }
   return undefined
 }
@@ -194,25 +194,15 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
       Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.fail(noAnswer) })
     )
 
-  const send = (route: string, params: Params, token: Token) => {
-    const loop = (n: number): Effect.Effect<
-      { status: number; headers: Readonly<Record<string, string | undefined>>; data: unknown },
-      Failure
-    > =>
-      Effect.catch(attempt(route, params, token), (failure) =>
-        Effect.gen(function*() {
-          if (n >= retry.times || !isRetryable(failure)) return yield* Effect.fail(failure)
-          const now = yield* Clock.currentTimeMillis
-          const asked = requestedWaitMs(failure, now)
-          const jitter = yield* Random.nextBetween(0.8, 1.2)
-          const wait = asked ?? retry.baseDelayMs * 2 ** n * jitter
-          // A long wait belongs to the caller's schedule (or the next sweep), not to this request.
-          if (wait > retry.maxDelayMs) return yield* Effect.fail(failure)
-          yield* Effect.sleep(wait)
-          return yield* loop(n + 1)
-        }))
-    return loop(0)
-  }
+  // A long wait (over `maxDelayMs`) belongs to the caller's schedule (or the next sweep), not to this request.
+  const schedule = RetryAfter.schedule<Failure>({
+    times: retry.times,
+    base: retry.baseDelayMs,
+    maxDelay: retry.maxDelayMs,
+    while: isRetryable,
+    requested: requestedWait
+  })
+  const send = (route: string, params: Params, token: Token) => Effect.retry(attempt(route, params, token), schedule)
 
   const request = <A = unknown>(route: string, requestOptions: RequestOptions<A> = {}) =>
     Effect.gen(function*() {

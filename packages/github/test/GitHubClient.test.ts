@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Fiber, Redacted, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { GitHubClient } from "@porter/github"
 import * as FakeGitHub from "./utils/FakeGitHub.ts"
 
@@ -144,4 +145,35 @@ describe("GitHubClient", () => {
       assert.notInclude(error.message, Redacted.value(TOKEN))
       assert.strictEqual(server.requests.filter((r) => r.url === "/hung").length, 2, "one attempt and one retry")
     }))
+  for (
+    const [what, limited, askedMs] of [
+      ["Retry-After", { "retry-after": "5" }, 5_000],
+      // The primary limit's reset is in epoch seconds; the TestClock starts at 0.
+      ["the rate-limit reset", { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "7" }, 7_000]
+    ] as const
+  ) {
+    it.effect(`on the TestClock: ${what} is waited for, then the call succeeds`, () =>
+      Effect.gen(function*() {
+        const clock = yield* TestClock.testClockWith(Effect.succeed)
+        const calls: Array<number> = []
+        const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+          new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } })
+        const fetch: typeof globalThis.fetch = async () => {
+          calls.push(clock.currentTimeMillisUnsafe())
+          return calls.length === 1 ? json(403, { message: "API rate limit exceeded" }, limited) : json(200, { id: 1 })
+        }
+        const gh = yield* GitHubClient.make({ apiUrl: "http://127.0.0.1:9", fetch, retry: { maxDelayMs: 10_000 } })
+        const fiber = yield* Effect.forkChild(gh.request("GET /x"))
+        while (fiber.pollUnsafe() === undefined && clock.currentTimeMillisUnsafe() < 60_000) {
+          // Octokit's promises settle on the real event loop; then the virtual clock moves on.
+          yield* TestClock.withLive(Effect.sleep(1))
+          yield* TestClock.adjust("50 millis")
+        }
+        const response = yield* Fiber.join(fiber)
+        assert.strictEqual(response.status, 200)
+        assert.strictEqual(calls.length, 2)
+        assert.isAtLeast(calls[1]! - calls[0]!, askedMs)
+        assert.isBelow(calls[1]! - calls[0]!, askedMs + 200)
+      }))
+  }
 })

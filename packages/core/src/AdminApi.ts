@@ -3,8 +3,8 @@
  * answers, clients (the `porter` CLI, users' scripts) decode them with the same definitions.
  */
 import { Schema } from "effect"
+import { Outcome, type Task, TaskState, Usage } from "./Task.ts"
 import { TaskEvent } from "./TaskStore.ts"
-import { Outcome, TaskState, Usage } from "./Task.ts"
 
 /** A task as the API shows it: no log tail, no secrets; times as ISO strings. */
 export const TaskView = Schema.Struct({
@@ -27,6 +27,29 @@ export const TaskView = Schema.Struct({
   usage: Schema.optional(Usage)
 })
 export type TaskView = typeof TaskView.Type
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** The view of a task. */
+export const toView = (task: Task): TaskView => ({
+  id: task.id,
+  state: task.state,
+  repo: task.repo.fullName,
+  issueNumber: task.issueNumber,
+  agent: task.agent,
+  createdAt: iso(task.createdAt),
+  updatedAt: iso(task.updatedAt),
+  deadlineAt: iso(task.deadlineAt),
+  ...(task.model !== undefined ? { model: task.model } : {}),
+  ...(task.machineId !== undefined ? { machineId: task.machineId } : {}),
+  ...(task.outcome !== undefined ? { outcome: task.outcome } : {}),
+  ...(task.branch !== undefined ? { branch: task.branch } : {}),
+  ...(task.commitSha !== undefined ? { commitSha: task.commitSha } : {}),
+  ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {}),
+  ...(task.summary !== undefined ? { summary: task.summary } : {}),
+  ...(task.reason !== undefined ? { reason: task.reason } : {}),
+  ...(task.usage !== undefined ? { usage: task.usage } : {})
+})
 
 /** `GET /admin/tasks`. */
 export const TaskList = Schema.Struct({ tasks: Schema.Array(TaskView) })

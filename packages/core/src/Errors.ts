@@ -23,14 +23,6 @@ export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFou
   }
 }
 
-export class TaskAlreadyExists extends Schema.TaggedError<TaskAlreadyExists>()("TaskAlreadyExists", {
-  taskId: Schema.String
-}) {
-  override get message(): string {
-    return `task ${this.taskId} already exists`
-  }
-}
-
 /** The storage behind `TaskStore`, `SecretStore` or `Settings` failed. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   message: Schema.String,
@@ -55,13 +47,15 @@ export class MissingSecret extends Schema.TaggedError<MissingSecret>()("MissingS
   agent: Schema.String,
   /** Alternatives: any one of them would do. */
   names: Schema.Array(Schema.String),
-  repo: Schema.String
+  repo: Schema.String,
+  /** The name that addresses Porter on this repository (`porter` unless configured otherwise). */
+  mention: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     const names = this.names.map((n) => `\`${n}\``).join(" or ")
     return `the \`${this.agent}\` agent needs ${names}, which is not set. Set it for your user, for ` +
-      `\`${this.repo}\`, or for the installation (\`porter secrets set ${this.names[0]} --repo ${this.repo}\`, ` +
-      `or the admin API \`PUT /admin/secrets\`), then comment \`@porter retry\`.`
+      `\`${this.repo}\`, or for the installation (\`porter secrets set ${this.names[0]} --scope repository:${this.repo}\`, ` +
+      `or the admin API \`PUT /admin/secrets\`), then comment \`@${this.mention ?? "porter"} retry\`.`
   }
 }
 

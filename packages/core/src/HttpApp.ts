@@ -1,28 +1,38 @@
 /**
- * The HTTP app every host serves (the Worker, a Node host, tests):
+ * The server side of Porter's HTTP API (`Api.ts`), served by every host (the Worker, a Node host, tests): the
+ * handlers, the security middleware (task token, admin token) and `GET /openapi.json`. Credentials are checked and
+ * payloads decoded here, at the edge: the lifecycle services receive a `TaskId` and a `CallbackEvent`, never a raw
+ * header or body.
  *
- *   POST /webhooks/github            202 accepted · 200 ignored · 401 signature · 400 malformed · 413 too large
- *   POST /callbacks/tasks/:taskId    200 · 401 token · 400 body · 404 task · 409 task already ended
- *   GET  /tasks/:taskId              the task's status (its token, or the admin token)
- *   GET  /healthz
- *
- * A webhook is answered once verified and claimed; the rest runs through `Background`. Webhook and
- * callback handlers are uninterruptible: a client that hangs up (a runner whose machine is being
+ * Webhook and callback handlers are uninterruptible: a client that hangs up (a runner whose machine is being
  * destroyed by this very callback) must not cut a state change and its report in half.
+ *
+ * `POST /webhooks/github` is also served without the router by hosts that want the fastest answer
+ * (`Intake.answer`, called directly: the Worker and the Node example do); the answers are the same.
  */
-import { Effect, Option, Redacted, Stream } from "effect"
-import { type HttpServerError, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { Background } from "./Background.ts"
-import { WebhookTooLarge } from "./Errors.ts"
-import type { IncomingEvent } from "./Event.ts"
-import { Porter } from "./Porter.ts"
+import { ByteSize, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Mac } from "effect/crypto"
+import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, HttpApiMiddleware, OpenApi } from "effect/http-api"
+import * as AdminApi from "./AdminApi.ts"
+import * as Api from "./Api.ts"
+import { Diagnostics } from "./Diagnostics.ts"
+import { Dispatcher } from "./Dispatcher.ts"
+import { StoreError, WebhookTooLarge } from "./Errors.ts"
+import { TaskId } from "./Ids.ts"
+import { Intake } from "./Intake.ts"
 import { PorterConfig } from "./PorterConfig.ts"
-import { timingSafeEqual } from "./TaskTokens.ts"
-import { WebhookIntake } from "./WebhookIntake.ts"
-
-const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status })
+import { parseScopeKey, scopeKey, type SecretScope, SecretStore } from "./SecretStore.ts"
+import { Settings, type SettingsScope } from "./Settings.ts"
+import { TaskLifecycle } from "./TaskLifecycle.ts"
+import { TaskStore } from "./TaskStore.ts"
+import { TaskTokens } from "./TaskTokens.ts"
+import { Watchdog } from "./Watchdog.ts"
 
 const decoder = new TextDecoder()
+
+/** Callback bodies larger than this are refused (413). */
+export const MAX_CALLBACK_BYTES = 256 * 1024
 
 /**
  * Reads at most `limit` bytes of the body. With a `Content-Length` within the limit the body is read
@@ -58,142 +68,230 @@ export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: nu
   })
 }
 
-export const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
-  const header = request.headers["authorization"]
-  if (header === undefined) return undefined
-  const match = /^Bearer\s+(.+)$/i.exec(header.trim())
-  return match ? match[1] : undefined
-}
+const encoder = new TextEncoder()
 
-export const isAdminRequest = (
-  request: HttpServerRequest.HttpServerRequest,
-  adminToken: Redacted.Redacted<string> | undefined
-): boolean => {
-  const presented = bearerOf(request)
-  return adminToken !== undefined && presented !== undefined && timingSafeEqual(Redacted.value(adminToken), presented)
-}
+/** Constant-time equality of the presented bearer and the admin token. */
+export const isAdminToken = (
+  adminToken: Redacted.Redacted<string> | undefined,
+  presented: Redacted.Redacted<string>
+): boolean =>
+  adminToken !== undefined &&
+  Mac.timingSafeEqual(encoder.encode(Redacted.value(adminToken)), encoder.encode(Redacted.value(presented)))
 
-/** What the webhook endpoint answers: a status and a JSON body. */
-export interface WebhookAnswer {
-  readonly status: number
-  readonly body: unknown
-}
-
-/**
- * Reads a webhook's body, failing with `WebhookTooLarge` past `limit` bytes (see `readBody`); a body that cannot
- * be read (any other failure or defect) is answered 400.
- */
-export type WebhookBody = (limit: number) => Effect.Effect<string, WebhookTooLarge | HttpServerError.HttpServerError>
-
-/**
- * `POST /webhooks/github` without an HTTP framework: the request's headers (lower-cased names) and a way to read
- * its body in, the answer out. Never fails, and cannot be interrupted once started (see the module comment). The
- * route below is this; a host may also call it directly for that one path, skipping the router, the request and
- * response objects and their middleware (the Worker and the Node example do), with the same answers.
- */
-export const webhookHandler: Effect.Effect<
-  (headers: Readonly<Record<string, string | undefined>>, body: WebhookBody) => Effect.Effect<WebhookAnswer>,
-  never,
-  Porter | WebhookIntake | Background | PorterConfig
-> = Effect.gen(function*() {
-  const porter = yield* Porter
-  const intake = yield* WebhookIntake
-  const background = yield* Background
-  const config = yield* PorterConfig
-
-  const ignored = (reason: string): WebhookAnswer => ({ status: 200, body: { ignored: reason } })
-  // Untraced and without generators: this is every webhook's answer. `process` is only called once the background
-  // work starts: it is a traced function, and calling one captures a stack trace (~0.1 ms in workerd).
-  const accept = (event: IncomingEvent) =>
-    Effect.flatMap(porter.intake(event), (result) =>
-      result._tag === "Ignored"
-        ? Effect.succeed(ignored(result.reason))
-        : Effect.as(
-          background.run(Effect.suspend(() => porter.process(event, result.receivedAt))),
-          { status: 202, body: { accepted: true, deliveryId: event.deliveryId } } satisfies WebhookAnswer
-        ))
-
-  return (headers, body) =>
-    Effect.flatMap(body(config.maxWebhookBytes), (text) =>
-      Effect.flatMap(
-        intake.parse({ headers, body: text }),
-        (parsed) => (parsed._tag === "Ignored" ? Effect.succeed(ignored(parsed.reason)) : accept(parsed))
-      )).pipe(
-        Effect.catchTags({
-          WebhookTooLarge: (error) => Effect.succeed<WebhookAnswer>({ status: 413, body: { error: error.message } }),
-          WebhookUnauthorized: (error) => Effect.succeed<WebhookAnswer>({ status: 401, body: { error: error.message } }),
-          WebhookMalformed: (error) => Effect.succeed<WebhookAnswer>({ status: 400, body: { error: error.message } }),
-          StoreError: (error) =>
-            Effect.as(
-              Effect.logError("webhook intake: storage failed", { error: error.message }),
-              { status: 503, body: { error: "storage unavailable, redeliver later" } } satisfies WebhookAnswer
-            )
-        }),
-        Effect.catchCause((cause) =>
-          Effect.as(
-            Effect.logError("webhook intake failed", { cause }),
-            { status: 400, body: { error: "unreadable request" } } satisfies WebhookAnswer
-          )
-        ),
-        Effect.uninterruptible
-      )
-})
-
-export const routes = HttpRouter.use(Effect.fn("PorterHttp.routes")(function*(router) {
-  const porter = yield* Porter
-  const webhook = yield* webhookHandler
-  const config = yield* PorterConfig
-
-  yield* router.add("GET", "/healthz", json(200, { ok: true }))
-
-  yield* router.add(
-    "POST",
-    "/webhooks/github",
-    (request) =>
-      Effect.map(
-        webhook(request.headers, (limit) => readBody(request, limit)),
-        (answer) => json(answer.status, answer.body)
-      ),
-    { uninterruptible: true }
+const unavailable = (error: StoreError) =>
+  Effect.andThen(
+    Effect.logError("storage failed", { error: error.message }),
+    Effect.fail(new Api.Unavailable({ message: "storage unavailable, retry later" }))
   )
 
-  yield* router.add("POST", "/callbacks/tasks/:taskId", (request) =>
-    Effect.gen(function*() {
-      const { taskId } = yield* HttpRouter.params
-      const body = yield* readBody(request, 256 * 1024)
-      const answer = yield* porter.callback(taskId ?? "", bearerOf(request), body)
-      return json(answer.accepted ? 200 : 409, answer)
-    }).pipe(
-      Effect.catchTags({
-        WebhookTooLarge: (error) => Effect.succeed(json(413, { error: error.message })),
-        CallbackUnauthorized: (error) => Effect.succeed(json(401, { error: error.message })),
-        CallbackMalformed: (error) => Effect.succeed(json(400, { error: error.message })),
-        TaskNotFound: (error) => Effect.succeed(json(404, { error: error.message })),
-        StoreError: (error) =>
-          Effect.as(
-            Effect.logError("callback: storage failed", { error: error.message }),
-            json(503, { error: "storage unavailable, retry" })
+const notFound = (error: { readonly message: string }) => Effect.fail(new Api.NotFound({ message: error.message }))
+
+const orUnavailable = <A, E>(effect: Effect.Effect<A, E | StoreError>) =>
+  Effect.catchIf(effect, (error): error is StoreError => error instanceof StoreError, unavailable)
+
+// --- Security -----------------------------------------------------------------------------------------------------
+
+/** The `:taskId` of the route being served, when it is one. */
+const taskIdParam = Effect.map(HttpRouter.RouteContext, (route) => route.params["taskId"] ?? "")
+
+const TaskAuthLive = Layer.effect(
+  Api.TaskAuth,
+  Effect.gen(function*() {
+    const tokens = yield* TaskTokens
+    const refused = new Api.Unauthorized({ message: "missing or wrong task token" })
+    return Api.TaskAuth.of({
+      // Verify before any read: an unknown task and a wrong token look the same from outside.
+      bearer: (effect, { credential }) =>
+        Effect.gen(function*() {
+          const taskId = yield* taskIdParam
+          if (!(yield* tokens.verify(taskId, Redacted.value(credential)))) return yield* refused
+          return yield* effect.pipe(
+            Effect.provideService(Api.AuthenticatedTask, { taskId: taskId as TaskId }),
+            Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(MAX_CALLBACK_BYTES))
           )
-      }),
-      Effect.catchCause((cause) =>
-        Effect.as(Effect.logError("callback failed", { cause }), json(400, { error: "unreadable request" }))
-      )
-    ), { uninterruptible: true })
+        })
+    })
+  })
+)
 
-  yield* router.add("GET", "/tasks/:taskId", (request) =>
-    Effect.gen(function*() {
-      const { taskId } = yield* HttpRouter.params
-      const view = yield* porter.view(taskId ?? "", bearerOf(request), isAdminRequest(request, config.adminToken))
-      return json(200, view)
-    }).pipe(
-      Effect.catchTags({
-        CallbackUnauthorized: (error) => Effect.succeed(json(401, { error: error.message })),
-        TaskNotFound: (error) => Effect.succeed(json(404, { error: error.message })),
-        StoreError: () => Effect.succeed(json(503, { error: "storage unavailable" }))
-      })
-    ))
-}))
+const TaskOrAdminAuthLive = Layer.effect(
+  Api.TaskOrAdminAuth,
+  Effect.gen(function*() {
+    const tokens = yield* TaskTokens
+    const { adminToken } = yield* PorterConfig
+    return Api.TaskOrAdminAuth.of({
+      bearer: (effect, { credential }) =>
+        Effect.gen(function*() {
+          if (isAdminToken(adminToken, credential)) return yield* effect
+          if (yield* tokens.verify(yield* taskIdParam, Redacted.value(credential))) return yield* effect
+          return yield* new Api.Unauthorized({ message: "missing or wrong token" })
+        })
+    })
+  })
+)
 
-/** Is this request's bearer the admin token? (For hosts adding their own admin routes.) */
-export const adminTokenOf = (config: { readonly adminToken?: Redacted.Redacted<string> }) =>
-  Option.fromNullishOr(config.adminToken)
+const AdminAuthLive = Layer.effect(
+  Api.AdminAuth,
+  Effect.gen(function*() {
+    const { adminToken } = yield* PorterConfig
+    return Api.AdminAuth.of({
+      bearer: (effect, { credential }) =>
+        adminToken === undefined
+          ? Effect.fail(new Api.NotFound({ message: "the admin API is disabled (no admin token configured)" }))
+          : isAdminToken(adminToken, credential)
+          ? effect
+          : Effect.fail(new Api.Unauthorized({ message: "missing or wrong admin token" }))
+    })
+  })
+)
+
+const ValidationLive = HttpApiMiddleware.layerSchemaErrorTransform(Api.Validation, (error) =>
+  Effect.fail(new Api.BadRequest({ message: `${error.kind.toLowerCase()}: ${error.message}`.slice(0, 1_000) })))
+
+// --- Handlers -----------------------------------------------------------------------------------------------------
+
+const SystemLive = HttpApiBuilder.group(Api.Api, "system", (handlers) =>
+  handlers.handle("health", () => Effect.succeed({ ok: true })))
+
+const WebhooksLive = HttpApiBuilder.group(Api.Api, "webhooks", (handlers) =>
+  Effect.gen(function*() {
+    const intake = yield* Intake
+    return handlers.handleRaw(
+      "github",
+      ({ request }) =>
+        Effect.map(
+          intake.answer(request.headers, (limit) => readBody(request, limit)),
+          (answer) => HttpServerResponse.jsonUnsafe(answer.body, { status: answer.status })
+        ),
+      { uninterruptible: true }
+    )
+  }))
+
+const CallbacksLive = HttpApiBuilder.group(Api.Api, "callbacks", (handlers) =>
+  Effect.gen(function*() {
+    const lifecycle = yield* TaskLifecycle
+    return handlers.handle(
+      "send",
+      ({ params, payload }) =>
+        lifecycle.callback(params.taskId, payload).pipe(
+          Effect.catchTag("TaskNotFound", notFound),
+          orUnavailable,
+          Effect.flatMap((answer) =>
+            answer.accepted
+              ? Effect.succeed(answer)
+              : Effect.fail(new Api.TaskEnded({ state: answer.state, message: answer.message ?? "task has ended" }))
+          )
+        ),
+      { uninterruptible: true }
+    )
+  }))
+
+const TasksLive = HttpApiBuilder.group(Api.Api, "tasks", (handlers) =>
+  Effect.gen(function*() {
+    const lifecycle = yield* TaskLifecycle
+    return handlers.handle("view", ({ params }) =>
+      lifecycle.view(params.taskId).pipe(Effect.catchTag("TaskNotFound", notFound), orUnavailable))
+  }))
+
+const badScope = (text: string) =>
+  new Api.BadRequest({
+    message: `scope \`${text.slice(0, 100)}\` must be global, repository:owner/name, installation:<id> or user:<id>`
+  })
+
+const secretScope = (text: string): Effect.Effect<SecretScope, Api.BadRequest> => {
+  const scope = parseScopeKey(text)
+  return scope === undefined ? Effect.fail(badScope(text)) : Effect.succeed(scope)
+}
+
+const settingsScope = (text: string): Effect.Effect<SettingsScope, Api.BadRequest> =>
+  Effect.flatMap(secretScope(text), (scope) =>
+    scope._tag === "user"
+      ? Effect.fail(new Api.BadRequest({ message: "settings scopes are global, repository:… or installation:…" }))
+      : Effect.succeed(scope))
+
+const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
+  Effect.gen(function*() {
+    const secrets = yield* SecretStore
+    const settings = yield* Settings
+    const store = yield* TaskStore
+    const lifecycle = yield* TaskLifecycle
+    const dispatcher = yield* Dispatcher
+    const watchdog = yield* Watchdog
+    const diagnostics = yield* Diagnostics
+    const iso = (ms: number) => new Date(ms).toISOString()
+
+    return handlers
+      .handle("listSecrets", ({ query }) =>
+        Effect.gen(function*() {
+          const scope = query.scope === undefined ? undefined : yield* secretScope(query.scope)
+          const listed = yield* secrets.list(scope)
+          return { secrets: listed.map((s) => ({ scope: scopeKey(s.scope), name: s.name, updatedAt: iso(s.updatedAt) })) }
+        }).pipe(orUnavailable))
+      .handle("setSecret", ({ payload }) =>
+        Effect.gen(function*() {
+          const scope = yield* secretScope(payload.scope)
+          yield* secrets.set(scope, payload.name, Redacted.make(payload.value))
+          return { scope: scopeKey(scope), name: payload.name }
+        }).pipe(orUnavailable))
+      .handle("deleteSecret", ({ query }) =>
+        Effect.flatMap(secretScope(query.scope), (scope) =>
+          Effect.map(secrets.delete(scope, query.name), (deleted) => ({ deleted }))).pipe(orUnavailable))
+      .handle("rotateSecrets", () => orUnavailable(secrets.rotate))
+      .handle("getSettings", ({ query }) =>
+        Effect.flatMap(settingsScope(query.scope), (scope) =>
+          Effect.map(settings.get(scope), (patch) => ({ scope: scopeKey(scope), settings: patch }))).pipe(orUnavailable))
+      .handle("setSettings", ({ payload }) =>
+        Effect.gen(function*() {
+          const scope = yield* settingsScope(payload.scope)
+          yield* settings.set(scope, payload.settings)
+          return { scope: scopeKey(scope), settings: yield* settings.get(scope) }
+        }).pipe(orUnavailable))
+      .handle("deleteSettings", ({ query }) =>
+        Effect.flatMap(settingsScope(query.scope), (scope) =>
+          Effect.map(settings.delete(scope), (deleted) => ({ deleted }))).pipe(orUnavailable))
+      .handle("listTasks", ({ query }) =>
+        store.list({
+          limit: query.limit ?? 50,
+          ...(query.state !== undefined ? { state: query.state } : {}),
+          ...(query.repo !== undefined ? { repo: query.repo } : {}),
+          ...(query.before !== undefined ? { before: query.before } : {})
+        }).pipe(Effect.map((tasks) => ({ tasks: tasks.map(AdminApi.toView) })), orUnavailable))
+      .handle("getTask", ({ params }) =>
+        Effect.gen(function*() {
+          const task = yield* store.get(params.taskId)
+          return { task: AdminApi.toView(task), events: yield* store.events(params.taskId) }
+        }).pipe(Effect.catchTag("TaskNotFound", notFound), orUnavailable))
+      .handle("cancelTask", ({ params }) =>
+        Effect.gen(function*() {
+          const cancelled = yield* lifecycle.cancelTask(params.taskId, "cancelled by an administrator")
+          return { cancelled, task: yield* lifecycle.view(params.taskId) }
+        }).pipe(Effect.catchTag("TaskNotFound", notFound), orUnavailable))
+      .handle("retryTask", ({ params }) =>
+        Effect.gen(function*() {
+          const previous = yield* store.get(params.taskId)
+          if (!previous.isTerminal) {
+            return yield* new Api.BadRequest({ message: `task ${previous.id} is still ${previous.state}: cancel it first` })
+          }
+          const retried = yield* dispatcher.retry(previous, previous.requestedBy)
+          if (Option.isNone(retried)) {
+            return yield* new Api.BadRequest({ message: "the active-task limit is reached: retry when a task ends" })
+          }
+          return { task: AdminApi.toView(retried.value) }
+        }).pipe(Effect.catchTag("TaskNotFound", notFound), orUnavailable))
+      .handle("sweep", () => watchdog.sweep)
+      .handle("doctor", () =>
+        Effect.flatMap(diagnostics.report, (report) => (report.ok ? Effect.succeed(report) : Effect.fail(report))))
+  }))
+
+/** The handlers and middleware of `Api`, needing the lifecycle services and `Diagnostics`. */
+export const handlersLayer = Layer.mergeAll(SystemLive, WebhooksLive, CallbacksLive, TasksLive, AdminLive).pipe(
+  Layer.provideMerge(Layer.mergeAll(TaskAuthLive, TaskOrAdminAuthLive, AdminAuthLive, ValidationLive))
+)
+
+/** Porter's HTTP API on the router, with `GET /openapi.json`. */
+export const routes = HttpApiBuilder.layer(Api.Api, { openapiPath: "/openapi.json" }).pipe(
+  Layer.provide(handlersLayer)
+)
+
+/** The generated OpenAPI document (what `GET /openapi.json` serves). */
+export const openApi = () => OpenApi.fromApi(Api.Api)

@@ -26,6 +26,8 @@ export interface Options<Input> {
    * once, with that failure.
    */
   readonly maxDelay: Duration.Input
+  /** Caps the backoff below `maxDelay` (which then bounds only the waits failures ask for); default `maxDelay`. */
+  readonly maxBackoff?: Duration.Input | undefined
   /**
    * No retry starts later than this after the first failure: a wait that would end past it ends the retries at
    * once. Default: no budget (only `times` and `maxDelay` bound the retries).
@@ -46,10 +48,13 @@ export interface Options<Input> {
  */
 export const schedule = <Input>(options: Options<Input>): Schedule.Schedule<Duration.Duration, Input> => {
   const maxDelay = Duration.fromInputUnsafe(options.maxDelay)
+  const maxBackoff = options.maxBackoff === undefined
+    ? maxDelay
+    : Duration.min(Duration.fromInputUnsafe(options.maxBackoff), maxDelay)
   const budget = options.budget === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.budget))
   return Schedule.exponential(options.base).pipe(
     Schedule.jittered,
-    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, maxDelay))),
+    Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, maxBackoff))),
     Schedule.setInputType<Input>(),
     Schedule.modifyDelay(({ duration, input, now }) => {
       const asked = options.requested?.(input, now)

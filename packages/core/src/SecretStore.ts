@@ -72,6 +72,23 @@ export const chainScopes = (chain: SecretChain): ReadonlyArray<SecretScope> => [
   scopes.global
 ]
 
+/** A secret found for a chain: the scope that held it and its value. */
+export interface ResolvedSecret {
+  readonly scope: SecretScope
+  readonly value: Redacted.Redacted<string>
+}
+
+/** What `rotate` did. Failures name rows (scope key, name, key id), never values. */
+export interface RotationReport {
+  /** Secrets re-encrypted under the current key. */
+  readonly rotated: number
+  /** Secrets that could not be decrypted (they are left as they are). */
+  readonly failed: number
+  readonly failures: ReadonlyArray<{ readonly scope: string; readonly name: string; readonly keyId: string }>
+  /** The key every other secret is now under (`none` for stores that do not encrypt). */
+  readonly currentKeyId: string
+}
+
 export interface SecretListing {
   readonly scope: SecretScope
   readonly name: string
@@ -92,12 +109,22 @@ export class SecretStore extends Context.Service<SecretStore, {
   readonly resolve: (
     name: SecretName,
     chain: SecretChain
-  ) => Effect.Effect<
-    Option.Option<{ readonly scope: SecretScope; readonly value: Redacted.Redacted<string> }>,
-    SecretDecryptionFailed | StoreError
-  >
+  ) => Effect.Effect<Option.Option<ResolvedSecret>, SecretDecryptionFailed | StoreError>
+  /**
+   * `resolve` for several names in one read: each name found maps to the first scope of the chain that holds it
+   * (names found nowhere are absent).
+   */
+  readonly resolveAll: (
+    names: ReadonlyArray<SecretName>,
+    chain: SecretChain
+  ) => Effect.Effect<ReadonlyMap<SecretName, ResolvedSecret>, SecretDecryptionFailed | StoreError>
   /** Names only. With a scope: that scope's secrets; without: all. */
   readonly list: (scope?: SecretScope) => Effect.Effect<ReadonlyArray<SecretListing>, StoreError>
   /** `true` when something was deleted. */
   readonly delete: (scope: SecretScope, name: SecretName) => Effect.Effect<boolean, StoreError>
+  /**
+   * Re-encrypts every secret that is not under the current encryption key (key rotation: set the new key, keep the
+   * old one as retired, rotate, then drop it). Stores that do not encrypt report nothing to do.
+   */
+  readonly rotate: Effect.Effect<RotationReport, StoreError>
 }>()("@porter/core/SecretStore") {}

@@ -2,10 +2,14 @@
  * TaskStore: tasks, deliveries and the audit trail. Every state change is one conditional write
  * (`… WHERE id = ? AND state IN (sourcesOf(to))`), so concurrent or late writers can never move a
  * terminal task, and claiming a delivery succeeds exactly once per delivery id.
+ *
+ * The store writes part of the audit trail itself, in the same write as the change it records (a D1 trigger, one
+ * statement): `created` when a task is created, `transition` when its state changes, `dispatch` when a dispatch
+ * attempt begins, `machine` when a machine id is recorded. The orchestration adds the rest (`appendEvent`).
  */
 import { Context, Schema } from "effect"
 import type { Effect, Option } from "effect"
-import type { IllegalTransition, StoreError, TaskAlreadyExists, TaskNotFound } from "./Errors.ts"
+import type { IllegalTransition, StoreError, TaskNotFound } from "./Errors.ts"
 import type { DeliveryId, TaskId } from "./Ids.ts"
 import type { Task, TaskPatch, TaskState } from "./Task.ts"
 
@@ -44,6 +48,22 @@ export interface DueOptions {
   readonly limit: number
 }
 
+/** The active-task limits a new task must fit under, checked in the same write that creates it. */
+export interface CreateLimits {
+  /** Active tasks of the task's repository, this one excluded, must be fewer than this… */
+  readonly perRepository: number
+  /** …and active tasks of its requester too. */
+  readonly perUser: number
+}
+
+/** What `create` did. */
+export type CreateResult =
+  | { readonly _tag: "Created"; readonly task: Task }
+  /** A task with this id exists already (a retried delivery): it is returned as stored. */
+  | { readonly _tag: "Exists"; readonly task: Task }
+  /** Nothing was created: `scope`'s active tasks are at `limit`. */
+  | { readonly _tag: "OverLimit"; readonly scope: "repository" | "user"; readonly limit: number }
+
 export interface ListOptions {
   readonly state?: TaskState
   readonly repo?: string
@@ -70,7 +90,12 @@ export class TaskStore extends Context.Service<TaskStore, {
     limit: number
   ) => Effect.Effect<ReadonlyArray<PendingDelivery>, StoreError>
 
-  readonly create: (task: Task) => Effect.Effect<void, TaskAlreadyExists | StoreError>
+  /**
+   * Creates `task` unless its id exists (then `Exists` with the stored task) or, with `limits`, its repository or
+   * requester already has that many active tasks (`OverLimit`). The check and the insert are one atomic write: two
+   * requests at the same instant cannot both pass a limit. Records the `created` audit event.
+   */
+  readonly create: (task: Task, limits?: CreateLimits) => Effect.Effect<CreateResult, StoreError>
   readonly get: (id: TaskId) => Effect.Effect<Task, TaskNotFound | StoreError>
   readonly find: (id: TaskId) => Effect.Effect<Option.Option<Task>, StoreError>
   /**
@@ -86,7 +111,8 @@ export class TaskStore extends Context.Service<TaskStore, {
   ) => Effect.Effect<Task, TaskNotFound | IllegalTransition | StoreError>
   /**
    * Sets fields without changing state, only while the task is in one of `states` (default: any
-   * active state). Fails with `IllegalTransition` (from = to = current state) otherwise.
+   * active state). Fails with `IllegalTransition` (from = to = current state) otherwise. Recording a new
+   * `machineId` records the `machine` audit event.
    */
   readonly update: (
     id: TaskId,
@@ -95,9 +121,9 @@ export class TaskStore extends Context.Service<TaskStore, {
     states?: ReadonlyArray<TaskState>
   ) => Effect.Effect<Task, TaskNotFound | IllegalTransition | StoreError>
   /**
-   * Compare-and-set on `dispatchAttempts`: increments it and returns the task only if the task is
-   * still queued or provisioning with `expectedAttempts` attempts. Two dispatchers racing for the
-   * same task: exactly one gets `Some`.
+   * Compare-and-set on `dispatchAttempts`: increments it, moves a queued task to `provisioning`, and returns the
+   * task only if it is still queued or provisioning with `expectedAttempts` attempts. Two dispatchers racing for the
+   * same task: exactly one gets `Some`. Records the `dispatch` audit event (and the transition, if any).
    */
   readonly beginDispatch: (
     id: TaskId,

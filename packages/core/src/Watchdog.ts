@@ -1,31 +1,179 @@
 /**
- * Watchdog: one sweep ends hung runs (deadline passed, heartbeat missing → `timed_out`, machine
- * destroyed, issue told), re-dispatches stuck tasks, destroys orphan machines and retries
- * deliveries whose handling never finished. Hosts drive it: a Cron Trigger on Workers
- * (`scheduled`), `layerTimer` in a Node host.
+ * Watchdog: one sweep ends hung runs (deadline passed, heartbeat missing → `timed_out`, machine destroyed, issue
+ * told), dispatches stuck tasks again, destroys orphan machines (with every stored provisioner credential, so
+ * machines started with a user's own token are found too) and handles again deliveries whose handling never
+ * finished. Hosts drive it: a Cron Trigger on Workers (`scheduled`), `layerTimer` in a Node host.
  */
-import { Context, Effect, Layer, Schedule } from "effect"
-import { Porter, type SweepReport } from "./Porter.ts"
+import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Audit } from "./Audit.ts"
+import { Commands } from "./Commands.ts"
+import { Dispatcher } from "./Dispatcher.ts"
+import { IncomingEventFromJson } from "./Event.ts"
+import { TaskId } from "./Ids.ts"
+import { MachineAccess } from "./MachineAccess.ts"
+import { isGone, MachineProvisioner } from "./MachineProvisioner.ts"
+import * as Messages from "./Messages.ts"
+import { PorterConfig } from "./PorterConfig.ts"
+import type { Task } from "./Task.ts"
+import { TaskLifecycle } from "./TaskLifecycle.ts"
+import { TaskStore } from "./TaskStore.ts"
+
+export interface SweepReport {
+  readonly checked: number
+  readonly timedOut: number
+  readonly redispatched: number
+  readonly failed: number
+  readonly orphansDestroyed: number
+  readonly deliveriesRetried: number
+}
 
 export class Watchdog extends Context.Service<Watchdog, {
   readonly sweep: Effect.Effect<SweepReport>
 }>()("@porter/core/Watchdog") {}
 
-export const layer: Layer.Layer<Watchdog, never, Porter> = Layer.effect(
+type Outcome = "timedOut" | "redispatched" | "failed" | "none"
+
+const decodeEvent = Schema.decodeUnknownEffect(IncomingEventFromJson)
+const decodeTaskId = Schema.decodeUnknownOption(TaskId)
+
+export const make = Effect.gen(function*() {
+  const store = yield* TaskStore
+  const provisioner = yield* MachineProvisioner
+  const machines = yield* MachineAccess
+  const lifecycle = yield* TaskLifecycle
+  const dispatcher = yield* Dispatcher
+  const commands = yield* Commands
+  const audit = yield* Audit
+  const config = yield* PorterConfig
+
+  const ended = (outcome: Exclude<Outcome, "none">) => (moved: Option.Option<Task>): Outcome =>
+    Option.isSome(moved) ? outcome : "none"
+
+  const timeOut = (task: Task, reason: string) =>
+    Effect.map(lifecycle.finish(task, "timed_out", { reason }), ended("timedOut"))
+
+  const sweepTask = (task: Task, at: number): Effect.Effect<Outcome> =>
+    Effect.gen(function*() {
+      if (at >= task.deadlineAt) {
+        return yield* timeOut(task, `the time limit (${Messages.formatDuration(task.timeoutMs)}) ran out`)
+      }
+      if (task.state === "running") {
+        const last = task.heartbeatAt ?? task.startedAt ?? task.updatedAt
+        if (last > at - config.heartbeatTimeoutMs) return "none"
+        return yield* timeOut(task, `the machine stopped reporting (no heartbeat for ${Messages.formatDuration(at - last)})`)
+      }
+      // queued or provisioning, untouched for a while: its dispatcher may have died.
+      if (task.machineId !== undefined) {
+        const options = yield* machines.optionsFor(task)
+        const machine = yield* provisioner.get(task.machineId, options).pipe(Effect.option)
+        if (Option.isSome(machine) && !isGone(machine.value.state) && machine.value.state !== "failed") {
+          // Alive but silent: leave it to the heartbeat and the deadline.
+          yield* store.update(task.id, {}, at, ["provisioning"]).pipe(Effect.ignore)
+          return "none"
+        }
+        if (Option.isSome(machine) && machine.value.state === "failed") {
+          yield* machines.destroy(task, task.machineId, options)
+        }
+      }
+      if (task.dispatchAttempts >= config.maxDispatchAttempts) {
+        const moved = yield* lifecycle.finish(task, "failed", {
+          reason: `no machine could be started after ${task.dispatchAttempts} attempts`
+        })
+        return ended("failed")(moved)
+      }
+      yield* audit.record(task.id, "sweep", "dispatching again")
+      yield* dispatcher.redispatch(task)
+      return "redispatched"
+    }).pipe(
+      Effect.catch((error) =>
+        Effect.as(Effect.logWarning("sweeping a task failed", { taskId: task.id, error: error.message }), "none" as const)
+      )
+    )
+
+  /** Machines whose task is gone, ended, or has another machine, older than the grace period. */
+  const sweepOrphans = (at: number) =>
+    Effect.gen(function*() {
+      let destroyed = 0
+      const seen = new Set<string>()
+      for (const options of yield* machines.everyCredential) {
+        const listed = yield* provisioner.list(options).pipe(
+          Effect.catch((error) => Effect.as(Effect.logWarning("listing machines failed", { error: error.message }), []))
+        )
+        for (const machine of listed) {
+          if (seen.has(machine.id) || isGone(machine.state)) continue
+          seen.add(machine.id)
+          if (machine.createdAt !== undefined && machine.createdAt > at - config.orphanGraceMs) continue
+          const taskId = machine.taskId === undefined ? Option.none() : decodeTaskId(machine.taskId)
+          const task = Option.isSome(taskId) ? yield* store.find(taskId.value) : Option.none<Task>()
+          const live = Option.isSome(task) && !task.value.isTerminal && (task.value.machineId ?? machine.id) === machine.id
+          if (live) continue
+          yield* provisioner.destroy(machine.id, options).pipe(
+            Effect.tap(() => Effect.logInfo("destroyed an orphan machine", { machineId: machine.id, taskId: machine.taskId })),
+            Effect.tap(() => (Option.isSome(task) ? audit.record(task.value.id, "orphan_destroyed", machine.id) : Effect.void)),
+            Effect.tap(() => Effect.sync(() => destroyed++)),
+            Effect.catch((error) =>
+              Effect.logWarning("could not destroy an orphan", { machineId: machine.id, error: error.message })
+            )
+          )
+        }
+      }
+      return destroyed
+    }).pipe(Effect.catch((error) => Effect.as(Effect.logWarning("orphan sweep failed", { error: error.message }), 0)))
+
+  const retryDeliveries = (at: number) =>
+    Effect.gen(function*() {
+      const pending = yield* store.retryDeliveries(at - config.deliveryRetryAfterMs, 50)
+      let retried = 0
+      for (const delivery of pending) {
+        const event = yield* decodeEvent(delivery.payload).pipe(Effect.option)
+        if (Option.isNone(event) || delivery.attempts > config.maxDeliveryAttempts) {
+          yield* Effect.logWarning("giving up on a delivery", { deliveryId: delivery.id, attempts: delivery.attempts })
+          yield* store.completeDelivery(delivery.id, at)
+          continue
+        }
+        yield* commands.handle(event.value, delivery.receivedAt)
+        retried++
+      }
+      return retried
+    }).pipe(Effect.catch((error) => Effect.as(Effect.logWarning("delivery retry failed", { error: error.message }), 0)))
+
+  const sweep = Effect.gen(function*() {
+    const at = yield* Clock.currentTimeMillis
+    const due = yield* store.listDue(at, {
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      dispatchTimeoutMs: config.dispatchTimeoutMs,
+      limit: 500
+    }).pipe(Effect.catch((error) => Effect.as(Effect.logError("listing due tasks failed", { error: error.message }), [])))
+    const outcomes = yield* Effect.forEach(due, (task) => sweepTask(task, at), { concurrency: 8 })
+    const orphansDestroyed = yield* sweepOrphans(at)
+    const deliveriesRetried = yield* retryDeliveries(at)
+    const count = (kind: Outcome) => outcomes.filter((o) => o === kind).length
+    const report: SweepReport = {
+      checked: due.length,
+      timedOut: count("timedOut"),
+      redispatched: count("redispatched"),
+      failed: count("failed"),
+      orphansDestroyed,
+      deliveriesRetried
+    }
+    if (due.length > 0 || orphansDestroyed > 0 || deliveriesRetried > 0) yield* Effect.logInfo("sweep", report)
+    return report
+  }).pipe(Effect.withSpan("Watchdog.sweep"))
+
+  return Watchdog.of({ sweep })
+})
+
+export const layer: Layer.Layer<
   Watchdog,
-  Effect.gen(function*() {
-    const porter = yield* Porter
-    return Watchdog.of({ sweep: porter.sweep })
-  })
-)
+  never,
+  TaskStore | MachineProvisioner | MachineAccess | TaskLifecycle | Dispatcher | Commands | Audit | PorterConfig
+> = Layer.effect(Watchdog, make)
 
 /** Sweeps every `intervalMs` for as long as the layer lives (Node hosts). */
 export const layerTimer = (intervalMs: number): Layer.Layer<never, never, Watchdog> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
       const watchdog = yield* Watchdog
-      yield* Effect.forkScoped(
-        watchdog.sweep.pipe(Effect.repeat(Schedule.spaced(intervalMs)), Effect.asVoid)
-      )
+      yield* Effect.forkScoped(watchdog.sweep.pipe(Effect.repeat(Schedule.spaced(intervalMs)), Effect.asVoid))
     })
   )

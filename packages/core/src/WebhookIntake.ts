@@ -1,10 +1,9 @@
 /**
  * WebhookIntake: raw webhook request → verified, normalized event. `@porter/github` implements it
- * (HMAC-SHA256 with `@octokit/webhooks-methods`, event schemas).
+ * (`GitHubWebhooks`: HMAC-SHA256 of the body with the webhook secret, then GitHub's event schemas).
  */
-import { Context, Schema } from "effect"
-import type { Effect } from "effect"
-import type { WebhookMalformed, WebhookUnauthorized } from "./Errors.ts"
+import { Context, Effect, Layer, Schema } from "effect"
+import { type WebhookMalformed, WebhookUnauthorized } from "./Errors.ts"
 import type { IncomingEvent } from "./Event.ts"
 
 export interface RawWebhook {
@@ -22,3 +21,11 @@ export class WebhookIntake extends Context.Service<WebhookIntake, {
   /** Verifies the signature first; nothing is decoded from an unverified body. */
   readonly parse: (raw: RawWebhook) => Effect.Effect<IncomingEvent | Ignored, WebhookUnauthorized | WebhookMalformed>
 }>()("@porter/core/WebhookIntake") {}
+
+/** Refuses every delivery (hosts and tests that take no webhooks). */
+export const layerRefuseAll: Layer.Layer<WebhookIntake> = Layer.succeed(
+  WebhookIntake,
+  WebhookIntake.of({
+    parse: () => Effect.fail(new WebhookUnauthorized({ message: "this host takes no webhook deliveries" }))
+  })
+)

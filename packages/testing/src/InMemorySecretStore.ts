@@ -1,4 +1,4 @@
-/** SecretStore in memory: values kept as `Redacted`, listing returns names only. */
+/** SecretStore in memory: values kept as `Redacted`, listing returns names only; nothing is encrypted (rotation has nothing to do). */
 import { Effect, Layer, Option, Redacted, Ref } from "effect"
 import { SecretStore } from "@porter/core"
 
@@ -27,6 +27,21 @@ export const make = (
         Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
           Ref.update(entries, (map) => new Map(map).set(key(scope, name), { scope, name, value, updatedAt: now }))),
       get,
+      resolveAll: (names, chain) =>
+        Effect.map(Ref.get(entries), (map) => {
+          const found = new Map<SecretStore.SecretName, SecretStore.ResolvedSecret>()
+          for (const name of names) {
+            for (const scope of SecretStore.chainScopes(chain)) {
+              const entry = map.get(key(scope, name))
+              if (entry) {
+                found.set(name, { scope, value: entry.value })
+                break
+              }
+            }
+          }
+          return found
+        }),
+      rotate: Effect.map(Ref.get(entries), () => ({ rotated: 0, failed: 0, failures: [], currentKeyId: "none" })),
       resolve: (name, chain) =>
         Effect.map(Ref.get(entries), (map) => {
           for (const scope of SecretStore.chainScopes(chain)) {

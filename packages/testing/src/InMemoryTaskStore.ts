@@ -1,9 +1,12 @@
 /**
  * TaskStore in memory. Same contract as the D1 store (conformance suite), so users can test their
- * bots without a database. Operations are atomic: each is one synchronous `Ref` update.
+ * bots without a database. Operations are atomic: each is one synchronous `Ref` update, audit lines included.
  */
 import { Effect, Layer, Option, Ref } from "effect"
 import { Errors, type Ids, Task, TaskStore } from "@porter/core"
+
+/** The `created` audit line's words, as the D1 trigger writes them. */
+const createdDetail = (task: Task.Task) => `${task.agent} for @${task.requestedBy.login} (delivery ${task.deliveryId})`
 
 interface Delivery {
   readonly id: Ids.DeliveryId
@@ -45,7 +48,17 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
       }
       const next = Task.applyTransition(task, to, at, patch)
       s.tasks.set(id, next)
-      record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: task.state, to }))
+      record(
+        s,
+        new TaskStore.TaskEvent({
+          taskId: id,
+          at,
+          kind: "transition",
+          from: task.state,
+          to,
+          ...(Task.isTerminal(to) && next.reason !== undefined ? { detail: next.reason } : {})
+        })
+      )
       return Effect.succeed(next)
     })
 
@@ -70,12 +83,23 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         for (const d of due) d.attempts++
         return due.map((d) => ({ id: d.id, receivedAt: d.receivedAt, payload: d.payload, attempts: d.attempts }))
       }),
-    create: (task) =>
-      Effect.flatMap(Ref.get(state), (s) => {
-        if (s.tasks.has(task.id)) return Effect.fail(new Errors.TaskAlreadyExists({ taskId: task.id }))
+    create: (task, limits) =>
+      Effect.map(Ref.get(state), (s): TaskStore.CreateResult => {
+        const existing = s.tasks.get(task.id)
+        if (existing !== undefined) return { _tag: "Exists", task: existing }
+        if (limits !== undefined) {
+          const active = [...s.tasks.values()].filter((t) => !t.isTerminal)
+          const inRepo = active.filter((t) => matches(t, { repo: task.repo.fullName })).length
+          if (inRepo >= limits.perRepository) return { _tag: "OverLimit", scope: "repository", limit: limits.perRepository }
+          const forUser = active.filter((t) => t.requestedBy.id === task.requestedBy.id).length
+          if (forUser >= limits.perUser) return { _tag: "OverLimit", scope: "user", limit: limits.perUser }
+        }
         s.tasks.set(task.id, task)
-        record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "transition", to: task.state }))
-        return Effect.void
+        record(
+          s,
+          new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "created", to: task.state, detail: createdDetail(task) })
+        )
+        return { _tag: "Created", task }
       }),
     get: (id) =>
       Effect.flatMap(read((s) => s.tasks.get(id)), (task) =>
@@ -91,6 +115,9 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         }
         const next = new Task.Task({ ...task, ...patch, updatedAt: at })
         s.tasks.set(id, next)
+        if (patch.machineId !== undefined && patch.machineId !== task.machineId) {
+          record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "machine", detail: patch.machineId }))
+        }
         return Effect.succeed(next)
       }),
     beginDispatch: (id, expected, at) =>
@@ -100,8 +127,12 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
           task === undefined || (task.state !== "queued" && task.state !== "provisioning") ||
           task.dispatchAttempts !== expected
         ) return Option.none()
-        const next = new Task.Task({ ...task, dispatchAttempts: expected + 1, updatedAt: at })
+        const next = new Task.Task({ ...task, state: "provisioning", dispatchAttempts: expected + 1, updatedAt: at })
         s.tasks.set(id, next)
+        if (task.state !== "provisioning") {
+          record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: task.state, to: "provisioning" }))
+        }
+        record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "dispatch", detail: `attempt ${expected + 1}` }))
         return Option.some(next)
       }),
     countActive: (filter) =>

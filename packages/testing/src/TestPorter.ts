@@ -9,13 +9,14 @@ import {
   Authorizer,
   Background,
   CommandParser,
+  Diagnostics,
   Porter,
   PorterConfig,
   PromptBuilder,
   RepoTokens,
   Settings,
   TaskTokens,
-  Watchdog
+  WebhookIntake
 } from "@porter/core"
 import * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
 import * as InMemorySecretStore from "./InMemorySecretStore.ts"
@@ -30,6 +31,8 @@ export interface Options {
   readonly settings?: Settings.RepoSettings
   readonly secrets?: ReadonlyArray<{ scope: SecretStore.SecretScope; name: string; value: string }>
   readonly authorizer?: Layer.Layer<Authorizer.Authorizer>
+  /** How webhook deliveries are verified and decoded (`@porter/github`'s `GitHubWebhooks.layer`); default: refused. */
+  readonly webhooks?: Layer.Layer<WebhookIntake.WebhookIntake>
 }
 
 export type Services =
@@ -49,6 +52,7 @@ export type Services =
   | TaskTokens.TaskTokens
   | PorterConfig.PorterConfig
   | Background.Background
+  | WebhookIntake.WebhookIntake
 
 /** Every port Porter needs, in memory (no Porter itself). */
 export const services = (options: Options = {}): Layer.Layer<Services> =>
@@ -68,9 +72,10 @@ export const services = (options: Options = {}): Layer.Layer<Services> =>
       reportRetry: { times: 2, baseDelayMs: 0 },
       ...options.config
     }),
-    Background.layerInline
+    Background.layerInline,
+    options.webhooks ?? WebhookIntake.layerRefuseAll
   )
 
-/** Porter, its watchdog, and every in-memory service with its controls. */
-export const layer = (options: Options = {}): Layer.Layer<Services | Porter.Porter | Watchdog.Watchdog> =>
-  Watchdog.layer.pipe(Layer.provideMerge(Porter.layer), Layer.provideMerge(services(options)))
+/** Porter's services (the lifecycle and its facade) and every in-memory service with its controls. */
+export const layer = (options: Options = {}): Layer.Layer<Services | Porter.Services | Diagnostics.Diagnostics> =>
+  Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services(options)))

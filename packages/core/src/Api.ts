@@ -1,0 +1,236 @@
+/**
+ * Porter's HTTP API, as one `effect/http-api` definition: the server (`HttpApp`), the clients (the `porter` CLI,
+ * the runner's callbacks, users' scripts: `HttpApiClient.make(Api)`) and `GET /openapi.json` all derive from it.
+ * Definitions only: nothing here runs a server, so clients import it without the server's code.
+ *
+ *   GET  /healthz
+ *   POST /webhooks/github                 GitHub's deliveries (signature checked by the handler: HMAC of the body)
+ *   POST /callbacks/tasks/:taskId          the runner (task token)
+ *   GET  /tasks/:taskId                    the task's status (its task token, or the admin token)
+ *   /admin/…                               secrets, settings, tasks, sweep, key rotation, doctor (admin token)
+ *
+ * Every refusal has the body `{ "_tag": …, "message": … }` and its status (400, 401, 404, 409, 413, 503).
+ */
+import { Context, Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
+import * as AdminApi from "./AdminApi.ts"
+import { CallbackEvent } from "./Callback.ts"
+import { TaskId } from "./Ids.ts"
+import { SecretName } from "./SecretStore.ts"
+import { SettingsPatch } from "./Settings.ts"
+import { TaskState } from "./Task.ts"
+
+// --- Errors: one body shape, one status each ------------------------------------------------------------------
+
+/** The request could not be read: malformed JSON, a missing or invalid field. */
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
+  message: Schema.String
+}, { httpApiStatus: 400 }) {}
+
+/** No credential, or the wrong one, for this resource. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  message: Schema.String
+}, { httpApiStatus: 401 }) {}
+
+/** Nothing here by that name (or the admin API is disabled). */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
+  message: Schema.String
+}, { httpApiStatus: 404 }) {}
+
+/** The task has ended: the runner must stop calling. */
+export class TaskEnded extends Schema.TaggedError<TaskEnded>()("TaskEnded", {
+  state: TaskState,
+  message: Schema.String
+}, { httpApiStatus: 409 }) {}
+
+/** The body is larger than the endpoint takes. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  message: Schema.String
+}, { httpApiStatus: 413 }) {}
+
+/** Porter's storage failed: retry later. */
+export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
+  message: Schema.String
+}, { httpApiStatus: 503 }) {}
+
+// --- Security ---------------------------------------------------------------------------------------------------
+
+/** The task whose token a request carried (callbacks, the task view). */
+export class AuthenticatedTask extends Context.Service<AuthenticatedTask, { readonly taskId: TaskId }>()(
+  "@porter/core/Api/AuthenticatedTask"
+) {}
+
+/** `Authorization: Bearer <task token>` of the task in the path (`:taskId`). */
+export class TaskAuth extends HttpApiMiddleware.Service<TaskAuth, { provides: AuthenticatedTask }>()(
+  "@porter/core/Api/TaskAuth",
+  { security: { bearer: HttpApiSecurity.bearer }, error: Unauthorized, requiredForClient: true }
+) {}
+
+/** `Authorization: Bearer <task token>` of the task in the path, or the admin token. */
+export class TaskOrAdminAuth extends HttpApiMiddleware.Service<TaskOrAdminAuth>()(
+  "@porter/core/Api/TaskOrAdminAuth",
+  { security: { bearer: HttpApiSecurity.bearer }, error: [Unauthorized, NotFound], requiredForClient: true }
+) {}
+
+/** `Authorization: Bearer <admin token>`; without a configured admin token the admin API answers 404. */
+export class AdminAuth extends HttpApiMiddleware.Service<AdminAuth>()(
+  "@porter/core/Api/AdminAuth",
+  { security: { bearer: HttpApiSecurity.bearer }, error: [Unauthorized, NotFound], requiredForClient: true }
+) {}
+
+/** Turns a request that fails decoding into `BadRequest` with Schema's message. */
+export class Validation extends HttpApiMiddleware.Service<Validation>()("@porter/core/Api/Validation", {
+  error: BadRequest
+}) {}
+
+// --- Schemas ----------------------------------------------------------------------------------------------------
+
+/** `POST /webhooks/github`: taken (202) or ignored (200). */
+export const WebhookAccepted = Schema.Struct({ accepted: Schema.Boolean, deliveryId: Schema.String })
+export const WebhookIgnored = Schema.Struct({ ignored: Schema.String })
+
+/** A callback was applied. */
+export const CallbackAnswer = Schema.Struct({
+  accepted: Schema.Boolean,
+  state: TaskState,
+  message: Schema.optional(Schema.String)
+})
+
+/** Scopes as text: `global`, `repository:owner/name`, `installation:<id>`, `user:<github user id>`. */
+export const ScopeText = Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(200)))
+
+export const SecretWrite = Schema.Struct({
+  scope: ScopeText,
+  name: SecretName,
+  value: Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(16_384)))
+})
+export const SecretWritten = Schema.Struct({ scope: Schema.String, name: Schema.String })
+export const Deleted = Schema.Struct({ deleted: Schema.Boolean })
+
+export const RotationReport = Schema.Struct({
+  rotated: Schema.Number,
+  failed: Schema.Number,
+  failures: Schema.Array(Schema.Struct({ scope: Schema.String, name: Schema.String, keyId: Schema.String })),
+  currentKeyId: Schema.String
+})
+
+export const SettingsWrite = Schema.Struct({ scope: ScopeText, settings: SettingsPatch })
+export const SettingsAnswer = Schema.Struct({ scope: Schema.String, settings: SettingsPatch })
+
+export const TaskQuery = {
+  state: Schema.optional(TaskState),
+  repo: Schema.optional(Schema.String),
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 500 })))),
+  before: Schema.optional(TaskId)
+}
+
+export const Cancelled = Schema.Struct({ cancelled: Schema.Boolean, task: AdminApi.TaskView })
+export const Retried = Schema.Struct({ task: AdminApi.TaskView })
+
+export const SweepReport = Schema.Struct({
+  checked: Schema.Number,
+  timedOut: Schema.Number,
+  redispatched: Schema.Number,
+  failed: Schema.Number,
+  orphansDestroyed: Schema.Number,
+  deliveriesRetried: Schema.Number
+})
+
+export const DoctorCheck = Schema.Struct({
+  name: Schema.String,
+  status: Schema.Literals(["pass", "fail", "warn", "skip"]),
+  message: Schema.String
+})
+/** What `GET /admin/doctor` finds: 200 when nothing failed, else 503 with the same body. */
+export const DoctorReport = Schema.Struct({ ok: Schema.Boolean, checks: Schema.Array(DoctorCheck), text: Schema.String })
+export type DoctorReport = typeof DoctorReport.Type
+
+// --- Groups -----------------------------------------------------------------------------------------------------
+
+const TaskPath = { taskId: TaskId }
+
+export class System extends HttpApiGroup.make("system", { topLevel: true }).add(
+  HttpApiEndpoint.get("health", "/healthz", { success: Schema.Struct({ ok: Schema.Boolean }) })
+) {}
+
+export class Webhooks extends HttpApiGroup.make("webhooks").add(
+  HttpApiEndpoint.post("github", "/webhooks/github", {
+    // The handler reads the raw body: the signature is an HMAC of its bytes.
+    payload: Schema.Unknown,
+    success: [WebhookAccepted.pipe(HttpApiSchema.status(202)), WebhookIgnored],
+    error: [BadRequest, Unauthorized, PayloadTooLarge, Unavailable]
+  }).annotateMerge(OpenApi.annotations({
+    description: "A GitHub webhook delivery, signed with the App's webhook secret (X-Hub-Signature-256)."
+  }))
+) {}
+
+export class Callbacks extends HttpApiGroup.make("callbacks").add(
+  HttpApiEndpoint.post("send", "/callbacks/tasks/:taskId", {
+    params: TaskPath,
+    payload: CallbackEvent,
+    success: CallbackAnswer,
+    error: [TaskEnded, NotFound, PayloadTooLarge, Unavailable]
+  })
+).middleware(TaskAuth) {}
+
+export class Tasks extends HttpApiGroup.make("tasks").add(
+  HttpApiEndpoint.get("view", "/tasks/:taskId", {
+    params: TaskPath,
+    success: AdminApi.TaskView,
+    error: [NotFound, Unavailable]
+  })
+).middleware(TaskOrAdminAuth) {}
+
+export class Admin extends HttpApiGroup.make("admin").add(
+  HttpApiEndpoint.get("listSecrets", "/secrets", {
+    query: { scope: Schema.optional(ScopeText) },
+    success: AdminApi.SecretList,
+    error: [BadRequest, Unavailable]
+  }),
+  HttpApiEndpoint.put("setSecret", "/secrets", { payload: SecretWrite, success: SecretWritten, error: [BadRequest, Unavailable] }),
+  HttpApiEndpoint.delete("deleteSecret", "/secrets", {
+    query: { scope: ScopeText, name: SecretName },
+    success: Deleted,
+    error: [BadRequest, Unavailable]
+  }),
+  HttpApiEndpoint.post("rotateSecrets", "/secrets/rotate", { success: RotationReport, error: Unavailable }),
+  HttpApiEndpoint.get("getSettings", "/settings", {
+    query: { scope: ScopeText },
+    success: SettingsAnswer,
+    error: [BadRequest, Unavailable]
+  }),
+  HttpApiEndpoint.put("setSettings", "/settings", { payload: SettingsWrite, success: SettingsAnswer, error: [BadRequest, Unavailable] }),
+  HttpApiEndpoint.delete("deleteSettings", "/settings", {
+    query: { scope: ScopeText },
+    success: Deleted,
+    error: [BadRequest, Unavailable]
+  }),
+  HttpApiEndpoint.get("listTasks", "/tasks", { query: TaskQuery, success: AdminApi.TaskList, error: Unavailable }),
+  HttpApiEndpoint.get("getTask", "/tasks/:taskId", { params: TaskPath, success: AdminApi.TaskDetail, error: [NotFound, Unavailable] }),
+  HttpApiEndpoint.post("cancelTask", "/tasks/:taskId/cancel", { params: TaskPath, success: Cancelled, error: [NotFound, Unavailable] }),
+  HttpApiEndpoint.post("retryTask", "/tasks/:taskId/retry", {
+    params: TaskPath,
+    success: Retried,
+    error: [BadRequest, NotFound, Unavailable]
+  }),
+  HttpApiEndpoint.post("sweep", "/sweep", { success: SweepReport }),
+  HttpApiEndpoint.get("doctor", "/doctor", {
+    success: DoctorReport,
+    error: DoctorReport.pipe(HttpApiSchema.status(503))
+  })
+).middleware(AdminAuth).prefix("/admin") {}
+
+/** The whole API. */
+export class Api extends HttpApi.make("porter")
+  .add(System)
+  .add(Webhooks)
+  .add(Callbacks)
+  .add(Tasks)
+  .add(Admin)
+  .middleware(Validation)
+  .annotateMerge(OpenApi.annotations({
+    title: "Porter",
+    version: "0.1.0",
+    description: "Drive coding agents from GitHub comments: webhooks, runner callbacks, task status and the admin API."
+  }))
+{}

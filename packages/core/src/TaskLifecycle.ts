@@ -1,0 +1,150 @@
+/**
+ * TaskLifecycle: a task from its machine's first callback to its end. It applies the runner's callbacks (the task
+ * token is checked before they get here, by the HTTP API), ends tasks (succeeded, failed, timed out, cancelled)
+ * in one conditional write each, tells the issue, and destroys the machine.
+ *
+ * Guarantees: a terminal task never changes again (the store's conditional writes); every end is shown on the issue
+ * before the machine goes (destroying the machine may end the very runner whose callback is being answered).
+ */
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import * as AdminApi from "./AdminApi.ts"
+import { Audit } from "./Audit.ts"
+import type { CallbackEvent, CompletedEvent } from "./Callback.ts"
+import { IllegalTransition, type StoreError, type TaskNotFound } from "./Errors.ts"
+import type { TaskId } from "./Ids.ts"
+import { MachineAccess } from "./MachineAccess.ts"
+import type { IssueRef } from "./Repo.ts"
+import { StatusComments } from "./StatusComments.ts"
+import { isTerminal, type Task, type TaskPatch, type TaskState } from "./Task.ts"
+import { TaskStore } from "./TaskStore.ts"
+
+export interface CallbackAnswer {
+  /** `false` when the task had already ended: the runner should stop calling. */
+  readonly accepted: boolean
+  readonly state: TaskState
+  readonly message?: string
+}
+
+export class TaskLifecycle extends Context.Service<TaskLifecycle, {
+  /**
+   * Ends an active task in terminal state `to` with `patch`; tells the issue; destroys its machine. `None` when the
+   * task had already ended (or does not exist): nothing is done then.
+   */
+  readonly finish: (task: Task, to: TaskState, patch: TaskPatch) => Effect.Effect<Option.Option<Task>, StoreError>
+  /** Applies one runner callback for an authenticated task. */
+  readonly callback: (
+    taskId: TaskId,
+    event: CallbackEvent
+  ) => Effect.Effect<CallbackAnswer, TaskNotFound | StoreError>
+  /** Cancels one task; `false` when it had already ended. */
+  readonly cancelTask: (taskId: TaskId, reason: string) => Effect.Effect<boolean, TaskNotFound | StoreError>
+  /** Cancels the active tasks of an issue (those `only` accepts, when given); returns how many. */
+  readonly cancelIssue: (
+    issue: IssueRef,
+    reason: string,
+    only?: (task: Task) => boolean
+  ) => Effect.Effect<number, StoreError>
+  /** The task as the API shows it (no log tail, no secrets). */
+  readonly view: (taskId: TaskId) => Effect.Effect<AdminApi.TaskView, TaskNotFound | StoreError>
+}>()("@porter/core/TaskLifecycle") {}
+
+/** What a `completed` callback does to the task. */
+const completion = (event: CompletedEvent): { readonly to: TaskState; readonly patch: TaskPatch } => {
+  const succeeded = event.outcome === "pushed" || event.outcome === "no_changes"
+  const reason = event.outcome === "agent_failed"
+    ? `the agent exited with an error${event.error ? ` (${event.error})` : ""}`
+    : event.outcome === "error"
+    ? event.error ?? "the runner hit an error"
+    : undefined
+  return {
+    to: succeeded ? "succeeded" : "failed",
+    patch: {
+      outcome: event.outcome,
+      ...(event.branch !== undefined ? { branch: event.branch } : {}),
+      ...(event.commitSha !== undefined ? { commitSha: event.commitSha } : {}),
+      ...(event.prUrl !== undefined ? { prUrl: event.prUrl } : {}),
+      ...(event.summary !== undefined ? { summary: event.summary } : {}),
+      ...(event.usage !== undefined ? { usage: event.usage } : {}),
+      ...(event.logTail !== undefined ? { logTail: event.logTail } : {}),
+      ...(reason !== undefined ? { reason } : {})
+    }
+  }
+}
+
+const endedState = (error: unknown): TaskState | undefined =>
+  error instanceof IllegalTransition && isTerminal(error.from as TaskState) ? (error.from as TaskState) : undefined
+
+export const make = Effect.gen(function*() {
+  const store = yield* TaskStore
+  const status = yield* StatusComments
+  const machines = yield* MachineAccess
+  const audit = yield* Audit
+  const now = Clock.currentTimeMillis
+
+  const finish = Effect.fn("TaskLifecycle.finish")(function*(task: Task, to: TaskState, patch: TaskPatch) {
+    const moved = yield* store.transition(task.id, to, yield* now, patch).pipe(
+      Effect.map(Option.some),
+      Effect.catchTags({
+        IllegalTransition: () => Effect.succeed(Option.none<Task>()),
+        TaskNotFound: () => Effect.succeed(Option.none<Task>())
+      })
+    )
+    if (Option.isNone(moved)) return moved
+    yield* status.show(moved.value)
+    if (moved.value.machineId !== undefined) yield* machines.destroy(moved.value, moved.value.machineId)
+    return moved
+  })
+
+  const callback = Effect.fn("TaskLifecycle.callback")(function*(taskId: TaskId, event: CallbackEvent) {
+    const task = yield* store.get(taskId)
+    yield* audit.record(task.id, "callback", event.type === "completed" ? `completed: ${event.outcome}` : event.type)
+    if (task.isTerminal) {
+      return { accepted: false, state: task.state, message: `task is already ${task.state}` } satisfies CallbackAnswer
+    }
+    const at = yield* now
+    if (event.type === "completed") {
+      const { patch, to } = completion(event)
+      const ended = yield* finish(task, to, patch)
+      if (Option.isSome(ended)) return { accepted: true, state: ended.value.state } satisfies CallbackAnswer
+      const latest = yield* store.get(task.id)
+      return { accepted: false, state: latest.state, message: `task is already ${latest.state}` } satisfies CallbackAnswer
+    }
+    if (task.state === "provisioning") {
+      const moved = yield* store.transition(task.id, "running", at, { heartbeatAt: at }).pipe(Effect.option)
+      if (Option.isSome(moved)) yield* status.show(moved.value)
+      return { accepted: true, state: Option.isSome(moved) ? "running" : task.state } satisfies CallbackAnswer
+    }
+    const updated = yield* store.update(task.id, { heartbeatAt: at }, at).pipe(Effect.result)
+    return updated._tag === "Success"
+      ? { accepted: true, state: updated.success.state } satisfies CallbackAnswer
+      : { accepted: false, state: endedState(updated.failure) ?? task.state, message: "task has ended" }
+  })
+
+  const cancelTask = Effect.fn("TaskLifecycle.cancelTask")(function*(taskId: TaskId, reason: string) {
+    const task = yield* store.get(taskId)
+    if (task.isTerminal) return false
+    return Option.isSome(yield* finish(task, "cancelled", { reason }))
+  })
+
+  const cancelIssue = Effect.fn("TaskLifecycle.cancelIssue")(
+    function*(issue: IssueRef, reason: string, only?: (task: Task) => boolean) {
+      const active = yield* store.listActive({ repo: issue.repo.fullName, issueNumber: issue.number })
+      let count = 0
+      for (const task of active) {
+        if (only !== undefined && !only(task)) continue
+        if (Option.isSome(yield* finish(task, "cancelled", { reason }))) count++
+      }
+      return count
+    }
+  )
+
+  const view = (taskId: TaskId) => Effect.map(store.get(taskId), AdminApi.toView)
+
+  return TaskLifecycle.of({ finish, callback, cancelTask, cancelIssue, view })
+})
+
+export const layer: Layer.Layer<
+  TaskLifecycle,
+  never,
+  TaskStore | StatusComments | MachineAccess | Audit
+> = Layer.effect(TaskLifecycle, make)

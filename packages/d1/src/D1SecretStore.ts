@@ -155,6 +155,31 @@ export const makeWithKeys = (
       }
     )
 
+    const resolveAll: SecretStore.SecretStore["Service"]["resolveAll"] = Effect.fn("D1SecretStore.resolveAll")(
+      function*(names, chain) {
+        const resolved = new Map<SecretStore.SecretName, SecretStore.ResolvedSecret>()
+        if (names.length === 0) return resolved
+        const scopes = SecretStore.chainScopes(chain)
+        const scopeKeys = scopes.map(SecretStore.scopeKey)
+        // One query for every name and the whole chain; only the winning rows are decrypted.
+        const found = yield* rows(
+          "resolve secrets",
+          sql`SELECT scope_key, name, key_id, iv, ciphertext FROM secrets
+            WHERE name IN ${sql.in(names)} AND scope_key IN ${sql.in(scopeKeys)}`
+        )
+        for (const name of names) {
+          for (const [index, scopeKey] of scopeKeys.entries()) {
+            const row = found.find((r) => r.scope_key === scopeKey && r.name === name)
+            if (row !== undefined) {
+              resolved.set(name, { scope: scopes[index]!, value: yield* decrypt(keys, row) })
+              break
+            }
+          }
+        }
+        return resolved
+      }
+    )
+
     const list: SecretStore.SecretStore["Service"]["list"] = Effect.fn("D1SecretStore.list")(function*(scope) {
       const where = scope === undefined ? sql.literal("1=1") : sql`scope_key = ${SecretStore.scopeKey(scope)}`
       const found = yield* sql`SELECT scope_key, name, updated_at FROM secrets WHERE ${where}
@@ -221,7 +246,7 @@ export const makeWithKeys = (
       return { rotated, failed: failures.length, failures, currentKeyId: keys.currentId } satisfies RotationReport
     })
 
-    return D1SecretStore.of({ set, get, resolve, list, delete: delete_, rotate, currentKeyId: keys.currentId })
+    return D1SecretStore.of({ set, get, resolve, resolveAll, list, delete: delete_, rotate, currentKeyId: keys.currentId })
   })
 
 const provideBoth = <E, R>(store: Effect.Effect<D1SecretStore["Service"], E, R>) =>

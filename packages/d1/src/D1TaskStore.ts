@@ -6,7 +6,9 @@
  * (sourcesOf(to))`: concurrent or late writers can never move a terminal task, and of racing
  * transitions exactly one matches. The audit row of a transition is written by a trigger inside
  * that same statement, so it exists if and only if the task moved. Claiming a delivery is one
- * `INSERT … ON CONFLICT DO NOTHING` on its primary key; with a `D1Client` in context (the Worker) that one
+ * `INSERT … ON CONFLICT DO NOTHING` on its primary key; creating a task checks the active-task limits inside its
+ * `INSERT … SELECT … WHERE`. The audit lines of creation, dispatch attempts and machines are triggers too
+ * (migrations/0002_audit.sql). With a `D1Client` in context (the Worker) the delivery claim
  * statement goes to the D1 binding itself (prepared once, `run()`, `meta.changes`), skipping `effect/sql`'s
  * statement compiling and result rows on every webhook's answer.
  *
@@ -53,6 +55,8 @@ const StateRow = Schema.Struct({ state: Task.TaskState })
 const decodeStates = Schema.decodeUnknownEffect(Schema.Array(StateRow))
 const CountRow = Schema.Struct({ n: Schema.Number })
 const decodeCount = Schema.decodeUnknownEffect(Schema.Array(CountRow))
+const CountsRow = Schema.Struct({ repo_active: Schema.Number, user_active: Schema.Number })
+const decodeCounts = Schema.decodeUnknownEffect(Schema.Array(CountsRow))
 
 /**
  * The watchdog's query: three index range scans (deadline passed; no heartbeat; dispatch stuck),
@@ -204,14 +208,36 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"], never, SqlClien
     }
   )
 
-  const create: TaskStore.TaskStore["Service"]["create"] = Effect.fn("D1TaskStore.create")(function*(task) {
-    const row = yield* encodeTask(task).pipe(orStoreError("encode task"))
+  /** Active tasks of the task's repository and of its requester, through their partial indexes. */
+  const activeCounts = (task: Task.Task) =>
+    sql`(SELECT count(*) FROM ${activeFrom({ repo: task.repo.fullName })}) AS repo_active,
+      (SELECT count(*) FROM ${activeFrom({ userId: task.requestedBy.id })}) AS user_active`
+
+  // One statement on the way to a machine: the limits are checked in the insert itself, so two requests at the
+  // same instant cannot both pass them. Only a refusal reads again (to say which it was).
+  const create: TaskStore.TaskStore["Service"]["create"] = Effect.fn("D1TaskStore.create")(function*(task, limits) {
+    const row: Record<string, unknown> = { ...(yield* encodeTask(task).pipe(orStoreError("encode task"))), repo_key: task.repo.fullName.toLowerCase() }
+    const names = Object.keys(row)
+    const values = sql.csv(names.map((name) => sql`${row[name]}`))
+    const within = limits === undefined
+      ? sql.literal("1 = 1")
+      : sql`(SELECT count(*) FROM ${activeFrom({ repo: task.repo.fullName })}) < ${limits.perRepository}
+          AND (SELECT count(*) FROM ${activeFrom({ userId: task.requestedBy.id })}) < ${limits.perUser}`
     const inserted = yield* query(
       "create task",
-      sql`INSERT INTO tasks ${sql.insert({ ...row, repo_key: task.repo.fullName.toLowerCase() })}
+      sql`INSERT INTO tasks (${sql.literal(names.join(", "))}) SELECT ${values} WHERE ${within}
         ON CONFLICT (id) DO NOTHING RETURNING id`
     )
-    if (inserted.length === 0) return yield* new Errors.TaskAlreadyExists({ taskId: task.id })
+    if (inserted.length === 1) return { _tag: "Created", task } satisfies TaskStore.CreateResult
+    const existing = yield* find(task.id)
+    if (Option.isSome(existing)) return { _tag: "Exists", task: existing.value } satisfies TaskStore.CreateResult
+    const counted = yield* query("count active", sql`SELECT ${activeCounts(task)}`).pipe(
+      Effect.flatMap((rows) => decodeCounts(rows).pipe(orStoreError("count active")))
+    )
+    const repoActive = counted[0]?.repo_active ?? 0
+    return (limits !== undefined && repoActive >= limits.perRepository
+      ? { _tag: "OverLimit", scope: "repository", limit: limits.perRepository }
+      : { _tag: "OverLimit", scope: "user", limit: limits?.perUser ?? 0 }) satisfies TaskStore.CreateResult
   })
 
   const find: TaskStore.TaskStore["Service"]["find"] = Effect.fn("D1TaskStore.find")(function*(id) {
@@ -265,7 +291,7 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"], never, SqlClien
     function*(id, expectedAttempts, at) {
       const rows = yield* tasks(
         "begin dispatch",
-        sql`UPDATE tasks SET dispatch_attempts = dispatch_attempts + 1, updated_at = ${at}
+        sql`UPDATE tasks SET dispatch_attempts = dispatch_attempts + 1, updated_at = ${at}, state = 'provisioning'
           WHERE id = ${id} AND ${sql.literal(DISPATCHING)} AND dispatch_attempts = ${expectedAttempts}
           RETURNING ${columns}`
       )

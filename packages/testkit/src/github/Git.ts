@@ -1,14 +1,12 @@
 /**
- * Real git for the emulator: bare repositories on disk, read and written with the `git` CLI, and
- * served over smart HTTP by `git http-backend` run as a CGI program (protocol v2, partial clone).
- * The REST API reads branches and commits straight from the bare repositories, so whatever a push
- * changed is what the API answers.
+ * Real git for the emulator: bare repositories on disk, read and written with the `git` CLI (served
+ * over smart HTTP by `GitCgi.ts`; objects and refs of the Git Data API in `GitObjects.ts`). The REST
+ * API reads branches and commits straight from the bare repositories, so whatever a push changed is
+ * what the API answers.
  */
 import { Effect } from "effect"
-import { execFile, spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdir } from "node:fs/promises"
-import type { IncomingMessage, ServerResponse } from "node:http"
 import * as path from "node:path"
 
 /** Settings every git process of the emulator runs with (read by `git http-backend` too). */
@@ -21,7 +19,7 @@ const CONFIG: ReadonlyArray<readonly [string, string]> = [
   ["init.defaultBranch", "main"]
 ]
 
-const baseEnv = (): NodeJS.ProcessEnv => {
+export const baseEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env["PATH"],
     HOME: process.env["HOME"],
@@ -44,28 +42,43 @@ export interface Identity {
   readonly at: number
 }
 
-const run = (
+export interface RunOptions {
+  readonly input?: string | Uint8Array
+  readonly env?: NodeJS.ProcessEnv
+  readonly allowFailure?: boolean
+}
+
+const exec = <A extends string | Buffer>(
   gitDir: string,
   args: ReadonlyArray<string>,
-  options: { readonly input?: string; readonly env?: NodeJS.ProcessEnv; readonly allowFailure?: boolean } = {}
-): Effect.Effect<{ readonly stdout: string; readonly code: number }> =>
-  Effect.callback<{ readonly stdout: string; readonly code: number }>((resume) => {
+  options: RunOptions,
+  encoding: "utf8" | "buffer"
+): Effect.Effect<{ readonly stdout: A; readonly code: number }> =>
+  Effect.callback<{ readonly stdout: A; readonly code: number }>((resume) => {
     const child = execFile(
       "git",
       [`--git-dir=${gitDir}`, ...args],
-      { env: { ...baseEnv(), ...options.env }, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
+      { env: { ...baseEnv(), ...options.env }, maxBuffer: 256 * 1024 * 1024, encoding },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0
         if (code !== 0 && !options.allowFailure) {
-          resume(Effect.die(new Error(`git ${args.join(" ")} failed (${code}): ${stderr.trim()}`)))
-        } else resume(Effect.succeed({ stdout, code }))
+          resume(Effect.die(new Error(`git ${args.join(" ")} failed (${code}): ${String(stderr).trim()}`)))
+        } else resume(Effect.succeed({ stdout: stdout as A, code }))
       }
     )
     if (options.input !== undefined) child.stdin?.end(options.input)
     return Effect.sync(() => child.kill())
   })
 
-const identityEnv = (who: Identity): NodeJS.ProcessEnv => {
+/** Runs `git --git-dir=<gitDir> …args`; a non-zero exit is a defect unless `allowFailure`. */
+export const run = (gitDir: string, args: ReadonlyArray<string>, options: RunOptions = {}) =>
+  exec<string>(gitDir, args, options, "utf8")
+
+/** Like `run`, with stdout as bytes (blob contents). */
+export const runBytes = (gitDir: string, args: ReadonlyArray<string>, options: RunOptions = {}) =>
+  exec<Buffer>(gitDir, args, options, "buffer")
+
+export const identityEnv = (who: Identity): NodeJS.ProcessEnv => {
   const date = `${Math.floor(who.at / 1000)} +0000`
   return {
     GIT_AUTHOR_NAME: who.name,
@@ -222,91 +235,6 @@ export const diff = Effect.fnUntraced(function*(gitDir: string, base: string, he
 export const patch = Effect.fnUntraced(function*(gitDir: string, base: string, head: string) {
   return (yield* run(gitDir, ["format-patch", "--stdout", `${base}..${head}`])).stdout
 })
-
-/**
- * Runs `git http-backend` for one request: the request body streams into the CGI program, its
- * headers become the response's, its output streams back.
- */
-export const serveHttp = (input: {
-  readonly request: IncomingMessage
-  readonly response: ServerResponse
-  readonly projectRoot: string
-  readonly pathInfo: string
-  readonly query: string
-  readonly remoteUser: string | undefined
-  readonly track: (child: ChildProcess) => void
-}): Promise<{ readonly code: number; readonly end: () => void }> =>
-  new Promise((done) => {
-    const { request, response } = input
-    const env: NodeJS.ProcessEnv = {
-      ...baseEnv(),
-      GIT_PROJECT_ROOT: input.projectRoot,
-      GIT_HTTP_EXPORT_ALL: "1",
-      PATH_INFO: input.pathInfo,
-      QUERY_STRING: input.query,
-      REQUEST_METHOD: request.method ?? "GET",
-      CONTENT_TYPE: request.headers["content-type"] ?? "",
-      REMOTE_ADDR: request.socket.remoteAddress ?? "127.0.0.1",
-      GIT_HTTP_MAX_REQUEST_BUFFER: String(100 * 1024 * 1024)
-    }
-    if (input.remoteUser) env["REMOTE_USER"] = input.remoteUser
-    if (request.headers["content-length"]) env["CONTENT_LENGTH"] = request.headers["content-length"]
-    if (request.headers["content-encoding"]) env["HTTP_CONTENT_ENCODING"] = request.headers["content-encoding"]
-    if (request.headers["git-protocol"]) env["GIT_PROTOCOL"] = String(request.headers["git-protocol"])
-    const child = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "pipe"] })
-    input.track(child)
-    request.pipe(child.stdin)
-    child.stdin.on("error", () => {})
-    let headerBuffer = Buffer.alloc(0)
-    let headersDone = false
-    child.stdout.on("data", (chunk: Buffer) => {
-      if (headersDone) {
-        response.write(chunk)
-        return
-      }
-      headerBuffer = Buffer.concat([headerBuffer, chunk])
-      const crlf = headerBuffer.indexOf("\r\n\r\n")
-      const lf = headerBuffer.indexOf("\n\n")
-      const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf
-      if (end < 0) return
-      const separator = end === crlf ? 4 : 2
-      let status = 200
-      for (const line of headerBuffer.subarray(0, end).toString("latin1").split(/\r?\n/)) {
-        const colon = line.indexOf(":")
-        if (colon < 0) continue
-        const name = line.slice(0, colon).trim()
-        const value = line.slice(colon + 1).trim()
-        if (name.toLowerCase() === "status") status = Number.parseInt(value, 10) || 200
-        else response.setHeader(name, value)
-      }
-      response.statusCode = status
-      headersDone = true
-      const rest = headerBuffer.subarray(end + separator)
-      if (rest.length > 0) response.write(rest)
-    })
-    let stderr = ""
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    child.on("close", (code) => {
-      if (!headersDone) {
-        if (!response.headersSent) {
-          response.statusCode = 500
-          response.setHeader("content-type", "text/plain")
-        }
-        response.end(stderr || "git http-backend failed\n")
-        done({ code: code ?? 1, end: () => {} })
-        return
-      }
-      // The caller ends the response, after recording what a push changed: git returns only then.
-      done({ code: code ?? 1, end: () => response.end() })
-    })
-    child.on("error", () => {
-      if (!response.headersSent) response.statusCode = 500
-      response.end()
-      done({ code: 1, end: () => {} })
-    })
-  })
 
 /** The diff of one file between the merge base of `base` and `head`, and `head`. */
 export const fileDiff = Effect.fnUntraced(function*(gitDir: string, base: string, head: string, file: string) {

@@ -1,10 +1,10 @@
 /**
  * The emulator's small HTTP vocabulary: GitHub-shaped errors, replies, request decoding with Schema,
- * pagination, and a router keyed by the OpenAPI path templates of GitHub's REST description (so the
- * tests can find the operation a route implements and validate its answers against the spec).
+ * pagination, and routes keyed by the OpenAPI path templates of GitHub's REST description (so the tests
+ * can find the operation a route implements and validate its answers against the spec). `Router.ts`
+ * serves these routes through effect's `HttpRouter`.
  */
 import { Effect, Schema } from "effect"
-import type { IncomingHttpHeaders } from "node:http"
 import type { Principal } from "./State.ts"
 
 const DOCS = "https://docs.github.com/rest"
@@ -50,12 +50,19 @@ export type Reply =
     readonly headers?: Record<string, string>
   }
   | { readonly _tag: "Text"; readonly status: number; readonly body: string; readonly contentType: string }
+  | { readonly _tag: "Bytes"; readonly status: number; readonly body: Uint8Array; readonly contentType: string }
   | { readonly _tag: "Empty"; readonly status: number }
 
 export const json = (body: unknown, status = 200, headers?: Record<string, string>): Reply =>
   headers ? { _tag: "Json", status, body, headers } : { _tag: "Json", status, body }
 export const text = (body: string, contentType: string, status = 200): Reply => ({
   _tag: "Text",
+  status,
+  body,
+  contentType
+})
+export const bytes = (body: Uint8Array, contentType: string, status = 200): Reply => ({
+  _tag: "Bytes",
   status,
   body,
   contentType
@@ -68,7 +75,8 @@ export interface ApiRequest {
   readonly path: string
   readonly params: Readonly<Record<string, string>>
   readonly query: URLSearchParams
-  readonly headers: IncomingHttpHeaders
+  /** Lower-cased names. */
+  readonly headers: Readonly<Record<string, string | undefined>>
   /** The parsed JSON body, `undefined` when there was none. */
   readonly body: unknown
   readonly principal: Principal
@@ -78,55 +86,14 @@ export type Handler = (request: ApiRequest) => Effect.Effect<Reply, ApiError>
 
 export interface Route {
   readonly method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE"
-  /** An OpenAPI path template of GitHub's REST description, or a `/_emulator/…` path. */
+  /**
+   * An OpenAPI path template of GitHub's REST description, or a `/_emulator/…` path. A last parameter
+   * named in `Router.GREEDY` (`{ref}`, `{branch}`, `{path}`, …) may contain slashes, as GitHub accepts.
+   */
   readonly path: string
   readonly handler: Handler
-}
-
-/** Parameters that may contain slashes (branch names, refs), like GitHub accepts them. */
-const GREEDY = new Set(["branch", "ref"])
-
-interface Compiled extends Route {
-  readonly regex: RegExp
-  readonly names: ReadonlyArray<string>
-}
-
-export interface Match {
-  readonly route: Route
-  readonly params: Record<string, string>
-}
-
-export const makeRouter = (routes: ReadonlyArray<Route>) => {
-  const compiled: Array<Compiled> = routes.map((route) => {
-    const names: Array<string> = []
-    const source = route.path.split(/(\{\w+\})/).map((part) => {
-      const param = /^\{(\w+)\}$/.exec(part)
-      if (!param) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-      names.push(param[1]!)
-      return GREEDY.has(param[1]!) ? "(.+)" : "([^/]+?)"
-    }).join("")
-    return { ...route, regex: new RegExp(`^${source}/?$`), names }
-  }).sort((a, b) => a.names.length - b.names.length) // literal segments win: `/issues/comments` is no issue number
-  return {
-    /** The route for a method and path; `methodNotAllowed` when only the path is known. */
-    match: (method: string, path: string): Match | "methodNotAllowed" | undefined => {
-      let pathKnown = false
-      for (const route of compiled) {
-        const found = route.regex.exec(path)
-        if (!found) continue
-        if (route.method !== method) {
-          pathKnown = true
-          continue
-        }
-        const params: Record<string, string> = {}
-        route.names.forEach((name, index) => {
-          params[name] = decodeURIComponent(found[index + 1]!)
-        })
-        return { route, params }
-      }
-      return pathKnown ? "methodNotAllowed" : undefined
-    }
-  }
+  /** The greedy last parameter may be empty (`…/contents/` is the root directory); otherwise 404. */
+  readonly tailMayBeEmpty?: boolean
 }
 
 /** Decodes a request body with a schema; a mismatch is GitHub's 422 "Invalid request." */

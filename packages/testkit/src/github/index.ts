@@ -13,13 +13,10 @@
  * Node only (`node:http`, `node:child_process`, the `git` CLI).
  */
 import { Context, Effect, Exit, FiberSet, Layer, Scope } from "effect"
-import type { ChildProcess } from "node:child_process"
 import { generateKeyPair, randomBytes } from "node:crypto"
 import type { KeyObject } from "node:crypto"
 import { rmSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { createServer } from "node:http"
-import type { Server } from "node:http"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import type { RouteContext } from "./Context.ts"
@@ -30,7 +27,7 @@ import * as EmulatorRoutes from "./routes/Emulator.ts"
 import * as IssuesRoutes from "./routes/Issues.ts"
 import * as PullsRoutes from "./routes/Pulls.ts"
 import * as ReposRoutes from "./routes/Repos.ts"
-import { makeHandler } from "./Server.ts"
+import { serve } from "./Server.ts"
 import { LOGIN, makeState } from "./State.ts"
 import * as Webhooks from "./Webhooks.ts"
 
@@ -107,15 +104,6 @@ const makeKeys = () =>
     )
   )
 
-const listen = (server: Server, port: number) =>
-  Effect.callback<number>((resume) => {
-    server.once("error", (error) => resume(Effect.die(error)))
-    server.listen(port, "127.0.0.1", () => {
-      const address = server.address()
-      resume(Effect.succeed(typeof address === "object" && address ? address.port : port))
-    })
-  })
-
 /** Starts the emulator; it stops when the scope closes (or on `close()`). */
 export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -147,21 +135,6 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         ).pipe(Effect.map(({ dir }) => dir))
       const keys = yield* makeKeys()
 
-      const children = new Set<ChildProcess>()
-      const server = createServer()
-      const port = yield* Effect.acquireRelease(
-        listen(server, options.port ?? 0),
-        () =>
-          Effect.promise(() =>
-            new Promise<void>((resolve) => {
-              for (const child of children) child.kill("SIGKILL")
-              server.close(() => resolve())
-              server.closeAllConnections()
-            })
-          )
-      )
-      const url = `http://127.0.0.1:${port}`
-
       const state = makeState({
         dataDir,
         adminLogin,
@@ -172,6 +145,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         webhookSecret: options.webhookSecret ?? randomBytes(20).toString("hex")
       })
       const webhooks = yield* Webhooks.make(state)
+      const served = yield* serve({ state, dataDir, port: options.port ?? 0 })
+      const url = `http://127.0.0.1:${served.port}`
       const payloads = makePayloads(state, url)
       const context: RouteContext = {
         state,
@@ -187,22 +162,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         ...PullsRoutes.routes(context)
       ]
       routes.push(...EmulatorRoutes.routes(context, () => routes))
-      const handle = makeHandler({
-        state,
-        dataDir,
-        routes,
-        track: (child) => {
-          children.add(child)
-          child.once("exit", () => children.delete(child))
-        }
-      })
+      yield* served.addRoutes(routes)
       const run = yield* FiberSet.makeRuntimePromise<never>()
-      server.on("request", (request, response) => {
-        run(handle(request, response)).catch(() => {
-          if (!response.headersSent) response.statusCode = 500
-          response.end()
-        })
-      })
 
       const result: Emulator = {
         url,

@@ -96,6 +96,18 @@ describe("RetryAfter.schedule", () => {
       }
     }))
 
+  it.effect("maxBackoff caps the backoff while waits asked for may go up to maxDelay", () =>
+    Effect.gen(function*() {
+      const failures: ReadonlyArray<Failure> = [{ retryable: true }, { retryable: true, asks: 5 }]
+      const { result, started } = yield* run(
+        failures,
+        RetryAfter.schedule(options({ base: "1 second", maxBackoff: "500 millis", maxDelay: "10 seconds" }))
+      )
+      assert.strictEqual(result._tag, "Success")
+      assert.isAtMost(started[1]!, 510)
+      assert.isAtLeast(started[2]! - started[1]!, 5_000)
+    }))
+
   it.effect("a failure not worth retrying ends at once", () =>
     Effect.gen(function*() {
       const { result, started } = yield* run([{ retryable: false }], RetryAfter.schedule(options()))

@@ -1,30 +1,32 @@
 /**
  * How Porter calls the Fly Machines API: `HttpClient` with the base URL and the token (`mapRequest`), non-2xx as
- * errors (`filterStatusOk`), a per-attempt timeout, then a bounded retry loop.
+ * errors (`filterStatusOk`), a per-attempt timeout, then `Effect.retry` with core's `RetryAfter` schedule — the
+ * same rule as the GitHub client: wait what `Retry-After` asks (at least the backoff), otherwise exponential backoff
+ * with jitter, bounded by a count and a total time budget; a `Retry-After` past the budget ends the call at once.
+ * 429, 408, 5xx, capacity errors, timeouts and network faults are retried; every other status fails at once.
  *
- * The loop is written out rather than `HttpClient.retryTransient` because it must do two things that one cannot:
- * - before repeating a call whose answer was lost (network fault, timeout, 5xx after the request went out), run a
- *   `recover` step — for a create, look the task's machine up — so a lost answer never becomes a second machine;
- * - give up at once when `Retry-After` asks for a wait longer than the remaining time budget, instead of sleeping
- *   past it.
- * 429, 5xx, capacity errors, timeouts and network faults are retried with exponential backoff and jitter (at least `Retry-After`),
- * bounded by a count and a total time. Every other status fails at once.
+ * The retried unit is the whole call (request, timeout, decoding), not only the HTTP exchange, which is why this is
+ * not `HttpClient.retryTransient`: before repeating a call whose answer was lost (network fault, timeout, 5xx after
+ * the request went out) it runs a `recover` step — for a create, look the task's machine up — so a lost answer never
+ * becomes a second machine; and Fly's capacity errors (412 `insufficient_capacity`) are retried too.
  *
  * The token stays `Redacted` until the `Authorization` header is built; nothing here logs it, and error texts
  * from Fly are scrubbed of it before they travel on.
  */
-import { Cause, Clock, Data, Effect, Option, Random, Redacted, Schema } from "effect"
+import { Cause, Clock, Data, Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
+import { RetryAfter } from "@porter/core"
 import { ErrorResponse } from "./FlyApi.ts"
 
 export interface RetryPolicy {
   /** Attempts in all, the first one included. */
   readonly attempts: number
-  /** Backoff before the second attempt; doubles after each, with jitter (50–100 % of the step). */
+  /** Backoff before the second attempt; doubles after each, with jitter (80–120 % of the step). */
   readonly baseDelayMs: number
+  /** Caps the backoff (a `Retry-After` may ask for longer, within the budget). */
   readonly maxDelayMs: number
-  /** No retry starts later than this after the first attempt (a longer `Retry-After` ends the call). */
+  /** No retry starts later than this after the first failure (a longer `Retry-After` ends the call). */
   readonly budgetMs: number
 }
 
@@ -87,13 +89,10 @@ export const authorization = (token: Redacted.Redacted<string>): string => {
   return value.startsWith("FlyV1 ") ? value : `Bearer ${value}`
 }
 
-/** Seconds or an HTTP date, as milliseconds from `now`. */
+/** Whole seconds or an HTTP date (`RetryAfter.parse`), as milliseconds from `now`. */
 export const parseRetryAfter = (header: string | undefined, now: number): number | undefined => {
-  if (header === undefined) return undefined
-  const text = header.trim()
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000)
-  const at = Date.parse(text)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+  const wait = RetryAfter.parse(header, now)
+  return wait === undefined ? undefined : Duration.toMillis(wait)
 }
 
 const scrub = (text: string, token: Redacted.Redacted<string>): string => {
@@ -214,37 +213,48 @@ export const make = (options: ClientOptions): Effect.Effect<FlyHttp, never, Http
         Effect.catch((error) => classify(call, error))
       )
 
+    const policy = options.retry
+    const schedule = (op: string) =>
+      RetryAfter.schedule<FlyApiError>({
+        times: policy.attempts - 1,
+        base: policy.baseDelayMs,
+        maxBackoff: policy.maxDelayMs,
+        // A wait Fly asks for is bounded by the budget only.
+        maxDelay: policy.budgetMs,
+        budget: policy.budgetMs,
+        while: isRetryable,
+        requested: (error) => (error.retryAfterMs === undefined ? undefined : Duration.millis(error.retryAfterMs))
+      }).pipe(
+        Schedule.tap(({ attempt, duration, input }) =>
+          Effect.logWarning("Fly API call failed; retrying", {
+            op,
+            attempt,
+            kind: input.kind,
+            status: input.status,
+            requestId: input.requestId,
+            delayMs: Math.round(Duration.toMillis(duration))
+          })
+        )
+      )
+
     const call = <A>(call: CallOptions<A>): Effect.Effect<A, FlyApiError> =>
       Effect.gen(function*() {
-        const policy = options.retry
         const start = yield* Clock.currentTimeMillis
+        let attempts = 0
+        // Set once an attempt may have taken effect without an answer: every later attempt recovers first.
         let recoverFirst = false
-        for (let n = 1;; n++) {
-          const once = recoverFirst && call.recover
+        const once = Effect.suspend(() => {
+          attempts++
+          return recoverFirst && call.recover
             ? Effect.flatMap(call.recover, Option.match({ onNone: () => attempt(call), onSome: Effect.succeed }))
             : attempt(call)
-          const result = yield* Effect.result(once)
-          if (result._tag === "Success") return result.success
-          const error = result.failure
-          if (mayHaveApplied(error)) recoverFirst = true
-          const now = yield* Clock.currentTimeMillis
-          const elapsedMs = now - start
-          const final = new FlyApiError({ ...error, attempts: n, elapsedMs })
-          if (!isRetryable(error) || n >= policy.attempts) return yield* final
-          const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1))
-          const jittered = Math.round(step / 2 + (yield* Random.next) * (step / 2))
-          const delayMs = Math.max(jittered, error.retryAfterMs ?? 0)
-          if (elapsedMs + delayMs > policy.budgetMs) return yield* final
-          yield* Effect.logWarning("Fly API call failed; retrying", {
-            op: call.op,
-            attempt: n,
-            kind: error.kind,
-            status: error.status,
-            requestId: error.requestId,
-            delayMs
-          })
-          yield* Effect.sleep(delayMs)
-        }
+        }).pipe(Effect.tapError((error) => Effect.sync(() => (recoverFirst ||= mayHaveApplied(error)))))
+        return yield* Effect.retry(once, schedule(call.op)).pipe(
+          Effect.catch((error) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.fail(new FlyApiError({ ...error, attempts, elapsedMs: now - start })))
+          )
+        )
       })
 
     return { apiUrl, attempt, call } satisfies FlyHttp

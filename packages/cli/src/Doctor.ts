@@ -10,7 +10,7 @@
  *
  * Prints one line per check; fails (exit 1) when a check failed.
  */
-import { Console, Effect, type Redacted } from "effect"
+import { Console, Effect, type FileSystem, type Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import * as WorkerDoctor from "@porter/worker/doctor"
 import * as AdminClient from "./AdminClient.ts"
@@ -40,7 +40,9 @@ export const print = (report: { readonly ok: boolean; readonly checks: ReadonlyA
     )
   })
 
-export const run = (options: Options): Effect.Effect<void, CliFailure, HttpClient.HttpClient> =>
+export const run = (
+  options: Options
+): Effect.Effect<void, CliFailure, HttpClient.HttpClient | FileSystem.FileSystem> =>
   Effect.gen(function*() {
     if (options.url !== undefined && options.envFile !== undefined) {
       return yield* fail("pass either --url (check a deployment) or --env-file (check a file here), not both")

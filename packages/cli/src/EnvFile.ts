@@ -1,11 +1,16 @@
 /**
- * Reads environment files in the dotenv format wrangler uses for `.dev.vars` (and `.env`): `NAME=value` lines,
- * `#` comments, an optional `export ` prefix, single-quoted values taken literally, double-quoted values with
- * `\n`, `\r`, `\t`, `\"` and `\\` escapes — both may span lines (a PEM key pasted as is). Unquoted values end at
- * ` #`. No variable expansion (`${OTHER}` stays as written).
+ * Reads environment files in the dotenv format wrangler uses for `.dev.vars` (and `.env`). The values are effect's
+ * dotenv parsing (`ConfigProvider.fromDotEnvContents`, the `dotenv` algorithm wrangler itself runs), so the doctor
+ * sees what the Worker would get: `NAME=value` lines, `#` comments, an optional `export ` prefix, values in single,
+ * double or back quotes that may span lines (a PEM key pasted as is), `\n` and `\r` expanded in double-quoted
+ * values only, unquoted values ending at `#`. No variable expansion (`${OTHER}` stays as written); empty values are
+ * kept as empty strings.
+ *
+ * dotenv skips what it cannot read without a word; this module first checks each statement and fails on the first
+ * one that is not `NAME=value`, names no variable, opens a quote it never closes, or has text after its closing
+ * quote — naming the file and line, so a typo is not a silently missing secret.
  */
-import { Effect, Schema } from "effect"
-import { readFile } from "node:fs/promises"
+import { ConfigProvider, Effect, FileSystem, Schema } from "effect"
 
 /** The file cannot be read or a line is not `NAME=value`; the message names the file and line. */
 export class EnvFileError extends Schema.TaggedError<EnvFileError>()("EnvFileError", {
@@ -13,65 +18,84 @@ export class EnvFileError extends Schema.TaggedError<EnvFileError>()("EnvFileErr
 }) {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/
+const QUOTES = new Set(["\"", "'", "`"])
+const QUOTE_NAMES: Record<string, string> = { "\"": "double", "'": "single", "`": "back" }
 
-const unescapeDouble = (text: string) =>
-  text.replace(/\\([nrt"\\])/g, (_, c: string) => (c === "n" ? "\n" : c === "r" ? "\r" : c === "t" ? "\t" : c))
-
-/** Parses the text of an env file; `file` only names it in messages. */
-export const parse = (text: string, file = "the env file"): Effect.Effect<Record<string, string>, EnvFileError> =>
+/**
+ * The variable names of `text`, in order, or the first malformed statement. Quoted values are skipped the way
+ * dotenv reads them: a backslash before the quote character does not close the value.
+ */
+const names = (text: string, file: string): Effect.Effect<ReadonlyArray<string>, EnvFileError> =>
   Effect.suspend(() => {
-    const env: Record<string, string> = {}
-    const source = text.replace(/\r\n?/g, "\n")
-    let i = 0
-    let line = 1
-    const bad = (message: string) => Effect.fail(new EnvFileError({ message: `${file}:${line}: ${message}` }))
-    while (i < source.length) {
-      const end = source.indexOf("\n", i) === -1 ? source.length : source.indexOf("\n", i)
-      const raw = source.slice(i, end)
-      const trimmed = raw.trim()
-      if (trimmed === "" || trimmed.startsWith("#")) {
-        i = end + 1
-        line++
-        continue
-      }
+    const found: Array<string> = []
+    const lines = text.replace(/\r\n?/g, "\n").split("\n")
+    for (let index = 0; index < lines.length; index++) {
+      const bad = (message: string) => Effect.fail(new EnvFileError({ message: `${file}:${index + 1}: ${message}` }))
+      const trimmed = lines[index]!.trim()
+      if (trimmed === "" || trimmed.startsWith("#")) continue
       const statement = trimmed.replace(/^export\s+/, "")
       const eq = statement.indexOf("=")
       if (eq <= 0) return bad("expected NAME=value")
       const name = statement.slice(0, eq).trim()
       if (!NAME.test(name)) return bad(`"${name}" is not a variable name`)
-      // Where the value starts in the source: after `=` and blanks.
-      let valueStart = i + raw.indexOf("=") + 1
-      while (source[valueStart] === " " || source[valueStart] === "\t") valueStart++
-      const quote = source[valueStart]
-      if (quote === "\"" || quote === "'") {
-        let j = valueStart + 1
-        while (j < source.length && source[j] !== quote) j += source[j] === "\\" && quote === "\"" ? 2 : 1
-        if (j >= source.length) return bad(`the ${quote === "\"" ? "double" : "single"} quote of ${name} is never closed`)
-        const body = source.slice(valueStart + 1, j)
-        env[name] = quote === "\"" ? unescapeDouble(body) : body
-        line += (body.match(/\n/g) ?? []).length
-        const rest = source.indexOf("\n", j) === -1 ? source.length : source.indexOf("\n", j)
-        const after = source.slice(j + 1, rest).trim()
-        if (after !== "" && !after.startsWith("#")) return bad(`unexpected text after the quoted value of ${name}`)
-        i = rest + 1
+      found.push(name)
+      const value = statement.slice(eq + 1).trimStart()
+      const quote = value[0]
+      if (quote === undefined || !QUOTES.has(quote)) continue
+      // Find the closing quote, on this line or a later one.
+      let rest = value.slice(1)
+      let line = index
+      for (;;) {
+        const close = closing(rest, quote)
+        if (close >= 0) {
+          const after = rest.slice(close + 1).trim()
+          if (after !== "" && !after.startsWith("#")) return bad(`unexpected text after the quoted value of ${name}`)
+          break
+        }
         line++
-        continue
+        if (line >= lines.length) return bad(`the ${QUOTE_NAMES[quote]} quote of ${name} is never closed`)
+        rest = lines[line]!
       }
-      env[name] = source.slice(valueStart, end).replace(/\s+#.*$/, "").trim()
-      i = end + 1
-      line++
+      index = line
     }
-    return Effect.succeed(env)
+    return Effect.succeed(found)
+  })
+
+/** The index of the quote that closes a value in `text`, or -1. */
+const closing = (text: string, quote: string): number => {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "\\" && text[i + 1] === quote) i++
+    else if (text[i] === quote) return i
+  }
+  return -1
+}
+
+/** Parses the text of an env file; `file` only names it in messages. */
+export const parse = (text: string, file = "the env file"): Effect.Effect<Record<string, string>, EnvFileError> =>
+  Effect.gen(function*() {
+    const declared = yield* names(text, file)
+    const provider = ConfigProvider.fromDotEnvContents(text, { preserveEmptyStrings: true })
+    const env: Record<string, string> = {}
+    for (const name of declared) {
+      // An env record never fails to load (its lookups are synchronous).
+      const node = yield* provider.load([name]).pipe(Effect.orDie)
+      if (node?.value !== undefined) env[name] = node.value
+    }
+    return env
   })
 
 /** Reads and parses `file`. */
-export const read = (file: string): Effect.Effect<Record<string, string>, EnvFileError> =>
-  Effect.tryPromise({
-    try: () => readFile(file, "utf8"),
-    catch: (error) => {
-      const code = (error as NodeJS.ErrnoException).code
-      return new EnvFileError({
-        message: code === "ENOENT" ? `${file} does not exist` : `cannot read ${file} (${code ?? String(error)})`
-      })
-    }
-  }).pipe(Effect.flatMap((text) => parse(text, file)))
+export const read = (file: string): Effect.Effect<Record<string, string>, EnvFileError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file).pipe(
+      Effect.mapError((error) =>
+        new EnvFileError({
+          message: error.reason._tag === "NotFound"
+            ? `${file} does not exist`
+            : `cannot read ${file} (${error.reason._tag}: ${error.message})`
+        })
+      )
+    )
+    return yield* parse(text, file)
+  })

@@ -1,3 +1,6 @@
+// Values are effect's dotenv parsing (`ConfigProvider.fromDotEnvContents`), the algorithm wrangler runs on
+// `.dev.vars`; the statement check before it (file:line errors) is Porter's own: dotenv skips such lines silently.
+import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { EnvFile } from "@porter/cli"
@@ -24,10 +27,33 @@ describe("EnvFile.parse", () => {
         GITHUB_APP_ID: "12345",
         EMPTY: "",
         SINGLE: "literal \\n $HOME # not a comment",
-        DOUBLE: "tab\there\nnew line \"quoted\"",
+        // As wrangler (dotenv) reads it: only `\n` and `\r` are expanded in double quotes; the hand parser this
+        // replaced also expanded `\t`, `\"` and `\\`, which the Worker never saw.
+        DOUBLE: "tab\\there\nnew line \\\"quoted\\\"",
         GITHUB_APP_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----",
         AFTER_KEY: "still read",
-        URL_WITH_HASH: "http://x/#frag"
+        // As wrangler reads it: an unquoted value ends at `#` (the hand parser ended it at ` #` only); quote it.
+        URL_WITH_HASH: "http://x/"
+      })
+    }))
+
+  it.effect("quotes of every kind may span lines; an escaped quote does not close the value", () =>
+    Effect.gen(function*() {
+      const env = yield* EnvFile.parse([
+        "QUOTED_HASH=\"http://x/#frag\" # a comment",
+        "BACKTICK=`a 'b' \"c\"`",
+        "MULTI='line one",
+        "line two'",
+        "ESCAPED=\"say \\\"hi\\\" then",
+        "go\"",
+        "CR=\"a\\rb\""
+      ].join("\n"))
+      assert.deepStrictEqual(env, {
+        QUOTED_HASH: "http://x/#frag",
+        BACKTICK: "a 'b' \"c\"",
+        MULTI: "line one\nline two",
+        ESCAPED: "say \\\"hi\\\" then\ngo",
+        CR: "a\rb"
       })
     }))
 
@@ -47,5 +73,5 @@ describe("EnvFile.parse", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(EnvFile.read("/nonexistent/.dev.vars"))
       assert.strictEqual(error.message, "/nonexistent/.dev.vars does not exist")
-    }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })

@@ -26,6 +26,7 @@ const refuse = (env: Record<string, string | undefined>, error: MachineEnv.BadEn
     process.stderr.write(`porter-runner: ${error.message}\n`)
     const early = earlyClone
     if (early?.temporary) {
+      // Never rejects: Boot settles it with `resolve` on the clone's `error` and `close` alike.
       yield* Effect.promise(() => early.done)
       rmSync(early.workdir, { recursive: true, force: true })
     }

@@ -132,7 +132,8 @@ export const work = Effect.gen(function*() {
   }
   let dir: string
   if (usable) {
-    // Boot started this clone while the program was loading: take it over.
+    // Boot started this clone while the program was loading: take it over. `done` never rejects (Boot settles it
+    // with `resolve` on the clone's `error` and `close` alike; a failed clone is its exit code).
     const result = yield* Effect.promise(() => early.done)
     yield* log.text("git", result.output)
     if (result.exitCode !== 0) {
@@ -144,6 +145,7 @@ export const work = Effect.gen(function*() {
     }
     dir = early.dir
   } else {
+    // Not usable: let it finish (never rejects, see above) before cloning again.
     if (early !== undefined) yield* Effect.promise(() => early.done)
     const workdir = env.workdir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "porter-" }).pipe(Effect.orDie))
     dir = `${workdir.replace(/\/+$/, "")}/${env.repo}`

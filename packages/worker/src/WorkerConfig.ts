@@ -148,6 +148,8 @@ export const TASK_TOKEN_INFO = "porter/task-token-secret/v1"
 export const deriveTaskTokenSecret = (
   encryptionKey: Redacted.Redacted<string>
 ): Effect.Effect<Redacted.Redacted<string>> =>
+  // Cannot reject: any bytes are valid HKDF key material (an empty key too), and the algorithm, hash, usages and
+  // length are constants WebCrypto accepts — a rejection would be a platform defect, not a configuration error.
   Effect.promise(async () => {
     const material = await crypto.subtle.importKey(
       "raw",

@@ -144,7 +144,11 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
           })),
         catch: failure("cannot start workerd")
       }),
-      (mf) => Effect.promise(() => mf.dispose())
+      // Stopping workerd can fail (its process already gone, a socket error): nothing more to do then but say so.
+      (mf) =>
+        Effect.tryPromise({ try: () => mf.dispose(), catch: failure("could not stop workerd") }).pipe(
+          Effect.catch((error) => Effect.logWarning(error.message))
+        )
     )
     yield* Effect.tryPromise({ try: () => miniflare.ready, catch: failure("workerd did not start") })
     // Miniflare types bindings with its own copy of the workers types; it is the same binding.

@@ -98,7 +98,7 @@ layer(Store, { excludeTestServices: true })("D1TaskStore on local D1", (it) => {
       const events = yield* store.events(task.id)
       assert.deepStrictEqual(
         events.map((e) => [e.kind, e.from, e.to, e.at, e.detail]),
-        [["transition", undefined, "running", task.createdAt, undefined], [
+        [["created", undefined, "running", task.createdAt, `claude for @octocat (delivery ${task.deliveryId})`], [
           "transition",
           "running",
           "timed_out",

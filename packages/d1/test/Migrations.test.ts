@@ -11,6 +11,9 @@ import { SqlClient } from "effect/sql"
 import { Migrations } from "@porter/d1"
 import * as D1Testing from "@porter/d1/testing"
 
+/** The migrations this repository ships, in order. */
+const SHIPPED = ["0001_init.sql", "0002_audit.sql"]
+
 describe("Migrations.splitStatements", () => {
   it("keeps a trigger body whole and ignores semicolons in comments and strings", () => {
     const statements = Migrations.splitStatements(`
@@ -43,9 +46,9 @@ describe("Migrations.apply on local D1", () => {
     Effect.gen(function*() {
       const d1 = yield* D1Testing.start({ migrations: false })
       const migrations = yield* D1Testing.readMigrations()
-      assert.deepStrictEqual(yield* Migrations.apply(d1.db, migrations), ["0001_init.sql"])
+      assert.deepStrictEqual(yield* Migrations.apply(d1.db, migrations), SHIPPED)
       assert.deepStrictEqual(yield* Migrations.apply(d1.db, migrations), [])
-      assert.deepStrictEqual(yield* Migrations.applied(d1.db), ["0001_init.sql"])
+      assert.deepStrictEqual(yield* Migrations.applied(d1.db), SHIPPED)
       const objects = yield* Effect.promise(() =>
         d1.db.prepare("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
           .all<{ type: string; name: string }>()
@@ -78,7 +81,7 @@ describe("D1Testing.layer", () => {
       const sql = Context.get(context, SqlClient.SqlClient)
       const d1 = Context.get(context, D1Testing.TestD1)
       const rows = yield* sql<{ name: string }>`SELECT name FROM d1_migrations`
-      assert.deepStrictEqual(rows.map((r) => r.name), ["0001_init.sql"])
+      assert.deepStrictEqual(rows.map((r) => r.name), SHIPPED)
       yield* Scope.close(scope, Exit.void)
       const after = yield* Effect.exit(Effect.tryPromise(() => d1.db.prepare("SELECT 1").all()))
       assert.isTrue(Exit.isFailure(after), "workerd is gone")
@@ -118,10 +121,10 @@ describe("wrangler d1 migrations apply --local", () => {
           timeout: 50_000
         })
       )
-      assert.include(output.stdout, "0001_init.sql")
+      for (const name of SHIPPED) assert.include(output.stdout, name)
       // Miniflare on wrangler's files: same database id, same bookkeeping table.
       const d1 = yield* D1Testing.start({ persistTo: join(dir, "state", "v3", "d1") })
-      assert.deepStrictEqual(yield* Migrations.applied(d1.db), ["0001_init.sql"])
+      assert.deepStrictEqual(yield* Migrations.applied(d1.db), SHIPPED)
       const tasks = yield* Effect.promise(() => d1.db.prepare("SELECT count(*) AS n FROM tasks").first<{ n: number }>())
       assert.strictEqual(tasks?.n, 0)
     }).pipe(Effect.scoped), { timeout: 90_000 })

@@ -58,6 +58,34 @@ export const run = <E>(name_: string, layer: Layer.Layer<SecretStore.SecretStore
           yield* s.delete(SecretStore.scopes.global, secret)
         }))
 
+      it.effect("resolveAll finds several names along the chain at once", () =>
+        Effect.gen(function*() {
+          const s = yield* SecretStore.SecretStore
+          const id = unique().toUpperCase().replace(/[^A-Z0-9]/g, "_")
+          const chain = { userId: `7${serial++}${Date.now()}`, repo: `conf-${unique()}/repo` }
+          const [a, b, c] = [name(`ALL_A_${id}`), name(`ALL_B_${id}`), name(`ALL_C_${id}`)]
+          yield* s.set(SecretStore.scopes.repository(chain.repo), a, Redacted.make("repo-a"))
+          yield* s.set(SecretStore.scopes.user(chain.userId), a, Redacted.make("user-a"))
+          yield* s.set(SecretStore.scopes.repository(chain.repo), b, Redacted.make("repo-b"))
+          const found = yield* s.resolveAll([a, b, c], chain)
+          assert.deepStrictEqual(
+            [...found.entries()].map(([n, r]) => [n, r.scope._tag, Redacted.value(r.value)]).sort(),
+            [[a, "user", "user-a"], [b, "repository", "repo-b"]]
+          )
+          assert.strictEqual((yield* s.resolveAll([], chain)).size, 0)
+        }))
+
+      it.effect("rotate reports what it did and leaves every secret readable", () =>
+        Effect.gen(function*() {
+          const s = yield* SecretStore.SecretStore
+          const scope = SecretStore.scopes.repository(`conf-${unique()}/repo`)
+          yield* s.set(scope, name("ROTATE_ME"), Redacted.make("still-here"))
+          const report = yield* s.rotate()
+          assert.strictEqual(report.failed, 0)
+          assert.isTrue(report.currentKeyId.length > 0)
+          assert.strictEqual(Redacted.value(Option.getOrThrow(yield* s.get(scope, name("ROTATE_ME")))), "still-here")
+        }))
+
       it.effect("repository names are case-insensitive, like GitHub's", () =>
         Effect.gen(function*() {
           const s = yield* SecretStore.SecretStore

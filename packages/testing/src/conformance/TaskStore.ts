@@ -59,19 +59,72 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
             isPullRequest: true,
             triggerKind: "review_comment"
           })
-          yield* s.create(task)
+          assert.strictEqual((yield* s.create(task))._tag, "Created")
           const back = yield* s.get(task.id)
           assert.deepStrictEqual(back, task)
           assert.isTrue(Option.isSome(yield* s.find(task.id)))
         }))
 
-      it.effect("refuses a second task with the same id", () =>
+      it.effect("a second task with the same id is not created: the stored one comes back", () =>
         Effect.gen(function*() {
           const s = yield* store
           const task = yield* sampleTask()
           yield* s.create(task)
-          const error = yield* Effect.flip(s.create(task))
-          assert.strictEqual(error._tag, "TaskAlreadyExists")
+          yield* s.update(task.id, { statusCommentId: 5 }, 1_100)
+          const again = yield* s.create(new Task.Task({ ...task, instructions: "something else" }))
+          assert.strictEqual(again._tag, "Exists")
+          if (again._tag === "Exists") {
+            assert.strictEqual(again.task.instructions, task.instructions)
+            assert.strictEqual(again.task.statusCommentId, 5)
+          }
+        }))
+
+      it.effect("limits hold atomically: of 12 racing creates under a limit of 3, exactly 3 are made", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const repo = uniqueRepo()
+          const tasks = yield* Effect.forEach(Array.from({ length: 12 }), () => sampleTask({ repo }))
+          const results = yield* Effect.all(
+            tasks.map((task) => s.create(task, { perRepository: 3, perUser: 100 })),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(results.filter((r) => r._tag === "Created").length, 3)
+          const refused = results.find((r) => r._tag === "OverLimit")
+          assert.deepStrictEqual(refused, { _tag: "OverLimit", scope: "repository", limit: 3 })
+          assert.strictEqual(yield* s.countActive({ repo: repo.fullName }), 3)
+        }))
+
+      it.effect("the per-user limit counts the requester's active tasks in every repository; ended ones free a slot", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const requestedBy = new Repo.Actor({ login: "limited", id: 77_000_000 + serial++, type: "User" })
+          const first = yield* sampleTask({ requestedBy })
+          const second = yield* sampleTask({ requestedBy })
+          const limits = { perRepository: 10, perUser: 1 }
+          assert.strictEqual((yield* s.create(first, limits))._tag, "Created")
+          assert.deepStrictEqual(yield* s.create(second, limits), { _tag: "OverLimit", scope: "user", limit: 1 })
+          yield* s.transition(first.id, "cancelled", 2_000)
+          assert.strictEqual((yield* s.create(second, limits))._tag, "Created")
+        }))
+
+      it.effect("writes the audit lines of creation, dispatch attempts and machines itself", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask()
+          yield* s.create(task)
+          yield* s.beginDispatch(task.id, 0, 2_000)
+          yield* s.update(task.id, { machineId: "m_audit" as Ids.MachineId }, 2_100)
+          yield* s.update(task.id, { machineId: "m_audit" as Ids.MachineId, heartbeatAt: 2_200 }, 2_200)
+          const events = yield* s.events(task.id)
+          const created = events.find((e) => e.kind === "created")
+          assert.strictEqual(created?.detail, `claude for @octocat (delivery ${task.deliveryId})`)
+          assert.strictEqual(created?.to, "queued")
+          assert.deepStrictEqual(events.filter((e) => e.kind === "dispatch").map((e) => e.detail), ["attempt 1"])
+          assert.deepStrictEqual(events.filter((e) => e.kind === "machine").map((e) => e.detail), ["m_audit"])
+          assert.deepStrictEqual(
+            events.filter((e) => e.kind === "transition").map((e) => `${e.from}>${e.to}`),
+            ["queued>provisioning"]
+          )
         }))
 
       it.effect("unknown ids: get fails with TaskNotFound, find is None", () =>
@@ -185,6 +238,7 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           )
           assert.strictEqual(results.filter(Option.isSome).length, 1)
           assert.strictEqual((yield* s.get(task.id)).dispatchAttempts, 1)
+          assert.strictEqual((yield* s.get(task.id)).state, "provisioning")
           assert.isTrue(Option.isNone(yield* s.beginDispatch(task.id, 0, 2_100)))
           assert.isTrue(Option.isSome(yield* s.beginDispatch(task.id, 1, 2_200)))
           yield* s.transition(task.id, "failed", 2_300)

@@ -1,6 +1,7 @@
 /**
- * The other agent CLIs, real and pinned (`test/agents/package.json`, the AgentCatalog's versions),
- * run by the runner with the catalog's own invocation against the scripted model server:
+ * The other agent CLIs, real and pinned (root devDependencies at the AgentCatalog's versions, so
+ * `npm ci` installs them into node_modules/.bin), run by the runner with the catalog's own
+ * invocation against the scripted model server:
  *
  * - Codex (`codex exec`) over the OpenAI Responses API (`OPENAI_BASE_URL`: Codex 0.169 ignores the
  *   variable itself; the runner's AgentSetup turns it into a provider in `~/.codex/config.toml`).
@@ -12,69 +13,20 @@
  * Amp is not here: `amp -x` talks to the Amp service's own API (`AMP_URL`: `/api/internal?getUserInfo`,
  * plugins, threads), not to a model API, so no local model server can stand in for it.
  *
- * Each CLI is installed on first use, at the version `test/agents/package.json` pins, into its own
- * cache directory (PORTER_AGENT_CLI_CACHE, default ~/.cache/porter) with the toolchain's npm —
- * Codex ~400 MB and Gemini CLI ~100 MB unpacked; OpenCode ~350 MB only when its test is on.
- * PORTER_AGENT_TESTS=0 skips them all; a failed install skips that agent's test, saying why.
+ * A CLI missing from node_modules/.bin fails its test: it is in the lockfile, so missing means a broken
+ * install (run `npm ci`). Tests never install anything.
  */
 import { assert, layer } from "@effect/vitest"
 import { AgentCatalog } from "@porter/core"
 import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
 import { Effect } from "effect"
-import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { homedir } from "node:os"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { Fixture } from "./support/Fixture.ts"
 import { newTaskId, promptFor, runnerRoot, runRunner, taskEnv, tempDir } from "./support/Harness.ts"
 
-const manifest = JSON.parse(readFileSync(join(runnerRoot, "test", "agents", "package.json"), "utf8")) as {
-  readonly dependencies: Record<string, string>
-}
-
-const npmCli = (): Array<string> => {
-  const candidates = [
-    process.env["PORTER_NPM_CLI"],
-    join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js"),
-    "/usr/lib/node_modules/npm/bin/npm-cli.js",
-    "/usr/local/lib/node_modules/npm/bin/npm-cli.js"
-  ]
-  const found = candidates.find((c) => c !== undefined && existsSync(c))
-  return found ? [process.execPath, found] : ["npm"]
-}
-
-const cacheRoot = process.env["PORTER_AGENT_CLI_CACHE"] ??
-  join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "porter")
-
-/**
- * The bin directory of one pinned CLI package, installed first if needed (into its own cache
- * directory, atomically), or why it cannot be.
- */
-const installCli = (pkg: string, bin: string): { readonly bin: string } | { readonly skip: string } => {
-  const version = manifest.dependencies[pkg]!
-  const dir = join(cacheRoot, `agent-cli-${pkg.replace(/[@/]/g, "_")}-${version}`)
-  const binDir = join(dir, "node_modules", ".bin")
-  if (existsSync(join(binDir, bin))) return { bin: binDir }
-  const staging = `${dir}.partial-${process.pid}`
-  rmSync(staging, { recursive: true, force: true })
-  mkdirSync(staging, { recursive: true })
-  writeFileSync(join(staging, "package.json"), JSON.stringify({ private: true, dependencies: { [pkg]: version } }))
-  const [command, ...args] = npmCli()
-  const installed = spawnSync(command!, [...args, "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev", "--loglevel=error", "--fetch-timeout=60000", "--fetch-retries=1"], {
-    cwd: staging,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, npm_config_update_notifier: "false" }
-  })
-  if (installed.status !== 0 || !existsSync(join(staging, "node_modules", ".bin", bin))) {
-    rmSync(staging, { recursive: true, force: true })
-    return { skip: `could not install ${pkg}@${version}: ${(installed.stderr || installed.error?.message || "").trim().split("\n").slice(-3).join(" ")}` }
-  }
-  rmSync(dir, { recursive: true, force: true })
-  renameSync(staging, dir)
-  return { bin: binDir }
-}
+const binDir = join(runnerRoot, "..", "..", "node_modules", ".bin")
 
 /** A HOME holding `files` (`$URL` replaced by the model server's URL). */
 const homeWith = (url: string, files: Record<string, string>): string => {
@@ -125,19 +77,18 @@ const cases: ReadonlyArray<AgentCase> = [
   }
 ]
 
-const disabled = process.env["PORTER_AGENT_TESTS"] === "0"
+const slowOn = process.env["PORTER_SLOW_AGENT_TESTS"] === "1"
 
 layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + other agent CLIs", (it) => {
   for (const c of cases) {
-    const enabled = !disabled && (!c.slow || process.env["PORTER_SLOW_AGENT_TESTS"] === "1")
-    // Installed while tests are collected, and only for the cases that run.
-    const cli = enabled ? installCli(c.pkg, c.agent) : { skip: disabled ? "PORTER_AGENT_TESTS=0" : "slow: PORTER_SLOW_AGENT_TESTS=1 runs it" }
-    if ("skip" in cli) {
-      it.effect.skip(`${c.agent}: skipped (${cli.skip})`, () => Effect.void)
+    if (c.slow && !slowOn) {
+      it.effect.skip(`${c.agent}: skipped (slow start-up; PORTER_SLOW_AGENT_TESTS=1 runs it)`, () => Effect.void)
       continue
     }
     it.effect(`${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`, () =>
       Effect.gen(function*() {
+        const bin = join(binDir, c.agent)
+        assert.isTrue(existsSync(bin), `${bin} is missing: ${c.pkg} is a pinned root devDependency, so the install is broken (run npm ci)`)
         const { callbacks, entry, forge } = yield* Fixture
         const model = yield* ModelServer.start({
           script: [
@@ -160,7 +111,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
           model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
           prompt: promptFor("add hello.txt"),
           extra: {
-            PATH: `${cli.bin}:${process.env["PATH"] ?? ""}`,
+            PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
             HOME: homeWith(model.url, c.home),
             ...c.env(model.url)
           }

@@ -369,7 +369,7 @@ export const make = Effect.gen(function*() {
     if (created._tag !== "Created") return Option.none<Task>()
     const first = yield* Effect.forkChild(status.show(created.task))
     yield* dispatch(created.task, undefined, first)
-    return Option.some(created.task)
+    return yield* store.find(created.task.id)
   })
 
   return Dispatcher.of({ start, redispatch, retry })

@@ -4,6 +4,7 @@
  */
 export * as AdminApi from "./AdminApi.ts"
 export * as Api from "./Api.ts"
+export * as ApiClient from "./ApiClient.ts"
 export * as Audit from "./Audit.ts"
 export * as Agent from "./Agent.ts"
 export * as AgentCatalog from "./AgentCatalog.ts"

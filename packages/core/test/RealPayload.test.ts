@@ -46,11 +46,10 @@ describe("a real issue_comment.created payload", () => {
       const [machine] = yield* (yield* Machines).created
       assert.strictEqual(machine!.spec.env["REPO_FULL_NAME"], payload.repository.full_name)
       assert.strictEqual(machine!.spec.env["ISSUE_NUMBER"], String(payload.issue.number))
-      const token = Redacted.value(machine!.spec.secretEnv["CALLBACK_TOKEN"]!)
       const taskId = machine!.spec.taskId
-      yield* porter.callback(taskId, token, JSON.stringify({ type: "started" }))
+      yield* porter.callback(taskId, { type: "started" })
       const prUrl = `https://github.com/${payload.repository.full_name}/pull/${payload.issue.number + 1}`
-      yield* porter.callback(taskId, token, JSON.stringify({ type: "completed", outcome: "pushed", prUrl, summary: "Done." }))
+      yield* porter.callback(taskId, { type: "completed", outcome: "pushed", prUrl, summary: "Done." })
 
       const issue = `${payload.repository.full_name}#${payload.issue.number}`
       const comments = yield* (yield* GitHubRecorder).comments(issue)

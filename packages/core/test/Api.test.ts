@@ -1,0 +1,302 @@
+/**
+ * Porter's HTTP API (`Api.ts`, served by `HttpApp`): statuses and bodies as a client sees them, through a Web
+ * `Request`, and the client derived from the same definition (`HttpApiClient.make(Api)`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option, Redacted, Schema } from "effect"
+import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
+import {
+  ApiClient,
+  Diagnostics,
+  Errors,
+  Event,
+  HttpApp,
+  type Ids,
+  Porter,
+  SecretStore,
+  Settings,
+  TaskStore,
+  WebhookIntake
+} from "@porter/core"
+import { Fixtures, Machines, TestPorter } from "@porter/testing"
+
+/** A stand-in intake: `x-test-sig: ok` is a good signature; the body is a normalized event as JSON. */
+const fakeIntake = Layer.succeed(
+  WebhookIntake.WebhookIntake,
+  WebhookIntake.WebhookIntake.of({
+    parse: (raw) =>
+      raw.headers["x-test-sig"] !== "ok"
+        ? Effect.fail(new Errors.WebhookUnauthorized({ message: "signature does not match" }))
+        : raw.headers["x-test-event"] === "ping"
+        ? Effect.succeed(new WebhookIntake.Ignored({ reason: "ping" }))
+        : Schema.decodeUnknownEffect(Event.IncomingEventFromJson)(raw.body).pipe(
+          Effect.mapError(() => new Errors.WebhookMalformed({ message: "payload does not decode" }))
+        )
+  })
+)
+
+const ADMIN = "admin-token-0123456789"
+const KEY = "sk-ant-test-0123456789"
+
+const testLayer = (adminToken: string | undefined) =>
+  TestPorter.layer({
+    config: { maxWebhookBytes: 4096, ...(adminToken !== undefined ? { adminToken: Redacted.make(adminToken) } : {}) },
+    secrets: [{ scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: KEY }],
+    webhooks: fakeIntake
+  })
+
+/** The API as a Web handler over the test's own services, so assertions see what the requests did. */
+const makeHandler = Effect.gen(function*() {
+  const context = yield* Effect.context<TestPorter.Services | Porter.Services | Diagnostics.Diagnostics>()
+  const app = HttpApp.routes.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices)))
+  const { dispose, handler } = HttpRouter.toWebHandler(app, { disableLogger: true })
+  yield* Effect.addFinalizer(() => Effect.promise(dispose))
+  const call = (request: Request) =>
+    Effect.promise(async () => {
+      const response = await handler(request)
+      const text = await response.text()
+      return { status: response.status, body: text === "" ? undefined : JSON.parse(text) as Record<string, any> }
+    })
+  return { handler, call }
+})
+
+/** The derived client, its requests answered by the same handler, with `token` as its bearer. */
+const clientFor = (handler: (request: Request) => Promise<Response>, token: string) =>
+  ApiClient.make({ baseUrl: "http://porter.test", token }).pipe(
+    Effect.provide(FetchHttpClient.layer),
+    Effect.provideService(FetchHttpClient.Fetch, ((input: string | URL | Request, init?: RequestInit) =>
+      handler(new Request(input, init))) as typeof fetch)
+  )
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  new Request(`http://porter.test${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+
+const encode = (event: Event.IncomingEvent) => Schema.encodeSync(Event.IncomingEventFromJson)(event)
+
+/** Starts a task through Porter and returns its id and the token its machine got. */
+const startTask = Effect.gen(function*() {
+  const porter = yield* Porter.Porter
+  yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+  const created = yield* (yield* Machines).created
+  const latest = created[created.length - 1]!
+  return { taskId: latest.spec.taskId, token: Redacted.value(latest.spec.secretEnv["CALLBACK_TOKEN"]!) }
+})
+
+describe("HTTP API: webhooks", () => {
+  it.effect("202 accepted, 200 ignored or duplicate, 401, 400, 413 (declared and streamed)", () =>
+    Effect.gen(function*() {
+      const { call } = yield* makeHandler
+      const event = Fixtures.commentCreated({ body: "@porter claude fix it" })
+      const good = { "x-test-sig": "ok" }
+
+      const accepted = yield* call(post("/webhooks/github", encode(event), good))
+      assert.deepStrictEqual([accepted.status, accepted.body], [202, { accepted: true, deliveryId: event.deliveryId }])
+      const duplicate = yield* call(post("/webhooks/github", encode(event), good))
+      assert.deepStrictEqual([duplicate.status, duplicate.body], [200, { ignored: "duplicate delivery" }])
+      const notForUs = yield* call(post("/webhooks/github", encode(Fixtures.commentCreated({ body: "lgtm" })), good))
+      assert.deepStrictEqual([notForUs.status, notForUs.body], [200, { ignored: "not addressed to Porter" }])
+      const ping = yield* call(post("/webhooks/github", "{}", { ...good, "x-test-event": "ping" }))
+      assert.deepStrictEqual([ping.status, ping.body], [200, { ignored: "ping" }])
+      const unsigned = yield* call(post("/webhooks/github", encode(Fixtures.commentCreated({ body: "@porter claude x" }))))
+      assert.deepStrictEqual([unsigned.status, unsigned.body], [401, { error: "signature does not match" }])
+      const malformed = yield* call(post("/webhooks/github", "{not json", good))
+      assert.deepStrictEqual([malformed.status, malformed.body], [400, { error: "payload does not decode" }])
+      const huge = yield* call(post("/webhooks/github", "x".repeat(5000), good))
+      assert.deepStrictEqual([huge.status, huge.body], [413, { error: "payload larger than 4096 bytes" }])
+      // A body that lies about its length is still capped while it streams.
+      const stream = new ReadableStream({
+        start(controller) {
+          for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode("y".repeat(1000)))
+          controller.close()
+        }
+      })
+      const chunked = yield* call(
+        new Request("http://porter.test/webhooks/github", { method: "POST", body: stream, headers: good, duplex: "half" } as RequestInit)
+      )
+      assert.strictEqual(chunked.status, 413)
+
+      const tasks = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.list({ limit: 10 }))
+      assert.strictEqual(tasks.length, 1, "only the accepted delivery made a task")
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+})
+
+describe("HTTP API: callbacks and task reads", () => {
+  it.effect("the task token is checked before anything is read; bodies are decoded at the edge", () =>
+    Effect.gen(function*() {
+      const { call } = yield* makeHandler
+      const { taskId, token } = yield* startTask
+      const auth = { authorization: `Bearer ${token}` }
+      const path = `/callbacks/tasks/${taskId}`
+      const started = JSON.stringify({ type: "started" })
+
+      const missing = yield* call(post(path, started))
+      assert.strictEqual(missing.status, 401)
+      assert.strictEqual(missing.body?._tag, "Unauthorized")
+      assert.strictEqual((yield* call(post(path, started, { authorization: "Bearer nope" }))).status, 401)
+      // Another task's token, and an id that is not a task id: the same 401, nothing read.
+      const other = yield* startTask
+      assert.strictEqual((yield* call(post(path, started, { authorization: `Bearer ${other.token}` }))).status, 401)
+      assert.strictEqual((yield* call(post("/callbacks/tasks/../../admin", started, auth))).status, 404)
+      assert.strictEqual((yield* call(post("/callbacks/tasks/not-a-task", started, auth))).status, 401)
+      const bad = yield* call(post(path, JSON.stringify({ type: "exploded" }), auth))
+      assert.strictEqual(bad.status, 400)
+      assert.strictEqual(bad.body?._tag, "BadRequest")
+      assert.match(bad.body?.message, /payload/)
+      assert.strictEqual((yield* call(post(path, "{not json", auth))).status, 400)
+      const tooLarge = yield* call(post(path, JSON.stringify({ type: "heartbeat", step: "x".repeat(300_000) }), auth))
+      assert.include([413, 400], tooLarge.status)
+      assert.strictEqual((yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.get(taskId))).state, "provisioning")
+
+      assert.deepStrictEqual(yield* call(post(path, started, auth)), { status: 200, body: { accepted: true, state: "running" } })
+      const done = yield* call(post(path, JSON.stringify({ type: "completed", outcome: "no_changes" }), auth))
+      assert.deepStrictEqual(done, { status: 200, body: { accepted: true, state: "succeeded" } })
+      const late = yield* call(post(path, JSON.stringify({ type: "heartbeat" }), auth))
+      assert.deepStrictEqual(late, {
+        status: 409,
+        body: { _tag: "TaskEnded", state: "succeeded", message: "task is already succeeded" }
+      })
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+
+  it.effect("GET /tasks/:id: its token or the admin token; 404 for an unknown task", () =>
+    Effect.gen(function*() {
+      const { call } = yield* makeHandler
+      const { taskId, token } = yield* startTask
+      const read = (authorization?: string) =>
+        call(new Request(`http://porter.test/tasks/${taskId}`, { headers: authorization ? { authorization } : {} }))
+      assert.strictEqual((yield* read()).status, 401)
+      assert.strictEqual((yield* read("Bearer wrong")).status, 401)
+      const mine = yield* read(`Bearer ${token}`)
+      assert.deepStrictEqual([mine.status, mine.body?.state, mine.body?.id], [200, "provisioning", taskId])
+      assert.notInclude(JSON.stringify(mine.body), KEY)
+      assert.strictEqual((yield* read(`Bearer ${ADMIN}`)).status, 200)
+      const unknown = yield* call(
+        new Request("http://porter.test/tasks/task_00000000000000000000000000", { headers: { authorization: `Bearer ${ADMIN}` } })
+      )
+      assert.strictEqual(unknown.status, 404)
+      assert.deepStrictEqual(yield* call(new Request("http://porter.test/healthz")), { status: 200, body: { ok: true } })
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+
+  it.effect("the runner's client, derived from the API, gets typed answers and errors", () =>
+    Effect.gen(function*() {
+      const { handler } = yield* makeHandler
+      const { taskId, token } = yield* startTask
+      const client = yield* clientFor(handler, token)
+      const answer = yield* client.callbacks.send({ params: { taskId }, payload: { type: "started" } })
+      assert.deepStrictEqual(answer, { accepted: true, state: "running" })
+      yield* client.callbacks.send({ params: { taskId }, payload: { type: "completed", outcome: "no_changes" } })
+      const ended = yield* Effect.flip(client.callbacks.send({ params: { taskId }, payload: { type: "heartbeat" } }))
+      assert.strictEqual(ended._tag, "TaskEnded")
+      const wrong = yield* clientFor(handler, "nope")
+      const refused = yield* Effect.flip(wrong.callbacks.send({ params: { taskId }, payload: { type: "heartbeat" } }))
+      assert.strictEqual(refused._tag, "Unauthorized")
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+})
+
+describe("HTTP API: admin", () => {
+  it.effect("is off (404) without an admin token, and refuses wrong tokens (401)", () =>
+    Effect.gen(function*() {
+      const { call } = yield* makeHandler
+      const off = yield* call(new Request("http://porter.test/admin/secrets", { headers: { authorization: "Bearer x" } }))
+      assert.deepStrictEqual(off, {
+        status: 404,
+        body: { _tag: "NotFound", message: "the admin API is disabled (no admin token configured)" }
+      })
+    }).pipe(Effect.provide(testLayer(undefined))))
+
+  it.effect("sets, lists (names only), deletes and rotates secrets", () =>
+    Effect.gen(function*() {
+      const { call, handler } = yield* makeHandler
+      const client = yield* clientFor(handler, ADMIN)
+      assert.strictEqual((yield* Effect.flip((yield* clientFor(handler, "wrong")).admin.listSecrets({ query: {} })))._tag, "Unauthorized")
+      const put = yield* client.admin.setSecret({
+        payload: { scope: "repository:Octo-Org/Hello-World", name: "OPENAI_API_KEY" as SecretStore.SecretName, value: "sk-openai-secret-value" }
+      })
+      assert.deepStrictEqual(put, { scope: "repository:octo-org/hello-world", name: "OPENAI_API_KEY" })
+      const listed = yield* client.admin.listSecrets({ query: { scope: "repository:octo-org/hello-world" } })
+      assert.deepStrictEqual(listed.secrets.map((s) => s.name), ["OPENAI_API_KEY"])
+      assert.notInclude(JSON.stringify(listed), "sk-openai-secret-value")
+      const stored = yield* (yield* SecretStore.SecretStore).resolve("OPENAI_API_KEY" as SecretStore.SecretName, { repo: "octo-org/hello-world" })
+      assert.strictEqual(Redacted.value(Option.getOrThrow(stored).value), "sk-openai-secret-value")
+      const badScope = yield* Effect.flip(client.admin.setSecret({ payload: { scope: "planet:mars", name: "X" as SecretStore.SecretName, value: "y" } }))
+      assert.strictEqual(badScope._tag, "BadRequest")
+      const put_ = (body: unknown) =>
+        call(new Request("http://porter.test/admin/secrets", {
+          method: "PUT",
+          body: JSON.stringify(body),
+          headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
+        }))
+      assert.strictEqual((yield* put_({ scope: "global", name: "lower-case", value: "y" })).status, 400)
+      assert.strictEqual((yield* put_("not an object")).status, 400)
+      assert.deepStrictEqual(
+        yield* client.admin.deleteSecret({ query: { scope: "repository:octo-org/hello-world", name: "OPENAI_API_KEY" as SecretStore.SecretName } }),
+        { deleted: true }
+      )
+      const rotated = yield* client.admin.rotateSecrets()
+      assert.deepStrictEqual([rotated.rotated, rotated.failed], [0, 0])
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+
+  it.effect("merges, reads and deletes settings, refusing invalid values", () =>
+    Effect.gen(function*() {
+      const { call, handler } = yield* makeHandler
+      const client = yield* clientFor(handler, ADMIN)
+      const scope = "repository:octo-org/hello-world"
+      yield* client.admin.setSettings({ payload: { scope, settings: { defaultAgent: "codex" } } })
+      const put = yield* client.admin.setSettings({ payload: { scope, settings: { maxActivePerUser: 1 } } })
+      assert.deepStrictEqual(put.settings, { defaultAgent: "codex", maxActivePerUser: 1 })
+      assert.strictEqual((yield* (yield* Settings.Settings).forRepo("octo-org/hello-world")).defaultAgent, "codex")
+      // The client refuses to send it; a request that does is answered 400.
+      const refused = yield* Effect.flip(client.admin.setSettings({ payload: { scope: "global", settings: { maxActivePerUser: -3 } } }))
+      assert.strictEqual(refused._tag, "SchemaError")
+      const invalid = yield* call(new Request("http://porter.test/admin/settings", {
+        method: "PUT",
+        body: JSON.stringify({ scope: "global", settings: { maxActivePerUser: -3 } }),
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
+      }))
+      assert.deepStrictEqual([invalid.status, invalid.body?._tag], [400, "BadRequest"])
+      assert.strictEqual((yield* Effect.flip(client.admin.getSettings({ query: { scope: "user:1" } })))._tag, "BadRequest")
+      assert.deepStrictEqual(yield* client.admin.deleteSettings({ query: { scope } }), { deleted: true })
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+
+  it.effect("lists, shows, cancels and retries tasks; runs the sweep; reports the doctor's checks", () =>
+    Effect.gen(function*() {
+      const { call, handler } = yield* makeHandler
+      const client = yield* clientFor(handler, ADMIN)
+      const { taskId } = yield* startTask
+      const list = yield* client.admin.listTasks({ query: { state: "provisioning" } })
+      assert.deepStrictEqual(list.tasks.map((t) => t.id), [taskId])
+      const bogus = yield* call(new Request("http://porter.test/admin/tasks?state=bogus", { headers: { authorization: `Bearer ${ADMIN}` } }))
+      assert.strictEqual(bogus.status, 400)
+      const shown = yield* client.admin.getTask({ params: { taskId } })
+      assert.strictEqual(shown.task.state, "provisioning")
+      assert.deepStrictEqual(shown.events.map((e) => e.kind).slice(0, 2), ["created", "transition"])
+      const stillRunning = yield* Effect.flip(client.admin.retryTask({ params: { taskId } }))
+      assert.strictEqual(stillRunning._tag, "BadRequest")
+      const cancelled = yield* client.admin.cancelTask({ params: { taskId } })
+      assert.deepStrictEqual([cancelled.cancelled, cancelled.task.state], [true, "cancelled"])
+      assert.isFalse((yield* client.admin.cancelTask({ params: { taskId } })).cancelled)
+      const retried = yield* client.admin.retryTask({ params: { taskId } })
+      assert.notStrictEqual(retried.task.id, taskId)
+      assert.strictEqual(retried.task.state, "provisioning")
+      assert.strictEqual((yield* (yield* Machines).created).length, 2, "the retry got its own machine")
+      const unknown = yield* Effect.flip(client.admin.getTask({ params: { taskId: "task_00000000000000000000000000" as Ids.TaskId } }))
+      assert.strictEqual(unknown._tag, "NotFound")
+      assert.strictEqual((yield* client.admin.sweep()).checked, 0)
+      const doctor = yield* client.admin.doctor()
+      assert.isTrue(doctor.ok)
+      assert.include(doctor.text, "storage")
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+})
+
+describe("HTTP API: OpenAPI", () => {
+  it.effect("GET /openapi.json serves the document generated from the definition", () =>
+    Effect.gen(function*() {
+      const { call } = yield* makeHandler
+      const served = yield* call(new Request("http://porter.test/openapi.json"))
+      assert.strictEqual(served.status, 200)
+      assert.deepStrictEqual(served.body, JSON.parse(JSON.stringify(HttpApp.openApi())))
+      const paths = Object.keys(served.body?.paths ?? {})
+      for (const path of ["/webhooks/github", "/callbacks/tasks/{taskId}", "/tasks/{taskId}", "/admin/secrets/rotate"]) {
+        assert.include(paths, path)
+      }
+    }).pipe(Effect.provide(testLayer(ADMIN))))
+})

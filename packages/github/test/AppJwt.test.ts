@@ -1,6 +1,7 @@
 import { createPublicKey, generateKeyPairSync, verify } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { KeyFormat } from "effect/crypto"
 import { AppJwt } from "@porter/github"
 
 // GitHub hands out PKCS#1 keys; generate one like it (Node's crypto is only the test's oracle).
@@ -49,12 +50,16 @@ describe("AppJwt", () => {
       assert.isTrue(verifies((yield* AppJwt.sign(fromEscaped, "1", Date.now())).token, publicKey))
     }))
 
-  it.effect("the PKCS#8 wrapping of a PKCS#1 key is what Node itself exports", () =>
+  it.effect("a PKCS#1 key is read as the same key as its PKCS#8 form: same PKCS#8 bytes as Node's, same signature", () =>
     Effect.gen(function*() {
       const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 })
-      const node1 = privateKey.export({ type: "pkcs1", format: "der" })
+      const fromPkcs1 = yield* AppJwt.importPrivateKey(privateKey.export({ type: "pkcs1", format: "pem" }) as string)
+      const fromPkcs8 = yield* AppJwt.importPrivateKey(privateKey.export({ type: "pkcs8", format: "pem" }) as string)
       const node8 = privateKey.export({ type: "pkcs8", format: "der" })
-      assert.deepStrictEqual(Buffer.from(AppJwt.pkcs1ToPkcs8(new Uint8Array(node1))), node8)
+      assert.deepStrictEqual(Buffer.from(yield* KeyFormat.encode(KeyFormat.pkcs8, fromPkcs1.privateKey)), node8)
+      // RSASSA-PKCS1-v1_5 is deterministic: one key, one signature.
+      const now = Date.UTC(2026, 10, 23, 12, 0, 0)
+      assert.strictEqual((yield* AppJwt.sign(fromPkcs1, "7", now)).token, (yield* AppJwt.sign(fromPkcs8, "7", now)).token)
     }))
 
   it.effect("refuses keys it cannot use, without echoing them", () =>
@@ -63,12 +68,16 @@ describe("AppJwt", () => {
         "not a key",
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----",
         "-----BEGIN RSA PRIVATE KEY-----\nbm90IGEga2V5\n-----END RSA PRIVATE KEY-----",
-        "-----BEGIN RSA PRIVATE KEY-----\n%%%%\n-----END RSA PRIVATE KEY-----"
+        "-----BEGIN RSA PRIVATE KEY-----\n%%%%\n-----END RSA PRIVATE KEY-----",
+        // A valid PKCS#8 key that is not RSA.
+        generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }) as string
       ]
       for (const pem of cases) {
         const error = yield* Effect.flip(AppJwt.importPrivateKey(pem))
         assert.strictEqual(error._tag, "InvalidPrivateKey")
         assert.notInclude(error.message, "bm90IGEga2V5")
+        const body = /-----\n([\s\S]*?)\n-----END/.exec(pem)?.[1]
+        if (body !== undefined) assert.notInclude(error.message, body.slice(0, 16))
       }
     }))
 })

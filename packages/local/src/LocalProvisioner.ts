@@ -7,7 +7,12 @@
  *
  * Machines are tracked in memory. With a `stateDir` they are also recorded on disk, so a host that restarts lists
  * and destroys the machines its predecessor left running (matched by pid *and* process start time, so a reused
- * pid is never signalled). When the layer closes, its machines are stopped, unless `keepRunningOnShutdown`.
+ * pid is never signalled). When the layer closes, its machines are stopped, unless `keepRunningOnShutdown`. A
+ * state directory that cannot be read or written fails only what needs it: adoption waits for the next look, and a
+ * record that cannot be removed is found gone later — each said in a warning.
+ *
+ * Files (machine directories, output, the state directory) go through effect's `FileSystem`: `make` needs one,
+ * `layer` provides Node's.
  *
  * States: `started` while the process runs, `stopping` while it is being stopped, `destroying` during `destroy`;
  * after the process ended `destroyed` (like Fly's auto-destroy and Docker's auto-remove), or `stopped` with
@@ -17,37 +22,32 @@
  * user, with the host's filesystem, network and CPU. Use the Docker provisioner for isolation. `spec.image`,
  * `spec.guest` and `spec.region` are ignored. Unix only.
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { tmpdir } from "node:os"
 import { basename, dirname, isAbsolute, resolve } from "node:path"
-import { Clock, Config, Context, Effect, Exit, FiberSet, Layer, Option, PubSub, Schema, Scope, Semaphore, Stream } from "effect"
+import {
+  Clock,
+  Config,
+  Context,
+  Effect,
+  Exit,
+  FiberSet,
+  FileSystem,
+  Layer,
+  Option,
+  PubSub,
+  Scope,
+  Semaphore,
+  Stream
+} from "effect"
 import { Errors, Ids, MachineProvisioner } from "@porter/core"
+import { config, type LocalOptions } from "./LocalConfig.ts"
 import type * as LogBuffer from "./LogBuffer.ts"
 import * as ProcessMachine from "./ProcessMachine.ts"
 import * as RunnerCommand from "./RunnerCommand.ts"
 import * as StateDir from "./StateDir.ts"
 
-export interface LocalOptions {
-  /** Program and arguments of every machine; default the Porter runner (`RunnerCommand.find`). */
-  readonly command?: ReadonlyArray<string> | undefined
-  /** Records machines on disk so a restarted host can find them (see the module doc). Default: memory only. */
-  readonly stateDir?: string | undefined
-  /** Where machine directories are made; default the OS temp directory. */
-  readonly tmpRoot?: string | undefined
-  /** `PATH` of machines whose environment has none; default `ProcessMachine.defaultPath()`. */
-  readonly path?: string | undefined
-  /** Time between SIGTERM and SIGKILL; default 5 s. */
-  readonly graceMs?: number | undefined
-  /** Output kept in memory per machine; default 256 KiB. */
-  readonly logMaxBytes?: number | undefined
-  /** How long ended machines stay visible to `get`/`logs`; default 10 min. */
-  readonly retainMs?: number | undefined
-  /** An ended process makes its machine `destroyed` (default) rather than `stopped`. */
-  readonly autoDestroy?: boolean | undefined
-  /** When the layer closes, leave machines running (to be adopted through `stateDir`); default false. */
-  readonly keepRunningOnShutdown?: boolean | undefined
-  /** How often output is read; default 100 ms. */
-  readonly pollMs?: number | undefined
-}
+export { config, type LocalOptions, parseCommand } from "./LocalConfig.ts"
 
 /** A line a machine wrote (stdout and stderr interleaved). */
 export interface OutputLine extends LogBuffer.OutputLine {
@@ -103,9 +103,17 @@ const newMachineId = (): Ids.MachineId => {
 const provisionError = (reason: Errors.ProvisionFailure, message: string, cause?: unknown) =>
   new Errors.ProvisionError({ reason, message, ...(cause !== undefined ? { cause } : {}) })
 
-export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner["Service"], Errors.ProvisionError, Scope.Scope> =>
+/** Warns that a state-directory step failed and what that leaves; the machines themselves are unaffected. */
+const stateWarning = (what: string, fields: Record<string, unknown> = {}) => (error: { readonly message: string }) =>
+  Effect.logWarning(what, { ...fields, error: error.message })
+
+export const make = (
+  options: LocalOptions = {}
+): Effect.Effect<LocalProvisioner["Service"], Errors.ProvisionError, Scope.Scope | FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const layerScope = yield* Effect.scope
+    const fs = yield* FileSystem.FileSystem
+    const withFs = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, FileSystem.FileSystem, fs)
     const retainMs = options.retainMs ?? 10 * 60_000
     const autoDestroy = options.autoDestroy ?? true
     const entries = new Map<string, Entry>()
@@ -120,7 +128,11 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
     let command: ReadonlyArray<string> | undefined = options.command
     const resolveCommand = Effect.gen(function*() {
       if (command !== undefined) return command
-      const found = yield* RunnerCommand.find()
+      const found = yield* withFs(RunnerCommand.find()).pipe(
+        Effect.mapError((error) =>
+          provisionError("bad_config", `could not look for the Porter runner (${error.message}); ${RunnerCommand.notFoundMessage}`, error)
+        )
+      )
       if (Option.isNone(found)) return yield* provisionError("bad_config", RunnerCommand.notFoundMessage)
       command = found.value
       return command
@@ -161,7 +173,11 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
     const watch = (entry: Entry) =>
       Effect.gen(function*() {
         const exit = yield* entry.proc.exited
-        if (state) yield* state.remove(entry.id)
+        if (state) {
+          yield* state.remove(entry.id).pipe(
+            Effect.catch(stateWarning("an ended machine's record stays; the next look finds it gone", { machineId: entry.id }))
+          )
+        }
         if (entry.forgetAt === undefined && (autoDestroy || entry.destroying)) entry.forgetAt = exit.at + retainMs
         yield* Effect.logInfo("local machine ended", {
           machineId: entry.id,
@@ -188,25 +204,28 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
       }
     })
 
-    /** Takes over the machines of hosts that are gone; cleans up after those that ended meanwhile. */
-    const adoptOrphans = adoption.withPermit(Effect.gen(function*() {
-      if (state === undefined) return
-      for (const record of yield* state.machines) {
-        if (entries.has(record.id) || (yield* state.hostRunning(record.host))) continue
+    /** Takes over one machine of a host that is gone, or cleans up after it when it ended meanwhile. */
+    const adoptOne = (state: StateDir.StateDir, record: StateDir.MachineRecord) =>
+      Effect.gen(function*() {
+        if (entries.has(record.id) || (yield* state.hostRunning(record.host))) return
         const scope = yield* Scope.make()
-        const proc = yield* ProcessMachine.adopt({
+        const proc = yield* withFs(ProcessMachine.adopt({
           pid: record.pid,
           startTime: record.startTime,
           dir: record.dir,
           ...processOptions(record.id as Ids.MachineId, record.taskId, record.deadlineAt)
-        }).pipe(Scope.provide(scope))
+        })).pipe(Scope.provide(scope), Effect.tapError(() => Scope.close(scope, Exit.void)))
         if (Option.isNone(proc)) {
           yield* Scope.close(scope, Exit.void)
-          if (isOurDirectory(record.dir)) yield* ProcessMachine.removeSandbox(record.dir)
+          if (isOurDirectory(record.dir)) yield* withFs(ProcessMachine.removeSandbox(record.dir))
           yield* state.remove(record.id)
-          continue
+          return
         }
-        yield* state.put(new StateDir.MachineRecord({ ...record, host: hostId })).pipe(Effect.ignore)
+        yield* state.put(new StateDir.MachineRecord({ ...record, host: hostId })).pipe(
+          Effect.catch(stateWarning("an adopted machine's record still names its old host; another host may adopt it too", {
+            machineId: record.id
+          }))
+        )
         yield* track({
           id: record.id as Ids.MachineId,
           taskId: record.taskId,
@@ -221,7 +240,19 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
           taskId: record.taskId,
           pid: record.pid
         })
-      }
+      }).pipe(Effect.catch(stateWarning("could not adopt a local machine left by an earlier host; trying again later", {
+        machineId: record.id
+      })))
+
+    /** Takes over the machines of hosts that are gone; cleans up after those that ended meanwhile. */
+    const adoptOrphans = adoption.withPermit(Effect.gen(function*() {
+      if (state === undefined) return
+      const records = yield* state.machines.pipe(
+        Effect.catch((error) =>
+          Effect.as(stateWarning("could not list earlier hosts' machines; none adopted this time")(error), [])
+        )
+      )
+      for (const record of records) yield* adoptOne(state, record)
     }))
 
     const tmpRoot = options.tmpRoot
@@ -254,6 +285,7 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
         prefix,
         ...processOptions(id, spec.taskId, spec.deadlineAt)
       }).pipe(
+        withFs,
         Scope.provide(scope),
         Effect.tapError(() => Scope.close(scope, Exit.void)),
         Effect.mapError((error) =>
@@ -321,7 +353,11 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
       if (entry === undefined) return
       entry.destroying = true
       const exit = yield* entry.proc.stop({ reason: "stopped" })
-      if (state) yield* state.remove(id)
+      if (state) {
+        yield* state.remove(id).pipe(
+          Effect.catch(stateWarning("a destroyed machine's record stays; the next look finds it gone", { machineId: id }))
+        )
+      }
       entry.forgetAt ??= exit.at + retainMs
       yield* Effect.logInfo("local machine destroyed", { machineId: id, taskId: entry.taskId })
     })
@@ -358,7 +394,11 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
         if (options.keepRunningOnShutdown) yield* Effect.forEach(all, (entry) => entry.proc.detach, { discard: true })
         else yield* Effect.forEach(all, (entry) => entry.proc.stop({ reason: "shutdown" }), { concurrency: "unbounded", discard: true })
         yield* Effect.forEach(all, (entry) => Scope.close(entry.scope, Exit.void), { discard: true })
-        if (state) yield* state.release
+        if (state) {
+          yield* state.release.pipe(
+            Effect.catch(stateWarning("this host's record stays; the next host finds it not running and forgets it"))
+          )
+        }
       })
     )
 
@@ -378,54 +418,17 @@ export const make = (options: LocalOptions = {}): Effect.Effect<LocalProvisioner
     })
   })
 
-/** The provisioner and `MachineProvisioner`; machines are stopped when the layer closes (see `keepRunningOnShutdown`). */
+/**
+ * The provisioner and `MachineProvisioner`, on Node's file system; machines are stopped when the layer closes (see
+ * `keepRunningOnShutdown`).
+ */
 export const layer = (
   options: LocalOptions = {}
 ): Layer.Layer<LocalProvisioner | MachineProvisioner.MachineProvisioner, Errors.ProvisionError> =>
   Layer.effectContext(
     Effect.map(make(options), (service) =>
       Context.make(LocalProvisioner, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service)))
-  )
-
-/** A command from configuration: a JSON array of strings, or words separated by spaces. */
-export const parseCommand = (text: string): Option.Option<ReadonlyArray<string>> => {
-  const trimmed = text.trim()
-  if (trimmed === "") return Option.none()
-  if (trimmed.startsWith("[")) {
-    return Option.filter(
-      Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Array(Schema.String)))(trimmed),
-      (argv) => argv.length > 0 && argv[0] !== ""
-    )
-  }
-  return Option.some(trimmed.split(/\s+/))
-}
-
-/** `PORTER_LOCAL_COMMAND`: a JSON array of strings, or words separated by spaces. */
-const CommandText = Schema.String.check(
-  Schema.makeFilter((text: string) =>
-    Option.isSome(parseCommand(text)) || "expected a JSON array of strings or words separated by spaces"
-  )
-)
-
-/**
- * `PORTER_LOCAL_COMMAND` (a JSON array, or words separated by spaces), `PORTER_LOCAL_STATE_DIR`,
- * `PORTER_LOCAL_TMPDIR`, `PORTER_LOCAL_PATH`, `PORTER_LOCAL_GRACE_MS`; all optional.
- */
-export const config: Config.Config<LocalOptions> = Config.all({
-  command: Config.option(Config.schema(CommandText, "PORTER_LOCAL_COMMAND")),
-  stateDir: Config.option(Config.String("PORTER_LOCAL_STATE_DIR")),
-  tmpRoot: Config.option(Config.String("PORTER_LOCAL_TMPDIR")),
-  path: Config.option(Config.String("PORTER_LOCAL_PATH")),
-  graceMs: Config.option(Config.Int("PORTER_LOCAL_GRACE_MS"))
-}).pipe(
-  Config.map((c) => ({
-    command: Option.getOrUndefined(Option.flatMap(c.command, parseCommand)),
-    stateDir: Option.getOrUndefined(c.stateDir),
-    tmpRoot: Option.getOrUndefined(c.tmpRoot),
-    path: Option.getOrUndefined(c.path),
-    graceMs: Option.getOrUndefined(c.graceMs)
-  }))
-)
+  ).pipe(Layer.provide(NodeFileSystem.layer))
 
 export const layerConfig: Layer.Layer<
   LocalProvisioner | MachineProvisioner.MachineProvisioner,

@@ -10,26 +10,30 @@
  * time and still read its output.
  *
  * Written on `node:child_process` rather than effect's `ChildProcessSpawner`, which cannot hand a child a file
- * descriptor, report the signal that ended it, or let a process outlive the scope that started it.
+ * descriptor, report the signal that ended it, or let a process outlive the scope that started it. Files go through
+ * effect's `FileSystem`, except the output file handed to the child: a `FileSystem.File` has no descriptor to give.
  *
  * What it cannot do: isolate the process from the host's filesystem, network or other processes beyond that —
  * it runs as the host's user and sees what that user sees. Unix only.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdir, mkdtemp, open, rm } from "node:fs/promises"
-import type { FileHandle } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { delimiter, dirname, isAbsolute, join } from "node:path"
-import { Clock, Data, Deferred, Effect, Exit, Fiber, Option, Redacted, Scope, Semaphore } from "effect"
+import { open } from "node:fs/promises"
+import { dirname, isAbsolute, join } from "node:path"
+import { ByteSize, Clock, Deferred, Effect, Exit, Fiber, FileSystem, Option, type Redacted, Scope } from "effect"
 import * as LogBuffer from "./LogBuffer.ts"
+import * as OutputTail from "./OutputTail.ts"
 import * as Processes from "./Processes.ts"
+import { environment, makeSandbox, removeSandbox, type Sandbox, type SandboxOptions, StartError } from "./Sandbox.ts"
 
-/** The process could not be started. `message` is safe to show: it names the command, never the environment. */
-export class StartError extends Data.TaggedError("StartError")<{
-  readonly reason: "command" | "sandbox"
-  readonly message: string
-  readonly cause?: unknown
-}> {}
+export {
+  defaultPath,
+  environment,
+  makeSandbox,
+  removeSandbox,
+  type Sandbox,
+  type SandboxOptions,
+  StartError
+} from "./Sandbox.ts"
 
 /** Why a machine's process ended. */
 export type ExitReason =
@@ -54,24 +58,6 @@ export type Status =
   | { readonly _tag: "Running" }
   | { readonly _tag: "Stopping"; readonly reason: ExitReason }
   | { readonly _tag: "Exited"; readonly exit: ExitInfo }
-
-export interface Sandbox {
-  /** The private directory; everything below is removed when the process ends. */
-  readonly dir: string
-  readonly home: string
-  readonly tmp: string
-  /** The working directory. */
-  readonly work: string
-  /** stdout and stderr, interleaved. */
-  readonly logFile: string
-}
-
-export interface SandboxOptions {
-  /** Where the private directory is made; default the OS temp directory. */
-  readonly root?: string | undefined
-  /** Name prefix of the directory; default `porter-machine-`. */
-  readonly prefix?: string | undefined
-}
 
 export interface StartOptions extends SandboxOptions {
   /** Program and arguments (no shell). */
@@ -125,57 +111,6 @@ export interface ProcessMachine {
   readonly detach: Effect.Effect<void>
 }
 
-const isDarwin = process.platform === "darwin"
-
-/** The `PATH` a machine gets when its environment has none: where this Node lives, then the system's. */
-export const defaultPath = (): string =>
-  [...new Set([dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin", ...(isDarwin ? ["/opt/homebrew/bin"] : [])])]
-    .join(delimiter)
-
-/** Makes the private directory: `home/`, `tmp/`, `work/` and the output file. */
-export const makeSandbox = (options: SandboxOptions = {}): Effect.Effect<Sandbox, StartError> =>
-  Effect.tryPromise({
-    try: async () => {
-      const dir = await mkdtemp(join(options.root ?? tmpdir(), options.prefix ?? "porter-machine-"))
-      const sandbox: Sandbox = {
-        dir,
-        home: join(dir, "home"),
-        tmp: join(dir, "tmp"),
-        work: join(dir, "work"),
-        logFile: join(dir, "output.log")
-      }
-      await Promise.all([sandbox.home, sandbox.tmp, sandbox.work].map((d) => mkdir(d, { mode: 0o700 })))
-      return sandbox
-    },
-    catch: (cause) =>
-      new StartError({
-        reason: "sandbox",
-        message: `could not create the machine's directory under ${options.root ?? tmpdir()}: ${describe(cause)}`,
-        cause
-      })
-  })
-
-export const removeSandbox = (dir: string): Effect.Effect<void> =>
-  Effect.promise(() => rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined))
-
-/**
- * The whole environment of a machine: `env`, the secrets, `PATH` (from `env` or the default), and `HOME`/`TMPDIR`
- * in the sandbox. The only place secret values are unwrapped; the result goes to `spawn` and nowhere else.
- */
-export const environment = (options: {
-  readonly env: Readonly<Record<string, string>>
-  readonly secretEnv?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
-  readonly path?: string | undefined
-  readonly sandbox: Pick<Sandbox, "home" | "tmp">
-}): Record<string, string> => {
-  const env: Record<string, string> = { ...options.env }
-  for (const [name, value] of Object.entries(options.secretEnv ?? {})) env[name] = Redacted.value(value)
-  env.PATH = options.env.PATH ?? options.path ?? defaultPath()
-  env.HOME = options.sandbox.home
-  env.TMPDIR = options.sandbox.tmp
-  return env
-}
-
 const describe = (cause: unknown): string => {
   if (cause instanceof Error) {
     const code = (cause as NodeJS.ErrnoException).code
@@ -186,53 +121,6 @@ const describe = (cause: unknown): string => {
 
 const quote = (command: ReadonlyArray<string>) =>
   command.map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : JSON.stringify(part))).join(" ")
-
-/** Reads a growing file into a `LogBuffer`. */
-const makeTail = (
-  file: string,
-  buffer: LogBuffer.LogBuffer,
-  onLine: StartOptions["onLine"],
-  from = 0
-) => {
-  let handle: FileHandle | undefined
-  let offset = from
-  let ended = false
-  const chunk = Buffer.alloc(64 * 1024)
-
-  const emit = (lines: ReadonlyArray<LogBuffer.OutputLine>) =>
-    onLine === undefined || lines.length === 0 ? Effect.void : Effect.forEach(lines, onLine, { discard: true })
-
-  const lock = Semaphore.makeUnsafe(1)
-  // One reader at a time, and uninterruptible: `offset` must always match what the buffer holds.
-  const readUnlocked = Effect.gen(function*() {
-    if (ended) return
-    const lines = yield* Effect.promise(async () => {
-      handle ??= await open(file, "r").catch(() => undefined)
-      if (handle === undefined) return []
-      const out: Array<LogBuffer.OutputLine> = []
-      for (;;) {
-        const { bytesRead } = await handle.read(chunk, 0, chunk.length, offset).catch(() => ({ bytesRead: 0 }))
-        if (bytesRead === 0) return out
-        offset += bytesRead
-        out.push(...buffer.push(chunk.subarray(0, bytesRead), Date.now()))
-      }
-    })
-    yield* emit(lines)
-  })
-  const read = lock.withPermit(Effect.uninterruptible(readUnlocked))
-
-  const finish = lock.withPermit(Effect.uninterruptible(Effect.gen(function*() {
-    yield* readUnlocked
-    if (ended) return
-    ended = true
-    yield* emit(buffer.end(yield* Clock.currentTimeMillis))
-    const open = handle
-    handle = undefined
-    if (open) yield* Effect.promise(() => open.close().catch(() => undefined))
-  })))
-
-  return { read, finish }
-}
 
 const spawnChild = (command: ReadonlyArray<string>, env: Record<string, string>, sandbox: Sandbox) =>
   Effect.gen(function*() {
@@ -270,7 +158,11 @@ const spawnChild = (command: ReadonlyArray<string>, env: Record<string, string>,
       return Effect.sync(() => {
         if (child.pid !== undefined) Processes.signalGroupUnsafe(child.pid, "SIGKILL")
       })
-    }).pipe(Effect.ensuring(Effect.promise(() => log.close().catch(() => undefined))))
+    }).pipe(
+      // The child holds its own copy of the descriptor; ours is closed once it started (or failed to). Closing a
+      // descriptor that was just opened does not fail in practice, and if it did there would be nothing to do.
+      Effect.ensuring(Effect.ignore(Effect.tryPromise(() => log.close())))
+    )
     return { child, exit }
   })
 
@@ -293,10 +185,11 @@ interface Supervised {
 const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | "env" | "secretEnv">) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
+    const fs = yield* FileSystem.FileSystem
     const graceMs = options.graceMs ?? 5_000
     const pollMs = Math.max(10, options.pollMs ?? 100)
     const buffer = LogBuffer.make({ ...(options.logMaxBytes !== undefined ? { maxBytes: options.logMaxBytes } : {}) })
-    const tail = makeTail(machine.sandbox.logFile, buffer, options.onLine, machine.tailFrom)
+    const tail = OutputTail.make(fs, machine.sandbox.logFile, buffer, options.onLine, machine.tailFrom)
     const done = yield* Deferred.make<ExitInfo>()
     const startedAt = yield* Clock.currentTimeMillis
     let status: Status = { _tag: "Running" }
@@ -320,11 +213,13 @@ const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | 
     const finish = Effect.flatMap(machine.leaderGone, ([code, signal]) =>
       Effect.uninterruptible(Effect.gen(function*() {
         // Whatever it left running in its group goes with it.
-        yield* Processes.terminateGroup(machine.pid, graceMs)
+        yield* Processes.terminateGroup(machine.pid, graceMs).pipe(Effect.provideService(FileSystem.FileSystem, fs))
         yield* Fiber.interrupt(tailFiber)
         if (deadlineFiber) yield* Fiber.interrupt(deadlineFiber)
         yield* tail.finish
-        if (!options.keepDirectory) yield* removeSandbox(machine.sandbox.dir)
+        if (!options.keepDirectory) {
+          yield* removeSandbox(machine.sandbox.dir).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+        }
         const reason = status._tag === "Stopping" ? status.reason : "exited"
         const exit: ExitInfo = { at: yield* Clock.currentTimeMillis, code, signal, reason }
         status = { _tag: "Exited", exit }
@@ -349,6 +244,7 @@ const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | 
       yield* Fiber.interrupt(finisher)
       yield* Fiber.interrupt(tailFiber)
       if (deadlineFiber) yield* Fiber.interrupt(deadlineFiber)
+      yield* tail.close
     })
 
     yield* Scope.addFinalizer(scope, options.keepRunningOnClose ? detach : stop({ reason: "shutdown" }))
@@ -373,13 +269,21 @@ const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | 
  * `keepRunningOnClose`, left running).
  */
 export const start = Effect.fn("ProcessMachine.start")(function*(options: StartOptions) {
+  const fs = yield* FileSystem.FileSystem
+  const withFs = <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) =>
+    Effect.provideService(effect, FileSystem.FileSystem, fs)
   const sandbox = yield* makeSandbox(options)
   const env = environment({ ...options, sandbox })
   const { child, exit } = yield* spawnChild(options.command, env, sandbox).pipe(
     Effect.tapError(() => removeSandbox(sandbox.dir))
   )
   const pid = child.pid!
-  const startTime = Option.getOrElse(yield* Processes.startTime(pid), () => "")
+  const startTime = yield* Processes.startTime(pid).pipe(
+    Effect.map(Option.getOrElse(() => "")),
+    // `startTime` is "" when it cannot be read: the machine runs, and a later host never adopts it.
+    Effect.catchTag("PlatformError", (error) =>
+      Effect.as(Effect.logWarning("could not read a machine's start time", { pid, error: error.message }), ""))
+  )
   return yield* supervise({
     pid,
     startTime,
@@ -387,13 +291,15 @@ export const start = Effect.fn("ProcessMachine.start")(function*(options: StartO
     adopted: false,
     leaderGone: Deferred.await(exit),
     signal: (signal) =>
-      Effect.flatMap(Processes.groupAlive(pid), (group) =>
+      withFs(Effect.flatMap(Processes.groupAlive(pid), (group) =>
         group
           ? Processes.signalGroup(pid, signal)
           : Effect.sync(() => {
             child.kill(signal)
-          })),
-    alive: Effect.flatMap(Deferred.isDone(exit), (gone) => (gone ? Processes.groupAlive(pid) : Effect.succeed(true))),
+          }))),
+    alive: withFs(
+      Effect.flatMap(Deferred.isDone(exit), (gone) => (gone ? Processes.groupAlive(pid) : Effect.succeed(true)))
+    ),
     unref: () => child.unref(),
     tailFrom: 0
   }, options)
@@ -411,6 +317,7 @@ export interface AdoptOptions extends Omit<StartOptions, "command" | "env" | "se
  * `None` when nothing of it runs any more. Its output is read again from the file, within the buffer's budget.
  */
 export const adopt = Effect.fn("ProcessMachine.adopt")(function*(options: AdoptOptions) {
+  const fs = yield* FileSystem.FileSystem
   const pid = options.pid
   if (!isAbsolute(options.dir) || dirname(options.dir) === options.dir) return Option.none<ProcessMachine>()
   const leaderOurs = options.startTime !== "" && (yield* Processes.isSame(pid, options.startTime))
@@ -420,9 +327,11 @@ export const adopt = Effect.fn("ProcessMachine.adopt")(function*(options: AdoptO
   if (leaderRuns && !leaderOurs) return Option.none<ProcessMachine>()
   if (!leaderRuns && !(yield* Processes.groupAlive(pid))) return Option.none<ProcessMachine>()
   const alive = Effect.gen(function*() {
-    const leader = yield* Processes.isSame(pid, options.startTime)
+    // A leader that cannot be checked leaves it to its group, of which it is a member (`groupAlive` errs towards
+    // "alive").
+    const leader = yield* Effect.orElseSucceed(Processes.isSame(pid, options.startTime), () => false)
     return leader || (yield* Processes.groupAlive(pid))
-  })
+  }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
   const pollMs = Math.max(50, (options.pollMs ?? 100) * 2)
   const sandbox: Sandbox = {
     dir: options.dir,
@@ -432,11 +341,10 @@ export const adopt = Effect.fn("ProcessMachine.adopt")(function*(options: AdoptO
     logFile: join(options.dir, "output.log")
   }
   const logMaxBytes = options.logMaxBytes ?? LogBuffer.defaultMaxBytes
-  const size = yield* Effect.promise(() =>
-    open(sandbox.logFile, "r").then(
-      (h) => h.stat().then((s) => h.close().then(() => s.size)),
-      () => 0
-    )
+  const size = yield* fs.stat(sandbox.logFile).pipe(
+    Effect.map((info) => Number(ByteSize.toBigInt(info.size))),
+    // Nothing to measure: the tail reads from the start, and says so if it cannot read the file either.
+    Effect.orElseSucceed(() => 0)
   )
   const machine = yield* supervise({
     pid,

@@ -3,12 +3,11 @@
  * that was reused by another program is never mistaken for ours), whether it or its group still runs, and
  * signalling a whole group.
  *
- * Linux reads `/proc` (zombies count as gone); other Unix systems use `ps` and `kill(pid, 0)`, where a zombie
- * still counts as running. Windows is not supported (no process groups to signal).
+ * Linux reads `/proc` through effect's `FileSystem` (zombies count as gone); other Unix systems use `ps` and
+ * `kill(pid, 0)`, where a zombie still counts as running. Windows is not supported (no process groups to signal).
  */
 import { execFile } from "node:child_process"
-import { readdir, readFile } from "node:fs/promises"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, FileSystem, Option, type PlatformError } from "effect"
 
 export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2"
 
@@ -33,14 +32,31 @@ const parseStat = (text: string): ProcStat | undefined => {
   return { state, pgrp, startTime }
 }
 
-const readStat = (pid: number): Promise<ProcStat | undefined> =>
-  readFile(`/proc/${pid}/stat`, "utf8").then(parseStat, () => undefined)
+/**
+ * `/proc/<pid>/stat`, or `undefined` when there is no such process to read: it is gone (no file, or it ended while
+ * being read) or hidden from this user by `/proc`'s `hidepid` — then it is not one this host started, since
+ * machines run as the host's user. Other failures (out of file descriptors, …) are errors.
+ */
+const readStat = (pid: number): Effect.Effect<ProcStat | undefined, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return yield* fs.readFileString(`/proc/${pid}/stat`).pipe(
+      Effect.map(parseStat),
+      Effect.catchTag("PlatformError", (error) => (notThere(error) ? Effect.succeed(undefined) : Effect.fail(error)))
+    )
+  })
 
-const psStartTime = (pid: number): Promise<string | undefined> =>
-  new Promise((resolve) => {
+const notThere = (error: PlatformError.PlatformError): boolean =>
+  error.reason._tag === "NotFound" || error.reason._tag === "PermissionDenied" ||
+  (error.reason._tag === "Unknown" && (error.reason.cause as NodeJS.ErrnoException | undefined)?.code === "ESRCH")
+
+/** `ps`'s start date of a process; `undefined` when `ps` knows no such process (it exits non-zero) or fails. */
+const psStartTime = (pid: number): Effect.Effect<string | undefined> =>
+  Effect.callback<string | undefined>((resume) => {
     execFile("ps", ["-o", "lstart=", "-p", String(pid)], { env: { PATH: "/bin:/usr/bin", LC_ALL: "C" } }, (error, out) => {
       const text = String(out).trim()
-      resolve(error || text === "" ? undefined : text)
+      // `ps -p` exits 1 when the process does not exist; whatever else went wrong, there is no date to compare.
+      resume(Effect.succeed(error || text === "" ? undefined : text))
     })
   })
 
@@ -56,35 +72,55 @@ const signal0 = (target: number): boolean => {
 
 /**
  * The start time of a running process, as an opaque string that changes when the pid is reused (clock ticks
- * since boot on Linux, `ps`'s start date elsewhere). `None` when nothing runs under that pid.
+ * since boot on Linux, `ps`'s start date elsewhere). `None` when nothing of ours runs under that pid.
  */
-export const startTime = (pid: number): Effect.Effect<Option.Option<string>> =>
-  Effect.promise(async () => {
-    if (!Number.isInteger(pid) || pid <= 0) return undefined
+export const startTime = (
+  pid: number
+): Effect.Effect<Option.Option<string>, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  Effect.suspend(() => {
+    if (!Number.isInteger(pid) || pid <= 0) return Effect.succeedNone
     if (linux) {
-      const stat = await readStat(pid)
-      return stat === undefined || stat.state === "Z" || stat.state === "X" ? undefined : stat.startTime
+      return Effect.map(readStat(pid), (stat) =>
+        stat === undefined || stat.state === "Z" || stat.state === "X" ? Option.none() : Option.some(stat.startTime))
     }
-    return signal0(pid) ? psStartTime(pid) : undefined
-  }).pipe(Effect.map(Option.fromNullishOr))
+    return signal0(pid) ? Effect.map(psStartTime(pid), Option.fromNullishOr) : Effect.succeedNone
+  })
 
 /** The process runs and is the one that started at `expected`. */
-export const isSame = (pid: number, expected: string): Effect.Effect<boolean> =>
+export const isSame = (
+  pid: number,
+  expected: string
+): Effect.Effect<boolean, PlatformError.PlatformError, FileSystem.FileSystem> =>
   Effect.map(startTime(pid), (current) => Option.isSome(current) && current.value === expected)
 
-/** Live (non-zombie) members of a process group. Off Linux: whether any member exists. */
-export const groupAlive = (pgid: number): Effect.Effect<boolean> =>
-  Effect.promise(async () => {
+/**
+ * Live (non-zombie) members of a process group. Off Linux, and on Linux when `/proc` cannot be read: whether any
+ * member exists (`kill(-pgid, 0)`; a zombie counts), which errs on the side of "still running".
+ */
+export const groupAlive = (pgid: number): Effect.Effect<boolean, never, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
     if (!Number.isInteger(pgid) || pgid <= 1) return false
     if (!signal0(-pgid)) return false
     if (!linux) return true
-    const entries = await readdir("/proc").catch(() => [] as Array<string>)
-    for (const entry of entries) {
-      if (!/^\d+$/.test(entry)) continue
-      const stat = await readStat(Number(entry))
-      if (stat !== undefined && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X") return true
-    }
-    return false
+    const fs = yield* FileSystem.FileSystem
+    const members = Effect.gen(function*() {
+      for (const entry of yield* fs.readDirectory("/proc")) {
+        if (!/^\d+$/.test(entry)) continue
+        const stat = yield* readStat(Number(entry))
+        if (stat !== undefined && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X") return true
+      }
+      return false
+    })
+    return yield* members.pipe(
+      Effect.catchTag("PlatformError", (error) =>
+        Effect.as(
+          Effect.logDebug("cannot read /proc; a process group counts as alive while kill(0) finds it", {
+            pgid,
+            error: error.message
+          }),
+          true
+        ))
+    )
   })
 
 /** `signalGroup`, outside Effect. */
@@ -103,7 +139,11 @@ export const signalGroup = (pgid: number, signal: Signal): Effect.Effect<void> =
   Effect.sync(() => signalGroupUnsafe(pgid, signal))
 
 /** Polls until `check` is false or `timeoutMs` passed; true when it became false. */
-export const waitUntilGone = (check: Effect.Effect<boolean>, timeoutMs: number, pollMs = 50): Effect.Effect<boolean> =>
+export const waitUntilGone = <R>(
+  check: Effect.Effect<boolean, never, R>,
+  timeoutMs: number,
+  pollMs = 50
+): Effect.Effect<boolean, never, R> =>
   Effect.gen(function*() {
     const until = (yield* Clock.currentTimeMillis) + timeoutMs
     for (;;) {
@@ -117,7 +157,7 @@ export const waitUntilGone = (check: Effect.Effect<boolean>, timeoutMs: number, 
  * SIGTERM to the group, SIGKILL to what is left after `graceMs`, then a bounded wait for the group to vanish.
  * Returns whether it is gone.
  */
-export const terminateGroup = (pgid: number, graceMs: number): Effect.Effect<boolean> =>
+export const terminateGroup = (pgid: number, graceMs: number): Effect.Effect<boolean, never, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const alive = groupAlive(pgid)
     if (!(yield* alive)) return true

@@ -5,42 +5,61 @@
  * installed from the registry, the bundle `dist/runner.mjs` (made by the runner's `build:bundle` script) runs,
  * because Node does not strip types under `node_modules`.
  */
-import { access, realpath } from "node:fs/promises"
 import { dirname, join, sep } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Option } from "effect"
+import { Effect, FileSystem, Option, type PlatformError } from "effect"
 
-const exists = (path: string) => access(path).then(() => true, () => false)
+/**
+ * Whether `path` is there. A path that cannot be reached (a missing, non-directory or unsearchable ancestor) is not
+ * a runner this host could run either; other failures are errors.
+ */
+const exists = (fs: FileSystem.FileSystem, path: string) =>
+  fs.access(path).pipe(
+    Effect.as(true),
+    Effect.catchTag("PlatformError", (error) =>
+      error.reason._tag === "NotFound" || error.reason._tag === "BadResource" || error.reason._tag === "PermissionDenied"
+        ? Effect.succeed(false)
+        : Effect.fail(error))
+  )
 
 /** The runner package's directory, looking in `node_modules/@porter/runner` from `from` upwards. */
-export const findPackage = (from: string): Effect.Effect<Option.Option<string>> =>
-  Effect.promise(async () => {
+export const findPackage = (
+  from: string
+): Effect.Effect<Option.Option<string>, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
     let dir = from
     for (;;) {
       const candidate = join(dir, "node_modules", "@porter", "runner")
-      if (await exists(join(candidate, "package.json"))) return realpath(candidate)
+      if (yield* exists(fs, join(candidate, "package.json"))) return Option.some(yield* fs.realPath(candidate))
       const parent = dirname(dir)
-      if (parent === dir) return undefined
+      if (parent === dir) return Option.none()
       dir = parent
     }
-  }).pipe(Effect.map(Option.fromNullishOr))
+  })
 
 /** The command that runs the runner in `packageDir` with this Node, if its entry is there. */
-export const commandIn = (packageDir: string, node = process.execPath): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
-  Effect.promise(async () => {
+export const commandIn = (
+  packageDir: string,
+  node = process.execPath
+): Effect.Effect<Option.Option<ReadonlyArray<string>>, PlatformError.PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
     const source = join(packageDir, "src", "main.ts")
     const bundle = join(packageDir, "dist", "runner.mjs")
     const installed = packageDir.split(sep).includes("node_modules")
-    if (!installed && (await exists(source))) return [node, "--conditions=@porter/source", source]
-    if (await exists(bundle)) return [node, bundle]
-    return undefined
-  }).pipe(Effect.map(Option.fromNullishOr))
+    if (!installed && (yield* exists(fs, source))) return Option.some([node, "--conditions=@porter/source", source])
+    if (yield* exists(fs, bundle)) return Option.some([node, bundle])
+    return Option.none()
+  })
 
 /** Where this module lives: the search for the runner starts here. */
 export const here = (): string => dirname(fileURLToPath(import.meta.url))
 
 /** The runner's command, searching from `from` (default: this package). */
-export const find = (from: string = here()): Effect.Effect<Option.Option<ReadonlyArray<string>>> =>
+export const find = (
+  from: string = here()
+): Effect.Effect<Option.Option<ReadonlyArray<string>>, PlatformError.PlatformError, FileSystem.FileSystem> =>
   Effect.flatMap(findPackage(from), Option.match({ onNone: () => Effect.succeedNone, onSome: (dir) => commandIn(dir) }))
 
 export const notFoundMessage =

@@ -2,13 +2,13 @@
  * A directory that remembers which machines a host started, so the next host can find the ones that outlived it:
  * `machines/<id>.json` per machine (pid, process start time, directory, task), `hosts/<id>.json` per running host
  * (its own pid and start time). A machine is an orphan when the host that recorded it is no longer running, or
- * shut down without stopping it. Files are written whole (temp file + rename); unreadable files are skipped.
+ * shut down without stopping it. Files are written whole (temp file + rename) through effect's `FileSystem`;
+ * unreadable files are skipped with a warning, files removed meanwhile (by another host) quietly.
  *
  * Several hosts may share one directory: each leaves the machines of the others alone while those run.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Data, Effect, Option, Schema } from "effect"
+import { Data, Effect, FileSystem, Option, type PlatformError, Schema } from "effect"
 import * as Processes from "./Processes.ts"
 
 export class MachineRecord extends Schema.Class<MachineRecord>("@porter/local/MachineRecord")({
@@ -39,12 +39,13 @@ export interface StateDir {
   /** This host's id. */
   readonly hostId: string
   readonly put: (record: MachineRecord) => Effect.Effect<void, StateDirError>
-  readonly remove: (id: string) => Effect.Effect<void>
-  readonly machines: Effect.Effect<ReadonlyArray<MachineRecord>>
+  /** Forgets a machine; one already forgotten is fine. */
+  readonly remove: (id: string) => Effect.Effect<void, StateDirError>
+  readonly machines: Effect.Effect<ReadonlyArray<MachineRecord>, StateDirError>
   /** A host with this id is running now (this one included). */
-  readonly hostRunning: (hostId: string) => Effect.Effect<boolean>
+  readonly hostRunning: (hostId: string) => Effect.Effect<boolean, StateDirError>
   /** Forgets this host: its machines become orphans for the next host. */
-  readonly release: Effect.Effect<void>
+  readonly release: Effect.Effect<void, StateDirError>
 }
 
 const safeName = /^[\w.-]{1,128}$/
@@ -54,55 +55,89 @@ const decodeHost = Schema.decodeUnknownOption(Schema.fromJsonString(HostRecord))
 const encodeMachine = Schema.encodeSync(Schema.fromJsonString(MachineRecord))
 const encodeHost = Schema.encodeSync(Schema.fromJsonString(HostRecord))
 
-const writeWhole = async (file: string, text: string) => {
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`
-  await writeFile(temp, text, { mode: 0o600 })
-  await rename(temp, file)
-}
-
-const readAll = async <A>(dir: string, decode: (text: string) => Option.Option<A>): Promise<ReadonlyArray<A>> => {
-  const names = await readdir(dir).catch(() => [] as Array<string>)
-  const out: Array<A> = []
-  for (const name of names) {
-    if (!name.endsWith(".json")) continue
-    const text = await readFile(join(dir, name), "utf8").catch(() => undefined)
-    if (text === undefined) continue
-    const decoded = decode(text)
-    if (Option.isSome(decoded)) out.push(decoded.value)
-  }
-  return out
-}
-
 /** Opens (creating it if needed) a state directory and registers this host in it. */
-export const make = (dir: string, hostId: string): Effect.Effect<StateDir, StateDirError> =>
+export const make = (dir: string, hostId: string): Effect.Effect<StateDir, StateDirError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
     const machinesDir = join(dir, "machines")
     const hostsDir = join(dir, "hosts")
-    const fail = (what: string) => (cause: unknown) =>
-      new StateDirError({ message: `could not ${what} in the state directory ${dir}: ${String(cause)}`, cause })
-    yield* Effect.tryPromise({
-      try: () => Promise.all([mkdir(machinesDir, { recursive: true, mode: 0o700 }), mkdir(hostsDir, { recursive: true, mode: 0o700 })]),
-      catch: fail("create folders")
-    })
-    const startTime = Option.getOrElse(yield* Processes.startTime(process.pid), () => "")
+    const fail = (what: string) => (cause: PlatformError.PlatformError) =>
+      new StateDirError({ message: `could not ${what} in the state directory ${dir}: ${cause.message}`, cause })
+
+    /** Writes `file` whole: a temp file, then a rename over it. */
+    const writeWhole = (file: string, text: string) =>
+      Effect.gen(function*() {
+        const temp = `${file}.${process.pid}.${Date.now()}.tmp`
+        yield* fs.writeFileString(temp, text, { mode: 0o600 }).pipe(
+          Effect.andThen(fs.rename(temp, file)),
+          // Cleanup only: the temp file is this call's own, and the failure reported is the write's.
+          Effect.tapError(() => Effect.ignore(fs.remove(temp, { force: true })))
+        )
+      })
+
+    /** The `.json` files of a folder that decode; files removed since the listing are skipped. */
+    const readAll = <A>(folder: string, decode: (text: string) => Option.Option<A>) =>
+      Effect.gen(function*() {
+        const out: Array<A> = []
+        for (const name of yield* fs.readDirectory(folder)) {
+          if (!name.endsWith(".json")) continue
+          const file = join(folder, name)
+          const text = yield* fs.readFileString(file).pipe(
+            Effect.map(Option.some),
+            Effect.catchTag("PlatformError", (error) =>
+              error.reason._tag === "NotFound"
+                // Removed since the listing: its machine ended, or its host left.
+                ? Effect.succeedNone
+                : Effect.as(
+                  Effect.logWarning("skipping an unreadable file of the state directory", { file, error: error.message }),
+                  Option.none<string>()
+                ))
+          )
+          const decoded = Option.flatMap(text, decode)
+          if (Option.isSome(decoded)) out.push(decoded.value)
+        }
+        return out
+      })
+
+    const removeFile = (file: string, what: string) => fs.remove(file, { force: true }).pipe(Effect.mapError(fail(what)))
+
+    yield* Effect.forEach([machinesDir, hostsDir], (folder) => fs.makeDirectory(folder, { recursive: true, mode: 0o700 }), {
+      discard: true
+    }).pipe(Effect.mapError(fail("create folders")))
+    const startTime = Option.getOrElse(
+      yield* Processes.startTime(process.pid).pipe(Effect.mapError(fail("read this host's start time"))),
+      () => ""
+    )
     const self = new HostRecord({ id: hostId, pid: process.pid, startTime })
-    yield* Effect.tryPromise({ try: () => writeWhole(join(hostsDir, `${hostId}.json`), encodeHost(self)), catch: fail("register the host") })
+    yield* writeWhole(join(hostsDir, `${hostId}.json`), encodeHost(self)).pipe(Effect.mapError(fail("register the host")))
 
     const hostRunning = (id: string) =>
       Effect.gen(function*() {
         if (id === hostId) return true
         if (!safeName.test(id)) return false
-        const text = yield* Effect.promise(() => readFile(join(hostsDir, `${id}.json`), "utf8").catch(() => undefined))
-        const host = text === undefined ? Option.none() : decodeHost(text)
+        const text = yield* fs.readFileString(join(hostsDir, `${id}.json`)).pipe(
+          Effect.map(Option.some),
+          // No file: that host released its machines, or was found gone and forgotten.
+          Effect.catchTag("PlatformError", (error) =>
+            error.reason._tag === "NotFound" ? Effect.succeedNone : Effect.fail(error)),
+          Effect.mapError(fail(`read host ${id}`))
+        )
+        const host = Option.flatMap(text, decodeHost)
         if (Option.isNone(host)) return false
-        return host.value.startTime !== "" && (yield* Processes.isSame(host.value.pid, host.value.startTime))
+        return host.value.startTime !== "" &&
+          (yield* Processes.isSame(host.value.pid, host.value.startTime).pipe(
+            Effect.provideService(FileSystem.FileSystem, fs),
+            Effect.mapError(fail(`check host ${id}`))
+          ))
       })
 
-    // Hosts that died without releasing their file.
-    for (const host of yield* Effect.promise(() => readAll(hostsDir, decodeHost))) {
-      if (!(yield* hostRunning(host.id)) && safeName.test(host.id)) {
-        yield* Effect.promise(() => rm(join(hostsDir, `${host.id}.json`), { force: true }).catch(() => undefined))
-      }
+    // Hosts that died without releasing their file. A host that cannot be checked or forgotten now is left for the
+    // next look: its file only says which machines it supervised.
+    for (const host of yield* readAll(hostsDir, decodeHost).pipe(Effect.mapError(fail("list the hosts")))) {
+      if (!safeName.test(host.id)) continue
+      yield* Effect.gen(function*() {
+        if (!(yield* hostRunning(host.id))) yield* removeFile(join(hostsDir, `${host.id}.json`), "forget a host")
+      }).pipe(Effect.catchTag("StateDirError", (error) => Effect.logWarning(error.message)))
     }
 
     const fileOf = (id: string) => (safeName.test(id) ? Option.some(join(machinesDir, `${id}.json`)) : Option.none())
@@ -113,15 +148,16 @@ export const make = (dir: string, hostId: string): Effect.Effect<StateDir, State
       put: (record) =>
         Option.match(fileOf(record.id), {
           onNone: () => Effect.fail(new StateDirError({ message: `machine id ${JSON.stringify(record.id)} cannot name a file` })),
-          onSome: (file) => Effect.tryPromise({ try: () => writeWhole(file, encodeMachine(record)), catch: fail("record a machine") })
+          onSome: (file) => writeWhole(file, encodeMachine(record)).pipe(Effect.mapError(fail("record a machine")))
         }),
       remove: (id) =>
         Option.match(fileOf(id), {
           onNone: () => Effect.void,
-          onSome: (file) => Effect.promise(() => rm(file, { force: true }).catch(() => undefined))
+          // `force`: a record already removed is fine.
+          onSome: (file) => removeFile(file, `forget machine ${id}`)
         }),
-      machines: Effect.promise(() => readAll(machinesDir, decodeMachine)),
+      machines: readAll(machinesDir, decodeMachine).pipe(Effect.mapError(fail("list the machines"))),
       hostRunning,
-      release: Effect.promise(() => rm(join(hostsDir, `${hostId}.json`), { force: true }).catch(() => undefined))
+      release: removeFile(join(hostsDir, `${hostId}.json`), "release this host")
     } satisfies StateDir
   })

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { NodeFileSystem } from "@effect/platform-node"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, Scope, Stream } from "effect"
 import { Ids, MachineProvisioner } from "@porter/core"
@@ -60,7 +61,8 @@ const lineOf = (id: Ids.MachineId, prefix: string) =>
     )
   })
 
-const running = (pid: number) => Effect.map(Processes.startTime(pid), Option.isSome)
+const running = (pid: number) =>
+  Processes.startTime(pid).pipe(Effect.map(Option.isSome), Effect.orDie, Effect.provide(NodeFileSystem.layer))
 
 MachineProvisionerSuite.run("local processes", LocalProvisioner.layer(base), { timeout: 60_000 })
 
@@ -180,7 +182,8 @@ layer(withLogs(LocalProvisioner.layer(base)), { excludeTestServices: true, timeo
       const error = yield* LocalProvisioner.make({ ...base, command: ["/nonexistent/porter-runner", "--flag"] }).pipe(
         Effect.flatMap((p) => p.create(specOf(Ids.TaskId.make("task_0000000000aaaaaaaaaaaaaaaa")))),
         Effect.flip,
-        Effect.scoped
+        Effect.scoped,
+        Effect.provide(NodeFileSystem.layer)
       )
       assert.strictEqual(error._tag, "ProvisionError")
       assert.strictEqual(error.reason, "bad_config")
@@ -309,6 +312,21 @@ describe("LocalProvisioner state directory", () => {
       yield* host.close
       stranger.kill("SIGKILL")
       rmSync(stateDir, { recursive: true, force: true })
+    }))
+
+  it.live("a state directory that cannot be made is a ProvisionError that names it", () =>
+    Effect.gen(function*() {
+      const file = join(tmpRoot, "not-a-directory")
+      writeFileSync(file, "")
+      const exit = yield* Effect.exit(Layer.build(LocalProvisioner.layer({ ...base, stateDir: join(file, "state") })).pipe(
+        Effect.scoped
+      ))
+      assert.isTrue(Exit.isFailure(exit))
+      const shown = String(Exit.isFailure(exit) ? exit.cause : "")
+      assert.include(shown, "ProvisionError")
+      assert.include(shown, join(file, "state"))
+      assert.include(shown, "PORTER_LOCAL_STATE_DIR")
+      rmSync(file)
     }))
 
   it.live("machines of a host that still runs are left to it", () =>

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { NodeFileSystem } from "@effect/platform-node"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { type LogBuffer, ProcessMachine, Processes } from "@porter/local"
@@ -11,7 +12,7 @@ const fixture = fileURLToPath(new URL("./fixtures/machine.mjs", import.meta.url)
 const root = mkdtempSync(join(tmpdir(), "porter-process-machine-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-const running = (pid: number) => Effect.map(Processes.startTime(pid), Option.isSome)
+const running = (pid: number) => Effect.map(Effect.orDie(Processes.startTime(pid)), Option.isSome)
 
 describe("ProcessMachine", () => {
   it.live("runs a command with exactly its environment, streams its lines, and stops it with the signal asked for", () =>
@@ -45,7 +46,7 @@ describe("ProcessMachine", () => {
       assert.deepStrictEqual(yield* machine.status, { _tag: "Exited", exit })
       assert.isFalse(existsSync(machine.sandbox.dir))
       assert.deepStrictEqual((yield* machine.logs).map((l) => l.text), lines.map((l) => l.text))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
 
   it.live("closing its scope stops it; keepRunningOnClose leaves it running", () =>
     Effect.gen(function*() {
@@ -70,11 +71,14 @@ describe("ProcessMachine", () => {
       assert.strictEqual(exit.reason, "stopped")
       assert.isFalse(yield* running(kept.pid))
       assert.isFalse(existsSync(kept.sandbox.dir))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
+
+  it.live("removing a directory that is gone already is fine", () =>
+    ProcessMachine.removeSandbox(join(root, "porter-machine-never-made")).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.live("never adopts a process whose start time differs", () =>
     Effect.gen(function*() {
       const adopted = yield* ProcessMachine.adopt({ pid: process.pid, startTime: "not-it", dir: join(root, "porter-machine-x") })
       assert.isTrue(Option.isNone(adopted))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
 })

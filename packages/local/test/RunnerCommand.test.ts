@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, assert, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { RunnerCommand } from "@porter/local"
 
@@ -13,7 +14,7 @@ const touch = (file: string) => {
   writeFileSync(file, "")
 }
 
-describe("RunnerCommand", () => {
+layer(NodeFileSystem.layer)("RunnerCommand", (it) => {
   it.effect("in a checkout, runs the runner's TypeScript entry from its real directory", () =>
     Effect.gen(function*() {
       const repo = join(root, "checkout")
@@ -49,6 +50,13 @@ describe("RunnerCommand", () => {
       assert.isTrue(Option.isNone(yield* RunnerCommand.find(bare)))
       touch(join(bare, "node_modules/@porter/runner/package.json"))
       assert.isTrue(Option.isNone(yield* RunnerCommand.find(bare)))
+    }))
+
+  it.effect("a path through a file is not a runner", () =>
+    Effect.gen(function*() {
+      const file = join(root, "plain-file")
+      touch(file)
+      assert.isTrue(Option.isNone(yield* RunnerCommand.find(join(file, "below"))))
     }))
 
   it.effect("finds this repository's runner package", () =>

@@ -1,6 +1,6 @@
 /**
  * A Node bot that embeds Porter: one HTTP server of its own (`@effect/platform-node`'s `NodeHttpServer`) serving
- * Porter's HTTP app (`HttpApp.routes`: webhooks, callbacks, task status, health), its admin API (`HttpAdmin.routes`)
+ * Porter's HTTP API (`HttpApp.routes`: webhooks, callbacks, task status, health, the admin API, `/openapi.json`)
  * and one route of the bot's (`GET /`, a short status page), over:
  *
  * - GitHub (`@porter/github`): signed webhooks, the App or a personal token, comments, reactions, permissions;
@@ -24,8 +24,8 @@ import {
   type Authorizer,
   Background,
   CommandParser,
+  Diagnostics,
   type Errors,
-  HttpAdmin,
   HttpApp,
   Ids,
   type IssueReader,
@@ -179,8 +179,8 @@ export const statusRoute = HttpRouter.use(Effect.fn("Bot.statusRoute")(function*
     }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" })))))
 }))
 
-/** Porter's routes (webhooks, callbacks, task status) and the admin API. */
-export const porterRoutes = Layer.mergeAll(HttpApp.routes, HttpAdmin.routes)
+/** Porter's routes (webhooks, callbacks, task status, the admin API, `/openapi.json`). */
+export const porterRoutes = HttpApp.routes
 
 /** The in-memory secret store, holding `secrets` in the global scope. */
 const secretsLayer = (
@@ -264,7 +264,7 @@ export const host = <A, E, R>(
     ConfigLive,
     edges
   )
-  const PorterLive = Watchdog.layer.pipe(Layer.provideMerge(Porter.layer), Layer.provideMerge(Services))
+  const PorterLive = Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(Services))
 
   const Http = HttpRouter.serve(Layer.mergeAll(porterRoutes, statusRoute), {
     disableListenLog: true,

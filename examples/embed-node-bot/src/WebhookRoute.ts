@@ -1,5 +1,5 @@
 /**
- * `POST /webhooks/github` straight from `node:http`: the bot's hot path answered by core's `HttpApp.webhookHandler`
+ * `POST /webhooks/github` straight from `node:http`: the bot's hot path answered by core's `Intake.answer`
  * (the same program as the route, so the same answers: 202, 200 ignored, 401, 400, 413, 503) without the Effect
  * HTTP server's request and response objects, router and middleware, which cost more CPU per webhook than the
  * intake itself (verify, decode, parse, claim). Every other request — and a webhook without `Content-Length` or
@@ -14,7 +14,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { Effect, Layer } from "effect"
-import { type Background, Errors, HttpApp, type Porter, PorterConfig, type WebhookIntake } from "@porter/core"
+import { Errors, Intake, PorterConfig } from "@porter/core"
 
 /** Where the route is installed; `handle` answers `true` when it took the request. */
 export interface Slot {
@@ -49,9 +49,9 @@ const send = (response: ServerResponse, status: number, body: unknown) => {
 export const layer = (
   slot: Slot,
   options: { readonly logRequests: boolean }
-): Layer.Layer<never, never, Porter.Porter | WebhookIntake.WebhookIntake | Background.Background | PorterConfig.PorterConfig> =>
+): Layer.Layer<never, never, Intake.Intake | PorterConfig.PorterConfig> =>
   Layer.effectDiscard(Effect.gen(function*() {
-    const handle = yield* HttpApp.webhookHandler
+    const handle = (yield* Intake.Intake).answer
     const limit = (yield* PorterConfig.PorterConfig).maxWebhookBytes
     const run = Effect.runPromiseWith(yield* Effect.context<never>())
 

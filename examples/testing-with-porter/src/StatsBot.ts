@@ -4,7 +4,7 @@
  */
 import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
-import { type Background, HttpApp, type Porter, type PorterConfig, Task, TaskStore, type WebhookIntake } from "@porter/core"
+import { HttpApp, Task, TaskStore } from "@porter/core"
 
 export const statsRoute = HttpRouter.use(Effect.fn("StatsBot.routes")(function*(router) {
   const store = yield* TaskStore.TaskStore
@@ -20,13 +20,7 @@ export const statsRoute = HttpRouter.use(Effect.fn("StatsBot.routes")(function*(
 }))
 
 /** Porter's app and the bot's own route, ready for `HttpRouter.serve` or `HttpRouter.toWebHandler`. */
-export const routes: Layer.Layer<
-  never,
-  never,
-  | HttpRouter.HttpRouter
-  | TaskStore.TaskStore
-  | Porter.Porter
-  | WebhookIntake.WebhookIntake
-  | Background.Background
-  | PorterConfig.PorterConfig
-> = Layer.mergeAll(HttpApp.routes, statsRoute)
+export const routes: Layer.Layer<never, never, Layer.Services<typeof HttpApp.routes>> = Layer.mergeAll(
+  HttpApp.routes,
+  statsRoute
+)

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { Errors, Event, Porter, SecretStore, WebhookIntake } from "@porter/core"
+import { Errors, Event, SecretStore, WebhookIntake } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import { StatsBot } from "@porter-examples/testing-with-porter"
 
@@ -17,13 +17,14 @@ const trustedIntake = Layer.succeed(
 )
 
 const Services = TestPorter.layer({
-  secrets: [{ scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: "sk-ant-example" }]
+  secrets: [{ scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: "sk-ant-example" }],
+  webhooks: trustedIntake
 })
 
 const makeBot = Effect.gen(function*() {
-  const context = yield* Effect.context<TestPorter.Services | Porter.Porter>()
+  const context = yield* Effect.context<Layer.Success<typeof Services>>()
   const { dispose, handler } = HttpRouter.toWebHandler(
-    StatsBot.routes.pipe(Layer.provide(Layer.mergeAll(trustedIntake, Layer.succeedContext(context), HttpServer.layerServices))),
+    StatsBot.routes.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices))),
     { disableLogger: true }
   )
   yield* Effect.addFinalizer(() => Effect.promise(dispose))

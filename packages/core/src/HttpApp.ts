@@ -10,9 +10,16 @@
  * `POST /webhooks/github` is also served without the router by hosts that want the fastest answer
  * (`Intake.answer`, called directly: the Worker and the Node example do); the answers are the same.
  */
-import { ByteSize, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { ByteSize, Effect, type FileSystem, Layer, Option, type Path, Redacted, Stream } from "effect"
 import { Mac } from "effect/crypto"
-import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import {
+  type Etag,
+  HttpIncomingMessage,
+  type HttpPlatform,
+  HttpRouter,
+  type HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import * as Api from "./Api.ts"
@@ -77,6 +84,15 @@ export const isAdminToken = (
 ): boolean =>
   adminToken !== undefined &&
   Mac.timingSafeEqual(encoder.encode(Redacted.value(adminToken)), encoder.encode(Redacted.value(presented)))
+
+/** Whether a request carries the admin token (for hosts that add routes of their own). */
+export const isAdminRequest = (
+  request: HttpServerRequest.HttpServerRequest,
+  adminToken: Redacted.Redacted<string> | undefined
+): boolean => {
+  const bearer = /^Bearer\s+(.+)$/i.exec(request.headers["authorization"]?.trim() ?? "")?.[1]
+  return bearer !== undefined && isAdminToken(adminToken, Redacted.make(bearer))
+}
 
 const unavailable = (error: StoreError) =>
   Effect.andThen(
@@ -236,7 +252,7 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
       .handle("deleteSecret", ({ query }) =>
         Effect.flatMap(secretScope(query.scope), (scope) =>
           Effect.map(secrets.delete(scope, query.name), (deleted) => ({ deleted }))).pipe(orUnavailable))
-      .handle("rotateSecrets", () => orUnavailable(secrets.rotate))
+      .handle("rotateSecrets", () => orUnavailable(secrets.rotate()))
       .handle("getSettings", ({ query }) =>
         Effect.flatMap(settingsScope(query.scope), (scope) =>
           Effect.map(settings.get(scope), (patch) => ({ scope: scopeKey(scope), settings: patch }))).pipe(orUnavailable))
@@ -288,10 +304,25 @@ export const handlersLayer = Layer.mergeAll(SystemLive, WebhooksLive, CallbacksL
   Layer.provideMerge(Layer.mergeAll(TaskAuthLive, TaskOrAdminAuthLive, AdminAuthLive, ValidationLive))
 )
 
+/** What the routes need: Porter's services and ports (the platform's come with `HttpServer.layerServices`). */
+export type Requirements =
+  | Intake
+  | TaskLifecycle
+  | Dispatcher
+  | Watchdog
+  | Diagnostics
+  | SecretStore
+  | Settings
+  | TaskStore
+  | TaskTokens
+  | PorterConfig
+
 /** Porter's HTTP API on the router, with `GET /openapi.json`. */
-export const routes = HttpApiBuilder.layer(Api.Api, { openapiPath: "/openapi.json" }).pipe(
-  Layer.provide(handlersLayer)
-)
+export const routes: Layer.Layer<
+  never,
+  never,
+  HttpRouter.HttpRouter | Etag.Generator | FileSystem.FileSystem | HttpPlatform.HttpPlatform | Path.Path | Requirements
+> = HttpApiBuilder.layer(Api.Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide(handlersLayer))
 
 /** The generated OpenAPI document (what `GET /openapi.json` serves). */
 export const openApi = () => OpenApi.fromApi(Api.Api)

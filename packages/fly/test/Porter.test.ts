@@ -3,8 +3,8 @@
  * each fault ends in a machine (after retries) or in a failure the user reads on the issue.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
-import { type Ids, Porter, SecretStore, TaskStore } from "@porter/core"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { Callback, type Ids, Porter, SecretStore, TaskStore } from "@porter/core"
 import { Fixtures, GitHubRecorder, TestPorter } from "@porter/testing"
 import type { FlyMachines } from "@porter/fly"
 import type { Options as ServerOptions } from "@porter/testkit/fly"
@@ -61,7 +61,6 @@ describe("Porter with Fly machines", () => {
       const machine = machines[0]!
       assert.strictEqual(task.machineId, machine.id)
       assert.include(yield* statusComment, "Starting a machine for")
-      assert.include(yield* statusComment, machine.id)
       // The machine environment of ARCHITECTURE.md, secrets included, only inside the machine.
       assert.strictEqual(machine.env["TASK_ID"], task.id)
       assert.strictEqual(machine.env["AGENT"], "claude")
@@ -75,8 +74,9 @@ describe("Porter with Fly machines", () => {
 
       // Play the runner: it reports back, and Porter destroys the machine.
       const porter = yield* Porter.Porter
-      const call = (body: unknown) => porter.callback(task.id, machine.env["CALLBACK_TOKEN"], JSON.stringify(body))
+      const call = (body: unknown) => porter.callback(task.id, Schema.decodeUnknownSync(Callback.CallbackEvent)(body))
       yield* call({ type: "started" })
+      assert.include(yield* statusComment, machine.id)
       yield* call({ type: "completed", outcome: "no_changes", summary: "Nothing to change." })
       assert.strictEqual((yield* taskOf(task.id)).state, "succeeded")
       yield* Effect.promise(() => server.waitFor(machine.id, "destroyed", 20_000))

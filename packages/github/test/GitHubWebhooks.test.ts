@@ -5,7 +5,7 @@ import { sign } from "@octokit/webhooks-methods"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { Event, HttpApp, Porter, TaskStore, WebhookIntake } from "@porter/core"
+import { Diagnostics, Event, HttpApp, Porter, TaskStore, WebhookIntake } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
 import { TestPorter } from "@porter/testing"
 
@@ -290,18 +290,15 @@ describe("GitHubWebhooks: payloads", () => {
 })
 
 describe("GitHubWebhooks behind core's HTTP app", () => {
-  const TestLayer = TestPorter.layer({ config: { maxWebhookBytes: 64 * 1024 } })
+  const TestLayer = TestPorter.layer({
+    config: { maxWebhookBytes: 64 * 1024 },
+    webhooks: Layer.orDie(GitHubWebhooks.layer({ secret: Redacted.make(SECRET) }))
+  })
 
   it.effect("401 for bad signatures, 413 for oversized bodies, 400 for garbage: no task, no delivery recorded", () =>
     Effect.gen(function*() {
-      const context = yield* Effect.context<TestPorter.Services | Porter.Porter>()
-      const app = HttpApp.routes.pipe(
-        Layer.provide(Layer.mergeAll(
-          GitHubWebhooks.layer({ secret: Redacted.make(SECRET) }),
-          Layer.succeedContext(context),
-          HttpServer.layerServices
-        ))
-      )
+      const context = yield* Effect.context<TestPorter.Services | Porter.Services | Diagnostics.Diagnostics>()
+      const app = HttpApp.routes.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices)))
       const { dispose, handler } = HttpRouter.toWebHandler(app, { disableLogger: true })
       yield* Effect.addFinalizer(() => Effect.promise(dispose))
       const post = (raw: WebhookIntake.RawWebhook) =>

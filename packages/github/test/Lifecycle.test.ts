@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { HttpApp, Messages, Porter, SecretStore, Settings, TaskStore, TaskTokens } from "@porter/core"
+import { Diagnostics, HttpApp, Messages, Porter, SecretStore, Settings, TaskStore, TaskTokens } from "@porter/core"
 import { GitHub } from "@porter/github"
 import { GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
@@ -42,13 +42,15 @@ const porterOn = (emulator: GitHubEmulator.Emulator, publicUrl: string) => {
     // Later layers win: these replace the in-memory Reporter, IssueReader, Authorizer, RepoTokens.
     github
   )
-  return Porter.layer.pipe(Layer.provideMerge(services))
+  return Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services))
 }
 
 /** Serves core's HTTP app for the services in context on the bridge. */
 const serve = (bridge: NodeBridge.Bridge) =>
   Effect.gen(function*() {
-    const context = yield* Effect.context<TestPorter.Services | Porter.Porter | GitHub.Services>()
+    const context = yield* Effect.context<
+      TestPorter.Services | Porter.Services | Diagnostics.Diagnostics | GitHub.Services
+    >()
     const app = HttpApp.routes.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices)))
     const { dispose, handler } = HttpRouter.toWebHandler(app, { disableLogger: true })
     yield* Effect.addFinalizer(() => Effect.promise(dispose))

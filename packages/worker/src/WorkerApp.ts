@@ -10,7 +10,7 @@
  *   naming it. Either way every request is answered 503 with those lines (never a value), `scheduled` logs
  *   them, and `GET /admin/doctor` still works (with the admin token) to say what to fix.
  * - Webhooks are answered once verified and claimed; the rest runs under `ctx.waitUntil` (`WorkerBackground`).
- *   `POST /webhooks/github` skips the router (`HttpApp.webhookHandler` called directly, same answers): it is
+ *   `POST /webhooks/github` skips the router (`Intake.answer` called directly, same answers): it is
  *   most of the traffic, and the router's request and response objects cost more isolate CPU than the intake.
  * - Logs are JSON lines on the console (`Logger.consoleJson`); the per-request access log is off (cost).
  *
@@ -46,19 +46,16 @@ import {
   AgentCatalog,
   Background,
   CommandParser,
+  Diagnostics,
   Errors,
-  HttpAdmin,
   HttpApp,
+  Intake,
   type MachineProvisioner,
   Porter,
   PorterConfig,
   PromptBuilder,
-  type SecretStore,
-  type Settings,
-  type TaskStore,
   TaskTokens,
-  Watchdog,
-  type WebhookIntake
+  Watchdog
 } from "@porter/core"
 import { D1Storage, type EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
@@ -135,61 +132,59 @@ export const servicesLayer = (
     options.background ?? WorkerBackground.layer()
   )
 
-/** Porter, its watchdog and every service, on the platform layer. */
+/** The doctor's checks of this Worker's configuration, GitHub, Fly and D1 (`GET /admin/doctor`). */
+export const diagnosticsLayer = (env: WorkerEnv): Layer.Layer<Diagnostics.Diagnostics, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    Diagnostics.Diagnostics,
+    Effect.gen(function*() {
+      const http = yield* HttpClient.HttpClient
+      const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
+      return Diagnostics.Diagnostics.of({
+        report: Doctor.run(env, { sql: Option.getOrUndefined(sql), inWorker: true }).pipe(
+          Effect.map((report) => Diagnostics.reportOf(report.checks)),
+          Effect.provideService(HttpClient.HttpClient, http)
+        )
+      })
+    })
+  )
+
+/** Porter's services (the lifecycle, its watchdog, the doctor) and every port, on the platform layer. */
 export const appLayer = (
   env: WorkerEnv,
   options: Options = {}
-): Layer.Layer<Services | Porter.Porter | Watchdog.Watchdog | HttpClient.HttpClient, BuildError> =>
-  Watchdog.layer.pipe(
-    Layer.provideMerge(Porter.layer),
+): Layer.Layer<Services | Porter.Services | Diagnostics.Diagnostics | HttpClient.HttpClient, BuildError> =>
+  Layer.merge(Porter.layer, diagnosticsLayer(env)).pipe(
     Layer.provideMerge(servicesLayer(env["DB"] as D1Database, options)),
     Layer.provideMerge(platformLayer(env))
   )
 
 const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status })
 
-const adminTokenOf = (env: WorkerEnv): Redacted.Redacted<string> | undefined => {
-  const value = env["PORTER_ADMIN_TOKEN"]
-  return typeof value === "string" && value.trim().length > 0 ? Redacted.make(value) : undefined
-}
-
 /**
- * `GET /admin/doctor` (admin token): the checks of `Doctor`, as JSON (`checks`, `ok`) plus the rendered lines
- * (`text`); 200 when nothing failed, 503 otherwise. It needs only the platform (and D1 when bound), so it also
- * answers when the rest of the Worker could not start.
+ * `GET /admin/doctor` while the Worker cannot start (a variable missing or unusable): the same checks and answer
+ * as the API's `admin.doctor`, on the platform alone (and D1 when bound), so a broken deployment can still say
+ * what to fix.
  */
-export const doctorRoute = (env: WorkerEnv) =>
+const doctorWhileFailed = (env: WorkerEnv) =>
   HttpRouter.use(Effect.fn("PorterHttp.doctor")(function*(router) {
-    const http = yield* HttpClient.HttpClient
-    const sql = yield* Effect.serviceOption(SqlClient.SqlClient)
-    const adminToken = adminTokenOf(env)
+    const diagnostics = yield* Diagnostics.Diagnostics
+    const value = env["PORTER_ADMIN_TOKEN"]
+    const adminToken = typeof value === "string" && value.trim().length > 0 ? Redacted.make(value) : undefined
     yield* router.add("GET", "/admin/doctor", (request) =>
       Effect.gen(function*() {
         if (adminToken === undefined) {
-          return json(404, { error: "the admin API is disabled: set PORTER_ADMIN_TOKEN to use the doctor" })
+          return json(404, { _tag: "NotFound", message: "the admin API is disabled: set PORTER_ADMIN_TOKEN to use the doctor" })
         }
-        if (!HttpApp.isAdminRequest(request, adminToken)) return json(401, { error: "missing or wrong admin token" })
-        const report = yield* Doctor.run(env, { sql: Option.getOrUndefined(sql), inWorker: true }).pipe(
-          Effect.provideService(HttpClient.HttpClient, http)
-        )
-        return json(report.ok ? 200 : 503, { ...report, text: Doctor.render(report) })
+        if (!HttpApp.isAdminRequest(request, adminToken)) {
+          return json(401, { _tag: "Unauthorized", message: "missing or wrong admin token" })
+        }
+        const report = yield* diagnostics.report
+        return json(report.ok ? 200 : 503, report)
       }))
   }))
 
-/** The Worker's HTTP app: core's routes, the admin API and the doctor. */
-export const routesLayer = (env: WorkerEnv): Layer.Layer<
-  never,
-  never,
-  | HttpRouter.HttpRouter
-  | Porter.Porter
-  | WebhookIntake.WebhookIntake
-  | Background.Background
-  | PorterConfig.PorterConfig
-  | SecretStore.SecretStore
-  | Settings.Settings
-  | TaskStore.TaskStore
-  | HttpClient.HttpClient
-> => Layer.mergeAll(HttpApp.routes, HttpAdmin.routes, doctorRoute(env))
+/** The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`). */
+export const routesLayer = HttpApp.routes
 
 // No timestamp: at module scope workerd's clock reads 0, and its own log lines are timestamped anyway.
 const logLine = (level: "ERROR" | "INFO", message: string, fields: Record<string, unknown> = {}) =>
@@ -202,7 +197,11 @@ const failedHandler = (env: WorkerEnv, problems: ReadonlyArray<string>, memoMap:
     ? D1Client.layer({ db }).pipe(Layer.orDie)
     : Layer.empty
   const doctor = HttpRouter.toWebHandler(
-    doctorRoute(env).pipe(Layer.provide(Layer.merge(sql, platformLayer(env))), Layer.provide(HttpServer.layerServices)),
+    doctorWhileFailed(env).pipe(
+      Layer.provide(diagnosticsLayer(env)),
+      Layer.provide(Layer.merge(sql, platformLayer(env))),
+      Layer.provide(HttpServer.layerServices)
+    ),
     { memoMap, disableLogger: true }
   )
   const body = JSON.stringify({ error: `Porter is not configured: ${problems.join("; ")}`, problems })
@@ -227,19 +226,19 @@ const headersOf = (request: Request): Record<string, string> => {
   return headers
 }
 
-const toResponse = (answer: HttpApp.WebhookAnswer) =>
+const toResponse = (answer: Intake.WebhookAnswer) =>
   new Response(JSON.stringify(answer.body), { status: answer.status, headers: JSON_HEADERS })
 
 /**
- * `POST /webhooks/github` without the router: the Worker's hot path (see `HttpApp.webhookHandler`). With a
+ * `POST /webhooks/github` without the router: the Worker's hot path (`Intake.answer`). With a
  * `Content-Length` within the limit (every GitHub delivery) the body is read before the handler's fiber starts,
  * in one `arrayBuffer()`; otherwise core's reader streams it and stops at the limit.
  */
 const webhookRoute = Effect.gen(function*() {
-  const handle = yield* HttpApp.webhookHandler
+  const { answer: handle } = yield* Intake.Intake
   const { maxWebhookBytes } = yield* PorterConfig.PorterConfig
   const context = yield* Effect.context<never>()
-  const answer = (request: Request, ctx: WorkerBackground.WaitUntil, body: HttpApp.WebhookBody) =>
+  const answer = (request: Request, ctx: WorkerBackground.WaitUntil, body: Intake.WebhookBody) =>
     Effect.runPromiseWith(Context.add(context, WorkerBackground.CurrentExecutionContext, ctx))(
       handle(headersOf(request), body)
     ).then(toResponse)
@@ -291,7 +290,7 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
   const web = missing.length > 0
     ? undefined
     : HttpRouter.toWebHandler(
-      routesLayer(env).pipe(Layer.provideMerge(app), Layer.provide(HttpServer.layerServices)),
+      routesLayer.pipe(Layer.provideMerge(app), Layer.provide(HttpServer.layerServices)),
       { memoMap, disableLogger: true }
     )
   let failed: ReturnType<typeof failedHandler> | undefined

@@ -53,7 +53,7 @@ describe("StatsBot on Porter's in-memory layers", () => {
       const callback = (body: unknown) =>
         bot(new Request(`http://bot/callbacks/tasks/${machine!.spec.taskId}`, {
           method: "POST",
-          headers: { authorization: `Bearer ${token}` },
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
           body: JSON.stringify(body)
         }))
       assert.deepStrictEqual((yield* bot(new Request("http://bot/stats?repo=acme/dates"))).body["provisioning"], 1)

@@ -1,8 +1,11 @@
 /**
- * `SecretStore` on Cloudflare D1, encrypted in the Worker with AES-256-GCM (WebCrypto): a random
- * 96-bit IV per write, and associated data that binds the ciphertext to its row — scope key,
- * name and key id — so a ciphertext or IV edited in place, or a row copied to another scope or
- * name, fails with `SecretDecryptionFailed` instead of decrypting. D1 only ever sees ciphertext.
+ * `SecretStore` on Cloudflare D1, encrypted in the Worker with AES-256-GCM (`effect/crypto`'s
+ * `Aead` on WebCrypto, built once per store, so each key is imported once): a random 96-bit IV
+ * per write, and associated data that binds the ciphertext to its row — scope key, name and key
+ * id — so a ciphertext or IV edited in place, or a row copied to another scope or name, fails with
+ * `SecretDecryptionFailed` instead of decrypting. D1 only ever sees ciphertext. Rows keep the
+ * format of the earlier hand WebCrypto code (base64 IV, base64 ciphertext‖tag), which `Aead`
+ * shares: the LegacySecrets test opens rows that code wrote.
  *
  * Keys come from `EncryptionKeys` (current + retired ones). `rotate` re-encrypts every row that is
  * not under the current key, in batches, and reports counts; retired keys can be dropped from the
@@ -12,6 +15,7 @@
  * scopes are plaintext, so `list` works without keys).
  */
 import { Clock, type Config, Context, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
+import { Aead, SecureRandom } from "effect/crypto"
 import { Base64 } from "effect/encoding"
 import { SqlClient } from "effect/sql"
 import { Errors, SecretStore } from "@porter/core"
@@ -63,46 +67,44 @@ const decoder = new TextDecoder("utf-8", { fatal: true })
 export const associatedData = (scopeKey: string, name: string, keyId: string): Uint8Array =>
   encoder.encode(JSON.stringify(["porter/secret/v1", scopeKey, name, keyId]))
 
-const encrypt = (
-  keys: EncryptionKeys.EncryptionKeys,
-  scopeKey: string,
-  name: string,
-  value: Redacted.Redacted<string>
-) =>
-  Effect.tryPromise({
-    try: async () => {
-      const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES))
-      const sealed = await crypto.subtle.encrypt(
-        { name: "AES-GCM", iv, additionalData: associatedData(scopeKey, name, keys.currentId) },
-        keys.current,
-        encoder.encode(Redacted.value(value))
-      )
-      return { key_id: keys.currentId, iv: Base64.encode(iv), ciphertext: Base64.encode(new Uint8Array(sealed)) }
-    },
-    // WebCrypto's own errors carry no plaintext, but say only what failed anyway.
-    catch: () => new Errors.StoreError({ message: `encrypting secret ${name} (${scopeKey}) failed` })
-  })
+const CryptoLive = Aead.layerWebCrypto.pipe(Layer.provideMerge(SecureRandom.layerWebCrypto))
 
-const decrypt = (keys: EncryptionKeys.EncryptionKeys, row: SecretRow) => {
-  const failed = new Errors.SecretDecryptionFailed({ scope: row.scope_key, name: row.name, keyId: row.key_id })
-  const key = keys.get(row.key_id)
-  const iv = Base64.decode(row.iv)
-  const sealed = Base64.decode(row.ciphertext)
-  if (key === undefined || Result.isFailure(iv) || Result.isFailure(sealed) || iv.success.length !== IV_BYTES) {
-    return Effect.fail(failed)
+/** AES-256-GCM sealing and opening of rows with `keys`, on one `Aead` service. */
+const makeCipher = Effect.fnUntraced(function*(keys: EncryptionKeys.EncryptionKeys) {
+  const { aead, random } = yield* Effect.provide(
+    Effect.all({ aead: Effect.service(Aead.Aead), random: Effect.service(SecureRandom.SecureRandom) }),
+    CryptoLive
+  )
+
+  const encrypt = (scopeKey: string, name: string, value: Redacted.Redacted<string>) =>
+    Effect.gen(function*() {
+      const iv = yield* random.randomBytes(IV_BYTES)
+      const sealed = yield* aead.encrypt(keys.current, encoder.encode(Redacted.value(value)), {
+        nonce: iv,
+        aad: associatedData(scopeKey, name, keys.currentId)
+      })
+      return { key_id: keys.currentId, iv: Base64.encode(iv), ciphertext: Base64.encode(sealed) }
+    }).pipe(
+      // CryptoError carries no plaintext, but say only what failed anyway.
+      Effect.mapError(() => new Errors.StoreError({ message: `encrypting secret ${name} (${scopeKey}) failed` }))
+    )
+
+  const decrypt = (row: SecretRow): Effect.Effect<Redacted.Redacted<string>, Errors.SecretDecryptionFailed> => {
+    const failed = new Errors.SecretDecryptionFailed({ scope: row.scope_key, name: row.name, keyId: row.key_id })
+    const key = keys.get(row.key_id)
+    const iv = Base64.decode(row.iv)
+    const sealed = Base64.decode(row.ciphertext)
+    if (key === undefined || Result.isFailure(iv) || Result.isFailure(sealed)) return Effect.fail(failed)
+    // A wrong nonce length, a failed tag check or bytes that are not UTF-8: all the same failure.
+    const aad = associatedData(row.scope_key, row.name, row.key_id)
+    return aead.decrypt(key, sealed.success, { nonce: iv.success, aad }).pipe(
+      Effect.flatMap((opened) => Effect.try({ try: () => Redacted.make(decoder.decode(opened)), catch: () => failed })),
+      Effect.mapError(() => failed)
+    )
   }
-  return Effect.tryPromise({
-    try: async () => {
-      const opened = await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: iv.success, additionalData: associatedData(row.scope_key, row.name, row.key_id) },
-        key,
-        sealed.success
-      )
-      return Redacted.make(decoder.decode(opened))
-    },
-    catch: () => failed
-  })
-}
+
+  return { encrypt, decrypt }
+})
 
 /** Builds the store with `keys` on the ambient `SqlClient`. */
 export const makeWithKeys = (
@@ -110,6 +112,7 @@ export const makeWithKeys = (
 ): Effect.Effect<D1SecretStore["Service"], never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { decrypt, encrypt } = yield* makeCipher(keys)
 
     const rows = (operation: string, statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
       statement.pipe(Effect.flatMap(decodeSecretRows), orStoreError(operation))
@@ -117,7 +120,7 @@ export const makeWithKeys = (
     const set: SecretStore.SecretStore["Service"]["set"] = Effect.fn("D1SecretStore.set")(
       function*(scope, name, value) {
         const scopeKey = SecretStore.scopeKey(scope)
-        const sealed = yield* encrypt(keys, scopeKey, name, value)
+        const sealed = yield* encrypt(scopeKey, name, value)
         const now = yield* Clock.currentTimeMillis
         yield* sql`INSERT INTO secrets (scope_key, name, key_id, iv, ciphertext, updated_at)
           VALUES (${scopeKey}, ${name}, ${sealed.key_id}, ${sealed.iv}, ${sealed.ciphertext}, ${now})
@@ -134,7 +137,7 @@ export const makeWithKeys = (
       )
       const row = found[0]
       if (row === undefined) return Option.none()
-      return Option.some(yield* decrypt(keys, row))
+      return Option.some(yield* decrypt(row))
     })
 
     const resolve: SecretStore.SecretStore["Service"]["resolve"] = Effect.fn("D1SecretStore.resolve")(
@@ -149,7 +152,7 @@ export const makeWithKeys = (
         )
         for (const [index, scopeKey] of scopeKeys.entries()) {
           const row = found.find((r) => r.scope_key === scopeKey)
-          if (row !== undefined) return Option.some({ scope: scopes[index]!, value: yield* decrypt(keys, row) })
+          if (row !== undefined) return Option.some({ scope: scopes[index]!, value: yield* decrypt(row) })
         }
         return Option.none()
       }
@@ -171,7 +174,7 @@ export const makeWithKeys = (
           for (const [index, scopeKey] of scopeKeys.entries()) {
             const row = found.find((r) => r.scope_key === scopeKey && r.name === name)
             if (row !== undefined) {
-              resolved.set(name, { scope: scopes[index]!, value: yield* decrypt(keys, row) })
+              resolved.set(name, { scope: scopes[index]!, value: yield* decrypt(row) })
               break
             }
           }
@@ -216,12 +219,12 @@ export const makeWithKeys = (
         cursor = [last.scope_key, last.name]
         const updates: Array<Record<string, string>> = []
         for (const row of batch) {
-          const value = yield* Effect.result(decrypt(keys, row))
+          const value = yield* Effect.result(decrypt(row))
           if (Result.isFailure(value)) {
             failures.push({ scope: row.scope_key, name: row.name, keyId: row.key_id })
             continue
           }
-          const sealed = yield* encrypt(keys, row.scope_key, row.name, value.success)
+          const sealed = yield* encrypt(row.scope_key, row.name, value.success)
           updates.push({ s: row.scope_key, n: row.name, ok: row.key_id, oi: row.iv, ...sealed })
         }
         if (updates.length === 0) continue

@@ -1,7 +1,8 @@
 /**
  * The master keys of the encrypted `SecretStore`: one current key (encrypts and decrypts) and any
  * number of older keys (decrypt only, until `rotate` has moved every row to the current key).
- * WebCrypto only, so it runs in workerd, Node and browsers.
+ * Keys are `effect/crypto` `Aead` keys for AES-256-GCM (WebCrypto: workerd, Node, browsers); the
+ * store's `Aead` service imports each one once, on first use.
  *
  * Configuration (Worker secrets):
  * - `PORTER_ENCRYPTION_KEY`: base64 of 32 random bytes (`openssl rand -base64 32`). Required.
@@ -12,22 +13,25 @@
  * `SecretDecryptionFailed` naming the key id; set the secret again).
  */
 import { Config, Effect, Option, Redacted, Result, Schema } from "effect"
-import { Base64 } from "effect/encoding"
+import { Aead, SecureRandom } from "effect/crypto"
+import { Base64, Base64Url } from "effect/encoding"
 
-/** What `crypto.subtle.importKey` gives, named without DOM or Node typings. */
-export type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
+/** An AES-256-GCM key. */
+export type Key = Aead.Key<Aead.AesGcm>
 
 /** A key configuration that cannot work: the message names the variable, never the key. */
 export class EncryptionKeyError extends Schema.TaggedError<EncryptionKeyError>()("EncryptionKeyError", {
   message: Schema.String
 }) {}
 
+/** One configured key: its id and its text. */
 export interface KeyMaterial {
   readonly id: string
   /** Base64 (standard or url-safe) of exactly 32 bytes. */
   readonly key: Redacted.Redacted<string>
 }
 
+/** The current key and the retired ones. */
 export interface EncryptionKeysOptions {
   /** Encrypts every write; also decrypts. */
   readonly current: KeyMaterial
@@ -35,20 +39,21 @@ export interface EncryptionKeysOptions {
   readonly old?: ReadonlyArray<KeyMaterial> | undefined
 }
 
+/** The keys by id, ready for `Aead`. */
 export interface EncryptionKeys {
   readonly currentId: string
-  readonly current: CryptoKey
+  readonly current: Key
+  /** The current id first, then the retired ones. */
   readonly ids: ReadonlyArray<string>
-  readonly get: (id: string) => CryptoKey | undefined
+  readonly get: (id: string) => Key | undefined
 }
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/
 const KEY_BYTES = 32
 
 const decodeKey = (material: KeyMaterial, variable: string): Result.Result<Uint8Array, EncryptionKeyError> => {
-  const text = Redacted.value(material.key).trim().replaceAll("-", "+").replaceAll("_", "/")
-  const padded = text + "=".repeat((4 - (text.length % 4)) % 4)
-  const bytes = Base64.decode(padded)
+  // Standard or url-safe alphabet, padded or not: Base64Url reads both paddings.
+  const bytes = Base64Url.decode(Redacted.value(material.key).trim().replaceAll("+", "-").replaceAll("/", "_"))
   if (Result.isFailure(bytes)) {
     return Result.fail(new EncryptionKeyError({ message: `${variable} (key ${material.id}) is not valid base64` }))
   }
@@ -63,11 +68,11 @@ const decodeKey = (material: KeyMaterial, variable: string): Result.Result<Uint8
   return Result.succeed(bytes.success)
 }
 
-const importKey = (bytes: Uint8Array) =>
-  Effect.tryPromise({
-    try: () => crypto.subtle.importKey("raw", bytes, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
-    catch: () => new EncryptionKeyError({ message: "this runtime cannot import AES-GCM keys (WebCrypto)" })
-  })
+const aesKey = (bytes: Uint8Array, variable: string, id: string) =>
+  Effect.mapError(
+    Aead.key(Aead.aes256Gcm, bytes),
+    (error) => new EncryptionKeyError({ message: `${variable} (key ${id}): ${error.reason.message}` })
+  )
 
 /** Validates and imports the keys; fails with a message naming the misconfigured variable. */
 export const make = Effect.fn("EncryptionKeys.make")(function*(options: EncryptionKeysOptions) {
@@ -75,7 +80,7 @@ export const make = Effect.fn("EncryptionKeys.make")(function*(options: Encrypti
     { material: options.current, variable: "PORTER_ENCRYPTION_KEY" },
     ...(options.old ?? []).map((material) => ({ material, variable: "PORTER_ENCRYPTION_OLD_KEYS" }))
   ]
-  const keys = new Map<string, CryptoKey>()
+  const keys = new Map<string, Key>()
   for (const { material, variable } of all) {
     if (!KEY_ID.test(material.id)) {
       return yield* new EncryptionKeyError({
@@ -87,7 +92,7 @@ export const make = Effect.fn("EncryptionKeys.make")(function*(options: Encrypti
     }
     const bytes = decodeKey(material, variable)
     if (Result.isFailure(bytes)) return yield* bytes.failure
-    keys.set(material.id, yield* importKey(bytes.success))
+    keys.set(material.id, yield* aesKey(bytes.success, variable, material.id))
   }
   const current = keys.get(options.current.id)!
   return {
@@ -133,4 +138,4 @@ export const fromConfig: Effect.Effect<EncryptionKeys, Config.ConfigError | Encr
 )
 
 /** A fresh key for `PORTER_ENCRYPTION_KEY` (base64 of 32 random bytes). */
-export const generate = (): string => Base64.encode(crypto.getRandomValues(new Uint8Array(KEY_BYTES)))
+export const generate = (): string => Base64.encode(SecureRandom.randomBytesUnsafe(KEY_BYTES))

@@ -219,6 +219,65 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
           reaction_id: reaction.data.id
         })
       )
+      yield* call(() => admin.request("GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", p))
+
+      // The Git Data API: a commit made through it on a new branch, then moved and deleted.
+      const blob = yield* call(() => bot.request("POST /repos/{owner}/{repo}/git/blobs", { ...r, content: "# Data\n" }))
+      yield* call(() => admin.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", { ...r, file_sha: blob.data.sha }))
+      const mainRef = yield* call(() => bot.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { ...r, ref: "heads/main" }))
+      yield* statusOf(() => bot.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { ...r, ref: "heads/nope" }))
+      yield* call(() => bot.request("GET /repos/{owner}/{repo}/git/matching-refs/{ref}", { ...r, ref: "heads/" }))
+      const baseCommit = yield* call(() =>
+        bot.request("GET /repos/{owner}/{repo}/git/commits/{commit_sha}", { ...r, commit_sha: mainRef.data.object.sha })
+      )
+      const tree = yield* call(() =>
+        bot.request("POST /repos/{owner}/{repo}/git/trees", {
+          ...r,
+          base_tree: baseCommit.data.tree.sha,
+          tree: [
+            { path: "docs/data.md", mode: "100644", type: "blob", sha: blob.data.sha },
+            { path: "docs/inline.md", mode: "100644", type: "blob", content: "inline\n" }
+          ]
+        })
+      )
+      yield* statusOf(() =>
+        bot.request("POST /repos/{owner}/{repo}/git/trees", {
+          ...r,
+          tree: [{ path: "x", mode: "100644", type: "blob", sha: tree.data.sha }]
+        })
+      )
+      yield* call(() =>
+        admin.request("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", { ...r, tree_sha: tree.data.sha, recursive: "1" })
+      )
+      const dataCommit = yield* call(() =>
+        bot.request("POST /repos/{owner}/{repo}/git/commits", {
+          ...r,
+          message: "Data",
+          tree: tree.data.sha,
+          parents: [mainRef.data.object.sha]
+        })
+      )
+      yield* call(() =>
+        bot.request("POST /repos/{owner}/{repo}/git/refs", { ...r, ref: "refs/heads/porter/data", sha: mainRef.data.object.sha })
+      )
+      yield* statusOf(() =>
+        bot.request("POST /repos/{owner}/{repo}/git/refs", { ...r, ref: "refs/heads/porter/data", sha: dataCommit.data.sha })
+      )
+      yield* call(() =>
+        bot.request("PATCH /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data", sha: dataCommit.data.sha })
+      )
+      yield* statusOf(() =>
+        bot.request("PATCH /repos/{owner}/{repo}/git/refs/{ref}", {
+          ...r,
+          ref: "heads/porter/data",
+          sha: mainRef.data.object.sha
+        })
+      )
+      yield* call(() => bot.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data" }))
+      yield* statusOf(() => bot.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data" }))
+      yield* call(() => admin.request("POST /user/repos", { name: "tour-empty" }))
+      yield* statusOf(() => admin.request("POST /repos/{owner}/{repo}/git/blobs", { owner, repo: "tour-empty", content: "x" }))
+
       yield* call(() => admin.request("PATCH /repos/{owner}/{repo}/issues/{issue_number}", { ...n, state: "closed" }))
       yield* call(() => admin.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...p, state: "closed" }))
 

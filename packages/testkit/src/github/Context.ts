@@ -7,7 +7,8 @@ import type { Need } from "./Auth.ts"
 import { authorize, READ_METADATA, roleOf } from "./Auth.ts"
 import * as Git from "./Git.ts"
 import type { ApiRequest } from "./Http.ts"
-import { notFound } from "./Http.ts"
+import { ApiError, notFound } from "./Http.ts"
+import type { GitDataLog, GitDataWrite } from "./GitDataLog.ts"
 import type { Payloads, PullGit } from "./Payloads.ts"
 import type { Account, Issue, Repo, State } from "./State.ts"
 import { actorOf } from "./State.ts"
@@ -18,6 +19,8 @@ export interface RouteContext {
   readonly payloads: Payloads
   readonly events: Events
   readonly webhooks: Webhooks
+  /** What the Git Data API wrote, and how commits made through it are verified. */
+  readonly gitData: GitDataLog
   readonly baseUrl: string
 }
 
@@ -80,7 +83,30 @@ export const makeHelpers = (context: RouteContext) => {
 
   const pullJson = (pr: Issue) => Effect.map(pullGit(pr), (git) => payloads.pull(pr, git))
 
-  return { repoFor, issueIn, pullIn, actor, role, repoJson, pullGit, pullJson }
+  /** `repoFor` for the Git Data API: a repository without branches is GitHub's 409 `Git Repository is empty.` */
+  const gitRepoFor = (request: ApiRequest, need: Need) =>
+    Effect.gen(function*() {
+      const repo = yield* repoFor(request, need)
+      if ((yield* Git.branches(repo.gitDir)).length === 0) {
+        return yield* new ApiError({ status: 409, message: "Git Repository is empty." })
+      }
+      return repo
+    })
+
+  /** Records a Git Data API write, with who made it. */
+  const recordGitData = (
+    request: ApiRequest,
+    repo: Repo,
+    write: Omit<GitDataWrite, "seq" | "at" | "repository" | "actor" | "viaApp" | "installationId">
+  ) =>
+    context.gitData.record(repo, {
+      ...write,
+      actor: actor(request).account.login,
+      viaApp: request.principal._tag === "Installation",
+      installationId: request.principal._tag === "Installation" ? request.principal.token.installation.id : undefined
+    })
+
+  return { repoFor, issueIn, pullIn, actor, role, repoJson, pullGit, pullJson, gitRepoFor, recordGitData }
 }
 
 export type Helpers = ReturnType<typeof makeHelpers>

@@ -240,3 +240,9 @@ export const patch = Effect.fnUntraced(function*(gitDir: string, base: string, h
 export const fileDiff = Effect.fnUntraced(function*(gitDir: string, base: string, head: string, file: string) {
   return (yield* run(gitDir, ["diff", "-M", `${base}...${head}`, "--", file])).stdout
 })
+
+/** The commits of `range` (`a..b`, or one commit and its ancestors), oldest first. */
+export const revList = Effect.fnUntraced(function*(gitDir: string, range: string) {
+  const result = yield* run(gitDir, ["rev-list", "--reverse", range])
+  return result.stdout.split("\n").filter((line) => line.length > 0)
+})

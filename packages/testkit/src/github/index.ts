@@ -20,18 +20,27 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import type { RouteContext } from "./Context.ts"
+import { makeGitDataLog } from "./GitDataLog.ts"
+import type { GitDataWrite } from "./GitDataLog.ts"
 import type { Route } from "./Http.ts"
+import { notFound } from "./Http.ts"
 import { makePayloads } from "./Payloads.ts"
 import * as AppsRoutes from "./routes/Apps.ts"
 import * as EmulatorRoutes from "./routes/Emulator.ts"
+import * as GitDataRoutes from "./routes/GitData.ts"
+import * as GitRefsRoutes from "./routes/GitRefs.ts"
 import * as IssuesRoutes from "./routes/Issues.ts"
+import { makePullCommits } from "./routes/PullCommits.ts"
+import type { PullRequestCommit } from "./routes/PullCommits.ts"
 import * as PullsRoutes from "./routes/Pulls.ts"
 import * as ReposRoutes from "./routes/Repos.ts"
 import { serve } from "./Server.ts"
 import { LOGIN, makeState } from "./State.ts"
 import * as Webhooks from "./Webhooks.ts"
 
+export type { GitDataOperation, GitDataWrite } from "./GitDataLog.ts"
 export { type Person, rest } from "./Rest.ts"
+export type { PullRequestCommit } from "./routes/PullCommits.ts"
 
 export interface EmulatorOptions {
   /** Default 0: a free port on 127.0.0.1. */
@@ -91,6 +100,17 @@ export interface Emulator {
   readonly deliveries: () => Promise<ReadonlyArray<Delivery>>
   /** Resends with the same `X-GitHub-Delivery`; the receiver's HTTP status (0 when it failed). */
   readonly redeliver: (deliveryId: string) => Promise<number>
+  /** Every write through the Git Data API (blobs, trees, commits, references), oldest first. */
+  readonly gitDataLog: () => Promise<ReadonlyArray<GitDataWrite>>
+  /**
+   * A pull request's commits, oldest first, with whether each was made through the Git Data API and
+   * how it is verified (rejects for an unknown repository or pull request).
+   */
+  readonly pullRequestCommits: (
+    owner: string,
+    repo: string,
+    number: number
+  ) => Promise<ReadonlyArray<PullRequestCommit>>
   readonly close: () => Promise<void>
 }
 
@@ -147,21 +167,32 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
       const webhooks = yield* Webhooks.make(state)
       const served = yield* serve({ state, dataDir, port: options.port ?? 0 })
       const url = `http://127.0.0.1:${served.port}`
-      const payloads = makePayloads(state, url)
+      const gitData = makeGitDataLog(state.now)
+      const payloads = makePayloads(state, url, gitData)
       const context: RouteContext = {
         state,
         payloads,
         webhooks,
         events: Webhooks.makeEvents(state, payloads, webhooks),
+        gitData,
         baseUrl: url
       }
+      const pullCommits = makePullCommits(context)
+      const pullRequestCommits = (owner: string, repo: string, number: number) =>
+        Effect.suspend(() => {
+          const pr = state.repo(owner, repo) && state.issue(state.repo(owner, repo)!, number)
+          return pr?.pull ? pullCommits.view(pr) : Effect.fail(notFound())
+        })
       const routes: Array<Route> = [
         ...AppsRoutes.routes(context),
         ...ReposRoutes.routes(context),
         ...IssuesRoutes.routes(context),
-        ...PullsRoutes.routes(context)
+        ...PullsRoutes.routes(context),
+        ...pullCommits.routes,
+        ...GitDataRoutes.routes(context),
+        ...GitRefsRoutes.routes(context)
       ]
-      routes.push(...EmulatorRoutes.routes(context, () => routes))
+      routes.push(...EmulatorRoutes.routes(context, () => routes, pullRequestCommits))
       yield* served.addRoutes(routes)
       const run = yield* FiberSet.makeRuntimePromise<never>()
 
@@ -199,6 +230,11 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
             attempt
               ? Effect.succeed(attempt.status ?? 0)
               : Effect.die(new Error(`no delivery ${deliveryId}`)))),
+        gitDataLog: () => run(Effect.sync(() => gitData.list())),
+        pullRequestCommits: (owner, repo, number) =>
+          run(pullRequestCommits(owner, repo, number).pipe(
+            Effect.catch(() => Effect.die(new Error(`no pull request ${owner}/${repo}#${number}`)))
+          )),
         close: () => Effect.runPromise(Scope.close(scope, Exit.void))
       }
       return result

@@ -1,7 +1,8 @@
 /**
  * Test-only extras under `/_emulator/` (a prefix GitHub never uses): users and organizations with
  * tokens, the App's credentials, the webhook target, the deliveries sent (after waiting for pending
- * ones), redelivery, a clock shift to test token expiry, and the list of routes served.
+ * ones), redelivery, a clock shift to test token expiry, the list of routes served, what the Git Data API
+ * wrote, and a pull request's commits with whether each was made through the Git Data API.
  * No authentication: the emulator binds to loopback and is a test tool.
  */
 import { Effect, Schema } from "effect"
@@ -11,6 +12,7 @@ import type { Route } from "../Http.ts"
 import type { Account } from "../State.ts"
 import { LOGIN } from "../State.ts"
 import type { Delivery } from "../Webhooks.ts"
+import type { PullRequestCommit } from "./PullCommits.ts"
 
 const UserBody = Schema.Struct({ login: Schema.String })
 const OrgBody = Schema.Struct({ login: Schema.String, owners: Schema.optional(Schema.Array(Schema.String)) })
@@ -33,8 +35,12 @@ export const deliveryView = (delivery: Delivery) => ({
   payload: delivery.payload
 })
 
-export const routes = (context: RouteContext, all: () => ReadonlyArray<Route>): ReadonlyArray<Route> => {
-  const { state, webhooks } = context
+export const routes = (
+  context: RouteContext,
+  all: () => ReadonlyArray<Route>,
+  pullRequestCommits: (owner: string, repo: string, number: number) => Effect.Effect<ReadonlyArray<PullRequestCommit>, ApiError>
+): ReadonlyArray<Route> => {
+  const { gitData, state, webhooks } = context
 
   const validLogin = (login: string) =>
     LOGIN.test(login)
@@ -128,6 +134,20 @@ export const routes = (context: RouteContext, all: () => ReadonlyArray<Route>): 
       method: "GET",
       path: "/_emulator/routes",
       handler: () => Effect.sync(() => json(all().map((route) => ({ method: route.method, path: route.path }))))
+    },
+    {
+      method: "GET",
+      path: "/_emulator/git-data",
+      handler: () => Effect.sync(() => json(gitData.list()))
+    },
+    {
+      method: "GET",
+      path: "/_emulator/repos/{owner}/{repo}/pulls/{pull_number}/commits",
+      handler: (request) =>
+        Effect.map(
+          pullRequestCommits(request.params["owner"]!, request.params["repo"]!, Number(request.params["pull_number"])),
+          (commits) => json(commits)
+        )
     },
     {
       method: "POST",

@@ -1,12 +1,13 @@
 /**
  * Callbacks: `POST CALLBACK_URL` with `Authorization: Bearer CALLBACK_TOKEN` and a `CallbackEvent`
- * body (scrubbed of every secret). Network errors, 5xx and 429 are retried with exponential
+ * body (scrubbed of every secret), through the client derived from Porter's API definition
+ * (`@porter/core`'s `ApiClient`). Network errors, 5xx and 429 are retried with exponential
  * backoff; 409 means the task already ended (cancelled, timed out) and becomes `TaskEnded`; other
  * refusals (400, 401, 404, 413) are not retried.
  */
-import { Callback } from "@porter/core"
-import { Context, Duration, Effect, Layer, Redacted, Schedule, Schema } from "effect"
-import { HttpClient, HttpClientRequest } from "effect/http"
+import { ApiClient, Callback, Ids } from "@porter/core"
+import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Schema } from "effect"
+import { HttpClient, HttpClientError } from "effect/http"
 import { Scrubber, scrubDeep } from "./Scrubber.ts"
 
 /** The server answered 409: the task is over, the runner must stop. */
@@ -55,50 +56,78 @@ export interface Options {
 }
 
 const encodeEvent = Schema.encodeUnknownEffect(Callback.CallbackEvent)
-const AnswerBody = Schema.Struct({ state: Schema.optional(Schema.String), error: Schema.optional(Schema.String) })
-const decodeAnswer = Schema.decodeUnknownOption(AnswerBody)
+const decodeEvent = Schema.decodeUnknownEffect(Callback.CallbackEvent)
+
+/** `CALLBACK_URL` is `<Porter's URL>/callbacks/tasks/<task id>`: the API's base URL and the task. */
+const endpointOf = (url: string): { readonly baseUrl: string; readonly taskId: Ids.TaskId } | undefined => {
+  const match = /^(.*)\/callbacks\/tasks\/([^/?#]+)\/?$/.exec(url)
+  const taskId = match === null ? Option.none() : Schema.decodeUnknownOption(Ids.TaskId)(match[2])
+  return match !== null && Option.isSome(taskId) ? { baseUrl: match[1]!, taskId: taskId.value } : undefined
+}
 
 export const make = Effect.fnUntraced(function*(options: Options) {
   const { scrub } = yield* Scrubber
-  const base = yield* HttpClient.HttpClient
   const retries = options.retries ?? 8
-  // Exponential, capped at 30 s between attempts.
+  const endpoint = endpointOf(options.url)
+  // Exponential, capped at 30 s between attempts; a Retry-After on a 429 or 503 sets the least wait.
   const schedule = Schedule.jittered(
     Schedule.min([Schedule.exponential(Duration.millis(options.retryBaseMs ?? 500)), Schedule.spaced("30 seconds")])
   )
-  const client = base.pipe(
-    HttpClient.mapRequest((request) =>
-      request.pipe(HttpClientRequest.bearerToken(options.token), HttpClientRequest.acceptJson)
-    ),
-    HttpClient.transformResponse(Effect.timeout(Duration.millis(options.timeoutMs ?? 15_000))),
-    HttpClient.filterStatusOk,
-    HttpClient.retryTransient({ schedule, times: retries })
-  )
+  const client = yield* ApiClient.make({
+    baseUrl: endpoint?.baseUrl ?? options.url,
+    token: options.token,
+    transformClient: (http) =>
+      http.pipe(
+        // A callback that gets no answer in time counts as unreachable (and is retried).
+        HttpClient.transform((response, request) =>
+          Effect.timeoutOrElse(response, {
+            duration: Duration.millis(options.timeoutMs ?? 15_000),
+            orElse: () =>
+              Effect.fail(
+                new HttpClientError.HttpClientError({
+                  reason: new HttpClientError.TransportError({ request, description: "timed out" })
+                })
+              )
+          })
+        ),
+        HttpClient.retryTransient({ schedule, times: retries })
+      )
+  })
 
   const send = Effect.fn("Callbacks.send")(function*(event: Callback.CallbackEvent) {
     yield* Effect.annotateCurrentSpan({ type: event.type })
-    const encoded = yield* encodeEvent(event).pipe(Effect.orDie)
-    const body = scrubDeep(scrub, encoded)
-    yield* client.execute(HttpClientRequest.post(options.url).pipe(HttpClientRequest.bodyJsonUnsafe(body))).pipe(
-      Effect.catch(Effect.fnUntraced(function*(error) {
-        if (error._tag === "TimeoutError") return yield* new CallbackUnreachable({ detail: "timed out" })
-        const response = error.response
-        if (response === undefined) return yield* new CallbackUnreachable({ detail: scrub(error.message) })
-        const answer = yield* response.json.pipe(Effect.map(decodeAnswer), Effect.orElseSucceed(() => undefined))
-        const detail = answer?._tag === "Some" ? answer.value.error ?? answer.value.state ?? "" : ""
-        if (response.status === 409) {
-          return yield* new TaskEnded(answer?._tag === "Some" && answer.value.state ? { state: answer.value.state } : {})
+    if (endpoint === undefined) return yield* new CallbackRefused({ status: 0, detail: "CALLBACK_URL is not a Porter callback URL" })
+    // Every string of the event is scrubbed of the machine's secrets before it leaves.
+    const payload = yield* encodeEvent(event).pipe(
+      Effect.map((encoded) => scrubDeep(scrub, encoded)),
+      Effect.flatMap(decodeEvent),
+      Effect.orDie
+    )
+    yield* client.callbacks.send({ params: { taskId: endpoint.taskId }, payload }).pipe(
+      Effect.catch((error): Effect.Effect<never, CallbackError> => {
+        switch (error._tag) {
+          case "TaskEnded":
+            return Effect.fail(new TaskEnded({ state: error.state }))
+          case "Unauthorized":
+          case "NotFound":
+          case "BadRequest":
+          case "PayloadTooLarge":
+            return Effect.fail(
+              new CallbackRefused({ status: statusOf[error._tag], detail: scrub(error.message).slice(0, 300) })
+            )
+          case "Unavailable":
+            return Effect.fail(new CallbackUnreachable({ detail: `HTTP 503 ${scrub(error.message)}` }))
+          default:
+            return Effect.fail(new CallbackUnreachable({ detail: scrub(error.message) }))
         }
-        if (response.status >= 500 || response.status === 429 || response.status === 408) {
-          return yield* new CallbackUnreachable({ detail: `HTTP ${response.status} ${scrub(detail)}`.trim() })
-        }
-        return yield* new CallbackRefused({ status: response.status, detail: scrub(detail).slice(0, 300) })
-      }))
+      })
     )
   })
 
   return Callbacks.of({ send })
 })
+
+const statusOf = { Unauthorized: 401, NotFound: 404, BadRequest: 400, PayloadTooLarge: 413 } as const
 
 export const layer = (options: Options): Layer.Layer<Callbacks, never, Scrubber | HttpClient.HttpClient> =>
   Layer.effect(Callbacks, make(options))

@@ -1,75 +1,17 @@
 /**
- * The machine environment — the runner's only input — as `Porter.dispatch` sends it, decoded with
- * Schema. Secrets (`GITHUB_TOKEN`, `CALLBACK_TOKEN`, the agent's keys) become `Redacted` values and
- * never appear in a decoding message. The runner's own knobs are optional `PORTER_*` variables.
+ * The machine environment — the runner's only input — decoded with the schema core's Dispatcher encodes it with
+ * (`@porter/core`'s `MachineEnv`). Secrets (`GITHUB_TOKEN`, `CALLBACK_TOKEN`, the agent's keys) become `Redacted`
+ * values and never appear in a decoding message. The runner's own knobs are optional `PORTER_*` variables.
  */
-import { AgentCatalog } from "@porter/core"
+import { AgentCatalog, MachineEnv as Contract } from "@porter/core"
 import { Context, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
 import { stripCredentials } from "./GitEnv.ts"
 
-const nonEmpty = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
-
 /** A git branch name `git check-ref-format --branch` would accept (a conservative subset). */
-export const BranchName = Schema.String.pipe(
-  Schema.check(
-    Schema.isPattern(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))[^\s~^:?*[\\\x00-\x1f\x7f]{1,250}(?<![./])$/, {
-      expected: "a git branch name"
-    })
-  )
-)
+export const BranchName = Contract.BranchName
 
-const HttpUrl = Schema.String.pipe(
-  Schema.check(Schema.isPattern(/^https?:\/\/[^\s]+$/, { expected: "an http(s) URL" }))
-)
-
-/** `http(s)://…` or `file://…` (local setups clone from a path). */
-const CloneUrl = Schema.String.pipe(
-  Schema.check(Schema.isPattern(/^(?:https?|file):\/\/[^\s]+$/, { expected: "an http(s) or file URL" }))
-)
-
-const PositiveInt = Schema.NumberFromString.pipe(
-  Schema.check(Schema.isInt({ expected: "an integer" }), Schema.isGreaterThan(0, { expected: "a positive number" }))
-)
-
-const IsoDate = Schema.String.pipe(
-  Schema.check(Schema.makeFilter((s: string) => Number.isFinite(Date.parse(s)), { expected: "an ISO 8601 date" }))
-)
-
-const Secret = Schema.RedactedFromValue(nonEmpty)
-
-export const MachineEnvSchema = Schema.Struct({
-  TASK_ID: Schema.String.pipe(
-    Schema.check(Schema.isPattern(/^task_[0-9a-hjkmnp-tv-z]{26}$/, { expected: "a Porter task id (task_…)" }))
-  ),
-  REPO_FULL_NAME: Schema.String.pipe(
-    Schema.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, { expected: "owner/name" }))
-  ),
-  REPO_CLONE_URL: CloneUrl,
-  BASE_BRANCH: Schema.optional(BranchName),
-  HEAD_BRANCH: Schema.optional(BranchName),
-  BRANCH: BranchName,
-  ISSUE_NUMBER: PositiveInt,
-  ISSUE_TITLE: Schema.optional(Schema.String),
-  AGENT: nonEmpty,
-  PROMPT: nonEmpty,
-  MODEL: Schema.optional(nonEmpty),
-  GITHUB_API_URL: HttpUrl,
-  CALLBACK_URL: HttpUrl,
-  TASK_DEADLINE: IsoDate,
-  HEARTBEAT_INTERVAL_MS: Schema.optional(PositiveInt),
-  REQUESTED_BY: Schema.optional(Schema.String),
-  GITHUB_TOKEN: Secret,
-  CALLBACK_TOKEN: Secret,
-  // The runner's own knobs (all optional; see the README).
-  PORTER_WORKDIR: Schema.optional(nonEmpty),
-  PORTER_KILL_GRACE_MS: Schema.optional(PositiveInt),
-  PORTER_LOG_TAIL_LINES: Schema.optional(PositiveInt),
-  PORTER_CALLBACK_RETRIES: Schema.optional(Schema.NumberFromString.pipe(Schema.check(Schema.isInt()))),
-  PORTER_CALLBACK_RETRY_BASE_MS: Schema.optional(PositiveInt),
-  PORTER_GIT_NAME: Schema.optional(nonEmpty),
-  PORTER_GIT_EMAIL: Schema.optional(nonEmpty),
-  PORTER_CLONE_FILTER: Schema.optional(Schema.Literals(["blob:none", "none"]))
-})
+/** The variables the runner reads: the plain contract and its secrets. */
+export const MachineEnvSchema = Schema.Struct({ ...Contract.MachineEnvFields.fields, ...Contract.MachineSecrets.fields })
 export type MachineEnvFields = typeof MachineEnvSchema.Type
 
 /** The decoded environment plus everything derived from it. */
@@ -184,19 +126,14 @@ export const decode = (
   const input = withoutBlanks(env)
   const secrets = secretValues(input)
   const scrub = (text: string) => secrets.reduce((acc, secret) => acc.split(secret).join("[redacted]"), text)
-  const decoded = Schema.decodeUnknownResult(MachineEnvSchema)(input, { errors: "all" })
-  if (Result.isFailure(decoded)) {
-    return Result.fail(new BadEnvironment({ problems: describe(decoded.failure.issue, scrub) }))
-  }
-  const f = decoded.success
-  const problems: Array<string> = []
-  if (f.HEAD_BRANCH !== undefined && f.HEAD_BRANCH !== f.BRANCH) {
-    problems.push(`BRANCH must equal HEAD_BRANCH for a pull-request follow-up (got ${f.BRANCH} and ${f.HEAD_BRANCH})`)
-  }
-  if (f.BASE_BRANCH !== undefined && f.BASE_BRANCH === f.BRANCH) {
-    problems.push(`BRANCH must differ from BASE_BRANCH (${f.BASE_BRANCH}): Porter never pushes to the base branch`)
-  }
-  if (problems.length > 0) return Result.fail(new BadEnvironment({ problems }))
+  const plain = Schema.decodeUnknownResult(Contract.MachineEnv)(input, { errors: "all" })
+  const secret = Schema.decodeUnknownResult(Contract.MachineSecrets)(input, { errors: "all" })
+  const problems = [
+    ...(Result.isFailure(plain) ? describe(plain.failure.issue, scrub) : []),
+    ...(Result.isFailure(secret) ? describe(secret.failure.issue, scrub) : [])
+  ]
+  if (Result.isFailure(plain) || Result.isFailure(secret)) return Result.fail(new BadEnvironment({ problems }))
+  const f = { ...plain.success, ...secret.success }
   const [owner, repo] = f.REPO_FULL_NAME.split("/") as [string, string]
   return Result.succeed({
     taskId: f.TASK_ID,
@@ -240,8 +177,8 @@ export interface CallbackTarget {
 export const callbackTarget = (env: Readonly<Record<string, string | undefined>>): Option.Option<CallbackTarget> => {
   const Target = Schema.Struct({
     TASK_ID: MachineEnvSchema.fields.TASK_ID,
-    CALLBACK_URL: HttpUrl,
-    CALLBACK_TOKEN: Secret
+    CALLBACK_URL: MachineEnvSchema.fields.CALLBACK_URL,
+    CALLBACK_TOKEN: MachineEnvSchema.fields.CALLBACK_TOKEN
   })
   return Schema.decodeUnknownOption(Target)(withoutBlanks(env)).pipe(
     Option.map((t) => ({ url: t.CALLBACK_URL, token: t.CALLBACK_TOKEN }))

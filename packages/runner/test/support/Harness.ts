@@ -63,7 +63,14 @@ export const startCallbackServer = async (): Promise<CallbackServer> => {
       received.push(callback)
       const status = answers.get(taskId)?.(callback, received.filter((r) => r.taskId === taskId).length - 1) ?? 200
       response.writeHead(status, { "content-type": "application/json" })
-      response.end(JSON.stringify(status === 409 ? { accepted: false, state: "cancelled" } : { accepted: true, state: "running" }))
+      // What Porter's API answers (`@porter/core`'s Api: 409 is `TaskEnded`).
+      response.end(JSON.stringify(
+        status === 409
+          ? { _tag: "TaskEnded", state: "cancelled", message: "task is already cancelled" }
+          : status === 200
+          ? { accepted: true, state: "running" }
+          : { _tag: status === 401 ? "Unauthorized" : "BadRequest", message: `HTTP ${status}` }
+      ))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))

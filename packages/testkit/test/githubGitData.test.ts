@@ -58,7 +58,10 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
           tree: [{ path: "src/deep/x.ts", mode: "100644", type: "blob", sha: blob.data.sha }]
         })
       )
-      assert.deepStrictEqual(tree.data.tree.map((entry) => [entry.path, entry.type]), [["README.md", "blob"], ["src", "tree"]])
+      assert.deepStrictEqual(tree.data.tree.map((entry) => [entry.path, entry.type]), [["README.md", "blob"], [
+        "src",
+        "tree"
+      ]])
       const commit = yield* call(() =>
         bot.rest.git.createCommit({ ...r, message: "Add x", tree: tree.data.sha, parents: [main.data.object.sha] })
       )
@@ -70,12 +73,25 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
         bot.rest.git.createRef({ ...r, ref: "refs/heads/porter/data", sha: commit.data.sha })
       )
       assert.strictEqual(created.data.object.sha, commit.data.sha)
-      const again = yield* statusOf(() => bot.rest.git.createRef({ ...r, ref: "refs/heads/porter/data", sha: commit.data.sha }))
+      const again = yield* statusOf(() =>
+        bot.rest.git.createRef({ ...r, ref: "refs/heads/porter/data", sha: commit.data.sha })
+      )
       assert.deepStrictEqual(again, { status: 422, message: "Reference already exists" })
 
       const work = path.join(dir, "clone")
-      yield* gitOk(dir, "clone", "--quiet", "--branch", "porter/data", cloneUrl(emu, `${owner}/data`, emu.admin.token), work)
-      assert.strictEqual(yield* Effect.promise(() => readFile(path.join(work, "src/deep/x.ts"), "utf8")), "export const x = 1\n")
+      yield* gitOk(
+        dir,
+        "clone",
+        "--quiet",
+        "--branch",
+        "porter/data",
+        cloneUrl(emu, `${owner}/data`, emu.admin.token),
+        work
+      )
+      assert.strictEqual(
+        yield* Effect.promise(() => readFile(path.join(work, "src/deep/x.ts"), "utf8")),
+        "export const x = 1\n"
+      )
       assert.strictEqual((yield* gitOk(work, "rev-parse", "HEAD")).trim(), commit.data.sha)
       assert.strictEqual((yield* gitOk(work, "log", "-1", "--format=%s")).trim(), "Add x")
       assert.strictEqual((yield* gitOk(work, "fsck", "--strict")).trim(), "")
@@ -144,7 +160,10 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       assert.strictEqual(mine.data.committer.name, "Ada")
       yield* call(() => admin.rest.git.updateRef({ ...r, ref: "heads/feature/pushed", sha: mine.data.sha }))
       yield* gitOk(work, "pull", "--quiet", "--ff-only", "origin", "feature/pushed")
-      assert.strictEqual((yield* gitOk(work, "log", "-1", "--format=%an %ad", "--date=iso")).trim(), "Ada 2024-01-02 03:04:05 +0200")
+      assert.strictEqual(
+        (yield* gitOk(work, "log", "-1", "--format=%an %ad", "--date=iso")).trim(),
+        "Ada 2024-01-02 03:04:05 +0200"
+      )
     })))
 
   it.effect("inline content and base64 binary content round-trip byte-exact; sha: null deletes; symlinks", () =>
@@ -156,7 +175,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "bytes", auto_init: true }))
       const r = { owner, repo: "bytes" }
       const binary = Buffer.from(Array.from({ length: 256 }, (_, index) => index))
-      const blob = yield* call(() => admin.rest.git.createBlob({ ...r, content: binary.toString("base64"), encoding: "base64" }))
+      const blob = yield* call(() =>
+        admin.rest.git.createBlob({ ...r, content: binary.toString("base64"), encoding: "base64" })
+      )
       const read = yield* call(() => admin.rest.git.getBlob({ ...r, file_sha: blob.data.sha }))
       assert.isTrue(Buffer.from(read.data.content, "base64").equals(binary))
       assert.strictEqual(read.data.size, 256)
@@ -186,7 +207,13 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       const recursive = yield* call(() => admin.rest.git.getTree({ ...r, tree_sha: tree.data.sha, recursive: "1" }))
       assert.deepStrictEqual(
         recursive.data.tree.map((entry) => `${entry.mode} ${entry.type} ${entry.path}`),
-        ["040000 tree bin", "100644 blob bin/data.bin", "120000 blob link", "100755 blob run.sh", "100644 blob text.txt"]
+        [
+          "040000 tree bin",
+          "100644 blob bin/data.bin",
+          "120000 blob link",
+          "100755 blob run.sh",
+          "100644 blob text.txt"
+        ]
       )
       const commit = yield* call(() =>
         admin.rest.git.createCommit({ ...r, message: "Bytes", tree: tree.data.sha, parents: [main.data.object.sha] })
@@ -203,11 +230,19 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
 
       // Deleting a directory removes everything below it; deleting a path that is not there is refused.
       const emptied = yield* call(() =>
-        admin.rest.git.createTree({ ...r, base_tree: tree.data.sha, tree: [{ path: "bin", mode: "040000", type: "tree", sha: null }] })
+        admin.rest.git.createTree({
+          ...r,
+          base_tree: tree.data.sha,
+          tree: [{ path: "bin", mode: "040000", type: "tree", sha: null }]
+        })
       )
       assert.deepStrictEqual(emptied.data.tree.map((entry) => entry.path), ["link", "run.sh", "text.txt"])
       const missing = yield* statusOf(() =>
-        admin.rest.git.createTree({ ...r, base_tree: tree.data.sha, tree: [{ path: "nope.txt", mode: "100644", type: "blob", sha: null }] })
+        admin.rest.git.createTree({
+          ...r,
+          base_tree: tree.data.sha,
+          tree: [{ path: "nope.txt", mode: "100644", type: "blob", sha: null }]
+        })
       )
       assert.strictEqual(missing.status, 422)
       const notBlob = yield* statusOf(() =>
@@ -232,15 +267,22 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       yield* call(() => admin.rest.git.createRef({ ...r, ref: "refs/heads/topic", sha: a.data.sha }))
       const refused = yield* statusOf(() => admin.rest.git.updateRef({ ...r, ref: "heads/topic", sha: b.data.sha }))
       assert.deepStrictEqual(refused, { status: 422, message: "Update is not a fast forward" })
-      assert.strictEqual((yield* call(() => admin.rest.git.getRef({ ...r, ref: "heads/topic" }))).data.object.sha, a.data.sha)
+      assert.strictEqual(
+        (yield* call(() => admin.rest.git.getRef({ ...r, ref: "heads/topic" }))).data.object.sha,
+        a.data.sha
+      )
       const forward = yield* child(a.data.sha, "a2")
       yield* call(() => admin.rest.git.updateRef({ ...r, ref: "heads/topic", sha: forward.data.sha }))
-      const forced = yield* call(() => admin.rest.git.updateRef({ ...r, ref: "heads/topic", sha: b.data.sha, force: true }))
+      const forced = yield* call(() =>
+        admin.rest.git.updateRef({ ...r, ref: "heads/topic", sha: b.data.sha, force: true })
+      )
       assert.strictEqual(forced.data.object.sha, b.data.sha)
 
       const badName = yield* statusOf(() => admin.rest.git.createRef({ ...r, ref: "heads/x", sha: a.data.sha }))
       assert.strictEqual(badName.status, 422)
-      const noObject = yield* statusOf(() => admin.rest.git.createRef({ ...r, ref: "refs/heads/x", sha: "1".repeat(40) }))
+      const noObject = yield* statusOf(() =>
+        admin.rest.git.createRef({ ...r, ref: "refs/heads/x", sha: "1".repeat(40) })
+      )
       assert.strictEqual(noObject.status, 422)
       yield* call(() => admin.rest.git.createRef({ ...r, ref: "refs/tags/v1", sha: a.data.sha }))
       const all = yield* call(() => admin.rest.git.listMatchingRefs({ ...r, ref: "" }))
@@ -283,7 +325,10 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       const work = path.join(dir, "m")
       yield* gitOk(dir, "clone", "--quiet", "--branch", "many", cloneUrl(emu, `${owner}/many`, emu.admin.token), work)
       assert.strictEqual((yield* gitOk(work, "ls-files")).trim().split("\n").length, 1000)
-      assert.strictEqual(yield* Effect.promise(() => readFile(path.join(work, "dir7/file-537.txt"), "utf8")), "file 537\n")
+      assert.strictEqual(
+        yield* Effect.promise(() => readFile(path.join(work, "dir7/file-537.txt"), "utf8")),
+        "file 537\n"
+      )
     })))
 
   it.effect("writes need contents: write — read-only tokens, other installations' tokens and readers are refused", () =>
@@ -293,7 +338,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       const owner = emu.admin.login
       const admin = octokit(emu, emu.admin.token)
       yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "guarded-data", auto_init: true }))
-      yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "secret-data", private: true, auto_init: true }))
+      yield* call(() =>
+        admin.rest.repos.createForAuthenticatedUser({ name: "secret-data", private: true, auto_init: true })
+      )
       const r = { owner, repo: "guarded-data" }
       const main = yield* call(() => admin.rest.git.getRef({ ...r, ref: "heads/main" }))
       const root = yield* call(() => admin.rest.git.getCommit({ ...r, commit_sha: main.data.object.sha }))
@@ -306,7 +353,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
       yield* call(() => readOnly.rest.git.getTree({ ...r, tree_sha: root.data.tree.sha }))
       assert.deepStrictEqual(yield* statusOf(() => readOnly.rest.git.createBlob({ ...r, content: "x" })), denied)
       assert.deepStrictEqual(
-        yield* statusOf(() => readOnly.rest.git.createTree({ ...r, tree: [{ path: "x", mode: "100644", type: "blob", content: "x" }] })),
+        yield* statusOf(() =>
+          readOnly.rest.git.createTree({ ...r, tree: [{ path: "x", mode: "100644", type: "blob", content: "x" }] })
+        ),
         denied
       )
       assert.deepStrictEqual(
@@ -331,7 +380,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
 
       // Another account's installation: no writes to this repository (404 for the private one), no push.
       const alice = yield* call(() => emu.createUser("alice-data"))
-      yield* call(() => octokit(emu, alice.token).rest.repos.createForAuthenticatedUser({ name: "hers", auto_init: true }))
+      yield* call(() =>
+        octokit(emu, alice.token).rest.repos.createForAuthenticatedUser({ name: "hers", auto_init: true })
+      )
       const aliceToken = yield* installationToken(emu, "alice-data")
       const foreign = octokit(emu, aliceToken)
       assert.deepStrictEqual(yield* statusOf(() => foreign.rest.git.createBlob({ ...r, content: "x" })), denied)
@@ -349,9 +400,7 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator Git Data API",
 
       // A user needs push access.
       const reader = yield* call(() => emu.createUser("reader-data"))
-      yield* call(() =>
-        admin.rest.repos.addCollaborator({ ...r, username: "reader-data", permission: "pull" })
-      )
+      yield* call(() => admin.rest.repos.addCollaborator({ ...r, username: "reader-data", permission: "pull" }))
       const asReader = octokit(emu, reader.token)
       yield* call(() => asReader.rest.git.getRef({ ...r, ref: "heads/main" }))
       assert.strictEqual((yield* statusOf(() => asReader.rest.git.createBlob({ ...r, content: "x" }))).status, 403)

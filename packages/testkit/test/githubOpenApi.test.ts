@@ -39,13 +39,18 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
       const rest = routes.filter(isRest)
       assert.isAbove(rest.length, 60)
       for (const route of rest) {
-        assert.isTrue(spec.hasOperation(route.method, route.path), `${route.method} ${route.path} is not a GitHub operation`)
+        assert.isTrue(
+          spec.hasOperation(route.method, route.path),
+          `${route.method} ${route.path} is not a GitHub operation`
+        )
       }
 
       // The tour: each route at least once, answers validated by the Octokit hooks.
       const admin = octokit(emu, emu.admin.token)
       const app = octokit(emu, appJwt(emu.app.privateKeyPkcs1, { iss: emu.app.id }))
-      const user = yield* call(() => emu.createUser("tourist"))
+      const user = yield* call(() =>
+        emu.createUser("tourist")
+      )
       const asUser = octokit(emu, user.token)
       const owner = emu.admin.login
       const repo = "tour"
@@ -65,10 +70,16 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
       yield* statusOf(() => admin.request("GET /repos/{owner}/{repo}/commits/{ref}", { ...r, ref: "nope" }))
 
       yield* call(() =>
-        admin.request("PUT /repos/{owner}/{repo}/collaborators/{username}", { ...r, username: "tourist", permission: "push" })
+        admin.request("PUT /repos/{owner}/{repo}/collaborators/{username}", {
+          ...r,
+          username: "tourist",
+          permission: "push"
+        })
       )
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/collaborators", r))
-      yield* call(() => admin.request("GET /repos/{owner}/{repo}/collaborators/{username}", { ...r, username: "tourist" }))
+      yield* call(() =>
+        admin.request("GET /repos/{owner}/{repo}/collaborators/{username}", { ...r, username: "tourist" })
+      )
       yield* call(() =>
         admin.request("GET /repos/{owner}/{repo}/collaborators/{username}/permission", { ...r, username: "tourist" })
       )
@@ -117,7 +128,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
           body: "✅ done"
         })
       )
-      yield* call(() => admin.request("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { ...n, per_page: 1 }))
+      yield* call(() =>
+        admin.request("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { ...n, per_page: 1 })
+      )
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/issues/comments", r))
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", c))
       const eyes = yield* call(() =>
@@ -157,7 +170,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
         bot.request("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", { ...n, name: "porter:done" })
       )
       yield* call(() => admin.request("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels", n))
-      yield* call(() => admin.request("POST /repos/{owner}/{repo}/labels", { ...r, name: "porter:failed", color: "d73a4a" }))
+      yield* call(() =>
+        admin.request("POST /repos/{owner}/{repo}/labels", { ...r, name: "porter:failed", color: "d73a4a" })
+      )
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/labels", r))
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/labels/{name}", { ...r, name: "porter:failed" }))
       yield* statusOf(() => asUser.request("POST /repos/{owner}/{repo}/issues", { ...r, title: "" }))
@@ -189,7 +204,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/pulls", { ...r, head: `${owner}:porter/tour` }))
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", p))
       yield* call(() => admin.request("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", p))
-      yield* call(() => bot.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...p, body: "Fixes #1, really" }))
+      yield* call(() =>
+        bot.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...p, body: "Fixes #1, really" })
+      )
       const review = yield* call(() =>
         admin.request("POST /repos/{owner}/{repo}/pulls/{pull_number}/comments", {
           ...p,
@@ -223,8 +240,12 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
 
       // The Git Data API: a commit made through it on a new branch, then moved and deleted.
       const blob = yield* call(() => bot.request("POST /repos/{owner}/{repo}/git/blobs", { ...r, content: "# Data\n" }))
-      yield* call(() => admin.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", { ...r, file_sha: blob.data.sha }))
-      const mainRef = yield* call(() => bot.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { ...r, ref: "heads/main" }))
+      yield* call(() =>
+        admin.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", { ...r, file_sha: blob.data.sha })
+      )
+      const mainRef = yield* call(() =>
+        bot.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { ...r, ref: "heads/main" })
+      )
       yield* statusOf(() => bot.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { ...r, ref: "heads/nope" }))
       yield* call(() => bot.request("GET /repos/{owner}/{repo}/git/matching-refs/{ref}", { ...r, ref: "heads/" }))
       const baseCommit = yield* call(() =>
@@ -247,7 +268,11 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
         })
       )
       yield* call(() =>
-        admin.request("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", { ...r, tree_sha: tree.data.sha, recursive: "1" })
+        admin.request("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", {
+          ...r,
+          tree_sha: tree.data.sha,
+          recursive: "1"
+        })
       )
       const dataCommit = yield* call(() =>
         bot.request("POST /repos/{owner}/{repo}/git/commits", {
@@ -258,13 +283,25 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
         })
       )
       yield* call(() =>
-        bot.request("POST /repos/{owner}/{repo}/git/refs", { ...r, ref: "refs/heads/porter/data", sha: mainRef.data.object.sha })
+        bot.request("POST /repos/{owner}/{repo}/git/refs", {
+          ...r,
+          ref: "refs/heads/porter/data",
+          sha: mainRef.data.object.sha
+        })
       )
       yield* statusOf(() =>
-        bot.request("POST /repos/{owner}/{repo}/git/refs", { ...r, ref: "refs/heads/porter/data", sha: dataCommit.data.sha })
+        bot.request("POST /repos/{owner}/{repo}/git/refs", {
+          ...r,
+          ref: "refs/heads/porter/data",
+          sha: dataCommit.data.sha
+        })
       )
       yield* call(() =>
-        bot.request("PATCH /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data", sha: dataCommit.data.sha })
+        bot.request("PATCH /repos/{owner}/{repo}/git/refs/{ref}", {
+          ...r,
+          ref: "heads/porter/data",
+          sha: dataCommit.data.sha
+        })
       )
       yield* statusOf(() =>
         bot.request("PATCH /repos/{owner}/{repo}/git/refs/{ref}", {
@@ -274,9 +311,13 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
         })
       )
       yield* call(() => bot.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data" }))
-      yield* statusOf(() => bot.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data" }))
+      yield* statusOf(() =>
+        bot.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data" })
+      )
       yield* call(() => admin.request("POST /user/repos", { name: "tour-empty" }))
-      yield* statusOf(() => admin.request("POST /repos/{owner}/{repo}/git/blobs", { owner, repo: "tour-empty", content: "x" }))
+      yield* statusOf(() =>
+        admin.request("POST /repos/{owner}/{repo}/git/blobs", { owner, repo: "tour-empty", content: "x" })
+      )
 
       yield* call(() => admin.request("PATCH /repos/{owner}/{repo}/issues/{issue_number}", { ...n, state: "closed" }))
       yield* call(() => admin.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...p, state: "closed" }))
@@ -288,7 +329,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
       yield* call(() => app.request("GET /app/hook/deliveries/{delivery_id}", { delivery_id: deliveryId }))
       yield* call(() => app.request("POST /app/hook/deliveries/{delivery_id}/attempts", { delivery_id: deliveryId }))
 
-      yield* call(() => admin.request("DELETE /repos/{owner}/{repo}/collaborators/{username}", { ...r, username: "tourist" }))
+      yield* call(() =>
+        admin.request("DELETE /repos/{owner}/{repo}/collaborators/{username}", { ...r, username: "tourist" })
+      )
       yield* call(() => bot.request("DELETE /installation/token"))
 
       const missing = rest.map((route) => `${route.method} ${route.path}`).filter((key) => !spec.called.has(key))

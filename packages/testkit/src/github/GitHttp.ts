@@ -102,7 +102,11 @@ export const routes = (options: GitHttpOptions): Array<HttpRouter.Route<never, n
         projectRoot: options.dataDir,
         pathInfo: `/${repo.owner.login}/${repo.name}.git/${servicePath}`,
         query: url.search.replace(/^\?/, ""),
-        remoteUser: who._tag === "User" ? who.account.login : who._tag === "Installation" ? state.app.bot.login : undefined,
+        remoteUser: who._tag === "User"
+          ? who.account.login
+          : who._tag === "Installation"
+          ? state.app.bot.login
+          : undefined,
         track: options.track,
         after: () => service === "git-receive-pack" ? afterPush(repo) : Effect.void
       })

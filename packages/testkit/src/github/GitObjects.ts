@@ -25,7 +25,9 @@ export const objectInfo = Effect.fnUntraced(function*(gitDir: string, shas: Iter
   const result = yield* run(gitDir, ["cat-file", "--batch-check"], { input: `${wanted.join("\n")}\n` })
   for (const line of result.stdout.split("\n")) {
     const [sha, type, size] = line.split(" ")
-    if (sha && size !== undefined && type !== "missing") found.set(sha, { type: type as ObjectType, size: Number(size) })
+    if (sha && size !== undefined && type !== "missing") {
+      found.set(sha, { type: type as ObjectType, size: Number(size) })
+    }
   }
   return found
 })
@@ -189,14 +191,18 @@ export const readCommit = Effect.fnUntraced(function*(gitDir: string, sha: strin
     signature,
     payload: signature === undefined
       ? text
-      : `${fields.filter(([key]) => key !== "gpgsig").map(([key, value]) => `${key} ${value}`).join("\n")}\n\n${message}`
+      : `${
+        fields.filter(([key]) => key !== "gpgsig").map(([key, value]) => `${key} ${value}`).join("\n")
+      }\n\n${message}`
   }
   return commit
 })
 
 export const writeCommit = (gitDir: string, text: string) =>
-  Effect.map(run(gitDir, ["hash-object", "-t", "commit", "-w", "--stdin"], { input: text }), (result) =>
-    result.stdout.trim())
+  Effect.map(
+    run(gitDir, ["hash-object", "-t", "commit", "-w", "--stdin"], { input: text }),
+    (result) => result.stdout.trim()
+  )
 
 export interface Ref {
   /** `refs/heads/main` */

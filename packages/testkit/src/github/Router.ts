@@ -70,7 +70,11 @@ export const toResponse = (reply: Reply, headers: Record<string, string>): HttpS
     case "Text":
       return HttpServerResponse.text(reply.body, { status: reply.status, headers, contentType: reply.contentType })
     case "Bytes":
-      return HttpServerResponse.uint8Array(reply.body, { status: reply.status, headers, contentType: reply.contentType })
+      return HttpServerResponse.uint8Array(reply.body, {
+        status: reply.status,
+        headers,
+        contentType: reply.contentType
+      })
     case "Empty":
       return HttpServerResponse.empty({ status: reply.status, headers })
   }

@@ -223,8 +223,7 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
               ? Effect.succeed({ login: created.account.login, id: created.account.id, token: created.token })
               : Effect.die(new Error(`"${login}" is not a valid login, or belongs to an organization`))
           })),
-        deliveries: () =>
-          run(Effect.map(webhooks.flush, () => webhooks.list().map(EmulatorRoutes.deliveryView))),
+        deliveries: () => run(Effect.map(webhooks.flush, () => webhooks.list().map(EmulatorRoutes.deliveryView))),
         redeliver: (deliveryId) =>
           run(Effect.flatMap(webhooks.redeliver(deliveryId), (attempt) =>
             attempt
@@ -232,9 +231,11 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
               : Effect.die(new Error(`no delivery ${deliveryId}`)))),
         gitDataLog: () => run(Effect.sync(() => gitData.list())),
         pullRequestCommits: (owner, repo, number) =>
-          run(pullRequestCommits(owner, repo, number).pipe(
-            Effect.catch(() => Effect.die(new Error(`no pull request ${owner}/${repo}#${number}`)))
-          )),
+          run(
+            pullRequestCommits(owner, repo, number).pipe(
+              Effect.catch(() => Effect.die(new Error(`no pull request ${owner}/${repo}#${number}`)))
+            )
+          ),
         close: () => Effect.runPromise(Scope.close(scope, Exit.void))
       }
       return result

@@ -145,7 +145,13 @@ export const makeGitPayloads = (state: State, accounts: AccountPayloads, gitData
     // A signature in a pushed commit is checked against no key the emulator knows.
     verification: gitData.madeThroughApi(repo, commit.sha) || commit.signature === undefined
       ? gitData.verification(repo, commit.sha)
-      : { verified: false, reason: "unknown_key", signature: commit.signature, payload: commit.payload, verified_at: null }
+      : {
+        verified: false,
+        reason: "unknown_key",
+        signature: commit.signature,
+        payload: commit.payload,
+        verified_at: null
+      }
   })
 
   const gitRef = (repo: Repo, ref: Ref) => ({

@@ -38,7 +38,11 @@ export const deliveryView = (delivery: Delivery) => ({
 export const routes = (
   context: RouteContext,
   all: () => ReadonlyArray<Route>,
-  pullRequestCommits: (owner: string, repo: string, number: number) => Effect.Effect<ReadonlyArray<PullRequestCommit>, ApiError>
+  pullRequestCommits: (
+    owner: string,
+    repo: string,
+    number: number
+  ) => Effect.Effect<ReadonlyArray<PullRequestCommit>, ApiError>
 ): ReadonlyArray<Route> => {
   const { gitData, state, webhooks } = context
 

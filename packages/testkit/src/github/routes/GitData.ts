@@ -114,10 +114,15 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
   const leavesFor = (repo: Repo, body: typeof TreeBody.Type) =>
     Effect.gen(function*() {
       const referenced = body.tree.flatMap((entry) => typeof entry.sha === "string" ? [entry.sha] : [])
-      const objects = yield* GitObjects.objectInfo(repo.gitDir, [...referenced, ...(body.base_tree ? [body.base_tree] : [])])
+      const objects = yield* GitObjects.objectInfo(repo.gitDir, [
+        ...referenced,
+        ...(body.base_tree ? [body.base_tree] : [])
+      ])
       let leaves = new Map<string, Leaf>()
       if (body.base_tree !== undefined) {
-        if (objects.get(body.base_tree)?.type !== "tree") return yield* unprocessable("base_tree is not a valid tree oid")
+        if (objects.get(body.base_tree)?.type !== "tree") {
+          return yield* unprocessable("base_tree is not a valid tree oid")
+        }
         leaves = yield* GitObjects.leavesOf(repo.gitDir, body.base_tree)
       }
       const removeAt = (file: string) => {
@@ -151,15 +156,22 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           inline.push({ path: file, mode, content: entry.content })
           continue
         }
-        if (entry.sha === undefined) return yield* unprocessable(`Must supply a valid tree.sha or tree.content for ${file}`)
+        if (entry.sha === undefined) {
+          return yield* unprocessable(`Must supply a valid tree.sha or tree.content for ${file}`)
+        }
         if (type !== "commit" && objects.get(entry.sha)?.type !== type) {
           return yield* unprocessable(`tree.sha ${entry.sha} is not a valid ${type}`)
         }
         if (type === "tree") {
-          for (const [below, leaf] of yield* GitObjects.leavesOf(repo.gitDir, entry.sha)) leaves.set(`${file}/${below}`, leaf)
+          for (const [below, leaf] of yield* GitObjects.leavesOf(repo.gitDir, entry.sha)) {
+            leaves.set(`${file}/${below}`, leaf)
+          }
         } else leaves.set(file, { mode, sha: entry.sha })
       }
-      const written = yield* GitObjects.writeBlobs(repo.gitDir, inline.map((entry) => Buffer.from(entry.content, "utf8")))
+      const written = yield* GitObjects.writeBlobs(
+        repo.gitDir,
+        inline.map((entry) => Buffer.from(entry.content, "utf8"))
+      )
       inline.forEach((entry, index) => leaves.set(entry.path, { mode: entry.mode, sha: written[index]! }))
       return leaves
     })
@@ -255,7 +267,13 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           // GitHub signs what a GitHub App commits through the API; a signature given is checked against
           // keys the emulator does not have; users' commits are unsigned.
           const verification: Verification = body.signature !== undefined
-            ? { verified: false, reason: "unknown_key", signature: body.signature, payload: commit.payload, verified_at: null }
+            ? {
+              verified: false,
+              reason: "unknown_key",
+              signature: body.signature,
+              payload: commit.payload,
+              verified_at: null
+            }
             : request.principal._tag === "Installation"
             ? {
               verified: true,

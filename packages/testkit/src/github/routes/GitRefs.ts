@@ -84,7 +84,9 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         Effect.gen(function*() {
           const repo = yield* helpers.gitRepoFor(request, WRITE_CONTENTS)
           const body = yield* decodeBody(CreateRefBody)(request.body)
-          if (!(yield* GitObjects.validRefName(repo.gitDir, body.ref))) return yield* unprocessable("Reference name invalid")
+          if (!(yield* GitObjects.validRefName(repo.gitDir, body.ref))) {
+            return yield* unprocessable("Reference name invalid")
+          }
           const object = yield* target(repo, body.ref, body.sha)
           if (yield* existing(repo, body.ref)) return yield* unprocessable("Reference already exists")
           if (!(yield* GitObjects.updateRef(repo.gitDir, body.ref, body.sha))) {
@@ -131,7 +133,9 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       handler: (request) =>
         Effect.gen(function*() {
           const { name, ref, repo } = yield* refFor(request)
-          if (name === `refs/heads/${repo.defaultBranch}`) return yield* unprocessable("Cannot delete the default branch")
+          if (name === `refs/heads/${repo.defaultBranch}`) {
+            return yield* unprocessable("Cannot delete the default branch")
+          }
           if (!ref || !(yield* GitObjects.deleteRef(repo.gitDir, name, ref.sha))) {
             return yield* unprocessable("Reference does not exist")
           }

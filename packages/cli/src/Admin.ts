@@ -91,6 +91,22 @@ export const secretsRemove = (connection: Connection, input: { readonly name: st
     yield* Console.log(`Removed ${input.name} (${input.scope}) from ${admin.url}.`)
   })
 
+export const secretsRotate = (connection: Connection, input: { readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const admin = yield* connect(connection)
+    const report = yield* admin.rotateSecrets.pipe(Effect.mapError(adminFailure))
+    if (input.json) return yield* Console.log(JSON.stringify(report))
+    yield* Console.log(
+      `Re-encrypted ${report.rotated} secret${report.rotated === 1 ? "" : "s"} under key ${report.currentKeyId} on ${admin.url}.`
+    )
+    if (report.failed > 0) {
+      const rows = report.failures.map((f) => `  ${f.scope} ${f.name} (key ${f.keyId})`).join("\n")
+      return yield* fail(
+        `${report.failed} secret${report.failed === 1 ? "" : "s"} could not be decrypted (set them again, then rotate):\n${rows}`
+      )
+    }
+  })
+
 /** Left-aligned columns, two spaces apart. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)))
@@ -167,6 +183,22 @@ export const tasksShow = (connection: Connection, input: { readonly id: string; 
       lines.push(`  ${new Date(event.at).toISOString()}  ${what}${event.detail !== undefined ? `  ${event.detail}` : ""}`)
     }
     yield* Console.log(lines.join("\n"))
+  })
+
+export const tasksCancel = (connection: Connection, input: { readonly id: string }) =>
+  Effect.gen(function*() {
+    const admin = yield* connect(connection)
+    const { cancelled, task } = yield* admin.cancelTask(input.id).pipe(Effect.mapError(adminFailure))
+    yield* Console.log(
+      cancelled ? `Cancelled ${task.id} (${task.repo}#${task.issueNumber}).` : `${task.id} had already ended (${task.state}).`
+    )
+  })
+
+export const tasksRetry = (connection: Connection, input: { readonly id: string }) =>
+  Effect.gen(function*() {
+    const admin = yield* connect(connection)
+    const task = yield* admin.retryTask(input.id).pipe(Effect.mapError(adminFailure))
+    yield* Console.log(`Started ${task.id} (${task.repo}#${task.issueNumber}, ${task.agent}): ${task.state}.`)
   })
 
 const usageText = (usage: typeof AdminClient.Usage.Type): string =>

@@ -1,22 +1,20 @@
 /**
- * A client of a Porter deployment's admin API (`packages/core/src/HttpAdmin.ts`, and the Worker's
- * `GET /admin/doctor`), over Effect's `HttpClient`: secrets (names only — values go one way), tasks and their
- * audit trail, the doctor's report. Every answer is decoded with Schema; every failure is an `AdminError` whose
- * message says what to do (unreachable URL, refused token, admin API disabled), never a secret value.
- *
- * Cannot: create settings or cancel tasks (the API can; the CLI does not expose them yet).
+ * The `porter` CLI's view of a deployment's admin API, over the client derived from Porter's API definition
+ * (`@porter/core`'s `ApiClient`): secrets (names only — values go one way) and key rotation, tasks with their audit
+ * trail, cancel and retry, the doctor's report. Every answer is decoded with the API's own schemas; every failure is
+ * an `AdminError` whose message says what to do (unreachable URL, refused token, admin API disabled), never a secret
+ * value.
  */
-import { AdminApi, Task } from "@porter/core"
+import { AdminApi, Api, ApiClient, type Ids, type SecretStore, Task } from "@porter/core"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as HttpClient from "effect/http/HttpClient"
-import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import type * as HttpClientError from "effect/http/HttpClientError"
 
 export interface Options {
   /** The deployment's URL (`https://porter.example.workers.dev`). */
@@ -41,14 +39,9 @@ export type SecretEntry = AdminApi.SecretEntry
 export type TaskView = AdminApi.TaskView
 export type TaskDetail = AdminApi.TaskDetail
 export const Usage: typeof Task.Usage = Task.Usage
-
-export const DoctorCheck = Schema.Struct({
-  name: Schema.String,
-  status: Schema.Literals(["pass", "fail", "warn", "skip"]),
-  message: Schema.String
-})
-export const DoctorReport = Schema.Struct({ ok: Schema.Boolean, checks: Schema.Array(DoctorCheck), text: Schema.String })
-export type DoctorReport = typeof DoctorReport.Type
+export const DoctorReport: typeof Api.DoctorReport = Api.DoctorReport
+export type DoctorReport = Api.DoctorReport
+export type RotationReport = typeof Api.RotationReport.Type
 
 export interface TaskQuery {
   readonly state?: string | undefined
@@ -63,15 +56,18 @@ export class AdminClient extends Context.Service<AdminClient, {
   readonly setSecret: (scope: string, name: string, value: Redacted.Redacted<string>) => Effect.Effect<void, AdminError>
   /** `false` when there was no such secret. */
   readonly deleteSecret: (scope: string, name: string) => Effect.Effect<boolean, AdminError>
+  /** Re-encrypts every secret under the deployment's current encryption key. */
+  readonly rotateSecrets: Effect.Effect<RotationReport, AdminError>
   /** Newest first. */
   readonly listTasks: (query?: TaskQuery) => Effect.Effect<ReadonlyArray<TaskView>, AdminError>
   readonly showTask: (id: string) => Effect.Effect<TaskDetail, AdminError>
+  /** `false` when the task had already ended. */
+  readonly cancelTask: (id: string) => Effect.Effect<{ readonly cancelled: boolean; readonly task: TaskView }, AdminError>
+  /** Runs an ended task again as a new task; the new one. */
+  readonly retryTask: (id: string) => Effect.Effect<TaskView, AdminError>
   /** The deployment's own doctor report (`GET /admin/doctor`), failed checks included. */
   readonly doctor: Effect.Effect<DoctorReport, AdminError>
 }>()("@porter/cli/AdminClient") {}
-
-const ErrorBody = Schema.Struct({ error: Schema.String })
-const decodeErrorBody = Schema.decodeUnknownOption(Schema.fromJsonString(ErrorBody))
 
 /** An absolute http(s) URL without a trailing slash, or an error that says how to write it. */
 export const normalizeUrl = (text: string): Effect.Effect<string, AdminError> => {
@@ -98,107 +94,98 @@ const describe = (error: unknown): string => {
   return String(cause)
 }
 
+/** What any call may fail with: the API's refusals, the transport, an answer that is not Porter's. */
+type CallError =
+  | Api.BadRequest
+  | Api.Unauthorized
+  | Api.NotFound
+  | Api.Unavailable
+  | HttpClientError.HttpClientError
+  | Schema.SchemaError
+
 export const make = Effect.fnUntraced(function*(options: Options) {
   const url = yield* normalizeUrl(options.url)
-  const timeoutMs = options.timeoutMs ?? 30_000
-  const client = (yield* HttpClient.HttpClient).pipe(
-    HttpClient.mapRequest((request) =>
-      request.pipe(
-        HttpClientRequest.prependUrl(url),
-        HttpClientRequest.bearerToken(options.token),
-        HttpClientRequest.acceptJson
-      )
-    )
-  )
+  const timeout = Duration.millis(options.timeoutMs ?? 30_000)
+  const client = yield* ApiClient.make({ baseUrl: url, token: options.token })
+
+  const refused = (error: CallError): AdminError => {
+    switch (error._tag) {
+      case "Unauthorized":
+        return new AdminError({
+          status: 401,
+          message: `${url} refused the admin token: pass the deployment's PORTER_ADMIN_TOKEN (--admin-token or PORTER_ADMIN_TOKEN)`
+        })
+      case "NotFound":
+        return new AdminError({
+          status: 404,
+          message: error.message.includes("disabled")
+            ? `${error.message}: set PORTER_ADMIN_TOKEN on the Worker (\`wrangler secret put PORTER_ADMIN_TOKEN\`)`
+            : `${url} answered 404: ${error.message}`
+        })
+      case "BadRequest":
+      case "Unavailable":
+        return new AdminError({ message: `${url} answered: ${error.message}` })
+      case "HttpClientError":
+        if (error.reason._tag === "TransportError") return unreachable(error.reason.cause ?? error.reason.description)
+        return new AdminError({
+          ...(error.response !== undefined ? { status: error.response.status } : {}),
+          message: error.response?.status === 404
+            ? `${url} has no Porter admin API (404): check the URL (--url or PORTER_URL)`
+            : `${url} answered with something that is not Porter's admin API: check the URL (--url or PORTER_URL)`
+        })
+      case "SchemaError":
+        return new AdminError({
+          message: `${url} answered with something that is not Porter's admin API: check the URL (--url or PORTER_URL)`
+        })
+    }
+  }
+
   const unreachable = (cause: unknown) =>
     new AdminError({
       message: `cannot reach Porter at ${url} (${describe(cause)}): check the URL (--url or PORTER_URL) and that ` +
         "the Worker is running"
     })
 
-  /** Sends `request`; statuses in `accept` are decoded with `schema`, others become an `AdminError`. */
-  const call = <S extends Schema.Top>(
-    request: HttpClientRequest.HttpClientRequest,
-    schema: S,
-    accept: ReadonlyArray<number> = [200]
-  ): Effect.Effect<S["Type"], AdminError, S["DecodingServices"]> =>
-    Effect.gen(function*() {
-      const response: HttpClientResponse.HttpClientResponse = yield* client.execute(request).pipe(
-        Effect.timeoutOrElse({
-          duration: timeoutMs,
-          orElse: () => Effect.fail(unreachable(new Error(`no answer within ${timeoutMs / 1000} s`)))
-        }),
-        Effect.mapError((error) =>
-          error instanceof AdminError
-            ? error
-            : unreachable(error.reason._tag === "TransportError" ? error.reason.cause : error)
-        )
-      )
-      const text = yield* response.text.pipe(Effect.mapError(unreachable))
-      if (!accept.includes(response.status)) {
-        const said = Option.getOrUndefined(Option.map(decodeErrorBody(text), (body) => body.error))
-        return yield* new AdminError({ status: response.status, message: statusMessage(response.status, said) })
-      }
-      return yield* Schema.decodeUnknownEffect(Schema.fromJsonString(schema))(text).pipe(
-        Effect.mapError(() =>
-          new AdminError({
-            status: response.status,
-            message: `${url} answered ${request.method} ${request.url} with something that is not Porter's admin ` +
-              "API: check the URL (--url or PORTER_URL)"
-          })
-        )
-      ) as Effect.Effect<S["Type"], AdminError, S["DecodingServices"]>
-    })
+  /** One call, bounded in time, its failures in the user's words. */
+  const call = <A>(effect: Effect.Effect<A, CallError>): Effect.Effect<A, AdminError> =>
+    effect.pipe(
+      Effect.mapError(refused),
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () => Effect.fail(unreachable(new Error(`no answer within ${Duration.toSeconds(timeout)} s`)))
+      })
+    )
 
-  const statusMessage = (status: number, said: string | undefined): string => {
-    if (status === 401) {
-      return `${url} refused the admin token: pass the deployment's PORTER_ADMIN_TOKEN (--admin-token or ` +
-        "PORTER_ADMIN_TOKEN)"
-    }
-    if (status === 404 && said !== undefined && said.includes("disabled")) {
-      return `${said}: set PORTER_ADMIN_TOKEN on the Worker (\`wrangler secret put PORTER_ADMIN_TOKEN\`)`
-    }
-    if (said !== undefined) return `${url} answered ${status}: ${said}`
-    return status === 404
-      ? `${url} has no Porter admin API (404): check the URL (--url or PORTER_URL)`
-      : `${url} answered ${status}`
-  }
-
-  const decodeSecrets = AdminApi.SecretList
-  const decodeTasks = AdminApi.TaskList
+  const taskId = (id: string) => id as Ids.TaskId
 
   return AdminClient.of({
     url,
-    listSecrets: Effect.fn("AdminClient.listSecrets")(function*(scope?: string) {
-      const request = HttpClientRequest.get("/admin/secrets").pipe(
-        HttpClientRequest.setUrlParams(scope === undefined ? {} : { scope })
-      )
-      return (yield* call(request, decodeSecrets)).secrets
-    }),
-    setSecret: Effect.fn("AdminClient.setSecret")(function*(scope: string, name: string, value: Redacted.Redacted<string>) {
-      const request = HttpClientRequest.put("/admin/secrets").pipe(
-        HttpClientRequest.bodyJsonUnsafe({ scope, name, value: Redacted.value(value) })
-      )
-      yield* call(request, Schema.Struct({ scope: Schema.String, name: Schema.String }))
-    }),
-    deleteSecret: Effect.fn("AdminClient.deleteSecret")(function*(scope: string, name: string) {
-      const request = HttpClientRequest.delete("/admin/secrets").pipe(HttpClientRequest.setUrlParams({ scope, name }))
-      return (yield* call(request, Schema.Struct({ deleted: Schema.Boolean }))).deleted
-    }),
-    listTasks: Effect.fn("AdminClient.listTasks")(function*(query: TaskQuery = {}) {
-      const params: Record<string, string> = {}
-      if (query.state !== undefined) params["state"] = query.state
-      if (query.repo !== undefined) params["repo"] = query.repo
-      if (query.limit !== undefined) params["limit"] = String(query.limit)
-      const request = HttpClientRequest.get("/admin/tasks").pipe(HttpClientRequest.setUrlParams(params))
-      return (yield* call(request, decodeTasks)).tasks
-    }),
-    showTask: Effect.fn("AdminClient.showTask")(function*(id: string) {
-      return yield* call(HttpClientRequest.get(`/admin/tasks/${encodeURIComponent(id)}`), TaskDetail)
-    }),
-    doctor: call(HttpClientRequest.get("/admin/doctor"), DoctorReport, [200, 503]).pipe(
-      Effect.withSpan("AdminClient.doctor")
-    )
+    listSecrets: (scope) =>
+      call(client.admin.listSecrets({ query: scope === undefined ? {} : { scope } })).pipe(Effect.map((l) => l.secrets)),
+    setSecret: (scope, name, value) =>
+      call(client.admin.setSecret({ payload: { scope, name: name as SecretStore.SecretName, value: Redacted.value(value) } }))
+        .pipe(Effect.asVoid),
+    deleteSecret: (scope, name) =>
+      call(client.admin.deleteSecret({ query: { scope, name: name as SecretStore.SecretName } })).pipe(
+        Effect.map((answer) => answer.deleted)
+      ),
+    rotateSecrets: call(client.admin.rotateSecrets()),
+    listTasks: (query = {}) =>
+      call(client.admin.listTasks({
+        query: {
+          ...(query.state !== undefined ? { state: query.state as Task.TaskState } : {}),
+          ...(query.repo !== undefined ? { repo: query.repo } : {}),
+          ...(query.limit !== undefined ? { limit: query.limit } : {})
+        }
+      })).pipe(Effect.map((list) => list.tasks)),
+    showTask: (id) => call(client.admin.getTask({ params: { taskId: taskId(id) } })),
+    cancelTask: (id) => call(client.admin.cancelTask({ params: { taskId: taskId(id) } })),
+    retryTask: (id) =>
+      call(client.admin.retryTask({ params: { taskId: taskId(id) } })).pipe(Effect.map((answer) => answer.task)),
+    // 503 carries the same report: failed checks are the answer, not a failure.
+    doctor: call(client.admin.doctor().pipe(
+      Effect.catchIf((error): error is DoctorReport => "checks" in error, (report) => Effect.succeed(report))
+    ))
   })
 })
 

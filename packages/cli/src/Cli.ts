@@ -211,9 +211,17 @@ const secretsList = Command.make("ls", {
 const secretsRemove = Command.make("rm", { url, adminToken, scope, name: secretName }, (input) =>
   Admin.secretsRemove(connection(input), input)).pipe(Command.withDescription("Remove a secret"))
 
+const secretsRotate = Command.make("rotate", { url, adminToken, json }, (input) =>
+  Admin.secretsRotate(connection(input), input)).pipe(
+    Command.withDescription(
+      "Re-encrypt every secret under the deployment's current PORTER_ENCRYPTION_KEY (keep the old key in " +
+        "PORTER_ENCRYPTION_OLD_KEYS until this reports no failures)"
+    )
+  )
+
 const secrets = Command.make("secrets").pipe(
   Command.withDescription("Secrets of a deployment (agent keys, tokens) through its admin API"),
-  Command.withSubcommands([secretsSet, secretsList, secretsRemove])
+  Command.withSubcommands([secretsSet, secretsList, secretsRemove, secretsRotate])
 )
 
 const tasksList = Command.make("ls", {
@@ -239,9 +247,21 @@ const tasksShow = Command.make("show", {
   Command.withDescription("Show one task and its audit trail")
 )
 
+const taskId = Argument.String("task-id").pipe(Argument.withDescription("The task's id (task_…)"))
+
+const tasksCancel = Command.make("cancel", { url, adminToken, id: taskId }, (input) =>
+  Admin.tasksCancel(connection(input), input)).pipe(
+    Command.withDescription("Cancel a task: its machine is destroyed and its issue told")
+  )
+
+const tasksRetry = Command.make("retry", { url, adminToken, id: taskId }, (input) =>
+  Admin.tasksRetry(connection(input), input)).pipe(
+    Command.withDescription("Run an ended task again, as a new task on the same issue")
+  )
+
 const tasks = Command.make("tasks").pipe(
   Command.withDescription("Tasks of a deployment through its admin API"),
-  Command.withSubcommands([tasksList, tasksShow])
+  Command.withSubcommands([tasksList, tasksShow, tasksCancel, tasksRetry])
 )
 
 export const porter = Command.make("porter").pipe(

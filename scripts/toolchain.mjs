@@ -5,7 +5,7 @@
 // installed with it (`npm ci`), and the command runs with it first on PATH.
 // Usage: node scripts/toolchain.mjs <command> [args...]   (no dependencies, runs on Node >= 18)
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs"
 import { delimiter, dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 

@@ -155,7 +155,7 @@ const round = async (target: Target, deliveries: ReadonlyArray<Signed>, connecti
   const before = cpuMs(target.pids())
   const fired = await fire(target.url, deliveries, connections)
   const after = cpuMs(target.pids())
-  tally.times.push(...fired.times)
+  for (const time of fired.times) tally.times.push(time)
   tally.seconds += fired.seconds
   tally.errors += fired.errors
   for (const [status, n] of fired.statuses) tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + n)
@@ -224,7 +224,7 @@ const workerdPart = async (probot: Child) => {
       targets.push(await startWorker(NOOP_NAME, NOOP, env))
       targets.push(await startWorker(NOOP_INSERT_NAME, NOOP_INSERT, env))
       targets.push(childTarget(PROBOT, probot))
-      rows.push(...await measure(targets, connections))
+      for (const row of await measure(targets, connections)) rows.push(row)
       if (profiling && connections === levels.at(-1)) {
         // An unminified copy of the same Worker, so that the profile names functions and source files.
         const readable = await Build.bundle({ entryPoint: intakeOnlyEntry, minify: false })
@@ -302,7 +302,7 @@ const nodePart = async (probot: Child) => {
   const targets = [childTarget(EMBED, embed), childTarget(PROBOT, probot)]
   const rows: Array<Row> = []
   try {
-    for (const connections of levels) rows.push(...await measure(targets, connections))
+    for (const connections of levels) for (const row of await measure(targets, connections)) rows.push(row)
   } finally {
     await embed.stop()
   }

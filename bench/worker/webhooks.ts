@@ -167,7 +167,7 @@ const batch = async (worker: Started, make: () => Signed, count: number, concurr
   const { seconds, statuses, times } = await fire(worker, requests, concurrency)
   if (background) await settle(worker)
   const cpuAfter = cpuMs(worker.pids)
-  tally.times.push(...times)
+  for (const time of times) tally.times.push(time)
   tally.seconds += seconds
   for (const [status, n] of statuses) tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + n)
   tally.cpu = tally.cpu !== undefined && cpuBefore !== undefined && cpuAfter !== undefined

@@ -6,7 +6,7 @@
 //   node --conditions=@porter/source packages/github/scripts/measure-bundle.mjs
 import { gzipSync } from "node:zlib"
 import { fileURLToPath } from "node:url"
-import { dirname, join } from "node:path"
+import { dirname } from "node:path"
 import * as esbuild from "esbuild"
 
 const here = dirname(fileURLToPath(import.meta.url))

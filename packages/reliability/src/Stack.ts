@@ -241,7 +241,7 @@ export const tasks = Effect.gen(function*() {
   for (;;) {
     const query = `/admin/tasks?repo=${encodeURIComponent(repo)}&limit=500${before ? `&before=${before}` : ""}`
     const page = yield* admin<{ readonly tasks: ReadonlyArray<TaskView> }>("GET", query)
-    all.push(...page.tasks)
+    for (const task of page.tasks) all.push(task)
     if (page.tasks.length < 500) return all
     before = page.tasks.at(-1)!.id
   }
@@ -258,7 +258,7 @@ export const porterComments = (issue: number) =>
     const all: Array<Comment> = []
     for (let page = 1; ; page++) {
       const batch = yield* rest<ReadonlyArray<Comment>>(owner.token, "GET", `/repos/${repo}/issues/${issue}/comments?per_page=100&page=${page}`)
-      all.push(...batch)
+      for (const comment of batch) all.push(comment)
       if (batch.length < 100) break
     }
     return all.filter((c) => c.user.login === github.app.botLogin)

@@ -156,7 +156,6 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       const hook = yield* receiver()
       yield* call(() => emu.setWebhook(hook.url))
       const admin = octokit(emu, emu.admin.token)
-      const owner = emu.admin.login
       yield* call(() => admin.rest.repos.createInOrg({ org: "hook-org", name: "events", auto_init: true }))
       const work = path.join(dir, "events")
       yield* gitOk(dir, "clone", "--quiet", cloneUrl(emu, "hook-org/events", emu.admin.token), work)

@@ -42,7 +42,7 @@ export const start: Effect.Effect<FakeGitHub, never, import("effect").Scope.Scop
         req.on("data", (chunk: Buffer) => chunks.push(chunk))
         req.on("end", () => {
           const body = Buffer.concat(chunks).toString("utf8")
-          let json: unknown = undefined
+          let json: unknown
           try {
             json = body.length > 0 ? JSON.parse(body) : undefined
           } catch {

@@ -51,7 +51,9 @@ const time = (command: string, args: Array<string>, env: Record<string, string>,
     })
     child.on("error", reject)
     child.on("close", (code) => {
-      if (!done) (code === 0 && until === undefined ? resolve(performance.now() - started) : reject(new Error(`exit ${code}`)))
+      if (done) return
+      if (code === 0 && until === undefined) resolve(performance.now() - started)
+      else reject(new Error(`exit ${code}`))
     })
   })
 

@@ -2,7 +2,7 @@
  * The TaskStore contract. Every adapter runs it: `TaskStoreSuite.run("D1", layer)`. Tests use
  * their own repositories and ids, so they can share one database.
  */
-import { assert, describe, it, layer as withLayer } from "@effect/vitest"
+import { assert, describe, layer as withLayer } from "@effect/vitest"
 import { Effect, Exit, Layer, Option } from "effect"
 import { Ids, Repo, Task, TaskStore } from "@porter/core"
 

@@ -314,6 +314,11 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
       yield* statusOf(() =>
         bot.request("DELETE /repos/{owner}/{repo}/git/refs/{ref}", { ...r, ref: "heads/porter/data" })
       )
+      yield* call(() =>
+        bot.request("GET /repos/{owner}/{repo}/contents/{path}", { ...r, path: "tour.md", ref: "porter/tour" })
+      )
+      yield* call(() => bot.request("GET /repos/{owner}/{repo}/contents/{path}", { ...r, path: "" }))
+      yield* statusOf(() => bot.request("GET /repos/{owner}/{repo}/contents/{path}", { ...r, path: "missing.md" }))
       yield* call(() => admin.request("POST /user/repos", { name: "tour-empty" }))
       yield* statusOf(() =>
         admin.request("POST /repos/{owner}/{repo}/git/blobs", { owner, repo: "tour-empty", content: "x" })

@@ -74,9 +74,16 @@ export interface TreeEntry {
   readonly size: number | undefined
 }
 
-/** The entries of a tree (with `recursive`, every blob and subtree below it, trees before their contents). */
-export const listTree = Effect.fnUntraced(function*(gitDir: string, tree: string, recursive: boolean) {
-  const result = yield* run(gitDir, ["ls-tree", "-l", "-z", ...(recursive ? ["-r", "-t"] : []), tree])
+/**
+ * The entries of a tree (with `recursive`, every blob and subtree below it, trees before their contents);
+ * with `file`, only the entry at that path (a directory's own entry, not its contents).
+ */
+export const listTree = Effect.fnUntraced(function*(gitDir: string, tree: string, recursive: boolean, file?: string) {
+  const result = yield* run(
+    gitDir,
+    ["ls-tree", "-l", "-z", ...(recursive ? ["-r", "-t"] : []), tree, ...(file === undefined ? [] : ["--", file])],
+    { env: { GIT_LITERAL_PATHSPECS: "1" } }
+  )
   const entries: Array<TreeEntry> = []
   for (const record of result.stdout.split("\0")) {
     const match = /^(\d+) (\w+) ([0-9a-f]+) +(-|\d+)\t([\s\S]*)$/.exec(record)
@@ -90,6 +97,11 @@ export const listTree = Effect.fnUntraced(function*(gitDir: string, tree: string
     })
   }
   return entries
+})
+
+/** The entry at `file` in a tree-ish, or `undefined`. */
+export const entryAt = Effect.fnUntraced(function*(gitDir: string, treeish: string, file: string) {
+  return (yield* listTree(gitDir, treeish, false, file)).find((entry) => entry.path === file)
 })
 
 export interface Leaf {

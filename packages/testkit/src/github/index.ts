@@ -26,6 +26,7 @@ import type { Route } from "./Http.ts"
 import { notFound } from "./Http.ts"
 import { makePayloads } from "./Payloads.ts"
 import * as AppsRoutes from "./routes/Apps.ts"
+import * as ContentsRoutes from "./routes/Contents.ts"
 import * as EmulatorRoutes from "./routes/Emulator.ts"
 import * as GitDataRoutes from "./routes/GitData.ts"
 import * as GitRefsRoutes from "./routes/GitRefs.ts"
@@ -190,7 +191,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         ...PullsRoutes.routes(context),
         ...pullCommits.routes,
         ...GitDataRoutes.routes(context),
-        ...GitRefsRoutes.routes(context)
+        ...GitRefsRoutes.routes(context),
+        ...ContentsRoutes.routes(context)
       ]
       routes.push(...EmulatorRoutes.routes(context, () => routes, pullRequestCommits))
       yield* served.addRoutes(routes)

@@ -154,6 +154,36 @@ export const makeGitPayloads = (state: State, accounts: AccountPayloads, gitData
       }
   })
 
+  /** An entry of the contents API (`content-directory` items; files add `content`, symlinks `target`). */
+  const content = (repo: Repo, ref: string, entry: TreeEntry) => {
+    const name = entry.path.slice(entry.path.lastIndexOf("/") + 1)
+    const encoded = entry.path.split("/").map(encodeURIComponent).join("/")
+    const url = `${repoUrl(repo)}/contents/${encoded}?ref=${encodeURIComponent(ref)}`
+    const gitUrl = entry.type === "commit" ? null : `${repoUrl(repo)}/git/${entry.type}s/${entry.sha}`
+    const htmlUrl = entry.type === "commit"
+      ? null
+      : `${repoHtml(repo)}/${entry.type === "tree" ? "tree" : "blob"}/${ref}/${encoded}`
+    return {
+      type: entry.type === "tree" ? "dir" : entry.mode === "120000" ? "symlink" : "file",
+      size: entry.size ?? 0,
+      name,
+      path: entry.path,
+      sha: entry.sha,
+      url,
+      git_url: gitUrl,
+      html_url: htmlUrl,
+      download_url: entry.type === "blob" ? `${repoHtml(repo)}/raw/${ref}/${encoded}` : null,
+      _links: { self: url, git: gitUrl, html: htmlUrl }
+    }
+  }
+
+  const contentFile = (repo: Repo, ref: string, entry: TreeEntry, bytes: Uint8Array) => ({
+    ...content(repo, ref, entry),
+    type: "file",
+    encoding: "base64",
+    content: blob(repo, entry.sha, bytes).content
+  })
+
   const gitRef = (repo: Repo, ref: Ref) => ({
     ref: ref.name,
     node_id: nodeId("Ref", repo, ref.name),
@@ -161,5 +191,5 @@ export const makeGitPayloads = (state: State, accounts: AccountPayloads, gitData
     object: { type: ref.type, sha: ref.sha, url: `${repoUrl(repo)}/git/${ref.type}s/${ref.sha}` }
   })
 
-  return { commit, diffEntry, branch, shortBranch, shortBlob, blob, tree, gitCommit, gitRef }
+  return { commit, diffEntry, branch, shortBranch, shortBlob, blob, tree, gitCommit, gitRef, content, contentFile }
 }

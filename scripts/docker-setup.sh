@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CI setup for the Docker tests: installs Debian's docker.io (and debootstrap), starts dockerd when
-# no daemon answers, and builds the local test image (scripts/docker-test-image.sh). Safe to run
-# again. Tests that need Docker skip with a message when no daemon answers.
+# CI setup for the docker test tier: installs Debian's docker.io (and debootstrap), starts dockerd
+# when no daemon answers, and builds the local test image (scripts/docker-test-image.sh). Safe to
+# run again. Without a daemon or the image, npm test skips the docker tier and says why.
 #
 #   scripts/docker-setup.sh            (as root, e.g. from .ci/run before `npm test`)
 set -euo pipefail

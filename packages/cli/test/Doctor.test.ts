@@ -1,5 +1,5 @@
 // `porter doctor --env-file`: the Worker's checks run here on a file's variables (a deployment's own doctor is
-// tested against `porter dev` in Dev.test.ts).
+// tested against `porter dev` in Dev.workerd.test.ts).
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { generateKeyPairSync, randomBytes } from "node:crypto"

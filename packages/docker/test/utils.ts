@@ -1,13 +1,13 @@
 /**
- * A real dockerd for the tests: whether one answers (at DOCKER_HOST, default the unix socket), and a tiny test
- * image built without any registry — host binaries (`sh`, `sleep`, `env`) and their shared libraries (from
- * `ldd`) in a tarball, imported as `porter-test-idle:docker-<hash of what it runs>`.
+ * For the tests: the dockerd they talk to (DOCKER_HOST, default the unix socket), a tiny test image built without
+ * any registry — host binaries (`sh`, `sleep`, `env`) and their shared libraries (from `ldd`) in a tarball,
+ * imported as `porter-test-idle:docker-<hash of what it runs>` — and a machine spec.
  */
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Redacted } from "effect"
+import type { Ids, MachineProvisioner } from "@porter/core"
 import { DockerEngine } from "@porter/docker"
-
 
 /**
  * What the test containers run. MACHINE_MODE: idle (default) prints "ready" and runs until SIGTERM; `env` also
@@ -70,20 +70,16 @@ export const buildTestImage = Effect.gen(function*() {
 
 export const host = process.env.DOCKER_HOST || "unix:///var/run/docker.sock"
 
-/** `undefined` when a daemon answers and the test image is there; else why the Docker tests are skipped. */
-export const setup = async (): Promise<string | undefined> => {
-  if (process.platform !== "linux") return `the Docker tests need Linux (their test image is made of host binaries)`
-  const program = Effect.gen(function*() {
-    const engine = yield* DockerEngine.DockerEngine
-    const pinged = yield* Effect.exit(engine.ping)
-    if (Exit.isFailure(pinged)) {
-      return `no Docker daemon answers at ${host}: install docker.io and start dockerd (scripts/docker-setup.sh), or set DOCKER_HOST`
-    }
-    const built = yield* Effect.exit(buildTestImage)
-    if (Exit.isFailure(built)) return `could not build the test image ${IMAGE}: ${String(built.cause)}`
-    return undefined
-  })
-  return Effect.runPromise(program.pipe(
-    Effect.provide(DockerEngine.layer({ host, requestTimeoutMs: 20_000 }).pipe(Layer.orDie))
-  )).catch((error) => `Docker is not usable at ${host}: ${String(error)}`)
-}
+export const SECRET = "s3cret-callback-token-value"
+
+export const specOf = (
+  taskId: Ids.TaskId,
+  env: Record<string, string> = {},
+  extra: Partial<MachineProvisioner.MachineSpec> = {}
+): MachineProvisioner.MachineSpec => ({
+  taskId,
+  env: { TASK_ID: taskId, ...env },
+  secretEnv: { CALLBACK_TOKEN: Redacted.make(SECRET) },
+  guest: { cpuKind: "shared", cpus: 1, memoryMb: 256 },
+  ...extra
+})

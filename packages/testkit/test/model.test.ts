@@ -1,6 +1,6 @@
 /**
  * The scripted model server, spoken to over HTTP the way agent CLIs speak to it (the real Claude
- * Code CLI drives it in `packages/runner/test/Claude.test.ts`).
+ * Code CLI drives it in `packages/runner/test/Claude.agents.test.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ModelServer } from "@porter/testkit"

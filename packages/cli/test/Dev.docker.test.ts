@@ -1,10 +1,9 @@
-// `porter dev --docker`: machines are containers of the runner image. Needs a Docker daemon and the local test
-// image (`scripts/docker-test-image.sh` builds `porter-runner:test`; `PORTER_TEST_IMAGE` names another); skipped,
-// saying why, without them — `.ci/run` starts dockerd and builds the image.
+// `porter dev --docker`: machines are containers of the runner image. The docker tier: a Docker daemon and the
+// local test image (`scripts/docker-test-image.sh` builds `porter-runner:test`; `PORTER_TEST_IMAGE` names another);
+// `npm test` skips the tier, saying why, without them — `.ci/run` starts dockerd and builds the image.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
-import { existsSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { request, startDev, waitForTask } from "./support/Porter.ts"
 
@@ -22,13 +21,7 @@ const docker = (path: string) =>
     req.end()
   })
 
-const ready = existsSync(SOCKET) && (await docker("/_ping")).status === 200
-const hasImage = ready && (await docker(`/images/${encodeURIComponent(IMAGE)}/json`)).status === 200
-if (!hasImage) {
-  console.warn(`DevDocker.test.ts: skipped, ${ready ? `no image ${IMAGE} (scripts/docker-test-image.sh)` : `no Docker daemon at ${SOCKET}`}`)
-}
-
-describe.skipIf(!hasImage)("porter dev --docker", () => {
+describe("porter dev --docker", () => {
   it.live("a comment becomes a pull request from a container; SIGTERM leaves no container behind", () =>
     Effect.promise(async () => {
       const adminToken = randomBytes(24).toString("hex")

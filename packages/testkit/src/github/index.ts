@@ -4,10 +4,11 @@
  * `git http-backend`), with a GitHub App installed on every account that receives webhooks.
  *
  * It covers what Porter touches — users, tokens and App auth, repositories, issues, comments,
- * reactions, labels, pull requests, review comments, collaborators, branches and commits — and
- * answers with GitHub's JSON shapes, status codes and errors (checked against GitHub's OpenAPI
- * description in the tests). Not emulated: forks, merges, reviews other than line comments,
- * search, GraphQL, checks/statuses, releases, `push` webhooks, rate limiting, fine-grained PATs.
+ * reactions, labels, pull requests, review comments, collaborators, branches and commits, the Git
+ * Data API (blobs, trees, commits, refs) and reading contents — and answers with GitHub's JSON
+ * shapes, status codes and errors (checked against GitHub's OpenAPI description in the tests). Not
+ * emulated: forks, merges, reviews other than line comments, search, GraphQL, checks/statuses,
+ * releases, contents writes, `push` webhooks, rate limiting, fine-grained PATs.
  * State lives in memory; only the bare repositories are on disk. See README.md for details.
  *
  * Node only (`node:http`, `node:child_process`, the `git` CLI).

@@ -5,7 +5,7 @@
  * an `AdminError` whose message says what to do (unreachable URL, refused token, admin API disabled), never a secret
  * value.
  */
-import { AdminApi, Api, ApiClient, type Ids, type SecretStore, Task } from "@porter/core"
+import { AdminApi, Api, ApiClient, Ids, type SecretStore, Task } from "@porter/core"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -156,7 +156,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       })
     )
 
-  const taskId = (id: string) => id as Ids.TaskId
+  const taskId = (id: string): Effect.Effect<Ids.TaskId, AdminError> =>
+    Effect.mapError(
+      Schema.decodeUnknownEffect(Ids.TaskId)(id),
+      () => new AdminError({ message: `\`${id.slice(0, 80)}\` is not a task id (task_ and 26 letters and digits)` })
+    )
 
   return AdminClient.of({
     url,
@@ -178,10 +182,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           ...(query.limit !== undefined ? { limit: query.limit } : {})
         }
       })).pipe(Effect.map((list) => list.tasks)),
-    showTask: (id) => call(client.admin.getTask({ params: { taskId: taskId(id) } })),
-    cancelTask: (id) => call(client.admin.cancelTask({ params: { taskId: taskId(id) } })),
+    showTask: (id) => Effect.flatMap(taskId(id), (taskId) => call(client.admin.getTask({ params: { taskId } }))),
+    cancelTask: (id) => Effect.flatMap(taskId(id), (taskId) => call(client.admin.cancelTask({ params: { taskId } }))),
     retryTask: (id) =>
-      call(client.admin.retryTask({ params: { taskId: taskId(id) } })).pipe(Effect.map((answer) => answer.task)),
+      Effect.flatMap(taskId(id), (taskId) => call(client.admin.retryTask({ params: { taskId } }))).pipe(
+        Effect.map((answer) => answer.task)
+      ),
     // 503 carries the same report: failed checks are the answer, not a failure.
     doctor: call(client.admin.doctor().pipe(
       Effect.catchIf((error): error is DoctorReport => "checks" in error, (report) => Effect.succeed(report))

@@ -120,7 +120,7 @@ describe("missing settings and unreachable services", () => {
       const runs = yield* Effect.forEach(
         [
           ["tasks", "ls", "--url", url, "--admin-token", "t"],
-          ["tasks", "show", "task_x", "--url", url, "--admin-token", "t"],
+          ["tasks", "show", "task_00000000000000000000000000", "--url", url, "--admin-token", "t"],
           ["secrets", "rm", "X_KEY", "--url", url, "--admin-token", "t"],
           ["doctor", "--url", url, "--admin-token", "t"]
         ],

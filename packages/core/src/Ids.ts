@@ -1,11 +1,19 @@
 /**
  * Identifiers. A `TaskId` is `task_` followed by 26 Crockford base32 characters: 10 of time
  * (milliseconds) and 16 of randomness, so ids sort by creation time like ULIDs.
+ *
+ * Random bytes come from `effect/crypto`'s `SecureRandom` and base64url from `effect/encoding`.
+ * The base32 stays here: `effect/encoding` has none, and `SecureRandom`'s `ulid` (same layout,
+ * upper case) is monotonic, keeping the last timestamp when the clock moves back, which would
+ * change the time part of ids made under a `TestClock`.
  */
 import { Clock, Effect, Schema } from "effect"
+import { SecureRandom } from "effect/crypto"
+import { Base64Url } from "effect/encoding"
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
+/** `task_` + 26 lower-case Crockford base32 characters (time, then randomness). */
 export const TaskId = Schema.String.pipe(
   Schema.check(Schema.isPattern(/^task_[0-9a-hjkmnp-tv-z]{26}$/)),
   Schema.brand("TaskId")
@@ -33,8 +41,8 @@ const encodeTime = (millis: number): string => {
   return out
 }
 
-/** Cryptographically random bytes (WebCrypto: Workers, Node, browsers). */
-export const randomBytes = (length: number): Uint8Array => crypto.getRandomValues(new Uint8Array(length))
+/** Cryptographically random bytes (`getRandomValues`: Workers, Node, browsers). */
+export const randomBytes = (length: number): Uint8Array => SecureRandom.randomBytesUnsafe(length)
 
 const encodeRandom = (length: number): string => {
   let out = ""
@@ -54,8 +62,5 @@ export const shortTaskId = (id: TaskId): string => id.slice(-8)
 /** Random url-safe token text of `bytes` random bytes. */
 export const randomToken = (bytes = 32): string => toBase64Url(randomBytes(bytes))
 
-export const toBase64Url = (bytes: Uint8Array): string => {
-  let binary = ""
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "")
-}
+/** Base64url text of `bytes`, without padding. */
+export const toBase64Url = (bytes: Uint8Array): string => Base64Url.encode(bytes)

@@ -9,6 +9,23 @@ const TOKEN = Redacted.make("ghs_secretTokenValue1234567890")
 const client = (url: string, retry: GitHubClient.RetryOptions = { baseDelayMs: 5 }) =>
   GitHubClient.make({ apiUrl: url, retry })
 
+/**
+ * Runs `effect` on the TestClock, moving it on in small steps while answers come on the real event loop (a local
+ * server, Octokit's promises). Returns the result and the virtual time it took.
+ */
+const onTestClock = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const clock = yield* TestClock.testClockWith(Effect.succeed)
+    const started = clock.currentTimeMillisUnsafe()
+    const fiber = yield* Effect.forkChild(effect)
+    while (fiber.pollUnsafe() === undefined && clock.currentTimeMillisUnsafe() - started < 600_000) {
+      yield* TestClock.withLive(Effect.sleep(1))
+      yield* TestClock.adjust("10 millis")
+    }
+    const result = yield* Fiber.join(fiber)
+    return [result, clock.currentTimeMillisUnsafe() - started] as const
+  })
+
 describe("GitHubClient", () => {
   it.live("routes, authenticates with a bearer token and decodes only the fields it is given", () =>
     Effect.gen(function*() {
@@ -64,8 +81,9 @@ describe("GitHubClient", () => {
       assert.strictEqual(server.requests.length, 3)
     }))
 
-  it.live("honours Retry-After on a secondary rate limit; waits longer than allowed are not waited for", () =>
+  it.effect("honours Retry-After on a secondary rate limit; waits longer than allowed are not waited for", () =>
     Effect.gen(function*() {
+      const clock = yield* TestClock.testClockWith(Effect.succeed)
       const server = yield* FakeGitHub.start
       let calls = 0
       server.route((r) => {
@@ -80,19 +98,26 @@ describe("GitHubClient", () => {
       server.route((r) => r.url.startsWith("/primary")
         ? {
           status: 403,
-          headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor(Date.now() / 1000) + 3600) },
+          headers: {
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": String(Math.floor(clock.currentTimeMillisUnsafe() / 1000) + 3600)
+          },
           body: { message: "API rate limit exceeded" }
         }
         : undefined)
-      const gh = yield* client(server.url, { times: 2, baseDelayMs: 5, maxDelayMs: 5_000 })
-      const started = Date.now()
-      yield* gh.request("GET /limited")
-      assert.isAtLeast(Date.now() - started, 950, "waited for Retry-After: 1")
+      // Per-attempt timeout out of reach: the virtual clock moves on while the local server answers.
+      const gh = yield* GitHubClient.make({
+        apiUrl: server.url,
+        retry: { times: 2, baseDelayMs: 5, maxDelayMs: 5_000 },
+        timeoutMs: 3_600_000
+      })
+      const [, waited] = yield* onTestClock(gh.request("GET /limited"))
+      assert.isAtLeast(waited, 1_000, "waited for Retry-After: 1 (virtual time)")
       assert.strictEqual(calls, 2)
 
-      const long = yield* Effect.flip(gh.request("GET /long"))
+      const [long] = yield* onTestClock(Effect.flip(gh.request("GET /long")))
       assert.strictEqual(long.status, 429)
-      const primary = yield* Effect.flip(gh.request("GET /primary"))
+      const [primary] = yield* onTestClock(Effect.flip(gh.request("GET /primary")))
       assert.strictEqual(primary.status, 403)
       assert.strictEqual(server.requests.filter((r) => r.url !== "/limited").length, 2, "no retry for waits over maxDelayMs")
     }))

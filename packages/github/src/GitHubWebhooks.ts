@@ -3,11 +3,15 @@
  * exact body is checked first, in constant time; nothing is decoded from a body that was not
  * verified. Then the payload is decoded (see `WebhookEvents`).
  *
- * The check runs on every delivery, so it is built once per secret: on Node with `node:crypto`'s
- * HMAC (synchronous; WebCrypto there goes through the thread pool and costs several times more),
- * elsewhere (workerd) with a WebCrypto key imported once and `crypto.subtle.verify`, which compares
- * in constant time. Same result as `@octokit/webhooks-methods`' `verify`, which imports the key on
- * every call.
+ * The check runs on every delivery, so it is built once per secret. On Node it is `node:crypto`'s
+ * synchronous HMAC, kept by hand: `effect/crypto`'s `Mac` costs more there. Per ~7 KB delivery,
+ * CPU, Node 24, 7 rounds of 10,000 (test/perf/WebhookVerify.perf.ts, machine load 8-16): hand
+ * `createHmac` 10-13 µs; `Mac.layerWebCrypto` 49-71 µs (WebCrypto through the thread pool);
+ * `Mac.layerWebCryptoWith` over the same `createHmac` 15-18 µs (the body as bytes, an Effect per
+ * delivery). Elsewhere (workerd) it is `Mac.layerWebCrypto` with the key built once, whose
+ * `verify` compares in constant time: in workerd it costs what the hand `crypto.subtle` code did
+ * (16-20 µs against 14-19 µs, test/perf/WebhookVerify.workerd.perf.ts). Same result as
+ * `@octokit/webhooks-methods`' `verify`, which imports the key on every call.
  *
  * | case                                                        | result                | HTTP |
  * |-------------------------------------------------------------|-----------------------|------|
@@ -23,8 +27,10 @@
  *
  * @since 0.1.0
  */
-import { Config, ConfigProvider, Effect, Exit, Layer, Redacted, Result, Schema } from "effect"
 import { Errors, type Event, TaskTokens, WebhookIntake } from "@porter/core"
+import { Config, ConfigProvider, Effect, Exit, Layer, Redacted, Result, Schema } from "effect"
+import { Mac, SecureRandom } from "effect/crypto"
+import { Hex } from "effect/encoding"
 import { decodeIncomingEvent } from "./WebhookEvents.ts"
 
 /** @category models */
@@ -38,8 +44,11 @@ const SIGNATURE = /^sha256=[0-9a-f]{64}$/
 const unauthorized = (message: string) => new Errors.WebhookUnauthorized({ message })
 const malformed = (message: string) => new Errors.WebhookMalformed({ message })
 
-/** `(body, hex digest) → valid?`; never throws, never rejects (anything unexpected is `false`: fail closed). */
-type Verifier = (body: string, hex: string) => boolean | Promise<boolean>
+/**
+ * `(body, hex digest) → valid?`, a boolean (node:crypto) or an Effect (WebCrypto). Never throws nor fails: a digest
+ * that is not hex or a refused check is `false` (fail closed).
+ */
+type Verifier = (body: string, hex: string) => boolean | Effect.Effect<boolean>
 
 interface NodeCrypto {
   readonly createHmac: (algorithm: string, key: string) => {
@@ -49,7 +58,12 @@ interface NodeCrypto {
 
 /** `node:crypto`, where the platform is Node (`process.getBuiltinModule`), else undefined. */
 const nodeCrypto = (): NodeCrypto | undefined => {
-  const process = (globalThis as { readonly process?: { readonly versions?: { readonly node?: unknown }; readonly getBuiltinModule?: (id: string) => unknown } }).process
+  const process = (globalThis as {
+    readonly process?: {
+      readonly versions?: { readonly node?: unknown }
+      readonly getBuiltinModule?: (id: string) => unknown
+    }
+  }).process
   if (typeof process?.versions?.node !== "string" || typeof process.getBuiltinModule !== "function") return undefined
   try {
     const module = process.getBuiltinModule("node:crypto") as Partial<NodeCrypto> | undefined
@@ -61,41 +75,36 @@ const nodeCrypto = (): NodeCrypto | undefined => {
 
 const encoder = new TextEncoder()
 
-const hexBytes = (hex: string): Uint8Array => {
-  const bytes = new Uint8Array(hex.length >> 1)
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  return bytes
-}
+const MacLive = Mac.layerWebCrypto.pipe(Layer.provide(SecureRandom.layerWebCrypto))
 
 /**
- * The HMAC-SHA256 check for one secret, its key prepared once: `(body, hex digest) → valid?`, never rejecting.
- * `platform` forces one implementation (tests); by default `node:crypto` where there is one, else WebCrypto.
+ * The HMAC-SHA256 check for one secret, its key prepared once. `platform` forces one implementation (tests); by
+ * default `node:crypto` where there is one, else `effect/crypto`'s `Mac` on WebCrypto.
  *
  * @internal
  */
-export const makeVerifier = (secret: string, platform?: "node" | "webcrypto"): Verifier => {
+export const makeVerifier = Effect.fnUntraced(function*(secret: string, platform?: "node" | "webcrypto") {
   const node = platform === "webcrypto" ? undefined : nodeCrypto()
-  if (platform === "node" && node === undefined) throw new Error("node:crypto is not available here")
+  if (platform === "node" && node === undefined) {
+    return yield* Effect.die(new Error("node:crypto is not available here"))
+  }
   if (node !== undefined) {
-    return (body, hex) => {
+    return ((body, hex) => {
       try {
         return TaskTokens.timingSafeEqual(node.createHmac("sha256", secret).update(body, "utf8").digest("hex"), hex)
       } catch {
         return false
       }
-    }
+    }) satisfies Verifier as Verifier
   }
-  let key: ReturnType<typeof crypto.subtle.importKey> | undefined
-  return (body, hex) => {
-    key ??= crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "verify"
-    ])
-    return key.then((k) => crypto.subtle.verify("HMAC", k, hexBytes(hex), encoder.encode(body))).catch(() => {
-      key = undefined
-      return false
-    })
-  }
-}
+  const mac = yield* Effect.provide(Effect.service(Mac.Mac), MacLive)
+  const key = yield* Effect.orDie(Mac.key(Mac.hmacSha256, encoder.encode(secret)))
+  return ((body, hex) => {
+    const tag = Hex.decode(hex)
+    if (Result.isFailure(tag)) return false
+    return Effect.orElseSucceed(mac.verify(key, tag.success, encoder.encode(body)), () => false)
+  }) satisfies Verifier as Verifier
+})
 
 const bodyJson = (raw: WebhookIntake.RawWebhook): unknown => {
   const contentType = raw.headers["content-type"] ?? ""
@@ -112,17 +121,17 @@ const bodyJson = (raw: WebhookIntake.RawWebhook): unknown => {
 export const make = (
   options: WebhookOptions
 ): Effect.Effect<WebhookIntake.WebhookIntake["Service"], Config.ConfigError> =>
-  Effect.suspend(() => {
+  Effect.gen(function*() {
     const secret = Redacted.value(options.secret)
     if (secret.trim().length === 0) {
-      return Effect.fail(
+      return yield* Effect.fail(
         new Config.ConfigError(
           new ConfigProvider.SourceError({ message: "the GitHub webhook secret must not be empty" })
         )
       )
     }
 
-    const verify = makeVerifier(secret)
+    const verify = yield* makeVerifier(secret)
     type Parsed = Effect.Effect<
       Event.IncomingEvent | WebhookIntake.Ignored,
       Errors.WebhookUnauthorized | Errors.WebhookMalformed
@@ -157,10 +166,10 @@ export const make = (
       const valid = verify(raw.body, trimmed.slice("sha256=".length))
       if (valid === true) return decode(raw)
       if (valid === false) return mismatch
-      return Effect.flatMap(Effect.promise(() => valid), (ok) => (ok ? decode(raw) : mismatch))
+      return Effect.flatMap(valid, (ok) => (ok ? decode(raw) : mismatch))
     }
 
-    return Effect.succeed(WebhookIntake.WebhookIntake.of({ parse }))
+    return WebhookIntake.WebhookIntake.of({ parse })
   })
 
 /**

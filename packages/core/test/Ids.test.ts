@@ -1,9 +1,9 @@
 // Identifiers: the TaskId layout (task_ + 10 Crockford base32 characters of time + 16 of
 // randomness) and the base64url text, pinned before the encoders moved onto effect/encoding.
 import { assert, describe, it } from "@effect/vitest"
+import { Ids } from "@porter/core"
 import { Effect, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Ids } from "@porter/core"
 
 describe("Ids", () => {
   it.effect("TaskId: task_, 10 characters of Clock time, 16 random ones, all Crockford base32", () =>

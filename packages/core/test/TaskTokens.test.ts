@@ -2,8 +2,8 @@
 // hand-written WebCrypto code before it moved onto effect/crypto), issue/verify, and the
 // string comparison other modules use for the admin token.
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Redacted } from "effect"
 import { TaskTokens } from "@porter/core"
+import { ConfigProvider, Effect, Redacted } from "effect"
 
 const SECRET = Redacted.make("porter-test-secret")
 const TASK = "task_01jd2v5h8k0000000000000000"
@@ -51,7 +51,9 @@ describe("TaskTokens", () => {
       assert.strictEqual(Redacted.value(yield* tokens.issue(TASK)), PINNED)
     }).pipe(
       Effect.provide(TaskTokens.layerConfig()),
-      Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { PORTER_TASK_TOKEN_SECRET: "porter-test-secret" } })))
+      Effect.provide(
+        ConfigProvider.layer(ConfigProvider.fromEnv({ env: { PORTER_TASK_TOKEN_SECRET: "porter-test-secret" } }))
+      )
     ))
 
   it("timingSafeEqual compares strings exactly (UTF-8 bytes)", () => {

@@ -14,11 +14,11 @@
  * Cannot: decrypt rows whose key is no longer configured, or hide which names exist (names and
  * scopes are plaintext, so `list` works without keys).
  */
+import { Errors, SecretStore } from "@porter/core"
 import { Clock, type Config, Context, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
 import { Aead, SecureRandom } from "effect/crypto"
 import { Base64 } from "effect/encoding"
 import { SqlClient } from "effect/sql"
-import { Errors, SecretStore } from "@porter/core"
 import * as EncryptionKeys from "./EncryptionKeys.ts"
 import { orStoreError } from "./internal/errors.ts"
 
@@ -41,10 +41,13 @@ export interface RotateOptions {
 }
 
 /** The D1 secret store: the `SecretStore` port plus key rotation. */
-export class D1SecretStore extends Context.Service<D1SecretStore, SecretStore.SecretStore["Service"] & {
-  readonly rotate: (options?: RotateOptions) => Effect.Effect<RotationReport, Errors.StoreError>
-  readonly currentKeyId: string
-}>()("@porter/d1/D1SecretStore") {}
+export class D1SecretStore extends Context.Service<
+  D1SecretStore,
+  SecretStore.SecretStore["Service"] & {
+    readonly rotate: (options?: RotateOptions) => Effect.Effect<RotationReport, Errors.StoreError>
+    readonly currentKeyId: string
+  }
+>()("@porter/d1/D1SecretStore") {}
 
 const SecretRow = Schema.Struct({
   scope_key: Schema.String,
@@ -249,7 +252,16 @@ export const makeWithKeys = (
       return { rotated, failed: failures.length, failures, currentKeyId: keys.currentId } satisfies RotationReport
     })
 
-    return D1SecretStore.of({ set, get, resolve, resolveAll, list, delete: delete_, rotate, currentKeyId: keys.currentId })
+    return D1SecretStore.of({
+      set,
+      get,
+      resolve,
+      resolveAll,
+      list,
+      delete: delete_,
+      rotate,
+      currentKeyId: keys.currentId
+    })
   })
 
 const provideBoth = <E, R>(store: Effect.Effect<D1SecretStore["Service"], E, R>) =>

@@ -1,12 +1,12 @@
 // Rows written by the earlier D1SecretStore (hand AES-256-GCM over crypto.subtle), committed in
 // fixtures/legacy-secrets.json, must open with the current code on a real local D1: read, resolve,
 // refuse when tampered with, and rotate.
-import { createDecipheriv } from "node:crypto"
-import { readFileSync } from "node:fs"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { SecretStore } from "@porter/core"
 import { D1SecretStore, EncryptionKeys } from "@porter/d1"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { createDecipheriv } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { KEYS, SECRETS } from "./fixtures/legacy-secrets.input.ts"
 import { clientLayer, raw, start } from "./utils.ts"
 
@@ -18,7 +18,9 @@ interface Row {
   readonly ciphertext: string
   readonly updated_at: number
 }
-const ROWS = JSON.parse(readFileSync(new URL("./fixtures/legacy-secrets.json", import.meta.url), "utf8")) as ReadonlyArray<
+const ROWS = JSON.parse(
+  readFileSync(new URL("./fixtures/legacy-secrets.json", import.meta.url), "utf8")
+) as ReadonlyArray<
   Row
 >
 
@@ -153,7 +155,12 @@ layer(Sql, { excludeTestServices: true })("rows written by the earlier D1SecretS
         assert.strictEqual(Redacted.value(Option.getOrThrow(value)), valueOf(row))
       }
       const next = yield* storeWith({ current: k3, old: [k2] })
-      assert.deepStrictEqual(yield* next.rotate(), { rotated: ROWS.length, failed: 0, failures: [], currentKeyId: "k3" })
+      assert.deepStrictEqual(yield* next.rotate(), {
+        rotated: ROWS.length,
+        failed: 0,
+        failures: [],
+        currentKeyId: "k3"
+      })
       const onlyK3 = yield* storeWith({ current: k3 })
       for (const row of ROWS) {
         const value = yield* onlyK3.get(scopeOf(row.scope_key), nameOf(row.name))

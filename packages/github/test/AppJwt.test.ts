@@ -1,8 +1,8 @@
-import { createPublicKey, generateKeyPairSync, verify } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
+import { AppJwt } from "@porter/github"
 import { Effect } from "effect"
 import { KeyFormat } from "effect/crypto"
-import { AppJwt } from "@porter/github"
+import { createPublicKey, generateKeyPairSync, verify } from "node:crypto"
 
 // GitHub hands out PKCS#1 keys; generate one like it (Node's crypto is only the test's oracle).
 const { privateKey: pkcs1, publicKey } = generateKeyPairSync("rsa", {
@@ -16,11 +16,17 @@ const pkcs8 = generateKeyPairSync("rsa", {
   privateKeyEncoding: { type: "pkcs8", format: "pem" }
 })
 
-const decodePart = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>
+const decodePart = (part: string) =>
+  JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>
 
 const verifies = (jwt: string, pem: string) => {
   const [header, payload, signature] = jwt.split(".")
-  return verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), createPublicKey(pem), Buffer.from(signature!, "base64url"))
+  return verify(
+    "RSA-SHA256",
+    Buffer.from(`${header}.${payload}`),
+    createPublicKey(pem),
+    Buffer.from(signature!, "base64url")
+  )
 }
 
 describe("AppJwt", () => {
@@ -59,7 +65,10 @@ describe("AppJwt", () => {
       assert.deepStrictEqual(Buffer.from(yield* KeyFormat.encode(KeyFormat.pkcs8, fromPkcs1.privateKey)), node8)
       // RSASSA-PKCS1-v1_5 is deterministic: one key, one signature.
       const now = Date.UTC(2026, 10, 23, 12, 0, 0)
-      assert.strictEqual((yield* AppJwt.sign(fromPkcs1, "7", now)).token, (yield* AppJwt.sign(fromPkcs8, "7", now)).token)
+      assert.strictEqual(
+        (yield* AppJwt.sign(fromPkcs1, "7", now)).token,
+        (yield* AppJwt.sign(fromPkcs8, "7", now)).token
+      )
     }))
 
   it.effect("refuses keys it cannot use, without echoing them", () =>

@@ -4,8 +4,8 @@
 // effect/crypto (copied here as the baseline); `effect` is the module. Rounds of 10,000 calls
 // alternate between the two so that machine load hits both alike; prints the medians of wall and
 // CPU time (process-wide, WebCrypto's thread pool included) in µs per call.
-import { Effect, Redacted } from "effect"
 import type { TaskTokens as TaskTokensModule } from "@porter/core"
+import { Effect, Redacted } from "effect"
 
 // The module alone, not the package index (the script needs nothing else from core).
 const TaskTokens: typeof TaskTokensModule = await import(new URL("../../src/TaskTokens.ts", import.meta.url).href)
@@ -39,7 +39,8 @@ const hand = (secret: string) =>
       )
     return {
       issue: (id: string) => Effect.map(compute(id), Redacted.make),
-      verify: (id: string, presented: string) => Effect.map(compute(id), (expected) => handTimingSafeEqual(expected, presented))
+      verify: (id: string, presented: string) =>
+        Effect.map(compute(id), (expected) => handTimingSafeEqual(expected, presented))
     }
   })
 
@@ -59,7 +60,10 @@ type Tokens = Pick<TaskTokensModule.TaskTokens["Service"], "issue" | "verify">
 
 const main = Effect.gen(function*() {
   const secret = "porter-perf-secret"
-  const impls: Record<string, Tokens> = { hand: yield* hand(secret), effect: yield* TaskTokens.make(Redacted.make(secret)) }
+  const impls: Record<string, Tokens> = {
+    hand: yield* hand(secret),
+    effect: yield* TaskTokens.make(Redacted.make(secret))
+  }
   const token = Redacted.value(yield* impls.hand!.issue(taskId))
   if (Redacted.value(yield* impls.effect!.issue(taskId)) !== token) throw new Error("the two disagree")
   const wrong = `${token.slice(0, -2)}AA`
@@ -87,7 +91,9 @@ const main = Effect.gen(function*() {
     }
   }
   const out = Object.fromEntries(
-    Object.entries(figures).map(([k, v]) => [k, { wall: Number(median(v.wall).toFixed(1)), cpu: Number(median(v.cpu).toFixed(1)) }])
+    Object.entries(figures).map((
+      [k, v]
+    ) => [k, { wall: Number(median(v.wall).toFixed(1)), cpu: Number(median(v.cpu).toFixed(1)) }])
   )
   console.log(JSON.stringify({ node: process.version, callsPerRound: N, rounds: ROUNDS, usPerCall: out }))
 })

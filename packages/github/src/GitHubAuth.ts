@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Cache, Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import type { Repo } from "@porter/core"
+import { Cache, Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import * as AppJwt from "./AppJwt.ts"
 import { type ClientOptions, GitHubClient, GitHubError, type RequestOptions, type Response } from "./GitHubClient.ts"
 import * as GitHubClientModule from "./GitHubClient.ts"
@@ -102,13 +102,15 @@ export const make = Effect.fnUntraced(function*(options: AuthOptions) {
   const refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000
   const key = yield* AppJwt.importPrivateKey(Redacted.value(credentials.privateKey))
 
-  let jwt: AppJwt.SignedJwt | undefined
-  const appJwt = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    // Reused while it has more than a minute to live: signing costs CPU time on a Worker.
-    if (jwt === undefined || jwt.expiresAt - 60_000 <= now) jwt = yield* AppJwt.sign(key, credentials.appId, now)
-    return Redacted.make(jwt.token)
-  })
+  // Reused while it has more than a minute to live (signing costs CPU time on a Worker); concurrent callers share
+  // one signing.
+  const appJwt = yield* Effect.cachedWithTTL(
+    Clock.currentTimeMillis.pipe(
+      Effect.flatMap((now) => AppJwt.sign(key, credentials.appId, now)),
+      Effect.map((jwt) => Redacted.make(jwt.token))
+    ),
+    Duration.seconds(AppJwt.LIFETIME_SECONDS - 60)
+  )
 
   const installations = yield* Cache.makeWith(
     (repo: { readonly owner: string; readonly name: string }) =>

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Repo } from "@porter/core"
+import { RepoTokens } from "@porter/core"
+import { GitHubAuth, GitHubClient, GitHubRepoTokens } from "@porter/github"
 import { ConfigProvider, Effect, Exit, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
-import { Repo } from "@porter/core"
-import { GitHubAuth, GitHubClient, GitHubRepoTokens } from "@porter/github"
-import { RepoTokens } from "@porter/core"
 import * as FakeGitHub from "./utils/FakeGitHub.ts"
 import { pkcs1Pem, verifiedClaims } from "./utils/Keys.ts"
 
@@ -28,7 +28,10 @@ const appBackend = (server: FakeGitHub.FakeGitHub, clock: () => number) => {
     if (!FakeGitHub.is(r, "POST", "/app/installations/77/access_tokens")) return undefined
     if (!signedByApp(r)) return { status: 401, body: { message: "bad JWT" } }
     minted++
-    return { status: 201, body: { token: `ghs_token${minted}`, expires_at: new Date(clock() + 3_600_000).toISOString() } }
+    return {
+      status: 201,
+      body: { token: `ghs_token${minted}`, expires_at: new Date(clock() + 3_600_000).toISOString() }
+    }
   })
   return { minted: () => minted }
 }
@@ -57,6 +60,22 @@ describe("GitHubAuth: GitHub App", () => {
       const missing = yield* Effect.flip(auth.installationId(new Repo.RepoRef({ owner: "elsewhere", name: "x" })))
       assert.strictEqual(missing.status, 404)
       assert.include(missing.message, "not installed on elsewhere/x")
+    }))
+
+  it.effect("reuses the App JWT while it has more than a minute to live, then signs a new one", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(T0)
+      const server = yield* FakeGitHub.start
+      appBackend(server, () => T0)
+      const auth = yield* Effect.provide(Effect.service(GitHubAuth.GitHubAuth), connection(server.url))
+      const [a, b] = yield* Effect.all([auth.appJwt, auth.appJwt], { concurrency: "unbounded" })
+      assert.strictEqual(Redacted.value(a), Redacted.value(b), "concurrent callers share one signing")
+      yield* TestClock.adjust("7 minutes")
+      assert.strictEqual(Redacted.value(yield* auth.appJwt), Redacted.value(a))
+      yield* TestClock.adjust("61 seconds")
+      const renewed = Redacted.value(yield* auth.appJwt)
+      assert.notStrictEqual(renewed, Redacted.value(a))
+      assert.strictEqual(verifiedClaims(renewed)?.iat, T0 / 1000 + 8 * 60 + 1 - 60)
     }))
 
   it.effect("caches installation tokens until 5 minutes before expires_at", () =>
@@ -114,10 +133,14 @@ describe("GitHubAuth: GitHub App", () => {
       })
       const response = yield* Effect.gen(function*() {
         const request = yield* GitHubAuth.repoRequest
-        return yield* request(repo, undefined, "GET /repos/{owner}/{repo}/issues/{issue_number}", { params: { issue_number: 1 } })
+        return yield* request(repo, undefined, "GET /repos/{owner}/{repo}/issues/{issue_number}", {
+          params: { issue_number: 1 }
+        })
       }).pipe(Effect.provide(connection(server.url)))
       assert.strictEqual(response.status, 200)
-      const calls = server.requests.filter((r) => r.url === "/repos/octo/app/issues/1").map((r) => r.headers.authorization)
+      const calls = server.requests.filter((r) => r.url === "/repos/octo/app/issues/1").map((r) =>
+        r.headers.authorization
+      )
       assert.deepStrictEqual(calls, ["Bearer ghs_token1", "Bearer ghs_token2"])
     }))
 
@@ -188,7 +211,9 @@ describe("GitHubAuth: configuration", () => {
     Effect.gen(function*() {
       const client = yield* Effect.service(GitHubClient.GitHubClient).pipe(
         Effect.provide(GitHubClient.layerConfig()),
-        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { GITHUB_API_URL: "http://127.0.0.1:1/api/v3/" } })))
+        Effect.provide(
+          ConfigProvider.layer(ConfigProvider.fromEnv({ env: { GITHUB_API_URL: "http://127.0.0.1:1/api/v3/" } }))
+        )
       )
       assert.strictEqual(client.apiUrl, "http://127.0.0.1:1/api/v3")
       const fallback = yield* Effect.service(GitHubClient.GitHubClient).pipe(

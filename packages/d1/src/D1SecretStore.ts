@@ -32,6 +32,7 @@ export interface RotationReport {
   readonly currentKeyId: string
 }
 
+/** How `rotate` reads and writes. */
 export interface RotateOptions {
   /**
    * Rows per read and per write statement (default 100, at most 200: a batch travels as one bound

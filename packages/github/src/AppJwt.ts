@@ -79,6 +79,12 @@ export const IAT_BACKDATE_SECONDS = 60
 /** GitHub refuses JWTs that live longer than 10 minutes; stay under it. */
 export const LIFETIME_SECONDS = 9 * 60
 
+/**
+ * A signed App JWT and when it expires.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface SignedJwt {
   readonly token: string
   /** Milliseconds since the epoch. */

@@ -33,7 +33,11 @@ import { Mac, SecureRandom } from "effect/crypto"
 import { Hex } from "effect/encoding"
 import { decodeIncomingEvent } from "./WebhookEvents.ts"
 
-/** @category models */
+/**
+ * What the intake needs: the webhook secret.
+ *
+ * @category models
+ */
 export interface WebhookOptions {
   /** The webhook secret set on the GitHub App (or repository webhook). Must not be empty. */
   readonly secret: Redacted.Redacted<string>
@@ -115,6 +119,8 @@ const bodyJson = (raw: WebhookIntake.RawWebhook): unknown => {
 }
 
 /**
+ * The intake for one secret, its HMAC check built once; an empty secret fails.
+ *
  * @category constructors
  * @since 0.1.0
  */
@@ -173,6 +179,8 @@ export const make = (
   })
 
 /**
+ * `WebhookIntake` from `make`.
+ *
  * @category layers
  * @since 0.1.0
  */
@@ -192,6 +200,8 @@ export const secretConfig: Config.Config<Redacted.Redacted<string>> = Config.sch
 )
 
 /**
+ * `WebhookIntake` with the secret from `GITHUB_WEBHOOK_SECRET`.
+ *
  * @category layers
  * @since 0.1.0
  */

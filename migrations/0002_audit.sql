@@ -1,16 +1,14 @@
--- Porter on D1, schema 2: the store writes the audit lines of a task's creation, of each dispatch attempt and of
--- each machine it gets, in the statement that makes the change (one statement each, as for transitions).
+-- Porter on D1, schema 2: the store writes the audit lines of a task's creation (who asked for what, next to the
+-- transition into its first state), of each dispatch attempt and of each machine it gets, in the statement that makes
+-- the change (one statement each, as for transitions).
 
-DROP TRIGGER tasks_audit_created;
-
-CREATE TRIGGER tasks_audit_created AFTER INSERT ON tasks
+CREATE TRIGGER tasks_audit_created_detail AFTER INSERT ON tasks
 BEGIN
-  INSERT INTO task_events (task_id, at, kind, to_state, detail)
+  INSERT INTO task_events (task_id, at, kind, detail)
   VALUES (
     NEW.id,
     NEW.created_at,
     'created',
-    NEW.state,
     NEW.agent || ' for @' || NEW.requested_by_login || ' (delivery ' || NEW.delivery_id || ')'
   );
 END;

@@ -14,9 +14,16 @@ export class Diagnostics extends Context.Service<Diagnostics, {
   readonly report: Effect.Effect<DoctorReport>
 }>()("@porter/core/Diagnostics") {}
 
-/** One line per check, the way `porter doctor` prints them. */
+const MARK: Record<Check["status"], string> = { pass: "✓", fail: "✗", warn: "!", skip: "-" }
+
+/** One line per check and a verdict, the way `porter doctor` prints them. */
 export const render = (checks: ReadonlyArray<Check>): string =>
-  checks.map((check) => `${check.status.toUpperCase().padEnd(4)}  ${check.name}: ${check.message}`).join("\n")
+  [
+    ...checks.map((check) => `${MARK[check.status]} ${check.name}: ${check.message}`),
+    checks.every((check) => check.status !== "fail")
+      ? "All required checks passed."
+      : "Some checks failed: fix the lines marked ✗."
+  ].join("\n")
 
 /** A report from its checks: `ok` unless one failed. */
 export const reportOf = (checks: ReadonlyArray<Check>): DoctorReport => ({

@@ -211,7 +211,7 @@ const TasksLive = HttpApiBuilder.group(Api.Api, "tasks", (handlers) =>
 
 const badScope = (text: string) =>
   new Api.BadRequest({
-    message: `scope \`${text.slice(0, 100)}\` must be global, repository:owner/name, installation:<id> or user:<id>`
+    message: `scope must be global, repository:owner/name, installation:<id> or user:<id> (not \`${text.slice(0, 100)}\`)`
   })
 
 const secretScope = (text: string): Effect.Effect<SecretScope, Api.BadRequest> => {

@@ -268,7 +268,7 @@ describe("HTTP API: admin", () => {
       assert.strictEqual(bogus.status, 400)
       const shown = yield* client.admin.getTask({ params: { taskId } })
       assert.strictEqual(shown.task.state, "provisioning")
-      assert.deepStrictEqual(shown.events.map((e) => e.kind).slice(0, 2), ["created", "transition"])
+      assert.deepStrictEqual(shown.events.map((e) => e.kind).slice(0, 2), ["transition", "created"])
       const stillRunning = yield* Effect.flip(client.admin.retryTask({ params: { taskId } }))
       assert.strictEqual(stillRunning._tag, "BadRequest")
       const cancelled = yield* client.admin.cancelTask({ params: { taskId } })

@@ -95,10 +95,8 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
           if (forUser >= limits.perUser) return { _tag: "OverLimit", scope: "user", limit: limits.perUser }
         }
         s.tasks.set(task.id, task)
-        record(
-          s,
-          new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "created", to: task.state, detail: createdDetail(task) })
-        )
+        record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "transition", to: task.state }))
+        record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "created", detail: createdDetail(task) }))
         return { _tag: "Created", task }
       }),
     get: (id) =>

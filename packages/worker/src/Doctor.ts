@@ -21,7 +21,7 @@
 import { Cause, Config, ConfigProvider, Duration, Effect, Option, Redacted, Schema } from "effect"
 import type { HttpClient } from "effect/http"
 import type { SqlClient } from "effect/sql"
-import { PorterConfig } from "@porter/core"
+import { Diagnostics, PorterConfig } from "@porter/core"
 import { EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { AppJwt, GitHubClient } from "@porter/github"
@@ -308,11 +308,5 @@ export const run = (
     return { ok: checks.every((check) => check.status !== "fail"), checks }
   }).pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env)))
 
-const MARK: Record<Status, string> = { pass: "✓", fail: "✗", warn: "!", skip: "-" }
-
-/** One line per check, as the CLI prints them. */
-export const render = (report: Report): string =>
-  [
-    ...report.checks.map((check) => `${MARK[check.status]} ${check.name}: ${check.message}`),
-    report.ok ? "All required checks passed." : "Some checks failed: fix the lines marked ✗."
-  ].join("\n")
+/** One line per check, as the CLI prints them (`Diagnostics.render`: one rule for every host). */
+export const render = (report: Report): string => Diagnostics.render(report.checks)

@@ -59,6 +59,6 @@ describe("@porter/worker/local", () => {
       const got = yield* admin(second, "GET", "/admin/settings?scope=global")
       assert.deepStrictEqual(got.body["settings"], { mentionName: "helper" })
       const doctor = yield* admin(second, "GET", "/admin/doctor")
-      assert.include(String(doctor.body["text"]), "✓ D1: migrated (0001_init.sql)")
+      assert.include(String(doctor.body["text"]), "✓ D1: migrated (0001_init.sql, 0002_audit.sql)")
     }).pipe(Effect.scoped), 90_000)
 })

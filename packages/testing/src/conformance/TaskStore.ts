@@ -118,12 +118,13 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           const events = yield* s.events(task.id)
           const created = events.find((e) => e.kind === "created")
           assert.strictEqual(created?.detail, `claude for @octocat (delivery ${task.deliveryId})`)
-          assert.strictEqual(created?.to, "queued")
+          const first = events.find((e) => e.kind === "transition")
+          assert.deepStrictEqual([first?.from, first?.to], [undefined, "queued"])
           assert.deepStrictEqual(events.filter((e) => e.kind === "dispatch").map((e) => e.detail), ["attempt 1"])
           assert.deepStrictEqual(events.filter((e) => e.kind === "machine").map((e) => e.detail), ["m_audit"])
           assert.deepStrictEqual(
-            events.filter((e) => e.kind === "transition").map((e) => `${e.from}>${e.to}`),
-            ["queued>provisioning"]
+            events.filter((e) => e.kind === "transition").map((e) => `${e.from ?? "·"}>${e.to}`),
+            ["·>queued", "queued>provisioning"]
           )
         }))
 

@@ -2,8 +2,8 @@
 // `.dev.vars`; the statement check before it (file:line errors) is Porter's own: dotenv skips such lines silently.
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { EnvFile } from "@porter/cli"
+import { Effect } from "effect"
 
 describe("EnvFile.parse", () => {
   it.effect("reads wrangler's .dev.vars format", () =>

@@ -1,8 +1,8 @@
 // The shared retry rule, on the TestClock: the times at which attempts start are the schedule's delays.
 import { assert, describe, it } from "@effect/vitest"
+import { RetryAfter } from "@porter/core"
 import { Clock, Duration, Effect, Fiber, Schedule } from "effect"
 import { TestClock } from "effect/testing"
-import { RetryAfter } from "@porter/core"
 
 interface Failure {
   readonly retryable: boolean
@@ -89,7 +89,10 @@ describe("RetryAfter.schedule", () => {
   it.effect("the backoff is capped at maxDelay", () =>
     Effect.gen(function*() {
       const failures: ReadonlyArray<Failure> = [{ retryable: true }, { retryable: true }, { retryable: true }]
-      const { started } = yield* run(failures, RetryAfter.schedule(options({ base: "1 second", maxDelay: "1500 millis" })))
+      const { started } = yield* run(
+        failures,
+        RetryAfter.schedule(options({ base: "1 second", maxDelay: "1500 millis" }))
+      )
       assert.strictEqual(started.length, 4)
       for (const [i, gap] of started.slice(1).map((at, i) => at - started[i]!).entries()) {
         assert.isAtMost(gap, 1_510, `retry ${i + 1}`)

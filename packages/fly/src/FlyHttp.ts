@@ -13,10 +13,10 @@
  * The token stays `Redacted` until the `Authorization` header is built; nothing here logs it, and error texts
  * from Fly are scrubbed of it before they travel on.
  */
+import { RetryAfter } from "@porter/core"
 import { Cause, Clock, Data, Duration, Effect, Option, Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
-import { RetryAfter } from "@porter/core"
 import { ErrorResponse } from "./FlyApi.ts"
 
 export interface RetryPolicy {

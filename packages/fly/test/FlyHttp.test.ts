@@ -1,10 +1,10 @@
 // FlyHttp's retries on the TestClock, against a scripted HttpClient: what is waited for, when the call gives up,
 // and the lookup before repeating a call whose answer may have been lost.
 import { assert, describe, it } from "@effect/vitest"
+import { FlyHttp } from "@porter/fly"
 import { Clock, Effect, Fiber, Option, Redacted } from "effect"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { TestClock } from "effect/testing"
-import { FlyHttp } from "@porter/fly"
 
 const TOKEN = Redacted.make("fo1_test_token_0000000")
 

@@ -16,9 +16,9 @@
  * @since 0.1.0
  */
 import { Octokit } from "@octokit/core"
+import { RetryAfter } from "@porter/core"
 import { Config, Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
-import { RetryAfter } from "@porter/core"
 
 /**
  * A failed GitHub call. `message` names the route template and GitHub's own message — never a

@@ -23,8 +23,7 @@
  * `spec.guest` and `spec.region` are ignored. Unix only.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { tmpdir } from "node:os"
-import { basename, dirname, isAbsolute, resolve } from "node:path"
+import { Errors, Ids, MachineProvisioner } from "@porter/core"
 import {
   Clock,
   Config,
@@ -40,7 +39,8 @@ import {
   Semaphore,
   Stream
 } from "effect"
-import { Errors, Ids, MachineProvisioner } from "@porter/core"
+import { tmpdir } from "node:os"
+import { basename, dirname, isAbsolute, resolve } from "node:path"
 import { config, type LocalOptions } from "./LocalConfig.ts"
 import type * as LogBuffer from "./LogBuffer.ts"
 import * as ProcessMachine from "./ProcessMachine.ts"
@@ -68,17 +68,20 @@ export interface Details {
 type Provisioner = MachineProvisioner.MachineProvisioner["Service"]
 
 /** The local-process provisioner with its extras. Its layer provides `MachineProvisioner` too. */
-export class LocalProvisioner extends Context.Service<LocalProvisioner, Provisioner & {
-  /** The output a machine wrote, oldest first, within the buffer's budget. */
-  readonly logs: (id: Ids.MachineId) => Effect.Effect<ReadonlyArray<LogBuffer.OutputLine>, Errors.MachineNotFound>
-  /** Every machine's output as it comes (from subscription on; a slow reader loses the oldest lines). */
-  readonly output: Stream.Stream<OutputLine>
-  /** Waits until the machine's process ended. */
-  readonly wait: (id: Ids.MachineId) => Effect.Effect<ProcessMachine.ExitInfo, Errors.MachineNotFound>
-  /** Stops the process (SIGTERM, then SIGKILL); the machine stays known until destroyed or forgotten. */
-  readonly stop: (id: Ids.MachineId) => Effect.Effect<void, Errors.MachineNotFound>
-  readonly details: (id: Ids.MachineId) => Effect.Effect<Details, Errors.MachineNotFound>
-}>()("@porter/local/LocalProvisioner") {}
+export class LocalProvisioner extends Context.Service<
+  LocalProvisioner,
+  Provisioner & {
+    /** The output a machine wrote, oldest first, within the buffer's budget. */
+    readonly logs: (id: Ids.MachineId) => Effect.Effect<ReadonlyArray<LogBuffer.OutputLine>, Errors.MachineNotFound>
+    /** Every machine's output as it comes (from subscription on; a slow reader loses the oldest lines). */
+    readonly output: Stream.Stream<OutputLine>
+    /** Waits until the machine's process ended. */
+    readonly wait: (id: Ids.MachineId) => Effect.Effect<ProcessMachine.ExitInfo, Errors.MachineNotFound>
+    /** Stops the process (SIGTERM, then SIGKILL); the machine stays known until destroyed or forgotten. */
+    readonly stop: (id: Ids.MachineId) => Effect.Effect<void, Errors.MachineNotFound>
+    readonly details: (id: Ids.MachineId) => Effect.Effect<Details, Errors.MachineNotFound>
+  }
+>()("@porter/local/LocalProvisioner") {}
 
 interface Entry {
   readonly id: Ids.MachineId
@@ -130,7 +133,11 @@ export const make = (
       if (command !== undefined) return command
       const found = yield* withFs(RunnerCommand.find()).pipe(
         Effect.mapError((error) =>
-          provisionError("bad_config", `could not look for the Porter runner (${error.message}); ${RunnerCommand.notFoundMessage}`, error)
+          provisionError(
+            "bad_config",
+            `could not look for the Porter runner (${error.message}); ${RunnerCommand.notFoundMessage}`,
+            error
+          )
         )
       )
       if (Option.isNone(found)) return yield* provisionError("bad_config", RunnerCommand.notFoundMessage)
@@ -144,7 +151,8 @@ export const make = (
       pollMs: options.pollMs,
       deadlineAt,
       keepRunningOnClose: options.keepRunningOnShutdown,
-      onLine: (line: LogBuffer.OutputLine) => PubSub.publish(outputs, { ...line, machineId, taskId }).pipe(Effect.asVoid)
+      onLine: (line: LogBuffer.OutputLine) =>
+        PubSub.publish(outputs, { ...line, machineId, taskId }).pipe(Effect.asVoid)
     })
 
     const stateOf = (entry: Entry): Effect.Effect<MachineProvisioner.MachineState> =>
@@ -175,7 +183,9 @@ export const make = (
         const exit = yield* entry.proc.exited
         if (state) {
           yield* state.remove(entry.id).pipe(
-            Effect.catch(stateWarning("an ended machine's record stays; the next look finds it gone", { machineId: entry.id }))
+            Effect.catch(
+              stateWarning("an ended machine's record stays; the next look finds it gone", { machineId: entry.id })
+            )
           )
         }
         if (entry.forgetAt === undefined && (autoDestroy || entry.destroying)) entry.forgetAt = exit.at + retainMs
@@ -222,9 +232,11 @@ export const make = (
           return
         }
         yield* state.put(new StateDir.MachineRecord({ ...record, host: hostId })).pipe(
-          Effect.catch(stateWarning("an adopted machine's record still names its old host; another host may adopt it too", {
-            machineId: record.id
-          }))
+          Effect.catch(
+            stateWarning("an adopted machine's record still names its old host; another host may adopt it too", {
+              machineId: record.id
+            })
+          )
         )
         yield* track({
           id: record.id as Ids.MachineId,
@@ -355,7 +367,9 @@ export const make = (
       const exit = yield* entry.proc.stop({ reason: "stopped" })
       if (state) {
         yield* state.remove(id).pipe(
-          Effect.catch(stateWarning("a destroyed machine's record stays; the next look finds it gone", { machineId: id }))
+          Effect.catch(
+            stateWarning("a destroyed machine's record stays; the next look finds it gone", { machineId: id })
+          )
         )
       }
       entry.forgetAt ??= exit.at + retainMs
@@ -392,7 +406,10 @@ export const make = (
       Effect.gen(function*() {
         const all = [...entries.values()]
         if (options.keepRunningOnShutdown) yield* Effect.forEach(all, (entry) => entry.proc.detach, { discard: true })
-        else yield* Effect.forEach(all, (entry) => entry.proc.stop({ reason: "shutdown" }), { concurrency: "unbounded", discard: true })
+        else {yield* Effect.forEach(all, (entry) => entry.proc.stop({ reason: "shutdown" }), {
+            concurrency: "unbounded",
+            discard: true
+          })}
         yield* Effect.forEach(all, (entry) => Scope.close(entry.scope, Exit.void), { discard: true })
         if (state) {
           yield* state.release.pipe(

@@ -16,10 +16,10 @@
  * What it cannot do: isolate the process from the host's filesystem, network or other processes beyond that —
  * it runs as the host's user and sees what that user sees. Unix only.
  */
+import { ByteSize, Clock, Deferred, Effect, Exit, Fiber, FileSystem, Option, type Redacted, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { open } from "node:fs/promises"
 import { dirname, isAbsolute, join } from "node:path"
-import { ByteSize, Clock, Deferred, Effect, Exit, Fiber, FileSystem, Option, type Redacted, Scope } from "effect"
 import * as LogBuffer from "./LogBuffer.ts"
 import * as OutputTail from "./OutputTail.ts"
 import * as Processes from "./Processes.ts"
@@ -130,7 +130,8 @@ const spawnChild = (command: ReadonlyArray<string>, env: Record<string, string>,
     }
     const log = yield* Effect.tryPromise({
       try: () => open(sandbox.logFile, "a", 0o600),
-      catch: (cause) => new StartError({ reason: "sandbox", message: `could not open ${sandbox.logFile}: ${describe(cause)}`, cause })
+      catch: (cause) =>
+        new StartError({ reason: "sandbox", message: `could not open ${sandbox.logFile}: ${describe(cause)}`, cause })
     })
     const exit = yield* Deferred.make<readonly [number | null, string | null]>()
     const child = yield* Effect.callback<ChildProcess, StartError>((resume) => {
@@ -149,7 +150,11 @@ const spawnChild = (command: ReadonlyArray<string>, env: Record<string, string>,
       child.once("error", (error) => {
         if (!started) {
           resume(Effect.fail(
-            new StartError({ reason: "command", message: `could not start \`${quote(command)}\`: ${describe(error)}`, cause: error })
+            new StartError({
+              reason: "command",
+              message: `could not start \`${quote(command)}\`: ${describe(error)}`,
+              cause: error
+            })
           ))
         }
       })
@@ -210,21 +215,24 @@ const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | 
         return yield* Deferred.await(done)
       })
 
-    const finish = Effect.flatMap(machine.leaderGone, ([code, signal]) =>
-      Effect.uninterruptible(Effect.gen(function*() {
-        // Whatever it left running in its group goes with it.
-        yield* Processes.terminateGroup(machine.pid, graceMs).pipe(Effect.provideService(FileSystem.FileSystem, fs))
-        yield* Fiber.interrupt(tailFiber)
-        if (deadlineFiber) yield* Fiber.interrupt(deadlineFiber)
-        yield* tail.finish
-        if (!options.keepDirectory) {
-          yield* removeSandbox(machine.sandbox.dir).pipe(Effect.provideService(FileSystem.FileSystem, fs))
-        }
-        const reason = status._tag === "Stopping" ? status.reason : "exited"
-        const exit: ExitInfo = { at: yield* Clock.currentTimeMillis, code, signal, reason }
-        status = { _tag: "Exited", exit }
-        yield* Deferred.succeed(done, exit)
-      })))
+    const finish = Effect.flatMap(
+      machine.leaderGone,
+      ([code, signal]) =>
+        Effect.uninterruptible(Effect.gen(function*() {
+          // Whatever it left running in its group goes with it.
+          yield* Processes.terminateGroup(machine.pid, graceMs).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+          yield* Fiber.interrupt(tailFiber)
+          if (deadlineFiber) yield* Fiber.interrupt(deadlineFiber)
+          yield* tail.finish
+          if (!options.keepDirectory) {
+            yield* removeSandbox(machine.sandbox.dir).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+          }
+          const reason = status._tag === "Stopping" ? status.reason : "exited"
+          const exit: ExitInfo = { at: yield* Clock.currentTimeMillis, code, signal, reason }
+          status = { _tag: "Exited", exit }
+          yield* Deferred.succeed(done, exit)
+        }))
+    )
     const finisher = yield* Effect.forkDetach(finish)
 
     if (options.deadlineAt !== undefined) {
@@ -257,7 +265,9 @@ const supervise = (machine: Supervised, options: Omit<StartOptions, "command" | 
       adopted: machine.adopted,
       status: Effect.sync(() => status),
       exited: Deferred.await(done),
-      logs: Effect.suspend(() => (status._tag === "Exited" ? Effect.void : tail.read)).pipe(Effect.map(() => buffer.lines())),
+      logs: Effect.suspend(() => (status._tag === "Exited" ? Effect.void : tail.read)).pipe(
+        Effect.map(() => buffer.lines())
+      ),
       stop,
       detach
     }
@@ -281,8 +291,11 @@ export const start = Effect.fn("ProcessMachine.start")(function*(options: StartO
   const startTime = yield* Processes.startTime(pid).pipe(
     Effect.map(Option.getOrElse(() => "")),
     // `startTime` is "" when it cannot be read: the machine runs, and a later host never adopts it.
-    Effect.catchTag("PlatformError", (error) =>
-      Effect.as(Effect.logWarning("could not read a machine's start time", { pid, error: error.message }), ""))
+    Effect.catchTag(
+      "PlatformError",
+      (error) =>
+        Effect.as(Effect.logWarning("could not read a machine's start time", { pid, error: error.message }), "")
+    )
   )
   return yield* supervise({
     pid,

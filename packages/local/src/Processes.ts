@@ -6,8 +6,8 @@
  * Linux reads `/proc` through effect's `FileSystem` (zombies count as gone); other Unix systems use `ps` and
  * `kill(pid, 0)`, where a zombie still counts as running. Windows is not supported (no process groups to signal).
  */
-import { execFile } from "node:child_process"
 import { Clock, Effect, FileSystem, Option, type PlatformError } from "effect"
+import { execFile } from "node:child_process"
 
 export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2"
 
@@ -37,7 +37,9 @@ const parseStat = (text: string): ProcStat | undefined => {
  * being read) or hidden from this user by `/proc`'s `hidepid` — then it is not one this host started, since
  * machines run as the host's user. Other failures (out of file descriptors, …) are errors.
  */
-const readStat = (pid: number): Effect.Effect<ProcStat | undefined, PlatformError.PlatformError, FileSystem.FileSystem> =>
+const readStat = (
+  pid: number
+): Effect.Effect<ProcStat | undefined, PlatformError.PlatformError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     return yield* fs.readFileString(`/proc/${pid}/stat`).pipe(
@@ -53,11 +55,16 @@ const notThere = (error: PlatformError.PlatformError): boolean =>
 /** `ps`'s start date of a process; `undefined` when `ps` knows no such process (it exits non-zero) or fails. */
 const psStartTime = (pid: number): Effect.Effect<string | undefined> =>
   Effect.callback<string | undefined>((resume) => {
-    execFile("ps", ["-o", "lstart=", "-p", String(pid)], { env: { PATH: "/bin:/usr/bin", LC_ALL: "C" } }, (error, out) => {
-      const text = String(out).trim()
-      // `ps -p` exits 1 when the process does not exist; whatever else went wrong, there is no date to compare.
-      resume(Effect.succeed(error || text === "" ? undefined : text))
-    })
+    execFile(
+      "ps",
+      ["-o", "lstart=", "-p", String(pid)],
+      { env: { PATH: "/bin:/usr/bin", LC_ALL: "C" } },
+      (error, out) => {
+        const text = String(out).trim()
+        // `ps -p` exits 1 when the process does not exist; whatever else went wrong, there is no date to compare.
+        resume(Effect.succeed(error || text === "" ? undefined : text))
+      }
+    )
   })
 
 const signal0 = (target: number): boolean => {

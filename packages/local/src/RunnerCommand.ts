@@ -5,9 +5,9 @@
  * installed from the registry, the bundle `dist/runner.mjs` (made by the runner's `build:bundle` script) runs,
  * because Node does not strip types under `node_modules`.
  */
+import { Effect, FileSystem, Option, type PlatformError } from "effect"
 import { dirname, join, sep } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, FileSystem, Option, type PlatformError } from "effect"
 
 /**
  * Whether `path` is there. A path that cannot be reached (a missing, non-directory or unsearchable ancestor) is not
@@ -17,7 +17,8 @@ const exists = (fs: FileSystem.FileSystem, path: string) =>
   fs.access(path).pipe(
     Effect.as(true),
     Effect.catchTag("PlatformError", (error) =>
-      error.reason._tag === "NotFound" || error.reason._tag === "BadResource" || error.reason._tag === "PermissionDenied"
+      error.reason._tag === "NotFound" || error.reason._tag === "BadResource" ||
+        error.reason._tag === "PermissionDenied"
         ? Effect.succeed(false)
         : Effect.fail(error))
   )

@@ -3,9 +3,9 @@
  * and the environment it runs with (exactly what the caller gives, plus `PATH`, `HOME` and `TMPDIR`), made and
  * removed through effect's `FileSystem`.
  */
+import { Data, Effect, FileSystem, Redacted, Schedule } from "effect"
 import { tmpdir } from "node:os"
 import { delimiter, dirname, join } from "node:path"
-import { Data, Effect, FileSystem, Redacted, Schedule } from "effect"
 
 /** The process could not be started. `message` is safe to show: it names the command, never the environment. */
 export class StartError extends Data.TaggedError("StartError")<{
@@ -36,7 +36,15 @@ const isDarwin = process.platform === "darwin"
 
 /** The `PATH` a machine gets when its environment has none: where this Node lives, then the system's. */
 export const defaultPath = (): string =>
-  [...new Set([dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin", ...(isDarwin ? ["/opt/homebrew/bin"] : [])])]
+  [
+    ...new Set([
+      dirname(process.execPath),
+      "/usr/local/bin",
+      "/usr/bin",
+      "/bin",
+      ...(isDarwin ? ["/opt/homebrew/bin"] : [])
+    ])
+  ]
     .join(delimiter)
 
 /** Makes the private directory: `home/`, `tmp/`, `work/` and the output file. */
@@ -78,8 +86,10 @@ export const removeSandbox = (dir: string): Effect.Effect<void, never, FileSyste
     const fs = yield* FileSystem.FileSystem
     yield* fs.remove(dir, { recursive: true, force: true }).pipe(
       Effect.retry({ times: 3, schedule: Schedule.spaced("100 millis") }),
-      Effect.catchTag("PlatformError", (error) =>
-        Effect.logWarning("could not remove a machine's directory", { dir, error: error.message }))
+      Effect.catchTag(
+        "PlatformError",
+        (error) => Effect.logWarning("could not remove a machine's directory", { dir, error: error.message })
+      )
     )
   })
 

@@ -7,8 +7,8 @@
  *
  * Several hosts may share one directory: each leaves the machines of the others alone while those run.
  */
-import { join } from "node:path"
 import { Data, Effect, FileSystem, Option, type PlatformError, Schema } from "effect"
+import { join } from "node:path"
 import * as Processes from "./Processes.ts"
 
 export class MachineRecord extends Schema.Class<MachineRecord>("@porter/local/MachineRecord")({
@@ -89,7 +89,10 @@ export const make = (dir: string, hostId: string): Effect.Effect<StateDir, State
                 // Removed since the listing: its machine ended, or its host left.
                 ? Effect.succeedNone
                 : Effect.as(
-                  Effect.logWarning("skipping an unreadable file of the state directory", { file, error: error.message }),
+                  Effect.logWarning("skipping an unreadable file of the state directory", {
+                    file,
+                    error: error.message
+                  }),
                   Option.none<string>()
                 ))
           )
@@ -99,17 +102,24 @@ export const make = (dir: string, hostId: string): Effect.Effect<StateDir, State
         return out
       })
 
-    const removeFile = (file: string, what: string) => fs.remove(file, { force: true }).pipe(Effect.mapError(fail(what)))
+    const removeFile = (file: string, what: string) =>
+      fs.remove(file, { force: true }).pipe(Effect.mapError(fail(what)))
 
-    yield* Effect.forEach([machinesDir, hostsDir], (folder) => fs.makeDirectory(folder, { recursive: true, mode: 0o700 }), {
-      discard: true
-    }).pipe(Effect.mapError(fail("create folders")))
+    yield* Effect.forEach(
+      [machinesDir, hostsDir],
+      (folder) => fs.makeDirectory(folder, { recursive: true, mode: 0o700 }),
+      {
+        discard: true
+      }
+    ).pipe(Effect.mapError(fail("create folders")))
     const startTime = Option.getOrElse(
       yield* Processes.startTime(process.pid).pipe(Effect.mapError(fail("read this host's start time"))),
       () => ""
     )
     const self = new HostRecord({ id: hostId, pid: process.pid, startTime })
-    yield* writeWhole(join(hostsDir, `${hostId}.json`), encodeHost(self)).pipe(Effect.mapError(fail("register the host")))
+    yield* writeWhole(join(hostsDir, `${hostId}.json`), encodeHost(self)).pipe(
+      Effect.mapError(fail("register the host"))
+    )
 
     const hostRunning = (id: string) =>
       Effect.gen(function*() {
@@ -123,7 +133,9 @@ export const make = (dir: string, hostId: string): Effect.Effect<StateDir, State
           Effect.mapError(fail(`read host ${id}`))
         )
         const host = Option.flatMap(text, decodeHost)
-        if (Option.isNone(host)) return false
+        if (Option.isNone(host)) {
+          return false
+        }
         return host.value.startTime !== "" &&
           (yield* Processes.isSame(host.value.pid, host.value.startTime).pipe(
             Effect.provideService(FileSystem.FileSystem, fs),
@@ -147,7 +159,8 @@ export const make = (dir: string, hostId: string): Effect.Effect<StateDir, State
       hostId,
       put: (record) =>
         Option.match(fileOf(record.id), {
-          onNone: () => Effect.fail(new StateDirError({ message: `machine id ${JSON.stringify(record.id)} cannot name a file` })),
+          onNone: () =>
+            Effect.fail(new StateDirError({ message: `machine id ${JSON.stringify(record.id)} cannot name a file` })),
           onSome: (file) => writeWhole(file, encodeMachine(record)).pipe(Effect.mapError(fail("record a machine")))
         }),
       remove: (id) =>

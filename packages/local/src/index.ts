@@ -4,7 +4,7 @@
  */
 export * as LocalProvisioner from "./LocalProvisioner.ts"
 export * as LogBuffer from "./LogBuffer.ts"
-export * as ProcessMachine from "./ProcessMachine.ts"
 export * as Processes from "./Processes.ts"
+export * as ProcessMachine from "./ProcessMachine.ts"
 export * as RunnerCommand from "./RunnerCommand.ts"
 export * as StateDir from "./StateDir.ts"

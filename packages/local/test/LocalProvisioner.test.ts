@@ -1,14 +1,14 @@
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, assert, describe, it, layer } from "@effect/vitest"
+import { Ids, MachineProvisioner } from "@porter/core"
+import { LocalProvisioner, Processes, ProcessMachine } from "@porter/local"
+import { MachineProvisionerSuite } from "@porter/testing"
+import { ConfigProvider, Context, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, Scope, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { NodeFileSystem } from "@effect/platform-node"
-import { afterAll, assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Fiber, Layer, Logger, Option, Redacted, Scope, Stream } from "effect"
-import { Ids, MachineProvisioner } from "@porter/core"
-import { LocalProvisioner, ProcessMachine, Processes } from "@porter/local"
-import { MachineProvisionerSuite } from "@porter/testing"
 
 const fixture = fileURLToPath(new URL("./fixtures/machine.mjs", import.meta.url))
 const command = [process.execPath, fixture]
@@ -66,133 +66,138 @@ const running = (pid: number) =>
 
 MachineProvisionerSuite.run("local processes", LocalProvisioner.layer(base), { timeout: 60_000 })
 
-layer(withLogs(LocalProvisioner.layer(base)), { excludeTestServices: true, timeout: 60_000 })("LocalProvisioner", (it) => {
-  it.effect("a machine gets only its environment, with HOME, TMPDIR and its working directory in its own directory", () =>
-    Effect.gen(function*() {
-      process.env.PORTER_HOST_CANARY = "must-not-leak"
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const taskId = yield* Ids.makeTaskId
-      const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "env", PLAIN: "plain value" }))
-      const details = yield* p.details(machine.id)
-      const seen = JSON.parse((yield* lineOf(machine.id, "ENV ")).slice(4)) as {
-        env: Record<string, string>
-        cwd: string
-      }
-      assert.deepStrictEqual(Object.keys(seen.env).sort(), [
-        "CALLBACK_TOKEN",
-        "HOME",
-        "MACHINE_MODE",
-        "PATH",
-        "PLAIN",
-        "TASK_ID",
-        "TMPDIR"
-      ])
-      assert.strictEqual(seen.env.CALLBACK_TOKEN, SECRET)
-      assert.strictEqual(seen.env.PLAIN, "plain value")
-      assert.strictEqual(seen.env.PATH, ProcessMachine.defaultPath())
-      assert.strictEqual(seen.env.HOME, join(details.dir, "home"))
-      assert.strictEqual(seen.env.TMPDIR, join(details.dir, "tmp"))
-      assert.strictEqual(seen.cwd, join(details.dir, "work"))
-      assert.isTrue(details.dir.startsWith(`${tmpRoot}/porter-machine-`))
+layer(withLogs(LocalProvisioner.layer(base)), { excludeTestServices: true, timeout: 60_000 })(
+  "LocalProvisioner",
+  (it) => {
+    it.effect("a machine gets only its environment, with HOME, TMPDIR and its working directory in its own directory", () =>
+      Effect.gen(function*() {
+        process.env.PORTER_HOST_CANARY = "must-not-leak"
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const taskId = yield* Ids.makeTaskId
+        const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "env", PLAIN: "plain value" }))
+        const details = yield* p.details(machine.id)
+        const seen = JSON.parse((yield* lineOf(machine.id, "ENV ")).slice(4)) as {
+          env: Record<string, string>
+          cwd: string
+        }
+        assert.deepStrictEqual(Object.keys(seen.env).sort(), [
+          "CALLBACK_TOKEN",
+          "HOME",
+          "MACHINE_MODE",
+          "PATH",
+          "PLAIN",
+          "TASK_ID",
+          "TMPDIR"
+        ])
+        assert.strictEqual(seen.env.CALLBACK_TOKEN, SECRET)
+        assert.strictEqual(seen.env.PLAIN, "plain value")
+        assert.strictEqual(seen.env.PATH, ProcessMachine.defaultPath())
+        assert.strictEqual(seen.env.HOME, join(details.dir, "home"))
+        assert.strictEqual(seen.env.TMPDIR, join(details.dir, "tmp"))
+        assert.strictEqual(seen.cwd, join(details.dir, "work"))
+        assert.isTrue(details.dir.startsWith(`${tmpRoot}/porter-machine-`))
 
-      yield* p.destroy(machine.id)
-      assert.isFalse(existsSync(details.dir), "the machine's directory is removed")
-      assert.isTrue(logged.some((line) => line.includes(machine.id)), "the provisioner logs its machines")
-      assert.isFalse(logged.some((line) => line.includes(SECRET)), "no secret in any log line")
-      delete process.env.PORTER_HOST_CANARY
-    }))
+        yield* p.destroy(machine.id)
+        assert.isFalse(existsSync(details.dir), "the machine's directory is removed")
+        assert.isTrue(logged.some((line) => line.includes(machine.id)), "the provisioner logs its machines")
+        assert.isFalse(logged.some((line) => line.includes(SECRET)), "no secret in any log line")
+        delete process.env.PORTER_HOST_CANARY
+      }))
 
-  it.effect("files a machine writes stay in its directory and go with it", () =>
-    Effect.gen(function*() {
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "files" }))
-      yield* lineOf(machine.id, "FILES")
-      const { dir } = yield* p.details(machine.id)
-      for (const file of ["home/home-file", "tmp/tmp-file", "work/work-file"]) assert.isTrue(existsSync(join(dir, file)), file)
-      yield* p.destroy(machine.id)
-      assert.isFalse(existsSync(dir))
-    }))
+    it.effect("files a machine writes stay in its directory and go with it", () =>
+      Effect.gen(function*() {
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "files" }))
+        yield* lineOf(machine.id, "FILES")
+        const { dir } = yield* p.details(machine.id)
+        for (const file of ["home/home-file", "tmp/tmp-file", "work/work-file"]) {
+          assert.isTrue(existsSync(join(dir, file)), file)
+        }
+        yield* p.destroy(machine.id)
+        assert.isFalse(existsSync(dir))
+      }))
 
-  it.effect("runs in its own process group: destroy also kills what it started, even what ignores SIGTERM", () =>
-    Effect.gen(function*() {
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "spawn" }))
-      const { pid } = yield* p.details(machine.id)
-      const child = Number((yield* lineOf(machine.id, "CHILD ")).slice(6))
-      assert.isTrue(yield* running(child), "the grandchild runs")
-      yield* p.destroy(machine.id)
-      assert.isFalse(yield* running(pid), "the machine's process is gone")
-      assert.isFalse(yield* running(child), "the grandchild is gone")
-      assert.strictEqual((yield* p.get(machine.id)).state, "destroyed")
-    }))
+    it.effect("runs in its own process group: destroy also kills what it started, even what ignores SIGTERM", () =>
+      Effect.gen(function*() {
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "spawn" }))
+        const { pid } = yield* p.details(machine.id)
+        const child = Number((yield* lineOf(machine.id, "CHILD ")).slice(6))
+        assert.isTrue(yield* running(child), "the grandchild runs")
+        yield* p.destroy(machine.id)
+        assert.isFalse(yield* running(pid), "the machine's process is gone")
+        assert.isFalse(yield* running(child), "the grandchild is gone")
+        assert.strictEqual((yield* p.get(machine.id)).state, "destroyed")
+      }))
 
-  it.effect("what a machine leaves running when its process ends is killed with it", () =>
-    Effect.gen(function*() {
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "leave" }))
-      const exit = yield* p.wait(machine.id)
-      assert.deepStrictEqual([exit.code, exit.reason], [0, "exited"])
-      const child = Number((yield* p.logs(machine.id)).find((l) => l.text.startsWith("CHILD "))!.text.slice(6))
-      assert.isFalse(yield* running(child), "the grandchild is gone")
-    }))
+    it.effect("what a machine leaves running when its process ends is killed with it", () =>
+      Effect.gen(function*() {
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "leave" }))
+        const exit = yield* p.wait(machine.id)
+        assert.deepStrictEqual([exit.code, exit.reason], [0, "exited"])
+        const child = Number((yield* p.logs(machine.id)).find((l) => l.text.startsWith("CHILD "))!.text.slice(6))
+        assert.isFalse(yield* running(child), "the grandchild is gone")
+      }))
 
-  it.effect("a process that ignores SIGTERM is killed after the grace period", () =>
-    Effect.gen(function*() {
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "stubborn" }))
-      yield* lineOf(machine.id, "ready")
-      const started = Date.now()
-      yield* p.destroy(machine.id)
-      assert.isAtLeast(Date.now() - started, GRACE_MS - 50)
-      const exit = yield* p.wait(machine.id)
-      assert.strictEqual(exit.signal, "SIGKILL")
-      assert.strictEqual(exit.reason, "stopped")
-      assert.isTrue((yield* p.logs(machine.id)).some((l) => l.text === "ignoring SIGTERM"), "it got SIGTERM first")
-    }))
+    it.effect("a process that ignores SIGTERM is killed after the grace period", () =>
+      Effect.gen(function*() {
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const machine = yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "stubborn" }))
+        yield* lineOf(machine.id, "ready")
+        const started = Date.now()
+        yield* p.destroy(machine.id)
+        assert.isAtLeast(Date.now() - started, GRACE_MS - 50)
+        const exit = yield* p.wait(machine.id)
+        assert.strictEqual(exit.signal, "SIGKILL")
+        assert.strictEqual(exit.reason, "stopped")
+        assert.isTrue((yield* p.logs(machine.id)).some((l) => l.text === "ignoring SIGTERM"), "it got SIGTERM first")
+      }))
 
-  it.effect("a machine whose process ends is destroyed; its exit and output stay visible for a while", () =>
-    Effect.gen(function*() {
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const taskId = yield* Ids.makeTaskId
-      const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "exit", MACHINE_EXIT_CODE: "3" }))
-      const exit = yield* p.wait(machine.id)
-      assert.deepStrictEqual([exit.code, exit.signal, exit.reason], [3, null, "exited"])
-      assert.strictEqual((yield* p.get(machine.id)).state, "destroyed")
-      assert.isTrue(Option.isNone(yield* p.findByTask(taskId)))
-      assert.isFalse((yield* p.list()).some((m) => m.id === machine.id))
-      assert.deepStrictEqual((yield* p.logs(machine.id)).map((l) => l.text), ["bye"])
-      assert.isFalse(existsSync((yield* p.details(machine.id)).dir))
-    }))
+    it.effect("a machine whose process ends is destroyed; its exit and output stay visible for a while", () =>
+      Effect.gen(function*() {
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const taskId = yield* Ids.makeTaskId
+        const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "exit", MACHINE_EXIT_CODE: "3" }))
+        const exit = yield* p.wait(machine.id)
+        assert.deepStrictEqual([exit.code, exit.signal, exit.reason], [3, null, "exited"])
+        assert.strictEqual((yield* p.get(machine.id)).state, "destroyed")
+        assert.isTrue(Option.isNone(yield* p.findByTask(taskId)))
+        assert.isFalse((yield* p.list()).some((m) => m.id === machine.id))
+        assert.deepStrictEqual((yield* p.logs(machine.id)).map((l) => l.text), ["bye"])
+        assert.isFalse(existsSync((yield* p.details(machine.id)).dir))
+      }))
 
-  it.effect("the deadline stops a machine", () =>
-    Effect.gen(function*() {
-      const p = yield* LocalProvisioner.LocalProvisioner
-      const deadlineAt = Date.now() + 800
-      const machine = yield* p.create(specOf(yield* Ids.makeTaskId, {}, { deadlineAt }))
-      assert.strictEqual(machine.state, "started")
-      const exit = yield* p.wait(machine.id)
-      assert.strictEqual(exit.reason, "deadline")
-      assert.isAtLeast(exit.at, deadlineAt)
-      assert.strictEqual((yield* p.get(machine.id)).state, "destroyed")
-    }))
+    it.effect("the deadline stops a machine", () =>
+      Effect.gen(function*() {
+        const p = yield* LocalProvisioner.LocalProvisioner
+        const deadlineAt = Date.now() + 800
+        const machine = yield* p.create(specOf(yield* Ids.makeTaskId, {}, { deadlineAt }))
+        assert.strictEqual(machine.state, "started")
+        const exit = yield* p.wait(machine.id)
+        assert.strictEqual(exit.reason, "deadline")
+        assert.isAtLeast(exit.at, deadlineAt)
+        assert.strictEqual((yield* p.get(machine.id)).state, "destroyed")
+      }))
 
-  it.effect("a command that cannot start is a ProvisionError that names it, and leaves nothing behind", () =>
-    Effect.gen(function*() {
-      const before = readdirSync(tmpRoot).length
-      const error = yield* LocalProvisioner.make({ ...base, command: ["/nonexistent/porter-runner", "--flag"] }).pipe(
-        Effect.flatMap((p) => p.create(specOf(Ids.TaskId.make("task_0000000000aaaaaaaaaaaaaaaa")))),
-        Effect.flip,
-        Effect.scoped,
-        Effect.provide(NodeFileSystem.layer)
-      )
-      assert.strictEqual(error._tag, "ProvisionError")
-      assert.strictEqual(error.reason, "bad_config")
-      assert.include(error.message, "/nonexistent/porter-runner")
-      assert.include(error.message, "PORTER_LOCAL_COMMAND")
-      assert.notInclude(error.message, SECRET)
-      assert.strictEqual(readdirSync(tmpRoot).length, before)
-    }))
-})
+    it.effect("a command that cannot start is a ProvisionError that names it, and leaves nothing behind", () =>
+      Effect.gen(function*() {
+        const before = readdirSync(tmpRoot).length
+        const error = yield* LocalProvisioner.make({ ...base, command: ["/nonexistent/porter-runner", "--flag"] }).pipe(
+          Effect.flatMap((p) => p.create(specOf(Ids.TaskId.make("task_0000000000aaaaaaaaaaaaaaaa")))),
+          Effect.flip,
+          Effect.scoped,
+          Effect.provide(NodeFileSystem.layer)
+        )
+        assert.strictEqual(error._tag, "ProvisionError")
+        assert.strictEqual(error.reason, "bad_config")
+        assert.include(error.message, "/nonexistent/porter-runner")
+        assert.include(error.message, "PORTER_LOCAL_COMMAND")
+        assert.notInclude(error.message, SECRET)
+        assert.strictEqual(readdirSync(tmpRoot).length, before)
+      }))
+  }
+)
 
 describe("LocalProvisioner output", () => {
   it.live("is streamed as it comes and kept within the buffer's budget", () =>
@@ -225,7 +230,10 @@ describe("LocalProvisioner lifecycle", () => {
   it.live("closing the layer stops its machines and removes their directories", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const p = Context.get(yield* Layer.buildWithScope(LocalProvisioner.layer(base), scope), LocalProvisioner.LocalProvisioner)
+      const p = Context.get(
+        yield* Layer.buildWithScope(LocalProvisioner.layer(base), scope),
+        LocalProvisioner.LocalProvisioner
+      )
       const a = yield* p.details((yield* p.create(specOf(yield* Ids.makeTaskId))).id)
       const b = yield* p.details((yield* p.create(specOf(yield* Ids.makeTaskId, { MACHINE_MODE: "stubborn" }))).id)
       yield* Scope.close(scope, Exit.void)
@@ -318,9 +326,11 @@ describe("LocalProvisioner state directory", () => {
     Effect.gen(function*() {
       const file = join(tmpRoot, "not-a-directory")
       writeFileSync(file, "")
-      const exit = yield* Effect.exit(Layer.build(LocalProvisioner.layer({ ...base, stateDir: join(file, "state") })).pipe(
-        Effect.scoped
-      ))
+      const exit = yield* Effect.exit(
+        Layer.build(LocalProvisioner.layer({ ...base, stateDir: join(file, "state") })).pipe(
+          Effect.scoped
+        )
+      )
       assert.isTrue(Exit.isFailure(exit))
       const shown = String(Exit.isFailure(exit) ? exit.cause : "")
       assert.include(shown, "ProvisionError")
@@ -363,16 +373,22 @@ describe("LocalProvisioner configuration", () => {
     }).pipe(
       Effect.provide(LocalProvisioner.layerConfig.pipe(
         Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({
-          env: { PORTER_LOCAL_COMMAND: JSON.stringify(command), PORTER_LOCAL_TMPDIR: tmpRoot, PORTER_LOCAL_GRACE_MS: "500" }
+          env: {
+            PORTER_LOCAL_COMMAND: JSON.stringify(command),
+            PORTER_LOCAL_TMPDIR: tmpRoot,
+            PORTER_LOCAL_GRACE_MS: "500"
+          }
         })))
       ))
     ))
 
   it.live("a malformed PORTER_LOCAL_COMMAND is a configuration error", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Layer.build(LocalProvisioner.layerConfig.pipe(
-        Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { PORTER_LOCAL_COMMAND: "[1]" } })))
-      )).pipe(Effect.scoped))
+      const exit = yield* Effect.exit(
+        Layer.build(LocalProvisioner.layerConfig.pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { PORTER_LOCAL_COMMAND: "[1]" } })))
+        )).pipe(Effect.scoped)
+      )
       assert.isTrue(Exit.isFailure(exit))
       assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "PORTER_LOCAL_COMMAND")
     }))

@@ -31,7 +31,10 @@ describe("LogBuffer", () => {
     assert.isAtMost(kept.join("").length, 100)
     assert.strictEqual(kept.length + buffer.dropped(), 100)
     // Oldest first, no gaps.
-    assert.deepStrictEqual(kept, Array.from({ length: kept.length }, (_, i) => `line ${String(100 - kept.length + i).padStart(3, "0")}`))
+    assert.deepStrictEqual(
+      kept,
+      Array.from({ length: kept.length }, (_, i) => `line ${String(100 - kept.length + i).padStart(3, "0")}`)
+    )
   })
 
   it("cuts overlong lines, also without a newline", () => {

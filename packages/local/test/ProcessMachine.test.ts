@@ -1,12 +1,12 @@
 // ProcessMachine on its own, as another supervisor (e.g. a machines server) would use it.
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { type LogBuffer, Processes, ProcessMachine } from "@porter/local"
+import { Effect, Option, Redacted } from "effect"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { NodeFileSystem } from "@effect/platform-node"
-import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Redacted } from "effect"
-import { type LogBuffer, ProcessMachine, Processes } from "@porter/local"
 
 const fixture = fileURLToPath(new URL("./fixtures/machine.mjs", import.meta.url))
 const root = mkdtempSync(join(tmpdir(), "porter-process-machine-"))
@@ -30,7 +30,9 @@ describe("ProcessMachine", () => {
       assert.isTrue(machine.sandbox.dir.startsWith(`${root}/porter-machine-`))
       assert.isFalse(machine.adopted)
       while (!lines.some((l) => l.text.startsWith("ENV "))) yield* Effect.sleep(20)
-      const seen = JSON.parse(lines.find((l) => l.text.startsWith("ENV "))!.text.slice(4)) as { env: Record<string, string> }
+      const seen = JSON.parse(lines.find((l) => l.text.startsWith("ENV "))!.text.slice(4)) as {
+        env: Record<string, string>
+      }
       assert.deepStrictEqual(seen.env, {
         MACHINE_MODE: "env",
         FLY_MACHINE_ID: "m1",
@@ -50,7 +52,9 @@ describe("ProcessMachine", () => {
 
   it.live("closing its scope stops it; keepRunningOnClose leaves it running", () =>
     Effect.gen(function*() {
-      const stopped = yield* Effect.scoped(ProcessMachine.start({ command: [process.execPath, fixture], env: {}, root }))
+      const stopped = yield* Effect.scoped(
+        ProcessMachine.start({ command: [process.execPath, fixture], env: {}, root })
+      )
       assert.isFalse(yield* running(stopped.pid))
       assert.strictEqual((yield* stopped.exited).reason, "shutdown")
 
@@ -60,12 +64,14 @@ describe("ProcessMachine", () => {
       assert.isTrue(yield* running(kept.pid))
       assert.strictEqual((yield* kept.status)._tag, "Running")
       // A later supervisor takes it over by pid and start time, and stops it.
-      const adopted = Option.getOrThrow(yield* ProcessMachine.adopt({
-        pid: kept.pid,
-        startTime: kept.startTime,
-        dir: kept.sandbox.dir,
-        graceMs: 1_000
-      }))
+      const adopted = Option.getOrThrow(
+        yield* ProcessMachine.adopt({
+          pid: kept.pid,
+          startTime: kept.startTime,
+          dir: kept.sandbox.dir,
+          graceMs: 1_000
+        })
+      )
       assert.isTrue(adopted.adopted)
       const exit = yield* adopted.stop()
       assert.strictEqual(exit.reason, "stopped")
@@ -78,7 +84,11 @@ describe("ProcessMachine", () => {
 
   it.live("never adopts a process whose start time differs", () =>
     Effect.gen(function*() {
-      const adopted = yield* ProcessMachine.adopt({ pid: process.pid, startTime: "not-it", dir: join(root, "porter-machine-x") })
+      const adopted = yield* ProcessMachine.adopt({
+        pid: process.pid,
+        startTime: "not-it",
+        dir: join(root, "porter-machine-x")
+      })
       assert.isTrue(Option.isNone(adopted))
     }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer)))
 })

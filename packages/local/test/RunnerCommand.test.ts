@@ -1,10 +1,10 @@
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, assert, layer } from "@effect/vitest"
+import { RunnerCommand } from "@porter/local"
+import { Effect, Option } from "effect"
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { NodeFileSystem } from "@effect/platform-node"
-import { afterAll, assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
-import { RunnerCommand } from "@porter/local"
 
 const root = realpathSync(mkdtempSync(join(tmpdir(), "porter-runner-cmd-")))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

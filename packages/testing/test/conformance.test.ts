@@ -1,6 +1,6 @@
 // The in-memory layers pass the same suites as the real adapters.
-import { Layer } from "effect"
-import { Authorizer, Repo, Settings } from "@porter/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Authorizer, Ids, MachineProvisioner, Repo, Settings } from "@porter/core"
 import {
   AuthorizerSuite,
   InMemoryProvisioner,
@@ -13,12 +13,67 @@ import {
   SettingsSuite,
   TaskStoreSuite
 } from "@porter/testing"
+import { Effect, Layer, Option, Redacted } from "effect"
 
 TaskStoreSuite.run("in-memory", InMemoryTaskStore.layer)
 SecretStoreSuite.run("in-memory", InMemorySecretStore.layer())
 SettingsSuite.run("in-memory", Settings.layerMemory())
 MachineProvisionerSuite.run("in-memory", InMemoryProvisioner.layer)
-ReporterSuite.run("in-memory recorder", ReporterSuite.recorderInspector.pipe(Layer.provideMerge(RecordingReporter.layer)))
+MachineProvisionerSuite.run(
+  "in-memory with provider accounts",
+  InMemoryProvisioner.layerWith({ credentialName: "FLY_API_TOKEN" })
+)
+
+describe("InMemoryProvisioner provider accounts", () => {
+  const spec = (taskId: Ids.TaskId, credential?: string): MachineProvisioner.MachineSpec => ({
+    taskId,
+    env: {},
+    secretEnv: {},
+    guest: MachineProvisioner.defaultGuest,
+    ...(credential !== undefined ? { credential: Redacted.make(credential) } : {})
+  })
+
+  it.effect("a machine is seen only with the credential it was created with", () =>
+    Effect.gen(function*() {
+      const p = yield* MachineProvisioner.MachineProvisioner
+      assert.strictEqual(p.credentialName, "FLY_API_TOKEN")
+      const user = { credential: Redacted.make("fly-user-token") }
+      const other = { credential: Redacted.make("fly-other-token") }
+      const taskId = yield* Ids.makeTaskId
+      const mine = yield* p.create(spec(taskId, "fly-user-token"))
+      const own = yield* p.create(spec(yield* Ids.makeTaskId))
+
+      assert.deepStrictEqual((yield* p.list(user)).map((m) => m.id), [mine.id])
+      assert.deepStrictEqual((yield* p.list()).map((m) => m.id), [own.id], "the adapter's own account")
+      assert.deepStrictEqual((yield* p.list(other)).length, 0)
+      assert.strictEqual((yield* p.get(mine.id, user)).id, mine.id)
+      assert.strictEqual((yield* Effect.flip(p.get(mine.id)))._tag, "MachineNotFound")
+      assert.strictEqual(Option.getOrThrow(yield* p.findByTask(taskId, user)).id, mine.id)
+      assert.isTrue(Option.isNone(yield* p.findByTask(taskId)))
+
+      // Another account's machine is unknown to a credential: destroying it there succeeds and leaves it.
+      yield* p.destroy(mine.id)
+      yield* p.destroy(mine.id, other)
+      assert.strictEqual((yield* p.get(mine.id, user)).id, mine.id)
+      yield* p.destroy(mine.id, user)
+      assert.strictEqual((yield* p.list(user)).length, 0)
+    }).pipe(Effect.provide(InMemoryProvisioner.layerWith({ credentialName: "FLY_API_TOKEN" }))))
+
+  it.effect("without a credential name there are no accounts: every call sees every machine", () =>
+    Effect.gen(function*() {
+      const p = yield* MachineProvisioner.MachineProvisioner
+      assert.isUndefined(p.credentialName)
+      const machine = yield* p.create(spec(yield* Ids.makeTaskId, "fly-user-token"))
+      assert.strictEqual((yield* p.get(machine.id)).id, machine.id)
+      assert.strictEqual((yield* p.get(machine.id, { credential: Redacted.make("anything") })).id, machine.id)
+      yield* p.destroy(machine.id)
+      assert.strictEqual((yield* p.list()).length, 0)
+    }).pipe(Effect.provide(InMemoryProvisioner.layer)))
+})
+ReporterSuite.run(
+  "in-memory recorder",
+  ReporterSuite.recorderInspector.pipe(Layer.provideMerge(RecordingReporter.layer))
+)
 AuthorizerSuite.run(
   "permission table",
   Authorizer.layerTable({ alice: "admin", bob: "write", carol: "read" }),

@@ -13,10 +13,10 @@ import { Audit } from "./Audit.ts"
 import type { Run } from "./Command.ts"
 import { MissingSecret, type StoreError } from "./Errors.ts"
 import { type CommentCreated, IssueSnapshot } from "./Event.ts"
-import type { DeliveryId, TaskId } from "./Ids.ts"
+import { type DeliveryId, randomToken, type TaskId } from "./Ids.ts"
 import { IssueReader } from "./IssueReader.ts"
 import { chainOf, MachineAccess } from "./MachineAccess.ts"
-import { isGone, MachineProvisioner } from "./MachineProvisioner.ts"
+import { MachineProvisioner } from "./MachineProvisioner.ts"
 import * as MachineRequest from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
@@ -140,7 +140,7 @@ export const make = Effect.gen(function*() {
     const names = [...MachineRequest.secretNamesOf(agent.value), ...Option.toArray(machines.credentialName)]
     // Independent reads, together: every secret in one store read, the repository token and the task credential,
     // and the thread for the prompt (prompting without it when it cannot be read).
-    const [prepared, thread] = yield* Effect.all([
+    const [prepared, thread, read] = yield* Effect.all([
       Effect.all({
         found: secrets.resolveAll(names, chainOf(task)),
         githubToken: repoTokens.mint(task.repo, task.installationId),
@@ -149,6 +149,13 @@ export const make = Effect.gen(function*() {
       reader.thread(issueOf(task), config.threadLimit, task.installationId).pipe(
         Effect.catch((error) =>
           Effect.as(Effect.logWarning("could not read the thread; prompting without it", { error: error.message }), [])
+        )
+      ),
+      // A task dispatched again (the watchdog, a retry) has no webhook at hand: the issue is read from GitHub.
+      issue !== undefined ? Effect.succeed(Option.some(issue)) : reader.issue(issueOf(task), task.installationId).pipe(
+        Effect.map(Option.some),
+        Effect.catch((error) =>
+          Effect.as(Effect.logWarning("could not read the issue; prompting without it", { error: error.message }), Option.none())
         )
       )
     ], { concurrency: "unbounded" })
@@ -175,7 +182,7 @@ export const make = Effect.gen(function*() {
       }).message)
     }
 
-    const snapshot = issue ?? new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" })
+    const snapshot = Option.getOrElse(read, () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" }))
     const prompt = yield* prompts.build({ task, issue: snapshot, thread, branch: MachineRequest.branchFor(task) })
     const credential = Option.getOrUndefined(
       Option.flatMap(machines.credentialName, (name) => Option.fromNullishOr(found.get(name)?.value))
@@ -195,13 +202,10 @@ export const make = Effect.gen(function*() {
     }
     const options = credential !== undefined ? { credential } : {}
     // Only a later attempt can find a machine of this task (a lost create answer, a dispatcher that died after its
-    // create): the first attempt is the task's first dispatch (`beginDispatch` let exactly one caller make it).
-    const foundMachine = task.dispatchAttempts <= 1 ? Option.none() : yield* provisioner.findByTask(task.id, options).pipe(
-      Effect.catch(() => Effect.succeed(Option.none()))
-    )
-    // A machine that failed to launch will never call back: remove it and make a new one.
-    if (Option.isSome(foundMachine) && foundMachine.value.state === "failed") yield* machines.destroy(task, foundMachine.value.id, options)
-    const existing = Option.filter(foundMachine, (machine) => machine.state !== "failed" && !isGone(machine.state))
+    // create): the first attempt is the task's first dispatch (`beginDispatch` let exactly one caller make it). A
+    // lookup that fails fails this attempt (a transient failure is tried again by the sweep): creating a machine
+    // without knowing could make a second one.
+    const existing = task.dispatchAttempts <= 1 ? Option.none() : yield* provisioner.findByTask(task.id, options)
     yield* line.commented
     const machine = Option.isSome(existing)
       ? existing.value
@@ -341,7 +345,7 @@ export const make = Effect.gen(function*() {
     const settings = yield* settingsService.forRepo(previous.repo.fullName, previous.installationId)
     const at = yield* now
     const task = new Task({
-      id: yield* taskIdFor(previous.deliveryId, at, `retry:${at}`),
+      id: yield* taskIdFor(previous.deliveryId, at, `retry:${at}:${randomToken(8)}`),
       state: "queued",
       repo: previous.repo,
       issueNumber: previous.issueNumber,

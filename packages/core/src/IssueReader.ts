@@ -2,6 +2,7 @@
 import { Context } from "effect"
 import type { Effect } from "effect"
 import type { ReportError } from "./Errors.ts"
+import type { IssueSnapshot } from "./Event.ts"
 import type { IssueRef, RepoRef } from "./Repo.ts"
 
 export interface ThreadComment {
@@ -19,6 +20,8 @@ export interface PullRequestInfo {
 }
 
 export class IssueReader extends Context.Service<IssueReader, {
+  /** The issue (or pull request) itself: title, body, state. */
+  readonly issue: (issue: IssueRef, installationId?: number) => Effect.Effect<IssueSnapshot, ReportError>
   /** The most recent `limit` comments of the conversation, oldest first. */
   readonly thread: (
     issue: IssueRef,

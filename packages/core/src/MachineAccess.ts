@@ -84,7 +84,15 @@ export const make = Effect.gen(function*() {
         const seen = new Set<string>()
         const options: Array<CallOptions> = [{}]
         for (const entry of stored) {
-          const value = yield* secrets.get(entry.scope, name)
+          // One credential that cannot be read must not hide the others' machines.
+          const value = yield* secrets.get(entry.scope, name).pipe(
+            Effect.catch((error) =>
+              Effect.as(
+                Effect.logWarning("a machine credential cannot be read", { scope: entry.scope._tag, error: error.message }),
+                Option.none()
+              )
+            )
+          )
           if (Option.isNone(value) || seen.has(Redacted.value(value.value))) continue
           seen.add(Redacted.value(value.value))
           options.push({ credential: value.value })

@@ -110,9 +110,19 @@ export const make = Effect.gen(function*() {
       return { accepted: false, state: latest.state, message: `task is already ${latest.state}` } satisfies CallbackAnswer
     }
     if (task.state === "provisioning") {
-      const moved = yield* store.transition(task.id, "running", at, { heartbeatAt: at }).pipe(Effect.option)
-      if (Option.isSome(moved)) yield* status.show(moved.value)
-      return { accepted: true, state: Option.isSome(moved) ? "running" : task.state } satisfies CallbackAnswer
+      const moved = yield* store.transition(task.id, "running", at, { heartbeatAt: at }).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("IllegalTransition", () => Effect.succeed(Option.none<Task>()))
+      )
+      if (Option.isSome(moved)) {
+        yield* status.show(moved.value)
+        return { accepted: true, state: "running" } satisfies CallbackAnswer
+      }
+      // Moved meanwhile: running already (a second `started`), or ended (then the runner must stop).
+      const latest = yield* store.get(task.id)
+      return latest.isTerminal
+        ? { accepted: false, state: latest.state, message: `task is already ${latest.state}` } satisfies CallbackAnswer
+        : { accepted: true, state: latest.state } satisfies CallbackAnswer
     }
     const updated = yield* store.update(task.id, { heartbeatAt: at }, at).pipe(Effect.result)
     return updated._tag === "Success"

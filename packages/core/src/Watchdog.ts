@@ -11,7 +11,7 @@ import { Dispatcher } from "./Dispatcher.ts"
 import { IncomingEventFromJson } from "./Event.ts"
 import { TaskId } from "./Ids.ts"
 import { MachineAccess } from "./MachineAccess.ts"
-import { isGone, MachineProvisioner } from "./MachineProvisioner.ts"
+import { isGone, type Machine, MachineProvisioner } from "./MachineProvisioner.ts"
 import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import type { Task } from "./Task.ts"
@@ -65,7 +65,12 @@ export const make = Effect.gen(function*() {
       // queued or provisioning, untouched for a while: its dispatcher may have died.
       if (task.machineId !== undefined) {
         const options = yield* machines.optionsFor(task)
-        const machine = yield* provisioner.get(task.machineId, options).pipe(Effect.option)
+        // Only "no such machine" means it is gone: any other failure (a rate limit, an outage) leaves the task for
+        // the next sweep, since dispatching again beside a live machine would make a second one.
+        const machine = yield* provisioner.get(task.machineId, options).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("MachineNotFound", () => Effect.succeed(Option.none<Machine>()))
+        )
         if (Option.isSome(machine) && !isGone(machine.value.state) && machine.value.state !== "failed") {
           // Alive but silent: leave it to the heartbeat and the deadline.
           yield* store.update(task.id, {}, at, ["provisioning"]).pipe(Effect.ignore)
@@ -126,7 +131,8 @@ export const make = Effect.gen(function*() {
       let retried = 0
       for (const delivery of pending) {
         const event = yield* decodeEvent(delivery.payload).pipe(Effect.option)
-        if (Option.isNone(event) || delivery.attempts > config.maxDeliveryAttempts) {
+        // `attempts` counts the first handling too: a delivery is handled again at most `maxDeliveryAttempts` times.
+        if (Option.isNone(event) || delivery.attempts > config.maxDeliveryAttempts + 1) {
           yield* Effect.logWarning("giving up on a delivery", { deliveryId: delivery.id, attempts: delivery.attempts })
           yield* store.completeDelivery(delivery.id, at)
           continue

@@ -380,7 +380,7 @@ describe("Porter flow", () => {
       assert.strictEqual((yield* recorder.reactions(ISSUE)).length, 1)
     }).pipe(setup({ ...withKey, config: { reportRetry: { times: 2, baseDelayMs: 1_000 } } })))
 
-  it.effect("the first dispatch does not ask the provider for the task's machine; a later attempt does", () =>
+  it.effect("the first dispatch does not ask the provider for the task's machine; a later attempt does, and waits when it cannot tell", () =>
     Effect.gen(function*() {
       const porter = yield* Porter.Porter
       const machines = yield* Machines
@@ -395,11 +395,17 @@ describe("Porter flow", () => {
       yield* machines.inject({ op: "findByTask", error: unavailable })
       yield* TestClock.adjust("4 minutes")
       assert.strictEqual((yield* porter.sweep).redispatched, 1)
-      // The second attempt asked (using up the new fault), then created the machine.
+      // The second attempt asked and could not tell: it made no machine (a second one could have been made), and
+      // the task waits for the next sweep.
+      assert.strictEqual((yield* machines.created).length, 0)
+      assert.strictEqual((yield* taskOf(task!.id)).dispatchAttempts, 2)
+      yield* TestClock.adjust("4 minutes")
+      assert.strictEqual((yield* porter.sweep).redispatched, 1)
+      // The third asked, learned there is none, and created it.
       const found = yield* provisioner.findByTask(task!.id)
       assert.strictEqual(Option.getOrThrow(found).id, (yield* machines.created)[0]!.machine.id)
       assert.strictEqual((yield* machines.created).length, 1)
-      assert.strictEqual((yield* taskOf(task!.id)).dispatchAttempts, 2)
+      assert.strictEqual((yield* taskOf(task!.id)).dispatchAttempts, 3)
     }).pipe(setup()))
 
   it.effect("a lost create answer: the sweep finds the machine instead of making a second one", () =>

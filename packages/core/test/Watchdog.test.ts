@@ -221,9 +221,9 @@ describe("Watchdog: deliveries", () => {
           yield* TestClock.adjust("3 minutes")
           retried.push((yield* sweep).deliveriesRetried)
         }
-        // Claimed (attempt 1), then handled again at attempts 2 and 3; the fourth is past the limit.
-        assert.deepStrictEqual(retried, [1, 1, 0, 0])
-        assert.strictEqual(yield* Ref.get(handlings), 2)
+        // Claimed (attempt 1), then handled again maxDeliveryAttempts (3) times; the fourth retry is past the limit.
+        assert.deepStrictEqual(retried, [1, 1, 1, 0])
+        assert.strictEqual(yield* Ref.get(handlings), 3)
         assert.deepStrictEqual(yield* pendingDeliveries, [])
       }).pipe(Effect.provide(layer(withKey, settings)))
     }))

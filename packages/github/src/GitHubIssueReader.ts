@@ -1,7 +1,7 @@
 /**
  * GitHubIssueReader: core's `IssueReader` over the GitHub REST API — the last comments of a
- * conversation (oldest first; authors that are bots, and Porter's own comments, flagged) and a pull
- * request's head and base.
+ * conversation (oldest first; authors that are bots, and Porter's own comments, flagged), the issue itself (for
+ * a task dispatched again, whose webhook is long gone) and a pull request's head and base.
  *
  * The thread is read from the end: the first page tells (through its `Link` header) which page is
  * last, and only the last one or two pages are fetched. At most 100 comments are returned.
@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Config, Effect, Layer, Schema } from "effect"
-import { IssueReader, Messages, type Repo } from "@porter/core"
+import { Event, IssueReader, Messages, type Repo } from "@porter/core"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient } from "./GitHubClient.ts"
@@ -28,6 +28,12 @@ const PullRequest = Schema.Struct({
     repo: Schema.optional(Schema.NullOr(Schema.Struct({ full_name: Schema.String })))
   }),
   base: Schema.Struct({ ref: Schema.String, repo: Schema.Struct({ full_name: Schema.String }) })
+})
+
+const Issue = Schema.Struct({
+  title: Schema.String,
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  state: Schema.String
 })
 
 const PER_PAGE = 100
@@ -111,7 +117,15 @@ export const make: Effect.Effect<
     } satisfies IssueReader.PullRequestInfo
   }, Effect.mapError(toReportError))
 
-  return IssueReader.IssueReader.of({ thread, pullRequest })
+  const issue = Effect.fn("GitHubIssueReader.issue")(function*(ref: Repo.IssueRef, installationId?: number) {
+    const response = yield* request(ref.repo, installationId, "GET /repos/{owner}/{repo}/issues/{issue_number}", {
+      params: { issue_number: ref.number },
+      schema: Issue
+    })
+    return new Event.IssueSnapshot({ title: response.data.title, body: response.data.body ?? "", state: response.data.state })
+  }, Effect.mapError(toReportError))
+
+  return IssueReader.IssueReader.of({ issue, thread, pullRequest })
 })
 
 /**

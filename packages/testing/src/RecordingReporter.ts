@@ -4,7 +4,7 @@
  * scriptable failures.
  */
 import { Context, Effect, Layer, Ref } from "effect"
-import { Errors, IssueReader, type Repo, Reporter } from "@porter/core"
+import { Errors, Event, IssueReader, type Repo, Reporter } from "@porter/core"
 
 export interface RecordedComment {
   readonly id: number
@@ -21,7 +21,7 @@ export interface RecordedReaction {
   readonly reaction: Reporter.Reaction
 }
 
-export type ReporterOp = "react" | "comment" | "editComment" | "label" | "thread" | "pullRequest"
+export type ReporterOp = "react" | "comment" | "editComment" | "label" | "issue" | "thread" | "pullRequest"
 
 /** Controls and inspection for tests. */
 export class GitHubRecorder extends Context.Service<GitHubRecorder, {
@@ -34,6 +34,8 @@ export class GitHubRecorder extends Context.Service<GitHubRecorder, {
   /** The next `times` calls of `op` fail (like a GitHub 5xx). */
   readonly failNext: (op: ReporterOp, times: number, status?: number) => Effect.Effect<void>
   readonly seedThread: (issue: string, comments: ReadonlyArray<IssueReader.ThreadComment>) => Effect.Effect<void>
+  /** What `IssueReader.issue` answers for `owner/name#n` (default: a title `Issue #n`, no body). */
+  readonly seedIssue: (issue: string, snapshot: Event.IssueSnapshot) => Effect.Effect<void>
   readonly seedPullRequest: (repo: string, number: number, info: IssueReader.PullRequestInfo) => Effect.Effect<void>
 }>()("@porter/testing/GitHubRecorder") {}
 
@@ -44,6 +46,7 @@ interface State {
   labels: Map<string, Set<string>>
   failures: Map<ReporterOp, { times: number; status: number }>
   threads: Map<string, ReadonlyArray<IssueReader.ThreadComment>>
+  issues: Map<string, Event.IssueSnapshot>
   pulls: Map<string, IssueReader.PullRequestInfo>
 }
 
@@ -55,6 +58,7 @@ export const make = Effect.gen(function*() {
     labels: new Map(),
     failures: new Map(),
     threads: new Map(),
+    issues: new Map(),
     pulls: new Map()
   })
 
@@ -105,6 +109,12 @@ export const make = Effect.gen(function*() {
   })
 
   const reader = IssueReader.IssueReader.of({
+    issue: (issue) =>
+      Effect.andThen(
+        guard("issue"),
+        Effect.map(Ref.get(state), (s) =>
+          s.issues.get(key(issue)) ?? new Event.IssueSnapshot({ title: `Issue #${issue.number}`, body: "", state: "open" }))
+      ),
     thread: (issue, limit) =>
       Effect.andThen(guard("thread"), Effect.map(Ref.get(state), (s) => (s.threads.get(key(issue)) ?? []).slice(-limit))),
     pullRequest: (repo, number) =>
@@ -130,6 +140,11 @@ export const make = Effect.gen(function*() {
     seedThread: (issue, comments) =>
       Ref.update(state, (s) => {
         s.threads.set(issue, comments)
+        return s
+      }),
+    seedIssue: (issue, snapshot) =>
+      Ref.update(state, (s) => {
+        s.issues.set(issue, snapshot)
         return s
       }),
     seedPullRequest: (repo, number, info) =>

@@ -2,6 +2,10 @@
  * The agent catalog: agent name or alias → how to run it. Built-in: claude, opencode, codex,
  * amp, gemini and the deterministic `script` agent. Users add or override entries with
  * `layerWith`.
+ *
+ * Prompts go to the CLIs on standard input where they read it (Claude Code, Codex, Gemini CLI, the script agent):
+ * no command-line limit applies. OpenCode and Amp take it as one argument, which `MachineEnv.MAX_PROMPT_LENGTH`
+ * (64 KiB) keeps under Linux's 128 KiB per argument.
  */
 import { Context, Layer, Option } from "effect"
 import type { AgentSpec } from "./Agent.ts"
@@ -31,13 +35,14 @@ export const claude: AgentSpec = {
   defaultModel: "sonnet",
   output: "claude-json",
   npmPackage: { name: "@anthropic-ai/claude-code", version: "2.1.330" },
-  invocation: ({ prompt, model }) => ({
+  // `-p` without a prompt argument reads the prompt from standard input.
+  invocation: ({ model }) => ({
     command: "claude",
-    args: ["-p", prompt, "--output-format", "json", "--dangerously-skip-permissions", ...withModel(model, "--model")],
+    args: ["-p", "--output-format", "json", "--dangerously-skip-permissions", ...withModel(model, "--model")],
     // Claude Code refuses --dangerously-skip-permissions as root unless told it is sandboxed;
     // a Porter machine is a sandbox by construction.
     env: { IS_SANDBOX: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },
-    prompt: "argument"
+    prompt: "stdin"
   })
 }
 
@@ -71,16 +76,17 @@ export const codex: AgentSpec = {
   defaultModel: "gpt-5-codex",
   output: "text",
   npmPackage: { name: "@openai/codex", version: "0.169.0" },
-  invocation: ({ prompt, model }) => ({
+  // `codex exec -` reads the instructions from standard input.
+  invocation: ({ model }) => ({
     command: "codex",
     args: [
       "exec",
       "--dangerously-bypass-approvals-and-sandbox",
       "--skip-git-repo-check",
       ...withModel(model, "--model"),
-      prompt
+      "-"
     ],
-    prompt: "argument"
+    prompt: "stdin"
   })
 }
 
@@ -110,10 +116,11 @@ export const gemini: AgentSpec = {
   defaultModel: "gemini-2.5-pro",
   output: "text",
   npmPackage: { name: "@google/gemini-cli", version: "0.61.0" },
-  invocation: ({ prompt, model }) => ({
+  // Headless `-p` appends its text to standard input, where the prompt is.
+  invocation: ({ model }) => ({
     command: "gemini",
-    args: ["--yolo", ...withModel(model, "--model"), "-p", prompt],
-    prompt: "argument"
+    args: ["--yolo", ...withModel(model, "--model"), "-p", "Do what the text above asks."],
+    prompt: "stdin"
   })
 }
 

@@ -58,6 +58,8 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       const turns = model.requests().filter((r) => r.turn !== undefined)
       assert.deepStrictEqual(turns.map((r) => r.turn), [0, 1, 2])
       assert.strictEqual(turns[0]!.headers["x-api-key"], apiKey)
+      // The prompt reached the model (it goes to the CLI on standard input, not as an argument).
+      assert.include(JSON.stringify(turns[0]!.body), "add a greeting file")
       // The Bash tool ran in the clone: its output went back to the model.
       assert.include(JSON.stringify(turns[2]!.body), "checked")
 

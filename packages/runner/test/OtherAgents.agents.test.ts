@@ -118,7 +118,10 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
         })
         const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 110_000 }))
         assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
-        assert.deepStrictEqual(model.requests().filter((r) => r.turn !== undefined).map((r) => r.turn), [0, 1, 2])
+        const turns = model.requests().filter((r) => r.turn !== undefined)
+        assert.deepStrictEqual(turns.map((r) => r.turn), [0, 1, 2])
+        // The prompt reached the model (on the CLI's standard input for Codex and Gemini CLI).
+        assert.include(JSON.stringify(turns[0]!.body), "add hello.txt")
         const branch = env["BRANCH"]!
         assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
         assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")

@@ -88,22 +88,31 @@ const clock = () => new Date().toTimeString().slice(0, 8)
 /** Writes one log line to stdout. */
 const log = (text: string) => Effect.sync(() => process.stdout.write(`${clock()} ${text}\n`))
 
-const WorkerLine = Schema.Struct({ level: Schema.optional(Schema.String), message: Schema.optional(Schema.String) })
+// Effect's JSON logger writes `message` as a string, or as an array when the log call has arguments (the text, then
+// objects of fields); `annotations` holds the annotated fields.
+const WorkerLine = Schema.Struct({
+  level: Schema.optional(Schema.String),
+  message: Schema.optional(Schema.Union([Schema.String, Schema.Array(Schema.Unknown)])),
+  annotations: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
+})
 const decodeWorkerLine = Schema.decodeUnknownOption(Schema.fromJsonString(WorkerLine))
+
+const fieldText = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value))
 
 /** A Worker console line worth showing (warnings and errors), as text; `undefined` to skip it. */
 export const workerLine = (level: string, message: string): string | undefined => {
-  const parsed = decodeWorkerLine(message)
-  const inner = Option.isSome(parsed) ? parsed.value : undefined
-  const severity = (inner?.level ?? level).toUpperCase()
+  const parsed = Option.getOrUndefined(decodeWorkerLine(message))
+  const severity = (parsed?.level ?? level).toUpperCase()
   if (!/WARN|ERROR|FATAL/.test(severity)) return undefined
-  const text = inner?.message ?? message
-  const fields = Option.isSome(parsed)
-    ? Object.entries(JSON.parse(message) as Record<string, unknown>)
-      .filter(([key]) => !["level", "message", "timestamp", "fiberId", "spans", "annotations"].includes(key))
-      .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
-    : []
-  return `worker ${severity.startsWith("WARN") ? "warning" : "error"}: ${[text, ...fields].join(" ")}`
+  const parts: Array<string> = []
+  const said = parsed?.message ?? message
+  for (const part of typeof said === "string" ? [said] : said) {
+    if (typeof part === "object" && part !== null && !Array.isArray(part)) {
+      for (const [key, value] of Object.entries(part)) parts.push(`${key}=${fieldText(value)}`)
+    } else parts.push(fieldText(part))
+  }
+  for (const [key, value] of Object.entries(parsed?.annotations ?? {})) parts.push(`${key}=${fieldText(value)}`)
+  return `worker ${severity.startsWith("WARN") ? "warning" : "error"}: ${parts.join(" ")}`
 }
 
 /** Follows tasks (admin API) and machines (the machines server) and prints what changed. */

@@ -1,7 +1,7 @@
 // `porter dev` shows the Worker's warnings and errors: the lines its JSON logger writes, in every shape it writes them.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger } from "effect"
-import { workerLine } from "../src/Dev.ts"
+import { Dev } from "@porter/cli"
 
 /** The line effect's JSON logger (the Worker's `Logger.consoleJson`) writes for `log`. */
 const lineOf = (log: Effect.Effect<void>) => {
@@ -19,13 +19,13 @@ describe("porter dev: Worker log lines", () => {
       )
     )
     assert.strictEqual(
-      workerLine("log", warning),
+      Dev.workerLine("log", warning),
       "worker warning: report failed: reply taskId=task_1 error=HTTP 502 cron=* * * * *"
     )
-    assert.strictEqual(workerLine("log", lineOf(Effect.logError("storage failed"))), "worker error: storage failed")
-    assert.isUndefined(workerLine("log", lineOf(Effect.logInfo("sweep", { checked: 1 }))))
+    assert.strictEqual(Dev.workerLine("log", lineOf(Effect.logError("storage failed"))), "worker error: storage failed")
+    assert.isUndefined(Dev.workerLine("log", lineOf(Effect.logInfo("sweep", { checked: 1 }))))
     // workerd's own lines are plain text, with the console's level.
-    assert.strictEqual(workerLine("error", "Uncaught TypeError: x is not a function"), "worker error: Uncaught TypeError: x is not a function")
-    assert.isUndefined(workerLine("log", "plain info"))
+    assert.strictEqual(Dev.workerLine("error", "Uncaught TypeError: x is not a function"), "worker error: Uncaught TypeError: x is not a function")
+    assert.isUndefined(Dev.workerLine("log", "plain info"))
   })
 })

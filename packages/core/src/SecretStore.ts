@@ -126,5 +126,5 @@ export class SecretStore extends Context.Service<SecretStore, {
    * Re-encrypts every secret that is not under the current encryption key (key rotation: set the new key, keep the
    * old one as retired, rotate, then drop it). Stores that do not encrypt report nothing to do.
    */
-  readonly rotate: Effect.Effect<RotationReport, StoreError>
+  readonly rotate: () => Effect.Effect<RotationReport, StoreError>
 }>()("@porter/core/SecretStore") {}

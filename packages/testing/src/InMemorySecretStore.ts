@@ -41,7 +41,7 @@ export const make = (
           }
           return found
         }),
-      rotate: Effect.map(Ref.get(entries), () => ({ rotated: 0, failed: 0, failures: [], currentKeyId: "none" })),
+      rotate: () => Effect.succeed({ rotated: 0, failed: 0, failures: [], currentKeyId: "none" }),
       resolve: (name, chain) =>
         Effect.map(Ref.get(entries), (map) => {
           for (const scope of SecretStore.chainScopes(chain)) {

@@ -16,7 +16,7 @@ import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
 import type { HttpClient } from "effect/http"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
-import * as LocalStack from "./LocalStack.ts"
+import * as LocalStack from "@porter/worker/stack"
 import * as Progress from "./Progress.ts"
 import * as Sample from "./Sample.ts"
 

@@ -3,7 +3,7 @@
  * it took, on stderr, so stdout keeps only the command's result (the thread and the diff, or `--json`).
  */
 import { Effect } from "effect"
-import type { Step } from "./LocalStack.ts"
+import type { Step } from "@porter/worker/stack"
 
 export interface Progress {
   /** Runs `effect`; when it succeeds, prints `✓ <seconds> <label>`. */

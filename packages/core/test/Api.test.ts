@@ -3,6 +3,7 @@
  * `Request`, and the client derived from the same definition (`HttpApiClient.make(Api)`).
  */
 import { assert, describe, it } from "@effect/vitest"
+import { readFileSync } from "node:fs"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
 import {
@@ -299,4 +300,11 @@ describe("HTTP API: OpenAPI", () => {
         assert.include(paths, path)
       }
     }).pipe(Effect.provide(testLayer(ADMIN))))
+})
+
+describe("HTTP API: the checked-in document", () => {
+  it("docs/openapi.json is what the definition generates (regenerate: node --conditions=@porter/source scripts/openapi.ts)", () => {
+    const checkedIn = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8"))
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(HttpApp.openApi())), checkedIn)
+  })
 })

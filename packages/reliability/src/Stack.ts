@@ -1,7 +1,8 @@
 /**
- * The whole local stack the reliability suite runs on, with a fault-injecting proxy on each of Porter's wires:
+ * The whole local stack the reliability suite runs on — `@porter/worker/stack`, the one `porter dev` and the
+ * end-to-end tests start — with a fault-injecting proxy on each of Porter's wires:
  *
- *   GitHub emulator ──webhooks──▶ Worker (workerd via Miniflare, local D1; `Workerd.ts`, with the inspector)
+ *   GitHub emulator ──webhooks──▶ Worker (workerd via Miniflare, local D1; with the inspector, `Workerd.ts`)
  *   Worker, runner ──REST, git──▶ `github` proxy ──▶ GitHub emulator
  *   Worker ──Fly Machines API──▶ local machines server (its own faults: `machines.faults`) ──▶ machine processes
  *   machines ──callbacks──▶ `callbacks` proxy ──▶ Worker              (`PORTER_PUBLIC_URL` is the proxy)
@@ -16,14 +17,12 @@
  */
 import type { AdminApi } from "@porter/core"
 import { Context, Effect, Layer, Option, Schedule, Scope } from "effect"
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import * as path from "node:path"
+import { readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
-import { EncryptionKeys } from "@porter/d1"
-import * as GitHubEmulator from "@porter/testkit/github"
 import * as MachinesServer from "@porter/testkit/fly"
-import * as Local from "@porter/worker/local"
+import * as GitHubEmulator from "@porter/testkit/github"
+import type * as Local from "@porter/worker/local"
+import * as LocalStack from "@porter/worker/stack"
 import * as FaultProxy from "./FaultProxy.ts"
 import * as Workerd from "./Workerd.ts"
 
@@ -111,46 +110,29 @@ export const restAt = <A = unknown>(base: string, token: string, method: string,
 
 export const make = (options: Options = {}): Effect.Effect<Stack["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {
-    const home = yield* Effect.acquireRelease(
-      Effect.promise(() => mkdtemp(path.join(tmpdir(), "porter-reliability-home-"))),
-      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-    )
     const github = yield* GitHubEmulator.start()
     const githubProxy = yield* FaultProxy.start({ target: github.url })
     const callbackProxy = yield* FaultProxy.start()
-    const binDir = fileURLToPath(new URL("../../../node_modules/.bin", import.meta.url))
-    const machines = yield* MachinesServer.start({
-      ...(options.flyToken !== undefined ? { token: options.flyToken } : {}),
-      inheritEnv: [],
-      command: {
-        ...(options.machines === "stand-in"
-          ? standInCommand()
-          : options.machines === "sleeper"
-          ? MachinesServer.fakeMachineCommand()
-          : MachinesServer.runnerCommand()),
-        env: { PATH: [binDir, path.dirname(process.execPath), process.env["PATH"] ?? "/usr/bin:/bin"].join(":"), HOME: home }
-      }
-    })
     const adminToken = `reliability-admin-${crypto.randomUUID()}`
     const lines: Array<Local.LogLine> = []
     const before = new Set(yield* workerdChildren())
-    const script = options.script ?? (yield* Effect.promise(() => Local.bundle())).code
-    const { isolateHeapMiB, worker } = yield* Workerd.start({
-      script,
-      onLog: (line) => void lines.push(line),
-      env: {
+    // The shared local stack, with the proxies on the Worker's and the machines' wires to GitHub and back.
+    const { machines, worker } = yield* LocalStack.start({
+      emulator: github,
+      script: options.script,
+      machinesToken: options.flyToken,
+      machineCommand: options.machines === "stand-in"
+        ? standInCommand()
+        : options.machines === "sleeper"
+        ? MachinesServer.fakeMachineCommand()
+        : undefined,
+      adminToken,
+      inspectorPort: 0,
+      onWorkerLog: (line) => void lines.push(line),
+      workerEnv: {
         PORTER_PUBLIC_URL: callbackProxy.url,
         GITHUB_API_URL: githubProxy.url,
         GITHUB_GIT_URL: githubProxy.url,
-        GITHUB_APP_ID: String(github.app.id),
-        GITHUB_APP_PRIVATE_KEY: github.app.privateKeyPkcs1,
-        GITHUB_WEBHOOK_SECRET: github.app.webhookSecret,
-        PORTER_ENCRYPTION_KEY: EncryptionKeys.generate(),
-        PORTER_ADMIN_TOKEN: adminToken,
-        FLY_APP_NAME: machines.app,
-        FLY_API_TOKEN: machines.token,
-        FLY_API_URL: machines.url,
-        PORTER_MACHINE_IMAGE: "porter-runner:local",
         PORTER_HEARTBEAT_TIMEOUT_MS: "3000",
         PORTER_HEARTBEAT_INTERVAL_MS: "500",
         PORTER_SETTINGS_CACHE_MS: "0",
@@ -161,10 +143,10 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], nev
         }),
         ...options.workerEnv
       }
-    })
+    }).pipe(Effect.orDie)
+    const isolateHeapMiB = yield* Workerd.heapProbe(worker)
     const workerdPids = (yield* workerdChildren()).filter((pid) => !before.has(pid))
     callbackProxy.setTarget(worker.url)
-    yield* Effect.promise(() => github.setWebhook(`${worker.url}/webhooks/github`))
 
     const owner: Person = github.admin
     yield* restAt(github.url, owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })

@@ -1,6 +1,6 @@
 /**
- * The built Worker in workerd through `@porter/worker/local` (the bundle, the bindings as `env`, a D1 with Porter's
- * migrations), with workerd's **inspector** open, so a soak run can read the isolate's own memory: the V8 heap
+ * The Worker's isolate seen through workerd's **inspector** (the stack starts workerd with it open), so a soak run can
+ * read the isolate's own memory: the V8 heap
  * after a full garbage collection (`isolateHeapMiB`; a heap snapshot, which collects garbage first — workerd does
  * not answer `HeapProfiler.collectGarbage`).
  *
@@ -13,18 +13,6 @@
 import { Effect, Scope } from "effect"
 import type { Miniflare } from "miniflare"
 import * as Local from "@porter/worker/local"
-
-export interface Options {
-  readonly script: string
-  readonly env: Readonly<Record<string, string>>
-  readonly onLog?: ((line: Local.LogLine) => void) | undefined
-}
-
-export interface Workerd {
-  readonly worker: Local.LocalWorker
-  /** The isolate's V8 heap in MiB, measured after a full garbage collection. */
-  readonly isolateHeapMiB: () => Promise<number>
-}
 
 /** A DevTools-protocol session with the Worker's isolate. */
 const inspect = async (miniflare: Miniflare) => {
@@ -53,24 +41,21 @@ const inspect = async (miniflare: Miniflare) => {
   return { post, send, close: () => socket.close() }
 }
 
-/** Starts the Worker with its inspector; a failure to start is a defect (this is test equipment). */
-export const start = (options: Options): Effect.Effect<Workerd, never, Scope.Scope> =>
+/**
+ * The heap probe of a Worker started with its inspector open (`inspectorPort`); the inspector session closes with
+ * the scope.
+ */
+export const heapProbe = (worker: Local.LocalWorker): Effect.Effect<() => Promise<number>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const worker = yield* Effect.orDie(
-      Local.start({ script: options.script, env: options.env, onLog: options.onLog, inspectorPort: 0 })
-    )
     const inspector = yield* Effect.acquireRelease(
       Effect.promise(() => inspect(worker.miniflare)),
       (i) => Effect.sync(i.close)
     )
-    return {
-      worker,
-      isolateHeapMiB: async () => {
-        // workerd's inspector does not answer `HeapProfiler.collectGarbage`; a heap snapshot collects garbage first
-        // (its chunks are ignored). Messages are handled in order, so the usage read next comes after it.
-        inspector.post("HeapProfiler.takeHeapSnapshot")
-        const usage = (await inspector.send("Runtime.getHeapUsage")) as { usedSize: number }
-        return usage.usedSize / 2 ** 20
-      }
+    return async () => {
+      // workerd's inspector does not answer `HeapProfiler.collectGarbage`; a heap snapshot collects garbage first
+      // (its chunks are ignored). Messages are handled in order, so the usage read next comes after it.
+      inspector.post("HeapProfiler.takeHeapSnapshot")
+      const usage = (await inspector.send("Runtime.getHeapUsage")) as { usedSize: number }
+      return usage.usedSize / 2 ** 20
     }
   })

@@ -2,6 +2,7 @@
 // local D1 (migrations applied), talking to the GitHub emulator and the local Fly machines server, whose machines
 // run the real runner with the deterministic `script` agent. One stack for the whole file (see support/Stack.ts).
 import { createHmac } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Messages } from "@porter/core"
@@ -275,5 +276,17 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
       assert.include(answer.body.text, "✓ Fly: the token is accepted")
       assert.include(answer.body.text, "the private key signs JWTs GitHub accepts")
       assert.strictEqual(answer.denied, 401)
+    }), 30_000)
+
+  it.effect("GET /openapi.json is the checked-in docs/openapi.json (regenerate with scripts/openapi.ts)", () =>
+    Effect.gen(function*() {
+      const { worker } = yield* Stack
+      const served = yield* Effect.promise(async () => {
+        const response = await worker.fetch(`${worker.url}/openapi.json`)
+        return { status: response.status, body: await response.json() as unknown }
+      })
+      const checkedIn = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8"))
+      assert.strictEqual(served.status, 200)
+      assert.deepStrictEqual(served.body, checkedIn)
     }), 30_000)
 })

@@ -7,10 +7,10 @@
  */
 import type { AdminApi } from "@porter/core"
 import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
-import { EncryptionKeys } from "@porter/d1"
 import { GitHubEmulator } from "@porter/testkit"
-import * as MachinesServer from "@porter/testkit/fly"
-import * as Local from "@porter/worker/local"
+import type * as MachinesServer from "@porter/testkit/fly"
+import type * as Local from "@porter/worker/local"
+import * as LocalStack from "@porter/worker/stack"
 
 export const ADMIN_TOKEN = "porter-e2e-admin-token-0123456789abcdef"
 /** Short, so the sweep test does not wait long; the runner reports well within it. */
@@ -166,28 +166,16 @@ export const longRun = "@porter script keep busy\n\n```porter-script\nsleep 120\
 export const layer: Layer.Layer<Stack> = Layer.effect(
   Stack,
   Effect.gen(function*() {
-    const bundle = yield* Effect.promise(() => Local.bundle())
-    const github = yield* GitHubEmulator.start()
-    const machines = yield* MachinesServer.start()
-    const worker = yield* Local.start({
-      script: bundle.code,
-      env: {
-        GITHUB_API_URL: github.url,
-        GITHUB_GIT_URL: github.url,
-        GITHUB_APP_ID: String(github.app.id),
-        GITHUB_APP_PRIVATE_KEY: github.app.privateKeyPkcs1,
-        GITHUB_WEBHOOK_SECRET: github.app.webhookSecret,
-        PORTER_ENCRYPTION_KEY: EncryptionKeys.generate(),
-        PORTER_ADMIN_TOKEN: ADMIN_TOKEN,
-        FLY_APP_NAME: machines.app,
-        FLY_API_TOKEN: machines.token,
-        FLY_API_URL: machines.url,
-        PORTER_MACHINE_IMAGE: "porter-runner:e2e",
+    // The shared local stack (`porter dev`'s), with a short heartbeat timeout for the sweep tests.
+    const stack = yield* LocalStack.start({
+      adminToken: ADMIN_TOKEN,
+      workerEnv: {
         PORTER_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS),
         PORTER_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS)
       }
     }).pipe(Effect.orDie)
-    yield* Effect.promise(() => github.setWebhook(`${worker.url}/webhooks/github`))
+    const { machines, worker } = stack
+    const github = stack.github!
 
     const owner: Person = github.admin
     yield* restAt(github.url, owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })

@@ -1,5 +1,6 @@
 /**
- * Porter's whole stack on this machine, as `porter dev` and `porter demo` run it:
+ * `@porter/worker/stack` (Node only): Porter's whole stack on this machine — the one assembly that `porter dev`,
+ * `porter demo`, the Worker's end-to-end tests, the reliability suite and the benchmarks start:
  *
  * - the reference Worker, bundled as `wrangler deploy` would upload it, in workerd through Miniflare with a local
  *   D1 (migrations applied) — `@porter/worker/local`;
@@ -12,9 +13,13 @@
  * Process machines get only the machine environment plus `PATH` (this repository's `node_modules/.bin` first, so
  * agent CLIs installed here — `claude` — are found, then this Node) and a private `HOME` removed on close.
  *
+ * Callers that put something between the pieces (the reliability suite's fault proxies) start the emulator
+ * themselves and pass it in, with the URLs the Worker should use in `workerEnv`.
+ *
  * Everything lives in the caller's `Scope`: closing it stops workerd, kills every machine and removes temporary
- * directories (Miniflare's own signal handlers, which would exit the process before that, are removed). Cannot: survive the CLI being killed with SIGKILL (children are then left to the OS), or run the
- * Cron Trigger by itself (`porter dev` fires it every minute).
+ * directories (Miniflare's own signal handlers, which would exit the process before that, are removed). Cannot:
+ * survive the process being killed with SIGKILL (children are then left to the OS), or run the Cron Trigger by
+ * itself (`porter dev` fires it every minute; tests call `worker.scheduled()`).
  */
 import { Effect, Schema, Scope } from "effect"
 import { spawnSync } from "node:child_process"
@@ -27,9 +32,9 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { EncryptionKeys } from "@porter/d1"
-import * as GitHubEmulator from "@porter/testkit/github"
 import * as MachinesServer from "@porter/testkit/fly"
-import * as Local from "@porter/worker/local"
+import * as GitHubEmulator from "@porter/testkit/github"
+import * as Local from "./local.ts"
 
 /** GitHub settings for a stack without the emulator (`porter dev --no-github`). */
 export interface GitHubSettings {
@@ -53,6 +58,18 @@ export interface Options {
   readonly port?: number | undefined
   /** Use this GitHub instead of starting the emulator. */
   readonly github?: GitHubSettings | undefined
+  /** Use this emulator (started by the caller) instead of starting one. */
+  readonly emulator?: GitHubEmulator.Emulator | undefined
+  /** What each process machine runs; default the real runner from its sources (`MachinesServer.runnerCommand()`). */
+  readonly machineCommand?: MachinesServer.Command | undefined
+  /** The machines server's API token (the Worker's `FLY_API_TOKEN`); default random. */
+  readonly machinesToken?: string | undefined
+  /** A Worker bundle to share between stacks; default: bundled now. */
+  readonly script?: string | undefined
+  /** Open workerd's inspector on this port (`0`: a free one). */
+  readonly inspectorPort?: number | undefined
+  /** Keep the Worker's D1 in this directory across runs (`wrangler --persist-to` layout). */
+  readonly persistTo?: string | undefined
   /** Run machines as Docker containers instead of child processes. */
   readonly docker?: DockerMachines | undefined
   /** The Worker's `PORTER_ADMIN_TOKEN`; default: a random one. */
@@ -206,35 +223,40 @@ export const start = (options: Options = {}): Effect.Effect<LocalStack, StackErr
     if (options.port !== undefined && options.port !== 0) yield* checkPortFree(host, options.port)
     if (options.docker !== undefined) yield* step("Docker daemon and runner image", checkDocker(options.docker))
 
-    const bundle = yield* step(
+    const script = options.script ?? (yield* step(
       (b: Local.Bundle) => `bundled the Worker (${Math.round(b.bytes / 1024)} KiB)`,
       Effect.tryPromise({
         try: () => Local.bundle(),
         catch: (error) => new StackError({ message: `cannot bundle the Worker: ${describe(error)}` })
       })
-    )
+    )).code
 
-    const github = options.github === undefined
-      ? yield* step((e: GitHubEmulator.Emulator) => `GitHub emulator on ${e.url}`, GitHubEmulator.start())
-      : undefined
+    const github = options.github !== undefined
+      ? undefined
+      : options.emulator ?? (yield* step((e: GitHubEmulator.Emulator) => `GitHub emulator on ${e.url}`, GitHubEmulator.start()))
 
+    // Process machines find the agent CLIs installed with this repository (`node_modules/.bin`), then this Node.
     const claude = options.docker === undefined ? findClaude() : undefined
     const home = options.docker === undefined ? yield* tempDir("porter-machines-home-") : undefined
     const machinePath = [
-      ...(claude !== undefined ? [path.dirname(claude.path)] : []),
+      ...binDirs().filter((dir) => existsSync(dir)),
       path.dirname(process.execPath),
       process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     ].join(path.delimiter)
     const machines = yield* step(
       (m: MachinesServer.Server) => `machines server on ${m.url} (${m.runtime === "docker" ? "Docker containers" : "local processes"})`,
-      MachinesServer.start(
-        options.docker !== undefined
-          ? { docker: { socketPath: options.docker.socketPath }, inheritEnv: [] }
+      MachinesServer.start({
+        ...(options.machinesToken !== undefined ? { token: options.machinesToken } : {}),
+        inheritEnv: [],
+        ...(options.docker !== undefined
+          ? { docker: { socketPath: options.docker.socketPath } }
           : {
-            inheritEnv: [],
-            command: { ...MachinesServer.runnerCommand(), env: { PATH: machinePath, HOME: home! } }
-          }
-      )
+            command: {
+              ...(options.machineCommand ?? MachinesServer.runnerCommand()),
+              env: { ...options.machineCommand?.env, PATH: machinePath, HOME: home! }
+            }
+          })
+      })
     )
 
     const adminToken = options.adminToken ?? randomBytes(24).toString("hex")
@@ -254,23 +276,26 @@ export const start = (options: Options = {}): Effect.Effect<LocalStack, StackErr
         ...(options.github!.privateKey !== undefined ? { GITHUB_APP_PRIVATE_KEY: options.github!.privateKey } : {}),
         ...(options.github!.token !== undefined ? { GITHUB_TOKEN: options.github!.token } : {})
       }
+    const env: Record<string, string> = {
+      ...githubEnv,
+      PORTER_ENCRYPTION_KEY: EncryptionKeys.generate(),
+      PORTER_ADMIN_TOKEN: adminToken,
+      FLY_APP_NAME: machines.app,
+      FLY_API_TOKEN: machines.token,
+      FLY_API_URL: machines.url,
+      PORTER_MACHINE_IMAGE: options.docker?.image ?? "porter-runner:local",
+      ...options.workerEnv
+    }
     const worker = yield* step(
       (w: Local.LocalWorker) => `Worker in workerd on ${w.url} (local D1, migrations applied)`,
       Local.start({
-        script: bundle.code,
+        script,
         host,
         port: options.port,
         onLog: options.onWorkerLog,
-        env: {
-          ...githubEnv,
-          PORTER_ENCRYPTION_KEY: EncryptionKeys.generate(),
-          PORTER_ADMIN_TOKEN: adminToken,
-          FLY_APP_NAME: machines.app,
-          FLY_API_TOKEN: machines.token,
-          FLY_API_URL: machines.url,
-          PORTER_MACHINE_IMAGE: options.docker?.image ?? "porter-runner:local",
-          ...options.workerEnv
-        }
+        inspectorPort: options.inspectorPort,
+        persistTo: options.persistTo,
+        env
       }).pipe(keepingSignals, Effect.mapError((error) => new StackError({ message: error.message })))
     )
     if (github !== undefined) {
@@ -279,10 +304,10 @@ export const start = (options: Options = {}): Effect.Effect<LocalStack, StackErr
     return {
       worker,
       github,
-      githubApiUrl: githubEnv["GITHUB_API_URL"]!,
+      githubApiUrl: env["GITHUB_API_URL"]!,
       machines,
       adminToken,
-      webhookSecret: githubEnv["GITHUB_WEBHOOK_SECRET"]!,
+      webhookSecret: env["GITHUB_WEBHOOK_SECRET"]!,
       claude
     } satisfies LocalStack
   })

@@ -13,7 +13,7 @@ import { Audit } from "./Audit.ts"
 import type { Run } from "./Command.ts"
 import { MissingSecret, type StoreError } from "./Errors.ts"
 import { type CommentCreated, IssueSnapshot } from "./Event.ts"
-import { type DeliveryId, randomToken, type TaskId } from "./Ids.ts"
+import { randomToken, taskIdFor } from "./Ids.ts"
 import { IssueReader } from "./IssueReader.ts"
 import { chainOf, MachineAccess } from "./MachineAccess.ts"
 import { MachineProvisioner } from "./MachineProvisioner.ts"
@@ -53,26 +53,6 @@ export class Dispatcher extends Context.Service<Dispatcher, {
    */
   readonly retry: (previous: Task, by: Actor) => Effect.Effect<Option.Option<Task>, StoreError>
 }>()("@porter/core/Dispatcher") {}
-
-const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-const encoder = new TextEncoder()
-
-/** A task id derived from its delivery: retrying a delivery can never create a second task. */
-export const taskIdFor = (deliveryId: DeliveryId, receivedAt: number, salt = "") =>
-  Effect.promise(() => crypto.subtle.digest("SHA-256", encoder.encode(`${deliveryId}:${salt}`))).pipe(
-    Effect.map((digest) => {
-      const bytes = new Uint8Array(digest)
-      let time = ""
-      let rest = Math.floor(receivedAt)
-      for (let i = 0; i < 10; i++) {
-        time = ALPHABET[rest % 32] + time
-        rest = Math.floor(rest / 32)
-      }
-      let random = ""
-      for (let i = 0; i < 16; i++) random += ALPHABET[bytes[i]! & 31]
-      return `task_${time}${random}` as TaskId
-    })
-  )
 
 /**
  * A dispatch's status updates, made in order while the dispatch goes on: the first comment (when this dispatch

@@ -64,3 +64,20 @@ export const randomToken = (bytes = 32): string => toBase64Url(randomBytes(bytes
 
 /** Base64url text of `bytes`, without padding. */
 export const toBase64Url = (bytes: Uint8Array): string => Base64Url.encode(bytes)
+
+const encoder = new TextEncoder()
+
+/**
+ * A task id derived from its delivery (SHA-256 of the delivery id and `salt`, after the receive time): retrying a
+ * delivery can never create a second task.
+ */
+export const taskIdFor = (deliveryId: DeliveryId, receivedAt: number, salt = ""): Effect.Effect<TaskId> =>
+  // WebCrypto's digest of bytes cannot fail.
+  Effect.promise(() => crypto.subtle.digest("SHA-256", encoder.encode(`${deliveryId}:${salt}`))).pipe(
+    Effect.map((digest) => {
+      const bytes = new Uint8Array(digest)
+      let random = ""
+      for (let i = 0; i < 16; i++) random += ALPHABET[bytes[i]! & 31]
+      return `task_${encodeTime(receivedAt)}${random}` as TaskId
+    })
+  )

@@ -1,7 +1,7 @@
 /**
  * Reporter: what Porter writes on GitHub. Thin on purpose — reactions, comments created and edited
  * in place, labels — while the words come from `Messages`, so every adapter shows users the same
- * thing. Adapters: GitHub REST, in-memory recorder, console.
+ * thing. Adapters: GitHub REST (`@porter/github`), the in-memory recorder (`@porter/testing`).
  */
 import { Context } from "effect"
 import type { Effect } from "effect"

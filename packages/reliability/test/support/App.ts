@@ -11,6 +11,7 @@ import {
   Authorizer,
   Background,
   CommandParser,
+  Diagnostics,
   HttpApp,
   Porter,
   PorterConfig,
@@ -70,16 +71,18 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
     PromptBuilder.layer,
     TaskTokens.layer(TASK_TOKEN_SECRET),
     PorterConfig.layer({ publicUrl: "http://porter.test", maxWebhookBytes: MAX_WEBHOOK_BYTES, reportRetry: { times: 0, baseDelayMs: 0 } }),
-    Background.layerInline
+    Background.layerInline,
+    GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) })
   )
-  const context = yield* Layer.build(Porter.layer.pipe(Layer.provideMerge(services)))
+  const context = yield* Layer.build(Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services))).pipe(
+    Effect.orDie
+  )
   const logs: Array<LogLine> = []
   const recorder = Logger.make(({ cause, logLevel, message }) => {
     logs.push({ level: logLevel, message: Array.isArray(message) ? message.map(String).join(" ") : String(message), cause: Cause.pretty(cause) })
   })
   const routes = HttpApp.routes.pipe(
     Layer.provideMerge(Layer.mergeAll(
-      GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) }),
       Layer.succeedContext(context),
       Logger.layer([recorder])
     )),

@@ -6,7 +6,7 @@
 import { createRequire, registerHooks } from "node:module"
 import { pathToFileURL } from "node:url"
 
-const lint = new URL("./scripts/lint/eslint.config.mjs", import.meta.url)
+const lint = new URL("./scripts/lint/config.mjs", import.meta.url)
 const fromLint = createRequire(lint)
 
 let redirecting = false

@@ -31,7 +31,8 @@ const workerdMissing = async () => {
     const fromMiniflare = createRequire(createRequire(import.meta.url).resolve("miniflare"))
     binary = fromMiniflare("workerd").default
   } catch (error) {
-    return `the workerd package is not installed (${error instanceof Error ? error.message.split("\n")[0] : error}; run npm ci)`
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error)
+    return `the workerd package is not installed (${why}; run npm ci)`
   }
   const run = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 15_000 })
   if (run.status === 0) return undefined
@@ -46,7 +47,9 @@ export const dockerEndpoint = () => {
     const url = new URL(host.replace(/^tcp:/, "http:"))
     return { label: host, options: { host: url.hostname, port: Number(url.port || 2375) } }
   }
-  const socket = host?.startsWith("unix://") ? host.slice("unix://".length) : process.env["DOCKER_SOCKET"] ?? "/var/run/docker.sock"
+  const socket = host?.startsWith("unix://")
+    ? host.slice("unix://".length)
+    : process.env["DOCKER_SOCKET"] ?? "/var/run/docker.sock"
   return { label: socket, options: { socketPath: socket } }
 }
 
@@ -113,7 +116,9 @@ export const tiers = [
     runs: "the reliability suite's short runs, on the Worker in workerd",
     needs: ["workerd"],
     optIn: () =>
-      process.env["PORTER_RELIABILITY"] === "long" ? [] : ["its long runs (30-60 min): npm run reliability:long runs them"]
+      process.env["PORTER_RELIABILITY"] === "long"
+        ? []
+        : ["its long runs (30-60 min): npm run reliability:long runs them"]
   }
 ]
 

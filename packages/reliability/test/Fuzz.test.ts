@@ -144,13 +144,16 @@ describe("fuzzing, in-process", () => {
             tally(statuses, String(response.status))
             const validId = Option.isSome(Schema.decodeUnknownOption(Ids.TaskId)(id))
             const tokenOk = (tokenKind === "right" && validId) || (tokenKind === "other task's" && presented === rightToken)
-            // A garbage id may not even match the route (404), or be turned away before the body is read.
+            // The token is checked before the body is read. A garbage id may not even match the route (404), or be
+            // turned away before the body is read (401, 413);
+            // with the token of that very text (which only the deployment's secret can make), the path does not
+            // decode (400).
             const expected = !validId
-              ? [401, 404, 413]
-              : text.length > 256 * 1024
-              ? [413]
+              ? tokenKind === "right" ? [400, 401, 404, 413] : [401, 404, 413]
               : !tokenOk
               ? [401]
+              : text.length > 256 * 1024
+              ? [413]
               : !body.valid
               ? [400]
               : to.kind !== "existing"

@@ -9,62 +9,23 @@
  *   GET  /tasks/:taskId                    the task's status (its task token, or the admin token)
  *   /admin/…                               secrets, settings, tasks, sweep, key rotation, doctor (admin token)
  *
- * Every refusal has the body `{ "_tag": …, "message": … }` and its status (400, 401, 404, 409, 413, 503).
+ * Every refusal has the body `{ "_tag": …, "message": … }` and its status (400, 401, 404, 409, 413, 503): see
+ * `ApiErrors.ts`. The callbacks group lives in `CallbacksApi.ts` (the runner's client needs nothing else).
  */
-import { Context, Schema } from "effect"
+import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
-import { CallbackEvent } from "./Callback.ts"
+import { BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
+import { Callbacks } from "./CallbacksApi.ts"
 import { TaskId } from "./Ids.ts"
 import { SecretName } from "./SecretStore.ts"
 import { SettingsPatch } from "./Settings.ts"
 import { TaskState } from "./Task.ts"
 
-// --- Errors: one body shape, one status each ------------------------------------------------------------------
-
-/** The request could not be read: malformed JSON, a missing or invalid field. */
-export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
-  message: Schema.String
-}, { httpApiStatus: 400 }) {}
-
-/** No credential, or the wrong one, for this resource. */
-export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
-  message: Schema.String
-}, { httpApiStatus: 401 }) {}
-
-/** Nothing here by that name (or the admin API is disabled). */
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
-  message: Schema.String
-}, { httpApiStatus: 404 }) {}
-
-/** The task has ended: the runner must stop calling. */
-export class TaskEnded extends Schema.TaggedError<TaskEnded>()("TaskEnded", {
-  state: TaskState,
-  message: Schema.String
-}, { httpApiStatus: 409 }) {}
-
-/** The body is larger than the endpoint takes. */
-export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
-  message: Schema.String
-}, { httpApiStatus: 413 }) {}
-
-/** Porter's storage failed: retry later. */
-export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
-  message: Schema.String
-}, { httpApiStatus: 503 }) {}
+export * from "./ApiErrors.ts"
+export { AuthenticatedTask, CallbackAnswer, Callbacks, CallbacksApi, TaskAuth } from "./CallbacksApi.ts"
 
 // --- Security ---------------------------------------------------------------------------------------------------
-
-/** The task whose token a request carried (callbacks, the task view). */
-export class AuthenticatedTask extends Context.Service<AuthenticatedTask, { readonly taskId: TaskId }>()(
-  "@porter/core/Api/AuthenticatedTask"
-) {}
-
-/** `Authorization: Bearer <task token>` of the task in the path (`:taskId`). */
-export class TaskAuth extends HttpApiMiddleware.Service<TaskAuth, { provides: AuthenticatedTask }>()(
-  "@porter/core/Api/TaskAuth",
-  { security: { bearer: HttpApiSecurity.bearer }, error: Unauthorized, requiredForClient: true }
-) {}
 
 /** `Authorization: Bearer <task token>` of the task in the path, or the admin token. */
 export class TaskOrAdminAuth extends HttpApiMiddleware.Service<TaskOrAdminAuth>()(
@@ -78,23 +39,12 @@ export class AdminAuth extends HttpApiMiddleware.Service<AdminAuth>()(
   { security: { bearer: HttpApiSecurity.bearer }, error: [Unauthorized, NotFound], requiredForClient: true }
 ) {}
 
-/** Turns a request that fails decoding into `BadRequest` with Schema's message. */
-export class Validation extends HttpApiMiddleware.Service<Validation>()("@porter/core/Api/Validation", {
-  error: BadRequest
-}) {}
 
 // --- Schemas ----------------------------------------------------------------------------------------------------
 
 /** `POST /webhooks/github`: taken (202) or ignored (200). */
 export const WebhookAccepted = Schema.Struct({ accepted: Schema.Boolean, deliveryId: Schema.String })
 export const WebhookIgnored = Schema.Struct({ ignored: Schema.String })
-
-/** A callback was applied. */
-export const CallbackAnswer = Schema.Struct({
-  accepted: Schema.Boolean,
-  state: TaskState,
-  message: Schema.optional(Schema.String)
-})
 
 /** Scopes as text: `global`, `repository:owner/name`, `installation:<id>`, `user:<github user id>`. */
 export const ScopeText = Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(200)))
@@ -163,15 +113,6 @@ export class Webhooks extends HttpApiGroup.make("webhooks").add(
     description: "A GitHub webhook delivery, signed with the App's webhook secret (X-Hub-Signature-256)."
   }))
 ) {}
-
-export class Callbacks extends HttpApiGroup.make("callbacks").add(
-  HttpApiEndpoint.post("send", "/callbacks/tasks/:taskId", {
-    params: TaskPath,
-    payload: CallbackEvent,
-    success: CallbackAnswer,
-    error: [TaskEnded, NotFound, PayloadTooLarge, Unavailable]
-  })
-).middleware(TaskAuth) {}
 
 export class Tasks extends HttpApiGroup.make("tasks").add(
   HttpApiEndpoint.get("view", "/tasks/:taskId", {

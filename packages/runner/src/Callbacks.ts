@@ -1,11 +1,11 @@
 /**
  * Callbacks: `POST CALLBACK_URL` with `Authorization: Bearer CALLBACK_TOKEN` and a `CallbackEvent`
  * body (scrubbed of every secret), through the client derived from Porter's API definition
- * (`@porter/core`'s `ApiClient`). Network errors, 5xx and 429 are retried with exponential
+ * (`@porter/core`'s `CallbacksClient`). Network errors, 5xx and 429 are retried with exponential
  * backoff; 409 means the task already ended (cancelled, timed out) and becomes `TaskEnded`; other
  * refusals (400, 401, 404, 413) are not retried.
  */
-import { ApiClient, Callback, Ids } from "@porter/core"
+import { Callback, CallbacksClient, Ids } from "@porter/core"
 import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientError } from "effect/http"
 import { Scrubber, scrubDeep } from "./Scrubber.ts"
@@ -73,7 +73,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const schedule = Schedule.jittered(
     Schedule.min([Schedule.exponential(Duration.millis(options.retryBaseMs ?? 500)), Schedule.spaced("30 seconds")])
   )
-  const client = yield* ApiClient.make({
+  const client = yield* CallbacksClient.make({
     baseUrl: endpoint?.baseUrl ?? options.url,
     token: options.token,
     transformClient: (http) =>

@@ -22,10 +22,25 @@ interface Bench {
 }
 
 const BENCHES: ReadonlyArray<Bench> = [
-  { name: "intake", script: "bench/intake/run.ts", args: ["--profile"], quick: ["--connections", "10", "--requests", "400", "--rounds", "2", "--warmup", "100"] },
+  {
+    name: "intake",
+    script: "bench/intake/run.ts",
+    args: ["--profile"],
+    quick: ["--connections", "10", "--requests", "400", "--rounds", "2", "--warmup", "100"]
+  },
   { name: "agent-start", script: "bench/agent-start/run.ts", args: ["--runs", "10"], quick: ["--runs", "2"] },
-  { name: "runner", script: "bench/runner/overhead.ts", args: [], quick: ["--files", "2000", "--history-mb", "10", "--runs", "2"] },
-  { name: "watchdog", script: "bench/watchdog/scale.ts", args: [], quick: ["--sizes", "10000", "--runs", "3", "--due", "30"] },
+  {
+    name: "runner",
+    script: "bench/runner/overhead.ts",
+    args: [],
+    quick: ["--files", "2000", "--history-mb", "10", "--runs", "2"]
+  },
+  {
+    name: "watchdog",
+    script: "bench/watchdog/scale.ts",
+    args: [],
+    quick: ["--sizes", "10000", "--runs", "3", "--due", "30"]
+  },
   { name: "bundle", script: "bench/worker/bundle.ts", args: [], quick: ["--runs", "2"] }
 ]
 
@@ -45,7 +60,12 @@ const selected = names.length === 0 ? BENCHES : BENCHES.filter((b) => names.incl
 /** Runs one benchmark; its stdout, also shown as it comes (stderr goes straight to the terminal). */
 const run = (bench: Bench, argv: ReadonlyArray<string>) =>
   new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=@porter/source", "--disable-warning=ExperimentalWarning", bench.script, ...argv], {
+    const child = spawn(process.execPath, [
+      "--conditions=@porter/source",
+      "--disable-warning=ExperimentalWarning",
+      bench.script,
+      ...argv
+    ], {
       cwd: root,
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -68,7 +88,9 @@ const record = (bench: Bench, command: string, output: string) => {
   const end = text.indexOf(close)
   writeFileSync(
     results,
-    start >= 0 && end > start ? text.slice(0, start) + block + text.slice(end + close.length) : `${text.trimEnd()}\n\n${block}\n`
+    start >= 0 && end > start
+      ? text.slice(0, start) + block + text.slice(end + close.length)
+      : `${text.trimEnd()}\n\n${block}\n`
   )
 }
 

@@ -41,10 +41,22 @@ const ensureNode = () => {
   const dir = join(root, ".toolchain")
   const bin = join(dir, "node_modules", pkg, "bin", "node")
   if (existsSync(bin)) return bin
-  console.error(`toolchain: Node ${process.versions.node} is older than ${MIN.join(".")}; fetching ${pkg}@${NODE_MAJOR} from the npm registry`)
+  console.error(
+    `toolchain: Node ${process.versions.node} is older than ${
+      MIN.join(".")
+    }; fetching ${pkg}@${NODE_MAJOR} from the npm registry`
+  )
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, name: "porter-toolchain" }) + "\n")
-  const status = run(process.execPath, [npmCli(), "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `${pkg}@${NODE_MAJOR}`], { cwd: dir })
+  const status = run(process.execPath, [
+    npmCli(),
+    "install",
+    "--no-save",
+    "--no-package-lock",
+    "--no-audit",
+    "--no-fund",
+    `${pkg}@${NODE_MAJOR}`
+  ], { cwd: dir })
   if (status !== 0 || !existsSync(bin)) throw new Error(`toolchain: installing ${pkg}@${NODE_MAJOR} failed`)
   return bin
 }

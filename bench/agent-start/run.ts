@@ -23,15 +23,15 @@
  * traced pass (bundle runner, 5 comments) puts a recording proxy in front of GitHub and the machines API and prints
  * the calls the dispatch made, in order, for the median run.
  */
+import { EncryptionKeys } from "@porter/d1"
+import { FaultProxy } from "@porter/reliability"
+import * as MachinesServer from "@porter/testkit/fly"
+import * as GitHubEmulator from "@porter/testkit/github"
+import * as Local from "@porter/worker/local"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { EncryptionKeys } from "@porter/d1"
-import * as GitHubEmulator from "@porter/testkit/github"
-import * as MachinesServer from "@porter/testkit/fly"
-import * as Local from "@porter/worker/local"
-import { FaultProxy } from "@porter/reliability"
 import { buildBundle, removeTempDirs } from "../../packages/runner/test/support/Harness.ts"
 import { fixed, machine, median, table } from "../worker/support.ts"
 
@@ -53,7 +53,11 @@ interface Sample {
 const rest = async <A>(base: string, token: string, method: string, path: string, body?: unknown): Promise<A> => {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, accept: "application/vnd.github+json", "content-type": "application/json" },
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: "application/vnd.github+json",
+      "content-type": "application/json"
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) })
   })
   const text = await response.text()
@@ -61,7 +65,11 @@ const rest = async <A>(base: string, token: string, method: string, path: string
   return (text === "" ? undefined : JSON.parse(text)) as A
 }
 
-const until = async <A>(what: string, probe: () => Promise<A | undefined> | A | undefined, timeoutMs = 60_000): Promise<A> => {
+const until = async <A>(
+  what: string,
+  probe: () => Promise<A | undefined> | A | undefined,
+  timeoutMs = 60_000
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const found = await probe()
@@ -128,25 +136,50 @@ const measure = async (
     await rest(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, { permission: "push" })
 
     for (let run = 0; run <= count; run++) {
-      const issue = await rest<{ number: number }>(github.url, owner.token, "POST", `/repos/${repo}/issues`, { title: `bench ${run}` })
-      const comment = await rest<{ id: number }>(github.url, writer.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, {
-        body: `@porter script add a line\n\n\`\`\`porter-script\nappend NOTES.md - run ${run}\n\`\`\``
+      const issue = await rest<{ number: number }>(github.url, owner.token, "POST", `/repos/${repo}/issues`, {
+        title: `bench ${run}`
       })
-      const delivery = await until("the delivery", async () =>
-        (await github.deliveries()).find((d) => (d.payload as { comment?: { id?: number } }).comment?.id === comment.id))
-      const machineView = await until("the machine", () =>
-        machines.machines().find((m) => m.env["ISSUE_NUMBER"] === String(issue.number) && m.env["REPO_FULL_NAME"] === repo))
+      const comment = await rest<{ id: number }>(
+        github.url,
+        writer.token,
+        "POST",
+        `/repos/${repo}/issues/${issue.number}/comments`,
+        {
+          body: `@porter script add a line\n\n\`\`\`porter-script\nappend NOTES.md - run ${run}\n\`\`\``
+        }
+      )
+      const delivery = await until(
+        "the delivery",
+        async () =>
+          (await github.deliveries()).find((d) =>
+            (d.payload as { comment?: { id?: number } }).comment?.id === comment.id
+          )
+      )
+      const machineView = await until(
+        "the machine",
+        () =>
+          machines.machines().find((m) =>
+            m.env["ISSUE_NUMBER"] === String(issue.number) && m.env["REPO_FULL_NAME"] === repo
+          )
+      )
       const stamps = await until("the agent step", () => {
         const output = machines.logs(machineView.id)
         const origin = /\[porter-bench\] origin ([\d.]+)/.exec(output)?.[1]
         const cloned = /\[porter-bench\] step branch ([\d.]+)/.exec(output)?.[1]
         const agent = /\[porter-bench\] step agent ([\d.]+)/.exec(output)?.[1]
-        return origin && cloned && agent ? { origin: Number(origin), cloned: Number(cloned), agent: Number(agent) } : undefined
+        return origin && cloned && agent
+          ? { origin: Number(origin), cloned: Number(cloned), agent: Number(agent) }
+          : undefined
       })
       // The task runs to its end (push, pull request, callback) before the next comment: its machine gone, the task
       // terminal in the Worker's store (its final status edit made), and every webhook GitHub owes the Worker sent
       // (`deliveries()` waits for them), so nothing of this run is still under way when the next one is timed.
-      await until("the machine to end", () => (["stopped", "destroyed", "failed"].includes(machines.machine(machineView.id)?.state ?? "") ? true : undefined))
+      await until(
+        "the machine to end",
+        () => (["stopped", "destroyed", "failed"].includes(machines.machine(machineView.id)?.state ?? "")
+          ? true
+          : undefined)
+      )
       await until("the task to end", async () => {
         const view = await rest<{ state: string }>(worker.url, ADMIN, "GET", `/tasks/${machineView.env["TASK_ID"]}`)
         return ["succeeded", "failed", "timed_out", "cancelled"].includes(view.state) ? true : undefined
@@ -156,8 +189,16 @@ const measure = async (
       const sent = Date.parse(delivery.deliveredAt ?? "")
       const window = (x: FaultProxy.Exchange) => x.started >= sent && x.started <= stamps.agent
       calls.push([
-        ...(githubProxy?.exchanges().filter(window).map((x) => ({ at: x.started - sent, ms: x.at - x.started, what: `GitHub ${x.method} ${x.path.split("?")[0]}` })) ?? []),
-        ...(flyProxy?.exchanges().filter(window).map((x) => ({ at: x.started - sent, ms: x.at - x.started, what: `Fly ${x.method} ${x.path.split("?")[0]}` })) ?? [])
+        ...(githubProxy?.exchanges().filter(window).map((x) => ({
+          at: x.started - sent,
+          ms: x.at - x.started,
+          what: `GitHub ${x.method} ${x.path.split("?")[0]}`
+        })) ?? []),
+        ...(flyProxy?.exchanges().filter(window).map((x) => ({
+          at: x.started - sent,
+          ms: x.at - x.started,
+          what: `Fly ${x.method} ${x.path.split("?")[0]}`
+        })) ?? [])
       ].sort((a, b) => a.at - b.at))
       samples.push({
         sent,
@@ -189,7 +230,13 @@ try {
   variants.push(["runner bundle (the image's)", (await measure("bundle", [bundle])).samples])
   variants.push([
     "runner from TypeScript sources (`porter dev`)",
-    (await measure("sources", ["--conditions=@porter/source", fileURLToPath(new URL("../../packages/runner/src/main.ts", import.meta.url))], false, runs, false)).samples
+    (await measure(
+      "sources",
+      ["--conditions=@porter/source", fileURLToPath(new URL("../../packages/runner/src/main.ts", import.meta.url))],
+      false,
+      runs,
+      false
+    )).samples
   ])
   trace = await measure("traced", [bundle], true, Math.min(5, runs))
 } finally {
@@ -197,8 +244,10 @@ try {
 }
 
 console.log(`### Comment → agent start (local stack, process machines)\n`)
-console.log(`Medians of ${runs} comments after one for warm-up (ms). Target: ≤ 1,000 ms here; ≤ 3 s on Fly ` +
-  "(a Fly VM boot replaces the process spawn — not measurable here).\n")
+console.log(
+  `Medians of ${runs} comments after one for warm-up (ms). Target: ≤ 1,000 ms here; ≤ 3 s on Fly ` +
+    "(a Fly VM boot replaces the process spawn — not measurable here).\n"
+)
 const m = (samples: ReadonlyArray<Sample>, f: (s: Sample) => number) => fixed(median(samples.map(f)), 0)
 console.log(table(
   [
@@ -231,19 +280,27 @@ if (trace !== undefined && trace.samples.length > 0) {
   const index = order[Math.floor(order.length / 2)]![1]
   const sample = trace.samples[index]!
   const calls = trace.calls[index]!
-  console.log(`\nWhat the dispatch waits for: the calls to GitHub and the machines API of the median of ${trace.samples.length} ` +
-    "traced runs (bundle runner; a recording proxy in front of each, so a little slower), ms since the webhook was sent:\n")
+  console.log(
+    `\nWhat the dispatch waits for: the calls to GitHub and the machines API of the median of ${trace.samples.length} ` +
+      "traced runs (bundle runner; a recording proxy in front of each, so a little slower), ms since the webhook was sent:\n"
+  )
   console.log(table(
     ["at", "ms", "call"],
     [
       [fixed(sample.answered - sample.sent, 0), "", "webhook answered"],
-      ...calls.map((c) => [fixed(c.at, 0), fixed(c.ms, 0), c.what.replace(/\/\d+/g, "/…").replace(/\/[0-9a-f]{14}\b/g, "/…")]),
+      ...calls.map((
+        c
+      ) => [fixed(c.at, 0), fixed(c.ms, 0), c.what.replace(/\/\d+/g, "/…").replace(/\/[0-9a-f]{14}\b/g, "/…")]),
       [fixed(sample.requested - sample.sent, 0), "", "machine requested (machines server)"],
       [fixed(sample.started - sample.sent, 0), "", "runner process started"],
       [fixed(sample.agent - sample.sent, 0), "", "agent started"]
     ]
   ))
   const github = calls.filter((c) => c.what.startsWith("GitHub") && c.at < sample.requested - sample.sent)
-  console.log(`\nBefore the machine was requested: ${github.length} GitHub calls taking ${fixed(github.reduce((n, c) => n + c.ms, 0), 0)} ms ` +
-    `in all, of the ${fixed(sample.requested - sample.answered, 0)} ms between the answer and the machine request.`)
+  console.log(
+    `\nBefore the machine was requested: ${github.length} GitHub calls taking ${
+      fixed(github.reduce((n, c) => n + c.ms, 0), 0)
+    } ms ` +
+      `in all, of the ${fixed(sample.requested - sample.answered, 0)} ms between the answer and the machine request.`
+  )
 }

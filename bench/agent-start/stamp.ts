@@ -13,7 +13,11 @@ stamp(`origin ${performance.timeOrigin.toFixed(3)}`)
 const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: Array<unknown>) => boolean
 process.stdout.write = ((chunk: unknown, ...rest: Array<unknown>) => {
   const at = performance.timeOrigin + performance.now()
-  const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : ""
+  const text = typeof chunk === "string"
+    ? chunk
+    : chunk instanceof Uint8Array
+    ? Buffer.from(chunk).toString("utf8")
+    : ""
   for (const match of text.matchAll(/^==> ([^\n(]+?) \(\+/gm)) stamp(`step ${match[1]} ${at.toFixed(3)}`)
   return write(chunk, ...rest)
 }) as typeof process.stdout.write

@@ -16,11 +16,11 @@
  */
 import type { D1Database } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
-import { Context, Effect, Layer } from "effect"
-import { SqlClient } from "effect/sql"
 import { Ids, Repo, Task, TaskStore } from "@porter/core"
 import { D1TaskStore } from "@porter/d1"
 import * as D1Testing from "@porter/d1/testing"
+import { Context, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => {

@@ -12,14 +12,14 @@
  * `--profile` instead samples each target's isolate (2,000 deliveries after 1,000 for warm-up) and prints its
  * heaviest code. Entries are bundled from their own directory, so a worktree's entry gets that worktree's packages.
  */
-import { randomBytes, randomUUID } from "node:crypto"
-import { convertV4MiniflareOptions, Miniflare } from "miniflare"
 import * as D1Testing from "@porter/d1/testing"
 import * as Build from "@porter/worker/build"
 import { COMPATIBILITY_DATE } from "@porter/worker/local"
+import { convertV4MiniflareOptions, Miniflare } from "miniflare"
+import { randomBytes, randomUUID } from "node:crypto"
+import { bundleModules, cpuMs, floorWorker, profiler, workerdPids, workerEnv } from "../worker/support.ts"
 import { pool } from "./deliveries.ts"
 import { fire } from "./load.ts"
-import { bundleModules, cpuMs, floorWorker, profiler, workerdPids, workerEnv } from "../worker/support.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -32,7 +32,9 @@ const rounds = Number(option("rounds", "16"))
 const perRound = Number(option("per-round", "400"))
 const connections = Number(option("connections", "10"))
 if (entries.length === 0 || !(rounds >= 2) || !(perRound >= 1) || !(connections >= 1)) {
-  throw new Error("usage: ab.ts <entry.ts>… [--rounds N ≥ 2] [--per-round N] [--connections N] [--floor-payload] [--profile]")
+  throw new Error(
+    "usage: ab.ts <entry.ts>… [--rounds N ≥ 2] [--per-round N] [--connections N] [--floor-payload] [--profile]"
+  )
 }
 
 const secret = randomBytes(20).toString("hex")
@@ -90,7 +92,9 @@ try {
       const profile = await sampler.stop(target.readable ? bundleModules(target.code) : undefined)
       sampler.close()
       const per = (ms: number) => (ms / 2000).toFixed(3)
-      console.log(`\n${target.name}: JS ${per(profile.jsMs)}, native ${per(profile.programMs)} ms/req (wall-clock samples)`)
+      console.log(
+        `\n${target.name}: JS ${per(profile.jsMs)}, native ${per(profile.programMs)} ms/req (wall-clock samples)`
+      )
       for (const area of profile.areas.slice(0, 10)) console.log(`  ${area.name.padEnd(40)} ${per(area.ms)}`)
       for (const f of profile.top.slice(0, 20)) console.log(`  self ${f.name.trim().padEnd(56)} ${per(f.ms)}`)
     }
@@ -111,13 +115,17 @@ try {
     }
     const base = targets.at(-1)!
     const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / values.length
-    console.log(`${rounds} rounds of ${perRound} deliveries at ${connections} connections; workerd CPU ms per request:\n`)
+    console.log(
+      `${rounds} rounds of ${perRound} deliveries at ${connections} connections; workerd CPU ms per request:\n`
+    )
     for (const target of targets) {
       const diffs = target.cpu.map((cpu, i) => cpu - base.cpu[i]!)
       const diff = mean(diffs)
       const se = Math.sqrt(diffs.reduce((a, d) => a + (d - diff) ** 2, 0) / (diffs.length - 1) / diffs.length)
       console.log(
-        `${target.name}\n  mean ${mean(target.cpu).toFixed(3)} (${(mean(target.cpu) / mean(base.cpu)).toFixed(2)}× the floor), ` +
+        `${target.name}\n  mean ${mean(target.cpu).toFixed(3)} (${
+          (mean(target.cpu) / mean(base.cpu)).toFixed(2)
+        }× the floor), ` +
           `minus the floor ${diff.toFixed(3)} ± ${se.toFixed(3)} (standard error)`
       )
     }

@@ -13,7 +13,11 @@ export const startChild = (file: string, env: Record<string, string>): Promise<C
   new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
-      ["--conditions=@porter/source", "--disable-warning=ExperimentalWarning", fileURLToPath(new URL(file, import.meta.url))],
+      [
+        "--conditions=@porter/source",
+        "--disable-warning=ExperimentalWarning",
+        fileURLToPath(new URL(file, import.meta.url))
+      ],
       { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] }
     )
     let buffered = ""

@@ -33,7 +33,13 @@ export const fire = async (url: string, deliveries: ReadonlyArray<Signed>, conne
       setupRequest: (request) => {
         // autocannon may ask for one request more than `amount` on some connections; wrap around.
         const delivery = deliveries[next++ % deliveries.length]!
-        return { ...request, method: "POST", path: target.pathname, headers: { ...delivery.headers }, body: delivery.body }
+        return {
+          ...request,
+          method: "POST",
+          path: target.pathname,
+          headers: { ...delivery.headers },
+          body: delivery.body
+        }
       }
     }]
   })

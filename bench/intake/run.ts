@@ -31,29 +31,29 @@
  * the embedded intake and the Probot app with V8's profiler inside each process (`profiling.ts`); it prints where
  * the time goes.
  */
+import * as D1Testing from "@porter/d1/testing"
+import * as Build from "@porter/worker/build"
+import { COMPATIBILITY_DATE } from "@porter/worker/local"
+import { convertV4MiniflareOptions, Miniflare } from "miniflare"
 import { randomBytes, randomUUID } from "node:crypto"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { convertV4MiniflareOptions, Miniflare } from "miniflare"
-import * as D1Testing from "@porter/d1/testing"
-import * as Build from "@porter/worker/build"
-import { COMPATIBILITY_DATE } from "@porter/worker/local"
 import {
   bundleModules,
   cpuMs,
   type CpuProfile,
   fixed,
+  FLOOR_WORKER as FLOOR,
   machine,
   percentile,
-  type ProfileSummary,
   profiler,
+  type ProfileSummary,
   summarize,
   table,
   workerdPids,
-  workerEnv,
-  FLOOR_WORKER as FLOOR
+  workerEnv
 } from "../worker/support.ts"
 import { type Child, startChild } from "./children.ts"
 import { pool, type Signed } from "./deliveries.ts"
@@ -72,14 +72,15 @@ const warmup = Number(option("warmup", "400"))
 const profiling = args.includes("--profile")
 const PROFILED = 5000
 if (levels.some((l) => !Number.isInteger(l) || l < 1) || !(requests >= rounds) || !(rounds >= 1)) {
-  throw new Error("usage: run.ts [--part workerd,node] [--connections 1,10,50] [--requests N] [--rounds N] [--warmup N] [--profile]")
+  throw new Error(
+    "usage: run.ts [--part workerd,node] [--connections 1,10,50] [--requests N] [--rounds N] [--warmup N] [--profile]"
+  )
 }
 const perRound = Math.ceil(requests / rounds)
 
 const secret = randomBytes(20).toString("hex")
 
 // Workers ---------------------------------------------------------------------------------------------------------
-
 
 const NOOP = `
 export default {
@@ -125,10 +126,21 @@ const startWorker = async (name: string, script: string, env: Record<string, str
   const db = await miniflare.getD1Database("DB")
   await D1Testing.applyMigrations(db as unknown as Parameters<typeof D1Testing.applyMigrations>[0])
   const pids = workerdPids().filter((pid) => !before.has(pid))
-  return { name, url: new URL("/webhooks/github", url).href, pids: () => pids, stop: () => miniflare.dispose(), miniflare }
+  return {
+    name,
+    url: new URL("/webhooks/github", url).href,
+    pids: () => pids,
+    stop: () => miniflare.dispose(),
+    miniflare
+  }
 }
 
-const childTarget = (name: string, child: Child): Target => ({ name, url: child.url, pids: () => [child.pid], stop: child.stop })
+const childTarget = (name: string, child: Child): Target => ({
+  name,
+  url: child.url,
+  pids: () => [child.pid],
+  stop: child.stop
+})
 
 // Measuring -------------------------------------------------------------------------------------------------------
 
@@ -159,7 +171,9 @@ const round = async (target: Target, deliveries: ReadonlyArray<Signed>, connecti
   tally.seconds += fired.seconds
   tally.errors += fired.errors
   for (const [status, n] of fired.statuses) tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + n)
-  tally.cpu = tally.cpu !== undefined && before !== undefined && after !== undefined ? tally.cpu + after - before : undefined
+  tally.cpu = tally.cpu !== undefined && before !== undefined && after !== undefined
+    ? tally.cpu + after - before
+    : undefined
 }
 
 const summarizeTally = (target: string, connections: number, tally: Tally): Row => {
@@ -211,7 +225,10 @@ const PROBOT = "Probot app (Node)"
 const EMBED = "Porter embedded (Node)"
 
 const workerdPart = async (probot: Child) => {
-  const env = { ...workerEnv({ github: "http://127.0.0.1:9", fly: "http://127.0.0.1:9" }), GITHUB_WEBHOOK_SECRET: secret }
+  const env = {
+    ...workerEnv({ github: "http://127.0.0.1:9", fly: "http://127.0.0.1:9" }),
+    GITHUB_WEBHOOK_SECRET: secret
+  }
   const intakeOnlyEntry = fileURLToPath(new URL("../worker/intakeOnly.ts", import.meta.url))
   const intakeOnly = await Build.bundle({ entryPoint: intakeOnlyEntry })
   const rows: Array<Row> = []
@@ -245,7 +262,17 @@ const workerdPart = async (probot: Child) => {
   const at = (name: string, connections: number) => rows.find((r) => r.target === name && r.connections === connections)
   console.log("### Webhook intake in workerd (local D1), beside the floor and Probot\n")
   console.log(table(
-    ["target", "connections", "answers/s", "p50 ms", "p99 ms", "CPU ms/req", "throughput vs floor", "CPU vs floor", "statuses"],
+    [
+      "target",
+      "connections",
+      "answers/s",
+      "p50 ms",
+      "p99 ms",
+      "CPU ms/req",
+      "throughput vs floor",
+      "CPU vs floor",
+      "statuses"
+    ],
     rows.map((row) => {
       const floor = at(FLOOR_NAME, row.connections)!
       const self = row.target === FLOOR_NAME
@@ -257,17 +284,29 @@ const workerdPart = async (probot: Child) => {
       ])
     })
   ))
-  console.log("\nThe isolate's own CPU per webhook, by subtraction (ms; process CPU per request of the target minus a " +
-    "baseline's, same run and concurrency):\n")
+  console.log(
+    "\nThe isolate's own CPU per webhook, by subtraction (ms; process CPU per request of the target minus a " +
+      "baseline's, same run and concurrency):\n"
+  )
   console.log(table(
-    ["connections", "Porter − no-op", "Porter − (no-op + insert)", "floor − no-op", "floor − (no-op + insert)", "Porter/floor throughput", "Porter/floor CPU"],
+    [
+      "connections",
+      "Porter − no-op",
+      "Porter − (no-op + insert)",
+      "floor − no-op",
+      "floor − (no-op + insert)",
+      "Porter/floor throughput",
+      "Porter/floor CPU"
+    ],
     levels.map((connections) => {
       const porter = at(PORTER, connections)!
       const floor = at(FLOOR_NAME, connections)!
       const noop = at(NOOP_NAME, connections)!
       const insert = at(NOOP_INSERT_NAME, connections)!
       const minus = (a: Row, b: Row) =>
-        a.cpuPerRequest !== undefined && b.cpuPerRequest !== undefined ? fixed(a.cpuPerRequest - b.cpuPerRequest, 3) : "n/a"
+        a.cpuPerRequest !== undefined && b.cpuPerRequest !== undefined
+          ? fixed(a.cpuPerRequest - b.cpuPerRequest, 3)
+          : "n/a"
       return [
         String(connections),
         minus(porter, noop),
@@ -282,16 +321,20 @@ const workerdPart = async (probot: Child) => {
     })
   ))
   if (profile) {
-    console.log(`\nPorter's isolate under load (V8 sampling profiler through workerd's inspector, an unminified copy of the ` +
-      `same Worker, 2,000 deliveries at 10 connections after 1,000 for warm-up; wall-clock samples on the isolate's ` +
-      `thread, so a busy machine inflates them): JS ${fixed(profile.jsMs / 2000, 3)} ms/req (GC ` +
-      `${fixed(profile.gcMs / 2000, 3)}), native ${fixed(profile.programMs / 2000, 3)} ms/req. Self time by origin:\n`)
+    console.log(
+      `\nPorter's isolate under load (V8 sampling profiler through workerd's inspector, an unminified copy of the ` +
+        `same Worker, 2,000 deliveries at 10 connections after 1,000 for warm-up; wall-clock samples on the isolate's ` +
+        `thread, so a busy machine inflates them): JS ${fixed(profile.jsMs / 2000, 3)} ms/req (GC ` +
+        `${fixed(profile.gcMs / 2000, 3)}), native ${fixed(profile.programMs / 2000, 3)} ms/req. Self time by origin:\n`
+    )
     console.log(table(
       ["code", "ms/req"],
       profile.areas.filter((a) => a.ms / 2000 >= 0.005).map((a) => [a.name, fixed(a.ms / 2000, 3)])
     ))
     console.log("\nHeaviest calls (inclusive ms per request):\n")
-    console.log(table(["function", "ms/req"], profile.inclusive.slice(0, 15).map((f) => [f.name.trim(), fixed(f.ms / 2000, 3)])))
+    console.log(
+      table(["function", "ms/req"], profile.inclusive.slice(0, 15).map((f) => [f.name.trim(), fixed(f.ms / 2000, 3)]))
+    )
   }
   return rows
 }
@@ -328,7 +371,17 @@ const nodePart = async (probot: Child) => {
   const at = (name: string, connections: number) => rows.find((r) => r.target === name && r.connections === connections)
   console.log("### Intake embedded in a Node host (in-memory layers), beside Probot\n")
   console.log(table(
-    ["target", "connections", "answers/s", "p50 ms", "p99 ms", "CPU ms/req", "throughput vs Probot", "p99 vs Probot", "statuses"],
+    [
+      "target",
+      "connections",
+      "answers/s",
+      "p50 ms",
+      "p99 ms",
+      "CPU ms/req",
+      "throughput vs Probot",
+      "p99 vs Probot",
+      "statuses"
+    ],
     rows.map((row) => {
       const peer = at(PROBOT, row.connections)!
       const self = row.target === PROBOT
@@ -339,14 +392,25 @@ const nodePart = async (probot: Child) => {
     })
   ))
   if (profiles.length > 0) {
-    console.log(`\nWhere the CPU goes (V8 sampling profiler inside each process, ${PROFILED.toLocaleString("en")} deliveries at 10 ` +
-      "connections after 1,000 for warm-up; ms per request of self time, by where the code comes from):\n")
-    const names = [...new Set(profiles.flatMap(([, p]) => p.areas.filter((a) => a.ms / PROFILED >= 0.005).map((a) => a.name)))]
+    console.log(
+      `\nWhere the CPU goes (V8 sampling profiler inside each process, ${
+        PROFILED.toLocaleString("en")
+      } deliveries at 10 ` +
+        "connections after 1,000 for warm-up; ms per request of self time, by where the code comes from):\n"
+    )
+    const names = [
+      ...new Set(profiles.flatMap(([, p]) => p.areas.filter((a) => a.ms / PROFILED >= 0.005).map((a) => a.name)))
+    ]
     console.log(table(
       ["code", ...profiles.map(([name]) => name)],
       [
-        ["all (JS, GC, native on the main thread)", ...profiles.map(([, p]) => fixed((p.jsMs + p.programMs) / PROFILED, 3))],
-        ...names.map((area) => [area, ...profiles.map(([, p]) => fixed((p.areas.find((a) => a.name === area)?.ms ?? 0) / PROFILED, 3))])
+        [
+          "all (JS, GC, native on the main thread)",
+          ...profiles.map(([, p]) => fixed((p.jsMs + p.programMs) / PROFILED, 3))
+        ],
+        ...names.map((
+          area
+        ) => [area, ...profiles.map(([, p]) => fixed((p.areas.find((a) => a.name === area)?.ms ?? 0) / PROFILED, 3))])
       ]
     ))
     const porter = profiles.find(([name]) => name === EMBED)?.[1]
@@ -354,7 +418,9 @@ const nodePart = async (probot: Child) => {
       console.log("\nPorter's heaviest calls (inclusive ms per request; Porter's and Effect's code):\n")
       console.log(table(
         ["function", "ms/req"],
-        porter.inclusive.filter((f) => /\.ts:|effect|Http|Schema/.test(f.name)).slice(0, 15).map((f) => [f.name.trim(), fixed(f.ms / PROFILED, 3)])
+        porter.inclusive.filter((f) => /\.ts:|effect|Http|Schema/.test(f.name)).slice(0, 15).map((
+          f
+        ) => [f.name.trim(), fixed(f.ms / PROFILED, 3)])
       ))
     }
   }
@@ -364,7 +430,9 @@ const nodePart = async (probot: Child) => {
 // Main ------------------------------------------------------------------------------------------------------------
 
 console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`)
-console.log(`Per target and concurrency level: ${rounds} rounds of ${perRound} deliveries after ${warmup} for warm-up.\n`)
+console.log(
+  `Per target and concurrency level: ${rounds} rounds of ${perRound} deliveries after ${warmup} for warm-up.\n`
+)
 const probot = await startChild("./probotServer.ts", { WEBHOOK_SECRET: secret })
 try {
   if (parts.includes("workerd")) {

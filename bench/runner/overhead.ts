@@ -26,7 +26,14 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Forge from "../../packages/runner/test/support/Forge.ts"
-import { baseEnv, buildBundle, newTaskId, promptFor, startCallbackServer, taskEnv } from "../../packages/runner/test/support/Harness.ts"
+import {
+  baseEnv,
+  buildBundle,
+  newTaskId,
+  promptFor,
+  startCallbackServer,
+  taskEnv
+} from "../../packages/runner/test/support/Harness.ts"
 import { fixed, machine, median, table } from "../worker/support.ts"
 
 const args = process.argv.slice(2)
@@ -50,11 +57,15 @@ const gitEnv = {
 }
 
 const pathOf = (i: number) => `src/pkg${i % 50}/mod${Math.floor(i / 50) % 20}/file${i}.ts`
-const content = () => `export const data = [\n${randomBytes(1100).toString("base64").replace(/.{76}/g, "  \"$&\",\n")}]\n`
+const content = () =>
+  `export const data = [\n${randomBytes(1100).toString("base64").replace(/.{76}/g, "  \"$&\",\n")}]\n`
 
 /** Writes the history into `bare` with `git fast-import` (replacing `main`); returns commits and pack size. */
 const generate = async (bare: string) => {
-  const child = spawn("git", ["--git-dir", bare, "fast-import", "--force", "--quiet"], { env: gitEnv, stdio: ["pipe", "inherit", "inherit"] })
+  const child = spawn("git", ["--git-dir", bare, "fast-import", "--force", "--quiet"], {
+    env: gitEnv,
+    stdio: ["pipe", "inherit", "inherit"]
+  })
   let failed: Error | undefined
   child.stdin.on("error", (error) => (failed = error))
   const write = (text: string) =>
@@ -80,7 +91,9 @@ const generate = async (bare: string) => {
     process.stderr.write(`\rgenerating history… ${commits} commits `)
   }
   child.stdin.end()
-  await new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`fast-import exited ${code}`)))))
+  await new Promise<void>((resolve, reject) =>
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`fast-import exited ${code}`))))
+  )
   process.stderr.write("\n")
   const counted = execFileSync("git", ["--git-dir", bare, "count-objects", "-v"], { env: gitEnv, encoding: "utf8" })
   const packKiB = Number(/size-pack: (\d+)/.exec(counted)?.[1] ?? 0)
@@ -88,8 +101,21 @@ const generate = async (bare: string) => {
 }
 
 /** Starts `command`; resolves with the time until each `marks` pattern appeared on stdout and until the exit. */
-const timed = (command: string, argv: ReadonlyArray<string>, env: Record<string, string>, marks: ReadonlyArray<RegExp>, cwd?: string) =>
-  new Promise<{ readonly marks: ReadonlyArray<number | undefined>; readonly exit: number; readonly code: number | null; readonly output: string }>(
+const timed = (
+  command: string,
+  argv: ReadonlyArray<string>,
+  env: Record<string, string>,
+  marks: ReadonlyArray<RegExp>,
+  cwd?: string
+) =>
+  new Promise<
+    {
+      readonly marks: ReadonlyArray<number | undefined>
+      readonly exit: number
+      readonly code: number | null
+      readonly output: string
+    }
+  >(
     (resolve, reject) => {
       const started = performance.now()
       const child: ChildProcess = spawn(command, argv, { env, cwd, stdio: ["ignore", "pipe", "pipe"] })
@@ -128,7 +154,9 @@ try {
   const generated = performance.now()
   const { commits, packMb } = await generate(forge.barePath(repo))
   const generateSeconds = (performance.now() - generated) / 1000
-  const auth = `http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${forge.token}`).toString("base64")}`
+  const auth = `http.extraHeader=Authorization: Basic ${
+    Buffer.from(`x-access-token:${forge.token}`).toString("base64")
+  }`
 
   const plainClone: Array<number> = []
   const plainPush: Array<number> = []
@@ -146,7 +174,16 @@ try {
     plainClone.push(clone.exit)
     const started = performance.now()
     appendFileSync(join(dir, "PORTER_BENCH.md"), `- bench run ${run}\n`)
-    for (const argv of [["add", "-A"], ["commit", "-q", "-m", `bench run ${run}`], ["-c", auth, "push", "-q", "origin", `HEAD:refs/heads/plain-${run}`]]) {
+    for (
+      const argv of [["add", "-A"], ["commit", "-q", "-m", `bench run ${run}`], [
+        "-c",
+        auth,
+        "push",
+        "-q",
+        "origin",
+        `HEAD:refs/heads/plain-${run}`
+      ]]
+    ) {
       const step = await git(argv, dir)
       if (step.code !== 0) throw new Error(`git ${argv.join(" ")} failed: ${step.output}`)
     }
@@ -173,10 +210,16 @@ try {
           ...(filter === "blob:none" ? { PORTER_CLONE_FILTER: "blob:none" } : {})
         }
       })
-      const result = await timed(process.execPath, [entry], { ...baseEnv(), ...env }, [/==> branch/, /==> agent/, /==> commit/])
+      const result = await timed(process.execPath, [entry], { ...baseEnv(), ...env }, [
+        /==> branch/,
+        /==> agent/,
+        /==> commit/
+      ])
       if (result.code !== 0) throw new Error(`the runner exited ${result.code}:\n${result.output.slice(-3000)}`)
       const [branch, agent, commit] = result.marks
-      if (branch === undefined || agent === undefined || commit === undefined) throw new Error(`steps missing:\n${result.output}`)
+      if (branch === undefined || agent === undefined || commit === undefined) {
+        throw new Error(`steps missing:\n${result.output}`)
+      }
       if (filter === "default") {
         cloneStep.push(branch)
         runnerBefore.push(agent)
@@ -193,24 +236,64 @@ try {
   process.stderr.write("\n")
   const pulls = await forge.pulls(repo)
 
-  console.log(`### Runner overhead (${files.toLocaleString("en")} files, ${commits} commits, ${packMb.toFixed(0)} MB pack)\n`)
-  console.log(`Medians of ${runs} runs (ms); the runner is the bundle, \`script\` agent appending one line; working ` +
-    `trees in ${ramDisk === "/dev/shm" ? "a RAM disk (/dev/shm)" : ramDisk}; Node's compile cache warmed as in the image.\n`)
+  console.log(
+    `### Runner overhead (${files.toLocaleString("en")} files, ${commits} commits, ${packMb.toFixed(0)} MB pack)\n`
+  )
+  console.log(
+    `Medians of ${runs} runs (ms); the runner is the bundle, \`script\` agent appending one line; working ` +
+      `trees in ${
+        ramDisk === "/dev/shm" ? "a RAM disk (/dev/shm)" : ramDisk
+      }; Node's compile cache warmed as in the image.\n`
+  )
   const ratio = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => `${fixed(median(a) / median(b))}×`
   console.log(table(
     ["phase", "runner", "plain git", "runner / plain", "runs (runner)"],
     [
-      ["before the agent (start → agent) vs `git clone --depth 1`", fixed(median(runnerBefore), 0), fixed(median(plainClone), 0), ratio(runnerBefore, plainClone), runnerBefore.map((t) => t.toFixed(0)).join(" ")],
-      ["  of which start → clone done", fixed(median(cloneStep), 0), "", "", cloneStep.map((t) => t.toFixed(0)).join(" ")],
-      ["before the agent, partial clone (`PORTER_CLONE_FILTER=blob:none`)", fixed(median(partialBefore), 0), fixed(median(plainClone), 0), ratio(partialBefore, plainClone), partialBefore.map((t) => t.toFixed(0)).join(" ")],
-      ["  of which start → clone done", fixed(median(partialClone), 0), "", "", partialClone.map((t) => t.toFixed(0)).join(" ")],
-      ["after the agent (commit → exit: push, PR, callback) vs commit + push", fixed(median(runnerAfter), 0), fixed(median(plainPush), 0), ratio(runnerAfter, plainPush), runnerAfter.map((t) => t.toFixed(0)).join(" ")],
+      [
+        "before the agent (start → agent) vs `git clone --depth 1`",
+        fixed(median(runnerBefore), 0),
+        fixed(median(plainClone), 0),
+        ratio(runnerBefore, plainClone),
+        runnerBefore.map((t) => t.toFixed(0)).join(" ")
+      ],
+      [
+        "  of which start → clone done",
+        fixed(median(cloneStep), 0),
+        "",
+        "",
+        cloneStep.map((t) => t.toFixed(0)).join(" ")
+      ],
+      [
+        "before the agent, partial clone (`PORTER_CLONE_FILTER=blob:none`)",
+        fixed(median(partialBefore), 0),
+        fixed(median(plainClone), 0),
+        ratio(partialBefore, plainClone),
+        partialBefore.map((t) => t.toFixed(0)).join(" ")
+      ],
+      [
+        "  of which start → clone done",
+        fixed(median(partialClone), 0),
+        "",
+        "",
+        partialClone.map((t) => t.toFixed(0)).join(" ")
+      ],
+      [
+        "after the agent (commit → exit: push, PR, callback) vs commit + push",
+        fixed(median(runnerAfter), 0),
+        fixed(median(plainPush), 0),
+        ratio(runnerAfter, plainPush),
+        runnerAfter.map((t) => t.toFixed(0)).join(" ")
+      ],
       ["whole run", fixed(median(runnerTotal), 0), "", "", runnerTotal.map((t) => t.toFixed(0)).join(" ")]
     ]
   ))
-  console.log(`\nPlain clone runs: ${plainClone.map((t) => t.toFixed(0)).join(" ")} ms; plain commit + push: ` +
-    `${plainPush.map((t) => t.toFixed(0)).join(" ")} ms. Generating the history took ${generateSeconds.toFixed(0)} s. ` +
-    `Pull requests opened by the runner: ${pulls.length}/${2 * runs}.`)
+  console.log(
+    `\nPlain clone runs: ${plainClone.map((t) => t.toFixed(0)).join(" ")} ms; plain commit + push: ` +
+      `${plainPush.map((t) => t.toFixed(0)).join(" ")} ms. Generating the history took ${
+        generateSeconds.toFixed(0)
+      } s. ` +
+      `Pull requests opened by the runner: ${pulls.length}/${2 * runs}.`
+  )
 } finally {
   await callbacks.close()
   await forge.close()

@@ -14,12 +14,12 @@
  *   `scheduled()` times them all out (each: a conditional update, the audit trail, a status comment on GitHub). This
  *   cost follows the due tasks, not the table: GitHub and Fly are a stub on loopback that answers at once.
  */
-import { D1Client } from "@effect/sql-d1"
 import type { D1Database } from "@cloudflare/workers-types"
-import { Context, Effect, Layer } from "effect"
-import { SqlClient } from "effect/sql"
+import { D1Client } from "@effect/sql-d1"
 import { D1TaskStore } from "@porter/d1"
 import * as Local from "@porter/worker/local"
+import { Context, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
 import { fillAll } from "../d1/sweep.ts"
 import { cpuMs, fixed, machine, median, table, workerdPids, workerEnv } from "../worker/support.ts"
 import * as Stubs from "./stubs.ts"
@@ -40,7 +40,11 @@ const dueQuery = (db: D1Database, now: number) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(D1Client.layer({ db }).pipe(Layer.orDie))
     const sql = Context.get(context, SqlClient.SqlClient)
-    return D1TaskStore.dueStatement(sql, now, { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, dispatchTimeoutMs: 3 * 60_000, limit: 500 })
+    return D1TaskStore.dueStatement(sql, now, {
+      heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+      dispatchTimeoutMs: 3 * 60_000,
+      limit: 500
+    })
       .compile()
   })))
 
@@ -73,7 +77,9 @@ const addDue = (db: D1Database, count: number, now: number) => {
 }
 
 const timedOut = async (db: D1Database) =>
-  (await db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'task_z%' AND state = 'timed_out'").first<{ n: number }>())?.n ?? 0
+  (await db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'task_z%' AND state = 'timed_out'").first<
+    { n: number }
+  >())?.n ?? 0
 
 interface Row {
   readonly size: number
@@ -82,7 +88,9 @@ interface Row {
   readonly reported: number
   readonly cronWall: number
   readonly cronCpu: number | undefined
-  readonly due: ReadonlyArray<{ readonly count: number; readonly wall: number; readonly cpu: number | undefined; readonly ended: number }>
+  readonly due: ReadonlyArray<
+    { readonly count: number; readonly wall: number; readonly cpu: number | undefined; readonly ended: number }
+  >
 }
 
 const stubs = await Stubs.start()
@@ -100,8 +108,12 @@ try {
       const pids = workerdPids().filter((pid) => !before.has(pid))
       // Healthy active rows are stamped 30 minutes ahead, so none falls due while the rest is measured.
       const started = performance.now()
-      await fillAll(worker.db, size, Date.now() + 30 * 60_000, (done) =>
-        process.stderr.write(`\rfilling… ${done.toLocaleString("en")} / ${size.toLocaleString("en")} tasks `))
+      await fillAll(
+        worker.db,
+        size,
+        Date.now() + 30 * 60_000,
+        (done) => process.stderr.write(`\rfilling… ${done.toLocaleString("en")} / ${size.toLocaleString("en")} tasks `)
+      )
       const fillSeconds = (performance.now() - started) / 1000
       process.stderr.write("\n")
 
@@ -159,8 +171,10 @@ try {
 }
 
 console.log(`### Watchdog sweep at scale (the Worker's Cron Trigger in workerd, local D1)\n`)
-console.log(`Medians of ${runs} runs after one warm-up; the due-task columns are one run each. CPU: the workerd ` +
-  `process (isolate, D1's SQLite, Miniflare's entry Worker), 10 ms resolution.\n`)
+console.log(
+  `Medians of ${runs} runs after one warm-up; the due-task columns are one run each. CPU: the workerd ` +
+    `process (isolate, D1's SQLite, Miniflare's entry Worker), 10 ms resolution.\n`
+)
 console.log(table(
   [
     "tasks",
@@ -179,9 +193,13 @@ console.log(table(
     ...row.due.flatMap((d) => [fixed(d.wall, 0), fixed(d.cpu, 0), `${d.ended}/${d.count}`])
   ])
 ))
-console.log(`\nFilling took ${rows.map((r) => `${r.fillSeconds.toFixed(1)} s`).join(", ")}. Stub calls: ` +
-  [...stubs.calls()].map(([kind, n]) => `${kind} ${n}`).join(", ") + ".")
-const missed = rows.flatMap((r) => r.due.filter((d) => d.ended !== d.count).map((d) => `${r.size}: ${d.ended}/${d.count}`))
+console.log(
+  `\nFilling took ${rows.map((r) => `${r.fillSeconds.toFixed(1)} s`).join(", ")}. Stub calls: ` +
+    [...stubs.calls()].map(([kind, n]) => `${kind} ${n}`).join(", ") + "."
+)
+const missed = rows.flatMap((r) =>
+  r.due.filter((d) => d.ended !== d.count).map((d) => `${r.size}: ${d.ended}/${d.count}`)
+)
 if (missed.length > 0) {
   console.error(`FAILED: due tasks not timed out (${missed.join(", ")})`)
   process.exitCode = 1

@@ -27,16 +27,27 @@ export const start = (): Promise<Stubs> =>
           response.end(JSON.stringify(body))
         }
         if (method === "POST" && /\/app\/installations\/\d+\/access_tokens$/.test(url)) {
-          return send(201, { token: "ghs_benchinstallationtoken", expires_at: new Date(Date.now() + 3_600_000).toISOString() }, "token")
+          return send(201, {
+            token: "ghs_benchinstallationtoken",
+            expires_at: new Date(Date.now() + 3_600_000).toISOString()
+          }, "token")
         }
-        if (method === "GET" && /^\/repos\/[^/]+\/[^/]+\/installation$/.test(url)) return send(200, { id: 31 }, "installation")
-        if (method === "POST" && /\/issues\/\d+\/comments$/.test(url)) return send(201, { id: ++ids }, "comment")
+        if (method === "GET" && /^\/repos\/[^/]+\/[^/]+\/installation$/.test(url)) {
+          return send(200, { id: 31 }, "installation")
+        }
+        if (method === "POST" && /\/issues\/\d+\/comments$/.test(url)) {
+          return send(201, { id: ++ids }, "comment")
+        }
         if (method === "PATCH" && /\/issues\/comments\/\d+$/.test(url)) return send(200, { id: 1 }, "comment edit")
         if (/\/reactions$/.test(url)) return send(201, { id: ++ids, content: "eyes" }, "reaction")
         if (/\/labels/.test(url)) return send(200, [], "labels")
         if (method === "GET" && /\/v1\/apps\/[^/]+\/machines$/.test(url)) return send(200, [], "machine list")
-        if (method === "DELETE" && /\/v1\/apps\/[^/]+\/machines\/[^/]+$/.test(url)) return send(200, { ok: true }, "machine destroy")
-        if (method === "GET" && /\/v1\/apps\/[^/]+$/.test(url)) return send(200, { name: "porter-bench" }, "app")
+        if (method === "DELETE" && /\/v1\/apps\/[^/]+\/machines\/[^/]+$/.test(url)) {
+          return send(200, { ok: true }, "machine destroy")
+        }
+        if (method === "GET" && /\/v1\/apps\/[^/]+$/.test(url)) {
+          return send(200, { name: "porter-bench" }, "app")
+        }
         send(404, { message: "Not Found" }, `404 ${method} ${url}`)
       })
     })

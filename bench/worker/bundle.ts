@@ -10,10 +10,10 @@
  * (workerd's own start included); the difference to the empty Worker is what Porter's module costs. Medians.
  * Exits 1 when the bundle is over budget.
  */
-import { performance } from "node:perf_hooks"
-import { convertV4MiniflareOptions, Miniflare } from "miniflare"
 import * as Build from "@porter/worker/build"
 import { COMPATIBILITY_DATE } from "@porter/worker/local"
+import { convertV4MiniflareOptions, Miniflare } from "miniflare"
+import { performance } from "node:perf_hooks"
 import { cpuMs, fixed, machine, median, table, workerdPids, workerEnv } from "./support.ts"
 
 const BUDGET_GZIP_BYTES = 225 * 1024
@@ -24,7 +24,9 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 const built = await Build.bundle()
 console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.\n`)
 console.log("### Worker bundle\n")
-console.log(`Bundle: ${kib(built.bytes)} minified, **${kib(built.gzipBytes)} gzipped** (budget ${kib(BUDGET_GZIP_BYTES)}).\n`)
+console.log(
+  `Bundle: ${kib(built.bytes)} minified, **${kib(built.gzipBytes)} gzipped** (budget ${kib(BUDGET_GZIP_BYTES)}).\n`
+)
 console.log(table(
   ["package", "minified", "share"],
   Build.contributors(built.metafile).slice(0, 10).map(({ bytes, name }) => [

@@ -1,11 +1,11 @@
 // The Worker with its background work dropped: what the webhook answer itself costs (verify, decode, parse,
 // claim), for the comparison with the floor. Bundled by webhooks.ts; never deployed.
-import { restore } from "@porter/worker/prelude"
 import type { ExecutionContext } from "@cloudflare/workers-types"
-import { env } from "cloudflare:workers"
-import { Effect, Layer } from "effect"
 import { Background } from "@porter/core"
 import * as WorkerApp from "@porter/worker/app"
+import { restore } from "@porter/worker/prelude"
+import { env } from "cloudflare:workers"
+import { Effect, Layer } from "effect"
 
 restore()
 

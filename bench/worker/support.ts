@@ -73,7 +73,11 @@ export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyA
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(" | ")} |`
-  return [line(head), `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.map(line)]
+  return [
+    line(head),
+    `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`,
+    ...rows.map(line)
+  ]
     .join("\n")
 }
 
@@ -81,7 +85,9 @@ export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyA
 export const machine = async (): Promise<string> => {
   const os = await import("node:os")
   const cpus = os.cpus()
-  return `${cpus.length} × ${cpus[0]?.model ?? "?"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
+  return `${cpus.length} × ${cpus[0]?.model ?? "?"}, ${
+    Math.round(os.totalmem() / 2 ** 30)
+  } GiB, Node ${process.version}, ` +
     `load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`
 }
 
@@ -263,7 +269,9 @@ export default {
     let diff = expected.length ^ given.length
     for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ given.charCodeAt(i)
     if (diff !== 0) return new Response("bad signature", { status: 401 })
-    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, ${withPayload ? "?" : "NULL"}) ON CONFLICT DO NOTHING")
+    await env.DB.prepare("INSERT INTO deliveries (id, received_at, payload) VALUES (?, ?, ${
+  withPayload ? "?" : "NULL"
+}) ON CONFLICT DO NOTHING")
       .bind(request.headers.get("x-github-delivery"), Date.now()${withPayload ? ", body" : ""}).run()
     return new Response(null, { status: 202 })
   }

@@ -22,16 +22,27 @@
  * floor" is what Porter adds to the floor's figure at the same concurrency: the best estimate here of the
  * isolate's own extra CPU per webhook. `--profile` adds a V8 CPU profile of the isolate (by function).
  */
+import * as D1Testing from "@porter/d1/testing"
+import * as Build from "@porter/worker/build"
+import { COMPATIBILITY_DATE } from "@porter/worker/local"
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare"
 import { randomUUID } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare"
-import * as D1Testing from "@porter/d1/testing"
-import * as Build from "@porter/worker/build"
-import { COMPATIBILITY_DATE } from "@porter/worker/local"
-import { payload, type Signed, sign } from "../intake/deliveries.ts"
-import { cpuMs, fixed, FLOOR_WORKER, machine, percentile, type ProfileSummary, profiler, table, workerdPids, workerEnv } from "./support.ts"
+import { payload, sign, type Signed } from "../intake/deliveries.ts"
+import {
+  cpuMs,
+  fixed,
+  FLOOR_WORKER,
+  machine,
+  percentile,
+  profiler,
+  type ProfileSummary,
+  table,
+  workerdPids,
+  workerEnv
+} from "./support.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string) => {
@@ -59,7 +70,10 @@ const stubGitHub = () =>
           response.end(JSON.stringify(body))
         }
         if (request.method === "POST" && /\/app\/installations\/\d+\/access_tokens$/.test(url)) {
-          return send(201, { token: "ghs_benchinstallationtoken", expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+          return send(201, {
+            token: "ghs_benchinstallationtoken",
+            expires_at: new Date(Date.now() + 3_600_000).toISOString()
+          })
         }
         if (request.method === "GET" && /^\/repos\/[^/]+\/[^/]+\/installation$/.test(url)) return send(200, { id: 31 })
         if (request.method === "GET" && /^\/repos\/[^/]+\/[^/]+\/installation$/.test(url)) return send(200, { id: 31 })
@@ -116,7 +130,12 @@ const start = async (script: string, env: Record<string, string>) => {
   const url = await miniflare.ready
   const db = await miniflare.getD1Database("DB")
   await D1Testing.applyMigrations(db as unknown as Parameters<typeof D1Testing.applyMigrations>[0])
-  return { miniflare, url: new URL("/webhooks/github", url).href, db, pids: workerdPids().filter((pid) => !before.has(pid)) }
+  return {
+    miniflare,
+    url: new URL("/webhooks/github", url).href,
+    db,
+    pids: workerdPids().filter((pid) => !before.has(pid))
+  }
 }
 
 type Started = Awaited<ReturnType<typeof start>>
@@ -130,7 +149,11 @@ const fire = async (worker: Started, requests: ReadonlyArray<Signed>, concurrenc
     while (next < requests.length) {
       const request = requests[next++]!
       const started = performance.now()
-      const response = await worker.miniflare.dispatchFetch(worker.url, { method: "POST", headers: request.headers, body: request.body })
+      const response = await worker.miniflare.dispatchFetch(worker.url, {
+        method: "POST",
+        headers: request.headers,
+        body: request.body
+      })
       await response.arrayBuffer()
       times.push(performance.now() - started)
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
@@ -144,7 +167,9 @@ const fire = async (worker: Started, requests: ReadonlyArray<Signed>, concurrenc
 /** Waits until every claimed delivery was handled (the background work of the accepted path is over). */
 const settle = async (worker: Started) => {
   for (let i = 0; i < 600; i++) {
-    const row = await worker.db.prepare("SELECT count(*) AS n FROM deliveries WHERE completed_at IS NULL AND payload IS NOT NULL")
+    const row = await worker.db.prepare(
+      "SELECT count(*) AS n FROM deliveries WHERE completed_at IS NULL AND payload IS NOT NULL"
+    )
       .first<{ n: number }>()
     if ((row?.n ?? 0) === 0) return
     if (process.env["BENCH_LOGS"] && i % 20 === 0) console.error(`settling: ${row?.n} deliveries pending`)
@@ -161,7 +186,14 @@ interface Tally {
 }
 
 /** One batch of `count` deliveries; answers, time and workerd CPU are added to `tally`. */
-const batch = async (worker: Started, make: () => Signed, count: number, concurrency: number, background: boolean, tally: Tally) => {
+const batch = async (
+  worker: Started,
+  make: () => Signed,
+  count: number,
+  concurrency: number,
+  background: boolean,
+  tally: Tally
+) => {
   const requests = Array.from({ length: count }, make)
   const cpuBefore = cpuMs(worker.pids)
   const { seconds, statuses, times } = await fire(worker, requests, concurrency)
@@ -210,11 +242,16 @@ const secret = env["GITHUB_WEBHOOK_SECRET"]!
 const built = await Build.bundle()
 const intakeOnly = await Build.bundle({ entryPoint: fileURLToPath(new URL("./intakeOnly.ts", import.meta.url)) })
 let commentId = 1_000_000
-const accepted = () => sign(secret, JSON.stringify(payload(++commentId, "@porter script make the parser accept ISO weeks")))
+const accepted = () =>
+  sign(secret, JSON.stringify(payload(++commentId, "@porter script make the parser accept ISO weeks")))
 const ignored = () => sign(secret, JSON.stringify(payload(++commentId, "Same here, it also fails for 2026-W53.")))
 
 console.log(`# Webhook answer time in workerd\n\n${await machine()}\n`)
-console.log(`Bundle ${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped; ${deliveries} deliveries per row after ${warmup} for warm-up.\n`)
+console.log(
+  `Bundle ${
+    (built.gzipBytes / 1024).toFixed(1)
+  } KiB gzipped; ${deliveries} deliveries per row after ${warmup} for warm-up.\n`
+)
 
 const INTAKE = "Porter, intake only"
 const ACCEPTED = "Porter, accepted + background"
@@ -231,7 +268,15 @@ const workers: ReadonlyArray<readonly [string, string, () => Signed, boolean]> =
 const rounds = 5
 const runs: Array<Run> = []
 for (const concurrency of levels) {
-  const started: Array<{ readonly name: string; readonly worker: Started; readonly make: () => Signed; readonly background: boolean; readonly tally: Tally }> = []
+  const started: Array<
+    {
+      readonly name: string
+      readonly worker: Started
+      readonly make: () => Signed
+      readonly background: boolean
+      readonly tally: Tally
+    }
+  > = []
   try {
     for (const [name, script, make, background] of workers) {
       const worker = await start(script, env)
@@ -241,13 +286,17 @@ for (const concurrency of levels) {
     }
     for (let round = 0; round < rounds; round++) {
       const count = Math.ceil(deliveries / rounds)
-      for (const entry of started) await batch(entry.worker, entry.make, count, concurrency, entry.background, entry.tally)
+      for (const entry of started) {
+        await batch(entry.worker, entry.make, count, concurrency, entry.background, entry.tally)
+      }
     }
     for (const entry of started) {
       const run = summarize(entry.name, concurrency, entry.tally)
-      runs.push(args.includes("--profile") && concurrency === levels[0]
-        ? { ...run, profile: await profile(entry.worker, entry.make, entry.background) }
-        : run)
+      runs.push(
+        args.includes("--profile") && concurrency === levels[0]
+          ? { ...run, profile: await profile(entry.worker, entry.make, entry.background) }
+          : run
+      )
     }
   } finally {
     for (const entry of started) await entry.worker.miniflare.dispose()
@@ -258,7 +307,18 @@ github.server.close()
 
 const floorAt = (concurrency: number) => runs.find((r) => r.worker === FLOOR_NAME && r.concurrency === concurrency)
 console.log(table(
-  ["Worker", "concurrency", "answers/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "workerd CPU ms/delivery", "Δ CPU vs floor", "statuses"],
+  [
+    "Worker",
+    "concurrency",
+    "answers/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "workerd CPU ms/delivery",
+    "Δ CPU vs floor",
+    "statuses"
+  ],
   runs.map((run) => {
     const floor = floorAt(run.concurrency)
     const delta = run.cpuPerDelivery !== undefined && floor?.cpuPerDelivery !== undefined
@@ -292,8 +352,10 @@ console.log(table(
 ))
 const profiles = runs.filter((run) => run.profile !== undefined)
 if (profiles.length > 0) {
-  console.log(`\nWhere the isolate's time goes (V8 sampling profiler, ${profiled} deliveries at concurrency 8; wall-clock ` +
-    "samples, so a busy machine inflates them):\n")
+  console.log(
+    `\nWhere the isolate's time goes (V8 sampling profiler, ${profiled} deliveries at concurrency 8; wall-clock ` +
+      "samples, so a busy machine inflates them):\n"
+  )
   console.log(table(
     ["Worker", "JS ms/delivery", "of which GC", "native ms/delivery", "top functions (self ms)"],
     profiles.map((run) => [

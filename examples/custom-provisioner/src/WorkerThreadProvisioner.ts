@@ -3,9 +3,9 @@
  * same filesystem): an example of the port, not a sandbox. Each thread gets the machine environment as
  * `workerData.env` (secrets included, unwrapped only here).
  */
-import { Worker } from "node:worker_threads"
-import { Clock, Effect, Layer, Option, Redacted } from "effect"
 import { Errors, type Ids, MachineProvisioner } from "@porter/core"
+import { Clock, Effect, Layer, Option, Redacted } from "effect"
+import { Worker } from "node:worker_threads"
 
 export interface Options {
   /** The script each machine runs (an ES module path or URL). */
@@ -29,10 +29,14 @@ export const make = (options: Options) =>
 
     const create = Effect.fn("WorkerThreads.create")(function*(spec: MachineProvisioner.MachineSpec) {
       const id = `wt_${(++counter).toString(36)}_${spec.taskId.slice(-8)}` as Ids.MachineId
-      const env = { ...spec.env, ...Object.fromEntries(Object.entries(spec.secretEnv).map(([k, v]) => [k, Redacted.value(v)])) }
+      const env = {
+        ...spec.env,
+        ...Object.fromEntries(Object.entries(spec.secretEnv).map(([k, v]) => [k, Redacted.value(v)]))
+      }
       const worker = yield* Effect.try({
         try: () => new Worker(options.script, { workerData: { env } }),
-        catch: (cause) => new Errors.ProvisionError({ reason: "bad_config", message: `cannot start ${options.script}`, cause })
+        catch: (cause) =>
+          new Errors.ProvisionError({ reason: "bad_config", message: `cannot start ${options.script}`, cause })
       })
       const machine = new MachineProvisioner.Machine({
         id,

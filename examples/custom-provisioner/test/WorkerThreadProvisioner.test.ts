@@ -1,5 +1,5 @@
-import { MachineProvisionerSuite } from "@porter/testing"
 import { WorkerThreadProvisioner } from "@porter-examples/custom-provisioner"
+import { MachineProvisionerSuite } from "@porter/testing"
 
 // The same contract Fly, Docker, local processes and the in-memory provisioner pass.
 MachineProvisionerSuite.run(

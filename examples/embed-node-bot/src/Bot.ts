@@ -16,9 +16,6 @@
  * `SqlClient`) — or share work between several processes (the in-memory stores are per process).
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
-import { NetAddress } from "effect/net"
 import {
   AgentCatalog,
   type Authorizer,
@@ -46,6 +43,9 @@ import { type DockerEngine, DockerProvisioner } from "@porter/docker"
 import { type AppJwt, GitHub, GitHubAuth, GitHubAuthorizer, GitHubClient, GitHubWebhooks } from "@porter/github"
 import { LocalProvisioner } from "@porter/local"
 import { InMemorySecretStore, InMemoryTaskStore } from "@porter/testing"
+import { Clock, Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
+import { NetAddress } from "effect/net"
 import * as WebhookRoute from "./WebhookRoute.ts"
 
 /** The running bot: where it listens and where GitHub and machines reach it. */
@@ -148,36 +148,38 @@ export const gitUrlFor = (apiUrl: string): string => {
  * `GET /`: the bot's own page — who it is, where to point GitHub, how busy it is. The recent tasks (repository
  * names, pull request links) are shown only to the admin token's holder: the page is public.
  */
-export const statusRoute = HttpRouter.use(Effect.fn("Bot.statusRoute")(function*(router) {
-  const bot = yield* Bot
-  const config = yield* PorterConfig.PorterConfig
-  const store = yield* TaskStore.TaskStore
-  const provisioner = yield* MachineProvisioner.MachineProvisioner
-  yield* router.add("GET", "/", (request) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const activeTasks = yield* store.countActive({})
-      const machines = yield* Effect.option(provisioner.list())
-      const recent = HttpApp.isAdminRequest(request, config.adminToken) ? yield* store.list({ limit: 10 }) : undefined
-      return json(200, {
-        bot: "embed-node-bot",
-        uptimeSeconds: Math.floor((now - bot.startedAt) / 1000),
-        webhookUrl: bot.webhookUrl,
-        machines: bot.machines,
-        liveMachines: Option.getOrNull(Option.map(machines, (list) => list.length)),
-        activeTasks,
-        ...(recent === undefined ? {} : {
-          recentTasks: recent.map((task) => ({
-            id: task.id,
-            state: task.state,
-            issue: `${task.repo.fullName}#${task.issueNumber}`,
-            agent: task.agent,
-            ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {})
-          }))
+export const statusRoute = HttpRouter.use(
+  Effect.fn("Bot.statusRoute")(function*(router) {
+    const bot = yield* Bot
+    const config = yield* PorterConfig.PorterConfig
+    const store = yield* TaskStore.TaskStore
+    const provisioner = yield* MachineProvisioner.MachineProvisioner
+    yield* router.add("GET", "/", (request) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const activeTasks = yield* store.countActive({})
+        const machines = yield* Effect.option(provisioner.list())
+        const recent = HttpApp.isAdminRequest(request, config.adminToken) ? yield* store.list({ limit: 10 }) : undefined
+        return json(200, {
+          bot: "embed-node-bot",
+          uptimeSeconds: Math.floor((now - bot.startedAt) / 1000),
+          webhookUrl: bot.webhookUrl,
+          machines: bot.machines,
+          liveMachines: Option.getOrNull(Option.map(machines, (list) => list.length)),
+          activeTasks,
+          ...(recent === undefined ? {} : {
+            recentTasks: recent.map((task) => ({
+              id: task.id,
+              state: task.state,
+              issue: `${task.repo.fullName}#${task.issueNumber}`,
+              agent: task.agent,
+              ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {})
+            }))
+          })
         })
-      })
-    }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" })))))
-}))
+      }).pipe(Effect.catchTag("StoreError", () => Effect.succeed(json(503, { error: "storage unavailable" })))))
+  })
+)
 
 /** Porter's routes (webhooks, callbacks, task status, the admin API, `/openapi.json`). */
 export const porterRoutes = HttpApp.routes

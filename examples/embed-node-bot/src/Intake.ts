@@ -9,10 +9,10 @@
  * sweep gives up on them), or keep anything in memory bounded over a very long run (every comment and machine is
  * recorded).
  */
-import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { Authorizer, Background, Ids, RepoTokens, type Settings } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
 import { type GitHubRecorder, InMemoryProvisioner, type Machines, RecordingReporter } from "@porter/testing"
+import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import * as Bot from "./Bot.ts"
 
 export interface IntakeOptions {

@@ -12,9 +12,9 @@
  *
  * Cannot: stream a body (the fast path needs `Content-Length`; chunked deliveries take the router, which streams).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import { Effect, Layer } from "effect"
 import { Errors, Intake, PorterConfig } from "@porter/core"
+import { Effect, Layer } from "effect"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 
 /** Where the route is installed; `handle` answers `true` when it took the request. */
 export interface Slot {

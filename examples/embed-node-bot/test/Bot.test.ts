@@ -3,8 +3,8 @@
 // Porter runner (the `script` agent, no model), which clones, commits, pushes and opens the pull request with the
 // machine's token, and calls the bot back.
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
 import { Messages } from "@porter/core"
+import { Effect, Option } from "effect"
 import * as Support from "./support.ts"
 import { Stack } from "./support.ts"
 

@@ -1,7 +1,7 @@
 // The bot's configuration from environment variables (`main.ts` runs exactly `Bot.layerConfig`).
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Redacted } from "effect"
 import { Bot } from "@porter-examples/embed-node-bot"
+import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Redacted } from "effect"
 import * as Support from "./support.ts"
 
 const withEnv = (env: Record<string, string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -61,9 +61,11 @@ describe("the bot's configuration", () => {
         [{ ...minimal, PORTER_MACHINES: "fly" }, "PORTER_MACHINES"]
       ]
       for (const [env, variable] of cases) {
-        const exit = yield* Effect.exit(Effect.gen(function*() {
-          return yield* Bot.config
-        }).pipe(withEnv(env)))
+        const exit = yield* Effect.exit(
+          Effect.gen(function*() {
+            return yield* Bot.config
+          }).pipe(withEnv(env))
+        )
         assert.isTrue(Exit.isFailure(exit), JSON.stringify(env))
         if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), `"${variable}"`, JSON.stringify(env))
       }

@@ -1,10 +1,10 @@
 // The benchmark variant: everything in memory but the real GitHubWebhooks intake, over real HTTP on loopback.
 // Deliveries are GitHub's own `issue_comment.created` example (`@octokit/webhooks-examples`), signed like GitHub.
-import { createRequire } from "node:module"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option } from "effect"
-import { GitHubRecorder, Machines } from "@porter/testing"
 import { Bot, Intake } from "@porter-examples/embed-node-bot"
+import { GitHubRecorder, Machines } from "@porter/testing"
+import { Context, Effect, Layer, Option } from "effect"
+import { createRequire } from "node:module"
 import * as Support from "./support.ts"
 
 interface Example {
@@ -118,7 +118,11 @@ describe("the intake-only bot (benchmarks)", () => {
       const large = payload(`@porter script ${"x".repeat(1100 * 1024)}`)
       same("too large", yield* both("large", large), 413)
       const duplicate = yield* post("accepted-direct", payload("@porter script add a line"), { chunked: true })
-      assert.deepStrictEqual(duplicate.body, { ignored: "duplicate delivery" }, "the direct route's claim is the router's")
+      assert.deepStrictEqual(
+        duplicate.body,
+        { ignored: "duplicate delivery" },
+        "the direct route's claim is the router's"
+      )
     }))
 
   it.live("start() for plain scripts: listens on a free port, `skip` stops at the claim, close() stops it", () =>

@@ -3,10 +3,10 @@
  * pointed at it in App mode, machines being child processes that run the real Porter runner. People act through
  * the emulator's REST API, as on GitHub; the tests look at what users see.
  */
-import { createHmac } from "node:crypto"
-import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
-import { GitHubEmulator } from "@porter/testkit"
 import { Bot } from "@porter-examples/embed-node-bot"
+import { GitHubEmulator } from "@porter/testkit"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { createHmac } from "node:crypto"
 
 export const ADMIN_TOKEN = "embed-bot-admin-token-0123456789"
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` }

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import { StatsBot } from "@porter-examples/testing-with-porter"
 import { Errors, Event, SecretStore, WebhookIntake } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
-import { StatsBot } from "@porter-examples/testing-with-porter"
+import { Effect, Layer, Redacted, Schema } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
 
 // In production the intake is `@porter/github`'s HMAC-verifying layer; here events arrive as trusted JSON.
 const trustedIntake = Layer.succeed(
@@ -28,10 +28,11 @@ const makeBot = Effect.gen(function*() {
     { disableLogger: true }
   )
   yield* Effect.addFinalizer(() => Effect.promise(dispose))
-  return (request: Request) => Effect.promise(async () => {
-    const response = await handler(request)
-    return { status: response.status, body: await response.json() as Record<string, unknown> }
-  })
+  return (request: Request) =>
+    Effect.promise(async () => {
+      const response = await handler(request)
+      return { status: response.status, body: await response.json() as Record<string, unknown> }
+    })
 })
 
 describe("StatsBot on Porter's in-memory layers", () => {
@@ -41,21 +42,25 @@ describe("StatsBot on Porter's in-memory layers", () => {
       const machines = yield* Machines
       const recorder = yield* GitHubRecorder
       const event = Fixtures.commentCreated({ body: "@porter claude add ISO week parsing", repo: "acme/dates" })
-      const webhook = yield* bot(new Request("http://bot/webhooks/github", {
-        method: "POST",
-        body: Schema.encodeSync(Event.IncomingEventFromJson)(event)
-      }))
+      const webhook = yield* bot(
+        new Request("http://bot/webhooks/github", {
+          method: "POST",
+          body: Schema.encodeSync(Event.IncomingEventFromJson)(event)
+        })
+      )
       assert.strictEqual(webhook.status, 202)
 
       // Porter started one machine; play its runner.
       const [machine] = yield* machines.created
       const token = Redacted.value(machine!.spec.secretEnv["CALLBACK_TOKEN"]!)
       const callback = (body: unknown) =>
-        bot(new Request(`http://bot/callbacks/tasks/${machine!.spec.taskId}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify(body)
-        }))
+        bot(
+          new Request(`http://bot/callbacks/tasks/${machine!.spec.taskId}`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify(body)
+          })
+        )
       assert.deepStrictEqual((yield* bot(new Request("http://bot/stats?repo=acme/dates"))).body["provisioning"], 1)
       yield* callback({ type: "started" })
       yield* callback({ type: "completed", outcome: "pushed", prUrl: "https://github.com/acme/dates/pull/2" })

@@ -4,12 +4,12 @@
  * Secret values are read from `--value`, from stdin when it is not a terminal, or from a hidden prompt; they are
  * sent once and never printed.
  */
+import * as Prompt from "effect/cli/Prompt"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import type * as HttpClient from "effect/http/HttpClient"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Prompt from "effect/cli/Prompt"
-import type * as HttpClient from "effect/http/HttpClient"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 
@@ -19,13 +19,19 @@ export interface Connection {
 }
 
 /** The admin client for `--url` / `--admin-token` (or their variables), or what to pass. */
-export const connect = (connection: Connection): Effect.Effect<AdminClient.AdminClient["Service"], CliFailure, HttpClient.HttpClient> =>
+export const connect = (
+  connection: Connection
+): Effect.Effect<AdminClient.AdminClient["Service"], CliFailure, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     if (Option.isNone(connection.url)) {
-      return yield* fail("which deployment? pass --url https://… or set PORTER_URL (`porter dev` prints both for a local stack)")
+      return yield* fail(
+        "which deployment? pass --url https://… or set PORTER_URL (`porter dev` prints both for a local stack)"
+      )
     }
     if (Option.isNone(connection.adminToken)) {
-      return yield* fail("the admin API needs the deployment's admin token: pass --admin-token or set PORTER_ADMIN_TOKEN")
+      return yield* fail(
+        "the admin API needs the deployment's admin token: pass --admin-token or set PORTER_ADMIN_TOKEN"
+      )
     }
     return yield* AdminClient.make({ url: connection.url.value, token: connection.adminToken.value }).pipe(
       Effect.mapError((error) => fail(error.message))
@@ -39,7 +45,10 @@ const readStdin = Effect.callback<string, CliFailure>((resume) => {
   const chunks: Array<Buffer> = []
   process.stdin.on("data", (chunk: Buffer) => chunks.push(chunk))
   process.stdin.once("end", () => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, ""))))
-  process.stdin.once("error", (error) => resume(Effect.fail(fail(`cannot read the value from stdin: ${error.message}`))))
+  process.stdin.once(
+    "error",
+    (error) => resume(Effect.fail(fail(`cannot read the value from stdin: ${error.message}`)))
+  )
 })
 
 /** The secret's value: `--value`, else stdin (not a terminal), else a hidden prompt. */
@@ -70,13 +79,18 @@ export const secretsSet = (
     yield* Console.log(`Set ${input.name} (${input.scope}) on ${admin.url}.`)
   })
 
-export const secretsList = (connection: Connection, input: { readonly scope: Option.Option<string>; readonly json: boolean }) =>
+export const secretsList = (
+  connection: Connection,
+  input: { readonly scope: Option.Option<string>; readonly json: boolean }
+) =>
   Effect.gen(function*() {
     const admin = yield* connect(connection)
     const secrets = yield* admin.listSecrets(Option.getOrUndefined(input.scope)).pipe(Effect.mapError(adminFailure))
     if (input.json) return yield* Console.log(JSON.stringify(secrets))
     if (secrets.length === 0) {
-      return yield* Console.log(`No secrets${Option.isSome(input.scope) ? ` in ${input.scope.value}` : ""} on ${admin.url}.`)
+      return yield* Console.log(
+        `No secrets${Option.isSome(input.scope) ? ` in ${input.scope.value}` : ""} on ${admin.url}.`
+      )
     }
     yield* Console.log(table(["SCOPE", "NAME", "UPDATED"], secrets.map((s) => [s.scope, s.name, s.updatedAt])))
   })
@@ -97,12 +111,16 @@ export const secretsRotate = (connection: Connection, input: { readonly json: bo
     const report = yield* admin.rotateSecrets.pipe(Effect.mapError(adminFailure))
     if (input.json) return yield* Console.log(JSON.stringify(report))
     yield* Console.log(
-      `Re-encrypted ${report.rotated} secret${report.rotated === 1 ? "" : "s"} under key ${report.currentKeyId} on ${admin.url}.`
+      `Re-encrypted ${report.rotated} secret${
+        report.rotated === 1 ? "" : "s"
+      } under key ${report.currentKeyId} on ${admin.url}.`
     )
     if (report.failed > 0) {
       const rows = report.failures.map((f) => `  ${f.scope} ${f.name} (key ${f.keyId})`).join("\n")
       return yield* fail(
-        `${report.failed} secret${report.failed === 1 ? "" : "s"} could not be decrypted (set them again, then rotate):\n${rows}`
+        `${report.failed} secret${
+          report.failed === 1 ? "" : "s"
+        } could not be decrypted (set them again, then rotate):\n${rows}`
       )
     }
   })
@@ -119,7 +137,13 @@ const since = (iso: string, now: number): string => {
   const ms = now - Date.parse(iso)
   if (!Number.isFinite(ms)) return iso
   const s = Math.max(0, Math.round(ms / 1000))
-  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : s < 86_400 ? `${Math.floor(s / 3600)}h ago` : iso.slice(0, 10)
+  return s < 60
+    ? `${s}s ago`
+    : s < 3600
+    ? `${Math.floor(s / 60)}m ago`
+    : s < 86_400
+    ? `${Math.floor(s / 3600)}h ago`
+    : iso.slice(0, 10)
 }
 
 export const tasksList = (
@@ -176,11 +200,15 @@ export const tasksShow = (connection: Connection, input: { readonly id: string; 
       ["summary", task.summary?.split("\n").join("\n              ")],
       ["usage", task.usage !== undefined ? usageText(task.usage) : undefined]
     ]
-    const lines = fields.filter(([, value]) => value !== undefined && value !== "").map(([k, v]) => `${k.padEnd(12)}  ${v}`)
+    const lines = fields.filter(([, value]) => value !== undefined && value !== "").map(([k, v]) =>
+      `${k.padEnd(12)}  ${v}`
+    )
     lines.push("", "events:")
     for (const event of events) {
       const what = event.kind === "transition" ? `${event.from ?? "·"} → ${event.to ?? "?"}` : event.kind
-      lines.push(`  ${new Date(event.at).toISOString()}  ${what}${event.detail !== undefined ? `  ${event.detail}` : ""}`)
+      lines.push(
+        `  ${new Date(event.at).toISOString()}  ${what}${event.detail !== undefined ? `  ${event.detail}` : ""}`
+      )
     }
     yield* Console.log(lines.join("\n"))
   })
@@ -190,7 +218,9 @@ export const tasksCancel = (connection: Connection, input: { readonly id: string
     const admin = yield* connect(connection)
     const { cancelled, task } = yield* admin.cancelTask(input.id).pipe(Effect.mapError(adminFailure))
     yield* Console.log(
-      cancelled ? `Cancelled ${task.id} (${task.repo}#${task.issueNumber}).` : `${task.id} had already ended (${task.state}).`
+      cancelled
+        ? `Cancelled ${task.id} (${task.repo}#${task.issueNumber}).`
+        : `${task.id} had already ended (${task.state}).`
     )
   })
 

@@ -10,11 +10,11 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as HttpClient from "effect/http/HttpClient"
-import type * as HttpClientError from "effect/http/HttpClientError"
 
 export interface Options {
   /** The deployment's URL (`https://porter.example.workers.dev`). */
@@ -62,7 +62,9 @@ export class AdminClient extends Context.Service<AdminClient, {
   readonly listTasks: (query?: TaskQuery) => Effect.Effect<ReadonlyArray<TaskView>, AdminError>
   readonly showTask: (id: string) => Effect.Effect<TaskDetail, AdminError>
   /** `false` when the task had already ended. */
-  readonly cancelTask: (id: string) => Effect.Effect<{ readonly cancelled: boolean; readonly task: TaskView }, AdminError>
+  readonly cancelTask: (
+    id: string
+  ) => Effect.Effect<{ readonly cancelled: boolean; readonly task: TaskView }, AdminError>
   /** Runs an ended task again as a new task; the new one. */
   readonly retryTask: (id: string) => Effect.Effect<TaskView, AdminError>
   /** The deployment's own doctor report (`GET /admin/doctor`), failed checks included. */
@@ -76,7 +78,9 @@ export const normalizeUrl = (text: string): Effect.Effect<string, AdminError> =>
     url = new URL(text.trim())
   } catch {
     return Effect.fail(
-      new AdminError({ message: `"${text}" is not a URL: pass the deployment's URL, like https://porter.example.workers.dev` })
+      new AdminError({
+        message: `"${text}" is not a URL: pass the deployment's URL, like https://porter.example.workers.dev`
+      })
     )
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -113,7 +117,8 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       case "Unauthorized":
         return new AdminError({
           status: 401,
-          message: `${url} refused the admin token: pass the deployment's PORTER_ADMIN_TOKEN (--admin-token or PORTER_ADMIN_TOKEN)`
+          message:
+            `${url} refused the admin token: pass the deployment's PORTER_ADMIN_TOKEN (--admin-token or PORTER_ADMIN_TOKEN)`
         })
       case "NotFound":
         return new AdminError({
@@ -165,9 +170,15 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   return AdminClient.of({
     url,
     listSecrets: (scope) =>
-      call(client.admin.listSecrets({ query: scope === undefined ? {} : { scope } })).pipe(Effect.map((l) => l.secrets)),
+      call(client.admin.listSecrets({ query: scope === undefined ? {} : { scope } })).pipe(
+        Effect.map((l) => l.secrets)
+      ),
     setSecret: (scope, name, value) =>
-      call(client.admin.setSecret({ payload: { scope, name: name as SecretStore.SecretName, value: Redacted.value(value) } }))
+      call(
+        client.admin.setSecret({
+          payload: { scope, name: name as SecretStore.SecretName, value: Redacted.value(value) }
+        })
+      )
         .pipe(Effect.asVoid),
     deleteSecret: (scope, name) =>
       call(client.admin.deleteSecret({ query: { scope, name: name as SecretStore.SecretName } })).pipe(
@@ -189,9 +200,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         Effect.map((answer) => answer.task)
       ),
     // 503 carries the same report: failed checks are the answer, not a failure.
-    doctor: call(client.admin.doctor().pipe(
-      Effect.catchIf((error): error is DoctorReport => "checks" in error, (report) => Effect.succeed(report))
-    ))
+    doctor: call(
+      client.admin.doctor().pipe(
+        Effect.catchIf((error): error is DoctorReport => "checks" in error, (report) => Effect.succeed(report))
+      )
+    )
   })
 })
 
@@ -206,7 +219,8 @@ export const config = Config.all({
 })
 
 /** @category layers */
-export const layerConfig: Layer.Layer<AdminClient, AdminError | Config.ConfigError, HttpClient.HttpClient> = Layer.effect(
-  AdminClient,
-  Effect.flatMap(config, make)
-)
+export const layerConfig: Layer.Layer<AdminClient, AdminError | Config.ConfigError, HttpClient.HttpClient> = Layer
+  .effect(
+    AdminClient,
+    Effect.flatMap(config, make)
+  )

@@ -10,13 +10,6 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Cause from "effect/Cause"
-import * as Config from "effect/Config"
-import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
 import * as Argument from "effect/cli/Argument"
 import * as CliConfig from "effect/cli/CliConfig"
 import * as CliError from "effect/cli/CliError"
@@ -24,7 +17,14 @@ import * as CliOutput from "effect/cli/CliOutput"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Admin from "./Admin.ts"
 import * as Failure from "./CliFailure.ts"
 
@@ -112,7 +112,10 @@ const dev = Command.make("dev", {
     Command.withExamples([
       { command: "porter dev", description: "Everything local, on http://127.0.0.1:8787" },
       { command: "porter dev --json --port 0", description: "For scripts: the URLs and tokens as the first line" },
-      { command: "porter dev --no-github --port 8787", description: "Your own GitHub App (settings from the environment)" }
+      {
+        command: "porter dev --no-github --port 8787",
+        description: "Your own GitHub App (settings from the environment)"
+      }
     ])
   )
 
@@ -192,7 +195,9 @@ const secretsSet = Command.make("set", {
     Flag.optional
   )
 }, (input) => Admin.secretsSet(connection(input), input)).pipe(
-  Command.withDescription("Set a secret; the value comes from --value, stdin, or a hidden prompt, and is never printed"),
+  Command.withDescription(
+    "Set a secret; the value comes from --value, stdin, or a hidden prompt, and is never printed"
+  ),
   Command.withExamples([
     { command: "porter secrets set ANTHROPIC_API_KEY", description: "Prompts for the value" },
     { command: "printf %s \"$KEY\" | porter secrets set ANTHROPIC_API_KEY --scope repository:acme/app" }
@@ -208,16 +213,22 @@ const secretsList = Command.make("ls", {
   Command.withDescription("List secrets: scope, name and when set (never values)")
 )
 
-const secretsRemove = Command.make("rm", { url, adminToken, scope, name: secretName }, (input) =>
-  Admin.secretsRemove(connection(input), input)).pipe(Command.withDescription("Remove a secret"))
+const secretsRemove = Command.make(
+  "rm",
+  { url, adminToken, scope, name: secretName },
+  (input) => Admin.secretsRemove(connection(input), input)
+).pipe(Command.withDescription("Remove a secret"))
 
-const secretsRotate = Command.make("rotate", { url, adminToken, json }, (input) =>
-  Admin.secretsRotate(connection(input), input)).pipe(
-    Command.withDescription(
-      "Re-encrypt every secret under the deployment's current PORTER_ENCRYPTION_KEY (keep the old key in " +
-        "PORTER_ENCRYPTION_OLD_KEYS until this reports no failures)"
-    )
+const secretsRotate = Command.make(
+  "rotate",
+  { url, adminToken, json },
+  (input) => Admin.secretsRotate(connection(input), input)
+).pipe(
+  Command.withDescription(
+    "Re-encrypt every secret under the deployment's current PORTER_ENCRYPTION_KEY (keep the old key in " +
+      "PORTER_ENCRYPTION_OLD_KEYS until this reports no failures)"
   )
+)
 
 const secrets = Command.make("secrets").pipe(
   Command.withDescription("Secrets of a deployment (agent keys, tokens) through its admin API"),
@@ -249,15 +260,21 @@ const tasksShow = Command.make("show", {
 
 const taskId = Argument.String("task-id").pipe(Argument.withDescription("The task's id (task_…)"))
 
-const tasksCancel = Command.make("cancel", { url, adminToken, id: taskId }, (input) =>
-  Admin.tasksCancel(connection(input), input)).pipe(
-    Command.withDescription("Cancel a task: its machine is destroyed and its issue told")
-  )
+const tasksCancel = Command.make(
+  "cancel",
+  { url, adminToken, id: taskId },
+  (input) => Admin.tasksCancel(connection(input), input)
+).pipe(
+  Command.withDescription("Cancel a task: its machine is destroyed and its issue told")
+)
 
-const tasksRetry = Command.make("retry", { url, adminToken, id: taskId }, (input) =>
-  Admin.tasksRetry(connection(input), input)).pipe(
-    Command.withDescription("Run an ended task again, as a new task on the same issue")
-  )
+const tasksRetry = Command.make(
+  "retry",
+  { url, adminToken, id: taskId },
+  (input) => Admin.tasksRetry(connection(input), input)
+).pipe(
+  Command.withDescription("Run an ended task again, as a new task on the same issue")
+)
 
 const tasks = Command.make("tasks").pipe(
   Command.withDescription("Tasks of a deployment through its admin API"),

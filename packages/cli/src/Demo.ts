@@ -13,13 +13,13 @@
  * Progress goes to stderr, one line per step; stdout gets the issue thread as a user would see it and the pull
  * request's diff. Succeeds only if the pull request exists.
  */
+import * as ModelServer from "@porter/testkit/model"
+import * as LocalStack from "@porter/worker/stack"
 import { Console, Duration, Effect, Option, Redacted, Schema } from "effect"
 import type { HttpClient } from "effect/http"
-import * as ModelServer from "@porter/testkit/model"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as GitHubRest from "./GitHubRest.ts"
-import * as LocalStack from "@porter/worker/stack"
 import * as Progress from "./Progress.ts"
 import * as Sample from "./Sample.ts"
 import * as Thread from "./Thread.ts"
@@ -155,7 +155,9 @@ export const run = (options: Options = {}): Effect.Effect<Result, CliFailure, Ht
     yield* Console.error(
       `porter demo: Porter end to end on this machine, offline — the GitHub emulator, the Worker in workerd, ` +
         `a local machine running the runner and ${
-          claude !== undefined ? `Claude Code ${claude.version.replace(/\s*\(Claude Code\)/, "")} against a scripted model` : "the script agent"
+          claude !== undefined
+            ? `Claude Code ${claude.version.replace(/\s*\(Claude Code\)/, "")} against a scripted model`
+            : "the script agent"
         }`
     )
 

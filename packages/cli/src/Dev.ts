@@ -12,11 +12,11 @@
  *   are `null` with `--no-github`); the log follows.
  * - Fires the Worker's Cron Trigger (the watchdog sweep) every minute, as Cloudflare would.
  */
+import * as LocalStack from "@porter/worker/stack"
 import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
 import type { HttpClient } from "effect/http"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
-import * as LocalStack from "@porter/worker/stack"
 import * as Progress from "./Progress.ts"
 import * as Sample from "./Sample.ts"
 
@@ -186,7 +186,9 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
     if (options.port !== 0) {
       yield* LocalStack.checkPortFree("127.0.0.1", options.port).pipe(Effect.mapError((error) => fail(error.message)))
     }
-    if (docker !== undefined) yield* LocalStack.checkDocker(docker).pipe(Effect.mapError((error) => fail(error.message)))
+    if (docker !== undefined) {
+      yield* LocalStack.checkDocker(docker).pipe(Effect.mapError((error) => fail(error.message)))
+    }
     const progress = Progress.make()
     yield* Console.error("porter dev: starting Porter on this machine")
     const stack = yield* LocalStack.start({
@@ -228,9 +230,13 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
       emulator !== undefined
         ? `  GitHub        ${emulator.url}   (emulator; admin @${emulator.admin.login}, token ${emulator.admin.token})`
         : `  GitHub        ${stack.githubApiUrl}   (from the environment; point its webhooks at the Worker)`,
-      `  machines      ${stack.machines.url}   (${stack.machines.runtime === "docker" ? "Docker containers" : "local processes"})`,
+      `  machines      ${stack.machines.url}   (${
+        stack.machines.runtime === "docker" ? "Docker containers" : "local processes"
+      })`,
       `  admin API     PORTER_URL=${stack.worker.url} PORTER_ADMIN_TOKEN=${stack.adminToken}`,
-      ...(stack.claude !== undefined ? [`  agents        script, claude (${stack.claude.path}; set ANTHROPIC_API_KEY with \`porter secrets set\`)`] : []),
+      ...(stack.claude !== undefined
+        ? [`  agents        script, claude (${stack.claude.path}; set ANTHROPIC_API_KEY with \`porter secrets set\`)`]
+        : []),
       ...(sample !== undefined && emulator !== undefined
         ? [
           "",

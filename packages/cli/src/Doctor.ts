@@ -10,9 +10,9 @@
  *
  * Prints one line per check; fails (exit 1) when a check failed.
  */
+import * as WorkerDoctor from "@porter/worker/doctor"
 import { Console, Effect, type FileSystem, type Redacted } from "effect"
 import type { HttpClient } from "effect/http"
-import * as WorkerDoctor from "@porter/worker/doctor"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as EnvFile from "./EnvFile.ts"
@@ -32,11 +32,15 @@ export const print = (report: { readonly ok: boolean; readonly checks: ReadonlyA
     for (const check of report.checks) yield* Console.log(`${MARK[check.status]} ${check.name}: ${check.message}`)
     const failed = report.checks.filter((check) => check.status === "fail").length
     if (failed > 0) {
-      return yield* fail(`${failed} check${failed === 1 ? "" : "s"} failed: fix the lines marked ✗ above, then run porter doctor again`)
+      return yield* fail(
+        `${failed} check${failed === 1 ? "" : "s"} failed: fix the lines marked ✗ above, then run porter doctor again`
+      )
     }
     const warned = report.checks.filter((check) => check.status === "warn").length
     yield* Console.log(
-      warned > 0 ? `All required checks passed (${warned} warning${warned === 1 ? "" : "s"}, marked !).` : "All checks passed."
+      warned > 0
+        ? `All required checks passed (${warned} warning${warned === 1 ? "" : "s"}, marked !).`
+        : "All checks passed."
     )
   })
 

@@ -44,7 +44,9 @@ export const make = (
         )
         const text = yield* response.text.pipe(Effect.mapError((error) => fail(`GitHub at ${url}: ${describe(error)}`)))
         if (response.status < 200 || response.status > 299) {
-          return yield* fail(`GitHub answered ${request.method} ${request.url} with ${response.status}: ${text.slice(0, 300)}`)
+          return yield* fail(
+            `GitHub answered ${request.method} ${request.url} with ${response.status}: ${text.slice(0, 300)}`
+          )
         }
         return text
       })

@@ -2,8 +2,8 @@
  * Progress lines for long commands (`porter demo`, `porter dev`'s start): one line per finished step with how long
  * it took, on stderr, so stdout keeps only the command's result (the thread and the diff, or `--json`).
  */
-import { Effect } from "effect"
 import type { Step } from "@porter/worker/stack"
+import { Effect } from "effect"
 
 export interface Progress {
   /** Runs `effect`; when it succeeds, prints `✓ <seconds> <label>`. */
@@ -25,9 +25,11 @@ export const make = (write: (line: string) => void = (line) => process.stderr.wr
     })
   return {
     step: (label, effect) =>
-      Effect.flatMap(Effect.sync(() => Date.now()), (started) =>
-        Effect.tap(effect, (value) =>
-          print("✓", typeof label === "string" ? label : label(value), started))),
+      Effect.flatMap(
+        Effect.sync(() => Date.now()),
+        (started) =>
+          Effect.tap(effect, (value) => print("✓", typeof label === "string" ? label : label(value), started))
+      ),
     line: (text, mark = "·") => Effect.suspend(() => print(mark, text, last))
   }
 }

@@ -5,13 +5,13 @@
  *
  * Files are pushed with the real `git` CLI over the emulator's smart HTTP, as the repository owner.
  */
+import type * as GitHubEmulator from "@porter/testkit/github"
 import { Effect, Schema } from "effect"
+import type { HttpClient } from "effect/http"
 import { execFile } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import type { HttpClient } from "effect/http"
-import type * as GitHubEmulator from "@porter/testkit/github"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as GitHubRest from "./GitHubRest.ts"
 
@@ -32,7 +32,11 @@ export const files: Readonly<Record<string, string>> = {
     "Test: `node greet.test.js`.",
     ""
   ].join("\n"),
-  "package.json": JSON.stringify({ name: "hello", version: "1.0.0", type: "module", scripts: { test: "node greet.test.js" } }, null, 2) + "\n",
+  "package.json": JSON.stringify(
+    { name: "hello", version: "1.0.0", type: "module", scripts: { test: "node greet.test.js" } },
+    null,
+    2
+  ) + "\n",
   "greet.js": "export const greet = (name) => `Hello, ${name}`\n",
   "greet.test.js": [
     "import assert from \"node:assert/strict\"",
@@ -91,7 +95,9 @@ const git = (cwd: string, args: ReadonlyArray<string>) =>
  * Creates `<admin>/hello` with the sample files on `main` (one commit on top of the README `auto_init` makes).
  * Returns its full name.
  */
-export const createRepository = (github: GitHubEmulator.Emulator): Effect.Effect<string, CliFailure, HttpClient.HttpClient> =>
+export const createRepository = (
+  github: GitHubEmulator.Emulator
+): Effect.Effect<string, CliFailure, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const admin = yield* GitHubRest.make(github.url, github.admin.token)
     const repo = yield* admin.json("POST", "/user/repos", Repository, {

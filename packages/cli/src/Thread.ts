@@ -88,8 +88,7 @@ const EMOJI: Record<string, string> = {
 export const visible = (markdown: string): string =>
   markdown.replace(/<!--[\s\S]*?-->/g, "").replace(/\n{3,}/g, "\n\n").trim()
 
-const indent = (text: string) =>
-  text.split("\n").map((line) => (line.length > 0 ? `    ${line}` : "")).join("\n")
+const indent = (text: string) => text.split("\n").map((line) => (line.length > 0 ? `    ${line}` : "")).join("\n")
 
 const rule = (title: string) => `━━ ${title} ${"━".repeat(Math.max(3, 76 - title.length))}`
 

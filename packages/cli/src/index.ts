@@ -3,6 +3,7 @@
  * them without a child process: the local stack (`LocalStack`), the admin API client (`AdminClient`), the demo,
  * `porter dev`, the doctor and env files.
  */
+export * as LocalStack from "@porter/worker/stack"
 export * as Admin from "./Admin.ts"
 export * as AdminClient from "./AdminClient.ts"
 export * as Cli from "./Cli.ts"
@@ -12,7 +13,6 @@ export * as Dev from "./Dev.ts"
 export * as Doctor from "./Doctor.ts"
 export * as EnvFile from "./EnvFile.ts"
 export * as GitHubRest from "./GitHubRest.ts"
-export * as LocalStack from "@porter/worker/stack"
 export * as Progress from "./Progress.ts"
 export * as Sample from "./Sample.ts"
 export * as Thread from "./Thread.ts"

@@ -49,9 +49,13 @@ describe("porter --help", () => {
       const byName = new Map(runs.map(({ command, ran }) => [command.join(" "), ran.stdout]))
       assert.include(byName.get(""), "SUBCOMMANDS")
       for (const sub of ["dev", "demo", "doctor", "secrets", "tasks"]) assert.include(byName.get(""), `  ${sub} `)
-      for (const flag of ["--docker", "--no-github", "--json", "--port"]) assert.include(byName.get("dev"), flag.replace("--no-", "--"))
+      for (const flag of ["--docker", "--no-github", "--json", "--port"]) {
+        assert.include(byName.get("dev"), flag.replace("--no-", "--"))
+      }
       assert.include(byName.get("dev"), "--no-github")
-      for (const flag of ["--url", "--admin-token", "--env-file"]) assert.include(byName.get("doctor"), flag)
+      for (const flag of ["--url", "--admin-token", "--env-file"]) {
+        assert.include(byName.get("doctor"), flag)
+      }
       assert.include(byName.get("secrets set"), "--value")
       assert.include(byName.get("tasks show"), "task-id")
     }), 60_000)
@@ -76,23 +80,36 @@ describe("bad arguments", () => {
     [["demo", "--agent", "gpt"], /^porter demo: Invalid value for flag --agent: "gpt".*"auto" \| "claude" \| "script"/],
     [["tasks", "show"], /^porter tasks show: Missing required argument: task-id/],
     [["tasks", "ls", "--state", "sleeping"], /^porter tasks ls: Invalid value for flag --state/],
-    [["tasks", "ls", "--limit", "0", "--url", "http://127.0.0.1:1", "--admin-token", "t"], /^porter: --limit must be between 1 and 500$/],
+    [
+      ["tasks", "ls", "--limit", "0", "--url", "http://127.0.0.1:1", "--admin-token", "t"],
+      /^porter: --limit must be between 1 and 500$/
+    ],
     [["secrets", "set"], /^porter secrets set: Missing required argument: name/],
-    [["doctor", "--url", "http://x.invalid", "--env-file", "f"], /^porter: pass either --url .* or --env-file .*, not both$/]
+    [
+      ["doctor", "--url", "http://x.invalid", "--env-file", "f"],
+      /^porter: pass either --url .* or --env-file .*, not both$/
+    ]
   ]
-  it.live("each gives one line that says what to do, and exit code 2 (1 for a failed check)", () =>
-    Effect.gen(function*() {
-      const runs = yield* Effect.forEach(cases, ([args, expected]) =>
-        Effect.map(Effect.promise(() => porter(args)), (ran) => ({ args, expected, ran })), { concurrency: 3 })
-      for (const { args, expected, ran } of runs) {
-        const name = `porter ${args.join(" ")}`
-        assert.deepStrictEqual(lines(ran.stderr).length, 1, `${name}: ${ran.stderr}`)
-        assert.match(ran.stderr.trim(), expected, name)
-        assert.notInclude(ran.stderr, "    at ", `${name}: no stack trace`)
-        assert.strictEqual(ran.stdout, "", name)
-        assert.include([1, 2], ran.code, name)
-      }
-    }), 60_000)
+  it.live(
+    "each gives one line that says what to do, and exit code 2 (1 for a failed check)",
+    () =>
+      Effect.gen(function*() {
+        const runs = yield* Effect.forEach(
+          cases,
+          ([args, expected]) => Effect.map(Effect.promise(() => porter(args)), (ran) => ({ args, expected, ran })),
+          { concurrency: 3 }
+        )
+        for (const { args, expected, ran } of runs) {
+          const name = `porter ${args.join(" ")}`
+          assert.deepStrictEqual(lines(ran.stderr).length, 1, `${name}: ${ran.stderr}`)
+          assert.match(ran.stderr.trim(), expected, name)
+          assert.notInclude(ran.stderr, "    at ", `${name}: no stack trace`)
+          assert.strictEqual(ran.stdout, "", name)
+          assert.include([1, 2], ran.code, name)
+        }
+      }),
+    60_000
+  )
 })
 
 describe("missing settings and unreachable services", () => {
@@ -103,14 +120,21 @@ describe("missing settings and unreachable services", () => {
       assert.deepStrictEqual(lines(noUrl.stderr), [
         "porter: which deployment? pass --url https://… or set PORTER_URL (`porter dev` prints both for a local stack)"
       ])
-      const noToken = yield* Effect.promise(() => porter(["secrets", "ls"], { env: { PORTER_URL: "http://127.0.0.1:1" } }))
+      const noToken = yield* Effect.promise(() =>
+        porter(["secrets", "ls"], { env: { PORTER_URL: "http://127.0.0.1:1" } })
+      )
       assert.strictEqual(noToken.code, 1)
       assert.deepStrictEqual(lines(noToken.stderr), [
         "porter: the admin API needs the deployment's admin token: pass --admin-token or set PORTER_ADMIN_TOKEN"
       ])
-      const badUrl = yield* Effect.promise(() => porter(["tasks", "ls", "--url", "porter.example", "--admin-token", "t"]))
+      const badUrl = yield* Effect.promise(() =>
+        porter(["tasks", "ls", "--url", "porter.example", "--admin-token", "t"])
+      )
       assert.strictEqual(badUrl.code, 1)
-      assert.match(badUrl.stderr.trim(), /^porter: "porter.example" is not a URL: pass the deployment's URL, like https:/)
+      assert.match(
+        badUrl.stderr.trim(),
+        /^porter: "porter.example" is not a URL: pass the deployment's URL, like https:/
+      )
     }), 30_000)
 
   it.live("a deployment nobody answers for: one line naming the URL, exit 1", () =>
@@ -132,7 +156,9 @@ describe("missing settings and unreachable services", () => {
         assert.deepStrictEqual(lines(ran.stderr).length, 1, ran.stderr)
         assert.match(
           ran.stderr.trim(),
-          new RegExp(`^porter: cannot reach Porter at ${url} \\(ECONNREFUSED\\): check the URL \\(--url or PORTER_URL\\)`)
+          new RegExp(
+            `^porter: cannot reach Porter at ${url} \\(ECONNREFUSED\\): check the URL \\(--url or PORTER_URL\\)`
+          )
         )
       }
     }), 30_000)

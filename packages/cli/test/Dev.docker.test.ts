@@ -22,27 +22,50 @@ const docker = (path: string) =>
   })
 
 describe("porter dev --docker", () => {
-  it.live("a comment becomes a pull request from a container; SIGTERM leaves no container behind", () =>
-    Effect.promise(async () => {
-      const adminToken = randomBytes(24).toString("hex")
-      const dev = await startDev(["--docker", "--image", IMAGE, "--docker-socket", SOCKET, "--port", "0", "--admin-token", adminToken])
-      try {
-        const { info } = dev
-        const repo = `${info.owner}/hello`
-        await request("POST", `${info.github}/repos/${repo}/issues/1/comments`, info.githubAdminToken, {
-          body: "@porter script add a changelog line"
-        })
-        const task = await waitForTask(info.worker, adminToken, repo, 1, ["succeeded", "failed", "timed_out", "cancelled"], 90_000)
-        assert.strictEqual(task.state, "succeeded", `${task.reason}\n${dev.stdout()}`)
-        assert.include(dev.stdout(), "Docker containers")
-        await dev.stop()
-        assert.deepStrictEqual(await dev.exited, { code: 0, signal: null })
-        const left = await docker(`/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: ["dev.porter.machine"] }))}`)
-        const containers = JSON.parse(left.body) as ReadonlyArray<{ Names: ReadonlyArray<string> }>
-        const mine = containers.filter((c) => c.Names.some((name) => task.machineId !== undefined && name.includes(task.machineId)))
-        assert.deepStrictEqual(mine, [], "the task's container is gone")
-      } finally {
-        await dev.stop()
-      }
-    }), 150_000)
+  it.live(
+    "a comment becomes a pull request from a container; SIGTERM leaves no container behind",
+    () =>
+      Effect.promise(async () => {
+        const adminToken = randomBytes(24).toString("hex")
+        const dev = await startDev([
+          "--docker",
+          "--image",
+          IMAGE,
+          "--docker-socket",
+          SOCKET,
+          "--port",
+          "0",
+          "--admin-token",
+          adminToken
+        ])
+        try {
+          const { info } = dev
+          const repo = `${info.owner}/hello`
+          await request("POST", `${info.github}/repos/${repo}/issues/1/comments`, info.githubAdminToken, {
+            body: "@porter script add a changelog line"
+          })
+          const task = await waitForTask(info.worker, adminToken, repo, 1, [
+            "succeeded",
+            "failed",
+            "timed_out",
+            "cancelled"
+          ], 90_000)
+          assert.strictEqual(task.state, "succeeded", `${task.reason}\n${dev.stdout()}`)
+          assert.include(dev.stdout(), "Docker containers")
+          await dev.stop()
+          assert.deepStrictEqual(await dev.exited, { code: 0, signal: null })
+          const left = await docker(
+            `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: ["dev.porter.machine"] }))}`
+          )
+          const containers = JSON.parse(left.body) as ReadonlyArray<{ Names: ReadonlyArray<string> }>
+          const mine = containers.filter((c) =>
+            c.Names.some((name) => task.machineId !== undefined && name.includes(task.machineId))
+          )
+          assert.deepStrictEqual(mine, [], "the task's container is gone")
+        } finally {
+          await dev.stop()
+        }
+      }),
+    150_000
+  )
 })

@@ -63,7 +63,11 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       const me = yield* http<{ login: string }>("GET", `${info.github}/user`, info.githubAdminToken)
       assert.strictEqual(me.login, info.owner)
       // The sample repository is there, owned by the admin.
-      const sample = yield* http<{ full_name: string }>("GET", `${info.github}/repos/${info.owner}/hello`, info.githubAdminToken)
+      const sample = yield* http<{ full_name: string }>(
+        "GET",
+        `${info.github}/repos/${info.owner}/hello`,
+        info.githubAdminToken
+      )
       assert.strictEqual(sample.full_name, `${info.owner}/hello`)
       // The machines server speaks Fly's API (and wants its token).
       const machines = yield* Effect.promise(() => fetch(`${info.machines}/apps/porter-local/machines`))
@@ -71,37 +75,46 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       assert.isAtLeast(info.webhookSecret.length, 20)
     }))
 
-  it.effect("a repository, an issue and a comment made with the admin token become a pull request", () =>
-    Effect.gen(function*() {
-      const { info, stdout } = yield* Dev
-      yield* http("POST", `${info.github}/user/repos`, info.githubAdminToken, { name: "widgets", auto_init: true })
-      const repo = `${info.owner}/widgets`
-      const issue = yield* http<{ number: number }>("POST", `${info.github}/repos/${repo}/issues`, info.githubAdminToken, {
-        title: "Add a changelog"
-      })
-      yield* http("POST", `${info.github}/repos/${repo}/issues/${issue.number}/comments`, info.githubAdminToken, {
-        body: "@porter script add a changelog line"
-      })
-      const task = yield* taskOf(repo, issue.number, ["succeeded", "failed", "timed_out", "cancelled"])
-      assert.strictEqual(task.state, "succeeded", task.reason)
-      const pulls = yield* http<ReadonlyArray<{ html_url: string }>>(
-        "GET",
-        `${info.github}/repos/${repo}/pulls?state=all`,
-        info.githubAdminToken
-      )
-      assert.deepStrictEqual(pulls.map((p) => p.html_url), [task.prUrl])
-      // The readable log followed it: the transitions and the machine's own lines. The log polls every 500 ms
-      // on a loaded machine too, so wait for the lines (bounded) rather than for a fixed time.
-      const expected = [
-        new RegExp(`task ${task.id} ${repo}#${issue.number} \\(script\\): (\\w+ → )?succeeded ${task.prUrl}`),
-        /\d\d:\d\d:\d\d \w+ │ Porter runner: task task_\w+, script on admin\/widgets#1/,
-        /machine \w+ \(task_\w+\) (started|destroyed)/
-      ]
-      const until = Date.now() + 20_000
-      while (!expected.every((re) => re.test(stdout())) && Date.now() < until) yield* Effect.sleep("100 millis")
-      const log = stdout()
-      for (const re of expected) assert.match(log, re)
-    }), 90_000)
+  it.effect(
+    "a repository, an issue and a comment made with the admin token become a pull request",
+    () =>
+      Effect.gen(function*() {
+        const { info, stdout } = yield* Dev
+        yield* http("POST", `${info.github}/user/repos`, info.githubAdminToken, { name: "widgets", auto_init: true })
+        const repo = `${info.owner}/widgets`
+        const issue = yield* http<{ number: number }>(
+          "POST",
+          `${info.github}/repos/${repo}/issues`,
+          info.githubAdminToken,
+          {
+            title: "Add a changelog"
+          }
+        )
+        yield* http("POST", `${info.github}/repos/${repo}/issues/${issue.number}/comments`, info.githubAdminToken, {
+          body: "@porter script add a changelog line"
+        })
+        const task = yield* taskOf(repo, issue.number, ["succeeded", "failed", "timed_out", "cancelled"])
+        assert.strictEqual(task.state, "succeeded", task.reason)
+        const pulls = yield* http<ReadonlyArray<{ html_url: string }>>(
+          "GET",
+          `${info.github}/repos/${repo}/pulls?state=all`,
+          info.githubAdminToken
+        )
+        assert.deepStrictEqual(pulls.map((p) => p.html_url), [task.prUrl])
+        // The readable log followed it: the transitions and the machine's own lines. The log polls every 500 ms
+        // on a loaded machine too, so wait for the lines (bounded) rather than for a fixed time.
+        const expected = [
+          new RegExp(`task ${task.id} ${repo}#${issue.number} \\(script\\): (\\w+ → )?succeeded ${task.prUrl}`),
+          /\d\d:\d\d:\d\d \w+ │ Porter runner: task task_\w+, script on admin\/widgets#1/,
+          /machine \w+ \(task_\w+\) (started|destroyed)/
+        ]
+        const until = Date.now() + 20_000
+        while (!expected.every((re) => re.test(stdout())) && Date.now() < until) yield* Effect.sleep("100 millis")
+        const log = stdout()
+        for (const re of expected) assert.match(log, re)
+      }),
+    90_000
+  )
 
   it.effect("porter tasks ls and show read the deployment's tasks", () =>
     Effect.gen(function*() {
@@ -123,7 +136,9 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       assert.strictEqual(shown.code, 0, shown.stderr)
       assert.include(shown.stdout, `task          ${task.id}`)
       assert.include(shown.stdout, `pull request  ${task.prUrl}`)
-      for (const transition of ["· → queued", "queued → provisioning", "provisioning → running", "running → succeeded"]) {
+      for (
+        const transition of ["· → queued", "queued → provisioning", "provisioning → running", "running → succeeded"]
+      ) {
         assert.include(shown.stdout, transition)
       }
 
@@ -140,7 +155,15 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       const fromStdin = yield* cli(["secrets", "set", "ANTHROPIC_API_KEY"], { stdin: `${stdinValue}\n` })
       assert.strictEqual(fromStdin.code, 0, fromStdin.stderr)
       assert.match(fromStdin.stdout, /^Set ANTHROPIC_API_KEY \(global\) on http:\/\/127\.0\.0\.1:\d+\.\n$/)
-      const fromFlag = yield* cli(["secrets", "set", "OPENAI_API_KEY", "--scope", "repository:admin/widgets", "--value", flagValue])
+      const fromFlag = yield* cli([
+        "secrets",
+        "set",
+        "OPENAI_API_KEY",
+        "--scope",
+        "repository:admin/widgets",
+        "--value",
+        flagValue
+      ])
       assert.strictEqual(fromFlag.code, 0, fromFlag.stderr)
 
       const listed = yield* cli(["secrets", "ls"])
@@ -150,7 +173,9 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       assert.isTrue(rows.some((row) => /^global +ANTHROPIC_API_KEY +\d{4}-/.test(row)))
       assert.isTrue(rows.some((row) => /^repository:admin\/widgets +OPENAI_API_KEY +\d{4}-/.test(row)))
       const json = yield* cli(["secrets", "ls", "--json", "--scope", "repository:admin/widgets"])
-      assert.deepStrictEqual((JSON.parse(json.stdout) as ReadonlyArray<{ name: string }>).map((s) => s.name), ["OPENAI_API_KEY"])
+      assert.deepStrictEqual((JSON.parse(json.stdout) as ReadonlyArray<{ name: string }>).map((s) => s.name), [
+        "OPENAI_API_KEY"
+      ])
       const all = [fromStdin, fromFlag, listed, json].map((r) => r.stdout + r.stderr).join("\n")
       assert.notInclude(all, stdinValue)
       assert.notInclude(all, flagValue)
@@ -169,7 +194,9 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       assert.strictEqual(lines(badScope.stderr).length, 1)
       assert.include(badScope.stderr, "scope must be global, repository:owner/name")
       const emptyStdin = yield* cli(["secrets", "set", "X_KEY"], { stdin: "" })
-      assert.deepStrictEqual(lines(emptyStdin.stderr), ["porter: no value for X_KEY on stdin: pipe it in, or pass --value"])
+      assert.deepStrictEqual(lines(emptyStdin.stderr), [
+        "porter: no value for X_KEY on stdin: pipe it in, or pass --value"
+      ])
       const refused = yield* cli(["secrets", "ls"], { token: "not-the-token" })
       assert.strictEqual(refused.code, 1)
       assert.match(
@@ -188,42 +215,50 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       assert.isArray(JSON.parse(ran.stdout))
     }), 30_000)
 
-  it.effect("porter doctor --url asks the deployment: every check passes; a wrong token is one line", () =>
-    Effect.gen(function*() {
-      const ran = yield* cli(["doctor"])
-      assert.strictEqual(ran.code, 0, ran.stdout + ran.stderr)
-      const out = lines(ran.stdout)
-      assert.match(out[0]!, /^Checking the deployment at http:\/\/127\.0\.0\.1:\d+ \(GET \/admin\/doctor\)$/)
-      assert.include(out, "✓ D1: migrated (0001_init.sql, 0002_audit.sql)")
-      assert.isTrue(out.some((line) => line.startsWith("✓ Fly: the token is accepted for app porter-local")))
-      assert.isTrue(out.some((line) => line.startsWith("✓ GitHub: App ") && line.includes("GitHub accepts")))
-      assert.notInclude(ran.stdout, "✗")
-      assert.match(out.at(-1)!, /^All (required )?checks passed/)
+  it.effect(
+    "porter doctor --url asks the deployment: every check passes; a wrong token is one line",
+    () =>
+      Effect.gen(function*() {
+        const ran = yield* cli(["doctor"])
+        assert.strictEqual(ran.code, 0, ran.stdout + ran.stderr)
+        const out = lines(ran.stdout)
+        assert.match(out[0]!, /^Checking the deployment at http:\/\/127\.0\.0\.1:\d+ \(GET \/admin\/doctor\)$/)
+        assert.include(out, "✓ D1: migrated (0001_init.sql, 0002_audit.sql)")
+        assert.isTrue(out.some((line) => line.startsWith("✓ Fly: the token is accepted for app porter-local")))
+        assert.isTrue(out.some((line) => line.startsWith("✓ GitHub: App ") && line.includes("GitHub accepts")))
+        assert.notInclude(ran.stdout, "✗")
+        assert.match(out.at(-1)!, /^All (required )?checks passed/)
 
-      const refused = yield* cli(["doctor"], { token: "wrong" })
-      assert.strictEqual(refused.code, 1)
-      assert.strictEqual(lines(refused.stderr).length, 1)
-      assert.include(refused.stderr, "refused the admin token")
-    }), 60_000)
+        const refused = yield* cli(["doctor"], { token: "wrong" })
+        assert.strictEqual(refused.code, 1)
+        assert.strictEqual(lines(refused.stderr).length, 1)
+        assert.include(refused.stderr, "refused the admin token")
+      }),
+    60_000
+  )
 
-  it.effect("SIGTERM stops everything it started, a running machine included, and exits 0", () =>
-    Effect.gen(function*() {
-      const { child, exited, info, stderr } = yield* Dev
-      const repo = `${info.owner}/hello`
-      yield* http("POST", `${info.github}/repos/${repo}/issues/1/comments`, info.githubAdminToken, {
-        body: "@porter script keep busy\n\n```porter-script\nsleep 120\n```"
-      })
-      yield* taskOf(repo, 1, ["running"])
-      const started = descendants(child.pid!)
-      assert.isAtLeast(started.length, 2, "workerd and the machine's runner run under porter dev")
-      child.kill("SIGTERM")
-      const end = yield* Effect.promise(() => exited)
-      assert.deepStrictEqual(end, { code: 0, signal: null }, stderr())
-      assert.include(stderr(), "porter dev: stopping")
-      // The machine's agent runs in a process group of its own, which the runner ends on its way out: give it
-      // a few seconds, then nothing may be left.
-      const deadline = Date.now() + 10_000
-      while (started.some(isAlive) && Date.now() < deadline) yield* Effect.sleep("100 millis")
-      assert.deepStrictEqual(started.filter(isAlive), [], "no process porter dev started outlives it")
-    }), 60_000)
+  it.effect(
+    "SIGTERM stops everything it started, a running machine included, and exits 0",
+    () =>
+      Effect.gen(function*() {
+        const { child, exited, info, stderr } = yield* Dev
+        const repo = `${info.owner}/hello`
+        yield* http("POST", `${info.github}/repos/${repo}/issues/1/comments`, info.githubAdminToken, {
+          body: "@porter script keep busy\n\n```porter-script\nsleep 120\n```"
+        })
+        yield* taskOf(repo, 1, ["running"])
+        const started = descendants(child.pid!)
+        assert.isAtLeast(started.length, 2, "workerd and the machine's runner run under porter dev")
+        child.kill("SIGTERM")
+        const end = yield* Effect.promise(() => exited)
+        assert.deepStrictEqual(end, { code: 0, signal: null }, stderr())
+        assert.include(stderr(), "porter dev: stopping")
+        // The machine's agent runs in a process group of its own, which the runner ends on its way out: give it
+        // a few seconds, then nothing may be left.
+        const deadline = Date.now() + 10_000
+        while (started.some(isAlive) && Date.now() < deadline) yield* Effect.sleep("100 millis")
+        assert.deepStrictEqual(started.filter(isAlive), [], "no process porter dev started outlives it")
+      }),
+    60_000
+  )
 })

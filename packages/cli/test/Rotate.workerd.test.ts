@@ -1,14 +1,14 @@
 // `porter secrets rotate` end to end on a local D1: secrets stored under key k1 are re-encrypted under k2 by the
 // Worker, through the CLI; afterwards the Worker runs without k1 and every secret is still there under k2.
-import { assert, describe, it } from "@effect/vitest"
 import type { D1Database } from "@cloudflare/workers-types"
-import { Effect, Option, Redacted } from "effect"
+import { assert, describe, it } from "@effect/vitest"
 import { SecretStore } from "@porter/core"
+import { D1Storage, EncryptionKeys } from "@porter/d1"
+import * as LocalStack from "@porter/worker/stack"
+import { Effect, Option, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { D1Storage, EncryptionKeys } from "@porter/d1"
-import * as LocalStack from "@porter/worker/stack"
 import { lines, porter } from "./support/Porter.ts"
 
 const adminToken = "rotate-admin-token-0123456789abcdef"
@@ -25,7 +25,8 @@ const withStack = <A>(
       const db = (yield* Effect.promise(() => stack.worker.miniflare.getD1Database("DB"))) as unknown as D1Database
       const result = yield* use(stack.worker.url, db)
       const rows = yield* Effect.promise(async () =>
-        (await db.prepare("SELECT name, key_id FROM secrets ORDER BY name").all<{ name: string; key_id: string }>()).results
+        (await db.prepare("SELECT name, key_id FROM secrets ORDER BY name").all<{ name: string; key_id: string }>())
+          .results
       )
       return { result, rows }
     })
@@ -49,13 +50,19 @@ describe("porter secrets rotate", () => {
             assert.strictEqual(set.code, 0, set.stderr)
           }
         }))
-      assert.deepStrictEqual(before.rows.map((r) => r.key_id), ["k1", "k1"])
+      assert.deepStrictEqual(
+        before.rows.map((r) =>
+          r.key_id
+        ),
+        ["k1", "k1"]
+      )
 
       const rotated = yield* withStack(dir, {
         PORTER_ENCRYPTION_KEY: k2,
         PORTER_ENCRYPTION_KEY_ID: "k2",
         PORTER_ENCRYPTION_OLD_KEYS: `k1:${k1}`
-      }, (url) => cli(url, "secrets", "rotate"))
+      }, (url) =>
+        cli(url, "secrets", "rotate"))
       assert.strictEqual(rotated.result.code, 0, rotated.result.stderr)
       assert.deepStrictEqual(lines(rotated.result.stdout), [
         `Re-encrypted 2 secrets under key k2 on ${/on (\S+)\.$/.exec(rotated.result.stdout.trim())![1]}.`
@@ -71,7 +78,10 @@ describe("porter secrets rotate", () => {
           // Read back with k2 alone, as the Worker's store does.
           const value = yield* Effect.gen(function*() {
             const secrets = yield* SecretStore.SecretStore
-            return yield* secrets.get(SecretStore.scopes.repository("acme/app"), "OPENAI_API_KEY" as SecretStore.SecretName)
+            return yield* secrets.get(
+              SecretStore.scopes.repository("acme/app"),
+              "OPENAI_API_KEY" as SecretStore.SecretName
+            )
           }).pipe(
             Effect.provide(D1Storage.layer({ db, keys: { current: { id: "k2", key: Redacted.make(k2) } } })),
             Effect.orDie
@@ -83,7 +93,9 @@ describe("porter secrets rotate", () => {
       const report = JSON.parse(after.result.again.stdout) as { rotated: number; failed: number; currentKeyId: string }
       assert.deepStrictEqual([report.rotated, report.failed, report.currentKeyId], [0, 0, "k2"])
       assert.deepStrictEqual(
-        (JSON.parse(after.result.listed.stdout) as ReadonlyArray<{ name: string }>).map((s) => s.name).sort(),
+        (JSON.parse(after.result.listed.stdout) as ReadonlyArray<{ name: string }>).map((s) =>
+          s.name
+        ).sort(),
         ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
       )
     }).pipe(Effect.scoped), 240_000)

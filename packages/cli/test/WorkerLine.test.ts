@@ -1,7 +1,7 @@
 // `porter dev` shows the Worker's warnings and errors: the lines its JSON logger writes, in every shape it writes them.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger } from "effect"
 import { Dev } from "@porter/cli"
+import { Effect, Logger } from "effect"
 
 /** The line effect's JSON logger (the Worker's `Logger.consoleJson`) writes for `log`. */
 const lineOf = (log: Effect.Effect<void>) => {
@@ -25,7 +25,10 @@ describe("porter dev: Worker log lines", () => {
     assert.strictEqual(Dev.workerLine("log", lineOf(Effect.logError("storage failed"))), "worker error: storage failed")
     assert.isUndefined(Dev.workerLine("log", lineOf(Effect.logInfo("sweep", { checked: 1 }))))
     // workerd's own lines are plain text, with the console's level.
-    assert.strictEqual(Dev.workerLine("error", "Uncaught TypeError: x is not a function"), "worker error: Uncaught TypeError: x is not a function")
+    assert.strictEqual(
+      Dev.workerLine("error", "Uncaught TypeError: x is not a function"),
+      "worker error: Uncaught TypeError: x is not a function"
+    )
     assert.isUndefined(Dev.workerLine("log", "plain info"))
   })
 })

@@ -136,7 +136,12 @@ export const script: AgentSpec = {
   description: "A deterministic agent for demos and tests (no model, no secrets)",
   secrets: [],
   output: "text",
-  invocation: ({ prompt }) => ({ command: SCRIPT_AGENT_COMMAND, args: [], prompt: "stdin", env: { PORTER_SCRIPT_PROMPT_BYTES: String(prompt.length) } })
+  invocation: ({ prompt }) => ({
+    command: SCRIPT_AGENT_COMMAND,
+    args: [],
+    prompt: "stdin",
+    env: { PORTER_SCRIPT_PROMPT_BYTES: String(prompt.length) }
+  })
 }
 
 export const builtInAgents: ReadonlyArray<AgentSpec> = [claude, opencode, codex, amp, gemini, script]

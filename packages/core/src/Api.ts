@@ -13,7 +13,15 @@
  * `ApiErrors.ts`. The callbacks group lives in `CallbacksApi.ts` (the runner's client needs nothing else).
  */
 import { Schema } from "effect"
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "effect/http-api"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import { BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
 import { Callbacks } from "./CallbacksApi.ts"
@@ -38,7 +46,6 @@ export class AdminAuth extends HttpApiMiddleware.Service<AdminAuth>()(
   "@porter/core/Api/AdminAuth",
   { security: { bearer: HttpApiSecurity.bearer }, error: [Unauthorized, NotFound], requiredForClient: true }
 ) {}
-
 
 // --- Schemas ----------------------------------------------------------------------------------------------------
 
@@ -70,7 +77,9 @@ export const SettingsAnswer = Schema.Struct({ scope: Schema.String, settings: Se
 export const TaskQuery = {
   state: Schema.optional(TaskState),
   repo: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 500 })))),
+  limit: Schema.optional(
+    Schema.NumberFromString.pipe(Schema.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 500 })))
+  ),
   before: Schema.optional(TaskId)
 }
 
@@ -92,7 +101,11 @@ export const DoctorCheck = Schema.Struct({
   message: Schema.String
 })
 /** What `GET /admin/doctor` finds: 200 when nothing failed, else 503 with the same body. */
-export const DoctorReport = Schema.Struct({ ok: Schema.Boolean, checks: Schema.Array(DoctorCheck), text: Schema.String })
+export const DoctorReport = Schema.Struct({
+  ok: Schema.Boolean,
+  checks: Schema.Array(DoctorCheck),
+  text: Schema.String
+})
 export type DoctorReport = typeof DoctorReport.Type
 
 // --- Groups -----------------------------------------------------------------------------------------------------
@@ -128,7 +141,11 @@ export class Admin extends HttpApiGroup.make("admin").add(
     success: AdminApi.SecretList,
     error: [BadRequest, Unavailable]
   }),
-  HttpApiEndpoint.put("setSecret", "/secrets", { payload: SecretWrite, success: SecretWritten, error: [BadRequest, Unavailable] }),
+  HttpApiEndpoint.put("setSecret", "/secrets", {
+    payload: SecretWrite,
+    success: SecretWritten,
+    error: [BadRequest, Unavailable]
+  }),
   HttpApiEndpoint.delete("deleteSecret", "/secrets", {
     query: { scope: ScopeText, name: SecretName },
     success: Deleted,
@@ -140,15 +157,27 @@ export class Admin extends HttpApiGroup.make("admin").add(
     success: SettingsAnswer,
     error: [BadRequest, Unavailable]
   }),
-  HttpApiEndpoint.put("setSettings", "/settings", { payload: SettingsWrite, success: SettingsAnswer, error: [BadRequest, Unavailable] }),
+  HttpApiEndpoint.put("setSettings", "/settings", {
+    payload: SettingsWrite,
+    success: SettingsAnswer,
+    error: [BadRequest, Unavailable]
+  }),
   HttpApiEndpoint.delete("deleteSettings", "/settings", {
     query: { scope: ScopeText },
     success: Deleted,
     error: [BadRequest, Unavailable]
   }),
   HttpApiEndpoint.get("listTasks", "/tasks", { query: TaskQuery, success: AdminApi.TaskList, error: Unavailable }),
-  HttpApiEndpoint.get("getTask", "/tasks/:taskId", { params: TaskPath, success: AdminApi.TaskDetail, error: [NotFound, Unavailable] }),
-  HttpApiEndpoint.post("cancelTask", "/tasks/:taskId/cancel", { params: TaskPath, success: Cancelled, error: [NotFound, Unavailable] }),
+  HttpApiEndpoint.get("getTask", "/tasks/:taskId", {
+    params: TaskPath,
+    success: AdminApi.TaskDetail,
+    error: [NotFound, Unavailable]
+  }),
+  HttpApiEndpoint.post("cancelTask", "/tasks/:taskId/cancel", {
+    params: TaskPath,
+    success: Cancelled,
+    error: [NotFound, Unavailable]
+  }),
   HttpApiEndpoint.post("retryTask", "/tasks/:taskId/retry", {
     params: TaskPath,
     success: Retried,

@@ -14,7 +14,10 @@ export type Client = HttpApiClient.ForApi<typeof Api>
 /** Sends `token` as the bearer of every secured endpoint (a task token, or the admin token). */
 export const layerBearer = (token: Redacted.Redacted<string> | string) =>
   Layer.mergeAll(
-    HttpApiMiddleware.layerClient(AdminAuth, ({ next, request }) => next(HttpClientRequest.bearerToken(request, token))),
+    HttpApiMiddleware.layerClient(
+      AdminAuth,
+      ({ next, request }) => next(HttpClientRequest.bearerToken(request, token))
+    ),
     HttpApiMiddleware.layerClient(TaskAuth, ({ next, request }) => next(HttpClientRequest.bearerToken(request, token))),
     HttpApiMiddleware.layerClient(
       TaskOrAdminAuth,

@@ -10,7 +10,10 @@ export class Background extends Context.Service<Background, {
 }>()("@porter/core/Background") {}
 
 /** Runs the work before returning (tests, CLIs): deterministic, the caller waits. */
-export const layerInline: Layer.Layer<Background> = Layer.succeed(Background, Background.of({ run: (effect) => effect }))
+export const layerInline: Layer.Layer<Background> = Layer.succeed(
+  Background,
+  Background.of({ run: (effect) => effect })
+)
 
 /** Forks the work into fibers owned by the layer's scope; closing the scope interrupts them. */
 export const layerFork: Layer.Layer<Background> = Layer.effect(

@@ -25,6 +25,9 @@ export const make = (options: Options): Effect.Effect<Client, never, HttpClient.
     ...(options.transformClient !== undefined ? { transformClient: options.transformClient } : {})
   }).pipe(
     Effect.provide(
-      HttpApiMiddleware.layerClient(TaskAuth, ({ next, request }) => next(HttpClientRequest.bearerToken(request, options.token)))
+      HttpApiMiddleware.layerClient(
+        TaskAuth,
+        ({ next, request }) => next(HttpClientRequest.bearerToken(request, options.token))
+      )
     )
   )

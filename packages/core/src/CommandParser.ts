@@ -33,7 +33,10 @@ export const parseDuration = (text: string): number | undefined => {
 export const editDistance = (a: string, b: string): number => {
   const rows = a.length + 1
   const cols = b.length + 1
-  const d: Array<Array<number>> = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const d: Array<Array<number>> = Array.from(
+    { length: rows },
+    (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0))
+  )
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
@@ -47,9 +50,41 @@ export const editDistance = (a: string, b: string): number => {
 
 /** Ordinary words that sit close to an agent name; they start instructions, not typos. */
 const ORDINARY_WORDS = new Set([
-  "add", "and", "app", "apps", "amps", "camp", "damp", "lamp", "ramp", "map", "cloud", "clause", "claim",
-  "code", "coded", "codes", "coder", "codec", "decode", "encode", "open", "opens", "opened", "opener",
-  "gemini", "genie", "remind", "mini", "scrip", "scripts", "fix", "make", "use", "can", "please"
+  "add",
+  "and",
+  "app",
+  "apps",
+  "amps",
+  "camp",
+  "damp",
+  "lamp",
+  "ramp",
+  "map",
+  "cloud",
+  "clause",
+  "claim",
+  "code",
+  "coded",
+  "codes",
+  "coder",
+  "codec",
+  "decode",
+  "encode",
+  "open",
+  "opens",
+  "opened",
+  "opener",
+  "gemini",
+  "genie",
+  "remind",
+  "mini",
+  "scrip",
+  "scripts",
+  "fix",
+  "make",
+  "use",
+  "can",
+  "please"
 ])
 
 /** The agent a word seems to misspell, if any. */
@@ -77,7 +112,10 @@ const QUOTE = /^ {0,3}>/
 const INDENTED_CODE = /^(?: {4}|\t)/
 
 /** The text after the first mention line that addresses Porter, or undefined. */
-export const findMention = (text: string, mention: string): { readonly line: string; readonly rest: string } | undefined => {
+export const findMention = (
+  text: string,
+  mention: string
+): { readonly line: string; readonly rest: string } | undefined => {
   const lines = text.split(/\r\n|\r|\n/)
   const needle = `@${mention.toLowerCase()}`
   let fence: string | undefined
@@ -87,7 +125,9 @@ export const findMention = (text: string, mention: string): { readonly line: str
     const line = lines[i]!
     if (fence !== undefined) {
       const close = FENCE.exec(line)
-      if (close && close[1]![0] === fence[0] && close[1]!.length >= fence.length && line.trim() === close[1]) fence = undefined
+      if (close && close[1]![0] === fence[0] && close[1]!.length >= fence.length && line.trim() === close[1]) {
+        fence = undefined
+      }
       continue
     }
     const open = FENCE.exec(line)
@@ -127,7 +167,12 @@ const KEYWORDS: Record<string, () => ParseResult> = {
 
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$/
 
-export const parse = (text: string, settings: RepoSettings, agents: ReadonlyArray<AgentSpec>, resolve: (name: string) => Option.Option<AgentSpec>): ParseResult => {
+export const parse = (
+  text: string,
+  settings: RepoSettings,
+  agents: ReadonlyArray<AgentSpec>,
+  resolve: (name: string) => Option.Option<AgentSpec>
+): ParseResult => {
   const mention = findMention(typeof text === "string" ? text : "", settings.mentionName)
   if (mention === undefined) return new NotForPorter({})
   const m = `@${settings.mentionName}`
@@ -163,7 +208,10 @@ export const parse = (text: string, settings: RepoSettings, agents: ReadonlyArra
     if (flag === "--model") {
       const v = takeValue()
       if (v === undefined || !MODEL.test(v)) {
-        return new Problem({ kind: "bad_flag_value", message: `\`--model\` needs a model id, like \`${m} claude --model opus <instructions>\`.` })
+        return new Problem({
+          kind: "bad_flag_value",
+          message: `\`--model\` needs a model id, like \`${m} claude --model opus <instructions>\`.`
+        })
       }
       model = v
     } else if (flag === "--timeout") {
@@ -178,7 +226,9 @@ export const parse = (text: string, settings: RepoSettings, agents: ReadonlyArra
       if (ms > settings.maxTimeoutMs) {
         return new Problem({
           kind: "timeout_too_long",
-          message: `\`--timeout ${v}\` is longer than this repository allows (${formatDuration(settings.maxTimeoutMs)}).`
+          message: `\`--timeout ${v}\` is longer than this repository allows (${
+            formatDuration(settings.maxTimeoutMs)
+          }).`
         })
       }
       timeoutMs = ms
@@ -188,7 +238,9 @@ export const parse = (text: string, settings: RepoSettings, agents: ReadonlyArra
     } else {
       return new Problem({
         kind: "unknown_flag",
-        message: `Unknown flag \`${flag.slice(0, 40)}\`. Porter understands \`--model <id>\` and \`--timeout <duration>\`; \`${m} help\` shows more.`
+        message: `Unknown flag \`${
+          flag.slice(0, 40)
+        }\`. Porter understands \`--model <id>\` and \`--timeout <duration>\`; \`${m} help\` shows more.`
       })
     }
     index += 1
@@ -208,7 +260,10 @@ export const parse = (text: string, settings: RepoSettings, agents: ReadonlyArra
   const instructions = [words.slice(index).join(" "), mention.rest].join("\n").trim()
   const agentName = agent?.name ?? settings.defaultAgent
   if (instructions.length === 0) {
-    return new Problem({ kind: "empty_instructions", message: `Tell \`${agentName}\` what to do: \`${m} ${agentName} <instructions>\`.` })
+    return new Problem({
+      kind: "empty_instructions",
+      message: `Tell \`${agentName}\` what to do: \`${m} ${agentName} <instructions>\`.`
+    })
   }
   return new Run({
     agent: agentName,

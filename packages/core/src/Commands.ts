@@ -80,7 +80,9 @@ export const make = Effect.gen(function*() {
         if (!latest.isTerminal) {
           return yield* reports.reply(
             issue,
-            Messages.problem(`Task \`${latest.id}\` is still ${latest.state}; \`@${settings.mentionName} cancel\` it first.`)
+            Messages.problem(
+              `Task \`${latest.id}\` is still ${latest.state}; \`@${settings.mentionName} cancel\` it first.`
+            )
           )
         }
         const run = new Run({
@@ -96,19 +98,28 @@ export const make = Effect.gen(function*() {
     }
   })
 
-  const handle = Effect.fn("Commands.handle")(function*(event: IncomingEvent, receivedAt: number) {
-    yield* Effect.annotateCurrentSpan({ deliveryId: event.deliveryId, event: event._tag })
-    if (event._tag === "CommentCreated") yield* onComment(event, receivedAt)
-    else {
-      yield* lifecycle.cancelIssue(
-        new IssueRef({ repo: event.repo, number: event.issueNumber }),
-        `the issue was closed by @${event.actor.login}`
+  const handle = Effect.fn("Commands.handle")(
+    function*(event: IncomingEvent, receivedAt: number) {
+      yield* Effect.annotateCurrentSpan({ deliveryId: event.deliveryId, event: event._tag })
+      if (event._tag === "CommentCreated") yield* onComment(event, receivedAt)
+      else {
+        yield* lifecycle.cancelIssue(
+          new IssueRef({ repo: event.repo, number: event.issueNumber }),
+          `the issue was closed by @${event.actor.login}`
+        )
+      }
+      yield* store.completeDelivery(event.deliveryId, yield* Clock.currentTimeMillis)
+    },
+    (effect, event) =>
+      Effect.catchCause(
+        effect,
+        (cause) =>
+          Effect.logError("handling a delivery failed; the sweep will retry it", {
+            deliveryId: event.deliveryId,
+            cause
+          })
       )
-    }
-    yield* store.completeDelivery(event.deliveryId, yield* Clock.currentTimeMillis)
-  }, (effect, event) =>
-    Effect.catchCause(effect, (cause) =>
-      Effect.logError("handling a delivery failed; the sweep will retry it", { deliveryId: event.deliveryId, cause })))
+  )
 
   return Commands.of({ handle })
 })

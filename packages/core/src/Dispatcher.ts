@@ -93,7 +93,9 @@ export const make = Effect.gen(function*() {
     )
     let settled: Effect.Effect<void> = commented
     const withComment = (task: Task) =>
-      commentId === undefined || task.statusCommentId === commentId ? task : new Task({ ...task, statusCommentId: commentId })
+      commentId === undefined || task.statusCommentId === commentId
+        ? task
+        : new Task({ ...task, statusCommentId: commentId })
     return {
       commented,
       settled: Effect.suspend(() => settled),
@@ -101,7 +103,9 @@ export const make = Effect.gen(function*() {
       show: (task) =>
         Effect.gen(function*() {
           const before = settled
-          const fiber = yield* Effect.forkChild(Effect.andThen(before, Effect.suspend(() => status.show(withComment(task)))))
+          const fiber = yield* Effect.forkChild(
+            Effect.andThen(before, Effect.suspend(() => status.show(withComment(task))))
+          )
           settled = Effect.asVoid(Fiber.join(fiber))
         })
     }
@@ -135,7 +139,10 @@ export const make = Effect.gen(function*() {
       issue !== undefined ? Effect.succeed(Option.some(issue)) : reader.issue(issueOf(task), task.installationId).pipe(
         Effect.map(Option.some),
         Effect.catch((error) =>
-          Effect.as(Effect.logWarning("could not read the issue; prompting without it", { error: error.message }), Option.none())
+          Effect.as(
+            Effect.logWarning("could not read the issue; prompting without it", { error: error.message }),
+            Option.none()
+          )
         )
       )
     ], { concurrency: "unbounded" })
@@ -154,15 +161,20 @@ export const make = Effect.gen(function*() {
     if (Result.isFailure(agentEnv)) {
       // The message tells the user how to ask again: with this repository's mention.
       const settings = yield* settingsService.forRepo(task.repo.fullName, task.installationId)
-      return yield* fail(new MissingSecret({
-        agent: agentEnv.failure.agent,
-        names: agentEnv.failure.names,
-        repo: agentEnv.failure.repo,
-        mention: settings.mentionName
-      }).message)
+      return yield* fail(
+        new MissingSecret({
+          agent: agentEnv.failure.agent,
+          names: agentEnv.failure.names,
+          repo: agentEnv.failure.repo,
+          mention: settings.mentionName
+        }).message
+      )
     }
 
-    const snapshot = Option.getOrElse(read, () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" }))
+    const snapshot = Option.getOrElse(
+      read,
+      () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" })
+    )
     const prompt = yield* prompts.build({ task, issue: snapshot, thread, branch: MachineRequest.branchFor(task) })
     const credential = Option.getOrUndefined(
       Option.flatMap(machines.credentialName, (name) => Option.fromNullishOr(found.get(name)?.value))
@@ -226,7 +238,8 @@ export const make = Effect.gen(function*() {
           if (Option.isNone(latest) || latest.value.isTerminal) return
           // A provider outage or rate limit is worth another attempt: the sweep dispatches the task again
           // (asking the provider for the task's machine first), up to `maxDispatchAttempts`.
-          const transient = error._tag === "ProvisionError" && (error.reason === "rate_limited" || error.reason === "unavailable")
+          const transient = error._tag === "ProvisionError" &&
+            (error.reason === "rate_limited" || error.reason === "unavailable")
           if (transient && latest.value.dispatchAttempts < config.maxDispatchAttempts) {
             return yield* audit.record(task.id, "dispatch_deferred", reason)
           }

@@ -54,7 +54,9 @@ export class MissingSecret extends Schema.TaggedError<MissingSecret>()("MissingS
   override get message(): string {
     const names = this.names.map((n) => `\`${n}\``).join(" or ")
     return `the \`${this.agent}\` agent needs ${names}, which is not set. Set it for your user, for ` +
-      `\`${this.repo}\`, or for the installation (\`porter secrets set ${this.names[0]} --scope repository:${this.repo}\`, ` +
+      `\`${this.repo}\`, or for the installation (\`porter secrets set ${
+        this.names[0]
+      } --scope repository:${this.repo}\`, ` +
       `or the admin API \`PUT /admin/secrets\`), then comment \`@${this.mention ?? "porter"} retry\`.`
   }
 }

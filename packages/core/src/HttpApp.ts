@@ -161,13 +161,19 @@ const AdminAuthLive = Layer.effect(
   })
 )
 
-const ValidationLive = HttpApiMiddleware.layerSchemaErrorTransform(Api.Validation, (error) =>
-  Effect.fail(new Api.BadRequest({ message: `${error.kind.toLowerCase()}: ${error.message}`.slice(0, 1_000) })))
+const ValidationLive = HttpApiMiddleware.layerSchemaErrorTransform(
+  Api.Validation,
+  (error) =>
+    Effect.fail(new Api.BadRequest({ message: `${error.kind.toLowerCase()}: ${error.message}`.slice(0, 1_000) }))
+)
 
 // --- Handlers -----------------------------------------------------------------------------------------------------
 
-const SystemLive = HttpApiBuilder.group(Api.Api, "system", (handlers) =>
-  handlers.handle("health", () => Effect.succeed({ ok: true })))
+const SystemLive = HttpApiBuilder.group(
+  Api.Api,
+  "system",
+  (handlers) => handlers.handle("health", () => Effect.succeed({ ok: true }))
+)
 
 const WebhooksLive = HttpApiBuilder.group(Api.Api, "webhooks", (handlers) =>
   Effect.gen(function*() {
@@ -211,7 +217,9 @@ const TasksLive = HttpApiBuilder.group(Api.Api, "tasks", (handlers) =>
 
 const badScope = (text: string) =>
   new Api.BadRequest({
-    message: `scope must be global, repository:owner/name, installation:<id> or user:<id> (not \`${text.slice(0, 100)}\`)`
+    message: `scope must be global, repository:owner/name, installation:<id> or user:<id> (not \`${
+      text.slice(0, 100)
+    }\`)`
   })
 
 const secretScope = (text: string): Effect.Effect<SecretScope, Api.BadRequest> => {
@@ -241,7 +249,9 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
         Effect.gen(function*() {
           const scope = query.scope === undefined ? undefined : yield* secretScope(query.scope)
           const listed = yield* secrets.list(scope)
-          return { secrets: listed.map((s) => ({ scope: scopeKey(s.scope), name: s.name, updatedAt: iso(s.updatedAt) })) }
+          return {
+            secrets: listed.map((s) => ({ scope: scopeKey(s.scope), name: s.name, updatedAt: iso(s.updatedAt) }))
+          }
         }).pipe(orUnavailable))
       .handle("setSecret", ({ payload }) =>
         Effect.gen(function*() {
@@ -250,12 +260,16 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
           return { scope: scopeKey(scope), name: payload.name }
         }).pipe(orUnavailable))
       .handle("deleteSecret", ({ query }) =>
-        Effect.flatMap(secretScope(query.scope), (scope) =>
-          Effect.map(secrets.delete(scope, query.name), (deleted) => ({ deleted }))).pipe(orUnavailable))
+        Effect.flatMap(
+          secretScope(query.scope),
+          (scope) => Effect.map(secrets.delete(scope, query.name), (deleted) => ({ deleted }))
+        ).pipe(orUnavailable))
       .handle("rotateSecrets", () => orUnavailable(secrets.rotate()))
       .handle("getSettings", ({ query }) =>
         Effect.flatMap(settingsScope(query.scope), (scope) =>
-          Effect.map(settings.get(scope), (patch) => ({ scope: scopeKey(scope), settings: patch }))).pipe(orUnavailable))
+          Effect.map(settings.get(scope), (patch) => ({ scope: scopeKey(scope), settings: patch }))).pipe(
+            orUnavailable
+          ))
       .handle("setSettings", ({ payload }) =>
         Effect.gen(function*() {
           const scope = yield* settingsScope(payload.scope)
@@ -286,7 +300,9 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
         Effect.gen(function*() {
           const previous = yield* store.get(params.taskId)
           if (!previous.isTerminal) {
-            return yield* new Api.BadRequest({ message: `task ${previous.id} is still ${previous.state}: cancel it first` })
+            return yield* new Api.BadRequest({
+              message: `task ${previous.id} is still ${previous.state}: cancel it first`
+            })
           }
           const retried = yield* dispatcher.retry(previous, previous.requestedBy)
           if (Option.isNone(retried)) {
@@ -294,7 +310,8 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
           }
           return { task: AdminApi.toView(retried.value) }
         }).pipe(Effect.catchTag("TaskNotFound", notFound), orUnavailable))
-      .handle("sweep", () => watchdog.sweep)
+      .handle("sweep", () =>
+        watchdog.sweep)
       .handle("doctor", () =>
         Effect.flatMap(diagnostics.report, (report) => (report.ok ? Effect.succeed(report) : Effect.fail(report))))
   }))

@@ -75,7 +75,9 @@ export const make = Effect.gen(function*() {
     if (event.body.includes(Messages.MARKER_PREFIX)) return Effect.succeed("comment by Porter")
     return Effect.map(
       settings.forRepo(event.repo.fullName, event.installationId),
-      (repoSettings) => (parser.parse(event.body, repoSettings)._tag === "NotForPorter" ? "not addressed to Porter" : undefined)
+      (
+        repoSettings
+      ) => (parser.parse(event.body, repoSettings)._tag === "NotForPorter" ? "not addressed to Porter" : undefined)
     )
   }
 
@@ -90,8 +92,10 @@ export const make = Effect.gen(function*() {
       ))
 
   const accept = (event: IncomingEvent): Effect.Effect<IntakeResult, StoreError> =>
-    Effect.flatMap(isForPorter(event), (reason) =>
-      reason !== undefined ? Effect.succeed<IntakeResult>({ _tag: "Ignored", reason }) : claim(event))
+    Effect.flatMap(
+      isForPorter(event),
+      (reason) => reason !== undefined ? Effect.succeed<IntakeResult>({ _tag: "Ignored", reason }) : claim(event)
+    )
 
   // `Commands.handle` is called only once the background work starts: it is a traced function, and calling one
   // captures a stack trace (~0.1 ms in workerd).
@@ -112,7 +116,8 @@ export const make = Effect.gen(function*() {
       )).pipe(
         Effect.catchTags({
           WebhookTooLarge: (error) => Effect.succeed<WebhookAnswer>({ status: 413, body: { error: error.message } }),
-          WebhookUnauthorized: (error) => Effect.succeed<WebhookAnswer>({ status: 401, body: { error: error.message } }),
+          WebhookUnauthorized: (error) =>
+            Effect.succeed<WebhookAnswer>({ status: 401, body: { error: error.message } }),
           WebhookMalformed: (error) => Effect.succeed<WebhookAnswer>({ status: 400, body: { error: error.message } }),
           StoreError: (error) =>
             Effect.as(

@@ -88,7 +88,10 @@ export const make = Effect.gen(function*() {
           const value = yield* secrets.get(entry.scope, name).pipe(
             Effect.catch((error) =>
               Effect.as(
-                Effect.logWarning("a machine credential cannot be read", { scope: entry.scope._tag, error: error.message }),
+                Effect.logWarning("a machine credential cannot be read", {
+                  scope: entry.scope._tag,
+                  error: error.message
+                }),
                 Option.none()
               )
             )

@@ -14,9 +14,12 @@ const nonEmpty = Schema.String.pipe(Schema.check(Schema.isMinLength(1)))
 /** A git branch name `git check-ref-format --branch` would accept (a conservative subset). */
 export const BranchName = Schema.String.pipe(
   Schema.check(
-    Schema.isPattern(/^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))[^\s~^:?*[\\\x00-\x1f\x7f]{1,250}(?<![./])$/, {
-      expected: "a git branch name"
-    })
+    Schema.isPattern(
+      /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))[^\s~^:?*[\\\x00-\x1f\x7f]{1,250}(?<![./])$/,
+      {
+        expected: "a git branch name"
+      }
+    )
   )
 )
 

@@ -58,8 +58,7 @@ export const formatUsage = (usage: Task["usage"]): string | undefined => {
 
 const agentLabel = (task: Task): string => `\`${task.agent}\`${task.model ? ` (${task.model})` : ""}`
 
-const quote = (text: string): string =>
-  text.trim().split("\n").map((line) => `> ${line}`).join("\n")
+const quote = (text: string): string => text.trim().split("\n").map((line) => `> ${line}`).join("\n")
 
 const LOG_LINES = 30
 
@@ -83,7 +82,9 @@ export const status = (task: Task, now: number, mention = "porter"): string => {
       break
     case "succeeded":
       if (task.outcome === "no_changes") {
-        lines.push(`✅ ${agentLabel(task)} finished in ${elapsed} without changing anything, so there is no pull request.`)
+        lines.push(
+          `✅ ${agentLabel(task)} finished in ${elapsed} without changing anything, so there is no pull request.`
+        )
       } else {
         lines.push(`✅ ${agentLabel(task)} finished in ${elapsed}.`)
         if (task.prUrl) lines.push("", `**Pull request:** ${task.prUrl}`)
@@ -109,7 +110,9 @@ export const status = (task: Task, now: number, mention = "porter"): string => {
   if (usage && task.isTerminal) lines.push("", `<sub>Usage: ${usage}</sub>`)
   lines.push(
     "",
-    `<sub>Task \`${task.id}\`${task.isTerminal ? "" : ` · \`@${mention} cancel\` to stop it`} · \`@${mention} status\`</sub>`,
+    `<sub>Task \`${task.id}\`${
+      task.isTerminal ? "" : ` · \`@${mention} cancel\` to stop it`
+    } · \`@${mention} status\`</sub>`,
     marker(task)
   )
   return lines.join("\n")
@@ -162,5 +165,4 @@ export const statusList = (tasks: ReadonlyArray<Task>, now: number): string => {
 
 export const nothingToCancel = (): string => reply("Nothing to cancel: no active Porter task on this issue.")
 export const nothingToRetry = (): string => reply("Nothing to retry: no earlier Porter task on this issue.")
-export const cancelled = (count: number): string =>
-  reply(`⏹ Cancelled ${count} task${count === 1 ? "" : "s"}.`)
+export const cancelled = (count: number): string => reply(`⏹ Cancelled ${count} task${count === 1 ? "" : "s"}.`)

@@ -108,8 +108,10 @@ const facade = Layer.effect(
       intake: intake.accept,
       process: commands.handle,
       handle: (event) =>
-        Effect.tap(intake.accept(event), (result) =>
-          result._tag === "Accepted" ? commands.handle(event, result.receivedAt) : Effect.void),
+        Effect.tap(
+          intake.accept(event),
+          (result) => result._tag === "Accepted" ? commands.handle(event, result.receivedAt) : Effect.void
+        ),
       callback: lifecycle.callback,
       sweep: watchdog.sweep,
       cancelIssue: (issue, reason) => lifecycle.cancelIssue(issue, reason),

@@ -32,7 +32,11 @@ export const make = Effect.gen(function*() {
     Schedule.recurs(reportRetry.times)
   ])
 
-  const attempt = <A>(what: string, taskId: TaskId | undefined, report: Effect.Effect<A, { readonly message: string }>) =>
+  const attempt = <A>(
+    what: string,
+    taskId: TaskId | undefined,
+    report: Effect.Effect<A, { readonly message: string }>
+  ) =>
     report.pipe(
       Effect.retry(schedule),
       Effect.map(Option.some),

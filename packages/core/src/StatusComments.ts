@@ -31,32 +31,42 @@ export const make = Effect.gen(function*() {
   const settings = yield* Settings
   const store = yield* TaskStore
 
-  const show = Effect.fn("StatusComments.show")(function*(task: Task) {
-    const repoSettings = yield* settings.forRepo(task.repo.fullName, task.installationId)
-    const body = Messages.status(task, yield* Clock.currentTimeMillis, repoSettings.mentionName)
-    const issue = issueOf(task)
-    let commentId = Option.fromNullishOr(task.statusCommentId)
-    if (Option.isSome(commentId)) {
-      yield* reports.attempt("edit status comment", task.id, reporter.editComment(issue, commentId.value, body))
-    } else {
-      commentId = yield* reports.attempt("create status comment", task.id, reporter.comment(issue, body))
+  const show = Effect.fn("StatusComments.show")(
+    function*(task: Task) {
+      const repoSettings = yield* settings.forRepo(task.repo.fullName, task.installationId)
+      const body = Messages.status(task, yield* Clock.currentTimeMillis, repoSettings.mentionName)
+      const issue = issueOf(task)
+      let commentId = Option.fromNullishOr(task.statusCommentId)
       if (Option.isSome(commentId)) {
-        yield* store.update(task.id, { statusCommentId: commentId.value }, yield* Clock.currentTimeMillis, TaskState.literals)
-          .pipe(Effect.ignore)
+        yield* reports.attempt("edit status comment", task.id, reporter.editComment(issue, commentId.value, body))
+      } else {
+        commentId = yield* reports.attempt("create status comment", task.id, reporter.comment(issue, body))
+        if (Option.isSome(commentId)) {
+          yield* store.update(
+            task.id,
+            { statusCommentId: commentId.value },
+            yield* Clock.currentTimeMillis,
+            TaskState.literals
+          )
+            .pipe(Effect.ignore)
+        }
       }
-    }
-    if (repoSettings.stateLabels) {
-      const label = `porter:${task.state}`
-      yield* reports.attempt(
-        "labels",
-        task.id,
-        reporter.label(issue, { add: [label], remove: labels.filter((l) => l !== label) })
+      if (repoSettings.stateLabels) {
+        const label = `porter:${task.state}`
+        yield* reports.attempt(
+          "labels",
+          task.id,
+          reporter.label(issue, { add: [label], remove: labels.filter((l) => l !== label) })
+        )
+      }
+      return commentId
+    },
+    (effect) =>
+      Effect.catch(
+        effect,
+        (error) => Effect.as(Effect.logWarning("status update failed", { error: error.message }), Option.none<number>())
       )
-    }
-    return commentId
-  }, (effect) =>
-    Effect.catch(effect, (error) =>
-      Effect.as(Effect.logWarning("status update failed", { error: error.message }), Option.none<number>())))
+  )
 
   return StatusComments.of({ show })
 })

@@ -107,7 +107,11 @@ export const make = Effect.gen(function*() {
       const ended = yield* finish(task, to, patch)
       if (Option.isSome(ended)) return { accepted: true, state: ended.value.state } satisfies CallbackAnswer
       const latest = yield* store.get(task.id)
-      return { accepted: false, state: latest.state, message: `task is already ${latest.state}` } satisfies CallbackAnswer
+      return {
+        accepted: false,
+        state: latest.state,
+        message: `task is already ${latest.state}`
+      } satisfies CallbackAnswer
     }
     if (task.state === "provisioning") {
       const moved = yield* store.transition(task.id, "running", at, { heartbeatAt: at }).pipe(

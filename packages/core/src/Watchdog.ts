@@ -60,7 +60,10 @@ export const make = Effect.gen(function*() {
       if (task.state === "running") {
         const last = task.heartbeatAt ?? task.startedAt ?? task.updatedAt
         if (last > at - config.heartbeatTimeoutMs) return "none"
-        return yield* timeOut(task, `the machine stopped reporting (no heartbeat for ${Messages.formatDuration(at - last)})`)
+        return yield* timeOut(
+          task,
+          `the machine stopped reporting (no heartbeat for ${Messages.formatDuration(at - last)})`
+        )
       }
       // queued or provisioning, untouched for a while: its dispatcher may have died.
       if (task.machineId !== undefined) {
@@ -91,7 +94,10 @@ export const make = Effect.gen(function*() {
       return "redispatched"
     }).pipe(
       Effect.catch((error) =>
-        Effect.as(Effect.logWarning("sweeping a task failed", { taskId: task.id, error: error.message }), "none" as const)
+        Effect.as(
+          Effect.logWarning("sweeping a task failed", { taskId: task.id, error: error.message }),
+          "none" as const
+        )
       )
     )
 
@@ -110,11 +116,16 @@ export const make = Effect.gen(function*() {
           if (machine.createdAt !== undefined && machine.createdAt > at - config.orphanGraceMs) continue
           const taskId = machine.taskId === undefined ? Option.none() : decodeTaskId(machine.taskId)
           const task = Option.isSome(taskId) ? yield* store.find(taskId.value) : Option.none<Task>()
-          const live = Option.isSome(task) && !task.value.isTerminal && (task.value.machineId ?? machine.id) === machine.id
+          const live = Option.isSome(task) && !task.value.isTerminal &&
+            (task.value.machineId ?? machine.id) === machine.id
           if (live) continue
           yield* provisioner.destroy(machine.id, options).pipe(
-            Effect.tap(() => Effect.logInfo("destroyed an orphan machine", { machineId: machine.id, taskId: machine.taskId })),
-            Effect.tap(() => (Option.isSome(task) ? audit.record(task.value.id, "orphan_destroyed", machine.id) : Effect.void)),
+            Effect.tap(() =>
+              Effect.logInfo("destroyed an orphan machine", { machineId: machine.id, taskId: machine.taskId })
+            ),
+            Effect.tap(
+              () => (Option.isSome(task) ? audit.record(task.value.id, "orphan_destroyed", machine.id) : Effect.void)
+            ),
             Effect.tap(() => Effect.sync(() => destroyed++)),
             Effect.catch((error) =>
               Effect.logWarning("could not destroy an orphan", { machineId: machine.id, error: error.message })
@@ -149,7 +160,9 @@ export const make = Effect.gen(function*() {
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       dispatchTimeoutMs: config.dispatchTimeoutMs,
       limit: 500
-    }).pipe(Effect.catch((error) => Effect.as(Effect.logError("listing due tasks failed", { error: error.message }), [])))
+    }).pipe(
+      Effect.catch((error) => Effect.as(Effect.logError("listing due tasks failed", { error: error.message }), []))
+    )
     const outcomes = yield* Effect.forEach(due, (task) => sweepTask(task, at), { concurrency: 8 })
     const orphansDestroyed = yield* sweepOrphans(at)
     const deliveriesRetried = yield* retryDeliveries(at)

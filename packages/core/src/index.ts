@@ -3,11 +3,11 @@
  * the shared HTTP app. No platform code: runs on Workers, Node, anywhere Effect runs.
  */
 export * as AdminApi from "./AdminApi.ts"
+export * as Agent from "./Agent.ts"
+export * as AgentCatalog from "./AgentCatalog.ts"
 export * as Api from "./Api.ts"
 export * as ApiClient from "./ApiClient.ts"
 export * as Audit from "./Audit.ts"
-export * as Agent from "./Agent.ts"
-export * as AgentCatalog from "./AgentCatalog.ts"
 export * as Authorizer from "./Authorizer.ts"
 export * as Background from "./Background.ts"
 export * as Callback from "./Callback.ts"

@@ -3,9 +3,6 @@
  * `Request`, and the client derived from the same definition (`HttpApiClient.make(Api)`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { readFileSync } from "node:fs"
-import { Effect, Layer, Option, Redacted, Schema } from "effect"
-import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
 import {
   ApiClient,
   Diagnostics,
@@ -20,6 +17,9 @@ import {
   WebhookIntake
 } from "@porter/core"
 import { Fixtures, Machines, TestPorter } from "@porter/testing"
+import { Effect, Layer, Option, Redacted, Schema } from "effect"
+import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
+import { readFileSync } from "node:fs"
 
 /** A stand-in intake: `x-test-sig: ok` is a good signature; the body is a normalized event as JSON. */
 const fakeIntake = Layer.succeed(
@@ -49,7 +49,9 @@ const testLayer = (adminToken: string | undefined) =>
 /** The API as a Web handler over the test's own services, so assertions see what the requests did. */
 const makeHandler = Effect.gen(function*() {
   const context = yield* Effect.context<TestPorter.Services | Porter.Services | Diagnostics.Diagnostics>()
-  const app = HttpApp.routes.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices)))
+  const app = HttpApp.routes.pipe(
+    Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices))
+  )
   const { dispose, handler } = HttpRouter.toWebHandler(app, { disableLogger: true })
   yield* Effect.addFinalizer(() => Effect.promise(dispose))
   const call = (request: Request) =>
@@ -65,12 +67,18 @@ const makeHandler = Effect.gen(function*() {
 const clientFor = (handler: (request: Request) => Promise<Response>, token: string) =>
   ApiClient.make({ baseUrl: "http://porter.test", token }).pipe(
     Effect.provide(FetchHttpClient.layer),
-    Effect.provideService(FetchHttpClient.Fetch, ((input: string | URL | Request, init?: RequestInit) =>
-      handler(new Request(input, init))) as typeof fetch)
+    Effect.provideService(
+      FetchHttpClient.Fetch,
+      ((input: string | URL | Request, init?: RequestInit) => handler(new Request(input, init))) as typeof fetch
+    )
   )
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  new Request(`http://porter.test${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+  new Request(`http://porter.test${path}`, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers }
+  })
 
 const encode = (event: Event.IncomingEvent) => Schema.encodeSync(Event.IncomingEventFromJson)(event)
 
@@ -98,7 +106,9 @@ describe("HTTP API: webhooks", () => {
       assert.deepStrictEqual([notForUs.status, notForUs.body], [200, { ignored: "not addressed to Porter" }])
       const ping = yield* call(post("/webhooks/github", "{}", { ...good, "x-test-event": "ping" }))
       assert.deepStrictEqual([ping.status, ping.body], [200, { ignored: "ping" }])
-      const unsigned = yield* call(post("/webhooks/github", encode(Fixtures.commentCreated({ body: "@porter claude x" }))))
+      const unsigned = yield* call(
+        post("/webhooks/github", encode(Fixtures.commentCreated({ body: "@porter claude x" })))
+      )
       assert.deepStrictEqual([unsigned.status, unsigned.body], [401, { error: "signature does not match" }])
       const malformed = yield* call(post("/webhooks/github", "{not json", good))
       assert.deepStrictEqual([malformed.status, malformed.body], [400, { error: "payload does not decode" }])
@@ -112,7 +122,10 @@ describe("HTTP API: webhooks", () => {
         }
       })
       const chunked = yield* call(
-        new Request("http://porter.test/webhooks/github", { method: "POST", body: stream, headers: good, duplex: "half" } as RequestInit)
+        new Request(
+          "http://porter.test/webhooks/github",
+          { method: "POST", body: stream, headers: good, duplex: "half" } as RequestInit
+        )
       )
       assert.strictEqual(chunked.status, 413)
 
@@ -148,7 +161,10 @@ describe("HTTP API: callbacks and task reads", () => {
       assert.include([413, 400], tooLarge.status)
       assert.strictEqual((yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.get(taskId))).state, "provisioning")
 
-      assert.deepStrictEqual(yield* call(post(path, started, auth)), { status: 200, body: { accepted: true, state: "running" } })
+      assert.deepStrictEqual(yield* call(post(path, started, auth)), {
+        status: 200,
+        body: { accepted: true, state: "running" }
+      })
       const done = yield* call(post(path, JSON.stringify({ type: "completed", outcome: "no_changes" }), auth))
       assert.deepStrictEqual(done, { status: 200, body: { accepted: true, state: "succeeded" } })
       const late = yield* call(post(path, JSON.stringify({ type: "heartbeat" }), auth))
@@ -171,10 +187,15 @@ describe("HTTP API: callbacks and task reads", () => {
       assert.notInclude(JSON.stringify(mine.body), KEY)
       assert.strictEqual((yield* read(`Bearer ${ADMIN}`)).status, 200)
       const unknown = yield* call(
-        new Request("http://porter.test/tasks/task_00000000000000000000000000", { headers: { authorization: `Bearer ${ADMIN}` } })
+        new Request("http://porter.test/tasks/task_00000000000000000000000000", {
+          headers: { authorization: `Bearer ${ADMIN}` }
+        })
       )
       assert.strictEqual(unknown.status, 404)
-      assert.deepStrictEqual(yield* call(new Request("http://porter.test/healthz")), { status: 200, body: { ok: true } })
+      assert.deepStrictEqual(yield* call(new Request("http://porter.test/healthz")), {
+        status: 200,
+        body: { ok: true }
+      })
     }).pipe(Effect.provide(testLayer(ADMIN))))
 
   it.effect("the runner's client, derived from the API, gets typed answers and errors", () =>
@@ -197,7 +218,9 @@ describe("HTTP API: admin", () => {
   it.effect("is off (404) without an admin token, and refuses wrong tokens (401)", () =>
     Effect.gen(function*() {
       const { call } = yield* makeHandler
-      const off = yield* call(new Request("http://porter.test/admin/secrets", { headers: { authorization: "Bearer x" } }))
+      const off = yield* call(
+        new Request("http://porter.test/admin/secrets", { headers: { authorization: "Bearer x" } })
+      )
       assert.deepStrictEqual(off, {
         status: 404,
         body: { _tag: "NotFound", message: "the admin API is disabled (no admin token configured)" }
@@ -208,28 +231,43 @@ describe("HTTP API: admin", () => {
     Effect.gen(function*() {
       const { call, handler } = yield* makeHandler
       const client = yield* clientFor(handler, ADMIN)
-      assert.strictEqual((yield* Effect.flip((yield* clientFor(handler, "wrong")).admin.listSecrets({ query: {} })))._tag, "Unauthorized")
+      assert.strictEqual(
+        (yield* Effect.flip((yield* clientFor(handler, "wrong")).admin.listSecrets({ query: {} })))._tag,
+        "Unauthorized"
+      )
       const put = yield* client.admin.setSecret({
-        payload: { scope: "repository:Octo-Org/Hello-World", name: "OPENAI_API_KEY" as SecretStore.SecretName, value: "sk-openai-secret-value" }
+        payload: {
+          scope: "repository:Octo-Org/Hello-World",
+          name: "OPENAI_API_KEY" as SecretStore.SecretName,
+          value: "sk-openai-secret-value"
+        }
       })
       assert.deepStrictEqual(put, { scope: "repository:octo-org/hello-world", name: "OPENAI_API_KEY" })
       const listed = yield* client.admin.listSecrets({ query: { scope: "repository:octo-org/hello-world" } })
       assert.deepStrictEqual(listed.secrets.map((s) => s.name), ["OPENAI_API_KEY"])
       assert.notInclude(JSON.stringify(listed), "sk-openai-secret-value")
-      const stored = yield* (yield* SecretStore.SecretStore).resolve("OPENAI_API_KEY" as SecretStore.SecretName, { repo: "octo-org/hello-world" })
+      const stored = yield* (yield* SecretStore.SecretStore).resolve("OPENAI_API_KEY" as SecretStore.SecretName, {
+        repo: "octo-org/hello-world"
+      })
       assert.strictEqual(Redacted.value(Option.getOrThrow(stored).value), "sk-openai-secret-value")
-      const badScope = yield* Effect.flip(client.admin.setSecret({ payload: { scope: "planet:mars", name: "X" as SecretStore.SecretName, value: "y" } }))
+      const badScope = yield* Effect.flip(
+        client.admin.setSecret({ payload: { scope: "planet:mars", name: "X" as SecretStore.SecretName, value: "y" } })
+      )
       assert.strictEqual(badScope._tag, "BadRequest")
       const put_ = (body: unknown) =>
-        call(new Request("http://porter.test/admin/secrets", {
-          method: "PUT",
-          body: JSON.stringify(body),
-          headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
-        }))
+        call(
+          new Request("http://porter.test/admin/secrets", {
+            method: "PUT",
+            body: JSON.stringify(body),
+            headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
+          })
+        )
       assert.strictEqual((yield* put_({ scope: "global", name: "lower-case", value: "y" })).status, 400)
       assert.strictEqual((yield* put_("not an object")).status, 400)
       assert.deepStrictEqual(
-        yield* client.admin.deleteSecret({ query: { scope: "repository:octo-org/hello-world", name: "OPENAI_API_KEY" as SecretStore.SecretName } }),
+        yield* client.admin.deleteSecret({
+          query: { scope: "repository:octo-org/hello-world", name: "OPENAI_API_KEY" as SecretStore.SecretName }
+        }),
         { deleted: true }
       )
       const rotated = yield* client.admin.rotateSecrets()
@@ -246,15 +284,22 @@ describe("HTTP API: admin", () => {
       assert.deepStrictEqual(put.settings, { defaultAgent: "codex", maxActivePerUser: 1 })
       assert.strictEqual((yield* (yield* Settings.Settings).forRepo("octo-org/hello-world")).defaultAgent, "codex")
       // The client refuses to send it; a request that does is answered 400.
-      const refused = yield* Effect.flip(client.admin.setSettings({ payload: { scope: "global", settings: { maxActivePerUser: -3 } } }))
+      const refused = yield* Effect.flip(
+        client.admin.setSettings({ payload: { scope: "global", settings: { maxActivePerUser: -3 } } })
+      )
       assert.strictEqual(refused._tag, "SchemaError")
-      const invalid = yield* call(new Request("http://porter.test/admin/settings", {
-        method: "PUT",
-        body: JSON.stringify({ scope: "global", settings: { maxActivePerUser: -3 } }),
-        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
-      }))
+      const invalid = yield* call(
+        new Request("http://porter.test/admin/settings", {
+          method: "PUT",
+          body: JSON.stringify({ scope: "global", settings: { maxActivePerUser: -3 } }),
+          headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
+        })
+      )
       assert.deepStrictEqual([invalid.status, invalid.body?._tag], [400, "BadRequest"])
-      assert.strictEqual((yield* Effect.flip(client.admin.getSettings({ query: { scope: "user:1" } })))._tag, "BadRequest")
+      assert.strictEqual(
+        (yield* Effect.flip(client.admin.getSettings({ query: { scope: "user:1" } })))._tag,
+        "BadRequest"
+      )
       assert.deepStrictEqual(yield* client.admin.deleteSettings({ query: { scope } }), { deleted: true })
     }).pipe(Effect.provide(testLayer(ADMIN))))
 
@@ -265,7 +310,9 @@ describe("HTTP API: admin", () => {
       const { taskId } = yield* startTask
       const list = yield* client.admin.listTasks({ query: { state: "provisioning" } })
       assert.deepStrictEqual(list.tasks.map((t) => t.id), [taskId])
-      const bogus = yield* call(new Request("http://porter.test/admin/tasks?state=bogus", { headers: { authorization: `Bearer ${ADMIN}` } }))
+      const bogus = yield* call(
+        new Request("http://porter.test/admin/tasks?state=bogus", { headers: { authorization: `Bearer ${ADMIN}` } })
+      )
       assert.strictEqual(bogus.status, 400)
       const shown = yield* client.admin.getTask({ params: { taskId } })
       assert.strictEqual(shown.task.state, "provisioning")
@@ -279,7 +326,9 @@ describe("HTTP API: admin", () => {
       assert.notStrictEqual(retried.task.id, taskId)
       assert.strictEqual(retried.task.state, "provisioning")
       assert.strictEqual((yield* (yield* Machines).created).length, 2, "the retry got its own machine")
-      const unknown = yield* Effect.flip(client.admin.getTask({ params: { taskId: "task_00000000000000000000000000" as Ids.TaskId } }))
+      const unknown = yield* Effect.flip(
+        client.admin.getTask({ params: { taskId: "task_00000000000000000000000000" as Ids.TaskId } })
+      )
       assert.strictEqual(unknown._tag, "NotFound")
       assert.strictEqual((yield* client.admin.sweep()).checked, 0)
       const doctor = yield* client.admin.doctor()
@@ -296,7 +345,9 @@ describe("HTTP API: OpenAPI", () => {
       assert.strictEqual(served.status, 200)
       assert.deepStrictEqual(served.body, JSON.parse(JSON.stringify(HttpApp.openApi())))
       const paths = Object.keys(served.body?.paths ?? {})
-      for (const path of ["/webhooks/github", "/callbacks/tasks/{taskId}", "/tasks/{taskId}", "/admin/secrets/rotate"]) {
+      for (
+        const path of ["/webhooks/github", "/callbacks/tasks/{taskId}", "/tasks/{taskId}", "/admin/secrets/rotate"]
+      ) {
         assert.include(paths, path)
       }
     }).pipe(Effect.provide(testLayer(ADMIN))))

@@ -1,29 +1,48 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as fc from "fast-check"
 import { AgentCatalog, CommandParser, Settings } from "@porter/core"
+import * as fc from "fast-check"
 
 const parser = CommandParser.make(AgentCatalog.make(AgentCatalog.builtInAgents))
 const parse = (text: string, settings = Settings.defaults) => parser.parse(text, settings)
 
 describe("CommandParser", () => {
-  it.each([
-    ["@porter claude make the date parser accept ISO weeks", { _tag: "Run", agent: "claude", instructions: "make the date parser accept ISO weeks" }],
-    ["@porter claude-code fix it", { _tag: "Run", agent: "claude", instructions: "fix it" }],
-    ["@porter Codex: add tests", { _tag: "Run", agent: "codex", instructions: "add tests" }],
-    ["@porter fix the flaky test", { _tag: "Run", agent: "claude", instructions: "fix the flaky test" }],
-    ["@porter help me understand the parser", { _tag: "Run", agent: "claude", instructions: "help me understand the parser" }],
-    ["@porter opencode --model anthropic/claude-opus-4 --timeout 1h30m refactor\nsecond line", {
-      _tag: "Run", agent: "opencode", model: "anthropic/claude-opus-4", timeoutMs: 5_400_000, instructions: "refactor\nsecond line"
-    }],
-    ["@porter --timeout=20m make it faster", { _tag: "Run", agent: "claude", timeoutMs: 1_200_000, instructions: "make it faster" }],
-    ["Thanks!\n\n  @PORTER, gemini summarize", { _tag: "Run", agent: "gemini", instructions: "summarize" }],
-    ["@porter", { _tag: "Help" }],
-    ["@porter help", { _tag: "Help" }],
-    ["@porter status", { _tag: "Status" }],
-    ["@porter cancel", { _tag: "Cancel" }],
-    ["@porter stop!", { _tag: "Cancel" }],
-    ["@porter retry\nplease", { _tag: "Retry" }]
-  ] as const)("%s", (text, expected) => {
+  it.each(
+    [
+      ["@porter claude make the date parser accept ISO weeks", {
+        _tag: "Run",
+        agent: "claude",
+        instructions: "make the date parser accept ISO weeks"
+      }],
+      ["@porter claude-code fix it", { _tag: "Run", agent: "claude", instructions: "fix it" }],
+      ["@porter Codex: add tests", { _tag: "Run", agent: "codex", instructions: "add tests" }],
+      ["@porter fix the flaky test", { _tag: "Run", agent: "claude", instructions: "fix the flaky test" }],
+      ["@porter help me understand the parser", {
+        _tag: "Run",
+        agent: "claude",
+        instructions: "help me understand the parser"
+      }],
+      ["@porter opencode --model anthropic/claude-opus-4 --timeout 1h30m refactor\nsecond line", {
+        _tag: "Run",
+        agent: "opencode",
+        model: "anthropic/claude-opus-4",
+        timeoutMs: 5_400_000,
+        instructions: "refactor\nsecond line"
+      }],
+      ["@porter --timeout=20m make it faster", {
+        _tag: "Run",
+        agent: "claude",
+        timeoutMs: 1_200_000,
+        instructions: "make it faster"
+      }],
+      ["Thanks!\n\n  @PORTER, gemini summarize", { _tag: "Run", agent: "gemini", instructions: "summarize" }],
+      ["@porter", { _tag: "Help" }],
+      ["@porter help", { _tag: "Help" }],
+      ["@porter status", { _tag: "Status" }],
+      ["@porter cancel", { _tag: "Cancel" }],
+      ["@porter stop!", { _tag: "Cancel" }],
+      ["@porter retry\nplease", { _tag: "Retry" }]
+    ] as const
+  )("%s", (text, expected) => {
     const result = parse(text)
     assert.deepStrictEqual({ ...result }, { ...expected })
   })
@@ -45,17 +64,19 @@ describe("CommandParser", () => {
     assert.strictEqual(parse(text)._tag, "NotForPorter")
   })
 
-  it.each([
-    ["@porter claud fix it", "did_you_mean", "Did you mean `claude`?"],
-    ["@porter opencod fix it", "did_you_mean", "Did you mean `opencode`?"],
-    ["@porter codx fix it", "did_you_mean", "Did you mean `codex`?"],
-    ["@porter geminy fix it", "did_you_mean", "Did you mean `gemini`?"],
-    ["@porter claude --modle opus fix", "unknown_flag", "Unknown flag `--modle`"],
-    ["@porter claude --timeout forever fix", "bad_flag_value", "is not a duration"],
-    ["@porter claude --timeout 9h fix", "timeout_too_long", "longer than this repository allows (2h 0m)"],
-    ["@porter claude --model", "bad_flag_value", "`--model` needs a model id"],
-    ["@porter claude", "empty_instructions", "Tell `claude` what to do"]
-  ] as const)("%s → %s", (text, kind, message) => {
+  it.each(
+    [
+      ["@porter claud fix it", "did_you_mean", "Did you mean `claude`?"],
+      ["@porter opencod fix it", "did_you_mean", "Did you mean `opencode`?"],
+      ["@porter codx fix it", "did_you_mean", "Did you mean `codex`?"],
+      ["@porter geminy fix it", "did_you_mean", "Did you mean `gemini`?"],
+      ["@porter claude --modle opus fix", "unknown_flag", "Unknown flag `--modle`"],
+      ["@porter claude --timeout forever fix", "bad_flag_value", "is not a duration"],
+      ["@porter claude --timeout 9h fix", "timeout_too_long", "longer than this repository allows (2h 0m)"],
+      ["@porter claude --model", "bad_flag_value", "`--model` needs a model id"],
+      ["@porter claude", "empty_instructions", "Tell `claude` what to do"]
+    ] as const
+  )("%s → %s", (text, kind, message) => {
     const result = parse(text)
     assert.strictEqual(result._tag, "Problem")
     if (result._tag === "Problem") {
@@ -67,7 +88,11 @@ describe("CommandParser", () => {
   it("respects a configured mention name and default agent", () => {
     const settings = new Settings.RepoSettings({ ...Settings.defaults, mentionName: "robo", defaultAgent: "codex" })
     assert.strictEqual(parse("@porter claude fix", settings)._tag, "NotForPorter")
-    assert.deepStrictEqual({ ...parse("@robo add a flag", settings) }, { _tag: "Run", agent: "codex", instructions: "add a flag" })
+    assert.deepStrictEqual({ ...parse("@robo add a flag", settings) }, {
+      _tag: "Run",
+      agent: "codex",
+      instructions: "add a flag"
+    })
   })
 
   it("parses durations", () => {
@@ -79,23 +104,53 @@ describe("CommandParser", () => {
   })
 
   it("never throws, whatever the text", () => {
-    fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 400 }), (text) => {
-      const result = parse(text)
-      assert.isString(result._tag)
-    }), { numRuns: 10_000 })
-    fc.assert(fc.property(fc.array(fc.constantFrom("@porter", " ", "\n", "claude", "--model", "--timeout", "5m", "x", "`", ">", "```", "<!--", "-->", ","), { maxLength: 30 }), (parts) => {
-      assert.isString(parse(parts.join(""))._tag)
-    }), { numRuns: 10_000 })
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 400 }), (text) => {
+        const result = parse(text)
+        assert.isString(result._tag)
+      }),
+      { numRuns: 10_000 }
+    )
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom(
+            "@porter",
+            " ",
+            "\n",
+            "claude",
+            "--model",
+            "--timeout",
+            "5m",
+            "x",
+            "`",
+            ">",
+            "```",
+            "<!--",
+            "-->",
+            ","
+          ),
+          { maxLength: 30 }
+        ),
+        (parts) => {
+          assert.isString(parse(parts.join(""))._tag)
+        }
+      ),
+      { numRuns: 10_000 }
+    )
   })
 
   it("quoted or fenced mentions never trigger", () => {
     const line = fc.string({ maxLength: 60 }).map((s) => s.replaceAll("\n", " "))
-    fc.assert(fc.property(fc.array(line, { maxLength: 5 }), line, (lines, rest) => {
-      const command = `@porter claude ${rest}`
-      const quoted = [...lines.map((l) => `> ${l}`), `> ${command}`].join("\n")
-      const fenced = ["```", ...lines, command, "```"].join("\n")
-      assert.strictEqual(parse(quoted)._tag, "NotForPorter")
-      assert.strictEqual(parse(fenced)._tag, "NotForPorter")
-    }), { numRuns: 5_000 })
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 5 }), line, (lines, rest) => {
+        const command = `@porter claude ${rest}`
+        const quoted = [...lines.map((l) => `> ${l}`), `> ${command}`].join("\n")
+        const fenced = ["```", ...lines, command, "```"].join("\n")
+        assert.strictEqual(parse(quoted)._tag, "NotForPorter")
+        assert.strictEqual(parse(fenced)._tag, "NotForPorter")
+      }),
+      { numRuns: 5_000 }
+    )
   })
 })

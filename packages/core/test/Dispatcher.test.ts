@@ -241,7 +241,8 @@ describe("Dispatcher.start", () => {
       Layer.succeed(
         IssueReader.IssueReader,
         IssueReader.IssueReader.of({
-          issue: () => Effect.succeed(new Event.IssueSnapshot({ title: "Huge", body: "b".repeat(20_000), state: "open" })),
+          issue: () =>
+            Effect.succeed(new Event.IssueSnapshot({ title: "Huge", body: "b".repeat(20_000), state: "open" })),
           // Ignores the limit it is given: 40 long comments.
           thread: () =>
             Effect.succeed(Array.from({ length: 40 }, (_, i) => {

@@ -3,8 +3,6 @@
  * and where each task ends, for the happy path and every failure path.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option, Redacted, Schema } from "effect"
-import { TestClock } from "effect/testing"
 import {
   Authorizer,
   Callback,
@@ -18,6 +16,8 @@ import {
   TaskStore
 } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
+import { Effect, Fiber, Layer, Option, Redacted, Schema } from "effect"
+import { TestClock } from "effect/testing"
 
 const ISSUE = "octo-org/hello-world#1"
 const ANTHROPIC_KEY = "sk-ant-test-0123456789abcdefghij"
@@ -38,8 +38,7 @@ const runnerOfLatestMachine = Effect.gen(function*() {
   return { taskId, spec: latest!.spec, machine: latest!.machine, call }
 })
 
-const issueThread = (issue = ISSUE) =>
-  Effect.flatMap(GitHubRecorder, (recorder) => recorder.comments(issue))
+const issueThread = (issue = ISSUE) => Effect.flatMap(GitHubRecorder, (recorder) => recorder.comments(issue))
 
 const taskOf = (id: Ids.TaskId) => Effect.flatMap(TaskStore.TaskStore, (store) => store.get(id))
 
@@ -65,7 +64,11 @@ describe("Porter flow", () => {
       assert.match(env["BRANCH"]!, /^porter\/1-[0-9a-z]{8}$/)
       assert.include(env["PROMPT"]!, "make the date parser accept ISO weeks")
       assert.include(env["PROMPT"]!, "Date parser rejects ISO weeks")
-      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), ["ANTHROPIC_API_KEY", "CALLBACK_TOKEN", "GITHUB_TOKEN"])
+      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), [
+        "ANTHROPIC_API_KEY",
+        "CALLBACK_TOKEN",
+        "GITHUB_TOKEN"
+      ])
       assert.strictEqual(Redacted.value(runner.spec.secretEnv["ANTHROPIC_API_KEY"]!), ANTHROPIC_KEY)
       assert.strictEqual((yield* taskOf(runner.taskId)).state, "provisioning")
 
@@ -105,7 +108,9 @@ describe("Porter flow", () => {
       // The audit trail has every step.
       const events = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.events(runner.taskId))
       const kinds = events.map((e) => e.kind)
-      for (const kind of ["created", "dispatch", "machine", "callback", "machine_destroyed"]) assert.include(kinds, kind)
+      for (const kind of ["created", "dispatch", "machine", "callback", "machine_destroyed"]) {
+        assert.include(kinds, kind)
+      }
     }).pipe(setup()))
 
   it.effect("a duplicate delivery makes one task", () =>
@@ -115,7 +120,10 @@ describe("Porter flow", () => {
       const answers = yield* Effect.all([porter.handle(event), porter.handle(event), porter.handle(event)])
       assert.deepStrictEqual(answers.map((a) => a._tag), ["Accepted", "Ignored", "Ignored"])
       assert.strictEqual((yield* (yield* Machines).created).length, 1)
-      assert.strictEqual((yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 10))).length, 1)
+      assert.strictEqual(
+        (yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 10))).length,
+        1
+      )
       assert.strictEqual((yield* issueThread()).length, 1)
     }).pipe(setup()))
 
@@ -129,7 +137,10 @@ describe("Porter flow", () => {
       assert.include(thread[0]!.body, "Sorry @stranger")
       assert.include(thread[0]!.body, "write access")
       assert.strictEqual((yield* (yield* Machines).created).length, 0)
-      assert.strictEqual((yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.countActive({ repo: "octo-org/hello-world" }))), 0)
+      assert.strictEqual(
+        yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.countActive({ repo: "octo-org/hello-world" })),
+        0
+      )
     }).pipe(setup({ ...withKey, authorizer: Authorizer.layerTable({ octocat: "admin", stranger: "read" }) })))
 
   it.effect("a near-miss agent name asks 'did you mean' and runs nothing", () =>
@@ -170,7 +181,10 @@ describe("Porter flow", () => {
       const machines = yield* Machines
       yield* machines.inject({
         op: "create",
-        error: new Errors.ProvisionError({ reason: "unauthorized", message: "Fly rejected the API token (401); set FLY_API_TOKEN" })
+        error: new Errors.ProvisionError({
+          reason: "unauthorized",
+          message: "Fly rejected the API token (401); set FLY_API_TOKEN"
+        })
       })
       yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
       const [task] = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.listByIssue("octo-org/hello-world", 1, 1))
@@ -293,10 +307,15 @@ describe("Porter flow", () => {
       assert.strictEqual((yield* (yield* Machines).created).length, 2)
       const third = yield* issueThread("octo-org/hello-world#3")
       assert.include(third[0]!.body, "already has 2 active Porter tasks")
-      yield* settings.set({ _tag: "repository", repo: "octo-org/hello-world" }, { maxActivePerRepo: 10, maxActivePerUser: 2 })
+      yield* settings.set({ _tag: "repository", repo: "octo-org/hello-world" }, {
+        maxActivePerRepo: 10,
+        maxActivePerUser: 2
+      })
       yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 4 }))
       assert.include((yield* issueThread("octo-org/hello-world#4"))[0]!.body, "you already have 2 active Porter tasks")
-      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 5, author: Fixtures.actor("hubot", 77) }))
+      yield* porter.handle(
+        Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 5, author: Fixtures.actor("hubot", 77) })
+      )
       assert.strictEqual((yield* (yield* Machines).created).length, 3, "another user may still run")
     }).pipe(setup()))
 
@@ -326,7 +345,10 @@ describe("Porter flow", () => {
       const ignored = [
         Fixtures.commentCreated({ body: "> @porter claude fix it\nI agree with this" }),
         Fixtures.commentCreated({ body: "```\n@porter claude fix it\n```" }),
-        Fixtures.commentCreated({ body: "@porter claude fix it", author: Fixtures.actor("dependabot[bot]", 49699333, "Bot") }),
+        Fixtures.commentCreated({
+          body: "@porter claude fix it",
+          author: Fixtures.actor("dependabot[bot]", 49699333, "Bot")
+        }),
         Fixtures.commentCreated({ body: "@porter claude fix it\n<!-- porter:reply -->" }),
         Fixtures.commentCreated({ body: "cc @porter claude" })
       ]
@@ -358,7 +380,9 @@ describe("Porter flow", () => {
       // The first status comment and the 👀 fail at first: each is retried after ≥ 800 ms (jittered backoff).
       yield* recorder.failNext("comment", 1)
       yield* recorder.failNext("react", 1)
-      const handling = yield* Effect.forkChild(porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" })))
+      const handling = yield* Effect.forkChild(
+        porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+      )
       yield* TestClock.adjust("100 millis")
       // Let the forked handling run as far as it can without the clock moving on.
       const latest = Effect.map(
@@ -376,7 +400,10 @@ describe("Porter flow", () => {
       assert.strictEqual((yield* machines.created).length, 1)
       const thread = yield* issueThread()
       assert.strictEqual(thread.length, 1, "one status comment")
-      assert.deepStrictEqual([...new Set(thread[0]!.versions.map((v) => Messages.parseMarker(v)?.state))], ["queued", "provisioning"])
+      assert.deepStrictEqual([...new Set(thread[0]!.versions.map((v) => Messages.parseMarker(v)?.state))], [
+        "queued",
+        "provisioning"
+      ])
       assert.strictEqual((yield* recorder.reactions(ISSUE)).length, 1)
     }).pipe(setup({ ...withKey, config: { reportRetry: { times: 2, baseDelayMs: 1_000 } } })))
 
@@ -509,17 +536,27 @@ describe("Porter flow", () => {
       const porter = yield* Porter.Porter
       const recorder = yield* GitHubRecorder
       yield* recorder.seedPullRequest("octo-org/hello-world", 7, {
-        headBranch: "feature/weeks", headRepoFullName: "octo-org/hello-world", baseBranch: "develop", state: "open"
+        headBranch: "feature/weeks",
+        headRepoFullName: "octo-org/hello-world",
+        baseBranch: "develop",
+        state: "open"
       })
       yield* recorder.seedPullRequest("octo-org/hello-world", 8, {
-        headBranch: "main", headRepoFullName: "someone/hello-world", baseBranch: "develop", state: "open"
+        headBranch: "main",
+        headRepoFullName: "someone/hello-world",
+        baseBranch: "develop",
+        state: "open"
       })
-      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix the review", issueNumber: 7, isPullRequest: true }))
+      yield* porter.handle(
+        Fixtures.commentCreated({ body: "@porter claude fix the review", issueNumber: 7, isPullRequest: true })
+      )
       const own = yield* runnerOfLatestMachine
       assert.strictEqual(own.spec.env["HEAD_BRANCH"], "feature/weeks")
       assert.strictEqual(own.spec.env["BRANCH"], "feature/weeks")
       assert.strictEqual(own.spec.env["BASE_BRANCH"], "develop")
-      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix the review", issueNumber: 8, isPullRequest: true }))
+      yield* porter.handle(
+        Fixtures.commentCreated({ body: "@porter claude fix the review", issueNumber: 8, isPullRequest: true })
+      )
       const fork = yield* runnerOfLatestMachine
       assert.isUndefined(fork.spec.env["HEAD_BRANCH"], "a fork's branch is never pushed to")
       assert.match(fork.spec.env["BRANCH"]!, /^porter\/8-/)
@@ -535,7 +572,9 @@ describe("Porter flow", () => {
       const token = Redacted.value(runner.spec.secretEnv["CALLBACK_TOKEN"]!)
       yield* runner.call({ type: "completed", outcome: "agent_failed", logTail: "done" })
       const text = (yield* recorder.allText).join("\n")
-      for (const secret of [ANTHROPIC_KEY, token, Redacted.value(TestPorter.GITHUB_TOKEN)]) assert.notInclude(text, secret)
+      for (const secret of [ANTHROPIC_KEY, token, Redacted.value(TestPorter.GITHUB_TOKEN)]) {
+        assert.notInclude(text, secret)
+      }
       const task = yield* taskOf(runner.taskId)
       assert.notInclude(JSON.stringify(task), ANTHROPIC_KEY)
       assert.isTrue(Option.isSome(Option.some(task)))

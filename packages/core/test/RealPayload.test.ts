@@ -3,15 +3,15 @@
  * `@octokit/webhooks-examples`, signed, verified and decoded by `@porter/github`'s intake, through
  * Porter on in-memory layers, to a succeeded task with the PR link on the issue.
  */
-import { createRequire } from "node:module"
-import { readFileSync } from "node:fs"
-import { dirname, join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { sign } from "@octokit/webhooks-methods"
-import { Effect, Redacted } from "effect"
 import { Porter, SecretStore } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
 import { GitHubRecorder, Machines, TestPorter } from "@porter/testing"
+import { Effect, Redacted } from "effect"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 
 const SECRET = "It's a Secret to Everybody"
 const examplesRoot = dirname(createRequire(import.meta.url).resolve("@octokit/webhooks-examples/package.json"))
@@ -20,7 +20,9 @@ const examples = JSON.parse(readFileSync(join(examplesRoot, "api.github.com", "i
   examples: ReadonlyArray<Record<string, any>>
 }>
 /** The App-delivered example (it carries `installation`). */
-const example = examples.find((e) => e.name === "issue_comment")!.examples.find((p) => p.action === "created" && p.installation)!
+const example = examples.find((e) => e.name === "issue_comment")!.examples.find((p) =>
+  p.action === "created" && p.installation
+)!
 
 describe("a real issue_comment.created payload", () => {
   it.effect("signed, verified, decoded and run to ✅", () =>

@@ -1,18 +1,30 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
-import * as fc from "fast-check"
 import { Task } from "@porter/core"
 import { TaskStoreSuite } from "@porter/testing"
+import { Effect, Exit } from "effect"
+import * as fc from "fast-check"
 
 const states = Task.TaskState.literals
 
 describe("task state machine", () => {
   it("allows exactly the documented edges", () => {
-    const legal = states.flatMap((from) => states.filter((to) => Task.canTransition(from, to)).map((to) => `${from}>${to}`))
+    const legal = states.flatMap((from) =>
+      states.filter((to) => Task.canTransition(from, to)).map((to) => `${from}>${to}`)
+    )
     assert.deepStrictEqual(legal, [
-      "queued>provisioning", "queued>failed", "queued>timed_out", "queued>cancelled",
-      "provisioning>running", "provisioning>succeeded", "provisioning>failed", "provisioning>timed_out", "provisioning>cancelled",
-      "running>succeeded", "running>failed", "running>timed_out", "running>cancelled"
+      "queued>provisioning",
+      "queued>failed",
+      "queued>timed_out",
+      "queued>cancelled",
+      "provisioning>running",
+      "provisioning>succeeded",
+      "provisioning>failed",
+      "provisioning>timed_out",
+      "provisioning>cancelled",
+      "running>succeeded",
+      "running>failed",
+      "running>timed_out",
+      "running>cancelled"
     ])
   })
 

@@ -9,9 +9,9 @@
  * Cannot: see writes made by other isolates (or by hand in D1) before the cache entry expires;
  * expect up to `cacheTtl` of staleness there.
  */
+import { Settings } from "@porter/core"
 import { Clock, Config, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
-import { Settings } from "@porter/core"
 import { orStoreError } from "./internal/errors.ts"
 
 export interface D1SettingsOptions {
@@ -92,28 +92,32 @@ export const make = (
         Effect.map((rows) => new Map(rows.map((row) => [row.scope_key, toPatch(row)])))
       )
 
-    const load = Effect.fnUntraced(function*(repo: string, installationId: number | undefined, cacheKey: string, now: number) {
-      const startedIn = generation
-      const keys = [
-        "global",
-        ...(installationId !== undefined ? [`installation:${installationId}`] : []),
-        `repository:${repo.toLowerCase()}`
-      ]
-      const patches = yield* readPatches(keys)
-      const value = Settings.resolveFrom(base, (key) => patches.get(key), repo, installationId)
-      if (ttlMs > 0 && startedIn === generation) {
-        if (cache.size >= capacity) cache.delete(cache.keys().next().value!)
-        cache.set(cacheKey, { value, expiresAt: now + ttlMs })
+    const load = Effect.fnUntraced(
+      function*(repo: string, installationId: number | undefined, cacheKey: string, now: number) {
+        const startedIn = generation
+        const keys = [
+          "global",
+          ...(installationId !== undefined ? [`installation:${installationId}`] : []),
+          `repository:${repo.toLowerCase()}`
+        ]
+        const patches = yield* readPatches(keys)
+        const value = Settings.resolveFrom(base, (key) => patches.get(key), repo, installationId)
+        if (ttlMs > 0 && startedIn === generation) {
+          if (cache.size >= capacity) cache.delete(cache.keys().next().value!)
+          cache.set(cacheKey, { value, expiresAt: now + ttlMs })
+        }
+        return value
       }
-      return value
-    })
+    )
 
     // Read on every webhook: a cache hit is one clock read, no span, no generator.
     const forRepo: Settings.Settings["Service"]["forRepo"] = (repo, installationId) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const cacheKey = `${repo.toLowerCase()}\u0000${installationId ?? ""}`
         const hit = cache.get(cacheKey)
-        return hit !== undefined && hit.expiresAt > now ? Effect.succeed(hit.value) : load(repo, installationId, cacheKey, now)
+        return hit !== undefined && hit.expiresAt > now
+          ? Effect.succeed(hit.value)
+          : load(repo, installationId, cacheKey, now)
       })
 
     const set: Settings.Settings["Service"]["set"] = Effect.fn("D1Settings.set")(function*(scope, patch) {

@@ -17,10 +17,10 @@
  */
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
+import { Errors, type Ids, Task, TaskStore } from "@porter/core"
 import { Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { Statement } from "effect/sql"
-import { Errors, type Ids, Task, TaskStore } from "@porter/core"
 import { orStoreError, storeError } from "./internal/errors.ts"
 import { decodeTask, encodePatch, encodeTask, patchColumns, taskColumns } from "./internal/taskRow.ts"
 
@@ -110,8 +110,7 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"], never, SqlClien
   const decodeRows = (operation: string) => (rows: ReadonlyArray<unknown>) =>
     Effect.forEach(rows, (row) => decodeTask(row)).pipe(orStoreError(operation))
 
-  const query = <A>(operation: string, statement: Effect.Effect<A, unknown>) =>
-    statement.pipe(orStoreError(operation))
+  const query = <A>(operation: string, statement: Effect.Effect<A, unknown>) => statement.pipe(orStoreError(operation))
 
   const tasks = (operation: string, statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
     Effect.flatMap(query(operation, statement), decodeRows(operation))
@@ -216,7 +215,10 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"], never, SqlClien
   // One statement on the way to a machine: the limits are checked in the insert itself, so two requests at the
   // same instant cannot both pass them. Only a refusal reads again (to say which it was).
   const create: TaskStore.TaskStore["Service"]["create"] = Effect.fn("D1TaskStore.create")(function*(task, limits) {
-    const row: Record<string, unknown> = { ...(yield* encodeTask(task).pipe(orStoreError("encode task"))), repo_key: task.repo.fullName.toLowerCase() }
+    const row: Record<string, unknown> = {
+      ...(yield* encodeTask(task).pipe(orStoreError("encode task"))),
+      repo_key: task.repo.fullName.toLowerCase()
+    }
     const names = Object.keys(row)
     const values = sql.csv(names.map((name) => sql`${row[name]}`))
     const within = limits === undefined

@@ -139,8 +139,10 @@ export const applied = Effect.fn("Migrations.applied")(function*(db: MigrationTa
         applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
       )`
     ).run())
-  const rows = yield* run("reading d1_migrations", () =>
-    db.prepare(`SELECT name FROM ${TABLE} ORDER BY id`).all<{ name: string }>())
+  const rows = yield* run(
+    "reading d1_migrations",
+    () => db.prepare(`SELECT name FROM ${TABLE} ORDER BY id`).all<{ name: string }>()
+  )
   return rows.results.map((row) => row.name)
 })
 

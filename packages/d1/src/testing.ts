@@ -5,14 +5,14 @@
  *
  * Cannot: run in workerd itself (it starts workerd); use `wrangler dev`/Miniflare for that.
  */
-import { readdir, readFile } from "node:fs/promises"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { D1Client } from "@effect/sql-d1"
 import type { D1Database } from "@cloudflare/workers-types"
+import { D1Client } from "@effect/sql-d1"
 import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
 import type { SqlClient } from "effect/sql"
 import { convertV4MiniflareOptions, Miniflare } from "miniflare"
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Migrations from "./Migrations.ts"
 
 /** The repository's `migrations/` directory. */

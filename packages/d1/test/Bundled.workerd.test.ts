@@ -1,15 +1,15 @@
 // The package in workerd itself: bundled like a Worker (esbuild, wrangler's conditions), run by
 // Miniflare against its D1 binding. WebCrypto AES-GCM, the driver and the stores all run inside
 // workerd; a secret sealed there opens in Node and the other way round (same key, same format).
-import { fileURLToPath } from "node:url"
+import type { D1Database } from "@cloudflare/workers-types"
 import { assert, describe, it } from "@effect/vitest"
-import * as esbuild from "esbuild"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { Ids, SecretStore } from "@porter/core"
 import { D1SecretStore, EncryptionKeys } from "@porter/d1"
 import * as D1Testing from "@porter/d1/testing"
-import type { D1Database } from "@cloudflare/workers-types"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
+import * as esbuild from "esbuild"
 import { convertV4MiniflareOptions, Miniflare } from "miniflare"
+import { fileURLToPath } from "node:url"
 import { clientLayer } from "./utils.ts"
 
 const bundle = Effect.promise(async () => {

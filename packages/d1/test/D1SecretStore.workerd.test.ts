@@ -1,9 +1,9 @@
 // The encrypted secret store on a real local D1 (workerd via Miniflare): what is stored, what
 // tampering does, key rotation, and the key configuration.
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { SecretStore } from "@porter/core"
 import { D1SecretStore, EncryptionKeys } from "@porter/d1"
+import { ConfigProvider, Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { clientLayer, raw, start } from "./utils.ts"
 
 const d1 = await start()

@@ -1,10 +1,10 @@
 // Settings on a real local D1 (workerd via Miniflare): the per-isolate cache, what is stored, and
 // what is refused. Time is the TestClock's, so the cache's lifetime is exact.
 import { afterAll, assert, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
-import { TestClock } from "effect/testing"
 import { Settings } from "@porter/core"
 import { D1Settings } from "@porter/d1"
+import { Context, Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { clientLayer, raw, start } from "./utils.ts"
 
 const d1 = await start()

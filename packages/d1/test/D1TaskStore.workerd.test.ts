@@ -2,10 +2,10 @@
 // between isolates, the audit trail written with each transition, the database's own guards,
 // and the query plans that keep the sweep and the intake checks cheap.
 import { afterAll, assert, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Layer } from "effect"
 import { Errors, type Ids, Repo, Task, TaskStore } from "@porter/core"
 import { D1TaskStore } from "@porter/d1"
 import { TaskStoreSuite } from "@porter/testing"
+import { Context, Effect, Exit, Layer } from "effect"
 import { clientLayer, explain, raw, recording, start } from "./utils.ts"
 
 const d1 = await start()
@@ -131,10 +131,17 @@ layer(Store, { excludeTestServices: true })("D1TaskStore on local D1", (it) => {
       const both = yield* running({ deadlineAt: now - 10, heartbeatAt: now - 120_000, updatedAt: now - 120_000 })
       const overdue = yield* Effect.forEach([1, 2, 3, 4], (i) =>
         running({ deadlineAt: now - 1_000 * i, heartbeatAt: now }))
-      for (const t of [both, ...overdue]) yield* store.create(t)
+      for (const t of [both, ...overdue]) {
+        yield* store.create(t)
+      }
       const due = yield* store.listDue(now, options)
       assert.strictEqual(due.length, 3)
-      assert.deepStrictEqual(due.map((t) => t.deadlineAt), [...due.map((t) => t.deadlineAt)].sort((a, b) => a - b))
+      assert.deepStrictEqual(
+        due.map((t) =>
+          t.deadlineAt
+        ),
+        [...due.map((t) => t.deadlineAt)].sort((a, b) => a - b)
+      )
       const all = yield* store.listDue(now, { ...options, limit: 100 })
       const ids = all.map((t) => t.id).filter((id) => [both, ...overdue].some((t) => t.id === id))
       assert.strictEqual(ids.length, 5)

@@ -1,10 +1,10 @@
 // The migrations split like SQLite (and wrangler) split them. Applying them on a local D1, and compatibility with
 // `wrangler d1 migrations apply --local` in both directions: Migrations.workerd.test.ts.
-import { readFile } from "node:fs/promises"
-import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Migrations } from "@porter/d1"
 import * as D1Testing from "@porter/d1/testing"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
 
 describe("Migrations.splitStatements", () => {
   it("keeps a trigger body whole and ignores semicolons in comments and strings", () => {

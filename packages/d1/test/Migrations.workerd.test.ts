@@ -1,15 +1,15 @@
 // The migrations on a real local D1 (workerd via Miniflare): applied once, and compatible with
 // `wrangler d1 migrations apply --local` in both directions. How they are split: Migrations.test.ts.
+import { assert, describe, it } from "@effect/vitest"
+import { Migrations } from "@porter/d1"
+import * as D1Testing from "@porter/d1/testing"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { SqlClient } from "effect/sql"
 import { execFile } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { SqlClient } from "effect/sql"
-import { Migrations } from "@porter/d1"
-import * as D1Testing from "@porter/d1/testing"
 
 /** The migrations this repository ships, in order. */
 const SHIPPED = ["0001_init.sql", "0002_audit.sql"]
@@ -47,18 +47,22 @@ describe("Migrations.apply on local D1", () => {
 })
 
 describe("D1Testing.layer", () => {
-  it.live("provides a migrated D1 through SqlClient and stops workerd when its scope closes", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(D1Testing.layer(), scope)
-      const sql = Context.get(context, SqlClient.SqlClient)
-      const d1 = Context.get(context, D1Testing.TestD1)
-      const rows = yield* sql<{ name: string }>`SELECT name FROM d1_migrations`
-      assert.deepStrictEqual(rows.map((r) => r.name), SHIPPED)
-      yield* Scope.close(scope, Exit.void)
-      const after = yield* Effect.exit(Effect.tryPromise(() => d1.db.prepare("SELECT 1").all()))
-      assert.isTrue(Exit.isFailure(after), "workerd is gone")
-    }), { timeout: 60_000 })
+  it.live(
+    "provides a migrated D1 through SqlClient and stops workerd when its scope closes",
+    () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(D1Testing.layer(), scope)
+        const sql = Context.get(context, SqlClient.SqlClient)
+        const d1 = Context.get(context, D1Testing.TestD1)
+        const rows = yield* sql<{ name: string }>`SELECT name FROM d1_migrations`
+        assert.deepStrictEqual(rows.map((r) => r.name), SHIPPED)
+        yield* Scope.close(scope, Exit.void)
+        const after = yield* Effect.exit(Effect.tryPromise(() => d1.db.prepare("SELECT 1").all()))
+        assert.isTrue(Exit.isFailure(after), "workerd is gone")
+      }),
+    { timeout: 60_000 }
+  )
 })
 
 describe("wrangler d1 migrations apply --local", () => {

@@ -1,13 +1,13 @@
 // How many D1 statements a comment costs before its machine is requested: Porter on the D1 stores (a real local D1,
 // workerd via Miniflare) with in-memory GitHub and machines, every statement the binding executes counted.
 // The target is at most 8, on a fresh isolate (settings not cached yet) and on a warm one.
-import { assert, describe, it } from "@effect/vitest"
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types"
-import { Effect, Layer, Redacted } from "effect"
+import { assert, describe, it } from "@effect/vitest"
 import { MachineProvisioner, Porter, SecretStore } from "@porter/core"
 import { D1Storage, EncryptionKeys } from "@porter/d1"
 import * as D1Testing from "@porter/d1/testing"
 import { Fixtures, InMemoryProvisioner, TestPorter } from "@porter/testing"
+import { Effect, Layer, Redacted } from "effect"
 
 /** A binding that counts every statement it executes (`run`, `all`, `first`, `raw`; each statement of a batch). */
 const counting = (db: D1Database) => {
@@ -59,7 +59,15 @@ describe("D1 statements from a comment to its machine request", () => {
         Effect.map(Effect.service(MachineProvisioner.MachineProvisioner), (inner) =>
           MachineProvisioner.MachineProvisioner.of({
             ...inner,
-            create: (spec) => Effect.suspend(() => Effect.andThen(Effect.sync(() => atCreate.push(counter.executed)), inner.create(spec)))
+            create: (spec) =>
+              Effect.suspend(() =>
+                Effect.andThen(
+                  Effect.sync(() =>
+                    atCreate.push(counter.executed)
+                  ),
+                  inner.create(spec)
+                )
+              )
           }))
       ).pipe(Layer.provideMerge(InMemoryProvisioner.layer))
       const storage = D1Storage.layer({
@@ -82,7 +90,11 @@ describe("D1 statements from a comment to its machine request", () => {
           assert.strictEqual((yield* porter.handle(event))._tag, "Accepted")
           const count = atCreate.at(-1)
           assert.isDefined(count, `${round}: a machine was requested`)
-          assert.isAtMost(count!, 8, `${round}: ${count} statements before the machine request: ${counter.queries.join(" | ")}`)
+          assert.isAtMost(
+            count!,
+            8,
+            `${round}: ${count} statements before the machine request: ${counter.queries.join(" | ")}`
+          )
           yield* Effect.logInfo(`D1 statements before the machine request (${round} isolate): ${count}`)
         }
       }).pipe(Effect.provide(stack))

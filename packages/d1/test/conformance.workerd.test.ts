@@ -1,9 +1,9 @@
 // The foundation's conformance suites against the D1 adapters on a real local D1 (workerd via
 // Miniflare, migrations applied). The in-memory layers run the same suites in packages/testing.
 import { afterAll } from "@effect/vitest"
-import { Layer, Redacted } from "effect"
 import { D1SecretStore, D1Settings, D1TaskStore, EncryptionKeys } from "@porter/d1"
 import { SecretStoreSuite, SettingsSuite, TaskStoreSuite } from "@porter/testing"
+import { Layer, Redacted } from "effect"
 import { clientLayer, start } from "./utils.ts"
 
 // One workerd for the three suites (they use their own ids and repositories, so they can share).

@@ -1,9 +1,9 @@
 // One migrated local D1 (workerd via Miniflare) per test file, and ways to look at it raw.
-import { D1Client } from "@effect/sql-d1"
 import type { D1Database } from "@cloudflare/workers-types"
+import { D1Client } from "@effect/sql-d1"
+import * as D1Testing from "@porter/d1/testing"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
-import * as D1Testing from "@porter/d1/testing"
 
 /** `D1Client` + `SqlClient` on `db` (a second call gives a second, independent client: another isolate). */
 export const clientLayer = (db: D1Database) => D1Client.layer({ db }).pipe(Layer.orDie)

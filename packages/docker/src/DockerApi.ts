@@ -4,8 +4,8 @@
  * Porter reads — notably never a container's `Env`, which holds the machine's secrets), Porter's labels, the
  * `DOCKER_HOST` forms, container states onto core's machine states, and the log stream's framing.
  */
-import { Schema } from "effect"
 import type { MachineProvisioner } from "@porter/core"
+import { Schema } from "effect"
 
 /** Label on every container Porter makes. */
 export const LABEL_PORTER = "porter"
@@ -170,7 +170,8 @@ export const demuxLogs = (bytes: Uint8Array): ReadonlyArray<LogFrame> => {
   let offset = 0
   while (offset + 8 <= bytes.length) {
     const kind = bytes[offset]
-    const size = ((bytes[offset + 4]! << 24) >>> 0) + (bytes[offset + 5]! << 16) + (bytes[offset + 6]! << 8) + bytes[offset + 7]!
+    const size = ((bytes[offset + 4]! << 24) >>> 0) + (bytes[offset + 5]! << 16) + (bytes[offset + 6]! << 8) +
+      bytes[offset + 7]!
     const end = Math.min(bytes.length, offset + 8 + size)
     const stream = kind === 2 ? "stderr" : "stdout"
     frames.push({ stream, text: decoders[stream].decode(bytes.subarray(offset + 8, end), { stream: true }) })

@@ -9,10 +9,10 @@
  * No retries: a local daemon that fails to answer is down, and a repeated create is made safe by the caller
  * (container names).
  */
+import { NodeHttpClient } from "@effect/platform-node"
 import { Cause, Config, Context, Data, Effect, Layer, Option, Schema } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
-import { NodeHttpClient } from "@effect/platform-node"
 import * as DockerApi from "./DockerApi.ts"
 
 export type FailureKind =
@@ -77,10 +77,19 @@ export class DockerEngine extends Context.Service<DockerEngine, {
     filters: Readonly<Record<string, ReadonlyArray<string>>>
   ) => Effect.Effect<ReadonlyArray<DockerApi.ContainerSummary>, DockerEngineError>
   /** Stop signal, then SIGKILL after `timeoutSeconds`. */
-  readonly stopContainer: (id: string, timeoutSeconds: number) => Effect.Effect<"stopped" | "not_running" | "gone", DockerEngineError>
-  readonly killContainer: (id: string, signal?: string) => Effect.Effect<"killed" | "not_running" | "gone", DockerEngineError>
+  readonly stopContainer: (
+    id: string,
+    timeoutSeconds: number
+  ) => Effect.Effect<"stopped" | "not_running" | "gone", DockerEngineError>
+  readonly killContainer: (
+    id: string,
+    signal?: string
+  ) => Effect.Effect<"killed" | "not_running" | "gone", DockerEngineError>
   /** `gone` when there was nothing to remove, or its removal was already under way. */
-  readonly removeContainer: (id: string, options?: { readonly force?: boolean }) => Effect.Effect<"removed" | "gone", DockerEngineError>
+  readonly removeContainer: (
+    id: string,
+    options?: { readonly force?: boolean }
+  ) => Effect.Effect<"removed" | "gone", DockerEngineError>
   /** Blocks until the condition; `None` when there is no such container. */
   readonly waitContainer: (
     id: string,
@@ -88,7 +97,10 @@ export class DockerEngine extends Context.Service<DockerEngine, {
     timeoutMs?: number
   ) => Effect.Effect<Option.Option<typeof DockerApi.WaitResponse.Type>, DockerEngineError>
   /** stdout and stderr as stored by the daemon (framed; see `DockerApi.logLines`); `None` for no such container. */
-  readonly containerLogs: (id: string, options?: { readonly tail?: number }) => Effect.Effect<Option.Option<Uint8Array>, DockerEngineError>
+  readonly containerLogs: (
+    id: string,
+    options?: { readonly tail?: number }
+  ) => Effect.Effect<Option.Option<Uint8Array>, DockerEngineError>
   readonly imageExists: (name: string) => Effect.Effect<boolean, DockerEngineError>
   /** `POST /images/create?fromSrc=-`: a root filesystem tarball becomes `repo:tag` (what `docker import` does). */
   readonly importImage: (tarball: Uint8Array, options: ImportOptions) => Effect.Effect<void, DockerEngineError>
@@ -110,7 +122,9 @@ const describe = (u: unknown): string => (u instanceof Error ? u.message : Strin
 const segment = (id: string) => encodeURIComponent(id)
 
 /** The client over a given `HttpClient`. */
-export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["Service"], never, HttpClient.HttpClient> =>
+export const make = (
+  options: EngineOptions = {}
+): Effect.Effect<DockerEngine["Service"], never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const hostText = options.host ?? DockerApi.DEFAULT_HOST
     const host = DockerApi.parseHost(hostText) ?? { _tag: "Http", baseUrl: "http://invalid", display: hostText }
@@ -127,10 +141,18 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
         timeout === undefined ? (effect) => effect : Effect.timeout(timeout),
         Effect.catch((error) => {
           if (Cause.isTimeoutError(error)) {
-            return Effect.fail(failure(op, { kind: "timeout", detail: `no answer within ${Math.round((timeout ?? 0) / 1000)}s` }))
+            return Effect.fail(
+              failure(op, { kind: "timeout", detail: `no answer within ${Math.round((timeout ?? 0) / 1000)}s` })
+            )
           }
           if (HttpClientError.isHttpClientError(error) && error.reason._tag === "TransportError") {
-            return Effect.fail(failure(op, { kind: "transport", code: errnoOf(error.reason.cause), detail: describe(error.reason.cause) }))
+            return Effect.fail(
+              failure(op, {
+                kind: "transport",
+                code: errnoOf(error.reason.cause),
+                detail: describe(error.reason.cause)
+              })
+            )
           }
           return Effect.fail(failure(op, { kind: "transport", code: errnoOf(error), detail: describe(error) }))
         })
@@ -169,11 +191,15 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
       yield* expect("ping", response, {}, drain)
     })
 
-    const version = Effect.flatMap(send("version", HttpClientRequest.get("/version")), (response) =>
-      expect("version", response, {}, (r) => decode("version", DockerApi.Version, r)))
+    const version = Effect.flatMap(
+      send("version", HttpClientRequest.get("/version")),
+      (response) => expect("version", response, {}, (r) => decode("version", DockerApi.Version, r))
+    )
 
-    const info = Effect.flatMap(send("info", HttpClientRequest.get("/info")), (response) =>
-      expect("info", response, {}, (r) => decode("info", DockerApi.Info, r)))
+    const info = Effect.flatMap(
+      send("info", HttpClientRequest.get("/info")),
+      (response) => expect("info", response, {}, (r) => decode("info", DockerApi.Info, r))
+    )
 
     const createContainer = (name: string | undefined, body: DockerApi.CreateContainerRequest) =>
       Effect.gen(function*() {
@@ -197,8 +223,12 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
       Effect.gen(function*() {
         const op = "inspect container"
         const response = yield* send(op, HttpClientRequest.get(`/containers/${segment(id)}/json`))
-        return yield* expect(op, response, { 404: Option.none<DockerApi.ContainerInspect>() }, (r) =>
-          Effect.map(decode(op, DockerApi.ContainerInspect, r), Option.some))
+        return yield* expect(
+          op,
+          response,
+          { 404: Option.none<DockerApi.ContainerInspect>() },
+          (r) => Effect.map(decode(op, DockerApi.ContainerInspect, r), Option.some)
+        )
       })
 
     const listContainers = (filters: Readonly<Record<string, ReadonlyArray<string>>>) =>
@@ -219,8 +249,12 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
         )
         // The daemon answers once the container stopped: allow for its grace period.
         const response = yield* send(op, request, timeoutMs + timeoutSeconds * 1000)
-        return yield* expect(op, response, { 304: "not_running" as const, 404: "gone" as const }, (r) =>
-          Effect.as(drain(r), "stopped" as const))
+        return yield* expect(
+          op,
+          response,
+          { 304: "not_running" as const, 404: "gone" as const },
+          (r) => Effect.as(drain(r), "stopped" as const)
+        )
       })
 
     const killContainer = (id: string, signal = "SIGKILL") =>
@@ -231,8 +265,12 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
         )
         const response = yield* send(op, request)
         // 409: not running.
-        return yield* expect(op, response, { 404: "gone" as const, 409: "not_running" as const }, (r) =>
-          Effect.as(drain(r), "killed" as const))
+        return yield* expect(
+          op,
+          response,
+          { 404: "gone" as const, 409: "not_running" as const },
+          (r) => Effect.as(drain(r), "killed" as const)
+        )
       })
 
     const removeContainer = (id: string, removeOptions?: { readonly force?: boolean }) =>
@@ -245,7 +283,9 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
         if (response.status === 409) {
           // Removal already in progress (auto-remove, another caller) is what was asked for.
           const error = yield* statusError(op, response)
-          if (/already in progress|is being removed|marked for removal/i.test(error.engineMessage ?? "")) return "gone" as const
+          if (/already in progress|is being removed|marked for removal/i.test(error.engineMessage ?? "")) {
+            return "gone" as const
+          }
           return yield* error
         }
         return yield* expect(op, response, { 404: "gone" as const }, (r) => Effect.as(drain(r), "removed" as const))
@@ -262,8 +302,12 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
           HttpClientRequest.setUrlParam("condition", condition)
         )
         const response = yield* send(op, request, waitTimeoutMs)
-        return yield* expect(op, response, { 404: Option.none<typeof DockerApi.WaitResponse.Type>() }, (r) =>
-          Effect.map(decode(op, DockerApi.WaitResponse, r), Option.some))
+        return yield* expect(
+          op,
+          response,
+          { 404: Option.none<typeof DockerApi.WaitResponse.Type>() },
+          (r) => Effect.map(decode(op, DockerApi.WaitResponse, r), Option.some)
+        )
       })
 
     const containerLogs = (id: string, logOptions?: { readonly tail?: number }) =>
@@ -294,8 +338,13 @@ export const make = (options: EngineOptions = {}): Effect.Effect<DockerEngine["S
     const importImage = (tarball: Uint8Array, importOptions: ImportOptions) =>
       Effect.gen(function*() {
         const op = "import image"
-        const params: Array<[string, string]> = [["fromSrc", "-"], ["repo", importOptions.repo], ["tag", importOptions.tag]]
-        for (const change of importOptions.changes ?? []) params.push(["changes", change])
+        const params: Array<[string, string]> = [["fromSrc", "-"], ["repo", importOptions.repo], [
+          "tag",
+          importOptions.tag
+        ]]
+        for (const change of importOptions.changes ?? []) {
+          params.push(["changes", change])
+        }
         const request = HttpClientRequest.post("/images/create").pipe(
           HttpClientRequest.setUrlParams(params),
           HttpClientRequest.bodyUint8Array(tarball, "application/x-tar")
@@ -345,7 +394,11 @@ export const layer = (options: EngineOptions = {}): Layer.Layer<DockerEngine, In
     const host = DockerApi.parseHost(text)
     if (host === undefined) return yield* new InvalidDockerHost({ host: text })
     return layerHttpClient({ ...options, host: text }).pipe(
-      Layer.provide(host._tag === "Unix" ? NodeHttpClient.layerNodeHttpOptions({ socketPath: host.socketPath }) : NodeHttpClient.layerNodeHttp)
+      Layer.provide(
+        host._tag === "Unix"
+          ? NodeHttpClient.layerNodeHttpOptions({ socketPath: host.socketPath })
+          : NodeHttpClient.layerNodeHttp
+      )
     )
   }))
 

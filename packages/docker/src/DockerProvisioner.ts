@@ -19,8 +19,8 @@
  *   `host.docker.internal` (added by default), or use `network: "host"`;
  * - talk TLS to a remote daemon.
  */
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schedule, Scope } from "effect"
 import { Errors, Ids, MachineProvisioner, PorterConfig } from "@porter/core"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schedule, Scope } from "effect"
 import * as DockerApi from "./DockerApi.ts"
 import * as DockerEngine from "./DockerEngine.ts"
 
@@ -59,20 +59,23 @@ export interface DockerOptions {
 type Provisioner = MachineProvisioner.MachineProvisioner["Service"]
 
 /** The Docker provisioner with its extras. Its layer provides `MachineProvisioner` too. */
-export class DockerProvisioner extends Context.Service<DockerProvisioner, Provisioner & {
-  /** Stops the container (stop signal, then SIGKILL); with auto-removal it is then gone. */
-  readonly stop: (id: Ids.MachineId) => Effect.Effect<void, Errors.MachineNotFound | Errors.ProvisionError>
-  /** The container's output (stdout and stderr interleaved), the last `tail` lines if given. */
-  readonly logs: (
-    id: Ids.MachineId,
-    options?: { readonly tail?: number }
-  ) => Effect.Effect<ReadonlyArray<string>, Errors.MachineNotFound | Errors.ProvisionError>
-  /** Waits until the container is not running; its exit code. */
-  readonly wait: (id: Ids.MachineId) => Effect.Effect<number, Errors.MachineNotFound | Errors.ProvisionError>
-  /** Stops every running Porter container past its deadline now; how many. The layer runs this periodically. */
-  readonly enforceDeadlines: Effect.Effect<number, Errors.ProvisionError>
-  readonly engine: DockerEngine.DockerEngine["Service"]
-}>()("@porter/docker/DockerProvisioner") {}
+export class DockerProvisioner extends Context.Service<
+  DockerProvisioner,
+  Provisioner & {
+    /** Stops the container (stop signal, then SIGKILL); with auto-removal it is then gone. */
+    readonly stop: (id: Ids.MachineId) => Effect.Effect<void, Errors.MachineNotFound | Errors.ProvisionError>
+    /** The container's output (stdout and stderr interleaved), the last `tail` lines if given. */
+    readonly logs: (
+      id: Ids.MachineId,
+      options?: { readonly tail?: number }
+    ) => Effect.Effect<ReadonlyArray<string>, Errors.MachineNotFound | Errors.ProvisionError>
+    /** Waits until the container is not running; its exit code. */
+    readonly wait: (id: Ids.MachineId) => Effect.Effect<number, Errors.MachineNotFound | Errors.ProvisionError>
+    /** Stops every running Porter container past its deadline now; how many. The layer runs this periodically. */
+    readonly enforceDeadlines: Effect.Effect<number, Errors.ProvisionError>
+    readonly engine: DockerEngine.DockerEngine["Service"]
+  }
+>()("@porter/docker/DockerProvisioner") {}
 
 const isPorters = (labels: Readonly<Record<string, string>> | null | undefined): boolean =>
   labels?.[DockerApi.LABEL_PORTER] === "1"
@@ -169,14 +172,24 @@ export const toProvisionError = (
       }
       return make(
         "unavailable",
-        `could not reach the Docker daemon at ${error.host} (${error.code ?? error.detail ?? "no answer"}): is dockerd ` +
+        `could not reach the Docker daemon at ${error.host} (${
+          error.code ?? error.detail ?? "no answer"
+        }): is dockerd ` +
           "running? Start it, or set DOCKER_HOST to its address (unix:///var/run/docker.sock, tcp://host:2375)"
       )
     }
     case "timeout":
-      return make("unavailable", `the Docker daemon at ${error.host} did not answer (${error.op}); is it overloaded? ${RETRY_HINT}`)
+      return make(
+        "unavailable",
+        `the Docker daemon at ${error.host} did not answer (${error.op}); is it overloaded? ${RETRY_HINT}`
+      )
     case "malformed":
-      return make("unknown", `the Docker daemon at ${error.host} sent an answer Porter does not understand (${error.op}: ${error.detail ?? "?"})`)
+      return make(
+        "unknown",
+        `the Docker daemon at ${error.host} sent an answer Porter does not understand (${error.op}: ${
+          error.detail ?? "?"
+        })`
+      )
     case "status":
       break
   }
@@ -191,8 +204,12 @@ export const toProvisionError = (
   }
   if (status === 404) return make("not_found", `Docker has no such container (${error.op}${said})`)
   if (status === 400) return make("bad_config", `Docker refused the container settings (${error.op}${said})`)
-  if (status === 401 || status === 403) return make("unauthorized", `the Docker daemon refused ${error.op} (${status}${said})`)
-  if (status === 409) return make("conflict", `Docker refused ${error.op} in the container's current state (409${said})`)
+  if (status === 401 || status === 403) {
+    return make("unauthorized", `the Docker daemon refused ${error.op} (${status}${said})`)
+  }
+  if (status === 409) {
+    return make("conflict", `Docker refused ${error.op} in the container's current state (409${said})`)
+  }
   if (status >= 500) {
     return make("unavailable", `the Docker daemon failed to ${error.op} (${status}${said}); ${RETRY_HINT} later`)
   }
@@ -211,7 +228,10 @@ export const make = (
     // Porter's, and this deployment's when it has a name.
     const isOurs = (labels: Readonly<Record<string, string>> | null | undefined) =>
       isPorters(labels) && (instance === undefined || labels?.[DockerApi.LABEL_INSTANCE] === instance)
-    const ourLabels = [`${DockerApi.LABEL_PORTER}=1`, ...(instance !== undefined ? [`${DockerApi.LABEL_INSTANCE}=${instance}`] : [])]
+    const ourLabels = [
+      `${DockerApi.LABEL_PORTER}=1`,
+      ...(instance !== undefined ? [`${DockerApi.LABEL_INSTANCE}=${instance}`] : [])
+    ]
     const defaultImage = options.image ?? PorterConfig.defaultMachineImage
     const stopTimeoutSeconds = options.stopTimeoutSeconds ?? 10
     const fail = (context: { readonly image?: string | undefined } = {}) => (error: DockerEngine.DockerEngineError) =>
@@ -315,11 +335,15 @@ export const make = (
           if (!isOurs(container.Config.Labels) || container.Config.Labels?.[DockerApi.LABEL_TASK_ID] !== spec.taskId) {
             return yield* new Errors.ProvisionError({
               reason: "conflict",
-              message: `a container named ${name} exists and is not this task's machine; remove it (\`docker rm -f ${name}\`)`
+              message:
+                `a container named ${name} exists and is not this task's machine; remove it (\`docker rm -f ${name}\`)`
             })
           }
           if (container.State.Status === "created") yield* start(container.Id, image)
-          yield* Effect.logInfo("Docker machine already existed for the task", { taskId: spec.taskId, machineId: container.Id })
+          yield* Effect.logInfo("Docker machine already existed for the task", {
+            taskId: spec.taskId,
+            machineId: container.Id
+          })
           id = container.Id
           break
         }
@@ -331,7 +355,8 @@ export const make = (
       yield* Effect.logInfo("Docker machine started", { taskId: spec.taskId, machineId: id, image })
       // Already ended and auto-removed: it existed, briefly.
       return Option.match(machine, {
-        onNone: () => new MachineProvisioner.Machine({ id: id as Ids.MachineId, taskId: spec.taskId, state: "destroyed" }),
+        onNone: () =>
+          new MachineProvisioner.Machine({ id: id as Ids.MachineId, taskId: spec.taskId, state: "destroyed" }),
         onSome: toMachine
       })
     })
@@ -352,20 +377,27 @@ export const make = (
     })
 
     const existing = (id: Ids.MachineId) =>
-      Effect.flatMap(inspect(id).pipe(Effect.catch(fail())), (found) =>
-        Option.isNone(found) ? Effect.fail(new Errors.MachineNotFound({ machineId: id })) : Effect.succeed(found.value))
+      Effect.flatMap(
+        inspect(id).pipe(Effect.catch(fail())),
+        (found) =>
+          Option.isNone(found)
+            ? Effect.fail(new Errors.MachineNotFound({ machineId: id }))
+            : Effect.succeed(found.value)
+      )
 
     const stop = Effect.fn("DockerProvisioner.stop")(function*(id: Ids.MachineId) {
       const container = yield* existing(id)
       yield* engine.stopContainer(container.Id, stopTimeoutSeconds).pipe(Effect.catch(fail()))
     })
 
-    const logs = Effect.fn("DockerProvisioner.logs")(function*(id: Ids.MachineId, logOptions?: { readonly tail?: number }) {
-      const container = yield* existing(id)
-      const bytes = yield* engine.containerLogs(container.Id, logOptions ?? {}).pipe(Effect.catch(fail()))
-      if (Option.isNone(bytes)) return yield* new Errors.MachineNotFound({ machineId: id })
-      return DockerApi.logLines(bytes.value)
-    })
+    const logs = Effect.fn("DockerProvisioner.logs")(
+      function*(id: Ids.MachineId, logOptions?: { readonly tail?: number }) {
+        const container = yield* existing(id)
+        const bytes = yield* engine.containerLogs(container.Id, logOptions ?? {}).pipe(Effect.catch(fail()))
+        if (Option.isNone(bytes)) return yield* new Errors.MachineNotFound({ machineId: id })
+        return DockerApi.logLines(bytes.value)
+      }
+    )
 
     const wait = Effect.fn("DockerProvisioner.wait")(function*(id: Ids.MachineId) {
       const container = yield* existing(id)
@@ -392,7 +424,9 @@ export const make = (
               taskId: c.Labels?.[DockerApi.LABEL_TASK_ID]
             })
           ),
-          Effect.catch((error) => Effect.logWarning("could not stop an overdue Docker machine", { machineId: c.Id, error: error.message }))
+          Effect.catch((error) =>
+            Effect.logWarning("could not stop an overdue Docker machine", { machineId: c.Id, error: error.message })
+          )
         ), { concurrency: 4, discard: true })
       return overdue.length
     }).pipe(Effect.withSpan("DockerProvisioner.enforceDeadlines"))
@@ -400,7 +434,9 @@ export const make = (
     if (options.deadlineCheckMs !== false) {
       const every = Math.max(100, options.deadlineCheckMs ?? 5_000)
       yield* enforceDeadlines.pipe(
-        Effect.catch((error) => Effect.logWarning("checking Docker machine deadlines failed", { error: error.message })),
+        Effect.catch((error) =>
+          Effect.logWarning("checking Docker machine deadlines failed", { error: error.message })
+        ),
         Effect.repeat(Schedule.spaced(Duration.millis(every))),
         Effect.forkScoped
       )
@@ -422,8 +458,11 @@ export const layerWithEngine = (
   options: DockerOptions = {}
 ): Layer.Layer<DockerProvisioner | MachineProvisioner.MachineProvisioner, never, DockerEngine.DockerEngine> =>
   Layer.effectContext(
-    Effect.map(make(options), (service) =>
-      Context.make(DockerProvisioner, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service)))
+    Effect.map(
+      make(options),
+      (service) =>
+        Context.make(DockerProvisioner, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service))
+    )
   )
 
 /**

@@ -2,10 +2,10 @@
 // MachineProvisioner contract and the containers it makes, on a small test image built here from host binaries
 // (./utils.ts), offline. Without a daemon: DockerProvisioner.test.ts.
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { DockerEngine, DockerProvisioner } from "@porter/docker"
 import { MachineProvisionerSuite } from "@porter/testing"
+import { ConfigProvider, Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { buildTestImage, host, IMAGE, SECRET, specOf } from "./utils.ts"
 
 const PREFIX = "porter-dockertest-"
@@ -40,14 +40,19 @@ afterAll(async () => {
 await runEngine(buildTestImage)
 
 describe("against a real dockerd", () => {
-  MachineProvisionerSuite.run("Docker", DockerProvisioner.layer(options), { spec: () => ({ image: IMAGE }), timeout: 60_000 })
+  MachineProvisionerSuite.run("Docker", DockerProvisioner.layer(options), {
+    spec: () => ({ image: IMAGE }),
+    timeout: 60_000
+  })
 
   layer(DockerProvisioner.layer(options), { excludeTestServices: true, timeout: 60_000 })("DockerProvisioner", (it) => {
     it.effect("starts a labelled, limited, auto-removing container named after its task, with the machine environment", () =>
       Effect.gen(function*() {
         const p = yield* DockerProvisioner.DockerProvisioner
         const taskId = yield* Ids.makeTaskId
-        const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "env", PLAIN: "plain value" }, { deadlineAt: Date.now() + 600_000 }))
+        const machine = yield* p.create(
+          specOf(taskId, { MACHINE_MODE: "env", PLAIN: "plain value" }, { deadlineAt: Date.now() + 600_000 })
+        )
         assert.strictEqual(machine.state, "started")
         const container = Option.getOrThrow(yield* p.engine.inspectContainer(machine.id))
         assert.strictEqual(container.Name, `/${PREFIX}${taskId}`)
@@ -60,7 +65,10 @@ describe("against a real dockerd", () => {
         assert.strictEqual(container.HostConfig?.AutoRemove, true)
         assert.notStrictEqual(container.HostConfig?.Init, true)
         const lines = yield* eventually(
-          Effect.map(p.logs(machine.id), (l) => (l.includes(`CALLBACK_TOKEN=${SECRET}`) ? Option.some(l) : Option.none())),
+          Effect.map(
+            p.logs(machine.id),
+            (l) => (l.includes(`CALLBACK_TOKEN=${SECRET}`) ? Option.some(l) : Option.none())
+          ),
           "the environment in the logs"
         )
         assert.include(lines, "PLAIN=plain value")
@@ -77,7 +85,10 @@ describe("against a real dockerd", () => {
         // (same user, /proc/<pid>/environ) holds the task's tokens; an init in front of it would keep them all.
         const machine = yield* p.create(specOf(taskId, { MACHINE_MODE: "pid1" }))
         const lines = yield* eventually(
-          Effect.map(p.logs(machine.id), (l) => (l.some((line) => line.includes("pid1 read")) ? Option.some(l) : Option.none())),
+          Effect.map(
+            p.logs(machine.id),
+            (l) => (l.some((line) => line.includes("pid1 read")) ? Option.some(l) : Option.none())
+          ),
           "PID 1's environment in the logs"
         )
         const text = lines.join("\n")
@@ -101,7 +112,9 @@ describe("against a real dockerd", () => {
     it.effect("a missing image is a not_found ProvisionError that names it and how to build it", () =>
       Effect.gen(function*() {
         const p = yield* DockerProvisioner.DockerProvisioner
-        const error = yield* Effect.flip(p.create(specOf(yield* Ids.makeTaskId, {}, { image: "porter-test-missing:0" })))
+        const error = yield* Effect.flip(
+          p.create(specOf(yield* Ids.makeTaskId, {}, { image: "porter-test-missing:0" }))
+        )
         assert.strictEqual(error._tag, "ProvisionError")
         assert.strictEqual(error.reason, "not_found")
         assert.include(error.message, "`porter-test-missing:0`")
@@ -119,7 +132,9 @@ describe("against a real dockerd", () => {
         )
         const after = yield* Effect.result(p.get(machine.id))
         assert.isTrue(
-          after._tag === "Failure" ? after.failure._tag === "MachineNotFound" : MachineProvisioner.isGone(after.success.state),
+          after._tag === "Failure"
+            ? after.failure._tag === "MachineNotFound"
+            : MachineProvisioner.isGone(after.success.state),
           "gone or being removed"
         )
       }))
@@ -129,7 +144,10 @@ describe("against a real dockerd", () => {
         const p = yield* DockerProvisioner.DockerProvisioner
         const taskId = yield* Ids.makeTaskId
         const machine = yield* p.create(specOf(taskId))
-        yield* eventually(Effect.map(p.logs(machine.id), (l) => (l.includes("ready") ? Option.some(l) : Option.none())), "ready")
+        yield* eventually(
+          Effect.map(p.logs(machine.id), (l) => (l.includes("ready") ? Option.some(l) : Option.none())),
+          "ready"
+        )
         yield* p.stop(machine.id)
         yield* eventually(
           Effect.map(p.findByTask(taskId), (found) => (Option.isNone(found) ? Option.some(true) : Option.none())),
@@ -162,7 +180,9 @@ describe("against a real dockerd", () => {
       Effect.gen(function*() {
         const p = yield* DockerProvisioner.DockerProvisioner
         const cpus = (yield* p.engine.info).NCPU!
-        const machine = yield* p.create(specOf(yield* Ids.makeTaskId, {}, { guest: { cpuKind: "shared", cpus: cpus + 64, memoryMb: 128 } }))
+        const machine = yield* p.create(
+          specOf(yield* Ids.makeTaskId, {}, { guest: { cpuKind: "shared", cpus: cpus + 64, memoryMb: 128 } })
+        )
         const container = Option.getOrThrow(yield* p.engine.inspectContainer(machine.id))
         assert.strictEqual(container.HostConfig?.NanoCpus, cpus * 1e9)
         yield* p.destroy(machine.id)
@@ -183,7 +203,11 @@ describe("against a real dockerd", () => {
 
       yield* Effect.gen(function*() {
         const p = yield* DockerProvisioner.DockerProvisioner
-        assert.strictEqual(Option.getOrThrow(yield* p.findByTask(taskId)).id, machine.id, "still running before its deadline")
+        assert.strictEqual(
+          Option.getOrThrow(yield* p.findByTask(taskId)).id,
+          machine.id,
+          "still running before its deadline"
+        )
         yield* eventually(
           Effect.map(p.findByTask(taskId), (found) => (Option.isNone(found) ? Option.some(true) : Option.none())),
           "the overdue container to be stopped and removed"
@@ -213,17 +237,24 @@ describe("against a real dockerd", () => {
       assert.isTrue(Option.isNone(yield* a.engine.inspectContainer(machine.id)))
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("stop is graceful: the container's SIGTERM trap runs and it exits 0, not killed after the timeout", () =>
-    Effect.gen(function*() {
-      const p = yield* DockerProvisioner.DockerProvisioner
-      const machine = yield* p.create(specOf(yield* Ids.makeTaskId))
-      yield* eventually(Effect.map(p.logs(machine.id), (l) => (l.includes("ready") ? Option.some(l) : Option.none())), "ready")
-      yield* p.stop(machine.id)
-      // Killed after the stop timeout it would be 137 (SIGKILL), with no "stopping" line.
-      assert.strictEqual(yield* p.wait(machine.id), 0)
-      assert.deepStrictEqual(yield* p.logs(machine.id), ["ready", "stopping"])
-      yield* p.destroy(machine.id)
-    }).pipe(Effect.provide(DockerProvisioner.layer({ ...options, autoRemove: false }))), 60_000)
+  it.live(
+    "stop is graceful: the container's SIGTERM trap runs and it exits 0, not killed after the timeout",
+    () =>
+      Effect.gen(function*() {
+        const p = yield* DockerProvisioner.DockerProvisioner
+        const machine = yield* p.create(specOf(yield* Ids.makeTaskId))
+        yield* eventually(
+          Effect.map(p.logs(machine.id), (l) => (l.includes("ready") ? Option.some(l) : Option.none())),
+          "ready"
+        )
+        yield* p.stop(machine.id)
+        // Killed after the stop timeout it would be 137 (SIGKILL), with no "stopping" line.
+        assert.strictEqual(yield* p.wait(machine.id), 0)
+        assert.deepStrictEqual(yield* p.logs(machine.id), ["ready", "stopping"])
+        yield* p.destroy(machine.id)
+      }).pipe(Effect.provide(DockerProvisioner.layer({ ...options, autoRemove: false }))),
+    60_000
+  )
 
   it.live("without auto-removal an ended container stays, stopped, with its exit code", () =>
     Effect.gen(function*() {
@@ -248,7 +279,9 @@ describe("against a real dockerd", () => {
       yield* p.destroy(machine.id)
     }).pipe(
       Effect.provide(DockerProvisioner.layerConfig.pipe(
-        Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DOCKER_HOST: host, PORTER_MACHINE_IMAGE: IMAGE } })))
+        Layer.provide(
+          ConfigProvider.layer(ConfigProvider.fromEnv({ env: { DOCKER_HOST: host, PORTER_MACHINE_IMAGE: IMAGE } }))
+        )
       ))
     ), 60_000)
 })

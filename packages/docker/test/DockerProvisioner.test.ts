@@ -1,13 +1,12 @@
 // DockerProvisioner and the Engine API client without a daemon: DOCKER_HOST parsing, the requests sent and how
 // errors read (a fake Engine API on a local port). Against a real dockerd: DockerProvisioner.docker.test.ts.
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
 import { Ids } from "@porter/core"
 import { DockerApi, DockerEngine, DockerProvisioner } from "@porter/docker"
+import { Effect, Exit, Layer } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { SECRET, specOf } from "./utils.ts"
-
 
 describe("DockerApi", () => {
   it("parses DOCKER_HOST", () => {
@@ -22,8 +21,13 @@ describe("DockerApi", () => {
       baseUrl: "http://127.0.0.1:2375",
       display: "tcp://127.0.0.1:2375"
     })
-    assert.strictEqual((DockerApi.parseHost("http://docker.internal:2375/prefix/") as { baseUrl: string }).baseUrl, "http://docker.internal:2375/prefix")
-    for (const bad of ["", "unix://relative.sock", "ssh://me@host", "npipe:////./pipe/docker_engine", "https://host:2376"]) {
+    assert.strictEqual(
+      (DockerApi.parseHost("http://docker.internal:2375/prefix/") as { baseUrl: string }).baseUrl,
+      "http://docker.internal:2375/prefix"
+    )
+    for (
+      const bad of ["", "unix://relative.sock", "ssh://me@host", "npipe:////./pipe/docker_engine", "https://host:2376"]
+    ) {
       assert.isUndefined(DockerApi.parseHost(bad), bad)
     }
   })
@@ -55,8 +59,18 @@ describe("DockerProvisioner requests and errors", () => {
   it("builds the create request: environment, secrets, labels, limits", () => {
     const taskId = "task_01m84aea2hq379ry400jma9spv" as Ids.TaskId
     const body = DockerProvisioner.createRequest(
-      specOf(taskId, { PLAIN: "a=b" }, { deadlineAt: 1_700_000_000_123.6, guest: { cpuKind: "shared", cpus: 8, memoryMb: 512 } }),
-      { image: "runner:1", maxCpus: 2, autoRemove: true, init: true, extraHosts: ["h:host-gateway"], stopTimeoutSeconds: 7 }
+      specOf(taskId, { PLAIN: "a=b" }, {
+        deadlineAt: 1_700_000_000_123.6,
+        guest: { cpuKind: "shared", cpus: 8, memoryMb: 512 }
+      }),
+      {
+        image: "runner:1",
+        maxCpus: 2,
+        autoRemove: true,
+        init: true,
+        extraHosts: ["h:host-gateway"],
+        stopTimeoutSeconds: 7
+      }
     )
     assert.deepStrictEqual(body, {
       Image: "runner:1",
@@ -75,12 +89,19 @@ describe("DockerProvisioner requests and errors", () => {
 
   it("explains an unreachable daemon, a missing image and a refused socket", () => {
     const error = (fields: Partial<ConstructorParameters<typeof DockerEngine.DockerEngineError>[0]>) =>
-      new DockerEngine.DockerEngineError({ kind: "status", op: "create container", host: "unix:///var/run/docker.sock", ...fields })
+      new DockerEngine.DockerEngineError({
+        kind: "status",
+        op: "create container",
+        host: "unix:///var/run/docker.sock",
+        ...fields
+      })
     const down = DockerProvisioner.toProvisionError(error({ kind: "transport", code: "ECONNREFUSED" }))
     assert.strictEqual(down.reason, "unavailable")
     assert.include(down.message, "is dockerd running?")
     assert.include(down.message, "DOCKER_HOST")
-    const image = DockerProvisioner.toProvisionError(error({ status: 404, engineMessage: "No such image: runner:9" }), { image: "runner:9" })
+    const image = DockerProvisioner.toProvisionError(error({ status: 404, engineMessage: "No such image: runner:9" }), {
+      image: "runner:9"
+    })
     assert.strictEqual(image.reason, "not_found")
     assert.include(image.message, "`runner:9`")
     assert.include(image.message, "docker build -t runner:9 worker-image/")
@@ -104,11 +125,15 @@ describe("DockerProvisioner requests and errors", () => {
       assert.notInclude(error.message, SECRET)
       assert.strictEqual((yield* Effect.flip(p.list())).reason, "unavailable")
       assert.strictEqual((yield* Effect.flip(p.destroy("abc" as Ids.MachineId))).reason, "unavailable")
-    }).pipe(Effect.provide(DockerProvisioner.layer({ host: "unix:///nonexistent/docker.sock", deadlineCheckMs: false }))))
+    }).pipe(
+      Effect.provide(DockerProvisioner.layer({ host: "unix:///nonexistent/docker.sock", deadlineCheckMs: false }))
+    ))
 
   it.effect("a DOCKER_HOST Porter cannot use fails the layer and says which forms work", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Layer.build(DockerProvisioner.layer({ host: "ssh://me@box" })).pipe(Effect.scoped))
+      const exit = yield* Effect.exit(
+        Layer.build(DockerProvisioner.layer({ host: "ssh://me@box" })).pipe(Effect.scoped)
+      )
       assert.isTrue(Exit.isFailure(exit))
       assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "tcp://host:2375")
     }))
@@ -120,7 +145,14 @@ describe("DockerProvisioner requests and errors", () => {
         seen.push(`${req.method} ${req.url}`)
         res.setHeader("content-type", "application/json")
         if (req.url?.startsWith("/containers/json")) {
-          res.end(JSON.stringify([{ Id: "c1", State: "running", Created: 1_700_000_000, Labels: { porter: "1", "porter.task_id": "task_x" } }]))
+          res.end(
+            JSON.stringify([{
+              Id: "c1",
+              State: "running",
+              Created: 1_700_000_000,
+              Labels: { porter: "1", "porter.task_id": "task_x" }
+            }])
+          )
         } else {
           res.statusCode = 500
           res.end(JSON.stringify({ message: "engine exploded" }))
@@ -131,7 +163,12 @@ describe("DockerProvisioner requests and errors", () => {
       yield* Effect.gen(function*() {
         const p = yield* DockerProvisioner.DockerProvisioner
         const listed = yield* p.list()
-        assert.deepStrictEqual(listed.map((m) => [m.id, m.taskId, m.state, m.createdAt]), [["c1", "task_x", "started", 1_700_000_000_000]])
+        assert.deepStrictEqual(listed.map((m) => [m.id, m.taskId, m.state, m.createdAt]), [[
+          "c1",
+          "task_x",
+          "started",
+          1_700_000_000_000
+        ]])
         const error = yield* Effect.flip(p.get("c1" as Ids.MachineId))
         assert.strictEqual(error._tag, "ProvisionError")
         assert.include(error.message, "engine exploded")

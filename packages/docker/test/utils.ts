@@ -3,11 +3,11 @@
  * any registry — host binaries (`sh`, `sleep`, `env`) and their shared libraries (from `ldd`) in a tarball,
  * imported as `porter-test-idle:docker-<hash of what it runs>` — and a machine spec.
  */
-import { execFile } from "node:child_process"
-import { createHash } from "node:crypto"
-import { Effect, Redacted } from "effect"
 import type { Ids, MachineProvisioner } from "@porter/core"
 import { DockerEngine } from "@porter/docker"
+import { Effect, Redacted } from "effect"
+import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
 
 /**
  * What the test containers run. MACHINE_MODE: idle (default) prints "ready" and runs until SIGTERM; `env` also
@@ -30,13 +30,19 @@ const BINARIES = ["/bin/sh", "/bin/sleep", "/usr/bin/env", "/bin/cat"]
 
 export const IMAGE_REPO = "porter-test-idle"
 // The tag follows the script, so a changed script never meets a stale image (nor another suite's image).
-export const IMAGE_TAG = `docker-${createHash("sha256").update(SCRIPT).update(BINARIES.join()).digest("hex").slice(0, 10)}`
+export const IMAGE_TAG = `docker-${
+  createHash("sha256").update(SCRIPT).update(BINARIES.join()).digest("hex").slice(0, 10)
+}`
 export const IMAGE = `${IMAGE_REPO}:${IMAGE_TAG}`
 
 const run = (file: string, args: ReadonlyArray<string>) =>
   new Promise<Buffer>((resolve, reject) =>
-    execFile(file, args, { encoding: "buffer", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${file} ${args.join(" ")}: ${String(stderr) || error.message}`)) : resolve(stdout)
+    execFile(
+      file,
+      args,
+      { encoding: "buffer", maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${file} ${args.join(" ")}: ${String(stderr) || error.message}`)) : resolve(stdout)
     )
   )
 

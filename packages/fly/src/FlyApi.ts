@@ -50,7 +50,9 @@ export type CreateMachineRequest = typeof CreateMachineRequest.Type
 
 /** `StopRequest`. */
 export const StopRequest = Schema.Struct({
-  signal: Schema.optionalKey(Schema.Literals(["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM"])),
+  signal: Schema.optionalKey(
+    Schema.Literals(["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM"])
+  ),
   /** A Go duration such as `"10s"`. */
   timeout: Schema.optionalKey(Schema.String)
 })

@@ -3,9 +3,9 @@
  * the provisioner never creates apps by itself, since that needs an org-scoped token and names a billing org.
  * Run it once from a setup command (`porter doctor`, a deploy script), not per task.
  */
+import { Errors } from "@porter/core"
 import { Effect, Option, type Redacted } from "effect"
 import { type HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
-import { Errors } from "@porter/core"
 import * as FlyApi from "./FlyApi.ts"
 import * as FlyHttp from "./FlyHttp.ts"
 import { toProvisionError } from "./FlyMachines.ts"
@@ -62,18 +62,20 @@ export const ensureApp = Effect.fn("FlyApps.ensureApp")(function*(
       decode: () => Effect.succeed(Option.some(undefined)),
       onStatus: (status) => (status === 404 ? Option.some(Option.none()) : Option.none())
     })
-  }).pipe(Effect.mapError((error) =>
-    error.kind === "status" && (error.status === 400 || error.status === 404 || error.status === 422)
-      ? new Errors.ProvisionError({
-        reason: "bad_config",
-        status: error.status,
-        message: `Fly refused to create the app \`${options.app}\` in the org \`${options.org}\` (${error.status}${
-          error.flyError ? `: ${error.flyError}` : ""
-        }); check the app name and the org slug.`,
-        cause: error
-      })
-      : toProvisionError(error, context)
-  ))
+  }).pipe(
+    Effect.mapError((error) =>
+      error.kind === "status" && (error.status === 400 || error.status === 404 || error.status === 422)
+        ? new Errors.ProvisionError({
+          reason: "bad_config",
+          status: error.status,
+          message: `Fly refused to create the app \`${options.app}\` in the org \`${options.org}\` (${error.status}${
+            error.flyError ? `: ${error.flyError}` : ""
+          }); check the app name and the org slug.`,
+          cause: error
+        })
+        : toProvisionError(error, context)
+    )
+  )
   yield* Effect.logInfo("Fly app created", { app: options.app, org: options.org })
   return "created" as const
 })

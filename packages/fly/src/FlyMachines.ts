@@ -15,9 +15,9 @@
  * - keep the secret environment from holders of the Fly token: Fly stores `config.env` and shows it in its API.
  *   Porter never reads it back (responses are decoded without `env`).
  */
+import { Errors, Ids, MachineProvisioner, PorterConfig } from "@porter/core"
 import { Clock, Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
-import { Errors, Ids, MachineProvisioner, PorterConfig } from "@porter/core"
 import * as FlyApi from "./FlyApi.ts"
 import * as FlyHttp from "./FlyHttp.ts"
 
@@ -62,21 +62,24 @@ export class FlyWaitTimeout extends Schema.TaggedError<FlyWaitTimeout>()("FlyWai
 type Provisioner = MachineProvisioner.MachineProvisioner["Service"]
 
 /** The Fly provisioner, with Fly-only extras. Its layer provides `MachineProvisioner` too. */
-export class FlyMachines extends Context.Service<FlyMachines, Provisioner & {
-  readonly app: string
-  readonly apiUrl: string
-  /** Blocks until the machine is in `state` (a gone machine counts as `destroyed`). */
-  readonly waitFor: (
-    id: Ids.MachineId,
-    state: FlyApi.WaitState,
-    options?: WaitOptions
-  ) => Effect.Effect<MachineProvisioner.Machine, Errors.ProvisionError | Errors.MachineNotFound | FlyWaitTimeout>
-  /** Asks the machine's process to exit (with `auto_destroy`, Fly then destroys the machine). */
-  readonly stop: (
-    id: Ids.MachineId,
-    options?: StopOptions
-  ) => Effect.Effect<void, Errors.ProvisionError | Errors.MachineNotFound>
-}>()("@porter/fly/FlyMachines") {}
+export class FlyMachines extends Context.Service<
+  FlyMachines,
+  Provisioner & {
+    readonly app: string
+    readonly apiUrl: string
+    /** Blocks until the machine is in `state` (a gone machine counts as `destroyed`). */
+    readonly waitFor: (
+      id: Ids.MachineId,
+      state: FlyApi.WaitState,
+      options?: WaitOptions
+    ) => Effect.Effect<MachineProvisioner.Machine, Errors.ProvisionError | Errors.MachineNotFound | FlyWaitTimeout>
+    /** Asks the machine's process to exit (with `auto_destroy`, Fly then destroys the machine). */
+    readonly stop: (
+      id: Ids.MachineId,
+      options?: StopOptions
+    ) => Effect.Effect<void, Errors.ProvisionError | Errors.MachineNotFound>
+  }
+>()("@porter/fly/FlyMachines") {}
 
 export const CREDENTIAL_NAME = "FLY_API_TOKEN"
 
@@ -194,7 +197,9 @@ const fieldOf = (text: string, body: FlyApi.CreateMachineRequest | undefined): s
   if (/metadata/.test(t)) return "the machine metadata (`metadata`)"
   if (/name/.test(t)) return "the machine name (`name`)"
   const size = `${guest?.cpus ?? "?"} ${guest?.cpu_kind ?? "?"} CPU(s), ${guest?.memory_mb ?? "?"} MB`
-  return `the machine settings (image ${body?.config.image ?? "?"}, ${size}${body?.region ? `, region ${body.region}` : ""})`
+  return `the machine settings (image ${body?.config.image ?? "?"}, ${size}${
+    body?.region ? `, region ${body.region}` : ""
+  })`
 }
 
 const RETRY_HINT = "comment `@porter retry` to try again"
@@ -317,7 +322,9 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
       http.call({
         op: "list",
         token,
-        request: HttpClientRequest.get(`${appPath}/machines`).pipe(HttpClientRequest.setUrlParam(`metadata.${key}`, value)),
+        request: HttpClientRequest.get(`${appPath}/machines`).pipe(
+          HttpClientRequest.setUrlParam(`metadata.${key}`, value)
+        ),
         decode: decodeMachines
       }).pipe(
         Effect.map((machines) =>
@@ -368,7 +375,11 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
       const body = createRequest(spec, defaults, createId)
       const request = yield* encodeCreate(HttpClientRequest.post(`${appPath}/machines`), body).pipe(
         Effect.mapError((cause) =>
-          new Errors.ProvisionError({ reason: "bad_config", message: "the machine request could not be encoded", cause })
+          new Errors.ProvisionError({
+            reason: "bad_config",
+            message: "the machine request could not be encoded",
+            cause
+          })
         )
       )
       const machine = yield* http.call({
@@ -402,31 +413,33 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
       return toMachine(found.value)
     })
 
-    const destroy = Effect.fn("FlyMachines.destroy")(function*(id: Ids.MachineId, call?: MachineProvisioner.CallOptions) {
-      const token = yield* tokenFor(call?.credential)
-      const outcome = yield* http.call({
-        op: "destroy",
-        token,
-        request: HttpClientRequest.delete(machinePath(id)).pipe(HttpClientRequest.setUrlParam("force", "true")),
-        decode: () => Effect.succeed("destroyed" as const),
-        // Unknown or already gone: destroy is idempotent.
-        onStatus: (status) => (status === 404 ? Option.some("gone" as const) : Option.none())
-      }).pipe(
-        Effect.catch((error) =>
-          error.kind === "status" && (error.status === 409 || error.status === 412)
-            // Refused because it is already being destroyed? Then that is what we wanted.
-            ? Effect.flatMap(
-              get(id, call).pipe(Effect.catchTag("MachineNotFound", () => Effect.succeed(undefined))),
-              (machine) =>
-                machine === undefined || MachineProvisioner.isGone(machine.state)
-                  ? Effect.succeed("gone" as const)
-                  : fail()(error)
-            )
-            : fail()(error)
+    const destroy = Effect.fn("FlyMachines.destroy")(
+      function*(id: Ids.MachineId, call?: MachineProvisioner.CallOptions) {
+        const token = yield* tokenFor(call?.credential)
+        const outcome = yield* http.call({
+          op: "destroy",
+          token,
+          request: HttpClientRequest.delete(machinePath(id)).pipe(HttpClientRequest.setUrlParam("force", "true")),
+          decode: () => Effect.succeed("destroyed" as const),
+          // Unknown or already gone: destroy is idempotent.
+          onStatus: (status) => (status === 404 ? Option.some("gone" as const) : Option.none())
+        }).pipe(
+          Effect.catch((error) =>
+            error.kind === "status" && (error.status === 409 || error.status === 412)
+              // Refused because it is already being destroyed? Then that is what we wanted.
+              ? Effect.flatMap(
+                get(id, call).pipe(Effect.catchTag("MachineNotFound", () => Effect.succeed(undefined))),
+                (machine) =>
+                  machine === undefined || MachineProvisioner.isGone(machine.state)
+                    ? Effect.succeed("gone" as const)
+                    : fail()(error)
+              )
+              : fail()(error)
+          )
         )
-      )
-      yield* Effect.logInfo("Fly machine destroyed", { machineId: id, app, outcome })
-    })
+        yield* Effect.logInfo("Fly machine destroyed", { machineId: id, app, outcome })
+      }
+    )
 
     const waitFor = Effect.fn("FlyMachines.waitFor")(function*(
       id: Ids.MachineId,
@@ -485,7 +498,9 @@ export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"],
         ...(call?.timeoutMs !== undefined ? { timeout: seconds(call.timeoutMs) } : {})
       }
       const request = yield* encodeStop(HttpClientRequest.post(`${machinePath(id)}/stop`), body).pipe(
-        Effect.mapError((cause) => new Errors.ProvisionError({ reason: "bad_config", message: "bad stop request", cause }))
+        Effect.mapError((cause) =>
+          new Errors.ProvisionError({ reason: "bad_config", message: "bad stop request", cause })
+        )
       )
       const stopped = yield* http.call({
         op: "stop",
@@ -516,8 +531,10 @@ export const layer = (
   options: FlyOptions
 ): Layer.Layer<FlyMachines | MachineProvisioner.MachineProvisioner, never, HttpClient.HttpClient> =>
   Layer.effectContext(
-    Effect.map(make(options), (service) =>
-      Context.make(FlyMachines, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service)))
+    Effect.map(
+      make(options),
+      (service) => Context.make(FlyMachines, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service))
+    )
   )
 
 /**

@@ -1,14 +1,17 @@
 // The Fly provisioner against the local machines server: lifecycle, request shape, faults, credentials, errors.
 import { assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Fiber, Logger, Option, Redacted } from "effect"
-import { TestClock } from "effect/testing"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { FlyApps, FlyHttp, FlyMachines } from "@porter/fly"
+import { ConfigProvider, Effect, Fiber, Logger, Option, Redacted } from "effect"
+import { TestClock } from "effect/testing"
 import { IMAGE, LocalFly, localFly } from "./helpers.ts"
 
 const SECRET = "sk-ant-test-secret-value-0001"
 
-const specFor = (taskId: Ids.TaskId, extra: Partial<MachineProvisioner.MachineSpec> = {}): MachineProvisioner.MachineSpec => ({
+const specFor = (
+  taskId: Ids.TaskId,
+  extra: Partial<MachineProvisioner.MachineSpec> = {}
+): MachineProvisioner.MachineSpec => ({
   taskId,
   env: { TASK_ID: taskId, FAKE_MACHINE: "sleep", CALLBACK_URL: "http://127.0.0.1:9/callbacks" },
   secretEnv: { ANTHROPIC_API_KEY: Redacted.make(SECRET) },
@@ -65,7 +68,9 @@ describe("FlyMachines", () => {
         const fly = yield* Fly
         const server = yield* LocalFly
         const taskId = yield* Ids.makeTaskId
-        const machine = yield* fly.create(specFor(taskId, { region: "ams", guest: { cpuKind: "shared", cpus: 2, memoryMb: 2048 } }))
+        const machine = yield* fly.create(
+          specFor(taskId, { region: "ams", guest: { cpuKind: "shared", cpus: 2, memoryMb: 2048 } })
+        )
         assert.strictEqual(machine.taskId, taskId)
         assert.strictEqual(machine.region, "ams")
         assert.isDefined(machine.createdAt)
@@ -184,7 +189,9 @@ describe("FlyMachines", () => {
         assert.isFalse(listed.some((m) => m.id === foreign.id))
         assert.strictEqual(Option.getOrThrow(yield* fly.findByTask(taskId)).id, mine.id)
         // The lookup asks Fly to filter by metadata (documented list filter), and checks the answer too.
-        const lookups = server.requests().filter((r) => r.op === "list" && r.query["metadata.porter_task_id"] === taskId)
+        const lookups = server.requests().filter((r) =>
+          r.op === "list" && r.query["metadata.porter_task_id"] === taskId
+        )
         assert.isAbove(lookups.length, 0)
         yield* fly.destroy(mine.id)
         yield* fly.destroy(foreign.id as Ids.MachineId)
@@ -236,24 +243,28 @@ describe("FlyMachines", () => {
         assert.strictEqual(server.faults.pending(), 0)
       }).pipe(Effect.provide(localFly())), 30_000)
 
-    it.live("a dropped create answer hands back that machine even when its launch failed, not an older one", () =>
-      Effect.gen(function*() {
-        const fly = yield* Fly
-        const server = yield* LocalFly
-        const taskId = yield* Ids.makeTaskId
-        // An earlier attempt's machine for the same task, still there (its destroy has not happened yet).
-        const earlier = yield* fly.create(specFor(taskId))
-        server.faults.dropCreateResponse()
-        server.faults.failLaunch()
-        const machine = yield* fly.create(specFor(taskId))
-        const made = yield* machinesOf(taskId)
-        assert.strictEqual(made.length, 2, "no third machine")
-        assert.notStrictEqual(machine.id, earlier.id, "the lost create's own machine, not the earlier attempt's")
-        assert.isTrue(made.some((m) => m.id === machine.id))
-        assert.strictEqual((yield* requestsOf("create")).length, 2)
-        yield* fly.destroy(earlier.id)
-        yield* fly.destroy(machine.id)
-      }).pipe(Effect.provide(localFly())), 30_000)
+    it.live(
+      "a dropped create answer hands back that machine even when its launch failed, not an older one",
+      () =>
+        Effect.gen(function*() {
+          const fly = yield* Fly
+          const server = yield* LocalFly
+          const taskId = yield* Ids.makeTaskId
+          // An earlier attempt's machine for the same task, still there (its destroy has not happened yet).
+          const earlier = yield* fly.create(specFor(taskId))
+          server.faults.dropCreateResponse()
+          server.faults.failLaunch()
+          const machine = yield* fly.create(specFor(taskId))
+          const made = yield* machinesOf(taskId)
+          assert.strictEqual(made.length, 2, "no third machine")
+          assert.notStrictEqual(machine.id, earlier.id, "the lost create's own machine, not the earlier attempt's")
+          assert.isTrue(made.some((m) => m.id === machine.id))
+          assert.strictEqual((yield* requestsOf("create")).length, 2)
+          yield* fly.destroy(earlier.id)
+          yield* fly.destroy(machine.id)
+        }).pipe(Effect.provide(localFly())),
+      30_000
+    )
 
     it.live("slow answers time out and are retried", () =>
       Effect.gen(function*() {
@@ -288,7 +299,13 @@ describe("FlyMachines", () => {
       Effect.gen(function*() {
         const fly = yield* Fly
         const server = yield* LocalFly
-        server.faults.serverError({ count: 100, status: 412, code: "insufficient_capacity", op: "create", error: "no room" })
+        server.faults.serverError({
+          count: 100,
+          status: 412,
+          code: "insufficient_capacity",
+          op: "create",
+          error: "no room"
+        })
         const error = yield* Effect.flip(fly.create(specFor(yield* Ids.makeTaskId)))
         assert.strictEqual(error.reason, "unavailable")
         assert.include(error.message, "Fly has no capacity for this machine (412: no room)")
@@ -315,7 +332,12 @@ describe("FlyMachines", () => {
         assert.strictEqual(error.reason, "unavailable")
         assert.include(error.message, "could not reach the Fly Machines API at http://127.0.0.1:9/v1")
       }).pipe(
-        Effect.provide(localFly({ apiUrl: "http://127.0.0.1:9/v1", retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, budgetMs: 5_000 } }))
+        Effect.provide(
+          localFly({
+            apiUrl: "http://127.0.0.1:9/v1",
+            retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, budgetMs: 5_000 }
+          })
+        )
       ), 30_000)
   })
 
@@ -333,19 +355,23 @@ describe("FlyMachines", () => {
         assert.strictEqual((yield* requestsOf("create")).length, 1, "not retried")
       }).pipe(Effect.provide(localFly({ token: Redacted.make("fo1_wrongtoken_000000") }))), 30_000)
 
-    it.live("the per-call credential (from the SecretStore) wins over the deploy-wide token", () =>
-      Effect.gen(function*() {
-        const fly = yield* Fly
-        const server = yield* LocalFly
-        const credential = Redacted.make(server.token)
-        const taskId = yield* Ids.makeTaskId
-        const machine = yield* fly.create(specFor(taskId, { credential }))
-        assert.strictEqual((yield* fly.get(machine.id, { credential })).id, machine.id)
-        assert.strictEqual(Option.getOrThrow(yield* fly.findByTask(taskId, { credential })).id, machine.id)
-        const denied = yield* Effect.flip(fly.get(machine.id))
-        assert.strictEqual(denied._tag === "ProvisionError" && denied.reason, "unauthorized")
-        yield* fly.destroy(machine.id, { credential })
-      }).pipe(Effect.provide(localFly({ token: Redacted.make("deploy-wide-but-revoked") }))), 30_000)
+    it.live(
+      "the per-call credential (from the SecretStore) wins over the deploy-wide token",
+      () =>
+        Effect.gen(function*() {
+          const fly = yield* Fly
+          const server = yield* LocalFly
+          const credential = Redacted.make(server.token)
+          const taskId = yield* Ids.makeTaskId
+          const machine = yield* fly.create(specFor(taskId, { credential }))
+          assert.strictEqual((yield* fly.get(machine.id, { credential })).id, machine.id)
+          assert.strictEqual(Option.getOrThrow(yield* fly.findByTask(taskId, { credential })).id, machine.id)
+          const denied = yield* Effect.flip(fly.get(machine.id))
+          assert.strictEqual(denied._tag === "ProvisionError" && denied.reason, "unauthorized")
+          yield* fly.destroy(machine.id, { credential })
+        }).pipe(Effect.provide(localFly({ token: Redacted.make("deploy-wide-but-revoked") }))),
+      30_000
+    )
 
     it.live("no token at all is an unauthorized error, before any request", () =>
       Effect.gen(function*() {
@@ -370,18 +396,26 @@ describe("FlyMachines", () => {
         assert.include(region.message, "region")
       }).pipe(Effect.provide(localFly({}, { regions: ["local", "ams"] }))), 30_000)
 
-    it.live("an error text that quotes the machine's secret environment never carries it to the issue", () =>
-      Effect.gen(function*() {
-        const fly = yield* Fly
-        const server = yield* LocalFly
-        server.faults.serverError({ status: 422, op: "create", error: `invalid config.env: ANTHROPIC_API_KEY=${SECRET} too long` })
-        const error = yield* Effect.flip(fly.create(specFor(yield* Ids.makeTaskId)))
-        assert.strictEqual(error.reason, "bad_config")
-        assert.include(error.message, "invalid config.env: ANTHROPIC_API_KEY=")
-        for (const shown of [error.message, String(error), JSON.stringify(error), String(error.cause)]) {
-          assert.notInclude(shown, SECRET)
-        }
-      }).pipe(Effect.provide(localFly())), 30_000)
+    it.live(
+      "an error text that quotes the machine's secret environment never carries it to the issue",
+      () =>
+        Effect.gen(function*() {
+          const fly = yield* Fly
+          const server = yield* LocalFly
+          server.faults.serverError({
+            status: 422,
+            op: "create",
+            error: `invalid config.env: ANTHROPIC_API_KEY=${SECRET} too long`
+          })
+          const error = yield* Effect.flip(fly.create(specFor(yield* Ids.makeTaskId)))
+          assert.strictEqual(error.reason, "bad_config")
+          assert.include(error.message, "invalid config.env: ANTHROPIC_API_KEY=")
+          for (const shown of [error.message, String(error), JSON.stringify(error), String(error.cause)]) {
+            assert.notInclude(shown, SECRET)
+          }
+        }).pipe(Effect.provide(localFly())),
+      30_000
+    )
 
     it.live("a missing app says how to create it", () =>
       Effect.gen(function*() {

@@ -2,12 +2,12 @@
  * Test wiring: the local machines server as a layer, the Fly provisioner pointed at it, and an HttpClient that
  * checks every request the adapter sends against Fly's OpenAPI description before it goes out.
  */
-import { Context, Effect, Layer, Redacted } from "effect"
-import { FetchHttpClient, HttpClient, type HttpClientRequest } from "effect/http"
-import { fakeMachineCommand, type Options as ServerOptions, type Server, start } from "@porter/testkit/fly"
 import type { MachineProvisioner } from "@porter/core"
 import { FlyMachines } from "@porter/fly"
+import { fakeMachineCommand, type Options as ServerOptions, type Server, start } from "@porter/testkit/fly"
 import { Ajv } from "ajv"
+import { Context, Effect, Layer, Redacted } from "effect"
+import { FetchHttpClient, HttpClient, type HttpClientRequest } from "effect/http"
 import { readFileSync } from "node:fs"
 
 // ---- OpenAPI checking ----
@@ -55,7 +55,8 @@ ajv.addSchema({ $id: "fly", components: closed(spec.components) as object })
 const ajvParams = new Ajv({ strict: false, allErrors: true, coerceTypes: true })
 ajvParams.addSchema({ $id: "fly", components: spec.components })
 
-const refs = (schema: object): object => JSON.parse(JSON.stringify(schema).replaceAll("\"#/components/", "\"fly#/components/"))
+const refs = (schema: object): object =>
+  JSON.parse(JSON.stringify(schema).replaceAll("\"#/components/", "\"fly#/components/"))
 
 export interface CheckedRequest {
   readonly method: string
@@ -145,7 +146,9 @@ const bodyOf = (request: HttpClientRequest.HttpClientRequest): unknown => {
 }
 
 /** Every request checked so far, in order. */
-export class CheckedRequests extends Context.Service<CheckedRequests, Array<CheckedRequest>>()("test/CheckedRequests") {}
+export class CheckedRequests
+  extends Context.Service<CheckedRequests, Array<CheckedRequest>>()("test/CheckedRequests")
+{}
 
 /**
  * A fetch HttpClient that validates each request against the description first; a request that does not match
@@ -170,7 +173,9 @@ export const checkingHttpClient = (apiBase: () => string): Layer.Layer<HttpClien
         if (result.problems.length > 0 || result.operationId === undefined) {
           return Effect.die(
             new Error(
-              `request does not match the Fly OpenAPI description: ${request.method} ${path}: ${result.problems.join("; ")}`
+              `request does not match the Fly OpenAPI description: ${request.method} ${path}: ${
+                result.problems.join("; ")
+              }`
             )
           )
         }

@@ -2,10 +2,10 @@
 // HttpClient sits under the adapter in every test of this package). Here: the checker itself can fail, and one
 // run covers every operation the adapter uses.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { FlyApps, FlyMachines } from "@porter/fly"
-import { CheckedRequests, check, checkResponse, LocalFly, localFly } from "./helpers.ts"
+import { Effect, Redacted } from "effect"
+import { check, CheckedRequests, checkResponse, LocalFly, localFly } from "./helpers.ts"
 
 const auth = { authorization: "Bearer t0ken" }
 const json = { ...auth, "content-type": "application/json" }
@@ -30,13 +30,24 @@ describe("the OpenAPI check", () => {
   })
 
   it("rejects what the description does not allow", () => {
-    const problems = (method: string, path: string, query: URLSearchParams, headers: Record<string, string>, body?: unknown) =>
-      check(method, path, query, headers, body).problems
+    const problems = (
+      method: string,
+      path: string,
+      query: URLSearchParams,
+      headers: Record<string, string>,
+      body?: unknown
+    ) => check(method, path, query, headers, body).problems
     // A misspelt field (the description's objects are checked closed).
-    assert.isNotEmpty(problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, autodestroy: true } }))
+    assert.isNotEmpty(
+      problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, autodestroy: true } })
+    )
     // Wrong types and values.
-    assert.isNotEmpty(problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, guest: { cpus: "2" } } }))
-    assert.isNotEmpty(problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, restart: { policy: "never" } } }))
+    assert.isNotEmpty(
+      problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, guest: { cpus: "2" } } })
+    )
+    assert.isNotEmpty(
+      problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, restart: { policy: "never" } } })
+    )
     assert.isNotEmpty(problems("POST", "/apps/a/machines", none, json, { config: { ...valid.config, env: { N: 1 } } }))
     // Query parameters: undeclared, and of the wrong type or value.
     assert.isNotEmpty(problems("GET", "/apps/a/machines/m1", new URLSearchParams({ force: "true" }), auth))
@@ -85,7 +96,12 @@ describe("the OpenAPI check", () => {
       yield* fly.stop(machine.id, { signal: "SIGINT", timeoutMs: 3_000 })
       yield* fly.waitFor(machine.id, "destroyed", { timeoutMs: 20_000 })
       yield* fly.destroy(machine.id)
-      yield* FlyApps.ensureApp({ app: "porter-other", org: "personal", token: Redacted.make(server.token), apiUrl: server.url })
+      yield* FlyApps.ensureApp({
+        app: "porter-other",
+        org: "personal",
+        token: Redacted.make(server.token),
+        apiUrl: server.url
+      })
 
       const checked = yield* CheckedRequests
       const operations = new Set(checked.map((r) => r.operationId))
@@ -102,7 +118,10 @@ describe("the OpenAPI check", () => {
       for (const id of used) assert.isTrue(operations.has(id), `${id} was exercised`)
       // The server's answers were held to the description as well.
       for (const id of ["Machines_create", "Machines_show", "Machines_list", "Machines_wait", "Apps_show"]) {
-        assert.isTrue(checked.some((r) => r.operationId === id && r.answerChecked !== undefined), `${id} answer checked`)
+        assert.isTrue(
+          checked.some((r) => r.operationId === id && r.answerChecked !== undefined),
+          `${id} answer checked`
+        )
       }
       assert.strictEqual(checked.length, server.requests().length, "the server got exactly the checked requests")
     }).pipe(Effect.provide(localFly())), 30_000)

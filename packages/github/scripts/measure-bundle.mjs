@@ -4,10 +4,10 @@
 // and with Octokit stubbed out (the baseline) — then gzipped.
 //
 //   node --conditions=@porter/source packages/github/scripts/measure-bundle.mjs
-import { gzipSync } from "node:zlib"
-import { fileURLToPath } from "node:url"
-import { dirname } from "node:path"
 import * as esbuild from "esbuild"
+import { dirname } from "node:path"
+import { fileURLToPath } from "node:url"
+import { gzipSync } from "node:zlib"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const entry = `
@@ -18,8 +18,10 @@ export const layer = GitHub.layerConfig
 const swap = (contents) => ({
   name: "swap-octokit",
   setup(build) {
-    build.onResolve({ filter: /^@octokit\/core$/ }, (args) =>
-      args.importer.endsWith("octokit-shim.js") ? undefined : { path: "octokit-shim.js", namespace: "shim" })
+    build.onResolve(
+      { filter: /^@octokit\/core$/ },
+      (args) => args.importer.endsWith("octokit-shim.js") ? undefined : { path: "octokit-shim.js", namespace: "shim" }
+    )
     build.onLoad({ filter: /.*/, namespace: "shim" }, () => ({ contents, resolveDir: here, loader: "js" }))
   }
 })

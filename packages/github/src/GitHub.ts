@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Layer } from "effect"
 import type { Authorizer, IssueReader, Reporter, RepoTokens, WebhookIntake } from "@porter/core"
+import { Config, Layer } from "effect"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import * as GitHubAuthorizer from "./GitHubAuthorizer.ts"

@@ -12,8 +12,8 @@
  *
  * @since 0.1.0
  */
-import { Cache, Config, Duration, Effect, Exit, Layer, Schema } from "effect"
 import { Authorizer, Errors, Repo } from "@porter/core"
+import { Cache, Config, Duration, Effect, Exit, Layer, Schema } from "effect"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient } from "./GitHubClient.ts"

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Effect, Layer, Schema } from "effect"
 import { Event, IssueReader, Messages, type Repo } from "@porter/core"
+import { Config, Effect, Layer, Schema } from "effect"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient } from "./GitHubClient.ts"
@@ -122,7 +122,11 @@ export const make: Effect.Effect<
       params: { issue_number: ref.number },
       schema: Issue
     })
-    return new Event.IssueSnapshot({ title: response.data.title, body: response.data.body ?? "", state: response.data.state })
+    return new Event.IssueSnapshot({
+      title: response.data.title,
+      body: response.data.body ?? "",
+      state: response.data.state
+    })
   }, Effect.mapError(toReportError))
 
   return IssueReader.IssueReader.of({ issue, thread, pullRequest })

@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Effect, Layer } from "effect"
 import { Errors, RepoTokens } from "@porter/core"
+import { Config, Effect, Layer } from "effect"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient } from "./GitHubClient.ts"

@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Config, Effect, Layer, Schema } from "effect"
 import { Errors, type Repo, Reporter } from "@porter/core"
+import { Config, Effect, Layer, Schema } from "effect"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient, GitHubError } from "./GitHubClient.ts"
@@ -103,8 +103,8 @@ export const layer = (
  * @category layers
  * @since 0.1.0
  */
-export const layerWithConnection: Layer.Layer<Reporter.Reporter, never, GitHubAuth.GitHubAuth | GitHubClient> =
-  Layer.effect(Reporter.Reporter, make)
+export const layerWithConnection: Layer.Layer<Reporter.Reporter, never, GitHubAuth.GitHubAuth | GitHubClient> = Layer
+  .effect(Reporter.Reporter, make)
 
 /**
  * From `GITHUB_API_URL` and `GITHUB_APP_ID` + `GITHUB_APP_PRIVATE_KEY` or `GITHUB_TOKEN`.

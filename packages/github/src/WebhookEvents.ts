@@ -16,8 +16,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Result, Schema } from "effect"
 import { Event, Ids, Messages, Repo, WebhookIntake } from "@porter/core"
+import { Effect, Result, Schema } from "effect"
 
 const User = Schema.Struct({
   login: Schema.String,

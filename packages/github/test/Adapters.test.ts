@@ -1,9 +1,9 @@
 // Reporter, IssueReader and Authorizer against a scripted server: the routes and bodies GitHub
 // documents, and the edge cases (absent labels, pagination, permission levels, cache, errors).
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
 import { Authorizer, IssueReader, Repo, Reporter } from "@porter/core"
 import { GitHubAuth, GitHubAuthorizer, GitHubIssueReader, GitHubReporter } from "@porter/github"
+import { Effect, Layer, Redacted } from "effect"
 import * as FakeGitHub from "./utils/FakeGitHub.ts"
 
 const repo = new Repo.RepoRef({ owner: "octo", name: "app" })
@@ -94,10 +94,18 @@ describe("GitHubIssueReader", () => {
   it.live("a short thread: one page, oldest first, bots and Porter's own comments flagged", () =>
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
-      const porter = { ...comment(3, "octo-me"), body: "status\n<!-- porter:task {\"id\":\"t\",\"state\":\"running\"} -->" }
-      server.route((r) => FakeGitHub.is(r, "GET", "/repos/octo/app/issues/12/comments")
-        ? { status: 200, body: [comment(1), comment(2, "ci", "Bot"), porter, comment(4, "porter[bot]", "Bot"), comment(5)] }
-        : undefined)
+      const porter = {
+        ...comment(3, "octo-me"),
+        body: "status\n<!-- porter:task {\"id\":\"t\",\"state\":\"running\"} -->"
+      }
+      server.route((r) =>
+        FakeGitHub.is(r, "GET", "/repos/octo/app/issues/12/comments")
+          ? {
+            status: 200,
+            body: [comment(1), comment(2, "ci", "Bot"), porter, comment(4, "porter[bot]", "Bot"), comment(5)]
+          }
+          : undefined
+      )
       const reader = yield* readerOn(server)
       const thread = yield* reader.thread(issue, 3)
       assert.deepStrictEqual(thread.map((c) => [c.author, c.authorIsBot, c.body.split("\n")[0]]), [
@@ -133,17 +141,19 @@ describe("GitHubIssueReader", () => {
   it.live("pull request head and base", () =>
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
-      server.route((r) => FakeGitHub.is(r, "GET", "/repos/octo/app/pulls/7")
-        ? {
-          status: 200,
-          body: {
-            number: 7,
-            state: "open",
-            head: { ref: "feature", repo: { full_name: "fork/app" } },
-            base: { ref: "main", repo: { full_name: "octo/app" } }
+      server.route((r) =>
+        FakeGitHub.is(r, "GET", "/repos/octo/app/pulls/7")
+          ? {
+            status: 200,
+            body: {
+              number: 7,
+              state: "open",
+              head: { ref: "feature", repo: { full_name: "fork/app" } },
+              base: { ref: "main", repo: { full_name: "octo/app" } }
+            }
           }
-        }
-        : undefined)
+          : undefined
+      )
       const reader = yield* readerOn(server)
       assert.deepStrictEqual(yield* reader.pullRequest(repo, 7), {
         headBranch: "feature",
@@ -170,7 +180,9 @@ describe("GitHubAuthorizer", () => {
       if (!match) return undefined
       if (match[1] === "boom") return { status: 500, body: { message: "oops" } }
       const p = permissions[match[1]!]
-      return p ? { status: 200, body: { ...p, user: { login: match[1] } } } : { status: 404, body: { message: "Not Found" } }
+      return p
+        ? { status: 200, body: { ...p, user: { login: match[1] } } }
+        : { status: 404, body: { message: "Not Found" } }
     })
 
   it.live("admin, maintain and write may run; triage, read and strangers may not, with a reason", () =>
@@ -178,8 +190,10 @@ describe("GitHubAuthorizer", () => {
       const server = yield* FakeGitHub.start
       serve(server)
       const authorizer = yield* authorizerOn(server)
-      const decisions = yield* Effect.forEach(["ada", "mae", "wes", "tia", "rob", "zed"], (login) =>
-        authorizer.authorize(repo, user(login)))
+      const decisions = yield* Effect.forEach(
+        ["ada", "mae", "wes", "tia", "rob", "zed"],
+        (login) => authorizer.authorize(repo, user(login))
+      )
       assert.deepStrictEqual(decisions.map((d) => [d.allowed, d.permission]), [
         [true, "admin"],
         [true, "maintain"],
@@ -197,7 +211,9 @@ describe("GitHubAuthorizer", () => {
       const server = yield* FakeGitHub.start
       serve(server)
       const authorizer = yield* authorizerOn(server)
-      yield* Effect.forEach(Array.from({ length: 10 }), () => authorizer.authorize(repo, user("wes")), { concurrency: 10 })
+      yield* Effect.forEach(Array.from({ length: 10 }), () => authorizer.authorize(repo, user("wes")), {
+        concurrency: 10
+      })
       assert.strictEqual(server.requests.length, 1)
       const error = yield* Effect.flip(authorizer.authorize(repo, user("boom")))
       assert.strictEqual(error._tag, "AuthorizationError")

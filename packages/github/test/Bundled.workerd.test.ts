@@ -2,12 +2,12 @@
 // Miniflare. The App JWT is signed with WebCrypto from a PKCS#1 key, the installation token and a
 // comment go through Octokit's fetch, and a webhook signature is verified with the WebCrypto build
 // of @octokit/webhooks-methods — no `node:crypto` anywhere.
-import { fileURLToPath } from "node:url"
-import { sign } from "@octokit/webhooks-methods"
 import { assert, describe, it } from "@effect/vitest"
-import * as esbuild from "esbuild"
+import { sign } from "@octokit/webhooks-methods"
 import { Effect } from "effect"
+import * as esbuild from "esbuild"
 import { convertV4MiniflareOptions, Miniflare } from "miniflare"
+import { fileURLToPath } from "node:url"
 import * as FakeGitHub from "./utils/FakeGitHub.ts"
 import { pkcs1Pem, verifiedClaims } from "./utils/Keys.ts"
 
@@ -42,7 +42,8 @@ describe("in workerd", () => {
         }
         if (FakeGitHub.is(r, "POST", "/app/installations/31/access_tokens")) {
           if (!claims) return { status: 401, body: { message: "JWT" } }
-          const scoped = JSON.stringify((r.json as { repositories?: unknown } | undefined)?.repositories) === JSON.stringify(["app"])
+          const scoped =
+            JSON.stringify((r.json as { repositories?: unknown } | undefined)?.repositories) === JSON.stringify(["app"])
           const expires_at = new Date(Date.now() + 3_600_000).toISOString()
           return { status: 201, body: { token: scoped ? "ghs_scoped" : "ghs_installation", expires_at } }
         }
@@ -73,7 +74,13 @@ describe("in workerd", () => {
       const response = yield* Effect.promise(async () => {
         const res = await miniflare.dispatchFetch("http://worker.test/", {
           method: "POST",
-          body: JSON.stringify({ owner: "octo", name: "app", issue: 3, signedBody, signature: await sign(SECRET, signedBody) })
+          body: JSON.stringify({
+            owner: "octo",
+            name: "app",
+            issue: 3,
+            signedBody,
+            signature: await sign(SECRET, signedBody)
+          })
         })
         return { status: res.status, body: await res.json() as Record<string, unknown> }
       })

@@ -2,11 +2,11 @@
 // emulator, as the GitHub App (PKCS#1 key → JWT → installation tokens) and with a personal token;
 // and the App-auth path itself against the emulator.
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
 import { Repo } from "@porter/core"
 import { GitHubAuth, GitHubAuthorizer, GitHubReporter } from "@porter/github"
 import { AuthorizerSuite, ReporterSuite } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
+import { Effect, Layer, Redacted } from "effect"
 import * as Rest from "./utils/Rest.ts"
 
 const emulator = await GitHubEmulator.startPromise()
@@ -25,7 +25,9 @@ await rest(admin.token, "PUT", `/repos/${admin.login}/conformance/collaborators/
 await rest(admin.token, "PUT", `/repos/${admin.login}/conformance/collaborators/rita`, { permission: "pull" })
 
 // The installation id as a webhook carries it (the emulator records deliveries even without a URL).
-const seeded = await rest<{ number: number }>(admin.token, "POST", `/repos/${admin.login}/conformance/issues`, { title: "seed" })
+const seeded = await rest<{ number: number }>(admin.token, "POST", `/repos/${admin.login}/conformance/issues`, {
+  title: "seed"
+})
 await rest(wendy.token, "POST", `/repos/${admin.login}/conformance/issues/${seeded.number}/comments`, { body: "hello" })
 const webhookInstallationId = (await emulator.deliveries())
   .map((d) => (d.payload as { installation?: { id?: number } }).installation?.id)
@@ -53,9 +55,15 @@ const inspector = Layer.succeed(
   ReporterSuite.ReporterInspector,
   ReporterSuite.ReporterInspector.of({
     freshIssue: Effect.gen(function*() {
-      const issue = yield* Rest.ok<{ number: number }>(emulator.url, admin.token, "POST", `/repos/${repo.fullName}/issues`, {
-        title: "Conformance"
-      })
+      const issue = yield* Rest.ok<{ number: number }>(
+        emulator.url,
+        admin.token,
+        "POST",
+        `/repos/${repo.fullName}/issues`,
+        {
+          title: "Conformance"
+        }
+      )
       const comment = yield* Rest.ok<{ id: number }>(
         emulator.url,
         wendy.token,
@@ -80,7 +88,12 @@ const inspector = Layer.succeed(
         `/repos/${repo.fullName}/issues/comments/${commentId}/reactions`
       ).pipe(Effect.map((list) => list.map((r) => r.content))),
     labels: (issue) =>
-      Rest.ok<Array<{ name: string }>>(emulator.url, admin.token, "GET", `/repos/${repo.fullName}/issues/${issue.number}/labels`)
+      Rest.ok<Array<{ name: string }>>(
+        emulator.url,
+        admin.token,
+        "GET",
+        `/repos/${repo.fullName}/issues/${issue.number}/labels`
+      )
         .pipe(Effect.map((list) => list.map((l) => l.name)))
   })
 )
@@ -96,10 +109,14 @@ const fixtures: AuthorizerSuite.Fixtures = {
 ReporterSuite.run("GitHub App on the emulator", Layer.merge(GitHubReporter.layer(connection(app)), inspector))
 ReporterSuite.run("personal token on the emulator", Layer.merge(GitHubReporter.layer(connection(personal)), inspector))
 AuthorizerSuite.run("GitHub App on the emulator", GitHubAuthorizer.layer(connection(app)), fixtures)
-AuthorizerSuite.run("GitHub App on the emulator, installation from the webhook", GitHubAuthorizer.layer(connection(app)), {
-  ...fixtures,
-  installationId: webhookInstallationId
-})
+AuthorizerSuite.run(
+  "GitHub App on the emulator, installation from the webhook",
+  GitHubAuthorizer.layer(connection(app)),
+  {
+    ...fixtures,
+    installationId: webhookInstallationId
+  }
+)
 AuthorizerSuite.run("personal token on the emulator", GitHubAuthorizer.layer(connection(personal)), fixtures)
 
 const installationRepositories = (token: string) =>
@@ -109,7 +126,9 @@ describe("GitHub App auth against the emulator", () => {
   it.live("a JWT from the PKCS#1 key gets the App, its installation and an installation token", () =>
     Effect.gen(function*() {
       assert.match(emulator.app.privateKeyPkcs1, /^-----BEGIN RSA PRIVATE KEY-----/)
-      const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(Effect.provide(GitHubAuth.layerConnection(connection(app))))
+      const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(
+        Effect.provide(GitHubAuth.layerConnection(connection(app)))
+      )
       const jwt = Redacted.value(yield* auth.appJwt)
       const self = yield* Rest.ok<{ id: number; slug: string }>(emulator.url, jwt, "GET", "/app")
       assert.deepStrictEqual([self.id, self.slug], [emulator.app.id, emulator.app.slug])
@@ -127,15 +146,21 @@ describe("GitHub App auth against the emulator", () => {
 
   it.live("a machine token reaches its task's repository and no other", () =>
     Effect.gen(function*() {
-      const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(Effect.provide(GitHubAuth.layerConnection(connection(app))))
+      const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(
+        Effect.provide(GitHubAuth.layerConnection(connection(app)))
+      )
       const token = Redacted.value(yield* auth.machineToken(repo))
       // What a machine needs (pull requests) works; what it does not (issues) is not granted.
       const pulls = yield* Rest.call(emulator.url, token, "GET", `/repos/${repo.fullName}/pulls?state=open`)
       assert.strictEqual(pulls.status, 200)
-      const issue = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/issues`, { title: "from the machine" })
+      const issue = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/issues`, {
+        title: "from the machine"
+      })
       assert.strictEqual(issue.status, 403)
       // Public repositories stay readable by anyone; writing is what the scope takes away.
-      const other = yield* Rest.call(emulator.url, token, "POST", `/repos/${admin.login}/elsewhere/issues`, { title: "nope" })
+      const other = yield* Rest.call(emulator.url, token, "POST", `/repos/${admin.login}/elsewhere/issues`, {
+        title: "nope"
+      })
       assert.include([403, 404], other.status)
       const visible = yield* installationRepositories(token)
       assert.deepStrictEqual(visible.repositories.map((r) => r.full_name), [repo.fullName])

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { GitHubClient } from "@porter/github"
 import { Effect, Fiber, Redacted, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { GitHubClient } from "@porter/github"
 import * as FakeGitHub from "./utils/FakeGitHub.ts"
 
 const TOKEN = Redacted.make("ghs_secretTokenValue1234567890")
@@ -30,9 +30,11 @@ describe("GitHubClient", () => {
   it.live("routes, authenticates with a bearer token and decodes only the fields it is given", () =>
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
-      server.route((r) => FakeGitHub.is(r, "POST", "/repos/o/r/issues/7/comments")
-        ? { status: 201, body: { id: 42, body: "hi", user: { login: "porter[bot]" }, extra: [1, 2, 3] } }
-        : undefined)
+      server.route((r) =>
+        FakeGitHub.is(r, "POST", "/repos/o/r/issues/7/comments")
+          ? { status: 201, body: { id: 42, body: "hi", user: { login: "porter[bot]" }, extra: [1, 2, 3] } }
+          : undefined
+      )
       const gh = yield* client(server.url)
       const response = yield* gh.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", {
         params: { owner: "o", repo: "r", issue_number: 7, body: "hi" },
@@ -51,7 +53,9 @@ describe("GitHubClient", () => {
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
       let calls = 0
-      server.route(() => (++calls <= 2 ? { status: 502, body: { message: "Bad gateway" } } : { status: 200, body: { id: 1 } }))
+      server.route(
+        () => (++calls <= 2 ? { status: 502, body: { message: "Bad gateway" } } : { status: 200, body: { id: 1 } })
+      )
       const gh = yield* client(server.url, { times: 2, baseDelayMs: 5 })
       const ok = yield* gh.request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" } })
       assert.strictEqual(ok.status, 200)
@@ -71,7 +75,9 @@ describe("GitHubClient", () => {
       server.route((r) => r.url.startsWith("/a") ? { status: 404, body: { message: "Not Found" } } : undefined)
       server.route((r) => r.url.startsWith("/b") ? { status: 422, body: { message: "Validation Failed" } } : undefined)
       server.route((r) =>
-        r.url.startsWith("/c") ? { status: 403, body: { message: "Resource not accessible by integration" } } : undefined
+        r.url.startsWith("/c")
+          ? { status: 403, body: { message: "Resource not accessible by integration" } }
+          : undefined
       )
       const gh = yield* client(server.url)
       for (const [path, status] of [["/a", 404], ["/b", 422], ["/c", 403]] as const) {
@@ -89,22 +95,30 @@ describe("GitHubClient", () => {
       server.route((r) => {
         if (!r.url.startsWith("/limited")) return undefined
         return ++calls === 1
-          ? { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit." } }
+          ? {
+            status: 403,
+            headers: { "retry-after": "1" },
+            body: { message: "You have exceeded a secondary rate limit." }
+          }
           : { status: 200, body: {} }
       })
-      server.route((r) => r.url.startsWith("/long")
-        ? { status: 429, headers: { "retry-after": "3600" }, body: { message: "Too many requests" } }
-        : undefined)
-      server.route((r) => r.url.startsWith("/primary")
-        ? {
-          status: 403,
-          headers: {
-            "x-ratelimit-remaining": "0",
-            "x-ratelimit-reset": String(Math.floor(clock.currentTimeMillisUnsafe() / 1000) + 3600)
-          },
-          body: { message: "API rate limit exceeded" }
-        }
-        : undefined)
+      server.route((r) =>
+        r.url.startsWith("/long")
+          ? { status: 429, headers: { "retry-after": "3600" }, body: { message: "Too many requests" } }
+          : undefined
+      )
+      server.route((r) =>
+        r.url.startsWith("/primary")
+          ? {
+            status: 403,
+            headers: {
+              "x-ratelimit-remaining": "0",
+              "x-ratelimit-reset": String(Math.floor(clock.currentTimeMillisUnsafe() / 1000) + 3600)
+            },
+            body: { message: "API rate limit exceeded" }
+          }
+          : undefined
+      )
       // Per-attempt timeout out of reach: the virtual clock moves on while the local server answers.
       const gh = yield* GitHubClient.make({
         apiUrl: server.url,
@@ -119,7 +133,11 @@ describe("GitHubClient", () => {
       assert.strictEqual(long.status, 429)
       const [primary] = yield* onTestClock(Effect.flip(gh.request("GET /primary")))
       assert.strictEqual(primary.status, 403)
-      assert.strictEqual(server.requests.filter((r) => r.url !== "/limited").length, 2, "no retry for waits over maxDelayMs")
+      assert.strictEqual(
+        server.requests.filter((r) => r.url !== "/limited").length,
+        2,
+        "no retry for waits over maxDelayMs"
+      )
     }))
 
   it.live("an unreachable API is retried, then reported without a status; no error ever shows the token", () =>
@@ -133,7 +151,10 @@ describe("GitHubClient", () => {
       const server = yield* FakeGitHub.start
       server.route(() => ({ status: 401, body: { message: "Bad credentials" } }))
       const refused = yield* Effect.flip(
-        (yield* client(server.url)).request("GET /repos/{owner}/{repo}", { params: { owner: "o", repo: "r" }, token: TOKEN })
+        (yield* client(server.url)).request("GET /repos/{owner}/{repo}", {
+          params: { owner: "o", repo: "r" },
+          token: TOKEN
+        })
       )
       for (const e of [error, refused]) {
         const shown = `${e.message} ${String(e)} ${JSON.stringify(e)}`
@@ -158,7 +179,9 @@ describe("GitHubClient", () => {
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start
       let calls = 0
-      server.route((r) => r.url.startsWith("/slow") ? (++calls === 1 ? { status: 0, hang: true } : { status: 200, body: {} }) : undefined)
+      server.route((r) =>
+        r.url.startsWith("/slow") ? (++calls === 1 ? { status: 0, hang: true } : { status: 200, body: {} }) : undefined
+      )
       server.route((r) => r.url.startsWith("/hung") ? { status: 0, hang: true } : undefined)
       const gh = yield* GitHubClient.make({ apiUrl: server.url, retry: { times: 1, baseDelayMs: 1 }, timeoutMs: 1_000 })
       const ok = yield* gh.request("GET /slow")

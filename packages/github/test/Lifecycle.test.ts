@@ -3,17 +3,17 @@
 // emulator, served over HTTP. People act through the emulator's REST API; the emulator delivers
 // signed webhooks to Porter; the test plays the runner (git push and a pull request with the
 // machine's own token, then callbacks).
-import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
 import { Diagnostics, HttpApp, Messages, Porter, SecretStore, Settings, TaskStore, TaskTokens } from "@porter/core"
 import { GitHub } from "@porter/github"
 import { GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
+import { Effect, Layer, Redacted } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as NodeBridge from "./utils/NodeBridge.ts"
 import * as Rest from "./utils/Rest.ts"
 
@@ -29,7 +29,11 @@ interface Comment {
 const porterOn = (emulator: GitHubEmulator.Emulator, publicUrl: string) => {
   const github = GitHub.layer({
     apiUrl: emulator.url,
-    credentials: { _tag: "App", appId: String(emulator.app.id), privateKey: Redacted.make(emulator.app.privateKeyPkcs1) },
+    credentials: {
+      _tag: "App",
+      appId: String(emulator.app.id),
+      privateKey: Redacted.make(emulator.app.privateKeyPkcs1)
+    },
     webhook: { secret: Redacted.make(emulator.app.webhookSecret) },
     retry: { baseDelayMs: 10 }
   })
@@ -51,7 +55,9 @@ const serve = (bridge: NodeBridge.Bridge) =>
     const context = yield* Effect.context<
       TestPorter.Services | Porter.Services | Diagnostics.Diagnostics | GitHub.Services
     >()
-    const app = HttpApp.routes.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices)))
+    const app = HttpApp.routes.pipe(
+      Layer.provide(Layer.mergeAll(Layer.succeedContext(context), HttpServer.layerServices))
+    )
     const { dispose, handler } = HttpRouter.toWebHandler(app, { disableLogger: true })
     yield* Effect.addFinalizer(() => Effect.promise(dispose))
     bridge.setHandler(handler)
@@ -71,249 +77,286 @@ const git = (cwd: string, ...args: ReadonlyArray<string>) =>
   )
 
 describe("a task's whole life against the GitHub emulator", () => {
-  it.live("comment → 👀 + one status comment edited in place → machine → PR → final text with the PR link", () =>
-    Effect.gen(function*() {
-      const emulator = yield* GitHubEmulator.start()
-      const bridge = yield* NodeBridge.start
-      const admin = emulator.admin
-      const rest = <A = unknown>(token: string, method: string, path: string, body?: unknown) =>
-        Rest.ok<A>(emulator.url, token, method, path, body)
+  it.live(
+    "comment → 👀 + one status comment edited in place → machine → PR → final text with the PR link",
+    () =>
+      Effect.gen(function*() {
+        const emulator = yield* GitHubEmulator.start()
+        const bridge = yield* NodeBridge.start
+        const admin = emulator.admin
+        const rest = <A = unknown>(token: string, method: string, path: string, body?: unknown) =>
+          Rest.ok<A>(emulator.url, token, method, path, body)
 
-      yield* Effect.gen(function*() {
-        yield* serve(bridge)
-        const recorder = yield* GitHubRecorder
-        const machines = yield* Machines
-        const tokens = yield* TaskTokens.TaskTokens
-        const store = yield* TaskStore.TaskStore
-        yield* Effect.promise(() => emulator.setWebhook(`${bridge.url}/webhooks/github`))
+        yield* Effect.gen(function*() {
+          yield* serve(bridge)
+          const recorder = yield* GitHubRecorder
+          const machines = yield* Machines
+          const tokens = yield* TaskTokens.TaskTokens
+          const store = yield* TaskStore.TaskStore
+          yield* Effect.promise(() => emulator.setWebhook(`${bridge.url}/webhooks/github`))
 
-        // The scenario, set up with GitHub's own endpoints.
-        yield* rest(admin.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
-        yield* rest(admin.token, "POST", "/user/repos", { name: "gadgets", auto_init: true })
-        const wendy = yield* Effect.promise(() => emulator.createUser("wendy"))
-        const rita = yield* Effect.promise(() => emulator.createUser("rita"))
-        yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/wendy`, { permission: "push" })
-        yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/rita`, { permission: "pull" })
-        const repo = `${admin.login}/widgets`
-        const issue = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, {
-          title: "Typo in README",
-          body: "It says 'widgits'."
-        })
-        const other = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, { title: "Another one" })
-
-        // Someone with read access is refused, politely, and nothing runs.
-        yield* rest(rita.token, "POST", `/repos/${repo}/issues/${other.number}/comments`, { body: "@porter claude do it" })
-        yield* Effect.promise(() => emulator.deliveries())
-        const refusal = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${other.number}/comments`)
-        assert.strictEqual(refusal.length, 2)
-        assert.strictEqual(refusal[1]!.user.login, emulator.app.botLogin)
-        assert.include(refusal[1]!.body, "@rita has read access")
-        assert.strictEqual((yield* machines.created).length, 0)
-
-        // A writer asks; the emulator delivers the signed webhook; Porter acknowledges and dispatches.
-        const trigger = yield* rest<Comment>(wendy.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, {
-          body: "@porter claude fix the typo in the README"
-        })
-        yield* Effect.promise(() => emulator.deliveries())
-        const [machine] = yield* machines.created
-        assert.isDefined(machine, "a machine was started")
-        const spec = machine!.spec
-        assert.strictEqual(spec.env["REPO_FULL_NAME"], repo)
-        assert.strictEqual(spec.env["REPO_CLONE_URL"], `${emulator.url}/${repo}.git`)
-        assert.strictEqual(spec.env["ISSUE_NUMBER"], String(issue.number))
-
-        const porterComments = (number: number) =>
-          Effect.map(
-            rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${number}/comments?per_page=100`),
-            (list) => list.filter((c) => c.user.login === emulator.app.botLogin)
-          )
-        const acknowledged = yield* porterComments(issue.number)
-        assert.strictEqual(acknowledged.length, 1, "one status comment")
-        const statusId = acknowledged[0]!.id
-        assert.strictEqual(Messages.parseMarker(acknowledged[0]!.body)?.state, "provisioning")
-
-        // The runner, with the machine's own token: clone, commit, push a branch, open a pull request.
-        const githubToken = Redacted.value(spec.secretEnv["GITHUB_TOKEN"]!)
-        const branch = spec.env["BRANCH"]!
-        const work = mkdtempSync(join(tmpdir(), "porter-runner-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
-        const cloneUrl = spec.env["REPO_CLONE_URL"]!.replace("http://", `http://x-access-token:${githubToken}@`)
-        yield* git(work, "clone", "--quiet", cloneUrl, "repo")
-        const checkout = join(work, "repo")
-        yield* git(checkout, "checkout", "--quiet", "-b", branch)
-        writeFileSync(join(checkout, "README.md"), "# widgets\n\nWidgets, spelled right.\n")
-        yield* git(checkout, "commit", "--quiet", "-am", "Fix the typo in the README")
-        const commitSha = yield* git(checkout, "rev-parse", "HEAD")
-        yield* git(checkout, "push", "--quiet", "origin", branch)
-        const pr = yield* rest<{ number: number; html_url: string }>(githubToken, "POST", `/repos/${repo}/pulls`, {
-          title: "Fix the typo in the README",
-          head: branch,
-          base: "main",
-          body: `Fixes #${issue.number}`
-        })
-        // The same token cannot write anywhere else.
-        const elsewhere = yield* Rest.call(emulator.url, githubToken, "POST", `/repos/${admin.login}/gadgets/issues`, {
-          title: "x"
-        })
-        assert.include([403, 404], elsewhere.status)
-
-        // Callbacks, authenticated with the task token.
-        const taskId = spec.taskId
-        const callbackToken = Redacted.value(yield* tokens.issue(taskId))
-        const callback = (body: unknown) =>
-          Effect.promise(async () => {
-            const response = await fetch(`${bridge.url}/callbacks/tasks/${taskId}`, {
-              method: "POST",
-              headers: { authorization: `Bearer ${callbackToken}`, "content-type": "application/json" },
-              body: JSON.stringify(body)
-            })
-            return response.status
+          // The scenario, set up with GitHub's own endpoints.
+          yield* rest(admin.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
+          yield* rest(admin.token, "POST", "/user/repos", { name: "gadgets", auto_init: true })
+          const wendy = yield* Effect.promise(() => emulator.createUser("wendy"))
+          const rita = yield* Effect.promise(() => emulator.createUser("rita"))
+          yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/wendy`, { permission: "push" })
+          yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/rita`, { permission: "pull" })
+          const repo = `${admin.login}/widgets`
+          const issue = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, {
+            title: "Typo in README",
+            body: "It says 'widgits'."
           })
-        assert.strictEqual(yield* callback({ type: "started", machineId: machine!.machine.id }), 200)
-        const running = yield* porterComments(issue.number)
-        assert.deepStrictEqual(running.map((c) => c.id), [statusId])
-        assert.strictEqual(Messages.parseMarker(running[0]!.body)?.state, "running")
+          const other = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, {
+            title: "Another one"
+          })
 
-        assert.strictEqual(
-          yield* callback({
-            type: "completed",
-            outcome: "pushed",
-            branch,
-            commitSha,
-            prUrl: pr.html_url,
-            summary: "Fixed 'widgits' in the README.",
-            usage: { inputTokens: 1200, outputTokens: 340, costUsd: 0.0123 }
-          }),
-          200
-        )
-        yield* Effect.promise(() => emulator.deliveries())
+          // Someone with read access is refused, politely, and nothing runs.
+          yield* rest(rita.token, "POST", `/repos/${repo}/issues/${other.number}/comments`, {
+            body: "@porter claude do it"
+          })
+          yield* Effect.promise(() => emulator.deliveries())
+          const refusal = yield* rest<Array<Comment>>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/issues/${other.number}/comments`
+          )
+          assert.strictEqual(refusal.length, 2)
+          assert.strictEqual(refusal[1]!.user.login, emulator.app.botLogin)
+          assert.include(refusal[1]!.body, "@rita has read access")
+          assert.strictEqual((yield* machines.created).length, 0)
 
-        // What the issue shows at the end.
-        const final = yield* porterComments(issue.number)
-        assert.strictEqual(final.length, 1, "exactly one Porter comment on the issue")
-        const status = final[0]!
-        assert.strictEqual(status.id, statusId, "the status comment was edited in place")
-        assert.strictEqual(Messages.parseMarker(status.body)?.id, taskId)
-        assert.strictEqual(Messages.parseMarker(status.body)?.state, "succeeded")
-        assert.include(status.body, "✅")
-        assert.include(status.body, pr.html_url)
-        assert.include(status.body, "Fixed 'widgits' in the README.")
+          // A writer asks; the emulator delivers the signed webhook; Porter acknowledges and dispatches.
+          const trigger = yield* rest<Comment>(wendy.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, {
+            body: "@porter claude fix the typo in the README"
+          })
+          yield* Effect.promise(() => emulator.deliveries())
+          const [machine] = yield* machines.created
+          assert.isDefined(machine, "a machine was started")
+          const spec = machine!.spec
+          assert.strictEqual(spec.env["REPO_FULL_NAME"], repo)
+          assert.strictEqual(spec.env["REPO_CLONE_URL"], `${emulator.url}/${repo}.git`)
+          assert.strictEqual(spec.env["ISSUE_NUMBER"], String(issue.number))
 
-        const reactions = yield* rest<Array<{ content: string; user: { login: string } }>>(
-          admin.token,
-          "GET",
-          `/repos/${repo}/issues/comments/${trigger.id}/reactions`
-        )
-        assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", emulator.app.botLogin]])
-        const labels = yield* rest<Array<{ name: string }>>(admin.token, "GET", `/repos/${repo}/issues/${issue.number}/labels`)
-        assert.deepStrictEqual(labels.map((l) => l.name), ["porter:succeeded"])
+          const porterComments = (number: number) =>
+            Effect.map(
+              rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${number}/comments?per_page=100`),
+              (list) => list.filter((c) => c.user.login === emulator.app.botLogin)
+            )
+          const acknowledged = yield* porterComments(issue.number)
+          assert.strictEqual(acknowledged.length, 1, "one status comment")
+          const statusId = acknowledged[0]!.id
+          assert.strictEqual(Messages.parseMarker(acknowledged[0]!.body)?.state, "provisioning")
 
-        const task = yield* store.get(taskId)
-        assert.strictEqual(task.state, "succeeded")
-        assert.strictEqual(task.prUrl, pr.html_url)
-        assert.deepStrictEqual(yield* recorder.allText, [], "the in-memory reporter was replaced")
+          // The runner, with the machine's own token: clone, commit, push a branch, open a pull request.
+          const githubToken = Redacted.value(spec.secretEnv["GITHUB_TOKEN"]!)
+          const branch = spec.env["BRANCH"]!
+          const work = mkdtempSync(join(tmpdir(), "porter-runner-"))
+          yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
+          const cloneUrl = spec.env["REPO_CLONE_URL"]!.replace("http://", `http://x-access-token:${githubToken}@`)
+          yield* git(work, "clone", "--quiet", cloneUrl, "repo")
+          const checkout = join(work, "repo")
+          yield* git(checkout, "checkout", "--quiet", "-b", branch)
+          writeFileSync(join(checkout, "README.md"), "# widgets\n\nWidgets, spelled right.\n")
+          yield* git(checkout, "commit", "--quiet", "-am", "Fix the typo in the README")
+          const commitSha = yield* git(checkout, "rev-parse", "HEAD")
+          yield* git(checkout, "push", "--quiet", "origin", branch)
+          const pr = yield* rest<{ number: number; html_url: string }>(githubToken, "POST", `/repos/${repo}/pulls`, {
+            title: "Fix the typo in the README",
+            head: branch,
+            base: "main",
+            body: `Fixes #${issue.number}`
+          })
+          // The same token cannot write anywhere else.
+          const elsewhere = yield* Rest.call(
+            emulator.url,
+            githubToken,
+            "POST",
+            `/repos/${admin.login}/gadgets/issues`,
+            {
+              title: "x"
+            }
+          )
+          assert.include([403, 404], elsewhere.status)
 
-        // Every delivery verified and answered: 202 for the two requests, 200 for everything else
-        // (Porter's own comments among them).
-        const deliveries = yield* Effect.promise(() => emulator.deliveries())
-        assert.isTrue(
-          deliveries.every((d) => d.status === 200 || d.status === 202),
-          JSON.stringify(deliveries.map((d) => [d.event, d.action, d.status]))
-        )
-        assert.strictEqual(deliveries.filter((d) => d.status === 202).length, 2)
-        const fromPorter = deliveries.filter((d) =>
-          d.event === "issue_comment" &&
-          (d.payload as { sender?: { login?: string } }).sender?.login === emulator.app.botLogin
-        )
-        assert.isAbove(fromPorter.length, 0)
-        assert.isTrue(fromPorter.every((d) => d.status === 200), "Porter's own comments are ignored")
+          // Callbacks, authenticated with the task token.
+          const taskId = spec.taskId
+          const callbackToken = Redacted.value(yield* tokens.issue(taskId))
+          const callback = (body: unknown) =>
+            Effect.promise(async () => {
+              const response = await fetch(`${bridge.url}/callbacks/tasks/${taskId}`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${callbackToken}`, "content-type": "application/json" },
+                body: JSON.stringify(body)
+              })
+              return response.status
+            })
+          assert.strictEqual(yield* callback({ type: "started", machineId: machine!.machine.id }), 200)
+          const running = yield* porterComments(issue.number)
+          assert.deepStrictEqual(running.map((c) => c.id), [statusId])
+          assert.strictEqual(Messages.parseMarker(running[0]!.body)?.state, "running")
 
-        // A redelivery of the request is a duplicate: no second task, no second comment.
-        const request = deliveries.find((d) => d.event === "issue_comment" && d.status === 202 &&
-          (d.payload as { comment?: { id?: number } }).comment?.id === trigger.id)!
-        assert.strictEqual(yield* Effect.promise(() => emulator.redeliver(request.id)), 200)
-        assert.strictEqual((yield* machines.created).length, 1)
-        assert.strictEqual((yield* porterComments(issue.number)).length, 1)
-      }).pipe(Effect.provide(porterOn(emulator, bridge.url)))
-    }), { timeout: 60_000 })
+          assert.strictEqual(
+            yield* callback({
+              type: "completed",
+              outcome: "pushed",
+              branch,
+              commitSha,
+              prUrl: pr.html_url,
+              summary: "Fixed 'widgits' in the README.",
+              usage: { inputTokens: 1200, outputTokens: 340, costUsd: 0.0123 }
+            }),
+            200
+          )
+          yield* Effect.promise(() => emulator.deliveries())
 
-  it.live("a review comment on a PR line works on the PR's branch; closing the issue cancels its task", () =>
-    Effect.gen(function*() {
-      const emulator = yield* GitHubEmulator.start()
-      const bridge = yield* NodeBridge.start
-      const admin = emulator.admin
-      const rest = <A = unknown>(token: string, method: string, path: string, body?: unknown) =>
-        Rest.ok<A>(emulator.url, token, method, path, body)
+          // What the issue shows at the end.
+          const final = yield* porterComments(issue.number)
+          assert.strictEqual(final.length, 1, "exactly one Porter comment on the issue")
+          const status = final[0]!
+          assert.strictEqual(status.id, statusId, "the status comment was edited in place")
+          assert.strictEqual(Messages.parseMarker(status.body)?.id, taskId)
+          assert.strictEqual(Messages.parseMarker(status.body)?.state, "succeeded")
+          assert.include(status.body, "✅")
+          assert.include(status.body, pr.html_url)
+          assert.include(status.body, "Fixed 'widgits' in the README.")
 
-      yield* Effect.gen(function*() {
-        yield* serve(bridge)
-        const machines = yield* Machines
-        const store = yield* TaskStore.TaskStore
-        yield* Effect.promise(() => emulator.setWebhook(`${bridge.url}/webhooks/github`))
-        yield* rest(admin.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
-        const wendy = yield* Effect.promise(() => emulator.createUser("wendy"))
-        yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/wendy`, { permission: "push" })
-        const repo = `${admin.login}/widgets`
+          const reactions = yield* rest<Array<{ content: string; user: { login: string } }>>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/issues/comments/${trigger.id}/reactions`
+          )
+          assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", emulator.app.botLogin]])
+          const labels = yield* rest<Array<{ name: string }>>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/issues/${issue.number}/labels`
+          )
+          assert.deepStrictEqual(labels.map((l) => l.name), ["porter:succeeded"])
 
-        // A pull request on branch `feature`, pushed by the owner.
-        const work = mkdtempSync(join(tmpdir(), "porter-pr-"))
-        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
-        const ownerUrl = `${emulator.url.replace("http://", `http://x-access-token:${admin.token}@`)}/${repo}.git`
-        yield* git(work, "clone", "--quiet", ownerUrl, "repo")
-        const checkout = join(work, "repo")
-        yield* git(checkout, "checkout", "--quiet", "-b", "feature")
-        writeFileSync(join(checkout, "README.md"), "# widgets\n\nA first draft.\n")
-        yield* git(checkout, "commit", "--quiet", "-am", "Draft")
-        const headSha = yield* git(checkout, "rev-parse", "HEAD")
-        yield* git(checkout, "push", "--quiet", "origin", "feature")
-        const pr = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/pulls`, {
-          title: "Draft",
-          head: "feature",
-          base: "main"
-        })
+          const task = yield* store.get(taskId)
+          assert.strictEqual(task.state, "succeeded")
+          assert.strictEqual(task.prUrl, pr.html_url)
+          assert.deepStrictEqual(yield* recorder.allText, [], "the in-memory reporter was replaced")
 
-        const review = yield* rest<{ id: number }>(wendy.token, "POST", `/repos/${repo}/pulls/${pr.number}/comments`, {
-          body: "@porter claude reword this line",
-          commit_id: headSha,
-          path: "README.md",
-          line: 3,
-          side: "RIGHT"
-        })
-        yield* Effect.promise(() => emulator.deliveries())
-        const [machine] = yield* machines.created
-        assert.isDefined(machine, "the review comment started a machine")
-        assert.strictEqual(machine!.spec.env["HEAD_BRANCH"], "feature")
-        assert.strictEqual(machine!.spec.env["BRANCH"], "feature", "work continues on the PR's branch")
-        assert.strictEqual(machine!.spec.env["ISSUE_NUMBER"], String(pr.number))
-        const reactions = yield* rest<Array<{ content: string; user: { login: string } }>>(
-          admin.token,
-          "GET",
-          `/repos/${repo}/pulls/comments/${review.id}/reactions`
-        )
-        assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", emulator.app.botLogin]])
-        const onPr = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
-        assert.strictEqual(onPr.filter((c) => Messages.parseMarker(c.body) !== undefined).length, 1)
+          // Every delivery verified and answered: 202 for the two requests, 200 for everything else
+          // (Porter's own comments among them).
+          const deliveries = yield* Effect.promise(() => emulator.deliveries())
+          assert.isTrue(
+            deliveries.every((d) => d.status === 200 || d.status === 202),
+            JSON.stringify(deliveries.map((d) => [d.event, d.action, d.status]))
+          )
+          assert.strictEqual(deliveries.filter((d) => d.status === 202).length, 2)
+          const fromPorter = deliveries.filter((d) =>
+            d.event === "issue_comment" &&
+            (d.payload as { sender?: { login?: string } }).sender?.login === emulator.app.botLogin
+          )
+          assert.isAbove(fromPorter.length, 0)
+          assert.isTrue(fromPorter.every((d) => d.status === 200), "Porter's own comments are ignored")
 
-        // Closing (the PR is an issue) cancels the active task and says so in the same comment.
-        yield* rest(admin.token, "PATCH", `/repos/${repo}/pulls/${pr.number}`, { state: "closed" })
-        yield* Effect.promise(() => emulator.deliveries())
-        const task = yield* store.get(machine!.spec.taskId)
-        assert.strictEqual(task.state, "cancelled")
-        const after = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
-        const statuses = after.filter((c) => Messages.parseMarker(c.body) !== undefined)
-        assert.strictEqual(statuses.length, 1)
-        assert.strictEqual(Messages.parseMarker(statuses[0]!.body)?.state, "cancelled")
-        assert.include(statuses[0]!.body, "⏹")
+          // A redelivery of the request is a duplicate: no second task, no second comment.
+          const request = deliveries.find((d) =>
+            d.event === "issue_comment" && d.status === 202 &&
+            (d.payload as { comment?: { id?: number } }).comment?.id === trigger.id
+          )!
+          assert.strictEqual(yield* Effect.promise(() => emulator.redeliver(request.id)), 200)
+          assert.strictEqual((yield* machines.created).length, 1)
+          assert.strictEqual((yield* porterComments(issue.number)).length, 1)
+        }).pipe(Effect.provide(porterOn(emulator, bridge.url)))
+      }),
+    { timeout: 60_000 }
+  )
 
-        // An issue closed while its task runs: same thing, through `issues.closed`.
-        const issue = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, { title: "Another" })
-        yield* rest(wendy.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, { body: "@porter claude go" })
-        yield* Effect.promise(() => emulator.deliveries())
-        const second = (yield* machines.created)[1]
-        assert.isDefined(second)
-        yield* rest(admin.token, "PATCH", `/repos/${repo}/issues/${issue.number}`, { state: "closed" })
-        yield* Effect.promise(() => emulator.deliveries())
-        assert.strictEqual((yield* store.get(second!.spec.taskId)).state, "cancelled")
-      }).pipe(Effect.provide(porterOn(emulator, bridge.url)))
-    }), { timeout: 60_000 })
+  it.live(
+    "a review comment on a PR line works on the PR's branch; closing the issue cancels its task",
+    () =>
+      Effect.gen(function*() {
+        const emulator = yield* GitHubEmulator.start()
+        const bridge = yield* NodeBridge.start
+        const admin = emulator.admin
+        const rest = <A = unknown>(token: string, method: string, path: string, body?: unknown) =>
+          Rest.ok<A>(emulator.url, token, method, path, body)
+
+        yield* Effect.gen(function*() {
+          yield* serve(bridge)
+          const machines = yield* Machines
+          const store = yield* TaskStore.TaskStore
+          yield* Effect.promise(() => emulator.setWebhook(`${bridge.url}/webhooks/github`))
+          yield* rest(admin.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
+          const wendy = yield* Effect.promise(() => emulator.createUser("wendy"))
+          yield* rest(admin.token, "PUT", `/repos/${admin.login}/widgets/collaborators/wendy`, { permission: "push" })
+          const repo = `${admin.login}/widgets`
+
+          // A pull request on branch `feature`, pushed by the owner.
+          const work = mkdtempSync(join(tmpdir(), "porter-pr-"))
+          yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
+          const ownerUrl = `${emulator.url.replace("http://", `http://x-access-token:${admin.token}@`)}/${repo}.git`
+          yield* git(work, "clone", "--quiet", ownerUrl, "repo")
+          const checkout = join(work, "repo")
+          yield* git(checkout, "checkout", "--quiet", "-b", "feature")
+          writeFileSync(join(checkout, "README.md"), "# widgets\n\nA first draft.\n")
+          yield* git(checkout, "commit", "--quiet", "-am", "Draft")
+          const headSha = yield* git(checkout, "rev-parse", "HEAD")
+          yield* git(checkout, "push", "--quiet", "origin", "feature")
+          const pr = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/pulls`, {
+            title: "Draft",
+            head: "feature",
+            base: "main"
+          })
+
+          const review = yield* rest<{ id: number }>(
+            wendy.token,
+            "POST",
+            `/repos/${repo}/pulls/${pr.number}/comments`,
+            {
+              body: "@porter claude reword this line",
+              commit_id: headSha,
+              path: "README.md",
+              line: 3,
+              side: "RIGHT"
+            }
+          )
+          yield* Effect.promise(() => emulator.deliveries())
+          const [machine] = yield* machines.created
+          assert.isDefined(machine, "the review comment started a machine")
+          assert.strictEqual(machine!.spec.env["HEAD_BRANCH"], "feature")
+          assert.strictEqual(machine!.spec.env["BRANCH"], "feature", "work continues on the PR's branch")
+          assert.strictEqual(machine!.spec.env["ISSUE_NUMBER"], String(pr.number))
+          const reactions = yield* rest<Array<{ content: string; user: { login: string } }>>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/pulls/comments/${review.id}/reactions`
+          )
+          assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", emulator.app.botLogin]])
+          const onPr = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
+          assert.strictEqual(onPr.filter((c) => Messages.parseMarker(c.body) !== undefined).length, 1)
+
+          // Closing (the PR is an issue) cancels the active task and says so in the same comment.
+          yield* rest(admin.token, "PATCH", `/repos/${repo}/pulls/${pr.number}`, { state: "closed" })
+          yield* Effect.promise(() => emulator.deliveries())
+          const task = yield* store.get(machine!.spec.taskId)
+          assert.strictEqual(task.state, "cancelled")
+          const after = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
+          const statuses = after.filter((c) => Messages.parseMarker(c.body) !== undefined)
+          assert.strictEqual(statuses.length, 1)
+          assert.strictEqual(Messages.parseMarker(statuses[0]!.body)?.state, "cancelled")
+          assert.include(statuses[0]!.body, "⏹")
+
+          // An issue closed while its task runs: same thing, through `issues.closed`.
+          const issue = yield* rest<{ number: number }>(admin.token, "POST", `/repos/${repo}/issues`, {
+            title: "Another"
+          })
+          yield* rest(wendy.token, "POST", `/repos/${repo}/issues/${issue.number}/comments`, {
+            body: "@porter claude go"
+          })
+          yield* Effect.promise(() => emulator.deliveries())
+          const second = (yield* machines.created)[1]
+          assert.isDefined(second)
+          yield* rest(admin.token, "PATCH", `/repos/${repo}/issues/${issue.number}`, { state: "closed" })
+          yield* Effect.promise(() => emulator.deliveries())
+          assert.strictEqual((yield* store.get(second!.spec.taskId)).state, "cancelled")
+        }).pipe(Effect.provide(porterOn(emulator, bridge.url)))
+      }),
+    { timeout: 60_000 }
+  )
 })

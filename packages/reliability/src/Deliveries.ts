@@ -15,7 +15,9 @@ export interface CommentOptions {
   readonly commentId: number
   readonly issueNumber?: number | undefined
   readonly repo?: { readonly owner: string; readonly name: string } | undefined
-  readonly author?: { readonly login: string; readonly id: number; readonly type: "User" | "Bot" | "Organization" } | undefined
+  readonly author?:
+    | { readonly login: string; readonly id: number; readonly type: "User" | "Bot" | "Organization" }
+    | undefined
   readonly action?: string | undefined
   readonly installationId?: number | undefined
   /** A comment on a pull request's conversation. */
@@ -38,7 +40,9 @@ export const issueComment = (options: CommentOptions) => {
       state: "open",
       user: { login: "octocat", id: 583231, type: "User" },
       labels: [],
-      ...(options.pullRequest ? { pull_request: { url: `https://api.github.com/repos/${repo.owner}/${repo.name}/pulls/7` } } : {})
+      ...(options.pullRequest
+        ? { pull_request: { url: `https://api.github.com/repos/${repo.owner}/${repo.name}/pulls/7` } }
+        : {})
     },
     comment: {
       id: options.commentId,

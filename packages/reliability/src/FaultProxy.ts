@@ -10,7 +10,7 @@
  * body (a fault applies before anything is forwarded, or after the whole answer came back).
  */
 import { Effect, Scope } from "effect"
-import { request as httpRequest, Agent, createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { Agent, createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 
 export type Action =

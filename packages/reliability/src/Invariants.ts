@@ -11,7 +11,7 @@
  *   then lost on the way back).
  */
 import { Effect } from "effect"
-import { type AuditEvent, porterComments, Stack, type TaskView, taskById, tasks } from "./Stack.ts"
+import { type AuditEvent, porterComments, Stack, taskById, tasks, type TaskView } from "./Stack.ts"
 
 export interface Report {
   readonly tasks: number
@@ -29,7 +29,9 @@ const RUNNING_MACHINE = ["created", "starting", "started", "stopping", "destroyi
 export const transitionPath = (events: ReadonlyArray<AuditEvent>, final: string): string | undefined => {
   const transitions = events.filter((e) => e.kind === "transition")
   const first = transitions.filter((e) => e.from === undefined)
-  if (first.length !== 1 || first[0]!.to !== "queued") return `no single creation transition to queued (${first.length})`
+  if (first.length !== 1 || first[0]!.to !== "queued") {
+    return `no single creation transition to queued (${first.length})`
+  }
   const rest = transitions.filter((e) => e.from !== undefined)
   let state = "queued"
   const used = new Set<AuditEvent>()
@@ -61,7 +63,9 @@ export const check = Effect.gen(function*() {
       problems.push(`${id}: still ${view.state}`)
       continue
     }
-    if (!commentsByIssue.has(view.issueNumber)) commentsByIssue.set(view.issueNumber, yield* porterComments(view.issueNumber))
+    if (!commentsByIssue.has(view.issueNumber)) {
+      commentsByIssue.set(view.issueNumber, yield* porterComments(view.issueNumber))
+    }
     const status = commentsByIssue.get(view.issueNumber)!.filter((c) => c.body.includes(`Task \`${id}\``))
     if (status.length !== 1) problems.push(`${id}: ${status.length} status comments on #${view.issueNumber}`)
     else if (!status[0]!.body.startsWith(marker)) {
@@ -81,7 +85,9 @@ export const check = Effect.gen(function*() {
     }
     const made = machines.machines().filter((m) => m.metadata["porter_task_id"] === id).map((m) => m.id)
     const untracked = made.filter((m) => !machineIds.has(m))
-    if (untracked.length > 0) problems.push(`${id}: machine(s) ${untracked.join(", ")} not in the audit trail (${made.length} made)`)
+    if (untracked.length > 0) {
+      problems.push(`${id}: machine(s) ${untracked.join(", ")} not in the audit trail (${made.length} made)`)
+    }
     const received = exchanges.filter((x) =>
       x.method === "POST" && x.path === `/callbacks/tasks/${id}` &&
       (x.upstreamStatus === 200 || x.upstreamStatus === 409)
@@ -97,10 +103,19 @@ export const check = Effect.gen(function*() {
   for (const machine of machineViews) {
     if (RUNNING_MACHINE.includes(machine.state)) problems.push(`machine ${machine.id} is still ${machine.state}`)
   }
-  return { tasks: all.length, byState, callbacksChecked, machinesChecked: machineViews.length, problems } satisfies Report
+  return {
+    tasks: all.length,
+    byState,
+    callbacksChecked,
+    machinesChecked: machineViews.length,
+    problems
+  } satisfies Report
 })
 
 /** `true` once every task is terminal (for `sweepUntil`). */
 export const allTerminal = (expected?: number) =>
-  Effect.map(tasks, (all: ReadonlyArray<TaskView>) =>
-    (expected === undefined || all.length >= expected) && all.every((t) => TERMINAL[t.state] !== undefined))
+  Effect.map(
+    tasks,
+    (all: ReadonlyArray<TaskView>) =>
+      (expected === undefined || all.length >= expected) && all.every((t) => TERMINAL[t.state] !== undefined)
+  )

@@ -16,13 +16,13 @@
  * Cannot: run without `git`, `curl` (stand-in machines) and workerd's binaries.
  */
 import type { AdminApi } from "@porter/core"
-import { Context, Effect, Layer, Option, Schedule, Scope } from "effect"
-import { readdir, readFile } from "node:fs/promises"
-import { fileURLToPath } from "node:url"
 import * as MachinesServer from "@porter/testkit/fly"
 import * as GitHubEmulator from "@porter/testkit/github"
 import type * as Local from "@porter/worker/local"
 import * as LocalStack from "@porter/worker/stack"
+import { Context, Effect, Layer, Option, Schedule, Scope } from "effect"
+import { readdir, readFile } from "node:fs/promises"
+import { fileURLToPath } from "node:url"
 import * as FaultProxy from "./FaultProxy.ts"
 import * as Workerd from "./Workerd.ts"
 
@@ -152,7 +152,9 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], nev
     yield* restAt(github.url, owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
     const repo = `${owner.login}/widgets`
     const writer = yield* Effect.promise(() => github.createUser("wendy"))
-    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, { permission: "push" })
+    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, {
+      permission: "push"
+    })
     const stack = Stack.of({
       worker,
       github,
@@ -182,7 +184,10 @@ const adminCall = <A>(stack: Stack["Service"], method: string, path: string, bod
   Effect.promise(async () => {
     const response = await stack.worker.fetch(`${stack.worker.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${stack.adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${stack.adminToken}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" })
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
     const text = await response.text()
@@ -201,7 +206,10 @@ export const rest = <A = unknown>(token: string, method: string, path: string, b
 export const openIssue = (title: string) =>
   Effect.gen(function*() {
     const { owner, repo } = yield* Stack
-    const issue = yield* rest<{ readonly number: number }>(owner.token, "POST", `/repos/${repo}/issues`, { title, body: "" })
+    const issue = yield* rest<{ readonly number: number }>(owner.token, "POST", `/repos/${repo}/issues`, {
+      title,
+      body: ""
+    })
     return issue.number
   })
 
@@ -238,8 +246,12 @@ export const porterComments = (issue: number) =>
   Effect.gen(function*() {
     const { github, owner, repo } = yield* Stack
     const all: Array<Comment> = []
-    for (let page = 1; ; page++) {
-      const batch = yield* rest<ReadonlyArray<Comment>>(owner.token, "GET", `/repos/${repo}/issues/${issue}/comments?per_page=100&page=${page}`)
+    for (let page = 1;; page++) {
+      const batch = yield* rest<ReadonlyArray<Comment>>(
+        owner.token,
+        "GET",
+        `/repos/${repo}/issues/${issue}/comments?per_page=100&page=${page}`
+      )
       for (const comment of batch) all.push(comment)
       if (batch.length < 100) break
     }

@@ -10,9 +10,9 @@
  *
  * Cannot: enforce Cloudflare's limits (CPU, memory, subrequests), like every local workerd.
  */
+import * as Local from "@porter/worker/local"
 import { Effect, Scope } from "effect"
 import type { Miniflare } from "miniflare"
-import * as Local from "@porter/worker/local"
 
 /** A DevTools-protocol session with the Worker's isolate. */
 const inspect = async (miniflare: Miniflare) => {

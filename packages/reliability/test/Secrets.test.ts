@@ -11,9 +11,9 @@
  * there in clear, base64, base64url, Basic-auth or URL-encoded form.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
-import * as ModelServer from "@porter/testkit/model"
 import { Invariants, SecretScan, Stack } from "@porter/reliability"
+import * as ModelServer from "@porter/testkit/model"
+import { Effect } from "effect"
 
 const AGENT_KEY = "sk-ant-api03-CANARY-agent-key-7f3a9c1e5b"
 const FLY_TOKEN = "fly-CANARY-deploy-token-4d2b8e6a0c"
@@ -24,78 +24,102 @@ layer(
   Stack.layer({ machines: "runner", flyToken: FLY_TOKEN, workerEnv: { PORTER_ENCRYPTION_KEY: ENCRYPTION_KEY } }),
   { excludeTestServices: true, timeout: 180_000 }
 )("secret leakage (workerd + runner + Claude Code)", (it) => {
-  it.effect("no secret in any log line, comment, pull request, callback, GitHub request or stored row", () =>
-    Effect.gen(function*() {
-      const stack = yield* Stack.Stack
-      const { callbackProxy, github, githubProxy, machines, repo, worker, writer } = stack
-      const model = yield* ModelServer.start({
-        script: [
-          ModelServer.bash("echo \"my key is $ANTHROPIC_API_KEY\"; printenv | sort"),
-          ModelServer.write("notes/hello.txt", "Hello from the secret-leak run.\n"),
-          ModelServer.text(`Added notes/hello.txt. (For the record, my key is ${AGENT_KEY}.)`)
+  it.effect(
+    "no secret in any log line, comment, pull request, callback, GitHub request or stored row",
+    () =>
+      Effect.gen(function*() {
+        const stack = yield* Stack.Stack
+        const { callbackProxy, github, githubProxy, machines, repo, worker, writer } = stack
+        const model = yield* ModelServer.start({
+          script: [
+            ModelServer.bash("echo \"my key is $ANTHROPIC_API_KEY\"; printenv | sort"),
+            ModelServer.write("notes/hello.txt", "Hello from the secret-leak run.\n"),
+            ModelServer.text(`Added notes/hello.txt. (For the record, my key is ${AGENT_KEY}.)`)
+          ]
+        })
+        yield* Stack.admin("PUT", "/admin/secrets", { scope: "global", name: "ANTHROPIC_API_KEY", value: AGENT_KEY })
+        yield* Stack.admin("PUT", "/admin/secrets", { scope: "global", name: "ANTHROPIC_BASE_URL", value: model.url })
+        const issue = yield* Stack.openIssue("Say hello")
+        yield* Stack.comment(writer, issue, "@porter claude add a hello note")
+        yield* Stack.sweepUntil("the run to end", Invariants.allTerminal(1), 150_000, 1_000)
+
+        const [task] = yield* Stack.tasks
+        assert.strictEqual(task?.state, "succeeded", `${task?.state}: ${task?.reason}`)
+        assert.include(task?.prUrl ?? "", "/pull/")
+        const turns = model.requests().filter((r) => r.turn !== undefined)
+        assert.isAtLeast(turns.length, 3, "the agent ran its script")
+        assert.strictEqual(turns[0]!.headers["x-api-key"], AGENT_KEY, "the agent got its key")
+
+        const machine = machines.machines().find((m) => m.metadata["porter_task_id"] === task!.id)!
+        const secrets: ReadonlyArray<SecretScan.Secret> = [
+          { name: "ANTHROPIC_API_KEY", value: AGENT_KEY },
+          { name: "GITHUB_TOKEN (machine)", value: machine.env["GITHUB_TOKEN"]! },
+          { name: "CALLBACK_TOKEN", value: machine.env["CALLBACK_TOKEN"]! },
+          { name: "FLY_API_TOKEN", value: FLY_TOKEN },
+          { name: "PORTER_ENCRYPTION_KEY", value: ENCRYPTION_KEY },
+          { name: "PORTER_ENCRYPTION_KEY (bytes)", value: KEY_BYTES },
+          { name: "PORTER_ADMIN_TOKEN", value: stack.adminToken },
+          { name: "GITHUB_WEBHOOK_SECRET", value: github.app.webhookSecret }
         ]
-      })
-      yield* Stack.admin("PUT", "/admin/secrets", { scope: "global", name: "ANTHROPIC_API_KEY", value: AGENT_KEY })
-      yield* Stack.admin("PUT", "/admin/secrets", { scope: "global", name: "ANTHROPIC_BASE_URL", value: model.url })
-      const issue = yield* Stack.openIssue("Say hello")
-      yield* Stack.comment(writer, issue, "@porter claude add a hello note")
-      yield* Stack.sweepUntil("the run to end", Invariants.allTerminal(1), 150_000, 1_000)
+        assert.isTrue(secrets.every((s) => s.value !== undefined && s.value.length >= 16), "every secret is known")
 
-      const [task] = yield* Stack.tasks
-      assert.strictEqual(task?.state, "succeeded", `${task?.state}: ${task?.reason}`)
-      assert.include(task?.prUrl ?? "", "/pull/")
-      const turns = model.requests().filter((r) => r.turn !== undefined)
-      assert.isAtLeast(turns.length, 3, "the agent ran its script")
-      assert.strictEqual(turns[0]!.headers["x-api-key"], AGENT_KEY, "the agent got its key")
+        const sources: Array<SecretScan.Source> = []
+        for (const line of stack.workerLogs()) sources.push({ label: "Worker log", text: line.message })
+        for (const m of machines.machines()) sources.push({ label: `machine ${m.id} output`, text: m.output })
+        const comments = yield* Stack.rest<ReadonlyArray<{ id: number; body: string }>>(
+          stack.owner.token,
+          "GET",
+          `/repos/${repo}/issues/${issue}/comments?per_page=100`
+        )
+        for (const c of comments) sources.push({ label: `comment ${c.id}`, text: c.body })
+        const pulls = yield* Stack.rest<ReadonlyArray<{ number: number; title: string; body: string | null }>>(
+          stack.owner.token,
+          "GET",
+          `/repos/${repo}/pulls?state=all`
+        )
+        for (const p of pulls) sources.push({ label: `pull request #${p.number}`, text: `${p.title}\n${p.body ?? ""}` })
+        for (const x of callbackProxy.exchanges()) {
+          sources.push({ label: `callback ${x.path}`, text: `${x.requestBody ?? ""}\n${x.responseBody ?? ""}` })
+        }
+        for (const x of githubProxy.exchanges()) {
+          if (x.requestBody !== undefined) {
+            sources.push({ label: `GitHub request ${x.method} ${x.path}`, text: x.requestBody })
+          }
+        }
+        const tables = yield* Effect.promise(() =>
+          worker.db.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'"
+          ).all<{ name: string }>()
+        )
+        let rows = 0
+        for (const { name } of tables.results) {
+          const all = yield* Effect.promise(() => worker.db.prepare(`SELECT * FROM "${name}"`).all())
+          rows += all.results.length
+          sources.push({ label: `D1 ${name}`, text: JSON.stringify(all.results) })
+        }
+        assert.isTrue(tables.results.some((t) => t.name === "secrets"), "the secrets table was scanned")
+        assert.isTrue(
+          sources.some((s) => s.label.startsWith("callback") && s.text.includes("completed")),
+          "the completed callback was captured"
+        )
 
-      const machine = machines.machines().find((m) => m.metadata["porter_task_id"] === task!.id)!
-      const secrets: ReadonlyArray<SecretScan.Secret> = [
-        { name: "ANTHROPIC_API_KEY", value: AGENT_KEY },
-        { name: "GITHUB_TOKEN (machine)", value: machine.env["GITHUB_TOKEN"]! },
-        { name: "CALLBACK_TOKEN", value: machine.env["CALLBACK_TOKEN"]! },
-        { name: "FLY_API_TOKEN", value: FLY_TOKEN },
-        { name: "PORTER_ENCRYPTION_KEY", value: ENCRYPTION_KEY },
-        { name: "PORTER_ENCRYPTION_KEY (bytes)", value: KEY_BYTES },
-        { name: "PORTER_ADMIN_TOKEN", value: stack.adminToken },
-        { name: "GITHUB_WEBHOOK_SECRET", value: github.app.webhookSecret }
-      ]
-      assert.isTrue(secrets.every((s) => s.value !== undefined && s.value.length >= 16), "every secret is known")
-
-      const sources: Array<SecretScan.Source> = []
-      for (const line of stack.workerLogs()) sources.push({ label: "Worker log", text: line.message })
-      for (const m of machines.machines()) sources.push({ label: `machine ${m.id} output`, text: m.output })
-      const comments = yield* Stack.rest<ReadonlyArray<{ id: number; body: string }>>(stack.owner.token, "GET", `/repos/${repo}/issues/${issue}/comments?per_page=100`)
-      for (const c of comments) sources.push({ label: `comment ${c.id}`, text: c.body })
-      const pulls = yield* Stack.rest<ReadonlyArray<{ number: number; title: string; body: string | null }>>(stack.owner.token, "GET", `/repos/${repo}/pulls?state=all`)
-      for (const p of pulls) sources.push({ label: `pull request #${p.number}`, text: `${p.title}\n${p.body ?? ""}` })
-      for (const x of callbackProxy.exchanges()) {
-        sources.push({ label: `callback ${x.path}`, text: `${x.requestBody ?? ""}\n${x.responseBody ?? ""}` })
-      }
-      for (const x of githubProxy.exchanges()) {
-        if (x.requestBody !== undefined) sources.push({ label: `GitHub request ${x.method} ${x.path}`, text: x.requestBody })
-      }
-      const tables = yield* Effect.promise(() =>
-        worker.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>()
-      )
-      let rows = 0
-      for (const { name } of tables.results) {
-        const all = yield* Effect.promise(() => worker.db.prepare(`SELECT * FROM "${name}"`).all())
-        rows += all.results.length
-        sources.push({ label: `D1 ${name}`, text: JSON.stringify(all.results) })
-      }
-      assert.isTrue(tables.results.some((t) => t.name === "secrets"), "the secrets table was scanned")
-      assert.isTrue(sources.some((s) => s.label.startsWith("callback") && s.text.includes("completed")), "the completed callback was captured")
-
-      // The agent did try: its final message carried the key, which reached the issue scrubbed.
-      const redacted = sources.filter((source) => source.text.includes("[redacted]")).map((source) => source.label)
-      assert.isTrue(redacted.some((label) => label.startsWith("comment")), `scrubbed in: ${redacted.join(", ")}`)
-      const findings = SecretScan.scan(secrets, sources)
-      assert.deepStrictEqual(findings, [])
-      // The scan itself works: the agent's key is where it must be (the model server saw it in the agent's requests).
-      assert.isAbove(SecretScan.scan(secrets, [{ label: "model requests", text: JSON.stringify(model.requests()) }]).length, 0)
-      console.log(`secrets: ${secrets.length} values × ${SecretScan.needles(AGENT_KEY).length} forms scanned in ` +
-        `${sources.length} sources (${stack.workerLogs().length} Worker log lines, ${comments.length} comments, ` +
-        `${pulls.length} pull request, ${callbackProxy.exchanges().length} callbacks, ${rows} D1 rows): none found; ` +
-        `"[redacted]" where the agent tried: ${[...new Set(redacted)].join(", ")}`)
-    }), 180_000)
+        // The agent did try: its final message carried the key, which reached the issue scrubbed.
+        const redacted = sources.filter((source) => source.text.includes("[redacted]")).map((source) => source.label)
+        assert.isTrue(redacted.some((label) => label.startsWith("comment")), `scrubbed in: ${redacted.join(", ")}`)
+        const findings = SecretScan.scan(secrets, sources)
+        assert.deepStrictEqual(findings, [])
+        // The scan itself works: the agent's key is where it must be (the model server saw it in the agent's requests).
+        assert.isAbove(
+          SecretScan.scan(secrets, [{ label: "model requests", text: JSON.stringify(model.requests()) }]).length,
+          0
+        )
+        console.log(
+          `secrets: ${secrets.length} values × ${SecretScan.needles(AGENT_KEY).length} forms scanned in ` +
+            `${sources.length} sources (${stack.workerLogs().length} Worker log lines, ${comments.length} comments, ` +
+            `${pulls.length} pull request, ${callbackProxy.exchanges().length} callbacks, ${rows} D1 rows): none found; ` +
+            `"[redacted]" where the agent tried: ${[...new Set(redacted)].join(", ")}`
+        )
+      }),
+    180_000
+  )
 })

@@ -10,9 +10,9 @@
  * rows live in the same process. At the end every task is terminal and every invariant holds.
  */
 import { assert, layer } from "@effect/vitest"
+import { Invariants, Stack } from "@porter/reliability"
 import { Effect } from "effect"
 import { readFileSync } from "node:fs"
-import { Invariants, Stack } from "@porter/reliability"
 
 const LONG = process.env["PORTER_RELIABILITY"] === "long"
 const TASKS = LONG ? 1_000 : 100
@@ -28,7 +28,10 @@ const rssMiB = (pids: ReadonlyArray<number>) =>
     }
   }, 0)
 
-layer(Stack.layer({ machines: "stand-in", limits: 10_000 }), { excludeTestServices: true, timeout: LONG ? 1_800_000 : 180_000 })(
+layer(Stack.layer({ machines: "stand-in", limits: 10_000 }), {
+  excludeTestServices: true,
+  timeout: LONG ? 1_800_000 : 180_000
+})(
   "soak (workerd + D1)",
   (it) => {
     it.effect(`${TASKS} tasks: memory flat, every task terminal`, () =>
@@ -39,7 +42,9 @@ layer(Stack.layer({ machines: "stand-in", limits: 10_000 }), { excludeTestServic
         for (let i = 0; i < ISSUES; i++) issues.push(yield* Stack.openIssue(`Soak ${i}`))
         const sample = (tasks: number) =>
           Effect.promise(async () => ({ tasks, heap: await isolateHeapMiB(), rss: rssMiB(workerdPids) }))
-        const series: Array<{ readonly tasks: number; readonly heap: number; readonly rss: number }> = [yield* sample(0)]
+        const series: Array<{ readonly tasks: number; readonly heap: number; readonly rss: number }> = [
+          yield* sample(0)
+        ]
         const started = Date.now()
         for (let n = 1; n <= TASKS; n++) {
           yield* Stack.comment(writer, issues[n % ISSUES]!, `@porter script soak ${n}`)
@@ -60,11 +65,19 @@ layer(Stack.layer({ machines: "stand-in", limits: 10_000 }), { excludeTestServic
         const after = series.filter((s) => s.tasks >= TASKS / 4)
         const warm = after[0]!.heap
         const peak = Math.max(...after.map((s) => s.heap))
-        console.log(`soak: ${TASKS} tasks in ${seconds.toFixed(0)} s (${(TASKS / seconds).toFixed(1)}/s), all succeeded; ` +
-          `${report.callbacksChecked} callbacks audited, ${report.machinesChecked} machines.\n` +
-          `  isolate heap after GC (MiB) by tasks done: ${series.map((s) => `${s.tasks}:${s.heap.toFixed(1)}`).join(" ")}\n` +
-          `  workerd RSS (MiB) by tasks done: ${series.map((s) => `${s.tasks}:${s.rss.toFixed(0)}`).join(" ")}`)
-        assert.isBelow(peak - warm, 8, `the isolate's heap grew from ${warm.toFixed(1)} to ${peak.toFixed(1)} MiB after warm-up`)
+        console.log(
+          `soak: ${TASKS} tasks in ${seconds.toFixed(0)} s (${(TASKS / seconds).toFixed(1)}/s), all succeeded; ` +
+            `${report.callbacksChecked} callbacks audited, ${report.machinesChecked} machines.\n` +
+            `  isolate heap after GC (MiB) by tasks done: ${
+              series.map((s) => `${s.tasks}:${s.heap.toFixed(1)}`).join(" ")
+            }\n` +
+            `  workerd RSS (MiB) by tasks done: ${series.map((s) => `${s.tasks}:${s.rss.toFixed(0)}`).join(" ")}`
+        )
+        assert.isBelow(
+          peak - warm,
+          8,
+          `the isolate's heap grew from ${warm.toFixed(1)} to ${peak.toFixed(1)} MiB after warm-up`
+        )
       }), LONG ? 1_800_000 : 180_000)
   }
 )

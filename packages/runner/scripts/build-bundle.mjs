@@ -18,12 +18,20 @@ const sideEffectFree = {
   setup(b) {
     b.onResolve({ filter: /^@porter\// }, async (args) => {
       if (args.pluginData === "porter") return undefined
-      const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "porter" })
+      const resolved = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: "porter"
+      })
       return resolved.errors.length > 0 ? resolved : { path: resolved.path, sideEffects: false }
     })
     b.onResolve({ filter: /^\.\.?\// }, async (args) => {
       if (args.pluginData === "porter" || !/\/packages\/(core|testkit)\/src\//.test(args.importer)) return undefined
-      const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "porter" })
+      const resolved = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: "porter"
+      })
       return resolved.errors.length > 0 ? resolved : { path: resolved.path, sideEffects: false }
     })
   }
@@ -47,7 +55,10 @@ const result = await build({
   metafile: true,
   logLevel: "warning",
   // Some dependencies still call require() for Node built-ins.
-  banner: { js: "import { createRequire as __porterCreateRequire } from \"node:module\"; const require = __porterCreateRequire(import.meta.url);" }
+  banner: {
+    js:
+      "import { createRequire as __porterCreateRequire } from \"node:module\"; const require = __porterCreateRequire(import.meta.url);"
+  }
 })
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
 console.error(`runner bundle: ${outfile} (${(bytes / 1024).toFixed(0)} KiB)`)

@@ -170,7 +170,10 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     const durationMs = (yield* Clock.currentTimeMillis) - started
 
     if (Option.isNone(outcome)) {
-      yield* log.line("runner", `the agent ran past the task deadline; its process group was killed after ${durationMs} ms`)
+      yield* log.line(
+        "runner",
+        `the agent ran past the task deadline; its process group was killed after ${durationMs} ms`
+      )
       return {
         exitCode: 124,
         timedOut: true,
@@ -206,7 +209,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       timedOut: false,
       summary: textSummary(result.stdout),
       usage: new Task.Usage({ durationMs }),
-      error: result.exitCode !== 0 ? textSummary(result.stderr)?.split("\n").slice(-3).join(" ").slice(0, 500) : undefined,
+      error: result.exitCode !== 0
+        ? textSummary(result.stderr)?.split("\n").slice(-3).join(" ").slice(0, 500)
+        : undefined,
       durationMs
     } satisfies AgentResult
   })

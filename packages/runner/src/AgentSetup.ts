@@ -43,7 +43,8 @@ export const codexConfig = (baseUrl: string, envKey: string): string =>
   ].join("\n")
 
 export const geminiSettings = (): string =>
-  JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }, null, 2) + "\n"
+  JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }, null, 2) +
+  "\n"
 
 /** Prepares `agent`'s configuration in the environment it will run with. */
 export const prepare = Effect.fnUntraced(function*(agent: string, env: Readonly<Record<string, string>>) {

@@ -72,7 +72,10 @@ const startClone = (env: Record<string, string | undefined>): EarlyClone | undef
       env: gitEnvironment({
         path: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
         home: env["HOME"] ?? "/tmp",
-        identity: { name: env["PORTER_GIT_NAME"] || "porter[bot]", email: env["PORTER_GIT_EMAIL"] || "porter[bot]@users.noreply.github.com" },
+        identity: {
+          name: env["PORTER_GIT_NAME"] || "porter[bot]",
+          email: env["PORTER_GIT_EMAIL"] || "porter[bot]@users.noreply.github.com"
+        },
         url,
         header: authorizationHeader(token)
       }),
@@ -95,4 +98,6 @@ const startClone = (env: Record<string, string | undefined>): EarlyClone | undef
 export const environment: Readonly<Record<string, string | undefined>> = readEnvironment()
 
 /** The clone started at boot (not for `script-agent`, which runs in an existing clone). */
-export const earlyClone: EarlyClone | undefined = process.argv[2] === "script-agent" ? undefined : startClone(environment)
+export const earlyClone: EarlyClone | undefined = process.argv[2] === "script-agent"
+  ? undefined
+  : startClone(environment)

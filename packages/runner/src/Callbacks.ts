@@ -96,7 +96,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const send = Effect.fn("Callbacks.send")(function*(event: Callback.CallbackEvent) {
     yield* Effect.annotateCurrentSpan({ type: event.type })
-    if (endpoint === undefined) return yield* new CallbackRefused({ status: 0, detail: "CALLBACK_URL is not a Porter callback URL" })
+    if (endpoint === undefined) {
+      return yield* new CallbackRefused({ status: 0, detail: "CALLBACK_URL is not a Porter callback URL" })
+    }
     // Every string of the event is scrubbed of the machine's secrets before it leaves.
     const payload = yield* encodeEvent(event).pipe(
       Effect.map((encoded) => scrubDeep(scrub, encoded)),

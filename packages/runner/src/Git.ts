@@ -22,7 +22,9 @@ export class GitFailed extends Schema.TaggedError<GitFailed>()("GitFailed", {
   detail: Schema.String
 }) {
   override get message(): string {
-    return `git ${this.operation} failed${this.exitCode !== undefined ? ` (exit ${this.exitCode})` : ""}: ${this.detail}`
+    return `git ${this.operation} failed${
+      this.exitCode !== undefined ? ` (exit ${this.exitCode})` : ""
+    }: ${this.detail}`
   }
 }
 
@@ -70,7 +72,12 @@ export class Git extends Context.Service<Git, {
    * Hands every line of what `from..to` adds to history to `onLine`: each commit's author, committer and message
    * and its patch (as text, merges against each parent, no textconv or external diff the repository could set up).
    */
-  readonly scanChanges: (dir: string, from: string, to: string, onLine: (line: string) => void) => Effect.Effect<void, GitFailed>
+  readonly scanChanges: (
+    dir: string,
+    from: string,
+    to: string,
+    onLine: (line: string) => void
+  ) => Effect.Effect<void, GitFailed>
 }>()("@porter/runner/Git") {}
 
 export interface Options {
@@ -120,7 +127,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   ) {
     const result = yield* git(operation, args, cwd, url, quiet)
     if (result.exitCode !== 0) {
-      return yield* new GitFailed({ operation, exitCode: result.exitCode, detail: lastLines(result.stderr) || "no output" })
+      return yield* new GitFailed({
+        operation,
+        exitCode: result.exitCode,
+        detail: lastLines(result.stderr) || "no output"
+      })
     }
     return result.stdout.trim()
   })
@@ -176,7 +187,9 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       yield* fs.remove(configPath(dir), { force: true }).pipe(Effect.mapError((e) => fail(e.message)))
       yield* fs.writeFileString(configPath(dir), text).pipe(Effect.mapError((e) => fail(e.message)))
     }
-    yield* fs.remove(`${dir}/.git/hooks`, { recursive: true, force: true }).pipe(Effect.mapError((e) => fail(e.message)))
+    yield* fs.remove(`${dir}/.git/hooks`, { recursive: true, force: true }).pipe(
+      Effect.mapError((e) => fail(e.message))
+    )
   })
 
   const commitAll = Effect.fn("Git.commitAll")(function*(dir: string, message: string) {
@@ -194,7 +207,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     const result = yield* git("merge-base", ["merge-base", "--is-ancestor", ancestor, descendant], dir)
     if (result.exitCode === 0) return true
     if (result.exitCode === 1) return false
-    return yield* new GitFailed({ operation: "merge-base", exitCode: result.exitCode, detail: lastLines(result.stderr) })
+    return yield* new GitFailed({
+      operation: "merge-base",
+      exitCode: result.exitCode,
+      detail: lastLines(result.stderr)
+    })
   })
 
   const countCommits = Effect.fn("Git.countCommits")(function*(dir: string, from: string, to: string) {
@@ -222,7 +239,17 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     to: string,
     onLine: (line: string) => void
   ) {
-    const args = ["log", "-p", "-m", "--text", "--no-textconv", "--no-ext-diff", "--no-color", "--format=fuller", `${from}..${to}`]
+    const args = [
+      "log",
+      "-p",
+      "-m",
+      "--text",
+      "--no-textconv",
+      "--no-ext-diff",
+      "--no-color",
+      "--format=fuller",
+      `${from}..${to}`
+    ]
     const result = yield* Proc.run("git", args, {
       env: envFor(undefined),
       cwd: dir,
@@ -232,13 +259,30 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       Effect.mapError((error) => new GitFailed({ operation: "log", detail: error.message }))
     )
     if (result.exitCode !== 0) {
-      return yield* new GitFailed({ operation: "log", exitCode: result.exitCode, detail: lastLines(result.stderr) || "no output" })
+      return yield* new GitFailed({
+        operation: "log",
+        exitCode: result.exitCode,
+        detail: lastLines(result.stderr) || "no output"
+      })
     }
   })
 
-  return Git.of({ clone, head, resolve, createBranch, saveConfig, lockDown, commitAll, isAncestor, countCommits, push, scanChanges })
+  return Git.of({
+    clone,
+    head,
+    resolve,
+    createBranch,
+    saveConfig,
+    lockDown,
+    commitAll,
+    isAncestor,
+    countCommits,
+    push,
+    scanChanges
+  })
 })
 
 export const layer = (
   options: Options
-): Layer.Layer<Git, never, RunLog | FileSystem | ChildProcessSpawner.ChildProcessSpawner> => Layer.effect(Git, make(options))
+): Layer.Layer<Git, never, RunLog | FileSystem | ChildProcessSpawner.ChildProcessSpawner> =>
+  Layer.effect(Git, make(options))

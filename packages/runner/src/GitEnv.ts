@@ -14,7 +14,9 @@ export interface Identity {
 export const originOf = (url: string): string | undefined => {
   try {
     const parsed = new URL(url)
-    return parsed.protocol === "http:" || parsed.protocol === "https:" ? `${parsed.protocol}//${parsed.host}/` : undefined
+    return parsed.protocol === "http:" || parsed.protocol === "https:"
+      ? `${parsed.protocol}//${parsed.host}/`
+      : undefined
   } catch {
     return undefined
   }

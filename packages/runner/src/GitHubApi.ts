@@ -77,16 +77,24 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   )
 
   const failure = (operation: string) =>
-    Effect.fnUntraced(function*(error: { readonly _tag: string; readonly message: string; readonly response?: HttpClientResponse.HttpClientResponse }) {
-      const response = error.response
-      if (response === undefined) return yield* new GitHubApiError({ operation, detail: scrub(error.message) })
-      const body = yield* HttpClientResponse.schemaBodyJson(ErrorBody)(response).pipe(Effect.option)
-      const detail = Option.match(body, {
-        onNone: () => `HTTP ${response.status}`,
-        onSome: (b) => [b.message, b.errors ? JSON.stringify(b.errors) : undefined].filter(Boolean).join(" ")
-      })
-      return yield* new GitHubApiError({ operation, status: response.status, detail: scrub(detail).slice(0, 500) })
-    })
+    Effect.fnUntraced(
+      function*(
+        error: {
+          readonly _tag: string
+          readonly message: string
+          readonly response?: HttpClientResponse.HttpClientResponse
+        }
+      ) {
+        const response = error.response
+        if (response === undefined) return yield* new GitHubApiError({ operation, detail: scrub(error.message) })
+        const body = yield* HttpClientResponse.schemaBodyJson(ErrorBody)(response).pipe(Effect.option)
+        const detail = Option.match(body, {
+          onNone: () => `HTTP ${response.status}`,
+          onSome: (b) => [b.message, b.errors ? JSON.stringify(b.errors) : undefined].filter(Boolean).join(" ")
+        })
+        return yield* new GitHubApiError({ operation, status: response.status, detail: scrub(detail).slice(0, 500) })
+      }
+    )
 
   const findOpenPull = Effect.fn("GitHubApi.findOpenPull")(function*(head: string) {
     const request = HttpClientRequest.get(`${repoPath}/pulls`).pipe(

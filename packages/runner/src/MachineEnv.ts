@@ -11,7 +11,10 @@ import { stripCredentials } from "./GitEnv.ts"
 export const BranchName = Contract.BranchName
 
 /** The variables the runner reads: the plain contract and its secrets. */
-export const MachineEnvSchema = Schema.Struct({ ...Contract.MachineEnvFields.fields, ...Contract.MachineSecrets.fields })
+export const MachineEnvSchema = Schema.Struct({
+  ...Contract.MachineEnvFields.fields,
+  ...Contract.MachineSecrets.fields
+})
 export type MachineEnvFields = typeof MachineEnvSchema.Type
 
 /** The decoded environment plus everything derived from it. */

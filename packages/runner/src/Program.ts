@@ -2,11 +2,11 @@
  * The runner's program, loaded by `main.ts` once `Boot` has started the clone: run the task described by the
  * environment, or be the `script` agent. Its top level runs it.
  */
-import { earlyClone, environment } from "./Boot.ts"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect, Exit, Layer, Option, Result, Runtime } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { readFileSync, rmSync } from "node:fs"
+import { earlyClone, environment } from "./Boot.ts"
 import * as Callbacks from "./Callbacks.ts"
 import { ExitCode } from "./ExitCode.ts"
 import * as MachineEnv from "./MachineEnv.ts"

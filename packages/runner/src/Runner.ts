@@ -7,11 +7,11 @@
  * Every way a run can end is a `Report` (outcome + exit code); only a 409 from Porter (the task
  * already ended) skips the `completed` callback. `layer` assembles the services for Node.
  */
+import { NodeServices } from "@effect/platform-node"
 import { AgentCatalog, type Callback, Task } from "@porter/core"
 import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import { FileSystem } from "effect/FileSystem"
 import { FetchHttpClient } from "effect/http"
-import { NodeServices } from "@effect/platform-node"
 import * as AgentRunner from "./AgentRunner.ts"
 import type { EarlyClone } from "./Boot.ts"
 import * as Callbacks from "./Callbacks.ts"
@@ -48,7 +48,11 @@ const clip = (text: string | undefined, max: number): string | undefined =>
   text === undefined ? undefined : text.length > max ? `${text.slice(0, max - 12)}\n[… clipped]` : text
 
 /** The pull request body: the agent's summary, then who asked, which agent, and the issue. */
-export const pullRequestBody = (env: MachineEnv, spec: { readonly displayName: string; readonly name: string }, summary: string | undefined): string => {
+export const pullRequestBody = (
+  env: MachineEnv,
+  spec: { readonly displayName: string; readonly name: string },
+  summary: string | undefined
+): string => {
   const model = env.model !== undefined ? `, model \`${env.model}\`` : ""
   const who = env.requestedBy !== undefined ? ` for @${env.requestedBy}` : ""
   return [
@@ -168,7 +172,9 @@ export const work = Effect.gen(function*() {
     // repository's own default branch, unreviewed. Checked before the agent runs.
     const defaultBranch = yield* github.defaultBranch.pipe(
       Effect.mapError((error) =>
-        new Refused({ reason: `could not check the repository's default branch before working on ${env.branch}: ${error.message}` })
+        new Refused({
+          reason: `could not check the repository's default branch before working on ${env.branch}: ${error.message}`
+        })
       )
     )
     if (defaultBranch === env.branch) {
@@ -209,7 +215,9 @@ export const work = Effect.gen(function*() {
   yield* git.lockDown(dir)
   const after = yield* git.head(dir)
   if (after.branch !== env.branch) {
-    return yield* new Refused({ reason: `the agent left the checkout on ${after.branch ?? "a detached HEAD"} instead of ${env.branch}` })
+    return yield* new Refused({
+      reason: `the agent left the checkout on ${after.branch ?? "a detached HEAD"} instead of ${env.branch}`
+    })
   }
   if (baseBranch !== undefined && baseBranch !== env.branch) {
     const base = yield* git.resolve(dir, `refs/heads/${baseBranch}`)
@@ -221,7 +229,9 @@ export const work = Effect.gen(function*() {
     return yield* new Refused({ reason: `the agent rewrote the history of ${env.branch}` })
   }
   const committed = yield* git.commitAll(dir, commitMessage(env, agent))
-  if (Option.isSome(committed)) yield* log.line("runner", `committed the agent's uncommitted changes as ${committed.value.slice(0, 12)}`)
+  if (Option.isSome(committed)) {
+    yield* log.line("runner", `committed the agent's uncommitted changes as ${committed.value.slice(0, 12)}`)
+  }
   const tip = Option.getOrElse(committed, () => after.sha)
   const count = yield* git.countCommits(dir, start.sha, tip)
   if (count === 0) {
@@ -276,7 +286,11 @@ export const work = Effect.gen(function*() {
       // Someone (or a previous attempt) opened it meanwhile: link that one.
       Effect.catchIf(
         (error) => error.status === 422,
-        (error) => Effect.flatMap(github.findOpenPull(env.branch), Option.match({ onNone: () => Effect.fail(error), onSome: Effect.succeed }))
+        (error) =>
+          Effect.flatMap(
+            github.findOpenPull(env.branch),
+            Option.match({ onNone: () => Effect.fail(error), onSome: Effect.succeed })
+          )
       )
     )
     yield* log.line("runner", `opened pull request ${created.html_url}`)
@@ -291,8 +305,10 @@ export const work = Effect.gen(function*() {
   Effect.scoped,
   Effect.catchTags({
     Refused: (error) => Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.Refused, error: error.message }),
-    PushRejected: (error) => Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.PushRejected, error: error.message }),
-    GitFailed: (error) => Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.GitFailed, error: error.message }),
+    PushRejected: (error) =>
+      Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.PushRejected, error: error.message }),
+    GitFailed: (error) =>
+      Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.GitFailed, error: error.message }),
     AgentNotStarted: (error) =>
       Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.AgentUnavailable, error: error.message })
   }),
@@ -312,9 +328,15 @@ export const run = Effect.gen(function*() {
   const stop = yield* Deferred.make<{ readonly exitCode: ExitCode; readonly why: string }>()
   const stopOn = (error: Callbacks.CallbackError) =>
     error._tag === "TaskEnded"
-      ? Deferred.succeed(stop, { exitCode: ExitCode.TaskEnded, why: "Porter says the task has already ended (cancelled or timed out)" })
+      ? Deferred.succeed(stop, {
+        exitCode: ExitCode.TaskEnded,
+        why: "Porter says the task has already ended (cancelled or timed out)"
+      })
       : error._tag === "CallbackRefused"
-      ? Deferred.succeed(stop, { exitCode: ExitCode.CallbackFailed, why: `Porter refused the callback: ${error.message}` })
+      ? Deferred.succeed(stop, {
+        exitCode: ExitCode.CallbackFailed,
+        why: `Porter refused the callback: ${error.message}`
+      })
       : log.line("runner", error.message)
   const started = yield* Effect.forkChild(
     callbacks.send({ type: "started", step: "clone", ...(machineId !== undefined ? { machineId } : {}) }).pipe(
@@ -336,7 +358,12 @@ export const run = Effect.gen(function*() {
     work.pipe(
       Effect.timeoutOrElse({
         duration: Duration.millis(budget),
-        orElse: () => Effect.succeed<Report>({ outcome: "error", exitCode: ExitCode.Unexpected, error: "the runner ran out of time" })
+        orElse: () =>
+          Effect.succeed<Report>({
+            outcome: "error",
+            exitCode: ExitCode.Unexpected,
+            error: "the runner ran out of time"
+          })
       }),
       Effect.map(Option.some)
     ),
@@ -377,7 +404,11 @@ export const run = Effect.gen(function*() {
 export type SelfCommand = AgentRunner.SelfCommand
 
 /** Everything `run` needs, on Node, for a decoded environment. */
-export const layer = (env: MachineEnv, self: SelfCommand, options: { readonly write?: (line: string) => void } = {}) => {
+export const layer = (
+  env: MachineEnv,
+  self: SelfCommand,
+  options: { readonly write?: (line: string) => void } = {}
+) => {
   const scrubber = Scrubber.layer(secretValues(env.raw))
   const platform = Layer.mergeAll(NodeServices.layer, FetchHttpClient.layer)
   const runLog = RunLog.layer({ lines: env.logTailLines, ...(options.write ? { write: options.write } : {}) })
@@ -400,4 +431,3 @@ export const layer = (env: MachineEnv, self: SelfCommand, options: { readonly wr
     Layer.provideMerge(platform)
   )
 }
-

@@ -147,13 +147,16 @@ export const runScript = Effect.fnUntraced(function*(options: {
     Effect.gen(function*() {
       const resolved = path.resolve(options.cwd, file)
       const relative = path.relative(options.cwd, resolved)
-      if (path.isAbsolute(file) || relative.startsWith("..") || relative === "" || relative.split(path.sep)[0] === ".git") {
+      if (
+        path.isAbsolute(file) || relative.startsWith("..") || relative === "" || relative.split(path.sep)[0] === ".git"
+      ) {
         return yield* new ScriptExit({ code: 2, message: `path ${file} is outside the work tree` })
       }
       return resolved
     })
 
-  const io = (what: string) => (error: { readonly message: string }) => new ScriptExit({ code: 1, message: `${what}: ${error.message}` })
+  const io = (what: string) => (error: { readonly message: string }) =>
+    new ScriptExit({ code: 1, message: `${what}: ${error.message}` })
 
   const exec = (command: string, args: ReadonlyArray<string>) =>
     Effect.scoped(Effect.gen(function*() {
@@ -195,7 +198,9 @@ export const runScript = Effect.fnUntraced(function*(options: {
         Effect.gen(function*() {
           const target = yield* inside(file)
           yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(Effect.mapError(io(`mkdir ${file}`)))
-          yield* fs.writeFileString(target, content, append ? { flag: "a" } : {}).pipe(Effect.mapError(io(`write ${file}`)))
+          yield* fs.writeFileString(target, content, append ? { flag: "a" } : {}).pipe(
+            Effect.mapError(io(`write ${file}`))
+          )
           options.err(`${append ? "appended to" : "wrote"} ${file}`)
         }),
       Delete: ({ path: file }) =>

@@ -1,5 +1,5 @@
-import { assert, describe, it } from "@effect/vitest"
 import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
 import { AgentSetup } from "@porter/runner"
 import { Effect } from "effect"
 import { FileSystem } from "effect/FileSystem"
@@ -23,7 +23,10 @@ describe("AgentSetup", () => {
       assert.deepStrictEqual((yield* AgentSetup.prepare("codex", env)).written, [])
       assert.strictEqual(readFileSync(join(home, ".codex", "config.toml"), "utf8"), "# mine\n")
       // No base URL: Codex's defaults stand.
-      assert.deepStrictEqual((yield* AgentSetup.prepare("codex", { HOME: yield* fs.makeTempDirectoryScoped() })).written, [])
+      assert.deepStrictEqual(
+        (yield* AgentSetup.prepare("codex", { HOME: yield* fs.makeTempDirectoryScoped() })).written,
+        []
+      )
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
   it.effect("gives a headless Gemini CLI API-key auth and no folder-trust gate; other agents get nothing", () =>
@@ -33,7 +36,9 @@ describe("AgentSetup", () => {
       const { written } = yield* AgentSetup.prepare("gemini", { HOME: home, GEMINI_API_KEY: "k" })
       assert.strictEqual(written.length, 1)
       const settings = JSON.parse(readFileSync(join(home, ".gemini", "settings.json"), "utf8"))
-      assert.deepStrictEqual(settings, { security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } })
+      assert.deepStrictEqual(settings, {
+        security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } }
+      })
       const other = yield* fs.makeTempDirectoryScoped()
       mkdirSync(join(other, ".claude"))
       assert.deepStrictEqual((yield* AgentSetup.prepare("claude", { HOME: other, ANTHROPIC_API_KEY: "k" })).written, [])

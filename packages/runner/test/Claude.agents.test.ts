@@ -21,7 +21,10 @@ const apiKey = "sk-ant-api03-scripted-fake-key-0000000000"
 layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + real Claude Code CLI", (it) => {
   it.effect("Claude Code writes a file and runs a command; the runner pushes it, opens the PR and reports usage", () =>
     Effect.gen(function*() {
-      assert.isTrue(existsSync(claude), `${claude} is missing: @anthropic-ai/claude-code is a pinned root devDependency, so the install is broken (run npm ci)`)
+      assert.isTrue(
+        existsSync(claude),
+        `${claude} is missing: @anthropic-ai/claude-code is a pinned root devDependency, so the install is broken (run npm ci)`
+      )
       const { callbacks, entry, forge } = yield* Fixture
       const model = yield* ModelServer.start({
         script: [

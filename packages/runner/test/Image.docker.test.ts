@@ -22,14 +22,23 @@ const runInImage = (env: Record<string, string>, bundle: string) =>
   new Promise<RunnerExit>((resolve, reject) => {
     const started = Date.now()
     const args = [
-      "run", "--rm", "--network", "host",
-      "--entrypoint", "/opt/porter/entrypoint.sh",
-      "-v", `${bundle}:/opt/porter/runner.mjs:ro`,
-      "-v", `${entrypoint}:/opt/porter/entrypoint.sh:ro`,
+      "run",
+      "--rm",
+      "--network",
+      "host",
+      "--entrypoint",
+      "/opt/porter/entrypoint.sh",
+      "-v",
+      `${bundle}:/opt/porter/runner.mjs:ro`,
+      "-v",
+      `${entrypoint}:/opt/porter/entrypoint.sh:ro`,
       ...Object.keys(env).flatMap((name) => ["-e", name]),
       IMAGE
     ]
-    const child = spawn("docker", args, { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn("docker", args, {
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")))

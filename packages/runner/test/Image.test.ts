@@ -13,7 +13,9 @@ const dockerfile = readFileSync(join(repoRoot, "worker-image", "Dockerfile"), "u
 const rootPackage = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
   readonly devDependencies: Record<string, string>
 }
-const pinned = AgentCatalog.builtInAgents.flatMap((agent) => (agent.npmPackage ? [{ agent: agent.name, ...agent.npmPackage }] : []))
+const pinned = AgentCatalog.builtInAgents.flatMap((
+  agent
+) => (agent.npmPackage ? [{ agent: agent.name, ...agent.npmPackage }] : []))
 
 describe("worker image", () => {
   it("installs every catalog CLI at the catalog's version", () => {
@@ -29,7 +31,9 @@ describe("worker image", () => {
   it("the root package pins every catalog CLI but Amp (no local stand-in for its service) exactly, and npm ci installed it", () => {
     for (const { agent, name, version } of pinned.filter((p) => p.agent !== "amp")) {
       assert.strictEqual(rootPackage.devDependencies[name], version, `${agent}: ${name} in the root devDependencies`)
-      const installed = JSON.parse(readFileSync(join(repoRoot, "node_modules", ...name.split("/"), "package.json"), "utf8")) as { version: string }
+      const installed = JSON.parse(
+        readFileSync(join(repoRoot, "node_modules", ...name.split("/"), "package.json"), "utf8")
+      ) as { version: string }
       assert.strictEqual(installed.version, version, `${agent}: ${name} in node_modules`)
     }
   })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Redacted, Result } from "effect"
 import { MachineEnv } from "@porter/runner"
+import { Redacted, Result } from "effect"
 
 const valid: Record<string, string> = {
   TASK_ID: "task_01hx0000000000000000000000",
@@ -66,7 +66,10 @@ describe("MachineEnv", () => {
   })
 
   it("strips credentials from the clone URL and treats the password as a secret", () => {
-    const decoded = MachineEnv.decode({ ...valid, REPO_CLONE_URL: "https://x-access-token:pw_in_url_123@github.com/octo/demo.git" })
+    const decoded = MachineEnv.decode({
+      ...valid,
+      REPO_CLONE_URL: "https://x-access-token:pw_in_url_123@github.com/octo/demo.git"
+    })
     assert.isTrue(Result.isSuccess(decoded))
     if (!Result.isSuccess(decoded)) return
     assert.strictEqual(decoded.success.cloneUrl, "https://github.com/octo/demo.git")
@@ -85,7 +88,17 @@ describe("MachineEnv", () => {
   })
 
   it("knows which variables are secret", () => {
-    for (const name of ["GITHUB_TOKEN", "CALLBACK_TOKEN", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "AMP_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "MY_SERVICE_SECRET"]) {
+    for (
+      const name of [
+        "GITHUB_TOKEN",
+        "CALLBACK_TOKEN",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "AMP_API_KEY",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "MY_SERVICE_SECRET"
+      ]
+    ) {
       assert.isTrue(MachineEnv.isSecretName(name), name)
     }
     for (const name of ["ANTHROPIC_BASE_URL", "PATH", "HOME", "GIT_AUTHOR_NAME", "HEARTBEAT_INTERVAL_MS", "PROMPT"]) {

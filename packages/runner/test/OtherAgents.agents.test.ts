@@ -85,51 +85,58 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       it.effect.skip(`${c.agent}: skipped (slow start-up; PORTER_SLOW_AGENT_TESTS=1 runs it)`, () => Effect.void)
       continue
     }
-    it.effect(`${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`, () =>
-      Effect.gen(function*() {
-        const bin = join(binDir, c.agent)
-        assert.isTrue(existsSync(bin), `${bin} is missing: ${c.pkg} is a pinned root devDependency, so the install is broken (run npm ci)`)
-        const { callbacks, entry, forge } = yield* Fixture
-        const model = yield* ModelServer.start({
-          script: [
-            ModelServer.write("hello.txt", `Hello from ${c.agent}`),
-            ModelServer.bash("echo ran > ran.txt"),
-            ModelServer.text(`${c.agent} added hello.txt and ran.txt.`)
-          ]
-        })
-        const repo = yield* Effect.promise(() => forge.createRepo(`with-${c.agent}`))
-        const taskId = newTaskId()
-        const env = taskEnv({
-          taskId,
-          apiUrl: forge.url,
-          cloneUrl: forge.cloneUrl(repo),
-          repo,
-          githubToken: forge.token,
-          callback: callbacks,
-          agent: c.agent,
-          // What Porter.dispatch sends: the requested model or the catalog's default.
-          model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
-          prompt: promptFor("add hello.txt"),
-          extra: {
-            PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
-            HOME: homeWith(model.url, c.home),
-            ...c.env(model.url)
-          }
-        })
-        const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 110_000 }))
-        assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
-        const turns = model.requests().filter((r) => r.turn !== undefined)
-        assert.deepStrictEqual(turns.map((r) => r.turn), [0, 1, 2])
-        // The prompt reached the model (on the CLI's standard input for Codex and Gemini CLI).
-        assert.include(JSON.stringify(turns[0]!.body), "add hello.txt")
-        const branch = env["BRANCH"]!
-        assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
-        assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")
-        const completed = callbacks.completed(taskId)!
-        assert.strictEqual(completed["outcome"], "pushed")
-        assert.include(String(completed["summary"]), `${c.agent} added hello.txt and ran.txt.`)
-        const pulls = yield* Effect.promise(() => forge.pulls(repo))
-        assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
-      }).pipe(Effect.scoped), 120_000)
+    it.effect(
+      `${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`,
+      () =>
+        Effect.gen(function*() {
+          const bin = join(binDir, c.agent)
+          assert.isTrue(
+            existsSync(bin),
+            `${bin} is missing: ${c.pkg} is a pinned root devDependency, so the install is broken (run npm ci)`
+          )
+          const { callbacks, entry, forge } = yield* Fixture
+          const model = yield* ModelServer.start({
+            script: [
+              ModelServer.write("hello.txt", `Hello from ${c.agent}`),
+              ModelServer.bash("echo ran > ran.txt"),
+              ModelServer.text(`${c.agent} added hello.txt and ran.txt.`)
+            ]
+          })
+          const repo = yield* Effect.promise(() => forge.createRepo(`with-${c.agent}`))
+          const taskId = newTaskId()
+          const env = taskEnv({
+            taskId,
+            apiUrl: forge.url,
+            cloneUrl: forge.cloneUrl(repo),
+            repo,
+            githubToken: forge.token,
+            callback: callbacks,
+            agent: c.agent,
+            // What Porter.dispatch sends: the requested model or the catalog's default.
+            model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
+            prompt: promptFor("add hello.txt"),
+            extra: {
+              PATH: `${binDir}:${process.env["PATH"] ?? ""}`,
+              HOME: homeWith(model.url, c.home),
+              ...c.env(model.url)
+            }
+          })
+          const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 110_000 }))
+          assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
+          const turns = model.requests().filter((r) => r.turn !== undefined)
+          assert.deepStrictEqual(turns.map((r) => r.turn), [0, 1, 2])
+          // The prompt reached the model (on the CLI's standard input for Codex and Gemini CLI).
+          assert.include(JSON.stringify(turns[0]!.body), "add hello.txt")
+          const branch = env["BRANCH"]!
+          assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
+          assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")
+          const completed = callbacks.completed(taskId)!
+          assert.strictEqual(completed["outcome"], "pushed")
+          assert.include(String(completed["summary"]), `${c.agent} added hello.txt and ran.txt.`)
+          const pulls = yield* Effect.promise(() => forge.pulls(repo))
+          assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
+        }).pipe(Effect.scoped),
+      120_000
+    )
   }
 })

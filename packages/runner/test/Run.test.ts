@@ -6,18 +6,11 @@
 import { assert, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
 import { Effect } from "effect"
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { Fixture } from "./support/Fixture.ts"
 import type * as Forge from "./support/Forge.ts"
-import {
-  mainTs,
-  newTaskId,
-  promptFor,
-  runRunner,
-  taskEnv,
-  tempDir
-} from "./support/Harness.ts"
+import { mainTs, newTaskId, promptFor, runRunner, taskEnv, tempDir } from "./support/Harness.ts"
 
 let repos = 0
 const script = (...lines: ReadonlyArray<string>) => ["Please do this:", "```porter-script", ...lines, "```"].join("\n")
@@ -85,15 +78,28 @@ const isDead = (pid: number): boolean => {
   }
 }
 
-const everything = (run: { readonly exit: { readonly stdout: string; readonly stderr: string }; readonly received: ReadonlyArray<{ readonly raw: string }> }, pulls: ReadonlyArray<Forge.Pull>) =>
-  [run.exit.stdout, run.exit.stderr, ...run.received.map((r) => r.raw), ...pulls.map((p) => `${p.title}\n${p.body}`)].join("\n")
+const everything = (
+  run: {
+    readonly exit: { readonly stdout: string; readonly stderr: string }
+    readonly received: ReadonlyArray<{ readonly raw: string }>
+  },
+  pulls: ReadonlyArray<Forge.Pull>
+) =>
+  [run.exit.stdout, run.exit.stderr, ...run.received.map((r) => r.raw), ...pulls.map((p) => `${p.title}\n${p.body}`)]
+    .join("\n")
 
 layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (script agent, bundle)", (it) => {
   it.effect("clones, commits the agent's work on porter/<n>-<id>, pushes, opens the PR and reports pushed", () =>
     Effect.gen(function*() {
       const { callbacks, forge } = yield* Fixture
       const run = yield* runTask({
-        instruction: script("write docs/hello.md <<EOF", "# Hello", "from the script agent", "EOF", "print Added docs/hello.md with a greeting.")
+        instruction: script(
+          "write docs/hello.md <<EOF",
+          "# Hello",
+          "from the script agent",
+          "EOF",
+          "print Added docs/hello.md with a greeting."
+        )
       })
       assert.strictEqual(run.exit.code, ExitCode.Ok, run.exit.stdout + run.exit.stderr)
       assert.match(run.branch, /^porter\/7-[0-9a-z]{8}$/)
@@ -107,8 +113,14 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.include(String(completed["logTail"]), "==> push")
       // The file is committed on the task branch, by the bot, on top of main.
       assert.strictEqual(run.show(`${run.branch}:docs/hello.md`), "# Hello\nfrom the script agent")
-      assert.strictEqual(forge.git(run.repo, ["log", "-1", "--format=%an <%ae>", run.branch]), "porter[bot] <porter[bot]@users.noreply.github.com>")
-      assert.strictEqual(forge.git(run.repo, ["rev-parse", `${run.branch}~1`]), forge.git(run.repo, ["rev-parse", "main"]))
+      assert.strictEqual(
+        forge.git(run.repo, ["log", "-1", "--format=%an <%ae>", run.branch]),
+        "porter[bot] <porter[bot]@users.noreply.github.com>"
+      )
+      assert.strictEqual(
+        forge.git(run.repo, ["rev-parse", `${run.branch}~1`]),
+        forge.git(run.repo, ["rev-parse", "main"])
+      )
       // The pull request: issue title, summary, agent, a reference to the issue.
       assert.strictEqual(run.pulls.length, 1)
       const pull = run.pulls[0]!
@@ -139,7 +151,9 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
 
   it.effect("reports no_changes and opens no pull request when the agent changes nothing", () =>
     Effect.gen(function*() {
-      const run = yield* runTask({ instruction: script("run true", "print Nothing to do: the build is already green.") })
+      const run = yield* runTask({
+        instruction: script("run true", "print Nothing to do: the build is already green.")
+      })
       assert.strictEqual(run.exit.code, ExitCode.Ok, run.exit.stderr)
       assert.strictEqual(run.completed!["outcome"], "no_changes")
       assert.strictEqual(run.completed!["summary"], "Nothing to do: the build is already green.")
@@ -150,7 +164,9 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
 
   it.effect("reports agent_failed with the log tail when the agent exits non-zero; pushes nothing", () =>
     Effect.gen(function*() {
-      const run = yield* runTask({ instruction: script("write half.txt done", "print step one went fine", "fail the tests do not compile") })
+      const run = yield* runTask({
+        instruction: script("write half.txt done", "print step one went fine", "fail the tests do not compile")
+      })
       assert.strictEqual(run.exit.code, ExitCode.AgentFailed)
       const completed = run.completed!
       assert.strictEqual(completed["outcome"], "agent_failed")
@@ -168,7 +184,9 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       const run = yield* runTask({
         deadlineInMs: 8_000,
         extra: { PORTER_KILL_GRACE_MS: "1000" },
-        instruction: script(`run sleep 300 & echo $! >> ${pids}; trap '' TERM; echo $$ >> ${pids}; while true; do sleep 0.2; done`)
+        instruction: script(
+          `run sleep 300 & echo $! >> ${pids}; trap '' TERM; echo $$ >> ${pids}; while true; do sleep 0.2; done`
+        )
       })
       assert.strictEqual(run.exit.code, ExitCode.DeadlineExceeded, run.exit.stdout + run.exit.stderr)
       const completed = run.completed!
@@ -236,7 +254,12 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       // Committed by the agent, then deleted: the tip is clean, the pushed history would not be.
       const inHistory = yield* runTask({
         extra: { ANTHROPIC_API_KEY: key },
-        instruction: script("run printf %s \"$ANTHROPIC_API_KEY\" > leak.txt", "commit add notes", "delete leak.txt", "write a.txt a")
+        instruction: script(
+          "run printf %s \"$ANTHROPIC_API_KEY\" > leak.txt",
+          "commit add notes",
+          "delete leak.txt",
+          "write a.txt a"
+        )
       })
       for (const run of [inFile, inHistory]) {
         assert.strictEqual(run.exit.code, ExitCode.Refused, run.exit.stdout)
@@ -291,7 +314,10 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       const { forge } = yield* Fixture
       const repo = yield* Effect.promise(() => forge.createRepo(`repo-${++repos}`))
       const main = forge.git(repo, ["rev-parse", "main"])
-      const run = yield* runTask({ repo, instruction: script("write a.txt a", "run git commit -qam x --allow-empty && git branch -f main HEAD") })
+      const run = yield* runTask({
+        repo,
+        instruction: script("write a.txt a", "run git commit -qam x --allow-empty && git branch -f main HEAD")
+      })
       assert.strictEqual(run.exit.code, ExitCode.Refused, run.exit.stdout)
       assert.strictEqual(run.completed!["outcome"], "error")
       assert.match(String(run.completed!["error"]), /moved the base branch main/)
@@ -323,7 +349,9 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       const repo = yield* Effect.promise(() => forge.createRepo(`repo-${++repos}`))
       const head = forge.git(repo, ["commit-tree", "main^{tree}", "-p", "main", "-m", "feature work"])
       forge.git(repo, ["update-ref", "refs/heads/feature/x", head])
-      const existing = yield* Effect.promise(() => forge.openPull(repo, { title: "Feature X", head: "feature/x", base: "main" }))
+      const existing = yield* Effect.promise(() =>
+        forge.openPull(repo, { title: "Feature X", head: "feature/x", base: "main" })
+      )
       const run = yield* runTask({
         repo,
         instruction: script("write review.txt addressed"),
@@ -355,7 +383,9 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       // Cancelled once the agent runs: every later callback is answered 409.
       let cancelled = false
       callbacks.answer(taskId, (callback) => {
-        if (callback.body.type === "heartbeat" && callback.body["step"] === "agent" && existsSync(pids)) cancelled = true
+        if (callback.body.type === "heartbeat" && callback.body["step"] === "agent" && existsSync(pids)) {
+          cancelled = true
+        }
         return cancelled ? 409 : 200
       })
       const run = yield* runTask({

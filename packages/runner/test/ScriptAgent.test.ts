@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { PromptBuilder } from "@porter/core"
-import { Result } from "effect"
 import { ScriptAgent } from "@porter/runner"
+import { Result } from "effect"
 
 describe("ScriptAgent", () => {
   it("takes the instruction out of the prompt's fence, whatever else the prompt holds", () => {
@@ -36,7 +36,16 @@ describe("ScriptAgent", () => {
     const parsed = ScriptAgent.parse(script!)
     assert.isTrue(Result.isSuccess(parsed))
     if (!Result.isSuccess(parsed)) return
-    assert.deepStrictEqual(parsed.success.map((s) => s._tag), ["Write", "Write", "Delete", "Run", "Print", "Sleep", "Commit", "Fail"])
+    assert.deepStrictEqual(parsed.success.map((s) => s._tag), [
+      "Write",
+      "Write",
+      "Delete",
+      "Run",
+      "Print",
+      "Sleep",
+      "Commit",
+      "Fail"
+    ])
     const [write, append] = parsed.success
     assert.deepInclude(write, { path: "src/a.txt", content: "hello\nworld\n", append: false })
     assert.deepInclude(append, { path: "notes.md", content: "line one\n  indented\n", append: true })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Redacted } from "effect"
 import { REDACTED, Scrubber } from "@porter/runner"
+import { Redacted } from "effect"
 
 const token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
 

@@ -2,7 +2,8 @@
 import { Event, type Ids, Repo } from "@porter/core"
 
 let counter = 0
-export const deliveryId = (): Ids.DeliveryId => `delivery-${Date.now().toString(36)}-${(++counter).toString(36)}` as Ids.DeliveryId
+export const deliveryId = (): Ids.DeliveryId =>
+  `delivery-${Date.now().toString(36)}-${(++counter).toString(36)}` as Ids.DeliveryId
 
 export const repo = (fullName = "octo-org/hello-world") => Repo.RepoRef.fromFullName(fullName)!
 

@@ -1,6 +1,6 @@
 /** SecretStore in memory: values kept as `Redacted`, listing returns names only; nothing is encrypted (rotation has nothing to do). */
-import { Effect, Layer, Option, Redacted, Ref } from "effect"
 import { SecretStore } from "@porter/core"
+import { Effect, Layer, Option, Redacted, Ref } from "effect"
 
 interface Entry {
   readonly scope: SecretStore.SecretScope
@@ -25,7 +25,8 @@ export const make = (
     return SecretStore.SecretStore.of({
       set: (scope, name, value) =>
         Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
-          Ref.update(entries, (map) => new Map(map).set(key(scope, name), { scope, name, value, updatedAt: now }))),
+          Ref.update(entries, (map) =>
+            new Map(map).set(key(scope, name), { scope, name, value, updatedAt: now }))),
       get,
       resolveAll: (names, chain) =>
         Effect.map(Ref.get(entries), (map) => {
@@ -41,7 +42,8 @@ export const make = (
           }
           return found
         }),
-      rotate: () => Effect.succeed({ rotated: 0, failed: 0, failures: [], currentKeyId: "none" }),
+      rotate: () =>
+        Effect.succeed({ rotated: 0, failed: 0, failures: [], currentKeyId: "none" }),
       resolve: (name, chain) =>
         Effect.map(Ref.get(entries), (map) => {
           for (const scope of SecretStore.chainScopes(chain)) {

@@ -2,8 +2,8 @@
  * TaskStore in memory. Same contract as the D1 store (conformance suite), so users can test their
  * bots without a database. Operations are atomic: each is one synchronous `Ref` update, audit lines included.
  */
-import { Effect, Layer, Option, Ref } from "effect"
 import { Errors, type Ids, Task, TaskStore } from "@porter/core"
+import { Effect, Layer, Option, Ref } from "effect"
 
 /** The `created` audit line's words, as the D1 trigger writes them. */
 const createdDetail = (task: Task.Task) => `${task.agent} for @${task.requestedBy.login} (delivery ${task.deliveryId})`
@@ -90,18 +90,25 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         if (limits !== undefined) {
           const active = [...s.tasks.values()].filter((t) => !t.isTerminal)
           const inRepo = active.filter((t) => matches(t, { repo: task.repo.fullName })).length
-          if (inRepo >= limits.perRepository) return { _tag: "OverLimit", scope: "repository", limit: limits.perRepository }
+          if (inRepo >= limits.perRepository) {
+            return { _tag: "OverLimit", scope: "repository", limit: limits.perRepository }
+          }
           const forUser = active.filter((t) => t.requestedBy.id === task.requestedBy.id).length
           if (forUser >= limits.perUser) return { _tag: "OverLimit", scope: "user", limit: limits.perUser }
         }
         s.tasks.set(task.id, task)
         record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "transition", to: task.state }))
-        record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "created", detail: createdDetail(task) }))
+        record(
+          s,
+          new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "created", detail: createdDetail(task) })
+        )
         return { _tag: "Created", task }
       }),
     get: (id) =>
-      Effect.flatMap(read((s) => s.tasks.get(id)), (task) =>
-        task ? Effect.succeed(task) : Effect.fail(new Errors.TaskNotFound({ taskId: id }))),
+      Effect.flatMap(
+        read((s) => s.tasks.get(id)),
+        (task) => task ? Effect.succeed(task) : Effect.fail(new Errors.TaskNotFound({ taskId: id }))
+      ),
     find: (id) => read((s) => Option.fromNullishOr(s.tasks.get(id))),
     transition,
     update: (id, patch, at, states = Task.ActiveStates) =>
@@ -128,7 +135,10 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         const next = new Task.Task({ ...task, state: "provisioning", dispatchAttempts: expected + 1, updatedAt: at })
         s.tasks.set(id, next)
         if (task.state !== "provisioning") {
-          record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: task.state, to: "provisioning" }))
+          record(
+            s,
+            new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: task.state, to: "provisioning" })
+          )
         }
         record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "dispatch", detail: `attempt ${expected + 1}` }))
         return Option.some(next)

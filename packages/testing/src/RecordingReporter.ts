@@ -3,8 +3,8 @@
  * edit history, reactions, labels), an IssueReader over seeded threads and pull requests, and
  * scriptable failures.
  */
-import { Context, Effect, Layer, Ref } from "effect"
 import { Errors, Event, IssueReader, type Repo, Reporter } from "@porter/core"
+import { Context, Effect, Layer, Ref } from "effect"
 
 export interface RecordedComment {
   readonly id: number
@@ -67,26 +67,34 @@ export const make = Effect.gen(function*() {
       const failure = s.failures.get(op)
       if (!failure || failure.times <= 0) return Effect.void
       failure.times--
-      return Effect.fail(new Errors.ReportError({ message: `injected ${op} failure (${failure.status})`, status: failure.status }))
+      return Effect.fail(
+        new Errors.ReportError({ message: `injected ${op} failure (${failure.status})`, status: failure.status })
+      )
     })
 
   const key = (issue: Repo.IssueRef) => issue.key
 
   const reporter = Reporter.Reporter.of({
     react: (issue, target, reaction) =>
-      Effect.andThen(guard("react"), Ref.update(state, (s) => {
-        const exists = s.reactions.some((r) =>
-          r.issue === key(issue) && r.target.commentId === target.commentId && r.reaction === reaction
-        )
-        if (!exists) s.reactions.push({ issue: key(issue), target, reaction })
-        return s
-      })),
+      Effect.andThen(
+        guard("react"),
+        Ref.update(state, (s) => {
+          const exists = s.reactions.some((r) =>
+            r.issue === key(issue) && r.target.commentId === target.commentId && r.reaction === reaction
+          )
+          if (!exists) s.reactions.push({ issue: key(issue), target, reaction })
+          return s
+        })
+      ),
     comment: (issue, body) =>
-      Effect.andThen(guard("comment"), Ref.modify(state, (s) => {
-        const id = s.nextId++
-        s.comments.push({ id, issue: key(issue), body, versions: [body] })
-        return [id, s]
-      })),
+      Effect.andThen(
+        guard("comment"),
+        Ref.modify(state, (s) => {
+          const id = s.nextId++
+          s.comments.push({ id, issue: key(issue), body, versions: [body] })
+          return [id, s]
+        })
+      ),
     editComment: (issue, commentId, body) =>
       Effect.andThen(
         guard("editComment"),
@@ -99,13 +107,16 @@ export const make = Effect.gen(function*() {
         })
       ),
     label: (issue, change) =>
-      Effect.andThen(guard("label"), Ref.update(state, (s) => {
-        const set = s.labels.get(key(issue)) ?? new Set<string>()
-        for (const l of change.remove) set.delete(l)
-        for (const l of change.add) set.add(l)
-        s.labels.set(key(issue), set)
-        return s
-      }))
+      Effect.andThen(
+        guard("label"),
+        Ref.update(state, (s) => {
+          const set = s.labels.get(key(issue)) ?? new Set<string>()
+          for (const l of change.remove) set.delete(l)
+          for (const l of change.add) set.add(l)
+          s.labels.set(key(issue), set)
+          return s
+        })
+      )
   })
 
   const reader = IssueReader.IssueReader.of({
@@ -113,16 +124,22 @@ export const make = Effect.gen(function*() {
       Effect.andThen(
         guard("issue"),
         Effect.map(Ref.get(state), (s) =>
-          s.issues.get(key(issue)) ?? new Event.IssueSnapshot({ title: `Issue #${issue.number}`, body: "", state: "open" }))
+          s.issues.get(key(issue)) ??
+            new Event.IssueSnapshot({ title: `Issue #${issue.number}`, body: "", state: "open" }))
       ),
     thread: (issue, limit) =>
-      Effect.andThen(guard("thread"), Effect.map(Ref.get(state), (s) => (s.threads.get(key(issue)) ?? []).slice(-limit))),
+      Effect.andThen(
+        guard("thread"),
+        Effect.map(Ref.get(state), (s) => (s.threads.get(key(issue)) ?? []).slice(-limit))
+      ),
     pullRequest: (repo, number) =>
       Effect.andThen(
         guard("pullRequest"),
         Effect.flatMap(Ref.get(state), (s) => {
           const pr = s.pulls.get(`${repo.fullName}#${number}`)
-          return pr ? Effect.succeed(pr) : Effect.fail(new Errors.ReportError({ message: `no pull request #${number}`, status: 404 }))
+          return pr
+            ? Effect.succeed(pr)
+            : Effect.fail(new Errors.ReportError({ message: `no pull request #${number}`, status: 404 }))
         })
       )
   })

@@ -2,7 +2,6 @@
  * Porter on in-memory layers, in one `Layer`: the whole flow for tests, with the controls
  * (`Machines`, `GitHubRecorder`) and the stores exposed. Swap any piece with `Layer.provide`.
  */
-import { Layer, Redacted } from "effect"
 import type { IssueReader, MachineProvisioner, Reporter, SecretStore, TaskStore } from "@porter/core"
 import {
   AgentCatalog,
@@ -18,6 +17,7 @@ import {
   TaskTokens,
   WebhookIntake
 } from "@porter/core"
+import { Layer, Redacted } from "effect"
 import * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
 import * as InMemorySecretStore from "./InMemorySecretStore.ts"
 import * as InMemoryTaskStore from "./InMemoryTaskStore.ts"

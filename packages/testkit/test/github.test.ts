@@ -18,11 +18,21 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
       assert.strictEqual(created.data.clone_url, `${emu.url}/${emu.admin.login}/hello.git`)
 
       const read = yield* call(() => admin.rest.repos.get({ owner: emu.admin.login, repo: "hello" }))
-      assert.deepStrictEqual(read.data.permissions, { admin: true, maintain: true, push: true, triage: true, pull: true })
+      assert.deepStrictEqual(read.data.permissions, {
+        admin: true,
+        maintain: true,
+        push: true,
+        triage: true,
+        pull: true
+      })
 
-      const branch = yield* call(() => admin.rest.repos.getBranch({ owner: emu.admin.login, repo: "hello", branch: "main" }))
+      const branch = yield* call(() =>
+        admin.rest.repos.getBranch({ owner: emu.admin.login, repo: "hello", branch: "main" })
+      )
       assert.strictEqual(branch.data.commit.commit.message, "Initial commit")
-      const commit = yield* call(() => admin.rest.repos.getCommit({ owner: emu.admin.login, repo: "hello", ref: "main" }))
+      const commit = yield* call(() =>
+        admin.rest.repos.getCommit({ owner: emu.admin.login, repo: "hello", ref: "main" })
+      )
       assert.strictEqual(commit.data.sha, branch.data.commit.sha)
       assert.deepStrictEqual(commit.data.files?.map((file) => [file.filename, file.status]), [["README.md", "added"]])
       const branches = yield* call(() => admin.rest.repos.listBranches({ owner: emu.admin.login, repo: "hello" }))
@@ -88,7 +98,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
         assert.strictEqual(comment.status, 201)
         ids.push(comment.data.id)
       }
-      const page = yield* call(() => admin.rest.issues.listComments({ owner, repo: "talk", issue_number: 1, per_page: 2 }))
+      const page = yield* call(() =>
+        admin.rest.issues.listComments({ owner, repo: "talk", issue_number: 1, per_page: 2 })
+      )
       assert.deepStrictEqual(page.data.map((comment) => comment.body), ["comment 0", "comment 1"])
       assert.match(page.headers.link ?? "", /page=2.*rel="next".*page=3.*rel="last"/)
       const everything = yield* call(() =>
@@ -128,17 +140,34 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
       const owner = emu.admin.login
       yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "react", auto_init: true }))
       yield* call(() => admin.rest.issues.create({ owner, repo: "react", title: "React to me" }))
-      const comment = yield* call(() => admin.rest.issues.createComment({ owner, repo: "react", issue_number: 1, body: "hi" }))
+      const comment = yield* call(() =>
+        admin.rest.issues.createComment({ owner, repo: "react", issue_number: 1, body: "hi" })
+      )
       const first = yield* call(() =>
-        admin.rest.reactions.createForIssueComment({ owner, repo: "react", comment_id: comment.data.id, content: "eyes" })
+        admin.rest.reactions.createForIssueComment({
+          owner,
+          repo: "react",
+          comment_id: comment.data.id,
+          content: "eyes"
+        })
       )
       const again = yield* call(() =>
-        admin.rest.reactions.createForIssueComment({ owner, repo: "react", comment_id: comment.data.id, content: "eyes" })
+        admin.rest.reactions.createForIssueComment({
+          owner,
+          repo: "react",
+          comment_id: comment.data.id,
+          content: "eyes"
+        })
       )
       assert.deepStrictEqual([first.status, again.status], [201, 200])
       assert.strictEqual(again.data.id, first.data.id)
       yield* call(() =>
-        admin.rest.reactions.createForIssueComment({ owner, repo: "react", comment_id: comment.data.id, content: "rocket" })
+        admin.rest.reactions.createForIssueComment({
+          owner,
+          repo: "react",
+          comment_id: comment.data.id,
+          content: "rocket"
+        })
       )
       const list = yield* call(() =>
         admin.rest.reactions.listForIssueComment({ owner, repo: "react", comment_id: comment.data.id })
@@ -148,7 +177,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
         admin.rest.reactions.listForIssueComment({ owner, repo: "react", comment_id: comment.data.id, content: "eyes" })
       )
       assert.strictEqual(eyes.data.length, 1)
-      const read = yield* call(() => admin.rest.issues.getComment({ owner, repo: "react", comment_id: comment.data.id }))
+      const read = yield* call(() =>
+        admin.rest.issues.getComment({ owner, repo: "react", comment_id: comment.data.id })
+      )
       assert.strictEqual(read.data.reactions?.total_count, 2)
       assert.strictEqual(read.data.reactions?.eyes, 1)
       const removed = yield* call(() =>
@@ -164,7 +195,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
         admin.rest.reactions.createForIssue({ owner, repo: "react", issue_number: 1, content: "+1" })
       )
       assert.strictEqual(onIssue.status, 201)
-      const issueReactions = yield* call(() => admin.rest.reactions.listForIssue({ owner, repo: "react", issue_number: 1 }))
+      const issueReactions = yield* call(() =>
+        admin.rest.reactions.listForIssue({ owner, repo: "react", issue_number: 1 })
+      )
       assert.deepStrictEqual(issueReactions.data.map((reaction) => reaction.content), ["+1"])
       const createReaction: string = "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"
       const bad = yield* statusOf(() =>
@@ -209,7 +242,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
         admin.rest.issues.createLabel({ owner, repo: "labels", name: "porter:done", color: "0e8a16" })
       )
       assert.strictEqual(repoLabel.status, 201)
-      const repoLabels = yield* call(() => admin.rest.issues.listLabelsForRepo({ owner, repo: "labels", per_page: 100 }))
+      const repoLabels = yield* call(() =>
+        admin.rest.issues.listLabelsForRepo({ owner, repo: "labels", per_page: 100 })
+      )
       assert.isTrue(repoLabels.data.some((label) => label.name === "porter:done"))
       const cleared = yield* call(() => admin.rest.issues.removeAllLabels({ owner, repo: "labels", issue_number: 1 }))
       assert.strictEqual(cleared.status, 204)
@@ -259,7 +294,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
       assert.strictEqual(nobody.status, 404)
       const check = yield* call(() => admin.rest.repos.checkCollaborator({ owner, repo: "team", username: "wes" }))
       assert.strictEqual(check.status, 204)
-      const notOne = yield* statusOf(() => admin.rest.repos.checkCollaborator({ owner, repo: "team", username: "stan" }))
+      const notOne = yield* statusOf(() =>
+        admin.rest.repos.checkCollaborator({ owner, repo: "team", username: "stan" })
+      )
       assert.strictEqual(notOne.status, 404)
       const list = yield* call(() => admin.rest.repos.listCollaborators({ owner, repo: "team" }))
       assert.deepStrictEqual(list.data.map((person) => person.login).sort(), [owner, "mia", "rea", "wes"].sort())
@@ -306,9 +343,13 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
         asEve.rest.issues.createComment({ owner, repo: "open", issue_number: 1, body: "me too" })
       )
       assert.strictEqual(comment.data.author_association, "NONE")
-      const label = yield* statusOf(() => asEve.rest.issues.addLabels({ owner, repo: "open", issue_number: 1, labels: ["x"] }))
+      const label = yield* statusOf(() =>
+        asEve.rest.issues.addLabels({ owner, repo: "open", issue_number: 1, labels: ["x"] })
+      )
       assert.strictEqual(label.status, 403)
-      const close = yield* statusOf(() => asEve.rest.issues.update({ owner, repo: "open", issue_number: 1, state: "closed" }))
+      const close = yield* statusOf(() =>
+        asEve.rest.issues.update({ owner, repo: "open", issue_number: 1, state: "closed" })
+      )
       assert.strictEqual(close.status, 403)
       const editOthers = yield* statusOf(() => {
         return admin.rest.issues.createComment({ owner, repo: "open", issue_number: 1, body: "owner says" }).then((
@@ -346,7 +387,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator REST", (it) =>
         })
       )
       assert.strictEqual(org.status, 201)
-      const repo = yield* call(() => octokit(emu, user.token).rest.repos.createInOrg({ org: "octo-org", name: "tools" }))
+      const repo = yield* call(() =>
+        octokit(emu, user.token).rest.repos.createInOrg({ org: "octo-org", name: "tools" })
+      )
       assert.strictEqual(repo.data.owner.login, "octo-org")
       const outsider = yield* call(() => emu.createUser("outsider"))
       const refused = yield* statusOf(() =>

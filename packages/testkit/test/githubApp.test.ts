@@ -38,7 +38,10 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
       const emu = yield* Emu
       const key = emu.app.privateKeyPkcs1
       const now = Math.floor(Date.now() / 1000)
-      const foreign = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" })
+      const foreign = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
+        type: "pkcs1",
+        format: "pem"
+      })
       const cases = {
         expired: appJwt(key, { iss: emu.app.id, iat: now - 700, exp: now - 100 }),
         tooLong: appJwt(key, { iss: emu.app.id, iat: now, exp: now + 3600 }),
@@ -90,11 +93,15 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
       const emu = yield* Emu
       const app = octokit(emu, appJwt(emu.app.privateKeyPkcs1, { iss: emu.app.id }))
       const erin = yield* call(() => emu.createUser("erin"))
-      yield* call(() => octokit(emu, erin.token).rest.repos.createForAuthenticatedUser({ name: "alpha", private: true }))
+      yield* call(() =>
+        octokit(emu, erin.token).rest.repos.createForAuthenticatedUser({ name: "alpha", private: true })
+      )
       yield* call(() => octokit(emu, erin.token).rest.repos.createForAuthenticatedUser({ name: "beta", private: true }))
       const installation = yield* call(() => app.rest.apps.getUserInstallation({ username: "erin" }))
       const before = Date.now()
-      const minted = yield* call(() => app.rest.apps.createInstallationAccessToken({ installation_id: installation.data.id }))
+      const minted = yield* call(() =>
+        app.rest.apps.createInstallationAccessToken({ installation_id: installation.data.id })
+      )
       assert.strictEqual(minted.status, 201)
       assert.match(minted.data.token, /^ghs_\w{36}$/)
       // `expires_at` has whole seconds; the request itself takes a little time.
@@ -144,7 +151,9 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
         assert.strictEqual(own.data.name, "task")
         const hidden = yield* statusOf(() => bot.rest.repos.get({ owner: "finn", repo: "other" }))
         assert.strictEqual(hidden.status, 404)
-        const publicRead = yield* call(() => bot.rest.issues.get({ owner: "finn", repo: "public-other", issue_number: 1 }))
+        const publicRead = yield* call(() =>
+          bot.rest.issues.get({ owner: "finn", repo: "public-other", issue_number: 1 })
+        )
         assert.strictEqual(publicRead.data.title, "Open to all")
         const publicWrite = yield* statusOf(() =>
           bot.rest.issues.createComment({ owner: "finn", repo: "public-other", issue_number: 1, body: "hi" })
@@ -164,7 +173,9 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
       const emu = yield* Emu
       const app = octokit(emu, appJwt(emu.app.privateKeyPkcs1, { iss: emu.app.id }))
       const gus = yield* call(() => emu.createUser("gus"))
-      yield* call(() => octokit(emu, gus.token).rest.repos.createForAuthenticatedUser({ name: "perm", auto_init: true }))
+      yield* call(() =>
+        octokit(emu, gus.token).rest.repos.createForAuthenticatedUser({ name: "perm", auto_init: true })
+      )
       yield* call(() => octokit(emu, gus.token).rest.issues.create({ owner: "gus", repo: "perm", title: "Read me" }))
       const installation = yield* call(() => app.rest.apps.getUserInstallation({ username: "gus" }))
       const readOnly = yield* call(() =>
@@ -209,7 +220,12 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
       assert.strictEqual(comment.data.user?.id, emu.app.botId)
       assert.strictEqual(comment.data.performed_via_github_app?.id, emu.app.id)
       const reaction = yield* call(() =>
-        bot.rest.reactions.createForIssueComment({ owner: "hal", repo: "bot", comment_id: comment.data.id, content: "eyes" })
+        bot.rest.reactions.createForIssueComment({
+          owner: "hal",
+          repo: "bot",
+          comment_id: comment.data.id,
+          content: "eyes"
+        })
       )
       assert.strictEqual(reaction.data.user?.login, "porter-test[bot]")
 

@@ -4,7 +4,18 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { writeFile } from "node:fs/promises"
 import * as path from "node:path"
-import { call, cloneUrl, Emu, EmuLayer, git, gitOk, installationToken, octokit, statusOf, tempDir } from "./githubSupport.ts"
+import {
+  call,
+  cloneUrl,
+  Emu,
+  EmuLayer,
+  git,
+  gitOk,
+  installationToken,
+  octokit,
+  statusOf,
+  tempDir
+} from "./githubSupport.ts"
 
 /** Clones `fullName` into `dir/name`, commits `files` on a new `branch`, pushes it; returns the commit. */
 const pushBranch = (
@@ -64,7 +75,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       const emu = yield* Emu
       const dir = yield* tempDir
       const admin = octokit(emu, emu.admin.token)
-      yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "guarded", private: true, auto_init: true }))
+      yield* call(() =>
+        admin.rest.repos.createForAuthenticatedUser({ name: "guarded", private: true, auto_init: true })
+      )
       const refs = yield* call(() =>
         fetch(`${emu.url}/${emu.admin.login}/guarded.git/info/refs?service=git-upload-pack`, {
           headers: { authorization: `Basic ${Buffer.from("x-access-token:ghp_wrong").toString("base64")}` }
@@ -72,13 +85,21 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       )
       assert.strictEqual(refs.status, 401)
       assert.match(refs.headers.get("www-authenticate") ?? "", /^Basic/)
-      const anonymous = yield* call(() => fetch(`${emu.url}/${emu.admin.login}/guarded.git/info/refs?service=git-upload-pack`))
+      const anonymous = yield* call(() =>
+        fetch(`${emu.url}/${emu.admin.login}/guarded.git/info/refs?service=git-upload-pack`)
+      )
       assert.strictEqual(anonymous.status, 401)
 
       const clone = yield* git(dir, "clone", cloneUrl(emu, `${emu.admin.login}/guarded`, "ghp_wrong"), "x")
       assert.notStrictEqual(clone.code, 0)
       assert.match(clone.stderr, /Authentication failed|could not read Username|401/)
-      const good = yield* git(dir, "clone", "--quiet", cloneUrl(emu, `${emu.admin.login}/guarded`, emu.admin.token), "y")
+      const good = yield* git(
+        dir,
+        "clone",
+        "--quiet",
+        cloneUrl(emu, `${emu.admin.login}/guarded`, emu.admin.token),
+        "y"
+      )
       assert.strictEqual(good.code, 0, good.stderr)
     })))
 
@@ -87,11 +108,18 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       const emu = yield* Emu
       const dir = yield* tempDir
       const admin = octokit(emu, emu.admin.token)
-      yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "readonly", private: true, auto_init: true }))
+      yield* call(() =>
+        admin.rest.repos.createForAuthenticatedUser({ name: "readonly", private: true, auto_init: true })
+      )
       const reader = yield* call(() => emu.createUser("reader"))
       const stranger = yield* call(() => emu.createUser("stranger"))
       yield* call(() =>
-        admin.rest.repos.addCollaborator({ owner: emu.admin.login, repo: "readonly", username: "reader", permission: "pull" })
+        admin.rest.repos.addCollaborator({
+          owner: emu.admin.login,
+          repo: "readonly",
+          username: "reader",
+          permission: "pull"
+        })
       )
       const full = `${emu.admin.login}/readonly`
       yield* gitOk(dir, "clone", "--quiet", cloneUrl(emu, full, reader.token), "r")
@@ -114,7 +142,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       const emu = yield* Emu
       const dir = yield* tempDir
       const admin = octokit(emu, emu.admin.token)
-      yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "botrepo", private: true, auto_init: true }))
+      yield* call(() =>
+        admin.rest.repos.createForAuthenticatedUser({ name: "botrepo", private: true, auto_init: true })
+      )
       yield* call(() => admin.rest.repos.createForAuthenticatedUser({ name: "elsewhere", auto_init: true }))
       const token = yield* installationToken(emu, emu.admin.login, ["botrepo"])
       yield* pushBranch(cloneUrl(emu, `${emu.admin.login}/botrepo`, token), dir, "porter/task-1", { "a.txt": "a\n" })
@@ -177,7 +207,14 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       const bot = octokit(emu, token)
 
       const created = yield* call(() =>
-        bot.rest.pulls.create({ owner, repo: "prs", head: "porter/fix-1", base: "main", title: "Fix", body: "Closes #1" })
+        bot.rest.pulls.create({
+          owner,
+          repo: "prs",
+          head: "porter/fix-1",
+          base: "main",
+          title: "Fix",
+          body: "Closes #1"
+        })
       )
       assert.strictEqual(created.status, 201)
       assert.strictEqual(created.data.user.login, emu.app.botLogin)
@@ -218,12 +255,20 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       )
       assert.match(patch.data as unknown as string, /Subject: \[PATCH\] Fix the thing/)
 
-      const files = yield* call(() => admin.rest.pulls.listFiles({ owner, repo: "prs", pull_number: created.data.number }))
-      assert.deepStrictEqual(files.data.map((file) => [file.filename, file.status, file.additions]), [["fix.txt", "added", 3]])
+      const files = yield* call(() =>
+        admin.rest.pulls.listFiles({ owner, repo: "prs", pull_number: created.data.number })
+      )
+      assert.deepStrictEqual(files.data.map((file) => [file.filename, file.status, file.additions]), [[
+        "fix.txt",
+        "added",
+        3
+      ]])
       assert.strictEqual(files.data[0]!.patch, "@@ -0,0 +1,3 @@\n+one\n+two\n+three")
 
       // As an issue, the pull request carries `pull_request`.
-      const asIssue = yield* call(() => admin.rest.issues.get({ owner, repo: "prs", issue_number: created.data.number }))
+      const asIssue = yield* call(() =>
+        admin.rest.issues.get({ owner, repo: "prs", issue_number: created.data.number })
+      )
       assert.strictEqual(asIssue.data.pull_request?.url, created.data.url)
 
       const review = yield* call(() =>
@@ -266,7 +311,9 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
         admin.rest.pulls.listReviewComments({ owner, repo: "prs", pull_number: created.data.number })
       )
       assert.deepStrictEqual(comments.data.map((comment) => comment.body), ["@porter claude handle two", "On it"])
-      const one = yield* call(() => admin.rest.pulls.getReviewComment({ owner, repo: "prs", comment_id: review.data.id }))
+      const one = yield* call(() =>
+        admin.rest.pulls.getReviewComment({ owner, repo: "prs", comment_id: review.data.id })
+      )
       assert.strictEqual(one.data.path, "fix.txt")
       const eyes = yield* call(() =>
         bot.rest.reactions.createForPullRequestReviewComment({
@@ -293,9 +340,19 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator git smart HTTP
       assert.strictEqual(moved.data.commits, 2)
 
       const closed = yield* call(() =>
-        admin.rest.pulls.update({ owner, repo: "prs", pull_number: created.data.number, state: "closed", title: "Fix (done)" })
+        admin.rest.pulls.update({
+          owner,
+          repo: "prs",
+          pull_number: created.data.number,
+          state: "closed",
+          title: "Fix (done)"
+        })
       )
-      assert.deepStrictEqual([closed.data.state, closed.data.title, closed.data.merged], ["closed", "Fix (done)", false])
+      assert.deepStrictEqual([closed.data.state, closed.data.title, closed.data.merged], [
+        "closed",
+        "Fix (done)",
+        false
+      ])
       const open = yield* call(() => admin.rest.pulls.list({ owner, repo: "prs" }))
       assert.deepStrictEqual(open.data, [])
     })))

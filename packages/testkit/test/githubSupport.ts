@@ -51,7 +51,10 @@ const fixNullable = (node: unknown): void => {
  *   the single-installation operations say `anyOf`, which is what GitHub sends.
  */
 const patchKnownDefects = (spec: {
-  paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>
+  paths: Record<
+    string,
+    Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+  >
 }) => {
   const list = spec.paths["/app/installations"]?.["get"]?.responses?.["200"]?.content?.["application/json"]?.schema as
     | { items?: { properties?: Record<string, unknown> } }
@@ -87,7 +90,10 @@ export const openApi = (): OpenApi => {
     "generated/api.github.com.json"
   )
   const spec = JSON.parse(readFileSync(file, "utf8")) as {
-    paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>
+    paths: Record<
+      string,
+      Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+    >
     components: { schemas: Record<string, unknown> }
   }
   patchKnownDefects(spec)
@@ -103,8 +109,7 @@ export const openApi = (): OpenApi => {
     if (!cache.has(key)) cache.set(key, make())
     return cache.get(key)
   }
-  const describe = (validate: ValidateFunction) =>
-    ajv.errorsText(validate.errors?.slice(0, 40), { separator: "\n  " })
+  const describe = (validate: ValidateFunction) => ajv.errorsText(validate.errors?.slice(0, 40), { separator: "\n  " })
   const matchers = Object.keys(spec.paths).map((template) => ({
     template,
     regex: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\\?\{\w+\\?\}/g, "[^/]+")}$`),
@@ -128,15 +133,29 @@ export const openApi = (): OpenApi => {
       if (!response || !contentType || response.content?.[contentType]?.schema === undefined) return undefined
       const validate = compile(`${method} ${template} ${status}`, () =>
         ajv.compile({
-          $ref: pointer("paths", template, method.toLowerCase(), "responses", String(status), "content", contentType, "schema")
+          $ref: pointer(
+            "paths",
+            template,
+            method.toLowerCase(),
+            "responses",
+            String(status),
+            "content",
+            contentType,
+            "schema"
+          )
         }))!
       validated.add(`${method.toUpperCase()} ${template}`)
       return validate(body) ? undefined : `${method} ${template} → ${status}:\n  ${describe(validate)}`
     },
     webhook: (event, action, payload) => {
       const name = `webhook-${event.replace(/_/g, "-")}${action ? `-${action.replace(/_/g, "-")}` : ""}`
-      const validate = compile(name, () =>
-        spec.components.schemas[name] === undefined ? undefined : ajv.compile({ $ref: pointer("components", "schemas", name) }))
+      const validate = compile(
+        name,
+        () =>
+          spec.components.schemas[name] === undefined
+            ? undefined
+            : ajv.compile({ $ref: pointer("components", "schemas", name) })
+      )
       if (!validate) return `no webhook schema ${name}`
       return validate(payload) ? undefined : `${name}:\n  ${describe(validate)}`
     }
@@ -235,7 +254,12 @@ export const gitOk = (cwd: string, ...args: ReadonlyArray<string>) =>
       : Effect.die(new Error(`git ${args.join(" ")} failed (${result.code}):\n${result.stderr}`)))
 
 /** `http://x-access-token:<token>@127.0.0.1:PORT/owner/repo.git` */
-export const cloneUrl = (emulator: GitHubEmulator.Emulator, fullName: string, token?: string, user = "x-access-token") => {
+export const cloneUrl = (
+  emulator: GitHubEmulator.Emulator,
+  fullName: string,
+  token?: string,
+  user = "x-access-token"
+) => {
   const url = new URL(`${emulator.url}/${fullName}.git`)
   if (token !== undefined) {
     url.username = user

@@ -89,14 +89,20 @@ const payloadOf = (received: Received): unknown => JSON.parse(received.body)
 
 /** `value.k1.k2…` of a JSON value, `undefined` when absent. */
 const at = (value: unknown, ...keys: ReadonlyArray<string>): unknown =>
-  keys.reduce<unknown>((current, key) =>
-    typeof current === "object" && current !== null ? (current as Record<string, unknown>)[key] : undefined, value)
+  keys.reduce<unknown>(
+    (current, key) =>
+      typeof current === "object" && current !== null ? (current as Record<string, unknown>)[key] : undefined,
+    value
+  )
 
 /** Every payload must match GitHub's webhook schema for its event and action. */
 const assertSchemas = (deliveries: ReadonlyArray<{ event: string; action?: string | undefined; payload: unknown }>) => {
   const spec = openApi()
   for (const delivery of deliveries) {
-    assert.isUndefined(spec.webhook(delivery.event, delivery.action, delivery.payload), `${delivery.event}.${delivery.action}`)
+    assert.isUndefined(
+      spec.webhook(delivery.event, delivery.action, delivery.payload),
+      `${delivery.event}.${delivery.action}`
+    )
   }
 }
 
@@ -121,7 +127,10 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       assert.strictEqual(hook.received.length, 2)
       const sent = hook.received[1]!
       assert.strictEqual(sent.headers["x-github-event"], "issue_comment")
-      assert.match(String(sent.headers["x-github-delivery"]), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+      assert.match(
+        String(sent.headers["x-github-delivery"]),
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+      )
       assert.strictEqual(sent.headers["x-github-delivery"], deliveries[1]!.id)
       assert.match(String(sent.headers["user-agent"]), /^GitHub-Hookshot\//)
       assert.strictEqual(sent.headers["content-type"], "application/json")
@@ -170,13 +179,24 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       yield* call(() => admin.rest.issues.create({ owner: "hook-org", repo: "events", title: "Task" }))
       const bot = octokit(emu, yield* installationToken(emu, "hook-org", ["events"]))
       const pr = yield* call(() =>
-        bot.rest.pulls.create({ owner: "hook-org", repo: "events", head: "porter/task", base: "main", title: "Task PR" })
+        bot.rest.pulls.create({
+          owner: "hook-org",
+          repo: "events",
+          head: "porter/task",
+          base: "main",
+          title: "Task PR"
+        })
       )
       const status = yield* call(() =>
         bot.rest.issues.createComment({ owner: "hook-org", repo: "events", issue_number: 1, body: "Queued" })
       )
       yield* call(() =>
-        bot.rest.issues.updateComment({ owner: "hook-org", repo: "events", comment_id: status.data.id, body: "Running" })
+        bot.rest.issues.updateComment({
+          owner: "hook-org",
+          repo: "events",
+          comment_id: status.data.id,
+          body: "Running"
+        })
       )
       yield* call(() =>
         admin.rest.issues.createComment({
@@ -200,7 +220,9 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       yield* call(() =>
         bot.rest.issues.addLabels({ owner: "hook-org", repo: "events", issue_number: 1, labels: ["porter:running"] })
       )
-      yield* call(() => admin.rest.issues.update({ owner: "hook-org", repo: "events", issue_number: 1, state: "closed" }))
+      yield* call(() =>
+        admin.rest.issues.update({ owner: "hook-org", repo: "events", issue_number: 1, state: "closed" })
+      )
       yield* call(() =>
         admin.rest.pulls.update({ owner: "hook-org", repo: "events", pull_number: pr.data.number, state: "closed" })
       )
@@ -251,7 +273,9 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       // The first delivery (issues.opened) is held by the receiver; the API keeps answering meanwhile.
       yield* call(() => hook.arrived(1))
       for (const body of ["one", "two", "three"]) {
-        const created = yield* call(() => admin.rest.issues.createComment({ owner, repo: "ordered", issue_number: 1, body }))
+        const created = yield* call(() =>
+          admin.rest.issues.createComment({ owner, repo: "ordered", issue_number: 1, body })
+        )
         assert.strictEqual(created.status, 201)
       }
       assert.strictEqual(hook.received.length, 1)
@@ -284,15 +308,21 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       assert.strictEqual(second!.body, first!.body)
       assert.strictEqual(second!.headers["x-hub-signature-256"], first!.headers["x-hub-signature-256"])
       const attempts = (yield* call(() => emu.deliveries())).filter((delivery) => delivery.id === failed!.id)
-      assert.deepStrictEqual(attempts.map((attempt) => [attempt.status, attempt.redelivery]), [[500, false], [200, true]])
+      assert.deepStrictEqual(attempts.map((attempt) => [attempt.status, attempt.redelivery]), [[500, false], [
+        200,
+        true
+      ]])
 
       // The App's own delivery API (JWT): newest first, one attempt in detail, redelivery answered 202.
       const app = octokit(emu, appJwt(emu.app.privateKeyPkcs1, { iss: emu.app.id }))
       const listed = yield* call(() => app.rest.apps.listWebhookDeliveries({ per_page: 2 }))
-      assert.deepStrictEqual(listed.data.map((delivery) => [delivery.guid, delivery.status_code, delivery.redelivery]), [
-        [failed!.id, 200, true],
-        [failed!.id, 500, false]
-      ])
+      assert.deepStrictEqual(
+        listed.data.map((delivery) => [delivery.guid, delivery.status_code, delivery.redelivery]),
+        [
+          [failed!.id, 200, true],
+          [failed!.id, 500, false]
+        ]
+      )
       assert.strictEqual(listed.data[1]!.status, "Invalid HTTP Response: 500")
       const detail = yield* call(() => app.rest.apps.getWebhookDelivery({ delivery_id: listed.data[1]!.id }))
       assert.strictEqual(detail.data.request.headers?.["x-github-event"], "issues")
@@ -329,7 +359,9 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       assert.isUndefined(unsent.status)
 
       // Nothing listens on the discard port.
-      yield* call(() => emu.setWebhook("http://127.0.0.1:9/webhooks"))
+      yield* call(() =>
+        emu.setWebhook("http://127.0.0.1:9/webhooks")
+      )
       yield* call(() => admin.rest.issues.create({ owner, repo: "nowhere", title: "Unreachable" }))
       const last = (yield* call(() => emu.deliveries())).at(-1)!
       assert.isUndefined(last.status)
@@ -339,7 +371,9 @@ layer(EmuLayer({ webhookSecret: SECRET }), { excludeTestServices: true })("GitHu
       const hook = yield* receiver()
       yield* call(() => emu.setWebhook(hook.url))
       const resent = (yield* call(() =>
-        fetch(`${emu.url}/_emulator/deliveries/${unsent.id}/redeliver`, { method: "POST" }).then((response) => response.json())
+        fetch(`${emu.url}/_emulator/deliveries/${unsent.id}/redeliver`, { method: "POST" }).then((response) =>
+          response.json()
+        )
       )) as { id: string; status: number; redelivery: boolean }
       assert.deepStrictEqual([resent.id, resent.status, resent.redelivery], [unsent.id, 200, true])
       assert.strictEqual(hook.received[0]!.headers["x-github-delivery"], unsent.id)

@@ -2,8 +2,8 @@
 // saying why, when no daemon answers; CI starts dockerd). The test image is built here, offline: the host's `sh`,
 // `sleep` and `env` with their libraries, imported through the Engine API (the server itself never pulls images).
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
 import { type Server, start } from "@porter/testkit/fly"
+import { Context, Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import { readFileSync, realpathSync, statSync } from "node:fs"
 import { request } from "node:http"
@@ -14,7 +14,12 @@ const IMAGE = "porter-machines-test:1"
 /** One request to the Docker Engine API over its unix socket. */
 const docker = (method: string, path: string, body?: Uint8Array) =>
   new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request({ socketPath: SOCKET, method, path, headers: body ? { "content-type": "application/x-tar" } : {} }, (res) => {
+    const req = request({
+      socketPath: SOCKET,
+      method,
+      path,
+      headers: body ? { "content-type": "application/x-tar" } : {}
+    }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))

@@ -1,7 +1,14 @@
 // The local machines server on its own: Fly's wire behaviour, machine processes, faults.
 import { assert, describe, it, layer } from "@effect/vitest"
+import {
+  fakeMachineCommand,
+  type MachineView,
+  runnerCommand,
+  type Server,
+  start,
+  startPromise
+} from "@porter/testkit/fly"
 import { Context, Effect, Layer } from "effect"
-import { fakeMachineCommand, type MachineView, runnerCommand, type Server, start, startPromise } from "@porter/testkit/fly"
 
 class Local extends Context.Service<Local, Server>()("test/LocalMachines") {}
 
@@ -100,7 +107,9 @@ describe("local machines server", () => {
 
       it.effect("creates machines that answer like Fly's, and lists them with Fly's filters", () =>
         Effect.gen(function*() {
-          const machine = yield* create({ FAKE_MACHINE: "sleep" }, { metadata: { porter: "1", porter_task_id: "t-list" } })
+          const machine = yield* create({ FAKE_MACHINE: "sleep" }, {
+            metadata: { porter: "1", porter_task_id: "t-list" }
+          })
           assert.match(machine.id, /^[0-9a-f]{14}$/)
           assert.strictEqual(machine.state, "created")
           assert.strictEqual(machine["region"], "local")
@@ -113,7 +122,10 @@ describe("local machines server", () => {
             labels: {}
           })
           assert.isFalse(Number.isNaN(Date.parse(machine["created_at"] as string)))
-          assert.deepStrictEqual((machine["config"] as { metadata: unknown }).metadata, { porter: "1", porter_task_id: "t-list" })
+          assert.deepStrictEqual((machine["config"] as { metadata: unknown }).metadata, {
+            porter: "1",
+            porter_task_id: "t-list"
+          })
 
           const waited = yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=started&timeout=20`)
           assert.strictEqual(waited.status, 200)
@@ -122,8 +134,14 @@ describe("local machines server", () => {
           assert.strictEqual(shown.body.state, "started")
 
           const ids = (answer: Answer) => (answer.body as Array<{ id: string }>).map((m) => m.id)
-          assert.deepStrictEqual(ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=t-list")), [machine.id])
-          assert.deepStrictEqual(ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=other")), [])
+          assert.deepStrictEqual(
+            ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=t-list")),
+            [machine.id]
+          )
+          assert.deepStrictEqual(
+            ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=other")),
+            []
+          )
           assert.include(ids(yield* call("GET", "/apps/porter-local/machines?state=started,stopped")), machine.id)
           assert.notInclude(ids(yield* call("GET", "/apps/porter-local/machines?state=stopped")), machine.id)
           assert.deepStrictEqual(ids(yield* call("GET", "/apps/other-app/machines")), [])
@@ -134,16 +152,28 @@ describe("local machines server", () => {
           const logs = yield* call("GET", `/apps/porter-local/machines/${machine.id}/logs`)
           assert.include(logs.body, "fake machine stderr line")
 
-          assert.strictEqual((yield* call("DELETE", `/apps/porter-local/machines/${machine.id}`)).status, 412, "running: needs force")
-          assert.deepStrictEqual((yield* call("DELETE", `/apps/porter-local/machines/${machine.id}?force=true`)).body, { ok: true })
+          assert.strictEqual(
+            (yield* call("DELETE", `/apps/porter-local/machines/${machine.id}`)).status,
+            412,
+            "running: needs force"
+          )
+          assert.deepStrictEqual((yield* call("DELETE", `/apps/porter-local/machines/${machine.id}?force=true`)).body, {
+            ok: true
+          })
           yield* waitFor(machine.id, "destroyed")
-          assert.deepStrictEqual(ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=t-list")), [])
+          assert.deepStrictEqual(
+            ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=t-list")),
+            []
+          )
           assert.deepStrictEqual(
             ids(yield* call("GET", "/apps/porter-local/machines?metadata.porter_task_id=t-list&include_deleted=true")),
             [machine.id]
           )
           assert.strictEqual((yield* call("GET", `/apps/porter-local/machines/${machine.id}`)).body.state, "destroyed")
-          assert.strictEqual((yield* call("DELETE", `/apps/porter-local/machines/${machine.id}?force=true`)).status, 404)
+          assert.strictEqual(
+            (yield* call("DELETE", `/apps/porter-local/machines/${machine.id}?force=true`)).status,
+            404
+          )
         }))
 
       it.effect("answers unknown apps and machines with Fly's 404s", () =>
@@ -222,7 +252,11 @@ describe("local machines server", () => {
           assert.deepStrictEqual(restarted.body, { previous_state: "stopped" })
           yield* waitFor(kept.id, "stopped")
           assert.strictEqual(server.machine(kept.id)!.events.filter((e) => e.type === "exit").length, 2)
-          assert.strictEqual((yield* call("DELETE", `/apps/porter-local/machines/${kept.id}`)).status, 200, "stopped: no force needed")
+          assert.strictEqual(
+            (yield* call("DELETE", `/apps/porter-local/machines/${kept.id}`)).status,
+            200,
+            "stopped: no force needed"
+          )
 
           const gone = yield* create({ FAKE_MACHINE: "exit:0" })
           yield* waitFor(gone.id, "destroyed")
@@ -234,7 +268,10 @@ describe("local machines server", () => {
           const server = yield* Local
           const machine = yield* create({ FAKE_MACHINE: "ignore-term" })
           yield* logged(machine.id, "mode=ignore-term")
-          const stopped = yield* call("POST", `/apps/porter-local/machines/${machine.id}/stop`, { signal: "SIGTERM", timeout: "1s" })
+          const stopped = yield* call("POST", `/apps/porter-local/machines/${machine.id}/stop`, {
+            signal: "SIGTERM",
+            timeout: "1s"
+          })
           assert.deepStrictEqual(stopped.body, { ok: true })
           yield* waitFor(machine.id, "destroyed")
           assert.include(server.logs(machine.id), "ignoring SIGTERM")
@@ -247,10 +284,19 @@ describe("local machines server", () => {
           yield* waitFor(machine.id, "started")
           const late = yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=stopped&timeout=1`)
           assert.strictEqual(late.status, 408)
-          assert.strictEqual((yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=running`)).status, 400)
-          assert.strictEqual((yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=settled`)).status, 200)
+          assert.strictEqual(
+            (yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=running`)).status,
+            400
+          )
+          assert.strictEqual(
+            (yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=settled`)).status,
+            200
+          )
           yield* call("DELETE", `/apps/porter-local/machines/${machine.id}?force=true`)
-          const destroyed = yield* call("GET", `/apps/porter-local/machines/${machine.id}/wait?state=destroyed&timeout=20`)
+          const destroyed = yield* call(
+            "GET",
+            `/apps/porter-local/machines/${machine.id}/wait?state=destroyed&timeout=20`
+          )
           assert.strictEqual(destroyed.body.state, "destroyed")
         }))
     }
@@ -259,71 +305,75 @@ describe("local machines server", () => {
   layer(Layer.effect(Local, start({ command: fakeMachineCommand() })), { timeout: 60_000, excludeTestServices: true })(
     "faults",
     (it) => {
-    it.effect("429 bursts carry Retry-After and are used up", () =>
-      Effect.gen(function*() {
-        const server = yield* Local
-        server.faults.rateLimit({ count: 2, retryAfterSeconds: 3, op: "list" })
-        const first = yield* call("GET", "/apps/porter-local/machines")
-        assert.strictEqual(first.status, 429)
-        assert.strictEqual(first.headers.get("retry-after"), "3")
-        assert.strictEqual(first.body.error, "rate limit exceeded")
-        assert.strictEqual((yield* call("GET", "/apps/porter-local/machines/00000000000000")).status, 404, "other ops pass")
-        assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 429)
-        assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 200)
-        assert.strictEqual(server.faults.pending(), 0)
-      }))
+      it.effect("429 bursts carry Retry-After and are used up", () =>
+        Effect.gen(function*() {
+          const server = yield* Local
+          server.faults.rateLimit({ count: 2, retryAfterSeconds: 3, op: "list" })
+          const first = yield* call("GET", "/apps/porter-local/machines")
+          assert.strictEqual(first.status, 429)
+          assert.strictEqual(first.headers.get("retry-after"), "3")
+          assert.strictEqual(first.body.error, "rate limit exceeded")
+          assert.strictEqual(
+            (yield* call("GET", "/apps/porter-local/machines/00000000000000")).status,
+            404,
+            "other ops pass"
+          )
+          assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 429)
+          assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 200)
+          assert.strictEqual(server.faults.pending(), 0)
+        }))
 
-    it.effect("5xx and slow answers", () =>
-      Effect.gen(function*() {
-        const server = yield* Local
-        server.faults.serverError({ status: 503 })
-        assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 503)
-        server.faults.slow({ delayMs: 300, op: "list" })
-        const started = Date.now()
-        assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 200)
-        assert.isAtLeast(Date.now() - started, 300)
-      }))
+      it.effect("5xx and slow answers", () =>
+        Effect.gen(function*() {
+          const server = yield* Local
+          server.faults.serverError({ status: 503 })
+          assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 503)
+          server.faults.slow({ delayMs: 300, op: "list" })
+          const started = Date.now()
+          assert.strictEqual((yield* call("GET", "/apps/porter-local/machines")).status, 200)
+          assert.isAtLeast(Date.now() - started, 300)
+        }))
 
-    it.effect("a dropped create answer: the client gets no answer, the machine exists", () =>
-      Effect.gen(function*() {
-        const server = yield* Local
-        server.faults.dropCreateResponse()
-        const before = server.machines().length
-        const failed = yield* Effect.promise(() =>
-          fetch(`${server.url}/apps/porter-local/machines`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
-            body: JSON.stringify(config({ FAKE_MACHINE: "sleep" }))
-          }).then(() => false, () => true)
-        )
-        assert.isTrue(failed, "the connection closed without an answer")
-        const made = server.machines().slice(before)
-        assert.strictEqual(made.length, 1)
-        yield* waitFor(made[0]!.id, "started")
-        yield* call("DELETE", `/apps/porter-local/machines/${made[0]!.id}?force=true`)
-      }))
+      it.effect("a dropped create answer: the client gets no answer, the machine exists", () =>
+        Effect.gen(function*() {
+          const server = yield* Local
+          server.faults.dropCreateResponse()
+          const before = server.machines().length
+          const failed = yield* Effect.promise(() =>
+            fetch(`${server.url}/apps/porter-local/machines`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
+              body: JSON.stringify(config({ FAKE_MACHINE: "sleep" }))
+            }).then(() => false, () => true)
+          )
+          assert.isTrue(failed, "the connection closed without an answer")
+          const made = server.machines().slice(before)
+          assert.strictEqual(made.length, 1)
+          yield* waitFor(made[0]!.id, "started")
+          yield* call("DELETE", `/apps/porter-local/machines/${made[0]!.id}?force=true`)
+        }))
 
-    it.effect("machines that fail to launch, die after starting, or are killed", () =>
-      Effect.gen(function*() {
-        const server = yield* Local
-        server.faults.failLaunch()
-        const failed = yield* create({ FAKE_MACHINE: "sleep" })
-        yield* waitFor(failed.id, "failed")
-        assert.include(server.logs(failed.id), "launch failed")
+      it.effect("machines that fail to launch, die after starting, or are killed", () =>
+        Effect.gen(function*() {
+          const server = yield* Local
+          server.faults.failLaunch()
+          const failed = yield* create({ FAKE_MACHINE: "sleep" })
+          yield* waitFor(failed.id, "failed")
+          assert.include(server.logs(failed.id), "launch failed")
 
-        server.faults.dieAfterStart({ afterMs: 50 })
-        const dying = yield* create({ FAKE_MACHINE: "sleep" })
-        yield* waitFor(dying.id, "destroyed")
-        assert.strictEqual(server.machine(dying.id)!.exitCode, null)
+          server.faults.dieAfterStart({ afterMs: 50 })
+          const dying = yield* create({ FAKE_MACHINE: "sleep" })
+          yield* waitFor(dying.id, "destroyed")
+          assert.strictEqual(server.machine(dying.id)!.exitCode, null)
 
-        const killed = yield* create({ FAKE_MACHINE: "sleep" })
-        yield* waitFor(killed.id, "started")
-        const pid = server.machine(killed.id)!.pid!
-        yield* Effect.promise(() => server.faults.kill(killed.id))
-        yield* waitFor(killed.id, "destroyed")
-        assert.isFalse(alive(pid))
-        yield* call("DELETE", `/apps/porter-local/machines/${failed.id}?force=true`)
-      }))
+          const killed = yield* create({ FAKE_MACHINE: "sleep" })
+          yield* waitFor(killed.id, "started")
+          const pid = server.machine(killed.id)!.pid!
+          yield* Effect.promise(() => server.faults.kill(killed.id))
+          yield* waitFor(killed.id, "destroyed")
+          assert.isFalse(alive(pid))
+          yield* call("DELETE", `/apps/porter-local/machines/${failed.id}?force=true`)
+        }))
     }
   )
 

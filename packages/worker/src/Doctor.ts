@@ -18,13 +18,13 @@
  * Cannot: check what only a real event shows — that GitHub's webhook URL points here, or that the runner image
  * starts on Fly. `porter demo` and a first `@porter help` comment do.
  */
-import { Cause, Config, ConfigProvider, Duration, Effect, Option, Redacted, Schema } from "effect"
-import type { HttpClient } from "effect/http"
-import type { SqlClient } from "effect/sql"
 import { Diagnostics, PorterConfig } from "@porter/core"
 import { EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { AppJwt, GitHubClient } from "@porter/github"
+import { Cause, Config, ConfigProvider, Duration, Effect, Option, Redacted, Schema } from "effect"
+import type { HttpClient } from "effect/http"
+import type { SqlClient } from "effect/sql"
 import * as WorkerConfig from "./WorkerConfig.ts"
 
 export type Status = "pass" | "fail" | "warn" | "skip"
@@ -73,7 +73,9 @@ const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/
 const publicUrl = (env: Readonly<Record<string, unknown>>): Check => {
   const name = "public URL"
   const value = text(env, "PORTER_PUBLIC_URL")
-  if (value === undefined) return fail(name, "PORTER_PUBLIC_URL is not set: set it to the Worker's URL in wrangler.jsonc `vars`")
+  if (value === undefined) {
+    return fail(name, "PORTER_PUBLIC_URL is not set: set it to the Worker's URL in wrangler.jsonc `vars`")
+  }
   let url: URL
   try {
     url = new URL(value)
@@ -94,12 +96,18 @@ const webhookSecret = (env: Readonly<Record<string, unknown>>): Check => {
   const name = "webhook secret"
   const value = text(env, "GITHUB_WEBHOOK_SECRET")
   if (value === undefined) {
-    return fail(name, "GITHUB_WEBHOOK_SECRET is not set: `wrangler secret put GITHUB_WEBHOOK_SECRET` with the " +
-      "webhook secret of the GitHub App (every webhook is refused until then)")
+    return fail(
+      name,
+      "GITHUB_WEBHOOK_SECRET is not set: `wrangler secret put GITHUB_WEBHOOK_SECRET` with the " +
+        "webhook secret of the GitHub App (every webhook is refused until then)"
+    )
   }
   if (value.length < 20) {
-    return warn(name, `GITHUB_WEBHOOK_SECRET is short (${value.length} characters): use at least 20 random ` +
-      "characters (`openssl rand -hex 32`), in the App settings and here")
+    return warn(
+      name,
+      `GITHUB_WEBHOOK_SECRET is short (${value.length} characters): use at least 20 random ` +
+        "characters (`openssl rand -hex 32`), in the App settings and here"
+    )
   }
   return pass(name, `set (${value.length} characters)`)
 }
@@ -108,12 +116,18 @@ const adminToken = (env: Readonly<Record<string, unknown>>): Check => {
   const name = "admin token"
   const value = text(env, "PORTER_ADMIN_TOKEN")
   if (value === undefined) {
-    return fail(name, "PORTER_ADMIN_TOKEN is not set: the admin API (secrets, settings, tasks) is off. " +
-      "`openssl rand -hex 32 | wrangler secret put PORTER_ADMIN_TOKEN`")
+    return fail(
+      name,
+      "PORTER_ADMIN_TOKEN is not set: the admin API (secrets, settings, tasks) is off. " +
+        "`openssl rand -hex 32 | wrangler secret put PORTER_ADMIN_TOKEN`"
+    )
   }
   if (value.length < 32) {
-    return warn(name, `PORTER_ADMIN_TOKEN is short (${value.length} characters): it guards every secret; ` +
-      "use `openssl rand -hex 32`")
+    return warn(
+      name,
+      `PORTER_ADMIN_TOKEN is short (${value.length} characters): it guards every secret; ` +
+        "use `openssl rand -hex 32`"
+    )
   }
   return pass(name, `set (${value.length} characters)`)
 }
@@ -131,28 +145,43 @@ const github = (env: Readonly<Record<string, unknown>>, offline: boolean) =>
     const client = yield* GitHubClient.make({ apiUrl, retry: { times: 0 } })
     if (appId === undefined) {
       if (token === undefined) {
-        return fail(name, "no GitHub credentials: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (secrets) for " +
-          "Porter's GitHub App (see the README's Deploy section), or GITHUB_TOKEN for a single-user setup")
+        return fail(
+          name,
+          "no GitHub credentials: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (secrets) for " +
+            "Porter's GitHub App (see the README's Deploy section), or GITHUB_TOKEN for a single-user setup"
+        )
       }
       if (offline) return skip(name, "personal access token set (GITHUB_TOKEN); not checked offline")
       const user = yield* client.request("GET /user", { token: Redacted.make(token), schema: UserInfo }).pipe(
         Effect.result
       )
       return user._tag === "Success"
-        ? warn(name, `personal access token of @${user.success.data.login}: every machine gets this token, which ` +
-          "cannot be scoped to one repository; prefer a GitHub App")
-        : fail(name, `GitHub refused GITHUB_TOKEN (${user.failure.message}): create a new token and ` +
-          "`wrangler secret put GITHUB_TOKEN`")
+        ? warn(
+          name,
+          `personal access token of @${user.success.data.login}: every machine gets this token, which ` +
+            "cannot be scoped to one repository; prefer a GitHub App"
+        )
+        : fail(
+          name,
+          `GitHub refused GITHUB_TOKEN (${user.failure.message}): create a new token and ` +
+            "`wrangler secret put GITHUB_TOKEN`"
+        )
     }
     if (!/^\d+$/.test(appId)) return fail(name, "GITHUB_APP_ID must be the App's numeric id (App settings → About)")
     if (key === undefined) {
-      return fail(name, "GITHUB_APP_PRIVATE_KEY is not set: generate a private key in the App settings and " +
-        "`wrangler secret put GITHUB_APP_PRIVATE_KEY < porter.private-key.pem`")
+      return fail(
+        name,
+        "GITHUB_APP_PRIVATE_KEY is not set: generate a private key in the App settings and " +
+          "`wrangler secret put GITHUB_APP_PRIVATE_KEY < porter.private-key.pem`"
+      )
     }
     const imported = yield* AppJwt.importPrivateKey(key).pipe(Effect.result)
     if (imported._tag === "Failure") {
-      return fail(name, `${imported.failure.message}: put the .pem file GitHub gave you, unchanged, into ` +
-        "GITHUB_APP_PRIVATE_KEY")
+      return fail(
+        name,
+        `${imported.failure.message}: put the .pem file GitHub gave you, unchanged, into ` +
+          "GITHUB_APP_PRIVATE_KEY"
+      )
     }
     const jwt = yield* AppJwt.sign(imported.success, appId, Date.now())
     if (offline) return pass(name, `App ${appId}: the private key parses and signs a JWT (not sent: offline)`)
@@ -177,12 +206,18 @@ const encryptionKey = Effect.gen(function*() {
   const keys = yield* EncryptionKeys.fromConfig.pipe(Effect.result)
   if (keys._tag === "Success") {
     const old = keys.success.ids.length - 1
-    return pass(name, `key ${keys.success.currentId}: 32 bytes${old > 0 ? `, ${old} retired key(s) for decryption` : ""}`)
+    return pass(
+      name,
+      `key ${keys.success.currentId}: 32 bytes${old > 0 ? `, ${old} retired key(s) for decryption` : ""}`
+    )
   }
   const error = keys.failure
   return error._tag === "ConfigError"
-    ? fail(name, "PORTER_ENCRYPTION_KEY is not set: `openssl rand -base64 32 | wrangler secret put PORTER_ENCRYPTION_KEY`" +
-      " (keep a copy: stored secrets cannot be read without it)")
+    ? fail(
+      name,
+      "PORTER_ENCRYPTION_KEY is not set: `openssl rand -base64 32 | wrangler secret put PORTER_ENCRYPTION_KEY`" +
+        " (keep a copy: stored secrets cannot be read without it)"
+    )
     : fail(name, error.message)
 })
 
@@ -202,13 +237,19 @@ const fly = (env: Readonly<Record<string, unknown>>, offline: boolean) =>
     const name = "Fly"
     const options = yield* FlyMachines.config.pipe(Effect.result)
     if (options._tag === "Failure") {
-      return fail(name, "FLY_APP_NAME is not set: the Fly app the machines run in (`fly apps create <name>`), in " +
-        "wrangler.jsonc `vars`")
+      return fail(
+        name,
+        "FLY_APP_NAME is not set: the Fly app the machines run in (`fly apps create <name>`), in " +
+          "wrangler.jsonc `vars`"
+      )
     }
     if (options.success.token === undefined) {
-      return fail(name, "FLY_API_TOKEN is not set: without a deploy-wide token every user must set their own " +
-        "(`porter secrets set FLY_API_TOKEN`) and orphan machines are never swept. " +
-        `\`fly tokens create deploy -a ${options.success.app} | wrangler secret put FLY_API_TOKEN\``)
+      return fail(
+        name,
+        "FLY_API_TOKEN is not set: without a deploy-wide token every user must set their own " +
+          "(`porter secrets set FLY_API_TOKEN`) and orphan machines are never swept. " +
+          `\`fly tokens create deploy -a ${options.success.app} | wrangler secret put FLY_API_TOKEN\``
+      )
     }
     if (offline) return skip(name, `token set for app ${options.success.app}; not checked offline`)
     const machines = yield* FlyMachines.make({
@@ -218,7 +259,10 @@ const fly = (env: Readonly<Record<string, unknown>>, offline: boolean) =>
     })
     const listed = yield* machines.list().pipe(Effect.result)
     if (listed._tag === "Success") {
-      return pass(name, `the token is accepted for app ${options.success.app} (${listed.success.length} Porter machine(s) running)`)
+      return pass(
+        name,
+        `the token is accepted for app ${options.success.app} (${listed.success.length} Porter machine(s) running)`
+      )
     }
     return fail(name, listed.failure.message)
   })
@@ -258,13 +302,18 @@ const heartbeat = Effect.gen(function*() {
     Config.withDefault(PorterConfig.defaults.heartbeatIntervalMs)
   )
   if (interval * 2 > timeout) {
-    return warn(name, `the runner reports every ${interval} ms but runs time out after ${timeout} ms of silence: ` +
-      "keep PORTER_HEARTBEAT_INTERVAL_MS under half of PORTER_HEARTBEAT_TIMEOUT_MS")
+    return warn(
+      name,
+      `the runner reports every ${interval} ms but runs time out after ${timeout} ms of silence: ` +
+        "keep PORTER_HEARTBEAT_INTERVAL_MS under half of PORTER_HEARTBEAT_TIMEOUT_MS"
+    )
   }
   return pass(name, `every ${interval / 1000} s; a run silent for ${timeout / 1000} s is timed out`)
 }).pipe(
   Effect.catch(() =>
-    Effect.succeed(fail("heartbeat", "PORTER_HEARTBEAT_TIMEOUT_MS / PORTER_HEARTBEAT_INTERVAL_MS must be integers (ms)"))
+    Effect.succeed(
+      fail("heartbeat", "PORTER_HEARTBEAT_TIMEOUT_MS / PORTER_HEARTBEAT_INTERVAL_MS must be integers (ms)")
+    )
   )
 )
 
@@ -279,7 +328,9 @@ const configuration = (env: Readonly<Record<string, unknown>>, inWorker: boolean
 const guarded = <R>(name: string, timeout: Duration.Input, check: Effect.Effect<Check, never, R>) =>
   check.pipe(
     Effect.timeoutOption(timeout),
-    Effect.map(Option.getOrElse(() => fail(name, `no answer within ${Duration.format(Duration.fromInputUnsafe(timeout))}`))),
+    Effect.map(
+      Option.getOrElse(() => fail(name, `no answer within ${Duration.format(Duration.fromInputUnsafe(timeout))}`))
+    ),
     Effect.catchCause((cause) =>
       Effect.succeed(fail(name, `the check itself failed: ${String(Cause.squash(cause)).slice(0, 300)}`))
     )

@@ -21,6 +21,9 @@
  * survive the process being killed with SIGKILL (children are then left to the OS), or run the Cron Trigger by
  * itself (`porter dev` fires it every minute; tests call `worker.scheduled()`).
  */
+import { EncryptionKeys } from "@porter/d1"
+import * as MachinesServer from "@porter/testkit/fly"
+import * as GitHubEmulator from "@porter/testkit/github"
 import { Effect, Schema, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -31,9 +34,6 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { EncryptionKeys } from "@porter/d1"
-import * as MachinesServer from "@porter/testkit/fly"
-import * as GitHubEmulator from "@porter/testkit/github"
 import * as Local from "./local.ts"
 
 /** GitHub settings for a stack without the emulator (`porter dev --no-github`). */
@@ -83,7 +83,10 @@ export interface Options {
 }
 
 /** Runs one start-up step; `label` describes it once done. */
-export type Step = <A, E, R>(label: string | ((a: A) => string), effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+export type Step = <A, E, R>(
+  label: string | ((a: A) => string),
+  effect: Effect.Effect<A, E, R>
+) => Effect.Effect<A, E, R>
 
 export interface LocalStack {
   readonly worker: Local.LocalWorker
@@ -233,7 +236,8 @@ export const start = (options: Options = {}): Effect.Effect<LocalStack, StackErr
 
     const github = options.github !== undefined
       ? undefined
-      : options.emulator ?? (yield* step((e: GitHubEmulator.Emulator) => `GitHub emulator on ${e.url}`, GitHubEmulator.start()))
+      : options.emulator ??
+        (yield* step((e: GitHubEmulator.Emulator) => `GitHub emulator on ${e.url}`, GitHubEmulator.start()))
 
     // Process machines find the agent CLIs installed with this repository (`node_modules/.bin`), then this Node.
     const claude = options.docker === undefined ? findClaude() : undefined
@@ -244,7 +248,8 @@ export const start = (options: Options = {}): Effect.Effect<LocalStack, StackErr
       process.env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     ].join(path.delimiter)
     const machines = yield* step(
-      (m: MachinesServer.Server) => `machines server on ${m.url} (${m.runtime === "docker" ? "Docker containers" : "local processes"})`,
+      (m: MachinesServer.Server) =>
+        `machines server on ${m.url} (${m.runtime === "docker" ? "Docker containers" : "local processes"})`,
       MachinesServer.start({
         ...(options.machinesToken !== undefined ? { token: options.machinesToken } : {}),
         inheritEnv: [],

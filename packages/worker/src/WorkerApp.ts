@@ -19,30 +19,6 @@
 import type { D1Database } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
 import {
-  Cause,
-  type Config,
-  ConfigProvider,
-  Context,
-  Effect,
-  Exit,
-  Layer,
-  Logger,
-  ManagedRuntime,
-  Option,
-  Redacted,
-  References,
-  Scheduler
-} from "effect"
-import {
-  FetchHttpClient,
-  HttpClient,
-  HttpRouter,
-  HttpServer,
-  HttpServerRequest,
-  HttpServerResponse
-} from "effect/http"
-import { SqlClient } from "effect/sql"
-import {
   AgentCatalog,
   Background,
   CommandParser,
@@ -60,6 +36,23 @@ import {
 import { D1Storage, type EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { type AppJwt, GitHub } from "@porter/github"
+import {
+  Cause,
+  type Config,
+  ConfigProvider,
+  Context,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  ManagedRuntime,
+  Option,
+  Redacted,
+  References,
+  Scheduler
+} from "effect"
+import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { SqlClient } from "effect/sql"
 import * as Doctor from "./Doctor.ts"
 import * as WorkerBackground from "./WorkerBackground.ts"
 import * as WorkerConfig from "./WorkerConfig.ts"
@@ -166,22 +159,27 @@ const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(bo
  * what to fix.
  */
 const doctorWhileFailed = (env: WorkerEnv) =>
-  HttpRouter.use(Effect.fn("PorterHttp.doctor")(function*(router) {
-    const diagnostics = yield* Diagnostics.Diagnostics
-    const value = env["PORTER_ADMIN_TOKEN"]
-    const adminToken = typeof value === "string" && value.trim().length > 0 ? Redacted.make(value) : undefined
-    yield* router.add("GET", "/admin/doctor", (request) =>
-      Effect.gen(function*() {
-        if (adminToken === undefined) {
-          return json(404, { _tag: "NotFound", message: "the admin API is disabled: set PORTER_ADMIN_TOKEN to use the doctor" })
-        }
-        if (!HttpApp.isAdminRequest(request, adminToken)) {
-          return json(401, { _tag: "Unauthorized", message: "missing or wrong admin token" })
-        }
-        const report = yield* diagnostics.report
-        return json(report.ok ? 200 : 503, report)
-      }))
-  }))
+  HttpRouter.use(
+    Effect.fn("PorterHttp.doctor")(function*(router) {
+      const diagnostics = yield* Diagnostics.Diagnostics
+      const value = env["PORTER_ADMIN_TOKEN"]
+      const adminToken = typeof value === "string" && value.trim().length > 0 ? Redacted.make(value) : undefined
+      yield* router.add("GET", "/admin/doctor", (request) =>
+        Effect.gen(function*() {
+          if (adminToken === undefined) {
+            return json(404, {
+              _tag: "NotFound",
+              message: "the admin API is disabled: set PORTER_ADMIN_TOKEN to use the doctor"
+            })
+          }
+          if (!HttpApp.isAdminRequest(request, adminToken)) {
+            return json(401, { _tag: "Unauthorized", message: "missing or wrong admin token" })
+          }
+          const report = yield* diagnostics.report
+          return json(report.ok ? 200 : 503, report)
+        }))
+    })
+  )
 
 /** The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`). */
 export const routesLayer = HttpApp.routes

@@ -15,8 +15,8 @@
  * A delivery whose handling was cut short stays claimed but not completed, and the watchdog handles it again
  * (`deliveryRetryAfterMs`); a stuck dispatch is re-dispatched by the same sweep.
  */
-import { Cause, Context, Effect, Layer } from "effect"
 import { Background } from "@porter/core"
+import { Cause, Context, Effect, Layer } from "effect"
 
 /** The part of workerd's `ExecutionContext` this module uses. */
 export interface WaitUntil {

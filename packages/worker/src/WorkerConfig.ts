@@ -5,8 +5,8 @@
  *
  * Platform-free (WebCrypto only): the `porter` CLI reads the same list to check a `.dev.vars` file.
  */
-import { Cause, Config, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { Ids, PorterConfig, TaskTokens } from "@porter/core"
+import { Cause, Config, Effect, Layer, Option, Redacted, Schema } from "effect"
 
 /** Where a setting lives in a deployment. */
 export type Kind = "var" | "secret" | "binding"
@@ -66,14 +66,20 @@ export const missing = (env: Readonly<Record<string, unknown>>): Array<string> =
   const appId = isSet(env["GITHUB_APP_ID"])
   const appKey = isSet(env["GITHUB_APP_PRIVATE_KEY"])
   if (appId && !appKey) {
-    problems.push("GITHUB_APP_PRIVATE_KEY is not set (a secret: `wrangler secret put GITHUB_APP_PRIVATE_KEY`): " +
-      "GITHUB_APP_ID is set, so Porter signs in as that GitHub App and needs its private key")
+    problems.push(
+      "GITHUB_APP_PRIVATE_KEY is not set (a secret: `wrangler secret put GITHUB_APP_PRIVATE_KEY`): " +
+        "GITHUB_APP_ID is set, so Porter signs in as that GitHub App and needs its private key"
+    )
   } else if (!appId && appKey) {
-    problems.push("GITHUB_APP_ID is not set (a secret: `wrangler secret put GITHUB_APP_ID`): " +
-      "GITHUB_APP_PRIVATE_KEY is set, but Porter needs the App's id with it")
+    problems.push(
+      "GITHUB_APP_ID is not set (a secret: `wrangler secret put GITHUB_APP_ID`): " +
+        "GITHUB_APP_PRIVATE_KEY is set, but Porter needs the App's id with it"
+    )
   } else if (!appId && !isSet(env["GITHUB_TOKEN"])) {
-    problems.push("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are not set (secrets: `wrangler secret put GITHUB_APP_ID`, " +
-      "`wrangler secret put GITHUB_APP_PRIVATE_KEY`): Porter's GitHub App (or GITHUB_TOKEN, a personal token)")
+    problems.push(
+      "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are not set (secrets: `wrangler secret put GITHUB_APP_ID`, " +
+        "`wrangler secret put GITHUB_APP_PRIVATE_KEY`): Porter's GitHub App (or GITHUB_TOKEN, a personal token)"
+    )
   }
   return problems
 }

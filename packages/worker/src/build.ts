@@ -11,13 +11,13 @@
  *
  * Cannot: bundle for Node (it targets workerd: `platform: "neutral"`, WebCrypto, `fetch`).
  */
+import * as esbuild from "esbuild"
 import { readFileSync } from "node:fs"
 import { mkdir, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
-import * as esbuild from "esbuild"
 
 /** The Worker's entry point (its TypeScript source, also when this module runs from `dist/`). */
 export const entryPoint: string = fileURLToPath(
@@ -50,7 +50,10 @@ const readBarrel = (specifier: string): ReadonlyMap<string, string> | undefined 
 const NAMED_IMPORT = /import\s+(type\s+)?\{([^}]*)\}\s*from\s*"(effect(?:\/[\w-]+)?)"/g
 
 /** Rewrites `import { A, type B, C as D } from "effect…"` into namespace imports of A's and C's modules. */
-export const rewriteBarrelImports = (source: string, barrel: (specifier: string) => ReadonlyMap<string, string> | undefined) =>
+export const rewriteBarrelImports = (
+  source: string,
+  barrel: (specifier: string) => ReadonlyMap<string, string> | undefined
+) =>
   source.replace(NAMED_IMPORT, (statement, typeOnly: string | undefined, names: string, specifier: string) => {
     if (typeOnly !== undefined) return statement
     const map = barrel(specifier)
@@ -122,7 +125,12 @@ export const bundle = async (options: BundleOptions = {}): Promise<Bundle> => {
     plugins: [effectBarrels()]
   })
   const code = result.outputFiles[0]!.text
-  return { code, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code, { level: 9 }).byteLength, metafile: result.metafile }
+  return {
+    code,
+    bytes: Buffer.byteLength(code),
+    gzipBytes: gzipSync(code, { level: 9 }).byteLength,
+    metafile: result.metafile
+  }
 }
 
 /** Bundles the Worker into `outfile` (and `outfile.meta.json`, esbuild's metafile). */
@@ -153,7 +161,10 @@ export const contributors = (
 }
 
 /** Bytes in the bundle by file, largest first. */
-export const largestFiles = (metafile: esbuild.Metafile, count = 15): Array<{ readonly file: string; readonly bytes: number }> =>
+export const largestFiles = (
+  metafile: esbuild.Metafile,
+  count = 15
+): Array<{ readonly file: string; readonly bytes: number }> =>
   Object.values(metafile.outputs)
     .flatMap((output) => Object.entries(output.inputs).map(([file, input]) => ({ file, bytes: input.bytesInOutput })))
     .sort((a, b) => b.bytes - a.bytes)

@@ -6,9 +6,9 @@
  * Everything is built once per isolate, here at module scope, from the bindings and variables in `env`.
  */
 // First: it changes what Effect's runtime reads when it is evaluated (see WorkerAsyncHooks.ts).
-import { restore } from "./prelude.ts"
 import type { ExecutionContext, ScheduledController } from "@cloudflare/workers-types"
 import { env } from "cloudflare:workers"
+import { restore } from "./prelude.ts"
 import * as WorkerApp from "./WorkerApp.ts"
 
 restore()

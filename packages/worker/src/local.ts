@@ -14,11 +14,11 @@
  * (CPU time, subrequests, the 30 s `waitUntil` grace) — locally none of them is enforced.
  */
 import type { D1Database } from "@cloudflare/workers-types"
+import * as D1Testing from "@porter/d1/testing"
 import { Cause, Effect, Exit, Schema, Scope } from "effect"
+import { convertV4MiniflareOptions, Miniflare } from "miniflare"
 import { createServer } from "node:net"
 import * as path from "node:path"
-import { convertV4MiniflareOptions, Miniflare } from "miniflare"
-import * as D1Testing from "@porter/d1/testing"
 import * as Build from "./build.ts"
 
 /** The `compatibility_date` of `wrangler.jsonc` (a test keeps them equal). */
@@ -98,11 +98,14 @@ const freePort = (host: string) =>
 
 /** Starts the Worker; closing the scope stops workerd (and drops an in-memory D1). */
 export const start = (options: Options): Effect.Effect<LocalWorker, LocalWorkerError, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (parent) =>
-    Effect.flatMap(Scope.fork(parent), (scope) =>
-      Scope.provide(startIn(options, scope), scope).pipe(
-        Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
-      )))
+  Effect.flatMap(
+    Effect.scope,
+    (parent) =>
+      Effect.flatMap(Scope.fork(parent), (scope) =>
+        Scope.provide(startIn(options, scope), scope).pipe(
+          Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+        ))
+  )
 
 const startIn = (options: Options, scope: Scope.Closeable) =>
   Effect.gen(function*() {
@@ -187,4 +190,4 @@ export const startPromise = async (options: Options): Promise<LocalWorker> => {
   return { ...exit.value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-export { bundle, type Bundle, type BundleOptions } from "./build.ts"
+export { type Bundle, bundle, type BundleOptions } from "./build.ts"

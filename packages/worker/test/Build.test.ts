@@ -1,15 +1,15 @@
 // The bundle `wrangler deploy` uploads, and the deployment files: wrangler.jsonc and the GitHub App manifest.
+import { assert, describe, it } from "@effect/vitest"
+import * as Build from "@porter/worker/build"
+import * as WorkerConfig from "@porter/worker/config"
+import { COMPATIBILITY_DATE, D1_DATABASE_ID } from "@porter/worker/local"
+import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import * as Build from "@porter/worker/build"
-import * as WorkerConfig from "@porter/worker/config"
-import { COMPATIBILITY_DATE, D1_DATABASE_ID } from "@porter/worker/local"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const BUDGET_GZIP_BYTES = 225 * 1024
@@ -80,21 +80,29 @@ describe("the bundle", () => {
       assert.strictEqual(out[6], "const x = 1")
     }))
 
-  it.effect("is one ES module for workerd, within the size budget, with the Effect fix evaluated first", () =>
-    Effect.gen(function*() {
-      const built = yield* Effect.promise(() => Build.bundle())
-      assert.isBelow(built.gzipBytes, BUDGET_GZIP_BYTES, `${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped`)
-      const imports = [...built.code.matchAll(/\bimport\s*\{[^}]*\}\s*from\s*"([^"]+)"|\bimport\("([^"]+)"\)/g)]
-        .map((m) => m[1] ?? m[2])
-      assert.deepStrictEqual([...new Set(imports)], ["cloudflare:workers"], "no Node built-ins, nothing left to resolve")
-      const order = Object.keys(Object.values(built.metafile.outputs)[0]!.inputs)
-      const prelude = order.findIndex((file) => file.endsWith("src/WorkerAsyncHooks.ts"))
-      const runtime = order.findIndex((file) => file.endsWith("effect/dist/internal/effect.js"))
-      assert.isAtLeast(prelude, 0)
-      assert.isBelow(prelude, runtime, "AsyncResource must be hidden before Effect's runtime module is evaluated")
-      const packages = Build.contributors(built.metafile).map((c) => c.name)
-      assert.includeMembers(packages, ["effect", "@porter/core", "@porter/github", "@porter/d1", "@porter/fly"])
-    }), 60_000)
+  it.effect(
+    "is one ES module for workerd, within the size budget, with the Effect fix evaluated first",
+    () =>
+      Effect.gen(function*() {
+        const built = yield* Effect.promise(() => Build.bundle())
+        assert.isBelow(built.gzipBytes, BUDGET_GZIP_BYTES, `${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped`)
+        const imports = [...built.code.matchAll(/\bimport\s*\{[^}]*\}\s*from\s*"([^"]+)"|\bimport\("([^"]+)"\)/g)]
+          .map((m) => m[1] ?? m[2])
+        assert.deepStrictEqual(
+          [...new Set(imports)],
+          ["cloudflare:workers"],
+          "no Node built-ins, nothing left to resolve"
+        )
+        const order = Object.keys(Object.values(built.metafile.outputs)[0]!.inputs)
+        const prelude = order.findIndex((file) => file.endsWith("src/WorkerAsyncHooks.ts"))
+        const runtime = order.findIndex((file) => file.endsWith("effect/dist/internal/effect.js"))
+        assert.isAtLeast(prelude, 0)
+        assert.isBelow(prelude, runtime, "AsyncResource must be hidden before Effect's runtime module is evaluated")
+        const packages = Build.contributors(built.metafile).map((c) => c.name)
+        assert.includeMembers(packages, ["effect", "@porter/core", "@porter/github", "@porter/d1", "@porter/fly"])
+      }),
+    60_000
+  )
 })
 
 describe("wrangler.jsonc", () => {
@@ -120,39 +128,49 @@ describe("wrangler.jsonc", () => {
     assert.sameMembers([...wrangler.secrets.required], secrets)
   })
 
-  it.effect("is accepted by wrangler (`wrangler deploy --dry-run` builds and would upload the bundle)", () =>
-    Effect.gen(function*() {
-      const outdir = mkdtempSync(path.join(tmpdir(), "porter-wrangler-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(outdir, { recursive: true, force: true })))
-      // The package's main module is `wrangler-dist/cli.js`; its bin sits next to that folder.
-      const wranglerBin = path.join(path.dirname(createRequire(import.meta.url).resolve("wrangler")), "../bin/wrangler.js")
-      const result = yield* Effect.promise(() =>
-        new Promise<{ code: number | null; output: string }>((resolve) => {
-          execFile(
-            process.execPath,
-            [wranglerBin, "deploy", "--dry-run", "--outdir", outdir],
-            {
-              cwd: packageDir,
-              // wrangler runs `build.command` with the `node` on PATH: make it this Node (it runs TypeScript).
-              env: {
-                ...process.env,
-                PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env["PATH"] ?? ""}`,
-                WRANGLER_SEND_METRICS: "false",
-                CI: "1",
-                NO_COLOR: "1"
+  it.effect(
+    "is accepted by wrangler (`wrangler deploy --dry-run` builds and would upload the bundle)",
+    () =>
+      Effect.gen(function*() {
+        const outdir = mkdtempSync(path.join(tmpdir(), "porter-wrangler-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(outdir, { recursive: true, force: true })))
+        // The package's main module is `wrangler-dist/cli.js`; its bin sits next to that folder.
+        const wranglerBin = path.join(
+          path.dirname(createRequire(import.meta.url).resolve("wrangler")),
+          "../bin/wrangler.js"
+        )
+        const result = yield* Effect.promise(() =>
+          new Promise<{ code: number | null; output: string }>((resolve) => {
+            execFile(
+              process.execPath,
+              [wranglerBin, "deploy", "--dry-run", "--outdir", outdir],
+              {
+                cwd: packageDir,
+                // wrangler runs `build.command` with the `node` on PATH: make it this Node (it runs TypeScript).
+                env: {
+                  ...process.env,
+                  PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env["PATH"] ?? ""}`,
+                  WRANGLER_SEND_METRICS: "false",
+                  CI: "1",
+                  NO_COLOR: "1"
+                },
+                timeout: 90_000
               },
-              timeout: 90_000
-            },
-            (error, stdout, stderr) =>
-              resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, output: `${stdout}${stderr}` })
-          )
-        })
-      )
-      assert.strictEqual(result.code, 0, result.output)
-      assert.include(result.output, "Total Upload")
-      assert.match(result.output, /env\.DB \(porter\)\s+D1 Database/)
-      assert.isTrue(existsSync(path.join(outdir, "worker.js")))
-    }).pipe(Effect.scoped), 90_000)
+              (error, stdout, stderr) =>
+                resolve({
+                  code: error ? (typeof error.code === "number" ? error.code : 1) : 0,
+                  output: `${stdout}${stderr}`
+                })
+            )
+          })
+        )
+        assert.strictEqual(result.code, 0, result.output)
+        assert.include(result.output, "Total Upload")
+        assert.match(result.output, /env\.DB \(porter\)\s+D1 Database/)
+        assert.isTrue(existsSync(path.join(outdir, "worker.js")))
+      }).pipe(Effect.scoped),
+    90_000
+  )
 })
 
 describe("the GitHub App manifest", () => {

@@ -3,11 +3,11 @@
 // still be handled to the end. Before `WorkerAsyncHooks` and the keep-alive in `WorkerBackground`, the runs that
 // waited for another request's lookup never finished (workerd refused Effect's `AsyncResource` from the other
 // request, or cancelled their I/O when that request ended).
+import { assert, describe, it } from "@effect/vitest"
+import * as Local from "@porter/worker/local"
+import { Effect, Option, Schedule } from "effect"
 import { createHmac, randomUUID } from "node:crypto"
 import { createServer } from "node:http"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Schedule } from "effect"
-import * as Local from "@porter/worker/local"
 import { workerEnvFor } from "./support/Env.ts"
 
 /** GitHub, answering what the refusal path asks, a little late so that lookups overlap. */
@@ -27,7 +27,9 @@ const stubGitHub = Effect.acquireRelease(
           return send(201, { token: "ghs_concurrency", expires_at: new Date(Date.now() + 3_600_000).toISOString() })
         }
         if (url.endsWith("/installation")) return send(200, { id: 31 })
-        if (url.endsWith("/permission")) return send(200, { permission: "read", role_name: "read", user: { login: "reader" } })
+        if (url.endsWith("/permission")) {
+          return send(200, { permission: "read", role_name: "read", user: { login: "reader" } })
+        }
         if (request.method === "POST" && url.endsWith("/comments")) return send(201, { id: ++comments })
         send(404, { message: "Not Found" })
       })
@@ -69,7 +71,9 @@ describe("a cold Worker under a burst of webhooks", () => {
               "content-type": "application/json",
               "x-github-event": "issue_comment",
               "x-github-delivery": randomUUID(),
-              "x-hub-signature-256": `sha256=${createHmac("sha256", env["GITHUB_WEBHOOK_SECRET"]!).update(body).digest("hex")}`
+              "x-hub-signature-256": `sha256=${
+                createHmac("sha256", env["GITHUB_WEBHOOK_SECRET"]!).update(body).digest("hex")
+              }`
             }
           })
           await response.arrayBuffer()

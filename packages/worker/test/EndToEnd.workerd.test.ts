@@ -1,12 +1,12 @@
 // The reference Worker end to end, in workerd: the bundle `wrangler deploy` would upload, run by Miniflare with a
 // local D1 (migrations applied), talking to the GitHub emulator and the local Fly machines server, whose machines
 // run the real runner with the deterministic `script` agent. One stack for the whole file (see support/Stack.ts).
-import { createHmac } from "node:crypto"
-import { readFileSync } from "node:fs"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
 import { Messages } from "@porter/core"
 import * as WorkerApp from "@porter/worker/app"
+import { Effect, Option } from "effect"
+import { createHmac } from "node:crypto"
+import { readFileSync } from "node:fs"
 import {
   ADMIN_TOKEN,
   comment,
@@ -37,92 +37,105 @@ const finished = (issue: number) =>
 const stateOf = (body: string) => Messages.parseMarker(body)?.state
 
 layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("the Worker in workerd", (it) => {
-  it.effect("a writer's comment becomes a pull request, reported on the issue; a redelivery changes nothing", () =>
-    Effect.gen(function*() {
-      const { github, machines, repo, worker, writer } = yield* Stack
-      const issue = yield* openIssue("Add a changelog")
-      const trigger = yield* comment(writer, issue.number, "@porter script add a changelog line")
+  it.effect(
+    "a writer's comment becomes a pull request, reported on the issue; a redelivery changes nothing",
+    () =>
+      Effect.gen(function*() {
+        const { github, machines, repo, worker, writer } = yield* Stack
+        const issue = yield* openIssue("Add a changelog")
+        const trigger = yield* comment(writer, issue.number, "@porter script add a changelog line")
 
-      // Answered at once (verified and claimed); the rest happened under waitUntil.
-      const [delivery] = yield* deliveryOf(trigger.id)
-      assert.strictEqual(delivery!.status, 202)
+        // Answered at once (verified and claimed); the rest happened under waitUntil.
+        const [delivery] = yield* deliveryOf(trigger.id)
+        assert.strictEqual(delivery!.status, 202)
 
-      const task = yield* finished(issue.number)
-      assert.strictEqual(task.state, "succeeded", task.reason)
-      assert.strictEqual(task.agent, "script")
-      assert.strictEqual(task.outcome, "pushed")
+        const task = yield* finished(issue.number)
+        assert.strictEqual(task.state, "succeeded", task.reason)
+        assert.strictEqual(task.agent, "script")
+        assert.strictEqual(task.outcome, "pushed")
 
-      // 👀 on the comment, one status comment (edited in place) that ends ✅ with the PR link.
-      const reactions = yield* rest<ReadonlyArray<{ content: string; user: { login: string } }>>(
-        github.admin.token,
-        "GET",
-        `/repos/${repo}/issues/comments/${trigger.id}/reactions`
-      )
-      assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", github.app.botLogin]])
-      const said = yield* porterComments(issue.number)
-      assert.strictEqual(said.length, 1, "one status comment")
-      const status = said[0]!.body
-      assert.strictEqual(stateOf(status), "succeeded")
-      assert.include(status, "✅")
-      assert.include(status, `**Pull request:** ${task.prUrl}`)
+        // 👀 on the comment, one status comment (edited in place) that ends ✅ with the PR link.
+        const reactions = yield* rest<ReadonlyArray<{ content: string; user: { login: string } }>>(
+          github.admin.token,
+          "GET",
+          `/repos/${repo}/issues/comments/${trigger.id}/reactions`
+        )
+        assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", github.app.botLogin]])
+        const said = yield* porterComments(issue.number)
+        assert.strictEqual(said.length, 1, "one status comment")
+        const status = said[0]!.body
+        assert.strictEqual(stateOf(status), "succeeded")
+        assert.include(status, "✅")
+        assert.include(status, `**Pull request:** ${task.prUrl}`)
 
-      // The pull request exists, from the task's branch, with the commit the runner reported.
-      const pulls = yield* rest<ReadonlyArray<{ html_url: string; head: { ref: string; sha: string }; base: { ref: string } }>>(
-        github.admin.token,
-        "GET",
-        `/repos/${repo}/pulls?state=all`
-      )
-      const pull = pulls.find((p) => p.html_url === task.prUrl)
-      assert.isDefined(pull, "the pull request the status comment links to")
-      assert.strictEqual(pull!.head.ref, task.branch)
-      assert.strictEqual(pull!.head.sha, task.commitSha)
-      assert.strictEqual(pull!.base.ref, "main")
+        // The pull request exists, from the task's branch, with the commit the runner reported.
+        const pulls = yield* rest<
+          ReadonlyArray<{ html_url: string; head: { ref: string; sha: string }; base: { ref: string } }>
+        >(
+          github.admin.token,
+          "GET",
+          `/repos/${repo}/pulls?state=all`
+        )
+        const pull = pulls.find((p) => p.html_url === task.prUrl)
+        assert.isDefined(pull, "the pull request the status comment links to")
+        assert.strictEqual(pull!.head.ref, task.branch)
+        assert.strictEqual(pull!.head.sha, task.commitSha)
+        assert.strictEqual(pull!.base.ref, "main")
 
-      // The machine got the task's environment, ran, and was destroyed.
-      const machine = yield* machineOf(task.id)
-      assert.strictEqual(task.machineId, machine.id)
-      const env = machine.env
-      assert.strictEqual(env["TASK_ID"], task.id)
-      assert.strictEqual(env["REPO_FULL_NAME"], repo)
-      assert.strictEqual(env["REPO_CLONE_URL"], `${github.url}/${repo}.git`)
-      assert.strictEqual(env["ISSUE_NUMBER"], String(issue.number))
-      assert.strictEqual(env["AGENT"], "script")
-      assert.include(env["PROMPT"], "add a changelog line")
-      assert.strictEqual(env["GITHUB_API_URL"], github.url)
-      assert.strictEqual(env["CALLBACK_URL"], `${worker.url}/callbacks/tasks/${task.id}`)
-      assert.isTrue(Number.isFinite(Date.parse(env["TASK_DEADLINE"] ?? "")))
-      assert.strictEqual(env["HEARTBEAT_INTERVAL_MS"], String(StackLayer.HEARTBEAT_INTERVAL_MS))
-      assert.isAbove((env["GITHUB_TOKEN"] ?? "").length, 10)
-      // The callback token is the one derived from the encryption key (no extra secret configured).
-      assert.strictEqual(env["CALLBACK_TOKEN"], yield* Effect.promise(() => WorkerApp.issueTaskToken(worker.env, task.id)))
-      assert.strictEqual(machine.metadata["porter"], "1")
-      assert.strictEqual(machine.metadata["porter_task_id"], task.id)
-      yield* Effect.promise(() => machines.waitFor(machine.id, "destroyed", 20_000))
+        // The machine got the task's environment, ran, and was destroyed.
+        const machine = yield* machineOf(task.id)
+        assert.strictEqual(task.machineId, machine.id)
+        const env = machine.env
+        assert.strictEqual(env["TASK_ID"], task.id)
+        assert.strictEqual(env["REPO_FULL_NAME"], repo)
+        assert.strictEqual(env["REPO_CLONE_URL"], `${github.url}/${repo}.git`)
+        assert.strictEqual(env["ISSUE_NUMBER"], String(issue.number))
+        assert.strictEqual(env["AGENT"], "script")
+        assert.include(env["PROMPT"], "add a changelog line")
+        assert.strictEqual(env["GITHUB_API_URL"], github.url)
+        assert.strictEqual(env["CALLBACK_URL"], `${worker.url}/callbacks/tasks/${task.id}`)
+        assert.isTrue(Number.isFinite(Date.parse(env["TASK_DEADLINE"] ?? "")))
+        assert.strictEqual(env["HEARTBEAT_INTERVAL_MS"], String(StackLayer.HEARTBEAT_INTERVAL_MS))
+        assert.isAbove((env["GITHUB_TOKEN"] ?? "").length, 10)
+        // The callback token is the one derived from the encryption key (no extra secret configured).
+        assert.strictEqual(
+          env["CALLBACK_TOKEN"],
+          yield* Effect.promise(() => WorkerApp.issueTaskToken(worker.env, task.id))
+        )
+        assert.strictEqual(machine.metadata["porter"], "1")
+        assert.strictEqual(machine.metadata["porter_task_id"], task.id)
+        yield* Effect.promise(() => machines.waitFor(machine.id, "destroyed", 20_000))
 
-      // The audit trail has the whole life.
-      const { events } = yield* taskById(task.id)
-      assert.deepStrictEqual(
-        events.filter((e) => e.kind === "transition").map((e) => e.to),
-        ["queued", "provisioning", "running", "succeeded"]
-      )
+        // The audit trail has the whole life.
+        const { events } = yield* taskById(task.id)
+        assert.deepStrictEqual(
+          events.filter((e) => e.kind === "transition").map((e) => e.to),
+          ["queued", "provisioning", "running", "succeeded"]
+        )
 
-      // GET /tasks/:id with the machine's token; nothing without it.
-      const view = yield* Effect.promise(async () => {
-        const withToken = await worker.fetch(`${worker.url}/tasks/${task.id}`, {
-          headers: { authorization: `Bearer ${env["CALLBACK_TOKEN"]}` }
+        // GET /tasks/:id with the machine's token; nothing without it.
+        const view = yield* Effect.promise(async () => {
+          const withToken = await worker.fetch(`${worker.url}/tasks/${task.id}`, {
+            headers: { authorization: `Bearer ${env["CALLBACK_TOKEN"]}` }
+          })
+          const without = await worker.fetch(`${worker.url}/tasks/${task.id}`)
+          return {
+            status: withToken.status,
+            body: await withToken.json() as { state: string },
+            without: without.status
+          }
         })
-        const without = await worker.fetch(`${worker.url}/tasks/${task.id}`)
-        return { status: withToken.status, body: await withToken.json() as { state: string }, without: without.status }
-      })
-      assert.deepStrictEqual([view.status, view.body.state, view.without], [200, "succeeded", 401])
+        assert.deepStrictEqual([view.status, view.body.state, view.without], [200, "succeeded", 401])
 
-      // GitHub redelivers the same webhook: answered "ignored", no second task, nothing new on the issue.
-      const redelivered = yield* Effect.promise(() => github.redeliver(delivery!.id))
-      assert.strictEqual(redelivered, 200)
-      assert.strictEqual((yield* tasksOf(issue.number)).length, 1)
-      assert.strictEqual((yield* porterComments(issue.number)).length, 1)
-      assert.strictEqual(machines.machines().filter((m) => m.metadata["porter_task_id"] === task.id).length, 1)
-    }), 90_000)
+        // GitHub redelivers the same webhook: answered "ignored", no second task, nothing new on the issue.
+        const redelivered = yield* Effect.promise(() => github.redeliver(delivery!.id))
+        assert.strictEqual(redelivered, 200)
+        assert.strictEqual((yield* tasksOf(issue.number)).length, 1)
+        assert.strictEqual((yield* porterComments(issue.number)).length, 1)
+        assert.strictEqual(machines.machines().filter((m) => m.metadata["porter_task_id"] === task.id).length, 1)
+      }),
+    90_000
+  )
 
   it.effect("a bad signature is refused with 401 and records nothing", () =>
     Effect.gen(function*() {
@@ -149,7 +162,12 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
         Effect.promise(async () =>
           (await worker.fetch(`${worker.url}/webhooks/github`, {
             method: "POST",
-            headers: { "content-type": "application/json", "x-github-event": "issue_comment", "x-github-delivery": "forged-1", ...headers },
+            headers: {
+              "content-type": "application/json",
+              "x-github-event": "issue_comment",
+              "x-github-delivery": "forged-1",
+              ...headers
+            },
             body: text
           })).status
         )
@@ -265,7 +283,9 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
     Effect.gen(function*() {
       const { worker } = yield* Stack
       const answer = yield* Effect.promise(async () => {
-        const ok = await worker.fetch(`${worker.url}/admin/doctor`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+        const ok = await worker.fetch(`${worker.url}/admin/doctor`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` }
+        })
         const denied = await worker.fetch(`${worker.url}/admin/doctor`, { headers: { authorization: "Bearer nope" } })
         return { status: ok.status, body: await ok.json() as { ok: boolean; text: string }, denied: denied.status }
       })
@@ -278,15 +298,19 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
       assert.strictEqual(answer.denied, 401)
     }), 30_000)
 
-  it.effect("GET /openapi.json is the checked-in docs/openapi.json (regenerate with scripts/openapi.ts)", () =>
-    Effect.gen(function*() {
-      const { worker } = yield* Stack
-      const served = yield* Effect.promise(async () => {
-        const response = await worker.fetch(`${worker.url}/openapi.json`)
-        return { status: response.status, body: await response.json() as unknown }
-      })
-      const checkedIn = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8"))
-      assert.strictEqual(served.status, 200)
-      assert.deepStrictEqual(served.body, checkedIn)
-    }), 30_000)
+  it.effect(
+    "GET /openapi.json is the checked-in docs/openapi.json (regenerate with scripts/openapi.ts)",
+    () =>
+      Effect.gen(function*() {
+        const { worker } = yield* Stack
+        const served = yield* Effect.promise(async () => {
+          const response = await worker.fetch(`${worker.url}/openapi.json`)
+          return { status: response.status, body: await response.json() as unknown }
+        })
+        const checkedIn = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8"))
+        assert.strictEqual(served.status, 200)
+        assert.deepStrictEqual(served.body, checkedIn)
+      }),
+    30_000
+  )
 })

@@ -2,10 +2,10 @@
 // every answer of core's webhook endpoint, through the real socket — a first delivery, its duplicate, a bad
 // signature, a body that is not JSON, a declared and a chunked body past the limit, and a URL with a query (which
 // the direct route's path check leaves to `new URL`).
-import { createHmac, randomUUID } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import * as Local from "@porter/worker/local"
+import { Effect } from "effect"
+import { createHmac, randomUUID } from "node:crypto"
 import { workerEnvFor } from "./support/Env.ts"
 
 const payload = JSON.stringify({
@@ -50,7 +50,10 @@ describe("the Worker's webhook route", () => {
 
       const forged = yield* post(payload, { "x-github-delivery": randomUUID(), "x-hub-signature-256": sign("{}") })
       assert.strictEqual(forged.status, 401)
-      const notJson = yield* post("{not json", { "x-github-delivery": randomUUID(), "x-hub-signature-256": sign("{not json") })
+      const notJson = yield* post("{not json", {
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": sign("{not json")
+      })
       assert.strictEqual(notJson.status, 400)
 
       const big = " ".repeat(MAX_WEBHOOK_BYTES + 1)
@@ -60,7 +63,9 @@ describe("the Worker's webhook route", () => {
       const chunked = yield* post(
         new ReadableStream({
           start: (controller) => {
-            for (let at = 0; at < chunks.length; at += 64 * 1024) controller.enqueue(chunks.subarray(at, at + 64 * 1024))
+            for (let at = 0; at < chunks.length; at += 64 * 1024) {
+              controller.enqueue(chunks.subarray(at, at + 64 * 1024))
+            }
             controller.close()
           }
         }),

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Logger, Ref } from "effect"
-import * as Background from "@porter/worker/background"
 import * as Hooks from "@porter/worker/async-hooks"
+import * as Background from "@porter/worker/background"
+import { Deferred, Effect, Logger, Ref } from "effect"
 
 /** A fake `ExecutionContext` that records what it was asked to wait for. */
 const fakeContext = () => {
@@ -46,8 +46,12 @@ describe("WorkerBackground", () => {
       const background = Background.make({ keepAliveMs: 5_000 })
       const gateA = yield* Deferred.make<void>()
       const gateB = yield* Deferred.make<void>()
-      yield* background.run(Deferred.await(gateA)).pipe(Effect.provideService(Background.CurrentExecutionContext, first.ctx))
-      yield* background.run(Deferred.await(gateB)).pipe(Effect.provideService(Background.CurrentExecutionContext, second.ctx))
+      yield* background.run(Deferred.await(gateA)).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, first.ctx)
+      )
+      yield* background.run(Deferred.await(gateB)).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, second.ctx)
+      )
       yield* Deferred.succeed(gateA, undefined)
       // The first request's own work is done, but the second's may be running on its I/O context.
       assert.isFalse(yield* settledSoon(first.waits[0]!))
@@ -59,8 +63,12 @@ describe("WorkerBackground", () => {
       const third = fakeContext()
       const never = yield* Deferred.make<void>()
       const short = yield* Deferred.make<void>()
-      yield* bounded.run(Deferred.await(never)).pipe(Effect.provideService(Background.CurrentExecutionContext, fakeContext().ctx))
-      yield* bounded.run(Deferred.await(short)).pipe(Effect.provideService(Background.CurrentExecutionContext, third.ctx))
+      yield* bounded.run(Deferred.await(never)).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, fakeContext().ctx)
+      )
+      yield* bounded.run(Deferred.await(short)).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, third.ctx)
+      )
       yield* Deferred.succeed(short, undefined)
       yield* Effect.promise(() => third.waits[0]!).pipe(Effect.timeout("5 seconds"))
     }))
@@ -69,7 +77,9 @@ describe("WorkerBackground", () => {
     Effect.gen(function*() {
       const { ctx, waits } = fakeContext()
       const background = Background.make()
-      yield* background.run(Effect.die(new Error("boom"))).pipe(Effect.provideService(Background.CurrentExecutionContext, ctx))
+      yield* background.run(Effect.die(new Error("boom"))).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, ctx)
+      )
       yield* Effect.promise(() => waits[0]!)
       const done = yield* Ref.make(false)
       yield* background.run(Effect.andThen(Effect.sleep("10 millis"), Ref.set(done, true)))
@@ -92,7 +102,10 @@ describe("WorkerAsyncHooks", () => {
     assert.deepStrictEqual(target.process.getBuiltinModule("node:fs"), { name: "node:fs" })
     restore()
     assert.strictEqual(target.process.getBuiltinModule, original)
-    assert.strictEqual((target.process.getBuiltinModule("node:async_hooks") as Record<string, unknown>)["AsyncResource"], AsyncResource)
+    assert.strictEqual(
+      (target.process.getBuiltinModule("node:async_hooks") as Record<string, unknown>)["AsyncResource"],
+      AsyncResource
+    )
   })
 
   it("does nothing where there is no process.getBuiltinModule", () => {

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Effect, Exit, Layer, Redacted } from "effect"
 import { PorterConfig, TaskTokens } from "@porter/core"
 import * as WorkerConfig from "@porter/worker/config"
+import { Cause, ConfigProvider, Effect, Exit, Layer, Redacted } from "effect"
 
 const withEnv = (env: Record<string, unknown>) =>
   Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env))
@@ -25,7 +25,11 @@ describe("missing", () => {
   })
 
   it("names every missing or blank setting once, with how to set it, never a value", () => {
-    const problems = WorkerConfig.missing({ PORTER_PUBLIC_URL: "   ", FLY_APP_NAME: "x", GITHUB_APP_PRIVATE_KEY: "secret-pem" })
+    const problems = WorkerConfig.missing({
+      PORTER_PUBLIC_URL: "   ",
+      FLY_APP_NAME: "x",
+      GITHUB_APP_PRIVATE_KEY: "secret-pem"
+    })
     assert.deepStrictEqual(problems.map((p) => p.split(" ")[0]), [
       "DB",
       "PORTER_PUBLIC_URL",
@@ -40,7 +44,10 @@ describe("missing", () => {
   })
 
   it("wants the key with an App id, and credentials of some kind", () => {
-    assert.match(WorkerConfig.missing({ ...complete, GITHUB_APP_PRIVATE_KEY: "" })[0]!, /^GITHUB_APP_PRIVATE_KEY is not set/)
+    assert.match(
+      WorkerConfig.missing({ ...complete, GITHUB_APP_PRIVATE_KEY: "" })[0]!,
+      /^GITHUB_APP_PRIVATE_KEY is not set/
+    )
     const { GITHUB_APP_ID: _id, GITHUB_APP_PRIVATE_KEY: _key, ...none } = complete
     assert.match(WorkerConfig.missing(none)[0]!, /^GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are not set/)
   })
@@ -50,7 +57,10 @@ describe("describeFailure", () => {
   it.effect("turns config errors into one line naming the variable", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(
-        Layer.build(WorkerConfig.porterConfigLayer).pipe(Effect.scoped, withEnv({ PORTER_PUBLIC_URL: "https://x", PORTER_MACHINE_CPUS: "two" }))
+        Layer.build(WorkerConfig.porterConfigLayer).pipe(
+          Effect.scoped,
+          withEnv({ PORTER_PUBLIC_URL: "https://x", PORTER_MACHINE_CPUS: "two" })
+        )
       )
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isFailure(exit)) {
@@ -59,9 +69,13 @@ describe("describeFailure", () => {
         assert.notInclude(line!, "two")
       }
       const missing = yield* Effect.exit(Layer.build(WorkerConfig.porterConfigLayer).pipe(Effect.scoped, withEnv({})))
-      if (Exit.isFailure(missing)) assert.deepStrictEqual(WorkerConfig.describeFailure(missing.cause), ["PORTER_PUBLIC_URL is not set"])
-      else assert.fail("expected a failure")
-      assert.deepStrictEqual(WorkerConfig.describeFailure(Cause.fail(new WorkerConfig.StartupError({ problems: ["a", "b"] }))), ["a; b"])
+      if (Exit.isFailure(missing)) {
+        assert.deepStrictEqual(WorkerConfig.describeFailure(missing.cause), ["PORTER_PUBLIC_URL is not set"])
+      } else assert.fail("expected a failure")
+      assert.deepStrictEqual(
+        WorkerConfig.describeFailure(Cause.fail(new WorkerConfig.StartupError({ problems: ["a", "b"] }))),
+        ["a; b"]
+      )
     }))
 })
 
@@ -72,7 +86,9 @@ describe("the task-token secret", () => {
     Effect.gen(function*() {
       const a = yield* WorkerConfig.deriveTaskTokenSecret(Redacted.make(key))
       const b = yield* WorkerConfig.deriveTaskTokenSecret(Redacted.make(`  ${key}\n`))
-      const other = yield* WorkerConfig.deriveTaskTokenSecret(Redacted.make("bm90IHRoZSBzYW1lIGtleSBhdCBhbGwsIDMyIGJ5dGVz"))
+      const other = yield* WorkerConfig.deriveTaskTokenSecret(
+        Redacted.make("bm90IHRoZSBzYW1lIGtleSBhdCBhbGwsIDMyIGJ5dGVz")
+      )
       assert.strictEqual(Redacted.value(a), Redacted.value(b))
       assert.notStrictEqual(Redacted.value(a), Redacted.value(other))
       assert.notInclude(Redacted.value(a), key.slice(0, 12))
@@ -133,6 +149,8 @@ describe("porterConfigLayer", () => {
         )
       )
       assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) assert.match(WorkerConfig.describeFailure(exit.cause)[0]!, /^PORTER_MACHINE_ENV is not valid/)
+      if (Exit.isFailure(exit)) {
+        assert.match(WorkerConfig.describeFailure(exit.cause)[0]!, /^PORTER_MACHINE_ENV is not valid/)
+      }
     }))
 })

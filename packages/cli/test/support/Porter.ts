@@ -4,10 +4,10 @@
  * `porter doctor --env-file F` as its own option), with this test's environment minus the
  * `PORTER_URL` / `PORTER_ADMIN_TOKEN` a developer may have exported.
  */
+import { GitHubEmulator } from "@porter/testkit"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { GitHubEmulator } from "@porter/testkit"
 
 export const cliRoot = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
 export const binTs = path.join(cliRoot, "src", "bin.ts")
@@ -56,7 +56,9 @@ export const porter = (args: ReadonlyArray<string>, options: RunOptions = {}): P
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
-      reject(new Error(`porter ${args.join(" ")} ran longer than ${options.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`))
+      reject(
+        new Error(`porter ${args.join(" ")} ran longer than ${options.timeoutMs ?? 60_000} ms\n${stdout}\n${stderr}`)
+      )
     }, options.timeoutMs ?? 60_000)
     child.once("error", reject)
     child.once("close", (code, signal) => {
@@ -192,7 +194,9 @@ export const waitForTask = async (
     )
     const task = tasks.find((t) => t.issueNumber === issue)
     if (task !== undefined && states.includes(task.state)) return task
-    if (Date.now() > deadline) throw new Error(`no task on ${repo}#${issue} in ${states.join("/")}: ${JSON.stringify(task)}`)
+    if (Date.now() > deadline) {
+      throw new Error(`no task on ${repo}#${issue} in ${states.join("/")}: ${JSON.stringify(task)}`)
+    }
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }

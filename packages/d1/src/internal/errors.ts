@@ -1,6 +1,6 @@
 /** Turns driver and decoding failures into the ports' `StoreError`, without values in the message. */
-import { Effect } from "effect"
 import { Errors } from "@porter/core"
+import { Effect } from "effect"
 
 const describe = (error: unknown): string => {
   // SqlError → reason (UnknownError …) → the D1 error; its message names the constraint or the

@@ -2,8 +2,8 @@
  * A `tasks` row and its two-way mapping to `Task`. Absent optional fields are NULL in the row
  * and absent (not `undefined`) in the task, so a task read back equals the one written.
  */
-import { Schema, SchemaTransformation } from "effect"
 import { Task } from "@porter/core"
+import { Schema, SchemaTransformation } from "effect"
 
 const Text = Schema.String
 const Num = Schema.Number

@@ -2,9 +2,9 @@
  * A scripted HTTP server on 127.0.0.1 (random port) for unit tests: each test says how to answer,
  * the server records what it was asked. Real sockets, so Octokit's real fetch path is exercised.
  */
+import { Effect } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect } from "effect"
 
 export interface Recorded {
   readonly method: string
@@ -48,7 +48,13 @@ export const start: Effect.Effect<FakeGitHub, never, import("effect").Scope.Scop
           } catch {
             json = undefined
           }
-          const recorded: Recorded = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body, json }
+          const recorded: Recorded = {
+            method: req.method ?? "GET",
+            url: req.url ?? "/",
+            headers: req.headers,
+            body,
+            json
+          }
           requests.push(recorded)
           let answer: Answer | undefined
           for (const handler of handlers) {

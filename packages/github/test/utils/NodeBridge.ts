@@ -1,7 +1,7 @@
 /** Serves a Web `fetch` handler (e.g. `HttpRouter.toWebHandler`) on 127.0.0.1 with node:http, random port. */
+import { Effect, type Scope } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, type Scope } from "effect"
 
 export interface Bridge {
   readonly url: string
@@ -20,7 +20,7 @@ export const start: Effect.Effect<Bridge, never, Scope.Scope> = Effect.acquireRe
           const headers = new Headers()
           for (const [name, value] of Object.entries(req.headers)) {
             if (typeof value === "string") headers.set(name, value)
-            else if (Array.isArray(value)) for (const v of value) headers.append(name, v)
+            else if (Array.isArray(value)) { for (const v of value) headers.append(name, v) }
           }
           const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined
           const request = new Request(`http://127.0.0.1${req.url ?? "/"}`, {

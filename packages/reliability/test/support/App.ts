@@ -4,8 +4,6 @@
  * (background work inline, so a request's task exists when its answer does). The task store counts the tasks it
  * creates, so a fuzzer can check that an input created exactly what it should.
  */
-import { Cause, Context, Effect, Layer, Logger, Redacted, type Scope } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
 import {
   AgentCatalog,
   Authorizer,
@@ -22,7 +20,15 @@ import {
   TaskTokens
 } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
-import { InMemoryProvisioner, InMemorySecretStore, InMemoryTaskStore, type Machines, RecordingReporter } from "@porter/testing"
+import {
+  InMemoryProvisioner,
+  InMemorySecretStore,
+  InMemoryTaskStore,
+  type Machines,
+  RecordingReporter
+} from "@porter/testing"
+import { Cause, Context, Effect, Layer, Logger, Redacted, type Scope } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
 
 export const WEBHOOK_SECRET = "reliability-webhook-secret-0123456789"
 export const TASK_TOKEN_SECRET = Redacted.make("reliability-task-token-secret")
@@ -49,15 +55,25 @@ export interface LogLine {
 }
 
 /** No per-repository or per-user limit gets in the way of a fuzzer creating thousands of tasks. */
-export const settings = new Settings.RepoSettings({ ...Settings.defaults, maxActivePerRepo: 1_000_000, maxActivePerUser: 1_000_000 })
+export const settings = new Settings.RepoSettings({
+  ...Settings.defaults,
+  maxActivePerRepo: 1_000_000,
+  maxActivePerUser: 1_000_000
+})
 
 /** Builds the app for the scope's lifetime. */
 export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*() {
   let created = 0
   const counting = Layer.effect(
     TaskStore.TaskStore,
-    Effect.map(InMemoryTaskStore.make, (store) =>
-      TaskStore.TaskStore.of({ ...store, create: (task) => Effect.tap(store.create(task), () => Effect.sync(() => void created++)) }))
+    Effect.map(
+      InMemoryTaskStore.make,
+      (store) =>
+        TaskStore.TaskStore.of({
+          ...store,
+          create: (task) => Effect.tap(store.create(task), () => Effect.sync(() => void created++))
+        })
+    )
   )
   const services = Layer.mergeAll(
     counting,
@@ -70,16 +86,26 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
     TaskTokens.layer(TASK_TOKEN_SECRET),
-    PorterConfig.layer({ publicUrl: "http://porter.test", maxWebhookBytes: MAX_WEBHOOK_BYTES, reportRetry: { times: 0, baseDelayMs: 0 } }),
+    PorterConfig.layer({
+      publicUrl: "http://porter.test",
+      maxWebhookBytes: MAX_WEBHOOK_BYTES,
+      reportRetry: { times: 0, baseDelayMs: 0 }
+    }),
     Background.layerInline,
     GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) })
   )
-  const context = yield* Layer.build(Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services))).pipe(
+  const context = yield* Layer.build(
+    Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services))
+  ).pipe(
     Effect.orDie
   )
   const logs: Array<LogLine> = []
   const recorder = Logger.make(({ cause, logLevel, message }) => {
-    logs.push({ level: logLevel, message: Array.isArray(message) ? message.map(String).join(" ") : String(message), cause: Cause.pretty(cause) })
+    logs.push({
+      level: logLevel,
+      message: Array.isArray(message) ? message.map(String).join(" ") : String(message),
+      cause: Cause.pretty(cause)
+    })
   })
   const routes = HttpApp.routes.pipe(
     Layer.provideMerge(Layer.mergeAll(

@@ -3,14 +3,38 @@
  * hidden in code or quotes), webhook requests (signed deliveries of every kind, and broken ones: bad or missing
  * signatures, tampered bodies, garbage, oversized bodies, missing headers) and callback requests.
  */
-import fc from "fast-check"
 import { AgentCatalog } from "@porter/core"
 import { Deliveries } from "@porter/reliability"
+import fc from "fast-check"
 
 const agentWords = AgentCatalog.builtInAgents.flatMap((agent) => [agent.name, ...agent.aliases])
 const words = fc.constantFrom(
-  "fix", "the", "flaky", "date", "test", "add", "docs", "please", "refactor", "parser", "ISO", "weeks", "🙂", "café",
-  "--model", "--timeout", "--", "status", "help", "cancel", "retry", "stop", "@porter", "`code`", "claud", "opencod"
+  "fix",
+  "the",
+  "flaky",
+  "date",
+  "test",
+  "add",
+  "docs",
+  "please",
+  "refactor",
+  "parser",
+  "ISO",
+  "weeks",
+  "🙂",
+  "café",
+  "--model",
+  "--timeout",
+  "--",
+  "status",
+  "help",
+  "cancel",
+  "retry",
+  "stop",
+  "@porter",
+  "`code`",
+  "claud",
+  "opencod"
 )
 const sentence = fc.array(fc.oneof(words, fc.string({ minLength: 1, maxLength: 12 })), { minLength: 0, maxLength: 12 })
   .map((ws) => ws.join(" "))
@@ -20,8 +44,13 @@ export const commandLine = fc.record({
   lead: fc.constantFrom("", " ", "  ", "   "),
   mention: fc.constantFrom("@porter", "@Porter", "@PORTER", "@porter:", "@porter,"),
   agent: fc.option(fc.oneof(fc.constantFrom(...agentWords), fc.string({ maxLength: 10 })), { nil: undefined }),
-  model: fc.option(fc.oneof(fc.constantFrom("opus", "sonnet", "gpt-5", "x/y:z"), fc.string({ maxLength: 20 })), { nil: undefined }),
-  timeout: fc.option(fc.oneof(fc.constantFrom("90s", "20m", "1h30m", "3h", "0s", "soon"), fc.string({ maxLength: 8 })), { nil: undefined }),
+  model: fc.option(fc.oneof(fc.constantFrom("opus", "sonnet", "gpt-5", "x/y:z"), fc.string({ maxLength: 20 })), {
+    nil: undefined
+  }),
+  timeout: fc.option(
+    fc.oneof(fc.constantFrom("90s", "20m", "1h30m", "3h", "0s", "soon"), fc.string({ maxLength: 8 })),
+    { nil: undefined }
+  ),
   instructions: sentence
 }).map(({ agent, instructions, lead, mention, model, timeout }) =>
   [
@@ -34,19 +63,38 @@ export const commandLine = fc.record({
 )
 
 /** A command as people write it: an agent, plain instructions. */
-export const wellFormedRun = fc.tuple(fc.constantFrom(...agentWords, ""), fc.array(words, { minLength: 1, maxLength: 8 }))
+export const wellFormedRun = fc.tuple(
+  fc.constantFrom(...agentWords, ""),
+  fc.array(words, { minLength: 1, maxLength: 8 })
+)
   .map(([agent, ws]) => `@porter ${agent} ${ws.join(" ")}`.replace(/ +/g, " "))
 
 /** Comment bodies: commands, commands hidden where they must not count, and noise. */
 export const commentBody = fc.oneof(
   { weight: 4, arbitrary: wellFormedRun },
-  { weight: 4, arbitrary: fc.tuple(commandLine, fc.option(sentence, { nil: undefined })).map(([line, more]) => (more ? `${line}\n${more}` : line)) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(commandLine, fc.option(sentence, { nil: undefined })).map((
+      [line, more]
+    ) => (more ? `${line}\n${more}` : line))
+  },
   { weight: 1, arbitrary: commandLine.map((line) => `\`\`\`\n${line}\n\`\`\``) },
   { weight: 1, arbitrary: commandLine.map((line) => `> ${line}`) },
   { weight: 1, arbitrary: commandLine.map((line) => `<!--\n${line}\n-->`) },
   { weight: 1, arbitrary: commandLine.map((line) => `\n    ${line.trim()}`) },
   { weight: 1, arbitrary: fc.tuple(sentence, commandLine).map(([before, line]) => `${before} ${line}`) },
-  { weight: 1, arbitrary: fc.constantFrom("@porter", "@porter help", "@porter status", "@porter cancel", "@porter retry", "@porters fix", "@porter-bot fix") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "@porter",
+      "@porter help",
+      "@porter status",
+      "@porter cancel",
+      "@porter retry",
+      "@porters fix",
+      "@porter-bot fix"
+    )
+  },
   { weight: 2, arbitrary: fc.string({ maxLength: 200 }) },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) }
 )
@@ -61,8 +109,14 @@ export type WebhookCase =
     readonly issueNumber: number
     readonly pullRequest: boolean
   }
-  | { readonly kind: "bad signature"; readonly how: "missing" | "random" | "other secret" | "sha1" | "tampered" | "truncated" | "uppercase" }
-  | { readonly kind: "malformed"; readonly how: "text" | "json" | "empty" | "wrong types" | "no event" | "no delivery" | "truncated json" }
+  | {
+    readonly kind: "bad signature"
+    readonly how: "missing" | "random" | "other secret" | "sha1" | "tampered" | "truncated" | "uppercase"
+  }
+  | {
+    readonly kind: "malformed"
+    readonly how: "text" | "json" | "empty" | "wrong types" | "no event" | "no delivery" | "truncated json"
+  }
   | { readonly kind: "oversized" }
 
 export const webhookCase: fc.Arbitrary<WebhookCase> = fc.oneof(
@@ -70,7 +124,18 @@ export const webhookCase: fc.Arbitrary<WebhookCase> = fc.oneof(
     weight: 6,
     arbitrary: fc.record({
       kind: fc.constant("valid" as const),
-      event: fc.constantFrom("issue_comment", "issue_comment", "issue_comment", "issue_comment", "issue_comment", "issue_comment", "issues", "ping", "push", "pull_request"),
+      event: fc.constantFrom(
+        "issue_comment",
+        "issue_comment",
+        "issue_comment",
+        "issue_comment",
+        "issue_comment",
+        "issue_comment",
+        "issues",
+        "ping",
+        "push",
+        "pull_request"
+      ),
       action: fc.constantFrom("created", "created", "created", "created", "edited", "deleted", "closed"),
       body: commentBody,
       author: fc.constantFrom("User" as const, "User" as const, "User" as const, "Bot" as const),
@@ -82,14 +147,30 @@ export const webhookCase: fc.Arbitrary<WebhookCase> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("bad signature" as const),
-      how: fc.constantFrom("missing" as const, "random" as const, "other secret" as const, "sha1" as const, "tampered" as const, "truncated" as const, "uppercase" as const)
+      how: fc.constantFrom(
+        "missing" as const,
+        "random" as const,
+        "other secret" as const,
+        "sha1" as const,
+        "tampered" as const,
+        "truncated" as const,
+        "uppercase" as const
+      )
     })
   },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("malformed" as const),
-      how: fc.constantFrom("text" as const, "json" as const, "empty" as const, "wrong types" as const, "no event" as const, "no delivery" as const, "truncated json" as const)
+      how: fc.constantFrom(
+        "text" as const,
+        "json" as const,
+        "empty" as const,
+        "wrong types" as const,
+        "no event" as const,
+        "no delivery" as const,
+        "truncated json" as const
+      )
     })
   },
   { weight: 1, arbitrary: fc.constant({ kind: "oversized" as const }) }
@@ -107,7 +188,9 @@ export const webhookRequest = (
   extra: { readonly text: string; readonly json: string; readonly valid: string; readonly maxBytes: number }
 ): Deliveries.Delivery => {
   const base = () =>
-    JSON.stringify(Deliveries.issueComment({ body: "@porter script fix it", commentId: ++commentIds, installationId: 31 }))
+    JSON.stringify(
+      Deliveries.issueComment({ body: "@porter script fix it", commentId: ++commentIds, installationId: 31 })
+    )
   switch (testCase.kind) {
     case "valid": {
       const payload = Deliveries.issueComment({
@@ -122,7 +205,9 @@ export const webhookRequest = (
           : { login: "octocat", id: 583231, type: "User" }
       })
       // A closed pull request carries `pull_request`; every other event gets the comment's shape (ignored or closed).
-      const shaped = testCase.event === "pull_request" ? { ...payload, pull_request: { number: testCase.issueNumber } } : payload
+      const shaped = testCase.event === "pull_request"
+        ? { ...payload, pull_request: { number: testCase.issueNumber } }
+        : payload
       return Deliveries.signed(secret, testCase.event, JSON.stringify(shaped))
     }
     case "bad signature": {
@@ -135,7 +220,10 @@ export const webhookRequest = (
           return { body, headers: rest }
         }
         case "random":
-          return { body, headers: { ...headers, "x-hub-signature-256": `sha256=${extra.text.padEnd(64, "0").slice(0, 64)}` } }
+          return {
+            body,
+            headers: { ...headers, "x-hub-signature-256": `sha256=${extra.text.padEnd(64, "0").slice(0, 64)}` }
+          }
         case "other secret":
           return { body, headers: { ...headers, "x-hub-signature-256": Deliveries.signature(`${secret}x`, body) } }
         case "sha1":
@@ -191,8 +279,20 @@ export const outcome = fc.constantFrom("pushed", "no_changes", "agent_failed", "
 
 /** Callback bodies: the three events with random fields, and broken ones. */
 export const callbackBody = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ type: fc.constant("started"), step: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }).map((b) => ({ valid: true, terminal: false, text: JSON.stringify(b) })) },
-  { weight: 3, arbitrary: fc.record({ type: fc.constant("heartbeat"), step: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }).map((b) => ({ valid: true, terminal: false, text: JSON.stringify(b) })) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      type: fc.constant("started"),
+      step: fc.option(fc.string({ maxLength: 20 }), { nil: undefined })
+    }).map((b) => ({ valid: true, terminal: false, text: JSON.stringify(b) }))
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      type: fc.constant("heartbeat"),
+      step: fc.option(fc.string({ maxLength: 20 }), { nil: undefined })
+    }).map((b) => ({ valid: true, terminal: false, text: JSON.stringify(b) }))
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -201,12 +301,40 @@ export const callbackBody = fc.oneof(
       branch: fc.option(fc.string({ maxLength: 30 }), { nil: undefined }),
       summary: fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
       error: fc.option(fc.string({ maxLength: 100 }), { nil: undefined }),
-      usage: fc.option(fc.record({ inputTokens: fc.nat(), outputTokens: fc.nat(), costUsd: fc.double({ min: 0, max: 10, noNaN: true }) }), { nil: undefined })
+      usage: fc.option(
+        fc.record({
+          inputTokens: fc.nat(),
+          outputTokens: fc.nat(),
+          costUsd: fc.double({ min: 0, max: 10, noNaN: true })
+        }),
+        { nil: undefined }
+      )
     }).map((b) => ({ valid: true, terminal: true, text: JSON.stringify(b) }))
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 100 }).map((text) => ({ valid: false, terminal: false, text })) },
   { weight: 1, arbitrary: randomJson.map((text) => ({ valid: false, terminal: false, text })) },
-  { weight: 1, arbitrary: fc.constantFrom("celebrate", "complete", "").map((type) => ({ valid: false, terminal: false, text: JSON.stringify({ type }) })) },
-  { weight: 1, arbitrary: fc.constant({ valid: false, terminal: false, text: JSON.stringify({ type: "completed", outcome: "won" }) }) },
-  { weight: 1, arbitrary: fc.constant({ valid: false, terminal: false, text: JSON.stringify({ type: "completed", outcome: "pushed", summary: "s".repeat(20_001) }) }) }
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("celebrate", "complete", "").map((type) => ({
+      valid: false,
+      terminal: false,
+      text: JSON.stringify({ type })
+    }))
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant({
+      valid: false,
+      terminal: false,
+      text: JSON.stringify({ type: "completed", outcome: "won" })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant({
+      valid: false,
+      terminal: false,
+      text: JSON.stringify({ type: "completed", outcome: "pushed", summary: "s".repeat(20_001) })
+    })
+  }
 )

@@ -6,7 +6,7 @@
  *   node --conditions=@porter/source packages/runner/test/bench/startup.ts [files=2000] [runs=7]
  */
 import { execFileSync, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Forge from "../support/Forge.ts"
@@ -24,7 +24,16 @@ const repo = await forge.createRepo("big")
 // Fill the repository: `files` files of ~2 KiB in nested folders, one commit.
 const seed = mkdtempSync(join(tmpdir(), "porter-bench-seed-"))
 const git = (args: Array<string>, cwd = seed) =>
-  execFileSync("git", args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: "b@b", GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: "b@b" } })
+  execFileSync("git", args, {
+    cwd,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "b",
+      GIT_AUTHOR_EMAIL: "b@b",
+      GIT_COMMITTER_NAME: "b",
+      GIT_COMMITTER_EMAIL: "b@b"
+    }
+  })
 git(["init", "-q", "-b", "main"])
 for (let i = 0; i < files; i++) {
   const dir = join(seed, `src/m${i % 40}`)
@@ -61,7 +70,18 @@ const plain: Array<number> = []
 const runner: Array<number> = []
 for (let i = 0; i < runs; i++) {
   const dir = mkdtempSync(join(tmpdir(), "porter-bench-clone-"))
-  plain.push(await time("git", ["-c", `http.extraHeader=${header}`, "clone", "-q", "--depth", "1", forge.cloneUrl(repo), join(dir, "r")], {}))
+  plain.push(
+    await time("git", [
+      "-c",
+      `http.extraHeader=${header}`,
+      "clone",
+      "-q",
+      "--depth",
+      "1",
+      forge.cloneUrl(repo),
+      join(dir, "r")
+    ], {})
+  )
   rmSync(dir, { recursive: true, force: true })
   const env = taskEnv({
     taskId: newTaskId(),
@@ -72,13 +92,19 @@ for (let i = 0; i < runs; i++) {
     callback: callbacks,
     agent: "script",
     prompt: promptFor("```porter-script\nrun true\n```"),
-    ...(process.env["PORTER_CLONE_FILTER"] ? { extra: { PORTER_CLONE_FILTER: process.env["PORTER_CLONE_FILTER"] } } : {})
+    ...(process.env["PORTER_CLONE_FILTER"]
+      ? { extra: { PORTER_CLONE_FILTER: process.env["PORTER_CLONE_FILTER"] } }
+      : {})
   })
   runner.push(await time(process.execPath, [entry], env, /==> agent/))
 }
 console.log(`repository: ${files} files; ${runs} runs each`)
-console.log(`git clone --depth 1: median ${median(plain).toFixed(0)} ms  (${plain.map((t) => t.toFixed(0)).join(", ")})`)
-console.log(`runner until agent:  median ${median(runner).toFixed(0)} ms  (${runner.map((t) => t.toFixed(0)).join(", ")})`)
+console.log(
+  `git clone --depth 1: median ${median(plain).toFixed(0)} ms  (${plain.map((t) => t.toFixed(0)).join(", ")})`
+)
+console.log(
+  `runner until agent:  median ${median(runner).toFixed(0)} ms  (${runner.map((t) => t.toFixed(0)).join(", ")})`
+)
 console.log(`ratio: ${(median(runner) / median(plain)).toFixed(2)} (target ≤ 1.2)`)
 await new Promise((r) => setTimeout(r, 2000))
 await callbacks.close()

@@ -17,7 +17,10 @@ export class Fixture extends Context.Service<Fixture, {
     Effect.gen(function*() {
       yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
       const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
-      const callbacks = yield* Effect.acquireRelease(Effect.promise(startCallbackServer), (c) => Effect.promise(c.close))
+      const callbacks = yield* Effect.acquireRelease(
+        Effect.promise(startCallbackServer),
+        (c) => Effect.promise(c.close)
+      )
       const entry = yield* Effect.promise(buildBundle)
       return { forge, callbacks, entry }
     })

@@ -33,7 +33,10 @@ export interface Forge {
   /** git on the bare repository on the emulator's disk. */
   readonly git: (fullName: string, args: ReadonlyArray<string>) => string
   readonly pulls: (fullName: string) => Promise<ReadonlyArray<Pull>>
-  readonly openPull: (fullName: string, pull: { readonly title: string; readonly head: string; readonly base: string }) => Promise<Pull>
+  readonly openPull: (
+    fullName: string,
+    pull: { readonly title: string; readonly head: string; readonly base: string }
+  ) => Promise<Pull>
   readonly close: () => Promise<void>
 }
 
@@ -54,7 +57,9 @@ const base64url = (value: string | Buffer) => Buffer.from(value).toString("base6
 /** An RS256 App JWT, as GitHub documents it. */
 const appJwt = (appId: number, privateKeyPem: string): string => {
   const now = Math.floor(Date.now() / 1000)
-  const unsigned = `${base64url(JSON.stringify({ alg: "RS256", typ: "JWT" }))}.${base64url(JSON.stringify({ iat: now - 30, exp: now + 540, iss: appId }))}`
+  const unsigned = `${base64url(JSON.stringify({ alg: "RS256", typ: "JWT" }))}.${
+    base64url(JSON.stringify({ iat: now - 30, exp: now + 540, iss: appId }))
+  }`
   const signature = createSign("RSA-SHA256").update(unsigned).sign(privateKeyPem)
   return `${unsigned}.${base64url(signature)}`
 }
@@ -84,7 +89,11 @@ export const start = async (): Promise<Forge> => {
   const call = async <A>(method: string, path: string, token: string, body?: unknown): Promise<A> => {
     const response = await fetch(`${github.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, accept: "application/vnd.github+json", "content-type": "application/json" },
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: "application/vnd.github+json",
+        "content-type": "application/json"
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {})
     })
     if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`)
@@ -92,13 +101,25 @@ export const start = async (): Promise<Forge> => {
   }
   const owner = await github.createUser("octo")
   const jwt = appJwt(github.app.id, github.app.privateKeyPkcs1)
-  const installations = await call<ReadonlyArray<{ id: number; account: { login: string } }>>("GET", "/app/installations", jwt)
+  const installations = await call<ReadonlyArray<{ id: number; account: { login: string } }>>(
+    "GET",
+    "/app/installations",
+    jwt
+  )
   const installation = installations.find((i) => i.account.login === owner.login)
   if (installation === undefined) throw new Error("the Porter App is not installed on octo")
-  const { token } = await call<{ token: string }>("POST", `/app/installations/${installation.id}/access_tokens`, jwt, {})
+  const { token } = await call<{ token: string }>(
+    "POST",
+    `/app/installations/${installation.id}/access_tokens`,
+    jwt,
+    {}
+  )
 
   const git = (fullName: string, args: ReadonlyArray<string>) =>
-    execFileSync("git", ["--git-dir", join(github.dataDir, `${fullName}.git`), ...args], { env: gitEnv, encoding: "utf8" }).trim()
+    execFileSync("git", ["--git-dir", join(github.dataDir, `${fullName}.git`), ...args], {
+      env: gitEnv,
+      encoding: "utf8"
+    }).trim()
 
   return {
     url: github.url,
@@ -107,13 +128,19 @@ export const start = async (): Promise<Forge> => {
     owner: owner.login,
     cloneUrl: (fullName) => `${github.url}/${fullName}.git`,
     createRepo: async (name) => {
-      const repo = await call<{ full_name: string }>("POST", "/user/repos", owner.token, { name, auto_init: true, private: true })
+      const repo = await call<{ full_name: string }>("POST", "/user/repos", owner.token, {
+        name,
+        auto_init: true,
+        private: true
+      })
       return repo.full_name
     },
     barePath: (fullName) => join(github.dataDir, `${fullName}.git`),
     git,
-    pulls: async (fullName) => (await call<ReadonlyArray<PullJson>>("GET", `/repos/${fullName}/pulls?state=all`, owner.token)).map(toPull),
-    openPull: async (fullName, pull) => toPull(await call<PullJson>("POST", `/repos/${fullName}/pulls`, owner.token, { ...pull, body: "" })),
+    pulls: async (fullName) =>
+      (await call<ReadonlyArray<PullJson>>("GET", `/repos/${fullName}/pulls?state=all`, owner.token)).map(toPull),
+    openPull: async (fullName, pull) =>
+      toPull(await call<PullJson>("POST", `/repos/${fullName}/pulls`, owner.token, { ...pull, body: "" })),
     close: () => github.close()
   }
 }

@@ -90,8 +90,7 @@ export const startCallbackServer = async (): Promise<CallbackServer> => {
 }
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-export const newTaskId = (): string =>
-  `task_${[...randomBytes(26)].map((b) => ALPHABET[b & 31]).join("")}`
+export const newTaskId = (): string => `task_${[...randomBytes(26)].map((b) => ALPHABET[b & 31]).join("")}`
 
 /** A prompt shaped like `PromptBuilder.render`'s, with `instruction` fenced as the request. */
 export const promptFor = (instruction: string, issueTitle = "Fix it"): string => {
@@ -170,7 +169,9 @@ let bundle: Promise<string> | undefined
 export const buildBundle = (): Promise<string> => {
   bundle ??= new Promise((resolve, reject) => {
     const out = join(tempDir("porter-bundle-"), "runner.mjs")
-    const child = spawn(process.execPath, [join(runnerRoot, "scripts", "build-bundle.mjs"), out], { stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(process.execPath, [join(runnerRoot, "scripts", "build-bundle.mjs"), out], {
+      stdio: ["ignore", "ignore", "pipe"]
+    })
     let stderr = ""
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")))
     child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`bundle build failed: ${stderr}`))))

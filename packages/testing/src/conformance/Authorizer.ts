@@ -1,7 +1,7 @@
 /** The Authorizer contract: who may run, given fixtures with known permissions. */
 import { assert, describe, layer as withLayer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
 import { Authorizer, type Repo } from "@porter/core"
+import { Effect, Layer } from "effect"
 
 export interface Fixtures {
   readonly repo: Repo.RepoRef
@@ -13,7 +13,11 @@ export interface Fixtures {
   readonly none: Repo.Actor
 }
 
-export const run = <E>(name: string, layer: Layer.Layer<Authorizer.Authorizer, E>, fixtures: Fixtures | Effect.Effect<Fixtures>) =>
+export const run = <E>(
+  name: string,
+  layer: Layer.Layer<Authorizer.Authorizer, E>,
+  fixtures: Fixtures | Effect.Effect<Fixtures>
+) =>
   describe(`Authorizer conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {
       const get = Effect.isEffect(fixtures) ? fixtures : Effect.succeed(fixtures)

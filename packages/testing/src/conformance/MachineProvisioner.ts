@@ -4,8 +4,8 @@
  * machines something harmless to run.
  */
 import { assert, describe, layer as withLayer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
 import { Ids, MachineProvisioner } from "@porter/core"
+import { Effect, Layer, Option, Redacted } from "effect"
 
 export interface Options {
   /** Adapter-specific parts of the spec (image, env that makes the machine idle until destroyed). */
@@ -15,7 +15,11 @@ export interface Options {
 
 const P = MachineProvisioner.MachineProvisioner
 
-export const run = <E>(name: string, layer: Layer.Layer<MachineProvisioner.MachineProvisioner, E>, options: Options = {}) =>
+export const run = <E>(
+  name: string,
+  layer: Layer.Layer<MachineProvisioner.MachineProvisioner, E>,
+  options: Options = {}
+) =>
   describe(`MachineProvisioner conformance: ${name}`, () => {
     const specFor = (taskId: Ids.TaskId): MachineProvisioner.MachineSpec => ({
       taskId,
@@ -45,7 +49,9 @@ export const run = <E>(name: string, layer: Layer.Layer<MachineProvisioner.Machi
           assert.isFalse((yield* p.list()).some((m) => m.id === machine.id))
           const after = yield* Effect.result(p.get(machine.id))
           assert.isTrue(
-            after._tag === "Failure" ? after.failure._tag === "MachineNotFound" : MachineProvisioner.isGone(after.success.state),
+            after._tag === "Failure"
+              ? after.failure._tag === "MachineNotFound"
+              : MachineProvisioner.isGone(after.success.state),
             "a destroyed machine is gone or unknown"
           )
         }))

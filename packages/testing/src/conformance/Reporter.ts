@@ -3,14 +3,16 @@
  * GitHub emulator's REST API, the recorder), so the suite takes a `ReporterInspector`.
  */
 import { assert, describe, layer as withLayer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
 import { type IssueReader, type Repo, Reporter } from "@porter/core"
+import { Context, Effect, Layer } from "effect"
 import { GitHubRecorder } from "../RecordingReporter.ts"
 
 export class ReporterInspector extends Context.Service<ReporterInspector, {
   /** An issue the reporter may write to (created fresh for each call). */
   readonly freshIssue: Effect.Effect<{ readonly issue: Repo.IssueRef; readonly triggerCommentId: number }>
-  readonly comments: (issue: Repo.IssueRef) => Effect.Effect<ReadonlyArray<{ readonly id: number; readonly body: string }>>
+  readonly comments: (
+    issue: Repo.IssueRef
+  ) => Effect.Effect<ReadonlyArray<{ readonly id: number; readonly body: string }>>
   readonly reactions: (issue: Repo.IssueRef, commentId: number) => Effect.Effect<ReadonlyArray<string>>
   readonly labels: (issue: Repo.IssueRef) => Effect.Effect<ReadonlyArray<string>>
 }>()("@porter/testing/ReporterInspector") {}
@@ -79,7 +81,10 @@ export const recorderInspector: Layer.Layer<ReporterInspector, never, GitHubReco
       })),
       comments: (issue) => recorder.comments(issue.key),
       reactions: (issue, commentId) =>
-        Effect.map(recorder.reactions(issue.key), (list) => list.filter((r) => r.target.commentId === commentId).map((r) => r.reaction)),
+        Effect.map(
+          recorder.reactions(issue.key),
+          (list) => list.filter((r) => r.target.commentId === commentId).map((r) => r.reaction)
+        ),
       labels: (issue) => recorder.labels(issue.key)
     })
   })

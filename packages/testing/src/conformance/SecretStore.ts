@@ -1,7 +1,7 @@
 /** The SecretStore contract, run by every adapter. */
 import { assert, describe, layer as withLayer } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
 import { SecretStore } from "@porter/core"
+import { Effect, Layer, Option, Redacted } from "effect"
 
 let serial = 0
 const unique = () => `${Date.now().toString(36)}${(serial++).toString(36)}`
@@ -44,8 +44,13 @@ export const run = <E>(name_: string, layer: Layer.Layer<SecretStore.SecretStore
           const s = yield* SecretStore.SecretStore
           const id = unique()
           const secret = name(`FALLBACK_${id.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`)
-          const chain = { userId: `9${serial++}${Date.now()}`, repo: `conf-${id}/repo`, installationId: `8${serial++}${Date.now()}` }
-          const resolved = () => Effect.map(s.resolve(secret, chain), Option.map((r) => [r.scope._tag, Redacted.value(r.value)]))
+          const chain = {
+            userId: `9${serial++}${Date.now()}`,
+            repo: `conf-${id}/repo`,
+            installationId: `8${serial++}${Date.now()}`
+          }
+          const resolved = () =>
+            Effect.map(s.resolve(secret, chain), Option.map((r) => [r.scope._tag, Redacted.value(r.value)]))
           assert.isTrue(Option.isNone(yield* resolved()))
           yield* s.set(SecretStore.scopes.global, secret, Redacted.make("g"))
           assert.deepStrictEqual(Option.getOrThrow(yield* resolved()), ["global", "g"])

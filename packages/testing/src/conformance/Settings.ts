@@ -1,7 +1,7 @@
 /** The Settings contract, run by every adapter. */
 import { assert, describe, layer as withLayer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
 import { Settings } from "@porter/core"
+import { Effect, Layer } from "effect"
 
 let serial = 0
 const unique = () => `${Date.now().toString(36)}${(serial++).toString(36)}`
@@ -22,7 +22,10 @@ export const run = <E>(name: string, layer: Layer.Layer<Settings.Settings, E>) =
           const s = yield* Settings.Settings
           const repo = `conf-${unique()}/repo`
           const installationId = 700_000 + serial++
-          yield* s.set({ _tag: "installation", installationId: String(installationId) }, { defaultAgent: "codex", maxActivePerUser: 9 })
+          yield* s.set({ _tag: "installation", installationId: String(installationId) }, {
+            defaultAgent: "codex",
+            maxActivePerUser: 9
+          })
           yield* s.set({ _tag: "repository", repo }, { defaultAgent: "opencode", allowedUsers: ["octocat"] })
           const got = yield* s.forRepo(repo, installationId)
           assert.strictEqual(got.defaultAgent, "opencode")

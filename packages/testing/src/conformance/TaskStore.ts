@@ -3,11 +3,12 @@
  * their own repositories and ids, so they can share one database.
  */
 import { assert, describe, layer as withLayer } from "@effect/vitest"
-import { Effect, Exit, Layer, Option } from "effect"
 import { Ids, Repo, Task, TaskStore } from "@porter/core"
+import { Effect, Exit, Layer, Option } from "effect"
 
 let serial = 0
-export const uniqueRepo = () => new Repo.RepoRef({ owner: `conf-${Date.now().toString(36)}${(serial++).toString(36)}`, name: "repo" })
+export const uniqueRepo = () =>
+  new Repo.RepoRef({ owner: `conf-${Date.now().toString(36)}${(serial++).toString(36)}`, name: "repo" })
 
 export const sampleTask = (overrides: Partial<ConstructorParameters<typeof Task.Task>[0]> = {}) =>
   Effect.map(Ids.makeTaskId, (id) =>
@@ -159,7 +160,9 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           const back = yield* s.get(task.id)
           assert.deepStrictEqual(back, done)
           const events = yield* s.events(task.id)
-          const moves = events.filter((e) => e.kind === "transition" && e.from !== undefined).map((e) => `${e.from}>${e.to}`)
+          const moves = events.filter((e) => e.kind === "transition" && e.from !== undefined).map((e) =>
+            `${e.from}>${e.to}`
+          )
           assert.deepStrictEqual(moves, ["queued>provisioning", "provisioning>running", "running>succeeded"])
         }))
 
@@ -182,12 +185,14 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           yield* s.transition(task.id, "timed_out", 2_000, { reason: "deadline" })
           const targets = ["succeeded", "failed", "cancelled", "running", "provisioning", "timed_out"] as const
           const exits = yield* Effect.all(
-            Array.from({ length: 60 }, (_, i) => Effect.exit(s.transition(task.id, targets[i % targets.length]!, 3_000 + i))),
+            Array.from({ length: 60 }, (_, i) =>
+              Effect.exit(s.transition(task.id, targets[i % targets.length]!, 3_000 + i))),
             { concurrency: "unbounded" }
           )
           assert.isTrue(exits.every(Exit.isFailure))
           const updates = yield* Effect.all(
-            Array.from({ length: 10 }, () => Effect.exit(s.update(task.id, { heartbeatAt: 9_999 }, 9_999))),
+            Array.from({ length: 10 }, () =>
+              Effect.exit(s.update(task.id, { heartbeatAt: 9_999 }, 9_999))),
             { concurrency: "unbounded" }
           )
           assert.isTrue(updates.every(Exit.isFailure))
@@ -293,10 +298,28 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           const s = yield* store
           const now = 10_000_000
           const options = { heartbeatTimeoutMs: 60_000, dispatchTimeoutMs: 30_000, limit: 10_000 }
-          const overdue = yield* sampleTask({ state: "running", startedAt: now - 1000, heartbeatAt: now - 1000, updatedAt: now - 1000, deadlineAt: now - 1 })
-          const silent = yield* sampleTask({ state: "running", startedAt: now - 200_000, heartbeatAt: now - 90_000, updatedAt: now - 90_000, deadlineAt: now + 1e6 })
+          const overdue = yield* sampleTask({
+            state: "running",
+            startedAt: now - 1000,
+            heartbeatAt: now - 1000,
+            updatedAt: now - 1000,
+            deadlineAt: now - 1
+          })
+          const silent = yield* sampleTask({
+            state: "running",
+            startedAt: now - 200_000,
+            heartbeatAt: now - 90_000,
+            updatedAt: now - 90_000,
+            deadlineAt: now + 1e6
+          })
           const stuck = yield* sampleTask({ state: "queued", updatedAt: now - 40_000, deadlineAt: now + 1e6 })
-          const healthy = yield* sampleTask({ state: "running", startedAt: now - 10_000, heartbeatAt: now - 5_000, updatedAt: now - 5_000, deadlineAt: now + 1e6 })
+          const healthy = yield* sampleTask({
+            state: "running",
+            startedAt: now - 10_000,
+            heartbeatAt: now - 5_000,
+            updatedAt: now - 5_000,
+            deadlineAt: now + 1e6
+          })
           const fresh = yield* sampleTask({ state: "provisioning", updatedAt: now - 1_000, deadlineAt: now + 1e6 })
           const ended = yield* sampleTask({ state: "failed", updatedAt: now - 1e6, deadlineAt: now - 1e6 })
           for (const t of [overdue, silent, stuck, healthy, fresh, ended]) yield* s.create(t)
@@ -335,9 +358,13 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           const s = yield* store
           const task = yield* sampleTask()
           yield* s.create(task)
-          yield* s.appendEvent(new TaskStore.TaskEvent({ taskId: task.id, at: 1_100, kind: "report", detail: "status comment" }))
+          yield* s.appendEvent(
+            new TaskStore.TaskEvent({ taskId: task.id, at: 1_100, kind: "report", detail: "status comment" })
+          )
           yield* s.transition(task.id, "cancelled", 1_200, { reason: "cancelled by @octocat" })
-          yield* s.appendEvent(new TaskStore.TaskEvent({ taskId: task.id, at: 1_300, kind: "machine_destroyed", detail: "m_1" }))
+          yield* s.appendEvent(
+            new TaskStore.TaskEvent({ taskId: task.id, at: 1_300, kind: "machine_destroyed", detail: "m_1" })
+          )
           const events = yield* s.events(task.id)
           const kinds = events.map((e) => e.kind)
           assert.include(kinds, "report")

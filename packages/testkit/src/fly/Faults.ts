@@ -131,7 +131,10 @@ export class FaultQueues {
         })
       },
       slow: (options) => {
-        this.delays.push({ fault: { op: options.op ?? "any", delayMs: options.delayMs }, remaining: options.count ?? 1 })
+        this.delays.push({
+          fault: { op: options.op ?? "any", delayMs: options.delayMs },
+          remaining: options.count ?? 1
+        })
       },
       dropCreateResponse: (count = 1) => {
         this.answers.push({ fault: { _tag: "DropResponse", op: "create" }, remaining: count })

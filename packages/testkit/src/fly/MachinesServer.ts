@@ -26,15 +26,15 @@ import {
   type Command,
   type DockerOptions,
   dockerRuntime,
-  type LaunchSpec,
   type Launched,
+  type LaunchSpec,
   processRuntime,
   type Runtime,
   type Signal
 } from "./Runtimes.ts"
 
-export type { Command, DockerOptions } from "./Runtimes.ts"
 export type { Faults, Op, OpFilter } from "./Faults.ts"
+export type { Command, DockerOptions } from "./Runtimes.ts"
 
 export type MachineState =
   | "created"
@@ -502,53 +502,54 @@ const make = (options: Options, root: Scope.Scope) =>
       readonly dropResponse: boolean
     }
 
-    const route = (op: Op, handler: (ctx: Ctx) => Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
-    (request: HttpServerRequest.HttpServerRequest) =>
-      Effect.gen(function*() {
-        const params = yield* HttpRouter.params
-        const url = new URL(request.url, "http://machines.local")
-        const text = request.method === "GET" || request.method === "DELETE"
-          ? ""
-          : yield* Effect.orElseSucceed(request.text, () => "")
-        let body: unknown = undefined
-        const entry: RecordedRequest = {
-          method: request.method,
-          path: url.pathname,
-          query: Object.fromEntries(url.searchParams),
-          op,
-          status: 0
-        }
-        requests.push(entry)
-        const finish = (response: HttpServerResponse.HttpServerResponse) => {
-          entry.status = response.status
-          return response.pipe(HttpServerResponse.setHeader("fly-request-id", ulid()))
-        }
-        if (!authorized(request.headers["authorization"])) {
-          return finish(errorBody(401, "Authenticate: token validation error"))
-        }
-        if (text.trim() !== "") {
-          try {
-            body = JSON.parse(text)
-            Object.assign(entry, { body })
-          } catch (error) {
-            return finish(errorBody(400, `json: cannot unmarshal request body: ${(error as Error).message}`))
+    const route =
+      (op: Op, handler: (ctx: Ctx) => Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
+      (request: HttpServerRequest.HttpServerRequest) =>
+        Effect.gen(function*() {
+          const params = yield* HttpRouter.params
+          const url = new URL(request.url, "http://machines.local")
+          const text = request.method === "GET" || request.method === "DELETE"
+            ? ""
+            : yield* Effect.orElseSucceed(request.text, () => "")
+          let body: unknown = undefined
+          const entry: RecordedRequest = {
+            method: request.method,
+            path: url.pathname,
+            query: Object.fromEntries(url.searchParams),
+            op,
+            status: 0
           }
-        }
-        const delay = queues.delay(op)
-        if (delay > 0) yield* Effect.sleep(delay)
-        const fault = queues.answer(op)
-        if (fault?._tag === "Status") {
-          return finish(errorBody(
-            fault.status,
-            fault.error,
-            fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {},
-            fault.code
-          ))
-        }
-        const app = params["app"]
-        if (app !== undefined && !apps.has(app)) return finish(errorBody(404, `Could not find App "${app}"`))
-        return finish(yield* handler({ request, url, params, body, dropResponse: fault?._tag === "DropResponse" }))
-      })
+          requests.push(entry)
+          const finish = (response: HttpServerResponse.HttpServerResponse) => {
+            entry.status = response.status
+            return response.pipe(HttpServerResponse.setHeader("fly-request-id", ulid()))
+          }
+          if (!authorized(request.headers["authorization"])) {
+            return finish(errorBody(401, "Authenticate: token validation error"))
+          }
+          if (text.trim() !== "") {
+            try {
+              body = JSON.parse(text)
+              Object.assign(entry, { body })
+            } catch (error) {
+              return finish(errorBody(400, `json: cannot unmarshal request body: ${(error as Error).message}`))
+            }
+          }
+          const delay = queues.delay(op)
+          if (delay > 0) yield* Effect.sleep(delay)
+          const fault = queues.answer(op)
+          if (fault?._tag === "Status") {
+            return finish(errorBody(
+              fault.status,
+              fault.error,
+              fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {},
+              fault.code
+            ))
+          }
+          const app = params["app"]
+          if (app !== undefined && !apps.has(app)) return finish(errorBody(404, `Could not find App "${app}"`))
+          return finish(yield* handler({ request, url, params, body, dropResponse: fault?._tag === "DropResponse" }))
+        })
 
     const machineOf = (ctx: Ctx) => {
       const m = machines.get(ctx.params["id"] ?? "")
@@ -579,7 +580,9 @@ const make = (options: Options, root: Scope.Scope) =>
           return yield* invalid(`invalid region: "${region}" is not a region this organization can use`)
         }
         const name = body.name ?? `machine-${randomBytes(4).toString("hex")}`
-        if ([...machines.values()].some((m) => m.app === ctx.params["app"] && m.name === name && m.state !== "destroyed")) {
+        if (
+          [...machines.values()].some((m) => m.app === ctx.params["app"] && m.name === name && m.state !== "destroyed")
+        ) {
           return errorBody(409, `name_taken: a machine named "${name}" already exists`)
         }
         const imageProblem = yield* runtime.checkImage(config.image)

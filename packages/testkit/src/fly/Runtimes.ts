@@ -134,7 +134,9 @@ export const demultiplex = (sink: (stream: "stdout" | "stderr", chunk: Uint8Arra
 /** Docker containers over the Engine API; the image must exist locally (the server never pulls). */
 export const dockerRuntime = (options: DockerOptions): Effect.Effect<Runtime, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const services = yield* Layer.build(NodeHttpClient.layerUndiciOptions({ connect: { socketPath: options.socketPath } }))
+    const services = yield* Layer.build(
+      NodeHttpClient.layerUndiciOptions({ connect: { socketPath: options.socketPath } })
+    )
     const base = Context.get(services, HttpClient.HttpClient)
     const docker = base.pipe(HttpClient.mapRequest(HttpClientRequest.prependUrl("http://docker")))
     const ok = docker.pipe(HttpClient.filterStatusOk)
@@ -197,7 +199,9 @@ export const dockerRuntime = (options: DockerOptions): Effect.Effect<Runtime, ne
           signal: (signal, graceMs) =>
             signal === "SIGKILL"
               ? Effect.ignore(ok.post(`/containers/${id}/kill?signal=SIGKILL`))
-              : Effect.ignore(ok.post(`/containers/${id}/stop?signal=${signal}&t=${Math.ceil((graceMs ?? 2_000) / 1000)}`))
+              : Effect.ignore(
+                ok.post(`/containers/${id}/stop?signal=${signal}&t=${Math.ceil((graceMs ?? 2_000) / 1000)}`)
+              )
         } satisfies Launched
       })
 

@@ -4,4 +4,4 @@
  */
 export * from "./MachinesServer.ts"
 export { demultiplex, dockerRuntime, processRuntime } from "./Runtimes.ts"
-export type { LaunchSpec, Launched, Runtime, Signal } from "./Runtimes.ts"
+export type { Launched, LaunchSpec, Runtime, Signal } from "./Runtimes.ts"

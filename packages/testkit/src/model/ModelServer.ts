@@ -20,7 +20,7 @@ import { Effect, Schema, type Scope } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type Action, text as textAction, type Turn, turnsOf } from "./Script.ts"
-import { cwdIn, type DeclaredTool, toToolCall, type ToolCall } from "./Tools.ts"
+import { cwdIn, type DeclaredTool, type ToolCall, toToolCall } from "./Tools.ts"
 
 export type Api = "anthropic" | "openai-chat" | "openai-responses" | "gemini" | "other"
 
@@ -71,7 +71,9 @@ const AnthropicRequest = Schema.Struct({
   model: Schema.String,
   messages: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.Unknown })),
   system: Schema.optional(Schema.Unknown),
-  tools: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.String, input_schema: Schema.optional(Schema.Unknown) }))),
+  tools: Schema.optional(
+    Schema.Array(Schema.Struct({ name: Schema.String, input_schema: Schema.optional(Schema.Unknown) }))
+  ),
   stream: Schema.optional(Schema.Boolean)
 })
 
@@ -99,7 +101,9 @@ const ResponsesRequest = Schema.Struct({
 })
 
 const GeminiRequest = Schema.Struct({
-  contents: Schema.Array(Schema.Struct({ role: Schema.optional(Schema.String), parts: Schema.optional(Schema.Array(Schema.Unknown)) })),
+  contents: Schema.Array(
+    Schema.Struct({ role: Schema.optional(Schema.String), parts: Schema.optional(Schema.Array(Schema.Unknown)) })
+  ),
   systemInstruction: Schema.optional(Schema.Unknown),
   tools: Schema.optional(Schema.Array(Schema.Struct({
     functionDeclarations: Schema.optional(Schema.Array(Schema.Struct({
@@ -137,10 +141,18 @@ const json = (response: ServerResponse, status: number, body: unknown) => {
 }
 
 const sse = (response: ServerResponse) => {
-  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
+  response.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive"
+  })
   return {
     event: (name: string | undefined, data: unknown) =>
-      response.write(`${name !== undefined ? `event: ${name}\n` : ""}data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`),
+      response.write(
+        `${name !== undefined ? `event: ${name}\n` : ""}data: ${
+          typeof data === "string" ? data : JSON.stringify(data)
+        }\n\n`
+      ),
     end: () => response.end()
   }
 }
@@ -178,14 +190,21 @@ const makeServer = async (options: Options): Promise<Server> => {
   }
 
   const count = (input: number, output: number) => {
-    usage = { responses: usage.responses + 1, inputTokens: usage.inputTokens + input, outputTokens: usage.outputTokens + output }
+    usage = {
+      responses: usage.responses + 1,
+      inputTokens: usage.inputTokens + input,
+      outputTokens: usage.outputTokens + output
+    }
   }
 
   const anthropic = (response: ServerResponse, body: unknown, record: (turn: number | undefined) => void) => {
     const request = decodeAnthropic(body)
     if (request._tag === "None") {
       record(undefined)
-      return json(response, 400, { type: "error", error: { type: "invalid_request_error", message: "not a Messages API request" } })
+      return json(response, 400, {
+        type: "error",
+        error: { type: "invalid_request_error", message: "not a Messages API request" }
+      })
     }
     const r = request.value
     const tools = (r.tools ?? []).map((t) => ({ name: t.name, schema: t.input_schema }))
@@ -199,23 +218,56 @@ const makeServer = async (options: Options): Promise<Server> => {
     const outputTokens = tokensOf(content)
     count(inputTokens, outputTokens)
     const stopReason = planned.calls.length > 0 ? "tool_use" : "end_turn"
-    const usageBody = { input_tokens: inputTokens, output_tokens: outputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
-    const message = { id: nextId("msg"), type: "message", role: "assistant", model: r.model, content, stop_reason: stopReason, stop_sequence: null, usage: usageBody }
+    const usageBody = {
+      input_tokens: inputTokens,
+      output_tokens: outputTokens,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0
+    }
+    const message = {
+      id: nextId("msg"),
+      type: "message",
+      role: "assistant",
+      model: r.model,
+      content,
+      stop_reason: stopReason,
+      stop_sequence: null,
+      usage: usageBody
+    }
     if (r.stream !== true) return json(response, 200, message)
     const out = sse(response)
-    out.event("message_start", { type: "message_start", message: { ...message, content: [], stop_reason: null, usage: { ...usageBody, output_tokens: 1 } } })
+    out.event("message_start", {
+      type: "message_start",
+      message: { ...message, content: [], stop_reason: null, usage: { ...usageBody, output_tokens: 1 } }
+    })
     out.event("ping", { type: "ping" })
     content.forEach((block, index) => {
       if (block["type"] === "text") {
-        out.event("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } })
-        out.event("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: block["text"] } })
+        out.event("content_block_start", {
+          type: "content_block_start",
+          index,
+          content_block: { type: "text", text: "" }
+        })
+        out.event("content_block_delta", {
+          type: "content_block_delta",
+          index,
+          delta: { type: "text_delta", text: block["text"] }
+        })
       } else {
         out.event("content_block_start", { type: "content_block_start", index, content_block: { ...block, input: {} } })
-        out.event("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: JSON.stringify(block["input"]) } })
+        out.event("content_block_delta", {
+          type: "content_block_delta",
+          index,
+          delta: { type: "input_json_delta", partial_json: JSON.stringify(block["input"]) }
+        })
       }
       out.event("content_block_stop", { type: "content_block_stop", index })
     })
-    out.event("message_delta", { type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } })
+    out.event("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: { output_tokens: outputTokens }
+    })
     out.event("message_stop", { type: "message_stop" })
     out.end()
   }
@@ -224,36 +276,77 @@ const makeServer = async (options: Options): Promise<Server> => {
     const request = decodeChat(body)
     if (request._tag === "None") {
       record(undefined)
-      return json(response, 400, { error: { message: "not a chat completions request", type: "invalid_request_error" } })
+      return json(response, 400, {
+        error: { message: "not a chat completions request", type: "invalid_request_error" }
+      })
     }
     const r = request.value
     const tools = (r.tools ?? []).map((t) => ({ name: t.function.name, schema: t.function.parameters }))
-    const planned = plan(r.messages.filter((m) => m.role === "assistant").length, tools, r.messages.filter((m) => m.role === "system" || m.role === "developer"))
+    const planned = plan(
+      r.messages.filter((m) => m.role === "assistant").length,
+      tools,
+      r.messages.filter((m) => m.role === "system" || m.role === "developer")
+    )
     record(planned.turn)
-    const toolCalls = planned.calls.map((call) => ({ id: nextId("call"), type: "function", function: { name: call.name, arguments: JSON.stringify(call.input) } }))
+    const toolCalls = planned.calls.map((call) => ({
+      id: nextId("call"),
+      type: "function",
+      function: { name: call.name, arguments: JSON.stringify(call.input) }
+    }))
     const text = planned.texts.join("\n")
     const inputTokens = tokensOf([r.messages, r.tools])
     const outputTokens = tokensOf([text, toolCalls])
     count(inputTokens, outputTokens)
     const finish = toolCalls.length > 0 ? "tool_calls" : "stop"
-    const usageBody = { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens }
+    const usageBody = {
+      prompt_tokens: inputTokens,
+      completion_tokens: outputTokens,
+      total_tokens: inputTokens + outputTokens
+    }
     const id = nextId("chatcmpl")
     const created = Math.floor(Date.now() / 1000)
     if (r.stream !== true) {
       return json(response, 200, {
-        id, object: "chat.completion", created, model: r.model,
-        choices: [{ index: 0, message: { role: "assistant", content: text === "" ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) }, finish_reason: finish }],
+        id,
+        object: "chat.completion",
+        created,
+        model: r.model,
+        choices: [{
+          index: 0,
+          message: {
+            role: "assistant",
+            content: text === "" ? null : text,
+            ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {})
+          },
+          finish_reason: finish
+        }],
         usage: usageBody
       })
     }
     const out = sse(response)
     const chunk = (delta: unknown, finishReason: string | null, extra: Record<string, unknown> = {}) =>
-      out.event(undefined, { id, object: "chat.completion.chunk", created, model: r.model, choices: [{ index: 0, delta, finish_reason: finishReason }], ...extra })
+      out.event(undefined, {
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model: r.model,
+        choices: [{ index: 0, delta, finish_reason: finishReason }],
+        ...extra
+      })
     chunk({ role: "assistant", content: "" }, null)
     if (text !== "") chunk({ content: text }, null)
     toolCalls.forEach((call, index) => chunk({ tool_calls: [{ index, ...call }] }, null))
     chunk({}, finish, { usage: usageBody })
-    if (r.stream_options?.include_usage) out.event(undefined, { id, object: "chat.completion.chunk", created, model: r.model, choices: [], usage: usageBody })
+    if (r.stream_options?.include_usage) {
+      out.event(undefined, {
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model: r.model,
+        choices: [],
+        usage: usageBody
+      })
+    }
     out.event(undefined, "[DONE]")
     out.end()
   }
@@ -278,31 +371,66 @@ const makeServer = async (options: Options): Promise<Server> => {
       inModel = fromModel
     }
     const tools = (r.tools ?? []).flatMap((t) =>
-      t.name !== undefined ? [{ name: t.name, schema: t.parameters }] : t.type === "local_shell" ? [{ name: "local_shell", schema: {} }] : []
+      t.name !== undefined
+        ? [{ name: t.name, schema: t.parameters }]
+        : t.type === "local_shell"
+        ? [{ name: "local_shell", schema: {} }]
+        : []
     )
     const planned = plan(modelTurns, tools, [r.instructions, input])
     record(planned.turn)
     const output: Array<Record<string, unknown>> = [
       ...planned.calls.map((call) =>
         call.name === "local_shell"
-          ? { type: "local_shell_call", id: nextId("lsh"), call_id: nextId("call"), status: "completed", action: { type: "exec", command: call.input["command"], env: {} } }
-          : { type: "function_call", id: nextId("fc"), call_id: nextId("call"), name: call.name, arguments: JSON.stringify(call.input), status: "completed" }
+          ? {
+            type: "local_shell_call",
+            id: nextId("lsh"),
+            call_id: nextId("call"),
+            status: "completed",
+            action: { type: "exec", command: call.input["command"], env: {} }
+          }
+          : {
+            type: "function_call",
+            id: nextId("fc"),
+            call_id: nextId("call"),
+            name: call.name,
+            arguments: JSON.stringify(call.input),
+            status: "completed"
+          }
       ),
       ...(planned.texts.length > 0
-        ? [{ type: "message", id: nextId("msg"), role: "assistant", status: "completed", content: [{ type: "output_text", text: planned.texts.join("\n"), annotations: [] }] }]
+        ? [{
+          type: "message",
+          id: nextId("msg"),
+          role: "assistant",
+          status: "completed",
+          content: [{ type: "output_text", text: planned.texts.join("\n"), annotations: [] }]
+        }]
         : [])
     ]
     const inputTokens = tokensOf([r.instructions, input, r.tools])
     const outputTokens = tokensOf(output)
     count(inputTokens, outputTokens)
     const result = {
-      id: nextId("resp"), object: "response", created_at: Math.floor(Date.now() / 1000), status: "completed", model: r.model, output,
-      usage: { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens + outputTokens }
+      id: nextId("resp"),
+      object: "response",
+      created_at: Math.floor(Date.now() / 1000),
+      status: "completed",
+      model: r.model,
+      output,
+      usage: {
+        input_tokens: inputTokens,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: outputTokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: inputTokens + outputTokens
+      }
     }
     if (r.stream !== true) return json(response, 200, result)
     const out = sse(response)
     let sequence = 0
-    const event = (type: string, data: Record<string, unknown>) => out.event(type, { type, sequence_number: sequence++, ...data })
+    const event = (type: string, data: Record<string, unknown>) =>
+      out.event(type, { type, sequence_number: sequence++, ...data })
     event("response.created", { response: { ...result, status: "in_progress", output: [] } })
     output.forEach((item, output_index) => {
       event("response.output_item.added", { output_index, item })
@@ -317,7 +445,13 @@ const makeServer = async (options: Options): Promise<Server> => {
     out.end()
   }
 
-  const gemini = (response: ServerResponse, path: string, query: URLSearchParams, body: unknown, record: (turn: number | undefined) => void) => {
+  const gemini = (
+    response: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+    record: (turn: number | undefined) => void
+  ) => {
     const request = decodeGemini(body)
     const model = /models\/([^:/]+):/.exec(path)?.[1] ?? "gemini"
     if (path.endsWith(":countTokens")) {
@@ -326,19 +460,30 @@ const makeServer = async (options: Options): Promise<Server> => {
     }
     if (request._tag === "None") {
       record(undefined)
-      return json(response, 400, { error: { code: 400, message: "not a generateContent request", status: "INVALID_ARGUMENT" } })
+      return json(response, 400, {
+        error: { code: 400, message: "not a generateContent request", status: "INVALID_ARGUMENT" }
+      })
     }
     const r = request.value
-    const tools = (r.tools ?? []).flatMap((t) => (t.functionDeclarations ?? []).map((f) => ({ name: f.name, schema: f.parametersJsonSchema ?? f.parameters })))
+    const tools = (r.tools ?? []).flatMap((t) =>
+      (t.functionDeclarations ?? []).map((f) => ({ name: f.name, schema: f.parametersJsonSchema ?? f.parameters }))
+    )
     const planned = plan(r.contents.filter((c) => c.role === "model").length, tools, [r.systemInstruction, r.contents])
     record(planned.turn)
-    const parts = [...planned.texts.map((text) => ({ text })), ...planned.calls.map((call) => ({ functionCall: { name: call.name, args: call.input } }))]
+    const parts = [
+      ...planned.texts.map((text) => ({ text })),
+      ...planned.calls.map((call) => ({ functionCall: { name: call.name, args: call.input } }))
+    ]
     const inputTokens = tokensOf([r.systemInstruction, r.contents, r.tools])
     const outputTokens = tokensOf(parts)
     count(inputTokens, outputTokens)
     const result = {
       candidates: [{ content: { role: "model", parts }, finishReason: "STOP", index: 0 }],
-      usageMetadata: { promptTokenCount: inputTokens, candidatesTokenCount: outputTokens, totalTokenCount: inputTokens + outputTokens },
+      usageMetadata: {
+        promptTokenCount: inputTokens,
+        candidatesTokenCount: outputTokens,
+        totalTokenCount: inputTokens + outputTokens
+      },
       modelVersion: model
     }
     if (!path.endsWith(":streamGenerateContent")) return json(response, 200, result)
@@ -373,12 +518,23 @@ const makeServer = async (options: Options): Promise<Server> => {
         ? "gemini"
         : "other"
       const record = (turn: number | undefined) =>
-        void recorded.push({ api, method: request.method ?? "GET", path: parsed.pathname + parsed.search, headers: request.headers, body, turn })
-      const isModelCall = request.method === "POST" && api !== "other" && !path.endsWith("/count_tokens") && !path.endsWith(":countTokens")
+        void recorded.push({
+          api,
+          method: request.method ?? "GET",
+          path: parsed.pathname + parsed.search,
+          headers: request.headers,
+          body,
+          turn
+        })
+      const isModelCall = request.method === "POST" && api !== "other" && !path.endsWith("/count_tokens") &&
+        !path.endsWith(":countTokens")
       if (isModelCall && overloaded > 0) {
         overloaded--
         record(undefined)
-        return json(response, 529, { type: "error", error: { type: "overloaded_error", message: "Overloaded (scripted)" } })
+        return json(response, 529, {
+          type: "error",
+          error: { type: "overloaded_error", message: "Overloaded (scripted)" }
+        })
       }
       if (/^(\/v1)?\/messages\/count_tokens$/.test(path)) {
         record(undefined)
@@ -390,7 +546,10 @@ const makeServer = async (options: Options): Promise<Server> => {
       if (api === "gemini") return gemini(response, path, parsed.searchParams, body, record)
       record(undefined)
       if (request.method === "GET" && path.endsWith("/models")) {
-        return json(response, 200, { object: "list", data: [{ id: "scripted", object: "model", created: 0, owned_by: "porter" }] })
+        return json(response, 200, {
+          object: "list",
+          data: [{ id: "scripted", object: "model", created: 0, owned_by: "porter" }]
+        })
       }
       return json(response, 404, { error: { message: `no route ${request.method} ${parsed.pathname}` } })
     }).catch((error: unknown) => json(response, 500, { error: { message: String(error) } }))

@@ -73,7 +73,10 @@ export const toToolCall = (
         if (shell !== undefined) {
           // No file tool: write through the shell.
           const quoted = `'${path.replaceAll("'", "'\\''")}'`
-          return shellCall(shell, `mkdir -p "$(dirname ${quoted})" && cat > ${quoted} <<'PORTER_EOF'\n${action.content}\nPORTER_EOF`)
+          return shellCall(
+            shell,
+            `mkdir -p "$(dirname ${quoted})" && cat > ${quoted} <<'PORTER_EOF'\n${action.content}\nPORTER_EOF`
+          )
         }
         return { name: "Write", input: { file_path: path, content: action.content } }
       }

@@ -5,7 +5,9 @@ let appKey: string | undefined
 
 /** The App key is generated once per test file (RSA key generation takes a moment). */
 export const appPrivateKey = (): string => {
-  appKey ??= String(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }))
+  appKey ??= String(
+    generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" })
+  )
   return appKey
 }
 

@@ -6,11 +6,11 @@
  * the admin API.
  */
 import type { AdminApi } from "@porter/core"
-import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { GitHubEmulator } from "@porter/testkit"
 import type * as MachinesServer from "@porter/testkit/fly"
 import type * as Local from "@porter/worker/local"
 import * as LocalStack from "@porter/worker/stack"
+import { Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 
 export const ADMIN_TOKEN = "porter-e2e-admin-token-0123456789abcdef"
 /** Short, so the sweep test does not wait long; the runner reports well within it. */
@@ -58,7 +58,8 @@ export const admin = <A = unknown>(method: string, path: string) =>
       const text = await response.text()
       if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 500)}`)
       return JSON.parse(text) as A
-    }))
+    })
+  )
 
 /** Waits until every webhook the emulator has queued was answered. */
 export const deliveriesAnswered = Stack.use(({ github }) => Effect.promise(() => github.deliveries()))
@@ -134,7 +135,9 @@ export const eventually = <A, E, R>(
 ) =>
   Effect.gen(function*() {
     const found = yield* probe.pipe(
-      Effect.flatMap((result) => (Option.isSome(result) ? Effect.succeed(result.value) : Effect.fail("pending" as const))),
+      Effect.flatMap((
+        result
+      ) => (Option.isSome(result) ? Effect.succeed(result.value) : Effect.fail("pending" as const))),
       Effect.retry(Schedule.spaced("100 millis")),
       Effect.timeoutOption(timeout)
     )
@@ -158,7 +161,8 @@ export const machineOf = (taskId: string) =>
     eventually(
       `a machine for ${taskId}`,
       Effect.sync(() => Option.fromNullishOr(machines.machines().find((m) => m.metadata["porter_task_id"] === taskId)))
-    ))
+    )
+  )
 
 /** A `script`-agent command whose run keeps its machine busy (for cancel, close and sweep tests). */
 export const longRun = "@porter script keep busy\n\n```porter-script\nsleep 120\n```"
@@ -182,8 +186,12 @@ export const layer: Layer.Layer<Stack> = Layer.effect(
     const repo = `${owner.login}/widgets`
     const writer = yield* Effect.promise(() => github.createUser("wendy"))
     const reader = yield* Effect.promise(() => github.createUser("rita"))
-    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, { permission: "push" })
-    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${reader.login}`, { permission: "pull" })
+    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, {
+      permission: "push"
+    })
+    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${reader.login}`, {
+      permission: "pull"
+    })
     return Stack.of({ worker, github, machines, repo, admin: owner, writer, reader })
   })
 )

@@ -230,11 +230,15 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           const token = request.principal.token
           const repos = state.reposOfInstallation(token.installation, token.repositoryIds)
           const page = paginate(repos, request, context.baseUrl)
-          return json({
-            total_count: repos.length,
-            repository_selection: token.repositoryIds === undefined ? "all" : "selected",
-            repositories: page.items.map((repo) => payloads.repository(repo, helpers.role(request, repo)))
-          }, 200, page.headers)
+          return json(
+            {
+              total_count: repos.length,
+              repository_selection: token.repositoryIds === undefined ? "all" : "selected",
+              repositories: page.items.map((repo) => payloads.repository(repo, helpers.role(request, repo)))
+            },
+            200,
+            page.headers
+          )
         })
     },
     {

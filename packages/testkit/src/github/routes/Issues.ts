@@ -11,16 +11,7 @@ import type { Need } from "../Auth.ts"
 import { authorize } from "../Auth.ts"
 import type { RouteContext } from "../Context.ts"
 import { makeHelpers } from "../Context.ts"
-import {
-  ApiError,
-  decodeBody,
-  forbidden,
-  json,
-  jsonPage,
-  noContent,
-  notFound,
-  validationFailed
-} from "../Http.ts"
+import { ApiError, decodeBody, forbidden, json, jsonPage, noContent, notFound, validationFailed } from "../Http.ts"
 import type { ApiRequest, Route } from "../Http.ts"
 import type { Account, Issue, IssueComment, Label, Repo } from "../State.ts"
 import { DEFAULT_LABEL_COLOR } from "../State.ts"
@@ -304,18 +295,26 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           return noContent
         })
     },
-    ...reactionRoutes(context, "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", (request) =>
-      Effect.map(commentFor(request), (comment) => ({
-        repo: comment.issue.repo,
-        issue: comment.issue,
-        subject: { _tag: "IssueComment", id: comment.id }
-      }))),
-    ...reactionRoutes(context, "/repos/{owner}/{repo}/issues/{issue_number}/reactions", (request) =>
-      Effect.map(issueFor(request, readIssues), (issue) => ({
-        repo: issue.repo,
-        issue,
-        subject: { _tag: "Issue", id: issue.id }
-      }))),
+    ...reactionRoutes(
+      context,
+      "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+      (request) =>
+        Effect.map(commentFor(request), (comment) => ({
+          repo: comment.issue.repo,
+          issue: comment.issue,
+          subject: { _tag: "IssueComment", id: comment.id }
+        }))
+    ),
+    ...reactionRoutes(
+      context,
+      "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+      (request) =>
+        Effect.map(issueFor(request, readIssues), (issue) => ({
+          repo: issue.repo,
+          issue,
+          subject: { _tag: "Issue", id: issue.id }
+        }))
+    ),
     {
       method: "GET",
       path: "/repos/{owner}/{repo}/issues/{issue_number}/labels",

@@ -399,12 +399,16 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
       path: "/repos/{owner}/{repo}/pulls/comments/{comment_id}",
       handler: (request) => Effect.map(reviewCommentFor(request), (comment) => json(payloads.reviewComment(comment)))
     },
-    ...reactionRoutes(context, "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", (request) =>
-      Effect.map(reviewCommentFor(request), (comment) => ({
-        repo: comment.issue.repo,
-        issue: comment.issue,
-        subject: { _tag: "ReviewComment", id: comment.id }
-      }))),
+    ...reactionRoutes(
+      context,
+      "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+      (request) =>
+        Effect.map(reviewCommentFor(request), (comment) => ({
+          repo: comment.issue.repo,
+          issue: comment.issue,
+          subject: { _tag: "ReviewComment", id: comment.id }
+        }))
+    ),
     {
       method: "GET",
       path: "/{owner}/{repo}/pull/{pull_number}.diff",

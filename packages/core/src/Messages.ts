@@ -58,6 +58,16 @@ export const formatUsage = (usage: Task["usage"]): string | undefined => {
 
 const agentLabel = (task: Task): string => `\`${task.agent}\`${task.model ? ` (${task.model})` : ""}`
 
+/**
+ * Mentions, links and issue references made inert, for text an agent wrote that Porter shows: it must not ping anyone,
+ * link anywhere or cross-reference issues on Porter's behalf.
+ */
+export const neutralise = (text: string): string =>
+  text
+    .replace(/@(?=[A-Za-z0-9-])/g, "@\u200b")
+    .replace(/\b(https?|ftp):\/\//gi, "$1\u200b://")
+    .replace(/(^|[\s(])#(\d+)/g, "$1#\u200b$2")
+
 const quote = (text: string): string => text.trim().split("\n").map((line) => `> ${line}`).join("\n")
 
 const LOG_LINES = 30
@@ -90,7 +100,7 @@ export const status = (task: Task, now: number, mention = "porter"): string => {
         if (task.prUrl) lines.push("", `**Pull request:** ${task.prUrl}`)
         else if (task.branch) lines.push("", `**Branch:** \`${task.branch}\``)
       }
-      if (task.summary) lines.push("", quote(truncate(task.summary, 3000)))
+      if (task.summary) lines.push("", quote(neutralise(truncate(task.summary, 3000))))
       break
     case "failed":
       lines.push(`❌ ${agentLabel(task)} failed${task.reason ? `: ${task.reason}` : "."}`)

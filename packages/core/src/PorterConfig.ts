@@ -37,6 +37,8 @@ export interface PorterOptions {
   readonly adminToken?: Redacted.Redacted<string>
   /** Extra plain environment for every machine (base URLs of model servers in local setups, …). */
   readonly machineEnv: Readonly<Record<string, string>>
+  /** Named in a `Co-authored-by` trailer of every commit Porter makes for an agent. */
+  readonly commitAuthor: { readonly name: string; readonly email: string }
 }
 
 export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()("@porter/core/PorterConfig") {}
@@ -58,7 +60,8 @@ export const defaults: Omit<PorterOptions, "publicUrl"> = {
   maxWebhookBytes: 1024 * 1024,
   threadLimit: 20,
   reportRetry: { times: 4, baseDelayMs: 250 },
-  machineEnv: {}
+  machineEnv: {},
+  commitAuthor: { name: "porter[bot]", email: "porter[bot]@users.noreply.github.com" }
 }
 
 export const make = (options: Partial<PorterOptions> & Pick<PorterOptions, "publicUrl">): PorterOptions => ({

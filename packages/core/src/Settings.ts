@@ -21,7 +21,9 @@ export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoS
   defaultTimeoutMs: Duration,
   maxTimeoutMs: Duration,
   /** Keep `porter:<state>` labels on the issue in step with its latest task. */
-  stateLabels: Schema.Boolean
+  stateLabels: Schema.Boolean,
+  /** May an agent's changes touch `.github/workflows/**`? (Refused by default: a workflow runs with the repo's secrets.) */
+  allowWorkflowChanges: Schema.Boolean
 }) {}
 
 export const defaults = new RepoSettings({
@@ -33,7 +35,8 @@ export const defaults = new RepoSettings({
   maxActivePerUser: 3,
   defaultTimeoutMs: 30 * 60_000,
   maxTimeoutMs: 2 * 60 * 60_000,
-  stateLabels: false
+  stateLabels: false,
+  allowWorkflowChanges: false
 })
 
 /** A partial override, as stored. */
@@ -46,7 +49,8 @@ export const SettingsPatch = Schema.Struct({
   maxActivePerUser: Schema.optional(RepoSettings.fields.maxActivePerUser),
   defaultTimeoutMs: Schema.optional(Duration),
   maxTimeoutMs: Schema.optional(Duration),
-  stateLabels: Schema.optional(Schema.Boolean)
+  stateLabels: Schema.optional(Schema.Boolean),
+  allowWorkflowChanges: Schema.optional(Schema.Boolean)
 })
 export type SettingsPatch = typeof SettingsPatch.Type
 

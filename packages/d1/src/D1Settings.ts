@@ -23,6 +23,7 @@ export interface D1SettingsOptions {
   readonly cacheCapacity?: number | undefined
 }
 
+// The settings of schema 1 have a column each; every later one lives in `extra` (one JSON object, migration 0003).
 const columns = {
   mentionName: "mention_name",
   defaultAgent: "default_agent",
@@ -33,7 +34,9 @@ const columns = {
   defaultTimeoutMs: "default_timeout_ms",
   maxTimeoutMs: "max_timeout_ms",
   stateLabels: "state_labels"
-} as const satisfies Record<keyof Settings.SettingsPatch, string>
+} as const satisfies Partial<Record<keyof Settings.SettingsPatch, string>>
+
+const Extra = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Unknown))
 
 const Logins = Schema.fromJsonString(Schema.Array(Schema.String))
 
@@ -48,22 +51,29 @@ const SettingsRow = Schema.Struct({
   max_active_per_user: Schema.NullOr(Settings.RepoSettings.fields.maxActivePerUser),
   default_timeout_ms: Schema.NullOr(Settings.Duration),
   max_timeout_ms: Schema.NullOr(Settings.Duration),
-  state_labels: Schema.NullOr(Schema.BooleanFromBit)
+  state_labels: Schema.NullOr(Schema.BooleanFromBit),
+  extra: Schema.NullOr(Extra)
 })
 type SettingsRow = typeof SettingsRow.Type
 const decodeRows = Schema.decodeUnknownEffect(Schema.Array(SettingsRow))
 const encodeLogins = Schema.encodeEffect(Logins)
 const validatePatch = Schema.decodeUnknownEffect(Settings.SettingsPatch)
 
-const rowColumns = ["scope_key", ...Object.values(columns)].join(", ")
+const rowColumns = ["scope_key", ...Object.values(columns), "extra"].join(", ")
+const encodeExtra = Schema.encodeEffect(Extra)
 
-const toPatch = (row: SettingsRow): Settings.SettingsPatch => {
-  const patch: Record<string, unknown> = {}
+/** A stored row as a patch, validated with the same rules as `RepoSettings` (an unknown or invalid extra is dropped). */
+const toPatch = (row: SettingsRow): Effect.Effect<Settings.SettingsPatch> => {
+  const patch: Record<string, unknown> = { ...row.extra }
   for (const [field, column] of Object.entries(columns)) {
     const value = row[column]
     if (value !== null) patch[field] = value
   }
-  return patch as Settings.SettingsPatch
+  return validatePatch(patch, { onExcessProperty: "ignore" }).pipe(
+    Effect.orElseSucceed(() => (Object.fromEntries(
+      Object.entries(columns).flatMap(([field, column]) => (row[column] === null ? [] : [[field, row[column]]]))
+    ) as Settings.SettingsPatch))
+  )
 }
 
 /** Builds the service on the ambient `SqlClient`. */
@@ -89,7 +99,8 @@ export const make = (
       sql`SELECT ${sql.literal(rowColumns)} FROM settings WHERE scope_key IN ${sql.in(keys)}`.pipe(
         Effect.flatMap(decodeRows),
         orStoreError("read settings"),
-        Effect.map((rows) => new Map(rows.map((row) => [row.scope_key, toPatch(row)])))
+        Effect.flatMap((rows) => Effect.forEach(rows, (row) => Effect.map(toPatch(row), (patch) => [row.scope_key, patch] as const))),
+        Effect.map((entries) => new Map(entries))
       )
 
     const load = Effect.fnUntraced(
@@ -132,15 +143,21 @@ export const make = (
           ? (value ? 1 : 0)
           : value
       }
+      const extra: Record<string, unknown> = {}
+      for (const [field, value] of Object.entries(valid)) {
+        if (value !== undefined && !(field in columns)) extra[field] = value
+      }
       const now = yield* Clock.currentTimeMillis
       const scopeKey = Settings.settingsScopeKey(scope)
+      // Settings without a column merge into the stored `extra` object (json_patch: the patch's keys win).
+      if (Object.keys(extra).length > 0) values["extra"] = yield* encodeExtra(extra).pipe(orStoreError("encode settings"))
       const assigned = Object.keys(values)
       // One upsert that merges: columns the patch leaves out keep their stored value.
-      const merge = assigned.length === 0
-        ? sql.literal("updated_at = excluded.updated_at")
-        : sql.literal(
-          [...assigned.map((column) => `${column} = excluded.${column}`), "updated_at = excluded.updated_at"].join(", ")
-        )
+      const assignment = (column: string) =>
+        column === "extra"
+          ? "extra = json_patch(coalesce(settings.extra, '{}'), excluded.extra)"
+          : `${column} = excluded.${column}`
+      const merge = sql.literal([...assigned.map(assignment), "updated_at = excluded.updated_at"].join(", "))
       yield* sql`INSERT INTO settings ${sql.insert({ scope_key: scopeKey, ...values, updated_at: now })}
         ON CONFLICT (scope_key) DO UPDATE SET ${merge}`.pipe(orStoreError("write settings"))
       yield* invalidate

@@ -292,7 +292,7 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
       assert.strictEqual(answer.status, 200, answer.body.text)
       assert.isTrue(answer.body.ok)
       assert.notInclude(answer.body.text, "✗")
-      assert.include(answer.body.text, "✓ D1: migrated (0001_init.sql, 0002_audit.sql)")
+      assert.include(answer.body.text, "✓ D1: migrated (0001_init.sql, 0002_audit.sql, 0003_settings_extra.sql")
       assert.include(answer.body.text, "✓ Fly: the token is accepted")
       assert.include(answer.body.text, "the private key signs JWTs GitHub accepts")
       assert.strictEqual(answer.denied, 401)

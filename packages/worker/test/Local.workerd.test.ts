@@ -67,7 +67,7 @@ describe("@porter/worker/local", () => {
         const got = yield* admin(second, "GET", "/admin/settings?scope=global")
         assert.deepStrictEqual(got.body["settings"], { mentionName: "helper" })
         const doctor = yield* admin(second, "GET", "/admin/doctor")
-        assert.include(String(doctor.body["text"]), "✓ D1: migrated (0001_init.sql, 0002_audit.sql)")
+        assert.include(String(doctor.body["text"]), "✓ D1: migrated (0001_init.sql, 0002_audit.sql, 0003_settings_extra.sql")
       }).pipe(Effect.scoped),
     90_000
   )

@@ -35,6 +35,20 @@ export const run = <E>(name: string, layer: Layer.Layer<Settings.Settings, E>) =
           assert.strictEqual(elsewhere.defaultAgent, "codex")
         }))
 
+      it.effect("settings added later (no column of their own) are stored, merged and resolved like the rest", () =>
+        Effect.gen(function*() {
+          const s = yield* Settings.Settings
+          const repo = `conf-${unique()}/repo`
+          const scope = { _tag: "repository" as const, repo }
+          yield* s.set(scope, { allowWorkflowChanges: true })
+          yield* s.set(scope, { mentionName: "bot" })
+          assert.deepStrictEqual(yield* s.get(scope), { mentionName: "bot", allowWorkflowChanges: true })
+          assert.isTrue((yield* s.forRepo(repo)).allowWorkflowChanges)
+          yield* s.set(scope, { allowWorkflowChanges: false })
+          assert.isFalse((yield* s.forRepo(repo)).allowWorkflowChanges)
+          assert.isFalse((yield* s.forRepo(`conf-${unique()}/repo`)).allowWorkflowChanges)
+        }))
+
       it.effect("set merges into what is stored; get and delete", () =>
         Effect.gen(function*() {
           const s = yield* Settings.Settings

@@ -1,0 +1,185 @@
+/**
+ * ChangeSets: a machine's proposed changes → commits, a branch and a pull request, made by Porter. The machine holds
+ * no token that can write; it sends what its agent did (`ChangeSet`), Porter checks it (`ChangeRules`: paths, links,
+ * workflows, secrets) and writes it with the installation's token (`RepoWriter`): one commit per agent commit, with
+ * its message and Porter's trailer, on the task's branch — created for a new task, fast-forwarded for a follow-up on a
+ * pull request, never the default branch — then opens the pull request (or links the open one).
+ *
+ * A refusal ends the task `failed`, with every reason on the issue; branch, commit and pull request come from here
+ * and are recorded on the task (the machine's word about them is not taken).
+ */
+import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Audit } from "./Audit.ts"
+import type { ChangeSet, Published } from "./ChangeSet.ts"
+import * as ChangeRules from "./ChangeRules.ts"
+import type { StoreError, TaskNotFound } from "./Errors.ts"
+import type { TaskId } from "./Ids.ts"
+import { IssueReader } from "./IssueReader.ts"
+import * as Messages from "./Messages.ts"
+import { chainOf } from "./MachineAccess.ts"
+import { branchFor } from "./MachineRequest.ts"
+import { PorterConfig } from "./PorterConfig.ts"
+import { type NotFastForward, type RepoWriteError, RepoWriter } from "./RepoWriter.ts"
+import * as SecretScan from "./SecretScan.ts"
+import { type ResolvedSecret, type SecretName, SecretStore } from "./SecretStore.ts"
+import { Settings } from "./Settings.ts"
+import { issueOf } from "./StatusComments.ts"
+import type { Task } from "./Task.ts"
+import { TaskLifecycle } from "./TaskLifecycle.ts"
+import { TaskStore } from "./TaskStore.ts"
+import { TaskTokens } from "./TaskTokens.ts"
+
+/** The change set was refused; the task has ended `failed` with these reasons on its issue. */
+export class ChangesRefused extends Schema.TaggedError<ChangesRefused>()("ChangesRefused", {
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Porter refused the agent's changes: ${this.problems.join("; ")}`
+  }
+}
+
+/** The task has ended: nothing more is written for it. */
+export class TaskFinished extends Schema.TaggedError<TaskFinished>()("TaskFinished", { state: Schema.String }) {}
+
+/**
+ * Secret values of the deployment itself (its webhook secret, admin token, provider tokens…), which a change set must
+ * not hold. Hosts provide theirs; stored secrets and the task's own token are added per task.
+ */
+export const HostSecrets = Context.Reference<ReadonlyArray<{ readonly name: string; readonly value: Redacted.Redacted<string> }>>(
+  "@porter/core/ChangeSets/HostSecrets",
+  { defaultValue: () => [] }
+)
+
+export class ChangeSets extends Context.Service<ChangeSets, {
+  /** Checks and writes a task's change set; refusals end the task. */
+  readonly publish: (
+    taskId: TaskId,
+    changeSet: ChangeSet
+  ) => Effect.Effect<
+    Published,
+    ChangesRefused | TaskFinished | TaskNotFound | StoreError | RepoWriteError
+  >
+}>()("@porter/core/ChangeSets") {}
+
+export const make = Effect.gen(function*() {
+  const store = yield* TaskStore
+  const secrets = yield* SecretStore
+  const settings = yield* Settings
+  const writer = yield* RepoWriter
+  const reader = yield* IssueReader
+  const tokens = yield* TaskTokens
+  const lifecycle = yield* TaskLifecycle
+  const audit = yield* Audit
+  const config = yield* PorterConfig
+
+  /** Every secret value the task's change set must not hold: the deployment's, the chain's stored ones, its token. */
+  const valuesFor = Effect.fnUntraced(function*(task: Task) {
+    const chain = chainOf(task)
+    const stored = yield* secrets.list().pipe(Effect.orElseSucceed(() => []))
+    const names = [...new Set(stored.map((entry) => entry.name))] as Array<SecretName>
+    const resolved = yield* secrets.resolveAll(names, chain).pipe(
+      Effect.orElseSucceed((): ReadonlyMap<SecretName, ResolvedSecret> => new Map())
+    )
+    return [
+      ...(yield* HostSecrets).map(({ name, value }) => ({ name, value: Redacted.value(value) })),
+      ...[...resolved].map(([name, found]) => ({ name, value: Redacted.value(found.value) })),
+      { name: "the task's token", value: Redacted.value(yield* tokens.issue(task.id)) }
+    ]
+  })
+
+  const refuse = (task: Task, problems: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const shown = problems.slice(0, 10).map((problem) => `- ${problem}`).join("\n")
+      const more = problems.length > 10 ? `\n- and ${problems.length - 10} more` : ""
+      yield* audit.record(task.id, "changes_refused", problems.join("; ").slice(0, 2_000))
+      yield* lifecycle.finish(task, "failed", {
+        reason: `Porter refused the agent's changes; nothing was committed:\n${shown}${more}`
+      })
+      return yield* new ChangesRefused({ problems })
+    })
+
+  const title = (task: Task, changeSet: ChangeSet) =>
+    reader.issue(issueOf(task), task.installationId).pipe(
+      Effect.map((issue) => issue.title),
+      Effect.orElseSucceed(() => changeSet.commits[0]!.message.split("\n")[0]!)
+    )
+
+  const body = (task: Task, changeSet: ChangeSet, instructionFiles: ReadonlyArray<string>) => {
+    const flagged = instructionFiles.length === 0 ? [] : [
+      "",
+      `> [!WARNING]`,
+      `> This change touches files coding agents take instructions from: ${instructionFiles.map((f) => `\`${f}\``).join(", ")}. Review them with care.`
+    ]
+    return [
+      changeSet.summary?.trim() ? Messages.neutralise(changeSet.summary.trim()) : "_The agent did not write a summary._",
+      ...flagged,
+      "",
+      "---",
+      `${task.isPullRequest ? "" : `Closes #${task.issueNumber}. `}Opened by Porter for @${task.requestedBy.login} with ` +
+        `\`${task.agent}\`${task.model !== undefined ? ` (\`${task.model}\`)` : ""}; task \`${task.id}\`.`
+    ].join("\n")
+  }
+
+  const trailer = (task: Task) =>
+    `\n\nPorter-Task: ${task.id}\nCo-authored-by: ${config.commitAuthor.name} <${config.commitAuthor.email}>`
+
+  const publish = Effect.fn("ChangeSets.publish")(function*(taskId: TaskId, changeSet: ChangeSet) {
+    const task = yield* store.get(taskId)
+    if (task.isTerminal) return yield* new TaskFinished({ state: task.state })
+    const repoSettings = yield* settings.forRepo(task.repo.fullName, task.installationId)
+    const baseTree = yield* writer.tree(task.repo, changeSet.base, task.installationId).pipe(Effect.result)
+    if (baseTree._tag === "Failure") {
+      if (baseTree.failure.status === 404 || baseTree.failure.status === 422) {
+        return yield* refuse(task, [`the base commit ${changeSet.base.slice(0, 12)} is not in ${task.repo.fullName}`])
+      }
+      return yield* baseTree.failure
+    }
+    const checked = yield* ChangeRules.check(changeSet, {
+      baseTree: baseTree.success,
+      allowWorkflowChanges: repoSettings.allowWorkflowChanges,
+      scanner: SecretScan.scanner(yield* valuesFor(task))
+    })
+    if (checked._tag === "Refused") return yield* refuse(task, checked.problems)
+
+    const branch = branchFor(task)
+    const defaultBranch = yield* writer.defaultBranch(task.repo, task.installationId)
+    if (branch === defaultBranch) {
+      return yield* refuse(task, [`the task's branch ${branch} is the repository's default branch: Porter never writes to it`])
+    }
+    // A new task's branch is created; a follow-up's (a pull request's head) must still be where the machine cloned it.
+    const head = yield* writer.branchHead(task.repo, branch, task.installationId)
+    if (Option.isSome(head) && head.value !== changeSet.base) {
+      return yield* refuse(task, [
+        `${branch} moved on while the agent worked (it is at ${head.value.slice(0, 12)}, the agent started from ` +
+        `${changeSet.base.slice(0, 12)}): ask again to work from its new head`
+      ])
+    }
+    if (Option.isNone(head) && task.headBranch !== undefined) {
+      return yield* refuse(task, [`the pull request's branch ${branch} no longer exists`])
+    }
+    const commits = checked.commits.map((commit) => ({ ...commit, message: `${commit.message.trimEnd()}${trailer(task)}` }))
+    const shas = yield* writer.writeCommits(task.repo, changeSet.base, commits, task.installationId)
+    const tip = shas[shas.length - 1]!
+    yield* writer.moveBranch(task.repo, branch, tip, head, task.installationId).pipe(
+      Effect.catchTag("NotFastForward", (error: NotFastForward) => refuse(task, [error.message]))
+    )
+    const pullRequest = yield* writer.pullRequest(task.repo, {
+      head: branch,
+      base: task.baseBranch ?? defaultBranch,
+      title: yield* title(task, changeSet),
+      body: body(task, changeSet, checked.instructionFiles)
+    }, task.installationId)
+    const at = yield* Clock.currentTimeMillis
+    yield* store.update(task.id, { branch, commitSha: tip, prUrl: pullRequest.url }, at).pipe(Effect.ignore)
+    yield* audit.record(task.id, "published", `${shas.length} commit${shas.length === 1 ? "" : "s"} on ${branch}: ${pullRequest.url}`)
+    return { branch, commits: shas, pullRequest } satisfies Published
+  })
+
+  return ChangeSets.of({ publish })
+})
+
+export const layer: Layer.Layer<
+  ChangeSets,
+  never,
+  TaskStore | SecretStore | Settings | RepoWriter | IssueReader | TaskTokens | TaskLifecycle | Audit | PorterConfig
+> = Layer.effect(ChangeSets, make)

@@ -6,11 +6,13 @@
  *   GET  /healthz
  *   POST /webhooks/github                 GitHub's deliveries (signature checked by the handler: HMAC of the body)
  *   POST /callbacks/tasks/:taskId          the runner (task token)
+ *   POST /callbacks/tasks/:taskId/changes  the agent's work as a change set: Porter commits it (task token)
+ *   GET|POST /git/tasks/:taskId/…          the task's repository, read-only, for the machine's clone (task token)
  *   GET  /tasks/:taskId                    the task's status (its task token, or the admin token)
  *   /admin/…                               secrets, settings, tasks, sweep, key rotation, doctor (admin token)
  *
- * Every refusal has the body `{ "_tag": …, "message": … }` and its status (400, 401, 404, 409, 413, 503): see
- * `ApiErrors.ts`. The callbacks group lives in `CallbacksApi.ts` (the runner's client needs nothing else).
+ * Every refusal has the body `{ "_tag": …, "message": … }` and its status (400, 401, 404, 409, 413, 422, 503): see
+ * `ApiErrors.ts`. The machine's groups live in `CallbacksApi.ts` (the runner's client needs nothing else).
  */
 import { Schema } from "effect"
 import {
@@ -24,14 +26,14 @@ import {
 } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import { BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
-import { Callbacks } from "./CallbacksApi.ts"
+import { Callbacks, Changes, Git } from "./CallbacksApi.ts"
 import { TaskId } from "./Ids.ts"
 import { SecretName } from "./SecretStore.ts"
 import { SettingsPatch } from "./Settings.ts"
 import { TaskState } from "./Task.ts"
 
 export * from "./ApiErrors.ts"
-export { AuthenticatedTask, CallbackAnswer, Callbacks, CallbacksApi, TaskAuth } from "./CallbacksApi.ts"
+export { AuthenticatedTask, CallbackAnswer, Callbacks, CallbacksApi, Changes, Git, TaskAuth } from "./CallbacksApi.ts"
 
 // --- Security ---------------------------------------------------------------------------------------------------
 
@@ -195,12 +197,16 @@ export class Api extends HttpApi.make("porter")
   .add(System)
   .add(Webhooks)
   .add(Callbacks)
+  .add(Changes)
+  .add(Git)
   .add(Tasks)
   .add(Admin)
   .middleware(Validation)
   .annotateMerge(OpenApi.annotations({
     title: "Porter",
     version: "0.1.0",
-    description: "Drive coding agents from GitHub comments: webhooks, runner callbacks, task status and the admin API."
+    description:
+      "Drive coding agents from GitHub comments: webhooks, the machine's callbacks, change sets and read-only " +
+      "clone, task status and the admin API."
   }))
 {}

@@ -32,7 +32,13 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   message: Schema.String
 }, { httpApiStatus: 413 }) {}
 
-/** Porter's storage failed: retry later. */
+/** Porter refused what the machine proposed (its change set): every reason, and the task has ended `failed`. */
+export class Refused extends Schema.TaggedError<Refused>()("Refused", {
+  message: Schema.String,
+  problems: Schema.Array(Schema.String)
+}, { httpApiStatus: 422 }) {}
+
+/** Porter's storage (or GitHub, on the way to a write) failed: retry later. */
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
   message: Schema.String
 }, { httpApiStatus: 503 }) {}

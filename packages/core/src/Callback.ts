@@ -18,12 +18,13 @@ export const StartedEvent = Schema.Struct({
   step: Schema.optional(Schema.String)
 })
 
+/**
+ * The runner is done. `pushed` means its change set was published through Porter (`POST …/changes`); branch, commit
+ * and pull request are what Porter recorded then, never the machine's word.
+ */
 export const CompletedEvent = Schema.Struct({
   type: Schema.tag("completed"),
   outcome: Outcome,
-  branch: Schema.optional(Schema.String),
-  commitSha: Schema.optional(Schema.String),
-  prUrl: Schema.optional(Schema.String),
   summary: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000)))),
   usage: Schema.optional(Usage),
   logTail: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000)))),

@@ -1,12 +1,19 @@
 /**
- * The runner's part of Porter's HTTP API: `POST /callbacks/tasks/:taskId` with the task token. `Api.ts` adds this
- * group to the whole API; the runner derives its client from `CallbacksApi` alone, so a machine's program carries
- * (and evaluates at start) only this group's schemas.
+ * The machine's part of Porter's HTTP API, all under the task token of the task in the path:
+ *
+ *   POST /callbacks/tasks/:taskId            started, heartbeat, completed
+ *   POST /callbacks/tasks/:taskId/changes    the agent's work as a change set: Porter checks and commits it
+ *   GET  /git/tasks/:taskId/info/refs        the task's repository, read-only (git's smart HTTP, upload-pack only),
+ *   POST /git/tasks/:taskId/git-upload-pack  fetched by Porter with its own token while the task is active
+ *
+ * `Api.ts` adds these groups to the whole API; the runner derives its client from `CallbacksApi` alone, so a machine's
+ * program carries (and evaluates at start) only these schemas. Git is served raw (its own protocol, streamed).
  */
 import { Context, Schema } from "effect"
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
-import { NotFound, PayloadTooLarge, TaskEnded, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSecurity, OpenApi } from "effect/http-api"
+import { NotFound, PayloadTooLarge, Refused, TaskEnded, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
 import { CallbackEvent } from "./Callback.ts"
+import { ChangeSet, MAX_BODY_BYTES as MAX_CHANGE_SET_BYTES, Published } from "./ChangeSet.ts"
 import { TaskId } from "./Ids.ts"
 import { TaskState } from "./Task.ts"
 
@@ -15,11 +22,28 @@ export class AuthenticatedTask extends Context.Service<AuthenticatedTask, { read
   "@porter/core/Api/AuthenticatedTask"
 ) {}
 
-/** `Authorization: Bearer <task token>` of the task in the path (`:taskId`). */
+/**
+ * `Authorization: Bearer <task token>` of the task in the path (`:taskId`), checked before the body is read; each
+ * route's body limit is set here too (`bodyLimitFor`).
+ */
 export class TaskAuth extends HttpApiMiddleware.Service<TaskAuth, { provides: AuthenticatedTask }>()(
   "@porter/core/Api/TaskAuth",
   { security: { bearer: HttpApiSecurity.bearer }, error: Unauthorized, requiredForClient: true }
 ) {}
+
+/** Callback bodies larger than this are refused (413). */
+export const MAX_CALLBACK_BYTES = 256 * 1024
+
+/** Git's upload-pack requests (wants and haves) larger than this are refused (413). */
+export const MAX_UPLOAD_PACK_REQUEST_BYTES = 4 * 1024 * 1024
+
+/** The body limit of a machine's route (by its path). */
+export const bodyLimitFor = (path: string): number =>
+  path.endsWith("/changes")
+    ? MAX_CHANGE_SET_BYTES
+    : path.endsWith("/git-upload-pack")
+    ? MAX_UPLOAD_PACK_REQUEST_BYTES
+    : MAX_CALLBACK_BYTES
 
 /** A callback was applied. */
 export const CallbackAnswer = Schema.Struct({
@@ -39,5 +63,33 @@ export class Callbacks extends HttpApiGroup.make("callbacks").add(
   })
 ).middleware(TaskAuth) {}
 
-/** An API of the callbacks alone (the same group as in `Api`), for the runner's client. */
-export class CallbacksApi extends HttpApi.make("porter").add(Callbacks).middleware(Validation) {}
+export class Changes extends HttpApiGroup.make("changes").add(
+  HttpApiEndpoint.post("publish", "/callbacks/tasks/:taskId/changes", {
+    params: TaskPath,
+    payload: ChangeSet,
+    success: Published,
+    error: [Refused, TaskEnded, NotFound, PayloadTooLarge, Unavailable]
+  }).annotateMerge(OpenApi.annotations({
+    description: "The agent's commits as a change set. Porter checks them (paths, links, workflows, secrets) and " +
+      "commits them with its own token on the task's branch, then opens the pull request. A refusal (422) ends " +
+      "the task failed, with every reason on the issue."
+  }))
+).middleware(TaskAuth) {}
+
+/** Git's smart HTTP for one task's repository, read-only: `git clone <publicUrl>/git/tasks/<taskId>`. */
+export class Git extends HttpApiGroup.make("git").add(
+  HttpApiEndpoint.get("refs", "/git/tasks/:taskId/info/refs", {
+    params: TaskPath,
+    query: { service: Schema.Literal("git-upload-pack") },
+    error: [TaskEnded, NotFound, Unavailable]
+  }),
+  HttpApiEndpoint.post("uploadPack", "/git/tasks/:taskId/git-upload-pack", {
+    params: TaskPath,
+    // Git's own protocol, passed through as bytes.
+    payload: Schema.Unknown,
+    error: [TaskEnded, NotFound, PayloadTooLarge, Unavailable]
+  })
+).middleware(TaskAuth) {}
+
+/** An API of the runner's groups alone (the same groups as in `Api`), for the runner's client. */
+export class CallbacksApi extends HttpApi.make("porter").add(Callbacks).add(Changes).middleware(Validation) {}

@@ -10,21 +10,21 @@
  */
 import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { Audit } from "./Audit.ts"
-import type { ChangeSet, Published } from "./ChangeSet.ts"
 import * as ChangeRules from "./ChangeRules.ts"
+import type { ChangeSet, Published } from "./ChangeSet.ts"
 import type { StoreError, TaskNotFound } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
 import { IssueReader } from "./IssueReader.ts"
-import * as Messages from "./Messages.ts"
 import { chainOf } from "./MachineAccess.ts"
 import { branchFor } from "./MachineRequest.ts"
+import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import { type NotFastForward, type RepoWriteError, RepoWriter } from "./RepoWriter.ts"
 import * as SecretScan from "./SecretScan.ts"
 import { type ResolvedSecret, type SecretName, SecretStore } from "./SecretStore.ts"
 import { Settings } from "./Settings.ts"
 import { issueOf } from "./StatusComments.ts"
-import type { Task } from "./Task.ts"
+import { type Task, TaskState } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
 import { TaskStore } from "./TaskStore.ts"
 import { TaskTokens } from "./TaskTokens.ts"
@@ -39,13 +39,15 @@ export class ChangesRefused extends Schema.TaggedError<ChangesRefused>()("Change
 }
 
 /** The task has ended: nothing more is written for it. */
-export class TaskFinished extends Schema.TaggedError<TaskFinished>()("TaskFinished", { state: Schema.String }) {}
+export class TaskFinished extends Schema.TaggedError<TaskFinished>()("TaskFinished", { state: TaskState }) {}
 
 /**
  * Secret values of the deployment itself (its webhook secret, admin token, provider tokens…), which a change set must
  * not hold. Hosts provide theirs; stored secrets and the task's own token are added per task.
  */
-export const HostSecrets = Context.Reference<ReadonlyArray<{ readonly name: string; readonly value: Redacted.Redacted<string> }>>(
+export const HostSecrets = Context.Reference<
+  ReadonlyArray<{ readonly name: string; readonly value: Redacted.Redacted<string> }>
+>(
   "@porter/core/ChangeSets/HostSecrets",
   { defaultValue: () => [] }
 )
@@ -108,20 +110,34 @@ export const make = Effect.gen(function*() {
     const flagged = instructionFiles.length === 0 ? [] : [
       "",
       `> [!WARNING]`,
-      `> This change touches files coding agents take instructions from: ${instructionFiles.map((f) => `\`${f}\``).join(", ")}. Review them with care.`
+      `> This change touches files coding agents take instructions from: ${
+        instructionFiles.map((f) => `\`${f}\``).join(", ")
+      }. Review them with care.`
     ]
     return [
-      changeSet.summary?.trim() ? Messages.neutralise(changeSet.summary.trim()) : "_The agent did not write a summary._",
+      changeSet.summary?.trim()
+        ? Messages.neutralise(changeSet.summary.trim())
+        : "_The agent did not write a summary._",
       ...flagged,
       "",
       "---",
-      `${task.isPullRequest ? "" : `Closes #${task.issueNumber}. `}Opened by Porter for @${task.requestedBy.login} with ` +
-        `\`${task.agent}\`${task.model !== undefined ? ` (\`${task.model}\`)` : ""}; task \`${task.id}\`.`
+      `${
+        task.isPullRequest ? "" : `Closes #${task.issueNumber}. `
+      }Opened by Porter for @${task.requestedBy.login} with ` +
+      `\`${task.agent}\`${task.model !== undefined ? ` (\`${task.model}\`)` : ""}; task \`${task.id}\`.`
     ].join("\n")
   }
 
   const trailer = (task: Task) =>
     `\n\nPorter-Task: ${task.id}\nCo-authored-by: ${config.commitAuthor.name} <${config.commitAuthor.email}>`
+
+  const write = (task: Task, base: string, commits: ReadonlyArray<ChangeRules.CommitToWrite>) =>
+    writer.writeCommits(
+      task.repo,
+      base,
+      commits.map((commit) => ({ ...commit, message: `${commit.message.trimEnd()}${trailer(task)}` })),
+      task.installationId
+    )
 
   const publish = Effect.fn("ChangeSets.publish")(function*(taskId: TaskId, changeSet: ChangeSet) {
     const task = yield* store.get(taskId)
@@ -144,11 +160,15 @@ export const make = Effect.gen(function*() {
     const branch = branchFor(task)
     const defaultBranch = yield* writer.defaultBranch(task.repo, task.installationId)
     if (branch === defaultBranch) {
-      return yield* refuse(task, [`the task's branch ${branch} is the repository's default branch: Porter never writes to it`])
+      return yield* refuse(task, [
+        `the task's branch ${branch} is the repository's default branch: Porter never writes to it`
+      ])
     }
     // A new task's branch is created; a follow-up's (a pull request's head) must still be where the machine cloned it.
     const head = yield* writer.branchHead(task.repo, branch, task.installationId)
-    if (Option.isSome(head) && head.value !== changeSet.base) {
+    // A retry of a publish that already moved the branch (the answer was lost): only the pull request is left to do.
+    const retried = Option.isSome(head) && head.value === task.commitSha && head.value !== changeSet.base
+    if (!retried && Option.isSome(head) && head.value !== changeSet.base) {
       return yield* refuse(task, [
         `${branch} moved on while the agent worked (it is at ${head.value.slice(0, 12)}, the agent started from ` +
         `${changeSet.base.slice(0, 12)}): ask again to work from its new head`
@@ -157,12 +177,15 @@ export const make = Effect.gen(function*() {
     if (Option.isNone(head) && task.headBranch !== undefined) {
       return yield* refuse(task, [`the pull request's branch ${branch} no longer exists`])
     }
-    const commits = checked.commits.map((commit) => ({ ...commit, message: `${commit.message.trimEnd()}${trailer(task)}` }))
-    const shas = yield* writer.writeCommits(task.repo, changeSet.base, commits, task.installationId)
+    const shas = retried ? [task.commitSha!] : yield* write(task, changeSet.base, checked.commits)
+    if (!retried) {
+      // Recorded before the branch moves, so a retry after a lost answer recognises its own commits.
+      yield* store.update(task.id, { branch, commitSha: shas[shas.length - 1]! }, yield* Clock.currentTimeMillis)
+      yield* writer.moveBranch(task.repo, branch, shas[shas.length - 1]!, head, task.installationId).pipe(
+        Effect.catchTag("NotFastForward", (error: NotFastForward) => refuse(task, [error.message]))
+      )
+    }
     const tip = shas[shas.length - 1]!
-    yield* writer.moveBranch(task.repo, branch, tip, head, task.installationId).pipe(
-      Effect.catchTag("NotFastForward", (error: NotFastForward) => refuse(task, [error.message]))
-    )
     const pullRequest = yield* writer.pullRequest(task.repo, {
       head: branch,
       base: task.baseBranch ?? defaultBranch,
@@ -170,10 +193,18 @@ export const make = Effect.gen(function*() {
       body: body(task, changeSet, checked.instructionFiles)
     }, task.installationId)
     const at = yield* Clock.currentTimeMillis
-    yield* store.update(task.id, { branch, commitSha: tip, prUrl: pullRequest.url }, at).pipe(Effect.ignore)
-    yield* audit.record(task.id, "published", `${shas.length} commit${shas.length === 1 ? "" : "s"} on ${branch}: ${pullRequest.url}`)
+    yield* store.update(task.id, { branch, commitSha: tip, prUrl: pullRequest.url }, at)
+    yield* audit.record(
+      task.id,
+      "published",
+      `${shas.length} commit${shas.length === 1 ? "" : "s"} on ${branch}: ${pullRequest.url}`
+    )
     return { branch, commits: shas, pullRequest } satisfies Published
-  })
+  }, (effect, taskId) =>
+    // The task ended (cancelled, timed out) while its change set was being written.
+    Effect.catchTag(effect, "IllegalTransition", () =>
+      Effect.flatMap(store.get(taskId), (task) =>
+        Effect.fail(new TaskFinished({ state: task.state })))))
 
   return ChangeSets.of({ publish })
 })

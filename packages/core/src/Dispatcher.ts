@@ -23,7 +23,6 @@ import { PorterConfig } from "./PorterConfig.ts"
 import { PromptBuilder } from "./PromptBuilder.ts"
 import { type Actor, IssueRef } from "./Repo.ts"
 import { Reports } from "./Reports.ts"
-import { RepoTokens } from "./RepoTokens.ts"
 import { SecretStore } from "./SecretStore.ts"
 import { type RepoSettings, Settings } from "./Settings.ts"
 import { issueOf, StatusComments } from "./StatusComments.ts"
@@ -74,7 +73,6 @@ export const make = Effect.gen(function*() {
   const settingsService = yield* Settings
   const provisioner = yield* MachineProvisioner
   const reader = yield* IssueReader
-  const repoTokens = yield* RepoTokens
   const catalog = yield* AgentCatalog
   const prompts = yield* PromptBuilder
   const tokens = yield* TaskTokens
@@ -122,12 +120,11 @@ export const make = Effect.gen(function*() {
     const agent = catalog.resolve(task.agent)
     if (Option.isNone(agent)) return yield* fail(`no agent called \`${task.agent}\` is configured here`)
     const names = [...MachineRequest.secretNamesOf(agent.value), ...Option.toArray(machines.credentialName)]
-    // Independent reads, together: every secret in one store read, the repository token and the task credential,
-    // and the thread for the prompt (prompting without it when it cannot be read).
+    // Independent reads, together: every secret in one store read and the task token, and the thread for the prompt
+    // (prompting without it when it cannot be read). The machine gets no GitHub token: it clones through Porter.
     const [prepared, thread, read] = yield* Effect.all([
       Effect.all({
         found: secrets.resolveAll(names, chainOf(task)),
-        githubToken: repoTokens.mint(task.repo, task.installationId),
         callbackToken: tokens.issue(task.id)
       }, { concurrency: "unbounded" }).pipe(Effect.result),
       reader.thread(issueOf(task), config.threadLimit, task.installationId).pipe(
@@ -149,14 +146,12 @@ export const make = Effect.gen(function*() {
     if (Result.isFailure(prepared)) {
       const error = prepared.failure
       return yield* fail(
-        error._tag === "TokenError"
-          ? `could not get a GitHub token for the machine: ${error.message}`
-          : error._tag === "SecretDecryptionFailed"
+        error._tag === "SecretDecryptionFailed"
           ? error.message
           : `could not read secrets: ${error.message}`
       )
     }
-    const { callbackToken, found, githubToken } = prepared.success
+    const { callbackToken, found } = prepared.success
     const agentEnv = MachineRequest.agentSecrets(agent.value, found, task.repo.fullName)
     if (Result.isFailure(agentEnv)) {
       // The message tells the user how to ask again: with this repository's mention.
@@ -185,7 +180,6 @@ export const make = Effect.gen(function*() {
       prompt,
       issueTitle: snapshot.title,
       agentEnv: agentEnv.success,
-      githubToken,
       callbackToken,
       credential
     }).pipe(Effect.result)
@@ -380,7 +374,6 @@ export const layer: Layer.Layer<
   | Settings
   | MachineProvisioner
   | IssueReader
-  | RepoTokens
   | AgentCatalog
   | PromptBuilder
   | TaskTokens

@@ -23,9 +23,13 @@ import {
 import { HttpApiBuilder, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import * as Api from "./Api.ts"
+import * as CallbacksApp from "./CallbacksApp.ts"
+import { notFound, orUnavailable, readBody, taskIdParam } from "./CallbacksApp.ts"
+import type { ChangeSets } from "./ChangeSets.ts"
 import { Diagnostics } from "./Diagnostics.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { StoreError, WebhookTooLarge } from "./Errors.ts"
+import type { GitProxy } from "./GitProxy.ts"
 import { TaskId } from "./Ids.ts"
 import { Intake } from "./Intake.ts"
 import { PorterConfig } from "./PorterConfig.ts"
@@ -36,44 +40,9 @@ import { TaskStore } from "./TaskStore.ts"
 import { TaskTokens } from "./TaskTokens.ts"
 import { Watchdog } from "./Watchdog.ts"
 
-const decoder = new TextDecoder()
-
 /** Callback bodies larger than this are refused (413). */
-export const MAX_CALLBACK_BYTES = 256 * 1024
-
-/**
- * Reads at most `limit` bytes of the body. With a `Content-Length` within the limit the body is read
- * in one go (the hot path of every webhook); without one it streams and stops as soon as the limit
- * is passed, so a large chunked body is never buffered whole.
- */
-export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number) => {
-  const declared = Number(request.headers["content-length"] ?? "NaN")
-  if (Number.isFinite(declared)) {
-    if (declared > limit) return Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
-    return Effect.flatMap(request.arrayBuffer, (buffer) =>
-      buffer.byteLength > limit
-        ? Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
-        : Effect.succeed(decoder.decode(buffer)))
-  }
-  return Effect.suspend(() => {
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    return Stream.runForEach(request.stream, (chunk) => {
-      size += chunk.byteLength
-      if (size > limit) return Effect.fail(new WebhookTooLarge({ limitBytes: limit }))
-      chunks.push(chunk)
-      return Effect.void
-    }).pipe(Effect.map(() => {
-      const bytes = new Uint8Array(size)
-      let offset = 0
-      for (const chunk of chunks) {
-        bytes.set(chunk, offset)
-        offset += chunk.byteLength
-      }
-      return decoder.decode(bytes)
-    }))
-  })
-}
+export { MAX_CALLBACK_BYTES } from "./CallbacksApi.ts"
+export { readBody, readBytes } from "./CallbacksApp.ts"
 
 const encoder = new TextEncoder()
 
@@ -94,41 +63,7 @@ export const isAdminRequest = (
   return bearer !== undefined && isAdminToken(adminToken, Redacted.make(bearer))
 }
 
-const unavailable = (error: StoreError) =>
-  Effect.andThen(
-    Effect.logError("storage failed", { error: error.message }),
-    Effect.fail(new Api.Unavailable({ message: "storage unavailable, retry later" }))
-  )
-
-const notFound = (error: { readonly message: string }) => Effect.fail(new Api.NotFound({ message: error.message }))
-
-const orUnavailable = <A, E>(effect: Effect.Effect<A, E | StoreError>) =>
-  Effect.catchIf(effect, (error): error is StoreError => error instanceof StoreError, unavailable)
-
 // --- Security -----------------------------------------------------------------------------------------------------
-
-/** The `:taskId` of the route being served, when it is one. */
-const taskIdParam = Effect.map(HttpRouter.RouteContext, (route) => route.params["taskId"] ?? "")
-
-const TaskAuthLive = Layer.effect(
-  Api.TaskAuth,
-  Effect.gen(function*() {
-    const tokens = yield* TaskTokens
-    const refused = new Api.Unauthorized({ message: "missing or wrong task token" })
-    return Api.TaskAuth.of({
-      // Verify before any read: an unknown task and a wrong token look the same from outside.
-      bearer: (effect, { credential }) =>
-        Effect.gen(function*() {
-          const taskId = yield* taskIdParam
-          if (!(yield* tokens.verify(taskId, Redacted.value(credential)))) return yield* refused
-          return yield* effect.pipe(
-            Effect.provideService(Api.AuthenticatedTask, { taskId: taskId as TaskId }),
-            Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(MAX_CALLBACK_BYTES))
-          )
-        })
-    })
-  })
-)
 
 const TaskOrAdminAuthLive = Layer.effect(
   Api.TaskOrAdminAuth,
@@ -184,25 +119,6 @@ const WebhooksLive = HttpApiBuilder.group(Api.Api, "webhooks", (handlers) =>
         Effect.map(
           intake.answer(request.headers, (limit) => readBody(request, limit)),
           (answer) => HttpServerResponse.jsonUnsafe(answer.body, { status: answer.status })
-        ),
-      { uninterruptible: true }
-    )
-  }))
-
-const CallbacksLive = HttpApiBuilder.group(Api.Api, "callbacks", (handlers) =>
-  Effect.gen(function*() {
-    const lifecycle = yield* TaskLifecycle
-    return handlers.handle(
-      "send",
-      ({ params, payload }) =>
-        lifecycle.callback(params.taskId, payload).pipe(
-          Effect.catchTag("TaskNotFound", notFound),
-          orUnavailable,
-          Effect.flatMap((answer) =>
-            answer.accepted
-              ? Effect.succeed(answer)
-              : Effect.fail(new Api.TaskEnded({ state: answer.state, message: answer.message ?? "task has ended" }))
-          )
         ),
       { uninterruptible: true }
     )
@@ -317,14 +233,16 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
   }))
 
 /** The handlers and middleware of `Api`, needing the lifecycle services and `Diagnostics`. */
-export const handlersLayer = Layer.mergeAll(SystemLive, WebhooksLive, CallbacksLive, TasksLive, AdminLive).pipe(
-  Layer.provideMerge(Layer.mergeAll(TaskAuthLive, TaskOrAdminAuthLive, AdminAuthLive, ValidationLive))
+export const handlersLayer = Layer.mergeAll(SystemLive, WebhooksLive, CallbacksApp.layer, TasksLive, AdminLive).pipe(
+  Layer.provideMerge(Layer.mergeAll(TaskOrAdminAuthLive, AdminAuthLive, ValidationLive))
 )
 
 /** What the routes need: Porter's services and ports (the platform's come with `HttpServer.layerServices`). */
 export type Requirements =
   | Intake
   | TaskLifecycle
+  | ChangeSets
+  | GitProxy
   | Dispatcher
   | Watchdog
   | Diagnostics

@@ -64,7 +64,6 @@ export const MachineEnvFields = Schema.Struct({
   AGENT: nonEmpty,
   PROMPT: nonEmpty.pipe(Schema.check(Schema.isMaxLength(MAX_PROMPT_LENGTH))),
   MODEL: Schema.optional(nonEmpty),
-  GITHUB_API_URL: HttpUrl,
   CALLBACK_URL: HttpUrl,
   TASK_DEADLINE: IsoDate,
   HEARTBEAT_INTERVAL_MS: Schema.optional(PositiveInt),
@@ -92,7 +91,7 @@ export const MachineEnv = MachineEnvFields.pipe(
     Schema.makeFilter((env: typeof MachineEnvFields.Type) =>
       env.BASE_BRANCH === undefined || env.BASE_BRANCH !== env.BRANCH || {
         path: ["BRANCH"],
-        issue: `must differ from BASE_BRANCH (${env.BASE_BRANCH}): Porter never pushes to the base branch`
+        issue: `must differ from BASE_BRANCH (${env.BASE_BRANCH}): Porter never writes to the base branch`
       }
     )
   )
@@ -101,12 +100,13 @@ export type MachineEnv = typeof MachineEnv.Type
 
 const Secret = Schema.RedactedFromValue(nonEmpty)
 
-/** The machine's secret variables besides the agent's own keys. */
+/**
+ * The machine's secret variables besides the agent's own keys: the task token alone. It is good for this task's
+ * callbacks, its change set and a read-only clone of its repository, only while the task is active; no GitHub token
+ * is ever sent to a machine.
+ */
 export const MachineSecrets = Schema.Struct({
-  /** The task's credential: callbacks. */
-  CALLBACK_TOKEN: Secret,
-  /** The repository token the runner clones and pushes with. */
-  GITHUB_TOKEN: Secret
+  CALLBACK_TOKEN: Secret
 })
 export type MachineSecrets = typeof MachineSecrets.Type
 

@@ -51,7 +51,6 @@ export interface MachineRequestInput {
   readonly prompt: string
   readonly issueTitle: string
   readonly agentEnv: Readonly<Record<string, Redacted.Redacted<string>>>
-  readonly githubToken: Redacted.Redacted<string>
   readonly callbackToken: Redacted.Redacted<string>
   /** The provisioner credential of the task's owner, if one is stored. */
   readonly credential: Redacted.Redacted<string> | undefined
@@ -67,7 +66,8 @@ export const machineSpec = (
   const env: MachineEnv.MachineEnv = {
     TASK_ID: task.id,
     REPO_FULL_NAME: task.repo.fullName,
-    REPO_CLONE_URL: `${config.gitBaseUrl.replace(/\/+$/, "")}/${task.repo.fullName}.git`,
+    // The machine clones through Porter (read-only, with its task token): it holds no GitHub token.
+    REPO_CLONE_URL: `${config.publicUrl}/git/tasks/${task.id}`,
     ...(task.baseBranch !== undefined ? { BASE_BRANCH: task.baseBranch } : {}),
     ...(task.headBranch !== undefined ? { HEAD_BRANCH: task.headBranch } : {}),
     BRANCH: branchFor(task),
@@ -76,7 +76,6 @@ export const machineSpec = (
     AGENT: task.agent,
     PROMPT: input.prompt,
     ...(model !== undefined ? { MODEL: model } : {}),
-    GITHUB_API_URL: config.githubApiUrl,
     CALLBACK_URL: `${config.publicUrl}/callbacks/tasks/${task.id}`,
     TASK_DEADLINE: new Date(task.deadlineAt).toISOString(),
     HEARTBEAT_INTERVAL_MS: config.heartbeatIntervalMs,
@@ -93,7 +92,7 @@ export const machineSpec = (
     env: { ...config.machineEnv, ...encoded },
     secretEnv: {
       ...input.agentEnv,
-      ...MachineEnv.secretVariables({ CALLBACK_TOKEN: input.callbackToken, GITHUB_TOKEN: input.githubToken })
+      ...MachineEnv.secretVariables({ CALLBACK_TOKEN: input.callbackToken })
     }
   }))
 }

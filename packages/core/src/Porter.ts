@@ -2,29 +2,36 @@
  * Porter, assembled: the lifecycle services over the ports, in one layer, and a facade for embedding.
  *
  *   Intake ──▶ Commands ──▶ Dispatcher ──▶ TaskLifecycle        (and the Watchdog over all of them)
+ *                                              ▲
+ *                       the machine: GitProxy (read) · ChangeSets (write, by Porter)
  *
  * - `Intake`: webhook bytes → verified, filtered, claimed delivery; the answer (`Intake.ts`).
  * - `Commands`: a claimed delivery → replies, cancels, runs (`Commands.ts`).
  * - `Dispatcher`: a run → a task within the limits → a machine (`Dispatcher.ts`).
  * - `TaskLifecycle`: callbacks, endings, status, machine teardown (`TaskLifecycle.ts`).
  * - `Watchdog`: deadlines, heartbeats, re-dispatch, orphans, delivery retries (`Watchdog.ts`).
+ * - `GitProxy`: the machine's read-only clone of its task's repository (`GitProxy.ts`).
+ * - `ChangeSets`: the machine's proposed changes → Porter's commits and pull request (`ChangeSets.ts`).
  *
  * `layer` provides all of them (and `Porter`) from the ports: a TaskStore, SecretStore, Settings, MachineProvisioner,
- * Reporter, IssueReader, Authorizer, RepoTokens, AgentCatalog, CommandParser, PromptBuilder, TaskTokens, PorterConfig,
- * WebhookIntake and Background. The same programs run in the Worker, a Node host, or a test on in-memory layers.
+ * Reporter, IssueReader, Authorizer, RepoTokens, RepoWriter, AgentCatalog, CommandParser, PromptBuilder, TaskTokens,
+ * PorterConfig, WebhookIntake, Background and an HttpClient (the git proxy's). The same programs run in the Worker, a Node host, or a test on in-memory layers.
  */
 import { Context, Effect, Layer, Redacted } from "effect"
+import type { HttpClient } from "effect/http"
 import type * as AdminApi from "./AdminApi.ts"
 import type { AgentCatalog } from "./AgentCatalog.ts"
 import * as Audit from "./Audit.ts"
 import type { Authorizer } from "./Authorizer.ts"
 import type { Background } from "./Background.ts"
 import type { CallbackEvent } from "./Callback.ts"
+import * as ChangeSets from "./ChangeSets.ts"
 import type { CommandParser } from "./CommandParser.ts"
 import * as Commands from "./Commands.ts"
 import * as Dispatcher from "./Dispatcher.ts"
 import type { StoreError, TaskNotFound } from "./Errors.ts"
 import type { IncomingEvent } from "./Event.ts"
+import * as GitProxy from "./GitProxy.ts"
 import { randomToken, type TaskId } from "./Ids.ts"
 import * as Intake from "./Intake.ts"
 import type { IssueReader } from "./IssueReader.ts"
@@ -36,6 +43,7 @@ import type { IssueRef } from "./Repo.ts"
 import type { Reporter } from "./Reporter.ts"
 import * as Reports from "./Reports.ts"
 import type { RepoTokens } from "./RepoTokens.ts"
+import type { RepoWriter } from "./RepoWriter.ts"
 import type { SecretStore } from "./SecretStore.ts"
 import type { Settings } from "./Settings.ts"
 import * as StatusComments from "./StatusComments.ts"
@@ -76,6 +84,8 @@ export type Ports =
   | IssueReader
   | Authorizer
   | RepoTokens
+  | RepoWriter
+  | HttpClient.HttpClient
   | AgentCatalog
   | CommandParser
   | PromptBuilder
@@ -92,6 +102,8 @@ export type Services =
   | Dispatcher.Dispatcher
   | TaskLifecycle.TaskLifecycle
   | Watchdog.Watchdog
+  | GitProxy.GitProxy
+  | ChangeSets.ChangeSets
   | StatusComments.StatusComments
   | Reports.Reports
   | MachineAccess.MachineAccess
@@ -129,7 +141,7 @@ const support = StatusComments.layer.pipe(
 
 /** Porter's services over the ports. */
 export const layer: Layer.Layer<Services, never, Ports> = facade.pipe(
-  Layer.provideMerge(Layer.mergeAll(Watchdog.layer, Intake.layer)),
+  Layer.provideMerge(Layer.mergeAll(Watchdog.layer, Intake.layer, GitProxy.layer, ChangeSets.layer)),
   Layer.provideMerge(Commands.layer),
   Layer.provideMerge(Dispatcher.layer),
   Layer.provideMerge(TaskLifecycle.layer),

@@ -53,14 +53,23 @@ export const Outcome = Schema.Literals(["pushed", "no_changes", "agent_failed", 
 export type Outcome = typeof Outcome.Type
 
 /** Token and cost figures, when the agent reports them. */
+// Bounded: the figures come from the machine, and a budget must not be gamed with a negative or absurd count.
+const Count = Schema.Number.pipe(
+  Schema.check(Schema.isBetween({ minimum: 0, maximum: 1e12 }, { expected: "a count between 0 and 10^12" }))
+)
+
 export class Usage extends Schema.Class<Usage>("@porter/core/Usage")({
-  inputTokens: Schema.optional(Schema.Number),
-  outputTokens: Schema.optional(Schema.Number),
-  cacheReadTokens: Schema.optional(Schema.Number),
-  cacheWriteTokens: Schema.optional(Schema.Number),
-  costUsd: Schema.optional(Schema.Number),
-  durationMs: Schema.optional(Schema.Number),
-  turns: Schema.optional(Schema.Number)
+  inputTokens: Schema.optional(Count),
+  outputTokens: Schema.optional(Count),
+  cacheReadTokens: Schema.optional(Count),
+  cacheWriteTokens: Schema.optional(Count),
+  costUsd: Schema.optional(
+    Schema.Number.pipe(
+      Schema.check(Schema.isBetween({ minimum: 0, maximum: 1e6 }, { expected: "USD between 0 and 10^6" }))
+    )
+  ),
+  durationMs: Schema.optional(Count),
+  turns: Schema.optional(Count)
 }) {}
 
 /** Where a request came from: a comment on an issue or pull request, or a review comment on a PR line. */

@@ -48,10 +48,16 @@ export class TaskLifecycle extends Context.Service<TaskLifecycle, {
   readonly view: (taskId: TaskId) => Effect.Effect<AdminApi.TaskView, TaskNotFound | StoreError>
 }>()("@porter/core/TaskLifecycle") {}
 
-/** What a `completed` callback does to the task. */
-const completion = (event: CompletedEvent): { readonly to: TaskState; readonly patch: TaskPatch } => {
-  const succeeded = event.outcome === "pushed" || event.outcome === "no_changes"
-  const reason = event.outcome === "agent_failed"
+/**
+ * What a `completed` callback does to the task. `pushed` counts only when Porter itself published the change set (the
+ * task has its pull request); a machine's claim alone fails the task.
+ */
+const completion = (task: Task, event: CompletedEvent): { readonly to: TaskState; readonly patch: TaskPatch } => {
+  const unpublished = event.outcome === "pushed" && task.prUrl === undefined
+  const succeeded = (event.outcome === "pushed" && !unpublished) || event.outcome === "no_changes"
+  const reason = unpublished
+    ? "the machine reported changes, but none were published through Porter"
+    : event.outcome === "agent_failed"
     ? `the agent exited with an error${event.error ? ` (${event.error})` : ""}`
     : event.outcome === "error"
     ? event.error ?? "the runner hit an error"
@@ -59,10 +65,7 @@ const completion = (event: CompletedEvent): { readonly to: TaskState; readonly p
   return {
     to: succeeded ? "succeeded" : "failed",
     patch: {
-      outcome: event.outcome,
-      ...(event.branch !== undefined ? { branch: event.branch } : {}),
-      ...(event.commitSha !== undefined ? { commitSha: event.commitSha } : {}),
-      ...(event.prUrl !== undefined ? { prUrl: event.prUrl } : {}),
+      outcome: unpublished ? "error" : event.outcome,
       ...(event.summary !== undefined ? { summary: event.summary } : {}),
       ...(event.usage !== undefined ? { usage: event.usage } : {}),
       ...(event.logTail !== undefined ? { logTail: event.logTail } : {}),
@@ -103,7 +106,7 @@ export const make = Effect.gen(function*() {
     }
     const at = yield* now
     if (event.type === "completed") {
-      const { patch, to } = completion(event)
+      const { patch, to } = completion(task, event)
       const ended = yield* finish(task, to, patch)
       if (Option.isSome(ended)) return { accepted: true, state: ended.value.state } satisfies CallbackAnswer
       const latest = yield* store.get(task.id)

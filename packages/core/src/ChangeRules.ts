@@ -84,8 +84,10 @@ export const linkTarget = (path: string, target: string): string | undefined => 
 
 const WORKFLOWS = /^\.github\/workflows\//i
 
-const INSTRUCTION_FILES = /^(?:.*\/)?(?:AGENTS\.md|CLAUDE\.md|GEMINI\.md|CONVENTIONS\.md|\.cursorrules|\.windsurfrules|\.clinerules)$/i
-const INSTRUCTION_DIRS = /^(?:\.github\/copilot-instructions\.md|\.github\/instructions\/|\.cursor\/|\.claude\/|\.gemini\/|\.codex\/|\.opencode\/)/i
+const INSTRUCTION_FILES =
+  /^(?:.*\/)?(?:AGENTS\.md|CLAUDE\.md|GEMINI\.md|CONVENTIONS\.md|\.cursorrules|\.windsurfrules|\.clinerules)$/i
+const INSTRUCTION_DIRS =
+  /^(?:\.github\/copilot-instructions\.md|\.github\/instructions\/|\.cursor\/|\.claude\/|\.gemini\/|\.codex\/|\.opencode\/)/i
 
 /** Does an agent read its instructions from this path? */
 export const isInstructionFile = (path: string): boolean => INSTRUCTION_FILES.test(path) || INSTRUCTION_DIRS.test(path)

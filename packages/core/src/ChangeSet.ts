@@ -18,7 +18,9 @@ export const MAX_FILE_CHANGES = 3_000
 /** The largest single file (decoded bytes). */
 export const MAX_FILE_BYTES = 8 * 1024 * 1024
 
-const Sha = Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]{40}$/, { expected: "a 40-character commit SHA" })))
+const Sha = Schema.String.pipe(
+  Schema.check(Schema.isPattern(/^[0-9a-f]{40}$/, { expected: "a 40-character commit SHA" }))
+)
 
 /** A path as the machine wrote it; `ChangeRules` decides whether it may be used. */
 const Path = Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(4_096)))

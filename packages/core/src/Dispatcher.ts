@@ -23,7 +23,7 @@ import { PorterConfig } from "./PorterConfig.ts"
 import { PromptBuilder } from "./PromptBuilder.ts"
 import { type Actor, IssueRef } from "./Repo.ts"
 import { Reports } from "./Reports.ts"
-import { SecretStore } from "./SecretStore.ts"
+import { scopeKey, type SecretScope, SecretStore } from "./SecretStore.ts"
 import { type RepoSettings, Settings } from "./Settings.ts"
 import { issueOf, StatusComments } from "./StatusComments.ts"
 import { Task, type TaskPatch } from "./Task.ts"
@@ -66,6 +66,10 @@ interface StatusLine {
   /** `task` with the status comment's id, once known. */
   readonly withComment: (task: Task) => Task
 }
+
+/** `NAME from scope` for each secret found, e.g. `ANTHROPIC_API_KEY from user:42` (the `secrets` audit line). */
+export const secretSources = (found: ReadonlyMap<string, { readonly scope: SecretScope }>): string =>
+  [...found].map(([name, secret]) => `${name} from ${scopeKey(secret.scope)}`).join("; ")
 
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
@@ -152,6 +156,8 @@ export const make = Effect.gen(function*() {
       )
     }
     const { callbackToken, found } = prepared.success
+    // Which scope each secret came from (names and scopes, never values): the task's page shows whose key ran.
+    if (found.size > 0) yield* audit.record(task.id, "secrets", secretSources(found))
     const agentEnv = MachineRequest.agentSecrets(agent.value, found, task.repo.fullName)
     if (Result.isFailure(agentEnv)) {
       // The message tells the user how to ask again: with this repository's mention.

@@ -15,6 +15,7 @@ import {
   Settings,
   Task,
   TaskLifecycle,
+  TaskStore,
   TaskTokens
 } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
@@ -132,7 +133,11 @@ describe("Dispatcher.start", () => {
       assert.strictEqual(comments.length, 1)
       assert.strictEqual(task.statusCommentId, comments[0]!.id)
       const kinds = yield* auditKinds(task.id)
-      for (const kind of ["created", "dispatch", "machine"]) assert.include(kinds, kind)
+      for (const kind of ["created", "dispatch", "machine", "secrets"]) assert.include(kinds, kind)
+      // The audit trail says whose key ran (scope and name), never the value.
+      const trail = yield* Effect.flatMap(TaskStore.TaskStore, (store) => store.events(task.id))
+      assert.strictEqual(trail.find((e) => e.kind === "secrets")?.detail, "ANTHROPIC_API_KEY from global")
+      assert.notInclude(JSON.stringify(trail), ANTHROPIC_KEY)
     }).pipe(Effect.provide(layer())))
 
   it.effect("over the repository's limit: the limit reply, and no task", () =>

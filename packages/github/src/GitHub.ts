@@ -1,11 +1,12 @@
 /**
  * Everything GitHub in one layer, for hosts: `WebhookIntake`, `Reporter`, `IssueReader`,
- * `Authorizer` and `RepoTokens`, sharing one REST client and one set of credentials (so one
+ * `Authorizer`, `RepoTokens` and `RepoWriter`, sharing one REST client and one set of credentials (so one
  * installation-token cache).
  *
  * @since 0.1.0
  */
 import type { Authorizer, IssueReader, Reporter, RepoTokens, WebhookIntake } from "@porter/core"
+import type { RepoWriter } from "@porter/core/RepoWriter"
 import { Config, Layer } from "effect"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
@@ -14,6 +15,7 @@ import type { GitHubClient } from "./GitHubClient.ts"
 import * as GitHubIssueReader from "./GitHubIssueReader.ts"
 import * as GitHubReporter from "./GitHubReporter.ts"
 import * as GitHubRepoTokens from "./GitHubRepoTokens.ts"
+import * as GitHubRepoWriter from "./GitHubRepoWriter.ts"
 import * as GitHubWebhooks from "./GitHubWebhooks.ts"
 
 /** @category models */
@@ -23,6 +25,7 @@ export type Services =
   | IssueReader.IssueReader
   | Authorizer.Authorizer
   | RepoTokens.RepoTokens
+  | RepoWriter
 
 /** @category models */
 export interface Options extends GitHubAuth.ConnectionOptions, GitHubAuthorizer.AuthorizerOptions {
@@ -36,6 +39,7 @@ const adapters = (
     GitHubReporter.layerWithConnection,
     GitHubIssueReader.layerWithConnection,
     GitHubRepoTokens.layerWithConnection,
+    GitHubRepoWriter.layerWithConnection(),
     authorizer
   )
 

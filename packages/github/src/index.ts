@@ -1,7 +1,8 @@
 /**
  * @porter/github — Porter's GitHub adapters: webhook verification and event schemas
  * (`WebhookIntake`), GitHub App and personal-token auth (`RepoTokens`), and REST adapters for
- * `Reporter`, `IssueReader` and `Authorizer` over `@octokit/core`. Runs in workerd and Node.
+ * `Reporter`, `IssueReader`, `Authorizer` and `RepoWriter` (Git Data API) over `@octokit/core`.
+ * Runs in workerd and Node.
  *
  * @since 0.1.0
  */
@@ -13,5 +14,6 @@ export * as GitHubClient from "./GitHubClient.ts"
 export * as GitHubIssueReader from "./GitHubIssueReader.ts"
 export * as GitHubReporter from "./GitHubReporter.ts"
 export * as GitHubRepoTokens from "./GitHubRepoTokens.ts"
+export * as GitHubRepoWriter from "./GitHubRepoWriter.ts"
 export * as GitHubWebhooks from "./GitHubWebhooks.ts"
 export * as WebhookEvents from "./WebhookEvents.ts"

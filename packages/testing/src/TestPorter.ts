@@ -1,6 +1,7 @@
 /**
  * Porter on in-memory layers, in one `Layer`: the whole flow for tests, with the controls
- * (`Machines`, `GitHubRecorder`) and the stores exposed. Swap any piece with `Layer.provide`.
+ * (`Machines`, `GitHubRecorder`, `Repositories`) and the stores exposed. Swap any piece with `Layer.provide`.
+ * The git proxy's `HttpClient` is the global `fetch` unless `options.httpClient` says otherwise.
  */
 import type { IssueReader, MachineProvisioner, Reporter, SecretStore, TaskStore } from "@porter/core"
 import {
@@ -17,8 +18,11 @@ import {
   TaskTokens,
   WebhookIntake
 } from "@porter/core"
+import type { RepoWriter } from "@porter/core/RepoWriter"
 import { Layer, Redacted } from "effect"
+import { FetchHttpClient, type HttpClient } from "effect/http"
 import * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
+import * as InMemoryRepoWriter from "./InMemoryRepoWriter.ts"
 import * as InMemorySecretStore from "./InMemorySecretStore.ts"
 import * as InMemoryTaskStore from "./InMemoryTaskStore.ts"
 import * as RecordingReporter from "./RecordingReporter.ts"
@@ -33,6 +37,8 @@ export interface Options {
   readonly authorizer?: Layer.Layer<Authorizer.Authorizer>
   /** How webhook deliveries are verified and decoded (`@porter/github`'s `GitHubWebhooks.layer`); default: refused. */
   readonly webhooks?: Layer.Layer<WebhookIntake.WebhookIntake>
+  /** What the git proxy reaches the git host with; default: the global `fetch`. */
+  readonly httpClient?: Layer.Layer<HttpClient.HttpClient>
 }
 
 export type Services =
@@ -46,6 +52,9 @@ export type Services =
   | RecordingReporter.GitHubRecorder
   | Authorizer.Authorizer
   | RepoTokens.RepoTokens
+  | RepoWriter
+  | InMemoryRepoWriter.Repositories
+  | HttpClient.HttpClient
   | AgentCatalog.AgentCatalog
   | CommandParser.CommandParser
   | PromptBuilder.PromptBuilder
@@ -64,6 +73,8 @@ export const services = (options: Options = {}): Layer.Layer<Services> =>
     RecordingReporter.layer,
     options.authorizer ?? Authorizer.layerAllowAll,
     RepoTokens.layerStatic(GITHUB_TOKEN),
+    InMemoryRepoWriter.layer,
+    options.httpClient ?? FetchHttpClient.layer,
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
     TaskTokens.layer(TASK_TOKEN_SECRET),

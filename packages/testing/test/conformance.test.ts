@@ -4,11 +4,13 @@ import { Authorizer, Ids, MachineProvisioner, Repo, Settings } from "@porter/cor
 import {
   AuthorizerSuite,
   InMemoryProvisioner,
+  InMemoryRepoWriter,
   InMemorySecretStore,
   InMemoryTaskStore,
   MachineProvisionerSuite,
   RecordingReporter,
   ReporterSuite,
+  RepoWriterSuite,
   SecretStoreSuite,
   SettingsSuite,
   TaskStoreSuite
@@ -19,6 +21,7 @@ TaskStoreSuite.run("in-memory", InMemoryTaskStore.layer)
 SecretStoreSuite.run("in-memory", InMemorySecretStore.layer())
 SettingsSuite.run("in-memory", Settings.layerMemory())
 MachineProvisionerSuite.run("in-memory", InMemoryProvisioner.layer)
+RepoWriterSuite.run("in-memory", RepoWriterSuite.inMemoryInspector.pipe(Layer.provideMerge(InMemoryRepoWriter.layer)))
 MachineProvisionerSuite.run(
   "in-memory with provider accounts",
   InMemoryProvisioner.layerWith({ credentialName: "FLY_API_TOKEN" })

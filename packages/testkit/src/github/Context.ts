@@ -22,7 +22,19 @@ export interface RouteContext {
   /** What the Git Data API wrote, and how commits made through it are verified. */
   readonly gitData: GitDataLog
   readonly baseUrl: string
+  /** What one `GET …/git/trees/{tree_sha}` answer lists at most before it is `truncated`. */
+  readonly treeLimits: TreeLimits
 }
+
+export interface TreeLimits {
+  /** Entries (GitHub: 100,000). */
+  readonly entries: number
+  /** Bytes of the entries' JSON (GitHub: 7 MB). */
+  readonly bytes: number
+}
+
+/** GitHub's limits for one tree listing. */
+export const GITHUB_TREE_LIMITS: TreeLimits = { entries: 100_000, bytes: 7 * 1024 * 1024 }
 
 export const makeHelpers = (context: RouteContext) => {
   const { payloads, state } = context

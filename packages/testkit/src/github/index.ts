@@ -20,7 +20,8 @@ import { rmSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import type { RouteContext } from "./Context.ts"
+import type { RouteContext, TreeLimits } from "./Context.ts"
+import { GITHUB_TREE_LIMITS } from "./Context.ts"
 import { makeGitDataLog } from "./GitDataLog.ts"
 import type { GitDataWrite } from "./GitDataLog.ts"
 import type { Route } from "./Http.ts"
@@ -40,6 +41,7 @@ import { serve } from "./Server.ts"
 import { LOGIN, makeState } from "./State.ts"
 import * as Webhooks from "./Webhooks.ts"
 
+export type { TreeLimits } from "./Context.ts"
 export type { GitDataOperation, GitDataWrite } from "./GitDataLog.ts"
 export { type Person, rest } from "./Rest.ts"
 export type { PullRequestCommit } from "./routes/PullCommits.ts"
@@ -57,6 +59,12 @@ export interface EmulatorOptions {
   readonly dataDir?: string
   /** The login of the site admin who owns the App (default "admin"). */
   readonly adminLogin?: string
+  /**
+   * What a tree listing (`GET …/git/trees/{tree_sha}`, recursive or not) holds at most before GitHub answers it
+   * `truncated: true` with the entries that fit: 100,000 entries and 7 MB of JSON by default, as on GitHub. Smaller
+   * values let tests reach truncation with small repositories.
+   */
+  readonly treeLimits?: Partial<TreeLimits>
 }
 
 export interface Delivery {
@@ -177,7 +185,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         webhooks,
         events: Webhooks.makeEvents(state, payloads, webhooks),
         gitData,
-        baseUrl: url
+        baseUrl: url,
+        treeLimits: { ...GITHUB_TREE_LIMITS, ...options.treeLimits }
       }
       const pullCommits = makePullCommits(context)
       const pullRequestCommits = (owner: string, repo: string, number: number) =>

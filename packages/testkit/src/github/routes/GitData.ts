@@ -2,8 +2,9 @@
  * The Git Data API's objects: blobs (create from `utf-8` or `base64` content, get — base64 JSON, or the
  * raw bytes for `Accept: application/vnd.github.raw`), trees (create from entries on top of a
  * `base_tree`: `sha` or inline `content`, `sha: null` deletes a path, nested paths make subtrees;
- * get, `?recursive=…` for the whole hierarchy) and commits (create, get). They are real git objects in
- * the repository (`GitObjects.ts`), so git clients fetch them. References are in `GitRefs.ts`.
+ * get, `?recursive=…` for the whole hierarchy; past the emulator's `treeLimits` — GitHub's 100,000 entries and
+ * 7 MB by default — the entries that fit and `truncated: true`) and commits (create, get). They are real git
+ * objects in the repository (`GitObjects.ts`), so git clients fetch them. References are in `GitRefs.ts`.
  *
  * Like GitHub: reading needs `contents: read`, writing `contents: write` (users: push access); a
  * repository without branches is 409 `Git Repository is empty.`; a commit made with an installation
@@ -234,8 +235,18 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           if (!sha) return yield* notFound()
           // Any value of `recursive` (even 0 or false) asks for the whole hierarchy, as on GitHub.
           const entries = yield* GitObjects.listTree(repo.gitDir, sha, request.query.has("recursive"))
-          const limit = 100_000
-          return json(payloads.tree(repo, sha, entries.slice(0, limit), entries.length > limit))
+          // Past the limits (100,000 entries, 7 MB), GitHub answers the entries that fit and `truncated: true`.
+          const listed = payloads.tree(repo, sha, entries, false)
+          let kept = 0
+          let size = 0
+          for (const entry of listed.tree) {
+            size += Buffer.byteLength(JSON.stringify(entry)) + 1
+            if (kept >= context.treeLimits.entries || size > context.treeLimits.bytes) break
+            kept++
+          }
+          return json(
+            kept < listed.tree.length ? { ...listed, tree: listed.tree.slice(0, kept), truncated: true } : listed
+          )
         })
     },
     {

@@ -1,0 +1,316 @@
+/**
+ * RepoWriter in memory: repositories seeded with files and branches, the commits, branches and pull requests Porter
+ * makes, and controls for tests (`Repositories`): what a commit holds, who pushed what meanwhile, faults to inject.
+ *
+ * It answers like the GitHub adapter: tree entries carry git blob SHAs (of the real bytes), an unknown repository or
+ * commit is `RepoWriteError` 404, deleting a path a tree does not hold is skipped, creating a branch that exists or
+ * moving one that moved (or to a commit that does not follow it) is `NotFastForward`, a pull request is opened once
+ * per head branch (422 when its head or base branch is missing or has no commits). Commit SHAs are SHA-1 digests of
+ * the commit's parents, tree, author and message — unique, but not the SHAs git would compute.
+ */
+import { type Repo } from "@porter/core"
+import type { CommitToWrite, Entry, TreeEntry } from "@porter/core/ChangeRules"
+import { blobSha, type FileMode } from "@porter/core/ChangeSet"
+import { NotFastForward, type PullRequestRef, RepoWriteError, RepoWriter } from "@porter/core/RepoWriter"
+import { Context, Effect, Layer, Option, Ref } from "effect"
+
+export interface StoredFile {
+  readonly mode: FileMode
+  readonly content: Uint8Array
+  /** The git blob SHA of `content`. */
+  readonly sha: string
+}
+
+export interface StoredCommit {
+  readonly sha: string
+  readonly parents: ReadonlyArray<string>
+  readonly message: string
+  readonly author: { readonly name: string; readonly email: string; readonly date: string }
+  /** The whole tree after the commit, by path. */
+  readonly files: ReadonlyMap<string, StoredFile>
+  /** Made through the `RepoWriter` (rather than seeded or pushed by a test). */
+  readonly viaWriter: boolean
+}
+
+export interface StoredPullRequest {
+  readonly number: number
+  readonly url: string
+  readonly head: string
+  readonly base: string
+  readonly title: string
+  readonly body: string
+  readonly state: "open" | "closed"
+}
+
+/** A file to seed or push: `content` as text (UTF-8) or bytes; `mode` 100644 unless given. */
+export interface FileInput {
+  readonly path: string
+  readonly content: string | Uint8Array
+  readonly mode?: FileMode
+}
+
+export interface SeedOptions {
+  /** Default `main`. */
+  readonly defaultBranch?: string
+  readonly files: ReadonlyArray<FileInput>
+}
+
+export type Operation = "defaultBranch" | "tree" | "branchHead" | "writeCommits" | "moveBranch" | "pullRequest"
+
+/** Controls and inspection for tests. */
+export class Repositories extends Context.Service<Repositories, {
+  /** Creates (or replaces) `repo` with one commit holding `files` on its default branch; that commit's SHA. */
+  readonly seed: (repo: Repo.RepoRef, options: SeedOptions) => Effect.Effect<string>
+  /**
+   * Someone else's push: a commit on `branch`'s head (or a new branch from the default branch's head) writing
+   * `files` and deleting `deletes`; its SHA.
+   */
+  readonly push: (
+    repo: Repo.RepoRef,
+    branch: string,
+    change: { readonly files?: ReadonlyArray<FileInput>; readonly deletes?: ReadonlyArray<string> }
+  ) => Effect.Effect<string>
+  readonly branches: (repo: Repo.RepoRef) => Effect.Effect<ReadonlyMap<string, string>>
+  readonly commit: (repo: Repo.RepoRef, sha: string) => Effect.Effect<Option.Option<StoredCommit>>
+  /** The commits made through the `RepoWriter`, oldest first. */
+  readonly written: (repo: Repo.RepoRef) => Effect.Effect<ReadonlyArray<StoredCommit>>
+  readonly pullRequests: (repo: Repo.RepoRef) => Effect.Effect<ReadonlyArray<StoredPullRequest>>
+  readonly closePullRequest: (repo: Repo.RepoRef, number: number) => Effect.Effect<void>
+  /** The next call of `op` fails with `error` (once per fault, in order); `push` makes a branch move meanwhile. */
+  readonly inject: (
+    ...faults: ReadonlyArray<{ readonly op: Operation; readonly error: RepoWriteError }>
+  ) => Effect.Effect<void>
+}>()("@porter/testing/Repositories") {}
+
+interface Repository {
+  defaultBranch: string
+  readonly commits: Map<string, StoredCommit>
+  readonly order: Array<string>
+  readonly branches: Map<string, string>
+  readonly pulls: Array<StoredPullRequest>
+}
+
+const hex = (digest: ArrayBuffer) => [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")
+const encoder = new TextEncoder()
+
+const digest = (text: string) =>
+  Effect.promise(() => crypto.subtle.digest("SHA-1", encoder.encode(text))).pipe(Effect.map(hex))
+
+const bytesOf = (content: string | Uint8Array) => typeof content === "string" ? encoder.encode(content) : content
+
+const notFound = () => new RepoWriteError({ message: "Not Found", status: 404 })
+const unprocessable = (message: string) => new RepoWriteError({ message, status: 422 })
+
+/** The writer and its controls. */
+export const make = Effect.gen(function*() {
+  const repos = yield* Ref.make(new Map<string, Repository>())
+  const faults = yield* Ref.make<Array<{ op: Operation; error: RepoWriteError }>>([])
+
+  const fault = (op: Operation) =>
+    Effect.flatMap(
+      Ref.modify(faults, (list) => {
+        const index = list.findIndex((f) => f.op === op)
+        return index < 0 ? [undefined, list] : [list[index]!.error, list.filter((_, i) => i !== index)]
+      }),
+      (error) => error === undefined ? Effect.void : Effect.fail(error)
+    )
+
+  const repository = (repo: Repo.RepoRef) =>
+    Effect.flatMap(Ref.get(repos), (map) => {
+      const found = map.get(repo.fullName.toLowerCase())
+      return found === undefined ? Effect.fail(notFound()) : Effect.succeed(found)
+    })
+
+  const commitIn = (repository: Repository, sha: string) => {
+    const found = repository.commits.get(sha)
+    return found === undefined ? Effect.fail(notFound()) : Effect.succeed(found)
+  }
+
+  /** A new commit on `parent` (or none) applying `entries` to its tree, stored in `repository`. */
+  const store = Effect.fnUntraced(function*(
+    repository: Repository,
+    parent: StoredCommit | undefined,
+    commit: CommitToWrite,
+    viaWriter: boolean
+  ) {
+    const files = new Map(parent?.files ?? [])
+    for (const entry of commit.entries) yield* applyEntry(files, entry)
+    const tree = [...files].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, file]) =>
+      `${file.mode} ${path}\0${file.sha}`
+    )
+    const sha = yield* digest(JSON.stringify([parent?.sha ?? null, tree, commit.author, commit.message]))
+    const stored: StoredCommit = {
+      sha,
+      parents: parent === undefined ? [] : [parent.sha],
+      message: commit.message,
+      author: commit.author,
+      files,
+      viaWriter
+    }
+    if (!repository.commits.has(sha)) repository.order.push(sha)
+    repository.commits.set(sha, stored)
+    return stored
+  })
+
+  const isAncestor = (repository: Repository, ancestor: string, sha: string): boolean => {
+    const seen = new Set<string>()
+    const queue = [sha]
+    while (queue.length > 0) {
+      const next = queue.pop()!
+      if (next === ancestor) return true
+      if (seen.has(next)) continue
+      seen.add(next)
+      for (const parent of repository.commits.get(next)?.parents ?? []) queue.push(parent)
+    }
+    return false
+  }
+
+  const entriesOf = (files: ReadonlyArray<FileInput>, deletes: ReadonlyArray<string> = []): Array<Entry> => [
+    ...files.map((file): Entry => ({
+      _tag: "write",
+      path: file.path,
+      mode: file.mode ?? "100644",
+      content: bytesOf(file.content)
+    })),
+    ...deletes.map((path): Entry => ({ _tag: "delete", path }))
+  ]
+
+  const someone = { name: "Someone", email: "someone@example.com", date: new Date(0).toISOString() }
+
+  const writer = RepoWriter.of({
+    defaultBranch: Effect.fn("InMemoryRepoWriter.defaultBranch")(function*(repo) {
+      yield* fault("defaultBranch")
+      return (yield* repository(repo)).defaultBranch
+    }),
+    tree: Effect.fn("InMemoryRepoWriter.tree")(function*(repo, commit) {
+      yield* fault("tree")
+      const found = yield* commitIn(yield* repository(repo), commit)
+      return new Map(
+        [...found.files].map(([path, file]): [string, TreeEntry] => [path, { mode: file.mode, sha: file.sha }])
+      )
+    }),
+    branchHead: Effect.fn("InMemoryRepoWriter.branchHead")(function*(repo, branch) {
+      yield* fault("branchHead")
+      return Option.fromUndefinedOr((yield* repository(repo)).branches.get(branch))
+    }),
+    writeCommits: Effect.fn("InMemoryRepoWriter.writeCommits")(function*(repo, base, commits) {
+      yield* fault("writeCommits")
+      const repository_ = yield* repository(repo)
+      let parent = yield* commitIn(repository_, base)
+      const shas: Array<string> = []
+      for (const commit of commits) {
+        parent = yield* store(repository_, parent, commit, true)
+        shas.push(parent.sha)
+      }
+      return shas
+    }),
+    moveBranch: Effect.fn("InMemoryRepoWriter.moveBranch")(function*(repo, branch, sha, from) {
+      yield* fault("moveBranch")
+      const repository_ = yield* repository(repo)
+      if (!repository_.commits.has(sha)) return yield* unprocessable("Object does not exist")
+      const head = repository_.branches.get(branch)
+      if (Option.isNone(from)) {
+        if (head !== undefined) return yield* new NotFastForward({ branch })
+      } else if (head !== from.value || !isAncestor(repository_, head, sha)) {
+        return yield* new NotFastForward({ branch })
+      }
+      repository_.branches.set(branch, sha)
+    }),
+    pullRequest: Effect.fn("InMemoryRepoWriter.pullRequest")(function*(repo, request) {
+      yield* fault("pullRequest")
+      const repository_ = yield* repository(repo)
+      const open = repository_.pulls.find((pr) => pr.state === "open" && pr.head === request.head)
+      if (open !== undefined) return { number: open.number, url: open.url } satisfies PullRequestRef
+      const head = repository_.branches.get(request.head)
+      const base = repository_.branches.get(request.base)
+      if (head === undefined || base === undefined) return yield* unprocessable("Validation Failed")
+      if (isAncestor(repository_, head, base)) {
+        return yield* unprocessable(`No commits between ${request.base} and ${request.head}`)
+      }
+      const number = repository_.pulls.length + 1
+      const created: StoredPullRequest = {
+        number,
+        url: `https://github.com/${repo.owner}/${repo.name}/pull/${number}`,
+        head: request.head,
+        base: request.base,
+        title: request.title,
+        body: request.body,
+        state: "open"
+      }
+      repository_.pulls.push(created)
+      return { number, url: created.url } satisfies PullRequestRef
+    })
+  })
+
+  const repositories = Repositories.of({
+    seed: Effect.fnUntraced(function*(repo, options) {
+      const repository_: Repository = {
+        defaultBranch: options.defaultBranch ?? "main",
+        commits: new Map(),
+        order: [],
+        branches: new Map(),
+        pulls: []
+      }
+      const root = yield* store(
+        repository_,
+        undefined,
+        { message: "Initial commit", author: someone, entries: entriesOf(options.files) },
+        false
+      )
+      repository_.branches.set(repository_.defaultBranch, root.sha)
+      yield* Ref.update(repos, (map) => new Map(map).set(repo.fullName.toLowerCase(), repository_))
+      return root.sha
+    }),
+    push: Effect.fnUntraced(function*(repo, branch, change) {
+      const repository_ = yield* Effect.orDie(repository(repo))
+      const head = repository_.branches.get(branch) ?? repository_.branches.get(repository_.defaultBranch)!
+      const parent = repository_.commits.get(head)!
+      const entries = entriesOf(change.files ?? [], change.deletes)
+      const pushed = yield* store(
+        repository_,
+        parent,
+        { message: `Push to ${branch}`, author: someone, entries },
+        false
+      )
+      repository_.branches.set(branch, pushed.sha)
+      return pushed.sha
+    }),
+    branches: (repo) => Effect.map(Effect.orDie(repository(repo)), (found) => new Map(found.branches)),
+    commit: (repo, sha) =>
+      Effect.map(Effect.orDie(repository(repo)), (found) => Option.fromUndefinedOr(found.commits.get(sha))),
+    written: (repo) =>
+      Effect.map(
+        Effect.orDie(repository(repo)),
+        (found) => found.order.map((sha) => found.commits.get(sha)!).filter((commit) => commit.viaWriter)
+      ),
+    pullRequests: (repo) => Effect.map(Effect.orDie(repository(repo)), (found) => [...found.pulls]),
+    closePullRequest: (repo, number) =>
+      Effect.map(Effect.orDie(repository(repo)), (found) => {
+        const index = found.pulls.findIndex((pr) => pr.number === number)
+        if (index >= 0) found.pulls[index] = { ...found.pulls[index]!, state: "closed" }
+      }),
+    inject: (...more) => Ref.update(faults, (list) => [...list, ...more])
+  })
+
+  return { writer, repositories }
+})
+
+/** Applies one change to a tree: a file replaces a directory at its path (and the reverse); deleting an absent path is nothing. */
+const applyEntry = Effect.fnUntraced(function*(files: Map<string, StoredFile>, entry: Entry) {
+  if (entry._tag === "delete") {
+    files.delete(entry.path)
+    return
+  }
+  for (const path of [...files.keys()]) if (path.startsWith(`${entry.path}/`)) files.delete(path)
+  const parts = entry.path.split("/")
+  for (let i = 1; i < parts.length; i++) files.delete(parts.slice(0, i).join("/"))
+  files.set(entry.path, { mode: entry.mode, content: entry.content, sha: yield* blobSha(entry.content) })
+})
+
+/** `RepoWriter` and its `Repositories` controls. */
+export const layer: Layer.Layer<RepoWriter | Repositories> = Layer.effectContext(
+  Effect.map(
+    make,
+    ({ repositories, writer }) => Context.make(RepoWriter, writer).pipe(Context.add(Repositories, repositories))
+  )
+)

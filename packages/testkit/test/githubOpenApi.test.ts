@@ -6,15 +6,28 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { writeFile } from "node:fs/promises"
 import * as path from "node:path"
-import { appJwt, call, cloneUrl, Emu, EmuLayer, gitOk, octokit, openApi, statusOf, tempDir } from "./githubSupport.ts"
+import {
+  appJwt,
+  call,
+  cloneUrl,
+  Emu,
+  EmuLayer,
+  gitOk,
+  octokit,
+  openApi,
+  statusOf,
+  tempDir,
+  userAccessToken
+} from "./githubSupport.ts"
 
 interface RouteInfo {
   readonly method: string
   readonly path: string
 }
 
-/** Emulator-only paths: the test extras and the web-style diff URLs (not part of the REST API). */
-const isRest = (route: RouteInfo) => !route.path.startsWith("/_emulator/") && !route.path.startsWith("/{owner}/")
+/** Emulator-only paths: the test extras, the web-style diff URLs and the OAuth web flow (not part of the REST API). */
+const isRest = (route: RouteInfo) =>
+  !route.path.startsWith("/_emulator/") && !route.path.startsWith("/{owner}/") && !route.path.startsWith("/login/")
 
 layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's OpenAPI description", (it) => {
   it.effect("the validator rejects what GitHub would not send", () =>
@@ -352,6 +365,16 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
           admin.request("DELETE /repos/{owner}/{repo}/collaborators/{username}", { ...r, username: "tourist" })
         )
         yield* call(() => bot.request("DELETE /installation/token"))
+
+        // A user-to-server token from the OAuth web flow: the App's installations the user can reach.
+        const asTourist = octokit(emu, yield* call(() => userAccessToken(emu, "tourist")))
+        const installations = yield* call(() => asTourist.request("GET /user/installations"))
+        yield* call(() =>
+          asTourist.request("GET /user/installations/{installation_id}/repositories", {
+            installation_id: installations.data.installations[0]!.id
+          })
+        )
+        yield* statusOf(() => asUser.request("GET /user/installations"))
 
         const missing = rest.map((route) => `${route.method} ${route.path}`).filter((key) => !spec.called.has(key))
         assert.deepStrictEqual(missing, [], "routes the tour did not call")

@@ -296,3 +296,32 @@ export const installationToken = (
     )
     return minted.data.token
   })
+
+/**
+ * A user-to-server token (`ghu_…`) for `login` from the emulator's OAuth web flow, as a browser and a web app
+ * would get it: the sign-in form on `/login/oauth/authorize`, then the code exchanged at `/login/oauth/access_token`.
+ */
+export const userAccessToken = async (emulator: GitHubEmulator.Emulator, login: string): Promise<string> => {
+  const redirectUri = "http://127.0.0.1:9/oauth/callback"
+  const signedIn = await fetch(`${emulator.url}/login/oauth/authorize`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ login, client_id: emulator.oauth.clientId, redirect_uri: redirectUri, state: "s" })
+  })
+  const code = new URL(signedIn.headers.get("location") ?? redirectUri).searchParams.get("code")
+  if (code === null) throw new Error(`no code from the sign-in form (${signedIn.status})`)
+  const exchanged = await fetch(`${emulator.url}/login/oauth/access_token`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({
+      client_id: emulator.oauth.clientId,
+      client_secret: emulator.oauth.clientSecret,
+      code,
+      redirect_uri: redirectUri
+    })
+  })
+  const body = await exchanged.json() as { readonly access_token?: string; readonly error?: string }
+  if (body.access_token === undefined) throw new Error(`no token: ${body.error ?? exchanged.status}`)
+  return body.access_token
+}

@@ -49,9 +49,15 @@ export type Reply =
     readonly body: unknown
     readonly headers?: Record<string, string>
   }
-  | { readonly _tag: "Text"; readonly status: number; readonly body: string; readonly contentType: string }
+  | {
+    readonly _tag: "Text"
+    readonly status: number
+    readonly body: string
+    readonly contentType: string
+    readonly headers?: Record<string, string>
+  }
   | { readonly _tag: "Bytes"; readonly status: number; readonly body: Uint8Array; readonly contentType: string }
-  | { readonly _tag: "Empty"; readonly status: number }
+  | { readonly _tag: "Empty"; readonly status: number; readonly headers?: Record<string, string> }
 
 export const json = (body: unknown, status = 200, headers?: Record<string, string>): Reply =>
   headers ? { _tag: "Json", status, body, headers } : { _tag: "Json", status, body }
@@ -94,6 +100,11 @@ export interface Route {
   readonly handler: Handler
   /** The greedy last parameter may be empty (`…/contents/` is the root directory); otherwise 404. */
   readonly tailMayBeEmpty?: boolean
+  /**
+   * A page of GitHub's web host rather than a REST route (`/login/oauth/…`): no token is checked, and a form body
+   * (`application/x-www-form-urlencoded`) is read as an object of strings, as well as JSON.
+   */
+  readonly web?: boolean
 }
 
 /** Decodes a request body with a schema; a mismatch is GitHub's 422 "Invalid request." */

@@ -68,7 +68,11 @@ export const toResponse = (reply: Reply, headers: Record<string, string>): HttpS
         contentType: "application/json; charset=utf-8"
       })
     case "Text":
-      return HttpServerResponse.text(reply.body, { status: reply.status, headers, contentType: reply.contentType })
+      return HttpServerResponse.text(reply.body, {
+        status: reply.status,
+        headers: { ...headers, ...reply.headers },
+        contentType: reply.contentType
+      })
     case "Bytes":
       return HttpServerResponse.uint8Array(reply.body, {
         status: reply.status,
@@ -76,7 +80,7 @@ export const toResponse = (reply: Reply, headers: Record<string, string>): HttpS
         contentType: reply.contentType
       })
     case "Empty":
-      return HttpServerResponse.empty({ status: reply.status, headers })
+      return HttpServerResponse.empty({ status: reply.status, headers: { ...headers, ...reply.headers } })
   }
 }
 
@@ -108,7 +112,10 @@ const answer = (state: State, route: Route, params: Readonly<Record<string, stri
       const raw = yield* readBody(request)
       if (raw === "tooLarge") return { _tag: "Json", status: 413, body: { message: "Payload too large" } } as const
       let body: unknown = undefined
-      if (raw.length > 0) {
+      const form = route.web === true &&
+        (request.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded")
+      if (form) body = Object.fromEntries(new URLSearchParams(raw.toString("utf8")))
+      else if (raw.length > 0) {
         try {
           body = JSON.parse(raw.toString("utf8"))
         } catch {
@@ -116,7 +123,7 @@ const answer = (state: State, route: Route, params: Readonly<Record<string, stri
         }
       }
       const url = new URL(request.url, "http://127.0.0.1")
-      const principal = route.path.startsWith("/_emulator/")
+      const principal = route.path.startsWith("/_emulator/") || route.web === true
         ? { _tag: "Anonymous" as const }
         : yield* authenticate(state, credentialOf(request.headers["authorization"]))
       return yield* route.handler({

@@ -305,8 +305,8 @@ export const makeState = (options: StateOptions) => {
     return account
   }
 
-  const issueToken = (account: Account) => {
-    const token = randomToken("ghp_")
+  const issueToken = (account: Account, prefix = "ghp_") => {
+    const token = randomToken(prefix)
     userTokens.set(token, account)
     return token
   }
@@ -560,6 +560,8 @@ export const makeState = (options: StateOptions) => {
     createUser,
     createOrg,
     userByToken: (token: string) => userTokens.get(token),
+    /** A new token of `account` (`ghu_` for the OAuth web flow's user-to-server tokens). */
+    issueUserToken: (account: Account, prefix: "ghp_" | "ghu_" = "ghp_") => issueToken(account, prefix),
     installation: (id: number) => installations.get(id),
     installations: () => [...installations.values()],
     installationOf: (owner: Account) => installationsByAccount.get(owner.id),

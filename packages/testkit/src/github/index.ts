@@ -33,6 +33,7 @@ import * as EmulatorRoutes from "./routes/Emulator.ts"
 import * as GitDataRoutes from "./routes/GitData.ts"
 import * as GitRefsRoutes from "./routes/GitRefs.ts"
 import * as IssuesRoutes from "./routes/Issues.ts"
+import * as OAuthRoutes from "./routes/OAuth.ts"
 import { makePullCommits } from "./routes/PullCommits.ts"
 import type { PullRequestCommit } from "./routes/PullCommits.ts"
 import * as PullsRoutes from "./routes/Pulls.ts"
@@ -99,6 +100,13 @@ export interface Emulator {
     /** PEM "-----BEGIN RSA PRIVATE KEY-----", like GitHub hands out. */
     readonly privateKeyPkcs1: string
     readonly webhookSecret: string
+  }
+  /** The App's OAuth web flow (`/login/oauth/…`, see `routes/OAuth.ts`): its client secret, and who approves. */
+  readonly oauth: {
+    readonly clientId: string
+    readonly clientSecret: string
+    /** The user who approves at once when the browser is signed in as nobody; `undefined`: the sign-in page. */
+    readonly signInAs: (login: string | undefined) => void
   }
   /** The directory holding the bare repositories (`<dataDir>/<owner>/<repo>.git`). */
   readonly dataDir: string
@@ -189,6 +197,7 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         treeLimits: { ...GITHUB_TREE_LIMITS, ...options.treeLimits }
       }
       const pullCommits = makePullCommits(context)
+      const oauth = OAuthRoutes.make(context)
       const pullRequestCommits = (owner: string, repo: string, number: number) =>
         Effect.suspend(() => {
           const pr = state.repo(owner, repo) && state.issue(state.repo(owner, repo)!, number)
@@ -196,6 +205,7 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         })
       const routes: Array<Route> = [
         ...AppsRoutes.routes(context),
+        ...oauth.routes,
         ...ReposRoutes.routes(context),
         ...IssuesRoutes.routes(context),
         ...PullsRoutes.routes(context),
@@ -222,6 +232,7 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
             return state.app.webhookSecret
           }
         },
+        oauth: { clientId: state.app.clientId, clientSecret: oauth.clientSecret, signInAs: oauth.signInAs },
         dataDir,
         setWebhook: (target, secret) =>
           run(Effect.sync(() => {

@@ -33,6 +33,7 @@ import type { Repo } from "@porter/core"
 import type { CommitToWrite, Entry, TreeEntry } from "@porter/core/ChangeRules"
 import { NotFastForward, RepoWriteError, RepoWriter } from "@porter/core/RepoWriter"
 import { Config, Effect, Layer, Option, Schema } from "effect"
+import { Base64 } from "effect/encoding"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient, GitHubError } from "./GitHubClient.ts"
@@ -77,12 +78,6 @@ export const inlineText = (bytes: Uint8Array): string | undefined => {
   } catch {
     return undefined
   }
-}
-
-const base64 = (bytes: Uint8Array) => {
-  let binary = ""
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(binary)
 }
 
 /** The entries of one commit, the last change to a path winning (a tree request may name a path once). */
@@ -200,7 +195,7 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
           return [{ path: entry.path, mode: entry.mode, type: "blob", content: text }]
         }
         const blob = yield* request(repo, installationId, "POST /repos/{owner}/{repo}/git/blobs", {
-          params: { content: base64(entry.content), encoding: "base64" },
+          params: { content: Base64.encode(entry.content), encoding: "base64" },
           schema: Sha
         })
         return [{ path: entry.path, mode: entry.mode, type: "blob", sha: blob.data.sha }]

@@ -1,17 +1,17 @@
 // A task's whole life against the GitHub emulator: Porter (core, in-memory stores and machines) with
-// this package's WebhookIntake, Reporter, IssueReader, Authorizer and RepoTokens pointed at the
+// this package's WebhookIntake, Reporter, IssueReader, Authorizer, RepoTokens and RepoWriter pointed at the
 // emulator, served over HTTP. People act through the emulator's REST API; the emulator delivers
-// signed webhooks to Porter; the test plays the runner (git push and a pull request with the
-// machine's own token, then callbacks).
+// signed webhooks to Porter; the test plays the runner (a clone through Porter's git proxy with the task
+// token, a change set Porter commits and opens the pull request for, then callbacks).
 import { assert, describe, it } from "@effect/vitest"
-import { Diagnostics, HttpApp, Messages, Porter, SecretStore, Settings, TaskStore, TaskTokens } from "@porter/core"
+import { Diagnostics, HttpApp, Messages, Porter, SecretStore, Settings, TaskStore } from "@porter/core"
 import { GitHub } from "@porter/github"
 import { GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
 import { Effect, Layer, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as NodeBridge from "./utils/NodeBridge.ts"
@@ -91,7 +91,6 @@ describe("a task's whole life against the GitHub emulator", () => {
           yield* serve(bridge)
           const recorder = yield* GitHubRecorder
           const machines = yield* Machines
-          const tokens = yield* TaskTokens.TaskTokens
           const store = yield* TaskStore.TaskStore
           yield* Effect.promise(() => emulator.setWebhook(`${bridge.url}/webhooks/github`))
 
@@ -135,7 +134,6 @@ describe("a task's whole life against the GitHub emulator", () => {
           assert.isDefined(machine, "a machine was started")
           const spec = machine!.spec
           assert.strictEqual(spec.env["REPO_FULL_NAME"], repo)
-          assert.strictEqual(spec.env["REPO_CLONE_URL"], `${emulator.url}/${repo}.git`)
           assert.strictEqual(spec.env["ISSUE_NUMBER"], String(issue.number))
 
           const porterComments = (number: number) =>
@@ -148,40 +146,82 @@ describe("a task's whole life against the GitHub emulator", () => {
           const statusId = acknowledged[0]!.id
           assert.strictEqual(Messages.parseMarker(acknowledged[0]!.body)?.state, "provisioning")
 
-          // The runner, with the machine's own token: clone, commit, push a branch, open a pull request.
-          const githubToken = Redacted.value(spec.secretEnv["GITHUB_TOKEN"]!)
+          // The runner holds no GitHub token: it clones through Porter's read-only git proxy with its task token…
+          assert.isUndefined(spec.secretEnv["GITHUB_TOKEN"])
+          const taskId = spec.taskId
+          const callbackToken = Redacted.value(spec.secretEnv["CALLBACK_TOKEN"]!)
           const branch = spec.env["BRANCH"]!
+          const cloneUrl = spec.env["REPO_CLONE_URL"]!
+          assert.strictEqual(cloneUrl, `${bridge.url}/git/tasks/${taskId}`)
+          const bearer = `http.extraHeader=Authorization: Bearer ${callbackToken}`
           const work = mkdtempSync(join(tmpdir(), "porter-runner-"))
           yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(work, { recursive: true, force: true })))
-          const cloneUrl = spec.env["REPO_CLONE_URL"]!.replace("http://", `http://x-access-token:${githubToken}@`)
-          yield* git(work, "clone", "--quiet", cloneUrl, "repo")
+          yield* git(work, "-c", bearer, "clone", "--quiet", cloneUrl, "repo")
           const checkout = join(work, "repo")
-          yield* git(checkout, "checkout", "--quiet", "-b", branch)
-          writeFileSync(join(checkout, "README.md"), "# widgets\n\nWidgets, spelled right.\n")
-          yield* git(checkout, "commit", "--quiet", "-am", "Fix the typo in the README")
-          const commitSha = yield* git(checkout, "rev-parse", "HEAD")
-          yield* git(checkout, "push", "--quiet", "origin", branch)
-          const pr = yield* rest<{ number: number; html_url: string }>(githubToken, "POST", `/repos/${repo}/pulls`, {
-            title: "Fix the typo in the README",
-            head: branch,
-            base: "main",
-            body: `Fixes #${issue.number}`
+          const base = yield* git(checkout, "rev-parse", "HEAD")
+          const before = readFileSync(join(checkout, "README.md"))
+          // …and cannot push through it.
+          yield* git(checkout, "commit", "--quiet", "--allow-empty", "-m", "nope")
+          const pushed = yield* Effect.exit(git(checkout, "-c", bearer, "push", "--quiet", "origin", `HEAD:${branch}`))
+          assert.strictEqual(pushed._tag, "Failure", "no push through the git proxy")
+
+          // …and sends its work as a change set, which Porter commits through the Git Data API.
+          const fixed = "# widgets\n\nWidgets, spelled right.\n"
+          const author = { name: "Porter Runner", email: "runner@porter.test", date: "2026-12-01T10:00:00+01:00" }
+          const changes = yield* Effect.promise(async () => {
+            const response = await fetch(`${bridge.url}/callbacks/tasks/${taskId}/changes`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${callbackToken}`, "content-type": "application/json" },
+              body: JSON.stringify({
+                base,
+                commits: [{
+                  message: "Fix the typo in the README",
+                  author,
+                  changes: [{
+                    _tag: "write",
+                    path: "README.md",
+                    mode: "100644",
+                    content: Buffer.from(fixed).toString("base64")
+                  }]
+                }],
+                bases: { "README.md": before.toString("base64") },
+                summary: "Fixed 'widgits' in the README."
+              })
+            })
+            return { status: response.status, body: await response.json() }
           })
-          // The same token cannot write anywhere else.
-          const elsewhere = yield* Rest.call(
-            emulator.url,
-            githubToken,
-            "POST",
-            `/repos/${admin.login}/gadgets/issues`,
-            {
-              title: "x"
-            }
+          assert.strictEqual(changes.status, 200, JSON.stringify(changes.body))
+          const published = changes.body as {
+            branch: string
+            commits: Array<string>
+            pullRequest: { number: number; url: string }
+          }
+          assert.strictEqual(published.branch, branch)
+          assert.strictEqual(published.commits.length, 1)
+          const pr = yield* rest<{ number: number; html_url: string; head: { ref: string }; base: { ref: string } }>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/pulls/${published.pullRequest.number}`
           )
-          assert.include([403, 404], elsewhere.status)
+          assert.deepStrictEqual([pr.html_url, pr.head.ref, pr.base.ref], [published.pullRequest.url, branch, "main"])
+          const prCommits = yield* Effect.promise(() =>
+            emulator.pullRequestCommits(admin.login, "widgets", published.pullRequest.number)
+          )
+          assert.deepStrictEqual(
+            prCommits.map((c) => [c.sha, c.viaGitDataApi, c.verified]),
+            [[published.commits[0], true, true]],
+            "made through the Git Data API by the App: Verified"
+          )
+          assert.include(prCommits[0]!.message, `Porter-Task: ${taskId}`)
+          assert.strictEqual(prCommits[0]!.author.name, "Porter Runner")
+          const readme = yield* rest<{ content: string }>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/contents/README.md?ref=${encodeURIComponent(branch)}`
+          )
+          assert.strictEqual(Buffer.from(readme.content, "base64").toString("utf8"), fixed)
 
           // Callbacks, authenticated with the task token.
-          const taskId = spec.taskId
-          const callbackToken = Redacted.value(yield* tokens.issue(taskId))
           const callback = (body: unknown) =>
             Effect.promise(async () => {
               const response = await fetch(`${bridge.url}/callbacks/tasks/${taskId}`, {
@@ -200,9 +240,6 @@ describe("a task's whole life against the GitHub emulator", () => {
             yield* callback({
               type: "completed",
               outcome: "pushed",
-              branch,
-              commitSha,
-              prUrl: pr.html_url,
               summary: "Fixed 'widgits' in the README.",
               usage: { inputTokens: 1200, outputTokens: 340, costUsd: 0.0123 }
             }),
@@ -236,7 +273,7 @@ describe("a task's whole life against the GitHub emulator", () => {
 
           const task = yield* store.get(taskId)
           assert.strictEqual(task.state, "succeeded")
-          assert.strictEqual(task.prUrl, pr.html_url)
+          assert.deepStrictEqual([task.prUrl, task.branch, task.commitSha], [pr.html_url, branch, published.commits[0]])
           assert.deepStrictEqual(yield* recorder.allText, [], "the in-memory reporter was replaced")
 
           // Every delivery verified and answered: 202 for the two requests, 200 for everything else
@@ -330,6 +367,46 @@ describe("a task's whole life against the GitHub emulator", () => {
           assert.deepStrictEqual(reactions.map((r) => [r.content, r.user.login]), [["eyes", emulator.app.botLogin]])
           const onPr = yield* rest<Array<Comment>>(admin.token, "GET", `/repos/${repo}/issues/${pr.number}/comments`)
           assert.strictEqual(onPr.filter((c) => Messages.parseMarker(c.body) !== undefined).length, 1)
+
+          // The machine's change set on the PR's head: Porter fast-forwards `feature` and links the open PR.
+          const callbackToken = Redacted.value(machine!.spec.secretEnv["CALLBACK_TOKEN"]!)
+          const publish = (base: string, text: string) =>
+            Effect.promise(async () => {
+              const response = await fetch(`${bridge.url}/callbacks/tasks/${machine!.spec.taskId}/changes`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${callbackToken}`, "content-type": "application/json" },
+                body: JSON.stringify({
+                  base,
+                  commits: [{
+                    message: "Reword the line",
+                    author: { name: "Porter Runner", email: "runner@porter.test", date: "2026-12-01T10:00:00Z" },
+                    changes: [{
+                      _tag: "write",
+                      path: "README.md",
+                      mode: "100644",
+                      content: Buffer.from(text).toString("base64")
+                    }]
+                  }]
+                })
+              })
+              return { status: response.status, body: await response.json() as Record<string, unknown> }
+            })
+          const followUp = yield* publish(headSha, "# widgets\n\nA better draft.\n")
+          assert.strictEqual(followUp.status, 200, JSON.stringify(followUp.body))
+          const published = followUp.body as { commits: Array<string>; pullRequest: { number: number } }
+          assert.strictEqual(published.pullRequest.number, pr.number, "the open pull request, not a new one")
+          const feature = yield* rest<{ object: { sha: string } }>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/git/ref/heads/feature`
+          )
+          assert.strictEqual(feature.object.sha, published.commits[0])
+          const tip = yield* rest<{ parents: Array<{ sha: string }> }>(
+            admin.token,
+            "GET",
+            `/repos/${repo}/git/commits/${published.commits[0]}`
+          )
+          assert.deepStrictEqual(tip.parents.map((p) => p.sha), [headSha])
 
           // Closing (the PR is an issue) cancels the active task and says so in the same comment.
           yield* rest(admin.token, "PATCH", `/repos/${repo}/pulls/${pr.number}`, { state: "closed" })

@@ -8,11 +8,12 @@
  * per head branch (422 when its head or base branch is missing or has no commits). Commit SHAs are SHA-1 digests of
  * the commit's parents, tree, author and message — unique, but not the SHAs git would compute.
  */
-import { type Repo } from "@porter/core"
+import type { Repo } from "@porter/core"
 import type { CommitToWrite, Entry, TreeEntry } from "@porter/core/ChangeRules"
 import { blobSha, type FileMode } from "@porter/core/ChangeSet"
 import { NotFastForward, type PullRequestRef, RepoWriteError, RepoWriter } from "@porter/core/RepoWriter"
 import { Context, Effect, Layer, Option, Ref } from "effect"
+import { Hex } from "effect/encoding"
 
 export interface StoredFile {
   readonly mode: FileMode
@@ -90,11 +91,12 @@ interface Repository {
   readonly pulls: Array<StoredPullRequest>
 }
 
-const hex = (digest: ArrayBuffer) => [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")
 const encoder = new TextEncoder()
 
 const digest = (text: string) =>
-  Effect.promise(() => crypto.subtle.digest("SHA-1", encoder.encode(text))).pipe(Effect.map(hex))
+  Effect.promise(() => crypto.subtle.digest("SHA-1", encoder.encode(text))).pipe(
+    Effect.map((digest) => Hex.encode(new Uint8Array(digest)))
+  )
 
 const bytesOf = (content: string | Uint8Array) => typeof content === "string" ? encoder.encode(content) : content
 

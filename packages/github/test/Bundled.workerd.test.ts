@@ -1,7 +1,8 @@
 // The package in workerd itself: bundled like a Worker (esbuild, wrangler's conditions) and run by
 // Miniflare. The App JWT is signed with WebCrypto from a PKCS#1 key, the installation token and a
 // comment go through Octokit's fetch, and a webhook signature is verified with the WebCrypto build
-// of @octokit/webhooks-methods — no `node:crypto` anywhere.
+// of @octokit/webhooks-methods — no `node:crypto` anywhere; a commit of a text file (inline) and a binary one (a
+// base64 blob) goes through the Git Data API.
 import { assert, describe, it } from "@effect/vitest"
 import { sign } from "@octokit/webhooks-methods"
 import { Effect } from "effect"
@@ -52,6 +53,14 @@ describe("in workerd", () => {
             ? { status: 201, body: { id: 808 } }
             : { status: 401, body: {} }
         }
+        if (FakeGitHub.is(r, "GET", `/repos/octo/app/git/commits/${"a".repeat(40)}`)) {
+          return { status: 200, body: { tree: { sha: "t".repeat(40) } } }
+        }
+        if (FakeGitHub.is(r, "POST", "/repos/octo/app/git/blobs")) return { status: 201, body: { sha: "b".repeat(40) } }
+        if (FakeGitHub.is(r, "POST", "/repos/octo/app/git/trees")) return { status: 201, body: { sha: "e".repeat(40) } }
+        if (FakeGitHub.is(r, "POST", "/repos/octo/app/git/commits")) {
+          return { status: 201, body: { sha: "c".repeat(40) } }
+        }
         return undefined
       })
       const miniflare = yield* Effect.acquireRelease(
@@ -91,5 +100,15 @@ describe("in workerd", () => {
       assert.strictEqual(response.body.tampered, "WebhookUnauthorized")
       assert.strictEqual(verifiedClaims(String(response.body.jwt))?.iss, 9001)
       assert.isAtLeast(claimsSeen.length, 3)
+      assert.deepStrictEqual(response.body.commits, ["c".repeat(40)])
+      const body = (method: string, path: string) => server.requests.find((r) => FakeGitHub.is(r, method, path))?.json
+      assert.deepStrictEqual(body("POST", "/repos/octo/app/git/blobs"), { content: "AP8B", encoding: "base64" })
+      assert.deepStrictEqual(body("POST", "/repos/octo/app/git/trees"), {
+        base_tree: "t".repeat(40),
+        tree: [
+          { path: "t.txt", mode: "100644", type: "blob", content: "héllo\n" },
+          { path: "b.bin", mode: "100644", type: "blob", sha: "b".repeat(40) }
+        ]
+      })
     }))
 })

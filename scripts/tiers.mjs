@@ -1,12 +1,12 @@
 // The test tiers: tests that need a real runtime are vitest projects of their own, one per runtime, next to one
 // unit project per package (`packages/<name>`, `examples/<name>`). A tier's files are named after it in any
-// package's test directory (`test/**/*.workerd.test.ts`, `*.docker.test.ts`, `*.agents.test.ts`); the reliability
-// suite is its own package. `vitest.config.ts` builds the projects from this list, `scripts/test.mjs` (`npm test`)
+// package's test directory (`test/**/*.workerd.test.ts`, `*.docker.test.ts`, `*.postgres.test.ts`,
+// `*.agents.test.ts`); the reliability suite is its own package. `vitest.config.ts` builds the projects from this list, `scripts/test.mjs` (`npm test`)
 // runs the tiers this machine can run and says which it skipped and why, and `scripts/tier-setup.mjs` (each tier's
 // globalSetup) fails a tier run on purpose (`--project docker`) at once, with the reason, when its runtime is missing.
 // No dependencies: it runs before anything else is known to work.
 import { spawnSync } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import { request } from "node:http"
 import { createRequire } from "node:module"
 import { delimiter, join } from "node:path"
@@ -84,6 +84,40 @@ const dockerMissing = async () => {
   return undefined
 }
 
+/** Where PostgreSQL's `initdb` and `postgres` are: PORTER_PG_BIN, PATH, or Debian's /usr/lib/postgresql/<version>/bin. */
+export const postgresBin = () => {
+  const given = process.env["PORTER_PG_BIN"]
+  if (given) return existsSync(join(given, "initdb")) ? given : undefined
+  const found = (process.env["PATH"] ?? "").split(delimiter).find((dir) =>
+    dir !== "" && existsSync(join(dir, "initdb"))
+  )
+  if (found !== undefined) return found
+  const debian = "/usr/lib/postgresql"
+  if (!existsSync(debian)) return undefined
+  return readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+    .map((v) => join(debian, v, "bin")).find((dir) => existsSync(join(dir, "initdb")))
+}
+
+const postgresMissing = async () => {
+  if (process.platform === "win32") return "the PostgreSQL tests need Linux or macOS"
+  const bin = postgresBin()
+  if (bin === undefined) {
+    return "no PostgreSQL binaries (initdb, postgres) found (scripts/postgres-setup.sh installs Debian's postgresql; " +
+      "or set PORTER_PG_BIN)"
+  }
+  // PostgreSQL refuses root: the tests then run the server as `postgres` or `nobody` through setpriv.
+  if (process.getuid?.() === 0) {
+    if (!onPath("setpriv")) {
+      return "running as root, and setpriv (util-linux) is missing to run the server as another user"
+    }
+    const user = ["postgres", "nobody"].find((name) => spawnSync("id", ["-u", name]).status === 0)
+    if (user === undefined) return "running as root, and there is no postgres or nobody user to run the server as"
+  }
+  const version = spawnSync(join(bin, "postgres"), ["--version"], { encoding: "utf8", timeout: 15_000 })
+  if (version.status !== 0) return `${join(bin, "postgres")} --version failed: ${(version.stderr ?? "").trim()}`
+  return undefined
+}
+
 /** @type {ReadonlyArray<Tier>} */
 export const tiers = [
   {
@@ -98,6 +132,12 @@ export const tiers = [
     runs: "a Docker daemon: containers as machines, the runner in its image",
     needs: ["workerd"],
     missing: dockerMissing
+  },
+  {
+    name: "postgres",
+    include: suffixed("postgres"),
+    runs: "a PostgreSQL server per test file (initdb in a temporary directory): the SQL stores, replicas of the bot",
+    missing: postgresMissing
   },
   {
     name: "agents",

@@ -84,10 +84,15 @@ export class TaskStore extends Context.Service<TaskStore, {
   /**
    * Deliveries claimed before `receivedBefore` and never completed, oldest first; each one
    * returned has its attempt count incremented (a retry is being made).
+   *
+   * With `at` (now), the retry is leased: a delivery returned is marked retried at `at` and is not returned again,
+   * to this caller or another, until that mark is before `receivedBefore` too — once per retry period, however many
+   * hosts sweep the store (of racing callers, one gets each delivery).
    */
   readonly retryDeliveries: (
     receivedBefore: number,
-    limit: number
+    limit: number,
+    at?: number
   ) => Effect.Effect<ReadonlyArray<PendingDelivery>, StoreError>
 
   /**
@@ -130,6 +135,14 @@ export class TaskStore extends Context.Service<TaskStore, {
     expectedAttempts: number,
     at: number
   ) => Effect.Effect<Option.Option<Task>, StoreError>
+
+  /**
+   * Takes a due task for one sweep step: compare-and-set on the task as it was listed (`task`'s state, `updatedAt`
+   * and `dispatchAttempts`), moving its `updatedAt` to `at`. `None` when the task changed since (another host's sweep
+   * took it, its dispatcher or machine moved it) or ended. Of several hosts sweeping the same store at once, exactly
+   * one gets `Some` for a task; a host that dies after taking it leaves it due again once its timeout passes anew.
+   */
+  readonly claimDue: (task: Task, at: number) => Effect.Effect<Option.Option<Task>, StoreError>
 
   readonly countActive: (filter: ActiveFilter) => Effect.Effect<number, StoreError>
   readonly listActive: (filter: ActiveFilter) => Effect.Effect<ReadonlyArray<Task>, StoreError>

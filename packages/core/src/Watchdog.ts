@@ -3,6 +3,10 @@
  * told), dispatches stuck tasks again, destroys orphan machines (with every stored provisioner credential, so
  * machines started with a user's own token are found too) and handles again deliveries whose handling never
  * finished. Hosts drive it: a Cron Trigger on Workers (`scheduled`), `layerTimer` in a Node host.
+ *
+ * Several hosts may sweep one store (replicas on one PostgreSQL): each step is taken once — an ending is one
+ * conditional transition, a stuck task is claimed (`TaskStore.claimDue`) before it is dispatched again, a delivery
+ * retry is leased (`retryDeliveries` with `at`). Destroying an orphan machine twice is harmless.
  */
 import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { Audit } from "./Audit.ts"
@@ -65,7 +69,10 @@ export const make = Effect.gen(function*() {
           `the machine stopped reporting (no heartbeat for ${Messages.formatDuration(at - last)})`
         )
       }
-      // queued or provisioning, untouched for a while: its dispatcher may have died.
+      // queued or provisioning, untouched for a while: its dispatcher may have died. Taken first (compare-and-set on
+      // the task as listed), so that of several hosts sweeping one store only one looks into it and dispatches again.
+      const claimed = yield* store.claimDue(task, at)
+      if (Option.isNone(claimed)) return "none"
       if (task.machineId !== undefined) {
         const options = yield* machines.optionsFor(task)
         // Only "no such machine" means it is gone: any other failure (a rate limit, an outage) leaves the task for
@@ -138,7 +145,8 @@ export const make = Effect.gen(function*() {
 
   const retryDeliveries = (at: number) =>
     Effect.gen(function*() {
-      const pending = yield* store.retryDeliveries(at - config.deliveryRetryAfterMs, 50)
+      // Leased at `at`: another host's sweep leaves these alone for a retry period.
+      const pending = yield* store.retryDeliveries(at - config.deliveryRetryAfterMs, 50, at)
       let retried = 0
       for (const delivery of pending) {
         const event = yield* decodeEvent(delivery.payload).pipe(Effect.option)

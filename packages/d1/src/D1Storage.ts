@@ -8,12 +8,12 @@
 import type { D1Database } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
 import type { SecretStore, Settings, TaskStore } from "@porter/core"
+import type { EncryptionKeys } from "@porter/sql"
 import { type Config, Layer } from "effect"
 import type { SqlClient } from "effect/sql"
 import * as D1SecretStore from "./D1SecretStore.ts"
 import * as D1Settings from "./D1Settings.ts"
 import * as D1TaskStore from "./D1TaskStore.ts"
-import type * as EncryptionKeys from "./EncryptionKeys.ts"
 
 export type Services =
   | TaskStore.TaskStore

@@ -7,32 +7,19 @@
  */
 import type { D1Database } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
+import * as MigrationFiles from "@porter/sql/files"
 import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
 import type { SqlClient } from "effect/sql"
 import { convertV4MiniflareOptions, Miniflare } from "miniflare"
-import { readdir, readFile } from "node:fs/promises"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Migrations from "./Migrations.ts"
 
 /** The repository's `migrations/` directory. */
-export const migrationsDir: string = fileURLToPath(new URL("../../../migrations/", import.meta.url))
+export const migrationsDir: string = MigrationFiles.sqliteDir
 
 /** The `*.sql` files of `dir`, in name order. */
-export const readMigrations = Effect.fn("D1Testing.readMigrations")(function*(dir: string = migrationsDir) {
-  return yield* Effect.tryPromise({
-    try: async () => {
-      const names = (await readdir(dir)).filter((name) => name.endsWith(".sql")).sort()
-      return Promise.all(
-        names.map(async (name): Promise<Migrations.Migration> => ({
-          name,
-          sql: await readFile(join(dir, name), "utf8")
-        }))
-      )
-    },
-    catch: (cause) => new Migrations.MigrationError({ message: `cannot read migrations from ${dir}`, cause })
-  })
-})
+export const readMigrations = (
+  dir: string = migrationsDir
+): Effect.Effect<Array<Migrations.Migration>, Migrations.MigrationError> => MigrationFiles.read(dir)
 
 /** Applies `migrations/*.sql` (or those of `dir`) that `db` has not seen yet; returns their names. */
 export const applyMigrations = (db: Migrations.MigrationTarget, dir?: string): Promise<Array<string>> =>
@@ -61,7 +48,11 @@ const migrate = (db: Migrations.MigrationTarget, option: MiniflareD1Options["mig
       Migrations.apply(db, migrations))
 
 /** Starts workerd with one D1 database and applies the migrations; closing the scope stops it. */
-export const start = Effect.fn("D1Testing.start")(function*(options: MiniflareD1Options = {}) {
+export const start: (
+  options?: MiniflareD1Options
+) => Effect.Effect<MiniflareD1, Migrations.MigrationError, Scope.Scope> = Effect.fn("D1Testing.start")(function*(
+  options: MiniflareD1Options = {}
+) {
   const binding = options.binding ?? "DB"
   const d1 = yield* Effect.acquireRelease(
     Effect.tryPromise({

@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 
 /** The migrations this repository ships, in order. */
-const SHIPPED = ["0001_init.sql", "0002_audit.sql", "0003_settings_extra.sql"]
+const SHIPPED = ["0001_init.sql", "0002_audit.sql", "0003_settings_extra.sql", "0004_delivery_retries.sql"]
 
 describe("Migrations.apply on local D1", () => {
   it.live("applies each migration once and records it like wrangler", () =>

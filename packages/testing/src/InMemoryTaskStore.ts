@@ -14,6 +14,8 @@ interface Delivery {
   readonly payload: string
   attempts: number
   completedAt?: number
+  /** When a leased retry last took it (`retryDeliveries` with `at`). */
+  retriedAt?: number
 }
 
 interface State {
@@ -74,13 +76,18 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         const delivery = s.deliveries.get(id)
         if (delivery) delivery.completedAt = at
       }),
-    retryDeliveries: (before, limit) =>
+    retryDeliveries: (before, limit, at) =>
       Effect.map(Ref.get(state), (s) => {
         const due = [...s.deliveries.values()]
-          .filter((d) => d.completedAt === undefined && d.receivedAt < before)
+          .filter((d) =>
+            d.completedAt === undefined && d.receivedAt < before && (d.retriedAt === undefined || d.retriedAt < before)
+          )
           .sort((a, b) => a.receivedAt - b.receivedAt)
           .slice(0, limit)
-        for (const d of due) d.attempts++
+        for (const d of due) {
+          d.attempts++
+          if (at !== undefined) d.retriedAt = at
+        }
         return due.map((d) => ({ id: d.id, receivedAt: d.receivedAt, payload: d.payload, attempts: d.attempts }))
       }),
     create: (task, limits) =>
@@ -141,6 +148,17 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
           )
         }
         record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "dispatch", detail: `attempt ${expected + 1}` }))
+        return Option.some(next)
+      }),
+    claimDue: (listed, at) =>
+      Effect.map(Ref.get(state), (s) => {
+        const task = s.tasks.get(listed.id)
+        if (
+          task === undefined || task.isTerminal || task.state !== listed.state ||
+          task.updatedAt !== listed.updatedAt || task.dispatchAttempts !== listed.dispatchAttempts
+        ) return Option.none()
+        const next = new Task.Task({ ...task, updatedAt: at })
+        s.tasks.set(task.id, next)
         return Option.some(next)
       }),
     countActive: (filter) =>

@@ -353,6 +353,50 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           assert.strictEqual((yield* s.retryDeliveries(5_000, 1000)).filter((d) => d.id.endsWith(tag)).length, 0)
         }))
 
+      it.effect("a leased retry hands each delivery to one of racing sweepers, once per retry period", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const tag = `${Date.now()}-${Math.random()}`
+          const id = `leased-${tag}` as Ids.DeliveryId
+          yield* s.claimDelivery({ id, receivedAt: 1_000, payload: "{}" })
+          const mine = (list: ReadonlyArray<TaskStore.PendingDelivery>) => list.filter((d) => d.id === id)
+          const raced = yield* Effect.all(
+            Array.from({ length: 10 }, () => s.retryDeliveries(5_000, 1000, 6_000)),
+            { concurrency: "unbounded" }
+          )
+          const taken = raced.flatMap(mine)
+          assert.strictEqual(taken.length, 1)
+          assert.strictEqual(taken[0]!.attempts, 2)
+          assert.deepStrictEqual(mine(yield* s.retryDeliveries(5_000, 1000, 6_500)), [], "leased until 6,000 is old")
+          const again = mine(yield* s.retryDeliveries(7_000, 1000, 9_000))
+          assert.deepStrictEqual(again.map((d) => [d.id, d.attempts]), [[id, 3]])
+          yield* s.completeDelivery(id, 9_500)
+          assert.deepStrictEqual(mine(yield* s.retryDeliveries(20_000, 1000, 30_000)), [])
+        }))
+
+      it.effect("claimDue is compare-and-set on the task as listed: one of ten racing sweepers takes it", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask({ state: "queued", updatedAt: 1_000, deadlineAt: 1e9 })
+          yield* s.create(task)
+          const claims = yield* Effect.all(
+            Array.from({ length: 10 }, () => s.claimDue(task, 50_000)),
+            { concurrency: "unbounded" }
+          )
+          const won = claims.filter(Option.isSome)
+          assert.strictEqual(won.length, 1)
+          assert.strictEqual(won[0]!.value.updatedAt, 50_000)
+          assert.strictEqual(won[0]!.value.state, "queued")
+          assert.strictEqual((yield* s.get(task.id)).updatedAt, 50_000)
+          assert.isTrue(Option.isNone(yield* s.claimDue(task, 60_000)), "the listing is stale")
+          const fresh = yield* s.get(task.id)
+          assert.isTrue(Option.isSome(yield* s.claimDue(fresh, 70_000)))
+          const dispatched = Option.getOrThrow(yield* s.beginDispatch(task.id, 0, 80_000))
+          assert.isTrue(Option.isNone(yield* s.claimDue(new Task.Task({ ...dispatched, updatedAt: 70_000 }), 90_000)))
+          const ended = yield* s.transition(task.id, "failed", 95_000, { reason: "gave up" })
+          assert.isTrue(Option.isNone(yield* s.claimDue(ended, 99_000)), "an ended task is never due")
+        }))
+
       it.effect("keeps an append-only audit trail in order", () =>
         Effect.gen(function*() {
           const s = yield* store

@@ -3,7 +3,7 @@ import { Errors } from "@porter/core"
 import { Effect } from "effect"
 
 const describe = (error: unknown): string => {
-  // SqlError → reason (UnknownError …) → the D1 error; its message names the constraint or the
+  // SqlError → reason (UnknownError …) → the driver's error; its message names the constraint or the
   // syntax problem, never bound values.
   let current: unknown = error
   let message = ""
@@ -16,9 +16,10 @@ const describe = (error: unknown): string => {
   return message || String(error)
 }
 
-export const storeError = (operation: string) => (cause: unknown): Errors.StoreError =>
-  new Errors.StoreError({ message: `D1 ${operation} failed: ${describe(cause)}`, cause })
+/** `label` names the database in the message (`SQLite`, `PostgreSQL`, `D1`). */
+export const storeError = (operation: string, label = "storage") => (cause: unknown): Errors.StoreError =>
+  new Errors.StoreError({ message: `${label} ${operation} failed: ${describe(cause)}`, cause })
 
 /** Maps every failure of `effect` to `StoreError`. */
-export const orStoreError = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.mapError(effect, storeError(operation))
+export const orStoreError = (operation: string, label?: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.mapError(effect, storeError(operation, label))

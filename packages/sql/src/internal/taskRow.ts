@@ -4,11 +4,11 @@
  */
 import { Task } from "@porter/core"
 import { Schema, SchemaTransformation } from "effect"
+import { Num } from "./dialect.ts"
 
 const Text = Schema.String
-const Num = Schema.Number
 const NullText = Schema.NullOr(Schema.String)
-const NullNum = Schema.NullOr(Schema.Number)
+const NullNum = Schema.NullOr(Num)
 const UsageJson = Schema.NullOr(Schema.fromJsonString(Schema.toEncoded(Task.Usage)))
 
 export const TaskRow = Schema.Struct({

@@ -4,7 +4,7 @@
  * Keys are `effect/crypto` `Aead` keys for AES-256-GCM (WebCrypto: workerd, Node, browsers); the
  * store's `Aead` service imports each one once, on first use.
  *
- * Configuration (Worker secrets):
+ * Configuration (Worker secrets, or the Node host's environment):
  * - `PORTER_ENCRYPTION_KEY`: base64 of 32 random bytes (`openssl rand -base64 32`). Required.
  * - `PORTER_ENCRYPTION_KEY_ID`: the id stored next to each ciphertext; default `k1`.
  * - `PORTER_ENCRYPTION_OLD_KEYS`: `id:base64,id:base64` — retired keys still able to decrypt.

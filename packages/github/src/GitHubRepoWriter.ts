@@ -164,14 +164,13 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
     branch: string,
     installationId?: number
   ) {
-    const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
+    return yield* request(repo, installationId, "GET /repos/{owner}/{repo}/git/ref/{ref}", {
       params: { ref: `heads/${branch}` },
       schema: RefAnswer
     }).pipe(
       Effect.map((found) => Option.some(found.data.object.sha)),
       Effect.catchIf((error) => error.status === 404, () => Effect.succeedNone)
     )
-    return response
   }, Effect.mapError(toWriteError))
 
   /** The tree entries of one commit: inline text, blobs written first for the rest, deletions of present paths. */

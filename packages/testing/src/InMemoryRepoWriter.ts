@@ -117,7 +117,7 @@ export const make = Effect.gen(function*() {
       (error) => error === undefined ? Effect.void : Effect.fail(error)
     )
 
-  const repository = (repo: Repo.RepoRef) =>
+  const repoOf = (repo: Repo.RepoRef) =>
     Effect.flatMap(Ref.get(repos), (map) => {
       const found = map.get(repo.fullName.toLowerCase())
       return found === undefined ? Effect.fail(notFound()) : Effect.succeed(found)
@@ -182,54 +182,54 @@ export const make = Effect.gen(function*() {
   const writer = RepoWriter.of({
     defaultBranch: Effect.fn("InMemoryRepoWriter.defaultBranch")(function*(repo) {
       yield* fault("defaultBranch")
-      return (yield* repository(repo)).defaultBranch
+      return (yield* repoOf(repo)).defaultBranch
     }),
     tree: Effect.fn("InMemoryRepoWriter.tree")(function*(repo, commit) {
       yield* fault("tree")
-      const found = yield* commitIn(yield* repository(repo), commit)
+      const found = yield* commitIn(yield* repoOf(repo), commit)
       return new Map(
         [...found.files].map(([path, file]): [string, TreeEntry] => [path, { mode: file.mode, sha: file.sha }])
       )
     }),
     branchHead: Effect.fn("InMemoryRepoWriter.branchHead")(function*(repo, branch) {
       yield* fault("branchHead")
-      return Option.fromUndefinedOr((yield* repository(repo)).branches.get(branch))
+      return Option.fromUndefinedOr((yield* repoOf(repo)).branches.get(branch))
     }),
     writeCommits: Effect.fn("InMemoryRepoWriter.writeCommits")(function*(repo, base, commits) {
       yield* fault("writeCommits")
-      const repository_ = yield* repository(repo)
-      let parent = yield* commitIn(repository_, base)
+      const repository = yield* repoOf(repo)
+      let parent = yield* commitIn(repository, base)
       const shas: Array<string> = []
       for (const commit of commits) {
-        parent = yield* store(repository_, parent, commit, true)
+        parent = yield* store(repository, parent, commit, true)
         shas.push(parent.sha)
       }
       return shas
     }),
     moveBranch: Effect.fn("InMemoryRepoWriter.moveBranch")(function*(repo, branch, sha, from) {
       yield* fault("moveBranch")
-      const repository_ = yield* repository(repo)
-      if (!repository_.commits.has(sha)) return yield* unprocessable("Object does not exist")
-      const head = repository_.branches.get(branch)
+      const repository = yield* repoOf(repo)
+      if (!repository.commits.has(sha)) return yield* unprocessable("Object does not exist")
+      const head = repository.branches.get(branch)
       if (Option.isNone(from)) {
         if (head !== undefined) return yield* new NotFastForward({ branch })
-      } else if (head !== from.value || !isAncestor(repository_, head, sha)) {
+      } else if (head !== from.value || !isAncestor(repository, head, sha)) {
         return yield* new NotFastForward({ branch })
       }
-      repository_.branches.set(branch, sha)
+      repository.branches.set(branch, sha)
     }),
     pullRequest: Effect.fn("InMemoryRepoWriter.pullRequest")(function*(repo, request) {
       yield* fault("pullRequest")
-      const repository_ = yield* repository(repo)
-      const open = repository_.pulls.find((pr) => pr.state === "open" && pr.head === request.head)
+      const repository = yield* repoOf(repo)
+      const open = repository.pulls.find((pr) => pr.state === "open" && pr.head === request.head)
       if (open !== undefined) return { number: open.number, url: open.url } satisfies PullRequestRef
-      const head = repository_.branches.get(request.head)
-      const base = repository_.branches.get(request.base)
+      const head = repository.branches.get(request.head)
+      const base = repository.branches.get(request.base)
       if (head === undefined || base === undefined) return yield* unprocessable("Validation Failed")
-      if (isAncestor(repository_, head, base)) {
+      if (isAncestor(repository, head, base)) {
         return yield* unprocessable(`No commits between ${request.base} and ${request.head}`)
       }
-      const number = repository_.pulls.length + 1
+      const number = repository.pulls.length + 1
       const created: StoredPullRequest = {
         number,
         url: `https://github.com/${repo.owner}/${repo.name}/pull/${number}`,
@@ -239,14 +239,14 @@ export const make = Effect.gen(function*() {
         body: request.body,
         state: "open"
       }
-      repository_.pulls.push(created)
+      repository.pulls.push(created)
       return { number, url: created.url } satisfies PullRequestRef
     })
   })
 
   const repositories = Repositories.of({
     seed: Effect.fnUntraced(function*(repo, options) {
-      const repository_: Repository = {
+      const repository: Repository = {
         defaultBranch: options.defaultBranch ?? "main",
         commits: new Map(),
         order: [],
@@ -254,40 +254,40 @@ export const make = Effect.gen(function*() {
         pulls: []
       }
       const root = yield* store(
-        repository_,
+        repository,
         undefined,
         { message: "Initial commit", author: someone, entries: entriesOf(options.files) },
         false
       )
-      repository_.branches.set(repository_.defaultBranch, root.sha)
-      yield* Ref.update(repos, (map) => new Map(map).set(repo.fullName.toLowerCase(), repository_))
+      repository.branches.set(repository.defaultBranch, root.sha)
+      yield* Ref.update(repos, (map) => new Map(map).set(repo.fullName.toLowerCase(), repository))
       return root.sha
     }),
     push: Effect.fnUntraced(function*(repo, branch, change) {
-      const repository_ = yield* Effect.orDie(repository(repo))
-      const head = repository_.branches.get(branch) ?? repository_.branches.get(repository_.defaultBranch)!
-      const parent = repository_.commits.get(head)!
+      const repository = yield* Effect.orDie(repoOf(repo))
+      const head = repository.branches.get(branch) ?? repository.branches.get(repository.defaultBranch)!
+      const parent = repository.commits.get(head)!
       const entries = entriesOf(change.files ?? [], change.deletes)
       const pushed = yield* store(
-        repository_,
+        repository,
         parent,
         { message: `Push to ${branch}`, author: someone, entries },
         false
       )
-      repository_.branches.set(branch, pushed.sha)
+      repository.branches.set(branch, pushed.sha)
       return pushed.sha
     }),
-    branches: (repo) => Effect.map(Effect.orDie(repository(repo)), (found) => new Map(found.branches)),
+    branches: (repo) => Effect.map(Effect.orDie(repoOf(repo)), (found) => new Map(found.branches)),
     commit: (repo, sha) =>
-      Effect.map(Effect.orDie(repository(repo)), (found) => Option.fromUndefinedOr(found.commits.get(sha))),
+      Effect.map(Effect.orDie(repoOf(repo)), (found) => Option.fromUndefinedOr(found.commits.get(sha))),
     written: (repo) =>
       Effect.map(
-        Effect.orDie(repository(repo)),
+        Effect.orDie(repoOf(repo)),
         (found) => found.order.map((sha) => found.commits.get(sha)!).filter((commit) => commit.viaWriter)
       ),
-    pullRequests: (repo) => Effect.map(Effect.orDie(repository(repo)), (found) => [...found.pulls]),
+    pullRequests: (repo) => Effect.map(Effect.orDie(repoOf(repo)), (found) => [...found.pulls]),
     closePullRequest: (repo, number) =>
-      Effect.map(Effect.orDie(repository(repo)), (found) => {
+      Effect.map(Effect.orDie(repoOf(repo)), (found) => {
         const index = found.pulls.findIndex((pr) => pr.number === number)
         if (index >= 0) found.pulls[index] = { ...found.pulls[index]!, state: "closed" }
       }),

@@ -1,6 +1,7 @@
 // The in-memory layers pass the same suites as the real adapters.
 import { assert, describe, it } from "@effect/vitest"
 import { Authorizer, Ids, MachineProvisioner, Repo, Settings } from "@porter/core"
+import * as RepoWriter from "@porter/core/RepoWriter"
 import {
   AuthorizerSuite,
   InMemoryProvisioner,
@@ -10,6 +11,7 @@ import {
   MachineProvisionerSuite,
   RecordingReporter,
   ReporterSuite,
+  Repositories,
   RepoWriterSuite,
   SecretStoreSuite,
   SettingsSuite,
@@ -88,3 +90,38 @@ AuthorizerSuite.run(
     none: new Repo.Actor({ login: "mallory", id: 4, type: "User" })
   }
 )
+
+describe("InMemoryRepoWriter controls", () => {
+  const repo = new Repo.RepoRef({ owner: "octo-org", name: "hello-world" })
+  const author = { name: "Ada", email: "ada@example.com", date: "2026-01-01T00:00:00Z" }
+
+  it.effect("someone's push moves a branch under Porter; written lists Porter's commits only; faults fail once", () =>
+    Effect.gen(function*() {
+      const writer = yield* RepoWriter.RepoWriter
+      const repos = yield* Repositories
+      const base = yield* repos.seed(repo, { files: [{ path: "README.md", content: "# hi\n" }] })
+      const [mine] = yield* writer.writeCommits(repo, base, [{
+        message: "Mine",
+        author,
+        entries: [{ _tag: "write", path: "a.txt", mode: "100644", content: new TextEncoder().encode("a\n") }]
+      }])
+      yield* writer.moveBranch(repo, "porter/1", mine!, Option.none())
+      const theirs = yield* repos.push(repo, "porter/1", { files: [{ path: "b.txt", content: "b\n" }] })
+      assert.deepStrictEqual((yield* repos.branches(repo)).get("porter/1"), theirs)
+      const next = yield* writer.writeCommits(repo, mine!, [{ message: "Next", author, entries: [] }])
+      const moved = yield* Effect.flip(writer.moveBranch(repo, "porter/1", next[0]!, Option.some(mine!)))
+      assert.strictEqual(moved._tag, "NotFastForward")
+      assert.deepStrictEqual((yield* repos.written(repo)).map((c) => c.message), ["Mine", "Next"])
+      assert.strictEqual(
+        new TextDecoder().decode(Option.getOrThrow(yield* repos.commit(repo, theirs)).files.get("b.txt")!.content),
+        "b\n"
+      )
+
+      yield* repos.inject({
+        op: "defaultBranch",
+        error: new RepoWriter.RepoWriteError({ message: "down", status: 503 })
+      })
+      assert.strictEqual((yield* Effect.flip(writer.defaultBranch(repo))).status, 503)
+      assert.strictEqual(yield* writer.defaultBranch(repo), "main")
+    }).pipe(Effect.provide(InMemoryRepoWriter.layer)))
+})

@@ -55,7 +55,8 @@ const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*\.lock(?:\/|$))[^\s~^:?*
 const startClone = (env: Record<string, string | undefined>): EarlyClone | undefined => {
   const rawUrl = env["REPO_CLONE_URL"]
   const fullName = env["REPO_FULL_NAME"] ?? ""
-  const token = env["GITHUB_TOKEN"]
+  // The task token: Porter's git proxy serves the task's repository to it, read-only.
+  const token = env["CALLBACK_TOKEN"]
   const branch = env["HEAD_BRANCH"] || env["BASE_BRANCH"] || undefined
   const [owner = "", repo = "", ...rest] = fullName.split("/")
   if (rawUrl === undefined || !/^(?:https?|file):\/\/\S+$/.test(rawUrl) || !token) return undefined

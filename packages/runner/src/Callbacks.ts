@@ -1,11 +1,13 @@
 /**
  * Callbacks: `POST CALLBACK_URL` with `Authorization: Bearer CALLBACK_TOKEN` and a `CallbackEvent`
- * body (scrubbed of every secret), through the client derived from Porter's API definition
- * (`@porter/core`'s `CallbacksClient`). Network errors, 5xx and 429 are retried with exponential
- * backoff; 409 means the task already ended (cancelled, timed out) and becomes `TaskEnded`; other
- * refusals (400, 401, 404, 413) are not retried.
+ * body (scrubbed of every secret), and `POST CALLBACK_URL/changes` with the agent's change set, through the client
+ * derived from Porter's API definition (`@porter/core`'s `CallbacksClient`). Network errors, 5xx and 429 are retried
+ * with exponential backoff (a change set a few times: Porter's publish is idempotent for a retry of the same one);
+ * 409 means the task already ended (cancelled, timed out) and becomes `TaskEnded`; 422 on a change set is Porter's
+ * refusal (`ChangesRefused`: the task has ended failed, every reason is on the issue); other refusals (400, 401, 404,
+ * 413) are not retried.
  */
-import { Callback, CallbacksClient, Ids } from "@porter/core"
+import { Callback, CallbacksClient, type ChangeSet, Ids } from "@porter/core"
 import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientError } from "effect/http"
 import { Scrubber, scrubDeep } from "./Scrubber.ts"
@@ -38,10 +40,23 @@ export class CallbackUnreachable extends Schema.TaggedError<CallbackUnreachable>
   }
 }
 
+/** Porter refused the change set (422): the task has ended failed and Porter commented every reason on the issue. */
+export class ChangesRefused extends Schema.TaggedError<ChangesRefused>()("ChangesRefused", {
+  problems: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Porter refused the agent's changes: ${this.problems.join("; ")}`
+  }
+}
+
 export type CallbackError = TaskEnded | CallbackRefused | CallbackUnreachable
 
 export class Callbacks extends Context.Service<Callbacks, {
   readonly send: (event: Callback.CallbackEvent) => Effect.Effect<void, CallbackError>
+  /** Sends the agent's work; what Porter made of it (branch, commits, pull request). The summary is scrubbed. */
+  readonly publish: (
+    changeSet: ChangeSet.ChangeSet
+  ) => Effect.Effect<ChangeSet.Published, CallbackError | ChangesRefused>
 }>()("@porter/runner/Callbacks") {}
 
 export interface Options {
@@ -53,7 +68,12 @@ export interface Options {
   readonly retryBaseMs?: number
   /** Per-attempt timeout (default 15 s). */
   readonly timeoutMs?: number
+  /** Per-attempt timeout of a change set (default 5 min: Porter commits it and opens the pull request meanwhile). */
+  readonly publishTimeoutMs?: number
 }
+
+/** A change set is retried at most this many times (each retry sends the whole body again). */
+const PUBLISH_RETRIES = 4
 
 const encodeEvent = Schema.encodeUnknownEffect(Callback.CallbackEvent)
 const decodeEvent = Schema.decodeUnknownEffect(Callback.CallbackEvent)
@@ -73,26 +93,51 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const schedule = Schedule.jittered(
     Schedule.min([Schedule.exponential(Duration.millis(options.retryBaseMs ?? 500)), Schedule.spaced("30 seconds")])
   )
-  const client = yield* CallbacksClient.make({
-    baseUrl: endpoint?.baseUrl ?? options.url,
-    token: options.token,
-    transformClient: (http) =>
-      http.pipe(
-        // A callback that gets no answer in time counts as unreachable (and is retried).
-        HttpClient.transform((response, request) =>
-          Effect.timeoutOrElse(response, {
-            duration: Duration.millis(options.timeoutMs ?? 15_000),
-            orElse: () =>
-              Effect.fail(
-                new HttpClientError.HttpClientError({
-                  reason: new HttpClientError.TransportError({ request, description: "timed out" })
-                })
-              )
-          })
-        ),
-        HttpClient.retryTransient({ schedule, times: retries })
-      )
-  })
+  const clientWith = (timeoutMs: number, times: number) =>
+    CallbacksClient.make({
+      baseUrl: endpoint?.baseUrl ?? options.url,
+      token: options.token,
+      transformClient: (http) =>
+        http.pipe(
+          // A request that gets no answer in time counts as unreachable (and is retried).
+          HttpClient.transform((response, request) =>
+            Effect.timeoutOrElse(response, {
+              duration: Duration.millis(timeoutMs),
+              orElse: () =>
+                Effect.fail(
+                  new HttpClientError.HttpClientError({
+                    reason: new HttpClientError.TransportError({ request, description: "timed out" })
+                  })
+                )
+            })
+          ),
+          HttpClient.retryTransient({ schedule, times })
+        )
+    })
+  const client = yield* clientWith(options.timeoutMs ?? 15_000, retries)
+  const publishClient = yield* clientWith(options.publishTimeoutMs ?? 300_000, Math.min(retries, PUBLISH_RETRIES))
+
+  /** Porter's refusals, as the runner's errors (messages scrubbed: they may quote what was sent). */
+  const refusal = (
+    error: { readonly _tag: string; readonly message: string; readonly state?: string }
+  ): CallbackError => {
+    switch (error._tag) {
+      case "TaskEnded":
+        return new TaskEnded({ ...(error.state !== undefined ? { state: error.state } : {}) })
+      case "Unauthorized":
+      case "NotFound":
+      case "BadRequest":
+      case "PayloadTooLarge":
+        return new CallbackRefused({
+          status: statusOf[error._tag as keyof typeof statusOf],
+          detail: scrub(error.message).slice(0, 300)
+        })
+      case "Unavailable":
+        return new CallbackUnreachable({ detail: `HTTP 503 ${scrub(error.message)}` })
+      default:
+        return new CallbackUnreachable({ detail: scrub(error.message) })
+    }
+  }
 
   const send = Effect.fn("Callbacks.send")(function*(event: Callback.CallbackEvent) {
     yield* Effect.annotateCurrentSpan({ type: event.type })
@@ -106,27 +151,26 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       Effect.orDie
     )
     yield* client.callbacks.send({ params: { taskId: endpoint.taskId }, payload }).pipe(
-      Effect.catch((error): Effect.Effect<never, CallbackError> => {
-        switch (error._tag) {
-          case "TaskEnded":
-            return Effect.fail(new TaskEnded({ state: error.state }))
-          case "Unauthorized":
-          case "NotFound":
-          case "BadRequest":
-          case "PayloadTooLarge":
-            return Effect.fail(
-              new CallbackRefused({ status: statusOf[error._tag], detail: scrub(error.message).slice(0, 300) })
-            )
-          case "Unavailable":
-            return Effect.fail(new CallbackUnreachable({ detail: `HTTP 503 ${scrub(error.message)}` }))
-          default:
-            return Effect.fail(new CallbackUnreachable({ detail: scrub(error.message) }))
-        }
-      })
+      Effect.mapError(refusal)
     )
   })
 
-  return Callbacks.of({ send })
+  const publish = Effect.fn("Callbacks.publish")(function*(changeSet: ChangeSet.ChangeSet) {
+    yield* Effect.annotateCurrentSpan({ commits: changeSet.commits.length })
+    if (endpoint === undefined) {
+      return yield* new CallbackRefused({ status: 0, detail: "CALLBACK_URL is not a Porter callback URL" })
+    }
+    // The summary is the agent's prose: scrubbed like every callback. File contents are not rewritten (the secret
+    // check before refuses what holds a secret).
+    const payload = changeSet.summary === undefined ? changeSet : { ...changeSet, summary: scrub(changeSet.summary) }
+    return yield* publishClient.changes.publish({ params: { taskId: endpoint.taskId }, payload }).pipe(
+      Effect.mapError((error): CallbackError | ChangesRefused =>
+        error._tag === "Refused" ? new ChangesRefused({ problems: error.problems.map(scrub) }) : refusal(error)
+      )
+    )
+  })
+
+  return Callbacks.of({ send, publish })
 })
 
 const statusOf = { Unauthorized: 401, NotFound: 404, BadRequest: 400, PayloadTooLarge: 413 } as const

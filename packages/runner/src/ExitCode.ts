@@ -3,7 +3,7 @@
  * platform's machine log or `docker ps -a` shows at a glance.
  */
 export const ExitCode = {
-  /** Pushed (and a pull request opened or linked), or no changes to push. */
+  /** Published through Porter (a pull request opened or linked), or no changes to propose. */
   Ok: 0,
   /** An unexpected error (a bug): see the log. */
   Unexpected: 1,
@@ -13,19 +13,23 @@ export const ExitCode = {
   AgentFailed: 3,
   /** The agent ran past `TASK_DEADLINE`; its process group was killed. */
   DeadlineExceeded: 4,
-  /** The server rejected the push (not a fast-forward, protected branch, hook). */
-  PushRejected: 5,
-  /** A git command failed (clone, commit, push over the network…). */
+  /**
+   * Porter refused the change set (422: a path, a link, a workflow, a secret…): the task has ended failed and Porter
+   * commented every reason on the issue; no `completed` sent.
+   */
+  ChangesRefused: 5,
+  /** A git command failed (the clone, a commit, reading the agent's commits). */
   GitFailed: 6,
-  /** The branch was pushed but the pull request could not be opened or found. */
-  PullRequestFailed: 7,
+  /** The change set could not be delivered: Porter refused the request (400, 401, 404, 413) or was unreachable. */
+  PublishFailed: 7,
   /** Porter answered 409: the task had already ended (cancelled, timed out); the runner stopped. */
   TaskEnded: 8,
   /** The `completed` callback could not be delivered (refused, or unreachable through every retry). */
   CallbackFailed: 9,
   /**
-   * The agent moved or rewrote the base branch, left the task branch, broke `.git` or put a secret value in its
-   * changes (or a follow-up would push to the default branch): nothing was pushed.
+   * The runner will not propose the agent's changes: the agent rewrote the history it started from, left the task
+   * branch, broke `.git`, put a secret value in its changes, changed a submodule, or the changes exceed Porter's
+   * limits. Nothing was sent.
    */
   Refused: 10,
   /** The agent is unknown or its CLI could not be started. */

@@ -1,17 +1,18 @@
 /**
- * Git, as the runner needs it: a shallow single-branch clone, a branch, a commit as the bot, a
- * push of that one branch (never forced). The token travels only in the environment of the git
- * processes that talk to the server (`GIT_CONFIG_COUNT` → `http.<origin>/.extraHeader`), so it is
- * never written to `.git/config`, never in argv, never in a log.
+ * Git, as the runner needs it: a shallow single-branch clone through Porter's read-only git proxy, a branch, a commit
+ * as the bot, and the plumbing the change set is read with (`read`). Nothing is pushed: the machine holds no token
+ * that can write. The task token travels only in the environment of the clone (`GIT_CONFIG_COUNT` →
+ * `http.<clone URL>.extraHeader`), so it is never written to `.git/config`, never in argv, never in a log; every call
+ * after the clone is local and carries no credential at all.
  *
- * The agent works in the clone between `clone` and `push` and may have changed `.git/config`,
- * hooks or the user's global config; `lockDown` puts back the configuration saved after the
- * clone, and every git call ignores system/global config and hooks. What it cannot undo: an agent
- * that edits git's own binaries or PATH (the image keeps git root-owned).
+ * The agent works in the clone after `clone` and may have changed `.git/config`, hooks, `.git/commondir` or the
+ * user's global config; `lockDown` puts back the configuration saved after the clone and removes the rest, and every
+ * git call ignores system/global config, hooks, fsmonitor, credential helpers, replace refs and grafts. What it cannot
+ * undo: an agent that edits git's own binaries or PATH (the image keeps git root-owned).
  */
-import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { FileSystem } from "effect/FileSystem"
-import { ChildProcessSpawner } from "effect/process"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { authorizationHeader, cloneArgs, gitEnvironment } from "./GitEnv.ts"
 import * as Proc from "./Proc.ts"
 import { RunLog } from "./RunLog.ts"
@@ -25,16 +26,6 @@ export class GitFailed extends Schema.TaggedError<GitFailed>()("GitFailed", {
     return `git ${this.operation} failed${
       this.exitCode !== undefined ? ` (exit ${this.exitCode})` : ""
     }: ${this.detail}`
-  }
-}
-
-/** The server refused the push (not fast-forward, protected branch, hook). */
-export class PushRejected extends Schema.TaggedError<PushRejected>()("PushRejected", {
-  branch: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `the push of ${this.branch} was rejected: ${this.reason}`
   }
 }
 
@@ -59,28 +50,24 @@ export class Git extends Context.Service<Git, {
   readonly createBranch: (dir: string, name: string) => Effect.Effect<void, GitFailed>
   /** Saves `.git/config` as it is now (right after the clone). */
   readonly saveConfig: (dir: string) => Effect.Effect<void, GitFailed>
-  /** Restores the saved `.git/config` and empties `.git/hooks`: what the agent changed there is undone. */
+  /**
+   * Undoes what the agent could have done to git's own configuration: restores the saved `.git/config`, removes
+   * `.git/hooks`, `.git/commondir` (another directory's config, refs and objects) and `.git/config.worktree`.
+   */
   readonly lockDown: (dir: string) => Effect.Effect<void, GitFailed>
   /** Commits everything left in the work tree as the bot; the new commit, or none when clean. */
   readonly commitAll: (dir: string, message: string) => Effect.Effect<Option.Option<string>, GitFailed>
   readonly isAncestor: (dir: string, ancestor: string, descendant: string) => Effect.Effect<boolean, GitFailed>
-  /** Commits reachable from `to` but not from `from`. */
-  readonly countCommits: (dir: string, from: string, to: string) => Effect.Effect<number, GitFailed>
-  /** Pushes `refs/heads/<branch>` to the same name at `url`; never forced. */
-  readonly push: (dir: string, url: string, branch: string) => Effect.Effect<void, GitFailed | PushRejected>
-  /**
-   * Hands every line of what `from..to` adds to history to `onLine`: each commit's author, committer and message
-   * and its patch (as text, merges against each parent, no textconv or external diff the repository could set up).
-   */
-  readonly scanChanges: (
+  /** A local, read-only git command (plumbing); its standard output as bytes. `input` is its standard input. */
+  readonly read: (
     dir: string,
-    from: string,
-    to: string,
-    onLine: (line: string) => void
-  ) => Effect.Effect<void, GitFailed>
+    args: ReadonlyArray<string>,
+    input?: Uint8Array
+  ) => Effect.Effect<Uint8Array, GitFailed>
 }>()("@porter/runner/Git") {}
 
 export interface Options {
+  /** The task token: sent to the clone URL (Porter's git proxy) only. */
   readonly token: Redacted.Redacted<string>
   readonly name: string
   readonly email: string
@@ -187,9 +174,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       yield* fs.remove(configPath(dir), { force: true }).pipe(Effect.mapError((e) => fail(e.message)))
       yield* fs.writeFileString(configPath(dir), text).pipe(Effect.mapError((e) => fail(e.message)))
     }
-    yield* fs.remove(`${dir}/.git/hooks`, { recursive: true, force: true }).pipe(
-      Effect.mapError((e) => fail(e.message))
-    )
+    for (const path of ["hooks", "commondir", "config.worktree"]) {
+      yield* fs.remove(`${dir}/.git/${path}`, { recursive: true, force: true }).pipe(
+        Effect.mapError((e) => fail(e.message))
+      )
+    }
   })
 
   const commitAll = Effect.fn("Git.commitAll")(function*(dir: string, message: string) {
@@ -214,57 +203,33 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     })
   })
 
-  const countCommits = Effect.fn("Git.countCommits")(function*(dir: string, from: string, to: string) {
-    const out = yield* ok("rev-list", ["rev-list", "--count", `${from}..${to}`], dir)
-    return Number(out)
-  })
-
-  const push = Effect.fn("Git.push")(function*(dir: string, url: string, branch: string) {
-    const refspec = `refs/heads/${branch}:refs/heads/${branch}`
-    const result = yield* git("push", ["push", "--porcelain", "--no-verify", "--", url, refspec], dir, url, false)
-    if (result.exitCode === 0) return
-    const output = `${result.stdout}\n${result.stderr}`
-    const rejected = /^!\s.*\[(?:remote )?rejected\]\s*(.*)$/m.exec(output) ??
-      /\[(?:remote )?rejected\][^\n]*\(([^)]*)\)/.exec(output)
-    if (rejected) return yield* new PushRejected({ branch, reason: rejected[1]?.trim() || "rejected" })
-    if (/protected branch|permission|denied|403/i.test(output)) {
-      return yield* new PushRejected({ branch, reason: lastLines(output, 3) })
-    }
-    return yield* new GitFailed({ operation: "push", exitCode: result.exitCode, detail: lastLines(output) })
-  })
-
-  const scanChanges = Effect.fn("Git.scanChanges")(function*(
-    dir: string,
-    from: string,
-    to: string,
-    onLine: (line: string) => void
-  ) {
-    const args = [
-      "log",
-      "-p",
-      "-m",
-      "--text",
-      "--no-textconv",
-      "--no-ext-diff",
-      "--no-color",
-      "--format=fuller",
-      `${from}..${to}`
-    ]
-    const result = yield* Proc.run("git", args, {
+  const read = Effect.fn("Git.read")(function*(dir: string, args: ReadonlyArray<string>, input?: Uint8Array) {
+    const operation = args[0] ?? "git"
+    const command = ChildProcess.make("git", args, {
       env: envFor(undefined),
+      extendEnv: false,
       cwd: dir,
-      onLine: (stream, line) => (stream === "stdout" ? Effect.sync(() => onLine(line)) : Effect.void)
-    }).pipe(
-      Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
-      Effect.mapError((error) => new GitFailed({ operation: "log", detail: error.message }))
-    )
-    if (result.exitCode !== 0) {
+      stdin: input === undefined ? "ignore" : Stream.make(input)
+    })
+    const collect = <E>(stream: Stream.Stream<Uint8Array, E>) =>
+      Stream.runFold(stream, () => [] as Array<Uint8Array>, (chunks, chunk) => {
+        chunks.push(chunk)
+        return chunks
+      }).pipe(Effect.map((chunks) => Buffer.concat(chunks)))
+    const [stdout, stderr, exitCode] = yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* spawner.spawn(command)
+      return yield* Effect.all([collect(handle.stdout), collect(handle.stderr), handle.exitCode], {
+        concurrency: "unbounded"
+      })
+    })).pipe(Effect.mapError((error) => new GitFailed({ operation, detail: error.message })))
+    if (exitCode !== 0) {
       return yield* new GitFailed({
-        operation: "log",
-        exitCode: result.exitCode,
-        detail: lastLines(result.stderr) || "no output"
+        operation,
+        exitCode: Number(exitCode),
+        detail: lastLines(stderr.toString("utf8")) || "no output"
       })
     }
+    return stdout as Uint8Array
   })
 
   return Git.of({
@@ -276,9 +241,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     lockDown,
     commitAll,
     isAncestor,
-    countCommits,
-    push,
-    scanChanges
+    read
   })
 })
 

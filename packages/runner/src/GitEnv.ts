@@ -1,8 +1,10 @@
 /**
- * How the runner calls git: the clone's arguments, and the environment that keeps the token out
- * of argv and `.git/config` (`GIT_CONFIG_COUNT` / `http.<origin>/.extraHeader`) and ignores every
+ * How the runner calls git: the clone's arguments, and the environment that keeps the task token out
+ * of argv and `.git/config` (`GIT_CONFIG_COUNT` / `http.<clone URL>.extraHeader`) and ignores every
  * config, hook and helper the machine (or an agent) could have left. Plain functions without
  * Effect, shared by `Git` and the early clone `Boot` starts before the program is loaded.
+ *
+ * Only the clone talks to a server (Porter's read-only git proxy); every later call is local and gets no header.
  */
 
 export interface Identity {
@@ -10,17 +12,8 @@ export interface Identity {
   readonly email: string
 }
 
-/** `https://host:port/` for an http(s) URL; `undefined` for `file://` (no auth to send). */
-export const originOf = (url: string): string | undefined => {
-  try {
-    const parsed = new URL(url)
-    return parsed.protocol === "http:" || parsed.protocol === "https:"
-      ? `${parsed.protocol}//${parsed.host}/`
-      : undefined
-  } catch {
-    return undefined
-  }
-}
+/** Whether the header goes with requests to `url`: http(s) only (a `file://` clone has no auth to send). */
+export const isHttpUrl = (url: string): boolean => /^https?:\/\//i.test(url)
 
 /** The URL without user and password (the token travels in a header, never in a URL). */
 export const stripCredentials = (url: string): string => {
@@ -35,9 +28,8 @@ export const stripCredentials = (url: string): string => {
   }
 }
 
-/** The header GitHub's git endpoints accept for an installation token. */
-export const authorizationHeader = (token: string): string =>
-  `Authorization: Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`
+/** The header Porter's git proxy takes: the task token (good for this task's repository, read-only, while active). */
+export const authorizationHeader = (token: string): string => `Authorization: Bearer ${token}`
 
 /** Config every runner git call gets: no hooks, no credential helpers, no fsmonitor, no ext:: transport. */
 export const safeConfig: ReadonlyArray<readonly [string, string]> = [
@@ -48,8 +40,9 @@ export const safeConfig: ReadonlyArray<readonly [string, string]> = [
 ]
 
 /**
- * The environment of one git call: a fixed base (no system/global config, no prompts, the bot as
- * author) plus `GIT_CONFIG_*` entries; `header` (secret) is scoped to the remote's origin.
+ * The environment of one git call: a fixed base (no system/global config, no prompts, no replace refs or grafts, the
+ * bot as author) plus `GIT_CONFIG_*` entries; `header` (secret) is scoped to `url` (git sends it only to that URL and
+ * the paths under it).
  */
 export const gitEnvironment = <S>(options: {
   readonly path: string
@@ -59,8 +52,9 @@ export const gitEnvironment = <S>(options: {
   readonly header?: S | undefined
 }): Record<string, string | S> => {
   const entries: Array<readonly [string, string | S]> = [...safeConfig]
-  const origin = options.url === undefined ? undefined : originOf(options.url)
-  if (origin !== undefined && options.header !== undefined) entries.push([`http.${origin}.extraHeader`, options.header])
+  if (options.url !== undefined && isHttpUrl(options.url) && options.header !== undefined) {
+    entries.push([`http.${options.url}.extraHeader`, options.header])
+  }
   const env: Record<string, string | S> = {
     PATH: options.path,
     HOME: options.home,
@@ -69,6 +63,8 @@ export const gitEnvironment = <S>(options: {
     GIT_TERMINAL_PROMPT: "0",
     GIT_CONFIG_NOSYSTEM: "1",
     GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_NO_REPLACE_OBJECTS: "1",
+    GIT_GRAFT_FILE: "/dev/null",
     GIT_AUTHOR_NAME: options.identity.name,
     GIT_AUTHOR_EMAIL: options.identity.email,
     GIT_COMMITTER_NAME: options.identity.name,

@@ -1,7 +1,8 @@
 /**
  * The machine environment — the runner's only input — decoded with the schema core's Dispatcher encodes it with
- * (`@porter/core`'s `MachineEnv`). Secrets (`GITHUB_TOKEN`, `CALLBACK_TOKEN`, the agent's keys) become `Redacted`
- * values and never appear in a decoding message. The runner's own knobs are optional `PORTER_*` variables.
+ * (`@porter/core`'s `MachineEnv`). Secrets (`CALLBACK_TOKEN`, the task token, and the agent's keys) become `Redacted`
+ * values and never appear in a decoding message. No GitHub token: the clone goes through Porter's read-only git proxy
+ * and the agent's work goes back to Porter as a change set. The runner's own knobs are optional `PORTER_*` variables.
  */
 import { AgentCatalog, MachineEnv as Contract } from "@porter/core"
 import { Context, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
@@ -23,7 +24,7 @@ export interface MachineEnv {
   readonly repoFullName: string
   readonly owner: string
   readonly repo: string
-  /** Without credentials: the token goes in an HTTP header, never in a URL. */
+  /** Porter's git proxy for this task, without credentials: the task token goes in an HTTP header, never in a URL. */
   readonly cloneUrl: string
   readonly baseBranch: string | undefined
   readonly headBranch: string | undefined
@@ -33,12 +34,10 @@ export interface MachineEnv {
   readonly agent: string
   readonly prompt: string
   readonly model: string | undefined
-  readonly githubApiUrl: string
   readonly callbackUrl: string
   readonly deadlineAt: number
   readonly heartbeatIntervalMs: number
   readonly requestedBy: string | undefined
-  readonly githubToken: Redacted.Redacted<string>
   readonly callbackToken: Redacted.Redacted<string>
   readonly workdir: string | undefined
   readonly killGraceMs: number
@@ -68,7 +67,7 @@ export class BadEnvironment extends Schema.TaggedError<BadEnvironment>()("BadEnv
 
 /** Variables that are secret by name: the task's tokens, every agent key, anything named like a credential. */
 export const isSecretName = (name: string): boolean => {
-  if (name === "GITHUB_TOKEN" || name === "CALLBACK_TOKEN") return true
+  if (name === "CALLBACK_TOKEN") return true
   if (/_URL$/.test(name)) return false
   if (catalogSecretNames.has(name)) return true
   return /(^|_)(TOKEN|API_KEY|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)($|_)/i.test(name)
@@ -152,12 +151,10 @@ export const decode = (
     agent: f.AGENT,
     prompt: f.PROMPT,
     model: f.MODEL,
-    githubApiUrl: f.GITHUB_API_URL.replace(/\/+$/, ""),
     callbackUrl: f.CALLBACK_URL,
     deadlineAt: Date.parse(f.TASK_DEADLINE),
     heartbeatIntervalMs: f.HEARTBEAT_INTERVAL_MS ?? 30_000,
     requestedBy: f.REQUESTED_BY,
-    githubToken: f.GITHUB_TOKEN,
     callbackToken: f.CALLBACK_TOKEN,
     workdir: f.PORTER_WORKDIR,
     killGraceMs: f.PORTER_KILL_GRACE_MS ?? 10_000,
@@ -189,8 +186,8 @@ export const callbackTarget = (env: Readonly<Record<string, string | undefined>>
 }
 
 /**
- * Variables the agent never sees: the task's tokens (the runner pushes and reports, the agent does
- * not), and the runner's own plumbing.
+ * Variables the agent never sees: the task token (the runner clones, proposes the changes and reports; the agent does
+ * not), any GitHub token a host may have left in the environment, and the runner's own plumbing.
  */
 export const hiddenFromAgent: ReadonlySet<string> = new Set([
   "GITHUB_TOKEN",

@@ -1,15 +1,13 @@
 /**
  * Scrubber: removes every secret value of the machine environment — and the simple encodings an
  * agent or git may print (base64 of the value, of the Basic credentials `x-access-token:<value>`,
- * URL-encoded) — from text before it leaves the machine (callback bodies, the pull request,
+ * URL-encoded) — from text before it leaves the machine (callback bodies, the change set's summary,
  * logs). It cannot recognise a secret the agent transformed in other ways (split, reversed, hashed).
  */
+import { SecretScan } from "@porter/core"
 import { Context, Layer, Redacted } from "effect"
 
 export const REDACTED = "[redacted]"
-
-/** Values shorter than this are not scrubbed: replacing "1" everywhere would destroy the text. */
-const MIN_LENGTH = 6
 
 export class Scrubber extends Context.Service<Scrubber, {
   readonly scrub: (text: string) => string
@@ -17,21 +15,12 @@ export class Scrubber extends Context.Service<Scrubber, {
   readonly size: number
 }>()("@porter/runner/Scrubber") {}
 
-const base64 = (text: string): string => Buffer.from(text, "utf8").toString("base64")
-const base64Url = (text: string): string => Buffer.from(text, "utf8").toString("base64url")
-
-/** The encodings of one secret value that are searched for. */
-export const variantsOf = (value: string): ReadonlyArray<string> => {
-  const variants = new Set<string>([value, value.trim()])
-  variants.add(encodeURIComponent(value))
-  variants.add(JSON.stringify(value).slice(1, -1))
-  for (const wrapped of [value, `x-access-token:${value}`, `${value}:x-oauth-basic`, `${value}:`, `:${value}`]) {
-    variants.add(base64(wrapped))
-    variants.add(base64(wrapped).replace(/=+$/, ""))
-    variants.add(base64Url(wrapped))
-  }
-  return [...variants].filter((v) => v.length >= MIN_LENGTH)
-}
+/**
+ * The encodings of one secret value that are searched for (core's `SecretScan.variantsOf`: the same rule Porter
+ * applies to a change set). None shorter than `SecretScan.MIN_VALUE_LENGTH`: replacing "1" everywhere would destroy
+ * the text.
+ */
+export const variantsOf: (value: string) => ReadonlyArray<string> = SecretScan.variantsOf
 
 /** A scrubber for these secret values. Longer needles go first so a value never leaves a fragment. */
 export const make = (secrets: Iterable<Redacted.Redacted<string> | string>): Scrubber["Service"] => {

@@ -1,8 +1,8 @@
 /**
  * Acceptance: the runner drives the real Claude Code CLI (`node_modules/.bin/claude`, the pinned
  * version) against the scripted Anthropic server from `@porter/testkit/model`: the CLI writes a
- * file and runs a command through its own tools, the runner commits, pushes and opens the PR, and
- * the `completed` callback carries Claude Code's usage figures.
+ * file and runs a command through its own tools, the runner commits it and sends it to the fake Porter as a change
+ * set, and the `completed` callback carries Claude Code's usage figures.
  */
 import { assert, layer } from "@effect/vitest"
 import { ExitCode } from "@porter/runner"
@@ -19,13 +19,13 @@ const claude = join(binDir, "claude")
 const apiKey = "sk-ant-api03-scripted-fake-key-0000000000"
 
 layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + real Claude Code CLI", (it) => {
-  it.effect("Claude Code writes a file and runs a command; the runner pushes it, opens the PR and reports usage", () =>
+  it.effect("Claude Code writes a file and runs a command; the runner proposes it to Porter and reports usage", () =>
     Effect.gen(function*() {
       assert.isTrue(
         existsSync(claude),
         `${claude} is missing: @anthropic-ai/claude-code is a pinned root devDependency, so the install is broken (run npm ci)`
       )
-      const { callbacks, entry, forge } = yield* Fixture
+      const { entry, forge, porter } = yield* Fixture
       const model = yield* ModelServer.start({
         script: [
           ModelServer.write("src/greeting.txt", "Hello from Claude Code\n"),
@@ -37,11 +37,8 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       const taskId = newTaskId()
       const env = taskEnv({
         taskId,
-        apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl(repo),
         repo,
-        githubToken: forge.token,
-        callback: callbacks,
+        porter,
         agent: "claude",
         model: "sonnet",
         issueTitle: "Greet the world",
@@ -66,20 +63,26 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       // The Bash tool ran in the clone: its output went back to the model.
       assert.include(JSON.stringify(turns[2]!.body), "checked")
 
+      // The work reached Porter as a change set (Porter committed it on the task branch), with the summary.
       const branch = env["BRANCH"]!
+      const sent = porter.changes(taskId)
+      assert.strictEqual(sent.length, 1)
+      const changeSet = sent[0]!.changeSet!
+      assert.strictEqual(changeSet.summary, "Added src/greeting.txt with a greeting.")
+      assert.deepStrictEqual(
+        changeSet.commits.flatMap((commit) => commit.changes),
+        [{
+          _tag: "write",
+          path: "src/greeting.txt",
+          mode: "100644",
+          content: Buffer.from("Hello from Claude Code\n").toString("base64")
+        }]
+      )
+      assert.include(changeSet.commits[0]!.message, "Changes left by Claude Code (sonnet) for #7")
       assert.strictEqual(forge.git(repo, ["show", `${branch}:src/greeting.txt`]), "Hello from Claude Code")
-      const completed = callbacks.completed(taskId)!
+      const completed = porter.completed(taskId)!
       assert.strictEqual(completed["outcome"], "pushed")
-      assert.strictEqual(completed["branch"], branch)
-      assert.strictEqual(completed["commitSha"], forge.git(repo, ["rev-parse", branch]))
       assert.strictEqual(completed["summary"], "Added src/greeting.txt with a greeting.")
-      const pulls = yield* Effect.promise(() => forge.pulls(repo))
-      assert.strictEqual(pulls.length, 1)
-      const pull = pulls[0]!
-      assert.strictEqual(completed["prUrl"], pull.html_url)
-      assert.deepInclude(pull, { title: "Greet the world", head: branch, base: "main", author: forge.botLogin })
-      assert.include(pull.body, "Added src/greeting.txt with a greeting.")
-      assert.include(pull.body, "Claude Code (`claude`, model `sonnet`)")
 
       // Usage: what the server counted is what Claude Code reported and the runner passed on.
       const usage = completed["usage"] as Record<string, number>
@@ -88,22 +91,19 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       assert.strictEqual(usage["outputTokens"], served.outputTokens)
       assert.strictEqual(usage["turns"], 3)
       assert.isAbove(usage["costUsd"]!, 0)
-      assert.notInclude(callbacks.received(taskId).map((r) => r.raw).join("\n") + exit.stdout, apiKey)
+      assert.notInclude(porter.received(taskId).map((r) => r.raw).join("\n") + exit.stdout, apiKey)
     }).pipe(Effect.scoped))
 
   it.effect("a CLI that fails (the API answers 404) is reported as agent_failed with its own message", () =>
     Effect.gen(function*() {
-      const { callbacks, entry, forge } = yield* Fixture
+      const { entry, forge, porter } = yield* Fixture
       const model = yield* ModelServer.start({ script: [] })
       const repo = yield* Effect.promise(() => forge.createRepo("claude-fails"))
       const taskId = newTaskId()
       const env = taskEnv({
         taskId,
-        apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl(repo),
         repo,
-        githubToken: forge.token,
-        callback: callbacks,
+        porter,
         agent: "claude",
         prompt: promptFor("anything"),
         extra: {
@@ -116,7 +116,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       })
       const exit = yield* Effect.promise(() => runRunner(env, { entry, timeoutMs: 100_000 }))
       assert.strictEqual(exit.code, ExitCode.AgentFailed, `${exit.stdout}\n${exit.stderr}`)
-      const completed = callbacks.completed(taskId)!
+      const completed = porter.completed(taskId)!
       assert.strictEqual(completed["outcome"], "agent_failed")
       assert.match(String(completed["error"]), /^Claude Code exited with code 1: ./)
       assert.include(String(completed["logTail"]), String(completed["error"]))

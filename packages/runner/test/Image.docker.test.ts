@@ -52,9 +52,9 @@ const runInImage = (env: Record<string, string>, bundle: string) =>
   })
 
 layer(Fixture.layer, { excludeTestServices: true, timeout: 180_000 })("runner in the worker image (Docker)", (it) => {
-  it.effect("Claude Code in the image: file committed on porter/<n>-<id>, PR opened, usage reported", () =>
+  it.effect("Claude Code in the image: cloned through Porter, change set sent and committed, usage reported", () =>
     Effect.gen(function*() {
-      const { callbacks, entry: bundle, forge } = yield* Fixture
+      const { entry: bundle, forge, porter } = yield* Fixture
       const model = yield* ModelServer.start({
         script: [
           ModelServer.write("hello.txt", "Hello from the worker image\n"),
@@ -66,11 +66,8 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 180_000 })("runner in
       const taskId = newTaskId()
       const env = taskEnv({
         taskId,
-        apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl(repo),
         repo,
-        githubToken: forge.token,
-        callback: callbacks,
+        porter,
         agent: "claude",
         model: "sonnet",
         prompt: promptFor("say hello"),
@@ -80,33 +77,30 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 180_000 })("runner in
       assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
       const branch = env["BRANCH"]!
       assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]), "Hello from the worker image")
-      const completed = callbacks.completed(taskId)!
+      const completed = porter.completed(taskId)!
       assert.strictEqual(completed["outcome"], "pushed")
-      const pulls = yield* Effect.promise(() => forge.pulls(repo))
-      assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
+      assert.strictEqual(porter.changes(taskId).length, 1)
       const usage = completed["usage"] as Record<string, number>
       assert.strictEqual(usage["outputTokens"], model.usage().outputTokens)
       // The Bash tool ran as the image's non-root user.
       assert.include(JSON.stringify(model.requests().at(-1)!.body), "10001")
     }).pipe(Effect.scoped))
 
-  it.effect("no process the agent can see holds the task's tokens in its environment", () =>
+  it.effect("no process the agent can see holds the task token in its environment", () =>
     Effect.gen(function*() {
-      const { callbacks, entry: bundle, forge } = yield* Fixture
+      const { entry: bundle, forge, porter } = yield* Fixture
       const repo = yield* Effect.promise(() => forge.createRepo("environ"))
       const taskId = newTaskId()
       const env = taskEnv({
         taskId,
-        apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl(repo),
         repo,
-        githubToken: forge.token,
-        callback: callbacks,
+        porter,
         agent: "script",
         prompt: promptFor([
           "```porter-script",
           "run echo \"uid=$(id -u)\"",
-          "run echo \"environs=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c -e ^GITHUB_TOKEN= -e ^CALLBACK_TOKEN=)\"",
+          // The variable by name, and the task token's value under any name.
+          `run echo "environs=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c -e ^CALLBACK_TOKEN= -e ${porter.token})"`,
           "run echo \"readable=$(ls /proc/[0-9]*/environ | wc -l)\"",
           "write proof.txt ok",
           "```"
@@ -114,7 +108,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 180_000 })("runner in
       })
       const exit = yield* Effect.promise(() => runInImage(env, bundle))
       assert.strictEqual(exit.code, ExitCode.Ok, `${exit.stdout}\n${exit.stderr}`)
-      const tail = String(callbacks.completed(taskId)!["logTail"])
+      const tail = String(porter.completed(taskId)!["logTail"])
       assert.include(tail, "[agent] uid=10001")
       assert.include(tail, "[agent] environs=0")
       assert.match(tail, /\[agent\] readable=[1-9]/)

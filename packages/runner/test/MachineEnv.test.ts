@@ -5,17 +5,15 @@ import { Redacted, Result } from "effect"
 const valid: Record<string, string> = {
   TASK_ID: "task_01hx0000000000000000000000",
   REPO_FULL_NAME: "octo/demo",
-  REPO_CLONE_URL: "https://github.com/octo/demo.git",
+  REPO_CLONE_URL: "https://porter.example/git/tasks/task_01hx0000000000000000000000",
   BRANCH: "porter/7-00000000",
   ISSUE_NUMBER: "7",
   ISSUE_TITLE: "Fix the date parser",
   AGENT: "claude",
   PROMPT: "do it",
-  GITHUB_API_URL: "https://api.github.com/",
   CALLBACK_URL: "https://porter.example/callbacks/tasks/task_01hx0000000000000000000000",
   TASK_DEADLINE: "2030-01-01T00:00:00.000Z",
   HEARTBEAT_INTERVAL_MS: "30000",
-  GITHUB_TOKEN: "ghs_secret_token_value",
   CALLBACK_TOKEN: "cbt_secret_token_value",
   ANTHROPIC_API_KEY: "sk-ant-secret-value"
 }
@@ -28,23 +26,25 @@ describe("MachineEnv", () => {
     const env = decoded.success
     assert.strictEqual(env.issueNumber, 7)
     assert.strictEqual(env.baseBranch, undefined)
-    assert.strictEqual(env.githubApiUrl, "https://api.github.com")
+    assert.strictEqual(env.cloneUrl, "https://porter.example/git/tasks/task_01hx0000000000000000000000")
     assert.strictEqual(env.deadlineAt, Date.parse("2030-01-01T00:00:00.000Z"))
-    assert.strictEqual(Redacted.value(env.githubToken), "ghs_secret_token_value")
-    assert.strictEqual(String(env.githubToken), "<redacted>")
+    assert.strictEqual(Redacted.value(env.callbackToken), "cbt_secret_token_value")
+    assert.strictEqual(String(env.callbackToken), "<redacted>")
+    // No GitHub token in the contract: a machine cannot write to the repository.
+    assert.notProperty(env, "githubToken")
   })
 
   it("names every missing or malformed variable and never prints a value", () => {
-    const { GITHUB_TOKEN: _, ISSUE_NUMBER: __, ...rest } = valid
+    const { ISSUE_NUMBER: _, REPO_CLONE_URL: __, ...rest } = valid
     const decoded = MachineEnv.decode({ ...rest, ISSUE_NUMBER: "seven", TASK_DEADLINE: "soon", CALLBACK_TOKEN: "" })
     assert.isTrue(Result.isFailure(decoded))
     if (!Result.isFailure(decoded)) return
     const message = decoded.failure.message
-    assert.include(message, "GITHUB_TOKEN is not set")
+    assert.include(message, "REPO_CLONE_URL is not set")
     assert.include(message, "CALLBACK_TOKEN is not set")
     assert.match(message, /ISSUE_NUMBER is malformed/)
     assert.match(message, /TASK_DEADLINE is malformed/)
-    for (const secret of ["ghs_secret_token_value", "sk-ant-secret-value", "cbt_secret_token_value"]) {
+    for (const secret of ["sk-ant-secret-value", "cbt_secret_token_value"]) {
       assert.notInclude(message, secret)
     }
   })
@@ -76,11 +76,12 @@ describe("MachineEnv", () => {
     assert.include(MachineEnv.secretValues(decoded.success.raw), "pw_in_url_123")
   })
 
-  it("gives the agent no task tokens but its own keys", () => {
-    const decoded = MachineEnv.decode(valid)
+  it("gives the agent no task token (nor a GitHub token a host left) but its own keys", () => {
+    const decoded = MachineEnv.decode({ ...valid, GITHUB_TOKEN: "ghs_left_by_a_host", GH_TOKEN: "ghs_another" })
     if (!Result.isSuccess(decoded)) return assert.fail("decode")
     const agentEnv = MachineEnv.agentEnvironment(decoded.success, { IS_SANDBOX: "1" })
     assert.isUndefined(agentEnv["GITHUB_TOKEN"])
+    assert.isUndefined(agentEnv["GH_TOKEN"])
     assert.isUndefined(agentEnv["CALLBACK_TOKEN"])
     assert.isUndefined(agentEnv["PROMPT"])
     assert.strictEqual(agentEnv["ANTHROPIC_API_KEY"], "sk-ant-secret-value")

@@ -86,7 +86,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
       continue
     }
     it.effect(
-      `${c.agent}: writes a file and runs a command through its own tools; pushed with a PR`,
+      `${c.agent}: writes a file and runs a command through its own tools; proposed to Porter`,
       () =>
         Effect.gen(function*() {
           const bin = join(binDir, c.agent)
@@ -94,7 +94,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
             existsSync(bin),
             `${bin} is missing: ${c.pkg} is a pinned root devDependency, so the install is broken (run npm ci)`
           )
-          const { callbacks, entry, forge } = yield* Fixture
+          const { entry, forge, porter } = yield* Fixture
           const model = yield* ModelServer.start({
             script: [
               ModelServer.write("hello.txt", `Hello from ${c.agent}`),
@@ -106,11 +106,8 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
           const taskId = newTaskId()
           const env = taskEnv({
             taskId,
-            apiUrl: forge.url,
-            cloneUrl: forge.cloneUrl(repo),
             repo,
-            githubToken: forge.token,
-            callback: callbacks,
+            porter,
             agent: c.agent,
             // What Porter.dispatch sends: the requested model or the catalog's default.
             model: AgentCatalog.builtInAgents.find((a) => a.name === c.agent)!.defaultModel!,
@@ -130,11 +127,15 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner + 
           const branch = env["BRANCH"]!
           assert.strictEqual(forge.git(repo, ["show", `${branch}:hello.txt`]).trim(), `Hello from ${c.agent}`)
           assert.strictEqual(forge.git(repo, ["show", `${branch}:ran.txt`]), "ran")
-          const completed = callbacks.completed(taskId)!
+          const completed = porter.completed(taskId)!
           assert.strictEqual(completed["outcome"], "pushed")
           assert.include(String(completed["summary"]), `${c.agent} added hello.txt and ran.txt.`)
-          const pulls = yield* Effect.promise(() => forge.pulls(repo))
-          assert.strictEqual(completed["prUrl"], pulls[0]!.html_url)
+          const sent = porter.changes(taskId)
+          assert.strictEqual(sent.length, 1)
+          assert.deepStrictEqual(
+            sent[0]!.changeSet!.commits.flatMap((commit) => commit.changes.map((change) => change.path)).sort(),
+            ["hello.txt", "ran.txt"]
+          )
         }).pipe(Effect.scoped),
       120_000
     )

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { SecretScan } from "@porter/core"
 import { REDACTED, Scrubber } from "@porter/runner"
 import { Redacted } from "effect"
 
@@ -31,5 +32,10 @@ describe("Scrubber", () => {
     const { scrub } = Scrubber.make([token])
     const out = Scrubber.scrubDeep(scrub, { a: token, b: [1, `x${token}y`], c: { d: token } })
     assert.deepStrictEqual(out, { a: REDACTED, b: [1, `x${REDACTED}y`], c: { d: REDACTED } })
+  })
+
+  it("looks for the encodings Porter's own secret scan looks for (one rule, core's)", () => {
+    assert.strictEqual(Scrubber.variantsOf, SecretScan.variantsOf)
+    assert.include(Scrubber.variantsOf(token), Buffer.from(`x-access-token:${token}`).toString("base64"))
   })
 })

@@ -1,6 +1,7 @@
 /**
  * Startup bench: the runner's time before the agent starts (process start → `==> agent`) against a
- * plain `git clone --depth 1` of the same repository from the same server (the GitHub emulator).
+ * plain `git clone --depth 1` of the same repository from the same server (the fake Porter's git proxy in front of
+ * the GitHub emulator).
  * The project's target is a ratio ≤ 1.2.
  *
  *   node --conditions=@porter/source packages/runner/test/bench/startup.ts [files=2000] [runs=7]
@@ -9,15 +10,16 @@ import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as FakePorter from "../support/FakePorter.ts"
 import * as Forge from "../support/Forge.ts"
-import { baseEnv, buildBundle, newTaskId, promptFor, startCallbackServer, taskEnv } from "../support/Harness.ts"
+import { baseEnv, buildBundle, newTaskId, promptFor, taskEnv } from "../support/Harness.ts"
 
 const files = Number(process.argv[2] ?? 2000)
 const runs = Number(process.argv[3] ?? 7)
 const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const forge = await Forge.start()
-const callbacks = await startCallbackServer()
+const porter = await FakePorter.start(forge)
 const entry = await buildBundle()
 const repo = await forge.createRepo("big")
 
@@ -42,7 +44,7 @@ for (let i = 0; i < files; i++) {
 }
 git(["add", "-A"])
 git(["commit", "-q", "-m", "fill"])
-const header = `Authorization: Basic ${Buffer.from(`x-access-token:${forge.token}`).toString("base64")}`
+const header = `Authorization: Bearer ${porter.token}`
 // Straight into the bare repository: this process also serves the emulator, so no blocking HTTP here.
 git(["push", "-q", "--force", forge.barePath(repo), "main"])
 rmSync(seed, { recursive: true, force: true })
@@ -70,6 +72,17 @@ const plain: Array<number> = []
 const runner: Array<number> = []
 for (let i = 0; i < runs; i++) {
   const dir = mkdtempSync(join(tmpdir(), "porter-bench-clone-"))
+  const taskId = newTaskId()
+  const env = taskEnv({
+    taskId,
+    repo,
+    porter,
+    agent: "script",
+    prompt: promptFor("```porter-script\nrun true\n```"),
+    ...(process.env["PORTER_CLONE_FILTER"]
+      ? { extra: { PORTER_CLONE_FILTER: process.env["PORTER_CLONE_FILTER"] } }
+      : {})
+  })
   plain.push(
     await time("git", [
       "-c",
@@ -78,24 +91,11 @@ for (let i = 0; i < runs; i++) {
       "-q",
       "--depth",
       "1",
-      forge.cloneUrl(repo),
+      env["REPO_CLONE_URL"]!,
       join(dir, "r")
     ], {})
   )
   rmSync(dir, { recursive: true, force: true })
-  const env = taskEnv({
-    taskId: newTaskId(),
-    apiUrl: forge.url,
-    cloneUrl: forge.cloneUrl(repo),
-    repo,
-    githubToken: forge.token,
-    callback: callbacks,
-    agent: "script",
-    prompt: promptFor("```porter-script\nrun true\n```"),
-    ...(process.env["PORTER_CLONE_FILTER"]
-      ? { extra: { PORTER_CLONE_FILTER: process.env["PORTER_CLONE_FILTER"] } }
-      : {})
-  })
   runner.push(await time(process.execPath, [entry], env, /==> agent/))
 }
 console.log(`repository: ${files} files; ${runs} runs each`)
@@ -107,5 +107,5 @@ console.log(
 )
 console.log(`ratio: ${(median(runner) / median(plain)).toFixed(2)} (target ≤ 1.2)`)
 await new Promise((r) => setTimeout(r, 2000))
-await callbacks.close()
+await porter.close()
 await forge.close()

@@ -1,14 +1,16 @@
 /**
- * What the runner's integration tests share: the git forge (the GitHub emulator), a callback server recording what
- * the runner reports, and the runner bundle built once. Temporary directories go when the layer is released.
+ * What the runner's integration tests share: the git forge (the GitHub emulator), the fake Porter in front of it
+ * (callbacks, the read-only git proxy, change sets), and the runner bundle built once. Temporary directories go when
+ * the layer is released.
  */
 import { Context, Effect, Layer } from "effect"
+import * as FakePorter from "./FakePorter.ts"
 import * as Forge from "./Forge.ts"
-import { buildBundle, type CallbackServer, removeTempDirs, startCallbackServer } from "./Harness.ts"
+import { buildBundle, removeTempDirs } from "./Harness.ts"
 
 export class Fixture extends Context.Service<Fixture, {
   readonly forge: Forge.Forge
-  readonly callbacks: CallbackServer
+  readonly porter: FakePorter.FakePorter
   /** The runner bundle (`dist/runner.mjs`). */
   readonly entry: string
 }>()("test/runner/Fixture") {
@@ -17,12 +19,12 @@ export class Fixture extends Context.Service<Fixture, {
     Effect.gen(function*() {
       yield* Effect.addFinalizer(() => Effect.sync(removeTempDirs))
       const forge = yield* Effect.acquireRelease(Effect.promise(Forge.start), (f) => Effect.promise(f.close))
-      const callbacks = yield* Effect.acquireRelease(
-        Effect.promise(startCallbackServer),
-        (c) => Effect.promise(c.close)
+      const porter = yield* Effect.acquireRelease(
+        Effect.promise(() => FakePorter.start(forge)),
+        (p) => Effect.promise(p.close)
       )
       const entry = yield* Effect.promise(buildBundle)
-      return { forge, callbacks, entry }
+      return { forge, porter, entry }
     })
   )
 }

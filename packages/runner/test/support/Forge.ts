@@ -1,42 +1,34 @@
 /**
- * The GitHub the runner's tests talk to: the testkit's GitHub emulator, with a user `octo` who owns
- * private repositories and the Porter App installed on that account. The runner gets an
- * installation token minted the way Porter mints one (App JWT → `access_tokens`), so the pull
- * request is opened by `porter[bot]` and the clone fails without the token.
+ * The GitHub behind the fake Porter: the testkit's GitHub emulator, with a user `octo` who owns private repositories
+ * and the Porter App installed on that account. The fake Porter's git proxy reads them with an installation token
+ * minted the way Porter mints one (App JWT → `access_tokens`); the machine never sees it.
  */
 import { GitHubEmulator } from "@porter/testkit"
 import { execFileSync } from "node:child_process"
 import { createSign } from "node:crypto"
 import { join } from "node:path"
 
-export interface Pull {
-  readonly number: number
-  readonly title: string
-  readonly body: string
-  readonly head: string
-  readonly base: string
-  readonly html_url: string
-  readonly author: string
-}
-
 export interface Forge {
   readonly url: string
-  /** The installation token a machine gets as `GITHUB_TOKEN`. */
+  /** The installation token Porter reads the repositories with (a machine never gets it). */
   readonly token: string
-  readonly botLogin: string
   readonly owner: string
-  readonly cloneUrl: (fullName: string) => string
   /** Creates a private `octo/<name>` with an initial commit on `main`; its full name. */
   readonly createRepo: (name: string) => Promise<string>
   /** The bare repository on the emulator's disk. */
   readonly barePath: (fullName: string) => string
-  /** git on the bare repository on the emulator's disk. */
-  readonly git: (fullName: string, args: ReadonlyArray<string>) => string
-  readonly pulls: (fullName: string) => Promise<ReadonlyArray<Pull>>
-  readonly openPull: (
+  /** git on the bare repository on the emulator's disk (`input` on its standard input); its output, trimmed. */
+  readonly git: (fullName: string, args: ReadonlyArray<string>, input?: Buffer) => string
+  /** The same, `undefined` when git fails. */
+  readonly tryGit: (fullName: string, args: ReadonlyArray<string>) => string | undefined
+  /** The same, its output as bytes. */
+  readonly gitBytes: (fullName: string, args: ReadonlyArray<string>) => Buffer
+  /** Commits `files` (content, and mode: `100644` by default, `120000` for a link) on `branch` of the repository. */
+  readonly commitFiles: (
     fullName: string,
-    pull: { readonly title: string; readonly head: string; readonly base: string }
-  ) => Promise<Pull>
+    branch: string,
+    files: Record<string, string | { readonly content: string | Buffer; readonly mode: string }>
+  ) => string
   readonly close: () => Promise<void>
 }
 
@@ -63,26 +55,6 @@ const appJwt = (appId: number, privateKeyPem: string): string => {
   const signature = createSign("RSA-SHA256").update(unsigned).sign(privateKeyPem)
   return `${unsigned}.${base64url(signature)}`
 }
-
-interface PullJson {
-  readonly number: number
-  readonly title: string
-  readonly body: string | null
-  readonly html_url: string
-  readonly head: { readonly ref: string }
-  readonly base: { readonly ref: string }
-  readonly user: { readonly login: string }
-}
-
-const toPull = (p: PullJson): Pull => ({
-  number: p.number,
-  title: p.title,
-  body: p.body ?? "",
-  head: p.head.ref,
-  base: p.base.ref,
-  html_url: p.html_url,
-  author: p.user.login
-})
 
 export const start = async (): Promise<Forge> => {
   const github = await GitHubEmulator.startPromise()
@@ -115,18 +87,20 @@ export const start = async (): Promise<Forge> => {
     {}
   )
 
-  const git = (fullName: string, args: ReadonlyArray<string>) =>
+  const gitBytes = (fullName: string, args: ReadonlyArray<string>, input?: Buffer) =>
     execFileSync("git", ["--git-dir", join(github.dataDir, `${fullName}.git`), ...args], {
       env: gitEnv,
-      encoding: "utf8"
-    }).trim()
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(input !== undefined ? { input } : {})
+    })
+  const git = (fullName: string, args: ReadonlyArray<string>, input?: Buffer) =>
+    gitBytes(fullName, args, input).toString("utf8").trim()
 
   return {
     url: github.url,
     token,
-    botLogin: github.app.botLogin,
     owner: owner.login,
-    cloneUrl: (fullName) => `${github.url}/${fullName}.git`,
     createRepo: async (name) => {
       const repo = await call<{ full_name: string }>("POST", "/user/repos", owner.token, {
         name,
@@ -137,10 +111,28 @@ export const start = async (): Promise<Forge> => {
     },
     barePath: (fullName) => join(github.dataDir, `${fullName}.git`),
     git,
-    pulls: async (fullName) =>
-      (await call<ReadonlyArray<PullJson>>("GET", `/repos/${fullName}/pulls?state=all`, owner.token)).map(toPull),
-    openPull: async (fullName, pull) =>
-      toPull(await call<PullJson>("POST", `/repos/${fullName}/pulls`, owner.token, { ...pull, body: "" })),
+    tryGit: (fullName, args) => {
+      try {
+        return git(fullName, args)
+      } catch {
+        return undefined
+      }
+    },
+    gitBytes: (fullName, args) => gitBytes(fullName, args),
+    commitFiles: (fullName, branch, files) => {
+      const parent = git(fullName, ["rev-parse", "--verify", "-q", `refs/heads/${branch}`])
+      const parts: Array<Buffer> = [
+        Buffer.from(`commit refs/heads/${branch}\ncommitter Octo Cat <octo@example.com> 1700000000 +0000\n`),
+        Buffer.from(`data 5\nseed\nfrom ${parent}\n`)
+      ]
+      for (const [path, file] of Object.entries(files)) {
+        const { content, mode } = typeof file === "string" ? { content: file, mode: "100644" } : file
+        const bytes = Buffer.from(content)
+        parts.push(Buffer.from(`M ${mode} inline ${path}\ndata ${bytes.byteLength}\n`), bytes, Buffer.from("\n"))
+      }
+      gitBytes(fullName, ["fast-import", "--quiet"], Buffer.concat([...parts, Buffer.from("\n")]))
+      return git(fullName, ["rev-parse", `refs/heads/${branch}`])
+    },
     close: () => github.close()
   }
 }

@@ -1,17 +1,16 @@
 /**
- * Test harness: a callback server that records what the runner reports, a machine environment
- * like `Porter.dispatch` sends, and the runner started as a child process the way a machine starts
- * it (`node --conditions=@porter/source src/main.ts`, or the bundle).
+ * Test harness: a machine environment like Porter's Dispatcher sends (for a task the fake Porter serves), and the
+ * runner started as a child process the way a machine starts it (`node --conditions=@porter/source src/main.ts`, or
+ * the bundle).
  */
 import { PromptBuilder } from "@porter/core"
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { FakePorter } from "./FakePorter.ts"
 
 const made: Array<string> = []
 
@@ -30,64 +29,6 @@ export const removeTempDirs = (): void => {
 
 export const runnerRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 export const mainTs = join(runnerRoot, "src", "main.ts")
-
-export interface ReceivedCallback {
-  readonly taskId: string
-  readonly authorization: string | undefined
-  readonly body: Record<string, unknown> & { readonly type: string }
-  readonly raw: string
-}
-
-export interface CallbackServer {
-  readonly url: (taskId: string) => string
-  readonly token: string
-  /** Callbacks received for one task, in order. */
-  readonly received: (taskId: string) => ReadonlyArray<ReceivedCallback>
-  readonly completed: (taskId: string) => (Record<string, unknown> & { readonly type: string }) | undefined
-  /** How to answer a task's callbacks (default 200; 409 says the task has ended). */
-  readonly answer: (taskId: string, status: (callback: ReceivedCallback, index: number) => number) => void
-  readonly close: () => Promise<void>
-}
-
-export const startCallbackServer = async (): Promise<CallbackServer> => {
-  const token = `cbt_${randomBytes(18).toString("base64url")}`
-  const received: Array<ReceivedCallback> = []
-  const answers = new Map<string, (callback: ReceivedCallback, index: number) => number>()
-  const server = createServer((request, response) => {
-    const chunks: Array<Buffer> = []
-    request.on("data", (c: Buffer) => chunks.push(c))
-    request.on("end", () => {
-      const raw = Buffer.concat(chunks).toString("utf8")
-      const taskId = /\/callbacks\/tasks\/([^/?]+)/.exec(request.url ?? "")?.[1] ?? ""
-      const callback = { taskId, authorization: request.headers.authorization, body: JSON.parse(raw), raw }
-      received.push(callback)
-      const status = answers.get(taskId)?.(callback, received.filter((r) => r.taskId === taskId).length - 1) ?? 200
-      response.writeHead(status, { "content-type": "application/json" })
-      // What Porter's API answers (`@porter/core`'s Api: 409 is `TaskEnded`).
-      response.end(JSON.stringify(
-        status === 409
-          ? { _tag: "TaskEnded", state: "cancelled", message: "task is already cancelled" }
-          : status === 200
-          ? { accepted: true, state: "running" }
-          : { _tag: status === 401 ? "Unauthorized" : "BadRequest", message: `HTTP ${status}` }
-      ))
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  return {
-    url: (taskId) => `${base}/callbacks/tasks/${taskId}`,
-    token,
-    received: (taskId) => received.filter((r) => r.taskId === taskId),
-    completed: (taskId) => received.find((r) => r.taskId === taskId && r.body.type === "completed")?.body,
-    answer: (taskId, status) => void answers.set(taskId, status),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-  }
-}
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 export const newTaskId = (): string => `task_${[...randomBytes(26)].map((b) => ALPHABET[b & 31]).join("")}`
@@ -108,11 +49,9 @@ export const promptFor = (instruction: string, issueTitle = "Fix it"): string =>
 
 export interface TaskEnvInput {
   readonly taskId?: string
-  readonly apiUrl: string
-  readonly cloneUrl: string
+  /** The repository, served to the task by `porter`. */
   readonly repo: string
-  readonly githubToken: string
-  readonly callback: CallbackServer
+  readonly porter: FakePorter
   readonly issueNumber?: number
   readonly issueTitle?: string
   readonly agent: string
@@ -123,26 +62,27 @@ export interface TaskEnvInput {
   readonly extra?: Record<string, string>
 }
 
+/** The environment of a task on `repo` (its branch `porter/<issue>-<id>`, unless `extra` sets BRANCH). */
 export const taskEnv = (input: TaskEnvInput): Record<string, string> => {
   const taskId = input.taskId ?? newTaskId()
   const issue = input.issueNumber ?? 7
+  const branch = input.extra?.["BRANCH"] ?? `porter/${issue}-${taskId.slice(-8)}`
+  const urls = input.porter.task(taskId, input.repo, branch)
   return {
     TASK_ID: taskId,
     REPO_FULL_NAME: input.repo,
-    REPO_CLONE_URL: input.cloneUrl,
-    BRANCH: `porter/${issue}-${taskId.slice(-8)}`,
+    REPO_CLONE_URL: urls.cloneUrl,
+    BRANCH: branch,
     ISSUE_NUMBER: String(issue),
     ISSUE_TITLE: input.issueTitle ?? "Fix it",
     AGENT: input.agent,
     PROMPT: input.prompt,
     ...(input.model !== undefined ? { MODEL: input.model } : {}),
-    GITHUB_API_URL: input.apiUrl,
-    CALLBACK_URL: input.callback.url(taskId),
+    CALLBACK_URL: urls.callbackUrl,
     TASK_DEADLINE: new Date(Date.now() + (input.deadlineInMs ?? 120_000)).toISOString(),
     HEARTBEAT_INTERVAL_MS: String(input.heartbeatMs ?? 30_000),
     REQUESTED_BY: "octo",
-    GITHUB_TOKEN: input.githubToken,
-    CALLBACK_TOKEN: input.callback.token,
+    CALLBACK_TOKEN: input.porter.token,
     PORTER_CALLBACK_RETRY_BASE_MS: "50",
     PORTER_CALLBACK_RETRIES: "3",
     ...input.extra

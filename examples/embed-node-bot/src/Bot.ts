@@ -6,14 +6,13 @@
  * - GitHub (`@porter/github`): signed webhooks, the App or a personal token, comments, reactions, permissions;
  * - machines from a provisioner chosen by option: child processes on this host running the Porter runner
  *   (`@porter/local`, the default) or Docker containers (`@porter/docker`);
- * - in-memory stores (`@porter/testing`'s `InMemoryTaskStore` and `InMemorySecretStore`, core's
- *   `Settings.layerMemory`);
+ * - durable stores (`Storage`): SQLite in a data directory by default, PostgreSQL with `DATABASE_URL` (several bots
+ *   may share it), or memory;
  * - core's `Porter` programs, webhooks answered at once with the work in background fibers (`Background.layerFork`),
  *   and a timer driving the watchdog's sweep (`Watchdog.layerTimer`).
  *
- * What it cannot do: keep anything across a restart — tasks, deliveries, secrets and settings live in this process's
- * memory (a durable host swaps in any `TaskStore`/`SecretStore`/`Settings`, e.g. `@porter/d1`'s over an effect
- * `SqlClient`) — or share work between several processes (the in-memory stores are per process).
+ * What it cannot do: move a task's local machine to another host (see `Storage`); keep anything across a restart with
+ * `storage: { _tag: "memory" }`.
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import {
@@ -24,7 +23,6 @@ import {
   Diagnostics,
   type Errors,
   HttpApp,
-  Ids,
   type IssueReader,
   MachineProvisioner,
   Porter,
@@ -32,8 +30,8 @@ import {
   PromptBuilder,
   type Reporter,
   type RepoTokens,
-  SecretStore,
-  Settings,
+  type SecretStore,
+  type Settings,
   TaskStore,
   TaskTokens,
   Watchdog,
@@ -42,10 +40,11 @@ import {
 import { type DockerEngine, DockerProvisioner } from "@porter/docker"
 import { type AppJwt, GitHub, GitHubAuth, GitHubAuthorizer, GitHubClient, GitHubWebhooks } from "@porter/github"
 import { LocalProvisioner } from "@porter/local"
-import { InMemorySecretStore, InMemoryTaskStore } from "@porter/testing"
-import { Clock, Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
+import type { EncryptionKeys } from "@porter/sql"
+import { Clock, Config, Context, Effect, Layer, Option, type Redacted, Schema } from "effect"
+import { FetchHttpClient, HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
 import { NetAddress } from "effect/net"
+import * as Storage from "./Storage.ts"
 import * as WebhookRoute from "./WebhookRoute.ts"
 
 /** The running bot: where it listens and where GitHub and machines reach it. */
@@ -60,11 +59,6 @@ export class Bot extends Context.Service<Bot, {
   readonly machines: string
   readonly startedAt: number
 }>()("@porter-examples/embed-node-bot/Bot") {}
-
-/** A bot that could not be assembled from its options (a bad secret name). */
-export class BotConfigError extends Schema.TaggedError<BotConfigError>()("BotConfigError", {
-  message: Schema.String
-}) {}
 
 /** Where the machines of tasks run. */
 export type Machines =
@@ -92,9 +86,19 @@ export interface HostOptions {
   readonly adminToken?: Redacted.Redacted<string> | undefined
   /** Porter's deployment settings (`publicUrl` comes from above). */
   readonly porter?: Partial<Omit<PorterConfig.PorterOptions, "publicUrl">> | undefined
-  /** The HMAC secret of the machines' callback tokens; default random for this process. */
+  /**
+   * Where tasks, deliveries, secrets and settings live (`Storage`): default SQLite in `./.porter-data`;
+   * `{ _tag: "postgres", url }` for several bots on one database; `{ _tag: "memory" }` for nothing durable.
+   */
+  readonly storage?: Storage.Choice | undefined
+  /**
+   * The secret store's keys; default `PORTER_ENCRYPTION_KEY` (…) from configuration, else with SQLite a key kept in
+   * the data directory (required with PostgreSQL).
+   */
+  readonly encryptionKeys?: EncryptionKeys.EncryptionKeysOptions | undefined
+  /** The HMAC secret of the machines' callback tokens; default `Storage.taskTokenSecret`'s. */
   readonly taskTokenSecret?: Redacted.Redacted<string> | undefined
-  /** Global secrets (agent API keys such as `ANTHROPIC_API_KEY`) put in the in-memory secret store at start. */
+  /** Global secrets (agent API keys such as `ANTHROPIC_API_KEY`) put in the secret store at start. */
   readonly secrets?: Readonly<Record<string, Redacted.Redacted<string>>> | undefined
   /** Per-repository defaults (mention name, default agent, limits…); stored overrides come from the admin API. */
   readonly settings?: Settings.RepoSettings | undefined
@@ -184,29 +188,13 @@ export const statusRoute = HttpRouter.use(
 /** Porter's routes (webhooks, callbacks, task status, the admin API, `/openapi.json`). */
 export const porterRoutes = HttpApp.routes
 
-/** The in-memory secret store, holding `secrets` in the global scope. */
-const secretsLayer = (
-  secrets: Readonly<Record<string, Redacted.Redacted<string>>>
-): Layer.Layer<SecretStore.SecretStore, BotConfigError> =>
-  Layer.effect(
-    SecretStore.SecretStore,
-    Effect.gen(function*() {
-      const store = yield* InMemorySecretStore.make()
-      for (const [raw, value] of Object.entries(secrets)) {
-        const name = yield* Schema.decodeUnknownEffect(SecretStore.SecretName)(raw).pipe(
-          Effect.mapError(() => new BotConfigError({ message: `${raw} is not a secret name (A-Z, 0-9, _)` }))
-        )
-        // The in-memory store cannot fail.
-        yield* Effect.orDie(store.set(SecretStore.scopes.global, name, value))
-      }
-      return store
-    })
-  )
+/** SQLite in `./.porter-data`: what the bot keeps its state in unless told otherwise. */
+export const defaultStorage: Storage.Choice = { _tag: "sqlite" }
 
 /**
  * Porter on a Node HTTP server, over the given edges (`Edges`: GitHub's side and the machines; whatever else they
- * provide is provided too) and in-memory stores. The bot (`layer`) and the benchmark intake (`Intake.layer`) are this
- * with different edges.
+ * provide is provided too) and the stores of `options.storage`. The bot (`layer`) and the benchmark intake
+ * (`Intake.layer`) are this with different edges.
  */
 export const host = <A, E, R>(
   machines: string,
@@ -255,14 +243,16 @@ export const host = <A, E, R>(
     })
   )
 
+  const storage = options.storage ?? defaultStorage
+  const Tokens = Layer.unwrap(Effect.map(Storage.taskTokenSecret(storage, options.taskTokenSecret), TaskTokens.layer))
   const Services = Layer.mergeAll(
-    InMemoryTaskStore.layer,
-    secretsLayer(options.secrets ?? {}),
-    Settings.layerMemory(options.settings),
+    Storage.layer(storage, { secrets: options.secrets, settings: options.settings, keys: options.encryptionKeys }),
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
-    TaskTokens.layer(options.taskTokenSecret ?? Redacted.make(Ids.randomToken())),
+    Tokens,
     options.background ?? Background.layerFork,
+    // Porter's git proxy (machines clone through Porter) reaches GitHub with it.
+    FetchHttpClient.layer,
     ConfigLive,
     edges
   )
@@ -287,15 +277,28 @@ export const host = <A, E, R>(
 export type StartError =
   | HttpServerError.ServeError
   | Config.ConfigError
-  | BotConfigError
+  | Storage.StorageError
   | AppJwt.InvalidPrivateKey
   | Errors.ProvisionError
   | DockerEngine.InvalidDockerHost
 
+/**
+ * With durable storage, local machines are recorded in the data directory and left running when the bot stops: the
+ * next start adopts them, and their tasks carry on.
+ */
 const machinesLayer = (
-  choice: Machines
-): Layer.Layer<MachineProvisioner.MachineProvisioner, Errors.ProvisionError | DockerEngine.InvalidDockerHost> =>
-  choice._tag === "docker" ? DockerProvisioner.layer(choice.options) : LocalProvisioner.layer(choice.options)
+  choice: Machines,
+  storage: Storage.Choice
+): Layer.Layer<MachineProvisioner.MachineProvisioner, Errors.ProvisionError | DockerEngine.InvalidDockerHost> => {
+  if (choice._tag === "docker") return DockerProvisioner.layer(choice.options)
+  const stateDir = choice.options?.stateDir ?? Storage.machinesDirOf(storage)
+  return LocalProvisioner.layer({
+    ...choice.options,
+    ...(stateDir !== undefined
+      ? { stateDir, keepRunningOnShutdown: choice.options?.keepRunningOnShutdown ?? true }
+      : {})
+  })
+}
 
 /**
  * The bot: listening once built, stopped (server closed, background work interrupted, machines stopped) when the
@@ -304,7 +307,8 @@ const machinesLayer = (
 export const layer = (options: BotOptions): Layer.Layer<Services, StartError> => {
   const apiUrl = (options.github.apiUrl ?? GitHubClient.DEFAULT_API_URL).replace(/\/+$/, "")
   const machines = options.machines ?? { _tag: "local" }
-  return host(machines._tag, Layer.mergeAll(GitHub.layer(options.github), machinesLayer(machines)), {
+  const edges = Layer.mergeAll(GitHub.layer(options.github), machinesLayer(machines, options.storage ?? defaultStorage))
+  return host(machines._tag, edges, {
     ...options,
     porter: {
       ...options.porter,
@@ -351,7 +355,10 @@ const agentSecretsConfig: Config.Config<Record<string, Redacted.Redacted<string>
  *   `GITHUB_API_URL`, `GITHUB_GIT_URL`, `PORTER_ALLOWED_USERS`, `PORTER_DENIED_USERS`;
  * - machines: `PORTER_MACHINES` (`local`, default, or `docker`) and that provisioner's own variables
  *   (`PORTER_LOCAL_*`; `DOCKER_HOST`, `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_NETWORK`, `PORTER_DOCKER_INSTANCE`);
- * - Porter: `PORTER_TASK_TOKEN_SECRET` (default random per start), `PORTER_ADMIN_TOKEN` (admin API; off without),
+ * - storage (`Storage.config`): `DATABASE_URL` (PostgreSQL), else SQLite in `PORTER_DATA_DIR` (default `./.porter-data`);
+ *   `PORTER_STORAGE=memory` for nothing durable; `PORTER_ENCRYPTION_KEY` (required with PostgreSQL);
+ * - Porter: `PORTER_TASK_TOKEN_SECRET` (default kept in the data directory; required with PostgreSQL),
+ *   `PORTER_ADMIN_TOKEN` (admin API; off without),
  *   `PORTER_SWEEP_INTERVAL_MS` (60000), `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_MACHINE_CPUS`,
  *   `PORTER_MACHINE_MEMORY_MB`;
  * - agent keys, each optional, stored as global secrets: every name the built-in agents read (`agentSecretNames`).
@@ -374,7 +381,8 @@ export const config: Config.Config<BotOptions> = Config.all({
   ),
   cpus: Config.Int("PORTER_MACHINE_CPUS").pipe(Config.withDefault(PorterConfig.defaults.guest.cpus)),
   memoryMb: Config.Int("PORTER_MACHINE_MEMORY_MB").pipe(Config.withDefault(PorterConfig.defaults.guest.memoryMb)),
-  secrets: agentSecretsConfig
+  secrets: agentSecretsConfig,
+  storage: Storage.config
 }).pipe(
   Config.map((c): BotOptions => ({
     port: c.port,
@@ -386,6 +394,7 @@ export const config: Config.Config<BotOptions> = Config.all({
     taskTokenSecret: c.taskTokenSecret,
     adminToken: c.adminToken,
     secrets: c.secrets,
+    storage: c.storage,
     sweepIntervalMs: c.sweepIntervalMs,
     porter: {
       heartbeatTimeoutMs: c.heartbeatTimeoutMs,

@@ -1,7 +1,8 @@
 /**
  * The bot's host with everything in memory except the webhook intake: the **real** `GitHubWebhooks` HMAC check and
- * decoding from `@porter/github`, in front of core's `Porter` over in-memory stores, the in-memory provisioner and
- * the recording reporter from `@porter/testing`, and an allow-all authorizer. Benchmarks fire signed deliveries at
+ * decoding from `@porter/github`, in front of core's `Porter` over in-memory stores (or, with `storage`, the bot's
+ * SQLite or PostgreSQL stores), the in-memory provisioner, repository writer and recording reporter from
+ * `@porter/testing`, and an allow-all authorizer. Benchmarks fire signed deliveries at
  * it (`start()` gives `{ url, webhookSecret, close }`); tests can read what Porter did through `GitHubRecorder` and
  * `Machines`.
  *
@@ -11,9 +12,16 @@
  */
 import { Authorizer, Background, Ids, RepoTokens, type Settings } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
-import { type GitHubRecorder, InMemoryProvisioner, type Machines, RecordingReporter } from "@porter/testing"
+import {
+  type GitHubRecorder,
+  InMemoryProvisioner,
+  InMemoryRepoWriter,
+  type Machines,
+  RecordingReporter
+} from "@porter/testing"
 import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import * as Bot from "./Bot.ts"
+import type * as Storage from "./Storage.ts"
 
 export interface IntakeOptions {
   /** Default 0: any free port. */
@@ -33,6 +41,8 @@ export interface IntakeOptions {
   readonly sweepIntervalMs?: number | false | undefined
   /** Default false. */
   readonly logRequests?: boolean | undefined
+  /** Default `{ _tag: "memory" }`; the bot's SQLite or PostgreSQL stores to measure them. */
+  readonly storage?: Storage.Choice | undefined
 }
 
 export interface RunningIntake {
@@ -59,6 +69,7 @@ export const layer = (
       GitHubWebhooks.layer({ secret: Redacted.make(options.webhookSecret) }),
       RecordingReporter.layer,
       InMemoryProvisioner.layer,
+      InMemoryRepoWriter.layer,
       Authorizer.layerAllowAll,
       RepoTokens.layerStatic(Redacted.make(`ghs_${Ids.randomToken(18)}`))
     ),
@@ -68,6 +79,7 @@ export const layer = (
       settings: options.settings,
       sweepIntervalMs: options.sweepIntervalMs ?? false,
       logRequests: options.logRequests ?? false,
+      storage: options.storage ?? { _tag: "memory" },
       background: options.processing === "skip" ? skipProcessing : Background.layerFork
     }
   )

@@ -20,7 +20,23 @@ describe("the bot's configuration", () => {
       assert.strictEqual(Bot.gitUrlFor(options.github.apiUrl!), "https://github.com")
       assert.deepStrictEqual(options.secrets, {})
       assert.strictEqual(options.adminToken, undefined)
+      assert.deepStrictEqual(options.storage, { _tag: "sqlite", dataDir: ".porter-data", synchronous: "FULL" })
     }).pipe(withEnv(minimal)))
+
+  it.effect("storage: PostgreSQL with DATABASE_URL, SQLite in PORTER_DATA_DIR, or memory", () =>
+    Effect.gen(function*() {
+      const postgres = yield* Bot.config.pipe(withEnv({ ...minimal, DATABASE_URL: "postgres://bot@db/porter" }))
+      assert.strictEqual(postgres.storage?._tag, "postgres")
+      if (postgres.storage?._tag === "postgres") {
+        assert.strictEqual(Redacted.value(postgres.storage.url), "postgres://bot@db/porter")
+      }
+      const sqlite = yield* Bot.config.pipe(
+        withEnv({ ...minimal, PORTER_DATA_DIR: "/var/lib/bot", PORTER_SQLITE_SYNCHRONOUS: "NORMAL" })
+      )
+      assert.deepStrictEqual(sqlite.storage, { _tag: "sqlite", dataDir: "/var/lib/bot", synchronous: "NORMAL" })
+      const memory = yield* Bot.config.pipe(withEnv({ ...minimal, PORTER_STORAGE: "memory" }))
+      assert.deepStrictEqual(memory.storage, { _tag: "memory" })
+    }))
 
   it.effect("App mode, Docker machines, port 0, agent keys become secrets, GHES git URL", () =>
     Effect.gen(function*() {
@@ -58,7 +74,9 @@ describe("the bot's configuration", () => {
         [{ GITHUB_WEBHOOK_SECRET: "whsec" }, "GITHUB_TOKEN"],
         [{ ...minimal, GITHUB_APP_ID: "1" }, "GITHUB_APP_PRIVATE_KEY"],
         [{ ...minimal, PORT: "70000" }, "PORT"],
-        [{ ...minimal, PORTER_MACHINES: "fly" }, "PORTER_MACHINES"]
+        [{ ...minimal, PORTER_MACHINES: "fly" }, "PORTER_MACHINES"],
+        [{ ...minimal, PORTER_STORAGE: "postgres" }, "DATABASE_URL"],
+        [{ ...minimal, PORTER_STORAGE: "mysql" }, "PORTER_STORAGE"]
       ]
       for (const [env, variable] of cases) {
         const exit = yield* Effect.exit(
@@ -80,5 +98,7 @@ describe("the bot's configuration", () => {
       const page = yield* Support.call(`${bot.url}/`)
       assert.strictEqual(page.status, 200)
       assert.strictEqual((page.body as { machines: string }).machines, "local")
-    }).pipe(withEnv({ ...minimal, PORT: "0", PORTER_PUBLIC_URL: "https://porter.example.com/" })))
+    }).pipe(
+      withEnv({ ...minimal, PORT: "0", PORTER_PUBLIC_URL: "https://porter.example.com/", PORTER_STORAGE: "memory" })
+    ))
 })

@@ -7,6 +7,9 @@ import { Bot } from "@porter-examples/embed-node-bot"
 import { GitHubEmulator } from "@porter/testkit"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { createHmac } from "node:crypto"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 export const ADMIN_TOKEN = "embed-bot-admin-token-0123456789"
 export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` }
@@ -102,8 +105,14 @@ export const layer: Layer.Layer<Stack> = Layer.effect(
     const collaborator = `/repos/${repo}/collaborators/${writer.login}`
     yield* restAt(github.url, owner.token, "PUT", collaborator, { permission: "push" })
 
+    // The bot's default storage, SQLite in a data directory (a temporary one here, removed afterwards).
+    const dataDir = yield* Effect.acquireRelease(
+      Effect.promise(() => mkdtemp(join(tmpdir(), "embed-bot-data-"))),
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+    )
     const services = yield* Layer.build(Bot.layer({
       port: 0,
+      storage: { _tag: "sqlite", dataDir },
       github: {
         apiUrl: github.url,
         credentials: {

@@ -6,8 +6,9 @@
 # and the runner with a minimal environment that only names that file (PORTER_ENV_FILE); the
 # runner reads it and deletes it before the agent starts. So no process the agent can inspect —
 # same user, /proc/<pid>/environ — holds the secrets in its environment, PID 1 included (this is
-# why the image does not use `docker run --init` or tini as ENTRYPOINT). The runner also strips
-# GITHUB_TOKEN and CALLBACK_TOKEN from the agent's own environment.
+# why the image does not use `docker run --init` or tini as ENTRYPOINT). The runner also keeps
+# CALLBACK_TOKEN (the task token, the machine's only Porter credential: it holds no GitHub token) out
+# of the agent's own environment.
 set -eu
 umask 077
 dir="$(mktemp -d "${TMPDIR:-/tmp}/porter-env.XXXXXX")"

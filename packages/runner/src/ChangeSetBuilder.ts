@@ -28,6 +28,9 @@ export class ChangesNotSendable extends Schema.TaggedError<ChangesNotSendable>()
 /** Base contents larger than this are not sent (Porter then counts every line of the file as added). */
 export const MAX_BASE_BYTES = 1024 * 1024
 
+/** Room kept for the summary (20,000 characters, JSON-escaped) under Porter's body limit. */
+const SUMMARY_ROOM = 128 * 1024
+
 /** What `build` made, and how. */
 export interface Built {
   readonly changeSet: ChangeSet.ChangeSet
@@ -302,9 +305,6 @@ export const build = Effect.fn("ChangeSetBuilder.build")(function*(dir: string, 
 
 /** The size of the change set as JSON: what Porter's body limit counts. */
 export const bodyBytes = (changeSet: ChangeSet.ChangeSet): number => Buffer.byteLength(JSON.stringify(changeSet))
-
-/** Room kept for the summary (20,000 characters, JSON-escaped) under the body limit. */
-const SUMMARY_ROOM = 128 * 1024
 
 const tooLarge = (bytes: number, steps: ReadonlyArray<Step>, sizes: ReadonlyMap<string, number>) => {
   const largest = steps.flatMap((step) =>

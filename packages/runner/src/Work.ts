@@ -43,15 +43,16 @@ const done = (report: Report): Report => report
 export const clip = (text: string | undefined, max: number): string | undefined =>
   text === undefined ? undefined : text.length > max ? `${text.slice(0, max - 12)}\n[… clipped]` : text
 
-/** The message of the commit of what the agent left uncommitted. */
+/**
+ * The message of the commit of what the agent left uncommitted. No `Porter-Task:` trailer: Porter adds it (and its
+ * co-author) to every commit it writes.
+ */
 export const commitMessage = (env: MachineEnv, spec: { readonly displayName: string }): string =>
   [
     `${env.issueTitle} (#${env.issueNumber})`,
     "",
     `Changes left by ${spec.displayName}${env.model !== undefined ? ` (${env.model})` : ""} for #${env.issueNumber}` +
-    `${env.requestedBy !== undefined ? `, requested by @${env.requestedBy}` : ""}.`,
-    "",
-    `Porter-Task: ${env.taskId}`
+    `${env.requestedBy !== undefined ? `, requested by @${env.requestedBy}` : ""}.`
   ].join("\n")
 
 /** The clone `Boot` started before the program was loaded, if any. */

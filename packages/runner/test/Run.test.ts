@@ -44,8 +44,7 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.strictEqual(changeSet.summary, "Added docs/hello.md with a greeting.")
       assert.strictEqual(changeSet.commits.length, 1)
       const commit = changeSet.commits[0]!
-      assert.strictEqual(commit.message.split("\n")[0], "Fix it (#7)")
-      assert.include(commit.message, `Porter-Task: ${run.taskId}`)
+      assert.strictEqual(commit.message, "Fix it (#7)\n\nChanges left by Script for #7, requested by @octo.")
       assert.deepInclude(commit.author, { name: "porter[bot]", email: "porter[bot]@users.noreply.github.com" })
       assert.deepStrictEqual(commit.changes, [{
         _tag: "write",
@@ -140,6 +139,32 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.strictEqual(forge.git(repo, ["rev-parse", "feature/x~1"]), head)
       assert.strictEqual(run.show("feature/x:review.txt"), "addressed")
       assert.strictEqual(run.show("feature/x:feature.txt"), "feature work")
+    }))
+
+  it.effect("clones in full by default, partially (blobs on demand, through Porter too) with PORTER_CLONE_FILTER", () =>
+    Effect.gen(function*() {
+      const { forge, porter } = yield* Fixture
+      const fetches: Array<number> = []
+      for (const filter of [undefined, "blob:none"] as const) {
+        const repo = yield* newRepo
+        forge.commitFiles(repo, "main", { "notes.txt": "old\n", "other.txt": "kept\n" })
+        const workdir = tempDir("porter-workdir-")
+        const run = yield* runTask({
+          repo,
+          instruction: script("write notes.txt new"),
+          extra: { PORTER_WORKDIR: workdir, ...(filter !== undefined ? { PORTER_CLONE_FILTER: filter } : {}) }
+        })
+        assert.strictEqual(run.exit.code, ExitCode.Ok, run.exit.stdout + run.exit.stderr)
+        const config = readFileSync(join(workdir, repo.split("/")[1]!, ".git", "config"), "utf8")
+        fetches.push(porter.gitRequests(run.taskId).filter((r) => r.path.endsWith("/git-upload-pack")).length)
+        if (filter === undefined) assert.notInclude(config, "partialclonefilter")
+        else assert.include(config, "partialclonefilter = blob:none")
+        // The base content of the changed file was at hand either way.
+        assert.strictEqual(run.changeSet!.bases!["notes.txt"], Buffer.from("old\n").toString("base64"))
+        assert.strictEqual(run.show(`${run.branch}:notes.txt`), "new")
+      }
+      // The partial clone's blobs came in one more request to Porter's proxy (with the task token, like the rest).
+      assert.strictEqual(fetches[1], fetches[0]! + 1)
     }))
 
   it.effect("refuses a task branch that is the repository's default branch, before the agent runs", () =>

@@ -271,7 +271,12 @@ export const start = (options: Options = {}): Effect.Effect<LocalStack, StackErr
         GITHUB_GIT_URL: github.url,
         GITHUB_APP_ID: String(github.app.id),
         GITHUB_APP_PRIVATE_KEY: github.app.privateKeyPkcs1,
-        GITHUB_WEBHOOK_SECRET: github.app.webhookSecret
+        GITHUB_WEBHOOK_SECRET: github.app.webhookSecret,
+        // The web app (`/app`): the App's OAuth client on the emulator; the emulator's admin is an operator.
+        GITHUB_OAUTH_CLIENT_ID: github.oauth.clientId,
+        GITHUB_OAUTH_CLIENT_SECRET: github.oauth.clientSecret,
+        PORTER_SESSION_SECRET: randomBytes(32).toString("base64"),
+        PORTER_OPERATORS: github.admin.login
       }
       : {
         GITHUB_API_URL: options.github!.apiUrl,

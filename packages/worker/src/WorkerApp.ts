@@ -36,6 +36,7 @@ import {
 import { D1Storage, type EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { type AppJwt, GitHub } from "@porter/github"
+import { SqlSessionStore, WebApp } from "@porter/web"
 import {
   Cause,
   type Config,
@@ -181,8 +182,12 @@ const doctorWhileFailed = (env: WorkerEnv) =>
     })
   )
 
-/** The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`). */
-export const routesLayer = HttpApp.routes
+/**
+ * The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`), and the web app
+ * (`@porter/web`: `/app/…`, `/login`, `/logout`, `/oauth/callback`; sessions on D1; off, with a page saying what to
+ * set, without `GITHUB_OAUTH_CLIENT_ID`).
+ */
+export const routesLayer = Layer.merge(HttpApp.routes, WebApp.layerConfig(SqlSessionStore.layer))
 
 // No timestamp: at module scope workerd's clock reads 0, and its own log lines are timestamped anyway.
 const logLine = (level: "ERROR" | "INFO", message: string, fields: Record<string, unknown> = {}) =>

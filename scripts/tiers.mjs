@@ -1,7 +1,7 @@
 // The test tiers: tests that need a real runtime are vitest projects of their own, one per runtime, next to one
 // unit project per package (`packages/<name>`, `examples/<name>`). A tier's files are named after it in any
 // package's test directory (`test/**/*.workerd.test.ts`, `*.docker.test.ts`, `*.postgres.test.ts`,
-// `*.agents.test.ts`); the reliability suite is its own package. `vitest.config.ts` builds the projects from this list, `scripts/test.mjs` (`npm test`)
+// `*.agents.test.ts`, `*.browser.test.ts`); the reliability suite is its own package. `vitest.config.ts` builds the projects from this list, `scripts/test.mjs` (`npm test`)
 // runs the tiers this machine can run and says which it skipped and why, and `scripts/tier-setup.mjs` (each tier's
 // globalSetup) fails a tier run on purpose (`--project docker`) at once, with the reason, when its runtime is missing.
 // No dependencies: it runs before anything else is known to work.
@@ -118,6 +118,20 @@ const postgresMissing = async () => {
   return undefined
 }
 
+/** The Chromium the browser tier drives (playwright-core, no browser download): PORTER_CHROMIUM, else Debian's. */
+export const chromiumPath = () => process.env["PORTER_CHROMIUM"] ?? "/usr/bin/chromium"
+
+const chromiumMissing = async () => {
+  const binary = chromiumPath()
+  if (!existsSync(binary)) {
+    return `${binary} is not installed (scripts/chromium-setup.sh installs Debian's chromium; or set PORTER_CHROMIUM)`
+  }
+  const run = spawnSync(binary, ["--headless=new", "--no-sandbox", "--version"], { encoding: "utf8", timeout: 30_000 })
+  if (run.status === 0) return undefined
+  const why = (run.error?.message ?? run.stderr ?? "").trim().split("\n")[0] || `exit ${run.status}`
+  return `${binary} does not start (${why})`
+}
+
 /** @type {ReadonlyArray<Tier>} */
 export const tiers = [
   {
@@ -148,6 +162,13 @@ export const tiers = [
       process.env["PORTER_SLOW_AGENT_TESTS"] === "1"
         ? []
         : ["the OpenCode test (slow start-up): PORTER_SLOW_AGENT_TESTS=1 runs it"]
+  },
+  {
+    name: "browser",
+    include: suffixed("browser"),
+    runs: "real Chromium (Debian's, driven by playwright-core) on the web app, served by the Worker in workerd",
+    needs: ["workerd"],
+    missing: chromiumMissing
   },
   {
     name: "reliability",

@@ -117,9 +117,13 @@ export const check = (changeSet: ChangeSet, options: RuleOptions): Effect.Effect
     const current = new Map<string, Uint8Array | null>()
     for (const [path, base64] of Object.entries(changeSet.bases ?? {})) {
       const entry = options.baseTree.get(path)
-      if (entry === undefined) continue
       const bytes = bytesOf(base64)
-      if ((yield* blobSha(bytes)) === entry.sha) current.set(path, bytes)
+      // A base that is not the base commit's would hide added lines (say, a key) as old ones.
+      if (entry === undefined || (yield* blobSha(bytes)) !== entry.sha) {
+        problems.push(`the base content sent for \`${path.slice(0, 200)}\` is not what the base commit holds`)
+        continue
+      }
+      current.set(path, bytes)
     }
     const previousLines = (path: string): ReadonlyArray<string> | undefined | "unknown" => {
       const known = current.get(path)

@@ -59,11 +59,12 @@ export const formatUsage = (usage: Task["usage"]): string | undefined => {
 const agentLabel = (task: Task): string => `\`${task.agent}\`${task.model ? ` (${task.model})` : ""}`
 
 /**
- * Mentions, links and issue references made inert, for text an agent wrote that Porter shows: it must not ping anyone,
- * link anywhere or cross-reference issues on Porter's behalf.
+ * Mentions, links, issue references and HTML comments made inert, for text an agent wrote that Porter shows: it must
+ * not ping anyone, link anywhere, cross-reference issues on Porter's behalf, or hide a forged `porter:task` marker.
  */
 export const neutralise = (text: string): string =>
   text
+    .replace(/<!--/g, "&lt;!--")
     .replace(/@(?=[A-Za-z0-9-])/g, "@\u200b")
     .replace(/\b(https?|ftp):\/\//gi, "$1\u200b://")
     .replace(/(^|[\s(])#(\d+)/g, "$1#\u200b$2")

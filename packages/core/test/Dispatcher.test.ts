@@ -28,6 +28,7 @@ import {
   callbackEvent,
   ISSUE,
   layer,
+  publish,
   REPO,
   runRequest,
   START,
@@ -94,7 +95,7 @@ describe("Dispatcher.start", () => {
       assert.deepStrictEqual({ ...env, PROMPT: "…" }, {
         TASK_ID: task.id,
         REPO_FULL_NAME: REPO,
-        REPO_CLONE_URL: "https://github.com/octo-org/hello-world.git",
+        REPO_CLONE_URL: `http://porter.test/git/tasks/${task.id}`,
         BASE_BRANCH: "main",
         BRANCH: `porter/1-${task.id.slice(-8)}`,
         ISSUE_NUMBER: 1,
@@ -102,22 +103,16 @@ describe("Dispatcher.start", () => {
         AGENT: "claude",
         PROMPT: "…",
         MODEL: "opus",
-        GITHUB_API_URL: "https://api.github.com",
         CALLBACK_URL: `http://porter.test/callbacks/tasks/${task.id}`,
         TASK_DEADLINE: "2026-03-02T09:10:00.000Z",
         HEARTBEAT_INTERVAL_MS: 30_000,
         REQUESTED_BY: "octocat"
       })
-      // Secrets travel as secret variables only, and never in the plain environment.
-      assert.deepStrictEqual(Object.keys(spec.secretEnv).sort(), [
-        "ANTHROPIC_API_KEY",
-        "CALLBACK_TOKEN",
-        "GITHUB_TOKEN"
-      ])
+      // Secrets travel as secret variables only, and never in the plain environment; no GitHub token at all.
+      assert.deepStrictEqual(Object.keys(spec.secretEnv).sort(), ["ANTHROPIC_API_KEY", "CALLBACK_TOKEN"])
       assert.strictEqual(Redacted.value(spec.secretEnv["ANTHROPIC_API_KEY"]!), ANTHROPIC_KEY)
       const callbackToken = yield* (yield* TaskTokens.TaskTokens).issue(task.id)
       assert.strictEqual(Redacted.value(spec.secretEnv["CALLBACK_TOKEN"]!), Redacted.value(callbackToken))
-      assert.strictEqual(Redacted.value(spec.secretEnv["GITHUB_TOKEN"]!), Redacted.value(TestPorter.GITHUB_TOKEN))
       const plain = JSON.stringify(spec.env)
       for (const secret of [ANTHROPIC_KEY, Redacted.value(callbackToken), Redacted.value(TestPorter.GITHUB_TOKEN)]) {
         assert.notInclude(plain, secret)
@@ -382,10 +377,8 @@ describe("the status comment", () => {
         yield* TestClock.adjust("30 seconds")
         yield* lifecycle.callback(task!.id, callbackEvent({ type: "heartbeat", step: "agent" }))
       }
-      yield* lifecycle.callback(
-        task!.id,
-        callbackEvent({ type: "completed", outcome: "pushed", prUrl: "https://github.com/octo-org/hello-world/pull/2" })
-      )
+      yield* publish(task!.id)
+      yield* lifecycle.callback(task!.id, callbackEvent({ type: "completed", outcome: "pushed" }))
       const comments = yield* thread()
       assert.strictEqual(comments.length, 1)
       assert.deepStrictEqual(statesShown(comments[0]!.versions), ["queued", "provisioning", "running", "succeeded"])

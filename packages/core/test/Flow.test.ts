@@ -18,6 +18,7 @@ import {
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import { Effect, Fiber, Layer, Option, Redacted, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { publish } from "./support/Lifecycle.ts"
 
 const ISSUE = "octo-org/hello-world#1"
 const ANTHROPIC_KEY = "sk-ant-test-0123456789abcdefghij"
@@ -56,7 +57,7 @@ describe("Porter flow", () => {
       const env = runner.spec.env
       assert.strictEqual(env["TASK_ID"], runner.taskId)
       assert.strictEqual(env["REPO_FULL_NAME"], "octo-org/hello-world")
-      assert.strictEqual(env["REPO_CLONE_URL"], "https://github.com/octo-org/hello-world.git")
+      assert.strictEqual(env["REPO_CLONE_URL"], `http://porter.test/git/tasks/${runner.taskId}`)
       assert.strictEqual(env["AGENT"], "claude")
       assert.strictEqual(env["ISSUE_NUMBER"], "1")
       assert.strictEqual(env["BASE_BRANCH"], "main")
@@ -64,23 +65,18 @@ describe("Porter flow", () => {
       assert.match(env["BRANCH"]!, /^porter\/1-[0-9a-z]{8}$/)
       assert.include(env["PROMPT"]!, "make the date parser accept ISO weeks")
       assert.include(env["PROMPT"]!, "Date parser rejects ISO weeks")
-      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), [
-        "ANTHROPIC_API_KEY",
-        "CALLBACK_TOKEN",
-        "GITHUB_TOKEN"
-      ])
+      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), ["ANTHROPIC_API_KEY", "CALLBACK_TOKEN"])
       assert.strictEqual(Redacted.value(runner.spec.secretEnv["ANTHROPIC_API_KEY"]!), ANTHROPIC_KEY)
       assert.strictEqual((yield* taskOf(runner.taskId)).state, "provisioning")
 
       assert.deepStrictEqual(yield* runner.call({ type: "started" }), { accepted: true, state: "running" })
       yield* TestClock.adjust("3 minutes")
       yield* runner.call({ type: "heartbeat", step: "agent" })
+      const published = yield* publish(runner.taskId)
+      assert.strictEqual(published.branch, env["BRANCH"])
       const answer = yield* runner.call({
         type: "completed",
         outcome: "pushed",
-        branch: env["BRANCH"],
-        commitSha: "4f9d0c2e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e",
-        prUrl: "https://github.com/octo-org/hello-world/pull/2",
         summary: "The parser now accepts ISO week dates such as 2026-W05.",
         usage: { inputTokens: 12_345, outputTokens: 2_345, costUsd: 0.1234 }
       })
@@ -88,7 +84,8 @@ describe("Porter flow", () => {
 
       const task = yield* taskOf(runner.taskId)
       assert.strictEqual(task.state, "succeeded")
-      assert.strictEqual(task.prUrl, "https://github.com/octo-org/hello-world/pull/2")
+      assert.strictEqual(task.prUrl, "https://github.com/octo-org/hello-world/pull/1")
+      assert.strictEqual(task.commitSha, published.commits[0])
 
       // Exactly one Porter comment, edited in place through the task's life.
       const thread = yield* issueThread()
@@ -97,7 +94,7 @@ describe("Porter flow", () => {
       assert.deepStrictEqual([...new Set(states)], ["queued", "provisioning", "running", "succeeded"])
       const final = thread[0]!.body
       assert.include(final, "✅")
-      assert.include(final, "https://github.com/octo-org/hello-world/pull/2")
+      assert.include(final, "https://github.com/octo-org/hello-world/pull/1")
       assert.include(final, "accepts ISO week dates")
       assert.include(final, "12,345 input / 2,345 output tokens")
       assert.notInclude(final, ANTHROPIC_KEY)
@@ -258,7 +255,7 @@ describe("Porter flow", () => {
       yield* TestClock.adjust("31 minutes")
       yield* porter.sweep
       const before = (yield* issueThread())[0]!.body
-      const answer = yield* runner.call({ type: "completed", outcome: "pushed", prUrl: "https://example.test/pr/9" })
+      const answer = yield* runner.call({ type: "completed", outcome: "pushed" })
       assert.deepStrictEqual(answer, { accepted: false, state: "timed_out", message: "task is already timed_out" })
       const task = yield* taskOf(runner.taskId)
       assert.strictEqual(task.state, "timed_out")
@@ -365,7 +362,8 @@ describe("Porter flow", () => {
       yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
       const runner = yield* runnerOfLatestMachine
       yield* recorder.failNext("editComment", 100)
-      yield* runner.call({ type: "completed", outcome: "pushed", prUrl: "https://example.test/pr/1" })
+      yield* publish(runner.taskId)
+      yield* runner.call({ type: "completed", outcome: "pushed" })
       assert.strictEqual((yield* taskOf(runner.taskId)).state, "succeeded")
       const events = yield* Effect.flatMap(TaskStore.TaskStore, (s) => s.events(runner.taskId))
       assert.isTrue(events.some((e) => e.kind === "report_failed"), "the failure is in the audit trail")
@@ -456,7 +454,8 @@ describe("Porter flow", () => {
       const after = yield* taskOf(task!.id)
       assert.strictEqual(after.machineId, (yield* machines.created)[0]!.machine.id)
       const runner = yield* runnerOfLatestMachine
-      yield* runner.call({ type: "completed", outcome: "pushed", prUrl: "https://example.test/pr/3" })
+      yield* publish(runner.taskId)
+      yield* runner.call({ type: "completed", outcome: "pushed" })
       assert.strictEqual((yield* taskOf(task!.id)).state, "succeeded")
     }).pipe(setup()))
 

@@ -5,9 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { sign } from "@octokit/webhooks-methods"
-import { Porter, SecretStore } from "@porter/core"
+import { ChangeSets, Porter, SecretStore } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
-import { GitHubRecorder, Machines, TestPorter } from "@porter/testing"
+import { Fixtures, GitHubRecorder, Machines, Repositories, TestPorter } from "@porter/testing"
 import { Effect, Redacted } from "effect"
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -50,8 +50,17 @@ describe("a real issue_comment.created payload", () => {
       assert.strictEqual(machine!.spec.env["ISSUE_NUMBER"], String(payload.issue.number))
       const taskId = machine!.spec.taskId
       yield* porter.callback(taskId, { type: "started" })
-      const prUrl = `https://github.com/${payload.repository.full_name}/pull/${payload.issue.number + 1}`
-      yield* porter.callback(taskId, { type: "completed", outcome: "pushed", prUrl, summary: "Done." })
+      // The machine proposes; Porter commits and opens the pull request.
+      const base = yield* (yield* Repositories).seed(event.repo, {
+        defaultBranch: payload.repository.default_branch,
+        files: [{ path: "README.md", content: "# hi\n" }]
+      })
+      const published = yield* (yield* ChangeSets.ChangeSets).publish(
+        taskId,
+        Fixtures.changeSet(base, [{ path: "src/date.ts", content: "export const isoWeek = 1\n" }])
+      )
+      const prUrl = published.pullRequest.url
+      yield* porter.callback(taskId, { type: "completed", outcome: "pushed", summary: "Done." })
 
       const issue = `${payload.repository.full_name}#${payload.issue.number}`
       const comments = yield* (yield* GitHubRecorder).comments(issue)

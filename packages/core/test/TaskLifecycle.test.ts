@@ -12,6 +12,7 @@ import {
   auditKinds,
   callbackEvent,
   layer,
+  publish,
   runRequest,
   START,
   storedTask,
@@ -89,24 +90,26 @@ describe("TaskLifecycle.callback", () => {
     Effect.gen(function*() {
       const { machineId, taskId } = yield* started()
       yield* call(taskId, { type: "started" })
+      const published = yield* publish(taskId)
       const answer = yield* call(taskId, {
         type: "completed",
         outcome: "pushed",
-        branch: "porter/1-abcdefgh",
-        commitSha: "4f9d0c2e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e",
-        prUrl: "https://github.com/octo-org/hello-world/pull/2",
+        // A machine's word about the branch and pull request is not taken (an old runner still sends them).
+        branch: "main",
+        prUrl: "https://evil.example/pull/1",
         summary: "Accepts ISO week dates."
       })
       assert.deepStrictEqual(answer, { accepted: true, state: "succeeded" })
       const task = yield* taskOf(taskId)
       assert.strictEqual(task.state, "succeeded")
       assert.strictEqual(task.outcome, "pushed")
-      assert.strictEqual(task.prUrl, "https://github.com/octo-org/hello-world/pull/2")
-      assert.strictEqual(task.commitSha, "4f9d0c2e8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e")
+      assert.strictEqual(task.prUrl, "https://github.com/octo-org/hello-world/pull/1")
+      assert.strictEqual(task.branch, published.branch)
+      assert.strictEqual(task.commitSha, published.commits[0])
       assert.isUndefined(task.reason)
       const body = yield* statusBody
       assert.include(body, "✅")
-      assert.include(body, "**Pull request:** https://github.com/octo-org/hello-world/pull/2")
+      assert.include(body, "**Pull request:** https://github.com/octo-org/hello-world/pull/1")
       assert.include(body, "> Accepts ISO week dates.")
       assert.deepStrictEqual(yield* (yield* Machines).live, [])
       assert.strictEqual(yield* auditDetail(taskId, "machine_destroyed"), machineId)

@@ -1,5 +1,6 @@
 /** Fixtures: normalized events and actors for tests. */
-import { Event, type Ids, Repo } from "@porter/core"
+import { type ChangeSet, Event, type Ids, Repo } from "@porter/core"
+import { Base64 } from "effect/encoding"
 
 let counter = 0
 export const deliveryId = (): Ids.DeliveryId =>
@@ -49,3 +50,34 @@ export const issueClosed = (options: { repo?: string; issueNumber?: number; acto
     issueNumber: options.issueNumber ?? 1,
     actor: options.actor ?? actor()
   })
+
+/**
+ * A change set as a runner sends it (`POST /callbacks/tasks/:id/changes`): one commit on `base` writing `files`
+ * (text) and deleting `deletes`.
+ */
+export const changeSet = (
+  base: string,
+  files: ReadonlyArray<{ readonly path: string; readonly content: string; readonly mode?: ChangeSet.FileMode }>,
+  options: {
+    readonly message?: string
+    readonly deletes?: ReadonlyArray<string>
+    readonly summary?: string
+    readonly author?: { readonly name: string; readonly email: string }
+  } = {}
+): ChangeSet.ChangeSet => ({
+  base,
+  commits: [{
+    message: options.message ?? "Make the change",
+    author: { ...(options.author ?? { name: "Agent", email: "agent@example.com" }), date: "2026-03-02T09:00:00+00:00" },
+    changes: [
+      ...files.map((file) => ({
+        _tag: "write" as const,
+        path: file.path,
+        mode: file.mode ?? "100644",
+        content: Base64.encode(new TextEncoder().encode(file.content))
+      })),
+      ...(options.deletes ?? []).map((path) => ({ _tag: "delete" as const, path }))
+    ]
+  }],
+  ...(options.summary !== undefined ? { summary: options.summary } : {})
+})

@@ -71,6 +71,7 @@ export class Repositories extends Context.Service<Repositories, {
     branch: string,
     change: { readonly files?: ReadonlyArray<FileInput>; readonly deletes?: ReadonlyArray<string> }
   ) => Effect.Effect<string>
+  /** Branch → head SHA (empty for a repository never seeded). */
   readonly branches: (repo: Repo.RepoRef) => Effect.Effect<ReadonlyMap<string, string>>
   readonly commit: (repo: Repo.RepoRef, sha: string) => Effect.Effect<Option.Option<StoredCommit>>
   /** The commits made through the `RepoWriter`, oldest first. */
@@ -277,7 +278,8 @@ export const make = Effect.gen(function*() {
       repository.branches.set(branch, pushed.sha)
       return pushed.sha
     }),
-    branches: (repo) => Effect.map(Effect.orDie(repoOf(repo)), (found) => new Map(found.branches)),
+    branches: (repo) =>
+      Effect.map(Ref.get(repos), (map) => new Map(map.get(repo.fullName.toLowerCase())?.branches ?? [])),
     commit: (repo, sha) =>
       Effect.map(Effect.orDie(repoOf(repo)), (found) => Option.fromUndefinedOr(found.commits.get(sha))),
     written: (repo) =>

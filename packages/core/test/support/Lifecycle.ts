@@ -4,6 +4,7 @@
  */
 import {
   Callback,
+  ChangeSets,
   Command,
   type Dispatcher,
   type Event,
@@ -15,7 +16,7 @@ import {
   Task,
   TaskStore
 } from "@porter/core"
-import { Fixtures, GitHubRecorder, type RecordingReporter, TestPorter } from "@porter/testing"
+import { Fixtures, GitHubRecorder, type RecordingReporter, Repositories, TestPorter } from "@porter/testing"
 import { Effect, Layer, Schema } from "effect"
 
 export const REPO = "octo-org/hello-world"
@@ -117,3 +118,24 @@ export const runRequest = (
 
 /** Another GitHub user. */
 export const alice = new Repo.Actor({ login: "alice", id: 1001, type: "User" })
+
+/**
+ * Plays a runner that proposes one change: seeds the task's repository in the in-memory writer (once) and publishes a
+ * change set on the branch the machine would have cloned. What Porter published (the pull request among it).
+ */
+export const publish = (
+  taskId: Ids.TaskId,
+  files: ReadonlyArray<{ readonly path: string; readonly content: string }> = [{
+    path: "CHANGES.md",
+    content: "done\n"
+  }]
+) =>
+  Effect.gen(function*() {
+    const task = yield* taskOf(taskId)
+    const repos = yield* Repositories
+    const branches = yield* repos.branches(task.repo)
+    const from = task.headBranch ?? task.baseBranch ?? "main"
+    const base = branches.get(from) ??
+      (yield* repos.seed(task.repo, { files: [{ path: "README.md", content: "# hello\n" }] }))
+    return yield* (yield* ChangeSets.ChangeSets).publish(taskId, Fixtures.changeSet(base, files))
+  })

@@ -22,13 +22,14 @@ import {
 import { GitHubWebhooks } from "@porter/github"
 import {
   InMemoryProvisioner,
+  InMemoryRepoWriter,
   InMemorySecretStore,
   InMemoryTaskStore,
   type Machines,
   RecordingReporter
 } from "@porter/testing"
 import { Cause, Context, Effect, Layer, Logger, Redacted, type Scope } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
+import { HttpClient, HttpClientResponse, HttpRouter, HttpServer } from "effect/http"
 
 export const WEBHOOK_SECRET = "reliability-webhook-secret-0123456789"
 export const TASK_TOKEN_SECRET = Redacted.make("reliability-task-token-secret")
@@ -92,7 +93,15 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
       reportRetry: { times: 0, baseDelayMs: 0 }
     }),
     Background.layerInline,
-    GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) })
+    GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) }),
+    InMemoryRepoWriter.layer,
+    // The git proxy's upstream: no repository exists there (a fuzzer's clone with a real token gets GitHub's 404).
+    Layer.succeed(
+      HttpClient.HttpClient,
+      HttpClient.make((request) =>
+        Effect.succeed(HttpClientResponse.fromWeb(request, new Response("Repository not found.", { status: 404 })))
+      )
+    )
   )
   const context = yield* Layer.build(
     Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services))

@@ -8,15 +8,19 @@
  * pack holds about `history-mb` MB (random content: git cannot compress it away). The runner is the bundle the
  * machine image ships (`dist/runner.mjs`), run as a machine runs it — with Node's compile cache warmed by one run
  * beforehand, as the image's build does (`NODE_COMPILE_CACHE`) — with the `script` agent appending one line to a
- * file; callbacks go to a recording server on loopback, GitHub is the emulator (private repository, installation
- * token), so the pull request is opened for real.
+ * file. Since issue 14 the machine holds no GitHub token: it clones through Porter's read-only git proxy with the
+ * task token and sends its work to Porter as a change set. Porter here is the runner tests' fake Porter
+ * (`packages/runner/test/support/FakePorter.ts`): its git proxy forwards upload-pack to the emulator with an
+ * installation token, and it "publishes" a change set with `git fast-import` on the emulator's bare repository.
  *
  * - **before the agent**: process start → `==> agent` on its stdout (decode the environment, `started` callback,
- *   clone, branch); against `git clone --depth 1` of the same repository from the same server. The runner runs
- *   twice per round: as it is (a full depth-1 clone) and with `PORTER_CLONE_FILTER=blob:none` (a partial clone: the
- *   blobs come in a second fetch during the checkout).
- * - **after the agent**: `==> commit` on its stdout → process exit (commit, checks, push, open the pull request,
- *   `completed` callback); against `git add -A && git commit && git push` of the same change from a plain clone.
+ *   clone through the proxy, branch); against `git clone --depth 1` of the same repository through the same proxy
+ *   with the same task token. The runner runs twice per round: as it is (a full depth-1 clone) and with
+ *   `PORTER_CLONE_FILTER=blob:none` (a partial clone: the blobs come in a second fetch during the checkout).
+ * - **after the agent**: `==> commit` on its stdout → process exit (commit, change set built and sent, the fake
+ *   Porter's publish, `completed` callback); against `git add -A && git commit && git push` of the same change from
+ *   a plain clone, pushed straight to the emulator with the installation token (the proxy is read-only). Not the
+ *   same work any more: `bench/commits` compares the new path with the real Worker against `git push`.
  *
  * Medians of `runs`; the runs alternate, so a change in the machine's load hits both alike.
  */
@@ -25,15 +29,9 @@ import { randomBytes } from "node:crypto"
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as FakePorter from "../../packages/runner/test/support/FakePorter.ts"
 import * as Forge from "../../packages/runner/test/support/Forge.ts"
-import {
-  baseEnv,
-  buildBundle,
-  newTaskId,
-  promptFor,
-  startCallbackServer,
-  taskEnv
-} from "../../packages/runner/test/support/Harness.ts"
+import { baseEnv, buildBundle, newTaskId, promptFor, taskEnv } from "../../packages/runner/test/support/Harness.ts"
 import { fixed, machine, median, table } from "../worker/support.ts"
 
 const args = process.argv.slice(2)
@@ -139,7 +137,7 @@ const git = (argv: ReadonlyArray<string>, cwd: string) => timed("git", argv, git
 
 console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.\n`)
 const forge = await Forge.start()
-const callbacks = await startCallbackServer()
+const porter = await FakePorter.start(forge)
 // Working trees on a RAM disk when there is one: on this machine's disk (ext4 with `discard`), writing 20,000 files
 // right after deleting the previous run's 20,000 became slower run after run (the checkout went from 0.8 s to 7 s),
 // which measured the disk, not git or the runner. `--disk` keeps them in the system's temporary directory.
@@ -154,9 +152,14 @@ try {
   const generated = performance.now()
   const { commits, packMb } = await generate(forge.barePath(repo))
   const generateSeconds = (performance.now() - generated) / 1000
-  const auth = `http.extraHeader=Authorization: Basic ${
+  // Plain git reads through the same proxy with the same kind of task token, and pushes (which the proxy refuses)
+  // straight to the emulator with the installation token, as machines did before issue 14.
+  const readAuth = `http.extraHeader=Authorization: Bearer ${porter.token}`
+  const pushAuth = `http.extraHeader=Authorization: Basic ${
     Buffer.from(`x-access-token:${forge.token}`).toString("base64")
   }`
+  const pushUrl = `${forge.url}/${repo}.git`
+  const taskIds: Array<string> = []
 
   const plainClone: Array<number> = []
   const plainPush: Array<number> = []
@@ -169,7 +172,8 @@ try {
   for (let run = 0; run < runs; run++) {
     // Plain git: clone, the same one-line change, commit, push to a new branch.
     const dir = join(temp, `plain-${run}`)
-    const clone = await git(["-c", auth, "clone", "-q", "--depth", "1", forge.cloneUrl(repo), dir], temp)
+    const { cloneUrl } = porter.task(newTaskId(), repo, `plain-${run}`)
+    const clone = await git(["-c", readAuth, "clone", "-q", "--depth", "1", cloneUrl, dir], temp)
     if (clone.code !== 0) throw new Error(`git clone failed: ${clone.output}`)
     plainClone.push(clone.exit)
     const started = performance.now()
@@ -177,10 +181,10 @@ try {
     for (
       const argv of [["add", "-A"], ["commit", "-q", "-m", `bench run ${run}`], [
         "-c",
-        auth,
+        pushAuth,
         "push",
         "-q",
-        "origin",
+        pushUrl,
         `HEAD:refs/heads/plain-${run}`
       ]]
     ) {
@@ -193,13 +197,12 @@ try {
     // The runner, the same change through the script agent: as it is (a full clone), and with a partial clone
     // (`PORTER_CLONE_FILTER=blob:none`).
     for (const filter of ["default", "blob:none"] as const) {
+      const taskId = newTaskId()
+      taskIds.push(taskId)
       const env = taskEnv({
-        taskId: newTaskId(),
-        apiUrl: forge.url,
-        cloneUrl: forge.cloneUrl(repo),
+        taskId,
         repo,
-        githubToken: forge.token,
-        callback: callbacks,
+        porter,
         issueNumber: 100 + run,
         agent: "script",
         prompt: promptFor(`append a line\n\n\`\`\`porter-script\nappend PORTER_BENCH.md - bench run ${run}\n\`\`\``),
@@ -234,13 +237,14 @@ try {
     process.stderr.write(`\rrun ${run + 1}/${runs} `)
   }
   process.stderr.write("\n")
-  const pulls = await forge.pulls(repo)
+  const published = taskIds.filter((id) => porter.changes(id).some((c) => c.status === 200)).length
 
   console.log(
     `### Runner overhead (${files.toLocaleString("en")} files, ${commits} commits, ${packMb.toFixed(0)} MB pack)\n`
   )
   console.log(
-    `Medians of ${runs} runs (ms); the runner is the bundle, \`script\` agent appending one line; working ` +
+    `Medians of ${runs} runs (ms); the runner is the bundle, \`script\` agent appending one line; both clones ` +
+      "through the fake Porter's read-only git proxy (task token) in front of the GitHub emulator; working " +
       `trees in ${
         ramDisk === "/dev/shm" ? "a RAM disk (/dev/shm)" : ramDisk
       }; Node's compile cache warmed as in the image.\n`
@@ -278,7 +282,7 @@ try {
         partialClone.map((t) => t.toFixed(0)).join(" ")
       ],
       [
-        "after the agent (commit → exit: push, PR, callback) vs commit + push",
+        "after the agent (commit → exit: change set, fake Porter, callback) vs commit + push",
         fixed(median(runnerAfter), 0),
         fixed(median(plainPush), 0),
         ratio(runnerAfter, plainPush),
@@ -292,10 +296,10 @@ try {
       `${plainPush.map((t) => t.toFixed(0)).join(" ")} ms. Generating the history took ${
         generateSeconds.toFixed(0)
       } s. ` +
-      `Pull requests opened by the runner: ${pulls.length}/${2 * runs}.`
+      `Change sets published by the fake Porter: ${published}/${2 * runs}.`
   )
 } finally {
-  await callbacks.close()
+  await porter.close()
   await forge.close()
   rmSync(temp, { recursive: true, force: true })
 }

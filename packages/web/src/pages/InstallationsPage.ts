@@ -52,7 +52,7 @@ ${
             }</td>
 <td>${
               repo.canConfigure
-                ? html`<a href="/app/repos/${repo.fullName}/settings">Settings<span class="hint"> of ${repo.fullName}</span></a>`
+                ? html`<a href="/app/repos/${repo.fullName}/settings">Settings<span class="vh"> of ${repo.fullName}</span></a>`
                 : html`<span class="muted">admins only</span>`
             }</td></tr>`
           )

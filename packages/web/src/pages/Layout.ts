@@ -87,7 +87,7 @@ export const duration = (ms: number): string => {
   return `${Math.floor(m / 60)} h ${pad(m % 60)} min`
 }
 
-export const usd = (value: number): string => `$${value < 1 ? value.toFixed(4) : value.toFixed(2)}`
+export const usd = (value: number): string => `$${value > 0 && value < 1 ? value.toFixed(4) : value.toFixed(2)}`
 
 export const count = (value: number): string => Math.round(value).toLocaleString("en-US")
 

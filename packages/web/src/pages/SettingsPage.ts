@@ -92,9 +92,7 @@ const field = (
   const inheritedText = `in effect when blank: ${inherited === "" ? "(none)" : inherited.replaceAll("\n", ", ")}`
   const input: Part = kind === "boolean"
     ? html`<select id="${id}" name="${key}">
-<option value="inherit"${stored[key] === undefined ? html` selected` : ""}>Inherit (${
-      inherited === "true" ? "yes" : "no"
-    })</option>
+<option value="inherit"${stored[key] === undefined ? html` selected` : ""}>Inherit (${inherited})</option>
 <option value="true"${stored[key] === true ? html` selected` : ""}>Yes</option>
 <option value="false"${stored[key] === false ? html` selected` : ""}>No</option></select>`
     : kind === "list"

@@ -6,13 +6,14 @@ import * as D1Testing from "@porter/d1/testing"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { execFile } from "node:child_process"
+import { readdirSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 
-/** The migrations this repository ships, in order. */
-const SHIPPED = ["0001_init.sql", "0002_audit.sql", "0003_settings_extra.sql", "0004_delivery_retries.sql"]
+/** The migrations this repository ships, in order (every `.sql` file of the directory). */
+const SHIPPED = readdirSync(D1Testing.migrationsDir).filter((name) => name.endsWith(".sql")).sort()
 
 describe("Migrations.apply on local D1", () => {
   it.live("applies each migration once and records it like wrangler", () =>

@@ -43,7 +43,12 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
       Effect.gen(function*() {
         const { github, machines, repo, worker, writer } = yield* Stack
         const issue = yield* openIssue("Add a changelog")
-        const trigger = yield* comment(writer, issue.number, "@porter script add a changelog line")
+        const trigger = yield* comment(
+          writer,
+          issue.number,
+          "@porter script add a changelog line\n\n```porter-script\nappend CHANGELOG.md - ISO weeks\n" +
+            "commit Add a changelog line\nwrite docs/weeks.md Weeks.\n```"
+        )
 
         // Answered at once (verified and claimed); the rest happened under waitUntil.
         const [delivery] = yield* deliveryOf(trigger.id)
@@ -81,6 +86,17 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
         assert.strictEqual(pull!.head.ref, task.branch)
         assert.strictEqual(pull!.head.sha, task.commitSha)
         assert.strictEqual(pull!.base.ref, "main")
+        // Its commits were made by Porter through the Git Data API (the machine pushed nothing), with the agent's
+        // messages: the one it made, then the runner's commit of what it left; each signed by GitHub (Verified).
+        const [owner, name] = repo.split("/") as [string, string]
+        const number = Number(pull!.html_url.split("/").pop())
+        const prCommits = yield* Effect.promise(() => github.pullRequestCommits(owner, name, number))
+        assert.deepStrictEqual(prCommits.map((c) => [c.viaGitDataApi, c.verified]), [[true, true], [true, true]])
+        assert.match(prCommits[0]!.message, new RegExp(`^Add a changelog line\n\nPorter-Task: ${task.id}\n`))
+        assert.match(prCommits[1]!.message, /^Add a changelog \(#\d+\)/)
+        const writes = (yield* Effect.promise(() => github.gitDataLog())).filter((w) => w.repository === repo)
+        assert.includeMembers(writes.map((w) => w.operation), ["tree", "commit", "ref.create"])
+        assert.strictEqual(writes.filter((w) => w.operation === "commit").at(-1)!.sha, task.commitSha)
 
         // The machine got the task's environment, ran, and was destroyed.
         const machine = yield* machineOf(task.id)
@@ -88,15 +104,15 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
         const env = machine.env
         assert.strictEqual(env["TASK_ID"], task.id)
         assert.strictEqual(env["REPO_FULL_NAME"], repo)
-        assert.strictEqual(env["REPO_CLONE_URL"], `${github.url}/${repo}.git`)
+        assert.strictEqual(env["REPO_CLONE_URL"], `${worker.url}/git/tasks/${task.id}`)
         assert.strictEqual(env["ISSUE_NUMBER"], String(issue.number))
         assert.strictEqual(env["AGENT"], "script")
         assert.include(env["PROMPT"], "add a changelog line")
-        assert.strictEqual(env["GITHUB_API_URL"], github.url)
         assert.strictEqual(env["CALLBACK_URL"], `${worker.url}/callbacks/tasks/${task.id}`)
         assert.isTrue(Number.isFinite(Date.parse(env["TASK_DEADLINE"] ?? "")))
         assert.strictEqual(env["HEARTBEAT_INTERVAL_MS"], String(StackLayer.HEARTBEAT_INTERVAL_MS))
-        assert.isAbove((env["GITHUB_TOKEN"] ?? "").length, 10)
+        assert.isUndefined(env["GITHUB_TOKEN"], "no GitHub token on the machine")
+        assert.isUndefined(env["GITHUB_API_URL"])
         // The callback token is the one derived from the encryption key (no extra secret configured).
         assert.strictEqual(
           env["CALLBACK_TOKEN"],
@@ -133,6 +149,41 @@ layer(StackLayer.layer, { timeout: "120 seconds", excludeTestServices: true })("
         assert.strictEqual((yield* tasksOf(issue.number)).length, 1)
         assert.strictEqual((yield* porterComments(issue.number)).length, 1)
         assert.strictEqual(machines.machines().filter((m) => m.metadata["porter_task_id"] === task.id).length, 1)
+      }),
+    90_000
+  )
+
+  it.effect(
+    "a comment on Porter's pull request adds commits to its branch (fast-forward, same pull request)",
+    () =>
+      Effect.gen(function*() {
+        const { github, repo, writer } = yield* Stack
+        const issue = yield* openIssue("Write the notes")
+        yield* comment(writer, issue.number, "@porter script start the notes")
+        const first = yield* finished(issue.number)
+        assert.strictEqual(first.state, "succeeded", first.reason)
+        const number = Number(first.prUrl!.split("/").pop())
+        yield* comment(
+          writer,
+          number,
+          "@porter script more notes\n\n```porter-script\nappend NOTES.md - more\ncommit Add more notes\n```"
+        )
+        const second = yield* finished(number)
+        assert.strictEqual(second.state, "succeeded", second.reason)
+        assert.strictEqual(second.branch, first.branch, "the work continued on the pull request's branch")
+        assert.strictEqual(second.prUrl, first.prUrl, "the same pull request")
+        const [owner, name] = repo.split("/") as [string, string]
+        const commits = yield* Effect.promise(() => github.pullRequestCommits(owner, name, number))
+        assert.strictEqual(commits.length, 2, "the first task's commit, then the follow-up's")
+        assert.isTrue(commits.every((c) => c.viaGitDataApi && c.verified))
+        assert.match(commits[1]!.message, /^Add more notes\n/)
+        assert.strictEqual(commits[1]!.sha, second.commitSha)
+        const ref = yield* rest<{ object: { sha: string } }>(
+          github.admin.token,
+          "GET",
+          `/repos/${repo}/git/ref/heads/${first.branch}`
+        )
+        assert.strictEqual(ref.object.sha, second.commitSha)
       }),
     90_000
   )

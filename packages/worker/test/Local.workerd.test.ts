@@ -24,7 +24,12 @@ const admin = (worker: Local.LocalWorker, method: string, route: string, body?: 
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
-    return { status: response.status, body: await response.json() as Record<string, unknown> }
+    const text = await response.text()
+    try {
+      return { status: response.status, body: JSON.parse(text) as Record<string, unknown> }
+    } catch {
+      throw new Error(`${method} ${route}: ${response.status} ${text.slice(0, 500)}`)
+    }
   })
 
 describe("@porter/worker/local", () => {
@@ -67,7 +72,10 @@ describe("@porter/worker/local", () => {
         const got = yield* admin(second, "GET", "/admin/settings?scope=global")
         assert.deepStrictEqual(got.body["settings"], { mentionName: "helper" })
         const doctor = yield* admin(second, "GET", "/admin/doctor")
-        assert.include(String(doctor.body["text"]), "✓ D1: migrated (0001_init.sql, 0002_audit.sql, 0003_settings_extra.sql")
+        assert.include(
+          String(doctor.body["text"]),
+          "✓ D1: migrated (0001_init.sql, 0002_audit.sql, 0003_settings_extra.sql"
+        )
       }).pipe(Effect.scoped),
     90_000
   )

@@ -4,7 +4,7 @@
  *   node --conditions=@porter/source bench/run.ts [name…] [--quick] [--no-write]
  *   npm run bench [-- name… --quick --no-write]
  *
- * Names: `intake`, `agent-start`, `runner`, `watchdog`, `bundle` (default: all five, in that order). Each runs as a
+ * Names: `intake`, `agent-start`, `runner`, `watchdog`, `bundle`, `web` (default: all six, in that order). Each runs as a
  * child process, one after the other (they would disturb each other's figures); its output is shown as it comes,
  * and its tables replace what `RESULTS.md` holds between `<!-- bench:<name> -->` and `<!-- /bench:<name> -->`,
  * with the command that produced them. `--quick` runs smaller versions (to check that everything works; the figures
@@ -41,7 +41,8 @@ const BENCHES: ReadonlyArray<Bench> = [
     args: [],
     quick: ["--sizes", "10000", "--runs", "3", "--due", "30"]
   },
-  { name: "bundle", script: "bench/worker/bundle.ts", args: [], quick: ["--runs", "2"] }
+  { name: "bundle", script: "bench/worker/bundle.ts", args: [], quick: ["--runs", "2"] },
+  { name: "web", script: "bench/web/tasklist.ts", args: [], quick: ["--requests", "20"] }
 ]
 
 const root = fileURLToPath(new URL("..", import.meta.url))

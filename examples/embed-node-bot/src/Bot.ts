@@ -243,13 +243,15 @@ export const host = <A, E, R>(
     })
   )
 
+  // The stores (migrated) and the callback-token key come first: the server listens once they are ready.
   const storage = options.storage ?? defaultStorage
-  const Tokens = Layer.unwrap(Effect.map(Storage.taskTokenSecret(storage, options.taskTokenSecret), TaskTokens.layer))
-  const Services = Layer.mergeAll(
+  const Stores = Layer.merge(
     Storage.layer(storage, { secrets: options.secrets, settings: options.settings, keys: options.encryptionKeys }),
+    Layer.unwrap(Effect.map(Storage.taskTokenSecret(storage, options.taskTokenSecret), TaskTokens.layer))
+  )
+  const Services = Layer.mergeAll(
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
-    Tokens,
     options.background ?? Background.layerFork,
     // Porter's git proxy (machines clone through Porter) reaches GitHub with it.
     FetchHttpClient.layer,
@@ -269,7 +271,8 @@ export const host = <A, E, R>(
   return Layer.mergeAll(Http, FastWebhooks, Sweep).pipe(
     Layer.provideMerge(PorterLive),
     Layer.provideMerge(Info),
-    Layer.provideMerge(Server)
+    Layer.provideMerge(Server),
+    Layer.provideMerge(Stores)
   )
 }
 

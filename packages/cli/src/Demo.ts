@@ -240,6 +240,8 @@ export const run = (options: Options = {}): Effect.Effect<Result, CliFailure, Ht
         `porter demo: done in ${Progress.seconds(Date.now() - started)} — pull request #${pull.number} is open: ` +
           pull.html_url
       )
+      // The web app's page of the task (sign-in as an emulator user; served while the stack runs: \`porter dev\`).
+      yield* Console.error(`porter demo: the task's page: ${stack.worker.url}/app/tasks/${task.id}`)
       return { agent, repo, issue: issue.number, task, pull } satisfies Result
     }
     const tail = outputTail(stack, task.machineId)

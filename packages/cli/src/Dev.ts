@@ -40,7 +40,9 @@ export const DevInfo = Schema.Struct({
   githubAdminToken: Schema.NullOr(Schema.String),
   machines: Schema.String,
   webhookSecret: Schema.String,
-  owner: Schema.NullOr(Schema.String)
+  owner: Schema.NullOr(Schema.String),
+  /** The web app (`@porter/web`): with the emulator, its sign-in approves at once as `owner`. */
+  webApp: Schema.String
 })
 export type DevInfo = typeof DevInfo.Type
 
@@ -54,6 +56,15 @@ export const PASSED_THROUGH = [
   "PORTER_MACHINE_CPUS",
   "PORTER_MACHINE_MEMORY_MB",
   "PORTER_TASK_TOKEN_SECRET"
+] as const
+
+/** The web app's variables, taken from the environment with a real GitHub (`--no-github`). */
+export const WEB_APP_VARIABLES = [
+  "GITHUB_OAUTH_CLIENT_ID",
+  "GITHUB_OAUTH_CLIENT_SECRET",
+  "GITHUB_WEB_URL",
+  "PORTER_SESSION_SECRET",
+  "PORTER_OPERATORS"
 ] as const
 
 /** GitHub from the environment, for `--no-github`. */
@@ -178,7 +189,8 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
       }
       : undefined
     const workerEnv: Record<string, string> = {}
-    for (const name of PASSED_THROUGH) {
+    // The web app's OAuth client comes from the environment only with a real GitHub (the emulator has its own).
+    for (const name of github === undefined ? PASSED_THROUGH : [...PASSED_THROUGH, ...WEB_APP_VARIABLES]) {
       const value = process.env[name]
       if (value !== undefined && value !== "") workerEnv[name] = value
     }
@@ -220,8 +232,11 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
       githubAdminToken: emulator?.admin.token ?? null,
       machines: stack.machines.url,
       webhookSecret: stack.webhookSecret,
-      owner: emulator?.admin.login ?? null
+      owner: emulator?.admin.login ?? null,
+      webApp: `${stack.worker.url}/app`
     }
+    // A ready login for the web app: the emulator's GitHub signs the browser in as its admin (owner and operator).
+    if (emulator !== undefined) emulator.oauth.signInAs(emulator.admin.login)
     if (options.json) yield* Effect.sync(() => process.stdout.write(`${JSON.stringify(info)}\n`))
     const lines = [
       "",
@@ -234,6 +249,9 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
         stack.machines.runtime === "docker" ? "Docker containers" : "local processes"
       })`,
       `  admin API     PORTER_URL=${stack.worker.url} PORTER_ADMIN_TOKEN=${stack.adminToken}`,
+      emulator !== undefined
+        ? `  web app       ${stack.worker.url}/app   (Sign in with GitHub: the emulator signs you in as @${emulator.admin.login})`
+        : `  web app       ${stack.worker.url}/app   (set GITHUB_OAUTH_CLIENT_ID and its secret to sign in)`,
       ...(stack.claude !== undefined
         ? [`  agents        script, claude (${stack.claude.path}; set ANTHROPIC_API_KEY with \`porter secrets set\`)`]
         : []),

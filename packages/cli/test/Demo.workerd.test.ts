@@ -27,8 +27,13 @@ describe("porter demo", () => {
           assert.isTrue(progress.some((line) => new RegExp(`task task_\\w+ ${state}$`).test(line)), state)
         }
         assert.match(
-          progress.at(-1)!,
+          progress.at(-2)!,
           /^porter demo: done in \d+\.\ds — pull request #\d+ is open: http:\/\/127\.0\.0\.1:\d+\//
+        )
+        // It ends with the task's page in the web app.
+        assert.match(
+          progress.at(-1)!,
+          /^porter demo: the task's page: http:\/\/127\.0\.0\.1:\d+\/app\/tasks\/task_\w+$/
         )
 
         // The thread as a user would see it: the issue, the request with Porter's 👀, Porter's ✅ with the PR link.

@@ -54,7 +54,7 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       const { firstLine, info } = yield* Dev
       assert.deepStrictEqual(
         Object.keys(JSON.parse(firstLine)),
-        ["worker", "github", "githubAdminToken", "machines", "webhookSecret", "owner"]
+        ["worker", "github", "githubAdminToken", "machines", "webhookSecret", "owner", "webApp"]
       )
       for (const [key, value] of Object.entries(info)) assert.isString(value, key)
       assert.match(info.worker, /^http:\/\/127\.0\.0\.1:\d+$/)
@@ -73,6 +73,21 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       const machines = yield* Effect.promise(() => fetch(`${info.machines}/apps/porter-local/machines`))
       assert.strictEqual(machines.status, 401)
       assert.isAtLeast(info.webhookSecret.length, 20)
+      // The web app: signed out, its sign-in page; "Sign in with GitHub" comes back signed in as the owner.
+      assert.strictEqual(info.webApp, `${info.worker}/app`)
+      const start = yield* Effect.promise(() => fetch(`${info.worker}/login/github`, { redirect: "manual" }))
+      const approved = yield* Effect.promise(() => fetch(start.headers.get("location")!, { redirect: "manual" }))
+      const callback = new URL(approved.headers.get("location")!)
+      assert.strictEqual(callback.pathname, "/oauth/callback")
+      const signedIn = yield* Effect.promise(() =>
+        fetch(`${info.worker}${callback.pathname}${callback.search}`, {
+          redirect: "manual",
+          headers: { cookie: start.headers.getSetCookie()[0]!.split(";")[0]! }
+        })
+      )
+      const session = signedIn.headers.getSetCookie().find((c) => c.startsWith("porter_session="))!.split(";")[0]!
+      const tasks = yield* Effect.promise(() => fetch(`${info.webApp}/tasks`, { headers: { cookie: session } }))
+      assert.include(yield* Effect.promise(() => tasks.text()), `@${info.owner}`)
     }))
 
   it.effect(

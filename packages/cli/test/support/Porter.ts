@@ -108,6 +108,7 @@ export interface DevInfo {
   readonly machines: string
   readonly webhookSecret: string
   readonly owner: string
+  readonly webApp: string
 }
 
 export interface DevProcess {

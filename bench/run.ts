@@ -4,11 +4,12 @@
  *   node --conditions=@porter/source bench/run.ts [name…] [--quick] [--no-write]
  *   npm run bench [-- name… --quick --no-write]
  *
- * Names: `intake`, `agent-start`, `runner`, `watchdog`, `bundle`, `web` (default: all six, in that order). Each runs as a
- * child process, one after the other (they would disturb each other's figures); its output is shown as it comes,
- * and its tables replace what `RESULTS.md` holds between `<!-- bench:<name> -->` and `<!-- /bench:<name> -->`,
- * with the command that produced them. `--quick` runs smaller versions (to check that everything works; the figures
- * are not worth recording, so `--quick` implies `--no-write`). Never part of `npm test`.
+ * Names: `intake`, `agent-start`, `runner`, `commits`, `watchdog`, `bundle`, `web` (default: all seven, in that
+ * order). Each runs as a child process, one after the other (they would disturb each other's figures); its output is
+ * shown as it comes, and its tables replace what `RESULTS.md` holds between `<!-- bench:<name> -->` and
+ * `<!-- /bench:<name> -->`, with the command that produced them. `--quick` runs smaller versions (to check that
+ * everything works; the figures are not worth recording, so `--quick` implies `--no-write`). Never part of
+ * `npm test`.
  */
 import { spawn } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -35,6 +36,7 @@ const BENCHES: ReadonlyArray<Bench> = [
     args: [],
     quick: ["--files", "2000", "--history-mb", "10", "--runs", "2"]
   },
+  { name: "commits", script: "bench/commits/run.ts", args: ["--runs", "8"], quick: ["--runs", "1", "--large", "200"] },
   {
     name: "watchdog",
     script: "bench/watchdog/scale.ts",

@@ -1,6 +1,7 @@
 /**
- * RepoTokens: the GitHub token a machine gets (`GITHUB_TOKEN`) — for a GitHub App, an installation
- * token scoped to the task's one repository; for a personal-access-token setup, that token.
+ * RepoTokens: the token Porter's git proxy (`GitProxy`) reads a task's repository with — for a GitHub App, an
+ * installation token scoped to the task's one repository with read access; for a personal-access-token setup, that
+ * token. It never leaves Porter: machines clone through the proxy with their task token.
  */
 import { Context, Effect, Layer } from "effect"
 import type { Redacted } from "effect"

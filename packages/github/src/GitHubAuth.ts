@@ -32,16 +32,18 @@ export interface AuthOptions {
   /** How long a repository's installation id is remembered (default 1 hour). */
   readonly installationTtlMs?: number
   /**
-   * Permissions asked for machine tokens. Default: `contents` and `pull_requests` write (push the branch, open the PR)
-   * and `metadata` read — not the installation's issues or other rights. `{}` asks for the installation's own.
+   * Permissions asked for the git proxy's tokens (`machineToken`). Default: `contents` and `metadata` read — nothing
+   * the installation could write with. `{}` asks for the installation's own.
    */
   readonly machinePermissions?: Readonly<Record<string, string>>
 }
 
-/** What a machine needs: push its branch and open (or find) its pull request. */
+/**
+ * What Porter's git proxy needs to serve a machine's clone: read the repository. (Machines never get this token;
+ * Porter's own writes use the installation token.)
+ */
 export const defaultMachinePermissions: Readonly<Record<string, string>> = {
-  contents: "write",
-  pull_requests: "write",
+  contents: "read",
   metadata: "read"
 }
 

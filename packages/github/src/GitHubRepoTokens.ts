@@ -1,8 +1,7 @@
 /**
- * GitHubRepoTokens: core's `RepoTokens` — the `GITHUB_TOKEN` a task's machine gets. As a GitHub
- * App: an installation token minted for that task alone and scoped to its one repository
- * (`repositories: [name]`), valid for an hour, never cached (so never handed to a machine working on
- * another repository). With a personal access token: that token (it cannot be narrowed).
+ * GitHubRepoTokens: core's `RepoTokens` — the token Porter's git proxy reads a task's repository with (it never
+ * reaches the machine). As a GitHub App: an installation token scoped to the one repository (`repositories: [name]`)
+ * with `contents: read` only, valid for an hour. With a personal access token: that token (it cannot be narrowed).
  *
  * @since 0.1.0
  */

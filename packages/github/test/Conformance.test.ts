@@ -144,15 +144,26 @@ describe("GitHub App auth against the emulator", () => {
       assert.strictEqual(Redacted.value(yield* auth.token(repo, installationId)), token, "cached")
     }))
 
-  it.live("a machine token reaches its task's repository and no other", () =>
+  it.live("the git proxy's token reads its task's repository and writes nothing", () =>
     Effect.gen(function*() {
       const auth = yield* Effect.service(GitHubAuth.GitHubAuth).pipe(
         Effect.provide(GitHubAuth.layerConnection(connection(app)))
       )
       const token = Redacted.value(yield* auth.machineToken(repo))
-      // What a machine needs (pull requests) works; what it does not (issues) is not granted.
-      const pulls = yield* Rest.call(emulator.url, token, "GET", `/repos/${repo.fullName}/pulls?state=open`)
-      assert.strictEqual(pulls.status, 200)
+      // Reading the contents works; no write is granted (contents, pull requests, issues).
+      const readme = yield* Rest.call(emulator.url, token, "GET", `/repos/${repo.fullName}/contents/README.md`)
+      assert.strictEqual(readme.status, 200)
+      const ref = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/git/refs`, {
+        ref: "refs/heads/from-the-proxy-token",
+        sha: "0".repeat(40)
+      })
+      assert.strictEqual(ref.status, 403)
+      const pull = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/pulls`, {
+        title: "nope",
+        head: "main",
+        base: "main"
+      })
+      assert.strictEqual(pull.status, 403)
       const issue = yield* Rest.call(emulator.url, token, "POST", `/repos/${repo.fullName}/issues`, {
         title: "from the machine"
       })

@@ -9,15 +9,16 @@
  * `layerConfig(store)` reads the configuration from variables and, when the web app is not configured (or wrongly),
  * serves a page saying what to set instead, so the rest of Porter runs either way.
  */
-import type {
-  AgentCatalog,
-  Diagnostics,
-  Dispatcher,
-  MachineAccess,
-  SecretStore,
-  Settings,
-  TaskLifecycle,
-  TaskStore
+import {
+  type AgentCatalog,
+  type Diagnostics,
+  type Dispatcher,
+  type MachineAccess,
+  PorterConfig,
+  type SecretStore,
+  type Settings,
+  type TaskLifecycle,
+  type TaskStore
 } from "@porter/core"
 import { Config, Effect, Layer } from "effect"
 import { type HttpClient, HttpRouter, HttpServerResponse } from "effect/http"
@@ -92,23 +93,31 @@ export const offLayer = (problem: string): Layer.Layer<never, never, HttpRouter.
     contentType: "text/html; charset=utf-8",
     headers: { "cache-control": "no-store" }
   })
-  const routes: Array<HttpRouter.Route<never, never>> = ["/app", "/app/*", "/login", "/login/*", "/oauth/callback"]
+  // `…/*` also serves `…` itself (`/app`, `/login`).
+  const routes: Array<HttpRouter.Route<never, never>> = ["/app/*", "/login/*", "/oauth/callback"]
     .map((path) => HttpRouter.route("GET", path as HttpRouter.PathInput, answer))
   routes.push(HttpRouter.route("POST", "/logout", answer))
   return HttpRouter.addAll(routes)
 }
 
 /**
- * The web app from variables (`WebConfig.layerConfig`), with `store` for sessions: when `GITHUB_OAUTH_CLIENT_ID` is
- * not set, or the configuration cannot work, `offLayer` with the reason (names of variables, never values).
+ * The web app from variables (`WebConfig.optionsConfig`; Porter's public URL from `PorterConfig` unless
+ * `PORTER_PUBLIC_URL` says otherwise), with `store` for sessions: when `GITHUB_OAUTH_CLIENT_ID` is not set, or the
+ * configuration cannot work, `offLayer` with the reason (names of variables, never values).
  */
 export const layerConfig = <R>(
   store: Layer.Layer<SessionStore, never, R>
-): Layer.Layer<never, never, HttpRouter.HttpRouter | HttpClient.HttpClient | PorterServices | R> =>
+): Layer.Layer<
+  never,
+  never,
+  HttpRouter.HttpRouter | HttpClient.HttpClient | PorterServices | PorterConfig.PorterConfig | R
+> =>
   Layer.unwrap(Effect.gen(function*() {
     const enabled = yield* Effect.orElseSucceed(WebConfig.enabledConfig, () => false)
     if (!enabled) return offLayer("GITHUB_OAUTH_CLIENT_ID is not set.")
-    const options = yield* Effect.result(Effect.flatMap(WebConfig.optionsConfig, WebConfig.make))
+    const porter = yield* PorterConfig.PorterConfig
+    const options = yield* Effect.result(Effect.flatMap(WebConfig.optionsConfig, (read) =>
+      WebConfig.make({ ...read, publicUrl: read.publicUrl === "" ? porter.publicUrl : read.publicUrl })))
     if (options._tag === "Failure") {
       const error = options.failure
       const problem = error._tag === "WebConfigError"

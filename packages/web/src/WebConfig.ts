@@ -6,7 +6,7 @@
  *
  * Variables (`layerConfig`): `GITHUB_OAUTH_CLIENT_ID`, `GITHUB_OAUTH_CLIENT_SECRET`, `PORTER_SESSION_SECRET` (at
  * least 32 characters: `openssl rand -base64 32`), `PORTER_OPERATORS` (`alice,bob`; default nobody),
- * `PORTER_PUBLIC_URL`, `GITHUB_WEB_URL` (default `GITHUB_GIT_URL`, else `https://github.com`), `GITHUB_API_URL`
+ * `PORTER_PUBLIC_URL` (`WebApp.layerConfig` takes Porter's own when it is not set), `GITHUB_WEB_URL` (default `GITHUB_GIT_URL`, else `https://github.com`), `GITHUB_API_URL`
  * (default `https://api.github.com`), `PORTER_SESSION_TTL_HOURS` (default 12).
  *
  * Cannot: rotate the session secret without signing everyone out (sessions and stored tokens are bound to it).
@@ -101,7 +101,7 @@ export const enabledConfig: Config.Config<boolean> = Config.map(
   (id) => Option.isSome(id) && id.value.trim().length > 0
 )
 
-/** The options from variables (see the module's header). */
+/** The options from variables (see the module's header); without `PORTER_PUBLIC_URL`, `publicUrl` is `""`. */
 export const optionsConfig: Config.Config<WebOptions> = Config.all({
   clientId: Config.String("GITHUB_OAUTH_CLIENT_ID"),
   clientSecret: Config.Redacted("GITHUB_OAUTH_CLIENT_SECRET"),
@@ -110,7 +110,7 @@ export const optionsConfig: Config.Config<WebOptions> = Config.all({
     Config.map((text) => text.split(/[\s,]+/).filter((login) => login.length > 0)),
     Config.withDefault([] as ReadonlyArray<string>)
   ),
-  publicUrl: Config.String("PORTER_PUBLIC_URL"),
+  publicUrl: Config.String("PORTER_PUBLIC_URL").pipe(Config.withDefault("")),
   githubWebUrl: optional(Config.String("GITHUB_WEB_URL")),
   gitUrl: optional(Config.String("GITHUB_GIT_URL")),
   githubApiUrl: optional(Config.String("GITHUB_API_URL")),

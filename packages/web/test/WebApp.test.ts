@@ -1,9 +1,11 @@
 // The web app in process (Porter in memory, GitHub played by the emulator): signing in through the OAuth web flow,
 // who sees and steers what (404 for everything else), CSRF on every form, keys shown by fingerprint only, repository
 // settings through core's schema, the operator page.
-import { assert, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import { SecretStore, TaskLifecycle, TaskStore } from "@porter/core"
-import { Effect, Option, Redacted } from "effect"
+import { WebApp } from "@porter/web"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { App } from "./support/App.ts"
 import * as AppLayer from "./support/App.ts"
 import { csrfOf } from "./support/Browser.ts"
@@ -197,5 +199,33 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
       assert.include(rotated.text, "Key rotation:")
       const installations = yield* Effect.promise(() => owner.go("/app/installations"))
       assert.include(installations.text, app.repo)
+    }))
+})
+
+describe("the web app when it is off", () => {
+  it.effect("without GITHUB_OAUTH_CLIENT_ID every path of it says what to set (404); the rest is untouched", () =>
+    Effect.gen(function*() {
+      const web = HttpRouter.toWebHandler(
+        Layer.merge(
+          WebApp.offLayer("GITHUB_OAUTH_CLIENT_ID is not set."),
+          HttpRouter.add("GET", "/healthz", HttpServerResponse.text("ok"))
+        )
+          .pipe(Layer.provide(HttpServer.layerServices)),
+        { disableLogger: true }
+      )
+      for (const path of ["/app", "/app/tasks", "/login", "/login/github", "/oauth/callback"]) {
+        const answer = yield* Effect.promise(() => web.handler(new Request(`http://porter.test${path}`)))
+        assert.strictEqual(answer.status, 404, path)
+        assert.include(yield* Effect.promise(() => answer.text()), "GITHUB_OAUTH_CLIENT_ID")
+      }
+      const logout = yield* Effect.promise(() =>
+        web.handler(new Request("http://porter.test/logout", { method: "POST" }))
+      )
+      assert.strictEqual(logout.status, 404)
+      assert.strictEqual(
+        (yield* Effect.promise(() => web.handler(new Request("http://porter.test/healthz")))).status,
+        200
+      )
+      yield* Effect.promise(() => web.dispose())
     }))
 })

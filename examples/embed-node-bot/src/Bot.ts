@@ -41,6 +41,7 @@ import { type DockerEngine, DockerProvisioner } from "@porter/docker"
 import { type AppJwt, GitHub, GitHubAuth, GitHubAuthorizer, GitHubClient, GitHubWebhooks } from "@porter/github"
 import { LocalProvisioner } from "@porter/local"
 import type { EncryptionKeys } from "@porter/sql"
+import { SessionStore, WebApp } from "@porter/web"
 import { Clock, Config, Context, Effect, Layer, Option, type Redacted, Schema } from "effect"
 import { FetchHttpClient, HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
 import { NetAddress } from "effect/net"
@@ -188,6 +189,13 @@ export const statusRoute = HttpRouter.use(
 /** Porter's routes (webhooks, callbacks, task status, the admin API, `/openapi.json`). */
 export const porterRoutes = HttpApp.routes
 
+/**
+ * Porter's web app (`@porter/web`: `/app`, sign-in with GitHub), on when `GITHUB_OAUTH_CLIENT_ID`,
+ * `GITHUB_OAUTH_CLIENT_SECRET` and `PORTER_SESSION_SECRET` are set. Sessions live in this process: a restart signs
+ * everyone out.
+ */
+export const webRoutes = WebApp.layerConfig(SessionStore.layerMemory)
+
 /** SQLite in `./.porter-data`: what the bot keeps its state in unless told otherwise. */
 export const defaultStorage: Storage.Choice = { _tag: "sqlite" }
 
@@ -260,7 +268,7 @@ export const host = <A, E, R>(
   )
   const PorterLive = Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(Services))
 
-  const Http = HttpRouter.serve(Layer.mergeAll(porterRoutes, statusRoute), {
+  const Http = HttpRouter.serve(Layer.mergeAll(porterRoutes, statusRoute, webRoutes), {
     disableListenLog: true,
     disableLogger: options.logRequests === false
   })

@@ -1,0 +1,61 @@
+// The web app (@porter/web) served by the Node bot beside Porter's API: configured from the environment (here a
+// ConfigProvider), signing in through the GitHub emulator's OAuth flow, sessions in the bot's memory.
+import { assert, it } from "@effect/vitest"
+import { Bot } from "@porter-examples/embed-node-bot"
+import { GitHubEmulator } from "@porter/testkit"
+import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
+
+it.live("the bot serves the web app: sign in with GitHub, then the task list", () =>
+  Effect.gen(function*() {
+    const github = yield* GitHubEmulator.start()
+    const owner = github.admin
+    yield* Effect.promise(() =>
+      GitHubEmulator.rest(owner.token, "POST", `${github.url}/user/repos`, { name: "widgets", auto_init: true })
+    )
+    const services = yield* Layer.build(Bot.layer({
+      port: 0,
+      storage: { _tag: "memory" },
+      github: {
+        apiUrl: github.url,
+        credentials: {
+          _tag: "App",
+          appId: String(github.app.id),
+          privateKey: Redacted.make(github.app.privateKeyPkcs1)
+        },
+        webhook: { secret: Redacted.make(github.app.webhookSecret) }
+      },
+      sweepIntervalMs: false,
+      logRequests: false
+    })).pipe(
+      Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+        GITHUB_OAUTH_CLIENT_ID: github.oauth.clientId,
+        GITHUB_OAUTH_CLIENT_SECRET: github.oauth.clientSecret,
+        GITHUB_WEB_URL: github.url,
+        GITHUB_API_URL: github.url,
+        PORTER_SESSION_SECRET: "an-embedded-bot-session-secret-0123456789"
+      }))),
+      Effect.orDie
+    )
+    const bot = Context.get(services, Bot.Bot)
+    github.oauth.signInAs(owner.login)
+
+    const start = yield* Effect.promise(() => fetch(`${bot.url}/login/github`, { redirect: "manual" }))
+    const authorize = new URL(start.headers.get("location")!)
+    // The callback is the bot's public URL (its bound one here).
+    assert.strictEqual(authorize.searchParams.get("redirect_uri"), `${bot.publicUrl}/oauth/callback`)
+    const approved = yield* Effect.promise(() => fetch(authorize, { redirect: "manual" }))
+    const callback = new URL(approved.headers.get("location")!)
+    const signedIn = yield* Effect.promise(() =>
+      fetch(`${bot.url}${callback.pathname}${callback.search}`, {
+        redirect: "manual",
+        headers: { cookie: start.headers.getSetCookie()[0]!.split(";")[0]! }
+      })
+    )
+    const session = signedIn.headers.getSetCookie().find((c) => c.startsWith("porter_session="))
+    assert.isDefined(session, `signed in (${signedIn.status})`)
+    const tasks = yield* Effect.promise(() =>
+      fetch(`${bot.url}/app/tasks`, { headers: { cookie: session!.split(";")[0]! } }).then((r) => r.text())
+    )
+    assert.include(tasks, `@${owner.login}`)
+    assert.include(tasks, "<h1>Tasks</h1>")
+  }).pipe(Effect.scoped), 60_000)

@@ -88,6 +88,13 @@ const dev = Command.make("dev", {
   dockerSocket: Flag.String("docker-socket").pipe(
     Flag.withDescription("With --docker: the daemon's socket (default: $DOCKER_SOCKET or /var/run/docker.sock)"),
     Flag.optional
+  ),
+  dataDir: Flag.String("data-dir").pipe(
+    Flag.withDescription(
+      "Keep the Worker's D1 (tasks, secrets, settings), its encryption key and the admin token in this directory " +
+        "across restarts (default: nothing kept)"
+    ),
+    Flag.optional
   )
 }, (input) =>
   Effect.gen(function*() {
@@ -102,7 +109,8 @@ const dev = Command.make("dev", {
       port: input.port,
       adminToken: Option.getOrUndefined(input.adminToken),
       image: Option.getOrUndefined(input.image),
-      dockerSocket: Option.getOrUndefined(input.dockerSocket)
+      dockerSocket: Option.getOrUndefined(input.dockerSocket),
+      dataDir: Option.getOrUndefined(input.dataDir)
     })
   })).pipe(
     Command.withDescription(
@@ -112,6 +120,7 @@ const dev = Command.make("dev", {
     Command.withExamples([
       { command: "porter dev", description: "Everything local, on http://127.0.0.1:8787" },
       { command: "porter dev --json --port 0", description: "For scripts: the URLs and tokens as the first line" },
+      { command: "porter dev --data-dir .porter-dev", description: "Keep tasks, secrets and settings across restarts" },
       {
         command: "porter dev --no-github --port 8787",
         description: "Your own GitHub App (settings from the environment)"

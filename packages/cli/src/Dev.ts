@@ -11,10 +11,17 @@
  *   `{"worker","github","githubAdminToken","machines","webhookSecret","owner"}` (the last two GitHub fields
  *   are `null` with `--no-github`); the log follows.
  * - Fires the Worker's Cron Trigger (the watchdog sweep) every minute, as Cloudflare would.
+ * - `--data-dir DIR` keeps the Worker's state across restarts: its D1 (tasks, deliveries, the audit trail, secrets,
+ *   settings) in `DIR/v3/d1` (wrangler's `--persist-to` layout), the encryption key that seals the secrets and signs
+ *   the machines' callback tokens, and the admin token (unless one is given). The GitHub emulator and the machines
+ *   start afresh each time (the sample repository is made again); with `--no-github` nothing of GitHub's is lost.
  */
+import { EncryptionKeys } from "@porter/sql"
+import { DataDir } from "@porter/sql/node"
 import * as LocalStack from "@porter/worker/stack"
 import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
 import type { HttpClient } from "effect/http"
+import { randomBytes } from "node:crypto"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as Progress from "./Progress.ts"
@@ -31,7 +38,22 @@ export interface Options {
   readonly dockerSocket?: string | undefined
   /** Fire the Cron Trigger this often (default 60 s). */
   readonly cronIntervalMs?: number | undefined
+  /**
+   * Keep the stack's state in this directory across restarts (`--data-dir`): the Worker's D1 (`<dir>/v3/d1`, the
+   * layout of `wrangler --persist-to`), the encryption key its secrets are sealed with (which also signs the machines'
+   * callback tokens) and the admin token. Default: nothing kept.
+   */
+  readonly dataDir?: string | undefined
 }
+
+/** What `--data-dir` keeps besides D1: the keys a restarted Worker needs to read what the last one wrote. */
+const keptState = Effect.fn("Dev.keptState")(function*(dir: string, adminToken: string | undefined) {
+  const path = yield* DataDir.ensure(dir)
+  const encryptionKey = yield* DataDir.secret(path, "encryption-key", EncryptionKeys.generate)
+  const generated = () => randomBytes(24).toString("hex")
+  const admin = adminToken ?? Redacted.value(yield* DataDir.secret(path, "admin-token", generated))
+  return { path, encryptionKey: Redacted.value(encryptionKey), adminToken: admin }
+})
 
 /** The first line of `porter dev --json`. */
 export const DevInfo = Schema.Struct({
@@ -203,12 +225,16 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
     }
     const progress = Progress.make()
     yield* Console.error("porter dev: starting Porter on this machine")
+    const kept = options.dataDir === undefined
+      ? undefined
+      : yield* keptState(options.dataDir, options.adminToken).pipe(Effect.mapError((error) => fail(error.message)))
     const stack = yield* LocalStack.start({
       port: options.port,
       github,
       docker,
-      adminToken: options.adminToken,
-      workerEnv,
+      adminToken: kept?.adminToken ?? options.adminToken,
+      persistTo: kept?.path,
+      workerEnv: kept === undefined ? workerEnv : { ...workerEnv, PORTER_ENCRYPTION_KEY: kept.encryptionKey },
       step: progress.step,
       onWorkerLog: (line) => {
         const text = workerLine(line.level, line.message)
@@ -249,6 +275,9 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
         stack.machines.runtime === "docker" ? "Docker containers" : "local processes"
       })`,
       `  admin API     PORTER_URL=${stack.worker.url} PORTER_ADMIN_TOKEN=${stack.adminToken}`,
+      ...(kept !== undefined
+        ? [`  state         ${kept.path}   (D1, keys and admin token, kept across restarts)`]
+        : []),
       emulator !== undefined
         ? `  web app       ${stack.worker.url}/app   (Sign in with GitHub: the emulator signs you in as @${emulator.admin.login})`
         : `  web app       ${stack.worker.url}/app   (set GITHUB_OAUTH_CLIENT_ID and its secret to sign in)`,

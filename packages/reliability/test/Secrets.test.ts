@@ -51,9 +51,9 @@ layer(
         assert.strictEqual(turns[0]!.headers["x-api-key"], AGENT_KEY, "the agent got its key")
 
         const machine = machines.machines().find((m) => m.metadata["porter_task_id"] === task!.id)!
+        assert.isUndefined(machine.env["GITHUB_TOKEN"], "machines get no GitHub token (they clone through Porter)")
         const secrets: ReadonlyArray<SecretScan.Secret> = [
           { name: "ANTHROPIC_API_KEY", value: AGENT_KEY },
-          { name: "GITHUB_TOKEN (machine)", value: machine.env["GITHUB_TOKEN"]! },
           { name: "CALLBACK_TOKEN", value: machine.env["CALLBACK_TOKEN"]! },
           { name: "FLY_API_TOKEN", value: FLY_TOKEN },
           { name: "PORTER_ENCRYPTION_KEY", value: ENCRYPTION_KEY },

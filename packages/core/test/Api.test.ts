@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   ApiClient,
+  ChangeSet,
   Diagnostics,
   Errors,
   Event,
@@ -16,9 +17,9 @@ import {
   TaskStore,
   WebhookIntake
 } from "@porter/core"
-import { Fixtures, Machines, TestPorter } from "@porter/testing"
+import { Fixtures, Machines, Repositories, TestPorter } from "@porter/testing"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
-import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
+import { FetchHttpClient, HttpClient, HttpClientResponse, HttpRouter, HttpServer, UrlParams } from "effect/http"
 import { readFileSync } from "node:fs"
 
 /** A stand-in intake: `x-test-sig: ok` is a good signature; the body is a normalized event as JSON. */
@@ -358,4 +359,121 @@ describe("HTTP API: the checked-in document", () => {
     const checkedIn = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8"))
     assert.deepStrictEqual(JSON.parse(JSON.stringify(HttpApp.openApi())), checkedIn)
   })
+})
+
+describe("HTTP API: the machine's change set and read-only git", () => {
+  /** The git host as the proxy sees it: records each request, answers like git's smart HTTP. */
+  const upstream: Array<{ url: string; headers: Record<string, string> }> = []
+  const gitHost = Layer.succeed(
+    HttpClient.HttpClient,
+    HttpClient.make((request) =>
+      Effect.sync(() => {
+        upstream.push({
+          url: `${request.url}?${UrlParams.toString(request.urlParams)}`,
+          headers: { ...request.headers }
+        })
+        return HttpClientResponse.fromWeb(
+          request,
+          new Response("001e# service=git-upload-pack\n0000", {
+            status: 200,
+            headers: { "content-type": "application/x-git-upload-pack-advertisement", "set-cookie": "x=1" }
+          })
+        )
+      })
+    )
+  )
+  const machineLayer = TestPorter.layer({
+    secrets: [{ scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: KEY }],
+    webhooks: fakeIntake,
+    httpClient: gitHost
+  })
+
+  it.effect("a change set: 401 before anything is read, 413 over the limit, 422 with every reason, 200, then 409", () =>
+    Effect.gen(function*() {
+      const { call } = yield* makeHandler
+      const { taskId, token } = yield* startTask
+      const auth = { authorization: `Bearer ${token}` }
+      const path = `/callbacks/tasks/${taskId}/changes`
+      const base = yield* (yield* Repositories).seed(Fixtures.repo(), { files: [{ path: "a.txt", content: "a\n" }] })
+      const good = JSON.stringify(Fixtures.changeSet(base, [{ path: "b.txt", content: "b\n" }]))
+
+      assert.strictEqual((yield* call(post(path, good))).status, 401)
+      assert.strictEqual((yield* call(post(path, good, { authorization: "Bearer nope" }))).status, 401)
+      const huge = yield* call(post(path, " ".repeat(ChangeSet.MAX_BODY_BYTES + 1), auth))
+      assert.strictEqual(huge.status, 413)
+      assert.strictEqual((yield* call(post(path, JSON.stringify({ base, commits: [] }), auth))).status, 400)
+
+      const published = yield* call(post(path, good, auth))
+      assert.strictEqual(published.status, 200, JSON.stringify(published.body))
+      assert.match(published.body?.pullRequest.url, /\/pull\/1$/)
+
+      const workflow = Fixtures.changeSet(published.body?.commits[0], [{
+        path: ".github/workflows/x.yml",
+        content: "on: push\n"
+      }])
+      const refused = yield* call(post(path, JSON.stringify(workflow), auth))
+      assert.strictEqual(refused.status, 422)
+      assert.strictEqual(refused.body?._tag, "Refused")
+      assert.deepStrictEqual(refused.body?.problems, [
+        "`.github/workflows/x.yml` is a GitHub Actions workflow: this repository's settings do not allow changing workflows"
+      ])
+      const after = yield* call(post(path, good, auth))
+      assert.deepStrictEqual([after.status, after.body?._tag, after.body?.state], [409, "TaskEnded", "failed"])
+    }).pipe(Effect.provide(machineLayer)))
+
+  it.effect("git: upload-pack only, with the task token, forwarded with Porter's own token while the task runs", () =>
+    Effect.gen(function*() {
+      const { handler } = yield* makeHandler
+      const { taskId, token } = yield* startTask
+      const fetchGit = (path: string, init: RequestInit = {}) =>
+        Effect.promise(async () => {
+          const response = await handler(new Request(`http://porter.test/git/tasks/${taskId}${path}`, init))
+          return { status: response.status, type: response.headers.get("content-type"), text: await response.text() }
+        })
+      const auth = { authorization: `Bearer ${token}` }
+      upstream.length = 0
+
+      assert.strictEqual((yield* fetchGit("/info/refs?service=git-upload-pack")).status, 401)
+      assert.strictEqual((yield* fetchGit("/info/refs?service=git-receive-pack", { headers: auth })).status, 400)
+      assert.strictEqual((yield* fetchGit("/git-receive-pack", { method: "POST", headers: auth })).status, 404)
+      assert.deepStrictEqual(upstream, [], "nothing was forwarded")
+
+      const refs = yield* fetchGit("/info/refs?service=git-upload-pack", {
+        headers: { ...auth, "git-protocol": "version=2" }
+      })
+      assert.deepStrictEqual(refs, {
+        status: 200,
+        type: "application/x-git-upload-pack-advertisement",
+        text: "001e# service=git-upload-pack\n0000"
+      })
+      assert.strictEqual(upstream.length, 1)
+      assert.strictEqual(
+        upstream[0]!.url,
+        "https://github.com/octo-org/hello-world.git/info/refs?service=git-upload-pack"
+      )
+      const basic = Buffer.from(`x-access-token:${Redacted.value(TestPorter.GITHUB_TOKEN)}`).toString("base64")
+      assert.strictEqual(upstream[0]!.headers["authorization"], `Basic ${basic}`, "Porter's token, not the machine's")
+      assert.strictEqual(upstream[0]!.headers["git-protocol"], "version=2")
+      assert.notInclude(JSON.stringify(upstream), token)
+
+      const tooLarge = yield* fetchGit("/git-upload-pack", {
+        method: "POST",
+        headers: auth,
+        body: new Uint8Array(5 * 1024 * 1024)
+      })
+      assert.strictEqual(tooLarge.status, 413)
+      const pack = yield* fetchGit("/git-upload-pack", {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/x-git-upload-pack-request" },
+        body: "0032want 0123456789012345678901234567890123456789\n00000009done\n"
+      })
+      assert.strictEqual(pack.status, 200)
+      assert.strictEqual(upstream.length, 2)
+
+      // Once the task has ended its token reads nothing.
+      yield* (yield* Porter.Porter).cancelTask(taskId, "test")
+      const ended = yield* fetchGit("/info/refs?service=git-upload-pack", { headers: auth })
+      assert.strictEqual(ended.status, 409)
+      assert.strictEqual(upstream.length, 2)
+    }).pipe(Effect.provide(machineLayer)))
 })

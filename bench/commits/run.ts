@@ -350,14 +350,16 @@ try {
     await GitHubEmulator.rest(writer.token, "POST", `${github.url}/repos/${repo}/issues/${issue.number}/comments`, {
       body: `@porter script change some files\n\n\`\`\`porter-script\nappend NOTES.md - ${label}\n\`\`\``
     })
-    const view = await until(
+    return until(
       "the machine",
       () =>
         machines.machines().find((m) =>
           m.env["ISSUE_NUMBER"] === String(issue.number) && m.env["REPO_FULL_NAME"] === repo
-        )
-    )
-    return view
+        ),
+      60_000
+    ).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; the Worker's log:\n${log.join("\n")}`)
+    })
   }
 
   /** The runner's services for a machine's environment (its git, its callbacks; logs dropped). */
@@ -539,6 +541,17 @@ try {
       "turns going first. The Worker's GitHub traffic and the baseline's push and pull request cross the same " +
       "recording proxy.\n"
   )
+  /** The time some GitHub call was under way during the publish (calls that overlap count once). */
+  const inGitHub = (sample: NewSample) => {
+    let busy = 0
+    let end = -Infinity
+    for (const r of [...sample.routes].sort((x, y) => x.at - y.at)) {
+      const start = Math.max(r.at, end)
+      if (r.at + r.ms > start) busy += r.at + r.ms - start
+      end = Math.max(end, r.at + r.ms)
+    }
+    return busy
+  }
   const rows: Array<Array<string>> = []
   for (const size of sizes) {
     const n = fresh[size]!
@@ -567,6 +580,23 @@ try {
       "",
       "",
       n.map((s) => s.publish.toFixed(0)).join(" ")
+    ])
+    const own = n.map((s) => s.publish - inGitHub(s))
+    rows.push([
+      "    of which waiting for GitHub (the emulator)",
+      fixed(median(n.map(inGitHub)), 0),
+      fixed(p90(n.map(inGitHub)), 0),
+      "",
+      "",
+      n.map((s) => inGitHub(s).toFixed(0)).join(" ")
+    ])
+    rows.push([
+      "    of which the Worker's own (the rest)",
+      fixed(median(own), 0),
+      fixed(p90(own), 0),
+      "",
+      "",
+      own.map((t) => t.toFixed(0)).join(" ")
     ])
     rows.push([
       `${size.toLocaleString("en")} files: baseline (\`git push\`, \`GET\` + \`POST …/pulls\`)`,

@@ -250,19 +250,24 @@ try {
       }; Node's compile cache warmed as in the image.\n`
   )
   const ratio = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => `${fixed(median(a) / median(b))}×`
+  // The runs alternate, so each round's own ratio is steadier than the ratio of medians on a busy machine.
+  const perRound = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
+    `${fixed(median(a.map((x, i) => x / b[i]!)))}×`
   console.log(table(
-    ["phase", "runner", "plain git", "runner / plain", "runs (runner)"],
+    ["phase", "runner", "plain git", "runner / plain", "median of per-round ratios", "runs (runner)"],
     [
       [
         "before the agent (start → agent) vs `git clone --depth 1`",
         fixed(median(runnerBefore), 0),
         fixed(median(plainClone), 0),
         ratio(runnerBefore, plainClone),
+        perRound(runnerBefore, plainClone),
         runnerBefore.map((t) => t.toFixed(0)).join(" ")
       ],
       [
         "  of which start → clone done",
         fixed(median(cloneStep), 0),
+        "",
         "",
         "",
         cloneStep.map((t) => t.toFixed(0)).join(" ")
@@ -272,11 +277,13 @@ try {
         fixed(median(partialBefore), 0),
         fixed(median(plainClone), 0),
         ratio(partialBefore, plainClone),
+        perRound(partialBefore, plainClone),
         partialBefore.map((t) => t.toFixed(0)).join(" ")
       ],
       [
         "  of which start → clone done",
         fixed(median(partialClone), 0),
+        "",
         "",
         "",
         partialClone.map((t) => t.toFixed(0)).join(" ")
@@ -286,9 +293,10 @@ try {
         fixed(median(runnerAfter), 0),
         fixed(median(plainPush), 0),
         ratio(runnerAfter, plainPush),
+        perRound(runnerAfter, plainPush),
         runnerAfter.map((t) => t.toFixed(0)).join(" ")
       ],
-      ["whole run", fixed(median(runnerTotal), 0), "", "", runnerTotal.map((t) => t.toFixed(0)).join(" ")]
+      ["whole run", fixed(median(runnerTotal), 0), "", "", "", runnerTotal.map((t) => t.toFixed(0)).join(" ")]
     ]
   ))
   console.log(

@@ -16,10 +16,10 @@
  * Cannot: move a task's local machine to another host (machines are processes of the host that started them; with
  * `postgres`, a replica takes over another's machines only through a shared `PORTER_LOCAL_STATE_DIR` on one host).
  */
-import { Ids, SecretStore, Settings, type TaskStore } from "@porter/core"
-import { EncryptionKeys, SqlSecretStore, SqlSettings, SqlTaskStore } from "@porter/sql"
+import { Ids, type ModelUsage, SecretStore, Settings, type TaskStore } from "@porter/core"
+import { EncryptionKeys, SqlSecretStore, SqlSettings, SqlTaskStore, SqlUsageStore } from "@porter/sql"
 import { DataDir, NodeStorage } from "@porter/sql/node"
-import { InMemorySecretStore, InMemoryTaskStore } from "@porter/testing"
+import { InMemorySecretStore, InMemoryTaskStore, InMemoryUsageStore } from "@porter/testing"
 import { Config, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { join } from "node:path"
 
@@ -48,7 +48,7 @@ export class StorageConfigError extends Schema.TaggedError<StorageConfigError>()
 export type StorageError = NodeStorage.StorageError | StorageConfigError | Config.ConfigError
 
 /** What the stores provide. */
-export type Stores = TaskStore.TaskStore | SecretStore.SecretStore | Settings.Settings
+export type Stores = TaskStore.TaskStore | SecretStore.SecretStore | Settings.Settings | ModelUsage.UsageStore
 
 /** The data directory of a choice (memory: none). */
 export const dataDirOf = (choice: Choice): string | undefined =>
@@ -116,7 +116,12 @@ export const layer = (choice: Choice, options: {
     Layer.merge(stores, seed(options.secrets ?? {}).pipe(Layer.provide(stores)))
   if (choice._tag === "memory") {
     return seeded(
-      Layer.mergeAll(InMemoryTaskStore.layer, InMemorySecretStore.layer([]), Settings.layerMemory(options.settings))
+      Layer.mergeAll(
+        InMemoryTaskStore.layer,
+        InMemorySecretStore.layer([]),
+        Settings.layerMemory(options.settings),
+        InMemoryUsageStore.layer
+      )
     )
   }
   const database: NodeStorage.Database = choice._tag === "postgres"
@@ -126,7 +131,8 @@ export const layer = (choice: Choice, options: {
     Layer.mergeAll(
       SqlTaskStore.layer,
       SqlSecretStore.layerWithKeys(keys),
-      SqlSettings.layer({ base: options.settings })
+      SqlSettings.layer({ base: options.settings }),
+      SqlUsageStore.layer
     ).pipe(
       Layer.provide(Layer.effectDiscard(NodeStorage.migrate())),
       Layer.provide(NodeStorage.clientLayer(database))

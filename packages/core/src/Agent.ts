@@ -38,7 +38,19 @@ export interface AgentSpec {
   readonly aliases: ReadonlyArray<string>
   readonly displayName: string
   readonly description: string
+  /**
+   * The provider keys the agent runs with. They stay in Porter: the machine gets the task's gateway credential and
+   * base URLs pointing at Porter's model gateway, which attaches the key (`keysOnMachine` agents excepted). A run
+   * without a required one fails before any machine starts.
+   */
   readonly secrets: ReadonlyArray<SecretRequirement>
+  /**
+   * The CLI talks to a service of its own, not to a model API the gateway speaks (Amp): its keys go on the machine,
+   * and its calls are not metered (the status comment and `porter doctor` say so).
+   */
+  readonly keysOnMachine?: boolean
+  /** `false` when the CLI cannot be told a model: `--model` is refused for it. Default `true`. */
+  readonly acceptsModel?: boolean
   /** The environment variable that points the CLI at another API endpoint (a proxy, a local model server). */
   readonly baseUrlEnv?: string
   readonly defaultModel?: string

@@ -1,7 +1,7 @@
 /**
  * The agent catalog: agent name or alias → how to run it. Built-in: claude, opencode, codex,
  * amp, gemini and the deterministic `script` agent. Users add or override entries with
- * `layerWith`.
+ * `layerWith`. Every agent but Amp reaches its model through Porter's gateway: its keys never go to the machine.
  *
  * Prompts go to the CLIs on standard input where they read it (Claude Code, Codex, Gemini CLI, the script agent):
  * no command-line limit applies. OpenCode and Amp take it as one argument, which `MachineEnv.MAX_PROMPT_LENGTH`
@@ -27,6 +27,7 @@ export const claude: AgentSpec = {
   aliases: ["claude-code", "cc"],
   displayName: "Claude Code",
   description: "Anthropic's Claude Code CLI (`claude -p`)",
+  // A stored base URL (optional) redirects the gateway's calls for whoever holds it (a proxy, a compatible API).
   secrets: [
     { names: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"] },
     { names: ["ANTHROPIC_BASE_URL"], optional: true }
@@ -51,8 +52,9 @@ export const opencode: AgentSpec = {
   aliases: ["open-code", "oc"],
   displayName: "OpenCode",
   description: "SST's OpenCode CLI (`opencode run`)",
+  // Through the gateway with an Anthropic or OpenAI key (the runner writes OpenCode's provider configuration).
   secrets: [
-    { names: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENCODE_API_KEY"] },
+    { names: ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"] },
     { names: ["ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"], optional: true }
   ],
   baseUrlEnv: "ANTHROPIC_BASE_URL",
@@ -95,7 +97,11 @@ export const amp: AgentSpec = {
   aliases: ["ampcode"],
   displayName: "Amp",
   description: "Sourcegraph's Amp CLI (`amp -x`)",
+  // Amp's CLI talks only to Amp's own service (not a model API Porter's gateway speaks): its key stays on the machine,
+  // and it cannot be told a model.
   secrets: [{ names: ["AMP_API_KEY"] }, { names: ["AMP_URL"], optional: true }],
+  keysOnMachine: true,
+  acceptsModel: false,
   baseUrlEnv: "AMP_URL",
   output: "text",
   npmPackage: { name: "@sourcegraph/amp", version: "0.0.1790142911-g7618fb" },
@@ -135,6 +141,7 @@ export const script: AgentSpec = {
   displayName: "Script",
   description: "A deterministic agent for demos and tests (no model, no secrets)",
   secrets: [],
+  acceptsModel: false,
   output: "text",
   invocation: ({ prompt }) => ({
     command: SCRIPT_AGENT_COMMAND,

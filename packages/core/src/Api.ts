@@ -8,6 +8,8 @@
  *   POST /callbacks/tasks/:taskId          the runner (task token)
  *   POST /callbacks/tasks/:taskId/changes  the agent's work as a change set: Porter commits it (task token)
  *   GET|POST /git/tasks/:taskId/…          the task's repository, read-only, for the machine's clone (task token)
+ *   /gateway/tasks/:taskId/<provider>/…    the task's model calls, Porter's key attached (gateway credential, where
+ *                                          the CLI puts its key; refusals in the provider's format: `GatewayApi.ts`)
  *   GET  /tasks/:taskId                    the task's status (its task token, or the admin token)
  *   /admin/…                               secrets, settings, tasks, sweep, key rotation, doctor (admin token)
  *
@@ -27,6 +29,7 @@ import {
 import * as AdminApi from "./AdminApi.ts"
 import { BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
 import { Callbacks, Changes, Git } from "./CallbacksApi.ts"
+import { Gateway } from "./GatewayApi.ts"
 import { TaskId } from "./Ids.ts"
 import { SecretName } from "./SecretStore.ts"
 import { SettingsPatch } from "./Settings.ts"
@@ -34,6 +37,7 @@ import { TaskState } from "./Task.ts"
 
 export * from "./ApiErrors.ts"
 export { AuthenticatedTask, CallbackAnswer, Callbacks, CallbacksApi, Changes, Git, TaskAuth } from "./CallbacksApi.ts"
+export { Gateway } from "./GatewayApi.ts"
 
 // --- Security ---------------------------------------------------------------------------------------------------
 
@@ -199,6 +203,7 @@ export class Api extends HttpApi.make("porter")
   .add(Callbacks)
   .add(Changes)
   .add(Git)
+  .add(Gateway)
   .add(Tasks)
   .add(Admin)
   .middleware(Validation)
@@ -206,7 +211,7 @@ export class Api extends HttpApi.make("porter")
     title: "Porter",
     version: "0.1.0",
     description:
-      "Drive coding agents from GitHub comments: webhooks, the machine's callbacks, change sets and read-only " +
-      "clone, task status and the admin API."
+      "Drive coding agents from GitHub comments: webhooks, the machine's callbacks, change sets, read-only " +
+      "clone and model gateway, task status and the admin API."
   }))
 {}

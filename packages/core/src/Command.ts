@@ -5,6 +5,8 @@ export class Run extends Schema.TaggedClass<Run>()("Run", {
   agent: Schema.String,
   model: Schema.optional(Schema.String),
   timeoutMs: Schema.optional(Schema.Int),
+  /** `--budget <usd>`: what the task's model calls may cost. */
+  budgetUsd: Schema.optional(Schema.Number),
   instructions: Schema.String
 }) {}
 
@@ -24,7 +26,15 @@ export class NotForPorter extends Schema.TaggedClass<NotForPorter>()("NotForPort
  * flag, a bad duration… `message` is the answer for the issue; nothing runs.
  */
 export class Problem extends Schema.TaggedClass<Problem>()("Problem", {
-  kind: Schema.Literals(["did_you_mean", "unknown_flag", "bad_flag_value", "timeout_too_long", "empty_instructions"]),
+  kind: Schema.Literals([
+    "did_you_mean",
+    "unknown_flag",
+    "bad_flag_value",
+    "timeout_too_long",
+    "budget_too_high",
+    "unsupported_flag",
+    "empty_instructions"
+  ]),
   message: Schema.String
 }) {}
 

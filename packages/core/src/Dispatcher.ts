@@ -129,7 +129,8 @@ export const make = Effect.gen(function*() {
     const [prepared, thread, read] = yield* Effect.all([
       Effect.all({
         found: secrets.resolveAll(names, chainOf(task)),
-        callbackToken: tokens.issue(task.id)
+        callbackToken: tokens.issue(task.id),
+        gatewayToken: tokens.issue(task.id, "gateway")
       }, { concurrency: "unbounded" }).pipe(Effect.result),
       reader.thread(issueOf(task), config.threadLimit, task.installationId).pipe(
         Effect.catch((error) =>
@@ -155,7 +156,7 @@ export const make = Effect.gen(function*() {
           : `could not read secrets: ${error.message}`
       )
     }
-    const { callbackToken, found } = prepared.success
+    const { callbackToken, found, gatewayToken } = prepared.success
     // Which scope each secret came from (names and scopes, never values): the task's page shows whose key ran.
     if (found.size > 0) yield* audit.record(task.id, "secrets", secretSources(found))
     const agentEnv = MachineRequest.agentSecrets(agent.value, found, task.repo.fullName)
@@ -187,6 +188,7 @@ export const make = Effect.gen(function*() {
       issueTitle: snapshot.title,
       agentEnv: agentEnv.success,
       callbackToken,
+      gatewayToken,
       credential
     }).pipe(Effect.result)
     if (Result.isFailure(spec)) {

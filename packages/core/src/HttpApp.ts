@@ -29,9 +29,11 @@ import type { ChangeSets } from "./ChangeSets.ts"
 import { Diagnostics } from "./Diagnostics.ts"
 import { Dispatcher } from "./Dispatcher.ts"
 import { StoreError, WebhookTooLarge } from "./Errors.ts"
+import * as GatewayApp from "./GatewayApp.ts"
 import type { GitProxy } from "./GitProxy.ts"
 import { TaskId } from "./Ids.ts"
 import { Intake } from "./Intake.ts"
+import type { ModelGateway } from "./ModelGateway.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import { parseScopeKey, scopeKey, type SecretScope, SecretStore } from "./SecretStore.ts"
 import { Settings, type SettingsScope } from "./Settings.ts"
@@ -233,7 +235,14 @@ const AdminLive = HttpApiBuilder.group(Api.Api, "admin", (handlers) =>
   }))
 
 /** The handlers and middleware of `Api`, needing the lifecycle services and `Diagnostics`. */
-export const handlersLayer = Layer.mergeAll(SystemLive, WebhooksLive, CallbacksApp.layer, TasksLive, AdminLive).pipe(
+export const handlersLayer = Layer.mergeAll(
+  SystemLive,
+  WebhooksLive,
+  CallbacksApp.layer,
+  GatewayApp.layer,
+  TasksLive,
+  AdminLive
+).pipe(
   Layer.provideMerge(Layer.mergeAll(TaskOrAdminAuthLive, AdminAuthLive, ValidationLive))
 )
 
@@ -251,13 +260,17 @@ export type Requirements =
   | TaskStore
   | TaskTokens
   | PorterConfig
+  | ModelGateway
 
-/** Porter's HTTP API on the router, with `GET /openapi.json`. */
+/** Porter's HTTP API on the router, with `GET /openapi.json` (and the gateway's 404s in the providers' formats). */
 export const routes: Layer.Layer<
   never,
   never,
   HttpRouter.HttpRouter | Etag.Generator | FileSystem.FileSystem | HttpPlatform.HttpPlatform | Path.Path | Requirements
-> = HttpApiBuilder.layer(Api.Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide(handlersLayer))
+> = Layer.merge(
+  HttpApiBuilder.layer(Api.Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide(handlersLayer)),
+  GatewayApp.fallback
+)
 
 /** The generated OpenAPI document (what `GET /openapi.json` serves). */
 export const openApi = () => OpenApi.fromApi(Api.Api)

@@ -65,6 +65,12 @@ export const MachineEnvFields = Schema.Struct({
   PROMPT: nonEmpty.pipe(Schema.check(Schema.isMaxLength(MAX_PROMPT_LENGTH))),
   MODEL: Schema.optional(nonEmpty),
   CALLBACK_URL: HttpUrl,
+  /**
+   * Porter's model gateway for this task (`<publicUrl>/gateway/tasks/<id>`): the runner points the agent's CLI at it
+   * (`Providers.clientEnvironment`) with `GATEWAY_TOKEN` where the CLI reads its key. Unset for agents that keep
+   * their own keys (Amp).
+   */
+  MODEL_GATEWAY_URL: Schema.optional(HttpUrl),
   TASK_DEADLINE: IsoDate,
   HEARTBEAT_INTERVAL_MS: Schema.optional(PositiveInt),
   REQUESTED_BY: Schema.optional(Schema.String),
@@ -101,12 +107,14 @@ export type MachineEnv = typeof MachineEnv.Type
 const Secret = Schema.RedactedFromValue(nonEmpty)
 
 /**
- * The machine's secret variables besides the agent's own keys: the task token alone. It is good for this task's
- * callbacks, its change set and a read-only clone of its repository, only while the task is active; no GitHub token
- * is ever sent to a machine.
+ * The machine's secret variables: the task token, good for this task's callbacks, its change set and a read-only
+ * clone of its repository; and the gateway credential, good for this task's model calls through Porter's gateway
+ * (derived apart, so the agent, which must hold it, does not hold the task token's doors). Both only while the task is
+ * active. No GitHub token and no provider key is ever sent to a machine (Amp's key excepted: `keysOnMachine`).
  */
 export const MachineSecrets = Schema.Struct({
-  CALLBACK_TOKEN: Secret
+  CALLBACK_TOKEN: Secret,
+  GATEWAY_TOKEN: Schema.optional(Secret)
 })
 export type MachineSecrets = typeof MachineSecrets.Type
 
@@ -132,4 +140,8 @@ export const encode = (env: MachineEnv): Effect.Effect<Record<string, string>, S
 /** The secret variables, still `Redacted`: provisioners unwrap them only at their own boundary. */
 export const secretVariables = (
   secrets: MachineSecrets
-): Readonly<Record<keyof MachineSecrets, Redacted.Redacted<string>>> => ({ ...secrets })
+): Readonly<Record<string, Redacted.Redacted<string>>> => {
+  const out: Record<string, Redacted.Redacted<string>> = {}
+  for (const [name, value] of Object.entries(secrets)) if (value !== undefined) out[name] = value
+  return out
+}

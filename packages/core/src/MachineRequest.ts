@@ -1,6 +1,7 @@
 /**
  * What a task's machine is asked for: the machine environment (encoded through the `MachineEnv` schema the runner
- * decodes), the secrets the agent needs, the branch. Pure: the Dispatcher gathers the inputs and sends the result.
+ * decodes), the task's two credentials (callbacks; model gateway), the branch. Provider keys never go to the machine
+ * (but Amp's: `keysOnMachine`). Pure: the Dispatcher gathers the inputs and sends the result.
  */
 import { Effect, Option, type Redacted, Result, Schema } from "effect"
 import type { AgentSpec } from "./Agent.ts"
@@ -9,6 +10,7 @@ import { shortTaskId } from "./Ids.ts"
 import * as MachineEnv from "./MachineEnv.ts"
 import type { MachineSpec } from "./MachineProvisioner.ts"
 import type { PorterOptions } from "./PorterConfig.ts"
+import { gatewayUrl } from "./Providers.ts"
 import { type ResolvedSecret, SecretName } from "./SecretStore.ts"
 import type { Task } from "./Task.ts"
 
@@ -24,7 +26,8 @@ export const secretNamesOf = (agent: AgentSpec): ReadonlyArray<SecretName> =>
 
 /**
  * The agent's secret environment from what the task's chain resolved: for each requirement the first of its names
- * that is set; `MissingSecret` for a required one that none is.
+ * that is set; `MissingSecret` for a required one that none is. Empty unless the agent keeps its keys on the machine
+ * (`keysOnMachine`, Amp): every other agent's keys stay in Porter, whose gateway attaches them to its calls.
  */
 export const agentSecrets = (
   agent: AgentSpec,
@@ -34,8 +37,9 @@ export const agentSecrets = (
   const env: Record<string, Redacted.Redacted<string>> = {}
   for (const requirement of agent.secrets) {
     const name = requirement.names.find((raw) => found.has(raw as SecretName))
-    if (name !== undefined) env[name] = found.get(name as SecretName)!.value
-    else if (requirement.optional !== true) {
+    if (name !== undefined) {
+      if (agent.keysOnMachine === true) env[name] = found.get(name as SecretName)!.value
+    } else if (requirement.optional !== true) {
       return Result.fail(
         new MissingSecret({ agent: agent.name, names: [...requirement.names], repo })
       )
@@ -52,6 +56,8 @@ export interface MachineRequestInput {
   readonly issueTitle: string
   readonly agentEnv: Readonly<Record<string, Redacted.Redacted<string>>>
   readonly callbackToken: Redacted.Redacted<string>
+  /** The task's gateway credential (`TaskTokens.issue(id, "gateway")`), for agents whose calls go through Porter. */
+  readonly gatewayToken: Redacted.Redacted<string>
   /** The provisioner credential of the task's owner, if one is stored. */
   readonly credential: Redacted.Redacted<string> | undefined
 }
@@ -63,6 +69,7 @@ export const machineSpec = (
 ): Effect.Effect<MachineSpec, Schema.SchemaError> => {
   const { agent, task } = input
   const model = task.model ?? agent.defaultModel
+  const gateway = agent.keysOnMachine !== true
   const env: MachineEnv.MachineEnv = {
     TASK_ID: task.id,
     REPO_FULL_NAME: task.repo.fullName,
@@ -77,6 +84,7 @@ export const machineSpec = (
     PROMPT: input.prompt,
     ...(model !== undefined ? { MODEL: model } : {}),
     CALLBACK_URL: `${config.publicUrl}/callbacks/tasks/${task.id}`,
+    ...(gateway ? { MODEL_GATEWAY_URL: gatewayUrl(config.publicUrl, task.id) } : {}),
     TASK_DEADLINE: new Date(task.deadlineAt).toISOString(),
     HEARTBEAT_INTERVAL_MS: config.heartbeatIntervalMs,
     REQUESTED_BY: task.requestedBy.login
@@ -92,7 +100,10 @@ export const machineSpec = (
     env: { ...config.machineEnv, ...encoded },
     secretEnv: {
       ...input.agentEnv,
-      ...MachineEnv.secretVariables({ CALLBACK_TOKEN: input.callbackToken })
+      ...MachineEnv.secretVariables({
+        CALLBACK_TOKEN: input.callbackToken,
+        ...(gateway ? { GATEWAY_TOKEN: input.gatewayToken } : {})
+      })
     }
   }))
 }

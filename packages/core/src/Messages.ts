@@ -3,6 +3,7 @@
  * recorder shows tests exactly what a user would read.
  */
 import type { AgentSpec } from "./Agent.ts"
+import { formatUsd } from "./Pricing.ts"
 import type { RepoSettings } from "./Settings.ts"
 import type { Task, TaskState } from "./Task.ts"
 
@@ -44,14 +45,17 @@ export const codeBlock = (text: string): string => {
 
 const number = (n: number): string => n.toLocaleString("en-US")
 
-export const formatUsage = (usage: Task["usage"]): string | undefined => {
+export const formatUsage = (usage: Task["usage"], capUsd?: number): string | undefined => {
   if (!usage) return undefined
   const parts: Array<string> = []
   if (usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
     parts.push(`${number(usage.inputTokens ?? 0)} input / ${number(usage.outputTokens ?? 0)} output tokens`)
   }
   if (usage.cacheReadTokens) parts.push(`${number(usage.cacheReadTokens)} cached`)
-  if (usage.costUsd !== undefined) parts.push(`$${usage.costUsd.toFixed(usage.costUsd < 1 ? 4 : 2)}`)
+  if (usage.cacheWriteTokens) parts.push(`${number(usage.cacheWriteTokens)} written to cache`)
+  if (usage.costUsd !== undefined) {
+    parts.push(`${formatUsd(usage.costUsd)}${capUsd !== undefined ? ` of ${formatUsd(capUsd)} budget` : ""}`)
+  }
   if (usage.turns !== undefined) parts.push(`${usage.turns} turns`)
   return parts.length > 0 ? parts.join(" · ") : undefined
 }
@@ -73,8 +77,16 @@ const quote = (text: string): string => text.trim().split("\n").map((line) => `>
 
 const LOG_LINES = 30
 
+/** What the status comment shows besides the task's own fields. */
+export interface StatusOptions {
+  /** The task's model budget (USD), shown beside its spend while it runs. */
+  readonly capUsd?: number | undefined
+  /** The agent keeps its key on the machine (Amp): Porter cannot meter its calls, and says so. */
+  readonly unmetered?: boolean | undefined
+}
+
 /** The status comment's text for a task at time `now`. */
-export const status = (task: Task, now: number, mention = "porter"): string => {
+export const status = (task: Task, now: number, mention = "porter", options: StatusOptions = {}): string => {
   const elapsed = formatDuration((task.finishedAt ?? now) - (task.startedAt ?? task.createdAt))
   const lines: Array<string> = []
   switch (task.state) {
@@ -117,8 +129,21 @@ export const status = (task: Task, now: number, mention = "porter"): string => {
       lines.push(`⏹ Cancelled${task.reason ? `: ${task.reason}` : "."}`)
       break
   }
-  const usage = formatUsage(task.usage)
-  if (usage && task.isTerminal) lines.push("", `<sub>Usage: ${usage}</sub>`)
+  if (task.isTerminal) {
+    const usage = formatUsage(task.usage)
+    if (usage) lines.push("", `<sub>Usage: ${usage}</sub>`)
+  } else if (task.state === "running") {
+    // The gateway's figures so far (refreshed while the agent works).
+    const usage = formatUsage(task.usage, options.capUsd)
+    if (usage) lines.push("", `<sub>Spent so far: ${usage}</sub>`)
+  }
+  if (options.unmetered === true) {
+    lines.push(
+      "",
+      `<sub>\`${task.agent}\` calls its own service with its own key, which is on the machine: Porter does not meter ` +
+        "its usage or enforce budgets for it.</sub>"
+    )
+  }
   lines.push(
     "",
     `<sub>Task \`${task.id}\`${

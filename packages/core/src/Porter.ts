@@ -12,10 +12,12 @@
  * - `Watchdog`: deadlines, heartbeats, re-dispatch, orphans, delivery retries (`Watchdog.ts`).
  * - `GitProxy`: the machine's read-only clone of its task's repository (`GitProxy.ts`).
  * - `ChangeSets`: the machine's proposed changes → Porter's commits and pull request (`ChangeSets.ts`).
+ * - `ModelGateway`: the machine's model calls, with Porter's keys attached, metered and within budgets
+ *   (`ModelGateway.ts`, `GatewayAccess.ts`).
  *
  * `layer` provides all of them (and `Porter`) from the ports: a TaskStore, SecretStore, Settings, MachineProvisioner,
  * Reporter, IssueReader, Authorizer, RepoTokens, RepoWriter, AgentCatalog, CommandParser, PromptBuilder, TaskTokens,
- * PorterConfig, WebhookIntake, Background and an HttpClient (the git proxy's). The same programs run in the Worker, a Node host, or a test on in-memory layers.
+ * PorterConfig, WebhookIntake, Background, UsageStore and an HttpClient (the git proxy's and the model gateway's). The same programs run in the Worker, a Node host, or a test on in-memory layers.
  */
 import { Context, Effect, Layer, Redacted } from "effect"
 import type { HttpClient } from "effect/http"
@@ -31,12 +33,15 @@ import * as Commands from "./Commands.ts"
 import * as Dispatcher from "./Dispatcher.ts"
 import type { StoreError, TaskNotFound } from "./Errors.ts"
 import type { IncomingEvent } from "./Event.ts"
+import * as GatewayAccess from "./GatewayAccess.ts"
 import * as GitProxy from "./GitProxy.ts"
 import { randomToken, type TaskId } from "./Ids.ts"
 import * as Intake from "./Intake.ts"
 import type { IssueReader } from "./IssueReader.ts"
 import * as MachineAccess from "./MachineAccess.ts"
 import type { MachineProvisioner } from "./MachineProvisioner.ts"
+import * as ModelGateway from "./ModelGateway.ts"
+import type { UsageStore } from "./ModelUsage.ts"
 import type { PorterConfig } from "./PorterConfig.ts"
 import type { PromptBuilder } from "./PromptBuilder.ts"
 import type { IssueRef } from "./Repo.ts"
@@ -93,6 +98,7 @@ export type Ports =
   | PorterConfig
   | WebhookIntake
   | Background
+  | UsageStore
 
 /** Every service `layer` provides. */
 export type Services =
@@ -108,6 +114,8 @@ export type Services =
   | Reports.Reports
   | MachineAccess.MachineAccess
   | Audit.Audit
+  | GatewayAccess.GatewayAccess
+  | ModelGateway.ModelGateway
 
 const facade = Layer.effect(
   Porter,
@@ -141,7 +149,15 @@ const support = StatusComments.layer.pipe(
 
 /** Porter's services over the ports. */
 export const layer: Layer.Layer<Services, never, Ports> = facade.pipe(
-  Layer.provideMerge(Layer.mergeAll(Watchdog.layer, Intake.layer, GitProxy.layer, ChangeSets.layer)),
+  Layer.provideMerge(
+    Layer.mergeAll(
+      Watchdog.layer,
+      Intake.layer,
+      GitProxy.layer,
+      ChangeSets.layer,
+      ModelGateway.layer.pipe(Layer.provideMerge(GatewayAccess.layer))
+    )
+  ),
   Layer.provideMerge(Commands.layer),
   Layer.provideMerge(Dispatcher.layer),
   Layer.provideMerge(TaskLifecycle.layer),

@@ -1,6 +1,34 @@
 /** Deployment-wide settings of the orchestration (per-repository knobs live in `Settings`). */
 import { Config, Context, Effect, Layer, Option, type Redacted } from "effect"
 import { defaultGuest, type Guest } from "./MachineProvisioner.ts"
+import type { Provider } from "./ModelUsage.ts"
+import * as Providers from "./Providers.ts"
+
+/** Porter's model gateway (`ModelGateway`). */
+export interface GatewayOptions {
+  /**
+   * Each provider's API: the provider's own by default; a proxy, a compatible endpoint or (tests) the scripted model
+   * server. OpenAI's includes `/v1`. A stored `ANTHROPIC_BASE_URL` / `OPENAI_BASE_URL` / `GOOGLE_GEMINI_BASE_URL`
+   * secret replaces it for the user, repository or installation that holds it.
+   */
+  readonly upstreams: Readonly<Record<Provider, string>>
+  /**
+   * How long a task's state, keys, settings and spend are kept in memory between calls (per process or isolate):
+   * a task that ended elsewhere, a key or setting changed, or other processes' spend are seen within this.
+   */
+  readonly cacheMs: number
+  /** Request bodies larger than this are refused (413). */
+  readonly maxRequestBytes: number
+  /** A running task's status comment shows its spend, refreshed at most this often. */
+  readonly statusIntervalMs: number
+}
+
+/** The options a host gives: any part of `PorterOptions`, the gateway's field by field. */
+export type PorterInput = Partial<Omit<PorterOptions, "gateway">> & Pick<PorterOptions, "publicUrl"> & {
+  readonly gateway?: Partial<Omit<GatewayOptions, "upstreams">> & {
+    readonly upstreams?: Partial<Record<Provider, string>>
+  }
+}
 
 export interface PorterOptions {
   /** Where machines reach this deployment: callbacks go to `${publicUrl}/callbacks/tasks/:id`. */
@@ -39,6 +67,8 @@ export interface PorterOptions {
   readonly machineEnv: Readonly<Record<string, string>>
   /** Named in a `Co-authored-by` trailer of every commit Porter makes for an agent. */
   readonly commitAuthor: { readonly name: string; readonly email: string }
+  /** The model gateway's upstreams and limits. */
+  readonly gateway: GatewayOptions
 }
 
 export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()("@porter/core/PorterConfig") {}
@@ -61,21 +91,47 @@ export const defaults: Omit<PorterOptions, "publicUrl"> = {
   threadLimit: 20,
   reportRetry: { times: 4, baseDelayMs: 250 },
   machineEnv: {},
-  commitAuthor: { name: "porter[bot]", email: "porter[bot]@users.noreply.github.com" }
+  commitAuthor: { name: "porter[bot]", email: "porter[bot]@users.noreply.github.com" },
+  gateway: {
+    upstreams: {
+      anthropic: Providers.anthropic.defaultUpstream,
+      openai: Providers.openai.defaultUpstream,
+      gemini: Providers.gemini.defaultUpstream
+    },
+    cacheMs: 5_000,
+    maxRequestBytes: 32 * 1024 * 1024,
+    statusIntervalMs: 15_000
+  }
 }
 
-export const make = (options: Partial<PorterOptions> & Pick<PorterOptions, "publicUrl">): PorterOptions => ({
+export const make = (options: PorterInput): PorterOptions => ({
   ...defaults,
   ...options,
-  publicUrl: options.publicUrl.replace(/\/+$/, "")
+  publicUrl: options.publicUrl.replace(/\/+$/, ""),
+  gateway: {
+    ...defaults.gateway,
+    ...options.gateway,
+    upstreams: { ...defaults.gateway.upstreams, ...options.gateway?.upstreams }
+  }
 })
 
-export const layer = (options: Partial<PorterOptions> & Pick<PorterOptions, "publicUrl">): Layer.Layer<PorterConfig> =>
+export const layer = (options: PorterInput): Layer.Layer<PorterConfig> =>
   Layer.succeed(PorterConfig, PorterConfig.of(make(options)))
+
+/** The gateway's settings from configuration: `PORTER_GATEWAY_{ANTHROPIC,OPENAI,GEMINI}_URL`, `PORTER_GATEWAY_CACHE_MS`. */
+export const gatewayConfig: Config.Config<GatewayOptions> = Config.all({
+  anthropic: Config.String("PORTER_GATEWAY_ANTHROPIC_URL").pipe(
+    Config.withDefault(Providers.anthropic.defaultUpstream)
+  ),
+  openai: Config.String("PORTER_GATEWAY_OPENAI_URL").pipe(Config.withDefault(Providers.openai.defaultUpstream)),
+  gemini: Config.String("PORTER_GATEWAY_GEMINI_URL").pipe(Config.withDefault(Providers.gemini.defaultUpstream)),
+  cacheMs: Config.Int("PORTER_GATEWAY_CACHE_MS").pipe(Config.withDefault(defaults.gateway.cacheMs))
+}).pipe(Config.map(({ cacheMs, ...upstreams }): GatewayOptions => ({ ...defaults.gateway, upstreams, cacheMs })))
 
 /**
  * From configuration: `PORTER_PUBLIC_URL` (required), `GITHUB_API_URL`, `GITHUB_GIT_URL`, `PORTER_MACHINE_IMAGE`,
- * `PORTER_MACHINE_REGION`, `PORTER_ADMIN_TOKEN`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`, `PORTER_HEARTBEAT_TIMEOUT_MS`.
+ * `PORTER_MACHINE_REGION`, `PORTER_ADMIN_TOKEN`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`,
+ * `PORTER_HEARTBEAT_TIMEOUT_MS`, and the gateway's (`gatewayConfig`).
  */
 export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.effect(
   PorterConfig,
@@ -91,7 +147,9 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
     const heartbeatTimeoutMs = yield* Config.Int("PORTER_HEARTBEAT_TIMEOUT_MS").pipe(
       Config.withDefault(defaults.heartbeatTimeoutMs)
     )
+    const gateway = yield* gatewayConfig
     return PorterConfig.of(make({
+      gateway,
       publicUrl,
       githubApiUrl,
       gitBaseUrl,

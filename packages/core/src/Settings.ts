@@ -4,8 +4,16 @@
  */
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import type { StoreError } from "./Errors.ts"
+import * as Pricing from "./Pricing.ts"
 
 export const Duration = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
+
+/** An amount of US dollars for a budget: 0 (none, for monthly budgets) up to 1,000,000. */
+export const Usd = Schema.Number.pipe(
+  Schema.check(Schema.isBetween({ minimum: 0, maximum: 1e6 }, { expected: "USD between 0 and 1,000,000" }))
+)
+/** A cap of a task: more than 0. */
+export const PositiveUsd = Usd.pipe(Schema.check(Schema.isGreaterThan(0, { expected: "more than $0" })))
 
 export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoSettings")({
   /** The name after `@` that addresses Porter. */
@@ -23,7 +31,18 @@ export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoS
   /** Keep `porter:<state>` labels on the issue in step with its latest task. */
   stateLabels: Schema.Boolean,
   /** May an agent's changes touch `.github/workflows/**`? (Refused by default: a workflow runs with the repo's secrets.) */
-  allowWorkflowChanges: Schema.Boolean
+  allowWorkflowChanges: Schema.Boolean,
+  /** What a task may spend on model calls (USD) unless its request says `--budget`. */
+  taskBudgetUsd: PositiveUsd,
+  /** The most a request's `--budget` may ask for (USD). */
+  maxTaskBudgetUsd: PositiveUsd,
+  /** What the repository's tasks may spend per calendar month (UTC), USD; 0: no monthly budget. */
+  repoMonthlyBudgetUsd: Usd,
+  /** What one requester's tasks may spend per calendar month (UTC), all repositories together, USD; 0: none. */
+  userMonthlyBudgetUsd: Usd,
+  /** Model prices by model id prefix (`Pricing.PriceEntry`: `model=input/output/cacheRead/cacheWrite`, USD per
+   * million tokens), over the built-in table (`Pricing.defaults`). */
+  prices: Pricing.PriceList
 }) {}
 
 export const defaults = new RepoSettings({
@@ -36,7 +55,12 @@ export const defaults = new RepoSettings({
   defaultTimeoutMs: 30 * 60_000,
   maxTimeoutMs: 2 * 60 * 60_000,
   stateLabels: false,
-  allowWorkflowChanges: false
+  allowWorkflowChanges: false,
+  taskBudgetUsd: 10,
+  maxTaskBudgetUsd: 100,
+  repoMonthlyBudgetUsd: 0,
+  userMonthlyBudgetUsd: 0,
+  prices: Pricing.defaults
 })
 
 /** A partial override, as stored. */
@@ -50,7 +74,13 @@ export const SettingsPatch = Schema.Struct({
   defaultTimeoutMs: Schema.optional(Duration),
   maxTimeoutMs: Schema.optional(Duration),
   stateLabels: Schema.optional(Schema.Boolean),
-  allowWorkflowChanges: Schema.optional(Schema.Boolean)
+  allowWorkflowChanges: Schema.optional(Schema.Boolean),
+  taskBudgetUsd: Schema.optional(PositiveUsd),
+  maxTaskBudgetUsd: Schema.optional(PositiveUsd),
+  repoMonthlyBudgetUsd: Schema.optional(Usd),
+  userMonthlyBudgetUsd: Schema.optional(Usd),
+  /** Entries set over the broader scopes' tables (a repository overrides one model and keeps the rest). */
+  prices: Schema.optional(Pricing.PriceList)
 })
 export type SettingsPatch = typeof SettingsPatch.Type
 
@@ -68,10 +98,10 @@ export const settingsScopeKey = (scope: SettingsScope): string =>
     ? `installation:${scope.installationId}`
     : "global"
 
-/** `base` with the keys `patch` sets. */
+/** `base` with the keys `patch` sets (price tables merge entry by entry). */
 export const applyPatch = (base: RepoSettings, patch: SettingsPatch): RepoSettings => {
   const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
-  return new RepoSettings({ ...base, ...defined })
+  return new RepoSettings({ ...base, ...defined, prices: Pricing.merge(base.prices, patch.prices) })
 }
 
 export class Settings extends Context.Service<Settings, {

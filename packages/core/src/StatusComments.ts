@@ -4,6 +4,7 @@
  * is written once for each state the task passes through.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
+import { AgentCatalog } from "./AgentCatalog.ts"
 import * as Messages from "./Messages.ts"
 import { IssueRef } from "./Repo.ts"
 import { Reporter } from "./Reporter.ts"
@@ -17,8 +18,14 @@ export class StatusComments extends Context.Service<StatusComments, {
    * Shows `task` as given in its status comment: edits the comment `task.statusCommentId` names, or creates one
    * (and records its id on the task). The comment's id, or `None` when none could be made. Never fails.
    */
-  readonly show: (task: Task) => Effect.Effect<Option.Option<number>>
+  readonly show: (task: Task, options?: ShowOptions) => Effect.Effect<Option.Option<number>>
 }>()("@porter/core/StatusComments") {}
+
+/** What the comment may add to the task's own fields. */
+export interface ShowOptions {
+  /** The task's model budget, USD, shown beside its spend while it runs. */
+  readonly capUsd?: number
+}
 
 /** The issue (or pull request) a task reports to. */
 export const issueOf = (task: Task): IssueRef => new IssueRef({ repo: task.repo, number: task.issueNumber })
@@ -26,15 +33,20 @@ export const issueOf = (task: Task): IssueRef => new IssueRef({ repo: task.repo,
 const labels = TaskState.literals.map((state) => `porter:${state}`)
 
 export const make = Effect.gen(function*() {
+  const catalog = yield* AgentCatalog
   const reporter = yield* Reporter
   const reports = yield* Reports
   const settings = yield* Settings
   const store = yield* TaskStore
 
   const show = Effect.fn("StatusComments.show")(
-    function*(task: Task) {
+    function*(task: Task, options?: ShowOptions) {
       const repoSettings = yield* settings.forRepo(task.repo.fullName, task.installationId)
-      const body = Messages.status(task, yield* Clock.currentTimeMillis, repoSettings.mentionName)
+      const agent = Option.getOrUndefined(catalog.resolve(task.agent))
+      const body = Messages.status(task, yield* Clock.currentTimeMillis, repoSettings.mentionName, {
+        ...options,
+        unmetered: agent?.keysOnMachine === true
+      })
       const issue = issueOf(task)
       let commentId = Option.fromNullishOr(task.statusCommentId)
       if (Option.isSome(commentId)) {
@@ -71,7 +83,8 @@ export const make = Effect.gen(function*() {
   return StatusComments.of({ show })
 })
 
-export const layer: Layer.Layer<StatusComments, never, Reporter | Reports | Settings | TaskStore> = Layer.effect(
-  StatusComments,
-  make
-)
+export const layer: Layer.Layer<StatusComments, never, AgentCatalog | Reporter | Reports | Settings | TaskStore> = Layer
+  .effect(
+    StatusComments,
+    make
+  )

@@ -13,6 +13,7 @@ import type { CallbackEvent, CompletedEvent } from "./Callback.ts"
 import { IllegalTransition, type StoreError, type TaskNotFound } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
 import { MachineAccess } from "./MachineAccess.ts"
+import { emptyTotals, toUsage, UsageStore } from "./ModelUsage.ts"
 import type { IssueRef } from "./Repo.ts"
 import { StatusComments } from "./StatusComments.ts"
 import { isTerminal, type Task, type TaskPatch, type TaskState } from "./Task.ts"
@@ -82,10 +83,15 @@ export const make = Effect.gen(function*() {
   const status = yield* StatusComments
   const machines = yield* MachineAccess
   const audit = yield* Audit
+  const usage = yield* UsageStore
   const now = Clock.currentTimeMillis
 
   const finish = Effect.fn("TaskLifecycle.finish")(function*(task: Task, to: TaskState, patch: TaskPatch) {
-    const moved = yield* store.transition(task.id, to, yield* now, patch).pipe(
+    // The report's tokens and cost are the gateway's, for every agent (the agent's own figures keep its duration and
+    // turns); an agent that made no call through the gateway keeps what it reported.
+    const metered = yield* usage.task(task.id).pipe(Effect.orElseSucceed(() => emptyTotals))
+    const ending = metered.calls > 0 ? { ...patch, usage: toUsage(metered, patch.usage ?? task.usage) } : patch
+    const moved = yield* store.transition(task.id, to, yield* now, ending).pipe(
       Effect.map(Option.some),
       Effect.catchTags({
         IllegalTransition: () => Effect.succeed(Option.none<Task>()),
@@ -163,5 +169,5 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   TaskLifecycle,
   never,
-  TaskStore | StatusComments | MachineAccess | Audit
+  TaskStore | StatusComments | MachineAccess | Audit | UsageStore
 > = Layer.effect(TaskLifecycle, make)

@@ -1,14 +1,15 @@
 /**
  * All of Porter's storage on one D1 binding, in one layer: `TaskStore`, `SecretStore` (and
- * `D1SecretStore` for rotation), `Settings`, plus the `D1Client`/`SqlClient` they share. This is
+ * `D1SecretStore` for rotation), `Settings`, `UsageStore` (the model gateway's metering, `@porter/sql`'s), plus the
+ * `D1Client`/`SqlClient` they share. This is
  * what a Worker provides: `D1Storage.layerConfig({ db: env.DB })`.
  *
  * Cannot: apply migrations (run `wrangler d1 migrations apply porter --remote` when deploying).
  */
 import type { D1Database } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
-import type { SecretStore, Settings, TaskStore } from "@porter/core"
-import type { EncryptionKeys } from "@porter/sql"
+import type { ModelUsage, SecretStore, Settings, TaskStore } from "@porter/core"
+import { type EncryptionKeys, SqlUsageStore } from "@porter/sql"
 import { type Config, Layer } from "effect"
 import type { SqlClient } from "effect/sql"
 import * as D1SecretStore from "./D1SecretStore.ts"
@@ -20,6 +21,7 @@ export type Services =
   | SecretStore.SecretStore
   | D1SecretStore.D1SecretStore
   | Settings.Settings
+  | ModelUsage.UsageStore
   | D1Client.D1Client
   | SqlClient.SqlClient
 
@@ -37,13 +39,14 @@ export const layer = (options: D1StorageOptions): Layer.Layer<Services, Encrypti
   Layer.mergeAll(
     D1TaskStore.layer,
     D1SecretStore.layer(options.keys),
-    D1Settings.layer(options.settings)
+    D1Settings.layer(options.settings),
+    SqlUsageStore.layer
   ).pipe(Layer.provideMerge(client(options.db)))
 
 /** Everything, with keys and the settings cache from configuration (see `EncryptionKeys`, `D1Settings`). */
 export const layerConfig = (options: {
   readonly db: D1Database
 }): Layer.Layer<Services, EncryptionKeys.EncryptionKeyError | Config.ConfigError> =>
-  Layer.mergeAll(D1TaskStore.layer, D1SecretStore.layerConfig, D1Settings.layerConfig).pipe(
+  Layer.mergeAll(D1TaskStore.layer, D1SecretStore.layerConfig, D1Settings.layerConfig, SqlUsageStore.layer).pipe(
     Layer.provideMerge(client(options.db))
   )

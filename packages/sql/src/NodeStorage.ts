@@ -1,6 +1,6 @@
 /**
  * All of Porter's storage for a Node host, in one layer: `TaskStore`, `SecretStore` (and `SqlSecretStore` for
- * rotation with options), `Settings` and the `SqlClient` they share, on
+ * rotation with options), `Settings`, `UsageStore` and the `SqlClient` they share, on
  *
  * - **SQLite** (`@effect/sql-sqlite-node`, Node's `node:sqlite`): one file, WAL journal, `synchronous = FULL` by
  *   default (every commit is on disk before it is answered; `NORMAL` survives a process crash but may lose the last
@@ -18,7 +18,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import type { SecretStore, Settings, TaskStore } from "@porter/core"
+import type { ModelUsage, SecretStore, Settings, TaskStore } from "@porter/core"
 import { Config, Duration, Effect, Layer, Option, type Redacted } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { dirname, join } from "node:path"
@@ -30,6 +30,7 @@ import * as Migrator from "./Migrator.ts"
 import * as SqlSecretStore from "./SqlSecretStore.ts"
 import * as SqlSettings from "./SqlSettings.ts"
 import * as SqlTaskStore from "./SqlTaskStore.ts"
+import * as SqlUsageStore from "./SqlUsageStore.ts"
 
 /** Where the data lives. */
 export type Database =
@@ -61,6 +62,7 @@ export type Services =
   | SecretStore.SecretStore
   | SqlSecretStore.SqlSecretStore
   | Settings.Settings
+  | ModelUsage.UsageStore
   | SqlClient.SqlClient
 
 /** Why the storage did not start. */
@@ -107,7 +109,8 @@ export const storesLayer = (
   const stores = Layer.mergeAll(
     SqlTaskStore.layer,
     SqlSecretStore.layer(options.keys),
-    SqlSettings.layer(options.settings)
+    SqlSettings.layer(options.settings),
+    SqlUsageStore.layer
   )
   if (options.migrations === false) return stores
   const dir = typeof options.migrations === "string" ? options.migrations : undefined
@@ -155,7 +158,8 @@ export const layerConfig: Layer.Layer<Services, StorageError | Config.ConfigErro
     const stores = Layer.mergeAll(
       SqlTaskStore.layer,
       SqlSecretStore.layerWithKeys(keys),
-      SqlSettings.layer({ cacheTtl: Duration.millis(cacheMs) })
+      SqlSettings.layer({ cacheTtl: Duration.millis(cacheMs) }),
+      SqlUsageStore.layer
     ).pipe(Layer.provide(Layer.effectDiscard(migrate())))
     return stores.pipe(Layer.provideMerge(clientLayer(database)))
   })

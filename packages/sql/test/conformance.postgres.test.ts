@@ -4,7 +4,7 @@ import { afterAll } from "@effect/vitest"
 import { EncryptionKeys } from "@porter/sql"
 import { NodeStorage } from "@porter/sql/node"
 import * as TestPostgres from "@porter/sql/testing"
-import { SecretStoreSuite, SettingsSuite, TaskStoreSuite } from "@porter/testing"
+import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing"
 import { Redacted } from "effect"
 import * as SqlSuite from "./support/SqlSuite.ts"
 
@@ -20,6 +20,7 @@ const storage = NodeStorage.layer({
 TaskStoreSuite.run("PostgreSQL", storage)
 SecretStoreSuite.run("PostgreSQL encrypted", storage)
 SettingsSuite.run("PostgreSQL", storage)
+UsageStoreSuite.run("PostgreSQL", storage)
 
 let databases = 0
 SqlSuite.run("PostgreSQL", {

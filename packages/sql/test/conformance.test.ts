@@ -3,7 +3,7 @@
 import { afterAll } from "@effect/vitest"
 import { EncryptionKeys } from "@porter/sql"
 import { NodeStorage } from "@porter/sql/node"
-import { SecretStoreSuite, SettingsSuite, TaskStoreSuite } from "@porter/testing"
+import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing"
 import { Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -22,6 +22,7 @@ const storage = NodeStorage.layer({
 TaskStoreSuite.run("SQLite (node:sqlite)", storage)
 SecretStoreSuite.run("SQLite encrypted (node:sqlite)", storage)
 SettingsSuite.run("SQLite (node:sqlite)", storage)
+UsageStoreSuite.run("SQLite (node:sqlite)", storage)
 
 let files = 0
 SqlSuite.run("SQLite (node:sqlite)", {

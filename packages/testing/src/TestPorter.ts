@@ -3,7 +3,7 @@
  * (`Machines`, `GitHubRecorder`, `Repositories`) and the stores exposed. Swap any piece with `Layer.provide`.
  * The git proxy's `HttpClient` is the global `fetch` unless `options.httpClient` says otherwise.
  */
-import type { IssueReader, MachineProvisioner, Reporter, SecretStore, TaskStore } from "@porter/core"
+import type { IssueReader, MachineProvisioner, ModelUsage, Reporter, SecretStore, TaskStore } from "@porter/core"
 import {
   AgentCatalog,
   Authorizer,
@@ -25,13 +25,14 @@ import * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
 import * as InMemoryRepoWriter from "./InMemoryRepoWriter.ts"
 import * as InMemorySecretStore from "./InMemorySecretStore.ts"
 import * as InMemoryTaskStore from "./InMemoryTaskStore.ts"
+import * as InMemoryUsageStore from "./InMemoryUsageStore.ts"
 import * as RecordingReporter from "./RecordingReporter.ts"
 
 export const TASK_TOKEN_SECRET = Redacted.make("test-task-token-secret")
 export const GITHUB_TOKEN = Redacted.make("ghs_testRepoToken000000000000000000000")
 
 export interface Options {
-  readonly config?: Partial<PorterConfig.PorterOptions>
+  readonly config?: Partial<PorterConfig.PorterInput>
   readonly settings?: Settings.RepoSettings
   readonly secrets?: ReadonlyArray<{ scope: SecretStore.SecretScope; name: string; value: string }>
   readonly authorizer?: Layer.Layer<Authorizer.Authorizer>
@@ -62,6 +63,7 @@ export type Services =
   | PorterConfig.PorterConfig
   | Background.Background
   | WebhookIntake.WebhookIntake
+  | ModelUsage.UsageStore
 
 /** Every port Porter needs, in memory (no Porter itself). */
 export const services = (options: Options = {}): Layer.Layer<Services> =>
@@ -84,7 +86,8 @@ export const services = (options: Options = {}): Layer.Layer<Services> =>
       ...options.config
     }),
     Background.layerInline,
-    options.webhooks ?? WebhookIntake.layerRefuseAll
+    options.webhooks ?? WebhookIntake.layerRefuseAll,
+    InMemoryUsageStore.layer
   )
 
 /** Porter's services (the lifecycle and its facade) and every in-memory service with its controls. */

@@ -8,6 +8,7 @@ import {
   InMemoryRepoWriter,
   InMemorySecretStore,
   InMemoryTaskStore,
+  InMemoryUsageStore,
   MachineProvisionerSuite,
   RecordingReporter,
   ReporterSuite,
@@ -15,13 +16,15 @@ import {
   RepoWriterSuite,
   SecretStoreSuite,
   SettingsSuite,
-  TaskStoreSuite
+  TaskStoreSuite,
+  UsageStoreSuite
 } from "@porter/testing"
 import { Effect, Layer, Option, Redacted } from "effect"
 
 TaskStoreSuite.run("in-memory", InMemoryTaskStore.layer)
 SecretStoreSuite.run("in-memory", InMemorySecretStore.layer())
 SettingsSuite.run("in-memory", Settings.layerMemory())
+UsageStoreSuite.run("in-memory", InMemoryUsageStore.layer)
 MachineProvisionerSuite.run("in-memory", InMemoryProvisioner.layer)
 RepoWriterSuite.run("in-memory", RepoWriterSuite.inMemoryInspector.pipe(Layer.provideMerge(InMemoryRepoWriter.layer)))
 MachineProvisionerSuite.run(

@@ -25,6 +25,7 @@ import {
   InMemoryRepoWriter,
   InMemorySecretStore,
   InMemoryTaskStore,
+  InMemoryUsageStore,
   type Machines,
   RecordingReporter
 } from "@porter/testing"
@@ -95,6 +96,7 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
     Background.layerInline,
     GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) }),
     InMemoryRepoWriter.layer,
+    InMemoryUsageStore.layer,
     // The git proxy's upstream: no repository exists there (a fuzzer's clone with a real token gets GitHub's 404).
     Layer.succeed(
       HttpClient.HttpClient,

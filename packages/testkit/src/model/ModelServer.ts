@@ -336,7 +336,8 @@ const makeServer = async (options: Options): Promise<Server> => {
     chunk({ role: "assistant", content: "" }, null)
     if (text !== "") chunk({ content: text }, null)
     toolCalls.forEach((call, index) => chunk({ tool_calls: [{ index, ...call }] }, null))
-    chunk({}, finish, { usage: usageBody })
+    chunk({}, finish)
+    // As OpenAI's: usage only when asked for, in one more chunk with no choices.
     if (r.stream_options?.include_usage) {
       out.event(undefined, {
         id,

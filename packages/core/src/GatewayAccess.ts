@@ -1,0 +1,228 @@
+/**
+ * GatewayAccess: may this model call go through, with which key, within which budget — and, once it ended, what it
+ * cost. For the gateway (`ModelGateway`), per call:
+ *
+ * 1. the credential: the task's gateway token (`TaskTokens`, purpose `gateway`), checked in constant time before
+ *    anything is read; a wrong one and an unknown task look the same (401);
+ * 2. the task: still active (403 once it ended) and before its deadline (403);
+ * 3. the budgets (`Budgets`): a call that would start over the task's, the repository's or the requester's cap is
+ *    refused (403) and the task ends `failed` with reason "budget reached";
+ * 4. the keys: resolved for the task's chain (user → repository → installation → global) in one read.
+ *
+ * What a call needs is kept per task for `gateway.cacheMs` (default 5 s) in this process or isolate — task, keys,
+ * settings and spend — so a busy agent's calls cost no storage read; calls metered here are added at once. So: a task
+ * that ended elsewhere, a changed key or setting, and other processes' spend are seen within that time.
+ *
+ * `charge` prices a metered answer (`Pricing`, the repository's price table), records it (`UsageStore`) and, at most
+ * every `gateway.statusIntervalMs` (15 s), shows the running task's spend in its status comment.
+ */
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import * as Budgets from "./Budgets.ts"
+import type { StoreError } from "./Errors.ts"
+import type { TaskId } from "./Ids.ts"
+import { chainOf } from "./MachineAccess.ts"
+import type { Metered } from "./Metering.ts"
+import { addCall, ModelCall, monthOf, type Provider, type Spend, toUsage, UsageStore } from "./ModelUsage.ts"
+import { PorterConfig } from "./PorterConfig.ts"
+import * as Pricing from "./Pricing.ts"
+import * as Providers from "./Providers.ts"
+import { type ResolvedSecret, type SecretName, SecretStore } from "./SecretStore.ts"
+import { type RepoSettings, Settings } from "./Settings.ts"
+import { StatusComments } from "./StatusComments.ts"
+import { Task } from "./Task.ts"
+import { TaskLifecycle } from "./TaskLifecycle.ts"
+import { TaskStore } from "./TaskStore.ts"
+import { TaskTokens } from "./TaskTokens.ts"
+
+/** Porter refuses the call itself; the gateway answers in the provider's format. */
+export class GatewayRefused extends Schema.TaggedError<GatewayRefused>()("GatewayRefused", {
+  refusal: Providers.Refusal,
+  message: Schema.String
+}) {}
+
+/** What a call of an admitted task may use. */
+export interface Grant {
+  readonly task: Task
+  readonly settings: RepoSettings
+  readonly keys: ReadonlyMap<SecretName, ResolvedSecret>
+  readonly caps: Budgets.Caps
+  readonly month: string
+  /** Stored spend when read, plus what this process metered since. */
+  readonly spend: Spend
+}
+
+export class GatewayAccess extends Context.Service<GatewayAccess, {
+  /** Checks the credential, the task and the budgets; the grant, or why not. */
+  readonly admit: (taskId: string, presented: string | undefined) => Effect.Effect<Grant, GatewayRefused>
+  /** A metered call of `grant`'s task started (its cost is charged when it ends). */
+  readonly begin: (taskId: TaskId) => Effect.Effect<void>
+  /** Prices, records and counts a call that ended; shows the spend now and then. Never fails. */
+  readonly charge: (grant: Grant, provider: Provider, metered: Metered) => Effect.Effect<void>
+}>()("@porter/core/GatewayAccess") {}
+
+interface Entry {
+  grant: Grant
+  readonly expiresAt: number
+}
+
+const CAPACITY = 1_000
+const refused = (refusal: Providers.Refusal, message: string) => new GatewayRefused({ refusal, message })
+const badCredential = refused("bad_credential", "missing or wrong task credential")
+
+export const make = Effect.gen(function*() {
+  const tokens = yield* TaskTokens
+  const store = yield* TaskStore
+  const secrets = yield* SecretStore
+  const settingsService = yield* Settings
+  const usage = yield* UsageStore
+  const { gateway } = yield* PorterConfig
+  const lifecycle = yield* TaskLifecycle
+  const status = yield* StatusComments
+
+  const cache = new Map<string, Entry>()
+  /** Calls of a task whose cost is not recorded yet (a budget ending waits for them, briefly). */
+  const inFlight = new Map<string, number>()
+  const lastShown = new Map<string, number>()
+
+  const unavailable = (error: StoreError) =>
+    Effect.andThen(
+      Effect.logError("the gateway could not read its state", { error: error.message }),
+      Effect.fail(refused("unavailable", "Porter's storage is unavailable, retry later"))
+    )
+
+  const load = Effect.fnUntraced(function*(taskId: TaskId, now: number) {
+    const found = yield* store.find(taskId)
+    if (Option.isNone(found)) return yield* badCredential
+    const task = found.value
+    const month = monthOf(now)
+    const [keys, settings, spend] = yield* Effect.all([
+      secrets.resolveAll(Providers.secretNames, chainOf(task)),
+      settingsService.forRepo(task.repo.fullName, task.installationId),
+      usage.spend({ taskId, repo: task.repo.fullName, userId: task.requestedBy.id, month })
+    ], { concurrency: "unbounded" })
+    const grant: Grant = { task, settings, keys, month, spend, caps: Budgets.capsOf(settings, spend.budgetUsd) }
+    if (cache.size >= CAPACITY) cache.delete(cache.keys().next().value!)
+    cache.set(taskId, { grant, expiresAt: now + gateway.cacheMs })
+    return grant
+  }, (effect) =>
+    Effect.catchTags(effect, {
+      StoreError: unavailable,
+      SecretDecryptionFailed: (error) => Effect.fail(refused("no_key", error.message))
+    }))
+
+  const waitForRecords = (taskId: string) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 100 && (inFlight.get(taskId) ?? 0) > 0; i++) yield* Effect.sleep("20 millis")
+    })
+
+  /** Ends the task for the reached budget (once), then refuses. */
+  const overBudget = Effect.fnUntraced(function*(grant: Grant, reached: Budgets.Reached) {
+    const who = { repo: grant.task.repo.fullName, login: grant.task.requestedBy.login, month: grant.month }
+    const reason = Budgets.reason(reached, who)
+    yield* waitForRecords(grant.task.id)
+    const ended = yield* lifecycle.finish(grant.task, "failed", { reason }).pipe(
+      Effect.catch((error) =>
+        Effect.as(Effect.logWarning("ending a task over budget failed", { error: error.message }), Option.none())
+      )
+    )
+    if (Option.isSome(ended)) {
+      const entry = cache.get(grant.task.id)
+      if (entry !== undefined) entry.grant = { ...entry.grant, task: ended.value }
+    }
+    return yield* refused("budget_reached", `${reason}; the task has ended`)
+  })
+
+  const admit = Effect.fn("GatewayAccess.admit")(function*(taskId: string, presented: string | undefined) {
+    if (presented === undefined || !(yield* tokens.verify(taskId, presented, "gateway"))) return yield* badCredential
+    const now = yield* Clock.currentTimeMillis
+    const hit = cache.get(taskId)
+    const grant = hit !== undefined && hit.expiresAt > now && hit.grant.month === monthOf(now)
+      ? hit.grant
+      : yield* load(taskId as TaskId, now)
+    const task = grant.task
+    if (task.isTerminal) return yield* refused("task_ended", `task ${task.id} has ended (${task.state})`)
+    if (now > task.deadlineAt) return yield* refused("past_deadline", `task ${task.id} is past its deadline`)
+    const over = Budgets.reached(grant.caps, {
+      taskUsd: grant.spend.task.costUsd,
+      repoMonthUsd: grant.spend.repoMonthUsd,
+      userMonthUsd: grant.spend.userMonthUsd
+    })
+    if (over !== undefined) return yield* overBudget(grant, over)
+    return grant
+  })
+
+  const begin = (taskId: TaskId) => Effect.sync(() => void inFlight.set(taskId, (inFlight.get(taskId) ?? 0) + 1))
+
+  const showSpend = Effect.fnUntraced(function*(taskId: TaskId, grant: Grant, now: number) {
+    if (now - (lastShown.get(taskId) ?? 0) < gateway.statusIntervalMs) return
+    lastShown.set(taskId, now)
+    if (lastShown.size > CAPACITY) lastShown.delete(lastShown.keys().next().value!)
+    // The stored task, so a state the task moved to meanwhile is never shown as running again.
+    const latest = yield* store.find(taskId)
+    if (Option.isNone(latest) || latest.value.state !== "running") return
+    const spent = cache.get(taskId)?.grant.spend.task ?? grant.spend.task
+    yield* status.show(new Task({ ...latest.value, usage: toUsage(spent, latest.value.usage) }), {
+      capUsd: grant.caps.taskUsd
+    })
+  })
+
+  const charge = Effect.fn("GatewayAccess.charge")(function*(grant: Grant, provider: Provider, metered: Metered) {
+    const task = grant.task
+    const costUsd = Math.min(1e6, Pricing.costOf(metered, Pricing.priceFor(grant.settings.prices, metered.model)))
+    const now = yield* Clock.currentTimeMillis
+    // Counted here at once, so this process's next call sees it before the record is stored.
+    const entry = cache.get(task.id)
+    if (entry !== undefined) {
+      const spend = entry.grant.spend
+      entry.grant = {
+        ...entry.grant,
+        spend: {
+          ...spend,
+          task: addCall(spend.task, { ...metered, costUsd }),
+          repoMonthUsd: spend.repoMonthUsd + costUsd,
+          userMonthUsd: spend.userMonthUsd + costUsd
+        }
+      }
+    }
+    const call = new ModelCall({
+      taskId: task.id,
+      repo: task.repo.fullName,
+      userId: task.requestedBy.id,
+      provider,
+      model: metered.model.slice(0, 200),
+      inputTokens: metered.inputTokens,
+      outputTokens: metered.outputTokens,
+      cacheReadTokens: metered.cacheReadTokens,
+      cacheWriteTokens: metered.cacheWriteTokens,
+      costUsd,
+      estimated: metered.estimated,
+      at: now
+    })
+    yield* usage.record(call).pipe(
+      Effect.catch((error) => Effect.logError("recording a model call failed", { error: error.message })),
+      Effect.ensuring(Effect.sync(() => {
+        const left = (inFlight.get(task.id) ?? 1) - 1
+        if (left > 0) inFlight.set(task.id, left)
+        else inFlight.delete(task.id)
+      }))
+    )
+    yield* showSpend(task.id, grant, now).pipe(
+      Effect.catch((error) => Effect.logWarning("showing the spend failed", { error: error.message }))
+    )
+  })
+
+  return GatewayAccess.of({ admit, begin, charge })
+})
+
+export const layer: Layer.Layer<
+  GatewayAccess,
+  never,
+  | TaskTokens
+  | TaskStore
+  | SecretStore
+  | Settings
+  | UsageStore
+  | PorterConfig
+  | TaskLifecycle
+  | StatusComments
+> = Layer.effect(GatewayAccess, make)

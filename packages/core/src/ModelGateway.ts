@@ -1,0 +1,231 @@
+/**
+ * ModelGateway: a machine's model calls, passed through to the provider with the real key attached — the key never
+ * reaches the machine. The agent's CLI is pointed at `<publicUrl>/gateway/tasks/<id>/<provider>` and presents the
+ * task's gateway credential where it would present its key (`Providers`); Porter checks it and the task's budgets
+ * (`GatewayAccess`), attaches the key its chain resolves to, and streams the answer back chunk by chunk as it comes
+ * (never buffered), metering it on the way (`Metering`: the final usage events, read once the answer ends). The cost
+ * is recorded after the answer, in the background (`Background`), never in its way.
+ *
+ * Answers: the provider's own, status and body, with its retry advice (`Retry-After`, …); Porter's refusals in the
+ * provider's error format — 401 wrong credential, 403 task ended / past its deadline / budget reached / no key, 404 a
+ * path the gateway does not serve, 413 a body over `gateway.maxRequestBytes` (32 MiB), 502 the provider unreachable,
+ * 503 Porter's storage unavailable. An upstream error's body is scrubbed of the key before it is passed on. Request
+ * and answer bodies are never logged.
+ *
+ * One amendment: a streamed Chat Completions request that does not ask for usage gets
+ * `stream_options.include_usage` (an extra last chunk with empty `choices`, as OpenAI documents it), so it is metered
+ * exactly rather than estimated. Redirects are not followed (the key must not travel to another host).
+ */
+import { Context, Effect, Layer, Redacted, Stream } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { Background } from "./Background.ts"
+import { GatewayAccess, GatewayRefused, type Grant } from "./GatewayAccess.ts"
+import type { TaskId } from "./Ids.ts"
+import * as Metering from "./Metering.ts"
+import type { Provider } from "./ModelUsage.ts"
+import { PorterConfig } from "./PorterConfig.ts"
+import * as Providers from "./Providers.ts"
+
+/** One call as the machine sent it. */
+export interface GatewayRequest {
+  readonly taskId: string
+  readonly provider: Provider
+  readonly method: string
+  /** The path after `/gateway/tasks/:id/<provider>/`, without a leading slash. */
+  readonly rest: string
+  /** The query string, `?…` or empty. */
+  readonly search: string
+  readonly headers: Readonly<Record<string, string | undefined>>
+  /** Reads the body, at most `limit` bytes (`too_large` past it). */
+  readonly body: (limit: number) => Effect.Effect<Uint8Array, GatewayRefused>
+}
+
+/** The answer, streamed. */
+export interface GatewayAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Stream.Stream<Uint8Array, unknown>
+}
+
+export class ModelGateway extends Context.Service<ModelGateway, {
+  /** Passes one call through, or refuses it in the provider's format. Never fails. */
+  readonly forward: (request: GatewayRequest) => Effect.Effect<GatewayAnswer>
+}>()("@porter/core/ModelGateway") {}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** A refusal as the provider would word it. */
+export const refusalAnswer = (provider: Provider, refusal: GatewayRefused): GatewayAnswer => ({
+  status: Providers.statusOf(refusal.refusal),
+  headers: { "content-type": "application/json" },
+  body: Stream.succeed(encoder.encode(JSON.stringify(Providers.errorBody(provider, refusal.refusal, refusal.message))))
+})
+
+/** Upstream error bodies are read up to this much (and scrubbed of the key). */
+const ERROR_BODY_BYTES = 64 * 1024
+
+const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: number) =>
+  Effect.suspend(() => {
+    let size = 0
+    return stream.pipe(
+      Stream.takeWhile((chunk) => {
+        const more = size < limit
+        size += chunk.byteLength
+        return more
+      }),
+      Stream.runCollect,
+      Effect.map((chunks) => {
+        const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.byteLength, 0)))
+        let offset = 0
+        for (const chunk of chunks) {
+          const part = chunk.subarray(0, out.byteLength - offset)
+          out.set(part, offset)
+          offset += part.byteLength
+        }
+        return out
+      }),
+      Effect.orElseSucceed(() => new Uint8Array(0))
+    )
+  })
+
+const STREAM_TRUE = /"stream"\s*:\s*true/
+
+/** A streamed Chat Completions body that does not ask for usage, asking for it. */
+export const withUsageRequested = (body: Uint8Array): Uint8Array => {
+  const text = decoder.decode(body)
+  if (!STREAM_TRUE.test(text) || text.includes("\"include_usage\"") || text.includes("\"stream_options\"")) return body
+  const open = text.indexOf("{")
+  if (open < 0) return body
+  return encoder.encode(`${text.slice(0, open + 1)}"stream_options":{"include_usage":true},${text.slice(open + 1)}`)
+}
+
+const hostOf = (url: string): string | undefined => {
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.host : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const make = Effect.gen(function*() {
+  const access = yield* GatewayAccess
+  const background = yield* Background
+  const config = yield* PorterConfig
+  const client = yield* HttpClient.HttpClient
+  const limit = config.gateway.maxRequestBytes
+
+  /** Prices and records a metered answer once it has ended (the stream resolves `ended`), after the answer. */
+  const meterAfter = (grant: Grant, provider: Provider, meter: Metering.Meter, ended: Promise<void>) =>
+    Effect.forkDetach(
+      background.run(
+        Effect.promise(() => ended).pipe(
+          Effect.timeoutOption("1 hour"),
+          Effect.andThen(Effect.suspend(() => access.charge(grant, provider, meter.finish())))
+        )
+      )
+    )
+
+  const pass = Effect.fnUntraced(function*(request: GatewayRequest) {
+    const route = Providers.route(request.provider, request.method, request.rest)
+    if (route === undefined) {
+      return yield* new GatewayRefused({
+        refusal: "not_found",
+        message: `the gateway serves no ${request.method} /${request.rest.slice(0, 200)} for ${
+          Providers.specOf(request.provider).displayName
+        }`
+      })
+    }
+    const query = request.search.length > 1 ? new URLSearchParams(request.search) : undefined
+    const grant = yield* access.admit(request.taskId, Providers.presented(request.headers, query ?? emptyQuery))
+    const spec = Providers.specOf(request.provider)
+    const keyName = spec.keyNames.find((name) => grant.keys.has(name))
+    if (keyName === undefined) {
+      return yield* new GatewayRefused({
+        refusal: "no_key",
+        message: `no ${spec.keyNames.join(" or ")} is set for this task's user, repository, installation or ` +
+          `deployment: set one (porter secrets set ${spec.keyNames[0]} --scope repository:${grant.task.repo.fullName})`
+      })
+    }
+    const key = Redacted.value(grant.keys.get(keyName)!.value)
+    const stored = grant.keys.get(spec.upstreamSecret)
+    const base = stored !== undefined ? Redacted.value(stored.value).trim() : config.gateway.upstreams[request.provider]
+    const host = hostOf(base)
+    if (host === undefined) {
+      return yield* new GatewayRefused({
+        refusal: "unreachable",
+        message: `the ${spec.displayName} API URL configured for this task is not an http(s) URL`
+      })
+    }
+    query?.delete("key")
+    const search = query !== undefined && query.size > 0 ? `?${query.toString()}` : ""
+    const url = `${base.replace(/\/+$/, "")}${route.upstreamPath}${search}`
+    let body = request.method === "POST" ? yield* request.body(limit) : undefined
+    if (body !== undefined && route.metered && request.rest === "v1/chat/completions") body = withUsageRequested(body)
+    const headers = Providers.upstreamHeaders(request.provider, request.headers, { name: keyName, value: key })
+    const outgoing = body === undefined
+      ? HttpClientRequest.make(request.method as "GET")(url, { headers })
+      : HttpClientRequest.make("POST")(url, { headers }).pipe(
+        HttpClientRequest.bodyUint8Array(body, headers["content-type"] ?? "application/json")
+      )
+    const response = yield* client.execute(outgoing).pipe(
+      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
+      Effect.catch((error) =>
+        Effect.andThen(
+          Effect.logWarning("the model API could not be reached", {
+            provider: request.provider,
+            host,
+            error: error.message.slice(0, 300).split(key).join("[redacted]")
+          }),
+          Effect.fail(
+            new GatewayRefused({
+              refusal: "unreachable",
+              message: `the ${spec.displayName} API (${host}) could not be reached; try again later`
+            })
+          )
+        )
+      )
+    )
+    const answerHeaders = Providers.responseHeaders(response.headers)
+    if (response.status < 200 || response.status >= 300) {
+      // The provider's own refusal (429 with its Retry-After, 5xx, 4xx), passed on without the key in it.
+      const raw = yield* readAtMost(response.stream, ERROR_BODY_BYTES)
+      const text = decoder.decode(raw)
+      const scrubbed = key.length >= 8 && text.includes(key) ? encoder.encode(text.split(key).join("[redacted]")) : raw
+      const status = response.status >= 300 && response.status < 400 ? 502 : response.status
+      return { status, headers: answerHeaders, body: Stream.succeed(scrubbed) } satisfies GatewayAnswer
+    }
+    if (!route.metered) {
+      return { status: response.status, headers: answerHeaders, body: response.stream } satisfies GatewayAnswer
+    }
+    const meter = Metering.make(request.provider, { requestBytes: body?.byteLength ?? 0, model: route.model })
+    let ended!: () => void
+    const done = new Promise<void>((resolve) => (ended = resolve))
+    yield* access.begin(grant.task.id as TaskId)
+    yield* meterAfter(grant, request.provider, meter, done)
+    const stream = response.stream.pipe(
+      Stream.mapArray((chunks) => {
+        for (const chunk of chunks) meter.push(chunk)
+        return chunks
+      }),
+      Stream.onExit(() => Effect.sync(ended))
+    )
+    return { status: response.status, headers: answerHeaders, body: stream } satisfies GatewayAnswer
+  })
+
+  const forward = (request: GatewayRequest): Effect.Effect<GatewayAnswer> =>
+    pass(request).pipe(
+      Effect.catchTag("GatewayRefused", (refusal) => Effect.succeed(refusalAnswer(request.provider, refusal)))
+    )
+
+  return ModelGateway.of({ forward })
+})
+
+const emptyQuery = new URLSearchParams()
+
+export const layer: Layer.Layer<
+  ModelGateway,
+  never,
+  GatewayAccess | Background | PorterConfig | HttpClient.HttpClient
+> = Layer.effect(ModelGateway, make)

@@ -9,6 +9,9 @@
  * - gemini: headless Gemini CLI refuses to start without a chosen auth method and downgrades
  *   `--yolo` in an untrusted folder; `~/.gemini/settings.json` selects API-key auth and turns the
  *   folder-trust gate off (the machine is disposable and the clone is the task's).
+ * - opencode: its Anthropic and OpenAI providers pointed at `ANTHROPIC_BASE_URL` (+ `/v1`) and `OPENAI_BASE_URL` —
+ *   Porter's model gateway on a Porter machine — in `$XDG_CONFIG_HOME/opencode/opencode.json` (default
+ *   `~/.config`), the keys read from the environment (`{env:…}`: the file holds no credential).
  */
 import { Effect } from "effect"
 import { FileSystem } from "effect/FileSystem"
@@ -46,6 +49,20 @@ export const geminiSettings = (): string =>
   JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }, null, 2) +
   "\n"
 
+/** OpenCode's providers at these base URLs (Anthropic's without its `/v1`, as `ANTHROPIC_BASE_URL` has it). */
+export const opencodeConfig = (anthropicBaseUrl: string | undefined, openaiBaseUrl: string | undefined): string => {
+  const provider: Record<string, unknown> = {}
+  if (anthropicBaseUrl) {
+    provider["anthropic"] = {
+      options: { baseURL: `${anthropicBaseUrl.replace(/\/+$/, "")}/v1`, apiKey: "{env:ANTHROPIC_API_KEY}" }
+    }
+  }
+  if (openaiBaseUrl) {
+    provider["openai"] = { options: { baseURL: openaiBaseUrl.replace(/\/+$/, ""), apiKey: "{env:OPENAI_API_KEY}" } }
+  }
+  return JSON.stringify({ $schema: "https://opencode.ai/config.json", provider }, null, 2) + "\n"
+}
+
 /** Prepares `agent`'s configuration in the environment it will run with. */
 export const prepare = Effect.fnUntraced(function*(agent: string, env: Readonly<Record<string, string>>) {
   const path = yield* Path
@@ -56,6 +73,12 @@ export const prepare = Effect.fnUntraced(function*(agent: string, env: Readonly<
     const file = path.join(env["CODEX_HOME"] || path.join(home, ".codex"), "config.toml")
     const key = env["OPENAI_API_KEY"] ? "OPENAI_API_KEY" : "CODEX_API_KEY"
     if (yield* writeIfAbsent(file, codexConfig(env["OPENAI_BASE_URL"], key))) written.push(file)
+  }
+  if (agent === "opencode" && (env["ANTHROPIC_BASE_URL"] || env["OPENAI_BASE_URL"])) {
+    const file = path.join(env["XDG_CONFIG_HOME"] || path.join(home, ".config"), "opencode", "opencode.json")
+    if (yield* writeIfAbsent(file, opencodeConfig(env["ANTHROPIC_BASE_URL"], env["OPENAI_BASE_URL"]))) {
+      written.push(file)
+    }
   }
   if (agent === "gemini" && (env["GEMINI_API_KEY"] || env["GOOGLE_API_KEY"])) {
     const file = path.join(home, ".gemini", "settings.json")

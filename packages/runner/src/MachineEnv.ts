@@ -1,10 +1,11 @@
 /**
  * The machine environment — the runner's only input — decoded with the schema core's Dispatcher encodes it with
- * (`@porter/core`'s `MachineEnv`). Secrets (`CALLBACK_TOKEN`, the task token, and the agent's keys) become `Redacted`
- * values and never appear in a decoding message. No GitHub token: the clone goes through Porter's read-only git proxy
+ * (`@porter/core`'s `MachineEnv`). Secrets (`CALLBACK_TOKEN`, the task token; `GATEWAY_TOKEN`, the credential the
+ * agent's CLI presents to Porter's model gateway; Amp's own key) become `Redacted` values and never appear in a
+ * decoding message. No provider key: the agent's model calls go through Porter's gateway (`MODEL_GATEWAY_URL`). No GitHub token: the clone goes through Porter's read-only git proxy
  * and the agent's work goes back to Porter as a change set. The runner's own knobs are optional `PORTER_*` variables.
  */
-import { AgentCatalog, MachineEnv as Contract } from "@porter/core"
+import { AgentCatalog, MachineEnv as Contract, Providers } from "@porter/core"
 import { Context, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
 import { stripCredentials } from "./GitEnv.ts"
 
@@ -39,6 +40,9 @@ export interface MachineEnv {
   readonly heartbeatIntervalMs: number
   readonly requestedBy: string | undefined
   readonly callbackToken: Redacted.Redacted<string>
+  /** Porter's model gateway for this task, and the credential the agent's CLI presents there (no provider key). */
+  readonly gatewayUrl: string | undefined
+  readonly gatewayToken: Redacted.Redacted<string> | undefined
   readonly workdir: string | undefined
   readonly killGraceMs: number
   readonly logTailLines: number
@@ -67,7 +71,7 @@ export class BadEnvironment extends Schema.TaggedError<BadEnvironment>()("BadEnv
 
 /** Variables that are secret by name: the task's tokens, every agent key, anything named like a credential. */
 export const isSecretName = (name: string): boolean => {
-  if (name === "CALLBACK_TOKEN") return true
+  if (name === "CALLBACK_TOKEN" || name === "GATEWAY_TOKEN") return true
   if (/_URL$/.test(name)) return false
   if (catalogSecretNames.has(name)) return true
   return /(^|_)(TOKEN|API_KEY|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)($|_)/i.test(name)
@@ -156,6 +160,8 @@ export const decode = (
     heartbeatIntervalMs: f.HEARTBEAT_INTERVAL_MS ?? 30_000,
     requestedBy: f.REQUESTED_BY,
     callbackToken: f.CALLBACK_TOKEN,
+    gatewayUrl: f.MODEL_GATEWAY_URL,
+    gatewayToken: f.GATEWAY_TOKEN,
     workdir: f.PORTER_WORKDIR,
     killGraceMs: f.PORTER_KILL_GRACE_MS ?? 10_000,
     logTailLines: f.PORTER_LOG_TAIL_LINES ?? 100,
@@ -187,18 +193,24 @@ export const callbackTarget = (env: Readonly<Record<string, string | undefined>>
 
 /**
  * Variables the agent never sees: the task token (the runner clones, proposes the changes and reports; the agent does
- * not), any GitHub token a host may have left in the environment, and the runner's own plumbing.
+ * not), any GitHub token a host may have left in the environment, and the runner's own plumbing. The gateway's URL and
+ * credential reach it under each CLI's own names instead (`Providers.clientEnvironment`).
  */
 export const hiddenFromAgent: ReadonlySet<string> = new Set([
   "GITHUB_TOKEN",
   "GH_TOKEN",
   "CALLBACK_TOKEN",
   "CALLBACK_URL",
+  "GATEWAY_TOKEN",
+  "MODEL_GATEWAY_URL",
   "PROMPT",
   "PORTER_ENV_FILE"
 ])
 
-/** The environment a coding agent runs with: the machine's minus `hiddenFromAgent`, plus `extra`. */
+/**
+ * The environment a coding agent runs with: the machine's minus `hiddenFromAgent`; with a model gateway, every CLI's
+ * base URL and key variables pointing at it with the gateway credential (over any the machine had); plus `extra`.
+ */
 export const agentEnvironment = (
   env: MachineEnv,
   extra: Readonly<Record<string, string>>
@@ -207,8 +219,12 @@ export const agentEnvironment = (
   for (const [name, value] of Object.entries(env.raw)) {
     if (!hiddenFromAgent.has(name) && !name.startsWith("GIT_CONFIG_")) out[name] = value
   }
+  const gateway = env.gatewayUrl !== undefined && env.gatewayToken !== undefined
+    ? Providers.clientEnvironment(env.gatewayUrl, Redacted.value(env.gatewayToken))
+    : {}
   return {
     ...out,
+    ...gateway,
     GIT_TERMINAL_PROMPT: "0",
     GIT_AUTHOR_NAME: env.gitName,
     GIT_AUTHOR_EMAIL: env.gitEmail,

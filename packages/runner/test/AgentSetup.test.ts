@@ -29,6 +29,34 @@ describe("AgentSetup", () => {
       )
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 
+  it.effect("points OpenCode's Anthropic and OpenAI providers at the base URLs, keys read from the environment", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem
+      const home = yield* fs.makeTempDirectoryScoped()
+      const env = {
+        HOME: home,
+        ANTHROPIC_BASE_URL: "https://porter.example/gateway/tasks/t/anthropic",
+        OPENAI_BASE_URL: "https://porter.example/gateway/tasks/t/openai/v1",
+        ANTHROPIC_API_KEY: "gateway-credential"
+      }
+      const { written } = yield* AgentSetup.prepare("opencode", env)
+      const file = join(home, ".config", "opencode", "opencode.json")
+      assert.deepStrictEqual(written, [file])
+      const text = readFileSync(file, "utf8")
+      assert.notInclude(text, "gateway-credential", "no credential in the file")
+      assert.deepStrictEqual(JSON.parse(text).provider, {
+        anthropic: {
+          options: {
+            baseURL: "https://porter.example/gateway/tasks/t/anthropic/v1",
+            apiKey: "{env:ANTHROPIC_API_KEY}"
+          }
+        },
+        openai: {
+          options: { baseURL: "https://porter.example/gateway/tasks/t/openai/v1", apiKey: "{env:OPENAI_API_KEY}" }
+        }
+      })
+    }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
+
   it.effect("gives a headless Gemini CLI API-key auth and no folder-trust gate; other agents get nothing", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem

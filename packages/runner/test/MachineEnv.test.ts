@@ -19,6 +19,32 @@ const valid: Record<string, string> = {
 }
 
 describe("MachineEnv", () => {
+  it("with a model gateway, every CLI is pointed at it with the gateway credential; the raw names stay hidden", () => {
+    const { ANTHROPIC_API_KEY: _, ...noKey } = valid
+    const gateway = "https://porter.example/gateway/tasks/task_01hx0000000000000000000000"
+    const decoded = MachineEnv.decode({
+      ...noKey,
+      MODEL_GATEWAY_URL: gateway,
+      GATEWAY_TOKEN: "gateway-credential-value",
+      // A deployment's stale direct URL loses to the gateway.
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:9"
+    })
+    assert.isTrue(Result.isSuccess(decoded))
+    if (!Result.isSuccess(decoded)) return
+    assert.strictEqual(decoded.success.gatewayUrl, gateway)
+    assert.strictEqual(String(decoded.success.gatewayToken), "<redacted>")
+    const agent = MachineEnv.agentEnvironment(decoded.success, {})
+    assert.strictEqual(agent["ANTHROPIC_BASE_URL"], `${gateway}/anthropic`)
+    assert.strictEqual(agent["OPENAI_BASE_URL"], `${gateway}/openai/v1`)
+    assert.strictEqual(agent["GOOGLE_GEMINI_BASE_URL"], `${gateway}/gemini`)
+    for (const key of ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"]) {
+      assert.strictEqual(agent[key], "gateway-credential-value", key)
+    }
+    for (const hidden of ["GATEWAY_TOKEN", "MODEL_GATEWAY_URL", "CALLBACK_TOKEN"]) assert.notProperty(agent, hidden)
+    assert.isTrue(MachineEnv.isSecretName("GATEWAY_TOKEN"))
+    assert.include(MachineEnv.secretValues({ GATEWAY_TOKEN: "gateway-credential-value" }), "gateway-credential-value")
+  })
+
   it("decodes what Porter.dispatch sends; secrets stay Redacted", () => {
     const decoded = MachineEnv.decode(valid)
     assert.isTrue(Result.isSuccess(decoded))

@@ -1,8 +1,9 @@
 /**
  * What model calls cost: a price table (USD per million tokens, by model id prefix) and the arithmetic. The defaults
  * cover the agents' default models and their families as the providers published them (standard tier, prompts under
- * 200k tokens, 5-minute cache writes); the `prices` setting overrides or adds entries per deployment, installation or
- * repository (`Settings`). A model no entry matches is priced with the `*` entry (Opus-level by default, so that an
+ * 200k tokens, 5-minute cache writes; Claude Code's `sonnet` is `claude-sonnet-5-5` at the price its own accounting
+ * uses), and may lag the providers' lists: the `prices` setting overrides or adds entries per deployment,
+ * installation or repository (`Settings`). A model no entry matches is priced with the `*` entry (Opus-level by default, so that an
  * unknown model makes a budget bite early rather than never).
  *
  * Cannot: know batch, long-context (> 200k tokens) or regional surcharges; figures are estimates of the provider's
@@ -53,12 +54,17 @@ export const parseEntry = (entry: string): { readonly model: string; readonly pr
 /** The built-in table. */
 export const defaults: PriceList = [
   // Anthropic (Claude Code, OpenCode's default): cache writes at the 5-minute rate.
+  "claude-opus-5=5/25/0.5/6.25",
   "claude-opus-4=15/75/1.5/18.75",
   "claude-opus-4-5=5/25/0.5/6.25",
   "claude-opus-4-6=5/25/0.5/6.25",
+  "claude-opus-4-7=5/25/0.5/6.25",
+  "claude-opus-4-8=5/25/0.5/6.25",
+  "claude-sonnet-5=2/10/0.2/2.5",
   "claude-sonnet-4=3/15/0.3/3.75",
   "claude-3-7-sonnet=3/15/0.3/3.75",
   "claude-3-5-sonnet=3/15/0.3/3.75",
+  "claude-haiku-5=1/5/0.1/1.25",
   "claude-haiku-4-5=1/5/0.1/1.25",
   "claude-3-5-haiku=0.8/4/0.08/1",
   "opus=15/75/1.5/18.75",

@@ -157,7 +157,8 @@ export const tiers = [
     name: "agents",
     include: suffixed("agents"),
     // Never skipped: the CLIs are pinned devDependencies, so a missing one is a broken install and fails its test.
-    runs: "the real agent CLIs from node_modules/.bin against the scripted model server",
+    runs: "the real agent CLIs from node_modules/.bin against the scripted model server (some through the Worker)",
+    needs: ["workerd"],
     optIn: () =>
       process.env["PORTER_SLOW_AGENT_TESTS"] === "1"
         ? []

@@ -119,7 +119,7 @@ export const check = (changeSet: ChangeSet, options: RuleOptions): Effect.Effect
       const entry = options.baseTree.get(path)
       const bytes = bytesOf(base64)
       // A base that is not the base commit's would hide added lines (say, a key) as old ones.
-      if (entry === undefined || (yield* blobSha(bytes)) !== entry.sha) {
+      if (entry === undefined || bytes === undefined || (yield* blobSha(bytes)) !== entry.sha) {
         problems.push(`the base content sent for \`${path.slice(0, 200)}\` is not what the base commit holds`)
         continue
       }
@@ -159,6 +159,10 @@ export const check = (changeSet: ChangeSet, options: RuleOptions): Effect.Effect
           continue
         }
         const bytes = bytesOf(change.content)
+        if (bytes === undefined) {
+          problems.push(`\`${change.path}\`: its content is not valid base64`)
+          continue
+        }
         if (bytes.byteLength > MAX_FILE_BYTES) {
           problems.push(`\`${change.path}\` is ${bytes.byteLength} bytes: files are limited to ${MAX_FILE_BYTES} bytes`)
           continue

@@ -7,7 +7,8 @@
  * The machine also sends the base content of the paths it changed that existed at `base` (`bases`): Porter checks
  * each against the base commit's tree (the git blob SHA) before using it to tell added lines from old ones.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
+import { Base64 as Base64Encoding } from "effect/encoding"
 
 /** The largest change set body Porter reads (bytes of JSON). */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -74,8 +75,8 @@ export type Published = typeof Published.Type
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
-/** Base64 → bytes. */
-export const bytesOf = (base64: string): Uint8Array => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))
+/** Base64 → bytes; `undefined` when the text is not base64 (the schema checked only the alphabet). */
+export const bytesOf = (base64: string): Uint8Array | undefined => Result.getOrUndefined(Base64Encoding.decode(base64))
 
 /** The lines of a file when it is text (UTF-8 without NUL bytes); `undefined` for a binary file. */
 export const textLines = (bytes: Uint8Array): ReadonlyArray<string> | undefined => {

@@ -142,8 +142,16 @@ export const make = Effect.gen(function*() {
   const publish = Effect.fn("ChangeSets.publish")(function*(taskId: TaskId, changeSet: ChangeSet) {
     const task = yield* store.get(taskId)
     if (task.isTerminal) return yield* new TaskFinished({ state: task.state })
-    const repoSettings = yield* settings.forRepo(task.repo.fullName, task.installationId)
-    const baseTree = yield* writer.tree(task.repo, changeSet.base, task.installationId).pipe(Effect.result)
+    const branch = branchFor(task)
+    // Everything the checks and the writes need, read together: one round trip to GitHub instead of five.
+    const [repoSettings, baseTree, values, defaultBranch, head, prTitle] = yield* Effect.all([
+      settings.forRepo(task.repo.fullName, task.installationId),
+      Effect.result(writer.tree(task.repo, changeSet.base, task.installationId)),
+      valuesFor(task),
+      writer.defaultBranch(task.repo, task.installationId),
+      writer.branchHead(task.repo, branch, task.installationId),
+      title(task, changeSet)
+    ], { concurrency: "unbounded" })
     if (baseTree._tag === "Failure") {
       if (baseTree.failure.status === 404 || baseTree.failure.status === 422) {
         return yield* refuse(task, [`the base commit ${changeSet.base.slice(0, 12)} is not in ${task.repo.fullName}`])
@@ -153,19 +161,16 @@ export const make = Effect.gen(function*() {
     const checked = yield* ChangeRules.check(changeSet, {
       baseTree: baseTree.success,
       allowWorkflowChanges: repoSettings.allowWorkflowChanges,
-      scanner: SecretScan.scanner(yield* valuesFor(task))
+      scanner: SecretScan.scanner(values)
     })
     if (checked._tag === "Refused") return yield* refuse(task, checked.problems)
 
-    const branch = branchFor(task)
-    const defaultBranch = yield* writer.defaultBranch(task.repo, task.installationId)
     if (branch === defaultBranch) {
       return yield* refuse(task, [
         `the task's branch ${branch} is the repository's default branch: Porter never writes to it`
       ])
     }
     // A new task's branch is created; a follow-up's (a pull request's head) must still be where the machine cloned it.
-    const head = yield* writer.branchHead(task.repo, branch, task.installationId)
     // A retry of a publish that already moved the branch (the answer was lost): only the pull request is left to do.
     const retried = Option.isSome(head) && head.value === task.commitSha && head.value !== changeSet.base
     if (!retried && Option.isSome(head) && head.value !== changeSet.base) {
@@ -189,7 +194,7 @@ export const make = Effect.gen(function*() {
     const pullRequest = yield* writer.pullRequest(task.repo, {
       head: branch,
       base: task.baseBranch ?? defaultBranch,
-      title: yield* title(task, changeSet),
+      title: prTitle,
       body: body(task, changeSet, checked.instructionFiles)
     }, task.installationId)
     const at = yield* Clock.currentTimeMillis

@@ -148,12 +148,23 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
     return { sha, leaves }
   })
 
+  // The last listings, by repository and commit: the writes that follow a `tree` (Porter checks a change set against
+  // its base, then writes on it) start from the listed tree instead of asking for the commit again.
+  const listed = new Map<string, { readonly sha: string; readonly leaves: Leaves }>()
+  const remember = (repo: Repo.RepoRef, commit: string, listing: { readonly sha: string; readonly leaves: Leaves }) => {
+    listed.delete(`${repo.fullName}@${commit}`)
+    listed.set(`${repo.fullName}@${commit}`, listing)
+    if (listed.size > 8) listed.delete(listed.keys().next().value!)
+  }
+
   const tree = Effect.fn("GitHubRepoWriter.tree")(function*(
     repo: Repo.RepoRef,
     commit: string,
     installationId?: number
   ) {
-    const { leaves } = yield* listing(repo, commit, installationId)
+    const found = yield* listing(repo, commit, installationId)
+    remember(repo, commit, found)
+    const { leaves } = found
     const blobs = new Map<string, TreeEntry>()
     for (const [path, leaf] of leaves) if (leaf.type === "blob") blobs.set(path, { mode: leaf.mode, sha: leaf.sha })
     return blobs as ReadonlyMap<string, TreeEntry>
@@ -211,8 +222,11 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
   ) {
     if (commits.length === 0) return []
     const deletes = commits.some((commit) => commit.entries.some((entry) => entry._tag === "delete"))
+    const known = listed.get(`${repo.fullName}@${base}`)
     // Which paths exist matters only to deletions; otherwise the base commit's tree SHA is enough.
-    const start = deletes
+    const start = known !== undefined
+      ? { sha: known.sha, leaves: deletes ? new Map(known.leaves) : undefined }
+      : deletes
       ? yield* listing(repo, base, installationId)
       : yield* request(repo, installationId, "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", {
         params: { commit_sha: base },
@@ -272,20 +286,17 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
       params: { head: `${repo.owner}:${pull.head}`, state: "open", per_page: 100 },
       schema: Schema.Array(PullAnswer)
     }).pipe(Effect.map((response) => Option.fromNullishOr(response.data[0])))
-    const found = yield* open
-    const pr = Option.isSome(found) ?
-      found.value :
-      yield* request(repo, installationId, "POST /repos/{owner}/{repo}/pulls", {
-        params: { head: pull.head, base: pull.base, title: pull.title, body: pull.body },
-        schema: PullAnswer
-      }).pipe(
-        Effect.map((response) => response.data),
-        // 422 "A pull request already exists" (opened meanwhile by another delivery of the same task): take that one.
-        Effect.catchIf(
-          (error) => error.status === 422,
-          (error) => Effect.flatMap(open, Option.match({ onNone: () => Effect.fail(error), onSome: Effect.succeed }))
-        )
+    // Opened first, looked up only when GitHub says one exists (422): a new branch's pull request costs one call.
+    const pr = yield* request(repo, installationId, "POST /repos/{owner}/{repo}/pulls", {
+      params: { head: pull.head, base: pull.base, title: pull.title, body: pull.body },
+      schema: PullAnswer
+    }).pipe(
+      Effect.map((response) => response.data),
+      Effect.catchIf(
+        (error) => error.status === 422,
+        (error) => Effect.flatMap(open, Option.match({ onNone: () => Effect.fail(error), onSome: Effect.succeed }))
       )
+    )
     return { number: pr.number, url: pr.html_url }
   }, Effect.mapError(toWriteError))
 

@@ -266,13 +266,12 @@ describe("GitHubRepoWriter on the emulator", () => {
 })
 
 describe("GitHubRepoWriter against a scripted GitHub", () => {
-  it.effect("a pull request opened meanwhile (422 on create) is found and answered", () =>
+  it.effect("the pull request is opened first; one that exists (422 on create) is looked up and answered", () =>
     Effect.scoped(Effect.gen(function*() {
       const github = yield* FakeGitHub.start
-      let lists = 0
       github.route((request) => {
         if (FakeGitHub.is(request, "GET", "/repos/o/r/pulls")) {
-          return { status: 200, body: lists++ === 0 ? [] : [{ number: 7, html_url: "https://github.com/o/r/pull/7" }] }
+          return { status: 200, body: [{ number: 7, html_url: "https://github.com/o/r/pull/7" }] }
         }
         if (FakeGitHub.is(request, "POST", "/repos/o/r/pulls")) {
           return {
@@ -296,6 +295,7 @@ describe("GitHubRepoWriter against a scripted GitHub", () => {
         body: ""
       })
       assert.deepStrictEqual(pr, { number: 7, url: "https://github.com/o/r/pull/7" })
-      assert.include(github.requests[0]!.url, "head=o%3Ab")
+      assert.deepStrictEqual(github.requests.map((r) => r.method), ["POST", "GET"])
+      assert.include(github.requests[1]!.url, "head=o%3Ab")
     })))
 })

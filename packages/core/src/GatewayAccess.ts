@@ -13,8 +13,9 @@
  * settings and spend — so a busy agent's calls cost no storage read; calls metered here are added at once. So: a task
  * that ended elsewhere, a changed key or setting, and other processes' spend are seen within that time.
  *
- * `charge` prices a metered answer (`Pricing`, the repository's price table), records it (`UsageStore`) and, at most
- * every `gateway.statusIntervalMs` (15 s), shows the running task's spend in its status comment.
+ * `count` prices a metered answer as it ends (`Pricing`, the repository's price table) and adds it to this process's
+ * figures at once; `record` stores it (`UsageStore`) after the answer and, at most every `gateway.statusIntervalMs`
+ * (15 s), shows the running task's spend in its status comment.
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import * as Budgets from "./Budgets.ts"
@@ -56,8 +57,13 @@ export class GatewayAccess extends Context.Service<GatewayAccess, {
   readonly admit: (taskId: string, presented: string | undefined) => Effect.Effect<Grant, GatewayRefused>
   /** A metered call of `grant`'s task started (its cost is charged when it ends). */
   readonly begin: (taskId: TaskId) => Effect.Effect<void>
-  /** Prices, records and counts a call that ended; shows the spend now and then. Never fails. */
-  readonly charge: (grant: Grant, provider: Provider, metered: Metered) => Effect.Effect<void>
+  /**
+   * Prices a call that ended and counts it in this process at once (the task's next call sees it): run as the answer
+   * ends, before the client can send another call.
+   */
+  readonly count: (grant: Grant, provider: Provider, metered: Metered) => Effect.Effect<ModelCall>
+  /** Stores a counted call; shows the running task's spend now and then. Never fails. Run after the answer. */
+  readonly record: (grant: Grant, call: ModelCall) => Effect.Effect<void>
 }>()("@porter/core/GatewayAccess") {}
 
 interface Entry {
@@ -166,7 +172,7 @@ export const make = Effect.gen(function*() {
     })
   })
 
-  const charge = Effect.fn("GatewayAccess.charge")(function*(grant: Grant, provider: Provider, metered: Metered) {
+  const count = Effect.fnUntraced(function*(grant: Grant, provider: Provider, metered: Metered) {
     const task = grant.task
     const costUsd = Math.min(1e6, Pricing.costOf(metered, Pricing.priceFor(grant.settings.prices, metered.model)))
     const now = yield* Clock.currentTimeMillis
@@ -184,7 +190,7 @@ export const make = Effect.gen(function*() {
         }
       }
     }
-    const call = new ModelCall({
+    return new ModelCall({
       taskId: task.id,
       repo: task.repo.fullName,
       userId: task.requestedBy.id,
@@ -198,6 +204,10 @@ export const make = Effect.gen(function*() {
       estimated: metered.estimated,
       at: now
     })
+  })
+
+  const record = Effect.fn("GatewayAccess.record")(function*(grant: Grant, call: ModelCall) {
+    const task = grant.task
     yield* usage.record(call).pipe(
       Effect.catch((error) => Effect.logError("recording a model call failed", { error: error.message })),
       Effect.ensuring(Effect.sync(() => {
@@ -206,12 +216,12 @@ export const make = Effect.gen(function*() {
         else inFlight.delete(task.id)
       }))
     )
-    yield* showSpend(task.id, grant, now).pipe(
+    yield* showSpend(task.id, grant, call.at).pipe(
       Effect.catch((error) => Effect.logWarning("showing the spend failed", { error: error.message }))
     )
   })
 
-  return GatewayAccess.of({ admit, begin, charge })
+  return GatewayAccess.of({ admit, begin, count, record })
 })
 
 export const layer: Layer.Layer<

@@ -16,13 +16,13 @@
  * `stream_options.include_usage` (an extra last chunk with empty `choices`, as OpenAI documents it), so it is metered
  * exactly rather than estimated. Redirects are not followed (the key must not travel to another host).
  */
-import { Context, Effect, Layer, Redacted, Stream } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Stream } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { Background } from "./Background.ts"
 import { GatewayAccess, GatewayRefused, type Grant } from "./GatewayAccess.ts"
 import type { TaskId } from "./Ids.ts"
 import * as Metering from "./Metering.ts"
-import type { Provider } from "./ModelUsage.ts"
+import type { ModelCall, Provider } from "./ModelUsage.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import * as Providers from "./Providers.ts"
 
@@ -116,13 +116,13 @@ export const make = Effect.gen(function*() {
   const client = yield* HttpClient.HttpClient
   const limit = config.gateway.maxRequestBytes
 
-  /** Prices and records a metered answer once it has ended (the stream resolves `ended`), after the answer. */
-  const meterAfter = (grant: Grant, provider: Provider, meter: Metering.Meter, ended: Promise<void>) =>
+  /** Records a metered answer once it has ended and was counted (the stream resolves `counted`), after the answer. */
+  const recordAfter = (grant: Grant, counted: Promise<ModelCall>) =>
     Effect.forkDetach(
       background.run(
-        Effect.promise(() => ended).pipe(
+        Effect.promise(() => counted).pipe(
           Effect.timeoutOption("1 hour"),
-          Effect.andThen(Effect.suspend(() => access.charge(grant, provider, meter.finish())))
+          Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (call) => access.record(grant, call) }))
         )
       )
     )
@@ -200,16 +200,22 @@ export const make = Effect.gen(function*() {
       return { status: response.status, headers: answerHeaders, body: response.stream } satisfies GatewayAnswer
     }
     const meter = Metering.make(request.provider, { requestBytes: body?.byteLength ?? 0, model: route.model })
-    let ended!: () => void
-    const done = new Promise<void>((resolve) => (ended = resolve))
+    let counted!: (call: ModelCall) => void
+    const done = new Promise<ModelCall>((resolve) => (counted = resolve))
     yield* access.begin(grant.task.id as TaskId)
-    yield* meterAfter(grant, request.provider, meter, done)
+    yield* recordAfter(grant, done)
     const stream = response.stream.pipe(
       Stream.mapArray((chunks) => {
         for (const chunk of chunks) meter.push(chunk)
         return chunks
       }),
-      Stream.onExit(() => Effect.sync(ended))
+      // Counted as the answer ends (cut short too), so the task's next call is checked against it.
+      Stream.onExit(() =>
+        Effect.flatMap(
+          Effect.suspend(() => access.count(grant, request.provider, meter.finish())),
+          (call) => Effect.sync(() => counted(call))
+        )
+      )
     )
     return { status: response.status, headers: answerHeaders, body: stream } satisfies GatewayAnswer
   })

@@ -57,10 +57,10 @@ const handlerOf = Effect.gen(function*() {
 })
 
 /** A claude task through Porter; its gateway URL path and credential (from what its machine got). */
-const startTask = (body = "@porter claude fix it") =>
+const startTask = (body = "@porter claude fix it", issueNumber = 1) =>
   Effect.gen(function*() {
     const porter = yield* Porter.Porter
-    yield* porter.handle(Fixtures.commentCreated({ body }))
+    yield* porter.handle(Fixtures.commentCreated({ body, issueNumber }))
     const created = yield* (yield* Machines).created
     const spec = created[created.length - 1]!.spec
     return {
@@ -207,7 +207,8 @@ describe("model gateway", () => {
       yield* Effect.gen(function*() {
         const call = yield* handlerOf
         const first = yield* startTask()
-        const second = yield* startTask()
+        const second = yield* startTask("@porter claude fix that", 2)
+        assert.notStrictEqual(first.taskId, second.taskId)
         const refused = (response: Response) =>
           Effect.promise(async () => ({ status: response.status, body: await response.json() as any }))
 

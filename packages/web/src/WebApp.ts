@@ -4,7 +4,8 @@
  * list and pages, my keys, installations, repository settings, the operator page, and two static assets.
  *
  * `layer` needs the web configuration (`WebConfig`), a `SessionStore` (`SessionStore.layerMemory`,
- * `SqlSessionStore.layer`), an `HttpClient` (GitHub) and Porter's services (the same the HTTP API uses: `TaskStore`,
+ * `SqlSessionStore.layer`), a `TokenStore` for personal tokens (`TokenStore.layerMemory`, `SqlTokenStore.layer`), an
+ * `HttpClient` (GitHub) and Porter's services (the same the HTTP API uses: `TaskStore`,
  * `TaskLifecycle`, `Dispatcher`, `SecretStore`, `Settings`, `Diagnostics`, `AgentCatalog`, `MachineAccess`).
  * `layerConfig(store)` reads the configuration from variables and, when the web app is not configured (or wrongly),
  * serves a page saying what to set instead, so the rest of Porter runs either way.
@@ -26,12 +27,15 @@ import * as Access from "./Access.ts"
 import * as Assets from "./Assets.ts"
 import * as GitHubAccounts from "./GitHubAccounts.ts"
 import * as SignInPage from "./pages/SignInPage.ts"
+import * as PersonalTokens from "./PersonalTokens.ts"
 import * as AccountRoutes from "./routes/AccountRoutes.ts"
 import * as AuthRoutes from "./routes/AuthRoutes.ts"
 import * as TaskRoutes from "./routes/TaskRoutes.ts"
+import * as TokenRoutes from "./routes/TokenRoutes.ts"
 import * as SessionKeys from "./SessionKeys.ts"
 import * as Sessions from "./Sessions.ts"
 import type { SessionStore } from "./SessionStore.ts"
+import * as TokenStore from "./TokenStore.ts"
 import * as WebConfig from "./WebConfig.ts"
 import * as WebHttp from "./WebHttp.ts"
 
@@ -70,12 +74,18 @@ export const assetRoutes: Layer.Layer<never, never, HttpRouter.HttpRouter> = Htt
 const pages = Layer.unwrap(
   Effect.map(
     WebHttp.make,
-    (guard) => Layer.mergeAll(AuthRoutes.routes(guard), TaskRoutes.routes(guard), AccountRoutes.routes(guard))
+    (guard) =>
+      Layer.mergeAll(
+        AuthRoutes.routes(guard),
+        TaskRoutes.routes(guard),
+        AccountRoutes.routes(guard),
+        TokenRoutes.routes(guard)
+      )
   )
 )
 
 /** The web app's own services, over its configuration, a session store and an HTTP client. */
-export const servicesLayer = Layer.mergeAll(Sessions.layer, Access.layer).pipe(
+export const servicesLayer = Layer.mergeAll(Sessions.layer, Access.layer, PersonalTokens.layer).pipe(
   Layer.provideMerge(Layer.mergeAll(SessionKeys.layer, GitHubAccounts.layer))
 )
 
@@ -83,7 +93,12 @@ export const servicesLayer = Layer.mergeAll(Sessions.layer, Access.layer).pipe(
 export const layer: Layer.Layer<
   never,
   never,
-  HttpRouter.HttpRouter | WebConfig.WebConfig | SessionStore | HttpClient.HttpClient | PorterServices
+  | HttpRouter.HttpRouter
+  | WebConfig.WebConfig
+  | SessionStore
+  | TokenStore.TokenStore
+  | HttpClient.HttpClient
+  | PorterServices
 > = Layer.merge(pages, assetRoutes).pipe(Layer.provide(servicesLayer))
 
 /** Routes that say the web app is off, and why (the rest of Porter is unaffected). */
@@ -102,15 +117,21 @@ export const offLayer = (problem: string): Layer.Layer<never, never, HttpRouter.
 
 /**
  * The web app from variables (`WebConfig.optionsConfig`; Porter's public URL from `PorterConfig` unless
- * `PORTER_PUBLIC_URL` says otherwise), with `store` for sessions: when `GITHUB_OAUTH_CLIENT_ID` is not set, or the
- * configuration cannot work, `offLayer` with the reason (names of variables, never values).
+ * `PORTER_PUBLIC_URL` says otherwise), with `store` for sessions and `tokens` for personal tokens (default: in
+ * memory): when `GITHUB_OAUTH_CLIENT_ID` is not set, or the configuration cannot work, `offLayer` with the reason
+ * (names of variables, never values).
  */
-export const layerConfig = <R>(
-  store: Layer.Layer<SessionStore, never, R>
+export const layerConfig = <R, RT = never>(
+  store: Layer.Layer<SessionStore, never, R>,
+  tokens: Layer.Layer<TokenStore.TokenStore, never, RT> = TokenStore.layerMemory as Layer.Layer<
+    TokenStore.TokenStore,
+    never,
+    RT
+  >
 ): Layer.Layer<
   never,
   never,
-  HttpRouter.HttpRouter | HttpClient.HttpClient | PorterServices | PorterConfig.PorterConfig | R
+  HttpRouter.HttpRouter | HttpClient.HttpClient | PorterServices | PorterConfig.PorterConfig | R | RT
 > =>
   Layer.unwrap(Effect.gen(function*() {
     const enabled = yield* Effect.orElseSucceed(WebConfig.enabledConfig, () => false)
@@ -126,7 +147,10 @@ export const layerConfig = <R>(
       yield* Effect.logWarning(`web app off: ${problem}`)
       return offLayer(problem)
     }
-    return layer.pipe(Layer.provide(Layer.succeed(WebConfig.WebConfig, options.success)), Layer.provide(store))
+    return layer.pipe(
+      Layer.provide(Layer.succeed(WebConfig.WebConfig, options.success)),
+      Layer.provide(Layer.merge(store, tokens))
+    )
   }))
 
 /** The variable a `ConfigError` is about (its message's path), never a value. */

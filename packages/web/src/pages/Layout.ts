@@ -13,7 +13,7 @@ export interface Frame {
   readonly csrf: string
 }
 
-export type Section = "tasks" | "keys" | "installations" | "operator" | "none"
+export type Section = "tasks" | "keys" | "tokens" | "installations" | "operator" | "none"
 
 export interface PageOptions {
   readonly title: string
@@ -47,6 +47,7 @@ ${
     frame !== undefined && html`<ul>
 ${navItem("/app/tasks", "Tasks", section === "tasks")}
 ${navItem("/app/keys", "My keys", section === "keys")}
+${navItem("/app/tokens", "My tokens", section === "tokens")}
 ${navItem("/app/installations", "Installations", section === "installations")}
 ${frame.operator && navItem("/app/operator", "Operator", section === "operator")}
 </ul>

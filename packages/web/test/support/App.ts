@@ -6,7 +6,7 @@
 import type { Dispatcher, SecretStore, TaskLifecycle, TaskStore } from "@porter/core"
 import { TestPorter } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
-import { SessionStore, WebApp, WebConfig } from "@porter/web"
+import { SessionStore, TokenStore, WebApp, WebConfig } from "@porter/web"
 import { Context, Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { Browser } from "./Browser.ts"
@@ -71,7 +71,7 @@ export const layer: Layer.Layer<App> = Layer.effect(
     const runtime = ManagedRuntime.make(porter, { memoMap })
     const web = HttpRouter.toWebHandler(
       WebApp.layer.pipe(
-        Layer.provide(Layer.mergeAll(Layer.orDie(config), SessionStore.layerMemory)),
+        Layer.provide(Layer.mergeAll(Layer.orDie(config), SessionStore.layerMemory, TokenStore.layerMemory)),
         Layer.provideMerge(porter),
         Layer.provide(HttpServer.layerServices)
       ),

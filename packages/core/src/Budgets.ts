@@ -63,10 +63,10 @@ export const describe = (
   who: { readonly repo: string; readonly login: string; readonly month: string }
 ) =>
   reached.which === "task"
-    ? `this task's ${Pricing.formatUsd(reached.capUsd)} budget`
+    ? `this task's ${Pricing.formatBudget(reached.capUsd)} budget`
     : reached.which === "repository"
-    ? `${who.repo}'s ${Pricing.formatUsd(reached.capUsd)} monthly budget for ${who.month}`
-    : `@${who.login}'s ${Pricing.formatUsd(reached.capUsd)} monthly budget for ${who.month}`
+    ? `${who.repo}'s ${Pricing.formatBudget(reached.capUsd)} monthly budget for ${who.month}`
+    : `@${who.login}'s ${Pricing.formatBudget(reached.capUsd)} monthly budget for ${who.month}`
 
 /** Why a task ended (its `reason`): `budget reached: $1.0234 spent of this task's $1.00 budget`. */
 export const reason = (

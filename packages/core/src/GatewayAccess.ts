@@ -6,7 +6,7 @@
  *    anything is read; a wrong one and an unknown task look the same (401);
  * 2. the task: still active (403 once it ended) and before its deadline (403);
  * 3. the budgets (`Budgets`): a call that would start over the task's, the repository's or the requester's cap is
- *    refused (403) and the task ends `failed` with reason "budget reached";
+ *    refused (403) and the task ends `failed` with reason "budget reached" (after the answer, so the CLI shows it);
  * 4. the keys: resolved for the task's chain (user → repository → installation → global) in one read.
  *
  * What a call needs is kept per task for `gateway.cacheMs` (default 5 s) in this process or isolate — task, keys,
@@ -18,6 +18,7 @@
  * (15 s), shows the running task's spend in its status comment.
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Background } from "./Background.ts"
 import * as Budgets from "./Budgets.ts"
 import type { StoreError } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
@@ -84,6 +85,7 @@ export const make = Effect.gen(function*() {
   const { gateway } = yield* PorterConfig
   const lifecycle = yield* TaskLifecycle
   const status = yield* StatusComments
+  const background = yield* Background
 
   const cache = new Map<string, Entry>()
   /** Calls of a task whose cost is not recorded yet (a budget ending waits for them, briefly). */
@@ -121,10 +123,8 @@ export const make = Effect.gen(function*() {
       for (let i = 0; i < 100 && (inFlight.get(taskId) ?? 0) > 0; i++) yield* Effect.sleep("20 millis")
     })
 
-  /** Ends the task for the reached budget (once), then refuses. */
-  const overBudget = Effect.fnUntraced(function*(grant: Grant, reached: Budgets.Reached) {
-    const who = { repo: grant.task.repo.fullName, login: grant.task.requestedBy.login, month: grant.month }
-    const reason = Budgets.reason(reached, who)
+  /** Ends the task for the reached budget (once). */
+  const endOverBudget = Effect.fnUntraced(function*(grant: Grant, reason: string) {
     yield* waitForRecords(grant.task.id)
     const ended = yield* lifecycle.finish(grant.task, "failed", { reason }).pipe(
       Effect.catch((error) =>
@@ -135,7 +135,17 @@ export const make = Effect.gen(function*() {
       const entry = cache.get(grant.task.id)
       if (entry !== undefined) entry.grant = { ...entry.grant, task: ended.value }
     }
-    return yield* refused("budget_reached", `${reason}; the task has ended`)
+  })
+
+  /**
+   * Refuses the call; the task is ended after the answer (in the background), so the agent's CLI shows the refusal
+   * before its machine goes.
+   */
+  const overBudget = Effect.fnUntraced(function*(grant: Grant, reached: Budgets.Reached) {
+    const who = { repo: grant.task.repo.fullName, login: grant.task.requestedBy.login, month: grant.month }
+    const reason = Budgets.reason(reached, who)
+    yield* background.run(endOverBudget(grant, reason))
+    return yield* refused("budget_reached", `${reason}; the task is ending`)
   })
 
   const admit = Effect.fn("GatewayAccess.admit")(function*(taskId: string, presented: string | undefined) {
@@ -235,4 +245,5 @@ export const layer: Layer.Layer<
   | PorterConfig
   | TaskLifecycle
   | StatusComments
+  | Background
 > = Layer.effect(GatewayAccess, make)

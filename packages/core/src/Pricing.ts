@@ -140,5 +140,9 @@ export const costOf = (tokens: Tokens, price: Price): number =>
     tokens.cacheReadTokens * price.cacheRead +
     tokens.cacheWriteTokens * price.cacheWrite) / 1_000_000
 
-/** `usd` for people: cents for a dollar or more, four decimals below. */
+/** `usd` spent, for people: cents for a dollar or more, four decimals below. */
 export const formatUsd = (usd: number): string => `$${usd.toFixed(usd < 1 ? 4 : 2)}`
+
+/** A budget, for people: in cents when it is a whole number of them (`$0.50`, `$10.00`), else as set. */
+export const formatBudget = (usd: number): string =>
+  `$${Math.abs(usd * 100 - Math.round(usd * 100)) < 1e-9 ? usd.toFixed(2) : String(Number(usd.toFixed(6)))}`

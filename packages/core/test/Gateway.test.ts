@@ -346,7 +346,7 @@ describe("model gateway", () => {
         const task = yield* (yield* TaskStore.TaskStore).get(taskId)
         assert.strictEqual(task.state, "failed")
         assert.include(task.reason ?? "", "budget reached")
-        assert.include(task.reason ?? "", "of this task's $0.0000 budget")
+        assert.include(task.reason ?? "", "of this task's $0.000001 budget")
         assert.isAbove(task.usage?.costUsd ?? 0, 0)
         assert.strictEqual(model.requests().length, 1)
         assert.isTrue(Option.isSome(Option.fromNullishOr(task.finishedAt)))

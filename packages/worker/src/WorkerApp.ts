@@ -36,7 +36,8 @@ import {
 import { D1Storage, type EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { type AppJwt, GitHub } from "@porter/github"
-import { SqlSessionStore, WebApp } from "@porter/web"
+import { McpApp } from "@porter/mcp"
+import { SqlSessionStore, SqlTokenStore, WebApp } from "@porter/web"
 import {
   Cause,
   type Config,
@@ -183,11 +184,16 @@ const doctorWhileFailed = (env: WorkerEnv) =>
   )
 
 /**
- * The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`), and the web app
- * (`@porter/web`: `/app/…`, `/login`, `/logout`, `/oauth/callback`; sessions on D1; off, with a page saying what to
- * set, without `GITHUB_OAUTH_CLIENT_ID`).
+ * The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`), the web app
+ * (`@porter/web`: `/app/…`, `/login`, `/logout`, `/oauth/callback`; sessions and personal tokens on D1; off, with a
+ * page saying what to set, without `GITHUB_OAUTH_CLIENT_ID`) and the MCP server (`@porter/mcp`: `/mcp`, with the web
+ * app's personal tokens; off with it).
  */
-export const routesLayer = Layer.merge(HttpApp.routes, WebApp.layerConfig(SqlSessionStore.layer))
+export const routesLayer = Layer.mergeAll(
+  HttpApp.routes,
+  WebApp.layerConfig(SqlSessionStore.layer, SqlTokenStore.layer),
+  McpApp.layerConfig(SqlTokenStore.layer)
+)
 
 // No timestamp: at module scope workerd's clock reads 0, and its own log lines are timestamped anyway.
 const logLine = (level: "ERROR" | "INFO", message: string, fields: Record<string, unknown> = {}) =>

@@ -40,8 +40,9 @@ import {
 import { type DockerEngine, DockerProvisioner } from "@porter/docker"
 import { type AppJwt, GitHub, GitHubAuth, GitHubAuthorizer, GitHubClient, GitHubWebhooks } from "@porter/github"
 import { LocalProvisioner } from "@porter/local"
+import { McpApp } from "@porter/mcp"
 import type { EncryptionKeys } from "@porter/sql"
-import { SessionStore, WebApp } from "@porter/web"
+import { SessionStore, TokenStore, WebApp } from "@porter/web"
 import { Clock, Config, Context, Effect, Layer, Option, type Redacted, Schema } from "effect"
 import { FetchHttpClient, HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
 import { NetAddress } from "effect/net"
@@ -190,11 +191,15 @@ export const statusRoute = HttpRouter.use(
 export const porterRoutes = HttpApp.routes
 
 /**
- * Porter's web app (`@porter/web`: `/app`, sign-in with GitHub), on when `GITHUB_OAUTH_CLIENT_ID`,
- * `GITHUB_OAUTH_CLIENT_SECRET` and `PORTER_SESSION_SECRET` are set. Sessions live in this process: a restart signs
- * everyone out.
+ * Porter's web app (`@porter/web`: `/app`, sign-in with GitHub) and MCP server (`@porter/mcp`: `/mcp`, with the personal
+ * tokens people make on `/app/tokens`), on when `GITHUB_OAUTH_CLIENT_ID`, `GITHUB_OAUTH_CLIENT_SECRET` and
+ * `PORTER_SESSION_SECRET` are set. Sessions and tokens live in this process (one store, shared by both): a restart
+ * signs everyone out and ends every token.
  */
-export const webRoutes = WebApp.layerConfig(SessionStore.layerMemory)
+export const webRoutes = Layer.mergeAll(
+  WebApp.layerConfig(SessionStore.layerMemory, TokenStore.layerMemory),
+  McpApp.layerConfig(TokenStore.layerMemory)
+)
 
 /** SQLite in `./.porter-data`: what the bot keeps its state in unless told otherwise. */
 export const defaultStorage: Storage.Choice = { _tag: "sqlite" }

@@ -4,9 +4,9 @@
  *   node --conditions=@porter/source bench/run.ts [name…] [--quick] [--no-write]
  *   npm run bench [-- name… --quick --no-write]
  *
- * Names: `intake`, `agent-start`, `runner`, `commits`, `watchdog`, `bundle`, `web` (default: all seven, in that
- * order). Each runs as a child process, one after the other (they would disturb each other's figures); its output is
- * shown as it comes, and its tables replace what `RESULTS.md` holds between `<!-- bench:<name> -->` and
+ * Names: `intake`, `durable`, `agent-start`, `runner`, `commits`, `watchdog`, `bundle`, `web` (default: all eight, in
+ * that order). Each runs as a child process, one after the other (they would disturb each other's figures); its
+ * output is shown as it comes, and its tables replace what `RESULTS.md` holds between `<!-- bench:<name> -->` and
  * `<!-- /bench:<name> -->`, with the command that produced them. `--quick` runs smaller versions (to check that
  * everything works; the figures are not worth recording, so `--quick` implies `--no-write`). Never part of
  * `npm test`.
@@ -28,6 +28,12 @@ const BENCHES: ReadonlyArray<Bench> = [
     script: "bench/intake/run.ts",
     args: ["--profile"],
     quick: ["--connections", "10", "--requests", "400", "--rounds", "2", "--warmup", "100"]
+  },
+  {
+    name: "durable",
+    script: "bench/durable/run.ts",
+    args: [],
+    quick: ["--connections", "1,10", "--requests", "400", "--rounds", "2", "--warmup", "100"]
   },
   { name: "agent-start", script: "bench/agent-start/run.ts", args: ["--runs", "10"], quick: ["--runs", "2"] },
   {

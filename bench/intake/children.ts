@@ -8,7 +8,7 @@ export interface Child {
   readonly stop: () => Promise<void>
 }
 
-/** Runs `file` (next to this one) with Node and `env`; resolves once it printed `{"url":…}`. */
+/** Runs `file` (next to this one) with Node and `env`; resolves once it printed a line `{"url":…}`. */
 export const startChild = (file: string, env: Record<string, string>): Promise<Child> =>
   new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
@@ -23,10 +23,13 @@ export const startChild = (file: string, env: Record<string, string>): Promise<C
     let buffered = ""
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString("utf8")
-      const newline = buffered.indexOf("\n")
-      if (newline < 0) return
+      // Log lines may come first (a durable store says where its keys are): the line `{"url":…}` counts.
+      const line = buffered.split("\n").slice(0, -1).find((text) => text.startsWith("{\"url\""))
+      if (line === undefined) return
       child.stdout?.off("data", onData)
-      const { url } = JSON.parse(buffered.slice(0, newline)) as { url: string }
+      // Whatever it writes afterwards is read and dropped, so that a full pipe never blocks it.
+      child.stdout?.resume()
+      const { url } = JSON.parse(line) as { url: string }
       resolve({
         url,
         pid: child.pid!,

@@ -42,12 +42,10 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import {
   bundleModules,
-  cpuMs,
   type CpuProfile,
   fixed,
   FLOOR_WORKER as FLOOR,
   machine,
-  percentile,
   profiler,
   type ProfileSummary,
   summarize,
@@ -56,8 +54,10 @@ import {
   workerEnv
 } from "../worker/support.ts"
 import { type Child, startChild } from "./children.ts"
-import { pool, type Signed } from "./deliveries.ts"
+import { pool } from "./deliveries.ts"
 import { fire } from "./load.ts"
+import * as Measure from "./measure.ts"
+import { type Row, rowCells } from "./measure.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -100,11 +100,7 @@ export default {
   }
 }`
 
-interface Target {
-  readonly name: string
-  readonly url: string
-  readonly pids: () => ReadonlyArray<number>
-  readonly stop: () => Promise<void>
+interface Target extends Measure.Target {
   readonly miniflare?: Miniflare
 }
 
@@ -135,85 +131,13 @@ const startWorker = async (name: string, script: string, env: Record<string, str
   }
 }
 
-const childTarget = (name: string, child: Child): Target => ({
-  name,
-  url: child.url,
-  pids: () => [child.pid],
-  stop: child.stop
-})
+const childTarget = Measure.childTarget
 
-// Measuring -------------------------------------------------------------------------------------------------------
-
-interface Tally {
-  readonly times: Array<number>
-  readonly statuses: Map<number, number>
-  seconds: number
-  cpu: number | undefined
-  errors: number
-}
-
-interface Row {
-  readonly target: string
-  readonly connections: number
-  readonly count: number
-  readonly perSecond: number
-  readonly p50: number
-  readonly p99: number
-  readonly cpuPerRequest: number | undefined
-  readonly statuses: string
-}
-
-const round = async (target: Target, deliveries: ReadonlyArray<Signed>, connections: number, tally: Tally) => {
-  const before = cpuMs(target.pids())
-  const fired = await fire(target.url, deliveries, connections)
-  const after = cpuMs(target.pids())
-  for (const time of fired.times) tally.times.push(time)
-  tally.seconds += fired.seconds
-  tally.errors += fired.errors
-  for (const [status, n] of fired.statuses) tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + n)
-  tally.cpu = tally.cpu !== undefined && before !== undefined && after !== undefined
-    ? tally.cpu + after - before
-    : undefined
-}
-
-const summarizeTally = (target: string, connections: number, tally: Tally): Row => {
-  const sorted = [...tally.times].sort((a, b) => a - b)
-  return {
-    target,
-    connections,
-    count: sorted.length,
-    perSecond: sorted.length / tally.seconds,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    cpuPerRequest: tally.cpu !== undefined ? tally.cpu / sorted.length : undefined,
-    statuses: [...tally.statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${n}×${s}`).join(" ") +
-      (tally.errors > 0 ? ` ${tally.errors}×error` : "")
-  }
-}
+// Measuring (measure.ts) ----------------------------------------------------------------------------------------
 
 /** Warm-up, then `rounds` rounds over `targets` at one concurrency level; one row per target. */
-const measure = async (targets: ReadonlyArray<Target>, connections: number): Promise<Array<Row>> => {
-  // One pool per level: every target gets the same deliveries, none twice.
-  const deliveries = pool(secret, warmup + rounds * perRound)
-  const tallies = targets.map(() => ({ times: [], statuses: new Map(), seconds: 0, cpu: 0, errors: 0 }) as Tally)
-  for (const target of targets) await fire(target.url, deliveries.slice(0, warmup), connections)
-  for (let r = 0; r < rounds; r++) {
-    const slice = deliveries.slice(warmup + r * perRound, warmup + (r + 1) * perRound)
-    for (const [i, target] of targets.entries()) await round(target, slice, connections, tallies[i]!)
-  }
-  return targets.map((target, i) => summarizeTally(target.name, connections, tallies[i]!))
-}
-
-const rowCells = (row: Row, extra: ReadonlyArray<string>) => [
-  row.target,
-  String(row.connections),
-  fixed(row.perSecond, 0),
-  fixed(row.p50),
-  fixed(row.p99),
-  fixed(row.cpuPerRequest, 3),
-  ...extra,
-  row.statuses
-]
+const measure = (targets: ReadonlyArray<Target>, connections: number) =>
+  Measure.measure(targets, { secret, connections, warmup, rounds, perRound })
 
 // Parts -----------------------------------------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ export const layer = (
       sweepIntervalMs: options.sweepIntervalMs ?? false,
       logRequests: options.logRequests ?? false,
       storage: options.storage ?? { _tag: "memory" },
+      // Nothing outlives an intake run: a key for this process, whatever the storage.
+      taskTokenSecret: Redacted.make(Ids.randomToken()),
       background: options.processing === "skip" ? skipProcessing : Background.layerFork
     }
   )

@@ -30,7 +30,10 @@ export type Choice =
     readonly _tag: "sqlite"
     /** The data directory (default `./.porter-data`): `porter.db`, generated keys, local machines' records. */
     readonly dataDir?: string | undefined
-    /** Default `FULL`: every commit is on disk before the webhook is answered. */
+    /**
+     * Default `NORMAL`: a commit survives the bot being killed (WAL); `FULL` also survives power loss, at a price in
+     * webhooks per second (see `@porter/sql`'s `NodeStorage`).
+     */
     readonly synchronous?: "FULL" | "NORMAL" | undefined
   }
   | {
@@ -148,7 +151,7 @@ export const config: Config.Config<Choice> = Config.all({
   kind: Config.option(Config.Literals(["sqlite", "postgres", "memory"], "PORTER_STORAGE")),
   url: Config.option(Config.Redacted("DATABASE_URL")),
   dataDir: Config.String("PORTER_DATA_DIR").pipe(Config.withDefault(DataDir.DEFAULT)),
-  synchronous: Config.Literals(["FULL", "NORMAL"], "PORTER_SQLITE_SYNCHRONOUS").pipe(Config.withDefault("FULL"))
+  synchronous: Config.Literals(["FULL", "NORMAL"], "PORTER_SQLITE_SYNCHRONOUS").pipe(Config.withDefault("NORMAL"))
 }).pipe(Config.flatMap(({ dataDir, kind, synchronous, url }): Config.Config<Choice> => {
   const chosen = Option.getOrElse(kind, () => (Option.isSome(url) ? "postgres" as const : "sqlite" as const))
   if (chosen === "memory") return Config.succeed({ _tag: "memory" })

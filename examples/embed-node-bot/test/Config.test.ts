@@ -20,7 +20,7 @@ describe("the bot's configuration", () => {
       assert.strictEqual(Bot.gitUrlFor(options.github.apiUrl!), "https://github.com")
       assert.deepStrictEqual(options.secrets, {})
       assert.strictEqual(options.adminToken, undefined)
-      assert.deepStrictEqual(options.storage, { _tag: "sqlite", dataDir: ".porter-data", synchronous: "FULL" })
+      assert.deepStrictEqual(options.storage, { _tag: "sqlite", dataDir: ".porter-data", synchronous: "NORMAL" })
     }).pipe(withEnv(minimal)))
 
   it.effect("storage: PostgreSQL with DATABASE_URL, SQLite in PORTER_DATA_DIR, or memory", () =>
@@ -31,9 +31,9 @@ describe("the bot's configuration", () => {
         assert.strictEqual(Redacted.value(postgres.storage.url), "postgres://bot@db/porter")
       }
       const sqlite = yield* Bot.config.pipe(
-        withEnv({ ...minimal, PORTER_DATA_DIR: "/var/lib/bot", PORTER_SQLITE_SYNCHRONOUS: "NORMAL" })
+        withEnv({ ...minimal, PORTER_DATA_DIR: "/var/lib/bot", PORTER_SQLITE_SYNCHRONOUS: "FULL" })
       )
-      assert.deepStrictEqual(sqlite.storage, { _tag: "sqlite", dataDir: "/var/lib/bot", synchronous: "NORMAL" })
+      assert.deepStrictEqual(sqlite.storage, { _tag: "sqlite", dataDir: "/var/lib/bot", synchronous: "FULL" })
       const memory = yield* Bot.config.pipe(withEnv({ ...minimal, PORTER_STORAGE: "memory" }))
       assert.deepStrictEqual(memory.storage, { _tag: "memory" })
     }))

@@ -97,8 +97,15 @@ export interface Proxy {
 /**
  * Round-robin over `backends` (URLs): each request goes to the next one; one that refuses the connection is skipped
  * (the next takes the request), as a load balancer's health check would. A backend that fails mid-request gets 502.
+ * With one backend and `delayMs`, a slow link to it.
  */
-export const startProxy = (backends: ReadonlyArray<string>): Effect.Effect<Proxy, never, Scope.Scope> =>
+export const startProxy = (
+  backends: ReadonlyArray<string>,
+  options: {
+    /** Hold each request this long before forwarding it (a slow network). */
+    readonly delayMs?: number | undefined
+  } = {}
+): Effect.Effect<Proxy, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(() =>
       new Promise<{ readonly proxy: Proxy; readonly server: Server }>((resolve) => {
@@ -133,6 +140,7 @@ export const startProxy = (backends: ReadonlyArray<string>): Effect.Effect<Proxy
           req.on("data", (chunk: Buffer) => chunks.push(chunk))
           req.on("end", async () => {
             const body = Buffer.concat(chunks)
+            if (options.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.delayMs))
             for (let tried = 0; tried < backends.length; tried++) {
               const index = next++ % backends.length
               try {

@@ -76,6 +76,32 @@ export const make = (options: HandlerOptions = {}) =>
         return { viewer, task: task.value }
       })
 
+    /** The task `ref` names (an id, or the latest of an issue), if the caller may read it. */
+    const referencedTask = (
+      caller: CallerShape,
+      ref: {
+        readonly task_id?: string | undefined
+        readonly repository?: string | undefined
+        readonly issue?: number | undefined
+      }
+    ) =>
+      Effect.gen(function*() {
+        if (ref.task_id !== undefined) return yield* visibleTask(caller, ref.task_id)
+        if (ref.repository === undefined || ref.issue === undefined) {
+          return yield* new ToolFailure({ message: "Say which task: `task_id`, or `repository` and `issue`." })
+        }
+        const viewer = yield* viewerOf(access, caller)
+        const where = `${ref.repository}#${ref.issue}`
+        const repo = viewer.repos.get(ref.repository.toLowerCase())
+        const latest = repo !== undefined && Access.canRead(viewer, repo.fullName)
+          ? (yield* orStore(store.listByIssue(repo.fullName, ref.issue, 1)))[0]
+          : undefined
+        if (latest === undefined) {
+          return yield* new ToolFailure({ message: `There is no task on ${where} that you can see.` })
+        }
+        return { viewer, task: latest }
+      })
+
     /** The task, if the caller may also steer it (write access). */
     const steerableTask = (caller: CallerShape, rawId: string, verb: string) =>
       Effect.gen(function*() {
@@ -120,8 +146,24 @@ export const make = (options: HandlerOptions = {}) =>
       return { tasks: page.tasks.map(summaryOf), ...(page.next !== undefined ? { next: page.next } : {}) }
     })
 
-    const getTask = Effect.fn("Mcp.getTask")(function*(params: { readonly task_id: string }) {
-      const { task } = yield* visibleTask(yield* Caller, params.task_id)
+    /** The task once it has ended, or as it is after `seconds`. */
+    const ended = (task: Task.Task, seconds: number) =>
+      task.isTerminal || seconds <= 0 ? Effect.succeed(task) : store.get(task.id).pipe(
+        Effect.flatMap((now) => now.isTerminal ? Effect.succeed(now) : Effect.fail("running" as const)),
+        Effect.retry(Schedule.spaced("1 second")),
+        Effect.timeoutOption(`${seconds} seconds`),
+        Effect.flatMap((now) => Option.isSome(now) ? Effect.succeed(now.value) : store.get(task.id)),
+        Effect.mapError(storeFailure)
+      )
+
+    const getTask = Effect.fn("Mcp.getTask")(function*(params: {
+      readonly task_id?: string | undefined
+      readonly repository?: string | undefined
+      readonly issue?: number | undefined
+      readonly wait_seconds?: number | undefined
+    }) {
+      const found = yield* referencedTask(yield* Caller, params)
+      const task = yield* ended(found.task, params.wait_seconds ?? 0)
       const events = yield* orStore(store.events(task.id))
       return {
         task: summaryOf(task),
@@ -246,8 +288,12 @@ export const make = (options: HandlerOptions = {}) =>
       return { task: summaryOf(retried.value), message: `Task ${retried.value.id} runs ${task.id} again.` }
     })
 
-    const getTranscript = Effect.fn("Mcp.getTranscript")(function*(params: { readonly task_id: string }) {
-      const { task } = yield* visibleTask(yield* Caller, params.task_id)
+    const getTranscript = Effect.fn("Mcp.getTranscript")(function*(params: {
+      readonly task_id?: string | undefined
+      readonly repository?: string | undefined
+      readonly issue?: number | undefined
+    }) {
+      const { task } = yield* referencedTask(yield* Caller, params)
       const now = yield* Clock.currentTimeMillis
       return {
         taskId: task.id,

@@ -5,7 +5,7 @@
  * | tool             | needs              | does                                                                  |
  * |------------------|--------------------|-----------------------------------------------------------------------|
  * | `list_tasks`     | read               | tasks of the repositories the caller can read, newest first, filtered |
- * | `get_task`       | read               | one task and its audit trail                                          |
+ * | `get_task`       | read               | one task (by id, or an issue's latest) and its audit trail; can wait  |
  * | `start_task`     | write              | posts `@porter …` on the issue as the caller (the issue stays the record) |
  * | `cancel_task`    | write              | `TaskLifecycle.cancelTask`                                            |
  * | `retry_task`     | write              | `Dispatcher.retry` of an ended task, as the caller                    |
@@ -39,6 +39,16 @@ const TaskIdParam = Schema.String.annotate({ description: "The task's id (as lis
 const Repository = Schema.String.pipe(
   Schema.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, { expected: "owner/name" }))
 ).annotate({ description: "The repository, as owner/name." })
+const IssueNumber = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))).annotate({
+  description: "The issue or pull request number."
+})
+
+/** Which task: by id, or the latest task of an issue. */
+export const TaskRef = {
+  task_id: Schema.optional(TaskIdParam),
+  repository: Schema.optional(Repository.annotate({ description: "With `issue`: the latest task of that issue." })),
+  issue: Schema.optional(IssueNumber.annotate({ description: "With `repository`: the latest task of that issue." }))
+}
 
 export const ListTasks = Tool.make("list_tasks", {
   description: "List Porter tasks of the repositories you can read, newest first. Filter by repository and state; " +
@@ -59,8 +69,16 @@ export const ListTasks = Tool.make("list_tasks", {
 }).annotate(Tool.Readonly, true).annotate(Tool.Destructive, false)
 
 export const GetTask = Tool.make("get_task", {
-  description: "One Porter task: its state, agent, pull request, summary, usage and cost, and its audit trail.",
-  parameters: Schema.Struct({ task_id: TaskIdParam }),
+  description: "One Porter task (by `task_id`, or the latest of `repository` + `issue`): its state, agent, pull " +
+    "request, summary, usage and cost, and its audit trail. `wait_seconds` waits for it to end.",
+  parameters: Schema.Struct({
+    ...TaskRef,
+    wait_seconds: Schema.optional(
+      Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 50 }))).annotate({
+        description: "Wait up to this many seconds (at most 50) for the task to end before answering."
+      })
+    )
+  }),
   success: Schema.Struct({ task: TaskSummary, events: Schema.Array(EventView) }),
   failure: ToolFailure,
   dependencies: [Caller]
@@ -71,9 +89,7 @@ export const StartTask = Tool.make("start_task", {
     "you, so the issue stays the record, then waits briefly for Porter to take it. Needs write access.",
   parameters: Schema.Struct({
     repository: Repository,
-    issue: Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0))).annotate({
-      description: "The issue or pull request number."
-    }),
+    issue: IssueNumber,
     instructions: Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(60_000))).annotate({
       description: "What the agent should do."
     }),
@@ -121,8 +137,8 @@ export const RetryTask = Tool.make("retry_task", {
 
 export const GetTranscript = Tool.make("get_transcript", {
   description: "What a Porter task's run said: the agent's summary and the last lines of its output (secrets " +
-    "scrubbed). Porter keeps no full transcript yet.",
-  parameters: Schema.Struct({ task_id: TaskIdParam }),
+    "scrubbed), by `task_id` or the latest of `repository` + `issue`. Porter keeps no full transcript yet.",
+  parameters: Schema.Struct(TaskRef),
   success: Schema.Struct({
     taskId: Schema.String,
     state: Task.TaskState,

@@ -142,6 +142,17 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
       assert.notStrictEqual(retried.structured.task.id, active.id)
       assert.strictEqual(retried.structured.task.requestedBy, app.writer.login)
 
+      // The latest task of an issue; waiting for it to end (it is cancelled while get_task waits).
+      const waiting = call(client, "get_task", { repository: app.repo, issue: 1, wait_seconds: 20 })
+      yield* Effect.sleep("1500 millis")
+      yield* Effect.promise(() => call(client, "cancel_task", { task_id: retried.structured.task.id }))
+      const waited = yield* Effect.promise(() => waiting)
+      assert.isFalse(waited.isError, waited.text)
+      assert.strictEqual(waited.structured.task.id, retried.structured.task.id)
+      assert.strictEqual(waited.structured.task.state, "cancelled")
+      const nowhere = yield* Effect.promise(() => call(client, "get_task", { repository: app.repo, issue: 999 }))
+      assert.strictEqual(nowhere.text, `There is no task on ${app.repo}#999 that you can see.`)
+
       const issue = yield* Effect.promise(() =>
         rest(app, app.owner.token, "POST", `/repos/${app.repo}/issues`, { title: "Flaky date test" })
       )

@@ -1,14 +1,15 @@
 /**
  * Secret leakage: one full run — a writer's comment, the Worker in workerd, the real runner on a process machine,
- * the real Claude Code CLI against the scripted model server, a pull request — with recognisable secret values: the
- * agent's key (stored through the admin API, encrypted in D1), the machine's GitHub token and callback token, the
- * Fly token, the encryption key, the admin token and the webhook secret. The agent is scripted to print its key and
- * environment and to put the key in its final message.
+ * the real Claude Code CLI against the scripted model server through Porter's model gateway, a pull request — with
+ * recognisable secret values: the agent's key (stored through the admin API, encrypted in D1, attached by the gateway
+ * and never sent to the machine), the machine's callback token and gateway credential, the Fly token, the encryption
+ * key, the admin token and the webhook secret. The agent is scripted to print its key and environment.
  *
  * Then every log line (the Worker's console, the machine's stdout and stderr), every comment on the issue, the pull
  * request's title and body, every callback body (both ways, at the callback proxy), every request body sent to
  * GitHub (at the GitHub proxy) and every stored row (all of D1's tables) is scanned: none of the values may be
- * there in clear, base64, base64url, Basic-auth or URL-encoded form.
+ * there in clear, base64, base64url, Basic-auth or URL-encoded form. The machine side: the agent's key is in none of
+ * the machine's environment and output (the agent printed the gateway credential it has instead, scrubbed).
  */
 import { assert, layer } from "@effect/vitest"
 import { Invariants, SecretScan, Stack } from "@porter/reliability"
@@ -34,7 +35,7 @@ layer(
           script: [
             ModelServer.bash("echo \"my key is $ANTHROPIC_API_KEY\"; printenv | sort"),
             ModelServer.write("notes/hello.txt", "Hello from the secret-leak run.\n"),
-            ModelServer.text(`Added notes/hello.txt. (For the record, my key is ${AGENT_KEY}.)`)
+            ModelServer.text("Added notes/hello.txt.")
           ]
         })
         yield* Stack.admin("PUT", "/admin/secrets", { scope: "global", name: "ANTHROPIC_API_KEY", value: AGENT_KEY })
@@ -48,13 +49,15 @@ layer(
         assert.include(task?.prUrl ?? "", "/pull/")
         const turns = model.requests().filter((r) => r.turn !== undefined)
         assert.isAtLeast(turns.length, 3, "the agent ran its script")
-        assert.strictEqual(turns[0]!.headers["x-api-key"], AGENT_KEY, "the agent got its key")
+        // The provider got the key from Porter's gateway; the agent had only its gateway credential.
+        assert.strictEqual(turns[0]!.headers["x-api-key"], AGENT_KEY, "the gateway attached the stored key")
 
         const machine = machines.machines().find((m) => m.metadata["porter_task_id"] === task!.id)!
         assert.isUndefined(machine.env["GITHUB_TOKEN"], "machines get no GitHub token (they clone through Porter)")
         const secrets: ReadonlyArray<SecretScan.Secret> = [
           { name: "ANTHROPIC_API_KEY", value: AGENT_KEY },
           { name: "CALLBACK_TOKEN", value: machine.env["CALLBACK_TOKEN"]! },
+          { name: "GATEWAY_TOKEN", value: machine.env["GATEWAY_TOKEN"]! },
           { name: "FLY_API_TOKEN", value: FLY_TOKEN },
           { name: "PORTER_ENCRYPTION_KEY", value: ENCRYPTION_KEY },
           { name: "PORTER_ENCRYPTION_KEY (bytes)", value: KEY_BYTES },
@@ -78,8 +81,13 @@ layer(
           `/repos/${repo}/pulls?state=all`
         )
         for (const p of pulls) sources.push({ label: `pull request #${p.number}`, text: `${p.title}\n${p.body ?? ""}` })
+        // The machine reaches Porter's gateway through the same public URL: those exchanges are the agent's own model
+        // calls, which carry its gateway credential by design; they must carry no other secret (least of all the key).
+        const gatewaySources: Array<SecretScan.Source> = []
         for (const x of callbackProxy.exchanges()) {
-          sources.push({ label: `callback ${x.path}`, text: `${x.requestBody ?? ""}\n${x.responseBody ?? ""}` })
+          const text = `${x.requestBody ?? ""}\n${x.responseBody ?? ""}`
+          if (x.path.startsWith("/gateway/")) gatewaySources.push({ label: `model call ${x.path}`, text })
+          else sources.push({ label: `callback ${x.path}`, text })
         }
         for (const x of githubProxy.exchanges()) {
           if (x.requestBody !== undefined) {
@@ -103,11 +111,21 @@ layer(
           "the completed callback was captured"
         )
 
-        // The agent did try: its final message carried the key, which reached the issue scrubbed.
-        const redacted = sources.filter((source) => source.text.includes("[redacted]")).map((source) => source.label)
-        assert.isTrue(redacted.some((label) => label.startsWith("comment")), `scrubbed in: ${redacted.join(", ")}`)
+        // The agent did try: what it printed (its environment) went to the model, and held its gateway credential in
+        // the key's place, not the key.
+        const printed = JSON.stringify(turns.slice(1).map((turn) => turn.body))
+        assert.include(printed, `ANTHROPIC_API_KEY=${machine.env["GATEWAY_TOKEN"]}`)
+        assert.notInclude(printed, AGENT_KEY)
         const findings = SecretScan.scan(secrets, sources)
         assert.deepStrictEqual(findings, [])
+        assert.isAbove(gatewaySources.length, 0, "the agent's model calls went through the gateway")
+        assert.deepStrictEqual(SecretScan.scan(secrets.filter((x) => x.name !== "GATEWAY_TOKEN"), gatewaySources), [])
+        // The machine side: the agent's key is nowhere on the machine — not in its environment, not in its output.
+        const machineSide = machines.machines().flatMap((m) => [
+          { label: `machine ${m.id} environment`, text: JSON.stringify(m.env) },
+          { label: `machine ${m.id} output`, text: m.output }
+        ])
+        assert.deepStrictEqual(SecretScan.scan([{ name: "ANTHROPIC_API_KEY", value: AGENT_KEY }], machineSide), [])
         // The scan itself works: the agent's key is where it must be (the model server saw it in the agent's requests).
         assert.isAbove(
           SecretScan.scan(secrets, [{ label: "model requests", text: JSON.stringify(model.requests()) }]).length,
@@ -117,7 +135,7 @@ layer(
           `secrets: ${secrets.length} values × ${SecretScan.needles(AGENT_KEY).length} forms scanned in ` +
             `${sources.length} sources (${stack.workerLogs().length} Worker log lines, ${comments.length} comments, ` +
             `${pulls.length} pull request, ${callbackProxy.exchanges().length} callbacks, ${rows} D1 rows): none found; ` +
-            `"[redacted]" where the agent tried: ${[...new Set(redacted)].join(", ")}`
+            "the machine's environment and output hold no provider key"
         )
       }),
     180_000

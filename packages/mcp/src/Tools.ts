@@ -103,7 +103,7 @@ export const StartTask = Tool.make("start_task", {
       Schema.String.annotate({ description: "How long the task may run: 90s, 20m, 2h, 1h30m." })
     ),
     budget_usd: Schema.optional(
-      Schema.Number.pipe(Schema.check(Schema.isGreaterThan(0))).annotate({
+      Schema.Finite.pipe(Schema.check(Schema.isGreaterThan(0))).annotate({
         description: "What the task's model calls may cost, in US dollars."
       })
     )

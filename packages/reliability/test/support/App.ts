@@ -15,6 +15,7 @@ import {
   PorterConfig,
   PromptBuilder,
   RepoTokens,
+  SecretStore,
   Settings,
   TaskStore,
   TaskTokens
@@ -36,6 +37,47 @@ export const WEBHOOK_SECRET = "reliability-webhook-secret-0123456789"
 export const TASK_TOKEN_SECRET = Redacted.make("reliability-task-token-secret")
 /** Small, so that oversized bodies are cheap to generate. */
 export const MAX_WEBHOOK_BYTES = 64 * 1024
+/** The model gateway's body limit: small too. */
+export const MAX_GATEWAY_BYTES = 64 * 1024
+
+/** Provider keys stored in the app: no answer may carry one. */
+export const PROVIDER_KEYS = {
+  ANTHROPIC_API_KEY: "sk-ant-api03-FUZZ-anthropic-key-0f3e9a1b",
+  OPENAI_API_KEY: "sk-proj-FUZZ-openai-key-77c2d401",
+  GEMINI_API_KEY: "AIzaFUZZ-gemini-key-5be19c3d"
+} as const
+
+/** The gateway's upstream, answered in process by `modelStub`. */
+export const MODEL_URL = "http://model.test"
+
+const sse = (lines: ReadonlyArray<string>) => lines.map((line) => `data: ${line}\n\n`).join("")
+
+/**
+ * A provider stand-in for the model gateway's upstream: 200 with usage (a stream when asked for one) — or, when the
+ * request says so, a 4xx that echoes the key it was sent (`porter-fuzz-echo`) or a 429 (`porter-fuzz-limit`). Never a
+ * 5xx: every 5xx a fuzzer sees is Porter's own.
+ */
+export const modelStub = (request: Request, body: string): Response => {
+  const key = request.headers.get("x-api-key") ?? request.headers.get("x-goog-api-key") ??
+    request.headers.get("authorization") ?? ""
+  if (body.includes("porter-fuzz-echo")) {
+    return Response.json({ error: { message: `invalid key: ${key}` } }, { status: 401 })
+  }
+  if (body.includes("porter-fuzz-limit")) {
+    return Response.json({ error: { message: "slow down" } }, { status: 429, headers: { "retry-after": "3" } })
+  }
+  const usage = { input_tokens: 10, output_tokens: 2, prompt_tokens: 10, completion_tokens: 2 }
+  if (/"stream"\s*:\s*true/.test(body) || request.url.includes("alt=sse")) {
+    return new Response(
+      sse([
+        JSON.stringify({ type: "message_start", message: { model: "claude-sonnet-4-5", usage } }),
+        JSON.stringify({ type: "message_delta", usage, usageMetadata: { promptTokenCount: 10 } })
+      ]),
+      { headers: { "content-type": "text/event-stream" } }
+    )
+  }
+  return Response.json({ model: "gpt-5", usage, usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 2 } })
+}
 
 export interface App {
   readonly handler: (request: Request) => Promise<Response>
@@ -79,7 +121,9 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
   )
   const services = Layer.mergeAll(
     counting,
-    InMemorySecretStore.layer([]),
+    InMemorySecretStore.layer(
+      Object.entries(PROVIDER_KEYS).map(([name, value]) => ({ scope: SecretStore.scopes.global, name, value }))
+    ),
     Settings.layerMemory(settings),
     InMemoryProvisioner.layer,
     RecordingReporter.layer,
@@ -91,17 +135,28 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
     PorterConfig.layer({
       publicUrl: "http://porter.test",
       maxWebhookBytes: MAX_WEBHOOK_BYTES,
-      reportRetry: { times: 0, baseDelayMs: 0 }
+      reportRetry: { times: 0, baseDelayMs: 0 },
+      gateway: {
+        upstreams: { anthropic: MODEL_URL, openai: `${MODEL_URL}/v1`, gemini: MODEL_URL },
+        maxRequestBytes: MAX_GATEWAY_BYTES
+      }
     }),
     Background.layerInline,
     GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) }),
     InMemoryRepoWriter.layer,
     InMemoryUsageStore.layer,
     // The git proxy's upstream: no repository exists there (a fuzzer's clone with a real token gets GitHub's 404).
+    // The model gateway's: `modelStub`.
     Layer.succeed(
       HttpClient.HttpClient,
-      HttpClient.make((request) =>
-        Effect.succeed(HttpClientResponse.fromWeb(request, new Response("Repository not found.", { status: 404 })))
+      HttpClient.make((request, url) =>
+        url.href.startsWith(MODEL_URL)
+          ? Effect.promise(async () => {
+            const body = request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
+            const web = new Request(url.href, { method: request.method, headers: request.headers })
+            return HttpClientResponse.fromWeb(request, modelStub(web, body))
+          })
+          : Effect.succeed(HttpClientResponse.fromWeb(request, new Response("Repository not found.", { status: 404 })))
       )
     )
   )

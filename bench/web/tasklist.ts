@@ -33,14 +33,17 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
 // --- Bundle sizes: the Worker as deployed, and with @porter/web stubbed out (its routes an empty layer) ---------
 
+// The MCP server (@porter/mcp) is built on the web app (its tokens, its access rules): it goes with it.
 const withoutWeb: esbuild.Plugin = {
   name: "porter-bench-no-web",
   setup(build) {
-    build.onResolve({ filter: /^@porter\/web$/ }, () => ({ path: "porter-web-stub", namespace: "stub" }))
+    build.onResolve({ filter: /^@porter\/(web|mcp)$/ }, () => ({ path: "porter-web-stub", namespace: "stub" }))
     build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
       contents: `import * as Layer from "effect/Layer"
 export const WebApp = { layerConfig: () => Layer.empty }
-export const SqlSessionStore = { layer: Layer.empty }`,
+export const SqlSessionStore = { layer: Layer.empty }
+export const SqlTokenStore = { layer: Layer.empty }
+export const McpApp = { layerConfig: () => Layer.empty }`,
       resolveDir: process.cwd(),
       loader: "js"
     }))
@@ -80,8 +83,8 @@ const webShare = Build.contributors(built.metafile).find((c) => c.name === "@por
 console.log("### Web app: the Worker bundle\n")
 console.log(table(["Worker bundle", "minified", "gzipped"], [
   ["with the web app (deployed)", kib(built.bytes), kib(built.gzipBytes)],
-  ["without it (@porter/web stubbed)", kib(bare.bytes), kib(bare.gzipBytes)],
-  ["the web app's share", kib(built.bytes - bare.bytes), kib(built.gzipBytes - bare.gzipBytes)]
+  ["without it (@porter/web and @porter/mcp stubbed)", kib(bare.bytes), kib(bare.gzipBytes)],
+  ["the web app's and MCP server's share", kib(built.bytes - bare.bytes), kib(built.gzipBytes - bare.gzipBytes)]
 ]))
 console.log(`\n@porter/web's own modules: ${kib(webShare)} minified; budget 225.0 KiB gzipped for the whole Worker.\n`)
 

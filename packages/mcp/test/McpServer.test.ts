@@ -38,6 +38,38 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
       assert.notStrictEqual(failed, "connected")
     }))
 
+  it.effect("tokens page: a token is shown once, listed by name and id, revoked by its user only (then 401)", () =>
+    Effect.gen(function*() {
+      const app = yield* App
+      const browser = app.browser()
+      const { page, token } = yield* Effect.promise(() => browser.makeToken(app.writer.login, "laptop"))
+      const id = /name="id" value="([^"]+)"/.exec(page.text)![1]!
+      const listing = yield* Effect.promise(() => browser.go("/app/tokens"))
+      assert.include(listing.text, "laptop")
+      assert.include(listing.text, id)
+      assert.notInclude(listing.text, token)
+      const client = yield* Effect.promise(() => connect(MCP, token, app.fetch))
+      assert.isFalse((yield* Effect.promise(() => call(client, "list_tasks", {}))).isError)
+
+      // Another user cannot revoke it (404), nor can a form without the CSRF token (403).
+      const other = app.browser()
+      const otherPage = yield* Effect.promise(() => other.signIn(app.reader.login, "/app/tokens"))
+      const csrfOther = /name="_csrf" value="([^"]+)"/.exec(otherPage.text)![1]!
+      assert.strictEqual(
+        (yield* Effect.promise(() => other.post("/app/tokens/revoke", { _csrf: csrfOther, id }))).status,
+        404
+      )
+      assert.strictEqual((yield* Effect.promise(() => browser.post("/app/tokens/revoke", { id }))).status, 403)
+
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(listing.text)![1]!
+      const revoked = yield* Effect.promise(() => browser.post("/app/tokens/revoke", { _csrf: csrf, id }))
+      assert.include(revoked.text, "Token revoked.")
+      assert.notInclude(revoked.text, id)
+      const after = yield* Effect.promise(() => client.listTools().then(() => "answered", String))
+      assert.include(after, "not a live Porter token")
+      yield* Effect.promise(() => client.close().catch(() => undefined))
+    }))
+
   it.effect("a reader lists and reads tasks, cannot steer; tools list with their schemas", () =>
     Effect.gen(function*() {
       const app = yield* App

@@ -1,24 +1,33 @@
 /**
  * `TokenStore` on effect's `SqlClient`: the `personal_tokens` table of migration `0008_mcp_tokens.sql` (Cloudflare D1,
- * SQLite). Expired rows are removed by `deleteExpired`, which `PersonalTokens` calls now and then when a token is
- * made.
- *
- * Cannot: run on PostgreSQL without that migration (there is none for it yet; the statements themselves are portable).
+ * SQLite; `migrations/postgres/0008_mcp_tokens.sql` on PostgreSQL). Expired rows are removed by `deleteExpired`, which
+ * `PersonalTokens` calls now and then when a token is made.
  */
 import { Errors } from "@porter/core"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Option, Schema, SchemaTransformation } from "effect"
 import { SqlClient } from "effect/sql"
 import { StoredToken, TokenStore } from "./TokenStore.ts"
+
+/** A whole number: SQLite's integers arrive as numbers, PostgreSQL's `BIGINT` as `bigint`. */
+const Num = Schema.Union([
+  Schema.Number,
+  Schema.BigInt.pipe(
+    Schema.decodeTo(
+      Schema.Number,
+      SchemaTransformation.transform({ decode: (big: bigint) => Number(big), encode: (n: number) => BigInt(n) })
+    )
+  )
+])
 
 const Row = Schema.Struct({
   id: Schema.String,
   token_hash: Schema.String,
-  user_id: Schema.Int,
+  user_id: Num,
   login: Schema.String,
   name: Schema.String,
   github_token: Schema.String,
-  created_at: Schema.Number,
-  expires_at: Schema.Number
+  created_at: Num,
+  expires_at: Num
 })
 const decodeRows = Schema.decodeUnknownEffect(Schema.Array(Row))
 

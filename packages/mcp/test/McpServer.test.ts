@@ -88,7 +88,10 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
         )
       )
       const { token, page } = yield* Effect.promise(() => app.browser().makeToken(app.reader.login))
-      assert.include(page.text, "claude mcp add --transport http porter")
+      assert.include(
+        page.text,
+        "claude mcp add --transport http porter http://porter.test/mcp \\\n  --header \"Authorization: Bearer "
+      )
       const client = yield* Effect.promise(() => connect(MCP, token, app.fetch))
       const tools = yield* Effect.promise(() => client.listTools())
       assert.deepStrictEqual(

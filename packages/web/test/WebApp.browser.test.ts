@@ -256,6 +256,14 @@ layer(Chromium.layer, { timeout: "180 seconds", excludeTestServices: true })("th
           await page.getByRole("button", { name: "Save key" }).click()
           await page.waitForURL(/saved=/)
         })
+        // My tokens, as it shows a token just made (once).
+        yield* Effect.promise(async () => {
+          await page.goto("/app/tokens")
+          await page.getByLabel(/^Name/).fill("laptop Claude Code")
+          await page.getByRole("button", { name: "Make token" }).click()
+          await page.waitForSelector("#token-value")
+        })
+        yield* check(page, "tokens")
         const pages: ReadonlyArray<readonly [string, string]> = [
           ["tasks", "/app/tasks"],
           ["task", `/app/tasks/${task.id}`],

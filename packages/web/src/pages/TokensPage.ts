@@ -29,10 +29,11 @@ ${input.problem !== undefined && notice(input.problem, "bad")}
 ${
     created !== undefined && html`<section class="flash" aria-labelledby="new-token">
 <h2 id="new-token">Your new token “${created.name}”</h2>
-<p>Copy it now: Porter keeps only its fingerprint and will not show it again.</p>
+<p>Copy it now: Porter keeps only a hash of it and will not show it again.</p>
 <p><code id="token-value">${created.token}</code></p>
 <p>Connect Claude Code:</p>
-<pre><code>claude mcp add --transport http porter ${input.mcpUrl} --header "Authorization: Bearer ${created.token}"</code></pre>
+<pre><code>claude mcp add --transport http porter ${input.mcpUrl} \\
+  --header "Authorization: Bearer ${created.token}"</code></pre>
 </section>`
   }
 ${

@@ -7,10 +7,13 @@
  *   keeps its SHA-256 (`TokenStore`), so the table alone lets nobody in.
  * - It carries the GitHub sign-in it was made from: the user's GitHub token, sealed with the session keys and bound to
  *   the row (the MCP server posts the user's commands with it, and asks GitHub what the user may do).
- * - It ends after the days chosen (1 to 365; 30 by default), when revoked, or when GitHub stops accepting that
- *   sign-in (the user signs in again and makes a new token). At most `MAX_PER_USER` per user.
+ * - Each time the user signs in to the web app, their live tokens take that sign-in (`adopt`): an expiring GitHub
+ *   token is renewed that way.
+ * - It ends after the days chosen (1 to 365; 30 by default), when revoked, or when GitHub stops accepting the sign-in
+ *   it carries (until the user signs in again). At most `MAX_PER_USER` per user.
  *
- * Cannot: refresh the GitHub token it carries (an App with expiring user tokens ends its tokens within 8 hours).
+ * Cannot: refresh the GitHub token it carries by itself (with an App whose user tokens expire after 8 hours, the
+ * tokens stop working 8 hours after the user's last sign-in).
  */
 import type { Errors } from "@porter/core"
 import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
@@ -57,6 +60,8 @@ export class PersonalTokens extends Context.Service<PersonalTokens, {
   readonly list: (userId: number) => Effect.Effect<ReadonlyArray<StoredToken>, Errors.StoreError>
   /** `true` when the user had that token. */
   readonly revoke: (userId: number, id: string) => Effect.Effect<boolean, Errors.StoreError>
+  /** The user's live tokens act with this session's GitHub sign-in from now on; how many. */
+  readonly adopt: (session: Session) => Effect.Effect<number, Errors.StoreError>
   /** The user a bearer token stands for, if it is one of ours, stored, unexpired and readable. */
   readonly verify: (bearer: string) => Effect.Effect<Option.Option<TokenUser>, Errors.StoreError>
 }>()("@porter/web/PersonalTokens") {}
@@ -112,8 +117,20 @@ export const make = Effect.gen(function*() {
     })
   })
 
+  const adopt = Effect.fn("PersonalTokens.adopt")(function*(session: Session) {
+    const now = yield* Clock.currentTimeMillis
+    const live = (yield* store.listByUser(session.userId)).filter((token) => token.expiresAt > now)
+    yield* Effect.forEach(live, (token) =>
+      Effect.flatMap(
+        keys.seal(session.token, aadOf(token.id, token.userId)),
+        (sealed) => store.put(new StoredToken({ ...token, login: session.login, githubToken: sealed }))
+      ), { discard: true })
+    return live.length
+  })
+
   return PersonalTokens.of({
     create,
+    adopt,
     list: (userId) => store.listByUser(userId),
     revoke: (userId, id) => store.revoke(userId, id),
     verify

@@ -1,7 +1,8 @@
 /**
  * Signing in and out: `GET /login` (the sign-in page), `GET /login/github` (to GitHub's authorize page, with a
  * fresh OAuth `state` remembered in a signed cookie), `GET /oauth/callback` (the code exchanged for the user's token,
- * who they are, a new session), `POST /logout` (CSRF-checked; the session is deleted, the cookie cleared).
+ * who they are, a new session; the user's personal tokens carry this sign-in from now on), `POST /logout`
+ * (CSRF-checked; the session is deleted, the cookie cleared).
  */
 import { Effect, Option } from "effect"
 import { HttpRouter } from "effect/http"
@@ -9,6 +10,7 @@ import { Access } from "../Access.ts"
 import { GitHubAccounts } from "../GitHubAccounts.ts"
 import { unavailable } from "../pages/Layout.ts"
 import * as SignInPage from "../pages/SignInPage.ts"
+import { PersonalTokens } from "../PersonalTokens.ts"
 import { safeReturn, Sessions } from "../Sessions.ts"
 import { WebConfig } from "../WebConfig.ts"
 import { type Guard, htmlResponse, redirect, urlOf } from "../WebHttp.ts"
@@ -28,6 +30,7 @@ export const routes = (guard: Guard) =>
       const sessions = yield* Sessions
       const github = yield* GitHubAccounts
       const access = yield* Access
+      const tokens = yield* PersonalTokens
 
       yield* router.add("GET", "/login", (request) =>
         Effect.gen(function*() {
@@ -74,6 +77,13 @@ export const routes = (guard: Guard) =>
           const user = yield* github.user(token)
           const started = yield* sessions.start(user, token)
           yield* access.forget(user.id)
+          // The user's personal tokens act with the newest sign-in (an expiring GitHub token is renewed this way).
+          yield* tokens.adopt(started.session).pipe(
+            Effect.catchTag(
+              "StoreError",
+              (error) => Effect.logWarning("web: personal tokens kept their sign-in", { error: error.message })
+            )
+          )
           yield* Effect.logInfo("web: signed in", { login: user.login })
           return guard.setCookies(redirect(returnTo.value), [started.cookie, clearState])
         }).pipe(

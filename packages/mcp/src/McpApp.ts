@@ -77,6 +77,8 @@ export const layer = (options: Options = {}) =>
       protocols: [McpProtocol.v2026_07_28, McpProtocol.v2025_11_25, McpProtocol.v2025_06_18, McpProtocol.v2025_03_26],
       allowedOrigins: [new URL(config.publicUrl).origin],
       allowSessionTermination: true,
+      // Porter's tools and resources never change while it runs: no stream of list changes to hold open per client.
+      allowSubscriptions: false,
       registrations
     }).pipe(
       Layer.provide(authentication(`${config.publicUrl}/app/tokens`).layer),

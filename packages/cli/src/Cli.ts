@@ -9,6 +9,7 @@
  * start the stack load their modules only when they run.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Task } from "@porter/core"
 import * as Cause from "effect/Cause"
 import * as Argument from "effect/cli/Argument"
 import * as CliConfig from "effect/cli/CliConfig"
@@ -248,7 +249,7 @@ const tasksList = Command.make("ls", {
   url,
   adminToken,
   json,
-  state: Flag.Literals("state", ["queued", "provisioning", "running", "succeeded", "failed", "timed_out", "cancelled"])
+  state: Flag.Literals("state", Task.TaskState.literals)
     .pipe(Flag.withDescription("Only tasks in this state"), Flag.optional),
   repo: Flag.String("repo").pipe(Flag.withDescription("Only tasks of OWNER/NAME"), Flag.optional),
   limit: Flag.Int("limit").pipe(Flag.withDescription("At most this many (1 to 500)"), Flag.withDefault(50))

@@ -7,15 +7,25 @@ export class Run extends Schema.TaggedClass<Run>()("Run", {
   timeoutMs: Schema.optional(Schema.Int),
   /** `--budget <usd>`: what the task's model calls may cost. */
   budgetUsd: Schema.optional(Schema.Number),
-  instructions: Schema.String
+  instructions: Schema.String,
+  /** `@porter [agent] ask <question>`: answer read-only, no branch and no pull request. */
+  ask: Schema.optional(Schema.Boolean),
+  /** No agent was named: `agent` is the deployment's default, and the repository's `.github/porter.yml` may pick another. */
+  defaultAgent: Schema.optional(Schema.Boolean),
+  /** The command's first word when it named no agent (nor came close to one): the status comment says so. */
+  notAnAgent: Schema.optional(Schema.String)
 }) {}
 
 export class Help extends Schema.TaggedClass<Help>()("Help", {}) {}
 export class Status extends Schema.TaggedClass<Status>()("Status", {}) {}
 export class Cancel extends Schema.TaggedClass<Cancel>()("Cancel", {}) {}
 export class Retry extends Schema.TaggedClass<Retry>()("Retry", {}) {}
+/** `@porter approve`: someone with write access lets the outsiders' requests waiting on this issue run. */
+export class Approve extends Schema.TaggedClass<Approve>()("Approve", {}) {}
+/** `@porter deny`: someone with write access drops them. */
+export class Deny extends Schema.TaggedClass<Deny>()("Deny", {}) {}
 
-export const Command = Schema.Union([Run, Help, Status, Cancel, Retry])
+export const Command = Schema.Union([Run, Help, Status, Cancel, Retry, Approve, Deny])
 export type Command = typeof Command.Type
 
 /** The comment does not address Porter (no mention at the start of a line outside code and quotes). */
@@ -38,5 +48,5 @@ export class Problem extends Schema.TaggedClass<Problem>()("Problem", {
   message: Schema.String
 }) {}
 
-export const ParseResult = Schema.Union([Run, Help, Status, Cancel, Retry, NotForPorter, Problem])
+export const ParseResult = Schema.Union([Run, Help, Status, Cancel, Retry, Approve, Deny, NotForPorter, Problem])
 export type ParseResult = typeof ParseResult.Type

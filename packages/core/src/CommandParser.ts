@@ -1,20 +1,24 @@
 /**
  * CommandParser: comment text → what Porter should do. Pure and total (never throws).
  *
- * Porter is addressed only by a mention at the start of a line (after up to three spaces), outside
- * fenced code, indented code, HTML comments and quoted (`>`) lines — so quoting an earlier command
- * never starts a run. The first such line counts; the rest of the comment belongs to the
- * instructions.
+ * Porter is addressed only by a mention GitHub shows as plain paragraph text at the start of a line
+ * (`CommandSyntax`: the comment is parsed as GFM) — never in quotes, code, HTML comments, lists… so
+ * quoting an earlier command never starts a run. The first such line counts; the rest of the comment
+ * belongs to the instructions.
  *
- *   @porter <agent> [--model <id>] [--timeout <duration>] <instructions…>
+ *   @porter <agent> [--model <id>] [--timeout <duration>] [--budget <usd>] <instructions…>
  *   @porter [--model …] <instructions…>          (the default agent)
- *   @porter help | status | cancel | retry       (alone on the line; a bare `@porter` is help)
+ *   @porter [<agent>] [flags] ask <question…>    (answered read-only: no branch, no pull request)
+ *   @porter help | status | cancel | retry | approve | deny   (alone on the line; a bare `@porter` is help)
  */
 import { Context, Effect, Layer, Option } from "effect"
 import type { AgentSpec } from "./Agent.ts"
 import { AgentCatalog } from "./AgentCatalog.ts"
-import { Cancel, Help, NotForPorter, type ParseResult, Problem, Retry, Run, Status } from "./Command.ts"
+import { parseUsd, unhonouredFlag } from "./Budgets.ts"
+import { Approve, Cancel, Deny, Help, NotForPorter, type ParseResult, Problem, Retry, Run, Status } from "./Command.ts"
+import * as CommandSyntax from "./CommandSyntax.ts"
 import { formatDuration } from "./Messages.ts"
+import { formatBudget } from "./Pricing.ts"
 import type { RepoSettings } from "./Settings.ts"
 
 export class CommandParser extends Context.Service<CommandParser, {
@@ -107,63 +111,21 @@ export const nearMiss = (word: string, agents: ReadonlyArray<AgentSpec>): AgentS
   return best?.agent
 }
 
-const FENCE = /^ {0,3}(`{3,}|~{3,})/
-const QUOTE = /^ {0,3}>/
-const INDENTED_CODE = /^(?: {4}|\t)/
-
-/** The text after the first mention line that addresses Porter, or undefined. */
-export const findMention = (
-  text: string,
-  mention: string
-): { readonly line: string; readonly rest: string } | undefined => {
-  const lines = text.split(/\r\n|\r|\n/)
-  const needle = `@${mention.toLowerCase()}`
-  let fence: string | undefined
-  let inComment = false
-  let previousBlank = true
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!
-    if (fence !== undefined) {
-      const close = FENCE.exec(line)
-      if (close && close[1]![0] === fence[0] && close[1]!.length >= fence.length && line.trim() === close[1]) {
-        fence = undefined
-      }
-      continue
-    }
-    const open = FENCE.exec(line)
-    if (open) {
-      fence = open[1]!
-      continue
-    }
-    if (inComment) {
-      if (line.includes("-->")) inComment = false
-      continue
-    }
-    if (/^ {0,3}<!--/.test(line) && !line.includes("-->")) {
-      inComment = true
-      continue
-    }
-    const blank = line.trim().length === 0
-    const indentedCode: boolean = previousBlank && INDENTED_CODE.test(line)
-    previousBlank = blank || (previousBlank && indentedCode)
-    if (blank || indentedCode || QUOTE.test(line)) continue
-    const start = line.trimStart()
-    if (start.length < needle.length || start.slice(0, needle.length).toLowerCase() !== needle) continue
-    const after = start.slice(needle.length)
-    // `@porter-bot` or `@porters` is someone else.
-    if (after.length > 0 && !/^[\s,:;.!?]/.test(after)) continue
-    return { line: after.replace(/^[,:;.!?]+/, "").trim(), rest: lines.slice(i + 1).join("\n") }
-  }
-  return undefined
-}
+/** The text after the first mention line that addresses Porter, or undefined (`CommandSyntax.findMention`). */
+export const findMention = CommandSyntax.findMention
 
 const KEYWORDS: Record<string, () => ParseResult> = {
   help: () => new Help({}),
   status: () => new Status({}),
   cancel: () => new Cancel({}),
   stop: () => new Cancel({}),
-  retry: () => new Retry({})
+  retry: () => new Retry({}),
+  approve: () => new Approve({}),
+  deny: () => new Deny({})
 }
+
+/** A first word that may have been meant as an agent's name (the status comment then says no agent has it). */
+const AGENT_SHAPED = /^[a-z][a-z0-9-]{1,31}$/i
 
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$/
 
@@ -193,6 +155,7 @@ export const parse = (
   }
   let model: string | undefined
   let timeoutMs: number | undefined
+  let budgetUsd: number | undefined
   while (index < words.length && words[index]!.startsWith("--")) {
     const word = words[index]!
     const eq = word.indexOf("=")
@@ -232,21 +195,45 @@ export const parse = (
         })
       }
       timeoutMs = ms
+    } else if (flag === "--budget") {
+      const v = takeValue()
+      const usd = v === undefined ? undefined : parseUsd(v)
+      if (usd === undefined) {
+        return new Problem({
+          kind: "bad_flag_value",
+          message: `\`--budget ${v ?? ""}\` is not an amount of dollars; use something like \`5\` or \`2.50\`.`
+        })
+      }
+      if (usd > settings.maxTaskBudgetUsd) {
+        return new Problem({
+          kind: "budget_too_high",
+          message: `\`--budget ${v}\` is more than this repository allows a task (${
+            formatBudget(settings.maxTaskBudgetUsd)
+          }).`
+        })
+      }
+      budgetUsd = usd
     } else if (flag === "--") {
       index += 1
       break
     } else {
       return new Problem({
         kind: "unknown_flag",
-        message: `Unknown flag \`${
-          flag.slice(0, 40)
-        }\`. Porter understands \`--model <id>\` and \`--timeout <duration>\`; \`${m} help\` shows more.`
+        message:
+          `Unknown flag \`${
+            flag.slice(0, 40)
+          }\`. Porter understands \`--model <id>\`, \`--timeout <duration>\` and \`--budget <usd>\`; \`${m} help\` shows ` +
+          "more."
       })
     }
     index += 1
   }
 
-  if (agent === undefined) {
+  // `ask` after the agent and its flags: a question, answered read-only.
+  const ask = words[index]?.replace(/:$/, "").toLowerCase() === "ask"
+  if (ask) index += 1
+
+  if (agent === undefined && !(ask && index === 1)) {
     const miss = nearMiss(first, agents)
     if (miss && index === 0) {
       return new Problem({
@@ -262,14 +249,25 @@ export const parse = (
   if (instructions.length === 0) {
     return new Problem({
       kind: "empty_instructions",
-      message: `Tell \`${agentName}\` what to do: \`${m} ${agentName} <instructions>\`.`
+      message: ask
+        ? `Ask a question: \`${m} ask <question>\` (or \`${m} ${agentName} ask <question>\`).`
+        : `Tell \`${agentName}\` what to do: \`${m} ${agentName} <instructions>\`.`
     })
   }
+  const notAnAgent = agent === undefined && !ask && AGENT_SHAPED.test(first) && !ORDINARY_WORDS.has(first.toLowerCase())
+    ? first
+    : undefined
+  const unhonoured = unhonouredFlag(agent ?? Option.getOrUndefined(resolve(agentName)), { model, budgetUsd })
+  if (unhonoured !== undefined) return new Problem({ kind: "unsupported_flag", message: unhonoured })
   return new Run({
     agent: agentName,
     instructions,
+    ...(ask ? { ask: true } : {}),
+    ...(agent === undefined ? { defaultAgent: true } : {}),
+    ...(notAnAgent !== undefined ? { notAnAgent } : {}),
     ...(model !== undefined ? { model } : {}),
-    ...(timeoutMs !== undefined ? { timeoutMs } : {})
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(budgetUsd !== undefined ? { budgetUsd } : {})
   })
 }
 

@@ -1,11 +1,13 @@
 /**
- * Dispatcher: from a run request to a machine. It records the task (within the active-task limits, in the same write),
- * acknowledges it on the issue (👀 and the status comment, beside the rest), gathers what the machine needs (secrets,
- * the repository token, the task credential, the thread for the prompt) and asks the provisioner for the machine.
+ * Dispatcher: from a run request to a machine. It records the task (queued, or awaiting approval for an outsider's
+ * request), acknowledges it on the issue (👀 and the status comment, beside the rest), admits it when a slot is free
+ * (`Queue`: oldest first, within the active-task limits), gathers what the machine needs (secrets, the task
+ * credential, the thread for the prompt, the repository's `.github/porter.yml`) and asks the provisioner for the machine.
  *
- * Guarantees: one task per delivery, however often it is delivered (task ids derive from it); never two machines for
- * a task (a dispatch begins with a compare-and-set, and a later attempt asks `findByTask` first); one status comment
- * per task, written once per state, and the machine is requested only once it exists (its callbacks edit it).
+ * Guarantees: one task per comment, however often and under whatever delivery ids it is delivered (task ids derive
+ * from the delivery, and a task's `requestKey` — its comment — is unique); never two machines for a task (a dispatch
+ * begins with a compare-and-set, and a later attempt asks `findByTask` first); one status comment per task, written
+ * once per state, and the machine is requested only once it exists (its callbacks edit it).
  */
 import { Clock, Context, Effect, Fiber, Layer, Option, Result } from "effect"
 import { AgentCatalog } from "./AgentCatalog.ts"
@@ -19,14 +21,19 @@ import { chainOf, MachineAccess } from "./MachineAccess.ts"
 import { MachineProvisioner } from "./MachineProvisioner.ts"
 import * as MachineRequest from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
+import { UsageStore } from "./ModelUsage.ts"
+import * as NewTasks from "./NewTasks.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import { PromptBuilder } from "./PromptBuilder.ts"
+import { Queue } from "./Queue.ts"
 import { type Actor, IssueRef } from "./Repo.ts"
+import * as RepoConfig from "./RepoConfig.ts"
 import { Reports } from "./Reports.ts"
 import { scopeKey, type SecretScope, SecretStore } from "./SecretStore.ts"
 import { type RepoSettings, Settings } from "./Settings.ts"
 import { issueOf, StatusComments } from "./StatusComments.ts"
-import { Task, type TaskPatch } from "./Task.ts"
+import * as StatusLine from "./StatusLine.ts"
+import type { Task, TaskPatch } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
 import { TaskStore } from "./TaskStore.ts"
 import { TaskTokens } from "./TaskTokens.ts"
@@ -39,33 +46,24 @@ export interface RunRequest {
   readonly receivedAt: number
   /** Distinguishes the tasks one delivery may make (`retry` makes a second one). */
   readonly salt: string
+  /** Asked by someone without write access, where the repository wants approvals: the task awaits approval. */
+  readonly awaitingApproval?: boolean
 }
 
 export class Dispatcher extends Context.Service<Dispatcher, {
-  /** Records the task a request asks for, acknowledges it and dispatches it; a request over a limit is answered. */
+  /**
+   * Records the task a request asks for, acknowledges it and dispatches it when a slot is free (else it waits in the
+   * queue); a request `.github/porter.yml` does not allow is answered.
+   */
   readonly start: (request: RunRequest) => Effect.Effect<void, StoreError>
   /** Dispatches a recorded task again (the watchdog, for a dispatch that never finished). Never fails. */
   readonly redispatch: (task: Task) => Effect.Effect<void>
   /**
-   * Runs an ended task again as a new task of the same issue, for `by` (the admin API, the web app): `None` when
-   * the repository's or the user's active-task limit is reached.
+   * Runs an ended task again as a new task of the same issue, for `by` (the admin API, the web app): queued, and
+   * started at once when a slot is free. The task as it stands afterwards.
    */
   readonly retry: (previous: Task, by: Actor) => Effect.Effect<Option.Option<Task>, StoreError>
 }>()("@porter/core/Dispatcher") {}
-
-/**
- * A dispatch's status updates, made in order while the dispatch goes on: the first comment (when this dispatch
- * makes it), then one update per state. `settled` waits for all of them.
- */
-interface StatusLine {
-  /** The first status comment exists (or could not be made). */
-  readonly commented: Effect.Effect<void>
-  readonly settled: Effect.Effect<void>
-  /** Starts showing `task` once the updates before it are done; does not wait. */
-  readonly show: (task: Task) => Effect.Effect<void>
-  /** `task` with the status comment's id, once known. */
-  readonly withComment: (task: Task) => Task
-}
 
 /** `NAME from scope` for each secret found, e.g. `ANTHROPIC_API_KEY from user:42` (the `secrets` audit line). */
 export const secretSources = (found: ReadonlyMap<string, { readonly scope: SecretScope }>): string =>
@@ -86,38 +84,15 @@ export const make = Effect.gen(function*() {
   const lifecycle = yield* TaskLifecycle
   const machines = yield* MachineAccess
   const audit = yield* Audit
+  const usage = yield* UsageStore
+  const queue = yield* Queue
   const now = Clock.currentTimeMillis
-
-  const statusLine = (first: Fiber.Fiber<Option.Option<number>> | undefined, initial: Task): StatusLine => {
-    let commentId = initial.statusCommentId
-    const commented = first === undefined ? Effect.void : Effect.asVoid(
-      Effect.tap(Fiber.join(first), (id) => Effect.sync(() => (commentId = Option.getOrUndefined(id) ?? commentId)))
-    )
-    let settled: Effect.Effect<void> = commented
-    const withComment = (task: Task) =>
-      commentId === undefined || task.statusCommentId === commentId
-        ? task
-        : new Task({ ...task, statusCommentId: commentId })
-    return {
-      commented,
-      settled: Effect.suspend(() => settled),
-      withComment,
-      show: (task) =>
-        Effect.gen(function*() {
-          const before = settled
-          const fiber = yield* Effect.forkChild(
-            Effect.andThen(before, Effect.suspend(() => status.show(withComment(task))))
-          )
-          settled = Effect.asVoid(Fiber.join(fiber))
-        })
-    }
-  }
 
   /** `dispatch` once the task is claimed: secrets, tokens, thread and prompt, then the machine. */
   const provision = Effect.fnUntraced(function*(
     task: Task,
     issue: IssueSnapshot | undefined,
-    line: StatusLine,
+    line: StatusLine.StatusLine,
     fail: (reason: string) => Effect.Effect<unknown, StoreError>
   ) {
     yield* Effect.annotateCurrentSpan({ taskId: task.id, attempt: task.dispatchAttempts })
@@ -126,7 +101,7 @@ export const make = Effect.gen(function*() {
     const names = [...MachineRequest.secretNamesOf(agent.value), ...Option.toArray(machines.credentialName)]
     // Independent reads, together: every secret in one store read and the task token, and the thread for the prompt
     // (prompting without it when it cannot be read). The machine gets no GitHub token: it clones through Porter.
-    const [prepared, thread, read] = yield* Effect.all([
+    const [prepared, thread, read, extras] = yield* Effect.all([
       Effect.all({
         found: secrets.resolveAll(names, chainOf(task)),
         callbackToken: tokens.issue(task.id),
@@ -146,8 +121,10 @@ export const make = Effect.gen(function*() {
             Option.none()
           )
         )
-      )
+      ),
+      RepoConfig.machineExtras(reader, task.repo, task.baseBranch, task.installationId).pipe(Effect.result)
     ], { concurrency: "unbounded" })
+    if (Result.isFailure(extras)) return yield* fail(extras.failure.message)
     if (Result.isFailure(prepared)) {
       const error = prepared.failure
       return yield* fail(
@@ -177,7 +154,13 @@ export const make = Effect.gen(function*() {
       read,
       () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" })
     )
-    const prompt = yield* prompts.build({ task, issue: snapshot, thread, branch: MachineRequest.branchFor(task) })
+    const prompt = yield* prompts.build({
+      task,
+      issue: snapshot,
+      thread,
+      branch: MachineRequest.branchFor(task),
+      repoInstructions: extras.success.instructions
+    })
     const credential = Option.getOrUndefined(
       Option.flatMap(machines.credentialName, (name) => Option.fromNullishOr(found.get(name)?.value))
     )
@@ -189,7 +172,8 @@ export const make = Effect.gen(function*() {
       agentEnv: agentEnv.success,
       callbackToken,
       gatewayToken,
-      credential
+      credential,
+      setup: extras.success.setup
     }).pipe(Effect.result)
     if (Result.isFailure(spec)) {
       return yield* fail(`the machine cannot be started for this request: ${spec.failure.message}`)
@@ -219,15 +203,15 @@ export const make = Effect.gen(function*() {
     issue: IssueSnapshot | undefined,
     first?: Fiber.Fiber<Option.Option<number>>
   ) {
-    const line = statusLine(first, task)
+    const line = StatusLine.make(status, first, task)
     const fail = (failed: Task, patch: TaskPatch) =>
       Effect.andThen(line.settled, Effect.suspend(() => lifecycle.finish(line.withComment(failed), "failed", patch)))
 
     yield* Effect.gen(function*() {
       const claimed = yield* store.beginDispatch(task.id, task.dispatchAttempts, yield* now)
       if (Option.isNone(claimed)) return
-      // "Starting a machine" goes to the issue while the machine is being prepared and requested.
-      if (task.state === "queued") yield* line.show(claimed.value)
+      // "Starting a machine" goes to the issue (once) while the machine is being prepared and requested.
+      if (task.dispatchAttempts === 0) yield* line.show(claimed.value)
       yield* provision(claimed.value, issue, line, (reason) => fail(claimed.value, { reason }))
     }).pipe(
       Effect.catch((error) =>
@@ -253,8 +237,46 @@ export const make = Effect.gen(function*() {
   })
 
   /**
-   * Acknowledges and dispatches a recorded task — also one that a retried delivery finds already made (its limits
-   * were checked when it was made, and what was done then is not done twice).
+   * How a task another caller admitted starts. One still without its status comment is left to whoever recorded it
+   * (it shows the comment first, then starts the task; if it died, the sweep starts the task later).
+   */
+  const startAdmitted = (task: Task) =>
+    task.statusCommentId === undefined && task.dispatchAttempts === 0 ? Effect.void : dispatch(task, undefined)
+  yield* queue.startWith(startAdmitted)
+
+  /**
+   * Admits what fits of `task`'s repository's queue (oldest first) and starts it: `task` itself with its first status
+   * comment (`first`) and the issue at hand; the others in the background of this call. `false` when `task` waits.
+   */
+  const admit = Effect.fnUntraced(function*(
+    task: Task,
+    issue: IssueSnapshot | undefined,
+    first: Fiber.Fiber<Option.Option<number>> | undefined
+  ) {
+    const admitted = yield* queue.admit(task.repo.fullName, task)
+    const others = admitted.filter((t) => t.id !== task.id)
+    const rest = yield* Effect.forkChild(Effect.forEach(others, startAdmitted, { concurrency: "unbounded" }))
+    let own = admitted.find((t) => t.id === task.id)
+    if (own === undefined && first !== undefined) {
+      // Waiting, or admitted by another caller before its comment was recorded (which left it to this one): once the
+      // comment is recorded, whoever admits the task starts it.
+      yield* Fiber.join(first)
+      const latest = yield* store.find(task.id)
+      if (Option.isSome(latest) && latest.value.state === "queued") {
+        yield* status.show(latest.value, { queuePosition: yield* queue.position(latest.value) })
+      }
+      own = Option.getOrUndefined(
+        Option.filter(latest, (t) => t.state === "provisioning" && t.dispatchAttempts === 0)
+      )
+    }
+    if (own !== undefined) yield* dispatch(own, issue, first)
+    yield* Fiber.join(rest)
+    return own !== undefined
+  })
+
+  /**
+   * Acknowledges a recorded task and dispatches it when a slot is free — also one that a retried delivery finds
+   * already made (what was done then is not done twice).
    */
   const resume = Effect.fnUntraced(function*(task: Task, event: CommentCreated) {
     const acknowledge = task.statusCommentId === undefined
@@ -265,109 +287,67 @@ export const make = Effect.gen(function*() {
         reports.react(issue, { kind: event.kind, commentId: event.commentId }, "eyes", task.id)
       )
       : undefined
-    if (task.state === "queued" && task.dispatchAttempts === 0) {
+    if ((task.state === "queued" || task.state === "provisioning") && task.dispatchAttempts === 0) {
       const first = acknowledge ? yield* Effect.forkChild(status.show(task)) : undefined
-      yield* dispatch(task, event.issue, first)
+      yield* admit(task, event.issue, first)
     } else if (acknowledge) {
       yield* status.show(task)
     }
     if (reaction !== undefined) yield* Fiber.join(reaction)
   })
 
-  /** Where the work goes: for a comment on a pull request, that PR's branch — unless it lives in a fork. */
-  const branches = Effect.fnUntraced(function*(event: CommentCreated) {
-    let headBranch = event.pullRequest?.headBranch
-    let headRepo = event.pullRequest?.headRepoFullName
-    let baseBranch = event.pullRequest?.baseBranch ?? event.defaultBranch
-    if (event.isPullRequest && headBranch === undefined) {
-      const pr = yield* reader.pullRequest(event.repo, event.issueNumber, event.installationId).pipe(Effect.option)
-      if (Option.isSome(pr)) {
-        headBranch = pr.value.headBranch
-        headRepo = pr.value.headRepoFullName
-        baseBranch = pr.value.baseBranch
-      }
-    }
-    // A fork's branch cannot be pushed with this repository's token (and its name may well be this repository's
-    // default branch): work on a new branch of this repository instead, based on the PR's base.
-    if (headRepo !== undefined && headRepo.toLowerCase() !== event.repo.fullName.toLowerCase()) headBranch = undefined
-    return { headBranch, baseBranch }
-  })
-
   const start = Effect.fn("Dispatcher.start")(function*(request: RunRequest) {
     const { event, run, settings } = request
+    const reply = (body: string) => reports.reply(new IssueRef({ repo: event.repo, number: event.issueNumber }), body)
     const id = yield* taskIdFor(event.deliveryId, request.receivedAt, request.salt)
-    const { baseBranch, headBranch } = yield* branches(event)
-    const at = yield* now
-    const timeoutMs = run.timeoutMs ?? settings.defaultTimeoutMs
-    const task = new Task({
+    const { baseBranch, headBranch } = yield* NewTasks.branches(event, reader)
+    // The repository's own configuration, from the base branch (never one the agent or a fork's author writes).
+    const loaded = yield* RepoConfig.read(reader, event.repo, baseBranch, event.installationId).pipe(Effect.result)
+    if (Result.isFailure(loaded)) return yield* reply(Messages.repoConfigProblem(loaded.failure.message))
+    const resolved = RepoConfig.resolve(
+      loaded.success,
+      {
+        agent: run.defaultAgent === true ? undefined : run.agent,
+        model: run.model,
+        timeoutMs: run.timeoutMs,
+        budgetUsd: run.budgetUsd
+      },
+      settings,
+      catalog.resolve
+    )
+    if (resolved._tag === "Problem") return yield* reply(Messages.repoConfigProblem(resolved.message))
+    const awaitingApproval = request.awaitingApproval === true
+    const task = NewTasks.fromRequest({
       id,
-      state: "queued",
-      repo: event.repo,
-      issueNumber: event.issueNumber,
-      isPullRequest: event.isPullRequest,
-      ...(event.installationId !== undefined ? { installationId: event.installationId } : {}),
-      requestedBy: event.author,
-      triggerKind: event.kind,
-      triggerCommentId: event.commentId,
-      deliveryId: event.deliveryId,
-      agent: run.agent,
-      ...(run.model !== undefined ? { model: run.model } : {}),
-      instructions: run.instructions,
-      ...(baseBranch !== undefined ? { baseBranch } : {}),
-      ...(headBranch !== undefined ? { headBranch } : {}),
-      timeoutMs,
-      createdAt: at,
-      updatedAt: at,
-      deadlineAt: at + timeoutMs,
-      dispatchAttempts: 0
+      event,
+      run,
+      resolved: resolved.value,
+      baseBranch,
+      headBranch,
+      awaitingApproval,
+      at: yield* now,
+      waitMs: awaitingApproval ? config.approvalTimeoutMs : config.queueTimeoutMs
     })
-    const created = yield* store.create(task, {
-      perRepository: settings.maxActivePerRepo,
-      perUser: settings.maxActivePerUser
-    })
-    if (created._tag === "OverLimit") {
-      return yield* reports.reply(
-        new IssueRef({ repo: event.repo, number: event.issueNumber }),
-        Messages.limitReached(event.author.login, created.scope, created.limit)
-      )
-    }
+    // The request's own budget, kept beside the gateway's usage (the gateway reads it with the task's spend).
+    if (resolved.value.budgetUsd !== undefined) yield* usage.setBudget(id, resolved.value.budgetUsd)
+    const created = yield* store.create(task)
+    if (created._tag === "OverLimit") return
+    // The same comment under another delivery id (an App's hook and a repository's): that delivery's handling does
+    // the rest (and the sweep retries it if it dies).
+    if (created._tag === "Exists" && created.task.deliveryId !== event.deliveryId) return
     yield* resume(created.task, event)
   })
 
   const redispatch = (task: Task) => dispatch(task, undefined)
 
   const retry = Effect.fn("Dispatcher.retry")(function*(previous: Task, by: Actor) {
-    const settings = yield* settingsService.forRepo(previous.repo.fullName, previous.installationId)
     const at = yield* now
-    const task = new Task({
-      id: yield* taskIdFor(previous.deliveryId, at, `retry:${at}:${randomToken(8)}`),
-      state: "queued",
-      repo: previous.repo,
-      issueNumber: previous.issueNumber,
-      isPullRequest: previous.isPullRequest,
-      ...(previous.installationId !== undefined ? { installationId: previous.installationId } : {}),
-      requestedBy: by,
-      triggerKind: previous.triggerKind,
-      triggerCommentId: previous.triggerCommentId,
-      deliveryId: previous.deliveryId,
-      agent: previous.agent,
-      ...(previous.model !== undefined ? { model: previous.model } : {}),
-      instructions: previous.instructions,
-      ...(previous.baseBranch !== undefined ? { baseBranch: previous.baseBranch } : {}),
-      ...(previous.headBranch !== undefined ? { headBranch: previous.headBranch } : {}),
-      timeoutMs: previous.timeoutMs,
-      createdAt: at,
-      updatedAt: at,
-      deadlineAt: at + previous.timeoutMs,
-      dispatchAttempts: 0
-    })
-    const created = yield* store.create(task, {
-      perRepository: settings.maxActivePerRepo,
-      perUser: settings.maxActivePerUser
-    })
+    const id = yield* taskIdFor(previous.deliveryId, at, `retry:${at}:${randomToken(8)}`)
+    const created = yield* store.create(NewTasks.again(previous, by, id, at, config.queueTimeoutMs))
     if (created._tag !== "Created") return Option.none<Task>()
-    const first = yield* Effect.forkChild(status.show(created.task))
-    yield* dispatch(created.task, undefined, first)
+    const budget = yield* usage.budget(previous.id)
+    if (budget !== undefined) yield* usage.setBudget(created.task.id, budget)
+    yield* admit(created.task, undefined, yield* Effect.forkChild(status.show(created.task)))
     return yield* store.find(created.task.id)
   })
 
@@ -391,4 +371,6 @@ export const layer: Layer.Layer<
   | TaskLifecycle
   | MachineAccess
   | Audit
+  | Queue
+  | UsageStore
 > = Layer.effect(Dispatcher, make)

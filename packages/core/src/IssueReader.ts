@@ -1,6 +1,6 @@
-/** IssueReader: the read side of GitHub that the prompt and PR follow-ups need. */
+/** IssueReader: the read side of GitHub that the prompt, PR follow-ups and the repository's configuration need. */
 import { Context } from "effect"
-import type { Effect } from "effect"
+import type { Effect, Option } from "effect"
 import type { ReportError } from "./Errors.ts"
 import type { IssueSnapshot } from "./Event.ts"
 import type { IssueRef, RepoRef } from "./Repo.ts"
@@ -33,4 +33,11 @@ export class IssueReader extends Context.Service<IssueReader, {
     number: number,
     installationId?: number
   ) => Effect.Effect<PullRequestInfo, ReportError>
+  /** A file's text on `ref` (the default branch when undefined); `None` when there is no such file (or branch). */
+  readonly file: (
+    repo: RepoRef,
+    path: string,
+    ref: string | undefined,
+    installationId?: number
+  ) => Effect.Effect<Option.Option<string>, ReportError>
 }>()("@porter/core/IssueReader") {}

@@ -74,6 +74,20 @@ export const MachineEnvFields = Schema.Struct({
   TASK_DEADLINE: IsoDate,
   HEARTBEAT_INTERVAL_MS: Schema.optional(PositiveInt),
   REQUESTED_BY: Schema.optional(Schema.String),
+  /**
+   * `ask`: a question, answered read-only — the runner sends no change set, whatever the agent did; its final message
+   * is the answer. Unset (or `change`): the agent's changes are proposed for a pull request.
+   */
+  TASK_MODE: Schema.optional(Schema.Literals(["change", "ask"])),
+  /**
+   * The repository's setup commands (`.github/porter.yml`'s `setup`), a JSON array of strings: the runner runs each in
+   * the clone, with the agent's environment, before the agent; one that fails fails the task.
+   */
+  SETUP_COMMANDS: Schema.optional(Schema.fromJsonString(
+    Schema.Array(Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(2_000)))).pipe(
+      Schema.check(Schema.isMaxLength(20))
+    )
+  )),
   // The runner's own knobs (all optional; see the runner's README).
   PORTER_WORKDIR: Schema.optional(nonEmpty),
   PORTER_KILL_GRACE_MS: Schema.optional(PositiveInt),

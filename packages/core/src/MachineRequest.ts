@@ -60,6 +60,8 @@ export interface MachineRequestInput {
   readonly gatewayToken: Redacted.Redacted<string>
   /** The provisioner credential of the task's owner, if one is stored. */
   readonly credential: Redacted.Redacted<string> | undefined
+  /** The repository's setup commands (`.github/porter.yml`), run before the agent. */
+  readonly setup?: ReadonlyArray<string> | undefined
 }
 
 /** The machine for a task, or a `SchemaError` naming the variable that cannot be sent. */
@@ -87,7 +89,9 @@ export const machineSpec = (
     ...(gateway ? { MODEL_GATEWAY_URL: gatewayUrl(config.publicUrl, task.id) } : {}),
     TASK_DEADLINE: new Date(task.deadlineAt).toISOString(),
     HEARTBEAT_INTERVAL_MS: config.heartbeatIntervalMs,
-    REQUESTED_BY: task.requestedBy.login
+    REQUESTED_BY: task.requestedBy.login,
+    ...(task.mode === "ask" ? { TASK_MODE: "ask" as const } : {}),
+    ...(input.setup !== undefined && input.setup.length > 0 ? { SETUP_COMMANDS: input.setup } : {})
   }
   return Effect.map(MachineEnv.encode(env), (encoded): MachineSpec => ({
     taskId: task.id,

@@ -3,7 +3,7 @@
  * recorder shows tests exactly what a user would read.
  */
 import type { AgentSpec } from "./Agent.ts"
-import { formatUsd } from "./Pricing.ts"
+import { formatBudget, formatUsd } from "./Pricing.ts"
 import type { RepoSettings } from "./Settings.ts"
 import type { Task, TaskState } from "./Task.ts"
 
@@ -54,7 +54,7 @@ export const formatUsage = (usage: Task["usage"], capUsd?: number): string | und
   if (usage.cacheReadTokens) parts.push(`${number(usage.cacheReadTokens)} cached`)
   if (usage.cacheWriteTokens) parts.push(`${number(usage.cacheWriteTokens)} written to cache`)
   if (usage.costUsd !== undefined) {
-    parts.push(`${formatUsd(usage.costUsd)}${capUsd !== undefined ? ` of ${formatUsd(capUsd)} budget` : ""}`)
+    parts.push(`${formatUsd(usage.costUsd)}${capUsd !== undefined ? ` of ${formatBudget(capUsd)} budget` : ""}`)
   }
   if (usage.turns !== undefined) parts.push(`${usage.turns} turns`)
   return parts.length > 0 ? parts.join(" · ") : undefined
@@ -83,6 +83,8 @@ export interface StatusOptions {
   readonly capUsd?: number | undefined
   /** The agent keeps its key on the machine (Amp): Porter cannot meter its calls, and says so. */
   readonly unmetered?: boolean | undefined
+  /** A queued task's place in its repository's queue (from 1), when it waits for a slot. */
+  readonly queuePosition?: number | undefined
 }
 
 /** The status comment's text for a task at time `now`. */
@@ -90,8 +92,19 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
   const elapsed = formatDuration((task.finishedAt ?? now) - (task.startedAt ?? task.createdAt))
   const lines: Array<string> = []
   switch (task.state) {
+    case "awaiting_approval":
+      for (const line of awaitingApproval(task, mention)) lines.push(line)
+      break
     case "queued":
-      lines.push(`👀 Queued: ${agentLabel(task)} will work on this for @${task.requestedBy.login}.`)
+      lines.push(
+        `👀 Queued: ${agentLabel(task)} will ${
+          task.mode === "ask" ? "answer" : "work on"
+        } this for @${task.requestedBy.login}${
+          options.queuePosition !== undefined
+            ? ` — number ${options.queuePosition} in this repository's queue, it starts when a slot frees up.`
+            : "."
+        }`
+      )
       break
     case "provisioning":
       lines.push(
@@ -104,6 +117,11 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
       )
       break
     case "succeeded":
+      if (task.mode === "ask") {
+        lines.push(`💬 ${agentLabel(task)} answered in ${elapsed}:`)
+        lines.push("", task.summary ? neutralise(truncate(task.summary, 20_000)) : "_The agent gave no answer._")
+        break
+      }
       if (task.outcome === "no_changes") {
         lines.push(
           `✅ ${agentLabel(task)} finished in ${elapsed} without changing anything, so there is no pull request.`
@@ -137,6 +155,16 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
     const usage = formatUsage(task.usage, options.capUsd)
     if (usage) lines.push("", `<sub>Spent so far: ${usage}</sub>`)
   }
+  if (task.notAnAgent !== undefined) {
+    lines.push(
+      "",
+      `<sub>No agent is called \`${neutralise(task.notAnAgent)}\`: ${agentLabel(task)} ran, with it as part of the ` +
+        "instructions.</sub>"
+    )
+  }
+  if (task.approvedBy !== undefined && task.state !== "awaiting_approval") {
+    lines.push("", `<sub>Requested by @${task.requestedBy.login}, approved by @${task.approvedBy}.</sub>`)
+  }
   if (options.unmetered === true) {
     lines.push(
       "",
@@ -163,8 +191,11 @@ export const help = (settings: RepoSettings, agents: ReadonlyArray<AgentSpec>): 
   return reply([
     `**Porter** runs a coding agent on this repository and opens a pull request.`,
     "",
-    `- \`${m} <agent> [--model <id>] [--timeout <duration>] <instructions>\` — run an agent`,
+    `- \`${m} <agent> [--model <id>] [--timeout <duration>] [--budget <usd>] <instructions>\` — run an agent ` +
+    `(its model calls may cost up to ${formatBudget(settings.taskBudgetUsd)} unless \`--budget\` says otherwise)`,
     `- \`${m} <instructions>\` — run the default agent (\`${settings.defaultAgent}\`)`,
+    `- \`${m} [<agent>] ask <question>\` — an answer here, read-only: no branch, no pull request`,
+    `- \`${m} approve\` · \`${m} deny\` — let a waiting request from someone without write access run, or drop it`,
     `- \`${m} status\` — tasks on this issue · \`${m} cancel\` — stop them · \`${m} retry\` — run the last one again`,
     `- \`${m} help\` — this message`,
     "",
@@ -202,3 +233,26 @@ export const statusList = (tasks: ReadonlyArray<Task>, now: number): string => {
 export const nothingToCancel = (): string => reply("Nothing to cancel: no active Porter task on this issue.")
 export const nothingToRetry = (): string => reply("Nothing to retry: no earlier Porter task on this issue.")
 export const cancelled = (count: number): string => reply(`⏹ Cancelled ${count} task${count === 1 ? "" : "s"}.`)
+
+/** The status of an outsider's request that waits for approval: who asked for what, who may let it run. */
+const awaitingApproval = (task: Task, mention: string): ReadonlyArray<string> => [
+  `🔒 Waiting for approval: @${task.requestedBy.login} (without write access) asked ${agentLabel(task)} to ${
+    task.mode === "ask" ? "answer" : "work on"
+  } this:`,
+  "",
+  codeBlock(neutralise(truncate(task.instructions, 2_000))),
+  "",
+  `Someone with write access to this repository can answer \`@${mention} approve\` to run it, or \`@${mention} deny\`` +
+  ` to drop it. Without an answer it is cancelled ${
+    formatDuration(task.deadlineAt - task.createdAt)
+  } after it was asked.`
+]
+
+export const nothingAwaitingApproval = (): string =>
+  reply("Nothing to approve or deny: no request is waiting for approval on this issue.")
+
+export const approvalsDone = (verb: "approved" | "denied", count: number): string =>
+  reply(`${verb === "approved" ? "✅ Approved" : "⏹ Denied"} ${count} request${count === 1 ? "" : "s"}.`)
+
+/** `.github/porter.yml` (or what it asks for) stops a request: nothing runs. */
+export const repoConfigProblem = (message: string): string => reply(`⚠️ ${message} Nothing was started.`)

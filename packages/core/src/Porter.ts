@@ -23,6 +23,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import type * as AdminApi from "./AdminApi.ts"
 import type { AgentCatalog } from "./AgentCatalog.ts"
+import * as Approvals from "./Approvals.ts"
 import * as Audit from "./Audit.ts"
 import type { Authorizer } from "./Authorizer.ts"
 import type { Background } from "./Background.ts"
@@ -44,6 +45,7 @@ import * as ModelGateway from "./ModelGateway.ts"
 import type { UsageStore } from "./ModelUsage.ts"
 import type { PorterConfig } from "./PorterConfig.ts"
 import type { PromptBuilder } from "./PromptBuilder.ts"
+import * as Queue from "./Queue.ts"
 import type { IssueRef } from "./Repo.ts"
 import type { Reporter } from "./Reporter.ts"
 import * as Reports from "./Reports.ts"
@@ -114,6 +116,8 @@ export type Services =
   | Reports.Reports
   | MachineAccess.MachineAccess
   | Audit.Audit
+  | Queue.Queue
+  | Approvals.Approvals
   | GatewayAccess.GatewayAccess
   | ModelGateway.ModelGateway
 
@@ -142,6 +146,7 @@ const facade = Layer.effect(
 )
 
 const support = StatusComments.layer.pipe(
+  Layer.provideMerge(Queue.layer),
   Layer.provideMerge(Reports.layer),
   Layer.provideMerge(MachineAccess.layer),
   Layer.provideMerge(Audit.layer)
@@ -159,7 +164,7 @@ export const layer: Layer.Layer<Services, never, Ports> = facade.pipe(
     )
   ),
   Layer.provideMerge(Commands.layer),
-  Layer.provideMerge(Dispatcher.layer),
+  Layer.provideMerge(Layer.merge(Dispatcher.layer, Approvals.layer)),
   Layer.provideMerge(TaskLifecycle.layer),
   Layer.provideMerge(support)
 )

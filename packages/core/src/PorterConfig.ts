@@ -55,6 +55,10 @@ export interface PorterOptions {
   readonly maxDeliveryAttempts: number
   /** Orphan machines younger than this are left alone (their task may be being recorded). */
   readonly orphanGraceMs: number
+  /** An outsider's request nobody with write access approved within this long is cancelled. */
+  readonly approvalTimeoutMs: number
+  /** A queued task that found no free slot within this long times out (it never started). */
+  readonly queueTimeoutMs: number
   /** Webhook bodies larger than this are refused with 413. */
   readonly maxWebhookBytes: number
   /** Comments of the thread given to the agent. */
@@ -87,6 +91,8 @@ export const defaults: Omit<PorterOptions, "publicUrl"> = {
   deliveryRetryAfterMs: 2 * 60_000,
   maxDeliveryAttempts: 3,
   orphanGraceMs: 10 * 60_000,
+  approvalTimeoutMs: 24 * 60 * 60_000,
+  queueTimeoutMs: 24 * 60 * 60_000,
   maxWebhookBytes: 1024 * 1024,
   threadLimit: 20,
   reportRetry: { times: 4, baseDelayMs: 250 },

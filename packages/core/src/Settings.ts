@@ -40,6 +40,12 @@ export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoS
   repoMonthlyBudgetUsd: Usd,
   /** What one requester's tasks may spend per calendar month (UTC), all repositories together, USD; 0: none. */
   userMonthlyBudgetUsd: Usd,
+  /**
+   * Requests from people without write access: `ignore` (a polite refusal, at most once per person and issue an hour)
+   * or `approval` (recorded `awaiting_approval` until someone with write access says `approve` or `deny`, 24 h at
+   * most).
+   */
+  outsiders: Schema.Literals(["ignore", "approval"]),
   /** Model prices by model id prefix (`Pricing.PriceEntry`: `model=input/output/cacheRead/cacheWrite`, USD per
    * million tokens), over the built-in table (`Pricing.defaults`). */
   prices: Pricing.PriceList
@@ -60,6 +66,7 @@ export const defaults = new RepoSettings({
   maxTaskBudgetUsd: 100,
   repoMonthlyBudgetUsd: 0,
   userMonthlyBudgetUsd: 0,
+  outsiders: "ignore",
   prices: Pricing.defaults
 })
 
@@ -79,6 +86,7 @@ export const SettingsPatch = Schema.Struct({
   maxTaskBudgetUsd: Schema.optional(PositiveUsd),
   repoMonthlyBudgetUsd: Schema.optional(Usd),
   userMonthlyBudgetUsd: Schema.optional(Usd),
+  outsiders: Schema.optional(RepoSettings.fields.outsiders),
   /** Entries set over the broader scopes' tables (a repository overrides one model and keeps the rest). */
   prices: Schema.optional(Pricing.PriceList)
 })

@@ -25,6 +25,8 @@ export class StatusComments extends Context.Service<StatusComments, {
 export interface ShowOptions {
   /** The task's model budget, USD, shown beside its spend while it runs. */
   readonly capUsd?: number
+  /** A queued task's place in its repository's queue (from 1), when it waits for a slot. */
+  readonly queuePosition?: number
 }
 
 /** The issue (or pull request) a task reports to. */

@@ -1,10 +1,13 @@
 /**
  * Tasks and their state machine. A task is one request to run an agent on one issue.
  *
- *   queued → provisioning → running → succeeded | failed | timed_out | cancelled
+ *   (awaiting_approval →) queued → provisioning → running → succeeded | failed | timed_out | cancelled
  *
- * Any non-terminal state may also end directly in failed, timed_out or cancelled (a missing
- * secret fails a queued task; a provisioning machine can time out). Terminal states never change.
+ * An outsider's request starts `awaiting_approval` (when the repository asks for approvals) and is queued once someone
+ * with write access approves it. A queued task waits for a slot (`SlotStates`: the active-task limits count those) and
+ * moves to `provisioning` when it is admitted. Any non-terminal state may also end directly in failed, timed_out or
+ * cancelled (a missing secret fails a queued task; a provisioning machine can time out; a denied or expired approval
+ * cancels). Terminal states never change.
  */
 import { Effect, Schema } from "effect"
 import { IllegalTransition } from "./Errors.ts"
@@ -12,6 +15,7 @@ import { DeliveryId, MachineId, TaskId } from "./Ids.ts"
 import { Actor, RepoRef } from "./Repo.ts"
 
 export const TaskState = Schema.Literals([
+  "awaiting_approval",
   "queued",
   "provisioning",
   "running",
@@ -23,12 +27,17 @@ export const TaskState = Schema.Literals([
 export type TaskState = typeof TaskState.Type
 
 export const TerminalStates: ReadonlyArray<TaskState> = ["succeeded", "failed", "timed_out", "cancelled"]
-export const ActiveStates: ReadonlyArray<TaskState> = ["queued", "provisioning", "running"]
+export const ActiveStates: ReadonlyArray<TaskState> = ["awaiting_approval", "queued", "provisioning", "running"]
+/** The states that hold one of the slots the active-task limits count: a machine is being made for the task, or runs. */
+export const SlotStates: ReadonlyArray<TaskState> = ["provisioning", "running"]
 
 export const isTerminal = (state: TaskState): boolean => TerminalStates.includes(state)
 export const isActive = (state: TaskState): boolean => !isTerminal(state)
+/** Does a task in `state` hold one of the slots the active-task limits count? */
+export const holdsSlot = (state: TaskState): boolean => SlotStates.includes(state)
 
 const edges: Record<TaskState, ReadonlyArray<TaskState>> = {
+  awaiting_approval: ["queued", "failed", "timed_out", "cancelled"],
   queued: ["provisioning", "failed", "timed_out", "cancelled"],
   provisioning: ["running", "succeeded", "failed", "timed_out", "cancelled"],
   running: ["succeeded", "failed", "timed_out", "cancelled"],
@@ -71,6 +80,13 @@ export class Usage extends Schema.Class<Usage>("@porter/core/Usage")({
   durationMs: Schema.optional(Count),
   turns: Schema.optional(Count)
 }) {}
+
+/**
+ * What a task is for: `change` (the default) proposes changes for a pull request; `ask` answers a question read-only
+ * (no branch, no pull request: the answer is the status comment's final text).
+ */
+export const TaskMode = Schema.Literals(["change", "ask"])
+export type TaskMode = typeof TaskMode.Type
 
 /** Where a request came from: a comment on an issue or pull request, or a review comment on a PR line. */
 export const TriggerKind = Schema.Literals(["issue_comment", "review_comment"])
@@ -115,7 +131,18 @@ export class Task extends Schema.Class<Task>("@porter/core/Task")({
   /** Why the task failed, timed out or was cancelled, in words for the issue. */
   reason: Schema.optional(Schema.String),
   /** The last lines of the run's output, secrets scrubbed by the runner. */
-  logTail: Schema.optional(Schema.String)
+  logTail: Schema.optional(Schema.String),
+  /** `ask` for a question (read-only, no pull request); absent means `change`. */
+  mode: Schema.optional(TaskMode),
+  /**
+   * The request this task answers, unique among tasks (`comment:<kind>:<id>` for a comment): one comment never starts
+   * two tasks, whatever deliveries carry it. Absent for tasks no comment asked for (an administrator's retry).
+   */
+  requestKey: Schema.optional(Schema.String),
+  /** The first word of the command when it named no agent (the status comment says no agent has that name). */
+  notAnAgent: Schema.optional(Schema.String),
+  /** Who approved an outsider's request (login). */
+  approvedBy: Schema.optional(Schema.String)
 }) {
   get isTerminal(): boolean {
     return isTerminal(this.state)
@@ -141,6 +168,7 @@ export type TaskPatch = Partial<
     | "reason"
     | "logTail"
     | "deadlineAt"
+    | "approvedBy"
   >
 >
 

@@ -4,16 +4,19 @@
  * in one conditional write each, tells the issue, and destroys the machine.
  *
  * Guarantees: a terminal task never changes again (the store's conditional writes); every end is shown on the issue
- * before the machine goes (destroying the machine may end the very runner whose callback is being answered).
+ * before the machine goes (destroying the machine may end the very runner whose callback is being answered); after
+ * every end the repository's queue is looked at (`Queue.promote`, in the background): a slot may have come free.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import * as AdminApi from "./AdminApi.ts"
 import { Audit } from "./Audit.ts"
+import { Background } from "./Background.ts"
 import type { CallbackEvent, CompletedEvent } from "./Callback.ts"
 import { IllegalTransition, type StoreError, type TaskNotFound } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
 import { MachineAccess } from "./MachineAccess.ts"
 import { emptyTotals, toUsage, UsageStore } from "./ModelUsage.ts"
+import { Queue } from "./Queue.ts"
 import type { IssueRef } from "./Repo.ts"
 import { StatusComments } from "./StatusComments.ts"
 import { isTerminal, type Task, type TaskPatch, type TaskState } from "./Task.ts"
@@ -84,6 +87,8 @@ export const make = Effect.gen(function*() {
   const machines = yield* MachineAccess
   const audit = yield* Audit
   const usage = yield* UsageStore
+  const queue = yield* Queue
+  const background = yield* Background
   const now = Clock.currentTimeMillis
 
   const finish = Effect.fn("TaskLifecycle.finish")(function*(task: Task, to: TaskState, patch: TaskPatch) {
@@ -101,6 +106,7 @@ export const make = Effect.gen(function*() {
     if (Option.isNone(moved)) return moved
     yield* status.show(moved.value)
     if (moved.value.machineId !== undefined) yield* machines.destroy(moved.value, moved.value.machineId)
+    yield* background.run(queue.promote(moved.value.repo.fullName))
     return moved
   })
 
@@ -169,5 +175,5 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   TaskLifecycle,
   never,
-  TaskStore | StatusComments | MachineAccess | Audit | UsageStore
+  TaskStore | StatusComments | MachineAccess | Audit | Queue | Background | UsageStore
 > = Layer.effect(TaskLifecycle, make)

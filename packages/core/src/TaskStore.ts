@@ -43,7 +43,10 @@ export interface ActiveFilter {
 export interface DueOptions {
   /** A `running` task whose last heartbeat (or start) is older than this is due. */
   readonly heartbeatTimeoutMs: number
-  /** A `queued` or `provisioning` task not touched for this long is due (its dispatcher may have died). */
+  /**
+   * A `provisioning` task not touched for this long is due (its dispatcher may have died). Queued tasks wait for a
+   * slot as long as they must: the sweep admits them in order (`listQueued`), never as due tasks.
+   */
   readonly dispatchTimeoutMs: number
   readonly limit: number
 }
@@ -56,10 +59,33 @@ export interface CreateLimits {
   readonly perUser: number
 }
 
+/** The limits a queued task must fit under to be admitted (moved to `provisioning`), checked in the same write. */
+export interface AdmitLimits {
+  /** Tasks of the task's repository holding a slot (`SlotStates`) must be fewer than this… */
+  readonly perRepository: number
+  /** …and those of its requester too. */
+  readonly perUser: number
+}
+
+/** What `admit` did. */
+export type AdmitResult =
+  /** The task moved from `queued` to `provisioning`; its deadline now counts from this moment. */
+  | { readonly _tag: "Admitted"; readonly task: Task }
+  /**
+   * The task stays queued: its repository's or its requester's slots are taken, or a task of its issue holds one (a
+   * follow-up waits for the run before it), or (`first`) an older task of its repository is queued.
+   */
+  | { readonly _tag: "Waiting"; readonly scope: "repository" | "user" | "issue" | "queue" }
+  /** The task is not queued (admitted by someone else, ended, awaiting approval) or does not exist. */
+  | { readonly _tag: "NotQueued" }
+
 /** What `create` did. */
 export type CreateResult =
   | { readonly _tag: "Created"; readonly task: Task }
-  /** A task with this id exists already (a retried delivery): it is returned as stored. */
+  /**
+   * A task with this id, or with this `requestKey`, exists already (a retried delivery, the same comment delivered
+   * twice): it is returned as stored.
+   */
   | { readonly _tag: "Exists"; readonly task: Task }
   /** Nothing was created: `scope`'s active tasks are at `limit`. */
   | { readonly _tag: "OverLimit"; readonly scope: "repository" | "user"; readonly limit: number }
@@ -96,9 +122,9 @@ export class TaskStore extends Context.Service<TaskStore, {
   ) => Effect.Effect<ReadonlyArray<PendingDelivery>, StoreError>
 
   /**
-   * Creates `task` unless its id exists (then `Exists` with the stored task) or, with `limits`, its repository or
-   * requester already has that many active tasks (`OverLimit`). The check and the insert are one atomic write: two
-   * requests at the same instant cannot both pass a limit. Records the `created` audit event.
+   * Creates `task` unless its id or its `requestKey` exists (then `Exists` with the stored task) or, with `limits`, its
+   * repository or requester already has that many active tasks (`OverLimit`). The check and the insert are one atomic
+   * write: two requests at the same instant cannot both pass a limit. Records the `created` audit event.
    */
   readonly create: (task: Task, limits?: CreateLimits) => Effect.Effect<CreateResult, StoreError>
   readonly get: (id: TaskId) => Effect.Effect<Task, TaskNotFound | StoreError>
@@ -144,6 +170,26 @@ export class TaskStore extends Context.Service<TaskStore, {
    */
   readonly claimDue: (task: Task, at: number) => Effect.Effect<Option.Option<Task>, StoreError>
 
+  /**
+   * Admits a queued task: moves it to `provisioning` (deadline: `at` + its timeout) only if its repository and its
+   * requester hold fewer slots than `limits` and no task of its issue holds one — and, with `first`, no older task of
+   * its repository is queued — checked in the same atomic write, so two admissions at the same instant cannot both
+   * take the last slot. Records the transition. `task` is the task as listed (its repository, requester, issue).
+   */
+  readonly admit: (
+    task: Task,
+    limits: AdmitLimits,
+    at: number,
+    options?: { readonly first?: boolean }
+  ) => Effect.Effect<AdmitResult, StoreError>
+  /** Queued tasks (of `repo`, when given), oldest first: the order they are admitted in. */
+  readonly listQueued: (repo: string | undefined, limit: number) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /**
+   * Claims the right to post a notice once per quiet period: `true` (and the notice marked posted at `at`) when `key`
+   * was never claimed or last claimed at or before `at - quietMs`, else `false`. Of racing claims, one gets `true`.
+   */
+  readonly claimNotice: (key: string, at: number, quietMs: number) => Effect.Effect<boolean, StoreError>
+
   readonly countActive: (filter: ActiveFilter) => Effect.Effect<number, StoreError>
   readonly listActive: (filter: ActiveFilter) => Effect.Effect<ReadonlyArray<Task>, StoreError>
   /** Tasks of one issue, newest first. */
@@ -156,7 +202,7 @@ export class TaskStore extends Context.Service<TaskStore, {
   readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>
   /**
    * Active tasks the watchdog must look at: deadline passed, heartbeat missing (running), or
-   * dispatch stuck (queued/provisioning untouched). Cost must track the number of due tasks, not
+   * dispatch stuck (provisioning untouched). Cost must track the number of due tasks, not
    * the number of tasks.
    */
   readonly listDue: (now: number, options: DueOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>

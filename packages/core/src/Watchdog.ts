@@ -4,6 +4,10 @@
  * machines started with a user's own token are found too) and handles again deliveries whose handling never
  * finished. Hosts drive it: a Cron Trigger on Workers (`scheduled`), `layerTimer` in a Node host.
  *
+ * Requests awaiting approval past their time are cancelled, queued tasks past theirs time out, and every repository
+ * with a queue is looked at (`Queue.promote`): a slot a task's end freed, or a dispatcher that died before admitting,
+ * is made up for here.
+ *
  * Several hosts may sweep one store (replicas on one PostgreSQL): each step is taken once — an ending is one
  * conditional transition, a stuck task is claimed (`TaskStore.claimDue`) before it is dispatched again, a delivery
  * retry is leased (`retryDeliveries` with `at`). Destroying an orphan machine twice is harmless.
@@ -18,6 +22,7 @@ import { MachineAccess } from "./MachineAccess.ts"
 import { isGone, type Machine, MachineProvisioner } from "./MachineProvisioner.ts"
 import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
+import { Queue } from "./Queue.ts"
 import type { Task } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
 import { TaskStore } from "./TaskStore.ts"
@@ -29,6 +34,8 @@ export interface SweepReport {
   readonly failed: number
   readonly orphansDestroyed: number
   readonly deliveriesRetried: number
+  /** Repositories whose queue was looked at. */
+  readonly queuesPromoted: number
 }
 
 export class Watchdog extends Context.Service<Watchdog, {
@@ -49,6 +56,7 @@ export const make = Effect.gen(function*() {
   const commands = yield* Commands
   const audit = yield* Audit
   const config = yield* PorterConfig
+  const queue = yield* Queue
 
   const ended = (outcome: Exclude<Outcome, "none">) => (moved: Option.Option<Task>): Outcome =>
     Option.isSome(moved) ? outcome : "none"
@@ -59,8 +67,22 @@ export const make = Effect.gen(function*() {
   const sweepTask = (task: Task, at: number): Effect.Effect<Outcome> =>
     Effect.gen(function*() {
       if (at >= task.deadlineAt) {
+        if (task.state === "awaiting_approval") {
+          const waited = Messages.formatDuration(task.deadlineAt - task.createdAt)
+          return yield* Effect.map(
+            lifecycle.finish(task, "cancelled", {
+              reason: `nobody with write access approved it within ${waited}`
+            }),
+            ended("timedOut")
+          )
+        }
+        if (task.state === "queued") {
+          return yield* timeOut(task, `no slot came free within ${Messages.formatDuration(config.queueTimeoutMs)}`)
+        }
         return yield* timeOut(task, `the time limit (${Messages.formatDuration(task.timeoutMs)}) ran out`)
       }
+      // Waiting for approval or for a slot is not a stuck dispatch: the queue's pass below admits queued tasks.
+      if (task.state === "awaiting_approval" || task.state === "queued") return "none"
       if (task.state === "running") {
         const last = task.heartbeatAt ?? task.startedAt ?? task.updatedAt
         if (last > at - config.heartbeatTimeoutMs) return "none"
@@ -143,6 +165,14 @@ export const make = Effect.gen(function*() {
       return destroyed
     }).pipe(Effect.catch((error) => Effect.as(Effect.logWarning("orphan sweep failed", { error: error.message }), 0)))
 
+  /** Every repository with queued tasks: admits what fits and starts it. */
+  const promoteQueues = Effect.gen(function*() {
+    const queued = yield* store.listQueued(undefined, 500)
+    const repos = [...new Set(queued.map((task) => task.repo.fullName.toLowerCase()))]
+    yield* Effect.forEach(repos, queue.promote, { concurrency: 4, discard: true })
+    return repos.length
+  }).pipe(Effect.catch((error) => Effect.as(Effect.logWarning("queue sweep failed", { error: error.message }), 0)))
+
   const retryDeliveries = (at: number) =>
     Effect.gen(function*() {
       // Leased at `at`: another host's sweep leaves these alone for a retry period.
@@ -172,6 +202,7 @@ export const make = Effect.gen(function*() {
       Effect.catch((error) => Effect.as(Effect.logError("listing due tasks failed", { error: error.message }), []))
     )
     const outcomes = yield* Effect.forEach(due, (task) => sweepTask(task, at), { concurrency: 8 })
+    const queuesPromoted = yield* promoteQueues
     const orphansDestroyed = yield* sweepOrphans(at)
     const deliveriesRetried = yield* retryDeliveries(at)
     const count = (kind: Outcome) => outcomes.filter((o) => o === kind).length
@@ -181,7 +212,8 @@ export const make = Effect.gen(function*() {
       redispatched: count("redispatched"),
       failed: count("failed"),
       orphansDestroyed,
-      deliveriesRetried
+      deliveriesRetried,
+      queuesPromoted
     }
     if (due.length > 0 || orphansDestroyed > 0 || deliveriesRetried > 0) yield* Effect.logInfo("sweep", report)
     return report
@@ -193,7 +225,15 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   Watchdog,
   never,
-  TaskStore | MachineProvisioner | MachineAccess | TaskLifecycle | Dispatcher | Commands | Audit | PorterConfig
+  | TaskStore
+  | MachineProvisioner
+  | MachineAccess
+  | TaskLifecycle
+  | Dispatcher
+  | Commands
+  | Audit
+  | PorterConfig
+  | Queue
 > = Layer.effect(Watchdog, make)
 
 /** Sweeps every `intervalMs` for as long as the layer lives (Node hosts). */

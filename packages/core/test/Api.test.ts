@@ -84,13 +84,16 @@ const post = (path: string, body: string, headers: Record<string, string> = {}) 
 const encode = (event: Event.IncomingEvent) => Schema.encodeSync(Event.IncomingEventFromJson)(event)
 
 /** Starts a task through Porter and returns its id and the token its machine got. */
-const startTask = Effect.gen(function*() {
-  const porter = yield* Porter.Porter
-  yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
-  const created = yield* (yield* Machines).created
-  const latest = created[created.length - 1]!
-  return { taskId: latest.spec.taskId, token: Redacted.value(latest.spec.secretEnv["CALLBACK_TOKEN"]!) }
-})
+const startOn = (issueNumber: number) =>
+  Effect.gen(function*() {
+    const porter = yield* Porter.Porter
+    yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber }))
+    const created = yield* (yield* Machines).created
+    const latest = created[created.length - 1]!
+    return { taskId: latest.spec.taskId, token: Redacted.value(latest.spec.secretEnv["CALLBACK_TOKEN"]!) }
+  })
+
+const startTask = startOn(1)
 
 describe("HTTP API: webhooks", () => {
   it.effect("202 accepted, 200 ignored or duplicate, 401, 400, 413 (declared and streamed)", () =>
@@ -148,8 +151,9 @@ describe("HTTP API: callbacks and task reads", () => {
       assert.strictEqual(missing.status, 401)
       assert.strictEqual(missing.body?._tag, "Unauthorized")
       assert.strictEqual((yield* call(post(path, started, { authorization: "Bearer nope" }))).status, 401)
-      // Another task's token, and an id that is not a task id: the same 401, nothing read.
-      const other = yield* startTask
+      // Another task's token (another issue's: a second one on this issue would wait for the first), and an id that
+      // is not a task id: the same 401, nothing read.
+      const other = yield* startOn(2)
       assert.strictEqual((yield* call(post(path, started, { authorization: `Bearer ${other.token}` }))).status, 401)
       assert.strictEqual((yield* call(post("/callbacks/tasks/../../admin", started, auth))).status, 404)
       assert.strictEqual((yield* call(post("/callbacks/tasks/not-a-task", started, auth))).status, 401)

@@ -15,11 +15,45 @@ describe("CommandParser", () => {
       }],
       ["@porter claude-code fix it", { _tag: "Run", agent: "claude", instructions: "fix it" }],
       ["@porter Codex: add tests", { _tag: "Run", agent: "codex", instructions: "add tests" }],
-      ["@porter fix the flaky test", { _tag: "Run", agent: "claude", instructions: "fix the flaky test" }],
+      ["@porter fix the flaky test", {
+        _tag: "Run",
+        agent: "claude",
+        defaultAgent: true,
+        instructions: "fix the flaky test"
+      }],
       ["@porter help me understand the parser", {
         _tag: "Run",
         agent: "claude",
+        defaultAgent: true,
+        notAnAgent: "help",
         instructions: "help me understand the parser"
+      }],
+      ["@porter refactor the parser", {
+        _tag: "Run",
+        agent: "claude",
+        defaultAgent: true,
+        notAnAgent: "refactor",
+        instructions: "refactor the parser"
+      }],
+      ["@porter ask why is the parser slow?", {
+        _tag: "Run",
+        agent: "claude",
+        defaultAgent: true,
+        ask: true,
+        instructions: "why is the parser slow?"
+      }],
+      ["@porter codex ask: where are tokens checked?", {
+        _tag: "Run",
+        agent: "codex",
+        ask: true,
+        instructions: "where are tokens checked?"
+      }],
+      ["@porter gemini --model gemini-pro ask what does Intake do\nin detail", {
+        _tag: "Run",
+        agent: "gemini",
+        model: "gemini-pro",
+        ask: true,
+        instructions: "what does Intake do\nin detail"
       }],
       ["@porter opencode --model anthropic/claude-opus-4 --timeout 1h30m refactor\nsecond line", {
         _tag: "Run",
@@ -31,6 +65,7 @@ describe("CommandParser", () => {
       ["@porter --timeout=20m make it faster", {
         _tag: "Run",
         agent: "claude",
+        defaultAgent: true,
         timeoutMs: 1_200_000,
         instructions: "make it faster"
       }],
@@ -40,7 +75,9 @@ describe("CommandParser", () => {
       ["@porter status", { _tag: "Status" }],
       ["@porter cancel", { _tag: "Cancel" }],
       ["@porter stop!", { _tag: "Cancel" }],
-      ["@porter retry\nplease", { _tag: "Retry" }]
+      ["@porter retry\nplease", { _tag: "Retry" }],
+      ["@porter approve", { _tag: "Approve" }],
+      ["@porter Deny.", { _tag: "Deny" }]
     ] as const
   )("%s", (text, expected) => {
     const result = parse(text)
@@ -74,7 +111,8 @@ describe("CommandParser", () => {
       ["@porter claude --timeout forever fix", "bad_flag_value", "is not a duration"],
       ["@porter claude --timeout 9h fix", "timeout_too_long", "longer than this repository allows (2h 0m)"],
       ["@porter claude --model", "bad_flag_value", "`--model` needs a model id"],
-      ["@porter claude", "empty_instructions", "Tell `claude` what to do"]
+      ["@porter claude", "empty_instructions", "Tell `claude` what to do"],
+      ["@porter ask", "empty_instructions", "Ask a question"]
     ] as const
   )("%s → %s", (text, kind, message) => {
     const result = parse(text)
@@ -91,6 +129,7 @@ describe("CommandParser", () => {
     assert.deepStrictEqual({ ...parse("@robo add a flag", settings) }, {
       _tag: "Run",
       agent: "codex",
+      defaultAgent: true,
       instructions: "add a flag"
     })
   })

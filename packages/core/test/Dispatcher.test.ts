@@ -135,33 +135,70 @@ describe("Dispatcher.start", () => {
       assert.notInclude(JSON.stringify(trail), ANTHROPIC_KEY)
     }).pipe(Effect.provide(layer())))
 
-  it.effect("over the repository's limit: the limit reply, and no task", () =>
+  it.effect("over the repository's limit: the request waits in the queue, saying so, and starts when a slot frees", () =>
     Effect.gen(function*() {
       const dispatcher = yield* Dispatcher.Dispatcher
-      yield* storedTask({ issueNumber: 2, requestedBy: alice })
-      const settings = settingsWith({ maxActivePerRepo: 1 })
-      yield* dispatcher.start(yield* runRequest({ settings }))
-      assert.deepStrictEqual((yield* thread()).map((c) => c.body), [Messages.limitReached("octocat", "repository", 1)])
-      assert.strictEqual((yield* tasksOf()).length, 0)
+      const running = yield* storedTask({ issueNumber: 2, requestedBy: alice, state: "running", startedAt: START })
+      yield* dispatcher.start(yield* runRequest())
+      const [task] = yield* tasksOf()
+      assert.strictEqual(task!.state, "queued")
       assert.strictEqual((yield* (yield* Machines).created).length, 0)
-      assert.strictEqual((yield* (yield* GitHubRecorder).reactions(ISSUE)).length, 0, "no 👀 for a refused request")
-    }).pipe(Effect.provide(layer())))
+      assert.strictEqual((yield* (yield* GitHubRecorder).reactions(ISSUE)).length, 1, "👀: the request was heard")
+      const [comment] = yield* thread()
+      assert.include(comment!.body, "number 1 in this repository's queue")
+      assert.strictEqual(Messages.parseMarker(comment!.body)?.state, "queued")
+      // The running task ends: its slot goes to the queued one.
+      yield* (yield* TaskLifecycle.TaskLifecycle).finish(running, "succeeded", { outcome: "no_changes" })
+      assert.strictEqual((yield* taskOf(task!.id)).state, "provisioning")
+      assert.deepStrictEqual((yield* (yield* Machines).created).map((c) => c.spec.taskId), [task!.id])
+      assert.deepStrictEqual(statesShown((yield* thread())[0]!.versions), ["queued", "queued", "provisioning"])
+    }).pipe(Effect.provide(layer({ ...withKey, settings: settingsWith({ maxActivePerRepo: 1 }) }))))
 
-  it.effect("over the user's limit: the limit reply for the user; another user may still run", () =>
+  it.effect("over the user's limit: the user's request waits; another user's runs", () =>
     Effect.gen(function*() {
       const dispatcher = yield* Dispatcher.Dispatcher
-      yield* storedTask({ issueNumber: 2 })
-      const settings = settingsWith({ maxActivePerUser: 1 })
-      yield* dispatcher.start(yield* runRequest({ settings }))
-      assert.deepStrictEqual((yield* thread()).map((c) => c.body), [Messages.limitReached("octocat", "user", 1)])
+      yield* storedTask({ issueNumber: 2, state: "running", startedAt: START })
+      yield* dispatcher.start(yield* runRequest())
       yield* dispatcher.start(
         yield* runRequest({
-          settings,
-          event: Fixtures.commentCreated({ body: "@porter claude fix it", author: alice })
+          event: Fixtures.commentCreated({ body: "@porter claude fix it", author: alice, issueNumber: 3 })
         })
       )
-      assert.strictEqual((yield* tasksOf()).length, 1)
+      const states = (yield* tasksOf()).map((t) => t.state)
+      assert.deepStrictEqual(states, ["queued"])
+      assert.deepStrictEqual((yield* tasksOf(3)).map((t) => t.state), ["provisioning"])
       assert.strictEqual((yield* (yield* Machines).created).length, 1)
+    }).pipe(Effect.provide(layer({ ...withKey, settings: settingsWith({ maxActivePerUser: 1 }) }))))
+
+  it.effect("a follow-up on an issue with a running task waits for it, then runs", () =>
+    Effect.gen(function*() {
+      const dispatcher = yield* Dispatcher.Dispatcher
+      yield* dispatcher.start(yield* runRequest())
+      yield* TestClock.adjust("1 second")
+      yield* dispatcher.start(yield* runRequest({ event: Fixtures.commentCreated({ body: "@porter claude more" }) }))
+      const [second, first] = yield* tasksOf()
+      assert.deepStrictEqual([first!.state, second!.state], ["provisioning", "queued"])
+      yield* (yield* TaskLifecycle.TaskLifecycle).callback(
+        first!.id,
+        callbackEvent({ type: "completed", outcome: "no_changes" })
+      )
+      assert.strictEqual((yield* taskOf(second!.id)).state, "provisioning")
+      assert.strictEqual((yield* (yield* Machines).created).length, 2)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the same comment under two delivery ids (an App's hook and a repository's): one task", () =>
+    Effect.gen(function*() {
+      const dispatcher = yield* Dispatcher.Dispatcher
+      const event = Fixtures.commentCreated({ body: "@porter claude fix it", commentId: 777 })
+      yield* dispatcher.start(yield* runRequest({ event }))
+      yield* dispatcher.start(
+        yield* runRequest({ event: new Event.CommentCreated({ ...event, deliveryId: Fixtures.deliveryId() }) })
+      )
+      const tasks = yield* tasksOf()
+      assert.strictEqual(tasks.length, 1)
+      assert.strictEqual(tasks[0]!.requestKey, "comment:issue_comment:777")
+      assert.strictEqual((yield* (yield* Machines).created).length, 1)
+      assert.strictEqual((yield* thread()).length, 1)
     }).pipe(Effect.provide(layer())))
 
   it.effect("the same request twice (same delivery, same receipt time): one task, one machine, one acknowledgement", () =>
@@ -243,6 +280,7 @@ describe("Dispatcher.start", () => {
         IssueReader.IssueReader.of({
           issue: () =>
             Effect.succeed(new Event.IssueSnapshot({ title: "Huge", body: "b".repeat(20_000), state: "open" })),
+          file: () => Effect.succeedNone,
           // Ignores the limit it is given: 40 long comments.
           thread: () =>
             Effect.succeed(Array.from({ length: 40 }, (_, i) => {
@@ -316,14 +354,15 @@ describe("Dispatcher.retry and redispatch", () => {
       assert.strictEqual(retried.statusCommentId, comments[1]!.id)
     }).pipe(Effect.provide(layer())))
 
-  it.effect("retry over a limit is None and makes nothing", () =>
+  it.effect("retry over a limit: the new task waits in the queue", () =>
     Effect.gen(function*() {
       const dispatcher = yield* Dispatcher.Dispatcher
       yield* (yield* Settings.Settings).set({ _tag: "repository", repo: REPO }, { maxActivePerRepo: 1 })
       const previous = yield* storedTask({ state: "failed" })
-      yield* storedTask({ issueNumber: 2 })
-      assert.isTrue(Option.isNone(yield* dispatcher.retry(previous, alice)))
-      assert.strictEqual((yield* tasksOf()).length, 1)
+      yield* storedTask({ issueNumber: 2, state: "running", startedAt: START })
+      const retried = Option.getOrThrow(yield* dispatcher.retry(previous, alice))
+      assert.strictEqual(retried.state, "queued")
+      assert.strictEqual((yield* tasksOf()).length, 2)
       assert.strictEqual((yield* (yield* Machines).created).length, 0)
     }).pipe(Effect.provide(layer())))
 

@@ -293,27 +293,44 @@ describe("Porter flow", () => {
       assert.deepStrictEqual(closedAgain, { _tag: "Ignored", reason: "no active task on this issue" })
     }).pipe(setup()))
 
-  it.effect("the concurrency limits refuse new runs with a message", () =>
+  it.effect("over the concurrency limits requests wait in the queue, with their place, and start in order", () =>
     Effect.gen(function*() {
       const porter = yield* Porter.Porter
+      const machines = yield* Machines
       const settings = yield* Settings.Settings
       yield* settings.set({ _tag: "repository", repo: "octo-org/hello-world" }, { maxActivePerRepo: 2 })
-      for (const n of [1, 2, 3]) {
+      for (const n of [1, 2, 3, 4]) {
         yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: n }))
+        yield* TestClock.adjust("1 second")
       }
-      assert.strictEqual((yield* (yield* Machines).created).length, 2)
-      const third = yield* issueThread("octo-org/hello-world#3")
-      assert.include(third[0]!.body, "already has 2 active Porter tasks")
+      assert.strictEqual((yield* machines.created).length, 2)
+      assert.include((yield* issueThread("octo-org/hello-world#3"))[0]!.body, "number 1 in this repository's queue")
+      assert.include((yield* issueThread("octo-org/hello-world#4"))[0]!.body, "number 2 in this repository's queue")
+      // The first run ends: the oldest waiting request (issue 3) takes its slot, issue 4 still waits.
+      const first = (yield* machines.created)[0]!
+      yield* porter.callback(
+        first.spec.taskId,
+        Schema.decodeUnknownSync(Callback.CallbackEvent)({
+          type: "completed",
+          outcome: "no_changes"
+        })
+      )
+      const created = yield* machines.created
+      assert.strictEqual(created.length, 3)
+      const third = yield* taskOf(created[2]!.spec.taskId)
+      assert.strictEqual(third.issueNumber, 3)
+      // The per-user limit: a user at it waits, another user runs.
       yield* settings.set({ _tag: "repository", repo: "octo-org/hello-world" }, {
         maxActivePerRepo: 10,
-        maxActivePerUser: 2
+        maxActivePerUser: 3
       })
-      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 4 }))
-      assert.include((yield* issueThread("octo-org/hello-world#4"))[0]!.body, "you already have 2 active Porter tasks")
+      yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 5 }))
+      assert.strictEqual((yield* machines.created).length, 4, "issue 4 was admitted first, oldest first")
+      assert.include((yield* issueThread("octo-org/hello-world#5"))[0]!.body, "in this repository's queue")
       yield* porter.handle(
-        Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 5, author: Fixtures.actor("hubot", 77) })
+        Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber: 6, author: Fixtures.actor("hubot", 77) })
       )
-      assert.strictEqual((yield* (yield* Machines).created).length, 3, "another user may still run")
+      assert.strictEqual((yield* machines.created).length, 5, "another user may still run")
     }).pipe(setup()))
 
   it.effect("help, status and retry answer on the issue", () =>

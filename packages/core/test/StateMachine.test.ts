@@ -12,6 +12,10 @@ describe("task state machine", () => {
       states.filter((to) => Task.canTransition(from, to)).map((to) => `${from}>${to}`)
     )
     assert.deepStrictEqual(legal, [
+      "awaiting_approval>queued",
+      "awaiting_approval>failed",
+      "awaiting_approval>timed_out",
+      "awaiting_approval>cancelled",
       "queued>provisioning",
       "queued>failed",
       "queued>timed_out",

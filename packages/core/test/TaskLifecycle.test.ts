@@ -222,17 +222,22 @@ describe("TaskLifecycle endings", () => {
     Effect.gen(function*() {
       const lifecycle = yield* TaskLifecycle.TaskLifecycle
       const claude = yield* started({ agent: "claude" })
-      const script = yield* started({ agent: "script" })
+      // The issue's second task waits in the queue for the first (a follow-up never races the run before it).
+      yield* started({ agent: "script" })
+      const [script] = (yield* tasksOf()).filter((t) => t.agent === "script")
+      assert.strictEqual(script!.state, "queued")
       const elsewhere = yield* started({ agent: "claude", issueNumber: 2 })
       const issue = new Repo.IssueRef({ repo: Fixtures.repo(), number: 1 })
       const count = yield* lifecycle.cancelIssue(issue, "superseded", (task) => task.agent === "claude")
       assert.strictEqual(count, 1)
       assert.strictEqual((yield* taskOf(claude.taskId)).state, "cancelled")
-      assert.strictEqual((yield* taskOf(script.taskId)).state, "provisioning")
+      // The slot the cancelled task held went to the task waiting on the issue.
+      const next = yield* taskOf(script!.id)
+      assert.strictEqual(next.state, "provisioning")
       assert.strictEqual((yield* taskOf(elsewhere.taskId)).state, "provisioning")
       assert.deepStrictEqual(
         (yield* (yield* Machines).live).map((m) => m.id).sort(),
-        [script.machineId, elsewhere.machineId].sort()
+        [next.machineId!, elsewhere.machineId].sort()
       )
       // Without a filter: the rest of the issue.
       assert.strictEqual(yield* lifecycle.cancelIssue(issue, "the issue was closed"), 1)

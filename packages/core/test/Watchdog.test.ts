@@ -44,13 +44,15 @@ const none: Watchdog.SweepReport = {
   redispatched: 0,
   failed: 0,
   orphansDestroyed: 0,
-  deliveriesRetried: 0
+  deliveriesRetried: 0,
+  queuesPromoted: 0
 }
 
 /** Starts a task through the Dispatcher; returns its id and machine. */
-const started = (run = new Command.Run({ agent: "claude", instructions: "fix it" })) =>
+const started = (run = new Command.Run({ agent: "claude", instructions: "fix it" }), issueNumber = 1) =>
   Effect.gen(function*() {
-    yield* (yield* Dispatcher.Dispatcher).start(yield* runRequest({ run }))
+    const event = Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber })
+    yield* (yield* Dispatcher.Dispatcher).start(yield* runRequest({ run, event }))
     const created = yield* (yield* Machines).created
     const latest = created[created.length - 1]!
     return { taskId: latest.spec.taskId, machine: latest.machine, spec: latest.spec }
@@ -93,7 +95,8 @@ describe("Watchdog: hung runs", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(START)
       const silent = yield* started()
-      const beating = yield* started()
+      // On another issue: a second task on the same issue would wait for the first.
+      const beating = yield* started(undefined, 2)
       yield* callback(silent.taskId, { type: "started" })
       yield* callback(beating.taskId, { type: "started" })
       yield* TestClock.adjust("90 seconds")
@@ -112,10 +115,13 @@ describe("Watchdog: hung runs", () => {
 })
 
 describe("Watchdog: stuck dispatches", () => {
-  it.effect("a queued task whose dispatcher died is dispatched again, once", () =>
+  it.effect("a queued task whose dispatcher died is admitted by the sweep, and dispatched once, later", () =>
     Effect.gen(function*() {
       const machines = yield* Machines
       const task = yield* storedTask()
+      // Admitted (a slot is free), but without its status comment: left to its dispatcher for dispatchTimeoutMs.
+      assert.deepStrictEqual(yield* sweep, { ...none, queuesPromoted: 1 })
+      assert.strictEqual((yield* taskOf(task.id)).state, "provisioning")
       yield* TestClock.adjust("2 minutes")
       assert.strictEqual((yield* sweep).redispatched, 0, "not before dispatchTimeoutMs")
       yield* TestClock.adjust("1 minute")
@@ -298,7 +304,7 @@ describe("Watchdog: orphan machines", () => {
       const machines = yield* Machines
       const running = yield* started()
       yield* callback(running.taskId, { type: "started" })
-      const ended = yield* started()
+      const ended = yield* started(undefined, 2)
       yield* callback(ended.taskId, { type: "completed", outcome: "pushed" })
       // Machines nobody recorded: one for no task, one for a task that has another machine, one too young.
       const adopt = (id: string, taskId: string | undefined, createdAt: number) =>

@@ -1,7 +1,8 @@
 /**
  * GitHubIssueReader: core's `IssueReader` over the GitHub REST API — the last comments of a
  * conversation (oldest first; authors that are bots, and Porter's own comments, flagged), the issue itself (for
- * a task dispatched again, whose webhook is long gone) and a pull request's head and base.
+ * a task dispatched again, whose webhook is long gone), a pull request's head and base, and a file's text (the
+ * contents API: `.github/porter.yml`, instruction files; a directory or a file that is not UTF-8 text reads as absent).
  *
  * The thread is read from the end: the first page tells (through its `Link` header) which page is
  * last, and only the last one or two pages are fetched. At most 100 comments are returned.
@@ -9,7 +10,8 @@
  * @since 0.1.0
  */
 import { Event, IssueReader, Messages, type Repo } from "@porter/core"
-import { Config, Effect, Layer, Schema } from "effect"
+import { Config, Effect, Layer, Option, Schema } from "effect"
+import { Base64 } from "effect/encoding"
 import type { InvalidPrivateKey } from "./AppJwt.ts"
 import * as GitHubAuth from "./GitHubAuth.ts"
 import type { GitHubClient } from "./GitHubClient.ts"
@@ -35,6 +37,14 @@ const Issue = Schema.Struct({
   body: Schema.optional(Schema.NullOr(Schema.String)),
   state: Schema.String
 })
+
+const FileContent = Schema.Struct({
+  type: Schema.String,
+  encoding: Schema.optional(Schema.String),
+  content: Schema.optional(Schema.String)
+})
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 const PER_PAGE = 100
 
@@ -129,7 +139,34 @@ export const make: Effect.Effect<
     })
   }, Effect.mapError(toReportError))
 
-  return IssueReader.IssueReader.of({ issue, thread, pullRequest })
+  const file = Effect.fn("GitHubIssueReader.file")(function*(
+    repo: Repo.RepoRef,
+    path: string,
+    ref: string | undefined,
+    installationId?: number
+  ) {
+    const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/contents/{path}", {
+      params: { path, ...(ref !== undefined ? { ref } : {}) },
+      schema: Schema.Union([FileContent, Schema.Array(Schema.Unknown)])
+    }).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((error) => error.status === 404, () => Effect.succeed(Option.none()))
+    )
+    if (Option.isNone(response)) return Option.none<string>()
+    const data = response.value.data
+    if (Array.isArray(data) || !("type" in data) || data.type !== "file" || data.encoding !== "base64") {
+      return Option.none<string>()
+    }
+    const bytes = Base64.decode((data.content ?? "").replace(/\s+/g, ""))
+    if (bytes._tag === "Failure") return Option.none<string>()
+    try {
+      return Option.some(utf8.decode(bytes.success))
+    } catch {
+      return Option.none<string>()
+    }
+  }, Effect.mapError(toReportError))
+
+  return IssueReader.IssueReader.of({ issue, thread, pullRequest, file })
 })
 
 /**

@@ -50,6 +50,8 @@ const CountRow = Schema.Struct({ n: Num })
 const decodeCount = Schema.decodeUnknownEffect(Schema.Array(CountRow))
 const CountsRow = Schema.Struct({ repo_active: Num, user_active: Num })
 const decodeCounts = Schema.decodeUnknownEffect(Schema.Array(CountsRow))
+const SlotsRow = Schema.Struct({ queued: Num, repo_slots: Num, user_slots: Num, issue_slots: Num, older: Num })
+const decodeSlots = Schema.decodeUnknownEffect(Schema.Array(SlotsRow))
 
 /** The watchdog's query on SQLite (D1's benchmarks explain it); `Statements.dueStatement` for any dialect. */
 export const dueStatement = (
@@ -157,7 +159,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
    * On PostgreSQL, `effect` runs in a transaction holding advisory locks on the task's repository and requester (in
    * that order, so two creates never wait on each other in a circle): its limit check sees every create before it.
    */
-  const serialized = <A, E>(task: Task.Task, effect: Effect.Effect<A, E>) =>
+  const serialized = <A, E>(task: Pick<Task.Task, "repo" | "requestedBy">, effect: Effect.Effect<A, E>) =>
     dialect.name !== "pg" ? effect : sql.withTransaction(
       Effect.andThen(
         query(
@@ -182,15 +184,23 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
       ? sql.literal("1 = 1")
       : sql`(SELECT count(*) FROM ${activeFrom({ repo: task.repo.fullName })}) < ${limits.perRepository}
           AND (SELECT count(*) FROM ${activeFrom({ userId: task.requestedBy.id })}) < ${limits.perUser}`
+    // No conflict target: a task with this id, or with this request key (its unique index), is left as it is.
     const insert = query(
       "create task",
       sql`INSERT INTO tasks (${sql.literal(names.join(", "))}) SELECT ${values} WHERE ${within}
-        ON CONFLICT (id) DO NOTHING RETURNING id`
+        ON CONFLICT DO NOTHING RETURNING id`
     )
     const inserted = yield* (limits === undefined ? insert : serialized(task, insert))
     if (inserted.length === 1) return { _tag: "Created", task } satisfies TaskStore.CreateResult
     const existing = yield* find(task.id)
     if (Option.isSome(existing)) return { _tag: "Exists", task: existing.value } satisfies TaskStore.CreateResult
+    if (task.requestKey !== undefined) {
+      const same = yield* tasks(
+        "find request",
+        sql`SELECT ${columns} FROM tasks WHERE request_key = ${task.requestKey}`
+      )
+      if (same[0] !== undefined) return { _tag: "Exists", task: same[0] } satisfies TaskStore.CreateResult
+    }
     const counted = yield* query("count active", sql`SELECT ${activeCounts(task)}`).pipe(
       Effect.flatMap((rows) => decodeCounts(rows).pipe(failed("count active")))
     )
@@ -250,7 +260,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
       const rows = yield* tasks(
         "begin dispatch",
         sql`UPDATE tasks SET dispatch_attempts = dispatch_attempts + 1, updated_at = ${at}, state = 'provisioning'
-          WHERE id = ${id} AND ${sql.literal(Statements.DISPATCHING)} AND dispatch_attempts = ${expectedAttempts}
+          WHERE id = ${id} AND ${sql.literal(Statements.DISPATCHABLE)} AND dispatch_attempts = ${expectedAttempts}
           RETURNING ${columns}`
       )
       return Option.fromNullishOr(rows[0])
@@ -266,6 +276,70 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
         RETURNING ${columns}`
     )
     return Option.fromNullishOr(rows[0])
+  })
+
+  const slotsFrom = (filter: Parameters<typeof Statements.slotsFrom>[2]) => Statements.slotsFrom(sql, dialect, filter)
+
+  // The limits are checked in the update itself (on PostgreSQL under the same advisory locks as `create`), so two
+  // admissions at the same instant cannot both take the last slot. Only a task left waiting is read again (to say why).
+  const admit: Service["admit"] = Effect.fn("SqlTaskStore.admit")(function*(task, limits, at, options) {
+    const repo = task.repo.fullName
+    const id = task.id
+    const older = sql`SELECT 1 FROM tasks ${sql.literal(dialect.indexedBy("tasks_queued"))}
+      WHERE ${sql.literal(Statements.QUEUED)} AND repo_key = ${repo.toLowerCase()} AND id < ${id}`
+    const update = tasks(
+      "admit task",
+      sql`UPDATE tasks SET state = 'provisioning', updated_at = ${at}, deadline_at = ${at} + timeout_ms
+        WHERE id = ${id} AND ${sql.literal(Statements.QUEUED)}
+          AND (SELECT count(*) FROM ${slotsFrom({ repo })}) < ${limits.perRepository}
+          AND (SELECT count(*) FROM ${slotsFrom({ userId: task.requestedBy.id })}) < ${limits.perUser}
+          AND NOT EXISTS (SELECT 1 FROM ${slotsFrom({ repo, issueNumber: task.issueNumber })})
+          ${options?.first === true ? sql`AND NOT EXISTS (${older})` : sql.literal("")}
+        RETURNING ${columns}`
+    )
+    const admitted = (yield* serialized(task, update))[0]
+    if (admitted !== undefined) return { _tag: "Admitted", task: admitted } satisfies TaskStore.AdmitResult
+    const counted = yield* query(
+      "count slots",
+      sql`SELECT (SELECT count(*) FROM tasks WHERE id = ${id} AND ${sql.literal(Statements.QUEUED)}) AS queued,
+        (SELECT count(*) FROM ${slotsFrom({ repo })}) AS repo_slots,
+        (SELECT count(*) FROM ${slotsFrom({ userId: task.requestedBy.id })}) AS user_slots,
+        (SELECT count(*) FROM ${slotsFrom({ repo, issueNumber: task.issueNumber })}) AS issue_slots,
+        (SELECT count(*) FROM (${older}) AS ahead) AS older`
+    ).pipe(Effect.flatMap((rows) => decodeSlots(rows).pipe(failed("count slots"))))
+    const slots = counted[0]
+    if (slots === undefined || slots.queued === 0) return { _tag: "NotQueued" } satisfies TaskStore.AdmitResult
+    return (slots.repo_slots >= limits.perRepository
+      ? { _tag: "Waiting", scope: "repository" }
+      : slots.user_slots >= limits.perUser
+      ? { _tag: "Waiting", scope: "user" }
+      : slots.issue_slots > 0
+      ? { _tag: "Waiting", scope: "issue" }
+      : options?.first === true && slots.older > 0
+      ? { _tag: "Waiting", scope: "queue" }
+      // Nothing stood in its way: it moved on while the update ran (admitted by someone else, cancelled).
+      : { _tag: "NotQueued" }) satisfies TaskStore.AdmitResult
+  })
+
+  const listQueued: Service["listQueued"] = Effect.fn("SqlTaskStore.listQueued")(function*(repo, limit) {
+    const where = repo === undefined
+      ? sql.literal(Statements.QUEUED)
+      : sql`${sql.literal(Statements.QUEUED)} AND repo_key = ${repo.toLowerCase()}`
+    const index = dialect.indexedBy(repo === undefined ? "tasks_state" : "tasks_queued")
+    return yield* tasks(
+      "list queued",
+      sql`SELECT ${columns} FROM tasks ${sql.literal(index)} WHERE ${where} ORDER BY id LIMIT ${limit}`
+    )
+  })
+
+  const claimNotice: Service["claimNotice"] = Effect.fn("SqlTaskStore.claimNotice")(function*(key, at, quietMs) {
+    const rows = yield* query(
+      "claim notice",
+      sql`INSERT INTO notices (notice_key, at) VALUES (${key}, ${at})
+        ON CONFLICT (notice_key) DO UPDATE SET at = excluded.at WHERE notices.at <= ${at - quietMs}
+        RETURNING notice_key`
+    )
+    return rows.length === 1
   })
 
   const countActive: Service["countActive"] = Effect.fn("SqlTaskStore.countActive")(function*(filter) {
@@ -343,6 +417,9 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
     update,
     beginDispatch,
     claimDue,
+    admit,
+    listQueued,
+    claimNotice,
     countActive,
     listActive,
     listByIssue,

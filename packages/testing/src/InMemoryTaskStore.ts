@@ -22,6 +22,10 @@ interface State {
   readonly tasks: Map<string, Task.Task>
   readonly deliveries: Map<string, Delivery>
   readonly events: Map<string, Array<TaskStore.TaskEvent>>
+  /** Task ids by request key (unique, like the SQL stores' index). */
+  readonly requests: Map<string, string>
+  /** When each notice was last posted. */
+  readonly notices: Map<string, number>
 }
 
 const matches = (task: Task.Task, filter: TaskStore.ActiveFilter) =>
@@ -32,7 +36,13 @@ const matches = (task: Task.Task, filter: TaskStore.ActiveFilter) =>
 const newestFirst = (a: Task.Task, b: Task.Task) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 
 export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(function*() {
-  const state = yield* Ref.make<State>({ tasks: new Map(), deliveries: new Map(), events: new Map() })
+  const state = yield* Ref.make<State>({
+    tasks: new Map(),
+    deliveries: new Map(),
+    events: new Map(),
+    requests: new Map(),
+    notices: new Map()
+  })
   const read = <A>(f: (s: State) => A) => Effect.map(Ref.get(state), f)
   const record = (s: State, event: TaskStore.TaskEvent) => {
     const list = s.events.get(event.taskId) ?? []
@@ -92,7 +102,8 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
       }),
     create: (task, limits) =>
       Effect.map(Ref.get(state), (s): TaskStore.CreateResult => {
-        const existing = s.tasks.get(task.id)
+        const existing = s.tasks.get(task.id) ??
+          (task.requestKey === undefined ? undefined : s.tasks.get(s.requests.get(task.requestKey) ?? ""))
         if (existing !== undefined) return { _tag: "Exists", task: existing }
         if (limits !== undefined) {
           const active = [...s.tasks.values()].filter((t) => !t.isTerminal)
@@ -104,6 +115,7 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
           if (forUser >= limits.perUser) return { _tag: "OverLimit", scope: "user", limit: limits.perUser }
         }
         s.tasks.set(task.id, task)
+        if (task.requestKey !== undefined) s.requests.set(task.requestKey, task.id)
         record(s, new TaskStore.TaskEvent({ taskId: task.id, at: task.createdAt, kind: "transition", to: task.state }))
         record(
           s,
@@ -161,6 +173,41 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         s.tasks.set(task.id, next)
         return Option.some(next)
       }),
+    admit: (listed, limits, at, options) =>
+      Effect.map(Ref.get(state), (s): TaskStore.AdmitResult => {
+        const id = listed.id
+        const task = s.tasks.get(id)
+        if (task === undefined || task.state !== "queued") return { _tag: "NotQueued" }
+        const older = [...s.tasks.values()].some((t) =>
+          t.state === "queued" && t.id < task.id && matches(t, { repo: task.repo.fullName })
+        )
+        const holding = [...s.tasks.values()].filter((t) => Task.holdsSlot(t.state))
+        const inRepo = holding.filter((t) => matches(t, { repo: task.repo.fullName }))
+        if (inRepo.length >= limits.perRepository) return { _tag: "Waiting", scope: "repository" }
+        if (holding.filter((t) => t.requestedBy.id === task.requestedBy.id).length >= limits.perUser) {
+          return { _tag: "Waiting", scope: "user" }
+        }
+        if (inRepo.some((t) => t.issueNumber === task.issueNumber)) return { _tag: "Waiting", scope: "issue" }
+        if (options?.first === true && older) return { _tag: "Waiting", scope: "queue" }
+        const next = new Task.Task({ ...task, state: "provisioning", updatedAt: at, deadlineAt: at + task.timeoutMs })
+        s.tasks.set(id, next)
+        record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: "queued", to: "provisioning" }))
+        return { _tag: "Admitted", task: next }
+      }),
+    listQueued: (repo, limit) =>
+      read((s) =>
+        [...s.tasks.values()]
+          .filter((t) => t.state === "queued" && (repo === undefined || matches(t, { repo })))
+          .sort((a, b) => newestFirst(b, a))
+          .slice(0, limit)
+      ),
+    claimNotice: (key, at, quietMs) =>
+      Effect.map(Ref.get(state), (s) => {
+        const last = s.notices.get(key)
+        if (last !== undefined && last > at - quietMs) return false
+        s.notices.set(key, at)
+        return true
+      }),
     countActive: (filter) =>
       read((s) => [...s.tasks.values()].filter((t) => !t.isTerminal && matches(t, filter)).length),
     listActive: (filter) =>
@@ -189,7 +236,7 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
             if (t.state === "running") {
               return (t.heartbeatAt ?? t.startedAt ?? t.updatedAt) <= now - options.heartbeatTimeoutMs
             }
-            return t.updatedAt <= now - options.dispatchTimeoutMs
+            return t.state === "provisioning" && t.updatedAt <= now - options.dispatchTimeoutMs
           })
           .sort((a, b) => a.deadlineAt - b.deadlineAt)
           .slice(0, options.limit)

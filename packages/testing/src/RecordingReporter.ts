@@ -4,7 +4,7 @@
  * scriptable failures.
  */
 import { Errors, Event, IssueReader, type Repo, Reporter } from "@porter/core"
-import { Context, Effect, Layer, Ref } from "effect"
+import { Context, Effect, Layer, Option, Ref } from "effect"
 
 export interface RecordedComment {
   readonly id: number
@@ -21,7 +21,15 @@ export interface RecordedReaction {
   readonly reaction: Reporter.Reaction
 }
 
-export type ReporterOp = "react" | "comment" | "editComment" | "label" | "issue" | "thread" | "pullRequest"
+export type ReporterOp =
+  | "react"
+  | "comment"
+  | "editComment"
+  | "label"
+  | "issue"
+  | "thread"
+  | "pullRequest"
+  | "file"
 
 /** Controls and inspection for tests. */
 export class GitHubRecorder extends Context.Service<GitHubRecorder, {
@@ -37,6 +45,8 @@ export class GitHubRecorder extends Context.Service<GitHubRecorder, {
   /** What `IssueReader.issue` answers for `owner/name#n` (default: a title `Issue #n`, no body). */
   readonly seedIssue: (issue: string, snapshot: Event.IssueSnapshot) => Effect.Effect<void>
   readonly seedPullRequest: (repo: string, number: number, info: IssueReader.PullRequestInfo) => Effect.Effect<void>
+  /** What `IssueReader.file` answers for `owner/name`'s `path` on `ref` (any ref when not given); absent: `None`. */
+  readonly seedFile: (repo: string, path: string, content: string, ref?: string) => Effect.Effect<void>
 }>()("@porter/testing/GitHubRecorder") {}
 
 interface State {
@@ -48,6 +58,8 @@ interface State {
   threads: Map<string, ReadonlyArray<IssueReader.ThreadComment>>
   issues: Map<string, Event.IssueSnapshot>
   pulls: Map<string, IssueReader.PullRequestInfo>
+  /** `owner/name:path@ref` (`@*`: any ref) → text. */
+  files: Map<string, string>
 }
 
 export const make = Effect.gen(function*() {
@@ -59,7 +71,8 @@ export const make = Effect.gen(function*() {
     failures: new Map(),
     threads: new Map(),
     issues: new Map(),
-    pulls: new Map()
+    pulls: new Map(),
+    files: new Map()
   })
 
   const guard = (op: ReporterOp) =>
@@ -141,6 +154,14 @@ export const make = Effect.gen(function*() {
             ? Effect.succeed(pr)
             : Effect.fail(new Errors.ReportError({ message: `no pull request #${number}`, status: 404 }))
         })
+      ),
+    file: (repo, path, ref) =>
+      Effect.andThen(
+        guard("file"),
+        Effect.map(Ref.get(state), (s) =>
+          Option.fromNullishOr(
+            s.files.get(`${repo.fullName}:${path}@${ref ?? "*"}`) ?? s.files.get(`${repo.fullName}:${path}@*`)
+          ))
       )
   })
 
@@ -167,6 +188,11 @@ export const make = Effect.gen(function*() {
     seedPullRequest: (repo, number, info) =>
       Ref.update(state, (s) => {
         s.pulls.set(`${repo}#${number}`, info)
+        return s
+      }),
+    seedFile: (repo, path, content, ref) =>
+      Ref.update(state, (s) => {
+        s.files.set(`${repo}:${path}@${ref ?? "*"}`, content)
         return s
       })
   })

@@ -41,7 +41,7 @@ label{font-weight:600}
 .filters div{display:flex;flex-direction:column;gap:2px}
 .state{font-weight:600;white-space:nowrap}
 .state-succeeded{color:var(--ok)}.state-failed,.state-timed_out{color:var(--bad)}
-.state-running,.state-provisioning,.state-queued{color:var(--run)}.state-cancelled{color:var(--idle)}
+.state-running,.state-provisioning,.state-queued{color:var(--run)}.state-cancelled,.state-awaiting_approval{color:var(--idle)}
 .muted{color:var(--muted)}
 .flash{border:1px solid var(--line);border-left:4px solid var(--focus);background:var(--soft);padding:8px 12px;margin:8px 0}
 .flash.bad{border-left-color:var(--bad)}

@@ -47,7 +47,11 @@ export const TaskRow = Schema.Struct({
   summary: NullText,
   usage: UsageJson,
   reason: NullText,
-  log_tail: NullText
+  log_tail: NullText,
+  mode: NullText,
+  request_key: NullText,
+  not_an_agent: NullText,
+  approved_by: NullText
 })
 export type TaskRow = typeof TaskRow.Type
 
@@ -98,7 +102,11 @@ export const TaskFromRow = TaskRow.pipe(
         ...present("summary", row.summary),
         ...present("usage", row.usage),
         ...present("reason", row.reason),
-        ...present("logTail", row.log_tail)
+        ...present("logTail", row.log_tail),
+        ...present("mode", row.mode as TaskEncoded["mode"] | null),
+        ...present("requestKey", row.request_key),
+        ...present("notAnAgent", row.not_an_agent),
+        ...present("approvedBy", row.approved_by)
       }),
       encode: (task) => ({
         id: task.id,
@@ -136,7 +144,11 @@ export const TaskFromRow = TaskRow.pipe(
         summary: orNull(task.summary),
         usage: orNull(task.usage),
         reason: orNull(task.reason),
-        log_tail: orNull(task.logTail)
+        log_tail: orNull(task.logTail),
+        mode: orNull(task.mode),
+        request_key: orNull(task.requestKey),
+        not_an_agent: orNull(task.notAnAgent),
+        approved_by: orNull(task.approvedBy)
       })
     })
   )
@@ -161,7 +173,8 @@ export const patchColumns = {
   usage: "usage",
   reason: "reason",
   logTail: "log_tail",
-  deadlineAt: "deadline_at"
+  deadlineAt: "deadline_at",
+  approvedBy: "approved_by"
 } as const satisfies Record<keyof Task.TaskPatch, keyof TaskRow>
 
 const fields = Task.Task.fields
@@ -181,6 +194,7 @@ export const TaskPatchEncoding = Schema.Struct({
   usage: Schema.optional(Schema.fromJsonString(Task.Usage)),
   reason: fields.reason,
   logTail: fields.logTail,
-  deadlineAt: Schema.optional(fields.deadlineAt)
+  deadlineAt: Schema.optional(fields.deadlineAt),
+  approvedBy: fields.approvedBy
 })
 export const encodePatch = Schema.encodeEffect(TaskPatchEncoding)

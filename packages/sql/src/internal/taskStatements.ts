@@ -10,8 +10,14 @@ import { taskColumns } from "./taskRow.ts"
 
 // Written out, not bound: SQLite uses a partial index only when the query repeats the index's WHERE term with the
 // same constants (see migrations/0001_init.sql); PostgreSQL's planner proves the same implication from literals.
-export const ACTIVE = "state IN ('queued', 'provisioning', 'running')"
-export const DISPATCHING = "state IN ('queued', 'provisioning')"
+export const ACTIVE = "state IN ('awaiting_approval', 'queued', 'provisioning', 'running')"
+/** A dispatch that may be stuck (queued tasks wait for a slot instead: the sweep admits them in order). */
+export const DISPATCHING = "state = 'provisioning'"
+/** Where a dispatch may begin (`beginDispatch`): a queued task, or an admitted one. */
+export const DISPATCHABLE = "state IN ('queued', 'provisioning')"
+/** The states that hold a slot of the active-task limits (`Task.SlotStates`). */
+export const SLOTS = "state IN ('provisioning', 'running')"
+export const QUEUED = "state = 'queued'"
 export const RUNNING = "state = 'running'"
 export const LIVENESS = "coalesce(heartbeat_at, started_at, updated_at)"
 
@@ -32,6 +38,25 @@ export const activeFrom = (sql: SqlClient.SqlClient, dialect: Dialect, filter: T
     ? dialect.indexedBy("tasks_active_user")
     : ""
   return sql`tasks ${sql.literal(index)} WHERE ${activeWhere(sql, filter)}`
+}
+
+/** `tasks … WHERE …`: the tasks holding a slot of `filter`'s repository (and issue) or requester, through their index. */
+export const slotsFrom = (
+  sql: SqlClient.SqlClient,
+  dialect: Dialect,
+  filter: { readonly repo?: string; readonly issueNumber?: number; readonly userId?: number }
+) => {
+  const index = filter.repo !== undefined
+    ? dialect.indexedBy("tasks_slots_repo")
+    : dialect.indexedBy("tasks_slots_user")
+  return sql`tasks ${sql.literal(index)} WHERE ${
+    sql.and([
+      sql.literal(SLOTS),
+      ...(filter.repo !== undefined ? [sql`repo_key = ${filter.repo.toLowerCase()}`] : []),
+      ...(filter.issueNumber !== undefined ? [sql`issue_number = ${filter.issueNumber}`] : []),
+      ...(filter.userId !== undefined ? [sql`requested_by_id = ${filter.userId}`] : [])
+    ])
+  }`
 }
 
 /**

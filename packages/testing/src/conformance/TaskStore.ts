@@ -108,6 +108,141 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           assert.strictEqual((yield* s.create(second, limits))._tag, "Created")
         }))
 
+      it.effect("one task per request key: a second task with another id and the same key is not created", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const requestKey = `comment:issue_comment:${Date.now()}${serial++}`
+          const first = yield* sampleTask({ requestKey })
+          const second = yield* sampleTask({ requestKey, repo: first.repo })
+          assert.strictEqual((yield* s.create(first))._tag, "Created")
+          const again = yield* s.create(second)
+          assert.strictEqual(again._tag, "Exists")
+          if (again._tag === "Exists") assert.strictEqual(again.task.id, first.id)
+          assert.isTrue(Option.isNone(yield* s.find(second.id)))
+          // Racing creates of one request: one task.
+          const key = `${requestKey}-race`
+          const racers = yield* Effect.forEach(Array.from({ length: 10 }), () => sampleTask({ requestKey: key }))
+          const results = yield* Effect.all(racers.map((t) => s.create(t)), { concurrency: "unbounded" })
+          assert.strictEqual(results.filter((r) => r._tag === "Created").length, 1)
+          const ids = new Set(results.map((r) => (r._tag === "OverLimit" ? "" : r.task.id)))
+          assert.strictEqual(ids.size, 1, "every racer got the one task")
+        }))
+
+      it.effect("stores the new fields: mode, request key, the word that named no agent, the approver", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask({
+            state: "awaiting_approval",
+            mode: "ask",
+            requestKey: `comment:review_comment:${Date.now()}${serial++}`,
+            notAnAgent: "refactor"
+          })
+          yield* s.create(task)
+          assert.deepStrictEqual(yield* s.get(task.id), task)
+          const approved = yield* s.transition(task.id, "queued", 2_000, {
+            approvedBy: "maintainer",
+            deadlineAt: 9_000
+          })
+          assert.strictEqual(approved.approvedBy, "maintainer")
+          assert.strictEqual((yield* s.get(task.id)).approvedBy, "maintainer")
+          assert.strictEqual((yield* s.get(task.id)).deadlineAt, 9_000)
+          assert.strictEqual(yield* s.countActive({ repo: task.repo.fullName }), 1, "awaiting approval is active")
+        }))
+
+      it.effect("admit: queued → provisioning within the slots of the repository, the requester and the issue", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const repo = uniqueRepo()
+          const limits = { perRepository: 2, perUser: 10 }
+          const running = yield* sampleTask({ repo, state: "running", issueNumber: 1 })
+          const a = yield* sampleTask({ repo, issueNumber: 2, timeoutMs: 60_000 })
+          const b = yield* sampleTask({ repo, issueNumber: 3 })
+          const sameIssue = yield* sampleTask({ repo, issueNumber: 1 })
+          for (const t of [running, a, b, sameIssue]) yield* s.create(t)
+          // Oldest first: ids sort by creation time (made in the same millisecond, by their random part).
+          assert.deepStrictEqual(
+            (yield* s.listQueued(repo.fullName, 10)).map((t) => t.id),
+            [a.id, b.id, sameIssue.id].sort()
+          )
+          assert.deepStrictEqual(yield* s.admit(sameIssue, limits, 5_000), { _tag: "Waiting", scope: "issue" })
+          const admitted = yield* s.admit(a, limits, 5_000)
+          assert.strictEqual(admitted._tag, "Admitted")
+          if (admitted._tag === "Admitted") {
+            assert.strictEqual(admitted.task.state, "provisioning")
+            assert.strictEqual(admitted.task.deadlineAt, 65_000, "the timeout counts from the admission")
+            assert.strictEqual(admitted.task.dispatchAttempts, 0)
+          }
+          assert.deepStrictEqual(yield* s.admit(a, limits, 5_000), { _tag: "NotQueued" })
+          assert.deepStrictEqual(yield* s.admit(b, limits, 5_000), { _tag: "Waiting", scope: "repository" })
+          const transitions = (yield* s.events(a.id)).filter((e) => e.kind === "transition").map((e) => e.to)
+          assert.deepStrictEqual(transitions, ["queued", "provisioning"])
+          // The per-user limit counts the requester's slots in every repository.
+          const requestedBy = new Repo.Actor({ login: "busy", id: 78_000_000 + serial++, type: "User" })
+          const elsewhere = yield* sampleTask({ requestedBy, state: "provisioning" })
+          const mine = yield* sampleTask({ requestedBy })
+          yield* s.create(elsewhere)
+          yield* s.create(mine)
+          assert.deepStrictEqual(yield* s.admit(mine, { perRepository: 10, perUser: 1 }, 5_000), {
+            _tag: "Waiting",
+            scope: "user"
+          })
+          yield* s.transition(elsewhere.id, "succeeded", 6_000)
+          assert.strictEqual((yield* s.admit(mine, { perRepository: 10, perUser: 1 }, 6_000))._tag, "Admitted")
+          assert.deepStrictEqual(
+            yield* s.admit(yield* sampleTask({ repo }), limits, 1),
+            { _tag: "NotQueued" },
+            "unknown"
+          )
+          // `first`: only when no older task of the repository is queued.
+          const older = yield* sampleTask({ repo: uniqueRepo() })
+          yield* s.create(older)
+          yield* Effect.sleep("2 millis")
+          const younger = yield* sampleTask({ repo: older.repo, issueNumber: 9 })
+          yield* s.create(younger)
+          const wide = { perRepository: 10, perUser: 10 }
+          assert.deepStrictEqual(yield* s.admit(younger, wide, 7_000, { first: true }), {
+            _tag: "Waiting",
+            scope: "queue"
+          })
+          assert.strictEqual((yield* s.admit(older, wide, 7_000, { first: true }))._tag, "Admitted")
+          assert.strictEqual((yield* s.admit(younger, wide, 7_000, { first: true }))._tag, "Admitted")
+        }))
+
+      it.effect("admissions hold the limit atomically: of 12 racing admissions under a limit of 3, exactly 3 pass", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const repo = uniqueRepo()
+          const tasks = yield* Effect.forEach(
+            Array.from({ length: 12 }),
+            (_, i) => sampleTask({ repo, issueNumber: i + 1 })
+          )
+          for (const t of tasks) yield* s.create(t)
+          const results = yield* Effect.all(
+            tasks.map((t) => s.admit(t, { perRepository: 3, perUser: 100 }, 2_000)),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(results.filter((r) => r._tag === "Admitted").length, 3)
+          assert.isTrue(
+            results.every((r) => r._tag === "Admitted" || (r._tag === "Waiting" && r.scope === "repository"))
+          )
+          assert.strictEqual((yield* s.listQueued(repo.fullName, 100)).length, 9)
+        }))
+
+      it.effect("claimNotice: once per quiet period, one of racing claims", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const key = `refused:${Date.now()}-${Math.random()}`
+          const results = yield* Effect.all(
+            Array.from({ length: 10 }, () => s.claimNotice(key, 1_000, 3_600_000)),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(results.filter(Boolean).length, 1)
+          assert.isFalse(yield* s.claimNotice(key, 1_000 + 3_599_999, 3_600_000))
+          assert.isTrue(yield* s.claimNotice(key, 1_000 + 3_600_000, 3_600_000))
+          assert.isFalse(yield* s.claimNotice(key, 1_000 + 3_600_001, 3_600_000))
+          assert.isTrue(yield* s.claimNotice(`${key}-other`, 1_000, 3_600_000))
+        }))
+
       it.effect("writes the audit lines of creation, dispatch attempts and machines itself", () =>
         Effect.gen(function*() {
           const s = yield* store
@@ -312,7 +447,15 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
             updatedAt: now - 90_000,
             deadlineAt: now + 1e6
           })
-          const stuck = yield* sampleTask({ state: "queued", updatedAt: now - 40_000, deadlineAt: now + 1e6 })
+          const stuck = yield* sampleTask({ state: "provisioning", updatedAt: now - 40_000, deadlineAt: now + 1e6 })
+          // Waiting for a slot, or for approval, is not a stuck dispatch (only a passed deadline makes them due).
+          const waiting = yield* sampleTask({ state: "queued", updatedAt: now - 40_000, deadlineAt: now + 1e6 })
+          const awaiting = yield* sampleTask({
+            state: "awaiting_approval",
+            updatedAt: now - 40_000,
+            deadlineAt: now + 1e6
+          })
+          const expired = yield* sampleTask({ state: "awaiting_approval", updatedAt: now - 1e6, deadlineAt: now - 1 })
           const healthy = yield* sampleTask({
             state: "running",
             startedAt: now - 10_000,
@@ -322,7 +465,9 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           })
           const fresh = yield* sampleTask({ state: "provisioning", updatedAt: now - 1_000, deadlineAt: now + 1e6 })
           const ended = yield* sampleTask({ state: "failed", updatedAt: now - 1e6, deadlineAt: now - 1e6 })
-          for (const t of [overdue, silent, stuck, healthy, fresh, ended]) yield* s.create(t)
+          for (const t of [overdue, silent, stuck, healthy, fresh, ended, waiting, awaiting, expired]) {
+            yield* s.create(t)
+          }
           const due = new Set((yield* s.listDue(now, options)).map((t) => t.id))
           assert.isTrue(due.has(overdue.id), "deadline passed")
           assert.isTrue(due.has(silent.id), "heartbeat missing")
@@ -330,6 +475,9 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           assert.isFalse(due.has(healthy.id), "healthy")
           assert.isFalse(due.has(fresh.id), "fresh")
           assert.isFalse(due.has(ended.id), "terminal")
+          assert.isFalse(due.has(waiting.id), "queued, waiting for a slot")
+          assert.isFalse(due.has(awaiting.id), "awaiting approval")
+          assert.isTrue(due.has(expired.id), "awaiting approval past its deadline")
         }))
 
       it.effect("retries deliveries that were never completed, counting attempts", () =>

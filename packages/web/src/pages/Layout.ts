@@ -93,6 +93,7 @@ export const usd = (value: number): string => `$${value > 0 && value < 1 ? value
 export const count = (value: number): string => Math.round(value).toLocaleString("en-US")
 
 const STATE_MARK: Record<Task.TaskState, string> = {
+  awaiting_approval: "🔒",
   queued: "⏳",
   provisioning: "⏳",
   running: "▶",

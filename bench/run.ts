@@ -4,8 +4,8 @@
  *   node --conditions=@porter/source bench/run.ts [name…] [--quick] [--no-write]
  *   npm run bench [-- name… --quick --no-write]
  *
- * Names: `intake`, `durable`, `agent-start`, `runner`, `commits`, `watchdog`, `bundle`, `web` (default: all eight, in
- * that order). Each runs as a child process, one after the other (they would disturb each other's figures); its
+ * Names: `intake`, `durable`, `agent-start`, `runner`, `commits`, `watchdog`, `bundle`, `web`, `gateway` (default: all
+ * nine, in that order). Each runs as a child process, one after the other (they would disturb each other's figures); its
  * output is shown as it comes, and its tables replace what `RESULTS.md` holds between `<!-- bench:<name> -->` and
  * `<!-- /bench:<name> -->`, with the command that produced them. `--quick` runs smaller versions (to check that
  * everything works; the figures are not worth recording, so `--quick` implies `--no-write`). Never part of
@@ -50,7 +50,13 @@ const BENCHES: ReadonlyArray<Bench> = [
     quick: ["--sizes", "10000", "--runs", "3", "--due", "30"]
   },
   { name: "bundle", script: "bench/worker/bundle.ts", args: [], quick: ["--runs", "2"] },
-  { name: "web", script: "bench/web/tasklist.ts", args: [], quick: ["--requests", "20"] }
+  { name: "web", script: "bench/web/tasklist.ts", args: [], quick: ["--requests", "20"] },
+  {
+    name: "gateway",
+    script: "bench/gateway/run.ts",
+    args: [],
+    quick: ["--calls", "20", "--streams", "10", "--profile-calls", "20", "--first-token-calls", "5"]
+  }
 ]
 
 const root = fileURLToPath(new URL("..", import.meta.url))

@@ -34,7 +34,7 @@ import { StatusComments } from "./StatusComments.ts"
 import { Task } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
 import { TaskStore } from "./TaskStore.ts"
-import { TaskTokens } from "./TaskTokens.ts"
+import { TaskTokens, timingSafeEqual } from "./TaskTokens.ts"
 
 /** Porter refuses the call itself; the gateway answers in the provider's format. */
 export class GatewayRefused extends Schema.TaggedError<GatewayRefused>()("GatewayRefused", {
@@ -148,8 +148,26 @@ export const make = Effect.gen(function*() {
     return yield* refused("budget_reached", `${reason}; the task is ending`)
   })
 
-  const admit = Effect.fn("GatewayAccess.admit")(function*(taskId: string, presented: string | undefined) {
-    if (presented === undefined || !(yield* tokens.verify(taskId, presented, "gateway"))) return yield* badCredential
+  /**
+   * Whether `presented` is `taskId`'s gateway credential. A task has one: once verified (HMAC) it is kept, and later
+   * calls compare against it in constant time instead of computing the HMAC again (WebCrypto is asynchronous: a
+   * thread-pool round trip on Node).
+   */
+  const verified = new Map<string, string>()
+  const verify = (taskId: string, presented: string): Effect.Effect<boolean> => {
+    const known = verified.get(taskId)
+    if (known !== undefined) return Effect.succeed(timingSafeEqual(known, presented))
+    return Effect.map(tokens.verify(taskId, presented, "gateway"), (ok) => {
+      if (ok) {
+        if (verified.size >= CAPACITY) verified.delete(verified.keys().next().value!)
+        verified.set(taskId, presented)
+      }
+      return ok
+    })
+  }
+
+  const admit = Effect.fnUntraced(function*(taskId: string, presented: string | undefined) {
+    if (presented === undefined || !(yield* verify(taskId, presented))) return yield* badCredential
     const now = yield* Clock.currentTimeMillis
     const hit = cache.get(taskId)
     const grant = hit !== undefined && hit.expiresAt > now && hit.grant.month === monthOf(now)
@@ -216,7 +234,7 @@ export const make = Effect.gen(function*() {
     })
   })
 
-  const record = Effect.fn("GatewayAccess.record")(function*(grant: Grant, call: ModelCall) {
+  const record = Effect.fnUntraced(function*(grant: Grant, call: ModelCall) {
     const task = grant.task
     yield* usage.record(call).pipe(
       Effect.catch((error) => Effect.logError("recording a model call failed", { error: error.message })),

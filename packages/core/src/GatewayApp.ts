@@ -3,8 +3,8 @@
  * (the request's bytes up to `gateway.maxRequestBytes`, the answer streamed back), and `fallback` answers any other
  * path under `/gateway/` with a 404 in the provider's format. `HttpApp` serves them with the rest of the API.
  */
-import { Effect, Layer } from "effect"
-import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import * as Api from "./Api.ts"
 import { readBytes } from "./CallbacksApp.ts"
@@ -14,8 +14,32 @@ import type { Provider } from "./ModelUsage.ts"
 
 const PATH = /^\/gateway\/tasks\/([^/?]*)\/(anthropic|openai|gemini)(?:\/([^?]*))?$/
 
-const toResponse = (answer: GatewayAnswer) =>
-  HttpServerResponse.stream(answer.body, { status: answer.status, headers: answer.headers })
+/**
+ * How a host that is not on the Web platform takes a Web stream as a raw body, if it can (Node:
+ * `Readable.fromWeb`, which `@effect/platform-node`'s server pipes): then no chunk passes through an Effect stream.
+ * Unset: the answer goes as an Effect stream.
+ */
+export const RawBody = Context.Reference<((stream: ReadableStream<Uint8Array>) => unknown) | undefined>(
+  "@porter/core/GatewayApp/RawBody",
+  { defaultValue: () => undefined }
+)
+
+/**
+ * The answer for the host serving `request`: a Web host (the Worker, any `toWebHandler`) gets the answer's Web stream
+ * as it is, a host with a `RawBody` its own stream of it; others the Effect stream.
+ */
+const toResponse = (
+  request: HttpServerRequest.HttpServerRequest,
+  answer: GatewayAnswer,
+  raw: ((stream: ReadableStream<Uint8Array>) => unknown) | undefined
+) =>
+  answer.web === undefined
+    ? HttpServerResponse.stream(answer.body, { status: answer.status, headers: answer.headers })
+    : typeof Request !== "undefined" && request.source instanceof Request
+    ? HttpServerResponse.raw(answer.web, { status: answer.status, headers: answer.headers })
+    : raw !== undefined
+    ? HttpServerResponse.raw(raw(answer.web), { status: answer.status, headers: answer.headers })
+    : HttpServerResponse.stream(answer.body, { status: answer.status, headers: answer.headers })
 
 const notFound = (path: string) =>
   HttpServerResponse.jsonUnsafe({
@@ -23,7 +47,11 @@ const notFound = (path: string) =>
   }, { status: 404 })
 
 /** Serves one request: its provider and path read from the URL, its body read on demand within the limit. */
-const serve = (gateway: ModelGateway["Service"], request: HttpServerRequest.HttpServerRequest) => {
+const serve = (
+  gateway: ModelGateway["Service"],
+  request: HttpServerRequest.HttpServerRequest,
+  raw?: ((stream: ReadableStream<Uint8Array>) => unknown) | undefined
+) => {
   const query = request.url.indexOf("?")
   const path = query < 0 ? request.url : request.url.slice(0, query)
   const match = PATH.exec(path)
@@ -46,14 +74,16 @@ const serve = (gateway: ModelGateway["Service"], request: HttpServerRequest.Http
           })
         )
     }),
-    toResponse
+    (answer) => toResponse(request, answer, raw)
   )
 }
 
 export const GatewayLive = HttpApiBuilder.group(Api.Api, "gateway", (handlers) =>
   Effect.gen(function*() {
     const gateway = yield* ModelGateway
-    const handle = ({ request }: { readonly request: HttpServerRequest.HttpServerRequest }) => serve(gateway, request)
+    const raw = yield* RawBody
+    const handle = ({ request }: { readonly request: HttpServerRequest.HttpServerRequest }) =>
+      serve(gateway, request, raw)
     return handlers
       .handleRaw("anthropicMessages", handle)
       .handleRaw("anthropicCountTokens", handle)
@@ -67,8 +97,33 @@ export const GatewayLive = HttpApiBuilder.group(Api.Api, "gateway", (handlers) =
 export const fallback: Layer.Layer<never, never, HttpRouter.HttpRouter | ModelGateway> = HttpRouter.use(
   Effect.fn("GatewayApp.fallback")(function*(router) {
     const gateway = yield* ModelGateway
-    yield* router.add("*", "/gateway/*", (request) => serve(gateway, request))
+    const raw = yield* RawBody
+    yield* router.add("*", "/gateway/*", (request) => serve(gateway, request, raw))
   })
 )
+
+/** Whether a Web request is the gateway's (its path starts `/gateway/`), without parsing its URL. */
+export const isGatewayRequest = (request: Request): boolean => {
+  const url = request.url
+  return url.startsWith("/gateway/", url.indexOf("/", url.indexOf("://") + 3))
+}
+
+/**
+ * The gateway without the router, for Web hosts that want the shortest path (the Worker: the router's request and
+ * response objects cost more isolate CPU than the gateway): the same answers as the routes above. `context` is added
+ * to each call's (the Worker's execution context, for `Background`).
+ */
+export const webHandler: Effect.Effect<
+  (request: Request, context?: Context.Context<never>) => Promise<Response>,
+  never,
+  ModelGateway
+> = Effect.gen(function*() {
+  const gateway = yield* ModelGateway
+  const base = yield* Effect.context<never>()
+  return (request, context) =>
+    Effect.runPromiseWith(context === undefined ? base : Context.merge(base, context))(
+      Effect.map(serve(gateway, HttpServerRequest.fromWeb(request)), (response) => HttpServerResponse.toWeb(response))
+    )
+})
 
 export const layer = GatewayLive

@@ -17,12 +17,12 @@
  * exactly rather than estimated. Redirects are not followed (the key must not travel to another host).
  */
 import { Context, Effect, Layer, Option, Redacted, Stream } from "effect"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Background } from "./Background.ts"
 import { GatewayAccess, GatewayRefused, type Grant } from "./GatewayAccess.ts"
 import type { TaskId } from "./Ids.ts"
 import * as Metering from "./Metering.ts"
-import type { ModelCall, Provider } from "./ModelUsage.ts"
+import type { Provider } from "./ModelUsage.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import * as Providers from "./Providers.ts"
 
@@ -40,11 +40,55 @@ export interface GatewayRequest {
   readonly body: (limit: number) => Effect.Effect<Uint8Array, GatewayRefused>
 }
 
-/** The answer, streamed. */
+/**
+ * The answer, streamed: also as a Web `ReadableStream` when the upstream client gave one (fetch), which a Web host
+ * returns as it is (no per-chunk work but the meter's); `body` is the same as an Effect stream, for other hosts.
+ */
 export interface GatewayAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly body: Stream.Stream<Uint8Array, unknown>
+  readonly web?: ReadableStream<Uint8Array> | undefined
+}
+
+/**
+ * `source` with `onChunk` called on each chunk as it passes and `onEnd` once when it ends, fails or is cancelled: a
+ * pull stream, so nothing is read ahead of the client.
+ */
+export const metered = (
+  source: ReadableStream<Uint8Array>,
+  onChunk: (chunk: Uint8Array) => void,
+  onEnd: () => void
+): ReadableStream<Uint8Array> => {
+  const reader = source.getReader()
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    onEnd()
+  }
+  return new ReadableStream<Uint8Array>({
+    pull: (controller) =>
+      reader.read().then(
+        ({ done, value }) => {
+          if (done) {
+            end()
+            controller.close()
+            return
+          }
+          onChunk(value)
+          controller.enqueue(value)
+        },
+        (error: unknown) => {
+          end()
+          controller.error(error)
+        }
+      ),
+    cancel: (reason) => {
+      end()
+      return reader.cancel(reason)
+    }
+  }, { highWaterMark: 0 })
 }
 
 export class ModelGateway extends Context.Service<ModelGateway, {
@@ -116,17 +160,6 @@ export const make = Effect.gen(function*() {
   const client = yield* HttpClient.HttpClient
   const limit = config.gateway.maxRequestBytes
 
-  /** Records a metered answer once it has ended and was counted (the stream resolves `counted`), after the answer. */
-  const recordAfter = (grant: Grant, counted: Promise<ModelCall>) =>
-    Effect.forkDetach(
-      background.run(
-        Effect.promise(() => counted).pipe(
-          Effect.timeoutOption("1 hour"),
-          Effect.flatMap(Option.match({ onNone: () => Effect.void, onSome: (call) => access.record(grant, call) }))
-        )
-      )
-    )
-
   const pass = Effect.fnUntraced(function*(request: GatewayRequest) {
     const route = Providers.route(request.provider, request.method, request.rest)
     if (route === undefined) {
@@ -196,26 +229,33 @@ export const make = Effect.gen(function*() {
       const status = response.status >= 300 && response.status < 400 ? 502 : response.status
       return { status, headers: answerHeaders, body: Stream.succeed(scrubbed) } satisfies GatewayAnswer
     }
+    const web = Option.getOrUndefined(HttpClientResponse.toWeb(response))?.body ?? undefined
     if (!route.metered) {
-      return { status: response.status, headers: answerHeaders, body: response.stream } satisfies GatewayAnswer
+      return { status: response.status, headers: answerHeaders, body: response.stream, web } satisfies GatewayAnswer
     }
     const meter = Metering.make(request.provider, { requestBytes: body?.byteLength ?? 0, model: route.model })
-    let counted!: (call: ModelCall) => void
-    const done = new Promise<ModelCall>((resolve) => (counted = resolve))
     yield* access.begin(grant.task.id as TaskId)
-    yield* recordAfter(grant, done)
+    // As the answer ends (cut short too): counted at once, so the task's next call is checked against it; stored
+    // after the answer, in the background.
+    const ended = Effect.suspend(() => access.count(grant, request.provider, meter.finish())).pipe(
+      Effect.flatMap((call) => background.run(access.record(grant, call)))
+    )
+    if (web !== undefined) {
+      const context = yield* Effect.context<never>()
+      const stream = metered(web, meter.push, () => void Effect.runForkWith(context)(ended))
+      return {
+        status: response.status,
+        headers: answerHeaders,
+        body: Stream.fromReadableStream({ evaluate: () => stream, onError: (error) => error }),
+        web: stream
+      } satisfies GatewayAnswer
+    }
     const stream = response.stream.pipe(
       Stream.mapArray((chunks) => {
         for (const chunk of chunks) meter.push(chunk)
         return chunks
       }),
-      // Counted as the answer ends (cut short too), so the task's next call is checked against it.
-      Stream.onExit(() =>
-        Effect.flatMap(
-          Effect.suspend(() => access.count(grant, request.provider, meter.finish())),
-          (call) => Effect.sync(() => counted(call))
-        )
-      )
+      Stream.onExit(() => ended)
     )
     return { status: response.status, headers: answerHeaders, body: stream } satisfies GatewayAnswer
   })

@@ -12,6 +12,7 @@
  * - Webhooks are answered once verified and claimed; the rest runs under `ctx.waitUntil` (`WorkerBackground`).
  *   `POST /webhooks/github` skips the router (`Intake.answer` called directly, same answers): it is
  *   most of the traffic, and the router's request and response objects cost more isolate CPU than the intake.
+ *   The model gateway (`/gateway/…`) skips it too (`GatewayApp.webHandler`), for the same reason.
  * - Logs are JSON lines on the console (`Logger.consoleJson`); the per-request access log is off (cost).
  *
  * Platform-free (no `cloudflare:workers` import), so tests and local tools can run it with any `env`.
@@ -24,6 +25,7 @@ import {
   CommandParser,
   Diagnostics,
   Errors,
+  GatewayApp,
   HttpApp,
   Intake,
   type MachineProvisioner,
@@ -304,6 +306,8 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
     )
   let failed: ReturnType<typeof failedHandler> | undefined
   let webhook: ((request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>) | undefined
+  // The model gateway skips the router too (`GatewayApp.webHandler`, same answers): every model call of every task.
+  let gateway: ((request: Request, context: Context.Context<never>) => Promise<Response>) | undefined
 
   const fail = (problems: ReadonlyArray<string>) => {
     state = { _tag: "Failed", problems }
@@ -315,9 +319,9 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
       fail(missing)
       return missing
     })
-    : runtime.runPromiseExit(webhookRoute).then((exit) => {
+    : runtime.runPromiseExit(Effect.all([webhookRoute, GatewayApp.webHandler])).then((exit) => {
       if (Exit.isSuccess(exit)) {
-        webhook = exit.value
+        ;[webhook, gateway] = exit.value
         state = { _tag: "Ready" }
         return undefined
       }
@@ -333,6 +337,8 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
       case "Ready":
         return webhook !== undefined && isWebhook(request)
           ? webhook(request, ctx)
+          : gateway !== undefined && GatewayApp.isGatewayRequest(request)
+          ? gateway(request, WorkerBackground.contextFor(ctx))
           : web!.handler(request, WorkerBackground.contextFor(ctx))
       case "Starting":
         return ready.then(() => fetch(request, ctx))

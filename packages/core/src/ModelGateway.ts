@@ -19,7 +19,7 @@
 import { Context, Effect, Layer, Option, Redacted, Stream } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Background } from "./Background.ts"
-import { GatewayAccess, GatewayRefused, type Grant } from "./GatewayAccess.ts"
+import { GatewayAccess, GatewayRefused } from "./GatewayAccess.ts"
 import type { TaskId } from "./Ids.ts"
 import * as Metering from "./Metering.ts"
 import type { Provider } from "./ModelUsage.ts"

@@ -314,17 +314,28 @@ describe("fuzzing, in-process", () => {
             fc.constantFrom(...agents),
             fc.option(fc.constantFrom("opus", "sonnet", "gpt-5.1", "gemini-2.5-pro"), { nil: undefined }),
             fc.option(fc.integer({ min: 1, max: 119 }), { nil: undefined }),
+            fc.option(fc.constantFrom(1, 2.5, 10), { nil: undefined }),
             instruction,
-            (agent, model, minutes, words) => {
+            (agent, model, minutes, budget, words) => {
               const text = `@porter ${agent.name}${model ? ` --model ${model}` : ""}${
                 minutes ? ` --timeout ${minutes}m` : ""
-              } ${words}`
+              }${budget ? ` --budget ${budget}` : ""} ${words}`
               const parsed = parser.parse(text, settings)
+              // A flag the agent cannot honour is refused, naming the agent (Amp and script take no model; Amp's
+              // calls are not metered, so no budget).
+              const unhonoured = (model !== undefined && agent.acceptsModel === false) ||
+                (budget !== undefined && agent.keysOnMachine === true)
+              if (unhonoured) {
+                assert.strictEqual(parsed._tag === "Problem" ? parsed.kind : parsed._tag, "unsupported_flag", text)
+                if (parsed._tag === "Problem") assert.include(parsed.message, `\`${agent.name}\``)
+                return
+              }
               assert.strictEqual(parsed._tag, "Run", text)
               if (parsed._tag !== "Run") return
               assert.strictEqual(parsed.agent, agent.name)
               assert.strictEqual(parsed.model, model)
               assert.strictEqual(parsed.timeoutMs, minutes === undefined ? undefined : minutes * 60_000)
+              assert.strictEqual(parsed.budgetUsd, budget)
               assert.strictEqual(parsed.instructions, words)
             }
           ),

@@ -16,7 +16,7 @@ import {
   TaskStore,
   TaskTokens
 } from "@porter/core"
-import { Fixtures, Machines, TestPorter } from "@porter/testing"
+import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import * as ModelServer from "@porter/testkit/model"
 import { Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
@@ -321,6 +321,27 @@ describe("model gateway", () => {
         ],
         config: { gateway: { upstreams: { anthropic: upstream.url, openai: "http://127.0.0.1:9/v1" } } }
       })))
+    }))
+
+  it.live("a running task's status comment shows what it has spent so far and its budget", () =>
+    Effect.gen(function*() {
+      const model = yield* ModelServer.start({ script })
+      yield* Effect.gen(function*() {
+        const call = yield* handlerOf
+        const { base, credential, taskId } = yield* startTask("@porter claude --budget 2.5 fix it")
+        const porter = yield* Porter.Porter
+        yield* porter.callback(taskId, { type: "started" })
+        const response = yield* call(`${base}/anthropic/v1/messages`, anthropicRequest(credential))
+        yield* Effect.promise(() => response.text())
+        yield* recorded(taskId, 1)
+        const shown = yield* (yield* GitHubRecorder).allText.pipe(
+          Effect.filterOrFail((texts) => texts.some((t) => t.includes("Spent so far")), () => "pending" as const),
+          Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 })
+        )
+        const status = shown.find((t) => t.includes("Spent so far"))!
+        assert.include(status, "🏃")
+        assert.match(status, /Spent so far: \d[\d,]* input \/ \d+ output tokens · \$0\.\d{4} of \$2\.50 budget/)
+      }).pipe(Effect.provide(layerWith(model.url)))
     }))
 
   it.live("a task over its budget: the next call is refused and the task ends failed, budget reached", () =>

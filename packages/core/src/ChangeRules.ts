@@ -6,6 +6,8 @@
  *   backslashes, nothing under `.git` (any case, with the spellings other file systems treat as the same).
  * - A symbolic link's target stays inside the repository and out of `.git`.
  * - `.github/workflows/**` is refused unless the repository's settings allow workflow changes.
+ * - A path the repository protects (`.github/porter.yml`'s `protected`: `*` within a segment, `**` across them, `?` one
+ *   character; a pattern without `/` matches that name anywhere) is refused.
  * - No file over `MAX_FILE_BYTES`.
  * - Every added line (every commit message, and binary files whole) is scanned for the deployment's secret values and the shapes of
  *   common credentials; a finding names the file (or commit) and the line, never the value. Lines are "added" when
@@ -52,6 +54,8 @@ export interface RuleOptions {
   readonly baseTree: ReadonlyMap<string, TreeEntry>
   readonly allowWorkflowChanges: boolean
   readonly scanner: Scanner
+  /** Patterns of paths no change may touch (the repository's `.github/porter.yml`). */
+  readonly protectedPaths?: ReadonlyArray<string>
 }
 
 const latin1 = new TextDecoder("latin1")
@@ -84,6 +88,24 @@ export const linkTarget = (path: string, target: string): string | undefined => 
 
 const WORKFLOWS = /^\.github\/workflows\//i
 
+/** A protected-path pattern as a regular expression (see the module's header). */
+export const pathPattern = (pattern: string): RegExp => {
+  const trimmed = pattern.replace(/^\.\//, "").replace(/\/+$/, "/**")
+  const anchored = trimmed.includes("/") ? trimmed : `**/${trimmed}`
+  let source = ""
+  for (let i = 0; i < anchored.length; i++) {
+    const char = anchored[i]!
+    if (char === "*" && anchored[i + 1] === "*") {
+      const slash = anchored[i + 2] === "/"
+      source += slash ? "(?:.*/)?" : ".*"
+      i += slash ? 2 : 1
+    } else if (char === "*") source += "[^/]*"
+    else if (char === "?") source += "[^/]"
+    else source += char.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+  }
+  return new RegExp(`^${source}$`)
+}
+
 const INSTRUCTION_FILES =
   /^(?:.*\/)?(?:AGENTS\.md|CLAUDE\.md|GEMINI\.md|CONVENTIONS\.md|\.cursorrules|\.windsurfrules|\.clinerules)$/i
 const INSTRUCTION_DIRS =
@@ -113,6 +135,7 @@ export const check = (changeSet: ChangeSet, options: RuleOptions): Effect.Effect
   Effect.gen(function*() {
     const problems: Array<string> = []
     const instructionFiles = new Set<string>()
+    const protectedPaths = (options.protectedPaths ?? []).map((pattern) => ({ pattern, test: pathPattern(pattern) }))
     // What each path held before the commit being checked: bytes, `null` (absent), or unknown (base not at hand).
     const current = new Map<string, Uint8Array | null>()
     for (const [path, base64] of Object.entries(changeSet.bases ?? {})) {
@@ -149,6 +172,13 @@ export const check = (changeSet: ChangeSet, options: RuleOptions): Effect.Effect
         if (WORKFLOWS.test(change.path) && !options.allowWorkflowChanges) {
           problems.push(
             `\`${change.path}\` is a GitHub Actions workflow: this repository's settings do not allow changing workflows`
+          )
+          continue
+        }
+        const protectedBy = protectedPaths.find((p) => p.test.test(change.path))
+        if (protectedBy !== undefined) {
+          problems.push(
+            `\`${change.path}\` is protected in this repository (\`${protectedBy.pattern}\` in .github/porter.yml)`
           )
           continue
         }

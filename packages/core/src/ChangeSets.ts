@@ -8,7 +8,7 @@
  * A refusal ends the task `failed`, with every reason on the issue; branch, commit and pull request come from here
  * and are recorded on the task (the machine's word about them is not taken).
  */
-import { Clock, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
 import { Audit } from "./Audit.ts"
 import * as ChangeRules from "./ChangeRules.ts"
 import type { ChangeSet, Published } from "./ChangeSet.ts"
@@ -19,7 +19,8 @@ import { chainOf } from "./MachineAccess.ts"
 import { branchFor } from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
-import { type NotFastForward, type RepoWriteError, RepoWriter } from "./RepoWriter.ts"
+import * as RepoConfig from "./RepoConfig.ts"
+import { type NotFastForward, RepoWriteError, RepoWriter } from "./RepoWriter.ts"
 import * as SecretScan from "./SecretScan.ts"
 import { type ResolvedSecret, type SecretName, SecretStore } from "./SecretStore.ts"
 import { Settings } from "./Settings.ts"
@@ -142,16 +143,31 @@ export const make = Effect.gen(function*() {
   const publish = Effect.fn("ChangeSets.publish")(function*(taskId: TaskId, changeSet: ChangeSet) {
     const task = yield* store.get(taskId)
     if (task.isTerminal) return yield* new TaskFinished({ state: task.state })
+    if (task.mode === "ask") {
+      return yield* refuse(task, ["this task answers a question: it is read-only, Porter commits nothing for it"])
+    }
     const branch = branchFor(task)
     // Everything the checks and the writes need, read together: one round trip to GitHub instead of five.
-    const [repoSettings, baseTree, values, defaultBranch, head, prTitle] = yield* Effect.all([
+    const [repoSettings, baseTree, values, defaultBranch, head, prTitle, repoConfig] = yield* Effect.all([
       settings.forRepo(task.repo.fullName, task.installationId),
       Effect.result(writer.tree(task.repo, changeSet.base, task.installationId)),
       valuesFor(task),
       writer.defaultBranch(task.repo, task.installationId),
       writer.branchHead(task.repo, branch, task.installationId),
-      title(task, changeSet)
+      title(task, changeSet),
+      // The repository's protected paths, from its base branch (where neither the agent nor a fork writes).
+      reader.file(task.repo, RepoConfig.PATH, task.baseBranch, task.installationId).pipe(
+        Effect.mapError((error) =>
+          new RepoWriteError({ message: `${RepoConfig.PATH} could not be read: ${error.message}`, status: 503 })
+        ),
+        Effect.flatMap((text) =>
+          Option.isNone(text)
+            ? Effect.succeed(Result.succeed(RepoConfig.empty))
+            : Effect.result(RepoConfig.decode(text.value))
+        )
+      )
     ], { concurrency: "unbounded" })
+    if (Result.isFailure(repoConfig)) return yield* refuse(task, [repoConfig.failure.message])
     if (baseTree._tag === "Failure") {
       if (baseTree.failure.status === 404 || baseTree.failure.status === 422) {
         return yield* refuse(task, [`the base commit ${changeSet.base.slice(0, 12)} is not in ${task.repo.fullName}`])
@@ -161,7 +177,8 @@ export const make = Effect.gen(function*() {
     const checked = yield* ChangeRules.check(changeSet, {
       baseTree: baseTree.success,
       allowWorkflowChanges: repoSettings.allowWorkflowChanges,
-      scanner: SecretScan.scanner(values)
+      scanner: SecretScan.scanner(values),
+      protectedPaths: repoConfig.success.protected ?? []
     })
     if (checked._tag === "Refused") return yield* refuse(task, checked.problems)
 

@@ -253,21 +253,3 @@ export const resolve = (
     }
   }
 }
-
-/** `*` within a path segment, `**` across segments, `?` one character; a pattern without `/` matches any segment. */
-export const matchesPath = (pattern: string, path: string): boolean => {
-  const trimmed = pattern.replace(/^\.\//, "").replace(/\/+$/, "/**")
-  const anchored = trimmed.includes("/") ? trimmed : `**/${trimmed}`
-  let source = ""
-  for (let i = 0; i < anchored.length; i++) {
-    const char = anchored[i]!
-    if (char === "*" && anchored[i + 1] === "*") {
-      const slash = anchored[i + 2] === "/"
-      source += slash ? "(?:.*/)?" : ".*"
-      i += slash ? 2 : 1
-    } else if (char === "*") source += "[^/]*"
-    else if (char === "?") source += "[^/]"
-    else source += char.replace(/[.+^${}()|[\]\\]/g, "\\$&")
-  }
-  return new RegExp(`^${source}$`).test(path)
-}

@@ -4,11 +4,39 @@
  * marked handled only once its handling completed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { AgentCatalog, Authorizer, Commands, Errors, type Event, Messages, Settings, TaskStore } from "@porter/core"
+import {
+  AgentCatalog,
+  Authorizer,
+  Commands,
+  Errors,
+  Event,
+  Messages,
+  Repo,
+  SecretStore,
+  Settings,
+  TaskLifecycle,
+  TaskStore,
+  Watchdog
+} from "@porter/core"
 import { Fixtures, InMemoryTaskStore, Machines } from "@porter/testing"
 import { Effect, Layer, Ref } from "effect"
 import { TestClock } from "effect/testing"
-import { alice, layer, START, storedTask, taskOf, tasksOf, thread, withKey } from "./support/Lifecycle.ts"
+import {
+  alice,
+  auditKinds,
+  callbackEvent,
+  layer,
+  publish,
+  REPO,
+  START,
+  storedTask,
+  taskOf,
+  tasksOf,
+  thread,
+  withKey
+} from "./support/Lifecycle.ts"
+
+const octocat = Fixtures.actor()
 
 const handle = (event: Event.IncomingEvent) =>
   Effect.flatMap(
@@ -266,4 +294,149 @@ describe("Commands: the delivery", () => {
           }))
       )
     ))))
+})
+
+describe("Commands: outsiders", () => {
+  const mallory = new Repo.Actor({ login: "mallory", id: 666, type: "User" })
+  const table = Authorizer.layerTable({ octocat: "write", alice: "maintain", mallory: "read" })
+  const approval = (patch: Partial<ConstructorParameters<typeof Settings.RepoSettings>[0]> = {}) =>
+    layer({ ...withKey, authorizer: table, settings: settingsWith({ outsiders: "approval", ...patch }) })
+
+  it.effect("ignore (the default): one polite refusal per person and issue an hour, nothing recorded", () =>
+    Effect.gen(function*() {
+      yield* handle(comment("@porter claude fix it", mallory))
+      yield* handle(comment("@porter claude fix it again", mallory))
+      yield* handle(comment("@porter help", mallory))
+      assert.deepStrictEqual(yield* replies, [Messages.refused("mallory", "@mallory has read access")])
+      yield* handle(Fixtures.commentCreated({ body: "@porter claude fix it", author: mallory, issueNumber: 2 }))
+      assert.strictEqual((yield* thread("octo-org/hello-world#2")).length, 1, "another issue: refused there too")
+      yield* TestClock.adjust("61 minutes")
+      yield* handle(comment("@porter claude please", mallory))
+      assert.strictEqual((yield* replies).length, 2, "an hour later: refused again")
+      assert.strictEqual((yield* tasksOf()).length, 0)
+    }).pipe(Effect.provide(layer({ ...withKey, authorizer: table }))))
+
+  it.effect("approval: recorded awaiting approval, the comment says who may approve; a writer's approve runs it", () =>
+    Effect.gen(function*() {
+      yield* handle(comment("@porter claude fix the parser", mallory))
+      const [task] = yield* tasksOf()
+      assert.strictEqual(task!.state, "awaiting_approval")
+      assert.strictEqual(task!.deadlineAt, task!.createdAt + 24 * 60 * 60_000)
+      assert.strictEqual((yield* (yield* Machines).created).length, 0)
+      const [status] = yield* thread()
+      assert.include(status!.body, "🔒 Waiting for approval: @mallory (without write access)")
+      assert.include(status!.body, "fix the parser")
+      assert.include(status!.body, "`@porter approve`")
+      // An outsider's approve does nothing, and says nothing.
+      yield* handle(comment("@porter approve", mallory))
+      assert.strictEqual((yield* taskOf(task!.id)).state, "awaiting_approval")
+      assert.strictEqual((yield* thread()).length, 1)
+      yield* handle(comment("@porter approve", alice))
+      const approved = yield* taskOf(task!.id)
+      assert.strictEqual(approved.state, "provisioning")
+      assert.strictEqual(approved.approvedBy, "alice")
+      assert.strictEqual(approved.requestedBy.login, "mallory")
+      assert.strictEqual((yield* (yield* Machines).created).length, 1)
+      assert.include(yield* auditKinds(task!.id), "approved")
+      const comments = yield* thread()
+      assert.include(comments[1]!.body, "✅ Approved 1 request")
+      assert.deepStrictEqual(
+        comments[0]!.versions.map((v) => Messages.parseMarker(v)?.state),
+        ["awaiting_approval", "queued", "provisioning"]
+      )
+    }).pipe(Effect.provide(approval())))
+
+  it.effect("approval: deny drops it; nobody's answer within 24 h cancels it, told on the issue", () =>
+    Effect.gen(function*() {
+      yield* handle(comment("@porter claude fix it", mallory))
+      yield* handle(Fixtures.commentCreated({ body: "@porter codex fix it", author: mallory, issueNumber: 2 }))
+      yield* handle(comment("@porter deny", octocat))
+      const [denied] = yield* tasksOf()
+      assert.strictEqual(denied!.state, "cancelled")
+      assert.strictEqual(denied!.reason, "denied by @octocat")
+      assert.include((yield* thread())[0]!.body, "⏹ Cancelled: denied by @octocat")
+      yield* handle(comment("@porter deny", octocat))
+      assert.include((yield* thread())[2]!.body, "Nothing to approve or deny")
+      // Issue 2: nobody answers.
+      yield* TestClock.adjust("23 hours")
+      yield* (yield* Watchdog.Watchdog).sweep
+      const [waiting] = yield* tasksOf(2)
+      assert.strictEqual(waiting!.state, "awaiting_approval")
+      yield* TestClock.adjust("61 minutes")
+      yield* (yield* Watchdog.Watchdog).sweep
+      const [expired] = yield* tasksOf(2)
+      assert.strictEqual(expired!.state, "cancelled")
+      assert.strictEqual(expired!.reason, "nobody with write access approved it within 24h 0m")
+      assert.include((yield* thread("octo-org/hello-world#2"))[0]!.body, "⏹ Cancelled: nobody with write access")
+      assert.strictEqual((yield* (yield* Machines).created).length, 0)
+    }).pipe(Effect.provide(approval())))
+
+  it.effect("approval does not open the deny list, and an outsider's other commands are still refused", () =>
+    Effect.gen(function*() {
+      yield* handle(comment("@porter status", mallory))
+      yield* handle(Fixtures.commentCreated({ body: "@porter claude x", author: alice, issueNumber: 2 }))
+      assert.deepStrictEqual(yield* replies, [Messages.refused("mallory", "@mallory has read access")])
+      assert.deepStrictEqual(
+        yield* Effect.map(thread("octo-org/hello-world#2"), (c) => c.map((x) => x.body)),
+        [Messages.refused("alice", "you are on this repository's deny list")]
+      )
+      assert.strictEqual((yield* tasksOf(2)).length, 0)
+    }).pipe(Effect.provide(approval({ deniedUsers: ["alice"] }))))
+
+  it.effect("a closed issue: its closer without write access cancels only their own tasks", () =>
+    Effect.gen(function*() {
+      const theirs = yield* storedTask({ requestedBy: mallory, state: "running", startedAt: 0 })
+      const writers = yield* storedTask({ issueNumber: 1, state: "running", startedAt: 0 })
+      yield* handle(Fixtures.issueClosed({ actor: mallory }))
+      assert.strictEqual((yield* taskOf(theirs.id)).state, "cancelled")
+      assert.strictEqual((yield* taskOf(writers.id)).state, "running")
+      yield* handle(Fixtures.issueClosed({ actor: alice }))
+      assert.strictEqual((yield* taskOf(writers.id)).state, "cancelled")
+      assert.strictEqual((yield* taskOf(writers.id)).reason, "the issue was closed by @alice")
+    }).pipe(Effect.provide(layer({ ...withKey, authorizer: table }))))
+})
+
+describe("Commands: questions", () => {
+  it.effect("ask: a read-only task whose answer is the status comment's final text, also from a review thread", () =>
+    Effect.gen(function*() {
+      yield* handle(Fixtures.commentCreated({
+        body: "@porter ask where are webhooks verified?",
+        kind: "review_comment",
+        isPullRequest: true,
+        pullRequest: new Event.PullRequestRef({ headBranch: "feature", headRepoFullName: REPO, baseBranch: "main" })
+      }))
+      const [task] = yield* tasksOf()
+      assert.strictEqual(task!.mode, "ask")
+      assert.strictEqual(task!.headBranch, "feature")
+      const [machine] = yield* (yield* Machines).created
+      assert.strictEqual(machine!.spec.env["TASK_MODE"], "ask")
+      assert.include(machine!.spec.env["PROMPT"]!, "this run is read-only")
+      // A change set is refused whatever the machine sends.
+      const refused = yield* Effect.flip(publish(task!.id))
+      assert.strictEqual(refused._tag, "ChangesRefused")
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("the answer", () =>
+    Effect.gen(function*() {
+      yield* handle(comment("@porter codex ask what does Intake do?"))
+      const [task] = yield* tasksOf()
+      yield* (yield* TaskLifecycle.TaskLifecycle).callback(
+        task!.id,
+        callbackEvent({ type: "completed", outcome: "no_changes", summary: "Intake verifies the HMAC, see @octocat." })
+      )
+      const body = (yield* thread())[0]!.body
+      assert.include(body, "💬 `codex` answered in")
+      assert.include(body, "Intake verifies the HMAC, see @\u200boctocat.")
+      assert.notInclude(body, "pull request")
+      assert.strictEqual((yield* taskOf(task!.id)).state, "succeeded")
+    }).pipe(Effect.provide(layer({
+      secrets: [{ scope: SecretStore.scopes.global, name: "OPENAI_API_KEY", value: "sk-test-openai-0123456789abcdef" }]
+    }))))
+
+  it.effect("a first word that names no agent: the status comment says which agent ran", () =>
+    Effect.gen(function*() {
+      yield* handle(comment("@porter refactor the parser"))
+      const body = (yield* thread())[0]!.body
+      assert.include(body, "No agent is called `refactor`: `claude` ran")
+    }).pipe(Effect.provide(layer())))
 })

@@ -40,6 +40,16 @@ export class AgentNotStarted extends Schema.TaggedError<AgentNotStarted>()("Agen
   }
 }
 
+/** A setup command of the repository failed (or ran past the deadline): the agent does not start. */
+export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed", {
+  command: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `the setup command \`${this.command.slice(0, 200)}\` ${this.detail}`
+  }
+}
+
 export class AgentRunner extends Context.Service<AgentRunner, {
   readonly run: (input: {
     readonly spec: Agent.AgentSpec
@@ -47,6 +57,11 @@ export class AgentRunner extends Context.Service<AgentRunner, {
     readonly model: string | undefined
     readonly cwd: string
   }) => Effect.Effect<AgentResult, AgentNotStarted>
+  /**
+   * Runs the repository's setup commands (`.github/porter.yml`) in the clone, one after the other, each with `sh -c`
+   * and the agent's environment (no task token), before the deadline; the first that fails stops them.
+   */
+  readonly setup: (commands: ReadonlyArray<string>, cwd: string) => Effect.Effect<void, SetupFailed>
 }>()("@porter/runner/AgentRunner") {}
 
 /** How the runner starts itself as the script agent (`node [execArgv] main script-agent`). */
@@ -216,7 +231,31 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     } satisfies AgentResult
   })
 
-  return AgentRunner.of({ run })
+  const setup = Effect.fn("AgentRunner.setup")(function*(commands: ReadonlyArray<string>, cwd: string) {
+    const childEnv = agentEnvironment(env, {})
+    for (const command of commands) {
+      yield* log.line("runner", `setup: ${command}`)
+      const remaining = Math.max(0, env.deadlineAt - (yield* Clock.currentTimeMillis))
+      const outcome = yield* Proc.run("sh", ["-c", command], {
+        cwd,
+        env: childEnv,
+        forceKillAfter: Duration.millis(env.killGraceMs),
+        onLine: (stream, line) => log.line(stream === "stdout" ? "setup" : "setup:err", line)
+      }).pipe(
+        Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
+        Effect.timeoutOption(Duration.millis(remaining)),
+        Effect.mapError((error) => new SetupFailed({ command, detail: `could not be started: ${error.message}` }))
+      )
+      if (Option.isNone(outcome)) {
+        return yield* new SetupFailed({ command, detail: "ran past the task deadline and was stopped" })
+      }
+      if (outcome.value.exitCode !== 0) {
+        return yield* new SetupFailed({ command, detail: `exited with code ${outcome.value.exitCode}` })
+      }
+    }
+  })
+
+  return AgentRunner.of({ run, setup })
 })
 
 export const layer = (

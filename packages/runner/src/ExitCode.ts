@@ -33,6 +33,8 @@ export const ExitCode = {
    */
   Refused: 10,
   /** The agent is unknown or its CLI could not be started. */
-  AgentUnavailable: 11
+  AgentUnavailable: 11,
+  /** A setup command of the repository (`.github/porter.yml`'s `setup`) failed: the agent did not start. */
+  SetupFailed: 12
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]

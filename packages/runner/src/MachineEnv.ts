@@ -52,6 +52,10 @@ export interface MachineEnv {
   readonly gitEmail: string
   /** A partial clone (`--filter=blob:none`), only when `PORTER_CLONE_FILTER=blob:none`; default a full depth-1 clone. */
   readonly cloneFilter: boolean
+  /** `ask`: a question answered read-only (no change set is sent); `change`: the agent's changes are proposed. */
+  readonly mode: "change" | "ask"
+  /** The repository's setup commands (`.github/porter.yml`), run in the clone before the agent. */
+  readonly setup: ReadonlyArray<string>
   /** The whole environment the runner was started with (agent keys, PATH, HOME…), secrets included. */
   readonly raw: Readonly<Record<string, string>>
 }
@@ -170,6 +174,8 @@ export const decode = (
     gitName: f.PORTER_GIT_NAME ?? "porter[bot]",
     gitEmail: f.PORTER_GIT_EMAIL ?? "porter[bot]@users.noreply.github.com",
     cloneFilter: f.PORTER_CLONE_FILTER === "blob:none",
+    mode: f.TASK_MODE ?? "change",
+    setup: f.SETUP_COMMANDS ?? [],
     raw: input
   })
 }

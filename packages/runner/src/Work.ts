@@ -123,13 +123,21 @@ export const work = Effect.gen(function*() {
   yield* log.line("runner", `cloned ${env.repoFullName} at ${start.sha.slice(0, 12)} (${start.branch ?? "detached"})`)
 
   yield* log.step("branch")
-  if (env.headBranch === undefined) {
+  if (env.headBranch === undefined && env.mode !== "ask") {
     if (start.branch === env.branch) {
       return yield* new Refused({ reason: `the task branch ${env.branch} is the repository's default branch` })
     }
     yield* git.createBranch(dir, env.branch)
   }
   yield* log.line("runner", `working on ${env.branch}`)
+
+  if (env.setup.length > 0) {
+    yield* log.step("setup")
+    const setup = yield* Effect.result(agents.setup(env.setup, dir))
+    if (setup._tag === "Failure") {
+      return done({ outcome: "error", exitCode: ExitCode.SetupFailed, error: setup.failure.message })
+    }
+  }
 
   yield* log.step("agent")
   const result = yield* agents.run({ spec: agent, prompt: env.prompt, model: env.model, cwd: dir })
@@ -153,6 +161,11 @@ export const work = Effect.gen(function*() {
     })
   }
   const finished = { ...(summary !== undefined ? { summary } : {}), ...usage }
+  if (env.mode === "ask") {
+    // A question: the agent's final message is the answer; whatever it changed stays on the machine.
+    yield* log.line("runner", "a question: nothing is proposed, the answer goes back with the report")
+    return done({ outcome: "no_changes", exitCode: ExitCode.Ok, ...finished })
+  }
 
   // What the agent did to .git is not trusted: restore our config, drop hooks and commondir, then verify.
   yield* log.step("commit")

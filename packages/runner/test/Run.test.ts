@@ -84,6 +84,40 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.isUndefined(run.remoteBranch())
     }))
 
+  it.effect("a question (TASK_MODE=ask): the agent's answer is the report's summary; nothing is proposed", () =>
+    Effect.gen(function*() {
+      const run = yield* runTask({
+        instruction: script("write scratch.md notes", "print The webhook is verified in Intake, with HMAC-SHA256."),
+        extra: { TASK_MODE: "ask" }
+      })
+      assert.strictEqual(run.exit.code, ExitCode.Ok, run.exit.stderr)
+      assert.strictEqual(run.completed!["outcome"], "no_changes")
+      assert.strictEqual(run.completed!["summary"], "The webhook is verified in Intake, with HMAC-SHA256.")
+      assert.strictEqual(run.changes.length, 0, "a file the agent wrote is not proposed")
+      assert.isUndefined(run.remoteBranch())
+    }))
+
+  it.effect("setup commands run in the clone before the agent; one that fails stops the run before the agent", () =>
+    Effect.gen(function*() {
+      const ready = yield* runTask({
+        instruction: script("run test -f .setup-done", "print the setup ran first"),
+        extra: { SETUP_COMMANDS: JSON.stringify(["echo ready > .setup-done", "rm .setup-done && touch .setup-done"]) }
+      })
+      assert.strictEqual(ready.exit.code, ExitCode.Ok, ready.exit.stdout + ready.exit.stderr)
+      assert.include(String(ready.completed!["logTail"]), "==> setup")
+      const failing = yield* runTask({
+        instruction: script("print never"),
+        extra: { SETUP_COMMANDS: JSON.stringify(["echo installing", "exit 3"]) }
+      })
+      assert.strictEqual(failing.exit.code, ExitCode.SetupFailed)
+      assert.strictEqual(failing.completed!["outcome"], "error")
+      assert.strictEqual(failing.completed!["error"], "the setup command `exit 3` exited with code 3")
+      const tail = String(failing.completed!["logTail"])
+      assert.include(tail, "[setup] installing")
+      assert.notInclude(tail, "==> agent")
+      assert.strictEqual(failing.changes.length, 0)
+    }))
+
   it.effect("reports agent_failed with the log tail when the agent exits non-zero; sends nothing", () =>
     Effect.gen(function*() {
       const run = yield* runTask({

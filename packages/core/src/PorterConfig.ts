@@ -125,19 +125,21 @@ export const layer = (options: PorterInput): Layer.Layer<PorterConfig> =>
   Layer.succeed(PorterConfig, PorterConfig.of(make(options)))
 
 /** The gateway's settings from configuration: `PORTER_GATEWAY_{ANTHROPIC,OPENAI,GEMINI}_URL`, `PORTER_GATEWAY_CACHE_MS`. */
+const upstream = (spec: Providers.ProviderSpec) =>
+  Config.String(spec.upstreamEnv).pipe(Config.withDefault(spec.defaultUpstream))
+
 export const gatewayConfig: Config.Config<GatewayOptions> = Config.all({
-  anthropic: Config.String("PORTER_GATEWAY_ANTHROPIC_URL").pipe(
-    Config.withDefault(Providers.anthropic.defaultUpstream)
-  ),
-  openai: Config.String("PORTER_GATEWAY_OPENAI_URL").pipe(Config.withDefault(Providers.openai.defaultUpstream)),
-  gemini: Config.String("PORTER_GATEWAY_GEMINI_URL").pipe(Config.withDefault(Providers.gemini.defaultUpstream)),
+  anthropic: upstream(Providers.anthropic),
+  openai: upstream(Providers.openai),
+  gemini: upstream(Providers.gemini),
   cacheMs: Config.Int("PORTER_GATEWAY_CACHE_MS").pipe(Config.withDefault(defaults.gateway.cacheMs))
 }).pipe(Config.map(({ cacheMs, ...upstreams }): GatewayOptions => ({ ...defaults.gateway, upstreams, cacheMs })))
 
 /**
  * From configuration: `PORTER_PUBLIC_URL` (required), `GITHUB_API_URL`, `GITHUB_GIT_URL`, `PORTER_MACHINE_IMAGE`,
  * `PORTER_MACHINE_REGION`, `PORTER_ADMIN_TOKEN`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`,
- * `PORTER_HEARTBEAT_TIMEOUT_MS`, and the gateway's (`gatewayConfig`).
+ * `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_APPROVAL_TIMEOUT_MS`, `PORTER_QUEUE_TIMEOUT_MS`, and the gateway's
+ * (`gatewayConfig`).
  */
 export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.effect(
   PorterConfig,
@@ -153,6 +155,10 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
     const heartbeatTimeoutMs = yield* Config.Int("PORTER_HEARTBEAT_TIMEOUT_MS").pipe(
       Config.withDefault(defaults.heartbeatTimeoutMs)
     )
+    const approvalTimeoutMs = yield* Config.Int("PORTER_APPROVAL_TIMEOUT_MS").pipe(
+      Config.withDefault(defaults.approvalTimeoutMs)
+    )
+    const queueTimeoutMs = yield* Config.Int("PORTER_QUEUE_TIMEOUT_MS").pipe(Config.withDefault(defaults.queueTimeoutMs))
     const gateway = yield* gatewayConfig
     return PorterConfig.of(make({
       gateway,
@@ -162,6 +168,8 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
       ...(Option.isSome(machineImage) ? { machineImage: machineImage.value } : {}),
       guest: { ...defaults.guest, cpus, memoryMb },
       heartbeatTimeoutMs,
+      approvalTimeoutMs,
+      queueTimeoutMs,
       ...(Option.isSome(region) ? { region: region.value } : {}),
       ...(Option.isSome(adminToken) ? { adminToken: adminToken.value } : {})
     }))

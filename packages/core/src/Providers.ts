@@ -27,6 +27,8 @@ export interface ProviderSpec {
   readonly upstreamSecret: SecretName
   /** The provider's public API (what `PorterConfig.gateway` defaults to). */
   readonly defaultUpstream: string
+  /** The deployment's variable that replaces it (`PorterConfig.gatewayConfig`). */
+  readonly upstreamEnv: string
   /** The variables a CLI is pointed at the gateway with: base URL (given the provider's gateway URL) and key. */
   readonly baseUrlEnv: string
   readonly keyEnv: string
@@ -40,6 +42,7 @@ export const anthropic: ProviderSpec = {
   keyNames: [name("ANTHROPIC_API_KEY"), name("CLAUDE_CODE_OAUTH_TOKEN")],
   upstreamSecret: name("ANTHROPIC_BASE_URL"),
   defaultUpstream: "https://api.anthropic.com",
+  upstreamEnv: "PORTER_GATEWAY_ANTHROPIC_URL",
   baseUrlEnv: "ANTHROPIC_BASE_URL",
   keyEnv: "ANTHROPIC_API_KEY",
   clientSuffix: ""
@@ -51,6 +54,7 @@ export const openai: ProviderSpec = {
   keyNames: [name("OPENAI_API_KEY"), name("CODEX_API_KEY")],
   upstreamSecret: name("OPENAI_BASE_URL"),
   defaultUpstream: "https://api.openai.com/v1",
+  upstreamEnv: "PORTER_GATEWAY_OPENAI_URL",
   baseUrlEnv: "OPENAI_BASE_URL",
   keyEnv: "OPENAI_API_KEY",
   clientSuffix: "/v1"
@@ -62,6 +66,7 @@ export const gemini: ProviderSpec = {
   keyNames: [name("GEMINI_API_KEY"), name("GOOGLE_API_KEY")],
   upstreamSecret: name("GOOGLE_GEMINI_BASE_URL"),
   defaultUpstream: "https://generativelanguage.googleapis.com",
+  upstreamEnv: "PORTER_GATEWAY_GEMINI_URL",
   baseUrlEnv: "GOOGLE_GEMINI_BASE_URL",
   keyEnv: "GEMINI_API_KEY",
   clientSuffix: ""

@@ -8,6 +8,8 @@
  *   encryption key      base64 of 32 bytes (and the retired keys, if any)
  *   task tokens         explicit secret or derived from the encryption key
  *   admin token         set and long enough
+ *   model gateway       each provider's upstream (`PORTER_GATEWAY_*_URL`) is an http(s) URL (https unless loopback);
+ *                       says that machines hold no provider key, Amp's excepted (its CLI talks only to Amp's service)
  *   Fly                 the deploy-wide token is accepted for `FLY_APP_NAME` (one authenticated list call)
  *   D1                  the migrations were applied (Porter's tables exist)
  *   heartbeat           the runner's interval is well under the watchdog's timeout
@@ -18,7 +20,7 @@
  * Cannot: check what only a real event shows — that GitHub's webhook URL points here, or that the runner image
  * starts on Fly. `porter demo` and a first `@porter help` comment do.
  */
-import { Diagnostics, PorterConfig } from "@porter/core"
+import { Diagnostics, PorterConfig, Providers } from "@porter/core"
 import { EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { AppJwt, GitHubClient } from "@porter/github"
@@ -130,6 +132,40 @@ const adminToken = (env: Readonly<Record<string, unknown>>): Check => {
     )
   }
   return pass(name, `set (${value.length} characters)`)
+}
+
+/**
+ * Where the model gateway sends each provider's calls (with the provider's key attached): absolute http(s) URLs, https
+ * unless on loopback. And what machines hold: no provider key — but Amp's.
+ */
+const modelGateway = (env: Readonly<Record<string, unknown>>): Check => {
+  const name = "model gateway"
+  const upstreams: Array<string> = []
+  for (const spec of Providers.all) {
+    const value = text(env, spec.upstreamEnv) ?? spec.defaultUpstream
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return fail(name, `${spec.upstreamEnv} is not an absolute URL: write it like ${spec.defaultUpstream}`)
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      return fail(name, `${spec.upstreamEnv} must be http(s), not ${url.protocol}`)
+    }
+    if (url.protocol === "http:" && !LOOPBACK.test(url.hostname)) {
+      return warn(
+        name,
+        `${spec.upstreamEnv} is plain http (${url.origin}): Porter sends the ${spec.displayName} key there`
+      )
+    }
+    upstreams.push(`${spec.displayName} → ${url.origin}${url.pathname.replace(/\/+$/, "")}`)
+  }
+  return pass(
+    name,
+    `${upstreams.join(", ")}; machines get no provider key, only the task's gateway credential — ` +
+      "except Amp, whose CLI talks only to Amp's own service: AMP_API_KEY goes to its machine, and its calls are " +
+      "neither metered nor budgeted"
+  )
 }
 
 const AppInfo = Schema.Struct({ slug: Schema.String })
@@ -352,6 +388,7 @@ export const run = (
       guarded("encryption key", timeout, encryptionKey),
       guarded("task tokens", timeout, taskTokens),
       Effect.succeed(adminToken(env)),
+      Effect.succeed(modelGateway(env)),
       guarded("Fly", timeout, fly(env, offline)),
       guarded("D1", timeout, d1(options.sql, options.inWorker === true)),
       guarded("heartbeat", timeout, heartbeat)

@@ -22,6 +22,7 @@ import {
   CommandParser,
   Diagnostics,
   type Errors,
+  GatewayApp,
   HttpApp,
   type IssueReader,
   MachineProvisioner,
@@ -46,6 +47,7 @@ import { SessionStore, TokenStore, WebApp } from "@porter/web"
 import { Clock, Config, Context, Effect, Layer, Option, type Redacted, Schema } from "effect"
 import { FetchHttpClient, HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
 import { NetAddress } from "effect/net"
+import { Readable } from "node:stream"
 import * as Storage from "./Storage.ts"
 import * as WebhookRoute from "./WebhookRoute.ts"
 
@@ -266,6 +268,8 @@ export const host = <A, E, R>(
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
     options.background ?? Background.layerFork,
+    // The model gateway's answers as Node streams (no chunk through an Effect stream).
+    Layer.succeed(GatewayApp.RawBody, (stream) => Readable.fromWeb(stream as never)),
     // Porter's git proxy (machines clone through Porter) reaches GitHub with it.
     FetchHttpClient.layer,
     ConfigLive,
@@ -376,7 +380,8 @@ const agentSecretsConfig: Config.Config<Record<string, Redacted.Redacted<string>
  * - Porter: `PORTER_TASK_TOKEN_SECRET` (default kept in the data directory; required with PostgreSQL),
  *   `PORTER_ADMIN_TOKEN` (admin API; off without),
  *   `PORTER_SWEEP_INTERVAL_MS` (60000), `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_MACHINE_CPUS`,
- *   `PORTER_MACHINE_MEMORY_MB`;
+ *   `PORTER_MACHINE_MEMORY_MB`; the model gateway's upstreams `PORTER_GATEWAY_ANTHROPIC_URL`, `…_OPENAI_URL`,
+ *   `…_GEMINI_URL` (default the providers' own) and `PORTER_GATEWAY_CACHE_MS`;
  * - agent keys, each optional, stored as global secrets: every name the built-in agents read (`agentSecretNames`).
  */
 export const config: Config.Config<BotOptions> = Config.all({
@@ -398,7 +403,8 @@ export const config: Config.Config<BotOptions> = Config.all({
   cpus: Config.Int("PORTER_MACHINE_CPUS").pipe(Config.withDefault(PorterConfig.defaults.guest.cpus)),
   memoryMb: Config.Int("PORTER_MACHINE_MEMORY_MB").pipe(Config.withDefault(PorterConfig.defaults.guest.memoryMb)),
   secrets: agentSecretsConfig,
-  storage: Storage.config
+  storage: Storage.config,
+  gateway: PorterConfig.gatewayConfig
 }).pipe(
   Config.map((c): BotOptions => ({
     port: c.port,
@@ -414,7 +420,8 @@ export const config: Config.Config<BotOptions> = Config.all({
     sweepIntervalMs: c.sweepIntervalMs,
     porter: {
       heartbeatTimeoutMs: c.heartbeatTimeoutMs,
-      guest: { ...PorterConfig.defaults.guest, cpus: c.cpus, memoryMb: c.memoryMb }
+      guest: { ...PorterConfig.defaults.guest, cpus: c.cpus, memoryMb: c.memoryMb },
+      gateway: c.gateway
     }
   }))
 )

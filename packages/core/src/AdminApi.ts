@@ -14,6 +14,11 @@ export const TaskView = Schema.Struct({
   issueNumber: Schema.Number,
   agent: Schema.String,
   model: Schema.optional(Schema.String),
+  /** Who asked (login), and who approved an outsider's request. */
+  requestedBy: Schema.optional(Schema.String),
+  approvedBy: Schema.optional(Schema.String),
+  /** `ask` for a question (read-only); absent for a change. */
+  mode: Schema.optional(Schema.Literals(["change", "ask"])),
   createdAt: Schema.String,
   updatedAt: Schema.String,
   deadlineAt: Schema.String,
@@ -37,6 +42,9 @@ export const toView = (task: Task): TaskView => ({
   repo: task.repo.fullName,
   issueNumber: task.issueNumber,
   agent: task.agent,
+  requestedBy: task.requestedBy.login,
+  ...(task.approvedBy !== undefined ? { approvedBy: task.approvedBy } : {}),
+  ...(task.mode !== undefined ? { mode: task.mode } : {}),
   createdAt: iso(task.createdAt),
   updatedAt: iso(task.updatedAt),
   deadlineAt: iso(task.deadlineAt),

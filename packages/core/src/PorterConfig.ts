@@ -158,7 +158,9 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
     const approvalTimeoutMs = yield* Config.Int("PORTER_APPROVAL_TIMEOUT_MS").pipe(
       Config.withDefault(defaults.approvalTimeoutMs)
     )
-    const queueTimeoutMs = yield* Config.Int("PORTER_QUEUE_TIMEOUT_MS").pipe(Config.withDefault(defaults.queueTimeoutMs))
+    const queueTimeoutMs = yield* Config.Int("PORTER_QUEUE_TIMEOUT_MS").pipe(
+      Config.withDefault(defaults.queueTimeoutMs)
+    )
     const gateway = yield* gatewayConfig
     return PorterConfig.of(make({
       gateway,

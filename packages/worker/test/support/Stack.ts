@@ -167,31 +167,36 @@ export const machineOf = (taskId: string) =>
 /** A `script`-agent command whose run keeps its machine busy (for cancel, close and sweep tests). */
 export const longRun = "@porter script keep busy\n\n```porter-script\nsleep 120\n```"
 
-export const layer: Layer.Layer<Stack> = Layer.effect(
-  Stack,
-  Effect.gen(function*() {
-    // The shared local stack (`porter dev`'s), with a short heartbeat timeout for the sweep tests.
-    const stack = yield* LocalStack.start({
-      adminToken: ADMIN_TOKEN,
-      workerEnv: {
-        PORTER_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS),
-        PORTER_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS)
-      }
-    }).pipe(Effect.orDie)
-    const { machines, worker } = stack
-    const github = stack.github!
+/** The stack, with `workerEnv` added to the Worker's variables. */
+export const layerWith = (workerEnv: Readonly<Record<string, string>> = {}): Layer.Layer<Stack> =>
+  Layer.effect(
+    Stack,
+    Effect.gen(function*() {
+      // The shared local stack (`porter dev`'s), with a short heartbeat timeout for the sweep tests.
+      const stack = yield* LocalStack.start({
+        adminToken: ADMIN_TOKEN,
+        workerEnv: {
+          PORTER_HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS),
+          PORTER_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
+          ...workerEnv
+        }
+      }).pipe(Effect.orDie)
+      const { machines, worker } = stack
+      const github = stack.github!
 
-    const owner: Person = github.admin
-    yield* restAt(github.url, owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
-    const repo = `${owner.login}/widgets`
-    const writer = yield* Effect.promise(() => github.createUser("wendy"))
-    const reader = yield* Effect.promise(() => github.createUser("rita"))
-    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, {
-      permission: "push"
+      const owner: Person = github.admin
+      yield* restAt(github.url, owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
+      const repo = `${owner.login}/widgets`
+      const writer = yield* Effect.promise(() => github.createUser("wendy"))
+      const reader = yield* Effect.promise(() => github.createUser("rita"))
+      yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, {
+        permission: "push"
+      })
+      yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${reader.login}`, {
+        permission: "pull"
+      })
+      return Stack.of({ worker, github, machines, repo, admin: owner, writer, reader })
     })
-    yield* restAt(github.url, owner.token, "PUT", `/repos/${repo}/collaborators/${reader.login}`, {
-      permission: "pull"
-    })
-    return Stack.of({ worker, github, machines, repo, admin: owner, writer, reader })
-  })
-)
+  )
+
+export const layer: Layer.Layer<Stack> = layerWith()

@@ -5,7 +5,8 @@
  * - the issue was told: the task's status comment on the issue names the task and shows its terminal state;
  * - no machine is left running (the local machines server: every machine `destroyed`, or ended without a process,
  *   within 10 s of the check);
- * - the audit trail is whole: `created`, transitions forming one path from `queued` to the final state, every
+ * - the audit trail is whole: `created`, transitions forming one path from `queued` (or `awaiting_approval`, for an
+ *   outsider's request) to the final state, every
  *   machine made for the task recorded (`machine`) and destroyed (`machine_destroyed` or `orphan_destroyed`), and one
  *   `callback` line for each callback the Worker received (counted at the callback proxy: answered, or answered and
  *   then lost on the way back).
@@ -25,15 +26,18 @@ export interface Report {
 const TERMINAL: Readonly<Record<string, string>> = { succeeded: "✅", failed: "❌", timed_out: "⏱", cancelled: "⏹" }
 const RUNNING_MACHINE = ["created", "starting", "started", "stopping", "destroying"]
 
-/** Do the transitions form one path queued → … → `final`? Robust to events recorded in the same millisecond. */
+/**
+ * Do the transitions form one path (awaiting_approval →) queued → … → `final`? Robust to events recorded in the same
+ * millisecond.
+ */
 export const transitionPath = (events: ReadonlyArray<AuditEvent>, final: string): string | undefined => {
   const transitions = events.filter((e) => e.kind === "transition")
   const first = transitions.filter((e) => e.from === undefined)
-  if (first.length !== 1 || first[0]!.to !== "queued") {
-    return `no single creation transition to queued (${first.length})`
+  if (first.length !== 1 || (first[0]!.to !== "queued" && first[0]!.to !== "awaiting_approval")) {
+    return `no single creation transition to queued or awaiting_approval (${first.length})`
   }
   const rest = transitions.filter((e) => e.from !== undefined)
-  let state = "queued"
+  let state = first[0]!.to!
   const used = new Set<AuditEvent>()
   for (;;) {
     const next = rest.filter((e) => e.from === state && !used.has(e))
@@ -68,7 +72,8 @@ export const check = Effect.gen(function*() {
     }
     const status = commentsByIssue.get(view.issueNumber)!.filter((c) => c.body.includes(`Task \`${id}\``))
     if (status.length !== 1) problems.push(`${id}: ${status.length} status comments on #${view.issueNumber}`)
-    else if (!status[0]!.body.startsWith(marker)) {
+    // A question's answer (💬) is how a succeeded question ends.
+    else if (!status[0]!.body.startsWith(marker) && !(view.state === "succeeded" && status[0]!.body.startsWith("💬"))) {
       problems.push(`${id}: the issue was not told it is ${view.state} (status: ${status[0]!.body.split("\n")[0]})`)
     }
 

@@ -145,8 +145,10 @@ export const make: Effect.Effect<
     ref: string | undefined,
     installationId?: number
   ) {
-    const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/contents/{path}", {
-      params: { path, ...(ref !== undefined ? { ref } : {}) },
+    // Segment by segment: the slashes stay slashes (a `{path}` expansion would send them as %2F).
+    const encoded = path.split("/").map(encodeURIComponent).join("/")
+    const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/contents/{+path}", {
+      params: { path: encoded, ...(ref !== undefined ? { ref } : {}) },
       schema: Schema.Union([FileContent, Schema.Array(Schema.Unknown)])
     }).pipe(
       Effect.map(Option.some),

@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Authorizer, IssueReader, Repo, Reporter } from "@porter/core"
 import { GitHubAuth, GitHubAuthorizer, GitHubIssueReader, GitHubReporter } from "@porter/github"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import * as FakeGitHub from "./utils/FakeGitHub.ts"
 
 const repo = new Repo.RepoRef({ owner: "octo", name: "app" })
@@ -84,6 +84,41 @@ describe("GitHubReporter", () => {
 })
 
 describe("GitHubIssueReader", () => {
+  it.live("file: a file's text on a ref (contents API, base64); absent, a directory or a binary file is None", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      const yaml = "agent: codex\nprotected: [\"infra/**\"]\n"
+      server.route((r) =>
+        FakeGitHub.is(r, "GET", "/repos/octo/app/contents/.github/porter.yml")
+          ? {
+            status: 200,
+            body: {
+              type: "file",
+              encoding: "base64",
+              // GitHub wraps the base64 at 60 characters.
+              content: Buffer.from(yaml).toString("base64").replace(/(.{60})/g, "$1\n")
+            }
+          }
+          : FakeGitHub.is(r, "GET", "/repos/octo/app/contents/docs")
+          ? { status: 200, body: [{ type: "file", name: "a.md" }] }
+          : FakeGitHub.is(r, "GET", "/repos/octo/app/contents/logo.png")
+          ? {
+            status: 200,
+            body: { type: "file", encoding: "base64", content: Buffer.from([0xff, 0xfe, 0x00]).toString("base64") }
+          }
+          : undefined
+      )
+      server.route(() => ({ status: 404, body: { message: "Not Found" } }))
+      const reader = yield* readerOn(server)
+      assert.deepStrictEqual(yield* reader.file(repo, ".github/porter.yml", "main"), Option.some(yaml))
+      assert.deepStrictEqual(yield* reader.file(repo, "missing.yml", undefined), Option.none())
+      assert.deepStrictEqual(yield* reader.file(repo, "docs", undefined), Option.none())
+      assert.deepStrictEqual(yield* reader.file(repo, "logo.png", undefined), Option.none())
+      const first = server.requests[0]!
+      assert.strictEqual(first.url, "/repos/octo/app/contents/.github/porter.yml?ref=main")
+      assert.notInclude(server.requests[1]!.url, "ref=")
+    }))
+
   const comment = (i: number, login = `user${i}`, type = "User") => ({
     id: i,
     body: `comment ${i}`,

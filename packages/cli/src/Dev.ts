@@ -14,14 +14,18 @@
  * - `--data-dir DIR` keeps the Worker's state across restarts: its D1 (tasks, deliveries, the audit trail, secrets,
  *   settings) in `DIR/v3/d1` (wrangler's `--persist-to` layout), the encryption key that seals the secrets and signs
  *   the machines' callback tokens, and the admin token (unless one is given). The GitHub emulator and the machines
- *   start afresh each time (the sample repository is made again); with `--no-github` nothing of GitHub's is lost.
+ *   start afresh each time (the sample repository is made again; the emulator's ids start past the earlier runs', so
+ *   a new comment is never taken for one a kept task came from); with `--no-github` nothing of GitHub's is lost.
  */
 import { EncryptionKeys } from "@porter/sql"
 import { DataDir } from "@porter/sql/node"
+import * as GitHubEmulator from "@porter/testkit/github"
 import * as LocalStack from "@porter/worker/stack"
 import { Config, Console, Effect, Option, Redacted, Schema } from "effect"
 import type { HttpClient } from "effect/http"
 import { randomBytes } from "node:crypto"
+import { readFile, writeFile } from "node:fs/promises"
+import { join } from "node:path"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as Progress from "./Progress.ts"
@@ -52,7 +56,18 @@ const keptState = Effect.fn("Dev.keptState")(function*(dir: string, adminToken: 
   const encryptionKey = yield* DataDir.secret(path, "encryption-key", EncryptionKeys.generate)
   const generated = () => randomBytes(24).toString("hex")
   const admin = adminToken ?? Redacted.value(yield* DataDir.secret(path, "admin-token", generated))
-  return { path, encryptionKey: Redacted.value(encryptionKey), adminToken: admin }
+  // The emulator starts empty each time, but the kept tasks remember its ids (comments, status comments): each run
+  // counts up its ids from a base of its own (10 million apart), so that they never repeat the kept ones.
+  const runs = join(path, "emulator-runs")
+  const run = yield* Effect.tryPromise({
+    try: async () => {
+      const previous = Number((await readFile(runs, "utf8").catch(() => "0")).trim()) || 0
+      await writeFile(runs, `${previous + 1}\n`, { mode: 0o600 })
+      return previous + 1
+    },
+    catch: (cause) => new DataDir.DataDirError({ message: `cannot write ${runs}: ${String(cause)}` })
+  })
+  return { path, encryptionKey: Redacted.value(encryptionKey), adminToken: admin, idBase: run * 10_000_000 }
 })
 
 /** The first line of `porter dev --json`. */
@@ -228,7 +243,14 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
     const kept = options.dataDir === undefined
       ? undefined
       : yield* keptState(options.dataDir, options.adminToken).pipe(Effect.mapError((error) => fail(error.message)))
+    const keptEmulator = kept !== undefined && options.github
+      ? yield* progress.step(
+        (e: GitHubEmulator.Emulator) => `GitHub emulator on ${e.url}`,
+        GitHubEmulator.start({ idBase: kept.idBase })
+      )
+      : undefined
     const stack = yield* LocalStack.start({
+      emulator: keptEmulator,
       port: options.port,
       github,
       docker,

@@ -102,7 +102,7 @@ describe("porter dev --data-dir", () => {
         )
         const task = yield* Effect.promise(() =>
           waitForTask(dev.info.worker, first.token, repo, issue.number, ["provisioning", "running", ...ENDED], 60_000)
-        )
+        ).pipe(Effect.tapDefect(() => Effect.logError(dev.stdout().slice(-6_000), dev.stderr().slice(-3_000))))
         let detail: Detail | undefined
         for (let i = 0; i < 100; i++) {
           detail = yield* Effect.promise(() =>

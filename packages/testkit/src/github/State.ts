@@ -243,6 +243,8 @@ export interface StateOptions {
   readonly publicKey: KeyObject
   readonly webhookUrl: string | undefined
   readonly webhookSecret: string
+  /** Added to every kind's first id (`EmulatorOptions.idBase`). */
+  readonly idBase?: number | undefined
 }
 
 export const makeState = (options: StateOptions) => {
@@ -265,7 +267,7 @@ export const makeState = (options: StateOptions) => {
     invitation: 9_000_000
   }
   const nextId = (kind: keyof typeof BASES) => {
-    const next = (counters.get(kind) ?? BASES[kind]!) + 1
+    const next = (counters.get(kind) ?? (options.idBase ?? 0) + BASES[kind]!) + 1
     counters.set(kind, next)
     return next
   }

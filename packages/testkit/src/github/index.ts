@@ -50,6 +50,12 @@ export type { PullRequestCommit } from "./routes/PullCommits.ts"
 export interface EmulatorOptions {
   /** Default 0: a free port on 127.0.0.1. */
   readonly port?: number
+  /**
+   * Added to every id the emulator hands out (accounts, repositories, issues, comments…; default 0). An emulator
+   * started again beside state kept from an earlier one (`porter dev --data-dir`) gives a new base, so that its ids
+   * never repeat those the kept state knows (GitHub's never do).
+   */
+  readonly idBase?: number
   /** Where the App's webhooks go; can be set later with `setWebhook`. */
   readonly webhookUrl?: string
   /** Default: random. */
@@ -180,7 +186,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         privateKeyPkcs1: keys.privateKeyPkcs1,
         publicKey: keys.publicKey,
         webhookUrl: options.webhookUrl,
-        webhookSecret: options.webhookSecret ?? randomBytes(20).toString("hex")
+        webhookSecret: options.webhookSecret ?? randomBytes(20).toString("hex"),
+        idBase: options.idBase
       })
       const webhooks = yield* Webhooks.make(state)
       const served = yield* serve({ state, dataDir, port: options.port ?? 0 })

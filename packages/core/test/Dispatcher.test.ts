@@ -104,19 +104,24 @@ describe("Dispatcher.start", () => {
         PROMPT: "…",
         MODEL: "opus",
         CALLBACK_URL: `http://porter.test/callbacks/tasks/${task.id}`,
+        MODEL_GATEWAY_URL: `http://porter.test/gateway/tasks/${task.id}`,
         TASK_DEADLINE: "2026-03-02T09:10:00.000Z",
         HEARTBEAT_INTERVAL_MS: 30_000,
         REQUESTED_BY: "octocat"
       })
-      // Secrets travel as secret variables only, and never in the plain environment; no GitHub token at all.
-      assert.deepStrictEqual(Object.keys(spec.secretEnv).sort(), ["ANTHROPIC_API_KEY", "CALLBACK_TOKEN"])
-      assert.strictEqual(Redacted.value(spec.secretEnv["ANTHROPIC_API_KEY"]!), ANTHROPIC_KEY)
-      const callbackToken = yield* (yield* TaskTokens.TaskTokens).issue(task.id)
+      // Secrets travel as secret variables only, and never in the plain environment; no GitHub token at all, and no
+      // provider key: the task token and the gateway credential (Porter's gateway attaches the key).
+      assert.deepStrictEqual(Object.keys(spec.secretEnv).sort(), ["CALLBACK_TOKEN", "GATEWAY_TOKEN"])
+      const tokens = yield* TaskTokens.TaskTokens
+      const callbackToken = yield* tokens.issue(task.id)
       assert.strictEqual(Redacted.value(spec.secretEnv["CALLBACK_TOKEN"]!), Redacted.value(callbackToken))
+      const gatewayToken = yield* tokens.issue(task.id, "gateway")
+      assert.strictEqual(Redacted.value(spec.secretEnv["GATEWAY_TOKEN"]!), Redacted.value(gatewayToken))
       const plain = JSON.stringify(spec.env)
       for (const secret of [ANTHROPIC_KEY, Redacted.value(callbackToken), Redacted.value(TestPorter.GITHUB_TOKEN)]) {
         assert.notInclude(plain, secret)
       }
+      assert.notInclude(JSON.stringify(Object.values(spec.secretEnv).map(Redacted.value)), ANTHROPIC_KEY)
       assert.isUndefined(spec.credential, "no per-owner credential for this provisioner")
 
       // Acknowledged: 👀 on the asking comment and one status comment.

@@ -65,8 +65,10 @@ describe("Porter flow", () => {
       assert.match(env["BRANCH"]!, /^porter\/1-[0-9a-z]{8}$/)
       assert.include(env["PROMPT"]!, "make the date parser accept ISO weeks")
       assert.include(env["PROMPT"]!, "Date parser rejects ISO weeks")
-      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), ["ANTHROPIC_API_KEY", "CALLBACK_TOKEN"])
-      assert.strictEqual(Redacted.value(runner.spec.secretEnv["ANTHROPIC_API_KEY"]!), ANTHROPIC_KEY)
+      // No provider key on the machine: the gateway's URL and the task's gateway credential instead.
+      assert.deepStrictEqual(Object.keys(runner.spec.secretEnv).sort(), ["CALLBACK_TOKEN", "GATEWAY_TOKEN"])
+      assert.strictEqual(env["MODEL_GATEWAY_URL"], `http://porter.test/gateway/tasks/${runner.taskId}`)
+      assert.notInclude(JSON.stringify([env, Object.values(runner.spec.secretEnv).map(Redacted.value)]), ANTHROPIC_KEY)
       assert.strictEqual((yield* taskOf(runner.taskId)).state, "provisioning")
 
       assert.deepStrictEqual(yield* runner.call({ type: "started" }), { accepted: true, state: "running" })

@@ -88,6 +88,22 @@ describe("three bots on one PostgreSQL", () => {
           (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
         )
         const log = join(work, "machines.log")
+        // Whatever happens, no machine outlives the test (the bots leave theirs running when they stop: durable storage).
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            const text = (() => {
+              try {
+                return readFileSync(log, "utf8")
+              } catch {
+                return ""
+              }
+            })()
+            for (const line of text.split("\n")) {
+              const pid = Number(line.split(" ")[1])
+              if (pid > 0 && alive(pid)) process.kill(pid, "SIGKILL")
+            }
+          })
+        )
 
         const encryptionKey = EncryptionKeys.generate()
         const taskTokenSecret = randomBytes(32).toString("hex")

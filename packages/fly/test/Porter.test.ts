@@ -69,7 +69,11 @@ describe("Porter with Fly machines", () => {
         assert.strictEqual(machine.env["TASK_ID"], task.id)
         assert.strictEqual(machine.env["AGENT"], "claude")
         assert.strictEqual(machine.env["REPO_FULL_NAME"], "octo-org/hello-world")
-        assert.strictEqual(machine.env["ANTHROPIC_API_KEY"], ANTHROPIC_KEY)
+        // No provider key: the model gateway's URL and the task's gateway credential (Porter attaches the key).
+        assert.isUndefined(machine.env["ANTHROPIC_API_KEY"])
+        assert.notInclude(JSON.stringify(machine.env), ANTHROPIC_KEY)
+        assert.strictEqual(machine.env["MODEL_GATEWAY_URL"], `http://porter.test/gateway/tasks/${task.id}`)
+        assert.isString(machine.env["GATEWAY_TOKEN"])
         assert.isUndefined(machine.env["GITHUB_TOKEN"], "no GitHub token on a machine")
         assert.isString(machine.env["CALLBACK_TOKEN"])
         assert.strictEqual(machine.metadata["porter"], "1")

@@ -10,16 +10,9 @@
  * `POST /webhooks/github` is also served without the router by hosts that want the fastest answer
  * (`Intake.answer`, called directly: the Worker and the Node example do); the answers are the same.
  */
-import { ByteSize, Effect, type FileSystem, Layer, Option, type Path, Redacted, Stream } from "effect"
+import { Effect, type FileSystem, Layer, Option, type Path, Redacted } from "effect"
 import { Mac } from "effect/crypto"
-import {
-  type Etag,
-  HttpIncomingMessage,
-  type HttpPlatform,
-  HttpRouter,
-  type HttpServerRequest,
-  HttpServerResponse
-} from "effect/http"
+import { type Etag, type HttpPlatform, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import * as Api from "./Api.ts"
@@ -28,10 +21,8 @@ import { notFound, orUnavailable, readBody, taskIdParam } from "./CallbacksApp.t
 import type { ChangeSets } from "./ChangeSets.ts"
 import { Diagnostics } from "./Diagnostics.ts"
 import { Dispatcher } from "./Dispatcher.ts"
-import { StoreError, WebhookTooLarge } from "./Errors.ts"
 import * as GatewayApp from "./GatewayApp.ts"
 import type { GitProxy } from "./GitProxy.ts"
-import { TaskId } from "./Ids.ts"
 import { Intake } from "./Intake.ts"
 import type { ModelGateway } from "./ModelGateway.ts"
 import { PorterConfig } from "./PorterConfig.ts"

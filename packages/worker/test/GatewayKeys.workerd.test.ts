@@ -57,7 +57,11 @@ layer(StackLayer.layer, { timeout: "180 seconds", excludeTestServices: true })(
           // None of the stored keys, in any encoding — not in what the agent sent, not in the machine's environment.
           assert.deepStrictEqual(keysIn(evil.received), [])
           assert.deepStrictEqual(keysIn([JSON.stringify(machine.env)]), [])
-      assert.deepStrictEqual(keysIn([`a key: ${btoa(KEYS.OPENAI_API_KEY)}`]), ["OPENAI_API_KEY"], "the scan finds one")
+          assert.deepStrictEqual(
+            keysIn([`a key: ${btoa(KEYS.OPENAI_API_KEY)}`]),
+            ["OPENAI_API_KEY"],
+            "the scan finds one"
+          )
 
           // What it did steal opens nothing now that the task has ended.
           const stolen = yield* Effect.promise(async () => {

@@ -52,7 +52,7 @@ export const make = Effect.gen(function*() {
     if (own !== undefined) {
       // The common case, an empty queue and a free slot: one write.
       const limits = yield* limitsOf(repo, own.installationId)
-      const result = yield* store.admit(own, limits, yield* Clock.currentTimeMillis, { first: true })
+      const result = yield* store.admit(own, limits, yield* Clock.currentTimeMillis)
       if (result._tag === "Admitted") return [result.task]
       if (result._tag === "NotQueued" || (result._tag === "Waiting" && result.scope === "repository")) return []
     }
@@ -67,7 +67,8 @@ export const make = Effect.gen(function*() {
       const result = yield* store.admit(task, limits, yield* Clock.currentTimeMillis)
       if (result._tag === "Admitted") admitted.push(result.task)
       else if (result._tag === "Waiting") {
-        if (result.scope === "repository") break
+        // The repository is full, or an older task that could start waits (its own admission comes first).
+        if (result.scope === "repository" || result.scope === "queue") break
         if (result.scope === "user") heldUsers.add(task.requestedBy.id)
         else if (result.scope === "issue") heldIssues.add(task.issueNumber)
       }

@@ -73,7 +73,7 @@ export type AdmitResult =
   | { readonly _tag: "Admitted"; readonly task: Task }
   /**
    * The task stays queued: its repository's or its requester's slots are taken, or a task of its issue holds one (a
-   * follow-up waits for the run before it), or (`first`) an older task of its repository is queued.
+   * follow-up waits for the run before it), or an older task of its repository that could start now waits (`queue`).
    */
   | { readonly _tag: "Waiting"; readonly scope: "repository" | "user" | "issue" | "queue" }
   /** The task is not queued (admitted by someone else, ended, awaiting approval) or does not exist. */
@@ -172,16 +172,13 @@ export class TaskStore extends Context.Service<TaskStore, {
 
   /**
    * Admits a queued task: moves it to `provisioning` (deadline: `at` + its timeout) only if its repository and its
-   * requester hold fewer slots than `limits` and no task of its issue holds one — and, with `first`, no older task of
-   * its repository is queued — checked in the same atomic write, so two admissions at the same instant cannot both
-   * take the last slot. Records the transition. `task` is the task as listed (its repository, requester, issue).
+   * requester hold fewer slots than `limits`, no task of its issue holds one, and no older queued task of its
+   * repository could start instead (one whose requester has a free slot and whose issue has none taken) — checked in
+   * the same atomic write, so two admissions at the same instant cannot both take the last slot, and admissions keep
+   * the queue's order whoever makes them. Records the transition. `task` is the task as listed (its repository,
+   * requester, issue).
    */
-  readonly admit: (
-    task: Task,
-    limits: AdmitLimits,
-    at: number,
-    options?: { readonly first?: boolean }
-  ) => Effect.Effect<AdmitResult, StoreError>
+  readonly admit: (task: Task, limits: AdmitLimits, at: number) => Effect.Effect<AdmitResult, StoreError>
   /** Queued tasks (of `repo`, when given), oldest first: the order they are admitted in. */
   readonly listQueued: (repo: string | undefined, limit: number) => Effect.Effect<ReadonlyArray<Task>, StoreError>
   /**

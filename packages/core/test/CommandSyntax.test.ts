@@ -97,7 +97,7 @@ describe("CommandSyntax", () => {
       }),
       { numRuns: Number(process.env["PORTER_PROPERTY_RUNS"] ?? 5_000) }
     )
-  })
+  }, 120_000)
 
   it.each(
     [

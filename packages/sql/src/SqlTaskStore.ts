@@ -282,11 +282,17 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
 
   // The limits are checked in the update itself (on PostgreSQL under the same advisory locks as `create`), so two
   // admissions at the same instant cannot both take the last slot. Only a task left waiting is read again (to say why).
-  const admit: Service["admit"] = Effect.fn("SqlTaskStore.admit")(function*(task, limits, at, options) {
+  const admit: Service["admit"] = Effect.fn("SqlTaskStore.admit")(function*(task, limits, at) {
     const repo = task.repo.fullName
     const id = task.id
-    const older = sql`SELECT 1 FROM tasks ${sql.literal(dialect.indexedBy("tasks_queued"))}
-      WHERE ${sql.literal(Statements.QUEUED)} AND repo_key = ${repo.toLowerCase()} AND id < ${id}`
+    // An older task of the repository that could start now (its requester has a free slot, its issue has none taken)
+    // goes first: admissions keep the queue's order whoever makes them.
+    const ahead = sql`SELECT 1 FROM tasks AS q ${sql.literal(dialect.indexedBy("tasks_queued"))}
+      WHERE q.state = 'queued' AND q.repo_key = ${repo.toLowerCase()} AND q.id < ${id}
+        AND (SELECT count(*) FROM tasks AS s ${sql.literal(dialect.indexedBy("tasks_slots_user"))}
+          WHERE ${sql.literal(Statements.SLOTS)} AND s.requested_by_id = q.requested_by_id) < ${limits.perUser}
+        AND NOT EXISTS (SELECT 1 FROM tasks AS s ${sql.literal(dialect.indexedBy("tasks_slots_repo"))}
+          WHERE ${sql.literal(Statements.SLOTS)} AND s.repo_key = q.repo_key AND s.issue_number = q.issue_number)`
     const update = tasks(
       "admit task",
       sql`UPDATE tasks SET state = 'provisioning', updated_at = ${at}, deadline_at = ${at} + timeout_ms
@@ -294,7 +300,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
           AND (SELECT count(*) FROM ${slotsFrom({ repo })}) < ${limits.perRepository}
           AND (SELECT count(*) FROM ${slotsFrom({ userId: task.requestedBy.id })}) < ${limits.perUser}
           AND NOT EXISTS (SELECT 1 FROM ${slotsFrom({ repo, issueNumber: task.issueNumber })})
-          ${options?.first === true ? sql`AND NOT EXISTS (${older})` : sql.literal("")}
+          AND NOT EXISTS (${ahead})
         RETURNING ${columns}`
     )
     const admitted = (yield* serialized(task, update))[0]
@@ -305,7 +311,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
         (SELECT count(*) FROM ${slotsFrom({ repo })}) AS repo_slots,
         (SELECT count(*) FROM ${slotsFrom({ userId: task.requestedBy.id })}) AS user_slots,
         (SELECT count(*) FROM ${slotsFrom({ repo, issueNumber: task.issueNumber })}) AS issue_slots,
-        (SELECT count(*) FROM (${older}) AS ahead) AS older`
+        (SELECT count(*) FROM (${ahead}) AS a) AS older`
     ).pipe(Effect.flatMap((rows) => decodeSlots(rows).pipe(failed("count slots"))))
     const slots = counted[0]
     if (slots === undefined || slots.queued === 0) return { _tag: "NotQueued" } satisfies TaskStore.AdmitResult
@@ -315,7 +321,7 @@ export const make: Effect.Effect<Service, never, SqlClient.SqlClient> = Effect.g
       ? { _tag: "Waiting", scope: "user" }
       : slots.issue_slots > 0
       ? { _tag: "Waiting", scope: "issue" }
-      : options?.first === true && slots.older > 0
+      : slots.older > 0
       ? { _tag: "Waiting", scope: "queue" }
       // Nothing stood in its way: it moved on while the update ran (admitted by someone else, cancelled).
       : { _tag: "NotQueued" }) satisfies TaskStore.AdmitResult

@@ -173,22 +173,25 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
         s.tasks.set(task.id, next)
         return Option.some(next)
       }),
-    admit: (listed, limits, at, options) =>
+    admit: (listed, limits, at) =>
       Effect.map(Ref.get(state), (s): TaskStore.AdmitResult => {
         const id = listed.id
         const task = s.tasks.get(id)
         if (task === undefined || task.state !== "queued") return { _tag: "NotQueued" }
-        const older = [...s.tasks.values()].some((t) =>
-          t.state === "queued" && t.id < task.id && matches(t, { repo: task.repo.fullName })
-        )
         const holding = [...s.tasks.values()].filter((t) => Task.holdsSlot(t.state))
+        // An older task of the repository that could start now goes first.
+        const older = [...s.tasks.values()].some((t) =>
+          t.state === "queued" && t.id < task.id && matches(t, { repo: task.repo.fullName }) &&
+          holding.filter((h) => h.requestedBy.id === t.requestedBy.id).length < limits.perUser &&
+          !holding.some((h) => matches(h, { repo: t.repo.fullName, issueNumber: t.issueNumber }))
+        )
         const inRepo = holding.filter((t) => matches(t, { repo: task.repo.fullName }))
         if (inRepo.length >= limits.perRepository) return { _tag: "Waiting", scope: "repository" }
         if (holding.filter((t) => t.requestedBy.id === task.requestedBy.id).length >= limits.perUser) {
           return { _tag: "Waiting", scope: "user" }
         }
         if (inRepo.some((t) => t.issueNumber === task.issueNumber)) return { _tag: "Waiting", scope: "issue" }
-        if (options?.first === true && older) return { _tag: "Waiting", scope: "queue" }
+        if (older) return { _tag: "Waiting", scope: "queue" }
         const next = new Task.Task({ ...task, state: "provisioning", updatedAt: at, deadlineAt: at + task.timeoutMs })
         s.tasks.set(id, next)
         record(s, new TaskStore.TaskEvent({ taskId: id, at, kind: "transition", from: "queued", to: "provisioning" }))

@@ -69,3 +69,31 @@ export const scanner = (
     }
   }
 }
+
+/** What a redacted secret is replaced with. */
+export const REDACTED = "[redacted]"
+
+/**
+ * A function that replaces every named value (in every encoding `variantsOf` knows) and, unless `shapes` is false,
+ * every credential-shaped string with `REDACTED`: for text Porter keeps or shows (transcripts, sessions). Longer
+ * needles go first, so a value never leaves a fragment behind.
+ */
+export const redactor = (
+  values: ReadonlyArray<{ readonly value: string }>,
+  options: { readonly shapes?: boolean } = {}
+): (text: string) => string => {
+  const needles = new Set<string>()
+  for (const { value } of values) for (const variant of variantsOf(value)) needles.add(variant)
+  const ordered = [...needles].sort((a, b) => b.length - a.length)
+  const shapes = options.shapes === false
+    ? []
+    : tokenShapes.map(({ pattern }) =>
+      new RegExp(pattern.source, pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`)
+    )
+  return (text) => {
+    let out = text
+    for (const needle of ordered) if (out.includes(needle)) out = out.split(needle).join(REDACTED)
+    for (const shape of shapes) out = out.replace(shape, REDACTED)
+    return out
+  }
+}

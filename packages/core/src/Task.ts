@@ -142,7 +142,21 @@ export class Task extends Schema.Class<Task>("@porter/core/Task")({
   /** The first word of the command when it named no agent (the status comment says no agent has that name). */
   notAnAgent: Schema.optional(Schema.String),
   /** Who approved an outsider's request (login). */
-  approvedBy: Schema.optional(Schema.String)
+  approvedBy: Schema.optional(Schema.String),
+  /** `@porter continue`: the earlier task of the issue this one picks up from (its branch, its agent's session). */
+  continuesFrom: Schema.optional(TaskId),
+  /**
+   * How a continuation started: `session` — the agent's CLI was handed its earlier session and resumed it; `summary` —
+   * it started afresh, with the earlier task's summary and diff in the prompt.
+   */
+  resumed: Schema.optional(Schema.Literals(["session", "summary"])),
+  /**
+   * The task was asked to stop (cancelled; over its budget): the state it ends in once its machine has handed over the
+   * work so far (a checkpoint), or its grace period is over. Its `reason` says why; its `deadlineAt` is when it was asked.
+   */
+  stopState: Schema.optional(Schema.Literals(["cancelled", "failed", "timed_out"])),
+  /** Where the run's scrubbed transcript can be read (the web app's page, or the secret gist that mirrors it). */
+  transcriptUrl: Schema.optional(Schema.String)
 }) {
   get isTerminal(): boolean {
     return isTerminal(this.state)
@@ -169,6 +183,9 @@ export type TaskPatch = Partial<
     | "logTail"
     | "deadlineAt"
     | "approvedBy"
+    | "resumed"
+    | "stopState"
+    | "transcriptUrl"
   >
 >
 

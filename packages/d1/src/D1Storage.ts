@@ -1,6 +1,6 @@
 /**
  * All of Porter's storage on one D1 binding, in one layer: `TaskStore`, `SecretStore` (and
- * `D1SecretStore` for rotation), `Settings`, `UsageStore` (the model gateway's metering, `@porter/sql`'s), plus the
+ * `D1SecretStore` for rotation), `Settings`, `UsageStore` (the model gateway's metering) and `ArtifactStore` (sessions, transcripts), `@porter/sql`'s, plus the
  * `D1Client`/`SqlClient` they share. This is
  * what a Worker provides: `D1Storage.layerConfig({ db: env.DB })`.
  *
@@ -8,8 +8,8 @@
  */
 import type { D1Database } from "@cloudflare/workers-types"
 import { D1Client } from "@effect/sql-d1"
-import type { ModelUsage, SecretStore, Settings, TaskStore } from "@porter/core"
-import { type EncryptionKeys, SqlUsageStore } from "@porter/sql"
+import type { ArtifactStore, ModelUsage, SecretStore, Settings, TaskStore } from "@porter/core"
+import { type EncryptionKeys, SqlArtifactStore, SqlUsageStore } from "@porter/sql"
 import { type Config, Layer } from "effect"
 import type { SqlClient } from "effect/sql"
 import * as D1SecretStore from "./D1SecretStore.ts"
@@ -22,6 +22,7 @@ export type Services =
   | D1SecretStore.D1SecretStore
   | Settings.Settings
   | ModelUsage.UsageStore
+  | ArtifactStore.ArtifactStore
   | D1Client.D1Client
   | SqlClient.SqlClient
 
@@ -40,13 +41,20 @@ export const layer = (options: D1StorageOptions): Layer.Layer<Services, Encrypti
     D1TaskStore.layer,
     D1SecretStore.layer(options.keys),
     D1Settings.layer(options.settings),
-    SqlUsageStore.layer
+    SqlUsageStore.layer,
+    SqlArtifactStore.layer
   ).pipe(Layer.provideMerge(client(options.db)))
 
 /** Everything, with keys and the settings cache from configuration (see `EncryptionKeys`, `D1Settings`). */
 export const layerConfig = (options: {
   readonly db: D1Database
 }): Layer.Layer<Services, EncryptionKeys.EncryptionKeyError | Config.ConfigError> =>
-  Layer.mergeAll(D1TaskStore.layer, D1SecretStore.layerConfig, D1Settings.layerConfig, SqlUsageStore.layer).pipe(
+  Layer.mergeAll(
+    D1TaskStore.layer,
+    D1SecretStore.layerConfig,
+    D1Settings.layerConfig,
+    SqlUsageStore.layer,
+    SqlArtifactStore.layer
+  ).pipe(
     Layer.provideMerge(client(options.db))
   )

@@ -1,6 +1,7 @@
 /**
  * All of Porter's storage for a Node host, in one layer: `TaskStore`, `SecretStore` (and `SqlSecretStore` for
- * rotation with options), `Settings`, `UsageStore` and the `SqlClient` they share, on
+ * rotation with options), `Settings`, `UsageStore`, `ArtifactStore` (sessions and transcripts) and the `SqlClient`
+ * they share, on
  *
  * - **SQLite** (`@effect/sql-sqlite-node`, Node's `node:sqlite`): one file, WAL journal, a 5 s busy timeout;
  *   `synchronous = NORMAL` by default — a commit is in the WAL (the OS's page cache) before it is answered, so it
@@ -21,7 +22,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import type { ModelUsage, SecretStore, Settings, TaskStore } from "@porter/core"
+import type { ArtifactStore, ModelUsage, SecretStore, Settings, TaskStore } from "@porter/core"
 import { Config, Duration, Effect, Layer, Option, type Redacted } from "effect"
 import { SqlClient, type SqlError } from "effect/sql"
 import { dirname, join } from "node:path"
@@ -30,6 +31,7 @@ import * as EncryptionKeys from "./EncryptionKeys.ts"
 import * as Dialect from "./internal/dialect.ts"
 import * as MigrationFiles from "./MigrationFiles.ts"
 import * as Migrator from "./Migrator.ts"
+import * as SqlArtifactStore from "./SqlArtifactStore.ts"
 import * as SqlSecretStore from "./SqlSecretStore.ts"
 import * as SqlSettings from "./SqlSettings.ts"
 import * as SqlTaskStore from "./SqlTaskStore.ts"
@@ -66,6 +68,7 @@ export type Services =
   | SqlSecretStore.SqlSecretStore
   | Settings.Settings
   | ModelUsage.UsageStore
+  | ArtifactStore.ArtifactStore
   | SqlClient.SqlClient
 
 /** Why the storage did not start. */
@@ -113,7 +116,8 @@ export const storesLayer = (
     SqlTaskStore.layer,
     SqlSecretStore.layer(options.keys),
     SqlSettings.layer(options.settings),
-    SqlUsageStore.layer
+    SqlUsageStore.layer,
+    SqlArtifactStore.layer
   )
   if (options.migrations === false) return stores
   const dir = typeof options.migrations === "string" ? options.migrations : undefined
@@ -162,7 +166,8 @@ export const layerConfig: Layer.Layer<Services, StorageError | Config.ConfigErro
       SqlTaskStore.layer,
       SqlSecretStore.layerWithKeys(keys),
       SqlSettings.layer({ cacheTtl: Duration.millis(cacheMs) }),
-      SqlUsageStore.layer
+      SqlUsageStore.layer,
+      SqlArtifactStore.layer
     ).pipe(Layer.provide(Layer.effectDiscard(migrate())))
     return stores.pipe(Layer.provideMerge(clientLayer(database)))
   })

@@ -1,6 +1,8 @@
 /**
  * `@porter/sql/node` — Porter's storage for Node hosts: SQLite (one file, `node:sqlite`) or PostgreSQL (several
- * replicas), migrated at start under a lock (`NodeStorage`), and the host's data directory (`DataDir`).
+ * replicas), migrated at start under a lock (`NodeStorage`), the host's data directory (`DataDir`), and task artifacts in a
+ * directory (`FileArtifactStore`).
  */
 export * as DataDir from "./DataDir.ts"
+export * as FileArtifactStore from "./FileArtifactStore.ts"
 export * as NodeStorage from "./NodeStorage.ts"

@@ -51,7 +51,11 @@ export const TaskRow = Schema.Struct({
   mode: NullText,
   request_key: NullText,
   not_an_agent: NullText,
-  approved_by: NullText
+  approved_by: NullText,
+  continues_from: NullText,
+  resumed: NullText,
+  stop_state: NullText,
+  transcript_url: NullText
 })
 export type TaskRow = typeof TaskRow.Type
 
@@ -106,7 +110,11 @@ export const TaskFromRow = TaskRow.pipe(
         ...present("mode", row.mode as TaskEncoded["mode"] | null),
         ...present("requestKey", row.request_key),
         ...present("notAnAgent", row.not_an_agent),
-        ...present("approvedBy", row.approved_by)
+        ...present("approvedBy", row.approved_by),
+        ...present("continuesFrom", row.continues_from),
+        ...present("resumed", row.resumed as TaskEncoded["resumed"] | null),
+        ...present("stopState", row.stop_state as TaskEncoded["stopState"] | null),
+        ...present("transcriptUrl", row.transcript_url)
       }),
       encode: (task) => ({
         id: task.id,
@@ -148,7 +156,11 @@ export const TaskFromRow = TaskRow.pipe(
         mode: orNull(task.mode),
         request_key: orNull(task.requestKey),
         not_an_agent: orNull(task.notAnAgent),
-        approved_by: orNull(task.approvedBy)
+        approved_by: orNull(task.approvedBy),
+        continues_from: orNull(task.continuesFrom),
+        resumed: orNull(task.resumed),
+        stop_state: orNull(task.stopState),
+        transcript_url: orNull(task.transcriptUrl)
       })
     })
   )
@@ -174,7 +186,10 @@ export const patchColumns = {
   reason: "reason",
   logTail: "log_tail",
   deadlineAt: "deadline_at",
-  approvedBy: "approved_by"
+  approvedBy: "approved_by",
+  resumed: "resumed",
+  stopState: "stop_state",
+  transcriptUrl: "transcript_url"
 } as const satisfies Record<keyof Task.TaskPatch, keyof TaskRow>
 
 const fields = Task.Task.fields
@@ -195,6 +210,9 @@ export const TaskPatchEncoding = Schema.Struct({
   reason: fields.reason,
   logTail: fields.logTail,
   deadlineAt: Schema.optional(fields.deadlineAt),
-  approvedBy: fields.approvedBy
+  approvedBy: fields.approvedBy,
+  resumed: fields.resumed,
+  stopState: fields.stopState,
+  transcriptUrl: fields.transcriptUrl
 })
 export const encodePatch = Schema.encodeEffect(TaskPatchEncoding)

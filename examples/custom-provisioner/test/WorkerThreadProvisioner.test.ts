@@ -1,5 +1,5 @@
 import { WorkerThreadProvisioner } from "@porter-examples/custom-provisioner"
-import { MachineProvisionerSuite } from "@porter/testing"
+import { MachineProvisionerSuite } from "@porter/testing/conformance"
 
 // The same contract Fly, Docker, local processes and the in-memory provisioner pass.
 MachineProvisionerSuite.run(

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Event, PromptBuilder } from "@porter/core"
-import { TaskStoreSuite } from "@porter/testing"
+import { TaskStoreSuite } from "@porter/testing/conformance"
 import { Effect } from "effect"
 
 describe("PromptBuilder", () => {

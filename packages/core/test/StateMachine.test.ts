@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@porter/core"
-import { TaskStoreSuite } from "@porter/testing"
+import { TaskStoreSuite } from "@porter/testing/conformance"
 import { Effect, Exit } from "effect"
 import * as fc from "fast-check"
 

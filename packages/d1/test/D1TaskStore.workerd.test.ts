@@ -4,7 +4,7 @@
 import { afterAll, assert, layer } from "@effect/vitest"
 import { Errors, type Ids, Repo, Task, TaskStore } from "@porter/core"
 import { D1TaskStore } from "@porter/d1"
-import { TaskStoreSuite } from "@porter/testing"
+import { TaskStoreSuite } from "@porter/testing/conformance"
 import { Context, Effect, Exit, Layer } from "effect"
 import { clientLayer, explain, raw, recording, start } from "./utils.ts"
 

@@ -3,7 +3,7 @@
 import { afterAll } from "@effect/vitest"
 import { D1SecretStore, D1Settings, D1TaskStore, EncryptionKeys } from "@porter/d1"
 import { SqlUsageStore } from "@porter/sql"
-import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing"
+import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing/conformance"
 import { Layer, Redacted } from "effect"
 import { clientLayer, start } from "./utils.ts"
 

@@ -4,7 +4,7 @@
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { DockerEngine, DockerProvisioner } from "@porter/docker"
-import { MachineProvisionerSuite } from "@porter/testing"
+import { MachineProvisionerSuite } from "@porter/testing/conformance"
 import { ConfigProvider, Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { buildTestImage, host, IMAGE, SECRET, specOf } from "./utils.ts"
 

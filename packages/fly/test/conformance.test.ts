@@ -1,5 +1,6 @@
 // The MachineProvisioner contract: Fly against the local machines server, and the in-memory layer.
-import { InMemoryProvisioner, MachineProvisionerSuite } from "@porter/testing"
+import { InMemoryProvisioner } from "@porter/testing"
+import { MachineProvisionerSuite } from "@porter/testing/conformance"
 import { localFly } from "./helpers.ts"
 
 MachineProvisionerSuite.run("Fly + local machines server", localFly(), {

@@ -4,7 +4,7 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Repo } from "@porter/core"
 import { GitHubAuth, GitHubAuthorizer, GitHubReporter } from "@porter/github"
-import { AuthorizerSuite, ReporterSuite } from "@porter/testing"
+import { AuthorizerSuite, ReporterSuite } from "@porter/testing/conformance"
 import { GitHubEmulator } from "@porter/testkit"
 import { Effect, Layer, Redacted } from "effect"
 import * as Rest from "./utils/Rest.ts"

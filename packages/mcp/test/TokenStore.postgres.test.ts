@@ -3,7 +3,7 @@
 import { afterAll } from "@effect/vitest"
 import { NodeStorage } from "@porter/sql/node"
 import * as TestPostgres from "@porter/sql/testing"
-import { TokenStoreSuite } from "@porter/testing"
+import { TokenStoreSuite } from "@porter/testing/conformance"
 import { SqlTokenStore } from "@porter/web"
 import { Layer, Redacted } from "effect"
 

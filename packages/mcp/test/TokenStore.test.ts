@@ -2,7 +2,7 @@
 // SqlTokenStore the Worker runs on D1 (TokenStore.workerd.test.ts).
 import { afterAll } from "@effect/vitest"
 import { NodeStorage } from "@porter/sql/node"
-import { TokenStoreSuite } from "@porter/testing"
+import { TokenStoreSuite } from "@porter/testing/conformance"
 import { SqlTokenStore, TokenStore } from "@porter/web"
 import { Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"

@@ -3,7 +3,7 @@
 import { D1Client } from "@effect/sql-d1"
 import { afterAll } from "@effect/vitest"
 import * as D1Testing from "@porter/d1/testing"
-import { TokenStoreSuite } from "@porter/testing"
+import { TokenStoreSuite } from "@porter/testing/conformance"
 import { SqlTokenStore } from "@porter/web"
 import { Layer } from "effect"
 

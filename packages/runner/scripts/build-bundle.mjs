@@ -54,9 +54,9 @@ const result = await build({
   legalComments: "none",
   metafile: true,
   logLevel: "warning",
-  // Some dependencies still call require() for Node built-ins.
+  // A command (the package's `porter-runner` bin); some dependencies still call require() for Node built-ins.
   banner: {
-    js:
+    js: "#!/usr/bin/env node\n" +
       "import { createRequire as __porterCreateRequire } from \"node:module\"; const require = __porterCreateRequire(import.meta.url);"
   }
 })

@@ -3,19 +3,31 @@
  * too — and `migrations/postgres/` — PostgreSQL's, the same schema in its dialect (wrangler reads only the `.sql`
  * files directly in `migrations/`, so the subdirectory is invisible to it).
  *
- * Cannot: find the files outside this repository's layout (pass a directory then).
+ * Installed from a registry, the package carries its own copy (`migrations/` next to `dist/`, put there by `prepack`);
+ * in a checkout the repository's directory is read, so a new migration is seen at once.
+ *
+ * Cannot: find the files anywhere else (pass a directory then).
  */
 import { Effect } from "effect"
+import { existsSync } from "node:fs"
 import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Migration, MigrationError } from "./Migrator.ts"
 
-/** The repository's `migrations/` directory: SQLite (Node) and D1. */
-export const sqliteDir: string = fileURLToPath(new URL("../../../migrations/", import.meta.url))
+/** The package's own copy when it has one (installed), else the repository's `migrations/` (a checkout). */
+const root: string = ((): string => {
+  const packaged = fileURLToPath(new URL("../migrations/", import.meta.url))
+  return existsSync(join(packaged, "0001_init.sql"))
+    ? packaged
+    : fileURLToPath(new URL("../../../migrations/", import.meta.url))
+})()
 
-/** The repository's `migrations/postgres/` directory. */
-export const postgresDir: string = fileURLToPath(new URL("../../../migrations/postgres/", import.meta.url))
+/** The `migrations/` directory: SQLite (Node) and D1. */
+export const sqliteDir: string = root
+
+/** The `migrations/postgres/` directory. */
+export const postgresDir: string = join(root, "postgres")
 
 /** The directory of a dialect's migrations. */
 export const dirFor = (dialect: "sqlite" | "pg"): string => (dialect === "pg" ? postgresDir : sqliteDir)

@@ -4,7 +4,7 @@ import { afterAll } from "@effect/vitest"
 import { EncryptionKeys } from "@porter/sql"
 import { NodeStorage } from "@porter/sql/node"
 import * as TestPostgres from "@porter/sql/testing"
-import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing"
+import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing/conformance"
 import { Redacted } from "effect"
 import * as SqlSuite from "./support/SqlSuite.ts"
 

@@ -3,7 +3,7 @@
 import { afterAll } from "@effect/vitest"
 import { EncryptionKeys } from "@porter/sql"
 import { NodeStorage } from "@porter/sql/node"
-import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing"
+import { SecretStoreSuite, SettingsSuite, TaskStoreSuite, UsageStoreSuite } from "@porter/testing/conformance"
 import { Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"

@@ -1,16 +1,8 @@
 /**
- * @porter/testing — in-memory layers for every Porter service, fixtures, and the conformance
- * suites every adapter runs.
+ * @porter/testing — in-memory layers for every Porter service, `TestPorter`, fixtures and signed webhook deliveries.
+ * Needs nothing but `effect` and Porter's packages; the conformance suites (which need `@effect/vitest`) are at
+ * `@porter/testing/conformance`.
  */
-export * as AuthorizerSuite from "./conformance/Authorizer.ts"
-export * as MachineProvisionerSuite from "./conformance/MachineProvisioner.ts"
-export * as ReporterSuite from "./conformance/Reporter.ts"
-export * as RepoWriterSuite from "./conformance/RepoWriter.ts"
-export * as SecretStoreSuite from "./conformance/SecretStore.ts"
-export * as SettingsSuite from "./conformance/Settings.ts"
-export * as TaskStoreSuite from "./conformance/TaskStore.ts"
-export * as TokenStoreSuite from "./conformance/TokenStore.ts"
-export * as UsageStoreSuite from "./conformance/UsageStore.ts"
 export * as Fixtures from "./Fixtures.ts"
 export * as InMemoryArtifactStore from "./InMemoryArtifactStore.ts"
 export * as InMemoryProvisioner from "./InMemoryProvisioner.ts"

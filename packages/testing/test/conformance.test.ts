@@ -3,22 +3,24 @@ import { assert, describe, it } from "@effect/vitest"
 import { Authorizer, Ids, MachineProvisioner, Repo, Settings } from "@porter/core"
 import * as RepoWriter from "@porter/core/RepoWriter"
 import {
-  AuthorizerSuite,
   InMemoryProvisioner,
   InMemoryRepoWriter,
   InMemorySecretStore,
   InMemoryTaskStore,
   InMemoryUsageStore,
-  MachineProvisionerSuite,
   RecordingReporter,
+  Repositories
+} from "@porter/testing"
+import {
+  AuthorizerSuite,
+  MachineProvisionerSuite,
   ReporterSuite,
-  Repositories,
   RepoWriterSuite,
   SecretStoreSuite,
   SettingsSuite,
   TaskStoreSuite,
   UsageStoreSuite
-} from "@porter/testing"
+} from "@porter/testing/conformance"
 import { Effect, Layer, Option, Redacted } from "effect"
 
 TaskStoreSuite.run("in-memory", InMemoryTaskStore.layer)

@@ -8,7 +8,7 @@ import { type Ids, Repo, SecretStore, TaskStore } from "@porter/core"
 import { EncryptionKeys, Migrator, SqlSecretStore, SqlTaskStore } from "@porter/sql"
 import * as MigrationFiles from "@porter/sql/files"
 import { NodeStorage } from "@porter/sql/node"
-import { TaskStoreSuite } from "@porter/testing"
+import { TaskStoreSuite } from "@porter/testing/conformance"
 import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 

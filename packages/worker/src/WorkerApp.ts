@@ -38,8 +38,6 @@ import {
 import { D1Storage, type EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
 import { type AppJwt, GitHub } from "@porter/github"
-import { McpApp } from "@porter/mcp"
-import { SqlSessionStore, SqlTokenStore, WebApp } from "@porter/web"
 import {
   Cause,
   type Config,
@@ -111,6 +109,32 @@ export type BuildError = Config.ConfigError | EncryptionKeys.EncryptionKeyError 
 export interface Options {
   /** How work continues after an answer; default `WorkerBackground.layer()` (`ctx.waitUntil`). */
   readonly background?: Layer.Layer<Background.Background> | undefined
+}
+
+/** What a Worker's routes may use: everything `appLayer` provides. */
+export type RouteServices = Services | Porter.Services | Diagnostics.Diagnostics | HttpClient.HttpClient
+
+/** The routes a Worker serves through the router (default: `routesLayer`, Porter's HTTP API). */
+export type Routes = Layer.Layer<
+  never,
+  never,
+  RouteServices | HttpRouter.HttpRouter | Layer.Success<typeof HttpServer.layerServices>
+>
+
+/** A Worker this one hands requests to: the App Worker, bound as a service binding (`APP`). */
+export interface Fetcher {
+  readonly fetch: (request: Request) => Promise<Response>
+}
+
+/** Choices of `make` besides `Options`. */
+export interface MakeOptions extends Options {
+  /** Default `routesLayer`. */
+  readonly routes?: Routes | undefined
+  /**
+   * The App Worker (web app, MCP server, `/openapi.json`): requests for its paths (`isAppPath`) go to it. Without
+   * it, they are answered 404 saying what to deploy. Omitted by the App Worker itself.
+   */
+  readonly app?: Fetcher | "self" | undefined
 }
 
 /** Every port `Porter` needs, from configuration. */
@@ -186,16 +210,28 @@ const doctorWhileFailed = (env: WorkerEnv) =>
   )
 
 /**
- * The Worker's HTTP app: Porter's API (with the admin API, the doctor and `/openapi.json`), the web app
- * (`@porter/web`: `/app/…`, `/login`, `/logout`, `/oauth/callback`; sessions and personal tokens on D1; off, with a
- * page saying what to set, without `GITHUB_OAUTH_CLIENT_ID`) and the MCP server (`@porter/mcp`: `/mcp`, with the web
- * app's personal tokens; off with it).
+ * The API Worker's routes: Porter's HTTP API (with the admin API, the doctor and `/openapi.json`). The web app and
+ * the MCP server are served by the App Worker (`AppWorker.ts`), which this one forwards their paths to.
  */
-export const routesLayer = Layer.mergeAll(
-  HttpApp.routes,
-  WebApp.layerConfig(SqlSessionStore.layer, SqlTokenStore.layer),
-  McpApp.layerConfig(SqlTokenStore.layer)
-)
+export const routesLayer: Routes = HttpApp.routes
+
+/**
+ * Paths of the App Worker: the web app (`/app…`, `/login…`, `/logout`, `/oauth/callback`) and the MCP server
+ * (`/mcp`). Kept out of the API Worker so that what answers webhooks, callbacks and model calls stays small.
+ */
+export const isAppPath = (pathname: string): boolean =>
+  pathname === "/app" || pathname.startsWith("/app/") || pathname === "/login" || pathname.startsWith("/login/") ||
+  pathname === "/logout" || pathname === "/oauth/callback" || pathname === "/mcp" || pathname.startsWith("/mcp/")
+
+const appMissing = () =>
+  new Response(
+    JSON.stringify({
+      _tag: "NotFound",
+      message: "the web app and the MCP server run in the App Worker (porter-app): deploy it and bind it as APP " +
+        "(README: Deploy)"
+    }),
+    { status: 404, headers: { "content-type": "application/json" } }
+  )
 
 // No timestamp: at module scope workerd's clock reads 0, and its own log lines are timestamped anyway.
 const logLine = (level: "ERROR" | "INFO", message: string, fields: Record<string, unknown> = {}) =>
@@ -270,6 +306,16 @@ const webhookRoute = Effect.gen(function*() {
   }
 })
 
+/** A URL's path, without parsing the URL (`new URL` costs more, on every request). */
+const pathOf = (url: string) => {
+  const start = url.indexOf("/", url.indexOf("://") + 3)
+  if (start < 0) return "/"
+  const query = url.indexOf("?", start)
+  const hash = url.indexOf("#", start)
+  const end = Math.min(query < 0 ? url.length : query, hash < 0 ? url.length : hash)
+  return url.slice(start, end)
+}
+
 const WEBHOOK_PATH = "/webhooks/github"
 
 /** `POST /webhooks/github`; the URL is parsed only when its path is not plainly that (`new URL` costs more). */
@@ -287,7 +333,7 @@ type State =
   | { readonly _tag: "Failed"; readonly problems: ReadonlyArray<string> }
 
 /** Builds the Worker from `env`: call once per isolate. */
-export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
+export const make = (env: WorkerEnv, options: MakeOptions = {}): Handlers => {
   const memoMap = Layer.makeMemoMapUnsafe()
   const tracked = WorkerBackground.makeTracked()
   const missing = WorkerConfig.missing(env)
@@ -301,7 +347,7 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
   const web = missing.length > 0
     ? undefined
     : HttpRouter.toWebHandler(
-      routesLayer.pipe(Layer.provideMerge(app), Layer.provide(HttpServer.layerServices)),
+      (options.routes ?? routesLayer).pipe(Layer.provideMerge(app), Layer.provide(HttpServer.layerServices)),
       { memoMap, disableLogger: true }
     )
   let failed: ReturnType<typeof failedHandler> | undefined
@@ -332,7 +378,11 @@ export const make = (env: WorkerEnv, options: Options = {}): Handlers => {
 
   const onFailure = (problems: ReadonlyArray<string>) => (failed ??= failedHandler(env, problems, memoMap))
 
+  const forward = options.app
   const fetch = (request: Request, ctx: WorkerBackground.WaitUntil): Promise<Response> => {
+    if (forward !== "self" && isAppPath(pathOf(request.url))) {
+      return forward === undefined ? Promise.resolve(appMissing()) : forward.fetch(request)
+    }
     switch (state._tag) {
       case "Ready":
         return webhook !== undefined && isWebhook(request)

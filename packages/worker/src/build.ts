@@ -1,6 +1,6 @@
 /**
- * Bundles the Worker with esbuild (Node only): one ES module for workerd, which wrangler uploads as it is
- * (`no_bundle`). Own build instead of wrangler's because
+ * Bundles the Workers with esbuild (Node only): one ES module each for workerd, which wrangler uploads as it is
+ * (`no_bundle`): the API Worker (`index.ts`, `bundle()`) and the App Worker (`app.ts`, `bundleApp()`). Own build instead of wrangler's because
  *
  * - workspace packages resolve to their TypeScript sources through the `@porter/source` export condition,
  *   which wrangler's esbuild does not know (conditions here: `@porter/source`, `workerd`, `worker`, `browser`);
@@ -27,6 +27,11 @@ import { gzipSync } from "node:zlib"
 /** The Worker's entry point (its TypeScript source, also when this module runs from `dist/`). */
 export const entryPoint: string = fileURLToPath(
   new URL(import.meta.url.endsWith(".ts") ? "./index.ts" : "../src/index.ts", import.meta.url)
+)
+
+/** The App Worker's entry point (the web app and the MCP server; `wrangler.app.jsonc`). */
+export const appEntryPoint: string = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "./app.ts" : "../src/app.ts", import.meta.url)
 )
 
 /** Export conditions, in order: the workspace sources, then what wrangler uses for workerd. */
@@ -156,6 +161,10 @@ export const bundle = async (options: BundleOptions = {}): Promise<Bundle> => {
     metafile: result.metafile
   }
 }
+
+/** Bundles the App Worker in memory. */
+export const bundleApp = (options: Omit<BundleOptions, "entryPoint"> = {}): Promise<Bundle> =>
+  bundle({ ...options, entryPoint: appEntryPoint })
 
 /** Bundles the Worker into `outfile` (and `outfile.meta.json`, esbuild's metafile). */
 export const buildTo = async (outfile: string, options: BundleOptions = {}): Promise<Bundle> => {

@@ -1,6 +1,6 @@
 /**
- * `@porter/worker/local` (Node only): the built Worker in workerd through Miniflare's API, with a local D1 that
- * has Porter's migrations applied — what `porter dev`, `porter demo`, the end-to-end tests and the benchmarks run.
+ * `@porter/worker/local` (Node only): the built Workers in workerd through Miniflare's API — the API Worker, and the
+ * App Worker (web app, MCP) behind its `APP` service binding, both on one local D1 that has Porter's migrations applied — what `porter dev`, `porter demo`, the end-to-end tests and the benchmarks run.
  * Not `wrangler dev`: no config file, no proxy in front of workerd, any environment given in code.
  *
  * - The Worker listens on `http://127.0.0.1:<port>` (a free port unless given); `PORTER_PUBLIC_URL` defaults to
@@ -21,6 +21,20 @@ import { createServer } from "node:net"
 import * as path from "node:path"
 import * as Build from "./build.ts"
 
+/** The Workers' names (`wrangler.jsonc`, `wrangler.app.jsonc`). */
+export const API_WORKER = "porter"
+export const APP_WORKER = "porter-app"
+
+let appBuilt: Promise<string> | undefined
+/** The App Worker's bundle, built once per process (it is the same for every local Worker). */
+const appBundle = (): Promise<string> => {
+  appBuilt ??= Build.bundleApp().then((built) => built.code)
+  appBuilt.catch(() => {
+    appBuilt = undefined
+  })
+  return appBuilt
+}
+
 /** The `compatibility_date` of `wrangler.jsonc` (a test keeps them equal). */
 export const COMPATIBILITY_DATE = "2026-10-01"
 
@@ -40,8 +54,10 @@ export interface Options {
   readonly d1DatabaseId?: string | undefined
   /** Apply the repository's `migrations/` (default), those of another directory, or none (`false`). */
   readonly migrations?: boolean | string | undefined
-  /** A bundle (`Build.bundle()`'s `code`), to share one build between Workers; default: bundled now. */
+  /** The API Worker's bundle (`Build.bundle()`'s `code`), to share one build between runs; default: bundled now. */
   readonly script?: string | undefined
+  /** The App Worker's bundle (`Build.bundleApp()`'s `code`); default: bundled once per process. */
+  readonly appScript?: string | undefined
   /** Each console line of the Worker, as it comes. */
   readonly onLog?: ((line: LogLine) => void) | undefined
   /** Console lines kept for `logs()` (default 5,000). */
@@ -110,10 +126,14 @@ export const start = (options: Options): Effect.Effect<LocalWorker, LocalWorkerE
 const startIn = (options: Options, scope: Scope.Closeable) =>
   Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
-    const script = options.script ?? (yield* Effect.tryPromise({
-      try: () => Build.bundle(),
+    const [script, appScript] = yield* Effect.tryPromise({
+      try: () =>
+        Promise.all([
+          options.script ?? Build.bundle().then((built) => built.code),
+          options.appScript ?? appBundle()
+        ]),
       catch: failure("cannot bundle the Worker")
-    })).code
+    })
     const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort(host)
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
     const env = { PORTER_PUBLIC_URL: url, ...options.env }
@@ -125,18 +145,26 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
       options.onLog?.(line)
     }
 
+    const worker = (name: string, code: string) => ({
+      name,
+      modules: true,
+      script: code,
+      compatibilityDate: COMPATIBILITY_DATE,
+      bindings: env,
+      d1Databases: { DB: options.d1DatabaseId ?? D1_DATABASE_ID }
+    })
     const miniflare = yield* Effect.acquireRelease(
       Effect.try({
         try: () =>
           new Miniflare(convertV4MiniflareOptions({
-            modules: true,
-            script,
-            compatibilityDate: COMPATIBILITY_DATE,
+            // The first Worker gets the port: the API Worker, which hands the App Worker its paths.
+            workers: [
+              { ...worker(API_WORKER, script), serviceBindings: { APP: APP_WORKER } },
+              worker(APP_WORKER, appScript)
+            ],
             host,
             port,
             ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
-            bindings: env,
-            d1Databases: { DB: options.d1DatabaseId ?? D1_DATABASE_ID },
             // No request to Cloudflare for the `cf` object: the placeholder Miniflare falls back to is enough.
             cf: false,
             ...(options.persistTo !== undefined
@@ -156,14 +184,14 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
     yield* Effect.tryPromise({ try: () => miniflare.ready, catch: failure("workerd did not start") })
     // Miniflare types bindings with its own copy of the workers types; it is the same binding.
     const db = (yield* Effect.tryPromise({
-      try: () => miniflare.getD1Database("DB"),
+      try: () => miniflare.getD1Database("DB", API_WORKER),
       catch: failure("cannot reach the Worker's D1")
     })) as unknown as D1Database
     if (options.migrations !== false) {
       const dir = typeof options.migrations === "string" ? options.migrations : undefined
       yield* Effect.tryPromise({ try: () => D1Testing.applyMigrations(db, dir), catch: failure("migrations failed") })
     }
-    const worker = yield* Effect.tryPromise({ try: () => miniflare.getWorker(), catch: failure("no Worker") })
+    const api = yield* Effect.tryPromise({ try: () => miniflare.getWorker(API_WORKER), catch: failure("no Worker") })
     return {
       url,
       env,
@@ -171,7 +199,7 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
       db,
       fetch: (input, init) => miniflare.dispatchFetch(input, init),
       scheduled: async (cron = "* * * * *") => {
-        const result = await worker.scheduled({ cron, scheduledTime: new Date() })
+        const result = await api.scheduled({ cron, scheduledTime: new Date() })
         if (result.outcome !== "ok") throw new Error(`scheduled() ended with outcome ${result.outcome}`)
       },
       logs: () => [...lines],

@@ -13,6 +13,9 @@ import { fileURLToPath } from "node:url"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 const BUDGET_GZIP_BYTES = 225 * 1024
+// The App Worker (web app, MCP server) has no target of its own: this only catches a runaway (Cloudflare's own limit
+// is 3 MiB gzipped on the Free plan).
+const APP_BUDGET_GZIP_BYTES = 400 * 1024
 
 /** JSON with comments (what wrangler reads): comments outside strings are dropped. */
 const parseJsonc = (text: string): unknown => {
@@ -41,13 +44,24 @@ interface WranglerConfig {
   readonly main: string
   readonly no_bundle: boolean
   readonly build: { readonly command: string }
-  readonly triggers: { readonly crons: ReadonlyArray<string> }
+  readonly triggers?: { readonly crons: ReadonlyArray<string> }
+  readonly services?: ReadonlyArray<{ readonly binding: string; readonly service: string }>
+  readonly name: string
   readonly d1_databases: ReadonlyArray<{ binding: string; database_id: string; migrations_dir: string }>
   readonly vars: Readonly<Record<string, string>>
   readonly secrets: { readonly required: ReadonlyArray<string> }
 }
 
-const wrangler = parseJsonc(readFileSync(path.join(packageDir, "wrangler.jsonc"), "utf8")) as WranglerConfig
+const readWrangler = (file: string) => parseJsonc(readFileSync(path.join(packageDir, file), "utf8")) as WranglerConfig
+const wrangler = readWrangler("wrangler.jsonc")
+const wranglerApp = readWrangler("wrangler.app.jsonc")
+
+/** Only `cloudflare:workers` is left to import: no Node built-ins, nothing left to resolve. */
+const importsOf = (code: string) => [
+  ...new Set(
+    [...code.matchAll(/\bimport\s*\{[^}]*\}\s*from\s*"([^"]+)"|\bimport\("([^"]+)"\)/g)].map((m) => m[1] ?? m[2])
+  )
+]
 
 describe("the bundle", () => {
   it.effect("rewrites named imports of Effect's barrels into namespace imports of the modules", () =>
@@ -86,13 +100,7 @@ describe("the bundle", () => {
       Effect.gen(function*() {
         const built = yield* Effect.promise(() => Build.bundle())
         assert.isBelow(built.gzipBytes, BUDGET_GZIP_BYTES, `${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped`)
-        const imports = [...built.code.matchAll(/\bimport\s*\{[^}]*\}\s*from\s*"([^"]+)"|\bimport\("([^"]+)"\)/g)]
-          .map((m) => m[1] ?? m[2])
-        assert.deepStrictEqual(
-          [...new Set(imports)],
-          ["cloudflare:workers"],
-          "no Node built-ins, nothing left to resolve"
-        )
+        assert.deepStrictEqual(importsOf(built.code), ["cloudflare:workers"], "no Node built-ins, nothing to resolve")
         const order = Object.keys(Object.values(built.metafile.outputs)[0]!.inputs)
         const prelude = order.findIndex((file) => file.endsWith("src/WorkerAsyncHooks.ts"))
         const runtime = order.findIndex((file) => file.endsWith("effect/dist/internal/effect.js"))
@@ -100,6 +108,22 @@ describe("the bundle", () => {
         assert.isBelow(prelude, runtime, "AsyncResource must be hidden before Effect's runtime module is evaluated")
         const packages = Build.contributors(built.metafile).map((c) => c.name)
         assert.includeMembers(packages, ["effect", "@porter/core", "@porter/github", "@porter/d1", "@porter/fly"])
+        assert.notInclude(packages, "@porter/web", "the web app is the App Worker's")
+        assert.notInclude(packages, "@porter/mcp", "the MCP server is the App Worker's")
+      }),
+    60_000
+  )
+
+  it.effect(
+    "the App Worker is one ES module too, with the web app and the MCP server",
+    () =>
+      Effect.gen(function*() {
+        const built = yield* Effect.promise(() => Build.bundleApp())
+        const size = `${(built.gzipBytes / 1024).toFixed(1)} KiB gzipped`
+        assert.isBelow(built.gzipBytes, APP_BUDGET_GZIP_BYTES, size)
+        assert.deepStrictEqual(importsOf(built.code), ["cloudflare:workers"], "no Node built-ins, nothing to resolve")
+        const packages = Build.contributors(built.metafile).map((c) => c.name)
+        assert.includeMembers(packages, ["effect", "@porter/core", "@porter/web", "@porter/mcp", "@porter/d1"])
       }),
     60_000
   )
@@ -111,7 +135,8 @@ describe("wrangler.jsonc", () => {
     assert.strictEqual(wrangler.main, "build/worker.js")
     assert.isTrue(wrangler.no_bundle)
     assert.include(wrangler.build.command, "scripts/build.ts")
-    assert.deepStrictEqual(wrangler.triggers.crons, ["* * * * *"])
+    assert.deepStrictEqual(wrangler.triggers?.crons, ["* * * * *"])
+    assert.deepStrictEqual(wrangler.services, [{ binding: "APP", service: wranglerApp.name }])
     const [db] = wrangler.d1_databases
     assert.strictEqual(db?.binding, "DB")
     assert.strictEqual(db?.database_id, D1_DATABASE_ID)
@@ -128,50 +153,70 @@ describe("wrangler.jsonc", () => {
     assert.sameMembers([...wrangler.secrets.required], secrets)
   })
 
+  it("wrangler.app.jsonc deploys the App Worker on the same D1, with the same secrets and no Cron Trigger", () => {
+    assert.strictEqual(wranglerApp.name, "porter-app")
+    assert.strictEqual(wranglerApp.compatibility_date, COMPATIBILITY_DATE)
+    assert.strictEqual(wranglerApp.main, "build/app.js")
+    assert.isTrue(wranglerApp.no_bundle)
+    assert.include(wranglerApp.build.command, "scripts/build.ts --app")
+    assert.isUndefined(wranglerApp.triggers)
+    assert.deepStrictEqual(wranglerApp.d1_databases, wrangler.d1_databases)
+    for (const requirement of WorkerConfig.required.filter((r) => r.kind === "var")) {
+      assert.property(wranglerApp.vars, requirement.name)
+    }
+    assert.sameMembers([...wranglerApp.secrets.required], [...wrangler.secrets.required])
+  })
+
   it.effect(
-    "is accepted by wrangler (`wrangler deploy --dry-run` builds and would upload the bundle)",
+    "both are accepted by wrangler (`wrangler deploy --dry-run` builds and would upload each bundle)",
     () =>
       Effect.gen(function*() {
         const outdir = mkdtempSync(path.join(tmpdir(), "porter-wrangler-"))
         yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(outdir, { recursive: true, force: true })))
-        // The package's main module is `wrangler-dist/cli.js`; its bin sits next to that folder.
-        const wranglerBin = path.join(
-          path.dirname(createRequire(import.meta.url).resolve("wrangler")),
-          "../bin/wrangler.js"
-        )
-        const result = yield* Effect.promise(() =>
-          new Promise<{ code: number | null; output: string }>((resolve) => {
-            execFile(
-              process.execPath,
-              [wranglerBin, "deploy", "--dry-run", "--outdir", outdir],
-              {
-                cwd: packageDir,
-                // wrangler runs `build.command` with the `node` on PATH: make it this Node (it runs TypeScript).
-                env: {
-                  ...process.env,
-                  PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env["PATH"] ?? ""}`,
-                  WRANGLER_SEND_METRICS: "false",
-                  CI: "1",
-                  NO_COLOR: "1"
-                },
-                timeout: 90_000
-              },
-              (error, stdout, stderr) =>
-                resolve({
-                  code: error ? (typeof error.code === "number" ? error.code : 1) : 0,
-                  output: `${stdout}${stderr}`
-                })
-            )
-          })
-        )
-        assert.strictEqual(result.code, 0, result.output)
-        assert.include(result.output, "Total Upload")
-        assert.match(result.output, /env\.DB \(porter\)\s+D1 Database/)
-        assert.isTrue(existsSync(path.join(outdir, "worker.js")))
+        const api = yield* dryRun(["--outdir", path.join(outdir, "api")])
+        assert.strictEqual(api.code, 0, api.output)
+        assert.include(api.output, "Total Upload")
+        assert.match(api.output, /env\.DB \(porter\)\s+D1 Database/)
+        assert.match(api.output, /env\.APP \(porter-app\)\s+Worker/)
+        assert.isTrue(existsSync(path.join(outdir, "api", "worker.js")))
+        const app = yield* dryRun(["-c", "wrangler.app.jsonc", "--outdir", path.join(outdir, "app")])
+        assert.strictEqual(app.code, 0, app.output)
+        assert.match(app.output, /env\.DB \(porter\)\s+D1 Database/)
+        assert.isTrue(existsSync(path.join(outdir, "app", "app.js")))
       }).pipe(Effect.scoped),
-    90_000
+    180_000
   )
 })
+
+/** `wrangler deploy --dry-run` with `args`, in this package. */
+const dryRun = (args: ReadonlyArray<string>) =>
+  Effect.promise(() =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      // The package's main module is `wrangler-dist/cli.js`; its bin sits next to that folder.
+      const wranglerBin = path.join(
+        path.dirname(createRequire(import.meta.url).resolve("wrangler")),
+        "../bin/wrangler.js"
+      )
+      execFile(
+        process.execPath,
+        [wranglerBin, "deploy", "--dry-run", ...args],
+        {
+          cwd: packageDir,
+          // wrangler runs `build.command` with the `node` on PATH: make it this Node (it runs TypeScript).
+          env: {
+            ...process.env,
+            PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env["PATH"] ?? ""}`,
+            WRANGLER_SEND_METRICS: "false",
+            CI: "1",
+            NO_COLOR: "1"
+          },
+          timeout: 90_000
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, output: `${stdout}${stderr}` })
+      )
+    })
+  )
 
 describe("the GitHub App manifest", () => {
   it("asks for what Porter uses and nothing more", () => {

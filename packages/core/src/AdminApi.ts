@@ -18,7 +18,7 @@ export const TaskView = Schema.Struct({
   requestedBy: Schema.optional(Schema.String),
   approvedBy: Schema.optional(Schema.String),
   /** `ask` for a question (read-only); absent for a change. */
-  mode: Schema.optional(Schema.Literals(["change", "ask"])),
+  mode: Schema.optional(Schema.Literals(["change", "ask", "fix_ci"])),
   createdAt: Schema.String,
   updatedAt: Schema.String,
   deadlineAt: Schema.String,

@@ -10,11 +10,16 @@ export class Run extends Schema.TaggedClass<Run>()("Run", {
   instructions: Schema.String,
   /** `@porter [agent] ask <question>`: answer read-only, no branch and no pull request. */
   ask: Schema.optional(Schema.Boolean),
+  /** `@porter [agent] fix-ci [instructions]` on a pull request: make its failing checks pass, their logs in the prompt. */
+  fixCi: Schema.optional(Schema.Boolean),
   /** No agent was named: `agent` is the deployment's default, and the repository's `.github/porter.yml` may pick another. */
   defaultAgent: Schema.optional(Schema.Boolean),
   /** The command's first word when it named no agent (nor came close to one): the status comment says so. */
   notAnAgent: Schema.optional(Schema.String)
 }) {}
+
+/** What a `fix-ci` task is asked when its command (or the automatic fix) adds nothing. */
+export const FIX_CI_INSTRUCTIONS = "Make the failing CI checks of this pull request pass."
 
 export class Help extends Schema.TaggedClass<Help>()("Help", {}) {}
 export class Status extends Schema.TaggedClass<Status>()("Status", {}) {}

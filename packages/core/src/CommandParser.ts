@@ -15,7 +15,19 @@ import { Context, Effect, Layer, Option } from "effect"
 import type { AgentSpec } from "./Agent.ts"
 import { AgentCatalog } from "./AgentCatalog.ts"
 import { parseUsd, unhonouredFlag } from "./Budgets.ts"
-import { Approve, Cancel, Deny, Help, NotForPorter, type ParseResult, Problem, Retry, Run, Status } from "./Command.ts"
+import {
+  Approve,
+  Cancel,
+  Deny,
+  FIX_CI_INSTRUCTIONS,
+  Help,
+  NotForPorter,
+  type ParseResult,
+  Problem,
+  Retry,
+  Run,
+  Status
+} from "./Command.ts"
 import * as CommandSyntax from "./CommandSyntax.ts"
 import { formatDuration } from "./Messages.ts"
 import { formatBudget } from "./Pricing.ts"
@@ -232,8 +244,11 @@ export const parse = (
   // `ask` after the agent and its flags: a question, answered read-only.
   const ask = words[index]?.replace(/:$/, "").toLowerCase() === "ask"
   if (ask) index += 1
+  // `fix-ci` in the same place: the pull request's failing checks, their logs in the prompt (`CiFeedback`).
+  const fixCi = !ask && words[index]?.replace(/:$/, "").toLowerCase() === "fix-ci"
+  if (fixCi) index += 1
 
-  if (agent === undefined && !(ask && index === 1)) {
+  if (agent === undefined && !((ask || fixCi) && index === 1)) {
     const miss = nearMiss(first, agents)
     if (miss && index === 0) {
       return new Problem({
@@ -244,7 +259,8 @@ export const parse = (
     }
   }
 
-  const instructions = [words.slice(index).join(" "), mention.rest].join("\n").trim()
+  const instructions = [words.slice(index).join(" "), mention.rest].join("\n").trim() ||
+    (fixCi ? FIX_CI_INSTRUCTIONS : "")
   const agentName = agent?.name ?? settings.defaultAgent
   if (instructions.length === 0) {
     return new Problem({
@@ -254,7 +270,7 @@ export const parse = (
         : `Tell \`${agentName}\` what to do: \`${m} ${agentName} <instructions>\`.`
     })
   }
-  const notAnAgent = agent === undefined && !ask && AGENT_SHAPED.test(first) && !ORDINARY_WORDS.has(first.toLowerCase())
+  const notAnAgent = agent === undefined && !ask && !fixCi && AGENT_SHAPED.test(first) && !ORDINARY_WORDS.has(first.toLowerCase())
     ? first
     : undefined
   const unhonoured = unhonouredFlag(agent ?? Option.getOrUndefined(resolve(agentName)), { model, budgetUsd })
@@ -263,6 +279,7 @@ export const parse = (
     agent: agentName,
     instructions,
     ...(ask ? { ask: true } : {}),
+    ...(fixCi ? { fixCi: true } : {}),
     ...(agent === undefined ? { defaultAgent: true } : {}),
     ...(notAnAgent !== undefined ? { notAnAgent } : {}),
     ...(model !== undefined ? { model } : {}),

@@ -1,7 +1,8 @@
 /**
  * Commands: what Porter does with a claimed delivery. A comment addressed to Porter is checked (the repository's
  * deny and allow lists, then the commenter's permission) and answered: `help`, `status`, `cancel` and `retry` get a
- * reply, `approve` and `deny` answer outsiders' requests (`Approvals`); a run (or a question) goes to the Dispatcher.
+ * reply, `approve` and `deny` answer outsiders' requests (`Approvals`); a run (or a question) goes to the Dispatcher
+ * (`fix-ci` once `CiFeedback` found failing checks to fix). Failed checks on a Porter branch go to `CiFeedback`.
  *
  * Someone without write access is refused politely — at most once per person and issue an hour — unless the
  * repository's setting `outsiders` is `approval`: then their run is recorded to wait for a writer's approval (their
@@ -14,6 +15,7 @@ import { AgentCatalog } from "./AgentCatalog.ts"
 import { Approvals } from "./Approvals.ts"
 import { Authorizer } from "./Authorizer.ts"
 import * as Budgets from "./Budgets.ts"
+import { CiFeedback } from "./CiFeedback.ts"
 import { Run } from "./Command.ts"
 import { CommandParser } from "./CommandParser.ts"
 import { Dispatcher, type RunRequest } from "./Dispatcher.ts"
@@ -50,6 +52,7 @@ export const make = Effect.gen(function*() {
   const lifecycle = yield* TaskLifecycle
   const approvals = yield* Approvals
   const usage = yield* UsageStore
+  const ci = yield* CiFeedback
 
   /** Starts a request, unless its repository's or requester's monthly budget is spent: then the reply says which. */
   const start = Effect.fnUntraced(function*(request: RunRequest) {
@@ -169,7 +172,7 @@ export const make = Effect.gen(function*() {
           instructions: latest.instructions,
           timeoutMs: latest.timeoutMs,
           ...(latest.model !== undefined ? { model: latest.model } : {}),
-          ...(latest.mode === "ask" ? { ask: true } : {}),
+          ...(latest.mode === "ask" ? { ask: true } : latest.mode === "fix_ci" ? { fixCi: true } : {}),
           ...Option.match(Option.fromNullishOr(yield* usage.budget(latest.id)), {
             onNone: () => ({}),
             onSome: (budgetUsd) => ({ budgetUsd })
@@ -177,8 +180,11 @@ export const make = Effect.gen(function*() {
         })
         return yield* start({ event, run, settings, receivedAt, salt: "retry" })
       }
-      case "Run":
+      case "Run": {
+        const refused = parsed.fixCi === true ? yield* ci.refusal(event) : undefined
+        if (refused !== undefined) return yield* reports.reply(issue, Messages.problem(refused))
         return yield* start({ event, run: parsed, settings, receivedAt, salt: "" })
+      }
     }
   })
 
@@ -186,6 +192,7 @@ export const make = Effect.gen(function*() {
     function*(event: IncomingEvent, receivedAt: number) {
       yield* Effect.annotateCurrentSpan({ deliveryId: event.deliveryId, event: event._tag })
       if (event._tag === "CommentCreated") yield* onComment(event, receivedAt)
+      else if (event._tag === "ChecksFailed") yield* ci.onChecksFailed(event, receivedAt)
       else yield* onClosed(event)
       yield* store.completeDelivery(event.deliveryId, yield* Clock.currentTimeMillis)
     },
@@ -216,4 +223,5 @@ export const layer: Layer.Layer<
   | TaskLifecycle
   | Approvals
   | UsageStore
+  | CiFeedback
 > = Layer.effect(Commands, make)

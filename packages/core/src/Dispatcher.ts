@@ -9,9 +9,11 @@
  * begins with a compare-and-set, and a later attempt asks `findByTask` first); one status comment per task, written
  * once per state, and the machine is requested only once it exists (its callbacks edit it).
  */
-import { Clock, Context, Effect, Fiber, Layer, Option, Result } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
 import { AgentCatalog } from "./AgentCatalog.ts"
 import { Audit } from "./Audit.ts"
+import { HostSecrets } from "./ChangeSets.ts"
+import * as CiLogs from "./CiLogs.ts"
 import type { Run } from "./Command.ts"
 import { MissingSecret, type StoreError } from "./Errors.ts"
 import { type CommentCreated, IssueSnapshot } from "./Event.ts"
@@ -88,6 +90,17 @@ export const make = Effect.gen(function*() {
   const queue = yield* Queue
   const now = Clock.currentTimeMillis
 
+  /** A `fix_ci` task's failing checks and logs, scrubbed of `values` and credential shapes, or why they are missing. */
+  const ciReport = (task: Task, values: ReadonlyArray<{ readonly name: string; readonly value: string }>) =>
+    CiLogs.report(reader, task.repo, { ref: MachineRequest.branchFor(task) }, task.installationId, values).pipe(
+      Effect.catch((error) =>
+        Effect.as(
+          Effect.logWarning("could not read the failing checks; prompting without them", { error: error.message }),
+          { unreadable: error.message }
+        )
+      )
+    )
+
   /** `dispatch` once the task is claimed: secrets, tokens, thread and prompt, then the machine. */
   const provision = Effect.fnUntraced(function*(
     task: Task,
@@ -150,6 +163,16 @@ export const make = Effect.gen(function*() {
       )
     }
 
+    // A `fix_ci` task: the failing checks of its branch's head with their logs, scrubbed of every value this task's
+    // machine could hold and of the host's (prompting without them when they cannot be read).
+    const ci = task.mode === "fix_ci"
+      ? yield* ciReport(task, [
+        ...(yield* HostSecrets).map(({ name, value }) => ({ name, value: Redacted.value(value) })),
+        ...[...found].map(([name, secret]) => ({ name, value: Redacted.value(secret.value) })),
+        { name: "the task's token", value: Redacted.value(callbackToken) },
+        { name: "the task's gateway credential", value: Redacted.value(gatewayToken) }
+      ])
+      : undefined
     const snapshot = Option.getOrElse(
       read,
       () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" })
@@ -159,7 +182,8 @@ export const make = Effect.gen(function*() {
       issue: snapshot,
       thread,
       branch: MachineRequest.branchFor(task),
-      repoInstructions: extras.success.instructions
+      repoInstructions: extras.success.instructions,
+      ci
     })
     const credential = Option.getOrUndefined(
       Option.flatMap(machines.credentialName, (name) => Option.fromNullishOr(found.get(name)?.value))

@@ -46,6 +46,27 @@ export class IssueClosed extends Schema.TaggedClass<IssueClosed>()("IssueClosed"
   actor: Actor
 }) {}
 
-export const IncomingEvent = Schema.Union([CommentCreated, IssueClosed])
+/**
+ * A check suite (`check_suite`) or a workflow run (`workflow_run`, whose check suite it names) completed with a
+ * failing conclusion on a branch with an open pull request of the same repository. Either event names the check
+ * suite: GitHub Actions sends both for one run, and they count once (`CiFeedback`).
+ */
+export class ChecksFailed extends Schema.TaggedClass<ChecksFailed>()("ChecksFailed", {
+  deliveryId: DeliveryId,
+  installationId: Schema.optional(Schema.Int),
+  repo: RepoRef,
+  source: Schema.Literals(["check_suite", "workflow_run"]),
+  checkSuiteId: Schema.Int,
+  /** The workflow's name, or the checking App's. */
+  name: Schema.String,
+  /** `failure`, `timed_out` or `startup_failure` (`CiFeedback.FAILING`). */
+  conclusion: Schema.String,
+  headBranch: Schema.String,
+  headSha: Schema.String,
+  /** The open pull requests whose head is this branch (numbers). */
+  pullRequests: Schema.Array(Schema.Int)
+}) {}
+
+export const IncomingEvent = Schema.Union([CommentCreated, IssueClosed, ChecksFailed])
 export type IncomingEvent = typeof IncomingEvent.Type
 export const IncomingEventFromJson = Schema.fromJsonString(IncomingEvent)

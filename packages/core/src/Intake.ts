@@ -1,7 +1,7 @@
 /**
  * Intake: a webhook delivery from its bytes to its answer. The delivery is verified and decoded (`WebhookIntake`,
  * the GitHub adapter), filtered (bots, Porter's own comments, comments not addressed to Porter, closed issues
- * without active tasks), and claimed (the delivery id, once); the answer goes back at once and the rest runs through
+ * without active tasks, failed checks on branches Porter did not make), and claimed (the delivery id, once); the answer goes back at once and the rest runs through
  * `Background` (`Commands.handle`). A claimed delivery whose handling never completes is retried by the watchdog.
  *
  *   202 accepted · 200 ignored (not for Porter, duplicate) · 401 signature · 400 malformed · 413 too large · 503 storage
@@ -16,6 +16,7 @@ import { CommandParser } from "./CommandParser.ts"
 import { Commands } from "./Commands.ts"
 import type { StoreError, WebhookTooLarge } from "./Errors.ts"
 import type { IncomingEvent } from "./Event.ts"
+import { BRANCH_PREFIX } from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import { Settings } from "./Settings.ts"
@@ -70,6 +71,10 @@ export const make = Effect.gen(function*() {
         store.countActive({ repo: event.repo.fullName, issueNumber: event.issueNumber }),
         (active) => (active > 0 ? undefined : "no active task on this issue")
       )
+    }
+    if (event._tag === "ChecksFailed") {
+      // No read before the answer: the branch's name says whether Porter made it (`CiFeedback` finds its task).
+      return Effect.succeed(event.headBranch.startsWith(BRANCH_PREFIX) ? undefined : "not a Porter branch")
     }
     if (event.author.isBot) return Effect.succeed("comment by a bot")
     if (event.body.includes(Messages.MARKER_PREFIX)) return Effect.succeed("comment by Porter")

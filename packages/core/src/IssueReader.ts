@@ -1,4 +1,7 @@
-/** IssueReader: the read side of GitHub that the prompt, PR follow-ups and the repository's configuration need. */
+/**
+ * IssueReader: the read side of GitHub that the prompt, PR follow-ups, the repository's configuration and CI feedback
+ * (check runs and their logs: the Checks and Actions APIs) need.
+ */
 import { Context } from "effect"
 import type { Effect, Option } from "effect"
 import type { ReportError } from "./Errors.ts"
@@ -18,6 +21,27 @@ export interface PullRequestInfo {
   readonly baseBranch: string
   readonly state: string
 }
+
+/** One check run (a GitHub Actions job is one too: same id), as CI feedback shows and reads it. */
+export interface CheckRun {
+  readonly id: number
+  readonly name: string
+  /** `queued`, `in_progress`, `completed`… */
+  readonly status: string
+  /** Set once completed: `success`, `failure`, `timed_out`, `cancelled`, `skipped`… */
+  readonly conclusion: string | undefined
+  /** The check's page on GitHub. */
+  readonly url: string
+  readonly headSha: string
+  readonly checkSuiteId: number | undefined
+  /** Made by GitHub Actions: its log is the job's (Actions API). */
+  readonly actionsJob: boolean
+  /** The check's own report (output title, summary and text): the log of a check that is not an Actions job. */
+  readonly output: string
+}
+
+/** Which check runs: those of a commit (a branch or a SHA: its latest runs), or of one check suite. */
+export type CheckTarget = { readonly ref: string } | { readonly checkSuiteId: number }
 
 export class IssueReader extends Context.Service<IssueReader, {
   /** The issue (or pull request) itself: title, body, state. */
@@ -40,4 +64,12 @@ export class IssueReader extends Context.Service<IssueReader, {
     ref: string | undefined,
     installationId?: number
   ) => Effect.Effect<Option.Option<string>, ReportError>
+  /** The latest check runs of a commit or a check suite (at most 100). */
+  readonly checkRuns: (
+    repo: RepoRef,
+    target: CheckTarget,
+    installationId?: number
+  ) => Effect.Effect<ReadonlyArray<CheckRun>, ReportError>
+  /** A check run's log: an Actions job's log as GitHub serves it, else the check's own output. */
+  readonly checkLog: (repo: RepoRef, run: CheckRun, installationId?: number) => Effect.Effect<string, ReportError>
 }>()("@porter/core/IssueReader") {}

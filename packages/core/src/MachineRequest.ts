@@ -15,8 +15,11 @@ import { type ResolvedSecret, SecretName } from "./SecretStore.ts"
 import type { Task } from "./Task.ts"
 
 /** The branch a task's work goes to: the pull request's branch for a follow-up, else `porter/<issue>-<id>`. */
+/** What the name of every branch Porter makes starts with (`porter/<issue>-<task>`). */
+export const BRANCH_PREFIX = "porter/"
+
 export const branchFor = (task: Pick<Task, "id" | "issueNumber" | "headBranch">): string =>
-  task.headBranch ?? `porter/${task.issueNumber}-${shortTaskId(task.id)}`
+  task.headBranch ?? `${BRANCH_PREFIX}${task.issueNumber}-${shortTaskId(task.id)}`
 
 const decodeSecretName = Schema.decodeUnknownOption(SecretName)
 

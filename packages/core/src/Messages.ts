@@ -195,6 +195,7 @@ export const help = (settings: RepoSettings, agents: ReadonlyArray<AgentSpec>): 
     `(its model calls may cost up to ${formatBudget(settings.taskBudgetUsd)} unless \`--budget\` says otherwise)`,
     `- \`${m} <instructions>\` — run the default agent (\`${settings.defaultAgent}\`)`,
     `- \`${m} [<agent>] ask <question>\` — an answer here, read-only: no branch, no pull request`,
+    `- \`${m} fix-ci [<instructions>]\` — on a pull request: make its failing checks pass (the agent gets their logs)`,
     `- \`${m} approve\` · \`${m} deny\` — let a waiting request from someone without write access run, or drop it`,
     `- \`${m} status\` — tasks on this issue · \`${m} cancel\` — stop them · \`${m} retry\` — run the last one again`,
     `- \`${m} help\` — this message`,
@@ -256,3 +257,62 @@ export const approvalsDone = (verb: "approved" | "denied", count: number): strin
 
 /** `.github/porter.yml` (or what it asks for) stops a request: nothing runs. */
 export const repoConfigProblem = (message: string): string => reply(`⚠️ ${message} Nothing was started.`)
+
+/** What the CI feedback comment says about automatic fixes (`autofixCi`). */
+export type AutofixNote =
+  | { readonly _tag: "Started"; readonly slot: number; readonly limit: number }
+  | { readonly _tag: "UsedUp"; readonly limit: number }
+  | { readonly _tag: "Refused"; readonly reason: string }
+
+const fixes = (n: number): string => `${n} automatic fix${n === 1 ? "" : "es"}`
+
+/** Failed checks on a Porter pull request: which, and what to do (`CiFeedback`). */
+export const ciFailed = (input: {
+  readonly event: {
+    readonly source: string
+    readonly name: string
+    readonly conclusion: string
+    readonly headSha: string
+    readonly checkSuiteId: number
+  }
+  readonly failing: ReadonlyArray<
+    { readonly name: string; readonly conclusion: string | undefined; readonly url: string }
+  >
+  readonly mention: string
+  readonly automatic: AutofixNote | undefined
+}): string => {
+  const { automatic, event, failing, mention } = input
+  const cell = (text: string) => truncate(neutralise(text).replace(/\|/g, "\\|").replace(/[\r\n]+/g, " "), 100)
+  const lines = [
+    `❌ **CI failed** on this pull request: \`${cell(event.name)}\` ended \`${event.conclusion}\` on ` +
+    `${event.headSha.slice(0, 7)}.`,
+    ""
+  ]
+  if (failing.length > 0) {
+    lines.push("| check | conclusion |", "|---|---|")
+    for (const check of failing) lines.push(`| [${cell(check.name)}](${check.url}) | \`${check.conclusion ?? "?"}\` |`)
+    lines.push("")
+  }
+  if (automatic?._tag === "Started") {
+    lines.push(
+      `🔧 Porter is starting a fix by itself, with the failing logs (automatic fix ${automatic.slot} of ` +
+        `${automatic.limit} for this pull request: the repository's \`autofixCi\`). Its status follows.`
+    )
+  } else {
+    if (automatic?._tag === "UsedUp") {
+      lines.push(
+        `Porter made its ${fixes(automatic.limit)} for this pull request (the repository's \`autofixCi\`): ` +
+          "no more start by themselves.",
+        ""
+      )
+    } else if (automatic?._tag === "Refused") {
+      lines.push(`No automatic fix: ${automatic.reason}`, "")
+    }
+    lines.push(
+      `Reply \`@${mention} fix-ci\` (with more instructions if you like) and an agent will work on this branch, ` +
+        "with the failing checks' logs in its prompt."
+    )
+  }
+  lines.push(`${MARKER_PREFIX}ci ${JSON.stringify({ checkSuite: event.checkSuiteId, source: event.source })} -->`)
+  return lines.join("\n")
+}

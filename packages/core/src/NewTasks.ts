@@ -75,7 +75,7 @@ export const fromRequest = (request: Request): Task => {
     updatedAt: at,
     deadlineAt: at + request.waitMs,
     dispatchAttempts: 0,
-    ...(run.ask === true ? { mode: "ask" as const } : {}),
+    ...(run.ask === true ? { mode: "ask" as const } : run.fixCi === true ? { mode: "fix_ci" as const } : {}),
     requestKey: requestKey(event),
     ...(run.notAnAgent !== undefined ? { notAnAgent: run.notAnAgent } : {})
   })

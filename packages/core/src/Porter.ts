@@ -7,6 +7,7 @@
  *
  * - `Intake`: webhook bytes → verified, filtered, claimed delivery; the answer (`Intake.ts`).
  * - `Commands`: a claimed delivery → replies, cancels, runs (`Commands.ts`).
+ * - `CiFeedback`: failed checks on Porter's pull requests → a comment, `fix-ci`, automatic fixes (`CiFeedback.ts`).
  * - `Dispatcher`: a run → a task within the limits → a machine (`Dispatcher.ts`).
  * - `TaskLifecycle`: callbacks, endings, status, machine teardown (`TaskLifecycle.ts`).
  * - `Watchdog`: deadlines, heartbeats, re-dispatch, orphans, delivery retries (`Watchdog.ts`).
@@ -29,6 +30,7 @@ import type { Authorizer } from "./Authorizer.ts"
 import type { Background } from "./Background.ts"
 import type { CallbackEvent } from "./Callback.ts"
 import * as ChangeSets from "./ChangeSets.ts"
+import * as CiFeedback from "./CiFeedback.ts"
 import type { CommandParser } from "./CommandParser.ts"
 import * as Commands from "./Commands.ts"
 import * as Dispatcher from "./Dispatcher.ts"
@@ -107,6 +109,7 @@ export type Services =
   | Porter
   | Intake.Intake
   | Commands.Commands
+  | CiFeedback.CiFeedback
   | Dispatcher.Dispatcher
   | TaskLifecycle.TaskLifecycle
   | Watchdog.Watchdog
@@ -164,6 +167,7 @@ export const layer: Layer.Layer<Services, never, Ports> = facade.pipe(
     )
   ),
   Layer.provideMerge(Commands.layer),
+  Layer.provideMerge(CiFeedback.layer),
   Layer.provideMerge(Layer.merge(Dispatcher.layer, Approvals.layer)),
   Layer.provideMerge(TaskLifecycle.layer),
   Layer.provideMerge(support)

@@ -12,6 +12,7 @@
  *   setup: [npm ci]               # commands the machine runs in the clone before the agent
  *   instructions: docs/agents.md  # a file of the repository added to every prompt
  *   protected: [infra/**, "*.lock"]  # paths no change set may touch
+ *   autofixCi: 1                  # fix tasks Porter starts by itself per pull request when its checks fail
  *
  * Precedence: a command's own words (`@porter codex --model … --timeout …`) beat the file, the file beats the
  * deployment's defaults (`Settings`: default agent, default timeout). The deployment's limits bound the file: its maximum
@@ -28,6 +29,7 @@ import type { ReportError } from "./Errors.ts"
 import type { IssueReader } from "./IssueReader.ts"
 import { formatDuration } from "./Messages.ts"
 import type { RepoRef } from "./Repo.ts"
+import { AutofixCi } from "./Settings.ts"
 
 /** Where the file lives in a repository. */
 export const PATH = ".github/porter.yml"
@@ -64,7 +66,8 @@ export const RepoConfigFile = Schema.Struct({
     )
   ),
   instructions: Schema.optional(Path),
-  protected: Schema.optional(Schema.Array(Path).pipe(Schema.check(Schema.isMaxLength(200))))
+  protected: Schema.optional(Schema.Array(Path).pipe(Schema.check(Schema.isMaxLength(200)))),
+  autofixCi: Schema.optional(AutofixCi)
 })
 export type RepoConfigFile = typeof RepoConfigFile.Type
 

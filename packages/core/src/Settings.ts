@@ -12,6 +12,9 @@ export const Duration = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
 export const Usd = Schema.Number.pipe(
   Schema.check(Schema.isBetween({ minimum: 0, maximum: 1e6 }, { expected: "USD between 0 and 1,000,000" }))
 )
+/** Fix tasks started by Porter itself per pull request when its checks fail: 0 to 10. */
+export const AutofixCi = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 10 })))
+
 /** A cap of a task: more than 0. */
 export const PositiveUsd = Usd.pipe(Schema.check(Schema.isGreaterThan(0, { expected: "more than $0" })))
 
@@ -48,7 +51,12 @@ export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoS
   outsiders: Schema.Literals(["ignore", "approval"]),
   /** Model prices by model id prefix (`Pricing.PriceEntry`: `model=input/output/cacheRead/cacheWrite`, USD per
    * million tokens), over the built-in table (`Pricing.defaults`). */
-  prices: Pricing.PriceList
+  prices: Pricing.PriceList,
+  /**
+   * Fix tasks Porter starts by itself per pull request when its checks fail (`CiFeedback`); 0: none, only the comment
+   * offering `@porter fix-ci`. At most 10.
+   */
+  autofixCi: AutofixCi
 }) {}
 
 export const defaults = new RepoSettings({
@@ -67,7 +75,8 @@ export const defaults = new RepoSettings({
   repoMonthlyBudgetUsd: 0,
   userMonthlyBudgetUsd: 0,
   outsiders: "ignore",
-  prices: Pricing.defaults
+  prices: Pricing.defaults,
+  autofixCi: 0
 })
 
 /** A partial override, as stored. */
@@ -88,7 +97,8 @@ export const SettingsPatch = Schema.Struct({
   userMonthlyBudgetUsd: Schema.optional(Usd),
   outsiders: Schema.optional(RepoSettings.fields.outsiders),
   /** Entries set over the broader scopes' tables (a repository overrides one model and keeps the rest). */
-  prices: Schema.optional(Pricing.PriceList)
+  prices: Schema.optional(Pricing.PriceList),
+  autofixCi: Schema.optional(AutofixCi)
 })
 export type SettingsPatch = typeof SettingsPatch.Type
 

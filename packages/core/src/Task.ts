@@ -83,9 +83,10 @@ export class Usage extends Schema.Class<Usage>("@porter/core/Usage")({
 
 /**
  * What a task is for: `change` (the default) proposes changes for a pull request; `ask` answers a question read-only
- * (no branch, no pull request: the answer is the status comment's final text).
+ * (no branch, no pull request: the answer is the status comment's final text); `fix_ci` is a change to a pull
+ * request's branch that makes its failing checks pass (the checks' logs are read for its prompt at dispatch).
  */
-export const TaskMode = Schema.Literals(["change", "ask"])
+export const TaskMode = Schema.Literals(["change", "ask", "fix_ci"])
 export type TaskMode = typeof TaskMode.Type
 
 /** Where a request came from: a comment on an issue or pull request, or a review comment on a PR line. */

@@ -297,7 +297,9 @@ describe("Dispatcher.start", () => {
                 createdAt: `2026-03-01T10:${String(i).padStart(2, "0")}:00Z`
               }
             })),
-          pullRequest: () => Effect.fail(new Errors.ReportError({ message: "not a pull request", status: 404 }))
+          pullRequest: () => Effect.fail(new Errors.ReportError({ message: "not a pull request", status: 404 })),
+          checkRuns: () => Effect.succeed([]),
+          checkLog: () => Effect.succeed("")
         })
       )
     ))))

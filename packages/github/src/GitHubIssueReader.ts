@@ -2,7 +2,9 @@
  * GitHubIssueReader: core's `IssueReader` over the GitHub REST API — the last comments of a
  * conversation (oldest first; authors that are bots, and Porter's own comments, flagged), the issue itself (for
  * a task dispatched again, whose webhook is long gone), a pull request's head and base, and a file's text (the
- * contents API: `.github/porter.yml`, instruction files; a directory or a file that is not UTF-8 text reads as absent).
+ * contents API: `.github/porter.yml`, instruction files; a directory or a file that is not UTF-8 text reads as absent),
+ * and for CI feedback a commit's or a check suite's latest check runs (Checks API, at most 100) and a check run's log
+ * (an Actions job's through the Actions API's log download, any other check's own output).
  *
  * The thread is read from the end: the first page tells (through its `Link` header) which page is
  * last, and only the last one or two pages are fetched. At most 100 comments are returned.
@@ -43,6 +45,27 @@ const FileContent = Schema.Struct({
   encoding: Schema.optional(Schema.String),
   content: Schema.optional(Schema.String)
 })
+
+/** A check run as the Checks API lists it: only what CI feedback reads. */
+const CheckRunJson = Schema.Struct({
+  id: Schema.Int,
+  name: Schema.String,
+  status: Schema.String,
+  conclusion: Schema.optional(Schema.NullOr(Schema.String)),
+  html_url: Schema.optional(Schema.NullOr(Schema.String)),
+  head_sha: Schema.String,
+  check_suite: Schema.optional(Schema.NullOr(Schema.Struct({ id: Schema.Int }))),
+  app: Schema.optional(Schema.NullOr(Schema.Struct({ slug: Schema.optional(Schema.String) }))),
+  output: Schema.optional(Schema.Struct({
+    title: Schema.optional(Schema.NullOr(Schema.String)),
+    summary: Schema.optional(Schema.NullOr(Schema.String)),
+    text: Schema.optional(Schema.NullOr(Schema.String))
+  }))
+})
+const CheckRunList = Schema.Struct({ check_runs: Schema.Array(CheckRunJson) })
+
+/** The App whose check runs are GitHub Actions jobs (their ids are the jobs' ids). */
+const ACTIONS_APP = "github-actions"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -168,7 +191,51 @@ export const make: Effect.Effect<
     }
   }, Effect.mapError(toReportError))
 
-  return IssueReader.IssueReader.of({ issue, thread, pullRequest, file })
+  const checkRuns = Effect.fn("GitHubIssueReader.checkRuns")(function*(
+    repo: Repo.RepoRef,
+    target: IssueReader.CheckTarget,
+    installationId?: number
+  ) {
+    const params = { filter: "latest", per_page: PER_PAGE }
+    const response = "ref" in target
+      ? yield* request(repo, installationId, "GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+        params: { ...params, ref: target.ref },
+        schema: CheckRunList
+      })
+      : yield* request(repo, installationId, "GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", {
+        params: { ...params, check_suite_id: target.checkSuiteId },
+        schema: CheckRunList
+      })
+    return response.data.check_runs.map((run): IssueReader.CheckRun => ({
+      id: run.id,
+      name: run.name,
+      status: run.status,
+      conclusion: run.conclusion ?? undefined,
+      url: run.html_url ?? "",
+      headSha: run.head_sha,
+      checkSuiteId: run.check_suite?.id,
+      actionsJob: run.app?.slug === ACTIONS_APP,
+      output: [run.output?.title, run.output?.summary, run.output?.text].filter((t) => t != null && t !== "").join(
+        "\n\n"
+      )
+    }))
+  }, Effect.mapError(toReportError))
+
+  const checkLog = Effect.fn("GitHubIssueReader.checkLog")(function*(
+    repo: Repo.RepoRef,
+    run: IssueReader.CheckRun,
+    installationId?: number
+  ) {
+    if (!run.actionsJob) return run.output
+    // GitHub answers 302 to a short-lived download URL of the plain-text log; fetch follows it (without the token).
+    const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs", {
+      params: { job_id: run.id },
+      schema: Schema.String
+    })
+    return response.data
+  }, Effect.mapError(toReportError))
+
+  return IssueReader.IssueReader.of({ issue, thread, pullRequest, file, checkRuns, checkLog })
 })
 
 /**

@@ -8,6 +8,7 @@
  * | `pull_request_review_comment`   | `created` | `CommentCreated` (kind `review_comment`)      |
  * | `issues`                        | `closed`  | `IssueClosed`                                 |
  * | `pull_request`                  | `closed`  | `IssueClosed` (a PR is an issue)              |
+ * | `check_suite`, `workflow_run`   | `completed` | `ChecksFailed` when it failed on a PR's branch |
  * | `ping`, `installation*`         | any       | `Ignored`                                     |
  * | anything else                   |           | `Ignored`                                     |
  *
@@ -16,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Event, Ids, Messages, Repo, WebhookIntake } from "@porter/core"
+import { CiLogs, Event, Ids, Messages, Repo, WebhookIntake } from "@porter/core"
 import { Effect, Result, Schema } from "effect"
 
 const User = Schema.Struct({
@@ -87,6 +88,44 @@ export const Closed = Schema.Struct({
   installation: Installation
 })
 
+const PullRequests = Schema.Array(Schema.Struct({
+  number: Schema.Int,
+  head: Schema.Struct({ ref: Schema.String }),
+  base: Schema.Struct({ repo: Schema.Struct({ id: Schema.Int }) })
+}))
+
+const RepositoryWithId = Schema.Struct({ ...Repository.fields, id: Schema.Int })
+
+/** `check_suite` with action `completed`. */
+export const CheckSuiteCompleted = Schema.Struct({
+  action: Schema.Literal("completed"),
+  check_suite: Schema.Struct({
+    id: Schema.Int,
+    head_branch: Schema.NullOr(Schema.String),
+    head_sha: Schema.String,
+    conclusion: Schema.NullOr(Schema.String),
+    app: Schema.optional(Schema.NullOr(Schema.Struct({ name: Schema.optional(Schema.String) }))),
+    pull_requests: PullRequests
+  }),
+  repository: RepositoryWithId,
+  installation: Installation
+})
+
+/** `workflow_run` with action `completed`. */
+export const WorkflowRunCompleted = Schema.Struct({
+  action: Schema.Literal("completed"),
+  workflow_run: Schema.Struct({
+    name: Schema.optional(Schema.NullOr(Schema.String)),
+    check_suite_id: Schema.Int,
+    head_branch: Schema.NullOr(Schema.String),
+    head_sha: Schema.String,
+    conclusion: Schema.NullOr(Schema.String),
+    pull_requests: PullRequests
+  }),
+  repository: RepositoryWithId,
+  installation: Installation
+})
+
 const Action = Schema.Struct({ action: Schema.optional(Schema.String) })
 
 /** Why a payload was not turned into an event (short; becomes the 400 answer). */
@@ -115,6 +154,47 @@ const decodeAction = decoder(Action)
 const decodeIssueComment = decoder(IssueCommentCreated)
 const decodeReviewComment = decoder(ReviewCommentCreated)
 const decodeClosed = decoder(Closed)
+const decodeCheckSuite = decoder(CheckSuiteCompleted)
+const decodeWorkflowRun = decoder(WorkflowRunCompleted)
+
+/**
+ * A completed check suite or workflow run: `ChecksFailed` when it failed on a branch with a pull request of this
+ * repository (GitHub lists only those), else `Ignored`.
+ */
+const checksFailed = (
+  source: "check_suite" | "workflow_run",
+  delivery: Ids.DeliveryId,
+  p: typeof CheckSuiteCompleted.Type | typeof WorkflowRunCompleted.Type,
+  run: {
+    readonly id: number
+    readonly name: string
+    readonly head_branch: string | null
+    readonly head_sha: string
+    readonly conclusion: string | null
+    readonly pull_requests: typeof PullRequests.Type
+  }
+): Event.IncomingEvent | WebhookIntake.Ignored => {
+  if (!CiLogs.isFailing(run.conclusion ?? undefined)) {
+    return ignored(`${source} ended ${run.conclusion ?? "without a conclusion"}`)
+  }
+  if (run.head_branch === null) return ignored(`${source} not on a branch`)
+  const pulls = run.pull_requests.filter((pr) => pr.base.repo.id === p.repository.id && pr.head.ref === run.head_branch)
+  if (pulls.length === 0) return ignored(`${source} on a branch without a pull request`)
+  const repo = repoOf(p.repository)
+  return make(`${source} payload`, () =>
+    new Event.ChecksFailed({
+      deliveryId: delivery,
+      ...(p.installation ? { installationId: p.installation.id } : {}),
+      repo,
+      source,
+      checkSuiteId: run.id,
+      name: run.name,
+      conclusion: run.conclusion!,
+      headBranch: run.head_branch!,
+      headSha: run.head_sha,
+      pullRequests: pulls.map((pr) => pr.number)
+    }))
+}
 
 /** The `action` field: read directly when it is a string or absent (always, from GitHub); decoded otherwise. */
 const actionOf = (event: string, payload: object) => {
@@ -237,6 +317,18 @@ const decodeDelivery = (
           issueNumber: number,
           actor: actorOf(p.sender)
         }))
+    }
+    case "check_suite": {
+      if (action !== "completed") return ignored(`check_suite.${action ?? "?"} is not used`)
+      const p = decodeCheckSuite(event, payload)
+      const suite = p.check_suite
+      return checksFailed("check_suite", delivery, p, { ...suite, name: suite.app?.name ?? "checks" })
+    }
+    case "workflow_run": {
+      if (action !== "completed") return ignored(`workflow_run.${action ?? "?"} is not used`)
+      const p = decodeWorkflowRun(event, payload)
+      const run = p.workflow_run
+      return checksFailed("workflow_run", delivery, p, { ...run, id: run.check_suite_id, name: run.name ?? "workflow" })
     }
     default:
       return ignored(`${event} events are not used`)

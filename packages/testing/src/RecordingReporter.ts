@@ -30,6 +30,8 @@ export type ReporterOp =
   | "thread"
   | "pullRequest"
   | "file"
+  | "checkRuns"
+  | "checkLog"
 
 /** Controls and inspection for tests. */
 export class GitHubRecorder extends Context.Service<GitHubRecorder, {
@@ -47,6 +49,15 @@ export class GitHubRecorder extends Context.Service<GitHubRecorder, {
   readonly seedPullRequest: (repo: string, number: number, info: IssueReader.PullRequestInfo) => Effect.Effect<void>
   /** What `IssueReader.file` answers for `owner/name`'s `path` on `ref` (any ref when not given); absent: `None`. */
   readonly seedFile: (repo: string, path: string, content: string, ref?: string) => Effect.Effect<void>
+  /**
+   * Check runs of `owner/name` on each of `refs` (a branch and a SHA, say), with their logs: what `checkRuns` lists for
+   * one of those refs or for the runs' check suite, and `checkLog` answers (seeding a run's id again replaces it).
+   */
+  readonly seedChecks: (
+    repo: string,
+    refs: ReadonlyArray<string>,
+    runs: ReadonlyArray<IssueReader.CheckRun & { readonly log?: string }>
+  ) => Effect.Effect<void>
 }>()("@porter/testing/GitHubRecorder") {}
 
 interface State {
@@ -60,6 +71,9 @@ interface State {
   pulls: Map<string, IssueReader.PullRequestInfo>
   /** `owner/name:path@ref` (`@*`: any ref) → text. */
   files: Map<string, string>
+  checks: Array<{ readonly repo: string; readonly refs: ReadonlyArray<string>; readonly run: IssueReader.CheckRun }>
+  /** Check run id → log. */
+  logs: Map<number, string>
 }
 
 export const make = Effect.gen(function*() {
@@ -72,7 +86,9 @@ export const make = Effect.gen(function*() {
     threads: new Map(),
     issues: new Map(),
     pulls: new Map(),
-    files: new Map()
+    files: new Map(),
+    checks: [],
+    logs: new Map()
   })
 
   const guard = (op: ReporterOp) =>
@@ -162,6 +178,25 @@ export const make = Effect.gen(function*() {
           Option.fromNullishOr(
             s.files.get(`${repo.fullName}:${path}@${ref ?? "*"}`) ?? s.files.get(`${repo.fullName}:${path}@*`)
           ))
+      ),
+    checkRuns: (repo, target) =>
+      Effect.andThen(
+        guard("checkRuns"),
+        Effect.map(Ref.get(state), (s) =>
+          s.checks.filter((c) =>
+            c.repo === repo.fullName &&
+            ("ref" in target ? c.refs.includes(target.ref) : c.run.checkSuiteId === target.checkSuiteId)
+          ).map((c) => c.run))
+      ),
+    checkLog: (_repo, run) =>
+      Effect.andThen(
+        guard("checkLog"),
+        Effect.flatMap(Ref.get(state), (s) => {
+          const log = s.logs.get(run.id)
+          return log !== undefined
+            ? Effect.succeed(log)
+            : Effect.fail(new Errors.ReportError({ message: `no log for check run ${run.id}`, status: 404 }))
+        })
       )
   })
 
@@ -193,6 +228,15 @@ export const make = Effect.gen(function*() {
     seedFile: (repo, path, content, ref) =>
       Ref.update(state, (s) => {
         s.files.set(`${repo}:${path}@${ref ?? "*"}`, content)
+        return s
+      }),
+    seedChecks: (repo, refs, runs) =>
+      Ref.update(state, (s) => {
+        for (const { log, ...run } of runs) {
+          s.checks = s.checks.filter((c) => c.run.id !== run.id)
+          s.checks.push({ repo, refs, run })
+          if (log !== undefined) s.logs.set(run.id, log)
+        }
         return s
       })
   })

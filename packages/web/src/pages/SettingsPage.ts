@@ -34,7 +34,8 @@ const LABELS: Partial<Record<Key, readonly [string, string]>> = {
   defaultTimeoutMs: ["Default timeout", "minutes"],
   maxTimeoutMs: ["Longest timeout", "minutes; a request may ask for up to this"],
   stateLabels: ["State labels", "keep porter:<state> labels on issues"],
-  allowWorkflowChanges: ["Allow workflow changes", "may agents change .github/workflows?"]
+  allowWorkflowChanges: ["Allow workflow changes", "may agents change .github/workflows?"],
+  autofixCi: ["Automatic CI fixes", "fix tasks Porter starts by itself per pull request when its checks fail (0-10)"]
 }
 
 const labelOf = (key: Key): readonly [string, string] =>

@@ -1,9 +1,14 @@
 /**
  * Porter on in-memory layers, in one `Layer`: the whole flow for tests, with the controls
- * (`Machines`, `GitHubRecorder`, `Repositories`) and the stores exposed. Swap any piece with `Layer.provide`.
- * The git proxy's `HttpClient` is the global `fetch` unless `options.httpClient` says otherwise.
+ * (`Machines`, `GitHubRecorder`, `Repositories`) and the stores exposed. `options.replace` puts a real layer in place
+ * of one (or more) in-memory service — a real provisioner, a SQL store — and Porter runs on it; the in-memory one is
+ * still built, so its controls stay in context but see nothing. The git proxy's `HttpClient` is the global `fetch`
+ * unless `options.httpClient` says otherwise.
+ *
+ * Agent keys: every built-in agent's first key is in the global secret scope (`AGENT_KEYS`, fake values), so
+ * `@porter claude …` starts a task; `agentKeys` sets others (`{}`: none, to test the "missing key" answer).
  */
-import type { IssueReader, MachineProvisioner, ModelUsage, Reporter, SecretStore, TaskStore } from "@porter/core"
+import type { IssueReader, MachineProvisioner, ModelUsage, Reporter, TaskStore } from "@porter/core"
 import {
   AgentCatalog,
   Authorizer,
@@ -14,6 +19,7 @@ import {
   PorterConfig,
   PromptBuilder,
   RepoTokens,
+  SecretStore,
   Settings,
   TaskTokens,
   WebhookIntake
@@ -31,10 +37,24 @@ import * as RecordingReporter from "./RecordingReporter.ts"
 export const TASK_TOKEN_SECRET = Redacted.make("test-task-token-secret")
 export const GITHUB_TOKEN = Redacted.make("ghs_testRepoToken000000000000000000000")
 
+/**
+ * A fake key for every built-in agent (its first secret name): what `TestPorter` stores in the global scope unless
+ * `agentKeys` says otherwise. Machines never get these (they get the gateway's credential), so any value works.
+ */
+export const AGENT_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
+  AgentCatalog.builtInAgents.flatMap((agent) => {
+    const name = agent.secrets.find((secret) => secret.optional !== true)?.names[0]
+    return name === undefined ? [] : [[name, `test-${name.toLowerCase().replaceAll("_", "-")}`]]
+  })
+)
+
 export interface Options {
   readonly config?: Partial<PorterConfig.PorterInput>
   readonly settings?: Settings.RepoSettings
+  /** Secrets in the store at start (any scope); they win over `agentKeys` of the same scope and name. */
   readonly secrets?: ReadonlyArray<{ scope: SecretStore.SecretScope; name: string; value: string }>
+  /** Agent keys in the global scope, by name (`ANTHROPIC_API_KEY`…); default `AGENT_KEYS`; `{}` for none. */
+  readonly agentKeys?: Readonly<Record<string, string>>
   readonly authorizer?: Layer.Layer<Authorizer.Authorizer>
   /** How webhook deliveries are verified and decoded (`@porter/github`'s `GitHubWebhooks.layer`); default: refused. */
   readonly webhooks?: Layer.Layer<WebhookIntake.WebhookIntake>
@@ -65,11 +85,20 @@ export type Services =
   | WebhookIntake.WebhookIntake
   | ModelUsage.UsageStore
 
+const initialSecrets = (options: Options) => [
+  ...Object.entries(options.agentKeys ?? AGENT_KEYS).map(([name, value]) => ({
+    scope: SecretStore.scopes.global,
+    name,
+    value
+  })),
+  ...(options.secrets ?? [])
+]
+
 /** Every port Porter needs, in memory (no Porter itself). */
 export const services = (options: Options = {}): Layer.Layer<Services> =>
   Layer.mergeAll(
     InMemoryTaskStore.layer,
-    InMemorySecretStore.layer(options.secrets ?? []),
+    InMemorySecretStore.layer(initialSecrets(options)),
     Settings.layerMemory(options.settings),
     InMemoryProvisioner.layer,
     RecordingReporter.layer,
@@ -90,6 +119,30 @@ export const services = (options: Options = {}): Layer.Layer<Services> =>
     InMemoryUsageStore.layer
   )
 
+/** What `replace` may use: any in-memory service (a real provisioner's `HttpClient`, the config…). */
+export interface ReplaceOptions<ROut, E, RIn> extends Options {
+  /**
+   * Real layers in place of in-memory ones: what this layer provides wins over the in-memory service of the same key
+   * (e.g. `LocalProvisioner.layer(…)` for `MachineProvisioner`). Its requirements are met by the in-memory services
+   * where they can be; the rest are the returned layer's requirements.
+   */
+  readonly replace: Layer.Layer<ROut, E, RIn>
+}
+
+/** Every service Porter needs: in memory, with `replace`'s layers in place of the ones they provide. */
+export const servicesWith = <ROut, E, RIn>(
+  options: ReplaceOptions<ROut, E, RIn>
+): Layer.Layer<Services | ROut, E, Exclude<RIn, Services>> => Layer.provideMerge(options.replace, services(options))
+
 /** Porter's services (the lifecycle and its facade) and every in-memory service with its controls. */
-export const layer = (options: Options = {}): Layer.Layer<Services | Porter.Services | Diagnostics.Diagnostics> =>
-  Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(services(options)))
+export function layer(options?: Options): Layer.Layer<Services | Porter.Services | Diagnostics.Diagnostics>
+/** The same, with `options.replace`'s real layers in place of the in-memory services they provide. */
+export function layer<ROut, E, RIn>(
+  options: ReplaceOptions<ROut, E, RIn>
+): Layer.Layer<Services | ROut | Porter.Services | Diagnostics.Diagnostics, E, Exclude<RIn, Services>>
+export function layer(
+  options: Options | ReplaceOptions<unknown, unknown, unknown> = {}
+): Layer.Layer<never, unknown, unknown> {
+  const all: Layer.Layer<Services, unknown, unknown> = "replace" in options ? servicesWith(options) : services(options)
+  return Layer.merge(Porter.layer, Diagnostics.layerBasic).pipe(Layer.provideMerge(all))
+}

@@ -111,7 +111,9 @@ layer(EmuLayer({ appSlug: "porter-test" }), { excludeTestServices: true })("GitH
         contents: "write",
         issues: "write",
         pull_requests: "write",
-        metadata: "read"
+        metadata: "read",
+        checks: "read",
+        actions: "read"
       })
       assert.strictEqual(minted.data.repository_selection, "all")
       assert.isUndefined(minted.data.repositories)

@@ -351,6 +351,38 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
           admin.request("POST /repos/{owner}/{repo}/git/blobs", { owner, repo: "tour-empty", content: "x" })
         )
 
+        // Checks and Actions: a failed suite on the pull request's branch, read as Porter reads it.
+        const ci = yield* call(() =>
+          emu.completeCheckSuite(owner, repo, {
+            branch: "porter/tour",
+            runs: [{ name: "test", conclusion: "failure", log: "FAIL tour\n" }]
+          })
+        )
+        const s = { ...r, check_suite_id: ci.checkSuiteId }
+        const job = { ...r, job_id: ci.checkRunIds[0]! }
+        yield* call(() =>
+          bot.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", { ...r, ref: "porter/tour" })
+        )
+        yield* call(() =>
+          bot.request("GET /repos/{owner}/{repo}/commits/{ref}/check-suites", { ...r, ref: ci.headSha })
+        )
+        yield* call(() => bot.request("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}", s))
+        yield* statusOf(() =>
+          bot.request("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}", { ...s, check_suite_id: 1 })
+        )
+        yield* call(() => bot.request("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", s))
+        yield* call(() =>
+          bot.request("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", { ...r, check_run_id: job.job_id })
+        )
+        yield* call(() =>
+          bot.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", { ...r, run_id: ci.workflowRunId! })
+        )
+        yield* call(() =>
+          bot.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { ...r, run_id: ci.workflowRunId! })
+        )
+        yield* call(() => bot.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", job))
+        yield* call(() => bot.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs", job))
+
         yield* call(() => admin.request("PATCH /repos/{owner}/{repo}/issues/{issue_number}", { ...n, state: "closed" }))
         yield* call(() => admin.request("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", { ...p, state: "closed" }))
 

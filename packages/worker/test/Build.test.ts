@@ -230,9 +230,17 @@ describe("the GitHub App manifest", () => {
       contents: "write",
       issues: "write",
       pull_requests: "write",
-      metadata: "read"
+      metadata: "read",
+      checks: "read",
+      actions: "read"
     })
-    assert.sameMembers(manifest.default_events, ["issue_comment", "issues", "pull_request_review_comment"])
+    assert.sameMembers(manifest.default_events, [
+      "issue_comment",
+      "issues",
+      "pull_request_review_comment",
+      "check_suite",
+      "workflow_run"
+    ])
     assert.isTrue(manifest.hook_attributes.url.endsWith("/webhooks/github"))
     assert.isTrue(manifest.hook_attributes.active)
     assert.isFalse(manifest.public)

@@ -5,6 +5,7 @@
 import { Effect } from "effect"
 import type { Need } from "./Auth.ts"
 import { authorize, READ_METADATA, roleOf } from "./Auth.ts"
+import type { Checks } from "./Checks.ts"
 import * as Git from "./Git.ts"
 import type { GitDataLog, GitDataWrite } from "./GitDataLog.ts"
 import type { ApiRequest } from "./Http.ts"
@@ -19,6 +20,8 @@ export interface RouteContext {
   readonly payloads: Payloads
   readonly events: Events
   readonly webhooks: Webhooks
+  /** Check suites, check runs, workflow runs and their jobs' logs (`Checks.ts`). */
+  readonly checks: Checks
   /** What the Git Data API wrote, and how commits made through it are verified. */
   readonly gitData: GitDataLog
   readonly baseUrl: string

@@ -17,7 +17,7 @@ export type RoleOrNone = Role | "none"
 const ROLE_RANK: Record<RoleOrNone, number> = { none: 0, read: 1, triage: 2, write: 3, maintain: 4, admin: 5 }
 export const atLeast = (role: RoleOrNone, needed: RoleOrNone): boolean => ROLE_RANK[role] >= ROLE_RANK[needed]
 
-export type Scope = "contents" | "issues" | "pull_requests" | "metadata" | "administration"
+export type Scope = "contents" | "issues" | "pull_requests" | "metadata" | "administration" | "checks" | "actions"
 export type Level = "read" | "write"
 export type Permissions = Readonly<Partial<Record<string, Level>>>
 
@@ -225,13 +225,17 @@ export const INSTALLATION_PERMISSIONS: Permissions = {
   contents: "write",
   issues: "write",
   pull_requests: "write",
-  metadata: "read"
+  metadata: "read",
+  checks: "read",
+  actions: "read"
 }
 export const APP_EVENTS: ReadonlyArray<string> = [
   "issues",
   "issue_comment",
   "pull_request",
-  "pull_request_review_comment"
+  "pull_request_review_comment",
+  "check_suite",
+  "workflow_run"
 ]
 export const DEFAULT_LABEL_COLOR = "ededed"
 
@@ -264,7 +268,11 @@ export const makeState = (options: StateOptions) => {
     reaction: 6_000_000,
     label: 7_000_000,
     delivery: 8_000_000,
-    invitation: 9_000_000
+    invitation: 9_000_000,
+    checkSuite: 10_000_000,
+    checkRun: 11_000_000,
+    workflowRun: 12_000_000,
+    workflow: 13_000_000
   }
   const nextId = (kind: keyof typeof BASES) => {
     const next = (counters.get(kind) ?? (options.idBase ?? 0) + BASES[kind]!) + 1

@@ -293,6 +293,19 @@ export const makeEvents = (state: State, payloads: Payloads, webhooks: Webhooks)
         ...envelope(pr.repo, sender)
       }, pr.repo),
 
+    /** `check_suite` (a check suite's JSON without its `repository`, which the envelope carries). */
+    checkSuite: (action: "completed", checkSuite: Record<string, unknown>, repo: Repo, sender: Account) =>
+      webhooks.emit("check_suite", { action, check_suite: checkSuite, ...envelope(repo, sender) }, repo),
+
+    workflowRun: (
+      action: "completed",
+      workflowRun: Record<string, unknown>,
+      workflow: Record<string, unknown>,
+      repo: Repo,
+      sender: Account
+    ) =>
+      webhooks.emit("workflow_run", { action, workflow_run: workflowRun, workflow, ...envelope(repo, sender) }, repo),
+
     reviewComment: (action: "created", comment: ReviewComment, sender: Account) =>
       webhooks.emit("pull_request_review_comment", {
         action,

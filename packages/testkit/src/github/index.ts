@@ -5,9 +5,10 @@
  *
  * It covers what Porter touches — users, tokens and App auth, repositories, issues, comments,
  * reactions, labels, pull requests, review comments, collaborators, branches and commits, the Git
- * Data API (blobs, trees, commits, refs) and reading contents — and answers with GitHub's JSON
+ * Data API (blobs, trees, commits, refs), reading contents, and check suites, check runs, workflow runs and
+ * job logs (read side; a test completes a suite: `completeCheckSuite`) — and answers with GitHub's JSON
  * shapes, status codes and errors (checked against GitHub's OpenAPI description in the tests). Not
- * emulated: forks, merges, reviews other than line comments, search, GraphQL, checks/statuses,
+ * emulated: forks, merges, reviews other than line comments, search, GraphQL, check writes, statuses,
  * releases, contents writes, `push` webhooks, rate limiting, fine-grained PATs.
  * State lives in memory; only the bare repositories are on disk. See README.md for details.
  *
@@ -20,6 +21,7 @@ import { rmSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
+import * as Checks from "./Checks.ts"
 import type { RouteContext, TreeLimits } from "./Context.ts"
 import { GITHUB_TREE_LIMITS } from "./Context.ts"
 import { makeGitDataLog } from "./GitDataLog.ts"
@@ -28,6 +30,7 @@ import type { Route } from "./Http.ts"
 import { notFound } from "./Http.ts"
 import { makePayloads } from "./Payloads.ts"
 import * as AppsRoutes from "./routes/Apps.ts"
+import * as ChecksRoutes from "./routes/Checks.ts"
 import * as ContentsRoutes from "./routes/Contents.ts"
 import * as EmulatorRoutes from "./routes/Emulator.ts"
 import * as GitDataRoutes from "./routes/GitData.ts"
@@ -42,6 +45,7 @@ import { serve } from "./Server.ts"
 import { LOGIN, makeState } from "./State.ts"
 import * as Webhooks from "./Webhooks.ts"
 
+export type { SuiteInput } from "./Checks.ts"
 export type { TreeLimits } from "./Context.ts"
 export type { GitDataOperation, GitDataWrite } from "./GitDataLog.ts"
 export { type Person, rest } from "./Rest.ts"
@@ -135,6 +139,17 @@ export interface Emulator {
     repo: string,
     number: number
   ) => Promise<ReadonlyArray<PullRequestCommit>>
+  /**
+   * Completes a check suite on `owner/repo`'s branch head with the runs given (`Checks.SuiteInput`: by default a GitHub
+   * Actions workflow run "CI" whose jobs have logs) and sends GitHub's webhooks for it: `workflow_run` then
+   * `check_suite`, both `completed` (also `POST /_emulator/repos/{owner}/{repo}/check-suites`).
+   */
+  readonly completeCheckSuite: (owner: string, repo: string, input: Checks.SuiteInput) => Promise<{
+    readonly checkSuiteId: number
+    readonly workflowRunId: number | undefined
+    readonly headSha: string
+    readonly checkRunIds: ReadonlyArray<number>
+  }>
   readonly close: () => Promise<void>
 }
 
@@ -194,11 +209,14 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
       const url = `http://127.0.0.1:${served.port}`
       const gitData = makeGitDataLog(state.now)
       const payloads = makePayloads(state, url, gitData)
+      const events = Webhooks.makeEvents(state, payloads, webhooks)
+      const checks = Checks.make(state, payloads, events)
       const context: RouteContext = {
         state,
         payloads,
         webhooks,
-        events: Webhooks.makeEvents(state, payloads, webhooks),
+        events,
+        checks,
         gitData,
         baseUrl: url,
         treeLimits: { ...GITHUB_TREE_LIMITS, ...options.treeLimits }
@@ -219,7 +237,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         ...pullCommits.routes,
         ...GitDataRoutes.routes(context),
         ...GitRefsRoutes.routes(context),
-        ...ContentsRoutes.routes(context)
+        ...ContentsRoutes.routes(context),
+        ...ChecksRoutes.routes(context)
       ]
       routes.push(...EmulatorRoutes.routes(context, () => routes, pullRequestCommits))
       yield* served.addRoutes(routes)
@@ -266,6 +285,15 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
               Effect.catch(() => Effect.die(new Error(`no pull request ${owner}/${repo}#${number}`)))
             )
           ),
+        completeCheckSuite: (owner, repo, input) =>
+          run(Effect.suspend(() => {
+            const found = state.repo(owner, repo)
+            return found
+              ? checks.complete(found, input).pipe(
+                Effect.catch(() => Effect.die(new Error(`${owner}/${repo} has no branch ${input.branch}`)))
+              )
+              : Effect.die(new Error(`no repository ${owner}/${repo}`))
+          })),
         close: () => Effect.runPromise(Scope.close(scope, Exit.void))
       }
       return result

@@ -216,18 +216,20 @@ const doctorWhileFailed = (env: WorkerEnv) =>
 export const routesLayer: Routes = HttpApp.routes
 
 /**
- * Paths of the App Worker: the web app (`/app…`, `/login…`, `/logout`, `/oauth/callback`) and the MCP server
- * (`/mcp`). Kept out of the API Worker so that what answers webhooks, callbacks and model calls stays small.
+ * Paths of the App Worker: the web app (`/app…`, `/login…`, `/logout`, `/oauth/callback`), the MCP server (`/mcp`)
+ * and the API's OpenAPI document (`/openapi.json`: its generator is left out of the API Worker, see `Build.apiOnly`). Kept out of the API Worker so that what answers webhooks, callbacks and model calls stays small.
  */
 export const isAppPath = (pathname: string): boolean =>
   pathname === "/app" || pathname.startsWith("/app/") || pathname === "/login" || pathname.startsWith("/login/") ||
-  pathname === "/logout" || pathname === "/oauth/callback" || pathname === "/mcp" || pathname.startsWith("/mcp/")
+  pathname === "/logout" || pathname === "/oauth/callback" || pathname === "/mcp" || pathname.startsWith("/mcp/") ||
+  pathname === "/openapi.json"
 
 const appMissing = () =>
   new Response(
     JSON.stringify({
       _tag: "NotFound",
-      message: "the web app and the MCP server run in the App Worker (porter-app): deploy it and bind it as APP " +
+      message: "the web app, the MCP server and /openapi.json are served by the App Worker (porter-app): deploy it " +
+        "and bind it as APP " +
         "(README: Deploy)"
     }),
     { status: 404, headers: { "content-type": "application/json" } }

@@ -57,7 +57,7 @@ const readBarrel = (specifier: string): ReadonlyMap<string, string> | undefined 
   return map.size > 0 ? map : undefined
 }
 
-const NAMED_IMPORT = /import\s+(type\s+)?\{([^}]*)\}\s*from\s*"(effect(?:\/[\w-]+)?)"/g
+const NAMED_IMPORT = /import\s+(type\s+)?\{([^}]*)\}\s*from\s*"(effect(?:\/[\w-]+)?|@porter\/[\w-]+)"/g
 
 /** Rewrites `import { A, type B, C as D } from "effect…"` into namespace imports of A's and C's modules. */
 export const rewriteBarrelImports = (
@@ -74,14 +74,29 @@ export const rewriteBarrelImports = (
       const [name = "", alias] = item.split(/\s+as\s+/)
       const module = item.startsWith("type ") ? undefined : map.get(name)
       if (module === undefined) kept.push(item)
-      else namespaces.push(`import * as ${alias ?? name} from "${module}"`)
+      else namespaces.push(`import * as ${alias ?? name} from ${JSON.stringify(module)}`)
     }
     const parts = kept.length > 0 ? [`import { ${kept.join(", ")} } from "${specifier}"`] : []
     // As many lines as before: line numbers in stack traces stay those of the source.
     return [...parts, ...namespaces].join("; ") + "\n".repeat(statement.split("\n").length - 1)
   })
 
-/** The esbuild plugin that applies `rewriteBarrelImports` to TypeScript sources. */
+const PORTER_IMPORT = /import\s+(?:type\s+)?\{[^}]*\}\s*from\s*"(@porter\/[\w-]+)"/g
+
+/** `name → module file` for a Porter package's barrel (`src/index.ts`: `export * as X from "./X.ts"`). */
+const readPorterBarrel = (index: string): ReadonlyMap<string, string> | undefined => {
+  const map = new Map<string, string>()
+  for (const match of readFileSync(index, "utf8").matchAll(/export \* as (\w+) from "\.\/([\w/]+\.ts)"/g)) {
+    map.set(match[1]!, path.join(path.dirname(index), match[2]!))
+  }
+  return map.size > 0 ? map : undefined
+}
+
+/**
+ * The esbuild plugin that applies `rewriteBarrelImports` to TypeScript sources: for Effect's barrels, and for
+ * Porter's own packages (`import { HttpApp } from "@porter/core"` becomes a namespace import of `HttpApp.ts`
+ * itself, so that what the Worker does not use of it is left out too).
+ */
 export const effectBarrels = (): esbuild.Plugin => ({
   name: "porter-effect-barrels",
   setup(build) {
@@ -90,10 +105,22 @@ export const effectBarrels = (): esbuild.Plugin => ({
       if (!cache.has(specifier)) cache.set(specifier, readBarrel(specifier))
       return cache.get(specifier)
     }
-    build.onLoad({ filter: /\.m?ts$/ }, (args) => ({
-      contents: rewriteBarrelImports(readFileSync(args.path, "utf8"), barrel),
-      loader: "ts"
-    }))
+    build.onLoad({ filter: /\.m?ts$/ }, async (args) => {
+      const source = readFileSync(args.path, "utf8")
+      const porter = new Set([...source.matchAll(PORTER_IMPORT)].map((m) => m[1]!))
+      for (const specifier of porter) {
+        if (cache.has(specifier)) continue
+        const resolved = await build.resolve(specifier, {
+          kind: "import-statement",
+          resolveDir: path.dirname(args.path)
+        })
+        const index = resolved.errors.length === 0 && resolved.path.endsWith(`${path.sep}src${path.sep}index.ts`)
+          ? resolved.path
+          : undefined
+        cache.set(specifier, index === undefined ? undefined : readPorterBarrel(index))
+      }
+      return { contents: rewriteBarrelImports(source, barrel), loader: "ts" }
+    })
   }
 })
 
@@ -111,6 +138,43 @@ export const namedReferences = (): esbuild.Plugin => ({
     }))
     build.onLoad({ filter: /.*/, namespace: "porter-named-references" }, () => ({
       contents: "export const decodeNamedCharacterReference = () => false\n",
+      loader: "js"
+    }))
+  }
+})
+
+/**
+ * Leaves out two parts of Effect's HTTP modules the API Worker never runs (`apiOnly`):
+ *
+ * - the OpenAPI generator `HttpApiBuilder` serves `/openapi.json` with (`OpenApi.fromApi`, and the JSON Schema
+ *   compiler behind it: 22 KiB minified). The API Worker hands `/openapi.json` to the App Worker, which keeps it;
+ *   core's own imports of `OpenApi` (its annotations) still get the real module;
+ * - the table of file extensions behind `Mime` (10 KiB), used only to type files served from disk: Workers serve no
+ *   file. Every type reads as unknown (`application/octet-stream`).
+ */
+export const apiOnly = (): esbuild.Plugin => ({
+  name: "porter-api-only",
+  setup(build) {
+    build.onResolve(
+      { filter: /^\.\/OpenApi\.js$/ },
+      (args) =>
+        args.importer.endsWith(path.join("http-api", "HttpApiBuilder.js"))
+          ? { path: "openapi", namespace: "porter-api-only" }
+          : undefined
+    )
+    build.onResolve(
+      { filter: /^\.\/internal\/mimeTypes\.js$/ },
+      (args) =>
+        args.importer.endsWith(path.join("http", "Mime.js"))
+          ? { path: "mime", namespace: "porter-api-only" }
+          : undefined
+    )
+    build.onLoad({ filter: /^openapi$/, namespace: "porter-api-only" }, () => ({
+      contents: "export const fromApi = () => { throw new Error(\"/openapi.json is served by the App Worker\") }\n",
+      loader: "js"
+    }))
+    build.onLoad({ filter: /^mime$/, namespace: "porter-api-only" }, () => ({
+      contents: "export default {}\n",
       loader: "js"
     }))
   }
@@ -151,7 +215,11 @@ export const bundle = async (options: BundleOptions = {}): Promise<Bundle> => {
     absWorkingDir: process.cwd(),
     write: false,
     logLevel: "silent",
-    plugins: [effectBarrels(), namedReferences()]
+    plugins: [
+      effectBarrels(),
+      namedReferences(),
+      ...((options.entryPoint ?? entryPoint) === entryPoint ? [apiOnly()] : [])
+    ]
   })
   const code = result.outputFiles[0]!.text
   return {

@@ -92,6 +92,15 @@ describe("the bundle", () => {
       // Line numbers after a multi-line import are kept.
       assert.strictEqual(out[5], "import { Other } from \"effect/nowhere\"")
       assert.strictEqual(out[6], "const x = 1")
+      // Porter's own barrels likewise, to the module's file.
+      const porter = Build.rewriteBarrelImports(
+        "import { HttpApp, type Task } from \"@porter/core\"",
+        (specifier) => specifier === "@porter/core" ? new Map([["HttpApp", "/src/HttpApp.ts"]]) : undefined
+      )
+      assert.strictEqual(
+        porter,
+        "import { type Task } from \"@porter/core\"; import * as HttpApp from \"/src/HttpApp.ts\""
+      )
     }))
 
   it.effect(
@@ -110,6 +119,12 @@ describe("the bundle", () => {
         assert.includeMembers(packages, ["effect", "@porter/core", "@porter/github", "@porter/d1", "@porter/fly"])
         assert.notInclude(packages, "@porter/web", "the web app is the App Worker's")
         assert.notInclude(packages, "@porter/mcp", "the MCP server is the App Worker's")
+        const files = Object.keys(Object.values(built.metafile.outputs)[0]!.inputs)
+        assert.isFalse(
+          files.some((file) => file.endsWith("internal/schema/toJsonSchemaDocument.js")),
+          "no OpenAPI generator"
+        )
+        assert.isFalse(files.some((file) => file.endsWith("http/internal/mimeTypes.js")), "no table of file types")
       }),
     60_000
   )

@@ -227,6 +227,57 @@ describe("GitHubWebhooks: payloads", () => {
       }
     }))
 
+  it.effect("check_suite.completed and workflow_run.completed: a failure on a PR's branch is ChecksFailed, else ignored", () =>
+    Effect.gen(function*() {
+      const suites = examplesOf("check_suite", "completed")
+      const runs = examplesOf("workflow_run", "completed")
+      assert.isAtLeast(suites.length + runs.length, 4)
+      // As GitHub sends them (successes, or on branches without a pull request): nothing for Porter.
+      const sent = [
+        ...suites.map((x) => ({ ...x, event: "check_suite" })),
+        ...runs.map((x) => ({ ...x, event: "workflow_run" }))
+      ]
+      for (const { event, label, payload } of sent) {
+        assert.strictEqual((yield* parse(yield* delivery(event, payload)))._tag, "Ignored", label)
+      }
+      const suite = patched(suites[0]!.payload, { "check_suite.conclusion": "failure" })
+      const failed = yield* parse(yield* delivery("check_suite", suite))
+      assert.strictEqual(failed._tag, "ChecksFailed")
+      if (failed._tag === "ChecksFailed") {
+        assert.deepStrictEqual(
+          [failed.source, failed.checkSuiteId, failed.headBranch, failed.conclusion, [...failed.pullRequests]],
+          ["check_suite", at(suite, "check_suite.id"), "changes", "failure", [2]]
+        )
+        assert.strictEqual(failed.headSha, at(suite, "check_suite.head_sha"))
+        assert.strictEqual(failed.name, at(suite, "check_suite.app.name"))
+      }
+      const run = patched(
+        runs.find((x) => (at(x.payload, "workflow_run.pull_requests") as Array<unknown>).length > 0)!.payload,
+        {
+          "workflow_run.conclusion": "timed_out",
+          "workflow_run.head_branch": "changes",
+          "repository.id": 186853002
+        }
+      )
+      const timedOut = yield* parse(yield* delivery("workflow_run", run))
+      assert.strictEqual(timedOut._tag, "ChecksFailed")
+      if (timedOut._tag === "ChecksFailed") {
+        assert.deepStrictEqual(
+          [timedOut.source, timedOut.checkSuiteId, timedOut.conclusion, [...timedOut.pullRequests]],
+          ["workflow_run", at(run, "workflow_run.check_suite_id"), "timed_out", [2]]
+        )
+      }
+      // Cancelled is not a failure to fix; a fork's pull request (another base repository) is not this one's.
+      const cancelled = yield* parse(
+        yield* delivery("check_suite", patched(suite, { "check_suite.conclusion": "cancelled" }))
+      )
+      assert.deepStrictEqual(cancelled, new WebhookIntake.Ignored({ reason: "check_suite ended cancelled" }))
+      const elsewhere = patched(suite, { "repository.id": 1 })
+      assert.strictEqual((yield* parse(yield* delivery("check_suite", elsewhere)))._tag, "Ignored")
+      const requested = yield* parse(yield* delivery("check_suite", patched(suite, { action: "requested" })))
+      assert.strictEqual(requested._tag, "Ignored")
+    }))
+
   it.effect("issues.closed and pull_request.closed become IssueClosed", () =>
     Effect.gen(function*() {
       const issueClosed = examplesOf("issues", "closed")[0]?.payload ??

@@ -23,9 +23,11 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
 const built = await Build.bundle()
 console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.\n`)
-console.log("### Worker bundle\n")
+console.log("### Worker bundles\n")
 console.log(
-  `Bundle: ${kib(built.bytes)} minified, **${kib(built.gzipBytes)} gzipped** (budget ${kib(BUDGET_GZIP_BYTES)}).\n`
+  `The API Worker: ${kib(built.bytes)} minified, **${kib(built.gzipBytes)} gzipped** (budget ${
+    kib(BUDGET_GZIP_BYTES)
+  }).\n`
 )
 console.log(table(
   ["package", "minified", "share"],
@@ -35,7 +37,14 @@ console.log(table(
     `${((bytes / built.bytes) * 100).toFixed(1)} %`
   ])
 ))
-console.log("\nLargest files:\n")
+const app = await Build.bundleApp()
+console.log(
+  `\nThe App Worker (web app, MCP server, /openapi.json; no target of its own): ${kib(app.bytes)} minified, ` +
+    `**${kib(app.gzipBytes)} gzipped**; ${
+      Build.contributors(app.metafile).slice(0, 6).map(({ bytes, name }) => `${name} ${kib(bytes)}`).join(", ")
+    }.`
+)
+console.log("\nLargest files (API Worker):\n")
 console.log(table(
   ["file", "minified"],
   Build.largestFiles(built.metafile, 12).map(({ bytes, file }) => [file.replace(/^.*node_modules\//, ""), kib(bytes)])

@@ -2,7 +2,7 @@
 -- scrubbed) and the task columns `continues_from`, `resumed`, `stop_state` and `transcript_url`.
 CREATE TABLE task_artifacts (
   task_id TEXT COLLATE "C" NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('session', 'transcript')),
+  kind TEXT NOT NULL CHECK (kind IN ('session', 'transcript', 'diff')),
   agent TEXT NOT NULL,
   name TEXT NOT NULL,
   content TEXT NOT NULL,

@@ -13,13 +13,17 @@
  *   `PORTER_TASK_TOKEN_SECRET`, both required.
  * - `memory`: nothing survives the process (`PORTER_STORAGE=memory`; tests, benchmarks).
  *
+ * Agent sessions, transcripts and diffs (`ArtifactStore`): files in `<dir>/artifacts` with SQLite, the shared
+ * `task_artifacts` table with PostgreSQL, memory with `memory`.
+ *
  * Cannot: move a task's local machine to another host (machines are processes of the host that started them; with
  * `postgres`, a replica takes over another's machines only through a shared `PORTER_LOCAL_STATE_DIR` on one host).
  */
-import { Ids, type ModelUsage, SecretStore, Settings, type TaskStore } from "@porter/core"
-import { EncryptionKeys, SqlSecretStore, SqlSettings, SqlTaskStore, SqlUsageStore } from "@porter/sql"
-import { DataDir, NodeStorage } from "@porter/sql/node"
-import { InMemorySecretStore, InMemoryTaskStore, InMemoryUsageStore } from "@porter/testing"
+import { NodeServices } from "@effect/platform-node"
+import { type ArtifactStore, Ids, type ModelUsage, SecretStore, Settings, type TaskStore } from "@porter/core"
+import { EncryptionKeys, SqlArtifactStore, SqlSecretStore, SqlSettings, SqlTaskStore, SqlUsageStore } from "@porter/sql"
+import { DataDir, FileArtifactStore, NodeStorage } from "@porter/sql/node"
+import { InMemoryArtifactStore, InMemorySecretStore, InMemoryTaskStore, InMemoryUsageStore } from "@porter/testing"
 import { Config, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { join } from "node:path"
 
@@ -51,7 +55,12 @@ export class StorageConfigError extends Schema.TaggedError<StorageConfigError>()
 export type StorageError = NodeStorage.StorageError | StorageConfigError | Config.ConfigError
 
 /** What the stores provide. */
-export type Stores = TaskStore.TaskStore | SecretStore.SecretStore | Settings.Settings | ModelUsage.UsageStore
+export type Stores =
+  | TaskStore.TaskStore
+  | SecretStore.SecretStore
+  | Settings.Settings
+  | ModelUsage.UsageStore
+  | ArtifactStore.ArtifactStore
 
 /** The data directory of a choice (memory: none). */
 export const dataDirOf = (choice: Choice): string | undefined =>
@@ -123,19 +132,26 @@ export const layer = (choice: Choice, options: {
         InMemoryTaskStore.layer,
         InMemorySecretStore.layer([]),
         Settings.layerMemory(options.settings),
-        InMemoryUsageStore.layer
+        InMemoryUsageStore.layer,
+        InMemoryArtifactStore.layer
       )
     )
   }
   const database: NodeStorage.Database = choice._tag === "postgres"
     ? { _tag: "postgres", url: choice.url }
     : { _tag: "sqlite", filename: join(dataDirOf(choice)!, NodeStorage.SQLITE_FILE), synchronous: choice.synchronous }
+  // Sessions and transcripts: files in the data directory beside SQLite's; PostgreSQL's replicas share its table.
+  const dataDir = dataDirOf(choice)
+  const artifacts = dataDir !== undefined
+    ? FileArtifactStore.layer({ dir: join(dataDir, "artifacts") }).pipe(Layer.provide(NodeServices.layer))
+    : SqlArtifactStore.layer
   const stores = Layer.unwrap(Effect.map(keysFor(choice, database, options.keys), (keys) =>
     Layer.mergeAll(
       SqlTaskStore.layer,
       SqlSecretStore.layerWithKeys(keys),
       SqlSettings.layer({ base: options.settings }),
-      SqlUsageStore.layer
+      SqlUsageStore.layer,
+      artifacts
     ).pipe(
       Layer.provide(Layer.effectDiscard(NodeStorage.migrate())),
       Layer.provide(NodeStorage.clientLayer(database))

@@ -29,7 +29,12 @@ export const TaskView = Schema.Struct({
   prUrl: Schema.optional(Schema.String),
   summary: Schema.optional(Schema.String),
   reason: Schema.optional(Schema.String),
-  usage: Schema.optional(Usage)
+  usage: Schema.optional(Usage),
+  /** `@porter continue`: the task this one continues, and how (`session`: the agent resumed it; `summary`: afresh). */
+  continuesFrom: Schema.optional(Schema.String),
+  resumed: Schema.optional(Schema.Literals(["session", "summary"])),
+  /** Where the run's scrubbed transcript can be read. */
+  transcriptUrl: Schema.optional(Schema.String)
 })
 export type TaskView = typeof TaskView.Type
 
@@ -50,6 +55,9 @@ export const toView = (task: Task): TaskView => ({
   deadlineAt: iso(task.deadlineAt),
   ...(task.model !== undefined ? { model: task.model } : {}),
   ...(task.machineId !== undefined ? { machineId: task.machineId } : {}),
+  ...(task.continuesFrom !== undefined ? { continuesFrom: task.continuesFrom } : {}),
+  ...(task.resumed !== undefined ? { resumed: task.resumed } : {}),
+  ...(task.transcriptUrl !== undefined ? { transcriptUrl: task.transcriptUrl } : {}),
   ...(task.outcome !== undefined ? { outcome: task.outcome } : {}),
   ...(task.branch !== undefined ? { branch: task.branch } : {}),
   ...(task.commitSha !== undefined ? { commitSha: task.commitSha } : {}),

@@ -57,6 +57,18 @@ export interface AgentSpec {
   readonly output: AgentOutput
   /** npm package and pinned version installed in the runner image (`undefined`: built into the runner). */
   readonly npmPackage?: { readonly name: string; readonly version: string }
-  /** The non-interactive invocation. `model` is the requested model or the default. */
-  readonly invocation: (input: { readonly prompt: string; readonly model: string | undefined }) => AgentInvocation
+  /**
+   * The CLI can resume a session it saved (Claude Code: `--resume <id>` with its session file): `@porter continue`
+   * hands it the earlier task's session. Agents without it start afresh with the earlier summary and diff.
+   */
+  readonly resumes?: boolean
+  /**
+   * The non-interactive invocation. `model` is the requested model or the default; `session` (only for agents that
+   * `resumes`): the id the run's session is saved under, and whether to resume the saved session of that id.
+   */
+  readonly invocation: (input: {
+    readonly prompt: string
+    readonly model: string | undefined
+    readonly session?: { readonly id: string; readonly resume: boolean } | undefined
+  }) => AgentInvocation
 }

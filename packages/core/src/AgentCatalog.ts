@@ -36,10 +36,20 @@ export const claude: AgentSpec = {
   defaultModel: "sonnet",
   output: "claude-json",
   npmPackage: { name: "@anthropic-ai/claude-code", version: "2.1.330" },
+  // Its sessions are files under `~/.claude/projects/<cwd>/<id>.jsonl`, named with `--session-id <uuid>`; `--resume
+  // <id>` picks one up (`@porter continue`).
+  resumes: true,
   // `-p` without a prompt argument reads the prompt from standard input.
-  invocation: ({ model }) => ({
+  invocation: ({ model, session }) => ({
     command: "claude",
-    args: ["-p", "--output-format", "json", "--dangerously-skip-permissions", ...withModel(model, "--model")],
+    args: [
+      "-p",
+      "--output-format",
+      "json",
+      "--dangerously-skip-permissions",
+      ...withModel(model, "--model"),
+      ...(session === undefined ? [] : session.resume ? ["--resume", session.id] : ["--session-id", session.id])
+    ],
     // Claude Code refuses --dangerously-skip-permissions as root unless told it is sandboxed;
     // a Porter machine is a sandbox by construction.
     env: { IS_SANDBOX: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" },

@@ -28,7 +28,7 @@ import {
 } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import { BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
-import { Callbacks, Changes, Git } from "./CallbacksApi.ts"
+import { Artifacts, Callbacks, Changes, Git } from "./CallbacksApi.ts"
 import { Gateway } from "./GatewayApi.ts"
 import { TaskId } from "./Ids.ts"
 import { SecretName } from "./SecretStore.ts"
@@ -36,7 +36,16 @@ import { SettingsPatch } from "./Settings.ts"
 import { TaskState } from "./Task.ts"
 
 export * from "./ApiErrors.ts"
-export { AuthenticatedTask, CallbackAnswer, Callbacks, CallbacksApi, Changes, Git, TaskAuth } from "./CallbacksApi.ts"
+export {
+  Artifacts,
+  AuthenticatedTask,
+  CallbackAnswer,
+  Callbacks,
+  CallbacksApi,
+  Changes,
+  Git,
+  TaskAuth
+} from "./CallbacksApi.ts"
 export { Gateway } from "./GatewayApi.ts"
 
 // --- Security ---------------------------------------------------------------------------------------------------
@@ -202,6 +211,7 @@ export class Api extends HttpApi.make("porter")
   .add(Webhooks)
   .add(Callbacks)
   .add(Changes)
+  .add(Artifacts)
   .add(Git)
   .add(Gateway)
   .add(Tasks)

@@ -14,11 +14,17 @@ import { Context, Schema } from "effect"
 import type { Effect, Option } from "effect"
 import { TaskId } from "./Ids.ts"
 
-/** The largest artifact kept (UTF-16 code units of its text); longer ones are clipped from the start by `Artifacts`. */
-export const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024
+/**
+ * The largest artifact kept, in UTF-16 code units of its text (under D1's 2 MB a value for text of up to two bytes a
+ * character). `Artifacts` clips a longer transcript or diff and drops a longer session (half a session cannot be resumed).
+ */
+export const MAX_ARTIFACT_BYTES = 1_000_000
 
-/** `session`: the agent CLI's own record of the conversation, to resume it; `transcript`: what the run said. */
-export const ArtifactKind = Schema.Literals(["session", "transcript"])
+/**
+ * `session`: the agent CLI's own record of the conversation, to resume it; `transcript`: what the run said, for people
+ * to read; `diff`: the changes the run proposed (a unified diff), for a continuation that cannot resume the session.
+ */
+export const ArtifactKind = Schema.Literals(["session", "transcript", "diff"])
 export type ArtifactKind = typeof ArtifactKind.Type
 
 export class Artifact extends Schema.Class<Artifact>("@porter/core/Artifact")({

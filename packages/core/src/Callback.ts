@@ -29,7 +29,12 @@ export const CompletedEvent = Schema.Struct({
   usage: Schema.optional(Usage),
   logTail: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000)))),
   /** For outcome `error` or `agent_failed`: what went wrong, in one sentence. */
-  error: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(2_000))))
+  error: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(2_000)))),
+  /**
+   * The runner stopped its agent (the deadline, or Porter's `stop`) and handed over the work so far: the task ends the
+   * way its stop says (timed out, cancelled, failed), with the checkpoint's draft pull request, if there was work.
+   */
+  checkpoint: Schema.optional(Schema.Boolean)
 })
 
 export const CallbackEvent = Schema.Union([StartedEvent, HeartbeatEvent, CompletedEvent])

@@ -3,6 +3,8 @@
  *
  *   POST /callbacks/tasks/:taskId            started, heartbeat, completed
  *   POST /callbacks/tasks/:taskId/changes    the agent's work as a change set: Porter checks and commits it
+ *   POST /callbacks/tasks/:taskId/artifacts  the agent's session, the run's transcript, the diff: Porter keeps them
+ *   GET  /callbacks/tasks/:taskId/session    the session a continuation resumes (its earlier task's)
  *   GET  /git/tasks/:taskId/info/refs        the task's repository, read-only (git's smart HTTP, upload-pack only),
  *   POST /git/tasks/:taskId/git-upload-pack  fetched by Porter with its own token while the task is active
  *
@@ -12,6 +14,7 @@
 import { Context, Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSecurity, OpenApi } from "effect/http-api"
 import { NotFound, PayloadTooLarge, Refused, TaskEnded, Unauthorized, Unavailable, Validation } from "./ApiErrors.ts"
+import { ArtifactKind, MAX_ARTIFACT_BYTES } from "./ArtifactStore.ts"
 import { CallbackEvent } from "./Callback.ts"
 import { ChangeSet, MAX_BODY_BYTES as MAX_CHANGE_SET_BYTES, Published } from "./ChangeSet.ts"
 import { TaskId } from "./Ids.ts"
@@ -37,10 +40,15 @@ export const MAX_CALLBACK_BYTES = 256 * 1024
 /** Git's upload-pack requests (wants and haves) larger than this are refused (413). */
 export const MAX_UPLOAD_PACK_REQUEST_BYTES = 4 * 1024 * 1024
 
+/** An artifact's body: its text and a little JSON (content of two-byte characters, escaped, fits). */
+export const MAX_ARTIFACT_BODY_BYTES = 4 * MAX_ARTIFACT_BYTES + 16 * 1024
+
 /** The body limit of a machine's route (by its path). */
 export const bodyLimitFor = (path: string): number =>
   path.endsWith("/changes")
     ? MAX_CHANGE_SET_BYTES
+    : path.endsWith("/artifacts")
+    ? MAX_ARTIFACT_BODY_BYTES
     : path.endsWith("/git-upload-pack")
     ? MAX_UPLOAD_PACK_REQUEST_BYTES
     : MAX_CALLBACK_BYTES
@@ -49,7 +57,30 @@ export const bodyLimitFor = (path: string): number =>
 export const CallbackAnswer = Schema.Struct({
   accepted: Schema.Boolean,
   state: TaskState,
-  message: Schema.optional(Schema.String)
+  message: Schema.optional(Schema.String),
+  /**
+   * Porter asks the runner to stop its agent and hand over the work so far (a checkpoint change set, then `completed`
+   * with `checkpoint`) within its grace period: why (cancelled, over budget, past the deadline).
+   */
+  stop: Schema.optional(Schema.String)
+})
+
+/** One artifact of the run, handed over by the machine (scrubbed there, redacted again by Porter). */
+export const ArtifactUpload = Schema.Struct({
+  kind: ArtifactKind,
+  /** What the agent's CLI knows it by (Claude Code's session id), or a file name. */
+  name: Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(200))),
+  content: Schema.String.pipe(Schema.check(Schema.isMaxLength(2 * MAX_ARTIFACT_BYTES)))
+})
+
+/** The artifact was kept; where people can read it, when that is known. */
+export const ArtifactStored = Schema.Struct({ url: Schema.optional(Schema.String) })
+
+/** The session a continuation's agent resumes. */
+export const SessionHandover = Schema.Struct({
+  agent: Schema.String,
+  name: Schema.String,
+  content: Schema.String
 })
 
 const TaskPath = { taskId: TaskId }
@@ -76,6 +107,26 @@ export class Changes extends HttpApiGroup.make("changes").add(
   }))
 ).middleware(TaskAuth) {}
 
+export class Artifacts extends HttpApiGroup.make("artifacts").add(
+  HttpApiEndpoint.post("upload", "/callbacks/tasks/:taskId/artifacts", {
+    params: TaskPath,
+    payload: ArtifactUpload,
+    success: ArtifactStored,
+    error: [TaskEnded, NotFound, PayloadTooLarge, Unavailable]
+  }).annotateMerge(OpenApi.annotations({
+    description: "The agent's session, the run's transcript or its diff. Porter redacts every secret it knows of and " +
+      "keeps it for the retention period (and copies it to the mirror, a secret gist, when there is one)."
+  })),
+  HttpApiEndpoint.get("session", "/callbacks/tasks/:taskId/session", {
+    params: TaskPath,
+    success: SessionHandover,
+    error: [TaskEnded, NotFound, Unavailable]
+  }).annotateMerge(OpenApi.annotations({
+    description: "For a continuation (`@porter continue`): the agent session of the task it continues, to resume it. " +
+      "404 when there is none to resume (another agent ran it, or nothing was kept)."
+  }))
+).middleware(TaskAuth) {}
+
 /** Git's smart HTTP for one task's repository, read-only: `git clone <publicUrl>/git/tasks/<taskId>`. */
 export class Git extends HttpApiGroup.make("git").add(
   HttpApiEndpoint.get("refs", "/git/tasks/:taskId/info/refs", {
@@ -92,4 +143,6 @@ export class Git extends HttpApiGroup.make("git").add(
 ).middleware(TaskAuth) {}
 
 /** An API of the runner's groups alone (the same groups as in `Api`), for the runner's client. */
-export class CallbacksApi extends HttpApi.make("porter").add(Callbacks).add(Changes).middleware(Validation) {}
+export class CallbacksApi extends HttpApi.make("porter").add(Callbacks).add(Changes).add(Artifacts).middleware(
+  Validation
+) {}

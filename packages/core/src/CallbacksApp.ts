@@ -5,16 +5,18 @@
  * Callback and change-set handlers are uninterruptible: a client that hangs up (a runner whose machine is being
  * destroyed by this very callback) must not cut a state change and its report in half.
  */
-import { ByteSize, Effect, Layer, Redacted, Stream } from "effect"
+import { ByteSize, Effect, Layer, Option, Redacted, Stream } from "effect"
 import { HttpIncomingMessage, HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import * as Api from "./Api.ts"
+import { Artifacts } from "./Artifacts.ts"
 import { bodyLimitFor } from "./CallbacksApi.ts"
 import { ChangeSets } from "./ChangeSets.ts"
 import { StoreError, WebhookTooLarge } from "./Errors.ts"
 import { GitProxy, type GitRequest, type GitResponse } from "./GitProxy.ts"
 import type { TaskId } from "./Ids.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
+import { TaskStore } from "./TaskStore.ts"
 import { TaskTokens } from "./TaskTokens.ts"
 
 const decoder = new TextDecoder()
@@ -140,6 +142,41 @@ export const ChangesLive = HttpApiBuilder.group(Api.Api, "changes", (handlers) =
     )
   }))
 
+export const ArtifactsLive = HttpApiBuilder.group(Api.Api, "artifacts", (handlers) =>
+  Effect.gen(function*() {
+    const artifacts = yield* Artifacts
+    const store = yield* TaskStore
+    const activeTask = (taskId: TaskId) =>
+      Effect.flatMap(store.get(taskId), (task) =>
+        task.isTerminal
+          ? Effect.fail(new Api.TaskEnded({ state: task.state, message: `task is already ${task.state}` }))
+          : Effect.succeed(task))
+    const storeFailed = (error: { readonly message: string }) =>
+      Effect.andThen(
+        Effect.logError("keeping an artifact failed", { error: error.message }),
+        Effect.fail(new Api.Unavailable({ message: "the artifact could not be kept, retry later" }))
+      )
+    return handlers
+      .handle("upload", ({ params, payload }) =>
+        activeTask(params.taskId).pipe(
+          Effect.flatMap((task) => artifacts.save(task, payload)),
+          Effect.map((url) => (Option.isSome(url) ? { url: url.value } : {})),
+          Effect.catchTags({ TaskNotFound: notFound, ArtifactError: storeFailed }),
+          orUnavailable
+        ), { uninterruptible: true })
+      .handle("session", ({ params }) =>
+        activeTask(params.taskId).pipe(
+          Effect.flatMap(artifacts.sessionFor),
+          Effect.flatMap((session) =>
+            Option.isSome(session)
+              ? Effect.succeed({ agent: session.value.agent, name: session.value.name, content: session.value.content })
+              : Effect.fail(new Api.NotFound({ message: "no session to resume for this task" }))
+          ),
+          Effect.catchTags({ TaskNotFound: notFound, ArtifactError: storeFailed }),
+          orUnavailable
+        ))
+  }))
+
 const toServerResponse = (response: GitResponse) =>
   HttpServerResponse.stream(response.body, { status: response.status, headers: response.headers })
 
@@ -173,4 +210,6 @@ export const GitLive = HttpApiBuilder.group(Api.Api, "git", (handlers) =>
   }))
 
 /** The machine's groups and the task-token middleware. */
-export const layer = Layer.mergeAll(CallbacksLive, ChangesLive, GitLive).pipe(Layer.provide(TaskAuthLive))
+export const layer = Layer.mergeAll(CallbacksLive, ChangesLive, ArtifactsLive, GitLive).pipe(
+  Layer.provide(TaskAuthLive)
+)

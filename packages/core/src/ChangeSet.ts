@@ -60,7 +60,12 @@ export const ChangeSet = Schema.Struct({
   /** Base content (base64) of changed paths that existed at `base`, checked against its tree. */
   bases: Schema.optional(Schema.Record(Path, Base64)),
   /** The agent's summary: the pull request's description. */
-  summary: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000))))
+  summary: Schema.optional(Schema.String.pipe(Schema.check(Schema.isMaxLength(20_000)))),
+  /**
+   * The work so far of an agent that was stopped (deadline, cancel, budget): committed like any change set, its pull
+   * request opened as a draft.
+   */
+  checkpoint: Schema.optional(Schema.Boolean)
 })
 export type ChangeSet = typeof ChangeSet.Type
 

@@ -5,28 +5,31 @@
  * its message and Porter's trailer, on the task's branch — created for a new task, fast-forwarded for a follow-up on a
  * pull request, never the default branch — then opens the pull request (or links the open one).
  *
+ * A checkpoint (the work so far of an agent that was stopped: deadline, cancel, budget) is written the same way, its
+ * pull request opened as a draft that says why the agent stopped.
+ *
  * A refusal ends the task `failed`, with every reason on the issue; branch, commit and pull request come from here
  * and are recorded on the task (the machine's word about them is not taken).
  */
-import { Clock, Context, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result, Schema } from "effect"
 import { Audit } from "./Audit.ts"
 import * as ChangeRules from "./ChangeRules.ts"
 import type { ChangeSet, Published } from "./ChangeSet.ts"
 import type { StoreError, TaskNotFound } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
 import { IssueReader } from "./IssueReader.ts"
-import { chainOf } from "./MachineAccess.ts"
 import { branchFor } from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import * as RepoConfig from "./RepoConfig.ts"
 import { type NotFastForward, RepoWriteError, RepoWriter } from "./RepoWriter.ts"
 import * as SecretScan from "./SecretScan.ts"
-import { type ResolvedSecret, type SecretName, SecretStore } from "./SecretStore.ts"
+import { SecretStore } from "./SecretStore.ts"
 import { Settings } from "./Settings.ts"
 import { issueOf } from "./StatusComments.ts"
 import { type Task, TaskState } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
+import * as TaskSecrets from "./TaskSecrets.ts"
 import { TaskStore } from "./TaskStore.ts"
 import { TaskTokens } from "./TaskTokens.ts"
 
@@ -42,16 +45,8 @@ export class ChangesRefused extends Schema.TaggedError<ChangesRefused>()("Change
 /** The task has ended: nothing more is written for it. */
 export class TaskFinished extends Schema.TaggedError<TaskFinished>()("TaskFinished", { state: TaskState }) {}
 
-/**
- * Secret values of the deployment itself (its webhook secret, admin token, provider tokens…), which a change set must
- * not hold. Hosts provide theirs; stored secrets and the task's own token are added per task.
- */
-export const HostSecrets = Context.Reference<
-  ReadonlyArray<{ readonly name: string; readonly value: Redacted.Redacted<string> }>
->(
-  "@porter/core/ChangeSets/HostSecrets",
-  { defaultValue: () => [] }
-)
+/** The deployment's own secret values (`TaskSecrets.HostSecrets`): kept here for hosts that provide them. */
+export const HostSecrets = TaskSecrets.HostSecrets
 
 export class ChangeSets extends Context.Service<ChangeSets, {
   /** Checks and writes a task's change set; refusals end the task. */
@@ -76,19 +71,11 @@ export const make = Effect.gen(function*() {
   const config = yield* PorterConfig
 
   /** Every secret value the task's change set must not hold: the deployment's, the chain's stored ones, its token. */
-  const valuesFor = Effect.fnUntraced(function*(task: Task) {
-    const chain = chainOf(task)
-    const stored = yield* secrets.list().pipe(Effect.orElseSucceed(() => []))
-    const names = [...new Set(stored.map((entry) => entry.name))] as Array<SecretName>
-    const resolved = yield* secrets.resolveAll(names, chain).pipe(
-      Effect.orElseSucceed((): ReadonlyMap<SecretName, ResolvedSecret> => new Map())
+  const valuesFor = (task: Task) =>
+    TaskSecrets.valuesFor(task).pipe(
+      Effect.provideService(SecretStore, secrets),
+      Effect.provideService(TaskTokens, tokens)
     )
-    return [
-      ...(yield* HostSecrets).map(({ name, value }) => ({ name, value: Redacted.value(value) })),
-      ...[...resolved].map(([name, found]) => ({ name, value: Redacted.value(found.value) })),
-      { name: "the task's token", value: Redacted.value(yield* tokens.issue(task.id)) }
-    ]
-  })
 
   const refuse = (task: Task, problems: ReadonlyArray<string>) =>
     Effect.gen(function*() {
@@ -107,7 +94,7 @@ export const make = Effect.gen(function*() {
       Effect.orElseSucceed(() => changeSet.commits[0]!.message.split("\n")[0]!)
     )
 
-  const body = (task: Task, changeSet: ChangeSet, instructionFiles: ReadonlyArray<string>) => {
+  const body = (task: Task, changeSet: ChangeSet, instructionFiles: ReadonlyArray<string>, mention: string) => {
     const flagged = instructionFiles.length === 0 ? [] : [
       "",
       `> [!WARNING]`,
@@ -115,7 +102,15 @@ export const make = Effect.gen(function*() {
         instructionFiles.map((f) => `\`${f}\``).join(", ")
       }. Review them with care.`
     ]
+    const stopped = changeSet.checkpoint !== true ? [] : [
+      `> [!NOTE]`,
+      `> Work in progress: the agent was stopped (${
+        Messages.neutralise(task.reason ?? "its time ran out")
+      }) and this is what it had done. \`@${mention} continue\` on the issue picks it up.`,
+      ""
+    ]
     return [
+      ...stopped,
       changeSet.summary?.trim()
         ? Messages.neutralise(changeSet.summary.trim())
         : "_The agent did not write a summary._",
@@ -212,7 +207,8 @@ export const make = Effect.gen(function*() {
       head: branch,
       base: task.baseBranch ?? defaultBranch,
       title: prTitle,
-      body: body(task, changeSet, checked.instructionFiles)
+      body: body(task, changeSet, checked.instructionFiles, repoSettings.mentionName),
+      ...(changeSet.checkpoint === true ? { draft: true } : {})
     }, task.installationId)
     const at = yield* Clock.currentTimeMillis
     yield* store.update(task.id, { branch, commitSha: tip, prUrl: pullRequest.url }, at)

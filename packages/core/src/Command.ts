@@ -25,12 +25,20 @@ export class Help extends Schema.TaggedClass<Help>()("Help", {}) {}
 export class Status extends Schema.TaggedClass<Status>()("Status", {}) {}
 export class Cancel extends Schema.TaggedClass<Cancel>()("Cancel", {}) {}
 export class Retry extends Schema.TaggedClass<Retry>()("Retry", {}) {}
+/**
+ * `@porter continue [more instructions]`: a task on the latest task's branch that resumes its agent's session (where
+ * the CLI can), else starts afresh with its summary and diff. `instructions` may be empty.
+ */
+export class Continue extends Schema.TaggedClass<Continue>()("Continue", { instructions: Schema.String }) {}
+
+/** What a continuation is asked when its command adds nothing. */
+export const CONTINUE_INSTRUCTIONS = "Continue where you left off and finish the task."
 /** `@porter approve`: someone with write access lets the outsiders' requests waiting on this issue run. */
 export class Approve extends Schema.TaggedClass<Approve>()("Approve", {}) {}
 /** `@porter deny`: someone with write access drops them. */
 export class Deny extends Schema.TaggedClass<Deny>()("Deny", {}) {}
 
-export const Command = Schema.Union([Run, Help, Status, Cancel, Retry, Approve, Deny])
+export const Command = Schema.Union([Run, Help, Status, Cancel, Retry, Approve, Deny, Continue])
 export type Command = typeof Command.Type
 
 /** The comment does not address Porter (no mention at the start of a line outside code and quotes). */
@@ -53,5 +61,16 @@ export class Problem extends Schema.TaggedClass<Problem>()("Problem", {
   message: Schema.String
 }) {}
 
-export const ParseResult = Schema.Union([Run, Help, Status, Cancel, Retry, Approve, Deny, NotForPorter, Problem])
+export const ParseResult = Schema.Union([
+  Run,
+  Help,
+  Status,
+  Cancel,
+  Retry,
+  Approve,
+  Deny,
+  Continue,
+  NotForPorter,
+  Problem
+])
 export type ParseResult = typeof ParseResult.Type

@@ -10,6 +10,7 @@
  *   @porter [--model …] <instructions…>          (the default agent)
  *   @porter [<agent>] [flags] ask <question…>    (answered read-only: no branch, no pull request)
  *   @porter help | status | cancel | retry | approve | deny   (alone on the line; a bare `@porter` is help)
+ *   @porter continue [more instructions…]        (the latest task's branch and agent session)
  */
 import { Context, Effect, Layer, Option } from "effect"
 import type { AgentSpec } from "./Agent.ts"
@@ -28,6 +29,7 @@ import {
   Run,
   Status
 } from "./Command.ts"
+import { Continue } from "./Command.ts"
 import * as CommandSyntax from "./CommandSyntax.ts"
 import { formatDuration } from "./Messages.ts"
 import { formatBudget } from "./Pricing.ts"
@@ -155,6 +157,10 @@ export const parse = (
   if (keyword.length === 0) return new Help({})
   const keywordCommand = KEYWORDS[keyword]
   if (keywordCommand) return keywordCommand()
+  const continued = /^continue(?=$|[\s.!:,])[.!:,]?/i.exec(line)
+  if (continued !== null) {
+    return new Continue({ instructions: [line.slice(continued[0].length), mention.rest].join("\n").trim() })
+  }
 
   const words = line.split(/\s+/)
   let index = 0
@@ -270,9 +276,10 @@ export const parse = (
         : `Tell \`${agentName}\` what to do: \`${m} ${agentName} <instructions>\`.`
     })
   }
-  const notAnAgent = agent === undefined && !ask && !fixCi && AGENT_SHAPED.test(first) && !ORDINARY_WORDS.has(first.toLowerCase())
-    ? first
-    : undefined
+  const notAnAgent =
+    agent === undefined && !ask && !fixCi && AGENT_SHAPED.test(first) && !ORDINARY_WORDS.has(first.toLowerCase())
+      ? first
+      : undefined
   const unhonoured = unhonouredFlag(agent ?? Option.getOrUndefined(resolve(agentName)), { model, budgetUsd })
   if (unhonoured !== undefined) return new Problem({ kind: "unsupported_flag", message: unhonoured })
   return new Run({

@@ -16,7 +16,7 @@ import { Approvals } from "./Approvals.ts"
 import { Authorizer } from "./Authorizer.ts"
 import * as Budgets from "./Budgets.ts"
 import { CiFeedback } from "./CiFeedback.ts"
-import { Run } from "./Command.ts"
+import { CONTINUE_INSTRUCTIONS, Run } from "./Command.ts"
 import { CommandParser } from "./CommandParser.ts"
 import { Dispatcher, type RunRequest } from "./Dispatcher.ts"
 import type { CommentCreated, IncomingEvent, IssueClosed } from "./Event.ts"
@@ -117,6 +117,20 @@ export const make = Effect.gen(function*() {
     )
   })
 
+  /**
+   * The task `@porter continue` picks up: the latest of the issue or pull request; on a pull request Porter opened for
+   * an issue's task (its branch `porter/<issue>-<task>`), the latest task of that issue that worked on the branch.
+   */
+  const continuable = Effect.fnUntraced(function*(event: CommentCreated) {
+    const [latest] = yield* store.listByIssue(event.repo.fullName, event.issueNumber, 1)
+    const head = event.pullRequest?.headBranch
+    const origin = head === undefined ? null : /^porter\/(\d+)-/.exec(head)
+    if (origin === null || origin[1] === undefined) return latest
+    const earlier = yield* store.listByIssue(event.repo.fullName, Number(origin[1]), 20)
+    const onBranch = earlier.find((task) => task.branch === head)
+    return latest !== undefined && (onBranch === undefined || latest.createdAt > onBranch.createdAt) ? latest : onBranch
+  })
+
   const onComment = Effect.fn("Commands.onComment")(function*(event: CommentCreated, receivedAt: number) {
     const settings = yield* settingsService.forRepo(event.repo.fullName, event.installationId)
     const parsed = parser.parse(event.body, settings)
@@ -155,6 +169,30 @@ export const make = Effect.gen(function*() {
             ? Messages.nothingAwaitingApproval()
             : Messages.approvalsDone(parsed._tag === "Approve" ? "approved" : "denied", count)
         )
+      }
+      case "Continue": {
+        const latest = yield* continuable(event)
+        if (latest === undefined) return yield* reports.reply(issue, Messages.nothingToContinue())
+        if (!latest.isTerminal) {
+          return yield* reports.reply(
+            issue,
+            Messages.problem(
+              `Task \`${latest.id}\` is still ${latest.state}; \`@${settings.mentionName} cancel\` it first (its work so ` +
+                "far is handed over), then continue."
+            )
+          )
+        }
+        const run = new Run({
+          agent: latest.agent,
+          instructions: parsed.instructions.length > 0 ? parsed.instructions : CONTINUE_INSTRUCTIONS,
+          timeoutMs: latest.timeoutMs,
+          ...(latest.model !== undefined ? { model: latest.model } : {}),
+          ...Option.match(Option.fromNullishOr(yield* usage.budget(latest.id)), {
+            onNone: () => ({}),
+            onSome: (budgetUsd) => ({ budgetUsd })
+          })
+        })
+        return yield* start({ event, run, settings, receivedAt, salt: "", continues: latest })
       }
       case "Retry": {
         const [latest] = yield* store.listByIssue(event.repo.fullName, event.issueNumber, 1)

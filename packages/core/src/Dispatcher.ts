@@ -8,9 +8,16 @@
  * from the delivery, and a task's `requestKey` — its comment — is unique); never two machines for a task (a dispatch
  * begins with a compare-and-set, and a later attempt asks `findByTask` first); one status comment per task, written
  * once per state, and the machine is requested only once it exists (its callbacks edit it).
+ *
+ * A continuation (`@porter continue`) works on the branch of the task it continues (when that one made one) and, when
+ * its agent's CLI can resume a session and that task's session was kept, resumes it (`RESUME_SESSION`: the runner
+ * fetches it; the prompt is only what is asked now); else it starts afresh with that task's summary and diff in the
+ * prompt. The task records which (`resumed`), and its status comment says so.
  */
 import { Clock, Context, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
+import type { AgentSpec } from "./Agent.ts"
 import { AgentCatalog } from "./AgentCatalog.ts"
+import { Artifacts } from "./Artifacts.ts"
 import { Audit } from "./Audit.ts"
 import { HostSecrets } from "./ChangeSets.ts"
 import * as CiLogs from "./CiLogs.ts"
@@ -26,7 +33,7 @@ import * as Messages from "./Messages.ts"
 import { UsageStore } from "./ModelUsage.ts"
 import * as NewTasks from "./NewTasks.ts"
 import { PorterConfig } from "./PorterConfig.ts"
-import { PromptBuilder } from "./PromptBuilder.ts"
+import { type Continuation, PromptBuilder, resumePrompt } from "./PromptBuilder.ts"
 import { Queue } from "./Queue.ts"
 import { type Actor, IssueRef } from "./Repo.ts"
 import * as RepoConfig from "./RepoConfig.ts"
@@ -50,6 +57,8 @@ export interface RunRequest {
   readonly salt: string
   /** Asked by someone without write access, where the repository wants approvals: the task awaits approval. */
   readonly awaitingApproval?: boolean
+  /** `@porter continue`: the ended task this one picks up from. */
+  readonly continues?: Task
 }
 
 export class Dispatcher extends Context.Service<Dispatcher, {
@@ -88,7 +97,32 @@ export const make = Effect.gen(function*() {
   const audit = yield* Audit
   const usage = yield* UsageStore
   const queue = yield* Queue
+  const artifacts = yield* Artifacts
   const now = Clock.currentTimeMillis
+
+  /**
+   * How a continuation starts: `resume` when its agent's CLI resumes sessions and the earlier task's session was kept,
+   * else `fresh` with that task's summary and diff. Recorded on the task (`resumed`) and in its audit trail.
+   */
+  const continuationOf = Effect.fnUntraced(function*(task: Task, agent: AgentSpec, earlierId: Task["id"]) {
+    const session = agent.resumes === true
+      ? yield* artifacts.sessionFor(task).pipe(Effect.orElseSucceed(() => Option.none()))
+      : Option.none()
+    const resumed = Option.isSome(session) ? "session" as const : "summary" as const
+    yield* store.update(task.id, { resumed }, yield* now, ["provisioning", "running"]).pipe(Effect.ignore)
+    yield* audit.record(task.id, "continues", `${earlierId}: ${resumed === "session" ? "session resumed" : "afresh"}`)
+    if (resumed === "session") return { resume: true } as const
+    const earlier = yield* store.find(earlierId).pipe(Effect.orElseSucceed(() => Option.none<Task>()))
+    const diff = yield* artifacts.of(earlierId, "diff").pipe(Effect.orElseSucceed(() => Option.none()))
+    const fresh: Continuation = {
+      taskId: earlierId,
+      state: Option.match(earlier, { onNone: () => "earlier", onSome: (t) => t.state }),
+      summary: Option.getOrUndefined(Option.flatMapNullishOr(earlier, (t) => t.summary)),
+      diff: Option.getOrUndefined(Option.map(diff, (d) => d.content)),
+      reason: Option.getOrUndefined(Option.flatMapNullishOr(earlier, (t) => t.reason))
+    }
+    return { resume: false, fresh } as const
+  })
 
   /** A `fix_ci` task's failing checks and logs, scrubbed of `values` and credential shapes, or why they are missing. */
   const ciReport = (task: Task, values: ReadonlyArray<{ readonly name: string; readonly value: string }>) =>
@@ -177,14 +211,20 @@ export const make = Effect.gen(function*() {
       read,
       () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" })
     )
-    const prompt = yield* prompts.build({
-      task,
-      issue: snapshot,
-      thread,
-      branch: MachineRequest.branchFor(task),
-      repoInstructions: extras.success.instructions,
-      ci
-    })
+    const continued = task.continuesFrom === undefined
+      ? undefined
+      : yield* continuationOf(task, agent.value, task.continuesFrom)
+    const prompt = continued?.resume === true
+      ? resumePrompt({ task, branch: MachineRequest.branchFor(task) }, randomToken(12))
+      : yield* prompts.build({
+        continuation: continued?.fresh,
+        task,
+        issue: snapshot,
+        thread,
+        branch: MachineRequest.branchFor(task),
+        repoInstructions: extras.success.instructions,
+        ci
+      })
     const credential = Option.getOrUndefined(
       Option.flatMap(machines.credentialName, (name) => Option.fromNullishOr(found.get(name)?.value))
     )
@@ -197,7 +237,8 @@ export const make = Effect.gen(function*() {
       callbackToken,
       gatewayToken,
       credential,
-      setup: extras.success.setup
+      setup: extras.success.setup,
+      resume: continued?.resume === true
     }).pipe(Effect.result)
     if (Result.isFailure(spec)) {
       return yield* fail(`the machine cannot be started for this request: ${spec.failure.message}`)
@@ -324,7 +365,11 @@ export const make = Effect.gen(function*() {
     const { event, run, settings } = request
     const reply = (body: string) => reports.reply(new IssueRef({ repo: event.repo, number: event.issueNumber }), body)
     const id = yield* taskIdFor(event.deliveryId, request.receivedAt, request.salt)
-    const { baseBranch, headBranch } = yield* NewTasks.branches(event, reader)
+    const branches = yield* NewTasks.branches(event, reader)
+    // A continuation works on the branch of the task it continues, when that one made one.
+    const { baseBranch, headBranch } = request.continues?.branch !== undefined
+      ? { baseBranch: request.continues.baseBranch ?? branches.baseBranch, headBranch: request.continues.branch }
+      : branches
     // The repository's own configuration, from the base branch (never one the agent or a fork's author writes).
     const loaded = yield* RepoConfig.read(reader, event.repo, baseBranch, event.installationId).pipe(Effect.result)
     if (Result.isFailure(loaded)) return yield* reply(Messages.repoConfigProblem(loaded.failure.message))
@@ -350,7 +395,8 @@ export const make = Effect.gen(function*() {
       headBranch,
       awaitingApproval,
       at: yield* now,
-      waitMs: awaitingApproval ? config.approvalTimeoutMs : config.queueTimeoutMs
+      waitMs: awaitingApproval ? config.approvalTimeoutMs : config.queueTimeoutMs,
+      ...(request.continues !== undefined ? { continuesFrom: request.continues.id } : {})
     })
     // The request's own budget, kept beside the gateway's usage (the gateway reads it with the task's spend).
     if (resolved.value.budgetUsd !== undefined) yield* usage.setBudget(id, resolved.value.budgetUsd)
@@ -397,4 +443,5 @@ export const layer: Layer.Layer<
   | Audit
   | Queue
   | UsageStore
+  | Artifacts
 > = Layer.effect(Dispatcher, make)

@@ -6,7 +6,8 @@
  *    anything is read; a wrong one and an unknown task look the same (401);
  * 2. the task: still active (403 once it ended) and before its deadline (403);
  * 3. the budgets (`Budgets`): a call that would start over the task's, the repository's or the requester's cap is
- *    refused (403) and the task ends `failed` with reason "budget reached" (after the answer, so the CLI shows it);
+ *    refused (403) and the task is stopped `failed` with reason "budget reached" (after the answer, so the CLI shows
+ *    it): a running machine first hands over its work so far (`TaskLifecycle.stop`, a checkpoint);
  * 4. the keys: resolved for the task's chain (user → repository → installation → global) in one read.
  *
  * What a call needs is kept per task for `gateway.cacheMs` (default 5 s) in this process or isolate — task, keys,
@@ -126,7 +127,8 @@ export const make = Effect.gen(function*() {
   /** Ends the task for the reached budget (once). */
   const endOverBudget = Effect.fnUntraced(function*(grant: Grant, reason: string) {
     yield* waitForRecords(grant.task.id)
-    const ended = yield* lifecycle.finish(grant.task, "failed", { reason }).pipe(
+    // A running agent is asked to hand over its work so far first (a checkpoint); the gateway refuses its calls meanwhile.
+    const ended = yield* lifecycle.stop(grant.task, "failed", reason).pipe(
       Effect.catch((error) =>
         Effect.as(Effect.logWarning("ending a task over budget failed", { error: error.message }), Option.none())
       )

@@ -16,6 +16,7 @@ import { type Etag, type HttpPlatform, HttpRouter, type HttpServerRequest, HttpS
 import { HttpApiBuilder, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import * as AdminApi from "./AdminApi.ts"
 import * as Api from "./Api.ts"
+import type { Artifacts } from "./Artifacts.ts"
 import * as CallbacksApp from "./CallbacksApp.ts"
 import { notFound, orUnavailable, readBody, taskIdParam } from "./CallbacksApp.ts"
 import type { ChangeSets } from "./ChangeSets.ts"
@@ -252,6 +253,7 @@ export type Requirements =
   | TaskTokens
   | PorterConfig
   | ModelGateway
+  | Artifacts
 
 /** Porter's HTTP API on the router, with `GET /openapi.json` (and the gateway's 404s in the providers' formats). */
 export const routes: Layer.Layer<

@@ -88,6 +88,12 @@ export const MachineEnvFields = Schema.Struct({
       Schema.check(Schema.isMaxLength(20))
     )
   )),
+  /**
+   * `true` for a continuation whose agent resumes its earlier session: the runner fetches it
+   * (`GET /callbacks/tasks/:id/session`), puts it where the CLI keeps sessions and resumes it; `PROMPT` is then only
+   * what is asked now. Without a session to fetch, the run fails rather than start the CLI without its context.
+   */
+  RESUME_SESSION: Schema.optional(Schema.Literal("true")),
   // The runner's own knobs (all optional; see the runner's README).
   PORTER_WORKDIR: Schema.optional(nonEmpty),
   PORTER_KILL_GRACE_MS: Schema.optional(PositiveInt),

@@ -65,6 +65,8 @@ export interface MachineRequestInput {
   readonly credential: Redacted.Redacted<string> | undefined
   /** The repository's setup commands (`.github/porter.yml`), run before the agent. */
   readonly setup?: ReadonlyArray<string> | undefined
+  /** A continuation whose agent resumes the earlier task's session (the runner fetches it from Porter). */
+  readonly resume?: boolean | undefined
 }
 
 /** The machine for a task, or a `SchemaError` naming the variable that cannot be sent. */
@@ -94,7 +96,8 @@ export const machineSpec = (
     HEARTBEAT_INTERVAL_MS: config.heartbeatIntervalMs,
     REQUESTED_BY: task.requestedBy.login,
     ...(task.mode === "ask" ? { TASK_MODE: "ask" as const } : {}),
-    ...(input.setup !== undefined && input.setup.length > 0 ? { SETUP_COMMANDS: input.setup } : {})
+    ...(input.setup !== undefined && input.setup.length > 0 ? { SETUP_COMMANDS: input.setup } : {}),
+    ...(input.resume === true ? { RESUME_SESSION: "true" as const } : {})
   }
   return Effect.map(MachineEnv.encode(env), (encoded): MachineSpec => ({
     taskId: task.id,

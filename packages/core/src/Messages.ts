@@ -113,7 +113,10 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
       break
     case "running":
       lines.push(
-        `🏃 ${agentLabel(task)} is working on machine \`${task.machineId ?? "?"}\` — running for ${elapsed}.`
+        task.stopState !== undefined
+          ? `⏹ Stopping ${agentLabel(task)}${task.reason ? `: ${task.reason}` : ""}. Its machine is handing over the ` +
+            "work so far (a draft pull request, if there is any)."
+          : `🏃 ${agentLabel(task)} is working on machine \`${task.machineId ?? "?"}\` — running for ${elapsed}.`
       )
       break
     case "succeeded":
@@ -147,6 +150,11 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
       lines.push(`⏹ Cancelled${task.reason ? `: ${task.reason}` : "."}`)
       break
   }
+  if (task.isTerminal && task.state !== "succeeded" && task.prUrl !== undefined) {
+    lines.push("", `**Work so far:** ${task.prUrl} (a draft pull request: \`@${mention} continue\` picks it up)`)
+  }
+  if (task.isTerminal && task.transcriptUrl !== undefined) lines.push("", `**Transcript:** ${task.transcriptUrl}`)
+  if (task.continuesFrom !== undefined) lines.push("", continuation(task))
   if (task.isTerminal) {
     const usage = formatUsage(task.usage)
     if (usage) lines.push("", `<sub>Usage: ${usage}</sub>`)
@@ -182,6 +190,19 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
   return lines.join("\n")
 }
 
+/** How a continuation (`@porter continue`) started: with the agent's session, or afresh. */
+const continuation = (task: Task): string =>
+  task.resumed === "session"
+    ? `<sub>Continues task \`${task.continuesFrom}\`: ${agentLabel(task)} resumed its session.</sub>`
+    : task.resumed === "summary"
+    ? `<sub>Continues task \`${task.continuesFrom}\`: ${
+      agentLabel(task)
+    } started afresh with that task's summary and ` +
+      "diff (its session could not be resumed).</sub>"
+    : `<sub>Continues task \`${task.continuesFrom}\`.</sub>`
+
+export const nothingToContinue = (): string => reply("Nothing to continue: no earlier Porter task on this issue.")
+
 const truncate = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text)
 
 const reply = (text: string): string => `${text}\n${MARKER_PREFIX}reply -->`
@@ -198,6 +219,7 @@ export const help = (settings: RepoSettings, agents: ReadonlyArray<AgentSpec>): 
     `- \`${m} fix-ci [<instructions>]\` — on a pull request: make its failing checks pass (the agent gets their logs)`,
     `- \`${m} approve\` · \`${m} deny\` — let a waiting request from someone without write access run, or drop it`,
     `- \`${m} status\` — tasks on this issue · \`${m} cancel\` — stop them · \`${m} retry\` — run the last one again`,
+    `- \`${m} continue [more instructions]\` — pick up where the last task stopped (its branch, its agent's session)`,
     `- \`${m} help\` — this message`,
     "",
     `Agents: ${agents.map((a) => `\`${a.name}\``).join(", ")}. Durations look like \`90s\`, \`20m\`, \`1h\` (at most ${

@@ -49,6 +49,8 @@ export interface Request {
   readonly at: number
   /** How long the first state may last: the approval's or the queue's timeout. */
   readonly waitMs: number
+  /** `@porter continue`: the task this one picks up from. */
+  readonly continuesFrom?: TaskId
 }
 
 /** The task a comment's request makes. */
@@ -77,7 +79,8 @@ export const fromRequest = (request: Request): Task => {
     dispatchAttempts: 0,
     ...(run.ask === true ? { mode: "ask" as const } : run.fixCi === true ? { mode: "fix_ci" as const } : {}),
     requestKey: requestKey(event),
-    ...(run.notAnAgent !== undefined ? { notAnAgent: run.notAnAgent } : {})
+    ...(run.notAnAgent !== undefined ? { notAnAgent: run.notAnAgent } : {}),
+    ...(request.continuesFrom !== undefined ? { continuesFrom: request.continuesFrom } : {})
   })
 }
 

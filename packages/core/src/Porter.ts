@@ -13,18 +13,21 @@
  * - `Watchdog`: deadlines, heartbeats, re-dispatch, orphans, delivery retries (`Watchdog.ts`).
  * - `GitProxy`: the machine's read-only clone of its task's repository (`GitProxy.ts`).
  * - `ChangeSets`: the machine's proposed changes → Porter's commits and pull request (`ChangeSets.ts`).
+ * - `Artifacts`: the agent's session, the run's transcript and diff, redacted and kept (`Artifacts.ts`).
  * - `ModelGateway`: the machine's model calls, with Porter's keys attached, metered and within budgets
  *   (`ModelGateway.ts`, `GatewayAccess.ts`).
  *
  * `layer` provides all of them (and `Porter`) from the ports: a TaskStore, SecretStore, Settings, MachineProvisioner,
  * Reporter, IssueReader, Authorizer, RepoTokens, RepoWriter, AgentCatalog, CommandParser, PromptBuilder, TaskTokens,
- * PorterConfig, WebhookIntake, Background, UsageStore and an HttpClient (the git proxy's and the model gateway's). The same programs run in the Worker, a Node host, or a test on in-memory layers.
+ * PorterConfig, WebhookIntake, Background, UsageStore, ArtifactStore and an HttpClient (the git proxy's and the model gateway's). The same programs run in the Worker, a Node host, or a test on in-memory layers.
  */
 import { Context, Effect, Layer, Redacted } from "effect"
 import type { HttpClient } from "effect/http"
 import type * as AdminApi from "./AdminApi.ts"
 import type { AgentCatalog } from "./AgentCatalog.ts"
 import * as Approvals from "./Approvals.ts"
+import * as Artifacts from "./Artifacts.ts"
+import type { ArtifactStore } from "./ArtifactStore.ts"
 import * as Audit from "./Audit.ts"
 import type { Authorizer } from "./Authorizer.ts"
 import type { Background } from "./Background.ts"
@@ -103,6 +106,7 @@ export type Ports =
   | WebhookIntake
   | Background
   | UsageStore
+  | ArtifactStore
 
 /** Every service `layer` provides. */
 export type Services =
@@ -121,6 +125,7 @@ export type Services =
   | Audit.Audit
   | Queue.Queue
   | Approvals.Approvals
+  | Artifacts.Artifacts
   | GatewayAccess.GatewayAccess
   | ModelGateway.ModelGateway
 
@@ -152,6 +157,7 @@ const support = StatusComments.layer.pipe(
   Layer.provideMerge(Queue.layer),
   Layer.provideMerge(Reports.layer),
   Layer.provideMerge(MachineAccess.layer),
+  Layer.provideMerge(Artifacts.layer),
   Layer.provideMerge(Audit.layer)
 )
 

@@ -73,6 +73,17 @@ export interface PorterOptions {
   readonly commitAuthor: { readonly name: string; readonly email: string }
   /** The model gateway's upstreams and limits. */
   readonly gateway: GatewayOptions
+  /**
+   * How long a task's machine has, once the task's deadline passed or it was asked to stop (cancelled, over its
+   * budget), to hand over its work so far (a checkpoint: a work-in-progress commit and a draft pull request); the
+   * watchdog ends the task only after it.
+   */
+  readonly checkpointGraceMs: number
+  /**
+   * The web app's transcript page for a task, when the host serves the web app (`<base>/<task id>/transcript`): the
+   * final status comment links the transcript there; without it, to the secret gist that mirrors it (if any).
+   */
+  readonly transcriptBaseUrl?: string
 }
 
 export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()("@porter/core/PorterConfig") {}
@@ -107,7 +118,8 @@ export const defaults: Omit<PorterOptions, "publicUrl"> = {
     cacheMs: 5_000,
     maxRequestBytes: 32 * 1024 * 1024,
     statusIntervalMs: 15_000
-  }
+  },
+  checkpointGraceMs: 30_000
 }
 
 export const make = (options: PorterInput): PorterOptions => ({
@@ -138,7 +150,8 @@ export const gatewayConfig: Config.Config<GatewayOptions> = Config.all({
 /**
  * From configuration: `PORTER_PUBLIC_URL` (required), `GITHUB_API_URL`, `GITHUB_GIT_URL`, `PORTER_MACHINE_IMAGE`,
  * `PORTER_MACHINE_REGION`, `PORTER_ADMIN_TOKEN`, `PORTER_MACHINE_CPUS`, `PORTER_MACHINE_MEMORY_MB`,
- * `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_APPROVAL_TIMEOUT_MS`, `PORTER_QUEUE_TIMEOUT_MS`, and the gateway's
+ * `PORTER_HEARTBEAT_TIMEOUT_MS`, `PORTER_APPROVAL_TIMEOUT_MS`, `PORTER_QUEUE_TIMEOUT_MS`, `PORTER_CHECKPOINT_GRACE_MS`,
+ * `PORTER_TRANSCRIPT_URL` (the web app's transcript pages, `<base>/<task id>/transcript`), and the gateway's
  * (`gatewayConfig`).
  */
 export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.effect(
@@ -161,6 +174,10 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
     const queueTimeoutMs = yield* Config.Int("PORTER_QUEUE_TIMEOUT_MS").pipe(
       Config.withDefault(defaults.queueTimeoutMs)
     )
+    const checkpointGraceMs = yield* Config.Int("PORTER_CHECKPOINT_GRACE_MS").pipe(
+      Config.withDefault(defaults.checkpointGraceMs)
+    )
+    const transcriptBaseUrl = yield* Config.option(Config.String("PORTER_TRANSCRIPT_URL"))
     const gateway = yield* gatewayConfig
     return PorterConfig.of(make({
       gateway,
@@ -172,6 +189,8 @@ export const layerConfig: Layer.Layer<PorterConfig, Config.ConfigError> = Layer.
       heartbeatTimeoutMs,
       approvalTimeoutMs,
       queueTimeoutMs,
+      checkpointGraceMs,
+      ...(Option.isSome(transcriptBaseUrl) ? { transcriptBaseUrl: transcriptBaseUrl.value.replace(/\/+$/, "") } : {}),
       ...(Option.isSome(region) ? { region: region.value } : {}),
       ...(Option.isSome(adminToken) ? { adminToken: adminToken.value } : {})
     }))

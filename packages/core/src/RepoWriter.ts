@@ -61,10 +61,16 @@ export class RepoWriter extends Context.Service<RepoWriter, {
     from: Option.Option<string>,
     installationId?: number
   ) => Effect.Effect<void, RepoWriteError | NotFastForward>
-  /** The open pull request from `head`, or a new one into `base`. */
+  /** The open pull request from `head`, or a new one into `base` (a draft with `draft`: a checkpoint's work so far). */
   readonly pullRequest: (
     repo: RepoRef,
-    request: { readonly head: string; readonly base: string; readonly title: string; readonly body: string },
+    request: {
+      readonly head: string
+      readonly base: string
+      readonly title: string
+      readonly body: string
+      readonly draft?: boolean
+    },
     installationId?: number
   ) => Effect.Effect<PullRequestRef, RepoWriteError>
 }>()("@porter/core/RepoWriter") {}

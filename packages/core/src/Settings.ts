@@ -49,6 +49,8 @@ export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoS
    * most).
    */
   outsiders: Schema.Literals(["ignore", "approval"]),
+  /** Days the agent's sessions, transcripts and diffs are kept (`ArtifactStore`); the deployment's (global) value rules. */
+  artifactRetentionDays: Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum: 3650 }))),
   /** Model prices by model id prefix (`Pricing.PriceEntry`: `model=input/output/cacheRead/cacheWrite`, USD per
    * million tokens), over the built-in table (`Pricing.defaults`). */
   prices: Pricing.PriceList,
@@ -75,6 +77,7 @@ export const defaults = new RepoSettings({
   repoMonthlyBudgetUsd: 0,
   userMonthlyBudgetUsd: 0,
   outsiders: "ignore",
+  artifactRetentionDays: 30,
   prices: Pricing.defaults,
   autofixCi: 0
 })
@@ -96,6 +99,7 @@ export const SettingsPatch = Schema.Struct({
   repoMonthlyBudgetUsd: Schema.optional(Usd),
   userMonthlyBudgetUsd: Schema.optional(Usd),
   outsiders: Schema.optional(RepoSettings.fields.outsiders),
+  artifactRetentionDays: Schema.optional(RepoSettings.fields.artifactRetentionDays),
   /** Entries set over the broader scopes' tables (a repository overrides one model and keeps the rest). */
   prices: Schema.optional(Pricing.PriceList),
   autofixCi: Schema.optional(AutofixCi)

@@ -6,6 +6,13 @@
  * Guarantees: a terminal task never changes again (the store's conditional writes); every end is shown on the issue
  * before the machine goes (destroying the machine may end the very runner whose callback is being answered); after
  * every end the repository's queue is looked at (`Queue.promote`, in the background): a slot may have come free.
+ *
+ * Checkpoints: a running task that is cancelled or goes over its budget is first asked to stop (`stop`: the state it
+ * will end in is recorded, its deadline moved to now). Its runner hears it in the answer to its next callback
+ * (`stop`), as it does once the deadline passed, stops its agent and hands over the work so far — a change set marked
+ * `checkpoint` (Porter commits it and opens a draft pull request) — then sends `completed` with `checkpoint`, which
+ * ends the task in the recorded state (timed out at a deadline). The watchdog ends it anyway once
+ * `PorterConfig.checkpointGraceMs` has passed.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import * as AdminApi from "./AdminApi.ts"
@@ -15,7 +22,9 @@ import type { CallbackEvent, CompletedEvent } from "./Callback.ts"
 import { IllegalTransition, type StoreError, type TaskNotFound } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
 import { MachineAccess } from "./MachineAccess.ts"
+import * as Messages from "./Messages.ts"
 import { emptyTotals, toUsage, UsageStore } from "./ModelUsage.ts"
+import { PorterConfig } from "./PorterConfig.ts"
 import { Queue } from "./Queue.ts"
 import type { IssueRef } from "./Repo.ts"
 import { StatusComments } from "./StatusComments.ts"
@@ -27,6 +36,8 @@ export interface CallbackAnswer {
   readonly accepted: boolean
   readonly state: TaskState
   readonly message?: string
+  /** The runner must stop its agent and hand over the work so far: why. */
+  readonly stop?: string
 }
 
 export class TaskLifecycle extends Context.Service<TaskLifecycle, {
@@ -40,6 +51,11 @@ export class TaskLifecycle extends Context.Service<TaskLifecycle, {
     taskId: TaskId,
     event: CallbackEvent
   ) => Effect.Effect<CallbackAnswer, TaskNotFound | StoreError>
+  /**
+   * Stops an active task in terminal state `to` for `reason`: a running task with a machine is asked to hand over its
+   * work first (it ends when it has, or when its grace period is over); any other ends now. `None` when it had ended.
+   */
+  readonly stop: (task: Task, to: TaskState, reason: string) => Effect.Effect<Option.Option<Task>, StoreError>
   /** Cancels one task; `false` when it had already ended. */
   readonly cancelTask: (taskId: TaskId, reason: string) => Effect.Effect<boolean, TaskNotFound | StoreError>
   /** Cancels the active tasks of an issue (those `only` accepts, when given); returns how many. */
@@ -57,6 +73,19 @@ export class TaskLifecycle extends Context.Service<TaskLifecycle, {
  * task has its pull request); a machine's claim alone fails the task.
  */
 const completion = (task: Task, event: CompletedEvent): { readonly to: TaskState; readonly patch: TaskPatch } => {
+  if (event.checkpoint === true) {
+    // The runner stopped its agent and handed over what it had: the task ends the way it was stopped.
+    return {
+      to: task.stopState ?? "timed_out",
+      patch: {
+        outcome: event.outcome === "pushed" && task.prUrl === undefined ? "error" : event.outcome,
+        reason: task.reason ?? `the time limit (${Messages.formatDuration(task.timeoutMs)}) ran out`,
+        ...(event.summary !== undefined ? { summary: event.summary } : {}),
+        ...(event.usage !== undefined ? { usage: event.usage } : {}),
+        ...(event.logTail !== undefined ? { logTail: event.logTail } : {})
+      }
+    }
+  }
   const unpublished = event.outcome === "pushed" && task.prUrl === undefined
   const succeeded = (event.outcome === "pushed" && !unpublished) || event.outcome === "no_changes"
   const reason = unpublished
@@ -89,6 +118,7 @@ export const make = Effect.gen(function*() {
   const usage = yield* UsageStore
   const queue = yield* Queue
   const background = yield* Background
+  const config = yield* PorterConfig
   const now = Clock.currentTimeMillis
 
   const finish = Effect.fn("TaskLifecycle.finish")(function*(task: Task, to: TaskState, patch: TaskPatch) {
@@ -109,6 +139,14 @@ export const make = Effect.gen(function*() {
     yield* background.run(queue.promote(moved.value.repo.fullName))
     return moved
   })
+
+  /** Why the runner must stop and hand over its work (asked to stop, or past its deadline), if it must. */
+  const stopSignal = (task: Task, at: number): { readonly stop?: string } =>
+    task.stopState !== undefined
+      ? { stop: task.reason ?? task.stopState }
+      : at >= task.deadlineAt && task.state === "running"
+      ? { stop: `the time limit (${Messages.formatDuration(task.timeoutMs)}) ran out` }
+      : {}
 
   const callback = Effect.fn("TaskLifecycle.callback")(function*(taskId: TaskId, event: CallbackEvent) {
     const task = yield* store.get(taskId)
@@ -135,7 +173,7 @@ export const make = Effect.gen(function*() {
       )
       if (Option.isSome(moved)) {
         yield* status.show(moved.value)
-        return { accepted: true, state: "running" } satisfies CallbackAnswer
+        return { accepted: true, state: "running", ...stopSignal(moved.value, at) } satisfies CallbackAnswer
       }
       // Moved meanwhile: running already (a second `started`), or ended (then the runner must stop).
       const latest = yield* store.get(task.id)
@@ -145,14 +183,43 @@ export const make = Effect.gen(function*() {
     }
     const updated = yield* store.update(task.id, { heartbeatAt: at }, at).pipe(Effect.result)
     return updated._tag === "Success"
-      ? { accepted: true, state: updated.success.state } satisfies CallbackAnswer
+      ? { accepted: true, state: updated.success.state, ...stopSignal(updated.success, at) } satisfies CallbackAnswer
       : { accepted: false, state: endedState(updated.failure) ?? task.state, message: "task has ended" }
+  })
+
+  const stop = Effect.fn("TaskLifecycle.stop")(function*(task: Task, to: TaskState, reason: string) {
+    // Only a running machine has work to hand over (and none is waited for without a grace period).
+    if (task.state !== "running" || task.machineId === undefined || config.checkpointGraceMs <= 0) {
+      return yield* finish(task, to, { reason })
+    }
+    if (task.stopState !== undefined) return Option.some(task)
+    const at = yield* now
+    const stopping = yield* store.update(
+      task.id,
+      { stopState: to as NonNullable<Task["stopState"]>, reason, deadlineAt: at },
+      at,
+      ["running"]
+    ).pipe(
+      Effect.map(Option.some),
+      Effect.catchTags({
+        IllegalTransition: () => Effect.succeed(Option.none<Task>()),
+        TaskNotFound: () => Effect.succeed(Option.none<Task>())
+      })
+    )
+    if (Option.isNone(stopping)) {
+      // It left `running` meanwhile: ended (nothing to do), or still provisioning (then it ends now).
+      const latest = yield* store.find(task.id)
+      return Option.isSome(latest) && !latest.value.isTerminal ? yield* finish(latest.value, to, { reason }) : stopping
+    }
+    yield* audit.record(task.id, "stop", `${to}: ${reason}`.slice(0, 500))
+    yield* status.show(stopping.value)
+    return stopping
   })
 
   const cancelTask = Effect.fn("TaskLifecycle.cancelTask")(function*(taskId: TaskId, reason: string) {
     const task = yield* store.get(taskId)
     if (task.isTerminal) return false
-    return Option.isSome(yield* finish(task, "cancelled", { reason }))
+    return Option.isSome(yield* stop(task, "cancelled", reason))
   })
 
   const cancelIssue = Effect.fn("TaskLifecycle.cancelIssue")(
@@ -161,7 +228,7 @@ export const make = Effect.gen(function*() {
       let count = 0
       for (const task of active) {
         if (only !== undefined && !only(task)) continue
-        if (Option.isSome(yield* finish(task, "cancelled", { reason }))) count++
+        if (Option.isSome(yield* stop(task, "cancelled", reason))) count++
       }
       return count
     }
@@ -169,11 +236,11 @@ export const make = Effect.gen(function*() {
 
   const view = (taskId: TaskId) => Effect.map(store.get(taskId), AdminApi.toView)
 
-  return TaskLifecycle.of({ finish, callback, cancelTask, cancelIssue, view })
+  return TaskLifecycle.of({ finish, stop, callback, cancelTask, cancelIssue, view })
 })
 
 export const layer: Layer.Layer<
   TaskLifecycle,
   never,
-  TaskStore | StatusComments | MachineAccess | Audit | Queue | Background | UsageStore
+  TaskStore | StatusComments | MachineAccess | Audit | Queue | Background | UsageStore | PorterConfig
 > = Layer.effect(TaskLifecycle, make)

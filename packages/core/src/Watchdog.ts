@@ -8,11 +8,15 @@
  * with a queue is looked at (`Queue.promote`): a slot a task's end freed, or a dispatcher that died before admitting,
  * is made up for here.
  *
+ * A running task past its deadline (or asked to stop: cancelled, over budget) is given `checkpointGraceMs` to hand over
+ * its work so far before it is ended; the retention period's old artifacts are dropped (`Artifacts.purge`).
+ *
  * Several hosts may sweep one store (replicas on one PostgreSQL): each step is taken once — an ending is one
  * conditional transition, a stuck task is claimed (`TaskStore.claimDue`) before it is dispatched again, a delivery
  * retry is leased (`retryDeliveries` with `at`). Destroying an orphan machine twice is harmless.
  */
 import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Artifacts } from "./Artifacts.ts"
 import { Audit } from "./Audit.ts"
 import { Commands } from "./Commands.ts"
 import { Dispatcher } from "./Dispatcher.ts"
@@ -57,6 +61,7 @@ export const make = Effect.gen(function*() {
   const audit = yield* Audit
   const config = yield* PorterConfig
   const queue = yield* Queue
+  const artifacts = yield* Artifacts
 
   const ended = (outcome: Exclude<Outcome, "none">) => (moved: Option.Option<Task>): Outcome =>
     Option.isSome(moved) ? outcome : "none"
@@ -78,6 +83,22 @@ export const make = Effect.gen(function*() {
         }
         if (task.state === "queued") {
           return yield* timeOut(task, `no slot came free within ${Messages.formatDuration(config.queueTimeoutMs)}`)
+        }
+        if (
+          task.state === "running" && task.machineId !== undefined && at < task.deadlineAt + config.checkpointGraceMs
+        ) {
+          // Its runner is handing over the work so far (a checkpoint): it ends the task itself within its grace.
+          return "none"
+        }
+        if (task.stopState !== undefined) {
+          return yield* Effect.map(
+            lifecycle.finish(task, task.stopState, {
+              reason: `${task.reason ?? task.stopState}; its machine handed over nothing within ${
+                Messages.formatDuration(config.checkpointGraceMs)
+              }`
+            }),
+            ended(task.stopState === "failed" ? "failed" : "timedOut")
+          )
         }
         return yield* timeOut(task, `the time limit (${Messages.formatDuration(task.timeoutMs)}) ran out`)
       }
@@ -203,6 +224,7 @@ export const make = Effect.gen(function*() {
     )
     const outcomes = yield* Effect.forEach(due, (task) => sweepTask(task, at), { concurrency: 8 })
     const queuesPromoted = yield* promoteQueues
+    yield* artifacts.purge
     const orphansDestroyed = yield* sweepOrphans(at)
     const deliveriesRetried = yield* retryDeliveries(at)
     const count = (kind: Outcome) => outcomes.filter((o) => o === kind).length
@@ -234,6 +256,7 @@ export const layer: Layer.Layer<
   | Audit
   | PorterConfig
   | Queue
+  | Artifacts
 > = Layer.effect(Watchdog, make)
 
 /** Sweeps every `intervalMs` for as long as the layer lives (Node hosts). */

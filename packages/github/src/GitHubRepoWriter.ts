@@ -279,7 +279,13 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
 
   const pullRequest = Effect.fn("GitHubRepoWriter.pullRequest")(function*(
     repo: Repo.RepoRef,
-    pull: { readonly head: string; readonly base: string; readonly title: string; readonly body: string },
+    pull: {
+      readonly head: string
+      readonly base: string
+      readonly title: string
+      readonly body: string
+      readonly draft?: boolean
+    },
     installationId?: number
   ) {
     const open = request(repo, installationId, "GET /repos/{owner}/{repo}/pulls", {
@@ -288,7 +294,13 @@ export const makeWith = Effect.fnUntraced(function*(options: WriterOptions = {})
     }).pipe(Effect.map((response) => Option.fromNullishOr(response.data[0])))
     // Opened first, looked up only when GitHub says one exists (422): a new branch's pull request costs one call.
     const pr = yield* request(repo, installationId, "POST /repos/{owner}/{repo}/pulls", {
-      params: { head: pull.head, base: pull.base, title: pull.title, body: pull.body },
+      params: {
+        head: pull.head,
+        base: pull.base,
+        title: pull.title,
+        body: pull.body,
+        ...(pull.draft === true ? { draft: true } : {})
+      },
       schema: PullAnswer
     }).pipe(
       Effect.map((response) => response.data),

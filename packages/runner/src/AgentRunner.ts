@@ -21,8 +21,10 @@ import { RunLog } from "./RunLog.ts"
 
 export interface AgentResult {
   readonly exitCode: number
-  /** The deadline came first: the process group was killed. */
+  /** The deadline came first, or Porter asked to stop: the process group was killed. */
   readonly timedOut: boolean
+  /** Why it was stopped early (Porter's `stop`: cancelled, over budget), when not at the deadline. */
+  readonly stopped?: string
   readonly summary: string | undefined
   readonly usage: Task.Usage | undefined
   /** What the agent itself reported as its error (Claude Code's `is_error` result). */
@@ -50,13 +52,20 @@ export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed"
   }
 }
 
+/** What the agent is run with. */
+export interface RunInput {
+  readonly spec: Agent.AgentSpec
+  readonly prompt: string
+  readonly model: string | undefined
+  readonly cwd: string
+  /** The id its session is saved under, and whether to resume the saved one (agents that `resumes`). */
+  readonly session?: { readonly id: string; readonly resume: boolean } | undefined
+  /** Completes (with why) when Porter asks to stop before the deadline: the agent is stopped like at the deadline. */
+  readonly stop?: Effect.Effect<string> | undefined
+}
+
 export class AgentRunner extends Context.Service<AgentRunner, {
-  readonly run: (input: {
-    readonly spec: Agent.AgentSpec
-    readonly prompt: string
-    readonly model: string | undefined
-    readonly cwd: string
-  }) => Effect.Effect<AgentResult, AgentNotStarted>
+  readonly run: (input: RunInput) => Effect.Effect<AgentResult, AgentNotStarted>
   /**
    * Runs the repository's setup commands (`.github/porter.yml`) in the clone, one after the other, each with `sh -c`
    * and the agent's environment (no task token), before the deadline; the first that fails stops them.
@@ -140,14 +149,13 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const path = yield* Path
   const { env } = options
 
-  const run = Effect.fn("AgentRunner.run")(function*(input: {
-    readonly spec: Agent.AgentSpec
-    readonly prompt: string
-    readonly model: string | undefined
-    readonly cwd: string
-  }) {
+  const run = Effect.fn("AgentRunner.run")(function*(input: RunInput) {
     const { spec } = input
-    const invocation = spec.invocation({ prompt: input.prompt, model: input.model })
+    const invocation = spec.invocation({
+      prompt: input.prompt,
+      model: input.model,
+      ...(input.session !== undefined && spec.resumes === true ? { session: input.session } : {})
+    })
     const isScript = invocation.command === AgentCatalog.SCRIPT_AGENT_COMMAND
     const command = isScript ? options.self.command : invocation.command
     const args = isScript ? [...options.self.args] : [...invocation.args]
@@ -179,26 +187,40 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       }
     }).pipe(
       Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner),
-      Effect.timeoutOption(Duration.millis(remaining)),
+      Effect.map((result) => ({ _tag: "Done" as const, result })),
+      Effect.timeoutOrElse({
+        duration: Duration.millis(remaining),
+        orElse: () => Effect.succeed({ _tag: "Deadline" as const })
+      }),
+      (proc) =>
+        input.stop === undefined
+          ? proc
+          : Effect.raceFirst(proc, Effect.map(input.stop, (why) => ({ _tag: "Stopped" as const, why }))),
       Effect.mapError((error) => new AgentNotStarted({ command, detail: error.message }))
     )
     const durationMs = (yield* Clock.currentTimeMillis) - started
 
-    if (Option.isNone(outcome)) {
+    if (outcome._tag !== "Done") {
+      const stopped = outcome._tag === "Stopped" ? outcome.why : undefined
       yield* log.line(
         "runner",
-        `the agent ran past the task deadline; its process group was killed after ${durationMs} ms`
+        stopped !== undefined
+          ? `Porter asked to stop (${stopped}); the agent's process group was killed after ${durationMs} ms`
+          : `the agent ran past the task deadline; its process group was killed after ${durationMs} ms`
       )
       return {
         exitCode: 124,
         timedOut: true,
+        ...(stopped !== undefined ? { stopped } : {}),
         summary: undefined,
         usage: undefined,
-        error: "the agent did not finish before the task deadline and was stopped",
+        error: stopped !== undefined
+          ? `the agent was stopped: ${stopped}`
+          : "the agent did not finish before the task deadline and was stopped",
         durationMs
       } satisfies AgentResult
     }
-    const result = outcome.value
+    const result = outcome.result
     if (claudeJson) {
       const parsed = parseClaudeResult(result.stdout)
       if (Option.isSome(parsed)) {

@@ -5,9 +5,12 @@
  * with exponential backoff (a change set a few times: Porter's publish is idempotent for a retry of the same one);
  * 409 means the task already ended (cancelled, timed out) and becomes `TaskEnded`; 422 on a change set is Porter's
  * refusal (`ChangesRefused`: the task has ended failed, every reason is on the issue); other refusals (400, 401, 404,
- * 413) are not retried.
+ * 413) are not retried. An answer may ask the runner to stop and hand over its work (`stop`: a checkpoint).
+ *
+ * Artifacts (`POST …/artifacts`: the agent's session, the transcript, the diff) are scrubbed before they leave, like
+ * every callback; `session` fetches the session a continuation resumes (`GET …/session`).
  */
-import { Callback, CallbacksClient, type ChangeSet, Ids } from "@porter/core"
+import { type ArtifactStore, Callback, CallbacksClient, type ChangeSet, Ids } from "@porter/core"
 import { Context, Duration, Effect, Layer, Option, type Redacted, Schedule, Schema } from "effect"
 import { HttpClient, HttpClientError } from "effect/http"
 import { Scrubber, scrubDeep } from "./Scrubber.ts"
@@ -51,8 +54,22 @@ export class ChangesRefused extends Schema.TaggedError<ChangesRefused>()("Change
 
 export type CallbackError = TaskEnded | CallbackRefused | CallbackUnreachable
 
+/** What Porter answered a callback: whether it asks the runner to stop its agent and hand over its work, and why. */
+export interface Answer {
+  readonly stop: string | undefined
+}
+
 export class Callbacks extends Context.Service<Callbacks, {
-  readonly send: (event: Callback.CallbackEvent) => Effect.Effect<void, CallbackError>
+  readonly send: (event: Callback.CallbackEvent) => Effect.Effect<Answer, CallbackError>
+  /** Hands one artifact of the run to Porter (scrubbed); where people can read it, when Porter says. */
+  readonly artifact: (
+    artifact: { readonly kind: ArtifactStore.ArtifactKind; readonly name: string; readonly content: string }
+  ) => Effect.Effect<string | undefined, CallbackError>
+  /** The agent session this continuation resumes; `undefined` when Porter has none for it. */
+  readonly session: Effect.Effect<
+    { readonly agent: string; readonly name: string; readonly content: string } | undefined,
+    CallbackError
+  >
   /** Sends the agent's work; what Porter made of it (branch, commits, pull request). The summary is scrubbed. */
   readonly publish: (
     changeSet: ChangeSet.ChangeSet
@@ -150,10 +167,37 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       Effect.flatMap(decodeEvent),
       Effect.orDie
     )
-    yield* client.callbacks.send({ params: { taskId: endpoint.taskId }, payload }).pipe(
+    const answer = yield* client.callbacks.send({ params: { taskId: endpoint.taskId }, payload }).pipe(
       Effect.mapError(refusal)
     )
+    return { stop: answer.stop } satisfies Answer
   })
+
+  const artifact = Effect.fn("Callbacks.artifact")(function*(
+    artifact: { readonly kind: ArtifactStore.ArtifactKind; readonly name: string; readonly content: string }
+  ) {
+    if (endpoint === undefined) {
+      return yield* new CallbackRefused({ status: 0, detail: "CALLBACK_URL is not a Porter callback URL" })
+    }
+    const payload = { kind: artifact.kind, name: scrub(artifact.name), content: scrub(artifact.content) }
+    const stored = yield* publishClient.artifacts.upload({ params: { taskId: endpoint.taskId }, payload }).pipe(
+      Effect.mapError(refusal)
+    )
+    return stored.url
+  })
+
+  const session = Effect.gen(function*() {
+    if (endpoint === undefined) {
+      return yield* new CallbackRefused({ status: 0, detail: "CALLBACK_URL is not a Porter callback URL" })
+    }
+    return yield* client.artifacts.session({ params: { taskId: endpoint.taskId } }).pipe(
+      Effect.map((found): { readonly agent: string; readonly name: string; readonly content: string } | undefined =>
+        found
+      ),
+      Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+      Effect.mapError(refusal)
+    )
+  }).pipe(Effect.withSpan("Callbacks.session"))
 
   const publish = Effect.fn("Callbacks.publish")(function*(changeSet: ChangeSet.ChangeSet) {
     yield* Effect.annotateCurrentSpan({ commits: changeSet.commits.length })
@@ -170,7 +214,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     )
   })
 
-  return Callbacks.of({ send, publish })
+  return Callbacks.of({ send, publish, artifact, session })
 })
 
 const statusOf = { Unauthorized: 401, NotFound: 404, BadRequest: 400, PayloadTooLarge: 413 } as const

@@ -56,6 +56,8 @@ export interface MachineEnv {
   readonly mode: "change" | "ask"
   /** The repository's setup commands (`.github/porter.yml`), run in the clone before the agent. */
   readonly setup: ReadonlyArray<string>
+  /** A continuation that resumes the agent's earlier session (fetched from Porter before the agent starts). */
+  readonly resumeSession: boolean
   /** The whole environment the runner was started with (agent keys, PATH, HOME…), secrets included. */
   readonly raw: Readonly<Record<string, string>>
 }
@@ -176,6 +178,7 @@ export const decode = (
     cloneFilter: f.PORTER_CLONE_FILTER === "blob:none",
     mode: f.TASK_MODE ?? "change",
     setup: f.SETUP_COMMANDS ?? [],
+    resumeSession: f.RESUME_SESSION === "true",
     raw: input
   })
 }

@@ -5,7 +5,9 @@
  *   commit leftovers → change set → Porter publishes it → `completed`
  *
  * Every way a run can end is a `Report` (outcome + exit code); only Porter having ended the task already (a 409, or
- * its refusal of the change set) skips the `completed` callback. `layer` assembles the services for Node.
+ * its refusal of the change set) skips the `completed` callback. An answer that asks to stop (`stop`: cancelled, over
+ * budget) stops the agent and turns the rest of the run into a checkpoint (`Work.StopSignal`). `layer` assembles the
+ * services for Node.
  */
 import { NodeServices } from "@effect/platform-node"
 import { AgentCatalog, type Callback } from "@porter/core"
@@ -18,7 +20,7 @@ import * as Git from "./Git.ts"
 import { type MachineEnv, MachineEnvService, secretValues } from "./MachineEnv.ts"
 import * as RunLog from "./RunLog.ts"
 import * as Scrubber from "./Scrubber.ts"
-import { clip, type Report, work } from "./Work.ts"
+import { clip, type Report, StopSignal, work } from "./Work.ts"
 
 export { commitMessage, EarlyCloneRef, Refused, type Report, work } from "./Work.ts"
 
@@ -45,14 +47,19 @@ export const run = Effect.gen(function*() {
         why: `Porter refused the callback: ${error.message}`
       })
       : log.line("runner", error.message)
+  // Porter asks for a checkpoint (cancelled, over budget, past the deadline): the agent stops, its work is handed over.
+  const checkpoint = yield* Deferred.make<string>()
+  const heard = (answer: Callbacks.Answer) =>
+    answer.stop === undefined ? Effect.void : Deferred.succeed(checkpoint, answer.stop).pipe(Effect.asVoid)
   const started = yield* Effect.forkChild(
     callbacks.send({ type: "started", step: "clone", ...(machineId !== undefined ? { machineId } : {}) }).pipe(
+      Effect.flatMap(heard),
       Effect.catch(stopOn)
     )
   )
   const heartbeat = Effect.gen(function*() {
     const step = yield* log.currentStep
-    yield* callbacks.send({ type: "heartbeat", step }).pipe(Effect.catch(stopOn))
+    yield* callbacks.send({ type: "heartbeat", step }).pipe(Effect.flatMap(heard), Effect.catch(stopOn))
   })
   const heartbeats = yield* Effect.forkChild(
     heartbeat.pipe(Effect.delay(Duration.millis(env.heartbeatIntervalMs)), Effect.forever)
@@ -63,6 +70,7 @@ export const run = Effect.gen(function*() {
   const budget = Math.max(env.deadlineAt - now, 0) + 5 * 60_000
   const outcome = yield* Effect.raceFirst(
     work.pipe(
+      Effect.provideService(StopSignal, Deferred.await(checkpoint)),
       Effect.timeoutOrElse({
         duration: Duration.millis(budget),
         orElse: () =>
@@ -99,6 +107,7 @@ export const run = Effect.gen(function*() {
     ...(report.summary !== undefined ? { summary: clip(scrub(report.summary), 20_000)! } : {}),
     ...(report.usage !== undefined ? { usage: report.usage } : {}),
     ...(report.error !== undefined ? { error: clip(scrub(report.error), 2_000)! } : {}),
+    ...(report.checkpoint === true ? { checkpoint: true } : {}),
     logTail: yield* log.tail
   }
   const sent = yield* callbacks.send(completed).pipe(Effect.result)

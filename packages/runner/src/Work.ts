@@ -1,8 +1,13 @@
 /**
  * The work of one task, from the clone to Porter's answer to the change set:
  *
- *   clone (Porter's read-only git proxy) → branch → agent → lock down .git → verify → commit leftovers →
- *   change set of `base..HEAD` → no secret of the machine in it → POST it to Porter (which commits and opens the PR)
+ *   clone (Porter's read-only git proxy) → branch → (the earlier session, for a continuation) → agent → hand over
+ *   its session and transcript → lock down .git → verify → commit leftovers → change set of `base..HEAD` → no secret
+ *   of the machine in it → POST it to Porter (which commits and opens the PR) → hand over the diff
+ *
+ * An agent stopped at the deadline or at Porter's request (`StopSignal`: cancelled, over budget) is a checkpoint: its
+ * work so far goes the same way as a work-in-progress commit (Porter opens a draft pull request), and the report says
+ * `checkpoint`. Handing over artifacts never fails the run (a failure is logged).
  *
  * Every way it can end is a `Report` (outcome + exit code); `Runner.run` turns it into the `completed` callback.
  */
@@ -18,6 +23,7 @@ import * as Git from "./Git.ts"
 import { type MachineEnv, MachineEnvService } from "./MachineEnv.ts"
 import * as RunLog from "./RunLog.ts"
 import { secretsIn } from "./SecretCheck.ts"
+import * as Sessions from "./Sessions.ts"
 
 /** How a run ended: the `completed` callback's fields and the process exit code. */
 export interface Report {
@@ -28,7 +34,14 @@ export interface Report {
   readonly error?: string
   /** Porter has already ended the task (it refused the change set, or said the task is over): no `completed`. */
   readonly ended?: string
+  /** The agent was stopped (deadline, Porter's stop) and its work so far handed over: a checkpoint. */
+  readonly checkpoint?: boolean
 }
+
+/** Completes, with why, when Porter asks the runner to stop its agent before the deadline (`Runner.run` sets it). */
+export const StopSignal = Context.Reference<Effect.Effect<string>>("@porter/runner/StopSignal", {
+  defaultValue: () => Effect.never
+})
 
 /** The agent left the checkout in a state the runner will not propose. */
 export class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: Schema.String }) {
@@ -47,13 +60,31 @@ export const clip = (text: string | undefined, max: number): string | undefined 
  * The message of the commit of what the agent left uncommitted. No `Porter-Task:` trailer: Porter adds it (and its
  * co-author) to every commit it writes.
  */
-export const commitMessage = (env: MachineEnv, spec: { readonly displayName: string }): string =>
+export const commitMessage = (
+  env: MachineEnv,
+  spec: { readonly displayName: string },
+  checkpoint = false
+): string =>
   [
-    `${env.issueTitle} (#${env.issueNumber})`,
+    `${checkpoint ? "WIP: " : ""}${env.issueTitle} (#${env.issueNumber})`,
     "",
-    `Changes left by ${spec.displayName}${env.model !== undefined ? ` (${env.model})` : ""} for #${env.issueNumber}` +
-    `${env.requestedBy !== undefined ? `, requested by @${env.requestedBy}` : ""}.`
+    `${checkpoint ? "Work in progress l" : "Changes l"}eft by ${spec.displayName}${
+      env.model !== undefined ? ` (${env.model})` : ""
+    } for #${env.issueNumber}${env.requestedBy !== undefined ? `, requested by @${env.requestedBy}` : ""}${
+      checkpoint ? ", when it was stopped" : ""
+    }.`
   ].join("\n")
+
+/** Hands one artifact to Porter; a failure is logged, never fatal. */
+const handOver = (kind: "session" | "transcript" | "diff", name: string, content: string) =>
+  Effect.gen(function*() {
+    const log = yield* RunLog.RunLog
+    const callbacks = yield* Callbacks.Callbacks
+    if (content.trim() === "") return
+    const sent = yield* Effect.result(callbacks.artifact({ kind, name, content }))
+    if (sent._tag === "Failure") yield* log.line("runner", `could not hand over the ${kind}: ${sent.failure.message}`)
+    else yield* log.line("runner", `handed over the ${kind} (${content.length} characters)`)
+  })
 
 /** The clone `Boot` started before the program was loaded, if any. */
 export const EarlyCloneRef = Context.Reference<EarlyClone | undefined>("@porter/runner/EarlyClone", {
@@ -139,19 +170,62 @@ export const work = Effect.gen(function*() {
     }
   }
 
+  // The agent's session: named by the runner (so a run cut short still has it), or the earlier one for a continuation.
+  const home = env.raw["HOME"] ?? "/root"
+  let session: { readonly id: string; readonly resume: boolean } | undefined
+  if (agent.resumes === true) {
+    session = { id: Sessions.newSessionId(), resume: false }
+    if (env.resumeSession) {
+      const earlier = yield* callbacks.session
+      if (earlier === undefined) {
+        return done({
+          outcome: "error",
+          exitCode: ExitCode.Unexpected,
+          error: "Porter has no session to resume for this continuation"
+        })
+      }
+      yield* Sessions.restore(home, dir, earlier.name, earlier.content).pipe(
+        Effect.mapError((error) =>
+          new Refused({ reason: `the earlier session could not be restored: ${error.message}` })
+        )
+      )
+      yield* log.line("runner", `resuming ${agent.displayName}'s session ${earlier.name}`)
+      session = { id: earlier.name, resume: true }
+    }
+  }
+
   yield* log.step("agent")
-  const result = yield* agents.run({ spec: agent, prompt: env.prompt, model: env.model, cwd: dir })
+  const result = yield* agents.run({
+    spec: agent,
+    prompt: env.prompt,
+    model: env.model,
+    cwd: dir,
+    session,
+    stop: yield* StopSignal
+  })
   const summary = clip(result.summary, 20_000)
   const usage = result.usage !== undefined ? { usage: result.usage } : {}
-  if (result.timedOut) {
+  // The session and the transcript go to Porter whatever happened next (a question's, a failed run's too).
+  const saved = session === undefined ? Option.none<string>() : yield* Sessions.read(home, dir, session.id)
+  if (session !== undefined && Option.isSome(saved)) yield* handOver("session", session.id, saved.value)
+  yield* handOver(
+    "transcript",
+    "transcript.md",
+    Option.isSome(saved) ? Sessions.claudeTranscript(saved.value) : yield* log.all
+  )
+  // Stopped at the deadline or by Porter: what it did so far is handed over as a checkpoint.
+  const checkpoint = result.timedOut
+  if (checkpoint) yield* log.line("runner", "handing over the work so far (a checkpoint)")
+  if (result.timedOut && env.mode === "ask") {
     return done({
       outcome: "agent_failed",
       exitCode: ExitCode.DeadlineExceeded,
       ...usage,
-      error: result.error ?? "the agent ran past the task deadline"
+      error: result.error ?? "the agent ran past the task deadline",
+      checkpoint: true
     })
   }
-  if (result.exitCode !== 0 || result.error !== undefined) {
+  if (!checkpoint && (result.exitCode !== 0 || result.error !== undefined)) {
     return done({
       outcome: "agent_failed",
       exitCode: ExitCode.AgentFailed,
@@ -160,7 +234,11 @@ export const work = Effect.gen(function*() {
       error: `${agent.displayName} exited with code ${result.exitCode}${result.error ? `: ${result.error}` : ""}`
     })
   }
-  const finished = { ...(summary !== undefined ? { summary } : {}), ...usage }
+  const finished = {
+    ...(summary !== undefined ? { summary } : {}),
+    ...usage,
+    ...(checkpoint ? { checkpoint: true, exitCode: ExitCode.DeadlineExceeded } : {})
+  }
   if (env.mode === "ask") {
     // A question: the agent's final message is the answer; whatever it changed stays on the machine.
     yield* log.line("runner", "a question: nothing is proposed, the answer goes back with the report")
@@ -179,7 +257,7 @@ export const work = Effect.gen(function*() {
   if (!(yield* git.isAncestor(dir, start.sha, after.sha))) {
     return yield* new Refused({ reason: `the agent rewrote the history of ${env.branch}` })
   }
-  const committed = yield* git.commitAll(dir, commitMessage(env, agent))
+  const committed = yield* git.commitAll(dir, commitMessage(env, agent, checkpoint))
   if (Option.isSome(committed)) {
     yield* log.line("runner", `committed the agent's uncommitted changes as ${committed.value.slice(0, 12)}`)
   }
@@ -191,6 +269,10 @@ export const work = Effect.gen(function*() {
     yield* log.line("runner", "the agent changed nothing: nothing to propose, no pull request")
     return done({ outcome: "no_changes", exitCode: ExitCode.Ok, ...finished })
   }
+  const diff = yield* git.read(dir, ["diff", "--stat", "--patch", start.sha, tip]).pipe(
+    Effect.map((bytes) => new TextDecoder().decode(bytes)),
+    Effect.orElseSucceed(() => "")
+  )
   const { agentCommits, changeSet, squashed } = built.value
   const files = changeSet.commits.reduce((n, commit) => n + commit.changes.length, 0)
   if (squashed !== undefined) yield* log.line("runner", `${agentCommits} commits squashed into one: ${squashed}`)
@@ -209,12 +291,17 @@ export const work = Effect.gen(function*() {
     `proposing ${changeSet.commits.length} commit${changeSet.commits.length === 1 ? "" : "s"} ` +
       `(${files} file change${files === 1 ? "" : "s"}) on ${start.sha.slice(0, 12)} to Porter`
   )
-  const published = yield* callbacks.publish({ ...changeSet, ...(summary !== undefined ? { summary } : {}) })
+  const published = yield* callbacks.publish({
+    ...changeSet,
+    ...(summary !== undefined ? { summary } : {}),
+    ...(checkpoint ? { checkpoint: true } : {})
+  })
   yield* log.line(
     "runner",
     `Porter committed ${published.commits.length} commit${published.commits.length === 1 ? "" : "s"} on ` +
       `${published.branch}: ${published.pullRequest.url}`
   )
+  yield* handOver("diff", "changes.diff", diff)
   return done({ outcome: "pushed", exitCode: ExitCode.Ok, ...finished })
 }).pipe(
   Effect.scoped,

@@ -133,22 +133,30 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       assert.strictEqual(run.changes.length, 0)
     }))
 
-  it.effect("kills the agent's whole process group at the deadline (SIGTERM, then SIGKILL) and reports it", () =>
+  it.effect("at the deadline: kills the agent's process group (SIGTERM, then SIGKILL), hands over its work so far", () =>
     Effect.gen(function*() {
       const pids = join(tempDir("porter-pids-"), "pids")
-      // A background sleeper, and a shell that ignores SIGTERM: only SIGKILL ends it.
+      // A file written first; then a background sleeper, and a shell that ignores SIGTERM: only SIGKILL ends it.
       const run = yield* runTask({
         deadlineInMs: 8_000,
         extra: { PORTER_KILL_GRACE_MS: "1000" },
         instruction: script(
+          "write half.txt half done",
           `run sleep 300 & echo $! >> ${pids}; trap '' TERM; echo $$ >> ${pids}; while true; do sleep 0.2; done`
         )
       })
       assert.strictEqual(run.exit.code, ExitCode.DeadlineExceeded, run.exit.stdout + run.exit.stderr)
       const completed = run.completed!
-      assert.strictEqual(completed["outcome"], "agent_failed")
-      assert.match(String(completed["error"]), /deadline/)
+      // A checkpoint: the work so far went to Porter as a work-in-progress commit (Porter opens a draft pull request).
+      assert.strictEqual(completed["checkpoint"], true)
+      assert.strictEqual(completed["outcome"], "pushed")
       assert.match(String(completed["logTail"]), /process group was killed/)
+      assert.strictEqual(run.changes.length, 1)
+      const changeSet = run.changes[0]!.changeSet!
+      assert.strictEqual(changeSet.checkpoint, true)
+      assert.match(changeSet.commits[0]!.message, /^WIP: /)
+      assert.include(changeSet.commits[0]!.message, "Work in progress left by")
+      assert.deepStrictEqual(changeSet.commits.flatMap((c) => c.changes.map((f) => f.path)), ["half.txt"])
       const started = readFileSync(pids, "utf8").trim().split("\n").map(Number)
       assert.strictEqual(started.length, 2)
       // Ended by the deadline, not by the agent (its sleeper would run 300 s; the test's own timeout is far shorter).

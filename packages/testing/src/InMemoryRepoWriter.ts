@@ -41,6 +41,8 @@ export interface StoredPullRequest {
   readonly title: string
   readonly body: string
   readonly state: "open" | "closed"
+  /** Opened as a draft (a checkpoint's work so far). */
+  readonly draft?: boolean
 }
 
 /** A file to seed or push: `content` as text (UTF-8) or bytes; `mode` 100644 unless given. */
@@ -238,6 +240,7 @@ export const make = Effect.gen(function*() {
         base: request.base,
         title: request.title,
         body: request.body,
+        ...(request.draft === true ? { draft: true } : {}),
         state: "open"
       }
       repository.pulls.push(created)

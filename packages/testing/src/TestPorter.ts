@@ -8,7 +8,7 @@
  * Agent keys: every built-in agent's first key is in the global secret scope (`AGENT_KEYS`, fake values), so
  * `@porter claude …` starts a task; `agentKeys` sets others (`{}`: none, to test the "missing key" answer).
  */
-import type { IssueReader, MachineProvisioner, ModelUsage, Reporter, TaskStore } from "@porter/core"
+import type { ArtifactStore, IssueReader, MachineProvisioner, ModelUsage, Reporter, TaskStore } from "@porter/core"
 import {
   AgentCatalog,
   Authorizer,
@@ -27,6 +27,7 @@ import {
 import type { RepoWriter } from "@porter/core/RepoWriter"
 import { Layer, Redacted } from "effect"
 import { FetchHttpClient, type HttpClient } from "effect/http"
+import * as InMemoryArtifactStore from "./InMemoryArtifactStore.ts"
 import * as InMemoryProvisioner from "./InMemoryProvisioner.ts"
 import * as InMemoryRepoWriter from "./InMemoryRepoWriter.ts"
 import * as InMemorySecretStore from "./InMemorySecretStore.ts"
@@ -84,6 +85,7 @@ export type Services =
   | Background.Background
   | WebhookIntake.WebhookIntake
   | ModelUsage.UsageStore
+  | ArtifactStore.ArtifactStore
 
 const initialSecrets = (options: Options) => [
   ...Object.entries(options.agentKeys ?? AGENT_KEYS).map(([name, value]) => ({
@@ -112,11 +114,14 @@ export const services = (options: Options = {}): Layer.Layer<Services> =>
     PorterConfig.layer({
       publicUrl: "http://porter.test",
       reportRetry: { times: 2, baseDelayMs: 0 },
+      // In-memory machines run no runner to hand over work: a stopped task ends at once (no checkpoint).
+      checkpointGraceMs: 0,
       ...options.config
     }),
     Background.layerInline,
     options.webhooks ?? WebhookIntake.layerRefuseAll,
-    InMemoryUsageStore.layer
+    InMemoryUsageStore.layer,
+    InMemoryArtifactStore.layer
   )
 
 /** What `replace` may use: any in-memory service (a real provisioner's `HttpClient`, the config…). */

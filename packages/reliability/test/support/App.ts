@@ -22,6 +22,7 @@ import {
 } from "@porter/core"
 import { GitHubWebhooks } from "@porter/github"
 import {
+  InMemoryArtifactStore,
   InMemoryProvisioner,
   InMemoryRepoWriter,
   InMemorySecretStore,
@@ -145,6 +146,7 @@ export const make: Effect.Effect<App, never, Scope.Scope> = Effect.gen(function*
     GitHubWebhooks.layer({ secret: Redacted.make(WEBHOOK_SECRET) }),
     InMemoryRepoWriter.layer,
     InMemoryUsageStore.layer,
+    InMemoryArtifactStore.layer,
     // The git proxy's upstream: no repository exists there (a fuzzer's clone with a real token gets GitHub's 404).
     // The model gateway's: `modelStub`.
     Layer.succeed(

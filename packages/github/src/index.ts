@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 export * as AppJwt from "./AppJwt.ts"
+export * as GistArtifactStore from "./GistArtifactStore.ts"
 export * as GitHub from "./GitHub.ts"
 export * as GitHubAuth from "./GitHubAuth.ts"
 export * as GitHubAuthorizer from "./GitHubAuthorizer.ts"

@@ -408,6 +408,24 @@ layer(EmuLayer(), { excludeTestServices: true })("GitHub emulator vs GitHub's Op
         )
         yield* statusOf(() => asUser.request("GET /user/installations"))
 
+        // Gists (Porter's artifact mirror): a user's secret gist, listed, read, a file replaced and one removed, deleted.
+        const gist = yield* call(() =>
+          asUser.request("POST /gists", {
+            description: "Porter task",
+            public: false,
+            files: { "transcript.md": { content: "# Transcript\n" }, "porter.json": { content: "{}" } }
+          })
+        )
+        yield* call(() => asUser.request("GET /gists", { per_page: 10 }))
+        yield* call(() => asUser.request("GET /gists/{gist_id}", { gist_id: gist.data.id! }))
+        yield* call(() =>
+          asUser.request("PATCH /gists/{gist_id}", {
+            gist_id: gist.data.id!,
+            files: { "transcript.md": { content: "# Transcript, again\n" }, "porter.json": null as never }
+          })
+        )
+        yield* call(() => asUser.request("DELETE /gists/{gist_id}", { gist_id: gist.data.id! }))
+
         const missing = rest.map((route) => `${route.method} ${route.path}`).filter((key) => !spec.called.has(key))
         assert.deepStrictEqual(missing, [], "routes the tour did not call")
         assert.isAbove(spec.validated.size, 50)

@@ -37,7 +37,7 @@ import {
 } from "@porter/core"
 import { D1Storage, type EncryptionKeys } from "@porter/d1"
 import { FlyMachines } from "@porter/fly"
-import { type AppJwt, GitHub } from "@porter/github"
+import { type AppJwt, GistArtifactStore, GitHub } from "@porter/github"
 import {
   Cause,
   type Config,
@@ -150,7 +150,9 @@ export const servicesLayer = (
     WorkerConfig.taskTokensLayer,
     CommandParser.layer.pipe(Layer.provideMerge(AgentCatalog.layer)),
     PromptBuilder.layer,
-    options.background ?? WorkerBackground.layer()
+    options.background ?? WorkerBackground.layer(),
+    // Sessions and transcripts mirrored to secret gists when PORTER_GIST_TOKEN is set (a mirror that fails fails nothing).
+    GistArtifactStore.layerMirrorConfig
   )
 
 /** The doctor's checks of this Worker's configuration, GitHub, Fly and D1 (`GET /admin/doctor`). */

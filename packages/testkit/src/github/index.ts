@@ -33,6 +33,7 @@ import * as AppsRoutes from "./routes/Apps.ts"
 import * as ChecksRoutes from "./routes/Checks.ts"
 import * as ContentsRoutes from "./routes/Contents.ts"
 import * as EmulatorRoutes from "./routes/Emulator.ts"
+import * as GistsRoutes from "./routes/Gists.ts"
 import * as GitDataRoutes from "./routes/GitData.ts"
 import * as GitRefsRoutes from "./routes/GitRefs.ts"
 import * as IssuesRoutes from "./routes/Issues.ts"
@@ -238,7 +239,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         ...GitDataRoutes.routes(context),
         ...GitRefsRoutes.routes(context),
         ...ContentsRoutes.routes(context),
-        ...ChecksRoutes.routes(context)
+        ...ChecksRoutes.routes(context),
+        ...GistsRoutes.routes(context)
       ]
       routes.push(...EmulatorRoutes.routes(context, () => routes, pullRequestCommits))
       yield* served.addRoutes(routes)

@@ -128,6 +128,14 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           assert.strictEqual(ids.size, 1, "every racer got the one task")
         }))
 
+      it.effect("stores a fix_ci task (CI feedback's mode) as it is", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const task = yield* sampleTask({ mode: "fix_ci", headBranch: "porter/7-abcdefgh" })
+          yield* s.create(task)
+          assert.deepStrictEqual(yield* s.get(task.id), task)
+        }))
+
       it.effect("stores the new fields: mode, request key, the word that named no agent, the approver", () =>
         Effect.gen(function*() {
           const s = yield* store

@@ -48,6 +48,20 @@ describe("CommandParser", () => {
         ask: true,
         instructions: "where are tokens checked?"
       }],
+      ["@porter fix-ci", {
+        _tag: "Run",
+        agent: "claude",
+        defaultAgent: true,
+        fixCi: true,
+        instructions: "Make the failing CI checks of this pull request pass."
+      }],
+      ["@porter codex --timeout 20m fix-ci: keep the old parser\nand its tests", {
+        _tag: "Run",
+        agent: "codex",
+        timeoutMs: 1_200_000,
+        fixCi: true,
+        instructions: "keep the old parser\nand its tests"
+      }],
       ["@porter gemini --model gemini-pro ask what does Intake do\nin detail", {
         _tag: "Run",
         agent: "gemini",

@@ -57,6 +57,7 @@ instructions: docs/agents.md
 protected:
   - "infra/**"
   - "*.lock"
+autofixCi: 2
 `),
       {
         agent: "codex",
@@ -66,7 +67,8 @@ protected:
         budget: 2.5,
         setup: ["npm ci", "npm run build"],
         instructions: "docs/agents.md",
-        protected: ["infra/**", "*.lock"]
+        protected: ["infra/**", "*.lock"],
+        autofixCi: 2
       }
     )
     assert.deepStrictEqual(ok(""), {})
@@ -88,6 +90,7 @@ protected:
     assert.include(decode("setup: npm ci\n").message, "line 1: `setup`")
     assert.include(decode("protected: [/etc/passwd]\n").message, "a path inside the repository")
     assert.include(decode("budget: -1\n").message, "US dollars")
+    assert.include(decode("agent: claude\nautofixCi: 11\n").message, "line 2: `autofixCi`")
   })
 })
 

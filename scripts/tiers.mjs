@@ -1,9 +1,11 @@
 // The test tiers: tests that need a real runtime are vitest projects of their own, one per runtime, next to one
 // unit project per package (`packages/<name>`, `examples/<name>`). A tier's files are named after it in any
 // package's test directory (`test/**/*.workerd.test.ts`, `*.docker.test.ts`, `*.postgres.test.ts`,
-// `*.agents.test.ts`, `*.browser.test.ts`); the reliability suite is its own package. `vitest.config.ts` builds the projects from this list, `scripts/test.mjs` (`npm test`)
-// runs the tiers this machine can run and says which it skipped and why, and `scripts/tier-setup.mjs` (each tier's
-// globalSetup) fails a tier run on purpose (`--project docker`) at once, with the reason, when its runtime is missing.
+// `*.agents.test.ts`, `*.browser.test.ts`); the reliability suite is its own package; the packaging tier is
+// scripts/packaging (the public packages packed and installed outside the workspace). `vitest.config.ts` builds the
+// projects from this list, `scripts/test.mjs` (`npm test`) runs the tiers this machine can run and says which it
+// skipped and why, and `scripts/tier-setup.mjs` (each tier's globalSetup) fails a tier run on purpose
+// (`--project docker`) at once, with the reason, when its runtime is missing.
 // No dependencies: it runs before anything else is known to work.
 import { spawnSync } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
@@ -132,6 +134,16 @@ const chromiumMissing = async () => {
   return `${binary} does not start (${why})`
 }
 
+/** npm, which packs the packages and installs them (from its cache, or the registry for what is not cached). */
+const npmMissing = async () => {
+  const run = spawnSync("npm", ["--version"], {
+    encoding: "utf8",
+    timeout: 30_000,
+    shell: process.platform === "win32"
+  })
+  return run.status === 0 ? undefined : `npm does not run here (${run.error?.message ?? run.stderr?.trim()})`
+}
+
 /** @type {ReadonlyArray<Tier>} */
 export const tiers = [
   {
@@ -170,6 +182,14 @@ export const tiers = [
     runs: "real Chromium (Debian's, driven by playwright-core) on the web app, served by the Worker in workerd",
     needs: ["workerd"],
     missing: chromiumMissing
+  },
+  {
+    name: "packaging",
+    include: ["scripts/packaging/packaging.test.ts"],
+    runs: "npm pack of every public package, installed outside the workspace (third-party packages from the " +
+      "registry, through npm's cache): files, one copy of effect, sizes, strict typecheck (nodenext, bundler), an " +
+      "embedding program and a test on @porter/local with the packaged runner",
+    missing: npmMissing
   },
   {
     name: "reliability",

@@ -31,9 +31,23 @@ import * as Failure from "./CliFailure.ts"
 
 export const VERSION = "0.1.0"
 
-// The heavy modules (esbuild, Miniflare, the emulators) load only for the commands that use them.
-const loadDev = () => Effect.promise(() => import("./Dev.ts"))
-const loadDemo = () => Effect.promise(() => import("./Demo.ts"))
+// The heavy modules (esbuild, Miniflare, the emulators) load only for the commands that use them. Miniflare (with
+// workerd, ~150 MB) and esbuild are optional peer dependencies: installed from the registry without them, `porter dev`
+// and `porter demo` say what to install, and the other commands work.
+const missingStack = (command: string) => (defect: unknown) => {
+  const message = defect instanceof Error ? defect.message : String(defect)
+  const missing = /Cannot find (?:package|module) '(miniflare|esbuild)'/.exec(message)?.[1]
+  return missing === undefined
+    ? Effect.die(defect)
+    : Effect.fail(Failure.fail(
+      `porter ${command} runs the Worker in workerd: it needs miniflare and esbuild next to @porter/cli ` +
+        `(${missing} is missing): npm install --save-dev miniflare@${MINIFLARE_RANGE} esbuild`,
+      1
+    ))
+}
+const MINIFLARE_RANGE = "5.20261023.3-beta"
+const loadDev = () => Effect.promise(() => import("./Dev.ts")).pipe(Effect.catchDefect(missingStack("dev")))
+const loadDemo = () => Effect.promise(() => import("./Demo.ts")).pipe(Effect.catchDefect(missingStack("demo")))
 const loadDoctor = () => Effect.promise(() => import("./Doctor.ts"))
 
 const url = Flag.String("url").pipe(

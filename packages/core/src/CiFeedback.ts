@@ -32,7 +32,7 @@ import {
   PullRequestRef
 } from "./Event.ts"
 import { type CheckRun, IssueReader } from "./IssueReader.ts"
-import { BRANCH_PREFIX } from "./MachineRequest.ts"
+import { issueOfBranch } from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { UsageStore } from "./ModelUsage.ts"
 import * as NewTasks from "./NewTasks.ts"
@@ -53,12 +53,6 @@ export class CiFeedback extends Context.Service<CiFeedback, {
   /** Why `@porter fix-ci` cannot run here (a sentence for the reply), or `undefined` when it may. */
   readonly refusal: (event: CommentCreated) => Effect.Effect<string | undefined>
 }>()("@porter/core/CiFeedback") {}
-
-/** The issue number in a Porter branch's name (`porter/<issue>-<task>`). */
-export const issueOfBranch = (branch: string): number | undefined => {
-  const match = /^(\d+)-/.exec(branch.slice(BRANCH_PREFIX.length))
-  return branch.startsWith(BRANCH_PREFIX) && match ? Number(match[1]) : undefined
-}
 
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore

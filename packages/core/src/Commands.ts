@@ -20,6 +20,7 @@ import { CONTINUE_INSTRUCTIONS, Run } from "./Command.ts"
 import { CommandParser } from "./CommandParser.ts"
 import { Dispatcher, type RunRequest } from "./Dispatcher.ts"
 import type { CommentCreated, IncomingEvent, IssueClosed } from "./Event.ts"
+import { issueOfBranch } from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { UsageStore } from "./ModelUsage.ts"
 import { IssueRef } from "./Repo.ts"
@@ -124,9 +125,9 @@ export const make = Effect.gen(function*() {
   const continuable = Effect.fnUntraced(function*(event: CommentCreated) {
     const [latest] = yield* store.listByIssue(event.repo.fullName, event.issueNumber, 1)
     const head = event.pullRequest?.headBranch
-    const origin = head === undefined ? null : /^porter\/(\d+)-/.exec(head)
-    if (origin === null || origin[1] === undefined) return latest
-    const earlier = yield* store.listByIssue(event.repo.fullName, Number(origin[1]), 20)
+    const origin = head === undefined ? undefined : issueOfBranch(head)
+    if (origin === undefined) return latest
+    const earlier = yield* store.listByIssue(event.repo.fullName, origin, 20)
     const onBranch = earlier.find((task) => task.branch === head)
     return latest !== undefined && (onBranch === undefined || latest.createdAt > onBranch.createdAt) ? latest : onBranch
   })

@@ -21,6 +21,12 @@ export const BRANCH_PREFIX = "porter/"
 export const branchFor = (task: Pick<Task, "id" | "issueNumber" | "headBranch">): string =>
   task.headBranch ?? `${BRANCH_PREFIX}${task.issueNumber}-${shortTaskId(task.id)}`
 
+/** The issue a branch Porter made was for (`porter/<issue>-<task>`); `undefined` for any other name. */
+export const issueOfBranch = (branch: string): number | undefined => {
+  const match = /^(\d+)-/.exec(branch.slice(BRANCH_PREFIX.length))
+  return branch.startsWith(BRANCH_PREFIX) && match !== null ? Number(match[1]) : undefined
+}
+
 const decodeSecretName = Schema.decodeUnknownOption(SecretName)
 
 /** Every secret name the agent may use (required alternatives and optional ones). */

@@ -6,13 +6,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import {
-  CiFeedback,
   CiLogs,
   Commands,
   Event,
   Intake,
   type IssueReader,
   MachineEnv,
+  MachineRequest,
   Messages,
   Settings
 } from "@porter/core"
@@ -249,8 +249,8 @@ describe("CiLogs", () => {
   })
 
   it("the issue a Porter branch was made for", () => {
-    assert.strictEqual(CiFeedback.issueOfBranch("porter/12-abcdefgh"), 12)
-    assert.isUndefined(CiFeedback.issueOfBranch("feature/12-abcdefgh"))
-    assert.isUndefined(CiFeedback.issueOfBranch("porter/x-1"))
+    assert.strictEqual(MachineRequest.issueOfBranch("porter/12-abcdefgh"), 12)
+    assert.isUndefined(MachineRequest.issueOfBranch("feature/12-abcdefgh"))
+    assert.isUndefined(MachineRequest.issueOfBranch("porter/x-1"))
   })
 })

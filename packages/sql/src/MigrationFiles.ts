@@ -9,17 +9,19 @@
  * Cannot: find the files anywhere else (pass a directory then).
  */
 import { Effect } from "effect"
-import { existsSync } from "node:fs"
 import { readdir, readFile } from "node:fs/promises"
-import { join } from "node:path"
+import { join, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Migration, MigrationError } from "./Migrator.ts"
 
-/** The package's own copy when it has one (installed), else the repository's `migrations/` (a checkout). */
+/**
+ * Installed (this module's path is inside a `node_modules`), the package's own copy; in a checkout, the repository's
+ * directory — even while `npm pack` has put a copy in the package (it is removed again after packing).
+ */
 const root: string = ((): string => {
-  const packaged = fileURLToPath(new URL("../migrations/", import.meta.url))
-  return existsSync(join(packaged, "0001_init.sql"))
-    ? packaged
+  const here = fileURLToPath(import.meta.url)
+  return here.split(sep).includes("node_modules")
+    ? fileURLToPath(new URL("../migrations/", import.meta.url))
     : fileURLToPath(new URL("../../../migrations/", import.meta.url))
 })()
 

@@ -10,62 +10,11 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Messages } from "@porter/core"
-import { GitHubEmulator } from "@porter/testkit"
 import * as ModelServer from "@porter/testkit/model"
-import * as LocalStack from "@porter/worker/stack"
-import { Context, Effect, Layer, Option } from "effect"
-import {
-  ADMIN_TOKEN,
-  comment,
-  eventually,
-  machineOf,
-  openIssue,
-  porterComments,
-  Stack,
-  tasksOf
-} from "./support/Stack.ts"
-
-const KEYS = {
-  ANTHROPIC_API_KEY: "sk-ant-api03-GATEWAY-e2e-real-key-0001",
-  OPENAI_API_KEY: "sk-proj-GATEWAY-e2e-real-key-0002",
-  GEMINI_API_KEY: "AIzaGATEWAY-e2e-real-key-0003"
-}
-
-class Model extends Context.Service<Model, ModelServer.Server>()("@porter/worker/test/Gateway/Model") {}
-
-const StackWithGateway = Layer.effect(
-  Stack,
-  Effect.gen(function*() {
-    const model = yield* Model
-    const stack = yield* LocalStack.start({
-      adminToken: ADMIN_TOKEN,
-      workerEnv: {
-        PORTER_GATEWAY_ANTHROPIC_URL: model.url,
-        PORTER_GATEWAY_OPENAI_URL: `${model.url}/v1`,
-        PORTER_GATEWAY_GEMINI_URL: model.url
-      }
-    }).pipe(Effect.orDie)
-    const github = stack.github!
-    const owner = github.admin
-    const rest = (token: string, method: string, path: string, body?: unknown) =>
-      Effect.promise(() => GitHubEmulator.rest(token, method, `${github.url}${path}`, body))
-    yield* rest(owner.token, "POST", "/user/repos", { name: "widgets", auto_init: true })
-    const repo = `${owner.login}/widgets`
-    const writer = yield* Effect.promise(() => github.createUser("wendy"))
-    const reader = yield* Effect.promise(() => github.createUser("rita"))
-    yield* rest(owner.token, "PUT", `/repos/${repo}/collaborators/${writer.login}`, { permission: "push" })
-    for (const [name, value] of Object.entries(KEYS)) {
-      yield* Effect.promise(() =>
-        stack.worker.fetch(`${stack.worker.url}/admin/secrets`, {
-          method: "PUT",
-          headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
-          body: JSON.stringify({ scope: "global", name, value })
-        })
-      )
-    }
-    return Stack.of({ worker: stack.worker, github, machines: stack.machines, repo, admin: owner, writer, reader })
-  })
-).pipe(Layer.provideMerge(Layer.effect(Model, ModelServer.start({ script: [] }))))
+import { Effect, Option } from "effect"
+import { KEYS, Model } from "./support/ModelStack.ts"
+import * as ModelStack from "./support/ModelStack.ts"
+import { comment, eventually, machineOf, openIssue, porterComments, Stack, tasksOf } from "./support/Stack.ts"
 
 const agents: ReadonlyArray<{ readonly agent: string; readonly header: string; readonly key: string }> = [
   { agent: "claude", header: "x-api-key", key: KEYS.ANTHROPIC_API_KEY },
@@ -74,7 +23,7 @@ const agents: ReadonlyArray<{ readonly agent: string; readonly header: string; r
   { agent: "opencode", header: "x-api-key", key: KEYS.ANTHROPIC_API_KEY }
 ]
 
-layer(StackWithGateway, { timeout: "240 seconds", excludeTestServices: true })(
+layer(ModelStack.layer, { timeout: "240 seconds", excludeTestServices: true })(
   "agents through the gateway (workerd)",
   (it) => {
     for (const c of agents) {

@@ -12,6 +12,7 @@
  */
 import {
   type AgentCatalog,
+  type ArtifactStore,
   type Diagnostics,
   type Dispatcher,
   type MachineAccess,
@@ -49,6 +50,7 @@ export type PorterServices =
   | Diagnostics.Diagnostics
   | AgentCatalog.AgentCatalog
   | MachineAccess.MachineAccess
+  | ArtifactStore.ArtifactStore
 
 const ASSET_HEADERS = { "cache-control": "public, max-age=86400, immutable", "x-content-type-options": "nosniff" }
 

@@ -198,11 +198,14 @@ export const extraConfig = Config.all({
   /** The runner's heartbeat interval; keep it well under `PORTER_HEARTBEAT_TIMEOUT_MS`. */
   heartbeatIntervalMs: Config.option(Config.Int("PORTER_HEARTBEAT_INTERVAL_MS")),
   /** Plain environment for every machine, as a JSON object of strings (base URLs of local model servers, …). */
-  machineEnv: Config.option(Config.schema(MachineEnv, "PORTER_MACHINE_ENV"))
+  machineEnv: Config.option(Config.schema(MachineEnv, "PORTER_MACHINE_ENV")),
+  /** Set when the web app is on (the App Worker serves `/app`): transcripts are linked to its pages. */
+  webApp: Config.option(Config.String("GITHUB_OAUTH_CLIENT_ID"))
 })
 
 /**
- * Core's `PorterConfig.layerConfig`, plus `PORTER_HEARTBEAT_INTERVAL_MS` and `PORTER_MACHINE_ENV`.
+ * Core's `PorterConfig.layerConfig`, plus `PORTER_HEARTBEAT_INTERVAL_MS` and `PORTER_MACHINE_ENV`; with the web app on
+ * (`GITHUB_OAUTH_CLIENT_ID`) and no `PORTER_TRANSCRIPT_URL`, transcripts are linked to `<public URL>/app/tasks/<id>/transcript`.
  *
  * @category layers
  */
@@ -214,7 +217,10 @@ export const porterConfigLayer: Layer.Layer<PorterConfig.PorterConfig, Config.Co
     return PorterConfig.PorterConfig.of({
       ...base,
       ...(Option.isSome(extra.heartbeatIntervalMs) ? { heartbeatIntervalMs: extra.heartbeatIntervalMs.value } : {}),
-      ...(Option.isSome(extra.machineEnv) ? { machineEnv: extra.machineEnv.value } : {})
+      ...(Option.isSome(extra.machineEnv) ? { machineEnv: extra.machineEnv.value } : {}),
+      ...(base.transcriptBaseUrl === undefined && Option.isSome(extra.webApp)
+        ? { transcriptBaseUrl: `${base.publicUrl}/app/tasks` }
+        : {})
     })
   })
 ).pipe(Layer.provide(PorterConfig.layerConfig))

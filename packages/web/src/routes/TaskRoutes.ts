@@ -1,16 +1,18 @@
 /**
- * Tasks: the list (`/app/tasks`), one task (`/app/tasks/:taskId`), its live part (`…/live?v=<version>`: 204 when
+ * Tasks: the list (`/app/tasks`), one task (`/app/tasks/:taskId`), its transcript (`…/transcript`: the scrubbed text
+ * Porter keeps, `PORTER_TRANSCRIPT_URL`'s page), its live part (`…/live?v=<version>`: 204 when
  * nothing changed, else `{ version, active, html }`), and for writers `POST …/cancel` (`TaskLifecycle.cancelTask`) and
  * `POST …/retry` (`Dispatcher.retry`, as the signed-in user: their keys apply). A task of a repository the user cannot
  * read is 404, like one that does not exist; cancel and retry without write access too.
  */
-import { Dispatcher, Ids, Repo, Task, TaskLifecycle, TaskStore } from "@porter/core"
+import { ArtifactStore, Dispatcher, Ids, Repo, Task, TaskLifecycle, TaskStore } from "@porter/core"
 import { Clock, Effect, Option, Schema } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { canRead, canSteer, readable } from "../Access.ts"
 import { toString } from "../Html.ts"
 import * as TaskPage from "../pages/TaskPage.ts"
 import * as TasksPage from "../pages/TasksPage.ts"
+import * as TranscriptPage from "../pages/TranscriptPage.ts"
 import * as TaskListing from "../TaskListing.ts"
 import { WebConfig } from "../WebConfig.ts"
 import { type Context, type Guard, htmlResponse, jsonResponse, NotFound, redirect } from "../WebHttp.ts"
@@ -39,6 +41,7 @@ export const routes = (guard: Guard) =>
       const store = yield* TaskStore.TaskStore
       const lifecycle = yield* TaskLifecycle.TaskLifecycle
       const dispatcher = yield* Dispatcher.Dispatcher
+      const artifacts = yield* ArtifactStore.ArtifactStore
 
       /** The task `rawId` names, if the viewer may read it; else `NotFound`. */
       const visibleTask = (context: Context, rawId: string | undefined) =>
@@ -99,6 +102,22 @@ export const routes = (guard: Guard) =>
             Effect.gen(function*() {
               const task = yield* visibleTask(context, params["taskId"])
               return htmlResponse(TaskPage.render(yield* pageInput(context, task)))
+            }))))
+
+      yield* router.add("GET", "/app/tasks/:taskId/transcript", (request) =>
+        Effect.flatMap(HttpRouter.params, (params) =>
+          guard.page(request, (context) =>
+            Effect.gen(function*() {
+              const task = yield* visibleTask(context, params["taskId"])
+              // A store that does not answer shows as no transcript, like one the retention period dropped.
+              const transcript = yield* artifacts.get(task.id, "transcript").pipe(
+                Effect.orElseSucceed(() =>
+                  Option.none<ArtifactStore.Artifact>()
+                )
+              )
+              return htmlResponse(
+                TranscriptPage.render({ frame: context.frame, task, transcript: Option.getOrUndefined(transcript) })
+              )
             }))))
 
       yield* router.add("GET", "/app/tasks/:taskId/live", (request) =>

@@ -61,6 +61,11 @@ export interface Options {
   readonly limits?: number | undefined
   /** The machines server's API token (`FLY_API_TOKEN`); default random. */
   readonly flyToken?: string | undefined
+  /**
+   * Mirror every task's artifacts (session, transcript, diff) to secret gists of a user of the emulator
+   * (`PORTER_GIST_TOKEN`), through the GitHub proxy like every other call to GitHub.
+   */
+  readonly gistMirror?: boolean | undefined
 }
 
 export class Stack extends Context.Service<Stack, {
@@ -72,6 +77,8 @@ export class Stack extends Context.Service<Stack, {
   readonly callbackProxy: FaultProxy.FaultProxy
   readonly machines: MachinesServer.Server
   readonly adminToken: string
+  /** The gist mirror's user (its token reads the gists), when `gistMirror`. */
+  readonly gistUser: Person | undefined
   /** `owner/name` of the repository the tests work on. */
   readonly repo: string
   readonly owner: Person
@@ -114,6 +121,9 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], nev
     const githubProxy = yield* FaultProxy.start({ target: github.url })
     const callbackProxy = yield* FaultProxy.start()
     const adminToken = `reliability-admin-${crypto.randomUUID()}`
+    const gistUser = options.gistMirror === true
+      ? yield* Effect.promise(() => github.createUser("porter-mirror"))
+      : undefined
     const lines: Array<Local.LogLine> = []
     const before = new Set(yield* workerdChildren())
     // The shared local stack, with the proxies on the Worker's and the machines' wires to GitHub and back.
@@ -141,6 +151,7 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], nev
           PORTER_CALLBACK_RETRY_BASE_MS: "100",
           ...options.machineEnv
         }),
+        ...(gistUser !== undefined ? { PORTER_GIST_TOKEN: gistUser.token } : {}),
         ...options.workerEnv
       }
     }).pipe(Effect.orDie)
@@ -162,6 +173,7 @@ export const make = (options: Options = {}): Effect.Effect<Stack["Service"], nev
       callbackProxy,
       machines,
       adminToken,
+      gistUser,
       repo,
       owner,
       writer,

@@ -16,7 +16,8 @@ import type { Miniflare } from "miniflare"
 
 /** A DevTools-protocol session with the Worker's isolate. */
 const inspect = async (miniflare: Miniflare) => {
-  const socket = new WebSocket(new URL("/core:user:", await miniflare.getInspectorURL()).href)
+  // The API Worker (named since the App Worker runs beside it in the same workerd).
+  const socket = new WebSocket(new URL(`/core:user:${Local.API_WORKER}`, await miniflare.getInspectorURL()).href)
   await new Promise<void>((resolve, reject) => {
     socket.addEventListener("open", () => resolve(), { once: true })
     socket.addEventListener("error", () => reject(new Error("cannot open workerd's inspector")), { once: true })

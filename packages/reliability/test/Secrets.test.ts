@@ -8,7 +8,9 @@
  * Then every log line (the Worker's console, the machine's stdout and stderr), every comment on the issue, the pull
  * request's title and body, every callback body (both ways, at the callback proxy), every request body sent to
  * GitHub (at the GitHub proxy) and every stored row (all of D1's tables) is scanned: none of the values may be
- * there in clear, base64, base64url, Basic-auth or URL-encoded form. The machine side: the agent's key is in none of
+ * there in clear, base64, base64url, Basic-auth or URL-encoded form — nor in what Porter keeps of the run (the agent's
+ * session file, the transcript and the diff, in D1's task_artifacts and in the secret gists that mirror them). The
+ * machine side: the agent's key is in none of
  * the machine's environment and output (the agent printed the gateway credential it has instead, scrubbed).
  */
 import { assert, layer } from "@effect/vitest"
@@ -22,7 +24,12 @@ const KEY_BYTES = "secret-encryption-key-canary-001" // 32 bytes
 const ENCRYPTION_KEY = Buffer.from(KEY_BYTES).toString("base64")
 
 layer(
-  Stack.layer({ machines: "runner", flyToken: FLY_TOKEN, workerEnv: { PORTER_ENCRYPTION_KEY: ENCRYPTION_KEY } }),
+  Stack.layer({
+    machines: "runner",
+    flyToken: FLY_TOKEN,
+    gistMirror: true,
+    workerEnv: { PORTER_ENCRYPTION_KEY: ENCRYPTION_KEY }
+  }),
   { excludeTestServices: true, timeout: 180_000 }
 )("secret leakage (workerd + runner + Claude Code)", (it) => {
   it.effect(
@@ -106,6 +113,36 @@ layer(
           sources.push({ label: `D1 ${name}`, text: JSON.stringify(all.results) })
         }
         assert.isTrue(tables.results.some((t) => t.name === "secrets"), "the secrets table was scanned")
+        // What Porter keeps of the run: the session file and the transcript (which hold the agent's printed
+        // environment), the diff; and their copies in the mirror's secret gist.
+        const artifacts = yield* Effect.promise(() =>
+          worker.db.prepare("SELECT kind, content FROM task_artifacts WHERE task_id = ?").bind(task!.id).all<
+            { kind: string; content: string }
+          >()
+        )
+        assert.deepStrictEqual(artifacts.results.map((a) => a.kind).sort(), ["diff", "session", "transcript"])
+        assert.include(
+          artifacts.results.find((a) => a.kind === "session")!.content,
+          "ANTHROPIC_API_KEY=[redacted]",
+          "the session holds the printed environment, redacted"
+        )
+        for (const a of artifacts.results) sources.push({ label: `kept ${a.kind}`, text: a.content })
+        const gists = yield* Stack.rest<ReadonlyArray<{ id: string; description: string }>>(
+          stack.gistUser!.token,
+          "GET",
+          "/gists"
+        )
+        const mirrored = gists.filter((g) => g.description === `Porter task ${task!.id}`)
+        assert.strictEqual(mirrored.length, 1, "the run was mirrored to one secret gist")
+        const gist = yield* Stack.rest<{ files: Record<string, { content: string }> }>(
+          stack.gistUser!.token,
+          "GET",
+          `/gists/${mirrored[0]!.id}`
+        )
+        assert.includeMembers(Object.keys(gist.files), ["session.jsonl", "transcript.md", "changes.diff"])
+        for (const [name, file] of Object.entries(gist.files)) {
+          sources.push({ label: `gist ${name}`, text: file.content })
+        }
         assert.isTrue(
           sources.some((s) => s.label.startsWith("callback") && s.text.includes("completed")),
           "the completed callback was captured"
@@ -134,7 +171,8 @@ layer(
         console.log(
           `secrets: ${secrets.length} values × ${SecretScan.needles(AGENT_KEY).length} forms scanned in ` +
             `${sources.length} sources (${stack.workerLogs().length} Worker log lines, ${comments.length} comments, ` +
-            `${pulls.length} pull request, ${callbackProxy.exchanges().length} callbacks, ${rows} D1 rows): none found; ` +
+            `${pulls.length} pull request, ${callbackProxy.exchanges().length} callbacks, ${rows} D1 rows, ` +
+            `${artifacts.results.length} kept artifacts, ${Object.keys(gist.files).length} gist files): none found; ` +
             "the machine's environment and output hold no provider key"
         )
       }),

@@ -7,7 +7,7 @@
  *
  * With the repository's `autofixCi: N` (`.github/porter.yml` over the deployment's settings), Porter also starts a
  * `fix_ci` task by itself, at most N per pull request (numbered slots claimed once each, so fixes that fail their
- * checks again never loop), for the requester of the task that made the pull request, with its agent and model. An
+ * checks again never loop) and one per commit (another suite failing on the same commit waits for it), for the requester of the task that made the pull request, with its agent and model. An
  * outsider's approved request gets no automatic fix (only the comment): nobody approved the next run.
  *
  * `@porter fix-ci` on a pull request is checked here (a pull request of this repository with failing checks on its
@@ -54,6 +54,9 @@ export class CiFeedback extends Context.Service<CiFeedback, {
   readonly refusal: (event: CommentCreated) => Effect.Effect<string | undefined>
 }>()("@porter/core/CiFeedback") {}
 
+/** A pull request in notice keys: `owner/name#number`, lower-cased. */
+const prKey = (event: ChecksFailed, pr: number) => `${event.repo.fullName.toLowerCase()}#${pr}`
+
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const settingsService = yield* Settings
@@ -74,7 +77,7 @@ export const make = Effect.gen(function*() {
   /** The first free automatic-fix slot of the pull request (1…limit), claimed; `undefined` when all are taken. */
   const claimSlot = Effect.fnUntraced(function*(event: ChecksFailed, pr: number, limit: number, at: number) {
     for (let slot = 1; slot <= limit; slot++) {
-      const key = `ci-autofix:${event.repo.fullName.toLowerCase()}#${pr}:${slot}`
+      const key = `ci-autofix:${prKey(event, pr)}:${slot}`
       if (yield* store.claimNotice(key, at, FOREVER_MS)) return slot
     }
     return undefined
@@ -151,9 +154,15 @@ export const make = Effect.gen(function*() {
           { repo: event.repo.fullName, login: task.requestedBy.login, userId: task.requestedBy.id },
           at
         )
-      const slot = refused === undefined ? yield* claimSlot(event, pr, limit, at) : undefined
+      // One automatic fix per commit: its prompt carries every check failing on the branch's head, so another suite
+      // failing on the same commit (another workflow) waits for that fix rather than starting a second one.
+      const first = refused === undefined &&
+        (yield* store.claimNotice(`ci-autofix:${prKey(event, pr)}@${event.headSha}`, at, FOREVER_MS))
+      const slot = first ? yield* claimSlot(event, pr, limit, at) : undefined
       automatic = refused !== undefined
         ? { _tag: "Refused", reason: refused }
+        : !first
+        ? { _tag: "AlreadyStarted" }
         : slot === undefined
         ? { _tag: "UsedUp", limit }
         : { _tag: "Started", slot, limit }

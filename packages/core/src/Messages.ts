@@ -285,6 +285,7 @@ export type AutofixNote =
   | { readonly _tag: "Started"; readonly slot: number; readonly limit: number }
   | { readonly _tag: "UsedUp"; readonly limit: number }
   | { readonly _tag: "Refused"; readonly reason: string }
+  | { readonly _tag: "AlreadyStarted" }
 
 const fixes = (n: number): string => `${n} automatic fix${n === 1 ? "" : "es"}`
 
@@ -329,6 +330,11 @@ export const ciFailed = (input: {
       )
     } else if (automatic?._tag === "Refused") {
       lines.push(`No automatic fix: ${automatic.reason}`, "")
+    } else if (automatic?._tag === "AlreadyStarted") {
+      lines.push(
+        "Porter already started a fix by itself for this commit: it gets every check failing on it, these included.",
+        ""
+      )
     }
     lines.push(
       `Reply \`@${mention} fix-ci\` (with more instructions if you like) and an agent will work on this branch, ` +

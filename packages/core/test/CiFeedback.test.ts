@@ -75,7 +75,12 @@ const seedPorterPr = Effect.gen(function*() {
 })
 
 const failed = (
-  options: { readonly suite?: number; readonly branch?: string; readonly source?: "check_suite" | "workflow_run" } = {}
+  options: {
+    readonly suite?: number
+    readonly branch?: string
+    readonly source?: "check_suite" | "workflow_run"
+    readonly sha?: string
+  } = {}
 ) =>
   new Event.ChecksFailed({
     deliveryId: Fixtures.deliveryId(),
@@ -85,7 +90,7 @@ const failed = (
     name: "CI",
     conclusion: "failure",
     headBranch: options.branch ?? BRANCH,
-    headSha: SHA,
+    headSha: options.sha ?? SHA,
     pullRequests: [PR]
   })
 
@@ -175,8 +180,8 @@ describe("CiFeedback", () => {
       assert.include(prompt!, "[line removed by Porter: it held a GitHub token]")
       assert.notInclude(prompt!, "all good", "a passing check's log is not sent")
 
-      // The fix's own checks fail (another suite): a comment, no second task.
-      yield* handle(failed({ suite: 78 }))
+      // The fix's own checks fail (another suite, on the fix's commit): a comment, no second task.
+      yield* handle(failed({ suite: 78, sha: "f1e2d3c4b5a6978812345678909876543210abcd" }))
       const comments = yield* ciComments
       assert.strictEqual(comments.length, 2)
       assert.include(comments[1]!.body, "Porter made its 1 automatic fix for this pull request")
@@ -184,6 +189,25 @@ describe("CiFeedback", () => {
       assert.strictEqual((yield* tasksOf(PR)).length, 1)
       assert.strictEqual((yield* prompts).length, 1)
     }).pipe(Effect.provide(layer(autofix(1)))))
+
+  it.effect("autofixCi: 2 — two workflows failing on one commit start one fix (it gets every failing check)", () =>
+    Effect.gen(function*() {
+      yield* seedPorterPr
+      yield* handle(failed())
+      yield* handle(failed({ suite: 78 }))
+      const [first, second] = yield* ciComments
+      assert.include(first!.body, "automatic fix 1 of 2")
+      assert.include(second!.body, "Porter already started a fix by itself for this commit")
+      assert.strictEqual((yield* tasksOf(PR)).length, 1)
+      const [prompt] = yield* prompts
+      assert.include(prompt!, "Check: test (node 24) (failure)")
+      assert.include(prompt!, "Check: coverage | report (failure)")
+      assert.include(prompt!, "Coverage fell to 71%", "an external check's output is its log")
+      // A later commit fails again: the second automatic fix.
+      yield* handle(failed({ suite: 79, sha: "f1e2d3c4b5a6978812345678909876543210abcd" }))
+      assert.include((yield* ciComments)[2]!.body, "automatic fix 2 of 2")
+      assert.strictEqual((yield* tasksOf(PR)).length, 2)
+    }).pipe(Effect.provide(layer(autofix(2)))))
 
   it.effect("autofixCi from .github/porter.yml on the base branch", () =>
     Effect.gen(function*() {

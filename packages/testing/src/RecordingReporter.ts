@@ -51,7 +51,8 @@ export class GitHubRecorder extends Context.Service<GitHubRecorder, {
   readonly seedFile: (repo: string, path: string, content: string, ref?: string) => Effect.Effect<void>
   /**
    * Check runs of `owner/name` on each of `refs` (a branch and a SHA, say), with their logs: what `checkRuns` lists for
-   * one of those refs or for the runs' check suite, and `checkLog` answers (seeding a run's id again replaces it).
+   * one of those refs or for the runs' check suite, and `checkLog` answers for an Actions job (another check's log is
+   * its `output`, as on GitHub). Seeding a run's id again replaces it.
    */
   readonly seedChecks: (
     repo: string,
@@ -192,7 +193,8 @@ export const make = Effect.gen(function*() {
       Effect.andThen(
         guard("checkLog"),
         Effect.flatMap(Ref.get(state), (s) => {
-          const log = s.logs.get(run.id)
+          // As on GitHub: a check that is not an Actions job has no log but its own output.
+          const log = run.actionsJob ? s.logs.get(run.id) : run.output
           return log !== undefined
             ? Effect.succeed(log)
             : Effect.fail(new Errors.ReportError({ message: `no log for check run ${run.id}`, status: 404 }))

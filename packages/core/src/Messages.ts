@@ -332,7 +332,8 @@ export const ciFailed = (input: {
       lines.push(`No automatic fix: ${automatic.reason}`, "")
     } else if (automatic?._tag === "AlreadyStarted") {
       lines.push(
-        "Porter already started a fix by itself for this commit: it gets every check failing on it, these included.",
+        "An earlier failure on this commit already had its turn at an automatic fix (the repository's `autofixCi`: a " +
+          "fix gets every check failing on the commit): nothing more starts by itself for it.",
         ""
       )
     }

@@ -197,7 +197,8 @@ describe("CiFeedback", () => {
       yield* handle(failed({ suite: 78 }))
       const [first, second] = yield* ciComments
       assert.include(first!.body, "automatic fix 1 of 2")
-      assert.include(second!.body, "Porter already started a fix by itself for this commit")
+      assert.include(second!.body, "An earlier failure on this commit already had its turn at an automatic fix")
+      assert.include(second!.body, "Reply `@porter fix-ci`")
       assert.strictEqual((yield* tasksOf(PR)).length, 1)
       const [prompt] = yield* prompts
       assert.include(prompt!, "Check: test (node 24) (failure)")

@@ -54,14 +54,17 @@ const publicPackages = readdirSync(join(root, "packages"))
 const env: NodeJS.ProcessEnv = {
   ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key))),
   PATH: [dirname(process.execPath), process.env["PATH"] ?? ""].join(delimiter),
-  NODE_OPTIONS: ""
+  NODE_OPTIONS: "",
+  NO_COLOR: "1",
+  FORCE_COLOR: "0"
 }
 
 const run = (command: string, args: ReadonlyArray<string>, options: SpawnSyncOptions & { cwd: string }) => {
   const started = Date.now()
   const result = spawnSync(command, args, { env, encoding: "utf8", maxBuffer: 64 * MB, ...options })
   const seconds = (Date.now() - started) / 1000
-  const output = `${String(result.stdout ?? "")}\n${String(result.stderr ?? "")}`.trim()
+  const plain = (text: unknown) => String(text ?? "").replace(/\u001b\[[0-9;]*m/g, "")
+  const output = `${plain(result.stdout)}\n${plain(result.stderr)}`.trim()
   if (result.status !== 0) {
     throw new Error(
       `${command} ${args.join(" ")} (in ${options.cwd}) failed (${result.status ?? result.signal}):\n${
@@ -155,6 +158,39 @@ const project = (
   return { dir, seconds: installed.seconds }
 }
 
+/** A README's TypeScript snippet: ```ts (typechecked), ```ts run (a program, also run), ```ts test (run by vitest). */
+interface Snippet {
+  readonly file: string
+  readonly kind: "check" | "run" | "test"
+  readonly code: string
+}
+
+/** Every TypeScript snippet of the root README and the public packages' READMEs, as files of the scratch project. */
+const readmeSnippets = (): Array<Snippet> => {
+  const readmes = [
+    { name: "root", path: join(root, "README.md") },
+    ...publicPackages.map((p) => ({ name: p.dir.split("/")[1]!, path: join(root, p.dir, "README.md") }))
+  ].filter((r) => existsSync(r.path))
+  return readmes.flatMap(({ name, path }) => {
+    const snippets: Array<Snippet> = []
+    let open: { kind: Snippet["kind"]; lines: Array<string> } | undefined
+    for (const line of readFileSync(path, "utf8").split("\n")) {
+      const fence = /^```(ts|typescript)(?:\s+(run|test))?\s*$/.exec(line)
+      if (open === undefined && fence !== null) {
+        open = { kind: (fence[2] ?? "check") as Snippet["kind"], lines: [] }
+      } else if (open !== undefined && /^```\s*$/.test(line)) {
+        const n = snippets.length + 1
+        const test = open.kind === "test" ? ".test" : ""
+        snippets.push({ file: `readme/${name}-${n}${test}.ts`, kind: open.kind, code: `${open.lines.join("\n")}\n` })
+        open = undefined
+      } else {
+        open?.lines.push(line)
+      }
+    }
+    return snippets
+  })
+}
+
 const versionOf = (pkg: string) =>
   readJson<{ version: string }>(join(root, "node_modules", pkg, "package.json")).version
 
@@ -242,8 +278,9 @@ describe("packaging: the public packages from their tarballs, outside the worksp
     ], { cwd: minimal.dir })
   }, 900_000)
 
-  describe("the full set, with the fixture", () => {
+  describe("the full set, with the fixture and the READMEs' snippets", () => {
     let full = ""
+    const snippets = readmeSnippets()
 
     beforeAll(() => {
       const installed = project("full", [...tarballOf.keys()], {
@@ -258,6 +295,8 @@ describe("packaging: the public packages from their tarballs, outside the worksp
         }
       })
       full = installed.dir
+      mkdirSync(join(full, "readme"))
+      for (const snippet of snippets) writeFileSync(join(full, snippet.file), snippet.code)
       const total = sizeOf(join(full, "node_modules")) / MB
       figures.push(
         `full set: node_modules ${total.toFixed(1)} MB, with vitest, @effect/vitest and @types/node ` +
@@ -270,35 +309,6 @@ describe("packaging: the public packages from their tarballs, outside the worksp
       const effects = copiesOf(join(full, "node_modules"), "effect").map((p) => relative(full, p))
       assert.deepStrictEqual(effects, ["node_modules/effect"])
     })
-
-    it.each(["nodenext", "bundler"])("the fixture typechecks (strict, %s)", (mode) => {
-      const tsc = join(root, "node_modules", ".bin", "tsc")
-      const checked = run(tsc, ["-p", `tsconfig.${mode}.json`], { cwd: full, timeout: 300_000 })
-      figures.push(`typecheck (${mode}): ${checked.seconds.toFixed(0)} s`)
-    }, 300_000)
-
-    it("the embedding program: a signed webhook → 202, a task, a machine on @porter/local running the runner", () => {
-      const ran = run("node", ["src/embed.ts"], { cwd: full, timeout: 120_000 })
-      const result = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as {
-        status: number
-        tasks: number
-        machineId?: string
-        runner?: ReadonlyArray<string>
-        runnerOutput: ReadonlyArray<string>
-      }
-      assert.strictEqual(result.status, 202, ran.output)
-      assert.strictEqual(result.tasks, 1, ran.output)
-      assert.match(result.machineId ?? "", /^local_/, ran.output)
-      assert.strictEqual(result.runner?.[1], join(full, "node_modules", "@porter", "runner", "dist", "runner.mjs"))
-      assert.isAbove(result.runnerOutput.length, 0, "the runner wrote nothing")
-      figures.push(`embedding program: ${ran.seconds.toFixed(1)} s; the runner said: ${result.runnerOutput[0]}`)
-    }, 120_000)
-
-    it("the fixture's vitest test swaps the in-memory provisioner for the local one", () => {
-      const tested = run(join(full, "node_modules", ".bin", "vitest"), ["run"], { cwd: full, timeout: 300_000 })
-      assert.match(tested.output, /1 passed/)
-      figures.push(`fixture test under vitest: ${tested.seconds.toFixed(0)} s`)
-    }, 300_000)
 
     it("the porter command runs; porter dev says what it needs until its optional peers are installed", () => {
       const porter = join(full, "node_modules", ".bin", "porter")
@@ -331,5 +341,62 @@ describe("packaging: the public packages from their tarballs, outside the worksp
       const help = run(join(full, "node_modules", ".bin", "porter"), ["dev", "--help"], { cwd: full, timeout: 60_000 })
       assert.match(help.output, /dev/)
     }, 900_000)
+
+    it("@porter/sql reads its packed migrations (both dialects) where it is installed", () => {
+      const script = "import * as F from '@porter/sql/files'; import { Effect } from 'effect'; " +
+        "const [s, p] = await Effect.runPromise(Effect.all([F.read(F.sqliteDir), F.read(F.postgresDir)])); " +
+        "console.log(JSON.stringify({ dir: F.sqliteDir, sqlite: s.length, pg: p.length }))"
+      const read = JSON.parse(run("node", ["--input-type=module", "-e", script], { cwd: full }).stdout) as {
+        dir: string
+        sqlite: number
+        pg: number
+      }
+      assert.strictEqual(read.dir, join(full, "node_modules", "@porter", "sql", "migrations") + "/")
+      assert.strictEqual(read.sqlite, readdirSync(join(root, "migrations")).filter((f) => f.endsWith(".sql")).length)
+      assert.strictEqual(
+        read.pg,
+        readdirSync(join(root, "migrations", "postgres")).filter((f) => f.endsWith(".sql")).length
+      )
+    })
+
+    it.each(["nodenext", "bundler"])("the fixture and every README snippet typecheck (strict, %s)", (mode) => {
+      assert.isAbove(snippets.length, 10)
+      const tsc = join(root, "node_modules", ".bin", "tsc")
+      const checked = run(tsc, ["-p", `tsconfig.${mode}.json`], { cwd: full, timeout: 300_000 })
+      figures.push(`typecheck (${mode}, the fixture and ${snippets.length} snippets): ${checked.seconds.toFixed(0)} s`)
+    }, 300_000)
+
+    it("the embedding program: a signed webhook → 202, a task, a machine on @porter/local running the runner", () => {
+      const ran = run("node", ["src/embed.ts"], { cwd: full, timeout: 120_000 })
+      const result = JSON.parse(ran.stdout.trim().split("\n").at(-1)!) as {
+        status: number
+        tasks: number
+        machineId?: string
+        runner?: ReadonlyArray<string>
+        runnerOutput: ReadonlyArray<string>
+      }
+      assert.strictEqual(result.status, 202, ran.output)
+      assert.strictEqual(result.tasks, 1, ran.output)
+      assert.match(result.machineId ?? "", /^local_/, ran.output)
+      assert.strictEqual(result.runner?.[1], join(full, "node_modules", "@porter", "runner", "dist", "runner.mjs"))
+      assert.isAbove(result.runnerOutput.length, 0, "the runner wrote nothing")
+      figures.push(`embedding program: ${ran.seconds.toFixed(1)} s; the runner said: ${result.runnerOutput[0]}`)
+    }, 120_000)
+
+    it("the README programs run", () => {
+      const programs = snippets.filter((snippet) => snippet.kind === "run")
+      assert.isAbove(programs.length, 0)
+      for (const program of programs) {
+        const ran = run("node", [program.file], { cwd: full, timeout: 120_000 })
+        figures.push(`${program.file}: ran in ${ran.seconds.toFixed(1)} s`)
+      }
+    }, 600_000)
+
+    it("under vitest: the fixture's test (the local provisioner swapped in) and the READMEs' tests pass", () => {
+      const tested = run(join(full, "node_modules", ".bin", "vitest"), ["run"], { cwd: full, timeout: 300_000 })
+      const files = 1 + snippets.filter((snippet) => snippet.kind === "test").length
+      assert.match(tested.output, new RegExp(`Test Files\\s+(?:\\S+\\s+)?${files} passed`), tested.output)
+      figures.push(`vitest (${files} files: the fixture's and the READMEs'): ${tested.seconds.toFixed(0)} s`)
+    }, 300_000)
   })
 })

@@ -73,8 +73,9 @@ export class TaskLifecycle extends Context.Service<TaskLifecycle, {
  * task has its pull request); a machine's claim alone fails the task.
  */
 const completion = (task: Task, event: CompletedEvent): { readonly to: TaskState; readonly patch: TaskPatch } => {
-  if (event.checkpoint === true) {
-    // The runner stopped its agent and handed over what it had: the task ends the way it was stopped.
+  if (event.checkpoint === true || task.stopState !== undefined) {
+    // The runner stopped its agent and handed over what it had (or the agent ended by itself after the task was asked
+    // to stop, over its budget say): the task ends the way it was stopped.
     return {
       to: task.stopState ?? "timed_out",
       patch: {

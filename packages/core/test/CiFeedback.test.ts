@@ -253,6 +253,14 @@ describe("CiFeedback", () => {
     }).pipe(Effect.provide(layer())))
 })
 
+describe("ChecksFailed", () => {
+  it("round-trips as the stored delivery the sweep retries (the event's JSON)", () => {
+    const event = failed()
+    const stored = JSON.stringify(event)
+    assert.deepStrictEqual(Schema.decodeUnknownSync(Event.IncomingEventFromJson)(stored), event)
+  })
+})
+
 describe("CiLogs", () => {
   it("trimLog keeps the end, from a line's start, and says what it left out", () => {
     const text = ["one", "two", "three", "four"].join("\n")

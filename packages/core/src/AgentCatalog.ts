@@ -88,11 +88,15 @@ export const codex: AgentSpec = {
   defaultModel: "gpt-5-codex",
   output: "text",
   npmPackage: { name: "@openai/codex", version: "0.169.0" },
+  // Its sessions are rollout files under `$CODEX_HOME/sessions/<yyyy>/<mm>/<dd>/`; `exec resume --last --all` picks up
+  // the newest (on a continuation's machine, the one restored).
+  resumes: true,
   // `codex exec -` reads the instructions from standard input.
-  invocation: ({ model }) => ({
+  invocation: ({ model, session }) => ({
     command: "codex",
     args: [
       "exec",
+      ...(session?.resume === true ? ["resume", "--last", "--all"] : []),
       "--dangerously-bypass-approvals-and-sandbox",
       "--skip-git-repo-check",
       ...withModel(model, "--model"),

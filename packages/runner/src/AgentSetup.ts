@@ -1,7 +1,8 @@
 /**
  * AgentSetup: the per-CLI configuration files a headless run needs and the catalog's invocation
  * cannot pass as flags, written into the agent's HOME before it starts — only when absent, so a
- * machine (or a custom image) that ships its own configuration keeps it.
+ * machine (or a custom image) that ships its own configuration keeps it; a file an earlier run of the runner wrote is
+ * written again (machines that share a HOME, like a local stack's processes: it names that task's gateway URL).
  *
  * - codex: Codex 0.169 ignores `OPENAI_BASE_URL`; when it is set, `$CODEX_HOME/config.toml`
  *   (default `~/.codex`) declares a provider with that base URL (Responses API, key from
@@ -22,10 +23,16 @@ export interface Prepared {
   readonly written: ReadonlyArray<string>
 }
 
+/** The first line of a file the runner writes (a later run writes it again). */
+const OWN = "# Written by the Porter runner"
+
 const writeIfAbsent = Effect.fnUntraced(function*(file: string, content: string) {
   const fs = yield* FileSystem
   const path = yield* Path
-  if (yield* fs.exists(file)) return false
+  if (yield* fs.exists(file)) {
+    const existing = yield* fs.readFileString(file).pipe(Effect.orElseSucceed(() => ""))
+    if (!content.startsWith(OWN) || !existing.startsWith(OWN) || existing === content) return false
+  }
   yield* fs.makeDirectory(path.dirname(file), { recursive: true })
   yield* fs.writeFileString(file, content, { mode: 0o600 })
   return true
@@ -34,7 +41,7 @@ const writeIfAbsent = Effect.fnUntraced(function*(file: string, content: string)
 /** The codex provider for a custom OpenAI-compatible endpoint. */
 export const codexConfig = (baseUrl: string, envKey: string): string =>
   [
-    "# Written by the Porter runner: OPENAI_BASE_URL as a Codex provider.",
+    `${OWN}: OPENAI_BASE_URL as a Codex provider.`,
     "model_provider = \"porter\"",
     "",
     "[model_providers.porter]",

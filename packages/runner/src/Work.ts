@@ -170,11 +170,13 @@ export const work = Effect.gen(function*() {
     }
   }
 
-  // The agent's session: named by the runner (so a run cut short still has it), or the earlier one for a continuation.
-  const home = env.raw["HOME"] ?? "/root"
+  // The agent's session: named by the runner where the CLI lets it (a run cut short still has it), or the earlier one
+  // for a continuation, put back where the CLI looks for it.
+  const place: Sessions.Place = { home: env.raw["HOME"] ?? "/root", cwd: dir, env: env.raw }
+  const sessions = agent.resumes === true ? Sessions.kindOf(agent.name) : undefined
   let session: { readonly id: string; readonly resume: boolean } | undefined
-  if (agent.resumes === true) {
-    session = { id: Sessions.newSessionId(), resume: false }
+  if (sessions !== undefined) {
+    session = { id: sessions.newId() ?? "", resume: false }
     if (env.resumeSession) {
       const earlier = yield* callbacks.session
       if (earlier === undefined) {
@@ -184,15 +186,16 @@ export const work = Effect.gen(function*() {
           error: "Porter has no session to resume for this continuation"
         })
       }
-      yield* Sessions.restore(home, dir, earlier.name, earlier.content).pipe(
+      const id = yield* sessions.restore(place, earlier).pipe(
         Effect.mapError((error) =>
-          new Refused({ reason: `the earlier session could not be restored: ${error.message}` })
+          new Refused({ reason: `the earlier session could not be restored: ${String(error)}` })
         )
       )
       yield* log.line("runner", `resuming ${agent.displayName}'s session ${earlier.name}`)
-      session = { id: earlier.name, resume: true }
+      session = { id, resume: true }
     }
   }
+  const agentStarted = Date.now()
 
   yield* log.step("agent")
   const result = yield* agents.run({
@@ -206,13 +209,12 @@ export const work = Effect.gen(function*() {
   const summary = clip(result.summary, 20_000)
   const usage = result.usage !== undefined ? { usage: result.usage } : {}
   // The session and the transcript go to Porter whatever happened next (a question's, a failed run's too).
-  const saved = session === undefined ? Option.none<string>() : yield* Sessions.read(home, dir, session.id)
-  if (session !== undefined && Option.isSome(saved)) yield* handOver("session", session.id, saved.value)
-  yield* handOver(
-    "transcript",
-    "transcript.md",
-    Option.isSome(saved) ? Sessions.claudeTranscript(saved.value) : yield* log.all
-  )
+  const saved = sessions === undefined || session === undefined
+    ? Option.none<Sessions.Saved>()
+    : yield* sessions.read(place, session.id === "" ? undefined : session.id, agentStarted)
+  if (Option.isSome(saved)) yield* handOver("session", saved.value.name, saved.value.content)
+  const rendered = Option.isSome(saved) && sessions !== undefined ? sessions.transcript(saved.value.content) : ""
+  yield* handOver("transcript", "transcript.md", rendered.trim() !== "" ? rendered : yield* log.all)
   // Stopped at the deadline or by Porter: what it did so far is handed over as a checkpoint.
   const checkpoint = result.timedOut
   if (checkpoint) yield* log.line("runner", "handing over the work so far (a checkpoint)")

@@ -46,6 +46,7 @@ const StackWithModel = Layer.effect(
       adminToken: ADMIN_TOKEN,
       workerEnv: {
         PORTER_GATEWAY_ANTHROPIC_URL: model.url,
+        PORTER_GATEWAY_OPENAI_URL: `${model.url}/v1`,
         PORTER_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_INTERVAL_MS),
         // The mirror's GitHub is down: nothing answers on port 9.
         PORTER_GIST_TOKEN: "ghp_gistMirrorToken0000000000000000000000",
@@ -70,6 +71,13 @@ const StackWithModel = Layer.effect(
         method: "PUT",
         headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
         body: JSON.stringify({ scope: "global", name: "ANTHROPIC_API_KEY", value: ANTHROPIC_KEY })
+      })
+    )
+    yield* Effect.promise(() =>
+      stack.worker.fetch(`${stack.worker.url}/admin/secrets`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ scope: "global", name: "OPENAI_API_KEY", value: "sk-proj-CHECKPOINT-e2e-key-0002" })
       })
     )
     return Stack.of({ worker: stack.worker, github, machines: stack.machines, repo, admin: owner, writer, reader })
@@ -191,6 +199,45 @@ layer(StackWithModel, { timeout: "300 seconds", excludeTestServices: true })(
           assert.notStrictEqual(after.head.sha, pull.head.sha, "the continuation's commit is on the branch")
         }),
       300_000
+    )
+
+    it.effect(
+      "codex: `@porter continue` resumes its rollout (Codex `exec resume`) on the same branch",
+      () =>
+        Effect.gen(function*() {
+          const model = yield* Model
+          const { writer } = yield* Stack
+          model.setScript([
+            ModelServer.write("codex/one.md", "One\n"),
+            ModelServer.text("Wrote codex/one.md."),
+            // The continuation: the resumed conversation holds the first two turns.
+            ModelServer.bash("mkdir -p codex && echo Two > codex/two.md"),
+            ModelServer.text("Wrote codex/two.md too.")
+          ])
+          const issue = yield* openIssue("Two files with Codex")
+          yield* comment(writer, issue.number, "@porter codex write codex/one.md")
+          const first = yield* ended(issue.number, 1)
+          assert.strictEqual(first.state, "succeeded", first.reason)
+          const seen = model.requests().length
+          yield* comment(writer, issue.number, "@porter continue with codex/two.md")
+          const next = yield* eventually(
+            "the codex continuation to end",
+            Effect.map(
+              tasksOf(issue.number),
+              (tasks) => Option.fromNullishOr(tasks.find((t) => t.id !== first.id && TERMINAL.includes(t.state)))
+            ),
+            "200 seconds"
+          )
+          const calls = model.requests().slice(seen).filter((r) => r.turn !== undefined)
+          assert.strictEqual(next.state, "succeeded", next.reason)
+          assert.strictEqual(next.resumed, "session")
+          assert.strictEqual(next.outcome, "pushed", `turns served: ${calls.map((c) => c.turn).join(", ")}`)
+          assert.strictEqual(next.branch, first.branch)
+          const sent = JSON.stringify(calls[0]!.body)
+          assert.include(sent, "write codex/one.md", "the earlier conversation was sent again")
+          assert.include(sent, "with codex/two.md")
+        }),
+      240_000
     )
 
     it.effect(

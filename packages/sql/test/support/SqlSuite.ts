@@ -89,6 +89,45 @@ export const run = (label: string, target: Target) =>
         assert.strictEqual((yield* only.rotate()).rotated, 0)
       })), 60_000)
 
+    it.live("migration 0010 keeps every task's mode, lets it be fix_ci, and still refuses other values", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(yield* Effect.promise(target.fresh))
+        const sql = Context.get(context, SqlClient.SqlClient)
+        const dir = MigrationFiles.dirFor(sql.onDialectOrElse({
+          pg: () =>
+            "pg" as const,
+          orElse: () =>
+            "sqlite" as const
+        }))
+        const files = yield* MigrationFiles.read(dir)
+        const migrate = (keep: (name: string) => boolean) =>
+          Effect.provide(
+            Migrator.apply(files.filter((file) =>
+              keep(file.name)
+            )),
+            context
+          )
+        yield* migrate((name) =>
+          name < "0010"
+        )
+        const store = yield* Effect.provide(
+          Effect.service(TaskStore.TaskStore),
+          Layer.fresh(SqlTaskStore.layer).pipe(Layer.provide(Layer.succeedContext(context)))
+        )
+        const asked = yield* TaskStoreSuite.sampleTask({ mode: "ask" })
+        const plain = yield* TaskStoreSuite.sampleTask({})
+        yield* store.create(asked)
+        yield* store.create(plain)
+        assert.deepStrictEqual(yield* migrate((name) => name >= "0010"), ["0010_fix_ci.sql"])
+        assert.deepStrictEqual(yield* store.get(asked.id), asked)
+        assert.deepStrictEqual(yield* store.get(plain.id), plain)
+        const fix = yield* TaskStoreSuite.sampleTask({ mode: "fix_ci" })
+        yield* store.create(fix)
+        assert.strictEqual((yield* store.get(fix.id)).mode, "fix_ci")
+        const bogus = yield* Effect.exit(sql`UPDATE tasks SET mode = 'bogus' WHERE id = ${fix.id}`)
+        assert.isTrue(Exit.isFailure(bogus), "mode is still checked")
+      })), 60_000)
+
     it.live("the schema keeps its rules against hand-written statements; 64-bit ids round-trip", () =>
       Effect.scoped(Effect.gen(function*() {
         const db = yield* open(target)

@@ -9,10 +9,15 @@
  * (`mirror_failed`), and never fails the task. The transcript's address — the web app's page
  * (`PorterConfig.transcriptBaseUrl`), else the mirror's — is recorded on the task for its final status comment.
  *
+ * A continuation (`@porter continue`) starts from what was kept (`continuation`): the earlier session when the agent's
+ * CLI resumes sessions and one was kept, else the earlier task's summary and diff for a fresh prompt; the task records
+ * which (`resumed`), and its audit trail has a `continues` line.
+ *
  * Retention: `purge` drops artifacts older than the deployment's `artifactRetentionDays` (the global settings'); the
  * watchdog calls it on every sweep. A mirror keeps its copies: a gist is the user's to delete.
  */
 import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
+import type { AgentSpec } from "./Agent.ts"
 import {
   Artifact,
   type ArtifactError,
@@ -25,6 +30,7 @@ import { Audit } from "./Audit.ts"
 import type { StoreError } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
 import { PorterConfig } from "./PorterConfig.ts"
+import type { Continuation } from "./PromptBuilder.ts"
 import * as SecretScan from "./SecretScan.ts"
 import { SecretStore } from "./SecretStore.ts"
 import { defaults, Settings } from "./Settings.ts"
@@ -52,6 +58,16 @@ export class Artifacts extends Context.Service<Artifacts, {
   readonly sessionFor: (task: Task) => Effect.Effect<Option.Option<Artifact>, ArtifactError>
   /** An earlier task's artifact of `kind` (a fresh continuation's diff). */
   readonly of: (taskId: TaskId, kind: ArtifactKind) => Effect.Effect<Option.Option<Artifact>, ArtifactError>
+  /**
+   * How `task`, a continuation of `earlierId`, starts: `resume` (the earlier session is there for its agent), or
+   * `fresh` with what the prompt says of the earlier task. Recorded on the task. Never fails (a store that does not
+   * answer means afresh).
+   */
+  readonly continuation: (
+    task: Task,
+    agent: AgentSpec,
+    earlierId: TaskId
+  ) => Effect.Effect<{ readonly resume: true } | { readonly resume: false; readonly fresh: Continuation }>
   /** Drops what the retention period no longer keeps; how many. Never fails (a failure is logged). */
   readonly purge: Effect.Effect<number>
 }>()("@porter/core/Artifacts") {}
@@ -132,6 +148,28 @@ export const make = Effect.gen(function*() {
     return Option.filter(session, (artifact) => artifact.agent === task.agent)
   })
 
+  const continuation = Effect.fn("Artifacts.continuation")(function*(task: Task, agent: AgentSpec, earlierId: TaskId) {
+    const session = agent.resumes === true
+      ? yield* sessionFor(task).pipe(Effect.orElseSucceed(() => Option.none()))
+      : Option.none()
+    const resumed = Option.isSome(session) ? "session" as const : "summary" as const
+    yield* tasks.update(task.id, { resumed }, yield* Clock.currentTimeMillis, ["provisioning", "running"]).pipe(
+      Effect.ignore
+    )
+    yield* audit.record(task.id, "continues", `${earlierId}: ${resumed === "session" ? "session resumed" : "afresh"}`)
+    if (resumed === "session") return { resume: true } as const
+    const earlier = yield* tasks.find(earlierId).pipe(Effect.orElseSucceed(() => Option.none<Task>()))
+    const diff = yield* store.get(earlierId, "diff").pipe(Effect.orElseSucceed(() => Option.none()))
+    const fresh: Continuation = {
+      taskId: earlierId,
+      state: Option.match(earlier, { onNone: () => "earlier", onSome: (t) => t.state }),
+      summary: Option.getOrUndefined(Option.flatMapNullishOr(earlier, (t) => t.summary)),
+      diff: Option.getOrUndefined(Option.map(diff, (d) => d.content)),
+      reason: Option.getOrUndefined(Option.flatMapNullishOr(earlier, (t) => t.reason))
+    }
+    return { resume: false, fresh } as const
+  })
+
   const purge = Effect.gen(function*() {
     const global = yield* settings.get({ _tag: "global" })
     const days = global.artifactRetentionDays ?? defaults.artifactRetentionDays
@@ -140,7 +178,7 @@ export const make = Effect.gen(function*() {
     Effect.catch((error) => Effect.as(Effect.logWarning("purging artifacts failed", { error: error.message }), 0))
   )
 
-  return Artifacts.of({ save, sessionFor, of, purge })
+  return Artifacts.of({ save, sessionFor, of, continuation, purge })
 })
 
 export const layer: Layer.Layer<

@@ -15,7 +15,6 @@
  * prompt. The task records which (`resumed`), and its status comment says so.
  */
 import { Clock, Context, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
-import type { AgentSpec } from "./Agent.ts"
 import { AgentCatalog } from "./AgentCatalog.ts"
 import { Artifacts } from "./Artifacts.ts"
 import { Audit } from "./Audit.ts"
@@ -33,7 +32,7 @@ import * as Messages from "./Messages.ts"
 import { UsageStore } from "./ModelUsage.ts"
 import * as NewTasks from "./NewTasks.ts"
 import { PorterConfig } from "./PorterConfig.ts"
-import { type Continuation, PromptBuilder, resumePrompt } from "./PromptBuilder.ts"
+import { PromptBuilder, resumePrompt } from "./PromptBuilder.ts"
 import { Queue } from "./Queue.ts"
 import { type Actor, IssueRef } from "./Repo.ts"
 import * as RepoConfig from "./RepoConfig.ts"
@@ -99,30 +98,6 @@ export const make = Effect.gen(function*() {
   const queue = yield* Queue
   const artifacts = yield* Artifacts
   const now = Clock.currentTimeMillis
-
-  /**
-   * How a continuation starts: `resume` when its agent's CLI resumes sessions and the earlier task's session was kept,
-   * else `fresh` with that task's summary and diff. Recorded on the task (`resumed`) and in its audit trail.
-   */
-  const continuationOf = Effect.fnUntraced(function*(task: Task, agent: AgentSpec, earlierId: Task["id"]) {
-    const session = agent.resumes === true
-      ? yield* artifacts.sessionFor(task).pipe(Effect.orElseSucceed(() => Option.none()))
-      : Option.none()
-    const resumed = Option.isSome(session) ? "session" as const : "summary" as const
-    yield* store.update(task.id, { resumed }, yield* now, ["provisioning", "running"]).pipe(Effect.ignore)
-    yield* audit.record(task.id, "continues", `${earlierId}: ${resumed === "session" ? "session resumed" : "afresh"}`)
-    if (resumed === "session") return { resume: true } as const
-    const earlier = yield* store.find(earlierId).pipe(Effect.orElseSucceed(() => Option.none<Task>()))
-    const diff = yield* artifacts.of(earlierId, "diff").pipe(Effect.orElseSucceed(() => Option.none()))
-    const fresh: Continuation = {
-      taskId: earlierId,
-      state: Option.match(earlier, { onNone: () => "earlier", onSome: (t) => t.state }),
-      summary: Option.getOrUndefined(Option.flatMapNullishOr(earlier, (t) => t.summary)),
-      diff: Option.getOrUndefined(Option.map(diff, (d) => d.content)),
-      reason: Option.getOrUndefined(Option.flatMapNullishOr(earlier, (t) => t.reason))
-    }
-    return { resume: false, fresh } as const
-  })
 
   /** A `fix_ci` task's failing checks and logs, scrubbed of `values` and credential shapes, or why they are missing. */
   const ciReport = (task: Task, values: ReadonlyArray<{ readonly name: string; readonly value: string }>) =>
@@ -213,7 +188,7 @@ export const make = Effect.gen(function*() {
     )
     const continued = task.continuesFrom === undefined
       ? undefined
-      : yield* continuationOf(task, agent.value, task.continuesFrom)
+      : yield* artifacts.continuation(task, agent.value, task.continuesFrom)
     const prompt = continued?.resume === true
       ? resumePrompt({ task, branch: MachineRequest.branchFor(task) }, randomToken(12))
       : yield* prompts.build({

@@ -9,6 +9,7 @@
  *   @porter <agent> [--model <id>] [--timeout <duration>] [--budget <usd>] <instructions…>
  *   @porter [--model …] <instructions…>          (the default agent)
  *   @porter [<agent>] [flags] ask <question…>    (answered read-only: no branch, no pull request)
+ *   @porter [<agent>] [flags] fix-ci [more…]     (a pull request's failing checks, their logs in the prompt)
  *   @porter help | status | cancel | retry | approve | deny   (alone on the line; a bare `@porter` is help)
  *   @porter continue [more instructions…]        (the latest task's branch and agent session)
  */

@@ -249,6 +249,10 @@ describe("CiFeedback", () => {
         (yield* thread(`${REPO}#5`)).at(-1)!.body,
         "No check is failing on `green` now: nothing was started."
       )
+      // The installation cannot read checks (its new permissions not accepted): the reply says so.
+      yield* recorder.failNext("checkRuns", 1, 403)
+      yield* handle(Fixtures.commentCreated({ body: "@porter fix-ci", issueNumber: PR, isPullRequest: true }))
+      assert.include((yield* thread(PR_ISSUE)).at(-1)!.body, "Porter could not read this pull request's checks")
       assert.strictEqual((yield* prompts).length, 1)
     }).pipe(Effect.provide(layer())))
 })

@@ -126,6 +126,9 @@ export const make = Effect.gen(function*() {
     const task = yield* taskOfBranch(event)
     const pr = event.pullRequests[0]
     if (task === undefined || pr === undefined) return
+    // A pull request closed (or merged) since: nothing to fix there. A lookup that fails does not stop the feedback.
+    const info = yield* reader.pullRequest(event.repo, pr, event.installationId).pipe(Effect.option)
+    if (Option.isSome(info) && info.value.state !== "open") return
     const at = yield* Clock.currentTimeMillis
     const suiteKey = `ci:${event.repo.fullName.toLowerCase()}:suite:${event.checkSuiteId}`
     if (!(yield* store.claimNotice(suiteKey, at, FOREVER_MS))) return

@@ -144,7 +144,7 @@ describe("CiFeedback", () => {
       assert.include(comments[1]!.body, "coverage \\| report", "a `|` in a name does not break the table")
     }).pipe(Effect.provide(layer())))
 
-  it.effect("a check on a branch Porter did not make: ignored at the intake; a porter/ branch no task made: nothing", () =>
+  it.effect("a check on a branch Porter did not make: ignored at the intake; a porter/ branch no task made, or a closed PR: nothing", () =>
     Effect.gen(function*() {
       yield* seedPorterPr
       const intake = yield* Intake.Intake
@@ -154,6 +154,14 @@ describe("CiFeedback", () => {
       assert.strictEqual(accepted._tag, "Accepted")
       yield* handle(failed({ branch: "porter/1-zzzzzzzz" }))
       yield* handle(failed({ branch: "porter/x" }))
+      // Porter's branch, but its pull request was closed since the checks started.
+      yield* (yield* GitHubRecorder).seedPullRequest(REPO, PR, {
+        headBranch: BRANCH,
+        headRepoFullName: REPO,
+        baseBranch: "main",
+        state: "closed"
+      })
+      yield* handle(failed())
       assert.strictEqual((yield* thread(PR_ISSUE)).length, 0)
       assert.strictEqual((yield* (yield* Machines).created).length, 0)
     }).pipe(Effect.provide(layer())))

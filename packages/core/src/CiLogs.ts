@@ -8,7 +8,6 @@
  * Cannot: read logs GitHub no longer keeps (expired), nor a check's details outside GitHub (its `details_url`).
  */
 import { Effect } from "effect"
-import type { ReportError } from "./Errors.ts"
 import type { CheckRun, CheckTarget, IssueReader } from "./IssueReader.ts"
 import type { RepoRef } from "./Repo.ts"
 import * as SecretScan from "./SecretScan.ts"
@@ -31,8 +30,9 @@ export interface FailedCheck {
   readonly name: string
   readonly conclusion: string
   readonly url: string
-  /** Undefined when the log could not be read (the reason is in `log`'s place, in `missing`). */
+  /** The log's end, trimmed and scrubbed; empty when it is `missing`. */
   readonly log: string
+  /** Why there is no log: it could not be read, or the logs before it used up `LOGS_LIMIT`. */
   readonly missing?: string | undefined
 }
 
@@ -42,11 +42,17 @@ export interface CiReport {
   readonly checks: ReadonlyArray<FailedCheck>
 }
 
-/** The last `max` characters of `text`, from a line's start, saying how much was left out. */
+/** Room kept for the note saying how many lines were left out. */
+const NOTE = 40
+
+/**
+ * At most `max` characters of `text`'s end, from a line's start, saying how much was left out; terminal colour codes
+ * (GitHub Actions logs keep them) are dropped first.
+ */
 export const trimLog = (text: string, max: number): string => {
-  const normalised = text.replace(/\r\n?/g, "\n").trimEnd()
+  const normalised = text.replace(/\r\n?/g, "\n").replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").trimEnd()
   if (normalised.length <= max) return normalised
-  const tail = normalised.slice(normalised.length - max)
+  const tail = normalised.slice(normalised.length - Math.max(0, max - NOTE))
   const start = tail.indexOf("\n")
   const kept = start >= 0 && start < tail.length - 1 ? tail.slice(start + 1) : tail
   const dropped = normalised.slice(0, normalised.length - kept.length - 1).split("\n").length
@@ -87,7 +93,9 @@ export const report = Effect.fnUntraced(function*(
   const checks = failing.map((run, i): FailedCheck => {
     const base = { name: run.name, conclusion: run.conclusion ?? "failure", url: run.url }
     const log = logs[i]!
-    if (log._tag === "Failure") return { ...base, log: "", missing: (log.failure as ReportError).message }
+    if (log._tag === "Failure") {
+      return { ...base, log: "", missing: `its log could not be read (${log.failure.message})` }
+    }
     const trimmed = budget <= 0 ? "" : trimLog(scrub(log.success, scanner), Math.min(LOG_LIMIT, budget))
     budget -= trimmed.length
     return trimmed.length === 0 && budget <= 0
@@ -98,6 +106,7 @@ export const report = Effect.fnUntraced(function*(
       }
       : { ...base, log: trimmed }
   })
-  const ref = "ref" in target ? target.ref : failing[0]?.headSha ?? ""
-  return { ref: failing[0]?.headSha ?? ref, checks } satisfies CiReport
+  // The commit the checks ran on; a branch's name (or nothing) when none is failing.
+  const ref = failing[0]?.headSha ?? ("ref" in target ? target.ref : "")
+  return { ref, checks } satisfies CiReport
 })

@@ -277,7 +277,12 @@ describe("CiLogs", () => {
   it("trimLog keeps the end, from a line's start, and says what it left out", () => {
     const text = ["one", "two", "three", "four"].join("\n")
     assert.strictEqual(CiLogs.trimLog(text, 100), text)
-    assert.strictEqual(CiLogs.trimLog(text, 12), "[… 2 earlier lines left out]\nthree\nfour")
+    const long = Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n")
+    const trimmed = CiLogs.trimLog(long, 60)
+    assert.isAtMost(trimmed.length, 60)
+    assert.match(trimmed, /^\[… \d+ earlier lines left out\]\nline \d+\n/)
+    assert.isTrue(trimmed.endsWith("line 98\nline 99"))
+    assert.strictEqual(CiLogs.trimLog("\u001b[31mFAIL\u001b[0m date.test.ts\r\n", 100), "FAIL date.test.ts")
   })
 
   it("scrub names what a line held, never the value", () => {

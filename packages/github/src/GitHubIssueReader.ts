@@ -228,11 +228,13 @@ export const make: Effect.Effect<
   ) {
     if (!run.actionsJob) return run.output
     // GitHub answers 302 to a short-lived download URL of the plain-text log; fetch follows it (without the token).
+    // Octokit gives text for `text/*` answers and bytes for others (a storage service's `application/octet-stream`).
     const response = yield* request(repo, installationId, "GET /repos/{owner}/{repo}/actions/jobs/{job_id}/logs", {
       params: { job_id: run.id },
-      schema: Schema.String
+      schema: Schema.Union([Schema.String, Schema.instanceOf(ArrayBuffer)])
     })
-    return response.data
+    const data = response.data
+    return typeof data === "string" ? data : new TextDecoder().decode(data)
   }, Effect.mapError(toReportError))
 
   return IssueReader.IssueReader.of({ issue, thread, pullRequest, file, checkRuns, checkLog })

@@ -84,6 +84,51 @@ describe("GitHubReporter", () => {
 })
 
 describe("GitHubIssueReader", () => {
+  it.live("checkRuns by branch or suite (Checks API); checkLog follows the job log's redirect, or gives a check's output", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeGitHub.start
+      const run = (id: number, slug: string, output: Record<string, string | null>) => ({
+        id,
+        name: `check ${id}`,
+        status: "completed",
+        conclusion: "failure",
+        html_url: `https://github.com/octo/app/runs/${id}`,
+        head_sha: "abc123",
+        check_suite: { id: 77 },
+        app: { slug },
+        output
+      })
+      const runs = {
+        total_count: 2,
+        check_runs: [
+          run(7, "github-actions", { title: null, summary: null, text: null }),
+          run(8, "coverage-bot", { title: "Coverage", summary: "fell to 71%", text: "lines: 71%" })
+        ]
+      }
+      server.route((r) =>
+        FakeGitHub.is(r, "GET", "/repos/octo/app/commits/porter%2F1-abcdefgh/check-runs") ||
+          FakeGitHub.is(r, "GET", "/repos/octo/app/check-suites/77/check-runs")
+          ? { status: 200, body: runs }
+          : FakeGitHub.is(r, "GET", "/repos/octo/app/actions/jobs/7/logs")
+          ? { status: 302, headers: { location: `${server.url}/blobs/job-7.txt?sig=x` } }
+          : FakeGitHub.is(r, "GET", "/blobs/job-7.txt")
+          ? { status: 200, headers: { "content-type": "application/octet-stream" }, raw: "FAIL week.test.js\n" }
+          : undefined
+      )
+      const reader = yield* readerOn(server)
+      const byBranch = yield* reader.checkRuns(repo, { ref: "porter/1-abcdefgh" })
+      assert.deepStrictEqual(byBranch.map((r) => [r.id, r.actionsJob, r.checkSuiteId, r.conclusion]), [
+        [7, true, 77, "failure"],
+        [8, false, 77, "failure"]
+      ])
+      assert.include(server.requests[0]!.url, "filter=latest")
+      assert.strictEqual((yield* reader.checkRuns(repo, { checkSuiteId: 77 })).length, 2)
+      assert.strictEqual(yield* reader.checkLog(repo, byBranch[0]!), "FAIL week.test.js\n")
+      const before = server.requests.length
+      assert.strictEqual(yield* reader.checkLog(repo, byBranch[1]!), "Coverage\n\nfell to 71%\n\nlines: 71%")
+      assert.strictEqual(server.requests.length, before, "another App's check: its output, no call")
+    }))
+
   it.live("file: a file's text on a ref (contents API, base64); absent, a directory or a binary file is None", () =>
     Effect.gen(function*() {
       const server = yield* FakeGitHub.start

@@ -19,6 +19,8 @@ export interface Answer {
   readonly status: number
   readonly headers?: Readonly<Record<string, string>>
   readonly body?: unknown
+  /** The body as is (not JSON): with `headers` naming its content type. */
+  readonly raw?: string
   /** Never answer (the connection stays open until the server closes). */
   readonly hang?: boolean
 }
@@ -63,9 +65,11 @@ export const start: Effect.Effect<FakeGitHub, never, import("effect").Scope.Scop
           }
           answer ??= { status: 404, body: { message: "Not Found" } }
           if (answer.hang === true) return
-          const text = answer.body === undefined ? "" : JSON.stringify(answer.body)
+          const text = answer.raw ?? (answer.body === undefined ? "" : JSON.stringify(answer.body))
           res.writeHead(answer.status, {
-            ...(text.length > 0 ? { "content-type": "application/json; charset=utf-8" } : {}),
+            ...(text.length > 0 && answer.raw === undefined
+              ? { "content-type": "application/json; charset=utf-8" }
+              : {}),
             ...answer.headers
           })
           res.end(text)

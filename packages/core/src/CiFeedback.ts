@@ -133,19 +133,23 @@ export const make = Effect.gen(function*() {
     const suiteKey = `ci:${event.repo.fullName.toLowerCase()}:suite:${event.checkSuiteId}`
     if (!(yield* store.claimNotice(suiteKey, at, FOREVER_MS))) return
 
-    const runs = yield* reader.checkRuns(event.repo, { checkSuiteId: event.checkSuiteId }, event.installationId).pipe(
-      Effect.catch((error) =>
-        Effect.as(
-          Effect.logWarning("could not list the failing checks", { error: error.message }),
-          [] as ReadonlyArray<CheckRun>
+    // Independent reads, together: the suite's runs (the comment without its table when they cannot be listed), the
+    // settings, and `.github/porter.yml` from the base branch (a broken file counts as none here: its task says so).
+    const [runs, settings, file] = yield* Effect.all([
+      reader.checkRuns(event.repo, { checkSuiteId: event.checkSuiteId }, event.installationId).pipe(
+        Effect.catch((error) =>
+          Effect.as(
+            Effect.logWarning("could not list the failing checks", { error: error.message }),
+            [] as ReadonlyArray<CheckRun>
+          )
         )
+      ),
+      settingsService.forRepo(event.repo.fullName, event.installationId),
+      RepoConfig.read(reader, event.repo, task.baseBranch, event.installationId).pipe(
+        Effect.map((loaded) => loaded.file),
+        Effect.orElseSucceed(() => RepoConfig.empty)
       )
-    )
-    const settings = yield* settingsService.forRepo(event.repo.fullName, event.installationId)
-    const file = yield* RepoConfig.read(reader, event.repo, task.baseBranch, event.installationId).pipe(
-      Effect.map((loaded) => loaded.file),
-      Effect.orElseSucceed(() => RepoConfig.empty)
-    )
+    ], { concurrency: "unbounded" })
     const limit = file.autofixCi ?? settings.autofixCi
     let automatic: Messages.AutofixNote | undefined
     if (limit > 0) {
@@ -158,7 +162,7 @@ export const make = Effect.gen(function*() {
           at
         )
       // One automatic fix per commit: its prompt carries every check failing on the branch's head, so another suite
-      // failing on the same commit (another workflow) waits for that fix rather than starting a second one.
+      // failing on the same commit (another workflow) starts none.
       const first = refused === undefined &&
         (yield* store.claimNotice(`ci-autofix:${prKey(event, pr)}@${event.headSha}`, at, FOREVER_MS))
       const slot = first ? yield* claimSlot(event, pr, limit, at) : undefined

@@ -155,6 +155,9 @@ export const status = (task: Task, now: number, mention = "porter", options: Sta
   }
   if (task.isTerminal && task.transcriptUrl !== undefined) lines.push("", `**Transcript:** ${task.transcriptUrl}`)
   if (task.continuesFrom !== undefined) lines.push("", continuation(task))
+  if (task.mode === "fix_ci") {
+    lines.push("", "<sub>🔧 A fix for this pull request's failing checks (`fix-ci`): the agent got their logs.</sub>")
+  }
   if (task.isTerminal) {
     const usage = formatUsage(task.usage)
     if (usage) lines.push("", `<sub>Usage: ${usage}</sub>`)

@@ -187,6 +187,8 @@ describe("CiFeedback", () => {
       assert.notInclude(prompt!, LEAKED)
       assert.include(prompt!, "[line removed by Porter: it held a GitHub token]")
       assert.notInclude(prompt!, "all good", "a passing check's log is not sent")
+      const status = (yield* thread(PR_ISSUE)).find((c) => Messages.parseMarker(c.body)?.id === fix!.id)
+      assert.include(status!.body, "A fix for this pull request's failing checks (`fix-ci`)")
 
       // The fix's own checks fail (another suite, on the fix's commit): a comment, no second task.
       yield* handle(failed({ suite: 78, sha: "f1e2d3c4b5a6978812345678909876543210abcd" }))

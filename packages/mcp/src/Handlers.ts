@@ -12,6 +12,7 @@
 import {
   AdminApi,
   AgentCatalog,
+  ArtifactStore,
   CommandParser,
   Dispatcher,
   Ids,
@@ -36,6 +37,9 @@ export interface HandlerOptions {
 const decodeTaskId = Schema.decodeUnknownOption(Ids.TaskId)
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** The most of a transcript `get_transcript` answers (its end). */
+const TRANSCRIPT_CHARS = 100_000
+
 const storeFailure = () => new ToolFailure({ message: "Porter's storage did not answer: try again in a moment." })
 const notFound = (id: string) => new ToolFailure({ message: `There is no task ${id} that you can see.` })
 
@@ -51,6 +55,7 @@ export const make = (options: HandlerOptions = {}) =>
     const dispatcher = yield* Dispatcher.Dispatcher
     const settings = yield* Settings.Settings
     const catalog = yield* AgentCatalog.AgentCatalog
+    const artifacts = yield* ArtifactStore.ArtifactStore
     const parser = yield* CommandParser.CommandParser
     const http = yield* Effect.context<HttpClient.HttpClient>()
     const startWaitMs = options.startWaitMs ?? 15_000
@@ -267,7 +272,12 @@ export const make = (options: HandlerOptions = {}) =>
       return {
         cancelled,
         task: summaryOf(after),
-        message: cancelled ? `Task ${task.id} is cancelled.` : `Task ${task.id} had already ended (${after.state}).`
+        message: !cancelled
+          ? `Task ${task.id} had already ended (${after.state}).`
+          : after.isTerminal
+          ? `Task ${task.id} is cancelled.`
+          : `Task ${task.id} is stopping: its machine hands over the work so far (a draft pull request, if there is ` +
+            "any), then it ends cancelled. get_task with wait_seconds shows when."
       }
     })
 
@@ -295,6 +305,14 @@ export const make = (options: HandlerOptions = {}) =>
     }) {
       const { task } = yield* referencedTask(yield* Caller, params)
       const now = yield* Clock.currentTimeMillis
+      // A store that does not answer reads as no transcript: the rest still answers.
+      const kept = yield* artifacts.get(task.id, "transcript").pipe(Effect.orElseSucceed(() => Option.none()))
+      const transcript = Option.map(kept, (artifact) =>
+        artifact.content.length > TRANSCRIPT_CHARS
+          ? `[… the first ${artifact.content.length - TRANSCRIPT_CHARS} characters left out]\n${
+            artifact.content.slice(-TRANSCRIPT_CHARS)
+          }`
+          : artifact.content)
       return {
         taskId: task.id,
         state: task.state,
@@ -302,8 +320,13 @@ export const make = (options: HandlerOptions = {}) =>
         ...(task.reason !== undefined ? { reason: task.reason } : {}),
         ...(task.logTail !== undefined ? { logTail: task.logTail } : {}),
         ...(task.prUrl !== undefined ? { prUrl: task.prUrl } : {}),
+        ...(Option.isSome(transcript) ? { transcript: transcript.value } : {}),
+        ...(task.transcriptUrl !== undefined ? { transcriptUrl: task.transcriptUrl } : {}),
         note: task.isTerminal
-          ? "Porter keeps no full transcript yet: this is the agent's summary and the last lines of the run's output."
+          ? Option.isSome(transcript)
+            ? "The run's transcript as Porter keeps it, the agent's summary and the last lines of its output."
+            : "No transcript is kept for this task (none was handed over, or its retention period has passed): this " +
+              "is the agent's summary and the last lines of the run's output."
           : `The task is ${task.state} (${Math.round((now - task.createdAt) / 1000)} s since it was asked for): ` +
             "the output arrives when the run ends."
       }

@@ -20,6 +20,7 @@
  */
 import {
   type AgentCatalog,
+  type ArtifactStore,
   type CommandParser,
   type Dispatcher,
   PorterConfig,
@@ -47,6 +48,7 @@ export type PorterServices =
   | Settings.Settings
   | AgentCatalog.AgentCatalog
   | CommandParser.CommandParser
+  | ArtifactStore.ArtifactStore
 
 export interface Options extends Handlers.HandlerOptions {}
 

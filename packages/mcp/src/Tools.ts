@@ -9,7 +9,7 @@
  * | `start_task`     | write              | posts `@porter …` on the issue as the caller (the issue stays the record) |
  * | `cancel_task`    | write              | `TaskLifecycle.cancelTask`                                            |
  * | `retry_task`     | write              | `Dispatcher.retry` of an ended task, as the caller                    |
- * | `get_transcript` | read               | the run's last lines and the agent's summary (no full transcript yet) |
+ * | `get_transcript` | read               | the kept transcript, the run's last lines and the agent's summary |
  *
  * There is no `continue_task`: Porter has no `@porter continue` command yet (`CommandParser`).
  */
@@ -136,8 +136,9 @@ export const RetryTask = Tool.make("retry_task", {
 }).annotate(Tool.Destructive, false)
 
 export const GetTranscript = Tool.make("get_transcript", {
-  description: "What a Porter task's run said: the agent's summary and the last lines of its output (secrets " +
-    "scrubbed), by `task_id` or the latest of `repository` + `issue`. Porter keeps no full transcript yet.",
+  description: "What a Porter task's run said: its transcript as Porter keeps it (the agent's messages, tool calls " +
+    "and results, secrets redacted; its last 100,000 characters), the agent's summary and the last lines of its " +
+    "output, by `task_id` or the latest of `repository` + `issue`.",
   parameters: Schema.Struct(TaskRef),
   success: Schema.Struct({
     taskId: Schema.String,
@@ -146,6 +147,9 @@ export const GetTranscript = Tool.make("get_transcript", {
     reason: Schema.optional(Schema.String),
     logTail: Schema.optional(Schema.String),
     prUrl: Schema.optional(Schema.String),
+    /** The kept transcript (Markdown), its end when long; absent when none is kept. */
+    transcript: Schema.optional(Schema.String),
+    transcriptUrl: Schema.optional(Schema.String),
     note: Schema.String
   }),
   failure: ToolFailure,

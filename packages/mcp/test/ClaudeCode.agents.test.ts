@@ -169,7 +169,7 @@ layer(StackLive, { timeout: "240 seconds", excludeTestServices: true })("Claude 
       const afterWait = lastMessage(turns[3]!.body)
       assert.include(afterWait, "succeeded")
       assert.match(afterWait, /\/pull\/\d+/)
-      assert.include(lastMessage(turns[4]!.body), "no full transcript")
+      assert.include(lastMessage(turns[4]!.body), "transcript as Porter keeps it")
 
       // On GitHub: the command is the writer's comment, and Porter opened the pull request.
       const comments = yield* Effect.promise(() =>

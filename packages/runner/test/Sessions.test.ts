@@ -2,11 +2,11 @@
 // from them (what people read on the transcript page).
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
+import { Sessions } from "@porter/runner"
 import { Effect, Option } from "effect"
 import { mkdtempSync, readFileSync, utimesSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Sessions from "../src/Sessions.ts"
 
 const place = (): Sessions.Place => ({
   home: mkdtempSync(join(tmpdir(), "porter-sessions-")),

@@ -21,6 +21,8 @@ const PAGE_SIZE = 50
 
 const DONE: Record<string, string> = {
   "cancelled": "The task was cancelled.",
+  "stopping": "The task is stopping: its machine hands over the work so far (a draft pull request, if there is any), " +
+    "then it ends cancelled.",
   "ended": "The task had already ended.",
   "retried": "This is the retry: a new task of the same issue.",
   "limit": "Not retried: the repository's or your active-task limit is reached. Retry when a task ends.",
@@ -147,7 +149,10 @@ export const routes = (guard: Guard) =>
               )
                 .pipe(Effect.catchTag("TaskNotFound", () =>
                   Effect.fail(new NotFound())))
-              return redirect(`/app/tasks/${task.id}?done=${cancelled ? "cancelled" : "ended"}`)
+              // A running task first hands over its work so far (a checkpoint): it ends cancelled a little later.
+              const after = yield* store.find(task.id).pipe(Effect.map(Option.getOrUndefined))
+              const done = !cancelled ? "ended" : after !== undefined && !after.isTerminal ? "stopping" : "cancelled"
+              return redirect(`/app/tasks/${task.id}?done=${done}`)
             }))))
 
       yield* router.add("POST", "/app/tasks/:taskId/retry", (request) =>

@@ -11,6 +11,7 @@ import {
   ChangeSets,
   Command,
   CommandParser,
+  Event,
   type Ids,
   Messages,
   Porter,
@@ -187,6 +188,24 @@ describe("@porter continue", () => {
       assert.include(yield* statusOf(next!.id), "resumed its session")
     }).pipe(Effect.provide(layer(withKey))))
 
+  it.effect("on the pull request Porter opened for the issue's task: that task is the one continued", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const first = yield* running()
+      const published = yield* publish(first)
+      yield* porter.callback(first, callbackEvent({ type: "completed", outcome: "pushed", summary: "Half." }))
+      yield* porter.handle(Fixtures.commentCreated({
+        body: "@porter continue",
+        issueNumber: published.pullRequest.number + 100,
+        isPullRequest: true,
+        pullRequest: new Event.PullRequestRef({ headBranch: published.branch, baseBranch: "main" })
+      }))
+      const next = (yield* tasksOf(published.pullRequest.number + 100))[0]
+      assert.isDefined(next, "a task on the pull request")
+      assert.strictEqual(next!.continuesFrom, first)
+      assert.strictEqual(next!.headBranch, published.branch)
+    }).pipe(Effect.provide(layer(withKey))))
+
   it.effect("nothing to continue; a task still running must be cancelled first", () =>
     Effect.gen(function*() {
       yield* say("@porter continue")
@@ -199,6 +218,25 @@ describe("@porter continue", () => {
 })
 
 describe("what Porter keeps of a run", () => {
+  it.effect("kept for the retention period (artifactRetentionDays, global), then dropped by the sweep", () =>
+    Effect.gen(function*() {
+      const taskId = yield* running()
+      yield* (yield* Artifacts.Artifacts).save(yield* taskOf(taskId), {
+        kind: "transcript",
+        name: "transcript.md",
+        content: "said things"
+      })
+      yield* (yield* Settings.Settings).set({ _tag: "global" }, { artifactRetentionDays: 2 })
+      const store = yield* ArtifactStore.ArtifactStore
+      yield* TestClock.adjust("1 day")
+      yield* (yield* Watchdog.Watchdog).sweep
+      assert.isTrue(Option.isSome(yield* store.get(taskId, "transcript")))
+      yield* TestClock.adjust("1 day")
+      yield* TestClock.adjust("1 second")
+      yield* (yield* Watchdog.Watchdog).sweep
+      assert.isTrue(Option.isNone(yield* store.get(taskId, "transcript")))
+    }).pipe(Effect.provide(layer(withKey))))
+
   it.effect("redacted before it is stored; a mirror that fails is audited and fails nothing", () =>
     Effect.gen(function*() {
       const taskId = yield* running()

@@ -185,10 +185,11 @@ export const tiers = [
   },
   {
     name: "packaging",
-    include: ["scripts/packaging/packaging.test.ts"],
+    include: ["scripts/packaging/packaging.test.ts", "scripts/docs/api.test.ts"],
     runs: "npm pack of every public package, installed outside the workspace (third-party packages from the " +
-      "registry, through npm's cache): files, one copy of effect, sizes, strict typecheck (nodenext, bundler), an " +
-      "embedding program and a test on @porter/local with the packaged runner",
+      "registry, through npm's cache): files, one copy of effect, sizes, strict typecheck (nodenext, bundler) of a " +
+      "fixture and every README snippet, an embedding program, README programs and tests, a test on @porter/local " +
+      "with the packaged runner; the API reference builds without warnings",
     missing: npmMissing
   },
   {

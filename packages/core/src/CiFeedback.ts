@@ -154,7 +154,7 @@ export const make = Effect.gen(function*() {
     let automatic: Messages.AutofixNote | undefined
     if (limit > 0) {
       const refused = task.approvedBy !== undefined
-        ? "the pull request comes from a request that needed approval"
+        ? "This pull request comes from a request that needed approval: its fixes are asked for, not started by Porter."
         : yield* Budgets.monthlyRefusal(
           usage,
           settings,

@@ -332,7 +332,7 @@ export const ciFailed = (input: {
         ""
       )
     } else if (automatic?._tag === "Refused") {
-      lines.push(`No automatic fix: ${automatic.reason}`, "")
+      lines.push(`No automatic fix. ${automatic.reason}`, "")
     } else if (automatic?._tag === "AlreadyStarted") {
       lines.push(
         "An earlier failure on this commit already had its turn at an automatic fix (the repository's `autofixCi`: a " +

@@ -14,10 +14,11 @@ import {
   MachineEnv,
   MachineRequest,
   Messages,
+  ModelUsage,
   Settings
 } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines } from "@porter/testing"
-import { Effect, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import { layer, REPO, storedTask, tasksOf, thread, withKey } from "./support/Lifecycle.ts"
 
 const BRANCH = "porter/1-abcdefgh"
@@ -49,30 +50,32 @@ const run = (fields: Partial<IssueReader.CheckRun> & { readonly id: number; read
 })
 
 /** Porter's task that made the pull request (#2, from issue #1) on `BRANCH`; the PR and its checks as GitHub has them. */
-const seedPorterPr = Effect.gen(function*() {
-  const task = yield* storedTask({
-    state: "succeeded",
-    branch: BRANCH,
-    prUrl: `https://github.com/${REPO}/pull/${PR}`,
-    commitSha: SHA
+const seedPorterPr = (fields: Parameters<typeof storedTask>[0] = {}) =>
+  Effect.gen(function*() {
+    const task = yield* storedTask({
+      ...fields,
+      state: "succeeded",
+      branch: BRANCH,
+      prUrl: `https://github.com/${REPO}/pull/${PR}`,
+      commitSha: SHA
+    })
+    const recorder = yield* GitHubRecorder
+    yield* recorder.seedPullRequest(REPO, PR, {
+      headBranch: BRANCH,
+      headRepoFullName: REPO,
+      baseBranch: "main",
+      state: "open"
+    })
+    yield* recorder.seedChecks(REPO, [BRANCH, SHA], [
+      { ...run({ id: 501, name: "test (node 24)" }), log: LOG },
+      { ...run({ id: 502, name: "lint", conclusion: "success" }), log: "all good" },
+      {
+        ...run({ id: 503, name: "coverage | report", actionsJob: false, output: "Coverage fell to 71%" }),
+        checkSuiteId: 78
+      }
+    ])
+    return task
   })
-  const recorder = yield* GitHubRecorder
-  yield* recorder.seedPullRequest(REPO, PR, {
-    headBranch: BRANCH,
-    headRepoFullName: REPO,
-    baseBranch: "main",
-    state: "open"
-  })
-  yield* recorder.seedChecks(REPO, [BRANCH, SHA], [
-    { ...run({ id: 501, name: "test (node 24)" }), log: LOG },
-    { ...run({ id: 502, name: "lint", conclusion: "success" }), log: "all good" },
-    {
-      ...run({ id: 503, name: "coverage | report", actionsJob: false, output: "Coverage fell to 71%" }),
-      checkSuiteId: 78
-    }
-  ])
-  return task
-})
 
 const failed = (
   options: {
@@ -115,7 +118,7 @@ const autofix = (n: number) => ({
 describe("CiFeedback", () => {
   it.effect("a failed check suite on a Porter PR: one comment naming the failing checks, offering fix-ci", () =>
     Effect.gen(function*() {
-      yield* seedPorterPr
+      yield* seedPorterPr()
       yield* handle(failed())
       const [comment, ...more] = yield* ciComments
       assert.strictEqual(more.length, 0)
@@ -131,7 +134,7 @@ describe("CiFeedback", () => {
 
   it.effect("a redelivery, another delivery of the suite, and GitHub Actions' workflow_run for it: still one comment", () =>
     Effect.gen(function*() {
-      yield* seedPorterPr
+      yield* seedPorterPr()
       const first = failed()
       yield* handle(first)
       yield* handle(first)
@@ -146,7 +149,7 @@ describe("CiFeedback", () => {
 
   it.effect("a check on a branch Porter did not make: ignored at the intake; a porter/ branch no task made, or a closed PR: nothing", () =>
     Effect.gen(function*() {
-      yield* seedPorterPr
+      yield* seedPorterPr()
       const intake = yield* Intake.Intake
       const other = yield* intake.accept(failed({ branch: "feature/dates" }))
       assert.deepStrictEqual(other, { _tag: "Ignored", reason: "not a Porter branch" })
@@ -168,7 +171,7 @@ describe("CiFeedback", () => {
 
   it.effect("autofixCi: 1 — one fix task, its prompt carrying the failing log (end kept, token removed); then only a comment", () =>
     Effect.gen(function*() {
-      const porterTask = yield* seedPorterPr
+      const porterTask = yield* seedPorterPr()
       yield* handle(failed())
       const [first] = yield* ciComments
       assert.include(first!.body, "Porter is starting a fix by itself, with the failing logs (automatic fix 1 of 1")
@@ -202,7 +205,7 @@ describe("CiFeedback", () => {
 
   it.effect("autofixCi: 2 — two workflows failing on one commit start one fix (it gets every failing check)", () =>
     Effect.gen(function*() {
-      yield* seedPorterPr
+      yield* seedPorterPr()
       yield* handle(failed())
       yield* handle(failed({ suite: 78 }))
       const [first, second] = yield* ciComments
@@ -220,9 +223,50 @@ describe("CiFeedback", () => {
       assert.strictEqual((yield* tasksOf(PR)).length, 2)
     }).pipe(Effect.provide(layer(autofix(2)))))
 
+  it.effect("no automatic fix past the monthly budget: the comment says why", () =>
+    Effect.gen(function*() {
+      const porterTask = yield* seedPorterPr()
+      const usage = yield* ModelUsage.UsageStore
+      yield* usage.record(
+        new ModelUsage.ModelCall({
+          taskId: porterTask.id,
+          repo: REPO,
+          userId: porterTask.requestedBy.id,
+          provider: "anthropic",
+          model: "claude-sonnet-4-5",
+          inputTokens: 1,
+          outputTokens: 1,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          costUsd: 2,
+          estimated: false,
+          at: yield* Clock.currentTimeMillis
+        })
+      )
+      yield* handle(failed())
+      const [spent] = yield* ciComments
+      assert.include(spent!.body, "No automatic fix. Nothing was started: $2.00 is spent of")
+      assert.include(spent!.body, "Reply `@porter fix-ci`")
+      assert.strictEqual((yield* tasksOf(PR)).length, 0)
+    }).pipe(Effect.provide(layer({
+      ...withKey,
+      settings: new Settings.RepoSettings({ ...Settings.defaults, autofixCi: 1, repoMonthlyBudgetUsd: 1 })
+    }))))
+
+  it.effect("no automatic fix for a PR from an outsider's approved request: the comment says why", () =>
+    Effect.gen(function*() {
+      yield* seedPorterPr({ approvedBy: "maintainer" })
+      yield* handle(failed())
+      assert.include(
+        (yield* ciComments)[0]!.body,
+        "No automatic fix. This pull request comes from a request that needed approval"
+      )
+      assert.strictEqual((yield* tasksOf(PR)).length, 0)
+    }).pipe(Effect.provide(layer(autofix(1)))))
+
   it.effect("autofixCi from .github/porter.yml on the base branch", () =>
     Effect.gen(function*() {
-      yield* seedPorterPr
+      yield* seedPorterPr()
       yield* (yield* GitHubRecorder).seedFile(REPO, ".github/porter.yml", "autofixCi: 2\n")
       yield* handle(failed())
       assert.include((yield* ciComments)[0]!.body, "automatic fix 1 of 2")
@@ -231,7 +275,7 @@ describe("CiFeedback", () => {
 
   it.effect("@porter fix-ci on the PR: a fix task with the logs and the extra words; refused where it cannot work", () =>
     Effect.gen(function*() {
-      yield* seedPorterPr
+      yield* seedPorterPr()
       yield* handle(Fixtures.commentCreated({
         body: "@porter fix-ci the date test is flaky on Mondays",
         issueNumber: PR,

@@ -141,10 +141,15 @@ describe("CiFeedback", () => {
       yield* handle(failed())
       yield* handle(failed({ source: "workflow_run" }))
       assert.strictEqual((yield* ciComments).length, 1)
+      // Both of GitHub's events for another suite, handled at the same time: one comment (the claim is atomic).
+      yield* Effect.all([handle(failed({ suite: 80 })), handle(failed({ suite: 80, source: "workflow_run" }))], {
+        concurrency: "unbounded"
+      })
+      assert.strictEqual((yield* ciComments).length, 2)
       yield* handle(failed({ suite: 78 }))
       const comments = yield* ciComments
-      assert.strictEqual(comments.length, 2, "another check suite is another comment")
-      assert.include(comments[1]!.body, "coverage \\| report", "a `|` in a name does not break the table")
+      assert.strictEqual(comments.length, 3, "another check suite is another comment")
+      assert.include(comments[2]!.body, "coverage \\| report", "a `|` in a name does not break the table")
     }).pipe(Effect.provide(layer())))
 
   it.effect("a check on a branch Porter did not make: ignored at the intake; a porter/ branch no task made, or a closed PR: nothing", () =>

@@ -11,7 +11,7 @@
  *
  * Every way it can end is a `Report` (outcome + exit code); `Runner.run` turns it into the `completed` callback.
  */
-import { AgentCatalog, Task } from "@porter/core"
+import { AgentCatalog, ArtifactStore, Task } from "@porter/core"
 import { Context, Effect, Option, Schema } from "effect"
 import { FileSystem } from "effect/FileSystem"
 import * as AgentRunner from "./AgentRunner.ts"
@@ -75,12 +75,22 @@ export const commitMessage = (
     }.`
   ].join("\n")
 
-/** Hands one artifact to Porter; a failure is logged, never fatal. */
-const handOver = (kind: "session" | "transcript" | "diff", name: string, content: string) =>
+/** The most of an artifact the runner sends (Porter keeps at most half of it: `ArtifactStore.MAX_ARTIFACT_BYTES`). */
+const MAX_HANDOVER = 2 * ArtifactStore.MAX_ARTIFACT_BYTES
+
+/**
+ * Hands one artifact to Porter; a failure is logged, never fatal. A session too long to send is not sent (half a
+ * session cannot be resumed); a longer transcript or diff keeps its end.
+ */
+const handOver = (kind: "session" | "transcript" | "diff", name: string, whole: string) =>
   Effect.gen(function*() {
     const log = yield* RunLog.RunLog
     const callbacks = yield* Callbacks.Callbacks
-    if (content.trim() === "") return
+    if (whole.trim() === "") return
+    if (kind === "session" && whole.length > MAX_HANDOVER) {
+      return yield* log.line("runner", `the session is too long to hand over (${whole.length} characters)`)
+    }
+    const content = whole.length > MAX_HANDOVER ? whole.slice(whole.length - MAX_HANDOVER) : whole
     const sent = yield* Effect.result(callbacks.artifact({ kind, name, content }))
     if (sent._tag === "Failure") yield* log.line("runner", `could not hand over the ${kind}: ${sent.failure.message}`)
     else yield* log.line("runner", `handed over the ${kind} (${content.length} characters)`)

@@ -105,7 +105,7 @@ describe("GitHubIssueReader", () => {
           run(8, "coverage-bot", { title: "Coverage", summary: "fell to 71%", text: "lines: 71%" })
         ]
       }
-      server.route((r) =>
+      server.route((r): FakeGitHub.Answer | undefined =>
         FakeGitHub.is(r, "GET", "/repos/octo/app/commits/porter%2F1-abcdefgh/check-runs") ||
           FakeGitHub.is(r, "GET", "/repos/octo/app/check-suites/77/check-runs")
           ? { status: 200, body: runs }

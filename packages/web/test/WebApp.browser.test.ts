@@ -114,8 +114,13 @@ layer(Chromium.layer, { timeout: "180 seconds", excludeTestServices: true })("th
         assert.strictEqual((yield* tasksOf(issue.number))[0]!.state, "running", "nothing happened")
 
         yield* Effect.promise(() => page.getByRole("button", { name: "Cancel task" }).click())
-        yield* Effect.promise(() => page.waitForURL(/done=cancelled/))
-        assert.include(yield* Effect.promise(() => page.textContent("main")), "The task was cancelled.")
+        // Its machine hands over the work so far first (a checkpoint), then the task ends cancelled.
+        yield* Effect.promise(() => page.waitForURL(/done=(cancelled|stopping)/))
+        assert.match(
+          (yield* Effect.promise(() => page.textContent("main"))) ?? "",
+          /The task was cancelled\.|The task is stopping/
+        )
+        yield* untilShown(page, "cancelled")
         assert.strictEqual(yield* shownState(page), "■ cancelled")
 
         yield* Effect.promise(() => page.getByRole("button", { name: "Retry task" }).click())
@@ -126,7 +131,8 @@ layer(Chromium.layer, { timeout: "180 seconds", excludeTestServices: true })("th
         // The retry runs the same request again: stop it too.
         yield* untilShown(page, "running")
         yield* Effect.promise(() => page.getByRole("button", { name: "Cancel task" }).click())
-        yield* Effect.promise(() => page.waitForURL(/done=cancelled/))
+        yield* Effect.promise(() => page.waitForURL(/done=(cancelled|stopping)/))
+        yield* untilShown(page, "cancelled")
       })),
     120_000
   )
@@ -267,6 +273,7 @@ layer(Chromium.layer, { timeout: "180 seconds", excludeTestServices: true })("th
         const pages: ReadonlyArray<readonly [string, string]> = [
           ["tasks", "/app/tasks"],
           ["task", `/app/tasks/${task.id}`],
+          ["transcript", `/app/tasks/${task.id}/transcript`],
           ["keys", "/app/keys"],
           ["installations", "/app/installations"],
           ["settings", `/app/repos/${repo}/settings`],

@@ -8,8 +8,8 @@
  * with a queue is looked at (`Queue.promote`): a slot a task's end freed, or a dispatcher that died before admitting,
  * is made up for here.
  *
- * A running task past its deadline (or asked to stop: cancelled, over budget) is given `checkpointGraceMs` to hand over
- * its work so far before it is ended; the retention period's old artifacts are dropped (`Artifacts.purge`).
+ * A running task past its deadline is given `checkpointGraceMs` to hand over its work so far before it is ended (one
+ * asked to stop — cancelled, over budget — a heartbeat interval more: the word reaches its runner with a callback); the retention period's old artifacts are dropped (`Artifacts.purge`).
  *
  * Several hosts may sweep one store (replicas on one PostgreSQL): each step is taken once — an ending is one
  * conditional transition, a stuck task is claimed (`TaskStore.claimDue`) before it is dispatched again, a delivery
@@ -84,17 +84,15 @@ export const make = Effect.gen(function*() {
         if (task.state === "queued") {
           return yield* timeOut(task, `no slot came free within ${Messages.formatDuration(config.queueTimeoutMs)}`)
         }
-        if (
-          task.state === "running" && task.machineId !== undefined && at < task.deadlineAt + config.checkpointGraceMs
-        ) {
-          // Its runner is handing over the work so far (a checkpoint): it ends the task itself within its grace.
-          return "none"
-        }
+        // Its runner is handing over the work so far (a checkpoint): it ends the task itself within its grace. A stop
+        // Porter asked for reaches the runner with its next callback's answer: one heartbeat interval later at most.
+        const grace = config.checkpointGraceMs + (task.stopState !== undefined ? config.heartbeatIntervalMs : 0)
+        if (task.state === "running" && task.machineId !== undefined && at < task.deadlineAt + grace) return "none"
         if (task.stopState !== undefined) {
           return yield* Effect.map(
             lifecycle.finish(task, task.stopState, {
               reason: `${task.reason ?? task.stopState}; its machine handed over nothing within ${
-                Messages.formatDuration(config.checkpointGraceMs)
+                Messages.formatDuration(grace)
               }`
             }),
             ended(task.stopState === "failed" ? "failed" : "timedOut")

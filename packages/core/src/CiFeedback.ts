@@ -151,10 +151,13 @@ export const make = Effect.gen(function*() {
       )
     ], { concurrency: "unbounded" })
     const limit = file.autofixCi ?? settings.autofixCi
+    const failing = CiLogs.failingOf(runs)
     let automatic: Messages.AutofixNote | undefined
     if (limit > 0) {
       const refused = task.approvedBy !== undefined
         ? "This pull request comes from a request that needed approval: its fixes are asked for, not started by Porter."
+        : failing.length === 0
+        ? "No failing check of this suite could be listed, so there is no log to give an agent."
         : yield* Budgets.monthlyRefusal(
           usage,
           settings,
@@ -176,7 +179,7 @@ export const make = Effect.gen(function*() {
     }
     const body = Messages.ciFailed({
       event,
-      failing: CiLogs.failingOf(runs),
+      failing,
       mention: settings.mentionName,
       automatic
     })

@@ -53,11 +53,11 @@ const run = (fields: Partial<IssueReader.CheckRun> & { readonly id: number; read
 const seedPorterPr = (fields: Parameters<typeof storedTask>[0] = {}) =>
   Effect.gen(function*() {
     const task = yield* storedTask({
-      ...fields,
       state: "succeeded",
       branch: BRANCH,
       prUrl: `https://github.com/${REPO}/pull/${PR}`,
-      commitSha: SHA
+      commitSha: SHA,
+      ...fields
     })
     const recorder = yield* GitHubRecorder
     yield* recorder.seedPullRequest(REPO, PR, {
@@ -223,7 +223,12 @@ describe("CiFeedback", () => {
       assert.include(prompt!, "Check: coverage | report (failure)")
       assert.include(prompt!, "Coverage fell to 71%", "an external check's output is its log")
       // A later commit fails again: the second automatic fix.
-      yield* handle(failed({ suite: 79, sha: "f1e2d3c4b5a6978812345678909876543210abcd" }))
+      const later = "f1e2d3c4b5a6978812345678909876543210abcd"
+      yield* (yield* GitHubRecorder).seedChecks(REPO, [later], [{
+        ...run({ id: 601, name: "test" }),
+        checkSuiteId: 79
+      }])
+      yield* handle(failed({ suite: 79, sha: later }))
       assert.include((yield* ciComments)[2]!.body, "automatic fix 2 of 2")
       assert.strictEqual((yield* tasksOf(PR)).length, 2)
     }).pipe(Effect.provide(layer(autofix(2)))))
@@ -258,7 +263,7 @@ describe("CiFeedback", () => {
       settings: new Settings.RepoSettings({ ...Settings.defaults, autofixCi: 1, repoMonthlyBudgetUsd: 1 })
     }))))
 
-  it.effect("no automatic fix for a PR from an outsider's approved request: the comment says why", () =>
+  it.effect("no automatic fix for a PR from an outsider's approved request, nor for a suite without failing runs", () =>
     Effect.gen(function*() {
       yield* seedPorterPr({ approvedBy: "maintainer" })
       yield* handle(failed())
@@ -266,6 +271,11 @@ describe("CiFeedback", () => {
         (yield* ciComments)[0]!.body,
         "No automatic fix. This pull request comes from a request that needed approval"
       )
+      assert.strictEqual((yield* tasksOf(PR)).length, 0)
+      // A workflow that could not start (startup_failure) has no job to read.
+      yield* seedPorterPr({ branch: "porter/1-zzzzzzzz" })
+      yield* handle(failed({ suite: 99, branch: "porter/1-zzzzzzzz" }))
+      assert.include((yield* ciComments)[1]!.body, "No automatic fix. No failing check of this suite could be listed")
       assert.strictEqual((yield* tasksOf(PR)).length, 0)
     }).pipe(Effect.provide(layer(autofix(1)))))
 

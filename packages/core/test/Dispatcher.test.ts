@@ -236,7 +236,7 @@ describe("Dispatcher.start", () => {
       assert.include(body, "`@bot retry`")
       assert.notInclude(body, "@porter retry")
       assert.include(task!.reason!, "ANTHROPIC_API_KEY")
-    }).pipe(Effect.provide(layer({ secrets: [], settings: settingsWith({ mentionName: "bot" }) }))))
+    }).pipe(Effect.provide(layer({ secrets: [], agentKeys: {}, settings: settingsWith({ mentionName: "bot" }) }))))
 
   it.effect("a pull request branch git would refuse: failed with a clear reason, no machine", () =>
     Effect.gen(function*() {
@@ -436,7 +436,7 @@ describe("the status comment", () => {
       const comments = yield* thread()
       assert.strictEqual(comments.length, 1)
       assert.deepStrictEqual(statesShown(comments[0]!.versions), ["queued", "provisioning", "failed"])
-    }).pipe(Effect.provide(layer({ secrets: [] }))))
+    }).pipe(Effect.provide(layer({ secrets: [], agentKeys: {} }))))
 
   it.effect("a retried task gets its own comment, also once per state", () =>
     Effect.gen(function*() {

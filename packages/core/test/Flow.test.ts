@@ -172,7 +172,7 @@ describe("Porter flow", () => {
       assert.include(body, "❌")
       assert.include(body, "`OPENAI_API_KEY`")
       assert.include(body, "porter secrets set OPENAI_API_KEY")
-    }).pipe(setup()))
+    }).pipe(setup({ ...withKey, agentKeys: {} })))
 
   it.effect("a provisioning failure fails the task and says why", () =>
     Effect.gen(function*() {

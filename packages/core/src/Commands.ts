@@ -188,6 +188,8 @@ export const make = Effect.gen(function*() {
           instructions: parsed.instructions.length > 0 ? parsed.instructions : CONTINUE_INSTRUCTIONS,
           timeoutMs: latest.timeoutMs,
           ...(latest.model !== undefined ? { model: latest.model } : {}),
+          // A question's continuation is a question too (read-only).
+          ...(latest.mode === "ask" ? { ask: true } : {}),
           ...Option.match(Option.fromNullishOr(yield* usage.budget(latest.id)), {
             onNone: () => ({}),
             onSome: (budgetUsd) => ({ budgetUsd })

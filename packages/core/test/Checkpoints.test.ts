@@ -206,6 +206,18 @@ describe("@porter continue", () => {
       assert.strictEqual(next!.headBranch, published.branch)
     }).pipe(Effect.provide(layer(withKey))))
 
+  it.effect("a question's continuation is a question (read-only)", () =>
+    Effect.gen(function*() {
+      const porter = yield* Porter.Porter
+      const first = yield* running("@porter ask why does the parser reject ISO weeks?")
+      yield* porter.callback(first, callbackEvent({ type: "completed", outcome: "no_changes", summary: "Because." }))
+      yield* say("@porter continue and which test covers it?")
+      const next = (yield* tasksOf()).find((t) => t.continuesFrom !== undefined)
+      assert.strictEqual(next!.mode, "ask")
+      const created = yield* (yield* Machines).created
+      assert.strictEqual(created[created.length - 1]!.spec.env["TASK_MODE"], "ask")
+    }).pipe(Effect.provide(layer(withKey))))
+
   it.effect("nothing to continue; a task still running must be cancelled first", () =>
     Effect.gen(function*() {
       yield* say("@porter continue")

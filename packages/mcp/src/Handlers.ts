@@ -7,7 +7,7 @@
  * `start_task` writes the command the way a person would type it (`@<mention> <agent> [--model …] [--timeout …]
  * [--budget …] <instructions>`), checks it with Porter's own `CommandParser` before anything is posted, posts it on
  * the issue with the caller's GitHub token, then waits up to `startWaitMs` for Porter to record the task the comment
- * asked for.
+ * asked for. `continue_task` does the same with `@<mention> continue [instructions]` on the task's issue or PR.
  */
 import {
   AdminApi,
@@ -298,6 +298,47 @@ export const make = (options: HandlerOptions = {}) =>
       return { task: summaryOf(retried.value), message: `Task ${retried.value.id} runs ${task.id} again.` }
     })
 
+    const continueTask = Effect.fn("Mcp.continueTask")(function*(params: {
+      readonly task_id: string
+      readonly instructions?: string | undefined
+    }) {
+      const caller = yield* Caller
+      const { task } = yield* steerableTask(caller, params.task_id, "continue")
+      if (!task.isTerminal) {
+        return yield* new ToolFailure({
+          message: `Task ${task.id} is still ${task.state}: wait for it to end (get_task), or cancel it, then continue.`
+        })
+      }
+      const repo = task.repo.fullName
+      const repoSettings = yield* orStore(settings.forRepo(repo, task.installationId))
+      const [first = "", ...rest] = (params.instructions ?? "").trim().split("\n")
+      const body = [`@${repoSettings.mentionName} continue ${first}`.trim(), ...rest].join("\n")
+      const parsed = parser.parse(body, repoSettings)
+      if (parsed._tag !== "Continue") {
+        return yield* new ToolFailure({
+          message: `Nothing was posted: ${parsed._tag === "Problem" ? parsed.message : "not a continue command"}`
+        })
+      }
+      const comment = yield* postComment({
+        apiUrl: config.githubApiUrl,
+        token: caller.user.githubToken,
+        repo,
+        issue: task.issueNumber,
+        body
+      }).pipe(Effect.provide(http))
+      yield* Effect.logInfo("mcp: continue posted", { user: caller.login, repo, issue: task.issueNumber })
+      const next = yield* taskFor(repo, task.issueNumber, comment.id)
+      return {
+        commentUrl: comment.url,
+        ...(Option.isSome(next) ? { task: summaryOf(next.value) } : {}),
+        message: Option.isSome(next)
+          ? `Porter took it: task ${next.value.id} continues ${task.id} (${next.value.state}). get_task shows how it ` +
+            "goes; its status comment says whether the session was resumed."
+          : "The command is on the issue, but Porter has not recorded a task for it yet (it may have answered on " +
+            "the issue instead). list_tasks shows the task once it exists."
+      }
+    })
+
     const getTranscript = Effect.fn("Mcp.getTranscript")(function*(params: {
       readonly task_id?: string | undefined
       readonly repository?: string | undefined
@@ -338,6 +379,7 @@ export const make = (options: HandlerOptions = {}) =>
       start_task: startTask,
       cancel_task: cancelTask,
       retry_task: retryTask,
+      continue_task: continueTask,
       get_transcript: getTranscript
     })
   })

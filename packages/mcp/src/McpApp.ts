@@ -55,7 +55,7 @@ export interface Options extends Handlers.HandlerOptions {}
 const INSTRUCTIONS = "Porter runs coding agents on GitHub issues: each task is one run of an agent on one issue or " +
   "pull request, reported on the issue and ending in a pull request. Use list_tasks and get_task to see tasks, " +
   "start_task to ask for one (it posts the command on the issue as you), get_transcript for what a run said, " +
-  "cancel_task and retry_task to steer. Tasks take minutes: poll get_task until the state is succeeded, failed, " +
+  "cancel_task and retry_task to steer, continue_task to go on from where an ended task stopped. Tasks take minutes: poll get_task until the state is succeeded, failed, " +
   "timed_out or cancelled."
 
 /** The web app's services the MCP server shares (token checks, GitHub permissions). */

@@ -9,9 +9,8 @@
  * | `start_task`     | write              | posts `@porter …` on the issue as the caller (the issue stays the record) |
  * | `cancel_task`    | write              | `TaskLifecycle.cancelTask`                                            |
  * | `retry_task`     | write              | `Dispatcher.retry` of an ended task, as the caller                    |
+ * | `continue_task`  | write              | posts `@porter continue …` on the task's issue or PR as the caller    |
  * | `get_transcript` | read               | the kept transcript, the run's last lines and the agent's summary |
- *
- * There is no `continue_task`: Porter has no `@porter continue` command yet (`CommandParser`).
  */
 import { AdminApi, Task } from "@porter/core"
 import { Schema } from "effect"
@@ -135,6 +134,28 @@ export const RetryTask = Tool.make("retry_task", {
   dependencies: [Caller]
 }).annotate(Tool.Destructive, false)
 
+export const ContinueTask = Tool.make("continue_task", {
+  description: "Continue an ended Porter task on its branch: posts `@porter continue [instructions]` on the task's " +
+    "issue or pull request as you, then waits briefly for Porter to take it. The agent resumes its kept session " +
+    "where its CLI can (Claude Code, Codex, OpenCode), else starts afresh with the earlier summary and diff. Needs " +
+    "write access.",
+  parameters: Schema.Struct({
+    task_id: TaskIdParam,
+    instructions: Schema.optional(
+      Schema.String.pipe(Schema.check(Schema.isMaxLength(60_000))).annotate({
+        description: "What more to do; default: finish the task."
+      })
+    )
+  }),
+  success: Schema.Struct({
+    commentUrl: Schema.String,
+    task: Schema.optional(TaskSummary),
+    message: Schema.String
+  }),
+  failure: ToolFailure,
+  dependencies: [Caller]
+}).annotate(Tool.Destructive, false).annotate(Tool.OpenWorld, true)
+
 export const GetTranscript = Tool.make("get_transcript", {
   description: "What a Porter task's run said: its transcript as Porter keeps it (the agent's messages, tool calls " +
     "and results, secrets redacted; its last 100,000 characters), the agent's summary and the last lines of its " +
@@ -156,4 +177,12 @@ export const GetTranscript = Tool.make("get_transcript", {
   dependencies: [Caller]
 }).annotate(Tool.Readonly, true).annotate(Tool.Destructive, false)
 
-export const PorterTools = Toolkit.make(ListTasks, GetTask, StartTask, CancelTask, RetryTask, GetTranscript)
+export const PorterTools = Toolkit.make(
+  ListTasks,
+  GetTask,
+  StartTask,
+  CancelTask,
+  RetryTask,
+  ContinueTask,
+  GetTranscript
+)

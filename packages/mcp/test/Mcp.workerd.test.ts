@@ -79,6 +79,8 @@ const openIssue = (title: string) =>
   })
 
 /** `get_task` until the task's state is one of `states` (60 s at most). */
+const ENDED = ["succeeded", "failed", "timed_out", "cancelled"]
+
 const until = (client: Client, taskId: string, states: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const answer = yield* tool(client, "get_task", { task_id: taskId }).pipe(
@@ -96,54 +98,85 @@ const until = (client: Client, taskId: string, states: ReadonlyArray<string>) =>
   })
 
 layer(StackLive, { timeout: "180 seconds", excludeTestServices: true })("Porter's MCP server in workerd", (it) => {
-  it.effect("start_task posts the command as the writer; the task runs; get_task, get_transcript and the log resource read its result", () =>
-    Effect.gen(function*() {
-      const { clients, github, owner, repo } = yield* Stack
-      const issue = yield* openIssue("Changelog")
-      const started = yield* tool(clients.writer, "start_task", {
-        repository: repo,
-        issue: issue.number,
-        agent: "script",
-        instructions: "add a changelog line\n\n```porter-script\nappend CHANGELOG.md - ISO weeks\n```"
-      })
-      assert.isFalse(started.isError, started.text)
-      assert.strictEqual(started.structured.command, "@porter script")
-      const taskId: string = started.structured.task.id
-      assert.strictEqual(started.structured.task.requestedBy, "wendy")
+  it.effect(
+    "start_task posts the command as the writer; the task runs; get_task, get_transcript and the log resource read its result; retry_task and continue_task go on from it",
+    () =>
+      Effect.gen(function*() {
+        const { clients, github, owner, repo } = yield* Stack
+        const issue = yield* openIssue("Changelog")
+        const started = yield* tool(clients.writer, "start_task", {
+          repository: repo,
+          issue: issue.number,
+          agent: "script",
+          instructions: "add a changelog line\n\n```porter-script\nappend CHANGELOG.md - ISO weeks\n```"
+        })
+        assert.isFalse(started.isError, started.text)
+        assert.strictEqual(started.structured.command, "@porter script")
+        const taskId: string = started.structured.task.id
+        assert.strictEqual(started.structured.task.requestedBy, "wendy")
 
-      const comments = yield* Effect.promise(() =>
-        GitHubEmulator.rest<ReadonlyArray<{ user: { login: string }; body: string }>>(
-          owner.token,
-          "GET",
-          `${github.url}/repos/${repo}/issues/${issue.number}/comments`
+        const comments = yield* Effect.promise(() =>
+          GitHubEmulator.rest<ReadonlyArray<{ user: { login: string }; body: string }>>(
+            owner.token,
+            "GET",
+            `${github.url}/repos/${repo}/issues/${issue.number}/comments`
+          )
         )
-      )
-      assert.strictEqual(comments[0]!.user.login, "wendy")
-      assert.match(comments[0]!.body, /^@porter script add a changelog line/)
+        assert.strictEqual(comments[0]!.user.login, "wendy")
+        assert.match(comments[0]!.body, /^@porter script add a changelog line/)
 
-      const done = yield* until(clients.writer, taskId, ["succeeded", "failed", "timed_out", "cancelled"])
-      assert.strictEqual(done.structured.task.state, "succeeded", JSON.stringify(done.structured))
-      assert.match(done.structured.task.prUrl, /\/pull\/\d+$/)
-      assert.isTrue(done.structured.events.some((e: { to?: string }) => e.to === "running"))
+        const done = yield* until(clients.writer, taskId, ["succeeded", "failed", "timed_out", "cancelled"])
+        assert.strictEqual(done.structured.task.state, "succeeded", JSON.stringify(done.structured))
+        assert.match(done.structured.task.prUrl, /\/pull\/\d+$/)
+        assert.isTrue(done.structured.events.some((e: { to?: string }) => e.to === "running"))
 
-      const transcript = yield* tool(clients.reader, "get_transcript", { task_id: taskId })
-      assert.isFalse(transcript.isError, transcript.text)
-      assert.strictEqual(transcript.structured.prUrl, done.structured.task.prUrl)
-      // The run's transcript as the machine handed it over (the script agent's: the run's log), redacted.
-      assert.include(transcript.structured.transcript, `Porter runner: task ${taskId}`)
+        const transcript = yield* tool(clients.reader, "get_transcript", { task_id: taskId })
+        assert.isFalse(transcript.isError, transcript.text)
+        assert.strictEqual(transcript.structured.prUrl, done.structured.task.prUrl)
+        // The run's transcript as the machine handed it over (the script agent's: the run's log), redacted.
+        assert.include(transcript.structured.transcript, `Porter runner: task ${taskId}`)
 
-      const log = yield* Effect.promise(() => clients.reader.readResource({ uri: `porter://tasks/${taskId}/log` }))
-      assert.include((log.contents[0] as { text: string }).text, `Task ${taskId} (script) on ${repo}#${issue.number}`)
+        const log = yield* Effect.promise(() => clients.reader.readResource({ uri: `porter://tasks/${taskId}/log` }))
+        assert.include((log.contents[0] as { text: string }).text, `Task ${taskId} (script) on ${repo}#${issue.number}`)
 
-      const listed = yield* tool(clients.reader, "list_tasks", { repository: repo, state: "succeeded" })
-      assert.isTrue(listed.structured.tasks.some((t: { id: string }) => t.id === taskId))
+        const listed = yield* tool(clients.reader, "list_tasks", { repository: repo, state: "succeeded" })
+        assert.isTrue(listed.structured.tasks.some((t: { id: string }) => t.id === taskId))
 
-      // Retry: an ended task runs again as a new task, requested by the writer.
-      const retried = yield* tool(clients.writer, "retry_task", { task_id: taskId })
-      assert.isFalse(retried.isError, retried.text)
-      assert.notStrictEqual(retried.structured.task.id, taskId)
-      yield* until(clients.writer, retried.structured.task.id, ["succeeded", "failed", "timed_out", "cancelled"])
-    }))
+        // Retry: an ended task runs again as a new task, requested by the writer.
+        const retried = yield* tool(clients.writer, "retry_task", { task_id: taskId })
+        assert.isFalse(retried.isError, retried.text)
+        assert.notStrictEqual(retried.structured.task.id, taskId)
+        const rerun = yield* until(clients.writer, retried.structured.task.id, ENDED)
+        assert.strictEqual(rerun.structured.task.state, "succeeded", JSON.stringify(rerun.structured))
+
+        // Continue: a reader may not; the writer's posts `@porter continue …` on the issue, and a task goes on there.
+        const readerContinue = yield* tool(clients.reader, "continue_task", { task_id: taskId })
+        assert.isTrue(readerContinue.isError)
+        assert.include(readerContinue.text, "needs write access")
+        const continued = yield* tool(clients.writer, "continue_task", {
+          task_id: retried.structured.task.id,
+          instructions: "also note the week numbers"
+        })
+        assert.isFalse(continued.isError, continued.text)
+        const next = continued.structured.task
+        assert.notInclude([taskId, retried.structured.task.id], next.id)
+        assert.strictEqual(next.requestedBy, "wendy")
+        assert.strictEqual(next.issueNumber, issue.number)
+        const posted = yield* Effect.promise(() =>
+          GitHubEmulator.rest<ReadonlyArray<{ user: { login: string }; body: string }>>(
+            owner.token,
+            "GET",
+            `${github.url}/repos/${repo}/issues/${issue.number}/comments`
+          )
+        )
+        assert.isTrue(
+          posted.some((c) => c.user.login === "wendy" && c.body === "@porter continue also note the week numbers")
+        )
+        const after = yield* until(clients.writer, next.id, ENDED)
+        assert.strictEqual(after.structured.task.state, "succeeded", JSON.stringify(after.structured))
+      }),
+    120_000
+  )
 
   it.effect("cancel_task ends an active task; a reader and an outsider are refused", () =>
     Effect.gen(function*() {

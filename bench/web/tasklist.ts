@@ -1,7 +1,7 @@
 /**
  * The web app's task list, server-rendered by the Worker in workerd on a local D1 holding 1,000 tasks (one
  * repository; mixed states, agents and requesters): time to first byte of each page as a signed-in user sees it,
- * beside `GET /healthz` (the Worker's floor), and the Worker bundle with and without the web app.
+ * beside `GET /healthz` (the Worker's floor); the two Workers' bundles and the JavaScript a page loads.
  *
  *   node --conditions=@porter/source bench/web/tasklist.ts [--tasks N] [--requests N]
  *
@@ -12,9 +12,9 @@
  * the task list. Exits 1 when over it.
  */
 import * as GitHubEmulator from "@porter/testkit/github"
+import { Assets } from "@porter/web"
 import * as Build from "@porter/worker/build"
 import * as Local from "@porter/worker/local"
-import * as esbuild from "esbuild"
 import { randomBytes } from "node:crypto"
 import { request } from "node:http"
 import { performance } from "node:perf_hooks"
@@ -31,62 +31,27 @@ const REQUESTS = option("requests", 200)
 const BUDGET_P50_MS = 30
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
-// --- Bundle sizes: the Worker as deployed, and with @porter/web stubbed out (its routes an empty layer) ---------
-
-// The MCP server (@porter/mcp) is built on the web app (its tokens, its access rules): it goes with it.
-const withoutWeb: esbuild.Plugin = {
-  name: "porter-bench-no-web",
-  setup(build) {
-    build.onResolve({ filter: /^@porter\/(web|mcp)$/ }, () => ({ path: "porter-web-stub", namespace: "stub" }))
-    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      contents: `import * as Layer from "effect/Layer"
-export const WebApp = { layerConfig: () => Layer.empty }
-export const SqlSessionStore = { layer: Layer.empty }
-export const SqlTokenStore = { layer: Layer.empty }
-export const McpApp = { layerConfig: () => Layer.empty }`,
-      resolveDir: process.cwd(),
-      loader: "js"
-    }))
-  }
-}
-
-/** The plugins `Build.bundle` uses (the barrel rewrite, and the named-references stand-in where it exists). */
-const workerPlugins = (): Array<esbuild.Plugin> => {
-  const extra = (Build as unknown as { readonly namedReferences?: () => esbuild.Plugin }).namedReferences
-  return [Build.effectBarrels(), ...(extra !== undefined ? [extra()] : [])]
-}
-
-const bundleWithout = async () => {
-  const result = await esbuild.build({
-    entryPoints: [Build.entryPoint],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    target: "es2023",
-    mainFields: ["module", "main"],
-    conditions: [...Build.conditions],
-    external: ["cloudflare:*"],
-    minify: true,
-    legalComments: "none",
-    write: false,
-    logLevel: "silent",
-    // The Worker's own plugins too (its bundle leaves out what it never needs), so the two sizes compare.
-    plugins: [withoutWeb, ...workerPlugins()]
-  })
-  const code = result.outputFiles[0]!.text
-  return { bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code, { level: 9 }).byteLength }
-}
+// --- Bundle sizes: the web app is the App Worker's (the API Worker hands it its paths); JavaScript per page --------
 
 const built = await Build.bundle()
-const bare = await bundleWithout()
-const webShare = Build.contributors(built.metafile).find((c) => c.name === "@porter/web")?.bytes ?? 0
-console.log("### Web app: the Worker bundle\n")
-console.log(table(["Worker bundle", "minified", "gzipped"], [
-  ["with the web app (deployed)", kib(built.bytes), kib(built.gzipBytes)],
-  ["without it (@porter/web and @porter/mcp stubbed)", kib(bare.bytes), kib(bare.gzipBytes)],
-  ["the web app's and MCP server's share", kib(built.bytes - bare.bytes), kib(built.gzipBytes - bare.gzipBytes)]
+const app = await Build.bundleApp()
+const webShare = Build.contributors(app.metafile).find((c) => c.name === "@porter/web")?.bytes ?? 0
+const liveJs = gzipSync(Assets.LIVE_JS, { level: 9 }).byteLength
+console.log("### Web app: the Workers' bundles and the JavaScript a page loads\n")
+console.log(table(["bundle", "minified", "gzipped"], [
+  ["the API Worker (no web app; budget 225 KiB gzipped)", kib(built.bytes), kib(built.gzipBytes)],
+  ["the App Worker (web app, MCP server)", kib(app.bytes), kib(app.gzipBytes)],
+  [
+    "JavaScript of a page (the live-updates script, on a running task's page; others none)",
+    kib(
+      Buffer.byteLength(Assets.LIVE_JS)
+    ),
+    kib(liveJs)
+  ]
 ]))
-console.log(`\n@porter/web's own modules: ${kib(webShare)} minified; budget 225.0 KiB gzipped for the whole Worker.\n`)
+console.log(
+  `\n@porter/web's own modules: ${kib(webShare)} minified. Budget: ≤ 50 KiB of gzipped JavaScript per page.\n`
+)
 
 // --- The stack: the emulator (OAuth, permissions) and the Worker with 1,000 tasks ------------------------------
 
@@ -96,6 +61,7 @@ await GitHubEmulator.rest(owner.token, "POST", `${github.url}/user/repos`, { nam
 github.oauth.signInAs(owner.login)
 const worker = await Local.startPromise({
   script: built.code,
+  appScript: app.code,
   env: {
     // Its public URL stays workerEnv's: the OAuth callback below is followed by hand, to the Worker's real port.
     ...workerEnv({ github: github.url, fly: "http://127.0.0.1:9/v1" }),

@@ -204,16 +204,22 @@ export const summarize = (
   }
 }
 
-/**
- * Samples one Worker's isolate through workerd's inspector (Miniflare `inspectorPort`), with the V8 CPU profiler.
- * `target` is the inspector target id (Miniflare names the user Worker `core:user:<name>`).
- */
-export const profiler = async (inspectorUrl: URL, target = "core:user:") => {
-  const socket = new WebSocket(new URL(`/${target}`, inspectorUrl).href)
-  await new Promise<void>((resolve, reject) => {
-    socket.addEventListener("open", () => resolve(), { once: true })
+const openInspector = (inspectorUrl: URL, target: string) =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const socket = new WebSocket(new URL(`/${target}`, inspectorUrl).href)
+    socket.addEventListener("open", () => resolve(socket), { once: true })
     socket.addEventListener("error", () => reject(new Error(`cannot open the inspector of ${target}`)), { once: true })
   })
+
+/**
+ * Samples one Worker's isolate through workerd's inspector (Miniflare `inspectorPort`), with the V8 CPU profiler.
+ * `target` is the inspector target id (Miniflare names the user Worker `core:user:<name>`); by default the API Worker
+ * of a local stack (`core:user:porter`), else a Worker without a name (`core:user:`).
+ */
+export const profiler = async (inspectorUrl: URL, target?: string) => {
+  const socket = target !== undefined
+    ? await openInspector(inspectorUrl, target)
+    : await openInspector(inspectorUrl, "core:user:porter").catch(() => openInspector(inspectorUrl, "core:user:"))
   let next = 0
   const pending = new Map<number, (result: unknown) => void>()
   socket.addEventListener("message", (event) => {

@@ -3,13 +3,19 @@ import { type ChangeSet, Event, type Ids, Repo } from "@porter/core"
 import { Base64 } from "effect/encoding"
 
 let counter = 0
+/** A fresh delivery id (`delivery-…`), unique within the process. */
 export const deliveryId = (): Ids.DeliveryId =>
   `delivery-${Date.now().toString(36)}-${(++counter).toString(36)}` as Ids.DeliveryId
 
+/** The repository `fullName` (default `octo-org/hello-world`) as a `RepoRef`. */
 export const repo = (fullName = "octo-org/hello-world") => Repo.RepoRef.fromFullName(fullName)!
 
+/** A GitHub user (default octocat, id 583231) as Porter's `Actor`. */
 export const actor = (login = "octocat", id = 583231, type = "User") => new Repo.Actor({ login, id, type })
 
+/**
+ * A normalized `CommentCreated` event: `body` on issue 1 of `octo-org/hello-world` by octocat, unless told otherwise.
+ */
 export const commentCreated = (options: {
   readonly body: string
   readonly repo?: string
@@ -43,6 +49,7 @@ export const commentCreated = (options: {
     ...(options.pullRequest !== undefined ? { pullRequest: options.pullRequest } : {})
   })
 
+/** A normalized `IssueClosed` event (default issue 1 of `octo-org/hello-world`, closed by octocat). */
 export const issueClosed = (options: { repo?: string; issueNumber?: number; actor?: Repo.Actor } = {}) =>
   new Event.IssueClosed({
     deliveryId: deliveryId(),

@@ -5,11 +5,13 @@
 import { ArtifactStore } from "@porter/core"
 import { Effect, Layer, Option } from "effect"
 
+/** How the in-memory artifact store behaves (`failWith`: a store that is down). */
 export interface Options {
   /** Every call fails with this message (a store that is down). */
   readonly failWith?: string
 }
 
+/** An `ArtifactStore` in memory (nothing survives the process). */
 export const make = (options: Options = {}): Effect.Effect<ArtifactStore.ArtifactStore["Service"]> =>
   Effect.sync(() => {
     const kept = new Map<string, ArtifactStore.Artifact>()
@@ -38,6 +40,7 @@ export const make = (options: Options = {}): Effect.Effect<ArtifactStore.Artifac
     })
   })
 
+/** `ArtifactStore` in memory, with the default options. */
 export const layer: Layer.Layer<ArtifactStore.ArtifactStore> = Layer.effect(ArtifactStore.ArtifactStore, make())
 
 /** A store whose every call fails with `message`. */

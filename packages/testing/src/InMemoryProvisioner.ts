@@ -11,6 +11,7 @@
 import { Errors, type Ids, MachineProvisioner } from "@porter/core"
 import { Clock, Context, Effect, Layer, Option, Redacted, Ref } from "effect"
 
+/** A fault scripted with `Machines.inject`: an error, a lost answer or a delay on one operation. */
 export type Fault =
   /** The call fails with this error. */
   | { readonly op: "create" | "get" | "list" | "destroy" | "findByTask"; readonly error: Errors.ProvisionError }
@@ -19,6 +20,7 @@ export type Fault =
   /** The call takes this long (virtual time under TestClock). */
   | { readonly op: "create" | "destroy"; readonly delayMs: number }
 
+/** A machine `create` made, with the spec it was given (its environment included). */
 export interface CreatedMachine {
   readonly machine: MachineProvisioner.Machine
   readonly spec: MachineProvisioner.MachineSpec
@@ -30,6 +32,7 @@ interface Entry extends CreatedMachine {
   readonly account: string
 }
 
+/** How the in-memory provisioner models provider accounts (see the module header). */
 export interface Options {
   /**
    * The secret that holds a per-owner credential (`FLY_API_TOKEN`): set, the provisioner models provider accounts

@@ -15,6 +15,7 @@ import { NotFastForward, type PullRequestRef, RepoWriteError, RepoWriter } from 
 import { Context, Effect, Layer, Option, Ref } from "effect"
 import { Hex } from "effect/encoding"
 
+/** A file of a stored tree: its text or bytes and its mode. */
 export interface StoredFile {
   readonly mode: FileMode
   readonly content: Uint8Array
@@ -22,6 +23,7 @@ export interface StoredFile {
   readonly sha: string
 }
 
+/** A commit Porter wrote, with its whole tree. */
 export interface StoredCommit {
   readonly sha: string
   readonly parents: ReadonlyArray<string>
@@ -33,6 +35,7 @@ export interface StoredCommit {
   readonly viaWriter: boolean
 }
 
+/** A pull request Porter opened or updated. */
 export interface StoredPullRequest {
   readonly number: number
   readonly url: string
@@ -52,12 +55,14 @@ export interface FileInput {
   readonly mode?: FileMode
 }
 
+/** How `Repositories.seed` sets a repository up: its default branch and files. */
 export interface SeedOptions {
   /** Default `main`. */
   readonly defaultBranch?: string
   readonly files: ReadonlyArray<FileInput>
 }
 
+/** A `RepoWriter` operation a fault can be injected into (`Repositories.inject`). */
 export type Operation = "defaultBranch" | "tree" | "branchHead" | "writeCommits" | "moveBranch" | "pullRequest"
 
 /** Controls and inspection for tests. */

@@ -11,6 +11,7 @@ interface Entry {
 
 const key = (scope: SecretStore.SecretScope, name: string) => `${SecretStore.scopeKey(scope)}\u0000${name}`
 
+/** A `SecretStore` in memory holding `initial` (values kept as `Redacted`, nothing encrypted). */
 export const make = (
   initial: ReadonlyArray<{ scope: SecretStore.SecretScope; name: string; value: string }> = []
 ): Effect.Effect<SecretStore.SecretStore["Service"]> =>
@@ -69,6 +70,7 @@ export const make = (
     })
   })
 
+/** `SecretStore` in memory, holding `initial`. */
 export const layer = (
   initial: ReadonlyArray<{ scope: SecretStore.SecretScope; name: string; value: string }> = []
 ): Layer.Layer<SecretStore.SecretStore> => Layer.effect(SecretStore.SecretStore, make(initial))

@@ -35,6 +35,7 @@ const matches = (task: Task.Task, filter: TaskStore.ActiveFilter) =>
 
 const newestFirst = (a: Task.Task, b: Task.Task) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 
+/** A `TaskStore` in memory: tasks, deliveries, slots and the audit trail (nothing survives the process). */
 export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(function*() {
   const state = yield* Ref.make<State>({
     tasks: new Map(),
@@ -249,4 +250,5 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
   })
 })
 
+/** `TaskStore` in memory. */
 export const layer: Layer.Layer<TaskStore.TaskStore> = Layer.effect(TaskStore.TaskStore, make)

@@ -2,6 +2,7 @@
 import { ModelUsage } from "@porter/core"
 import { Effect, Layer } from "effect"
 
+/** A `UsageStore` in memory: the gateway's metered calls. */
 export const make: Effect.Effect<ModelUsage.UsageStore["Service"]> = Effect.sync(() => {
   const calls: Array<ModelUsage.ModelCall> = []
   const budgets = new Map<string, number>()
@@ -37,4 +38,5 @@ export const make: Effect.Effect<ModelUsage.UsageStore["Service"]> = Effect.sync
   })
 })
 
+/** `UsageStore` in memory. */
 export const layer: Layer.Layer<ModelUsage.UsageStore> = Layer.effect(ModelUsage.UsageStore, make)

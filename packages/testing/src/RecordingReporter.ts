@@ -6,6 +6,7 @@
 import { Errors, Event, IssueReader, type Repo, Reporter } from "@porter/core"
 import { Context, Effect, Layer, Option, Ref } from "effect"
 
+/** A comment as users would see it: its text now and every edit. */
 export interface RecordedComment {
   readonly id: number
   readonly issue: string
@@ -15,12 +16,14 @@ export interface RecordedComment {
   readonly versions: ReadonlyArray<string>
 }
 
+/** A reaction Porter added. */
 export interface RecordedReaction {
   readonly issue: string
   readonly target: Reporter.CommentTarget
   readonly reaction: Reporter.Reaction
 }
 
+/** A `Reporter` or `IssueReader` operation a failure can be scripted for (`failNext`). */
 export type ReporterOp =
   | "react"
   | "comment"
@@ -77,6 +80,7 @@ interface State {
   logs: Map<number, string>
 }
 
+/** The recording reporter and its `GitHubRecorder` controls. */
 export const make = Effect.gen(function*() {
   const state = yield* Ref.make<State>({
     nextId: 1000,
@@ -245,6 +249,7 @@ export const make = Effect.gen(function*() {
   return { reporter, reader, recorder }
 })
 
+/** `Reporter` and `IssueReader` that record what users would see, with the `GitHubRecorder` controls. */
 export const layer: Layer.Layer<Reporter.Reporter | IssueReader.IssueReader | GitHubRecorder> = Layer.effectContext(
   Effect.map(make, ({ reader, recorder, reporter }) =>
     Context.make(Reporter.Reporter, reporter).pipe(

@@ -27,6 +27,7 @@ export interface Sender {
   readonly type?: "User" | "Bot" | "Organization"
 }
 
+/** The fields of an `issue_comment` delivery; only `secret` and `body` are required. */
 export interface CommentOptions {
   /** The webhook secret the host verifies with. */
   readonly secret: string

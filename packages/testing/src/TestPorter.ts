@@ -35,7 +35,9 @@ import * as InMemoryTaskStore from "./InMemoryTaskStore.ts"
 import * as InMemoryUsageStore from "./InMemoryUsageStore.ts"
 import * as RecordingReporter from "./RecordingReporter.ts"
 
+/** The task tokens' HMAC secret in `TestPorter` (tests may mint tokens with it). */
 export const TASK_TOKEN_SECRET = Redacted.make("test-task-token-secret")
+/** The repository token `RepoTokens` hands out in `TestPorter`. */
 export const GITHUB_TOKEN = Redacted.make("ghs_testRepoToken000000000000000000000")
 
 /**
@@ -49,6 +51,7 @@ export const AGENT_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
   })
 )
 
+/** What `TestPorter` is built with; every field optional. */
 export interface Options {
   readonly config?: Partial<PorterConfig.PorterInput>
   readonly settings?: Settings.RepoSettings
@@ -63,6 +66,7 @@ export interface Options {
   readonly httpClient?: Layer.Layer<HttpClient.HttpClient>
 }
 
+/** Every service `TestPorter.services` provides: the ports in memory and their controls. */
 export type Services =
   | TaskStore.TaskStore
   | SecretStore.SecretStore

@@ -18,6 +18,7 @@ const artifact = (
     storedAt
   })
 
+/** Registers the `ArtifactStore` contract's tests against `layer`. */
 export const run = <E>(name: string, layer: Layer.Layer<ArtifactStore.ArtifactStore, E>) =>
   describe(`ArtifactStore conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

@@ -3,6 +3,7 @@ import { assert, describe, layer as withLayer } from "@effect/vitest"
 import { Authorizer, type Repo } from "@porter/core"
 import { Effect, Layer } from "effect"
 
+/** The users the `Authorizer` suite needs the backend to know, by role. */
 export interface Fixtures {
   readonly repo: Repo.RepoRef
   readonly installationId?: number
@@ -13,6 +14,7 @@ export interface Fixtures {
   readonly none: Repo.Actor
 }
 
+/** Registers the `Authorizer` contract's tests against `layer`. */
 export const run = <E>(
   name: string,
   layer: Layer.Layer<Authorizer.Authorizer, E>,

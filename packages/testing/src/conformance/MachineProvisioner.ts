@@ -7,6 +7,7 @@ import { assert, describe, layer as withLayer } from "@effect/vitest"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { Effect, Layer, Option, Redacted } from "effect"
 
+/** What the suite adds to each machine's spec for this adapter (image, an idle command…) and how long it waits. */
 export interface Options {
   /** Adapter-specific parts of the spec (image, env that makes the machine idle until destroyed). */
   readonly spec?: (taskId: Ids.TaskId) => Partial<MachineProvisioner.MachineSpec>
@@ -15,6 +16,7 @@ export interface Options {
 
 const P = MachineProvisioner.MachineProvisioner
 
+/** Registers the `MachineProvisioner` contract's tests against `layer`. */
 export const run = <E>(
   name: string,
   layer: Layer.Layer<MachineProvisioner.MachineProvisioner, E>,

@@ -11,6 +11,7 @@ import { RepoWriter } from "@porter/core/RepoWriter"
 import { Context, Effect, Layer, Option } from "effect"
 import { type FileInput, Repositories } from "../InMemoryRepoWriter.ts"
 
+/** Seeds repositories and reads commits back, so the suite can check a `RepoWriter` on any backend. */
 export class RepoWriterInspector extends Context.Service<RepoWriterInspector, {
   /** A new repository whose `defaultBranch` holds `files` in one commit; that commit. */
   readonly seed: (
@@ -55,6 +56,7 @@ const BINARY = Uint8Array.from([
   ...Array.from({ length: 256 }, (_, i) => i)
 ])
 
+/** The files every repository of the suite starts with. */
 export const SEED: ReadonlyArray<FileInput & { readonly mode: FileMode }> = [
   { path: "README.md", mode: "100644", content: "# Seeded\n" },
   { path: "src/app.ts", mode: "100644", content: "export const answer = 41\n" },
@@ -82,6 +84,7 @@ const commitOf = (message: string, entries: ReadonlyArray<Entry>, author = ada):
 /** A text file above what adapters send inline (512 KiB for GitHub). */
 const LARGE = `${"a line of a large generated file\n".repeat(20_000)}`
 
+/** Registers the `RepoWriter` contract's tests against `layer` (with its `RepoWriterInspector`). */
 export const run = <E>(name: string, layer: Layer.Layer<RepoWriter | RepoWriterInspector, E>) =>
   describe(`RepoWriter conformance: ${name}`, () => {
     withLayer(layer, { timeout: 120_000, excludeTestServices: true })((it) => {

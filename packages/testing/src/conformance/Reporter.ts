@@ -7,6 +7,7 @@ import { type IssueReader, type Repo, Reporter } from "@porter/core"
 import { Context, Effect, Layer } from "effect"
 import { GitHubRecorder } from "../RecordingReporter.ts"
 
+/** Reads back what a `Reporter` wrote, so the suite can check it on any backend. */
 export class ReporterInspector extends Context.Service<ReporterInspector, {
   /** An issue the reporter may write to (created fresh for each call). */
   readonly freshIssue: Effect.Effect<{ readonly issue: Repo.IssueRef; readonly triggerCommentId: number }>
@@ -17,6 +18,7 @@ export class ReporterInspector extends Context.Service<ReporterInspector, {
   readonly labels: (issue: Repo.IssueRef) => Effect.Effect<ReadonlyArray<string>>
 }>()("@porter/testing/ReporterInspector") {}
 
+/** Registers the `Reporter` contract's tests against `layer` (with its `ReporterInspector`). */
 export const run = <E>(name: string, layer: Layer.Layer<Reporter.Reporter | ReporterInspector, E>) =>
   describe(`Reporter conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

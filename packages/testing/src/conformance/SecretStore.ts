@@ -7,6 +7,7 @@ let serial = 0
 const unique = () => `${Date.now().toString(36)}${(serial++).toString(36)}`
 const name = (n: string) => n as SecretStore.SecretName
 
+/** Registers the `SecretStore` contract's tests against `layer`. */
 export const run = <E>(name_: string, layer: Layer.Layer<SecretStore.SecretStore, E>) =>
   describe(`SecretStore conformance: ${name_}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

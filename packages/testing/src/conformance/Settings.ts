@@ -6,6 +6,7 @@ import { Effect, Layer } from "effect"
 let serial = 0
 const unique = () => `${Date.now().toString(36)}${(serial++).toString(36)}`
 
+/** Registers the `Settings` contract's tests against `layer`. */
 export const run = <E>(name: string, layer: Layer.Layer<Settings.Settings, E>) =>
   describe(`Settings conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

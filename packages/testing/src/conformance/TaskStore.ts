@@ -7,9 +7,11 @@ import { Ids, Repo, Task, TaskStore } from "@porter/core"
 import { Effect, Exit, Layer, Option } from "effect"
 
 let serial = 0
+/** A repository no other test uses (stores shared by several tests stay apart). */
 export const uniqueRepo = () =>
   new Repo.RepoRef({ owner: `conf-${Date.now().toString(36)}${(serial++).toString(36)}`, name: "repo" })
 
+/** A queued task on a unique repository, with `overrides`. */
 export const sampleTask = (overrides: Partial<ConstructorParameters<typeof Task.Task>[0]> = {}) =>
   Effect.map(Ids.makeTaskId, (id) =>
     new Task.Task({
@@ -34,6 +36,7 @@ export const sampleTask = (overrides: Partial<ConstructorParameters<typeof Task.
 
 const store = TaskStore.TaskStore
 
+/** Registers the `TaskStore` contract's tests against `layer`. */
 export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>) =>
   describe(`TaskStore conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

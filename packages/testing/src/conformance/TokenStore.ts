@@ -23,6 +23,7 @@ const token = (
     ...fields
   })
 
+/** Registers the `TokenStore` contract's tests against `layer`. */
 export const run = <E>(name: string, layer: Layer.Layer<TokenStore.TokenStore, E>) =>
   describe(`TokenStore conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

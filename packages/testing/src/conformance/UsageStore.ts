@@ -31,6 +31,7 @@ const call = (
 
 const close = (actual: number, expected: number) => assert.approximately(actual, expected, 1e-9)
 
+/** Registers the `UsageStore` contract's tests against `layer`. */
 export const run = <E>(name: string, layer: Layer.Layer<ModelUsage.UsageStore, E>) =>
   describe(`UsageStore conformance: ${name}`, () => {
     withLayer(layer, { timeout: 60_000, excludeTestServices: true })((it) => {

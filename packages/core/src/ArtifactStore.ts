@@ -27,6 +27,7 @@ export const MAX_ARTIFACT_BYTES = 1_000_000
 export const ArtifactKind = Schema.Literals(["session", "transcript", "diff"])
 export type ArtifactKind = typeof ArtifactKind.Type
 
+/** One artifact of a task's run, as it is kept (already redacted). */
 export class Artifact extends Schema.Class<Artifact>("@porter/core/Artifact")({
   taskId: TaskId,
   kind: ArtifactKind,
@@ -45,6 +46,7 @@ export class ArtifactError extends Schema.TaggedError<ArtifactError>()("Artifact
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/** The port: where a task's artifacts are kept, by task and kind, for the retention period. */
 export class ArtifactStore extends Context.Service<ArtifactStore, {
   /**
    * Keeps `artifact`, replacing the task's artifact of the same kind. Where the store publishes what it keeps (a

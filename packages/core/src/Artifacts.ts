@@ -51,6 +51,7 @@ export interface Handover {
   readonly content: string
 }
 
+/** Keeps what a run hands over (redacted, mirrored), finds what a continuation starts from, purges by retention. */
 export class Artifacts extends Context.Service<Artifacts, {
   /** Redacts and keeps one of `task`'s artifacts, copies it to the mirror; where people can read it, if anywhere. */
   readonly save: (task: Task, handover: Handover) => Effect.Effect<Option.Option<string>, ArtifactError | StoreError>
@@ -76,6 +77,7 @@ export class Artifacts extends Context.Service<Artifacts, {
 const clipped = (text: string): string =>
   text.length <= MAX_ARTIFACT_BYTES ? text : `[… clipped]\n${text.slice(text.length - MAX_ARTIFACT_BYTES + 12)}`
 
+/** The service over the ambient `ArtifactStore` (and its optional `ArtifactMirror`). */
 export const make = Effect.gen(function*() {
   const store = yield* ArtifactStore
   const mirror = yield* ArtifactMirror
@@ -181,6 +183,7 @@ export const make = Effect.gen(function*() {
   return Artifacts.of({ save, sessionFor, of, continuation, purge })
 })
 
+/** `make` as a layer. */
 export const layer: Layer.Layer<
   Artifacts,
   never,

@@ -107,6 +107,7 @@ export class Changes extends HttpApiGroup.make("changes").add(
   }))
 ).middleware(TaskAuth) {}
 
+/** The machine hands over its agent's session, the transcript and the diff; a continuation fetches its session. */
 export class Artifacts extends HttpApiGroup.make("artifacts").add(
   HttpApiEndpoint.post("upload", "/callbacks/tasks/:taskId/artifacts", {
     params: TaskPath,

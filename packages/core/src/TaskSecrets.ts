@@ -20,6 +20,7 @@ export const HostSecrets = Context.Reference<
   { defaultValue: () => [] }
 )
 
+/** A secret value and the name a finding reports it by (never the value). */
 export interface NamedValue {
   readonly name: string
   readonly value: string

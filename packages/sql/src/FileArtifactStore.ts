@@ -10,6 +10,7 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { FileSystem } from "effect/FileSystem"
 import { Path } from "effect/Path"
 
+/** Where the files go. */
 export interface Options {
   /** The directory (created when missing). */
   readonly dir: string
@@ -28,6 +29,7 @@ const failed = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) 
 /** Task ids are `task_` and base32: nothing else is a task's directory. */
 const TASK_DIR = /^task_[0-9a-z]{26}$/
 
+/** The store in `options.dir`, on the ambient `FileSystem` and `Path`. */
 export const make = (options: Options) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem
@@ -81,5 +83,6 @@ export const make = (options: Options) =>
     return ArtifactStore.ArtifactStore.of({ put, get, purge })
   })
 
+/** `make` as a layer. */
 export const layer = (options: Options): Layer.Layer<ArtifactStore.ArtifactStore, never, FileSystem | Path> =>
   Layer.effect(ArtifactStore.ArtifactStore, make(options))

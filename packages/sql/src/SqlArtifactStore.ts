@@ -85,6 +85,7 @@ export const make: Effect.Effect<ArtifactStore.ArtifactStore["Service"], never, 
   }
 )
 
+/** The store on the ambient `SqlClient` (its migrations applied: 0009). */
 export const layer: Layer.Layer<ArtifactStore.ArtifactStore, never, SqlClient.SqlClient> = Layer.effect(
   ArtifactStore.ArtifactStore,
   make

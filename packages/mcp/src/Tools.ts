@@ -134,6 +134,7 @@ export const RetryTask = Tool.make("retry_task", {
   dependencies: [Caller]
 }).annotate(Tool.Destructive, false)
 
+/** The `continue_task` tool: continues an ended task on its branch (`@porter continue`, posted as the caller). */
 export const ContinueTask = Tool.make("continue_task", {
   description: "Continue an ended Porter task on its branch: posts `@porter continue [instructions]` on the task's " +
     "issue or pull request as you, then waits briefly for Porter to take it. The agent resumes its kept session " +

@@ -5,7 +5,9 @@
 // - each tarball holds every file its `exports`, `bin` and programs name, and no private package is depended on;
 // - a minimal embedding (core, github, testing, effect) and the full set install with one copy of effect, within
 //   80 MB and 200 MB of node_modules (both printed);
-// - the fixture (fixture/src/embed.ts, fixture/test/swap.test.ts) typechecks strictly under `nodenext` and `bundler`;
+// - the fixture (fixture/src/embed.ts, fixture/test/swap.test.ts) and every TypeScript snippet of the READMEs (root,
+//   public packages, examples: the examples are packed and installed too) typecheck strictly under `nodenext` and
+//   `bundler`; ```ts run snippets run, ```ts test snippets pass under vitest;
 // - the embedding program answers a signed webhook with 202, records the task and starts a machine on @porter/local
 //   running the packaged runner; the fixture's vitest test swaps the in-memory provisioner for the local one.
 // PORTER_PACKAGING_KEEP=1 keeps the scratch directory (its path is printed).
@@ -49,6 +51,11 @@ const publicPackages = readdirSync(join(root, "packages"))
   .filter((dir) => existsSync(join(root, "packages", dir, "package.json")))
   .map((dir) => ({ dir: `packages/${dir}`, manifest: readJson<Manifest>(join(root, "packages", dir, "package.json")) }))
   .filter((p) => p.manifest.private !== true)
+
+/** The examples: private, but packed and installed too, so that their READMEs' snippets are checked like the rest. */
+const examplePackages = readdirSync(join(root, "examples"))
+  .filter((dir) => existsSync(join(root, "examples", dir, "package.json")))
+  .map((dir) => ({ dir: `examples/${dir}`, manifest: readJson<Manifest>(join(root, "examples", dir, "package.json")) }))
 
 /** The environment for npm and node: this Node first on PATH, nothing inherited from an enclosing `npm run`. */
 const env: NodeJS.ProcessEnv = {
@@ -165,11 +172,12 @@ interface Snippet {
   readonly code: string
 }
 
-/** Every TypeScript snippet of the root README and the public packages' READMEs, as files of the scratch project. */
+/** Every TypeScript snippet of the root README, the public packages' and the examples' READMEs, as scratch files. */
 const readmeSnippets = (): Array<Snippet> => {
   const readmes = [
     { name: "root", path: join(root, "README.md") },
-    ...publicPackages.map((p) => ({ name: p.dir.split("/")[1]!, path: join(root, p.dir, "README.md") }))
+    ...publicPackages.map((p) => ({ name: p.dir.split("/")[1]!, path: join(root, p.dir, "README.md") })),
+    ...examplePackages.map((p) => ({ name: `example-${p.dir.split("/")[1]!}`, path: join(root, p.dir, "README.md") }))
   ].filter((r) => existsSync(r.path))
   return readmes.flatMap(({ name, path }) => {
     const snippets: Array<Snippet> = []
@@ -199,7 +207,13 @@ describe("packaging: the public packages from their tarballs, outside the worksp
     mkdirSync(tarballs, { recursive: true })
     const packed = run(
       "npm",
-      ["pack", "--json", "--pack-destination", tarballs, ...publicPackages.flatMap((p) => ["-w", p.dir])],
+      [
+        "pack",
+        "--json",
+        "--pack-destination",
+        tarballs,
+        ...[...publicPackages, ...examplePackages].flatMap((p) => ["-w", p.dir])
+      ],
       { cwd: root, timeout: 600_000 }
     )
     const json = packed.stdout.slice(packed.stdout.indexOf("["))
@@ -210,7 +224,7 @@ describe("packaging: the public packages from their tarballs, outside the worksp
       tarballOf.set(r.name, join(tarballs, r.filename))
       filesOf.set(r.name, new Set(r.files.map((f) => f.path)))
     }
-    figures.push(`npm pack of ${results.length} packages: ${packed.seconds.toFixed(0)} s`)
+    figures.push(`npm pack of ${results.length} packages (the examples included): ${packed.seconds.toFixed(0)} s`)
   }, 900_000)
 
   afterAll(() => {
@@ -220,7 +234,10 @@ describe("packaging: the public packages from their tarballs, outside the worksp
   })
 
   it("every public package is packed", () => {
-    assert.sameMembers([...tarballOf.keys()], publicPackages.map((p) => p.manifest.name))
+    assert.sameMembers(
+      [...tarballOf.keys()],
+      [...publicPackages, ...examplePackages].map((p) => p.manifest.name)
+    )
   })
 
   it.each(publicPackages.map((p) => [p.manifest.name, p] as const))("%s holds what it names", (name, { manifest }) => {

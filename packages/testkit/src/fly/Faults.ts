@@ -5,6 +5,7 @@
 
 /** The API operation a request is for (`any` matches all of them). */
 export type Op = "create" | "get" | "list" | "wait" | "stop" | "start" | "destroy" | "apps" | "logs"
+/** The operation a fault applies to, or `any`. */
 export type OpFilter = Op | "any"
 
 export type AnswerFault =
@@ -31,6 +32,7 @@ interface Queued<F> {
   remaining: number
 }
 
+/** The faults a test scripts on the machines server: rate limits, server errors, delays, dropped answers. */
 export interface Faults {
   /** The next `count` (default 1) matching requests get 429 with `Retry-After` (default 1 s). */
   readonly rateLimit: (options?: { count?: number; retryAfterSeconds?: number; op?: OpFilter }) => void

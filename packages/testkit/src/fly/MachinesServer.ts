@@ -36,6 +36,7 @@ import {
 export type { Faults, Op, OpFilter } from "./Faults.ts"
 export type { Command, DockerOptions } from "./Runtimes.ts"
 
+/** A machine's state, as Fly's Machines API names them. */
 export type MachineState =
   | "created"
   | "starting"
@@ -46,6 +47,7 @@ export type MachineState =
   | "destroying"
   | "destroyed"
 
+/** An entry of a machine's event log (Fly's `events`). */
 export interface MachineEvent {
   readonly id: string
   readonly type: string
@@ -79,6 +81,7 @@ export interface MachineView {
   readonly output: string
 }
 
+/** A request the machines server answered, with the operation it was and its status. */
 export interface RecordedRequest {
   readonly method: string
   readonly path: string
@@ -88,6 +91,7 @@ export interface RecordedRequest {
   status: number
 }
 
+/** How the machines server starts: token, apps, regions, what machines run (processes or Docker). */
 export interface Options {
   /** The token clients must send (`Authorization: Bearer <token>`); default: a random one. */
   readonly token?: string
@@ -114,6 +118,7 @@ export interface Options {
   readonly logLimitBytes?: number
 }
 
+/** A running machines server: its API URL and token, its machines, faults and recorded requests. */
 export interface Server {
   /** The API base to use as `FLY_API_URL`, e.g. `http://127.0.0.1:43123/v1`. */
   readonly url: string

@@ -9,6 +9,7 @@ import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { availableParallelism } from "node:os"
 
+/** A signal a machine's process (or container) can be sent. */
 export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2"
 
 /** What to run for a machine in process mode. */
@@ -20,6 +21,7 @@ export interface Command {
   readonly env?: Readonly<Record<string, string>>
 }
 
+/** What a runtime starts for one machine: its id, image, environment, size and output sink. */
 export interface LaunchSpec {
   readonly machineId: string
   readonly image: string
@@ -30,6 +32,7 @@ export interface LaunchSpec {
   readonly output: (stream: "stdout" | "stderr", chunk: Uint8Array) => void
 }
 
+/** A started machine: its process or container, how it ended, and how to signal it. */
 export interface Launched {
   readonly pid?: number
   readonly containerId?: string
@@ -39,6 +42,7 @@ export interface Launched {
   readonly signal: (signal: Signal, graceMs?: number) => Effect.Effect<void>
 }
 
+/** Where machines run: child processes or Docker containers. */
 export interface Runtime {
   readonly kind: "process" | "docker"
   /** Starts the machine; the process lives until `scope` closes. Fails with a reason for the machine's log. */
@@ -102,6 +106,7 @@ export const processRuntime = (
       })
   }))
 
+/** Running machines as Docker containers: the daemon's socket, the network, the command. */
 export interface DockerOptions {
   /** The Docker daemon's unix socket, e.g. `/var/run/docker.sock`. */
   readonly socketPath: string

@@ -29,6 +29,7 @@ export interface RouteContext {
   readonly treeLimits: TreeLimits
 }
 
+/** What one tree listing holds before GitHub marks it `truncated`. */
 export interface TreeLimits {
   /** Entries (GitHub: 100,000). */
   readonly entries: number

@@ -10,8 +10,10 @@
  */
 import type { Repo } from "./State.ts"
 
+/** A write through the Git Data API (blobs, trees, commits, refs). */
 export type GitDataOperation = "blob" | "tree" | "commit" | "ref.create" | "ref.update" | "ref.delete"
 
+/** One Git Data API write, as `Emulator.gitDataLog` lists them (oldest first). */
 export interface GitDataWrite {
   /** 1, 2, … in the order of the writes. */
   readonly seq: number

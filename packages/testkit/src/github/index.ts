@@ -52,6 +52,7 @@ export type { GitDataOperation, GitDataWrite } from "./GitDataLog.ts"
 export { type Person, rest } from "./Rest.ts"
 export type { PullRequestCommit } from "./routes/PullCommits.ts"
 
+/** How the GitHub emulator starts: port, webhook URL and secret, App slug, data directory, admin login, tree limits. */
 export interface EmulatorOptions {
   /** Default 0: a free port on 127.0.0.1. */
   readonly port?: number
@@ -79,6 +80,7 @@ export interface EmulatorOptions {
   readonly treeLimits?: Partial<TreeLimits>
 }
 
+/** A webhook delivery attempt the emulator made (or would have made, without a webhook URL). */
 export interface Delivery {
   /** The `X-GitHub-Delivery` GUID (shared by redeliveries). */
   readonly id: string
@@ -97,6 +99,7 @@ export interface Delivery {
   readonly payload: unknown
 }
 
+/** A running GitHub emulator: its URL, the admin account, the App, and its controls. */
 export interface Emulator {
   /** "http://127.0.0.1:PORT": REST root and git base (clone URL of o/r: `${url}/o/r.git`). */
   readonly url: string

@@ -6,12 +6,14 @@
  */
 import type { Action } from "./Script.ts"
 
+/** A tool the agent CLI declared in its request, with its input schema. */
 export interface DeclaredTool {
   readonly name: string
   /** The tool's JSON schema for its input (`input_schema`, `parameters`). */
   readonly schema: unknown
 }
 
+/** A tool call the script makes, in the agent's own tool names. */
 export interface ToolCall {
   readonly name: string
   readonly input: Readonly<Record<string, unknown>>

@@ -302,13 +302,15 @@ describe("packaging: the public packages from their tarballs, outside the worksp
     beforeAll(() => {
       const installed = project("full", [...tarballOf.keys()], {
         dependencies: {
-          effect: `^${versionOf("effect")}`,
-          "@effect/platform-node": `^${versionOf("@effect/platform-node")}`
+          // Pinned, as an app would (the issue's four copies of effect came from an app pinning its own): Porter's
+          // peer ranges must accept the pin. The workspace's versions, so npm's cache has them.
+          effect: versionOf("effect"),
+          "@effect/platform-node": versionOf("@effect/platform-node")
         },
         devDependencies: {
           vitest: versionOf("vitest"),
-          "@effect/vitest": `^${versionOf("@effect/vitest")}`,
-          "@types/node": `^${versionOf("@types/node")}`
+          "@effect/vitest": versionOf("@effect/vitest"),
+          "@types/node": versionOf("@types/node")
         }
       })
       full = installed.dir

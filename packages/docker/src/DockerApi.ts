@@ -16,6 +16,7 @@ export const LABEL_INSTANCE = "porter.instance"
 /** Label with the task's deadline (epoch millis), enforced by the provisioner (also after a restart). */
 export const LABEL_DEADLINE = "porter.deadline_at"
 
+/** Where the Docker daemon listens unless `DOCKER_HOST` says otherwise. */
 export const DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 /** Where the daemon listens: a unix socket, or an HTTP base URL (`tcp://` is HTTP). TLS is not supported. */
@@ -81,6 +82,7 @@ export const ContainerSummary = Schema.Struct({
 })
 export type ContainerSummary = typeof ContainerSummary.Type
 
+/** `GET /containers/json`: the containers' summaries. */
 export const ContainerList = Schema.Array(ContainerSummary)
 
 /** `POST /containers/create`. */
@@ -151,6 +153,7 @@ export const toMachineState = (status: string): MachineProvisioner.MachineState 
   }
 }
 
+/** One frame of a container's multiplexed log: its stream and text. */
 export interface LogFrame {
   readonly stream: "stdout" | "stderr"
   readonly text: string

@@ -15,6 +15,7 @@ import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
 import * as DockerApi from "./DockerApi.ts"
 
+/** Why a call to the Docker Engine failed. */
 export type FailureKind =
   /** The daemon could not be reached (no socket, refused, reset, permission denied). */
   | "transport"
@@ -25,6 +26,7 @@ export type FailureKind =
   /** The daemon answered 2xx with a body that does not match the API. */
   | "malformed"
 
+/** A failed call to the Docker Engine: which call, why, and the daemon's message. */
 export class DockerEngineError extends Data.TaggedError("DockerEngineError")<{
   readonly kind: FailureKind
   /** The call, e.g. `create container`. */
@@ -45,6 +47,7 @@ export class DockerEngineError extends Data.TaggedError("DockerEngineError")<{
   }
 }
 
+/** Where the daemon is and how long short calls may take. */
 export interface EngineOptions {
   /** `DOCKER_HOST` form (`unix:///var/run/docker.sock`, `tcp://127.0.0.1:2375`, `http://…`); default the socket. */
   readonly host?: string | undefined
@@ -52,6 +55,7 @@ export interface EngineOptions {
   readonly requestTimeoutMs?: number | undefined
 }
 
+/** An image imported from a tar stream: its name, tag and Dockerfile changes. */
 export interface ImportOptions {
   readonly repo: string
   readonly tag: string
@@ -59,6 +63,7 @@ export interface ImportOptions {
   readonly changes?: ReadonlyArray<string>
 }
 
+/** The Docker Engine API calls the provisioner and the tests use (containers, images, logs). */
 export class DockerEngine extends Context.Service<DockerEngine, {
   readonly host: DockerApi.Host
   readonly ping: Effect.Effect<void, DockerEngineError>
@@ -407,6 +412,7 @@ export const config: Config.Config<EngineOptions> = Config.all({
   host: Config.String("DOCKER_HOST").pipe(Config.withDefault(DockerApi.DEFAULT_HOST))
 })
 
+/** `DockerEngine` from configuration (`DOCKER_HOST`). */
 export const layerConfig: Layer.Layer<DockerEngine, Config.ConfigError | InvalidDockerHost> = Layer.unwrap(
   Effect.map(config, layer)
 )

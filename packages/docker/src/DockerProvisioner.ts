@@ -24,6 +24,7 @@ import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Sche
 import * as DockerApi from "./DockerApi.ts"
 import * as DockerEngine from "./DockerEngine.ts"
 
+/** The Docker provisioner's options: daemon, image, container names, network, stop timeout, deadline checks, instance. */
 export interface DockerOptions {
   /** `DOCKER_HOST`: `unix:///var/run/docker.sock` (default), `tcp://host:2375`, `http://…`. */
   readonly host?: string | undefined
@@ -80,6 +81,7 @@ export class DockerProvisioner extends Context.Service<
 const isPorters = (labels: Readonly<Record<string, string>> | null | undefined): boolean =>
   labels?.[DockerApi.LABEL_PORTER] === "1"
 
+/** A container (as inspected) as Porter's `Machine`: its id, state, task and creation time. */
 export const toMachine = (container: DockerApi.ContainerInspect): MachineProvisioner.Machine => {
   const taskId = container.Config.Labels?.[DockerApi.LABEL_TASK_ID]
   const createdAt = container.Created ? Date.parse(container.Created) : Number.NaN
@@ -91,6 +93,7 @@ export const toMachine = (container: DockerApi.ContainerInspect): MachineProvisi
   })
 }
 
+/** A container (as listed) as Porter's `Machine`. */
 export const summaryToMachine = (container: DockerApi.ContainerSummary): MachineProvisioner.Machine => {
   const taskId = container.Labels?.[DockerApi.LABEL_TASK_ID]
   return new MachineProvisioner.Machine({
@@ -218,6 +221,7 @@ export const toProvisionError = (
 
 const DEFAULT_EXTRA_HOSTS = ["host.docker.internal:host-gateway"] as const
 
+/** The Docker provisioner on a `DockerEngine`: one container per task, labelled with its task id. */
 export const make = (
   options: DockerOptions = {}
 ): Effect.Effect<DockerProvisioner["Service"], never, DockerEngine.DockerEngine | Scope.Scope> =>
@@ -483,6 +487,7 @@ export const config: Config.Config<DockerOptions> = Config.all({
   }))
 )
 
+/** The Docker provisioner from configuration (`DOCKER_HOST`, `PORTER_MACHINE_IMAGE`, `PORTER_DOCKER_*`). */
 export const layerConfig: Layer.Layer<
   DockerProvisioner | MachineProvisioner.MachineProvisioner,
   Config.ConfigError | DockerEngine.InvalidDockerHost

@@ -57,6 +57,7 @@ export const StopRequest = Schema.Struct({
   timeout: Schema.optionalKey(Schema.String)
 })
 export type StopRequest = typeof StopRequest.Type
+/** A signal `stop` may send to a machine's process. */
 export type StopSignal = NonNullable<StopRequest["signal"]>
 
 /** `CreateAppRequest`. */
@@ -92,6 +93,7 @@ export const Machine = Schema.Struct({
 })
 export type Machine = typeof Machine.Type
 
+/** `GET /apps/{app}/machines`: the app's machines. */
 export const MachineList = Schema.Array(Machine)
 
 /** `WaitMachineResponse`. */
@@ -122,6 +124,7 @@ export type WaitState = typeof WaitState.Type
 
 /** Metadata keys Porter puts on every machine it creates. */
 export const METADATA_PORTER = "porter"
+/** The machine metadata key holding the Porter task id (how `findByTask` and `list` work without Porter's database). */
 export const METADATA_TASK_ID = "porter_task_id"
 /**
  * A random id per create call (all its retries share it): a create whose answer was lost finds exactly the machine

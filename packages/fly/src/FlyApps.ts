@@ -10,6 +10,7 @@ import * as FlyApi from "./FlyApi.ts"
 import * as FlyHttp from "./FlyHttp.ts"
 import { toProvisionError } from "./FlyMachines.ts"
 
+/** The app to make sure of: its name and the organization it is created in. */
 export interface EnsureAppOptions {
   readonly app: string
   /** The org slug (or `personal`) the app is created in. */

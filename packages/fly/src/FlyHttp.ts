@@ -19,6 +19,7 @@ import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"
 import { ErrorResponse } from "./FlyApi.ts"
 
+/** How calls are retried on 429, 5xx and transport failures: attempts, backoff, a time budget. */
 export interface RetryPolicy {
   /** Attempts in all, the first one included. */
   readonly attempts: number
@@ -30,8 +31,10 @@ export interface RetryPolicy {
   readonly budgetMs: number
 }
 
+/** 5 attempts from 250 ms up to 8 s apart, within 30 s. */
 export const defaultRetryPolicy: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8_000, budgetMs: 30_000 }
 
+/** Why a call to the Machines API failed. */
 export type FailureKind =
   /** Fly answered with a non-2xx status. */
   | "status"
@@ -106,6 +109,7 @@ const scrub = (text: string, token: Redacted.Redacted<string>): string => {
 
 const decodeErrorBody = Schema.decodeUnknownOption(Schema.fromJsonString(ErrorResponse))
 
+/** The Machines API's base URL, retry policy and per-request timeout. */
 export interface ClientOptions {
   /** The Machines API base, e.g. `https://api.machines.dev/v1` (spec paths are appended). */
   readonly apiUrl: string
@@ -113,6 +117,7 @@ export interface ClientOptions {
   readonly requestTimeoutMs: number
 }
 
+/** One call: its name in errors, the request, the token, how its answer decodes and what a failure may recover to. */
 export interface CallOptions<A> {
   /** Names the call in errors and logs (`create`, `get`, …). */
   readonly op: string
@@ -130,6 +135,7 @@ export interface CallOptions<A> {
   readonly onStatus?: (status: number) => Option.Option<A>
 }
 
+/** The Machines API client: typed calls with Fly's retries, `Retry-After` and errors. */
 export interface FlyHttp {
   readonly apiUrl: string
   /** One attempt, no retries. */
@@ -138,6 +144,7 @@ export interface FlyHttp {
   readonly call: <A>(options: CallOptions<A>) => Effect.Effect<A, FlyApiError>
 }
 
+/** The Machines API client over an `HttpClient`. */
 export const make = (options: ClientOptions): Effect.Effect<FlyHttp, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (base) => {
     const apiUrl = options.apiUrl.replace(/\/+$/, "")

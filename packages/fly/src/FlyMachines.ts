@@ -21,6 +21,7 @@ import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import * as FlyApi from "./FlyApi.ts"
 import * as FlyHttp from "./FlyHttp.ts"
 
+/** The Fly provisioner's options: app, token, API URL, image, region, retries and request timeout. */
 export interface FlyOptions {
   /** The Fly app machines are created in (`FLY_APP_NAME`). */
   readonly app: string
@@ -37,11 +38,13 @@ export interface FlyOptions {
   readonly requestTimeoutMs?: number | undefined
 }
 
+/** How long `waitFor` waits for a state. */
 export interface WaitOptions extends MachineProvisioner.CallOptions {
   /** Total time to wait; default 60 s. Longer waits are several calls (Fly caps one at 60 s). */
   readonly timeoutMs?: number
 }
 
+/** How `stop` stops a machine: the signal and the time before Fly kills it. */
 export interface StopOptions extends MachineProvisioner.CallOptions {
   readonly signal?: FlyApi.StopSignal
   /** Time Fly gives the process after the signal before it kills it. */
@@ -81,6 +84,7 @@ export class FlyMachines extends Context.Service<
   }
 >()("@porter/fly/FlyMachines") {}
 
+/** The secret holding a per-owner Fly token (machines then run in that account). */
 export const CREDENTIAL_NAME = "FLY_API_TOKEN"
 
 /** Fly's states, onto core's: transient and terminal extras map to their nearest. */
@@ -115,6 +119,7 @@ export const toMachineState = (state: string): MachineProvisioner.MachineState =
   }
 }
 
+/** A Fly machine as Porter's `Machine`: its id, state, task and creation time. */
 export const toMachine = (machine: FlyApi.Machine): MachineProvisioner.Machine => {
   const taskId = machine.config?.metadata?.[FlyApi.METADATA_TASK_ID]
   const createdAt = machine.created_at ? Date.parse(machine.created_at) : Number.NaN
@@ -297,6 +302,7 @@ const ignoreBody = () => Effect.void
 /** Fly caps one wait call at 60 s. */
 const MAX_WAIT_SECONDS = 60
 
+/** The Fly provisioner on an `HttpClient`: one machine per task, found again by its metadata. */
 export const make = (options: FlyOptions): Effect.Effect<FlyMachines["Service"], never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const http = yield* FlyHttp.make({
@@ -557,6 +563,7 @@ export const config: Config.Config<FlyOptions> = Config.all({
   }))
 )
 
+/** The Fly provisioner from configuration (`FLY_APP_NAME`, `FLY_API_TOKEN`, `FLY_API_URL`, …). */
 export const layerConfig: Layer.Layer<
   FlyMachines | MachineProvisioner.MachineProvisioner,
   Config.ConfigError,

@@ -3,6 +3,7 @@
  */
 import { Config, Option, Schema } from "effect"
 
+/** The local provisioner's options; every one optional (`config` reads them from `PORTER_LOCAL_*`). */
 export interface LocalOptions {
   /** Program and arguments of every machine; default the Porter runner (`RunnerCommand.find`). */
   readonly command?: ReadonlyArray<string> | undefined

@@ -110,6 +110,7 @@ const provisionError = (reason: Errors.ProvisionFailure, message: string, cause?
 const stateWarning = (what: string, fields: Record<string, unknown> = {}) => (error: { readonly message: string }) =>
   Effect.logWarning(what, { ...fields, error: error.message })
 
+/** The local provisioner: one sandboxed child process per task, recorded in `stateDir` when given. */
 export const make = (
   options: LocalOptions = {}
 ): Effect.Effect<LocalProvisioner["Service"], Errors.ProvisionError, Scope.Scope | FileSystem.FileSystem> =>
@@ -447,6 +448,7 @@ export const layer = (
       Context.make(LocalProvisioner, service).pipe(Context.add(MachineProvisioner.MachineProvisioner, service)))
   ).pipe(Layer.provide(NodeFileSystem.layer))
 
+/** The local provisioner from configuration (`PORTER_LOCAL_*`). */
 export const layerConfig: Layer.Layer<
   LocalProvisioner | MachineProvisioner.MachineProvisioner,
   Config.ConfigError | Errors.ProvisionError

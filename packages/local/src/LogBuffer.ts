@@ -12,6 +12,7 @@ export interface OutputLine {
   readonly text: string
 }
 
+/** How much output a buffer keeps, in all and per line. */
 export interface Options {
   /** Total text kept (UTF-16 code units, ≈ bytes for ASCII); default 256 KiB. */
   readonly maxBytes?: number
@@ -19,6 +20,7 @@ export interface Options {
   readonly maxLineBytes?: number
 }
 
+/** A machine's output as lines, the newest within a budget. */
 export interface LogBuffer {
   /** Adds raw output; returns the lines it completed, oldest first. */
   readonly push: (chunk: Uint8Array | string, at: number) => ReadonlyArray<OutputLine>
@@ -30,8 +32,10 @@ export interface LogBuffer {
   readonly dropped: () => number
 }
 
+/** The output kept per machine unless told otherwise: 256 KiB. */
 export const defaultMaxBytes = 256 * 1024
 
+/** An empty `LogBuffer`. */
 export const make = (options: Options = {}): LogBuffer => {
   const maxBytes = Math.max(1, options.maxBytes ?? defaultMaxBytes)
   const maxLineBytes = Math.max(1, Math.min(options.maxLineBytes ?? 16 * 1024, maxBytes))

@@ -46,6 +46,7 @@ export type ExitReason =
   /** The scope it was started in closed. */
   | "shutdown"
 
+/** How a machine's process ended: when, its code or signal, and why. */
 export interface ExitInfo {
   readonly at: number
   /** `null` when a signal ended it, or when nobody could see (an adopted process). */
@@ -54,11 +55,13 @@ export interface ExitInfo {
   readonly reason: ExitReason
 }
 
+/** A process machine's state: running, stopping (and why) or exited. */
 export type Status =
   | { readonly _tag: "Running" }
   | { readonly _tag: "Stopping"; readonly reason: ExitReason }
   | { readonly _tag: "Exited"; readonly exit: ExitInfo }
 
+/** What to start: the command, its environment and secrets, the sandbox, the grace before SIGKILL, a deadline. */
 export interface StartOptions extends SandboxOptions {
   /** Program and arguments (no shell). */
   readonly command: ReadonlyArray<string>
@@ -84,6 +87,7 @@ export interface StartOptions extends SandboxOptions {
   readonly keepDirectory?: boolean | undefined
 }
 
+/** How to stop a machine: the reason recorded, the signal, and the grace before SIGKILL. */
 export interface StopOptions {
   /** Default `stopped`. */
   readonly reason?: ExitReason
@@ -92,6 +96,7 @@ export interface StopOptions {
   readonly graceMs?: number
 }
 
+/** One machine's process in its sandbox: its status, output, exit, and how to stop it. */
 export interface ProcessMachine {
   readonly pid: number
   /** `Processes.startTime` of `pid` when it started ("" when it could not be read). */
@@ -318,6 +323,7 @@ export const start = Effect.fn("ProcessMachine.start")(function*(options: StartO
   }, options)
 })
 
+/** How to take over a process an earlier host started (found through the state directory). */
 export interface AdoptOptions extends Omit<StartOptions, "command" | "env" | "secretEnv" | "path" | "root" | "prefix"> {
   readonly pid: number
   /** As recorded when it started: a process under `pid` with another start time is not ours. */

@@ -9,6 +9,7 @@
 import { Clock, Effect, FileSystem, Option, type PlatformError } from "effect"
 import { execFile } from "node:child_process"
 
+/** A signal a machine's process group can be sent. */
 export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2"
 
 const linux = process.platform === "linux"

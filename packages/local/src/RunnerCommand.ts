@@ -63,6 +63,7 @@ export const find = (
 ): Effect.Effect<Option.Option<ReadonlyArray<string>>, PlatformError.PlatformError, FileSystem.FileSystem> =>
   Effect.flatMap(findPackage(from), Option.match({ onNone: () => Effect.succeedNone, onSome: (dir) => commandIn(dir) }))
 
+/** What `create` says when no runner is found and no command is set. */
 export const notFoundMessage =
   "the Porter runner was not found: install @porter/runner next to @porter/local (in a Porter checkout, " +
   "`npm run build:bundle -w @porter/runner` builds dist/runner.mjs), or set the local provisioner's `command` " +

@@ -14,6 +14,7 @@ export class StartError extends Data.TaggedError("StartError")<{
   readonly cause?: unknown
 }> {}
 
+/** A machine's private directory and what is in it: home, temporary directory, work directory, log. */
 export interface Sandbox {
   /** The private directory; everything below is removed when the process ends. */
   readonly dir: string
@@ -25,6 +26,7 @@ export interface Sandbox {
   readonly logFile: string
 }
 
+/** Where machines' private directories are made and how they are named. */
 export interface SandboxOptions {
   /** Where the private directory is made; default the OS temp directory. */
   readonly root?: string | undefined

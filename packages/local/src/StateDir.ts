@@ -11,6 +11,7 @@ import { Data, Effect, FileSystem, Option, type PlatformError, Schema } from "ef
 import { join } from "node:path"
 import * as Processes from "./Processes.ts"
 
+/** A machine as the state directory records it: its process, task, directory, deadline and host. */
 export class MachineRecord extends Schema.Class<MachineRecord>("@porter/local/MachineRecord")({
   id: Schema.String,
   taskId: Schema.optional(Schema.String),
@@ -23,17 +24,20 @@ export class MachineRecord extends Schema.Class<MachineRecord>("@porter/local/Ma
   host: Schema.String
 }) {}
 
+/** A host process that supervises machines (a process id and its start time, so a reused pid is not it). */
 export class HostRecord extends Schema.Class<HostRecord>("@porter/local/HostRecord")({
   id: Schema.String,
   pid: Schema.Int,
   startTime: Schema.String
 }) {}
 
+/** The state directory could not be read or written. */
 export class StateDirError extends Data.TaggedError("StateDirError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
 
+/** The machines and hosts recorded on disk, so a restarted host finds its machines. */
 export interface StateDir {
   readonly dir: string
   /** This host's id. */

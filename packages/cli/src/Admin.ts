@@ -13,6 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 
+/** The deployment a command talks to: its URL and admin token. */
 export interface Connection {
   readonly url: Option.Option<string>
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
@@ -68,6 +69,7 @@ export const secretValue = (name: string, value: Option.Option<Redacted.Redacted
     return Redacted.make(text)
   })
 
+/** `porter secrets set NAME`: stores a secret (the value from `--value`, stdin or a hidden prompt). */
 export const secretsSet = (
   connection: Connection,
   input: { readonly name: string; readonly scope: string; readonly value: Option.Option<Redacted.Redacted<string>> }
@@ -79,6 +81,7 @@ export const secretsSet = (
     yield* Console.log(`Set ${input.name} (${input.scope}) on ${admin.url}.`)
   })
 
+/** `porter secrets ls`: the names of a scope's secrets (never their values). */
 export const secretsList = (
   connection: Connection,
   input: { readonly scope: Option.Option<string>; readonly json: boolean }
@@ -95,6 +98,7 @@ export const secretsList = (
     yield* Console.log(table(["SCOPE", "NAME", "UPDATED"], secrets.map((s) => [s.scope, s.name, s.updatedAt])))
   })
 
+/** `porter secrets rm NAME`: deletes a secret. */
 export const secretsRemove = (connection: Connection, input: { readonly name: string; readonly scope: string }) =>
   Effect.gen(function*() {
     const admin = yield* connect(connection)
@@ -105,6 +109,7 @@ export const secretsRemove = (connection: Connection, input: { readonly name: st
     yield* Console.log(`Removed ${input.name} (${input.scope}) from ${admin.url}.`)
   })
 
+/** `porter secrets rotate`: re-encrypts every secret with the current key. */
 export const secretsRotate = (connection: Connection, input: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const admin = yield* connect(connection)
@@ -146,6 +151,7 @@ const since = (iso: string, now: number): string => {
     : iso.slice(0, 10)
 }
 
+/** `porter tasks ls`: the latest tasks, filtered by repository or state. */
 export const tasksList = (
   connection: Connection,
   input: {
@@ -178,6 +184,7 @@ export const tasksList = (
     ))
   })
 
+/** `porter tasks show ID`: one task with its audit trail. */
 export const tasksShow = (connection: Connection, input: { readonly id: string; readonly json: boolean }) =>
   Effect.gen(function*() {
     const admin = yield* connect(connection)
@@ -213,6 +220,7 @@ export const tasksShow = (connection: Connection, input: { readonly id: string; 
     yield* Console.log(lines.join("\n"))
   })
 
+/** `porter tasks cancel ID`: cancels an active task. */
 export const tasksCancel = (connection: Connection, input: { readonly id: string }) =>
   Effect.gen(function*() {
     const admin = yield* connect(connection)
@@ -224,6 +232,7 @@ export const tasksCancel = (connection: Connection, input: { readonly id: string
     )
   })
 
+/** `porter tasks retry ID`: runs an ended task again. */
 export const tasksRetry = (connection: Connection, input: { readonly id: string }) =>
   Effect.gen(function*() {
     const admin = yield* connect(connection)

@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
+/** Where the deployment is and its admin token. */
 export interface Options {
   /** The deployment's URL (`https://porter.example.workers.dev`). */
   readonly url: string
@@ -32,23 +33,35 @@ export class AdminError extends Schema.TaggedError<AdminError>()("AdminError", {
 }) {}
 
 // The answers' schemas are core's, the same definitions the server builds its answers from.
+/** A stored secret as the admin API lists it (no value). */
 export const SecretEntry: typeof AdminApi.SecretEntry = AdminApi.SecretEntry
+/** A task as the admin API lists it. */
 export const TaskView: typeof AdminApi.TaskView = AdminApi.TaskView
+/** A task with its audit trail, as the admin API shows it. */
 export const TaskDetail: typeof AdminApi.TaskDetail = AdminApi.TaskDetail
+/** A stored secret as the admin API lists it (no value). */
 export type SecretEntry = AdminApi.SecretEntry
+/** A task as the admin API lists it. */
 export type TaskView = AdminApi.TaskView
+/** A task with its audit trail, as the admin API shows it. */
 export type TaskDetail = AdminApi.TaskDetail
+/** A task's tokens and cost. */
 export const Usage: typeof Task.Usage = Task.Usage
+/** The deployment's configuration checks (`GET /admin/doctor`). */
 export const DoctorReport: typeof Api.DoctorReport = Api.DoctorReport
+/** The deployment's configuration checks (`GET /admin/doctor`). */
 export type DoctorReport = Api.DoctorReport
+/** What a key rotation re-encrypted. */
 export type RotationReport = typeof Api.RotationReport.Type
 
+/** Which tasks `listTasks` asks for. */
 export interface TaskQuery {
   readonly state?: string | undefined
   readonly repo?: string | undefined
   readonly limit?: number | undefined
 }
 
+/** The admin API's client, derived from core's API definition. */
 export class AdminClient extends Context.Service<AdminClient, {
   /** The deployment's URL, without a trailing slash. */
   readonly url: string
@@ -107,6 +120,7 @@ type CallError =
   | HttpClientError.HttpClientError
   | Schema.SchemaError
 
+/** The admin API's client for a deployment. */
 export const make = Effect.fnUntraced(function*(options: Options) {
   const url = yield* normalizeUrl(options.url)
   const timeout = Duration.millis(options.timeoutMs ?? 30_000)

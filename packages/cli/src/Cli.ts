@@ -29,6 +29,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Admin from "./Admin.ts"
 import * as Failure from "./CliFailure.ts"
 
+/** The CLI's version (`porter --version`). */
 export const VERSION = "0.1.0"
 
 // The heavy modules (esbuild, Miniflare, the emulators) load only for the commands that use them. Miniflare (with
@@ -305,6 +306,7 @@ const tasks = Command.make("tasks").pipe(
   Command.withSubcommands([tasksList, tasksShow, tasksCancel, tasksRetry])
 )
 
+/** The `porter` command with its subcommands. */
 export const porter = Command.make("porter").pipe(
   Command.withDescription(
     "Porter turns `@porter <agent> <instructions>` comments on GitHub issues into short-lived machines running " +

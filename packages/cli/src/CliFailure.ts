@@ -6,6 +6,7 @@
 import * as Cause from "effect/Cause"
 import * as Schema from "effect/Schema"
 
+/** A failure the CLI reports in one line, with its exit code. */
 export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
   /** One line: what went wrong, then what to do about it. */
   message: Schema.String,

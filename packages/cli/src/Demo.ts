@@ -24,8 +24,10 @@ import * as Progress from "./Progress.ts"
 import * as Sample from "./Sample.ts"
 import * as Thread from "./Thread.ts"
 
+/** The agent `porter demo` runs: Claude Code when installed (`auto`), Claude Code, or the script agent. */
 export type AgentChoice = "auto" | "claude" | "script"
 
+/** `porter demo`'s options: the agent, the time allowed, verbosity. */
 export interface Options {
   /** `auto` (default): Claude Code when it is installed, else `script`. */
   readonly agent?: AgentChoice | undefined
@@ -56,6 +58,7 @@ export const claudeScript: ReadonlyArray<ModelServer.Action> = [
   )
 ]
 
+/** What the demo asks Porter to do on the sample repository. */
 export const instruction = "make greet() end with an exclamation mark, as the README promises, and run the test"
 
 /** The comment that asks Porter, for each agent. */
@@ -140,6 +143,7 @@ const outputTail = (stack: LocalStack.LocalStack, machineId: string | undefined,
   return output.map((line) => `      │ ${line}`).join("\n")
 }
 
+/** `porter demo`: the local stack, one request on the sample repository, and its pull request. */
 export const run = (options: Options = {}): Effect.Effect<Result, CliFailure, HttpClient.HttpClient> =>
   Effect.scoped(Effect.gen(function*() {
     const started = Date.now()

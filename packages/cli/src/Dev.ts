@@ -31,6 +31,7 @@ import { type CliFailure, fail } from "./CliFailure.ts"
 import * as Progress from "./Progress.ts"
 import * as Sample from "./Sample.ts"
 
+/** `porter dev`'s options: machines (processes or Docker), the GitHub emulator or GitHub, port, output, admin token. */
 export interface Options {
   readonly docker: boolean
   readonly github: boolean
@@ -216,6 +217,7 @@ const tail = (stack: LocalStack.LocalStack, admin: AdminClient.AdminClient["Serv
     }
   })
 
+/** `porter dev`: the local stack until Ctrl-C. */
 export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClient.HttpClient> =>
   Effect.scoped(Effect.gen(function*() {
     const github = options.github ? undefined : yield* githubFromEnv

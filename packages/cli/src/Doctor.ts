@@ -17,6 +17,7 @@ import * as AdminClient from "./AdminClient.ts"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as EnvFile from "./EnvFile.ts"
 
+/** `porter doctor`'s options: a deployment (`--url`) or an env file to check here. */
 export interface Options {
   readonly url?: string | undefined
   readonly adminToken?: Redacted.Redacted<string> | undefined
@@ -44,6 +45,7 @@ export const print = (report: { readonly ok: boolean; readonly checks: ReadonlyA
     )
   })
 
+/** `porter doctor`: the configuration checks, from a deployment or an env file. */
 export const run = (
   options: Options
 ): Effect.Effect<void, CliFailure, HttpClient.HttpClient | FileSystem.FileSystem> =>

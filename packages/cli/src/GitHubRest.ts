@@ -7,6 +7,7 @@ import { Effect, type Redacted, Schema } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { type CliFailure, fail } from "./CliFailure.ts"
 
+/** A minimal GitHub REST client (JSON in, schema-decoded JSON out) for the sample's setup. */
 export interface GitHubRest {
   readonly url: string
   /** `method path` with an optional JSON body; the answer decoded with `schema`. */
@@ -22,6 +23,7 @@ export interface GitHubRest {
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
+/** A `GitHubRest` for `url` with `token`. */
 export const make = (
   url: string,
   token: string | Redacted.Redacted<string>

@@ -5,6 +5,7 @@
 import type { Step } from "@porter/worker/stack"
 import { Effect } from "effect"
 
+/** Steps printed as they finish, with their time. */
 export interface Progress {
   /** Runs `effect`; when it succeeds, prints `✓ <seconds> <label>`. */
   readonly step: Step
@@ -12,6 +13,7 @@ export interface Progress {
   readonly line: (text: string, mark?: string) => Effect.Effect<void>
 }
 
+/** Milliseconds as `1.2s`. */
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`
 
 /** Progress written with `write` (default: stderr). */

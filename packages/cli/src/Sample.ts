@@ -15,8 +15,10 @@ import * as path from "node:path"
 import { type CliFailure, fail } from "./CliFailure.ts"
 import * as GitHubRest from "./GitHubRest.ts"
 
+/** The sample repository's name. */
 export const REPO = "hello"
 
+/** The sample repository's files: a small library whose test fails. */
 export const files: Readonly<Record<string, string>> = {
   "README.md": [
     "# hello",
@@ -51,17 +53,20 @@ export const files: Readonly<Record<string, string>> = {
 /** `greet.js` as the fix leaves it. */
 export const fixedGreet = "export const greet = (name) => `Hello, ${name}!`\n"
 
+/** The sample issue: the failing test, as a user would report it. */
 export const issue = {
   title: "greet() forgets the exclamation mark",
   body: "The README says `greet(\"Ada\")` returns `Hello, Ada!`, but it returns `Hello, Ada` and " +
     "`node greet.test.js` fails."
 }
 
+/** The part of GitHub's repository answer the sample's setup reads. */
 export const Repository = Schema.Struct({
   full_name: Schema.String,
   html_url: Schema.String,
   default_branch: Schema.String
 })
+/** The part of GitHub's issue answer the sample's setup reads. */
 export const Issue = Schema.Struct({ number: Schema.Number, html_url: Schema.String })
 
 const git = (cwd: string, args: ReadonlyArray<string>) =>

@@ -9,6 +9,7 @@ import type { GitHubRest } from "./GitHubRest.ts"
 
 const User = Schema.Struct({ login: Schema.String })
 
+/** An issue as the CLI prints it. */
 export const IssueView = Schema.Struct({
   number: Schema.Number,
   title: Schema.String,
@@ -17,19 +18,25 @@ export const IssueView = Schema.Struct({
   html_url: Schema.String,
   user: User
 })
+/** An issue as the CLI prints it. */
 export type IssueView = typeof IssueView.Type
 
+/** A comment as the CLI prints it. */
 export const CommentView = Schema.Struct({
   id: Schema.Number,
   body: Schema.String,
   user: User,
   created_at: Schema.String
 })
+/** A comment as the CLI prints it. */
 export type CommentView = typeof CommentView.Type
 
+/** A reaction as the CLI prints it. */
 export const ReactionView = Schema.Struct({ content: Schema.String, user: User })
+/** A reaction as the CLI prints it. */
 export type ReactionView = typeof ReactionView.Type
 
+/** A pull request as the CLI prints it. */
 export const PullView = Schema.Struct({
   number: Schema.Number,
   title: Schema.String,
@@ -40,8 +47,10 @@ export const PullView = Schema.Struct({
   head: Schema.Struct({ ref: Schema.String, sha: Schema.String }),
   base: Schema.Struct({ ref: Schema.String })
 })
+/** A pull request as the CLI prints it. */
 export type PullView = typeof PullView.Type
 
+/** An issue's thread: the issue and its comments, each with its reactions. */
 export interface Thread {
   readonly repo: string
   readonly issue: IssueView

@@ -83,6 +83,7 @@ export class GitHubClient extends Context.Service<GitHubClient, {
   readonly request: <A = unknown>(route: string, options?: RequestOptions<A>) => Effect.Effect<Response<A>, GitHubError>
 }>()("@porter/github/GitHubClient") {}
 
+/** GitHub's REST API, unless `GITHUB_API_URL` names another (GitHub Enterprise, the emulator). */
 export const DEFAULT_API_URL = "https://api.github.com"
 
 const defaultRetry: Required<RetryOptions> = { times: 2, baseDelayMs: 300, maxDelayMs: 10_000 }

@@ -12,6 +12,7 @@ import { type Access, PersonalTokens } from "@porter/web"
 import { Context, Effect, Option, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 
+/** Who calls a tool: the personal token used and its GitHub user. */
 export interface CallerShape {
   readonly tokenId: string
   readonly userId: number
@@ -19,6 +20,7 @@ export interface CallerShape {
   readonly user: PersonalTokens.TokenUser
 }
 
+/** The caller of the current MCP request, from its bearer token. */
 export class Caller extends Context.Service<Caller, CallerShape>()("@porter/mcp/Caller") {}
 
 /** A tool could not do what was asked; `message` says why, in words for the person (or model) asking. */

@@ -29,6 +29,7 @@ import { Caller, type CallerShape, ToolFailure, viewerOf } from "./Caller.ts"
 import { PorterTools, type TaskSummary } from "./Tools.ts"
 import { postComment } from "./UserGitHub.ts"
 
+/** How the tools behave (how long `start_task` waits for its task). */
 export interface HandlerOptions {
   /** How long `start_task` waits for Porter to record the task its comment asked for (default 15 s). */
   readonly startWaitMs?: number | undefined
@@ -46,6 +47,7 @@ const notFound = (id: string) => new ToolFailure({ message: `There is no task ${
 /** Shell-free flag values: what `CommandParser` reads as one word. */
 const FLAG_VALUE = /^[A-Za-z0-9._:/@+-]{1,200}$/
 
+/** The handlers of Porter's MCP tools, on Porter's services and the web app's access rules. */
 export const make = (options: HandlerOptions = {}) =>
   Effect.gen(function*() {
     const config = yield* WebConfig.WebConfig

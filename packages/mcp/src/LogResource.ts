@@ -23,6 +23,7 @@ export const logText = (task: Task.Task): string =>
     ...(task.logTail !== undefined ? [task.logTail] : [])
   ].join("\n")
 
+/** The `porter://tasks/{taskId}/log` resource: a task's state, summary and last lines of output. */
 export const layer = Layer.unwrap(Effect.gen(function*() {
   const access = yield* Access.Access
   const store = yield* TaskStore.TaskStore

@@ -50,6 +50,7 @@ export type PorterServices =
   | CommandParser.CommandParser
   | ArtifactStore.ArtifactStore
 
+/** The MCP server's options (those of its tool handlers). */
 export interface Options extends Handlers.HandlerOptions {}
 
 const INSTRUCTIONS = "Porter runs coding agents on GitHub issues: each task is one run of an agent on one issue or " +

@@ -49,6 +49,7 @@ export const TaskRef = {
   issue: Schema.optional(IssueNumber.annotate({ description: "With `repository`: the latest task of that issue." }))
 }
 
+/** The `list_tasks` tool: the tasks the caller may read, newest first, filtered. */
 export const ListTasks = Tool.make("list_tasks", {
   description: "List Porter tasks of the repositories you can read, newest first. Filter by repository and state; " +
     "page with `before` (the `next` of the previous answer).",
@@ -67,6 +68,7 @@ export const ListTasks = Tool.make("list_tasks", {
   dependencies: [Caller]
 }).annotate(Tool.Readonly, true).annotate(Tool.Destructive, false)
 
+/** The `get_task` tool: one task and its audit trail, optionally waiting for it to end. */
 export const GetTask = Tool.make("get_task", {
   description: "One Porter task (by `task_id`, or the latest of `repository` + `issue`): its state, agent, pull " +
     "request, summary, usage and cost, and its audit trail. `wait_seconds` waits for it to end.",
@@ -83,6 +85,7 @@ export const GetTask = Tool.make("get_task", {
   dependencies: [Caller]
 }).annotate(Tool.Readonly, true).annotate(Tool.Destructive, false)
 
+/** The `start_task` tool: posts `@porter …` on an issue as the caller and returns the task it starts. */
 export const StartTask = Tool.make("start_task", {
   description: "Start a Porter task on an issue or pull request: posts the command (`@porter <agent> …`) on it as " +
     "you, so the issue stays the record, then waits briefly for Porter to take it. Needs write access.",
@@ -117,6 +120,7 @@ export const StartTask = Tool.make("start_task", {
   dependencies: [Caller]
 }).annotate(Tool.Destructive, false).annotate(Tool.OpenWorld, true)
 
+/** The `cancel_task` tool: cancels an active task. */
 export const CancelTask = Tool.make("cancel_task", {
   description: "Cancel an active Porter task (its machine is destroyed). Needs write access.",
   parameters: Schema.Struct({ task_id: TaskIdParam }),
@@ -125,6 +129,7 @@ export const CancelTask = Tool.make("cancel_task", {
   dependencies: [Caller]
 }).annotate(Tool.Destructive, true).annotate(Tool.Idempotent, true)
 
+/** The `retry_task` tool: runs an ended task again as a new task. */
 export const RetryTask = Tool.make("retry_task", {
   description: "Run an ended Porter task again as a new task on the same issue (same agent, model, timeout and " +
     "instructions; your keys apply). Needs write access.",
@@ -157,6 +162,7 @@ export const ContinueTask = Tool.make("continue_task", {
   dependencies: [Caller]
 }).annotate(Tool.Destructive, false).annotate(Tool.OpenWorld, true)
 
+/** The `get_transcript` tool: a task's kept transcript, summary and last lines of output. */
 export const GetTranscript = Tool.make("get_transcript", {
   description: "What a Porter task's run said: its transcript as Porter keeps it (the agent's messages, tool calls " +
     "and results, secrets redacted; its last 100,000 characters), the agent's summary and the last lines of its " +
@@ -178,6 +184,7 @@ export const GetTranscript = Tool.make("get_transcript", {
   dependencies: [Caller]
 }).annotate(Tool.Readonly, true).annotate(Tool.Destructive, false)
 
+/** Every Porter MCP tool, as one toolkit. */
 export const PorterTools = Toolkit.make(
   ListTasks,
   GetTask,

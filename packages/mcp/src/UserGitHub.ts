@@ -10,6 +10,7 @@ import { ToolFailure } from "./Caller.ts"
 
 const Created = Schema.Struct({ id: Schema.Int, html_url: Schema.String })
 
+/** A comment posted as the user: its id and address. */
 export interface PostedComment {
   readonly id: number
   readonly url: string

@@ -75,6 +75,18 @@ export const commitMessage = (
     }.`
   ].join("\n")
 
+/**
+ * Whether Porter has asked for the work so far (a stop, or the deadline passed): why, if it has. Asked with a
+ * heartbeat, so a stop is heard at once rather than with the next one; a callback that fails says nothing.
+ */
+const stopAsked = Effect.gen(function*() {
+  const env = yield* MachineEnvService
+  const callbacks = yield* Callbacks.Callbacks
+  if (Date.now() >= env.deadlineAt) return "the task's deadline passed"
+  const answer = yield* callbacks.send({ type: "heartbeat", step: "agent" }).pipe(Effect.option)
+  return answer._tag === "Some" ? answer.value.stop : undefined
+})
+
 /** The most of an artifact the runner sends (Porter keeps at most half of it: `ArtifactStore.MAX_ARTIFACT_BYTES`). */
 const MAX_HANDOVER = 2 * ArtifactStore.MAX_ARTIFACT_BYTES
 
@@ -225,8 +237,15 @@ export const work = Effect.gen(function*() {
   if (Option.isSome(saved)) yield* handOver("session", saved.value.name, saved.value.content)
   const rendered = Option.isSome(saved) && sessions !== undefined ? sessions.transcript(saved.value.content) : ""
   yield* handOver("transcript", "transcript.md", rendered.trim() !== "" ? rendered : yield* log.all)
-  // Stopped at the deadline or by Porter: what it did so far is handed over as a checkpoint.
-  const checkpoint = result.timedOut
+  // Stopped at the deadline or by Porter: what it did so far is handed over as a checkpoint. An agent that failed may
+  // have been stopped too, before the runner heard of it: its calls refused past the deadline, or over its budget
+  // (Porter's answer to a callback says so).
+  const failed = result.exitCode !== 0 || result.error !== undefined
+  const stoppedMeanwhile = !result.timedOut && failed && env.mode !== "ask" ? yield* stopAsked : undefined
+  if (stoppedMeanwhile !== undefined) {
+    yield* log.line("runner", `the agent ended after Porter stopped it: ${stoppedMeanwhile}`)
+  }
+  const checkpoint = result.timedOut || stoppedMeanwhile !== undefined
   if (checkpoint) yield* log.line("runner", "handing over the work so far (a checkpoint)")
   if (result.timedOut && env.mode === "ask") {
     return done({

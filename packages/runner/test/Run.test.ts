@@ -163,6 +163,21 @@ layer(Fixture.layer, { excludeTestServices: true, timeout: 120_000 })("runner (s
       for (const pid of started) assert.isTrue(isDead(pid), `process ${pid} survived the deadline`)
     }))
 
+  it.effect("an agent that fails after Porter stopped it (its calls refused: over budget) hands over its work too", () =>
+    Effect.gen(function*() {
+      const { porter } = yield* Fixture
+      const taskId = newTaskId()
+      // Heartbeats are far apart: the runner hears the stop when it asks, once the agent has ended.
+      porter.stop(taskId, "budget reached: $1.02 spent of this task's $1.00 budget")
+      const run = yield* runTask({ taskId, instruction: script("write half.txt half done", "fail the model said 403") })
+      const completed = run.completed!
+      assert.strictEqual(completed["checkpoint"], true, run.exit.stdout)
+      assert.strictEqual(completed["outcome"], "pushed")
+      assert.include(String(completed["logTail"]), "the agent ended after Porter stopped it: budget reached")
+      assert.strictEqual(run.changeSet!.checkpoint, true)
+      assert.match(run.changeSet!.commits[0]!.message, /^WIP: /)
+    }))
+
   it.effect("works on a pull request's head branch: clones it, and the change set builds on its tip", () =>
     Effect.gen(function*() {
       const { forge } = yield* Fixture

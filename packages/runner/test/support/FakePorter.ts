@@ -59,6 +59,8 @@ export interface FakePorter {
   readonly completed: (taskId: string) => (Record<string, unknown> & { readonly type: string }) | undefined
   /** How to answer a task's callbacks (default 200; 409 says the task has ended). */
   readonly answer: (taskId: string, status: (callback: ReceivedCallback, index: number) => number) => void
+  /** Porter asks the task's runner to stop (cancelled, over budget): `why` in every answer to a heartbeat. */
+  readonly stop: (taskId: string, why: string) => void
   readonly changes: (taskId: string) => ReadonlyArray<ReceivedChangeSet>
   /** How to answer a task's change sets, by attempt (default: publish, 200). */
   readonly answerChanges: (taskId: string, status: (index: number) => number) => void
@@ -129,6 +131,7 @@ export const start = async (forge: Forge): Promise<FakePorter> => {
   const changes: Array<ReceivedChangeSet> = []
   const gitRequests: Array<GitRequest> = []
   const answers = new Map<string, (callback: ReceivedCallback, index: number) => number>()
+  const stops = new Map<string, string>()
   const changeAnswers = new Map<string, (index: number) => number>()
   const upstreamAuth = `Basic ${Buffer.from(`x-access-token:${forge.token}`).toString("base64")}`
 
@@ -223,7 +226,13 @@ export const start = async (forge: Forge): Promise<FakePorter> => {
       received.push(entry)
       const status = answers.get(taskId)?.(entry, received.filter((r) => r.taskId === taskId).length - 1) ?? 200
       // What Porter's API answers (`@porter/core`'s Api: 409 is `TaskEnded`).
-      return reply(status, status === 200 ? { accepted: true, state: "running" } : refusalBody(status))
+      const stop = entry.body.type === "heartbeat" ? stops.get(taskId) : undefined
+      return reply(
+        status,
+        status === 200
+          ? { accepted: true, state: "running", ...(stop !== undefined ? { stop } : {}) }
+          : refusalBody(status)
+      )
     })().catch((error: unknown) => {
       response.writeHead(500, { "content-type": "text/plain" })
       response.end(String(error))
@@ -241,6 +250,7 @@ export const start = async (forge: Forge): Promise<FakePorter> => {
     received: (taskId) => received.filter((r) => r.taskId === taskId),
     completed: (taskId) => received.find((r) => r.taskId === taskId && r.body.type === "completed")?.body,
     answer: (taskId, status) => void answers.set(taskId, status),
+    stop: (taskId, why) => void stops.set(taskId, why),
     changes: (taskId) => changes.filter((c) => c.taskId === taskId),
     answerChanges: (taskId, status) => void changeAnswers.set(taskId, status),
     gitRequests: (taskId) => gitRequests.filter((r) => r.taskId === taskId),

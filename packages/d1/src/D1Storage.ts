@@ -16,6 +16,7 @@ import * as D1SecretStore from "./D1SecretStore.ts"
 import * as D1Settings from "./D1Settings.ts"
 import * as D1TaskStore from "./D1TaskStore.ts"
 
+/** Everything the Worker's storage provides: the stores, `D1Client` and `SqlClient`. */
 export type Services =
   | TaskStore.TaskStore
   | SecretStore.SecretStore
@@ -26,6 +27,7 @@ export type Services =
   | D1Client.D1Client
   | SqlClient.SqlClient
 
+/** The D1 binding, the secrets' encryption keys and the settings' options. */
 export interface D1StorageOptions {
   readonly db: D1Database
   readonly keys: EncryptionKeys.EncryptionKeysOptions

@@ -25,6 +25,7 @@ export const readMigrations = (
 export const applyMigrations = (db: Migrations.MigrationTarget, dir?: string): Promise<Array<string>> =>
   Effect.runPromise(Effect.flatMap(readMigrations(dir), (migrations) => Migrations.apply(db, migrations)))
 
+/** A local D1 in workerd: the binding's proxy, Miniflare, and how to stop it. */
 export interface MiniflareD1 {
   /** A proxy to the D1 database in workerd; give it to `D1Client.layer({ db })`. */
   readonly db: D1Database
@@ -32,6 +33,7 @@ export interface MiniflareD1 {
   readonly dispose: () => Promise<void>
 }
 
+/** Which migrations to apply, where to keep the database, the binding's name. */
 export interface MiniflareD1Options {
   /** Apply `migrations/` (default), another directory's migrations, or none (`false`). */
   readonly migrations?: boolean | string

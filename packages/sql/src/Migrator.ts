@@ -18,6 +18,7 @@ import { SqlClient } from "effect/sql"
 import * as Dialect from "./internal/dialect.ts"
 import * as MigrationText from "./MigrationText.ts"
 
+/** A migration file: its name and its SQL. */
 export interface Migration {
   /** The file name, e.g. `0001_init.sql`; what the bookkeeping table records. */
   readonly name: string

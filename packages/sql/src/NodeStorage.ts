@@ -54,6 +54,7 @@ export type Database =
     readonly client?: PgClient.PgPoolConfig | undefined
   }
 
+/** A Node host's storage: the database (SQLite or PostgreSQL), the secrets' keys, settings, migrations. */
 export interface StorageOptions {
   readonly database: Database
   readonly keys: EncryptionKeys.EncryptionKeysOptions
@@ -62,6 +63,7 @@ export interface StorageOptions {
   readonly migrations?: boolean | string | undefined
 }
 
+/** Everything a Node host's storage provides: the stores and the `SqlClient`. */
 export type Services =
   | TaskStore.TaskStore
   | SecretStore.SecretStore

@@ -16,6 +16,7 @@ import { SqlClient } from "effect/sql"
 import * as Dialect from "./internal/dialect.ts"
 import { orStoreError as storeErrors } from "./internal/errors.ts"
 
+/** The settings store's options: how long answers are cached, and the defaults. */
 export interface SqlSettingsOptions {
   /** How long `forRepo` answers from memory (default 30 seconds; 0 turns the cache off). */
   readonly cacheTtl?: Duration.Input | undefined

@@ -19,6 +19,7 @@ import { createServer } from "node:net"
 import { tmpdir, userInfo } from "node:os"
 import { delimiter, join } from "node:path"
 
+/** A PostgreSQL server started for a test file: where it listens, its user and database, more databases, stop. */
 export interface TestPostgres {
   /** `postgres://porter@127.0.0.1:<port>/<database>` (trust authentication: no password). */
   readonly url: string
@@ -36,12 +37,15 @@ export interface TestPostgres {
   readonly stop: () => Promise<void>
 }
 
+/** The running test server, as a service. */
 export const TestPostgres = Context.Service<TestPostgres>("@porter/sql/testing/TestPostgres")
 
+/** The test server could not be started or stopped. */
 export class PostgresError extends Schema.TaggedError<PostgresError>()("PostgresError", {
   message: Schema.String
 }) {}
 
+/** How the test server runs: durability and extra settings. */
 export interface StartOptions {
   /** `fsync` and `synchronous_commit` on (default off: tests do not need commits on disk, and run faster). */
   readonly durable?: boolean | undefined

@@ -24,6 +24,7 @@ import {
 import type { Session } from "./Sessions.ts"
 import { WebConfig } from "./WebConfig.ts"
 
+/** The signed-in user as the web app sees them: their GitHub account, whether an operator, their role in each repository. */
 export interface Viewer {
   readonly userId: number
   readonly login: string
@@ -38,8 +39,11 @@ const RANK: Record<Permission | "none", number> = { none: 0, read: 1, triage: 2,
 export const permissionIn = (viewer: Viewer, repo: string): Permission | "none" =>
   viewer.repos.get(repo.toLowerCase())?.permission ?? "none"
 
+/** Whether `viewer` may see `repo`'s tasks (read access, any role). */
 export const canRead = (viewer: Viewer, repo: string): boolean => RANK[permissionIn(viewer, repo)] >= RANK.read
+/** Whether `viewer` may cancel and retry `repo`'s tasks (write access). */
 export const canSteer = (viewer: Viewer, repo: string): boolean => RANK[permissionIn(viewer, repo)] >= RANK.write
+/** Whether `viewer` may change `repo`'s settings (admin). */
 export const canConfigure = (viewer: Viewer, repo: string): boolean => permissionIn(viewer, repo) === "admin"
 
 /** Whether `login` is one of the operators (lower-cased logins). */
@@ -63,6 +67,7 @@ export const readable = (viewer: Viewer): ReadonlyArray<RepoAccess> =>
     a.fullName.localeCompare(b.fullName)
   )
 
+/** Who may do what: the viewer of a GitHub token, read from GitHub for each request. */
 export class Access extends Context.Service<Access, {
   /** The signed-in user as the rules see them (cached briefly). */
   readonly viewer: (session: Session) => Effect.Effect<Viewer, TokenRefused | GitHubUnavailable>
@@ -72,6 +77,7 @@ export class Access extends Context.Service<Access, {
 
 const CAPACITY = 1_000
 
+/** `Access` on `GitHubAccounts`. */
 export const make = Effect.gen(function*() {
   const config = yield* WebConfig
   const github = yield* GitHubAccounts

@@ -7,6 +7,7 @@
 
 export const VERSION = "1"
 
+/** The web app's one stylesheet (served at `/app/assets/app-<VERSION>.css`, cached for a day). */
 export const CSS = `
 :root{color-scheme:light;--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#fff;--soft:#f6f8fa;--link:#0550ae;
 --ok:#116329;--bad:#a40e26;--run:#7d4e00;--idle:#57606a;--focus:#0969da}

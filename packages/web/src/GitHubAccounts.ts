@@ -17,6 +17,7 @@ import { WebConfig } from "./WebConfig.ts"
 export const Permission = Schema.Literals(["read", "triage", "write", "maintain", "admin"])
 export type Permission = typeof Permission.Type
 
+/** A GitHub user as the web app keeps them: id and login. */
 export class GitHubUser extends Schema.Class<GitHubUser>("@porter/web/GitHubUser")({
   id: Schema.Int,
   login: Schema.String
@@ -39,6 +40,7 @@ export class GitHubUnavailable extends Schema.TaggedError<GitHubUnavailable>()("
   message: Schema.String
 }) {}
 
+/** GitHub with the user's own token: the OAuth code exchange, who the user is, their repositories and roles. */
 export class GitHubAccounts extends Context.Service<GitHubAccounts, {
   readonly exchange: (code: string) => Effect.Effect<Redacted.Redacted<string>, SignInFailed | GitHubUnavailable>
   readonly user: (token: Redacted.Redacted<string>) => Effect.Effect<GitHubUser, TokenRefused | GitHubUnavailable>
@@ -86,6 +88,7 @@ export const permissionOf = (permissions: typeof Permissions.Type | undefined): 
 const PAGE = 100
 const MAX_PAGES = 10
 
+/** `GitHubAccounts` on an `HttpClient` and the web configuration. */
 export const make = Effect.gen(function*() {
   const config = yield* WebConfig
   const client = (yield* HttpClient.HttpClient).pipe(

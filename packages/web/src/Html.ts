@@ -25,6 +25,7 @@ export const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => 
 
 const make = (text: string): Html => ({ [HtmlTypeId]: HtmlTypeId, text })
 
+/** Whether `value` is markup already (not to be escaped again). */
 export const isHtml = (value: unknown): value is Html =>
   typeof value === "object" && value !== null && HtmlTypeId in value
 

@@ -21,9 +21,13 @@ import { SessionKeys } from "./SessionKeys.ts"
 import type { Session } from "./Sessions.ts"
 import { StoredToken, TokenStore } from "./TokenStore.ts"
 
+/** How every personal token begins. */
 export const PREFIX = "porter_pat_"
+/** The live tokens one user may have. */
 export const MAX_PER_USER = 20
+/** A new token's lifetime unless the user picks another. */
 export const DEFAULT_DAYS = 30
+/** The longest lifetime a token may be given. */
 export const MAX_DAYS = 365
 const DAY_MS = 24 * 60 * 60_000
 
@@ -45,12 +49,14 @@ export interface TokenUser {
 /** The user has as many tokens as they may. */
 export class TooManyTokens extends Schema.TaggedError<TooManyTokens>()("TooManyTokens", { limit: Schema.Int }) {}
 
+/** A token just made: the secret (shown once) and its stored record. */
 export interface Made {
   /** The token: show it once. */
   readonly token: Redacted.Redacted<string>
   readonly stored: StoredToken
 }
 
+/** Making, listing, revoking and checking users' personal tokens. */
 export class PersonalTokens extends Context.Service<PersonalTokens, {
   /** A new token for the session's user, carrying the session's GitHub sign-in. */
   readonly create: (
@@ -69,6 +75,7 @@ export class PersonalTokens extends Context.Service<PersonalTokens, {
 const aadOf = (id: string, userId: number) => `porter/web/personal-token/${id}/${userId}`
 const SHAPE = /^porter_pat_[A-Za-z0-9_-]{43}$/
 
+/** `PersonalTokens` on a `TokenStore` and the session keys. */
 export const make = Effect.gen(function*() {
   const keys = yield* SessionKeys
   const store = yield* TokenStore

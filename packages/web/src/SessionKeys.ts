@@ -14,8 +14,10 @@ import { Aead, Digest, Kdf, Mac, SecureRandom } from "effect/crypto"
 import { Base64Url } from "effect/encoding"
 import { WebConfig } from "./WebConfig.ts"
 
+/** What a signed tag is for: a tag of one purpose is never valid for another. */
 export type Purpose = "session" | "csrf" | "oauth-state"
 
+/** The keys behind cookies and stored tokens: tags, sealing, random values, digests. */
 export class SessionKeys extends Context.Service<SessionKeys, {
   readonly sign: (purpose: Purpose, text: string) => Effect.Effect<string>
   /** Constant-time check of a tag made by `sign`. */

@@ -9,6 +9,7 @@
 import { Errors } from "@porter/core"
 import { Context, Effect, Layer, Option, Ref, Schema } from "effect"
 
+/** A session as stored: the id's hash, the user, their sealed GitHub token, its start and end. */
 export class StoredSession extends Schema.Class<StoredSession>("@porter/web/StoredSession")({
   /** SHA-256 (hex) of the session id. */
   idHash: Schema.String,
@@ -20,6 +21,7 @@ export class StoredSession extends Schema.Class<StoredSession>("@porter/web/Stor
   expiresAt: Schema.Number
 }) {}
 
+/** Where sign-ins are kept: by the id's hash, expired ones removed now and then. */
 export class SessionStore extends Context.Service<SessionStore, {
   readonly put: (session: StoredSession) => Effect.Effect<void, Errors.StoreError>
   readonly get: (idHash: string) => Effect.Effect<Option.Option<StoredSession>, Errors.StoreError>

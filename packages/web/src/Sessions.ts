@@ -19,6 +19,7 @@ import { SessionKeys } from "./SessionKeys.ts"
 import { SessionStore, StoredSession } from "./SessionStore.ts"
 import { WebConfig } from "./WebConfig.ts"
 
+/** A signed-in session: its user, their GitHub token, its CSRF token and end. */
 export interface Session {
   readonly idHash: string
   readonly userId: number
@@ -37,11 +38,13 @@ export interface Cookie {
   readonly maxAgeSeconds: number
 }
 
+/** A session just started: it and the cookie that carries it. */
 export interface Started {
   readonly session: Session
   readonly cookie: Cookie
 }
 
+/** Who is signed in: sessions from cookies, sign-in and sign-out, CSRF tokens, OAuth state. */
 export class Sessions extends Context.Service<Sessions, {
   readonly cookieName: string
   readonly oauthCookieName: string
@@ -76,6 +79,7 @@ export const safeReturn = (path: string | undefined): string =>
     ? path
     : "/app"
 
+/** `Sessions` on a `SessionStore`, the session keys and the web configuration. */
 export const make = Effect.gen(function*() {
   const config = yield* WebConfig
   const keys = yield* SessionKeys

@@ -25,6 +25,7 @@ const storeError = (operation: string) => (cause: unknown) =>
     cause
   })
 
+/** `SessionStore` on a `SqlClient` (the `web_sessions` table). */
 export const make: Effect.Effect<SessionStore["Service"], never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
 

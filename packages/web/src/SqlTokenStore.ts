@@ -49,6 +49,7 @@ const storeError = (operation: string) => (cause: unknown) =>
     cause
   })
 
+/** `TokenStore` on a `SqlClient` (the `personal_tokens` table). */
 export const make: Effect.Effect<TokenStore["Service"], never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const columns = sql`id, token_hash, user_id, login, name, github_token, created_at, expires_at`

@@ -12,6 +12,7 @@
 import type { Errors, Ids, Task, TaskStore } from "@porter/core"
 import { Effect } from "effect"
 
+/** Which tasks to list: the repositories, state, requester, agent, page size, and where the page starts. */
 export interface ListQuery {
   /** The repositories to list (`owner/name`): those the user may read, narrowed by the repository filter. */
   readonly repos: ReadonlyArray<string>
@@ -23,13 +24,16 @@ export interface ListQuery {
   readonly limit: number
 }
 
+/** A page of tasks and where the next one starts. */
 export interface ListPage {
   readonly tasks: ReadonlyArray<Task.Task>
   /** Where the next page starts, when there is one. */
   readonly next?: Ids.TaskId | undefined
 }
 
+/** Up to this many repositories, one listing per repository; more, one listing across all. */
 export const FAN_OUT = 8
+/** The most store reads one page may take. */
 export const MAX_READS = 40
 
 interface Source {
@@ -39,6 +43,7 @@ interface Source {
   done: boolean
 }
 
+/** A page of the tasks `viewer` may read, newest first. */
 export const list = (
   store: TaskStore.TaskStore["Service"],
   query: ListQuery

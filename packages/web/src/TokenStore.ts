@@ -11,6 +11,7 @@
 import { Errors } from "@porter/core"
 import { Context, Effect, Layer, Option, Ref, Schema } from "effect"
 
+/** A personal token as stored: its hash, public id, user, name, sealed GitHub token, start and end. */
 export class StoredToken extends Schema.Class<StoredToken>("@porter/web/StoredToken")({
   /** Public id (shown in the list, used to revoke). */
   id: Schema.String,
@@ -25,6 +26,7 @@ export class StoredToken extends Schema.Class<StoredToken>("@porter/web/StoredTo
   expiresAt: Schema.Number
 }) {}
 
+/** Where personal tokens are kept: by hash, listed and revoked by id. */
 export class TokenStore extends Context.Service<TokenStore, {
   readonly put: (token: StoredToken) => Effect.Effect<void, Errors.StoreError>
   /** The token whose hash is `hash`, expired or not. */

@@ -13,6 +13,7 @@
  */
 import { Config, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 
+/** The web app's settings given in code: OAuth client, session secret, operators, URLs. */
 export interface WebOptions {
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string>
@@ -48,6 +49,7 @@ export interface Web {
   readonly callbackUrl: string
 }
 
+/** The web app's configuration, checked. */
 export class WebConfig extends Context.Service<WebConfig, Web>()("@porter/web/WebConfig") {}
 
 /** A configuration that cannot work; the message names variables, never values. */
@@ -58,6 +60,7 @@ export class WebConfigError extends Schema.TaggedError<WebConfigError>()("WebCon
 const MIN_SECRET_LENGTH = 32
 const trimSlash = (url: string) => url.replace(/\/+$/, "")
 
+/** The web configuration from options, or why it is not usable. */
 export const make = (options: WebOptions): Effect.Effect<Web, WebConfigError> =>
   Effect.gen(function*() {
     if (Redacted.value(options.sessionSecret).trim().length < MIN_SECRET_LENGTH) {

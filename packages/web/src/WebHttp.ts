@@ -25,6 +25,7 @@ export class NotFound extends Schema.TaggedError<NotFound>()("WebNotFound", {}) 
 /** A request the web app will not act on (no CSRF token, another site's form). */
 export class Refused extends Schema.TaggedError<Refused>()("WebRefused", { message: Schema.String }) {}
 
+/** What a page or action gets: the session, the viewer, the page frame and the request's URL. */
 export interface Context {
   readonly session: Session
   readonly viewer: Viewer
@@ -32,6 +33,7 @@ export interface Context {
   readonly url: URL
 }
 
+/** A decoded form body. */
 export type Form = Readonly<Record<string, string | undefined>>
 
 type Failure = NotFound | Refused | TokenRefused | GitHubUnavailable | Errors.StoreError
@@ -62,6 +64,7 @@ export const redirect = (location: string): HttpServerResponse.HttpServerRespons
 /** The request's URL (its path and query; the host does not matter here). */
 export const urlOf = (request: HttpServerRequest.HttpServerRequest): URL => new URL(request.url, "http://porter.local")
 
+/** The guards (`page`, `action`) and answers every web route uses. */
 export const make = Effect.gen(function*() {
   const config = yield* WebConfig
   const sessions = yield* Sessions
@@ -186,6 +189,7 @@ export const make = Effect.gen(function*() {
   return { page, action, setCookies, sessionOf, formOf, sameSite, htmlResponse, signIn }
 })
 
+/** The guards and answers `make` builds. */
 export type Guard = Effect.Success<typeof make>
 
 /** A non-empty trimmed form value, or `undefined`. */
@@ -194,4 +198,5 @@ export const field = (form: Form, name: string): string | undefined => {
   return value === undefined || value.length === 0 ? undefined : value
 }
 
+/** Whether `error` is storage not answering (shown as a 503 page). */
 export const isStoreError = (error: unknown): error is Errors.StoreError => error instanceof Errors.StoreError

@@ -19,6 +19,7 @@ import { agentEnvironment, type MachineEnv } from "./MachineEnv.ts"
 import * as Proc from "./Proc.ts"
 import { RunLog } from "./RunLog.ts"
 
+/** How an agent run ended: exit code, timeout or stop, summary, usage, error, duration. */
 export interface AgentResult {
   readonly exitCode: number
   /** The deadline came first, or Porter asked to stop: the process group was killed. */
@@ -64,6 +65,7 @@ export interface RunInput {
   readonly stop?: Effect.Effect<string> | undefined
 }
 
+/** Runs the task's agent CLI in the clone (and the repository's setup commands before it). */
 export class AgentRunner extends Context.Service<AgentRunner, {
   readonly run: (input: RunInput) => Effect.Effect<AgentResult, AgentNotStarted>
   /**
@@ -79,6 +81,7 @@ export interface SelfCommand {
   readonly args: ReadonlyArray<string>
 }
 
+/** What the agent runner needs: the machine environment and how to run the runner itself (the script agent). */
 export interface Options {
   readonly env: MachineEnv
   readonly self: SelfCommand
@@ -116,6 +119,7 @@ export const parseClaudeResult = (stdout: string): Option.Option<ClaudeResult> =
   return Option.none()
 }
 
+/** Tokens and cost from Claude Code's final JSON result. */
 export const usageOf = (result: ClaudeResult): Task.Usage =>
   new Task.Usage({
     ...(result.usage?.input_tokens !== undefined ? { inputTokens: result.usage.input_tokens } : {}),
@@ -142,6 +146,7 @@ export const textSummary = (stdout: string): string | undefined => {
   return text.length > SUMMARY_CHARS ? text.slice(-SUMMARY_CHARS) : text
 }
 
+/** The agent runner on a child-process spawner, the file system and the run log. */
 export const make = Effect.fnUntraced(function*(options: Options) {
   const log = yield* RunLog
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
@@ -280,6 +285,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   return AgentRunner.of({ run, setup })
 })
 
+/** `AgentRunner` with its options. */
 export const layer = (
   options: Options
 ): Layer.Layer<AgentRunner, never, RunLog | ChildProcessSpawner.ChildProcessSpawner | FileSystem | Path> =>

@@ -18,6 +18,7 @@ import { Effect } from "effect"
 import { FileSystem } from "effect/FileSystem"
 import { Path } from "effect/Path"
 
+/** What the setup wrote into the agent's HOME. */
 export interface Prepared {
   /** Files written (for the log). */
   readonly written: ReadonlyArray<string>
@@ -52,6 +53,7 @@ export const codexConfig = (baseUrl: string, envKey: string): string =>
     ""
   ].join("\n")
 
+/** Gemini CLI's `settings.json` for a headless run. */
 export const geminiSettings = (): string =>
   JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" }, folderTrust: { enabled: false } } }, null, 2) +
   "\n"

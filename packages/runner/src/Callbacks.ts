@@ -52,6 +52,7 @@ export class ChangesRefused extends Schema.TaggedError<ChangesRefused>()("Change
   }
 }
 
+/** Why a callback did not get through: the task ended, Porter refused it, or Porter could not be reached. */
 export type CallbackError = TaskEnded | CallbackRefused | CallbackUnreachable
 
 /** What Porter answered a callback: whether it asks the runner to stop its agent and hand over its work, and why. */
@@ -59,6 +60,7 @@ export interface Answer {
   readonly stop: string | undefined
 }
 
+/** The runner's calls to Porter: events, the change set, artifacts, the session to resume. */
 export class Callbacks extends Context.Service<Callbacks, {
   readonly send: (event: Callback.CallbackEvent) => Effect.Effect<Answer, CallbackError>
   /** Hands one artifact of the run to Porter (scrubbed); where people can read it, when Porter says. */
@@ -76,6 +78,7 @@ export class Callbacks extends Context.Service<Callbacks, {
   ) => Effect.Effect<ChangeSet.Published, CallbackError | ChangesRefused>
 }>()("@porter/runner/Callbacks") {}
 
+/** Where Porter is (`CALLBACK_URL`), the task token, and the retries and timeouts of calls. */
 export interface Options {
   readonly url: string
   readonly token: Redacted.Redacted<string>
@@ -102,6 +105,7 @@ const endpointOf = (url: string): { readonly baseUrl: string; readonly taskId: I
   return match !== null && Option.isSome(taskId) ? { baseUrl: match[1]!, taskId: taskId.value } : undefined
 }
 
+/** `Callbacks` on an `HttpClient` and the scrubber. */
 export const make = Effect.fnUntraced(function*(options: Options) {
   const { scrub } = yield* Scrubber
   const retries = options.retries ?? 8
@@ -219,5 +223,6 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
 const statusOf = { Unauthorized: 401, NotFound: 404, BadRequest: 400, PayloadTooLarge: 413 } as const
 
+/** `Callbacks` with its options. */
 export const layer = (options: Options): Layer.Layer<Callbacks, never, Scrubber | HttpClient.HttpClient> =>
   Layer.effect(Callbacks, make(options))

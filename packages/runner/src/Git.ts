@@ -17,6 +17,7 @@ import { authorizationHeader, cloneArgs, gitEnvironment } from "./GitEnv.ts"
 import * as Proc from "./Proc.ts"
 import { RunLog } from "./RunLog.ts"
 
+/** A git command failed: which one, its exit code and its (scrubbed) output. */
 export class GitFailed extends Schema.TaggedError<GitFailed>()("GitFailed", {
   operation: Schema.String,
   exitCode: Schema.optional(Schema.Number),
@@ -29,12 +30,14 @@ export class GitFailed extends Schema.TaggedError<GitFailed>()("GitFailed", {
   }
 }
 
+/** Where HEAD is: its branch (none when detached) and commit. */
 export interface Head {
   /** `undefined` when HEAD is detached. */
   readonly branch: string | undefined
   readonly sha: string
 }
 
+/** The git commands the runner runs: clone, branch, commit, and reading the change set. */
 export class Git extends Context.Service<Git, {
   /** `git clone --depth 1 --single-branch --no-tags [--filter=blob:none] [--branch b] url dir`. */
   readonly clone: (options: {
@@ -66,6 +69,7 @@ export class Git extends Context.Service<Git, {
   ) => Effect.Effect<Uint8Array, GitFailed>
 }>()("@porter/runner/Git") {}
 
+/** Git's credentials and identity: the token for Porter's git proxy, the bot's name and email, PATH and HOME. */
 export interface Options {
   /** The task token: sent to the clone URL (Porter's git proxy) only. */
   readonly token: Redacted.Redacted<string>
@@ -78,6 +82,7 @@ export interface Options {
 
 const lastLines = (text: string, n = 6) => text.trim().split("\n").slice(-n).join(" | ")
 
+/** `Git` on a child-process spawner and the run log. */
 export const make = Effect.fnUntraced(function*(options: Options) {
   const log = yield* RunLog
   const fs = yield* FileSystem
@@ -245,6 +250,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 })
 
+/** `Git` with its options. */
 export const layer = (
   options: Options
 ): Layer.Layer<Git, never, RunLog | FileSystem | ChildProcessSpawner.ChildProcessSpawner> =>

@@ -17,6 +17,7 @@ export const MachineEnvSchema = Schema.Struct({
   ...Contract.MachineEnvFields.fields,
   ...Contract.MachineSecrets.fields
 })
+/** The machine environment's fields, decoded. */
 export type MachineEnvFields = typeof MachineEnvSchema.Type
 
 /** The decoded environment plus everything derived from it. */
@@ -62,6 +63,7 @@ export interface MachineEnv {
   readonly raw: Readonly<Record<string, string>>
 }
 
+/** The decoded machine environment, as a service. */
 export class MachineEnvService extends Context.Service<MachineEnvService, MachineEnv>()(
   "@porter/runner/MachineEnv"
 ) {}
@@ -189,6 +191,7 @@ export interface CallbackTarget {
   readonly token: Redacted.Redacted<string>
 }
 
+/** Where a last `completed` callback can go, read from the raw environment (when the rest does not decode). */
 export const callbackTarget = (env: Readonly<Record<string, string | undefined>>): Option.Option<CallbackTarget> => {
   const Target = Schema.Struct({
     TASK_ID: MachineEnvSchema.fields.TASK_ID,

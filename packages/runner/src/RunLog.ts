@@ -13,6 +13,7 @@ const MAX_LINE_CHARS = 2_000
 /** The most of the whole run kept for its transcript. */
 export const MAX_FULL_CHARS = 900_000
 
+/** The run's output: scrubbed lines to stdout, a tail kept for the report, the current step. */
 export class RunLog extends Context.Service<RunLog, {
   /** One line of output from `source` (`runner`, `agent`, `agent:err`, `git`). */
   readonly line: (source: string, text: string) => Effect.Effect<void>
@@ -27,12 +28,14 @@ export class RunLog extends Context.Service<RunLog, {
   readonly all: Effect.Effect<string>
 }>()("@porter/runner/RunLog") {}
 
+/** How many lines the tail keeps, and where lines are written (default stdout). */
 export interface Options {
   readonly lines: number
   /** Where lines go besides the ring (default: stdout). */
   readonly write?: (line: string) => void
 }
 
+/** A `RunLog` with the scrubber. */
 export const make = Effect.fnUntraced(function*(options: Options) {
   const { scrub } = yield* Scrubber
   const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`))
@@ -79,4 +82,5 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 })
 
+/** `RunLog` with its options. */
 export const layer = (options: Options): Layer.Layer<RunLog, never, Scrubber> => Layer.effect(RunLog, make(options))

@@ -26,6 +26,7 @@ import { FileSystem } from "effect/FileSystem"
 import { Path } from "effect/Path"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 
+/** One step of a `porter-script`: write, delete, run, print, sleep, commit or fail. */
 export type Step = Data.TaggedEnum<{
   Write: { readonly path: string; readonly content: string; readonly append: boolean }
   Delete: { readonly path: string }
@@ -35,8 +36,10 @@ export type Step = Data.TaggedEnum<{
   Commit: { readonly message: string }
   Fail: { readonly message: string }
 }>
+/** The constructors of `Step`. */
 export const Step = Data.taggedEnum<Step>()
 
+/** A `porter-script` line that does not parse, with its number. */
 export class ScriptSyntaxError extends Data.TaggedError("ScriptSyntaxError")<{
   readonly line: number
   readonly message: string

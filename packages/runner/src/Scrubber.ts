@@ -7,8 +7,10 @@
 import { SecretScan } from "@porter/core"
 import { Context, Layer, Redacted } from "effect"
 
+/** What a secret is replaced with in every line the runner sends or prints. */
 export const REDACTED = "[redacted]"
 
+/** Removes every secret of the machine environment (and its simple encodings) from text. */
 export class Scrubber extends Context.Service<Scrubber, {
   readonly scrub: (text: string) => string
   /** How many distinct needles are searched (for tests and `doctor`-style diagnostics). */
@@ -55,5 +57,6 @@ export const scrubDeep = <A>(scrub: (text: string) => string, value: A): A => {
   return go(value) as A
 }
 
+/** `Scrubber` for `secrets`. */
 export const layer = (secrets: Iterable<Redacted.Redacted<string> | string>): Layer.Layer<Scrubber> =>
   Layer.succeed(Scrubber, make(secrets))

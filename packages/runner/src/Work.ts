@@ -53,6 +53,7 @@ export class Refused extends Schema.TaggedError<Refused>()("Refused", { reason: 
 /** A report, typed as one (not as the literal object). */
 const done = (report: Report): Report => report
 
+/** `text` cut to `max` characters, marked `[… clipped]` when cut. */
 export const clip = (text: string | undefined, max: number): string | undefined =>
   text === undefined ? undefined : text.length > max ? `${text.slice(0, max - 12)}\n[… clipped]` : text
 

@@ -4,10 +4,12 @@
  */
 import { Schema } from "effect"
 
+/** An agent's name as commands and settings write it: lowercase letters, digits and hyphens, up to 32. */
 export const AgentName = Schema.String.pipe(
   Schema.check(Schema.isPattern(/^[a-z][a-z0-9-]{0,31}$/)),
   Schema.brand("AgentName")
 )
+/** An agent's name as commands and settings write it: lowercase letters, digits and hyphens, up to 32. */
 export type AgentName = typeof AgentName.Type
 
 /** One secret an agent needs; any of `names` will do (an API key or an OAuth token, say). */
@@ -24,6 +26,7 @@ export type AgentOutput =
   /** Plain text; the last lines become the summary. */
   | "text"
 
+/** How the runner starts an agent's CLI: command, arguments, extra environment, where the prompt goes. */
 export interface AgentInvocation {
   readonly command: string
   readonly args: ReadonlyArray<string>
@@ -33,6 +36,7 @@ export interface AgentInvocation {
   readonly prompt: "argument" | "stdin"
 }
 
+/** An agent Porter can run: its names, the secrets it needs, and how its CLI is invoked. */
 export interface AgentSpec {
   readonly name: string
   readonly aliases: ReadonlyArray<string>

@@ -10,6 +10,7 @@
 import { Context, Layer, Option } from "effect"
 import type { AgentSpec } from "./Agent.ts"
 
+/** The agents Porter knows, by name or alias. */
 export class AgentCatalog extends Context.Service<AgentCatalog, {
   /** Looks a name or alias up (case-insensitive). */
   readonly resolve: (nameOrAlias: string) => Option.Option<AgentSpec>
@@ -22,6 +23,7 @@ export const SCRIPT_AGENT_COMMAND = "@porter/script-agent"
 const withModel = (model: string | undefined, flag: string): ReadonlyArray<string> =>
   model === undefined ? [] : [flag, model]
 
+/** Anthropic's Claude Code CLI. */
 export const claude: AgentSpec = {
   name: "claude",
   aliases: ["claude-code", "cc"],
@@ -57,6 +59,7 @@ export const claude: AgentSpec = {
   })
 }
 
+/** The OpenCode CLI (Anthropic or OpenAI models). */
 export const opencode: AgentSpec = {
   name: "opencode",
   aliases: ["open-code", "oc"],
@@ -78,6 +81,7 @@ export const opencode: AgentSpec = {
   })
 }
 
+/** OpenAI's Codex CLI. */
 export const codex: AgentSpec = {
   name: "codex",
   aliases: ["openai-codex"],
@@ -106,6 +110,7 @@ export const codex: AgentSpec = {
   })
 }
 
+/** The Amp CLI (its key goes to the machine: Amp talks only to its own service). */
 export const amp: AgentSpec = {
   name: "amp",
   aliases: ["ampcode"],
@@ -126,6 +131,7 @@ export const amp: AgentSpec = {
   })
 }
 
+/** Google's Gemini CLI. */
 export const gemini: AgentSpec = {
   name: "gemini",
   aliases: ["gemini-cli"],
@@ -165,6 +171,7 @@ export const script: AgentSpec = {
   })
 }
 
+/** Every agent Porter ships: claude, opencode, codex, amp, gemini and the script agent. */
 export const builtInAgents: ReadonlyArray<AgentSpec> = [claude, opencode, codex, amp, gemini, script]
 
 /** A catalog over `agents`; later entries override earlier ones with the same name. */

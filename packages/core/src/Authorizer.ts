@@ -7,15 +7,19 @@ import { Context, Effect, Layer } from "effect"
 import type { AuthorizationError } from "./Errors.ts"
 import type { Actor, RepoRef } from "./Repo.ts"
 
+/** A GitHub user's permission on a repository, strongest first. */
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none"
 
+/** Whether `permission` may start tasks (write access or more). */
 export const mayRun = (permission: Permission): boolean =>
   permission === "admin" || permission === "maintain" || permission === "write"
 
+/** Whether an actor may use Porter on a repository, with their permission (and why not). */
 export type Decision =
   | { readonly allowed: true; readonly permission: Permission }
   | { readonly allowed: false; readonly permission: Permission; readonly reason: string }
 
+/** Decides who may use Porter on a repository (by default: GitHub write access). */
 export class Authorizer extends Context.Service<Authorizer, {
   readonly authorize: (
     repo: RepoRef,

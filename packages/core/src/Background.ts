@@ -4,6 +4,7 @@
  */
 import { Context, Effect, FiberSet, Layer } from "effect"
 
+/** Where work that outlives a request runs (fibers on Node, `waitUntil` on Workers, inline in tests). */
 export class Background extends Context.Service<Background, {
   /** Starts `effect` so that it outlives the caller; failures are the effect's own business. */
   readonly run: (effect: Effect.Effect<void>) => Effect.Effect<void>

@@ -16,6 +16,7 @@ import { monthOf, type UsageStore } from "./ModelUsage.ts"
 import * as Pricing from "./Pricing.ts"
 import type { RepoSettings } from "./Settings.ts"
 
+/** A task's budget and the monthly budgets of its repository and requester, in US dollars. */
 export interface Caps {
   readonly taskUsd: number
   /** 0: none. */
@@ -24,6 +25,7 @@ export interface Caps {
   readonly userMonthUsd: number
 }
 
+/** The budgets that apply to a task: its own (or the repository's default) and the monthly ones. */
 export const capsOf = (settings: RepoSettings, budgetUsd: number | undefined): Caps => ({
   taskUsd: budgetUsd ?? settings.taskBudgetUsd,
   repoMonthUsd: settings.repoMonthlyBudgetUsd,

@@ -37,7 +37,9 @@ export const CompletedEvent = Schema.Struct({
   checkpoint: Schema.optional(Schema.Boolean)
 })
 
+/** What a machine tells Porter: started, heartbeat, or completed. */
 export const CallbackEvent = Schema.Union([StartedEvent, HeartbeatEvent, CompletedEvent])
+/** What a machine tells Porter: started, heartbeat, or completed. */
 export type CallbackEvent = typeof CallbackEvent.Type
 export type CompletedEvent = typeof CompletedEvent.Type
 

@@ -34,11 +34,16 @@ const Base64 = Schema.String.pipe(
 export const FileMode = Schema.Literals(["100644", "100755", "120000"])
 export type FileMode = typeof FileMode.Type
 
+/** A file the commit writes: its path, mode and content (base64). */
 export const FileWrite = Schema.TaggedStruct("write", { path: Path, mode: FileMode, content: Base64 })
+/** A file the commit deletes. */
 export const FileDelete = Schema.TaggedStruct("delete", { path: Path })
+/** A file the commit writes or deletes. */
 export const FileChange = Schema.Union([FileWrite, FileDelete])
+/** A file the commit writes or deletes. */
 export type FileChange = typeof FileChange.Type
 
+/** A commit's author or committer, as git recorded them. */
 export const Signature = Schema.Struct({
   name: Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(256))),
   email: Schema.String.pipe(Schema.check(Schema.isMaxLength(256))),
@@ -46,13 +51,16 @@ export const Signature = Schema.Struct({
   date: Schema.String.pipe(Schema.check(Schema.makeFilter((s: string) => Number.isFinite(Date.parse(s)))))
 })
 
+/** One commit the machine proposes: its message, author and file changes. */
 export const ProposedCommit = Schema.Struct({
   message: Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(65_536))),
   author: Signature,
   changes: Schema.Array(FileChange).pipe(Schema.check(Schema.isMaxLength(MAX_FILE_CHANGES)))
 })
+/** One commit the machine proposes: its message, author and file changes. */
 export type ProposedCommit = typeof ProposedCommit.Type
 
+/** The machine's work: the commits it proposes on the base it started from; Porter writes them. */
 export const ChangeSet = Schema.Struct({
   /** The commit the machine cloned: the first commit's parent. */
   base: Sha,
@@ -67,6 +75,7 @@ export const ChangeSet = Schema.Struct({
    */
   checkpoint: Schema.optional(Schema.Boolean)
 })
+/** The machine's work: the commits it proposes on the base it started from; Porter writes them. */
 export type ChangeSet = typeof ChangeSet.Type
 
 /** What Porter made of an accepted change set. */

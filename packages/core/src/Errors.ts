@@ -15,6 +15,7 @@ export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("
   }
 }
 
+/** No task has this id. */
 export class TaskNotFound extends Schema.TaggedError<TaskNotFound>()("TaskNotFound", {
   taskId: Schema.String
 }) {
@@ -61,6 +62,7 @@ export class MissingSecret extends Schema.TaggedError<MissingSecret>()("MissingS
   }
 }
 
+/** Why a provisioner failed: credentials, configuration, not found, conflict, rate limit, unavailable, unknown. */
 export const ProvisionFailure = Schema.Literals([
   "unauthorized",
   "bad_config",
@@ -70,6 +72,7 @@ export const ProvisionFailure = Schema.Literals([
   "unavailable",
   "unknown"
 ])
+/** Why a provisioner failed: credentials, configuration, not found, conflict, rate limit, unavailable, unknown. */
 export type ProvisionFailure = typeof ProvisionFailure.Type
 
 /** A machine could not be created, inspected or destroyed. */
@@ -80,6 +83,7 @@ export class ProvisionError extends Schema.TaggedError<ProvisionError>()("Provis
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/** The provisioner has no machine with this id. */
 export class MachineNotFound extends Schema.TaggedError<MachineNotFound>()("MachineNotFound", {
   machineId: Schema.String
 }) {
@@ -112,6 +116,7 @@ export class WebhookUnauthorized extends Schema.TaggedError<WebhookUnauthorized>
   message: Schema.String
 }) {}
 
+/** A webhook body over the size limit (413). */
 export class WebhookTooLarge extends Schema.TaggedError<WebhookTooLarge>()("WebhookTooLarge", {
   limitBytes: Schema.Number
 }) {
@@ -120,6 +125,7 @@ export class WebhookTooLarge extends Schema.TaggedError<WebhookTooLarge>()("Webh
   }
 }
 
+/** A verified webhook that does not decode (400). */
 export class WebhookMalformed extends Schema.TaggedError<WebhookMalformed>()("WebhookMalformed", {
   message: Schema.String
 }) {}
@@ -129,6 +135,7 @@ export class CallbackUnauthorized extends Schema.TaggedError<CallbackUnauthorize
   message: Schema.String
 }) {}
 
+/** A machine's callback that does not decode (400). */
 export class CallbackMalformed extends Schema.TaggedError<CallbackMalformed>()("CallbackMalformed", {
   message: Schema.String
 }) {}

@@ -7,6 +7,7 @@ import { DeliveryId } from "./Ids.ts"
 import { Actor, RepoRef } from "./Repo.ts"
 import { TriggerKind } from "./Task.ts"
 
+/** The issue as the event saw it: title, body, state. */
 export class IssueSnapshot extends Schema.Class<IssueSnapshot>("@porter/core/IssueSnapshot")({
   title: Schema.String,
   body: Schema.String,
@@ -67,6 +68,9 @@ export class ChecksFailed extends Schema.TaggedClass<ChecksFailed>()("ChecksFail
   pullRequests: Schema.Array(Schema.Int)
 }) {}
 
+/** An event Porter acts on: a comment, a closed issue or pull request, failed checks. */
 export const IncomingEvent = Schema.Union([CommentCreated, IssueClosed, ChecksFailed])
+/** An event Porter acts on: a comment, a closed issue or pull request, failed checks. */
 export type IncomingEvent = typeof IncomingEvent.Type
+/** `IncomingEvent` from its JSON text. */
 export const IncomingEventFromJson = Schema.fromJsonString(IncomingEvent)

@@ -28,14 +28,17 @@ export type MachineState = typeof MachineState.Type
 /** A machine that no longer runs and never will. */
 export const isGone = (state: MachineState): boolean => state === "destroyed" || state === "destroying"
 
+/** A machine's size: CPU kind, CPUs and memory. */
 export interface Guest {
   readonly cpuKind: "shared" | "performance"
   readonly cpus: number
   readonly memoryMb: number
 }
 
+/** Two shared CPUs and 2 GiB of memory. */
 export const defaultGuest: Guest = { cpuKind: "shared", cpus: 2, memoryMb: 2048 }
 
+/** What to start for a task: its id, image, environment, secrets, size, region, deadline, owner's credential. */
 export interface MachineSpec {
   readonly taskId: TaskId
   /** The runner image (Fly, Docker); process adapters ignore it. */
@@ -52,6 +55,7 @@ export interface MachineSpec {
   readonly credential?: Redacted.Redacted<string>
 }
 
+/** A machine as a provisioner reports it: id, state, task, region, creation time. */
 export class Machine extends Schema.Class<Machine>("@porter/core/Machine")({
   id: MachineId,
   taskId: Schema.optional(Schema.String),
@@ -60,10 +64,12 @@ export class Machine extends Schema.Class<Machine>("@porter/core/Machine")({
   createdAt: Schema.optional(Schema.Number)
 }) {}
 
+/** Per-call options: the provider credential of the task's owner, when accounts are per owner. */
 export interface CallOptions {
   readonly credential?: Redacted.Redacted<string>
 }
 
+/** Starts, finds and destroys the machines tasks run on (Fly, Docker, local processes…). */
 export class MachineProvisioner extends Context.Service<MachineProvisioner, {
   /** The name of the secret that holds a per-user/installation credential, if the adapter takes one. */
   readonly credentialName?: string

@@ -3,6 +3,7 @@ import { Schema } from "effect"
 
 const Segment = Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,100}$/)))
 
+/** A repository: owner and name. */
 export class RepoRef extends Schema.Class<RepoRef>("@porter/core/RepoRef")({
   owner: Segment,
   name: Segment
@@ -17,6 +18,7 @@ export class RepoRef extends Schema.Class<RepoRef>("@porter/core/RepoRef")({
   }
 }
 
+/** An issue or pull request of a repository. */
 export class IssueRef extends Schema.Class<IssueRef>("@porter/core/IssueRef")({
   repo: RepoRef,
   number: Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))

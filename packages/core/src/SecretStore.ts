@@ -6,20 +6,25 @@ import { Context, Schema } from "effect"
 import type { Effect, Option, Redacted } from "effect"
 import type { SecretDecryptionFailed, StoreError } from "./Errors.ts"
 
+/** A secret's name: an environment variable name (`ANTHROPIC_API_KEY`). */
 export const SecretName = Schema.String.pipe(
   Schema.check(Schema.isPattern(/^[A-Z_][A-Z0-9_]{0,63}$/)),
   Schema.brand("SecretName")
 )
+/** A secret's name: an environment variable name (`ANTHROPIC_API_KEY`). */
 export type SecretName = typeof SecretName.Type
 
+/** Whose a secret is: a user's, a repository's, an installation's, or global. */
 export const SecretScope = Schema.Union([
   Schema.TaggedStruct("user", { userId: Schema.String }),
   Schema.TaggedStruct("repository", { repo: Schema.String }),
   Schema.TaggedStruct("installation", { installationId: Schema.String }),
   Schema.TaggedStruct("global", {})
 ])
+/** Whose a secret is: a user's, a repository's, an installation's, or global. */
 export type SecretScope = typeof SecretScope.Type
 
+/** Constructors of `SecretScope`. */
 export const scopes = {
   user: (userId: number | string): SecretScope => ({ _tag: "user", userId: String(userId) }),
   repository: (repo: string): SecretScope => ({ _tag: "repository", repo: repo.toLowerCase() }),
@@ -65,6 +70,7 @@ export interface SecretChain {
   readonly installationId?: number | string
 }
 
+/** The scopes a lookup tries, in order: user, repository, installation, global. */
 export const chainScopes = (chain: SecretChain): ReadonlyArray<SecretScope> => [
   ...(chain.userId !== undefined ? [scopes.user(chain.userId)] : []),
   ...(chain.repo !== undefined ? [scopes.repository(chain.repo)] : []),
@@ -89,12 +95,14 @@ export interface RotationReport {
   readonly currentKeyId: string
 }
 
+/** A stored secret as listed: scope, name and when it was last set (never its value). */
 export interface SecretListing {
   readonly scope: SecretScope
   readonly name: string
   readonly updatedAt: number
 }
 
+/** Per-user, per-repository, per-installation and global secrets, encrypted at rest by the adapters. */
 export class SecretStore extends Context.Service<SecretStore, {
   readonly set: (
     scope: SecretScope,

@@ -6,6 +6,7 @@ import { Context, Effect, Layer, Ref, Schema } from "effect"
 import type { StoreError } from "./Errors.ts"
 import * as Pricing from "./Pricing.ts"
 
+/** A duration in milliseconds, more than zero. */
 export const Duration = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
 
 /** An amount of US dollars for a budget: 0 (none, for monthly budgets) up to 1,000,000. */
@@ -18,6 +19,7 @@ export const AutofixCi = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum
 /** A cap of a task: more than 0. */
 export const PositiveUsd = Usd.pipe(Schema.check(Schema.isGreaterThan(0, { expected: "more than $0" })))
 
+/** What applies to a repository: mention, default agent, users, limits, timeouts, budgets, outsiders, prices… */
 export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoSettings")({
   /** The name after `@` that addresses Porter. */
   mentionName: Schema.String.pipe(Schema.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/))),
@@ -61,6 +63,7 @@ export class RepoSettings extends Schema.Class<RepoSettings>("@porter/core/RepoS
   autofixCi: AutofixCi
 }) {}
 
+/** The settings where nothing is stored. */
 export const defaults = new RepoSettings({
   mentionName: "porter",
   defaultAgent: "claude",
@@ -106,13 +109,16 @@ export const SettingsPatch = Schema.Struct({
 })
 export type SettingsPatch = typeof SettingsPatch.Type
 
+/** Where settings are stored: for a repository, an installation, or globally. */
 export const SettingsScope = Schema.Union([
   Schema.TaggedStruct("repository", { repo: Schema.String }),
   Schema.TaggedStruct("installation", { installationId: Schema.String }),
   Schema.TaggedStruct("global", {})
 ])
+/** Where settings are stored: for a repository, an installation, or globally. */
 export type SettingsScope = typeof SettingsScope.Type
 
+/** A stable text key for a scope: `repository:owner/name`, `installation:9`, `global`. */
 export const settingsScopeKey = (scope: SettingsScope): string =>
   scope._tag === "repository"
     ? `repository:${scope.repo.toLowerCase()}`
@@ -126,6 +132,7 @@ export const applyPatch = (base: RepoSettings, patch: SettingsPatch): RepoSettin
   return new RepoSettings({ ...base, ...defined, prices: Pricing.merge(base.prices, patch.prices) })
 }
 
+/** Per-repository settings: stored overrides over installation, global and default values. */
 export class Settings extends Context.Service<Settings, {
   readonly forRepo: (repo: string, installationId?: number) => Effect.Effect<RepoSettings, StoreError>
   readonly set: (scope: SettingsScope, patch: SettingsPatch) => Effect.Effect<void, StoreError>
@@ -177,5 +184,6 @@ export const makeMemory = (base: RepoSettings = defaults) =>
     })
   })
 
+/** `Settings` in memory over `base`. */
 export const layerMemory = (base: RepoSettings = defaults): Layer.Layer<Settings> =>
   Layer.effect(Settings, makeMemory(base))

@@ -14,6 +14,7 @@ import { IllegalTransition } from "./Errors.ts"
 import { DeliveryId, MachineId, TaskId } from "./Ids.ts"
 import { Actor, RepoRef } from "./Repo.ts"
 
+/** A task's state, from awaiting approval to one of its four ends. */
 export const TaskState = Schema.Literals([
   "awaiting_approval",
   "queued",
@@ -24,14 +25,19 @@ export const TaskState = Schema.Literals([
   "timed_out",
   "cancelled"
 ])
+/** A task's state, from awaiting approval to one of its four ends. */
 export type TaskState = typeof TaskState.Type
 
+/** The states a task ends in. */
 export const TerminalStates: ReadonlyArray<TaskState> = ["succeeded", "failed", "timed_out", "cancelled"]
+/** The states of a task that has not ended. */
 export const ActiveStates: ReadonlyArray<TaskState> = ["awaiting_approval", "queued", "provisioning", "running"]
 /** The states that hold one of the slots the active-task limits count: a machine is being made for the task, or runs. */
 export const SlotStates: ReadonlyArray<TaskState> = ["provisioning", "running"]
 
+/** Whether `state` is an end. */
 export const isTerminal = (state: TaskState): boolean => TerminalStates.includes(state)
+/** Whether `state` is not an end. */
 export const isActive = (state: TaskState): boolean => !isTerminal(state)
 /** Does a task in `state` hold one of the slots the active-task limits count? */
 export const holdsSlot = (state: TaskState): boolean => SlotStates.includes(state)
@@ -67,6 +73,7 @@ const Count = Schema.Number.pipe(
   Schema.check(Schema.isBetween({ minimum: 0, maximum: 1e12 }, { expected: "a count between 0 and 10^12" }))
 )
 
+/** What a task's model calls used: tokens and cost. */
 export class Usage extends Schema.Class<Usage>("@porter/core/Usage")({
   inputTokens: Schema.optional(Count),
   outputTokens: Schema.optional(Count),
@@ -93,6 +100,7 @@ export type TaskMode = typeof TaskMode.Type
 export const TriggerKind = Schema.Literals(["issue_comment", "review_comment"])
 export type TriggerKind = typeof TriggerKind.Type
 
+/** One run of an agent on one issue or pull request, from the request to its end. */
 export class Task extends Schema.Class<Task>("@porter/core/Task")({
   id: TaskId,
   state: TaskState,

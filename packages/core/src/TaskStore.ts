@@ -34,12 +34,14 @@ export class TaskEvent extends Schema.Class<TaskEvent>("@porter/core/TaskEvent")
   detail: Schema.optional(Schema.String)
 }) {}
 
+/** Which active tasks to list: of a repository, an issue, a user. */
 export interface ActiveFilter {
   readonly repo?: string
   readonly issueNumber?: number
   readonly userId?: number
 }
 
+/** When a running or provisioning task is due for the watchdog. */
 export interface DueOptions {
   /** A `running` task whose last heartbeat (or start) is older than this is due. */
   readonly heartbeatTimeoutMs: number
@@ -90,6 +92,7 @@ export type CreateResult =
   /** Nothing was created: `scope`'s active tasks are at `limit`. */
   | { readonly _tag: "OverLimit"; readonly scope: "repository" | "user"; readonly limit: number }
 
+/** Which tasks to list: state, repository, page size, and the page's start. */
 export interface ListOptions {
   readonly state?: TaskState
   readonly repo?: string
@@ -98,6 +101,7 @@ export interface ListOptions {
   readonly before?: TaskId
 }
 
+/** Tasks, webhook deliveries, queue slots and the audit trail: Porter's durable state. */
 export class TaskStore extends Context.Service<TaskStore, {
   /** Records a delivery; `true` for the first claim of `id`, `false` for every later one. */
   readonly claimDelivery: (delivery: {

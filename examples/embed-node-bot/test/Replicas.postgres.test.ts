@@ -144,7 +144,7 @@ describe("three bots on one PostgreSQL", () => {
         yield* Effect.promise(() => github.setWebhook(`${proxy.url}/webhooks/github`))
 
         const direct: Array<{ readonly guid: string; readonly status: number }> = []
-        const redelivered: Array<number> = []
+        const redelivered: Array<{ readonly guid: string; readonly status: number }> = []
         let activeAtKill: ReadonlyArray<TaskRow> = []
         let midDispatch: ReadonlyArray<string> = []
         const posted = new Set<number>()
@@ -186,7 +186,8 @@ describe("three bots on one PostgreSQL", () => {
             )
             for (const answer of statuses) direct.push({ guid: copy.id, status: answer.status })
             // A redelivery, through the proxy: the last one.
-            redelivered.push(yield* Effect.promise(() => github.redeliver(recorded.at(-1)!.id)))
+            const last = recorded.at(-1)!.id
+            redelivered.push({ guid: last, status: yield* Effect.promise(() => github.redeliver(last)) })
           }
           // From halfway on, the bot is killed as soon as one of the deliveries it took is mid-dispatch (its task
           // queued or provisioning): it dies with work that only a sweep of another bot can take up.
@@ -205,6 +206,25 @@ describe("three bots on one PostgreSQL", () => {
           }
         }
 
+        // A delivery in flight to the bot as it was killed can fail (its connection cut: the proxy answers 502).
+        // GitHub shows such a delivery as failed and does not send it again by itself: an operator redelivers it, as
+        // here. (One the bot claimed before dying is the sweep's to retry: that is what this test is about.)
+        const attempts = yield* Support.eventually(
+          "every delivery to be attempted",
+          Effect.map(Effect.promise(() => github.deliveries()), (all) => {
+            const mine = all.filter((d) => posted.has(commentIdOf(d.payload)))
+            return mine.every((d) => d.status !== undefined || d.error !== undefined)
+              ? Option.some(mine)
+              : Option.none()
+          }),
+          "60 seconds"
+        )
+        const failed = [...new Set(attempts.map((d) => d.id))].filter((id) =>
+          !attempts.some((d) => d.id === id && d.status !== undefined && d.status < 300)
+        )
+        for (const id of failed) yield* Effect.promise(() => github.redeliver(id))
+        if (failed.length > 0) yield* Effect.logInfo("deliveries that failed as the bot died, redelivered", failed)
+
         const guids = new Set([...(yield* ours).values()].map((d) => d.id))
         assert.strictEqual(guids.size, DELIVERIES, "the emulator sent 200 comment deliveries")
 
@@ -222,6 +242,11 @@ describe("three bots on one PostgreSQL", () => {
           Effect.gen(function*() {
             const rows = yield* sql<TaskRow>`SELECT id, delivery_id, state FROM tasks`.pipe(Effect.orDie)
             yield* Effect.logError("tasks by state", Object.fromEntries(countBy(rows, (row) => row.state)))
+            // The deliveries no task came from: what became of them (claimed, retried, completed).
+            const orphans = yield* sql`SELECT d.id, d.attempts, d.received_at, d.retried_at, d.completed_at,
+              d.payload IS NULL AS dropped FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM tasks t
+              WHERE t.delivery_id = d.id) AND d.id IN ${sql.in([...guids])}`.pipe(Effect.orDie)
+            yield* Effect.logError("deliveries without a task", orphans)
             for (const bot of bots) yield* Effect.logError(bot.output().slice(-5_000))
           })
         ))
@@ -231,13 +256,26 @@ describe("three bots on one PostgreSQL", () => {
         assert.deepStrictEqual(new Set(tasks.map((t) => t.delivery_id)), guids)
         assert.deepStrictEqual([...countBy(tasks, (t) => t.state).keys()], ["succeeded"])
 
-        // Duplicates and redeliveries were answered as duplicates (200), never as a second acceptance.
+        // Duplicates and redeliveries were answered as duplicates (200), never as a second acceptance — except for a
+        // delivery whose first attempt never reached a live bot: one of its copies is then the one taken (202). A
+        // redelivery through the proxy may also have been cut by the kill (502, or 0: no answer).
+        const firstFailed = new Set(
+          attempts.filter((d) => !d.redelivery && (d.status === undefined || d.status >= 300)).map((d) => d.id)
+        )
         assert.isAbove(direct.length, 0)
-        assert.isTrue(direct.every((d) => d.status === 200), JSON.stringify(direct))
-        assert.isTrue(redelivered.every((status) => status === 200), JSON.stringify(redelivered))
-        for (const [guid, answers] of proxy.webhooks) {
-          if (guids.has(guid)) assert.isAtMost(answers.filter((a) => a.status === 202).length, 1, guid)
-        }
+        assert.isTrue(direct.every((d) => d.status === 200 || firstFailed.has(d.guid)), JSON.stringify(direct))
+        assert.isTrue(
+          redelivered.every((r) => r.status === 200 || firstFailed.has(r.guid) || r.status === 502 || r.status === 0),
+          JSON.stringify(redelivered)
+        )
+        const accepted = countBy(
+          [
+            ...direct.filter((d) => d.status === 202).map((d) => d.guid),
+            ...[...proxy.webhooks].flatMap(([guid, answers]) => answers.filter((a) => a.status === 202).map(() => guid))
+          ],
+          (guid) => guid
+        )
+        for (const [guid, times] of accepted) if (guids.has(guid)) assert.strictEqual(times, 1, `${guid} accepted once`)
         // The proxy spread the deliveries over the three bots.
         const byBot = [...proxy.webhooks.values()].flat().map((a) => a.backend)
         for (let i = 0; i < BOTS; i++) {

@@ -7,11 +7,13 @@ import { Clock, Context, Effect, Layer } from "effect"
 import type { TaskId } from "./Ids.ts"
 import { TaskEvent, TaskStore } from "./TaskStore.ts"
 
+/** The orchestration's lines in a task's audit trail (`TaskStore.appendEvent`). */
 export class Audit extends Context.Service<Audit, {
   /** Appends `kind` (and `detail`) to the task's trail, stamped with the clock's time. Never fails. */
   readonly record: (taskId: TaskId, kind: string, detail?: string) => Effect.Effect<void>
 }>()("@porter/core/Audit") {}
 
+/** The `Audit` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   return Audit.of({
@@ -25,4 +27,5 @@ export const make = Effect.gen(function*() {
   })
 })
 
+/** `Audit` as a layer (`make`). */
 export const layer: Layer.Layer<Audit, never, TaskStore> = Layer.effect(Audit, make)

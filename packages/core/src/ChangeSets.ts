@@ -48,6 +48,7 @@ export class TaskFinished extends Schema.TaggedError<TaskFinished>()("TaskFinish
 /** The deployment's own secret values (`TaskSecrets.HostSecrets`): kept here for hosts that provide them. */
 export const HostSecrets = TaskSecrets.HostSecrets
 
+/** A machine's proposed changes → commits, a branch and a pull request, made by Porter. */
 export class ChangeSets extends Context.Service<ChangeSets, {
   /** Checks and writes a task's change set; refusals end the task. */
   readonly publish: (
@@ -59,6 +60,7 @@ export class ChangeSets extends Context.Service<ChangeSets, {
   >
 }>()("@porter/core/ChangeSets") {}
 
+/** The `ChangeSets` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const secrets = yield* SecretStore
@@ -227,6 +229,7 @@ export const make = Effect.gen(function*() {
   return ChangeSets.of({ publish })
 })
 
+/** `ChangeSets` as a layer (`make`). */
 export const layer: Layer.Layer<
   ChangeSets,
   never,

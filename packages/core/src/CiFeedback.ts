@@ -47,6 +47,7 @@ import { TaskStore } from "./TaskStore.ts"
 /** How long a claimed notice (a check suite commented on, an automatic fix slot) holds: for good. */
 const FOREVER_MS = 100 * 365 * 24 * 60 * 60_000
 
+/** Failed checks on Porter's pull requests, fed back. */
 export class CiFeedback extends Context.Service<CiFeedback, {
   /** Comments on the pull request (once per check suite) and starts an automatic fix when the repository asks. */
   readonly onChecksFailed: (event: ChecksFailed, receivedAt: number) => Effect.Effect<void, StoreError>
@@ -57,6 +58,7 @@ export class CiFeedback extends Context.Service<CiFeedback, {
 /** A pull request in notice keys: `owner/name#number`, lower-cased. */
 const prKey = (event: ChecksFailed, pr: number) => `${event.repo.fullName.toLowerCase()}#${pr}`
 
+/** The `CiFeedback` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const settingsService = yield* Settings
@@ -210,6 +212,7 @@ export const make = Effect.gen(function*() {
   return CiFeedback.of({ onChecksFailed, refusal })
 })
 
+/** `CiFeedback` as a layer (`make`). */
 export const layer: Layer.Layer<
   CiFeedback,
   never,

@@ -36,6 +36,7 @@ import { formatDuration } from "./Messages.ts"
 import { formatBudget } from "./Pricing.ts"
 import type { RepoSettings } from "./Settings.ts"
 
+/** Comment text → what Porter should do. */
 export class CommandParser extends Context.Service<CommandParser, {
   readonly parse: (text: string, settings: RepoSettings) => ParseResult
 }>()("@porter/core/CommandParser") {}

@@ -32,6 +32,7 @@ import { TaskStore } from "./TaskStore.ts"
 /** How long after refusing someone on an issue Porter stays quiet to them there. */
 export const REFUSAL_QUIET_MS = 60 * 60_000
 
+/** What Porter does with a claimed delivery. */
 export class Commands extends Context.Service<Commands, {
   /** Acts on a claimed delivery, then marks it handled. Never fails: problems are logged and the sweep retries. */
   readonly handle: (event: IncomingEvent, receivedAt: number) => Effect.Effect<void>
@@ -42,6 +43,7 @@ type Permission =
   /** `outsider`: refused for lacking write access (not for a list, nor a failed check). */
   | { readonly allowed: false; readonly reason: string; readonly outsider: boolean }
 
+/** The `Commands` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const settingsService = yield* Settings
@@ -251,6 +253,7 @@ export const make = Effect.gen(function*() {
   return Commands.of({ handle })
 })
 
+/** `Commands` as a layer (`make`). */
 export const layer: Layer.Layer<
   Commands,
   never,

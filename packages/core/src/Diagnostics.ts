@@ -10,6 +10,7 @@ import { TaskStore } from "./TaskStore.ts"
 
 export type Check = DoctorReport["checks"][number]
 
+/** What `GET /admin/doctor` (and `porter doctor`) reports about a deployment. */
 export class Diagnostics extends Context.Service<Diagnostics, {
   readonly report: Effect.Effect<DoctorReport>
 }>()("@porter/core/Diagnostics") {}

@@ -60,6 +60,7 @@ export interface RunRequest {
   readonly continues?: Task
 }
 
+/** From a run request to a machine. */
 export class Dispatcher extends Context.Service<Dispatcher, {
   /**
    * Records the task a request asks for, acknowledges it and dispatches it when a slot is free (else it waits in the
@@ -79,6 +80,7 @@ export class Dispatcher extends Context.Service<Dispatcher, {
 export const secretSources = (found: ReadonlyMap<string, { readonly scope: SecretScope }>): string =>
   [...found].map(([name, secret]) => `${name} from ${scopeKey(secret.scope)}`).join("; ")
 
+/** The `Dispatcher` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const secrets = yield* SecretStore
@@ -399,6 +401,7 @@ export const make = Effect.gen(function*() {
   return Dispatcher.of({ start, redispatch, retry })
 })
 
+/** `Dispatcher` as a layer (`make`). */
 export const layer: Layer.Layer<
   Dispatcher,
   never,

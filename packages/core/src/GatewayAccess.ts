@@ -54,6 +54,7 @@ export interface Grant {
   readonly spend: Spend
 }
 
+/** May this model call go through, with which key, within which budget — and, once it ended, what it cost. */
 export class GatewayAccess extends Context.Service<GatewayAccess, {
   /** Checks the credential, the task and the budgets; the grant, or why not. */
   readonly admit: (taskId: string, presented: string | undefined) => Effect.Effect<Grant, GatewayRefused>
@@ -77,6 +78,7 @@ const CAPACITY = 1_000
 const refused = (refusal: Providers.Refusal, message: string) => new GatewayRefused({ refusal, message })
 const badCredential = refused("bad_credential", "missing or wrong task credential")
 
+/** The `GatewayAccess` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const tokens = yield* TaskTokens
   const store = yield* TaskStore
@@ -254,6 +256,7 @@ export const make = Effect.gen(function*() {
   return GatewayAccess.of({ admit, begin, count, record })
 })
 
+/** `GatewayAccess` as a layer (`make`). */
 export const layer: Layer.Layer<
   GatewayAccess,
   never,

@@ -47,6 +47,7 @@ export interface GitResponse {
   readonly body: Stream.Stream<Uint8Array, unknown>
 }
 
+/** A machine's read-only view of its task's repository. */
 export class GitProxy extends Context.Service<GitProxy, {
   readonly forward: (
     taskId: TaskId,
@@ -61,6 +62,7 @@ const forwardedResponseHeaders = ["content-type", "cache-control", "expires", "p
 
 const TOKEN_TTL_MS = 10 * 60 * 1000
 
+/** The `GitProxy` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const repoTokens = yield* RepoTokens
@@ -123,5 +125,6 @@ export const make = Effect.gen(function*() {
   return GitProxy.of({ forward })
 })
 
+/** `GitProxy` as a layer (`make`). */
 export const layer: Layer.Layer<GitProxy, never, TaskStore | RepoTokens | PorterConfig | HttpClient.HttpClient> = Layer
   .effect(GitProxy, make)

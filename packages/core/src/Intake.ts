@@ -40,6 +40,7 @@ export interface WebhookAnswer {
  */
 export type WebhookBody = (limit: number) => Effect.Effect<string, WebhookTooLarge | HttpServerError.HttpServerError>
 
+/** A webhook delivery from its bytes to its answer. */
 export class Intake extends Context.Service<Intake, {
   /** Filters and claims a decoded event (the claim is the one write before the answer). */
   readonly accept: (event: IncomingEvent) => Effect.Effect<IntakeResult, StoreError>
@@ -56,6 +57,7 @@ export class Intake extends Context.Service<Intake, {
 
 const ignored = (reason: string): WebhookAnswer => ({ status: 200, body: { ignored: reason } })
 
+/** The `Intake` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const settings = yield* Settings
@@ -142,6 +144,7 @@ export const make = Effect.gen(function*() {
   return Intake.of({ accept, answer })
 })
 
+/** `Intake` as a layer (`make`). */
 export const layer: Layer.Layer<
   Intake,
   never,

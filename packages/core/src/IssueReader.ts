@@ -43,6 +43,10 @@ export interface CheckRun {
 /** Which check runs: those of a commit (a branch or a SHA: its latest runs), or of one check suite. */
 export type CheckTarget = { readonly ref: string } | { readonly checkSuiteId: number }
 
+/**
+ * The read side of GitHub that the prompt, PR follow-ups, the repository's configuration and CI feedback (check runs
+ * and their logs: the Checks and Actions APIs) need.
+ */
 export class IssueReader extends Context.Service<IssueReader, {
   /** The issue (or pull request) itself: title, body, state. */
   readonly issue: (issue: IssueRef, installationId?: number) => Effect.Effect<IssueSnapshot, ReportError>

@@ -12,6 +12,7 @@ import { PorterConfig } from "./PorterConfig.ts"
 import { type SecretChain, SecretName, SecretStore } from "./SecretStore.ts"
 import type { Task } from "./Task.ts"
 
+/** How the orchestration reaches a task's machine. */
 export class MachineAccess extends Context.Service<MachineAccess, {
   /** The secret that holds the provisioner's per-owner credential, if it takes one. */
   readonly credentialName: Option.Option<SecretName>
@@ -33,6 +34,7 @@ export const chainOf = (task: Task): SecretChain => ({
   ...(task.installationId !== undefined ? { installationId: task.installationId } : {})
 })
 
+/** The `MachineAccess` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const provisioner = yield* MachineProvisioner
   const secrets = yield* SecretStore
@@ -111,5 +113,6 @@ export const make = Effect.gen(function*() {
   return MachineAccess.of({ credentialName, optionsFor, destroy, everyCredential })
 })
 
+/** `MachineAccess` as a layer (`make`). */
 export const layer: Layer.Layer<MachineAccess, never, MachineProvisioner | SecretStore | Audit | PorterConfig> = Layer
   .effect(MachineAccess, make)

@@ -91,6 +91,10 @@ export const metered = (
   }, { highWaterMark: 0 })
 }
 
+/**
+ * A machine's model calls, passed through to the provider with the real key attached — the key never reaches the
+ * machine.
+ */
 export class ModelGateway extends Context.Service<ModelGateway, {
   /** Passes one call through, or refuses it in the provider's format. Never fails. */
   readonly forward: (request: GatewayRequest) => Effect.Effect<GatewayAnswer>
@@ -153,6 +157,7 @@ const hostOf = (url: string): string | undefined => {
   }
 }
 
+/** The `ModelGateway` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const access = yield* GatewayAccess
   const background = yield* Background
@@ -270,6 +275,7 @@ export const make = Effect.gen(function*() {
 
 const emptyQuery = new URLSearchParams()
 
+/** `ModelGateway` as a layer (`make`). */
 export const layer: Layer.Layer<
   ModelGateway,
   never,

@@ -65,6 +65,7 @@ import type { TaskTokens } from "./TaskTokens.ts"
 import * as Watchdog from "./Watchdog.ts"
 import type { WebhookIntake } from "./WebhookIntake.ts"
 
+/** Porter, assembled: the lifecycle services over the ports, in one layer, and a facade for embedding. */
 export class Porter extends Context.Service<Porter, {
   /** Filters and claims an event; `Accepted` means `process` must run (the watchdog retries it if it never does). */
   readonly intake: (event: IncomingEvent) => Effect.Effect<Intake.IntakeResult, StoreError>

@@ -86,6 +86,7 @@ export interface PorterOptions {
   readonly transcriptBaseUrl?: string
 }
 
+/** Deployment-wide settings of the orchestration (per-repository knobs live in `Settings`). */
 export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()("@porter/core/PorterConfig") {}
 
 /** The runner image adapters fall back to when neither Porter nor their own options name one. */
@@ -133,6 +134,7 @@ export const make = (options: PorterInput): PorterOptions => ({
   }
 })
 
+/** `PorterConfig` from options given in code (the defaults for the rest, `make`). */
 export const layer = (options: PorterInput): Layer.Layer<PorterConfig> =>
   Layer.succeed(PorterConfig, PorterConfig.of(make(options)))
 

@@ -72,6 +72,7 @@ export const resumePrompt = (input: { readonly task: Task; readonly branch: stri
     fence(nonce, "instruction", clip(input.task.instructions, MAX_INSTRUCTION))
   ].join("\n")
 
+/** Issue + thread + instruction → the agent's prompt. */
 export class PromptBuilder extends Context.Service<PromptBuilder, {
   readonly build: (input: PromptInput) => Effect.Effect<string>
 }>()("@porter/core/PromptBuilder") {}
@@ -211,6 +212,7 @@ export const render = (input: PromptInput, nonce: string, limit = MAX_PROMPT_LEN
   return text.slice(0, limit)
 }
 
+/** `PromptBuilder` as a layer. */
 export const layer: Layer.Layer<PromptBuilder> = Layer.succeed(
   PromptBuilder,
   PromptBuilder.of({ build: (input) => Effect.sync(() => render(input, randomToken(12))) })

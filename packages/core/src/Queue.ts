@@ -23,6 +23,7 @@ import { TaskStore } from "./TaskStore.ts"
 /** How many queued tasks of one repository one pass looks at. */
 const PASS = 100
 
+/** A request over the active-task limits waits instead of being refused. */
 export class Queue extends Context.Service<Queue, {
   /**
    * Admits what fits of a repository's queue, oldest first; the tasks admitted (not yet started). With `own` (a task
@@ -37,6 +38,7 @@ export class Queue extends Context.Service<Queue, {
   readonly startWith: (start: (task: Task) => Effect.Effect<void>) => Effect.Effect<void>
 }>()("@porter/core/Queue") {}
 
+/** The `Queue` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const settings = yield* Settings
@@ -95,4 +97,5 @@ export const make = Effect.gen(function*() {
   return Queue.of({ admit, promote, position, startWith: (start) => Ref.set(starter, start) })
 })
 
+/** `Queue` as a layer (`make`). */
 export const layer: Layer.Layer<Queue, never, TaskStore | Settings> = Layer.effect(Queue, make)

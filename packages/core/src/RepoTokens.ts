@@ -8,6 +8,10 @@ import type { Redacted } from "effect"
 import type { TokenError } from "./Errors.ts"
 import type { RepoRef } from "./Repo.ts"
 
+/**
+ * The token Porter's git proxy (`GitProxy`) reads a task's repository with — for a GitHub App, an installation token
+ * scoped to the task's one repository with read access; for a personal-access-token setup, that token.
+ */
 export class RepoTokens extends Context.Service<RepoTokens, {
   readonly mint: (repo: RepoRef, installationId?: number) => Effect.Effect<Redacted.Redacted<string>, TokenError>
 }>()("@porter/core/RepoTokens") {}

@@ -28,6 +28,7 @@ export interface PullRequestRef {
   readonly url: string
 }
 
+/** How Porter writes to a repository — the machine never does. */
 export class RepoWriter extends Context.Service<RepoWriter, {
   /** The repository's default branch. */
   readonly defaultBranch: (repo: RepoRef, installationId?: number) => Effect.Effect<string, RepoWriteError>

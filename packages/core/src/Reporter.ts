@@ -16,6 +16,7 @@ export interface CommentTarget {
   readonly commentId: number
 }
 
+/** What Porter writes on GitHub. */
 export class Reporter extends Context.Service<Reporter, {
   readonly react: (issue: IssueRef, target: CommentTarget, reaction: Reaction) => Effect.Effect<void, ReportError>
   /** Creates a comment on the issue (or pull request) conversation; returns its id. */

@@ -10,6 +10,10 @@ import { PorterConfig } from "./PorterConfig.ts"
 import type { IssueRef } from "./Repo.ts"
 import { type CommentTarget, type Reaction, Reporter } from "./Reporter.ts"
 
+/**
+ * What Porter writes on GitHub besides status comments (replies, reactions), and the rule every write there follows:
+ * retried with backoff (`PorterConfig.reportRetry`), then logged, noted in the task's audit trail, and dropped.
+ */
 export class Reports extends Context.Service<Reports, {
   /** Runs `report` with retries; `None` when it failed every time (logged, and audited for a task). */
   readonly attempt: <A>(
@@ -23,6 +27,7 @@ export class Reports extends Context.Service<Reports, {
   readonly react: (issue: IssueRef, target: CommentTarget, reaction: Reaction, taskId?: TaskId) => Effect.Effect<void>
 }>()("@porter/core/Reports") {}
 
+/** The `Reports` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const reporter = yield* Reporter
   const audit = yield* Audit
@@ -57,4 +62,5 @@ export const make = Effect.gen(function*() {
   })
 })
 
+/** `Reports` as a layer (`make`). */
 export const layer: Layer.Layer<Reports, never, Reporter | Audit | PorterConfig> = Layer.effect(Reports, make)

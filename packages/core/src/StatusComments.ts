@@ -13,6 +13,10 @@ import { Settings } from "./Settings.ts"
 import { type Task, TaskState } from "./Task.ts"
 import { TaskStore } from "./TaskStore.ts"
 
+/**
+ * Each task's one status comment on its issue, edited in place as the task moves (words from `Messages.status`), and
+ * the optional `porter:<state>` labels.
+ */
 export class StatusComments extends Context.Service<StatusComments, {
   /**
    * Shows `task` as given in its status comment: edits the comment `task.statusCommentId` names, or creates one
@@ -34,6 +38,7 @@ export const issueOf = (task: Task): IssueRef => new IssueRef({ repo: task.repo,
 
 const labels = TaskState.literals.map((state) => `porter:${state}`)
 
+/** The `StatusComments` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const catalog = yield* AgentCatalog
   const reporter = yield* Reporter
@@ -85,6 +90,7 @@ export const make = Effect.gen(function*() {
   return StatusComments.of({ show })
 })
 
+/** `StatusComments` as a layer (`make`). */
 export const layer: Layer.Layer<StatusComments, never, AgentCatalog | Reporter | Reports | Settings | TaskStore> = Layer
   .effect(
     StatusComments,

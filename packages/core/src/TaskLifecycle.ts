@@ -40,6 +40,7 @@ export interface CallbackAnswer {
   readonly stop?: string
 }
 
+/** A task from its machine's first callback to its end. */
 export class TaskLifecycle extends Context.Service<TaskLifecycle, {
   /**
    * Ends an active task in terminal state `to` with `patch`; tells the issue; destroys its machine. `None` when the
@@ -111,6 +112,7 @@ const completion = (task: Task, event: CompletedEvent): { readonly to: TaskState
 const endedState = (error: unknown): TaskState | undefined =>
   error instanceof IllegalTransition && isTerminal(error.from as TaskState) ? (error.from as TaskState) : undefined
 
+/** The `TaskLifecycle` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const status = yield* StatusComments
@@ -240,6 +242,7 @@ export const make = Effect.gen(function*() {
   return TaskLifecycle.of({ finish, stop, callback, cancelTask, cancelIssue, view })
 })
 
+/** `TaskLifecycle` as a layer (`make`). */
 export const layer: Layer.Layer<
   TaskLifecycle,
   never,

@@ -42,6 +42,11 @@ export interface SweepReport {
   readonly queuesPromoted: number
 }
 
+/**
+ * One sweep ends hung runs (deadline passed, heartbeat missing → `timed_out`, machine destroyed, issue told),
+ * dispatches stuck tasks again, destroys orphan machines (with every stored provisioner credential, so machines started
+ * with a user's own token are found too) and handles again deliveries whose handling never finished.
+ */
 export class Watchdog extends Context.Service<Watchdog, {
   readonly sweep: Effect.Effect<SweepReport>
 }>()("@porter/core/Watchdog") {}
@@ -51,6 +56,7 @@ type Outcome = "timedOut" | "redispatched" | "failed" | "none"
 const decodeEvent = Schema.decodeUnknownEffect(IncomingEventFromJson)
 const decodeTaskId = Schema.decodeUnknownOption(TaskId)
 
+/** The `Watchdog` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
   const provisioner = yield* MachineProvisioner
@@ -242,6 +248,7 @@ export const make = Effect.gen(function*() {
   return Watchdog.of({ sweep })
 })
 
+/** `Watchdog` as a layer (`make`). */
 export const layer: Layer.Layer<
   Watchdog,
   never,

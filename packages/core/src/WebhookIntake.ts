@@ -17,6 +17,7 @@ export class Ignored extends Schema.TaggedClass<Ignored>()("Ignored", {
   reason: Schema.String
 }) {}
 
+/** Raw webhook request → verified, normalized event. */
 export class WebhookIntake extends Context.Service<WebhookIntake, {
   /** Verifies the signature first; nothing is decoded from an unverified body. */
   readonly parse: (raw: RawWebhook) => Effect.Effect<IncomingEvent | Ignored, WebhookUnauthorized | WebhookMalformed>

@@ -66,19 +66,24 @@ export class AdminAuth extends HttpApiMiddleware.Service<AdminAuth>()(
 
 /** `POST /webhooks/github`: taken (202) or ignored (200). */
 export const WebhookAccepted = Schema.Struct({ accepted: Schema.Boolean, deliveryId: Schema.String })
+/** The answer to a delivery Porter does not act on (200): why. */
 export const WebhookIgnored = Schema.Struct({ ignored: Schema.String })
 
 /** Scopes as text: `global`, `repository:owner/name`, `installation:<id>`, `user:<github user id>`. */
 export const ScopeText = Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(200)))
 
+/** The body of `PUT /admin/secrets`: scope, name and value. */
 export const SecretWrite = Schema.Struct({
   scope: ScopeText,
   name: SecretName,
   value: Schema.String.pipe(Schema.check(Schema.isMinLength(1), Schema.isMaxLength(16_384)))
 })
+/** The answer to a secret written: its scope and name. */
 export const SecretWritten = Schema.Struct({ scope: Schema.String, name: Schema.String })
+/** The answer to a delete: whether there was something to delete. */
 export const Deleted = Schema.Struct({ deleted: Schema.Boolean })
 
+/** What a key rotation re-encrypted (`POST /admin/secrets/rotate`). */
 export const RotationReport = Schema.Struct({
   rotated: Schema.Number,
   failed: Schema.Number,
@@ -86,9 +91,12 @@ export const RotationReport = Schema.Struct({
   currentKeyId: Schema.String
 })
 
+/** The body of `PUT /admin/settings`: a scope and the settings to store there. */
 export const SettingsWrite = Schema.Struct({ scope: ScopeText, settings: SettingsPatch })
+/** A scope's stored settings. */
 export const SettingsAnswer = Schema.Struct({ scope: Schema.String, settings: SettingsPatch })
 
+/** The query of `GET /admin/tasks`: state, repository, page size, and where the page starts. */
 export const TaskQuery = {
   state: Schema.optional(TaskState),
   repo: Schema.optional(Schema.String),
@@ -98,9 +106,12 @@ export const TaskQuery = {
   before: Schema.optional(TaskId)
 }
 
+/** The answer to a cancel: whether the task was active, and the task. */
 export const Cancelled = Schema.Struct({ cancelled: Schema.Boolean, task: AdminApi.TaskView })
+/** The answer to a retry: the new task. */
 export const Retried = Schema.Struct({ task: AdminApi.TaskView })
 
+/** What one watchdog sweep did (`POST /admin/sweep`). */
 export const SweepReport = Schema.Struct({
   checked: Schema.Number,
   timedOut: Schema.Number,
@@ -110,6 +121,7 @@ export const SweepReport = Schema.Struct({
   deliveriesRetried: Schema.Number
 })
 
+/** One configuration check of `GET /admin/doctor`: its name, status and message. */
 export const DoctorCheck = Schema.Struct({
   name: Schema.String,
   status: Schema.Literals(["pass", "fail", "warn", "skip"]),
@@ -127,10 +139,12 @@ export type DoctorReport = typeof DoctorReport.Type
 
 const TaskPath = { taskId: TaskId }
 
+/** `GET /healthz`. */
 export class System extends HttpApiGroup.make("system", { topLevel: true }).add(
   HttpApiEndpoint.get("health", "/healthz", { success: Schema.Struct({ ok: Schema.Boolean }) })
 ) {}
 
+/** `POST /webhooks/github`: GitHub's deliveries. */
 export class Webhooks extends HttpApiGroup.make("webhooks").add(
   HttpApiEndpoint.post("github", "/webhooks/github", {
     // The handler reads the raw body: the signature is an HMAC of its bytes.
@@ -142,6 +156,7 @@ export class Webhooks extends HttpApiGroup.make("webhooks").add(
   }))
 ) {}
 
+/** `GET /tasks/:taskId`: a task's status (its task token or the admin token). */
 export class Tasks extends HttpApiGroup.make("tasks").add(
   HttpApiEndpoint.get("view", "/tasks/:taskId", {
     params: TaskPath,
@@ -150,6 +165,7 @@ export class Tasks extends HttpApiGroup.make("tasks").add(
   })
 ).middleware(TaskOrAdminAuth) {}
 
+/** The admin API (`/admin/…`, the admin token): secrets, settings, tasks, sweep, doctor. */
 export class Admin extends HttpApiGroup.make("admin").add(
   HttpApiEndpoint.get("listSecrets", "/secrets", {
     query: { scope: Schema.optional(ScopeText) },

@@ -25,6 +25,7 @@ export const layerBearer = (token: Redacted.Redacted<string> | string) =>
     )
   )
 
+/** Where the deployment is, the token to send, and how every request is sent. */
 export interface Options {
   /** The deployment's URL (`https://porter.example.workers.dev`). */
   readonly baseUrl: string

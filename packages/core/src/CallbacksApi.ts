@@ -85,6 +85,7 @@ export const SessionHandover = Schema.Struct({
 
 const TaskPath = { taskId: TaskId }
 
+/** `POST /callbacks/tasks/:taskId`: a machine's events (its task token). */
 export class Callbacks extends HttpApiGroup.make("callbacks").add(
   HttpApiEndpoint.post("send", "/callbacks/tasks/:taskId", {
     params: TaskPath,
@@ -94,6 +95,7 @@ export class Callbacks extends HttpApiGroup.make("callbacks").add(
   })
 ).middleware(TaskAuth) {}
 
+/** `POST /callbacks/tasks/:taskId/changes`: a machine's change set, which Porter commits. */
 export class Changes extends HttpApiGroup.make("changes").add(
   HttpApiEndpoint.post("publish", "/callbacks/tasks/:taskId/changes", {
     params: TaskPath,

@@ -10,6 +10,7 @@ import { CallbacksApi, TaskAuth } from "./CallbacksApi.ts"
 /** `client.callbacks.send({ params: { taskId }, payload })`. */
 export type Client = HttpApiClient.ForApi<typeof CallbacksApi>
 
+/** Where the deployment is, the task token, and how every request is sent. */
 export interface Options {
   /** The deployment's URL (what `CALLBACK_URL` starts with). */
   readonly baseUrl: string
@@ -19,6 +20,7 @@ export interface Options {
   readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
 }
 
+/** A client of the machines' side of the API (callbacks, changes, artifacts), derived from its definition. */
 export const make = (options: Options): Effect.Effect<Client, never, HttpClient.HttpClient> =>
   HttpApiClient.make(CallbacksApi, {
     baseUrl: options.baseUrl.replace(/\/+$/, ""),

@@ -37,6 +37,7 @@ export interface CommitToWrite {
   readonly entries: ReadonlyArray<Entry>
 }
 
+/** A change set Porter will write: its commits, and the agent instruction files it touches. */
 export interface Accepted {
   readonly _tag: "Accepted"
   readonly commits: ReadonlyArray<CommitToWrite>
@@ -44,12 +45,14 @@ export interface Accepted {
   readonly instructionFiles: ReadonlyArray<string>
 }
 
+/** A change set Porter will not write, with every reason. */
 export interface Refused {
   readonly _tag: "Refused"
   /** Every reason, one sentence each. */
   readonly problems: ReadonlyArray<string>
 }
 
+/** What a change set is checked against: the base tree, workflow changes, the secret scanner, protected paths. */
 export interface RuleOptions {
   readonly baseTree: ReadonlyMap<string, TreeEntry>
   readonly allowWorkflowChanges: boolean

@@ -15,6 +15,7 @@ import * as SecretScan from "./SecretScan.ts"
 /** Conclusions that count as a failure: what `fix-ci` can work on (not `cancelled`, `action_required`, `neutral`). */
 export const FAILING: ReadonlyArray<string> = ["failure", "timed_out", "startup_failure"]
 
+/** Whether a check's conclusion counts as a failure `fix-ci` can work on. */
 export const isFailing = (conclusion: string | undefined): boolean =>
   conclusion !== undefined && FAILING.includes(conclusion)
 
@@ -36,6 +37,7 @@ export interface FailedCheck {
   readonly missing?: string | undefined
 }
 
+/** The failing checks of a commit, with their trimmed logs, as the prompt shows them. */
 export interface CiReport {
   /** The commit (SHA) or branch whose checks these are. */
   readonly ref: string

@@ -1,6 +1,7 @@
 /** What a comment asks Porter to do, once parsed. */
 import { Schema } from "effect"
 
+/** Run an agent: which, with what model, timeout and budget, on what instructions (or a question, `ask`). */
 export class Run extends Schema.TaggedClass<Run>()("Run", {
   agent: Schema.String,
   model: Schema.optional(Schema.String),
@@ -21,9 +22,13 @@ export class Run extends Schema.TaggedClass<Run>()("Run", {
 /** What a `fix-ci` task is asked when its command (or the automatic fix) adds nothing. */
 export const FIX_CI_INSTRUCTIONS = "Make the failing CI checks of this pull request pass."
 
+/** `@porter help`. */
 export class Help extends Schema.TaggedClass<Help>()("Help", {}) {}
+/** `@porter status`. */
 export class Status extends Schema.TaggedClass<Status>()("Status", {}) {}
+/** `@porter cancel`. */
 export class Cancel extends Schema.TaggedClass<Cancel>()("Cancel", {}) {}
+/** `@porter retry`. */
 export class Retry extends Schema.TaggedClass<Retry>()("Retry", {}) {}
 /**
  * `@porter continue [more instructions]`: a task on the latest task's branch that resumes its agent's session (where
@@ -38,7 +43,9 @@ export class Approve extends Schema.TaggedClass<Approve>()("Approve", {}) {}
 /** `@porter deny`: someone with write access drops them. */
 export class Deny extends Schema.TaggedClass<Deny>()("Deny", {}) {}
 
+/** What a comment asks Porter to do. */
 export const Command = Schema.Union([Run, Help, Status, Cancel, Retry, Approve, Deny, Continue])
+/** What a comment asks Porter to do. */
 export type Command = typeof Command.Type
 
 /** The comment does not address Porter (no mention at the start of a line outside code and quotes). */
@@ -61,6 +68,7 @@ export class Problem extends Schema.TaggedClass<Problem>()("Problem", {
   message: Schema.String
 }) {}
 
+/** What a comment says: a command, nothing for Porter, or a problem to answer. */
 export const ParseResult = Schema.Union([
   Run,
   Help,
@@ -73,4 +81,5 @@ export const ParseResult = Schema.Union([
   NotForPorter,
   Problem
 ])
+/** What a comment says: a command, nothing for Porter, or a problem to answer. */
 export type ParseResult = typeof ParseResult.Type

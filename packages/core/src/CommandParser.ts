@@ -145,6 +145,7 @@ const AGENT_SHAPED = /^[a-z][a-z0-9-]{1,31}$/i
 
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$/
 
+/** Parses a comment's text with a repository's settings and the known agents. */
 export const parse = (
   text: string,
   settings: RepoSettings,
@@ -297,6 +298,7 @@ export const parse = (
   })
 }
 
+/** The parser over an agent catalog. */
 export const make = (catalog: AgentCatalog["Service"]): CommandParser["Service"] =>
   CommandParser.of({ parse: (text, settings) => parse(text, settings, catalog.list, catalog.resolve) })
 

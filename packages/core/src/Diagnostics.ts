@@ -8,6 +8,7 @@ import type { DoctorReport } from "./Api.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import { TaskStore } from "./TaskStore.ts"
 
+/** One configuration check: name, status and message. */
 export type Check = DoctorReport["checks"][number]
 
 /** What `GET /admin/doctor` (and `porter doctor`) reports about a deployment. */

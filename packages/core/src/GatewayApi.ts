@@ -19,6 +19,7 @@ const Task = { taskId: Schema.String }
 
 const raw = (description: string) => OpenApi.annotations({ description })
 
+/** The model gateway's routes: each provider's API under `/gateway/tasks/:taskId/…`. */
 export class Gateway extends HttpApiGroup.make("gateway").add(
   HttpApiEndpoint.post("anthropicMessages", "/gateway/tasks/:taskId/anthropic/v1/messages", {
     params: Task,

@@ -78,6 +78,7 @@ const serve = (
   )
 }
 
+/** The model gateway's handlers: requests passed to `ModelGateway`, answers streamed back raw. */
 export const GatewayLive = HttpApiBuilder.group(Api.Api, "gateway", (handlers) =>
   Effect.gen(function*() {
     const gateway = yield* ModelGateway
@@ -126,4 +127,5 @@ export const webHandler: Effect.Effect<
     )
 })
 
+/** The model gateway's handlers (`GatewayLive`). */
 export const layer = GatewayLive

@@ -8,6 +8,7 @@ import type { ReportError } from "./Errors.ts"
 import type { IssueSnapshot } from "./Event.ts"
 import type { IssueRef, RepoRef } from "./Repo.ts"
 
+/** A comment of an issue's thread, as the prompt shows it. */
 export interface ThreadComment {
   readonly author: string
   readonly authorIsBot: boolean
@@ -15,6 +16,7 @@ export interface ThreadComment {
   readonly createdAt: string
 }
 
+/** What Porter reads of a pull request: its branches, repositories and state. */
 export interface PullRequestInfo {
   readonly headBranch: string
   readonly headRepoFullName: string

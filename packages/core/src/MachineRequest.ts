@@ -18,6 +18,7 @@ import type { Task } from "./Task.ts"
 /** What the name of every branch Porter makes starts with (`porter/<issue>-<task>`). */
 export const BRANCH_PREFIX = "porter/"
 
+/** The branch a task works on: the pull request's head, or `porter/<issue>-<task>`. */
 export const branchFor = (task: Pick<Task, "id" | "issueNumber" | "headBranch">): string =>
   task.headBranch ?? `${BRANCH_PREFIX}${task.issueNumber}-${shortTaskId(task.id)}`
 
@@ -57,6 +58,7 @@ export const agentSecrets = (
   return Result.succeed(env)
 }
 
+/** What a machine request is made from: the task, its agent, the prompt and the rest. */
 export interface MachineRequestInput {
   /** The task, as it is being dispatched. */
   readonly task: Task

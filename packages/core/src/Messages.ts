@@ -14,6 +14,7 @@ export const marker = (task: Pick<Task, "id" | "state">): string =>
 /** Any comment Porter wrote carries this; Porter never acts on such comments. */
 export const MARKER_PREFIX = "<!-- porter:"
 
+/** The task id and state hidden in a status comment, if it is one. */
 export const parseMarker = (body: string): { readonly id: string; readonly state: TaskState } | undefined => {
   const match = /<!-- porter:task (\{.*?\}) -->/.exec(body)
   if (!match) return undefined
@@ -27,6 +28,7 @@ export const parseMarker = (body: string): { readonly id: string; readonly state
   }
 }
 
+/** A duration as people read it: `45s`, `3m 20s`, `1h 5m`. */
 export const formatDuration = (ms: number): string => {
   const seconds = Math.max(0, Math.round(ms / 1000))
   if (seconds < 60) return `${seconds}s`
@@ -45,6 +47,7 @@ export const codeBlock = (text: string): string => {
 
 const number = (n: number): string => n.toLocaleString("en-US")
 
+/** A task's tokens and cost (and its cap), or nothing when there is no usage. */
 export const formatUsage = (usage: Task["usage"], capUsd?: number): string | undefined => {
   if (!usage) return undefined
   const parts: Array<string> = []
@@ -204,12 +207,14 @@ const continuation = (task: Task): string =>
       "diff (its session could not be resumed).</sub>"
     : `<sub>Continues task \`${task.continuesFrom}\`.</sub>`
 
+/** The answer to `continue` with no earlier task on the issue. */
 export const nothingToContinue = (): string => reply("Nothing to continue: no earlier Porter task on this issue.")
 
 const truncate = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text)
 
 const reply = (text: string): string => `${text}\n${MARKER_PREFIX}reply -->`
 
+/** The answer to `@porter help`: the commands and agents of this repository. */
 export const help = (settings: RepoSettings, agents: ReadonlyArray<AgentSpec>): string => {
   const m = `@${settings.mentionName}`
   return reply([
@@ -231,14 +236,17 @@ export const help = (settings: RepoSettings, agents: ReadonlyArray<AgentSpec>): 
   ].join("\n"))
 }
 
+/** The answer to a command that cannot be run, with why. */
 export const problem = (message: string): string => reply(`⚠️ ${message}`)
 
+/** The answer to someone who may not use Porter here, with why. */
 export const refused = (login: string, reason: string): string =>
   reply(
     `🔒 Sorry @${login}, Porter only runs for people with write access to this repository (${reason}). ` +
       `Ask a maintainer to run it for you.`
   )
 
+/** The answer to a request over the repository's or the user's limit of active tasks. */
 export const limitReached = (login: string, what: "repository" | "user", limit: number): string =>
   reply(
     what === "repository"
@@ -246,6 +254,7 @@ export const limitReached = (login: string, what: "repository" | "user", limit: 
       : `⏳ Sorry @${login}, you already have ${limit} active Porter tasks (the limit). Try again when one finishes.`
   )
 
+/** The answer to `@porter status`: the issue's tasks. */
 export const statusList = (tasks: ReadonlyArray<Task>, now: number): string => {
   if (tasks.length === 0) return reply("No Porter tasks on this issue yet.")
   const rows = tasks.map((task) => {
@@ -256,8 +265,11 @@ export const statusList = (tasks: ReadonlyArray<Task>, now: number): string => {
   return reply(["| task | agent | state | created |", "|---|---|---|---|", ...rows].join("\n"))
 }
 
+/** The answer to `cancel` with no active task on the issue. */
 export const nothingToCancel = (): string => reply("Nothing to cancel: no active Porter task on this issue.")
+/** The answer to `retry` with no earlier task on the issue. */
 export const nothingToRetry = (): string => reply("Nothing to retry: no earlier Porter task on this issue.")
+/** The answer to `cancel`: how many tasks were cancelled. */
 export const cancelled = (count: number): string => reply(`⏹ Cancelled ${count} task${count === 1 ? "" : "s"}.`)
 
 /** The status of an outsider's request that waits for approval: who asked for what, who may let it run. */
@@ -274,9 +286,11 @@ const awaitingApproval = (task: Task, mention: string): ReadonlyArray<string> =>
   } after it was asked.`
 ]
 
+/** The answer to `approve` or `deny` with nothing awaiting approval. */
 export const nothingAwaitingApproval = (): string =>
   reply("Nothing to approve or deny: no request is waiting for approval on this issue.")
 
+/** The answer to `approve` or `deny`: how many requests it applied to. */
 export const approvalsDone = (verb: "approved" | "denied", count: number): string =>
   reply(`${verb === "approved" ? "✅ Approved" : "⏹ Denied"} ${count} request${count === 1 ? "" : "s"}.`)
 

@@ -28,6 +28,7 @@ export interface Metered extends Tokens {
   readonly bytes: number
 }
 
+/** Reads a provider's answer as it streams by, then says what the call used. */
 export interface Meter {
   /** One chunk of the answer, as it passes. */
   readonly push: (chunk: Uint8Array) => void
@@ -35,6 +36,7 @@ export interface Meter {
   readonly finish: () => Metered
 }
 
+/** What the meter knows before the answer: the request's size and model. */
 export interface MeterOptions {
   /** Bytes of the request (for an estimate). */
   readonly requestBytes: number

@@ -48,6 +48,7 @@ export interface UsageTotals extends Tokens {
   readonly costUsd: number
 }
 
+/** Totals of no calls. */
 export const emptyTotals: UsageTotals = {
   calls: 0,
   inputTokens: 0,
@@ -99,6 +100,7 @@ export const toUsage = (totals: UsageTotals, agentUsage?: Usage): Usage =>
     costUsd: Math.min(1e6, Math.round(totals.costUsd * 1e6) / 1e6)
   })
 
+/** The gateway's metered calls: recorded one by one, summed per task, repository and user. */
 export class UsageStore extends Context.Service<UsageStore, {
   /** Records one call. */
   readonly record: (call: ModelCall) => Effect.Effect<void, StoreError>

@@ -30,6 +30,7 @@ export type PorterInput = Partial<Omit<PorterOptions, "gateway">> & Pick<PorterO
   }
 }
 
+/** Every deployment-wide setting, resolved. */
 export interface PorterOptions {
   /** Where machines reach this deployment: callbacks go to `${publicUrl}/callbacks/tasks/:id`. */
   readonly publicUrl: string
@@ -92,6 +93,7 @@ export class PorterConfig extends Context.Service<PorterConfig, PorterOptions>()
 /** The runner image adapters fall back to when neither Porter nor their own options name one. */
 export const defaultMachineImage = "registry.fly.io/porter-runner:0.1.0"
 
+/** Every setting but `publicUrl`, as it is unless configured. */
 export const defaults: Omit<PorterOptions, "publicUrl"> = {
   githubApiUrl: "https://api.github.com",
   gitBaseUrl: "https://github.com",
@@ -123,6 +125,7 @@ export const defaults: Omit<PorterOptions, "publicUrl"> = {
   checkpointGraceMs: 30_000
 }
 
+/** The settings from `options`, the defaults for the rest. */
 export const make = (options: PorterInput): PorterOptions => ({
   ...defaults,
   ...options,
@@ -142,6 +145,7 @@ export const layer = (options: PorterInput): Layer.Layer<PorterConfig> =>
 const upstream = (spec: Providers.ProviderSpec) =>
   Config.String(spec.upstreamEnv).pipe(Config.withDefault(spec.defaultUpstream))
 
+/** The model gateway's settings from configuration (`PORTER_GATEWAY_*`). */
 export const gatewayConfig: Config.Config<GatewayOptions> = Config.all({
   anthropic: upstream(Providers.anthropic),
   openai: upstream(Providers.openai),

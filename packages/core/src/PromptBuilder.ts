@@ -14,6 +14,7 @@ import type { ThreadComment } from "./IssueReader.ts"
 import { MAX_PROMPT_LENGTH } from "./MachineEnv.ts"
 import type { Task } from "./Task.ts"
 
+/** What a prompt is built from: the task, the issue and its thread, the branch, and the rest. */
 export interface PromptInput {
   readonly task: Task
   readonly issue: IssueSnapshot

@@ -18,6 +18,7 @@ import { SecretName } from "./SecretStore.ts"
 
 const name = Schema.decodeSync(SecretName)
 
+/** A model provider the gateway serves: its name, the secrets that hold its key, its upstream. */
 export interface ProviderSpec {
   readonly provider: Provider
   readonly displayName: string
@@ -36,6 +37,7 @@ export interface ProviderSpec {
   readonly clientSuffix: string
 }
 
+/** Anthropic (Messages API). */
 export const anthropic: ProviderSpec = {
   provider: "anthropic",
   displayName: "Anthropic",
@@ -48,6 +50,7 @@ export const anthropic: ProviderSpec = {
   clientSuffix: ""
 }
 
+/** OpenAI (Responses and Chat Completions). */
 export const openai: ProviderSpec = {
   provider: "openai",
   displayName: "OpenAI",
@@ -60,6 +63,7 @@ export const openai: ProviderSpec = {
   clientSuffix: "/v1"
 }
 
+/** Google's Gemini API. */
 export const gemini: ProviderSpec = {
   provider: "gemini",
   displayName: "Gemini",
@@ -72,8 +76,10 @@ export const gemini: ProviderSpec = {
   clientSuffix: ""
 }
 
+/** Every provider the gateway serves. */
 export const all: ReadonlyArray<ProviderSpec> = [anthropic, openai, gemini]
 
+/** The spec of `provider`. */
 export const specOf = (provider: Provider): ProviderSpec =>
   provider === "anthropic" ? anthropic : provider === "openai" ? openai : gemini
 
@@ -223,6 +229,7 @@ export const Refusal = Schema.Literals([
 ])
 export type Refusal = typeof Refusal.Type
 
+/** The HTTP status a refusal is answered with. */
 export const statusOf = (refusal: Refusal): number => {
   switch (refusal) {
     case "bad_credential":

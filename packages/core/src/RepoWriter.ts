@@ -23,6 +23,7 @@ export class NotFastForward extends Schema.TaggedError<NotFastForward>()("NotFas
   }
 }
 
+/** A pull request Porter opened or found: its number and address. */
 export interface PullRequestRef {
   readonly number: number
   readonly url: string

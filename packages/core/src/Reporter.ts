@@ -9,8 +9,10 @@ import type { ReportError } from "./Errors.ts"
 import type { IssueRef } from "./Repo.ts"
 import type { TriggerKind } from "./Task.ts"
 
+/** A reaction GitHub allows on a comment. */
 export type Reaction = "eyes" | "rocket" | "+1" | "-1" | "confused" | "hooray" | "heart" | "laugh"
 
+/** The comment a reaction goes on: its kind (issue or review comment) and id. */
 export interface CommentTarget {
   readonly kind: TriggerKind
   readonly commentId: number

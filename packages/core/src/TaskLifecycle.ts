@@ -31,6 +31,7 @@ import { StatusComments } from "./StatusComments.ts"
 import { isTerminal, type Task, type TaskPatch, type TaskState } from "./Task.ts"
 import { TaskStore } from "./TaskStore.ts"
 
+/** Porter's answer to a callback: accepted or not, the task's state, and whether the machine should stop. */
 export interface CallbackAnswer {
   /** `false` when the task had already ended: the runner should stop calling. */
   readonly accepted: boolean

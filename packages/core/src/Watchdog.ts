@@ -31,6 +31,7 @@ import type { Task } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
 import { TaskStore } from "./TaskStore.ts"
 
+/** What one sweep did: tasks checked, timed out, dispatched again, failed; orphans destroyed; deliveries retried. */
 export interface SweepReport {
   readonly checked: number
   readonly timedOut: number

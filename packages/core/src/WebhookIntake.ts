@@ -6,6 +6,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { type WebhookMalformed, WebhookUnauthorized } from "./Errors.ts"
 import type { IncomingEvent } from "./Event.ts"
 
+/** A webhook request as received: its headers (lower-cased) and exact body. */
 export interface RawWebhook {
   /** Lower-cased header names. */
   readonly headers: Readonly<Record<string, string | undefined>>

@@ -2,7 +2,7 @@
 // who sees and steers what (404 for everything else), CSRF on every form, keys shown by fingerprint only, repository
 // settings through core's schema, the operator page.
 import { assert, describe, it, layer } from "@effect/vitest"
-import { SecretStore, TaskLifecycle, TaskStore } from "@porter/core"
+import { ArtifactStore, SecretStore, Task, TaskLifecycle, TaskStore } from "@porter/core"
 import { WebApp } from "@porter/web"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
@@ -199,6 +199,47 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
       assert.include(rotated.text, "Key rotation:")
       const installations = yield* Effect.promise(() => owner.go("/app/installations"))
       assert.include(installations.text, app.repo)
+    }))
+
+  it.effect("a task's transcript page: the kept text, as text; linked from the task's page; 404 to outsiders", () =>
+    Effect.gen(function*() {
+      const app = yield* App
+      const earlier = task({ repo: app.repo, at: NOW + 10, n: 1, state: "timed_out", login: app.writer.login })
+      const ended = new Task.Task({
+        ...task({ repo: app.repo, at: NOW + 11, n: 2, state: "succeeded", login: app.writer.login }),
+        continuesFrom: earlier.id,
+        resumed: "session"
+      })
+      yield* Effect.promise(() =>
+        app.run(Effect.gen(function*() {
+          yield* (yield* TaskStore.TaskStore).create(earlier)
+          yield* (yield* TaskStore.TaskStore).create(ended)
+          yield* (yield* ArtifactStore.ArtifactStore).put(
+            new ArtifactStore.Artifact({
+              taskId: ended.id,
+              kind: "transcript",
+              agent: "claude",
+              name: "transcript.md",
+              content: "### Assistant\n\nWrote <b>plan.md</b> [redacted]",
+              storedAt: NOW
+            })
+          )
+        }))
+      )
+      const reader = app.browser()
+      const page = yield* Effect.promise(() => reader.signIn(app.reader.login, `/app/tasks/${ended.id}`))
+      assert.include(page.text, `href="/app/tasks/${ended.id}/transcript"`)
+      assert.include(page.text, `href="/app/tasks/${earlier.id}"`)
+      assert.include(page.text, "(its session resumed)")
+      const transcript = yield* Effect.promise(() => reader.go(`/app/tasks/${ended.id}/transcript`))
+      assert.strictEqual(transcript.status, 200)
+      assert.include(transcript.text, "Wrote &lt;b&gt;plan.md&lt;/b&gt; [redacted]")
+      const none = yield* Effect.promise(() => reader.go(`/app/tasks/${earlier.id}/transcript`))
+      assert.include(none.text, "No transcript is kept for this task")
+      const outsider = app.browser()
+      yield* Effect.promise(() => outsider.signIn(app.outsider.login, "/app/tasks"))
+      const refused = yield* Effect.promise(() => outsider.go(`/app/tasks/${ended.id}/transcript`))
+      assert.strictEqual(refused.status, 404)
     }))
 })
 

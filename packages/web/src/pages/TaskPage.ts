@@ -97,6 +97,26 @@ ${fact(task.isTerminal ? "Took" : "Running for", duration(end - start))}
 ${fact("Deadline", !task.isTerminal ? time(task.deadlineAt) : undefined)}
 ${fact("Pull request", task.prUrl !== undefined ? html`<a href="${task.prUrl}">${task.prUrl}</a>` : undefined)}
 ${fact("Branch", task.branch !== undefined ? html`<code>${task.branch}</code>` : undefined)}
+${
+    fact(
+      "Continues",
+      task.continuesFrom !== undefined ?
+        html`<a href="/app/tasks/${task.continuesFrom}">${task.continuesFrom}</a>${
+          task.resumed === "session"
+            ? " (its session resumed)"
+            : task.resumed === "summary"
+            ? " (afresh, with its summary)"
+            : ""
+        }` :
+        undefined
+    )
+  }
+${
+    fact(
+      "Transcript",
+      task.isTerminal ? html`<a href="/app/tasks/${task.id}/transcript">the run's transcript</a>` : undefined
+    )
+  }
 ${fact("Outcome", task.outcome?.replace("_", " "))}
 ${fact("Reason", task.reason)}
 ${fact("Summary", task.summary)}

@@ -3,7 +3,7 @@
  * GitHub played by the emulator (OAuth web flow, user tokens, permissions) on loopback. People: the repository's
  * owner (`admin`, also the operator), a writer, a reader and someone without access.
  */
-import type { Dispatcher, SecretStore, TaskLifecycle, TaskStore } from "@porter/core"
+import type { ArtifactStore, Dispatcher, SecretStore, TaskLifecycle, TaskStore } from "@porter/core"
 import { TestPorter } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
 import { SessionStore, TokenStore, WebApp, WebConfig } from "@porter/web"
@@ -32,7 +32,11 @@ export interface TestApp {
     effect: Effect.Effect<
       A,
       E,
-      TaskStore.TaskStore | SecretStore.SecretStore | TaskLifecycle.TaskLifecycle | Dispatcher.Dispatcher
+      | TaskStore.TaskStore
+      | SecretStore.SecretStore
+      | TaskLifecycle.TaskLifecycle
+      | Dispatcher.Dispatcher
+      | ArtifactStore.ArtifactStore
     >
   ) => Promise<A>
 }

@@ -9,7 +9,8 @@
  * that leaves a comment open (GitHub's page then hides, or nests, the rest of the comment). An escaped `\@porter` or a character
  * reference (`&#64;porter`) is text GitHub shows, but not written as a mention: it does not count either.
  *
- * Only comments that contain the mention at all are parsed (the intake sees every comment).
+ * Only comments that contain the mention at all are parsed (the intake sees every comment), and not those that start
+ * with it and have no line that could make their first paragraph a heading or a table (`findMention`).
  *
  * Cannot: see mentions in raw inline HTML the way GitHub's sanitizer would (a raw inline tag such as `<b>` is ignored:
  * what follows it is paragraph text), or Markdown inside an HTML block.
@@ -88,20 +89,42 @@ const commentStateAfter = (raw: string, open: boolean): boolean => {
   }
 }
 
+/** The mention whose text (`after`) follows the needle: its line and the lines after it. */
+const mentionOf = (after: string): Mention => {
+  const end = after.search(/\r\n|\r|\n/)
+  const line = end < 0 ? after : after.slice(0, end)
+  const rest = end < 0 ? "" : after.slice(end + (after.startsWith("\r\n", end) ? 2 : 1))
+  return { line: line.replace(/^[,:;.!?]+/, "").trim(), rest }
+}
+
+/**
+ * A line that could turn the paragraph above it into something else: a setext heading's underline (`===`, `---`), a
+ * table's delimiter row (`|---|:-:`), or a thematic break (`***`, `- - -`).
+ */
+const RESHAPING_LINE = /^[ \t|:=*_-]+$/
+
 /** The first mention of `@<name>` that addresses Porter in `text`, if any. */
 export const findMention = (text: string, name: string): Mention | undefined => {
   const needle = `@${name.toLowerCase()}`
   const lower = text.toLowerCase()
   // Most comments never mention Porter: they are not parsed.
   if (!lower.includes(needle)) return undefined
+  // Most commands start the comment: a first line that begins with the mention is a paragraph's first text (nothing
+  // before it can open a construct, and `@` starts no block), unless a later line turns that paragraph into a heading
+  // or a table — the parser decides then. This skips the parse on the intake's common path.
+  if (lower.startsWith(needle)) {
+    const after = text.slice(needle.length)
+    const reshaped = text.split(/\r\n|\r|\n/).some((line, i) => i > 0 && RESHAPING_LINE.test(line))
+    if (!reshaped) return BOUNDARY.test(after) ? mentionOf(after) : findParsed(text, lower, needle)
+  }
+  return findParsed(text, lower, needle)
+}
+
+const findParsed = (text: string, lower: string, needle: string): Mention | undefined => {
   for (const start of lineStarts(text)) {
     if (lower.slice(start, start + needle.length) !== needle) continue
     const after = text.slice(start + needle.length)
-    if (!BOUNDARY.test(after)) continue
-    const end = after.search(/\r\n|\r|\n/)
-    const line = end < 0 ? after : after.slice(0, end)
-    const rest = end < 0 ? "" : after.slice(end + (after.startsWith("\r\n", end) ? 2 : 1))
-    return { line: line.replace(/^[,:;.!?]+/, "").trim(), rest }
+    if (BOUNDARY.test(after)) return mentionOf(after)
   }
   return undefined
 }

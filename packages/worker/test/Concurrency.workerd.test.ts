@@ -46,7 +46,8 @@ const stubGitHub = Effect.acquireRelease(
 const payload = (commentId: number) =>
   JSON.stringify({
     action: "created",
-    issue: { number: 7, title: "The parser rejects ISO weeks", body: "", state: "open" },
+    // One issue each: an outsider is refused at most once per issue an hour.
+    issue: { number: commentId, title: "The parser rejects ISO weeks", body: "", state: "open" },
     comment: { id: commentId, body: "@porter script do it", user: { login: "reader", id: 7001, type: "User" } },
     repository: { name: "parser", owner: { login: "octo-org" }, default_branch: "main" },
     sender: { login: "reader", id: 7001, type: "User" },

@@ -29,8 +29,10 @@ import type { HttpClient } from "effect/http"
 import type { SqlClient } from "effect/sql"
 import * as WorkerConfig from "./WorkerConfig.ts"
 
+/** A check's verdict: `fail` makes the report fail, `warn` does not, `skip` when it could not run. */
 export type Status = "pass" | "fail" | "warn" | "skip"
 
+/** One check of the doctor: what it looked at and what it found. */
 export interface Check {
   readonly name: string
   readonly status: Status
@@ -38,12 +40,14 @@ export interface Check {
   readonly message: string
 }
 
+/** The doctor's findings, in the order the checks ran. */
 export interface Report {
   /** No check failed (warnings allowed). */
   readonly ok: boolean
   readonly checks: ReadonlyArray<Check>
 }
 
+/** What the doctor may use besides the Worker's variables. */
 export interface Options {
   /** SQL on the deployment's D1; without it the migration check is skipped. */
   readonly sql?: SqlClient.SqlClient | undefined

@@ -46,6 +46,7 @@ export interface GitHubSettings {
   readonly token?: string | undefined
 }
 
+/** Machines as Docker containers instead of local processes. */
 export interface DockerMachines {
   /** The Docker daemon's unix socket. */
   readonly socketPath: string
@@ -53,6 +54,7 @@ export interface DockerMachines {
   readonly image: string
 }
 
+/** How to start the local stack (every field optional). */
 export interface Options {
   /** The Worker's port on 127.0.0.1; default (or 0): a free one. */
   readonly port?: number | undefined
@@ -88,6 +90,7 @@ export type Step = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ) => Effect.Effect<A, E, R>
 
+/** The running stack: the Workers, the GitHub emulator, the machines server, and their addresses. */
 export interface LocalStack {
   readonly worker: Local.LocalWorker
   /** The emulator, unless GitHub settings were given. */
@@ -122,6 +125,7 @@ const binDirs = (): Array<string> => {
   }
 }
 
+/** The Claude Code CLI the stack's machines run, when it is installed. */
 export interface Claude {
   /** The `claude` binary. */
   readonly path: string

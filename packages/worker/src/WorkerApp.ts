@@ -67,6 +67,7 @@ export interface ScheduledEvent {
   readonly scheduledTime: number
 }
 
+/** The Worker's entry points, built once per isolate by `make`. */
 export interface Handlers {
   readonly fetch: (request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>
   /** Runs the watchdog sweep; never rejects (failures are logged). */

@@ -38,6 +38,7 @@ export const CurrentExecutionContext = Context.Reference<WaitUntil | undefined>(
 export const contextFor = (ctx: WaitUntil): Context.Context<never> =>
   Context.make(CurrentExecutionContext, ctx) as Context.Context<never>
 
+/** How the Worker keeps background work alive after an answer. */
 export interface Options {
   /** How long a request stays alive after its own run, waiting for the isolate's other runs (default 20 s). */
   readonly keepAliveMs?: number

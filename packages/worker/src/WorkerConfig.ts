@@ -11,6 +11,7 @@ import { Cause, Config, Effect, Layer, Option, Redacted, Schema } from "effect"
 /** Where a setting lives in a deployment. */
 export type Kind = "var" | "secret" | "binding"
 
+/** A setting the Worker needs: its name, kind and what it is for. */
 export interface Requirement {
   readonly name: string
   readonly kind: Kind

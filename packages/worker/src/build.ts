@@ -180,6 +180,7 @@ export const apiOnly = (): esbuild.Plugin => ({
   }
 })
 
+/** How to bundle: which Worker, minified or not, with a source map or not. */
 export interface BundleOptions {
   /** Default: the Worker (`src/index.ts`). */
   readonly entryPoint?: string
@@ -189,6 +190,7 @@ export interface BundleOptions {
   readonly sourcemap?: boolean
 }
 
+/** A built Worker: its code, sizes and esbuild's metafile. */
 export interface Bundle {
   /** The ES module, for workerd / `wrangler deploy` (`no_bundle`). */
   readonly code: string

@@ -21,8 +21,9 @@ import { createServer } from "node:net"
 import * as path from "node:path"
 import * as Build from "./build.ts"
 
-/** The Workers' names (`wrangler.jsonc`, `wrangler.app.jsonc`). */
+/** The API Worker's name (`wrangler.jsonc`). */
 export const API_WORKER = "porter"
+/** The App Worker's name (`wrangler.app.jsonc`): the API Worker's `APP` binding. */
 export const APP_WORKER = "porter-app"
 
 let appBuilt: Promise<string> | undefined
@@ -41,6 +42,7 @@ export const COMPATIBILITY_DATE = "2026-10-01"
 /** The D1 database id `wrangler.jsonc` names (local persistence is keyed by it). */
 export const D1_DATABASE_ID = "00000000-0000-4000-8000-000000000000"
 
+/** How to start the local Workers. */
 export interface Options {
   /** Variables and secrets, as `wrangler dev` would bind them. */
   readonly env: Readonly<Record<string, string>>
@@ -69,11 +71,13 @@ export interface Options {
   readonly inspectorPort?: number | undefined
 }
 
+/** One console line of a Worker (its JSON log's level and message). */
 export interface LogLine {
   readonly level: string
   readonly message: string
 }
 
+/** The Workers running in workerd, their D1, and how to reach them. */
 export interface LocalWorker {
   /** `http://host:port`: where GitHub (the emulator) and the machines reach the Worker. */
   readonly url: string

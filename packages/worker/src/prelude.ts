@@ -3,4 +3,5 @@
 // its imports, when Effect has been evaluated.
 import { hide } from "./WorkerAsyncHooks.ts"
 
+/** Puts back what the prelude hid from Effect's runtime: call once Effect's modules are evaluated. */
 export const restore: () => void = hide()

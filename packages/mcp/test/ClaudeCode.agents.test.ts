@@ -155,7 +155,17 @@ layer(StackLive, { timeout: "240 seconds", excludeTestServices: true })("Claude 
       const turns = model.requests().filter((r) => r.turn !== undefined)
       assert.deepStrictEqual(turns.map((r) => r.turn), [0, 1, 2, 3, 4])
       const first = JSON.stringify(turns[0]!.body)
-      for (const name of ["start_task", "get_task", "get_transcript", "list_tasks", "cancel_task", "retry_task"]) {
+      for (
+        const name of [
+          "start_task",
+          "get_task",
+          "get_transcript",
+          "list_tasks",
+          "cancel_task",
+          "retry_task",
+          "continue_task"
+        ]
+      ) {
         assert.include(first, `mcp__porter__${name}`)
       }
       // ToolSearch loaded the tools: from then on they are declared with the schemas Porter's MCP server published.

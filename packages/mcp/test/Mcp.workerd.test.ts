@@ -202,7 +202,7 @@ layer(StackLive, { timeout: "180 seconds", excludeTestServices: true })("Porter'
       assert.isTrue(readerStart.isError)
       assert.include(readerStart.text, "write access")
 
-      for (const name of ["get_task", "cancel_task", "get_transcript", "retry_task"]) {
+      for (const name of ["get_task", "cancel_task", "get_transcript", "retry_task", "continue_task"]) {
         const refused = yield* tool(clients.outsider, name, { task_id: taskId })
         assert.isTrue(refused.isError, name)
         assert.strictEqual(refused.text, `There is no task ${taskId} that you can see.`)

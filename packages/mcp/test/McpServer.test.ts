@@ -96,7 +96,7 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
       const tools = yield* Effect.promise(() => client.listTools())
       assert.deepStrictEqual(
         tools.tools.map((tool) => tool.name).sort(),
-        ["cancel_task", "get_task", "get_transcript", "list_tasks", "retry_task", "start_task"]
+        ["cancel_task", "continue_task", "get_task", "get_transcript", "list_tasks", "retry_task", "start_task"]
       )
       const start = tools.tools.find((tool) => tool.name === "start_task")!
       assert.includeMembers(start.inputSchema.required ?? [], ["repository", "issue", "instructions"])

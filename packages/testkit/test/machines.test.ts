@@ -270,7 +270,8 @@ describe("local machines server", () => {
           yield* logged(machine.id, "mode=ignore-term")
           const stopped = yield* call("POST", `/apps/porter-local/machines/${machine.id}/stop`, {
             signal: "SIGTERM",
-            timeout: "1s"
+            // Long enough for a busy machine to run the fake's SIGTERM handler (and log it) before SIGKILL.
+            timeout: "3s"
           })
           assert.deepStrictEqual(stopped.body, { ok: true })
           yield* waitFor(machine.id, "destroyed")

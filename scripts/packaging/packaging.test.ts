@@ -172,12 +172,20 @@ interface Snippet {
   readonly code: string
 }
 
-/** Every TypeScript snippet of the root README, the public packages' and the examples' READMEs, as scratch files. */
+/**
+ * Every TypeScript snippet of the root README, the public packages' and the examples' READMEs and the testkit's
+ * reference pages, as scratch files.
+ */
 const readmeSnippets = (): Array<Snippet> => {
   const readmes = [
     { name: "root", path: join(root, "README.md") },
     ...publicPackages.map((p) => ({ name: p.dir.split("/")[1]!, path: join(root, p.dir, "README.md") })),
-    ...examplePackages.map((p) => ({ name: `example-${p.dir.split("/")[1]!}`, path: join(root, p.dir, "README.md") }))
+    ...examplePackages.map((p) => ({ name: `example-${p.dir.split("/")[1]!}`, path: join(root, p.dir, "README.md") })),
+    // The testkit's reference pages, one per stand-in.
+    ...["fly", "github", "model"].map((part) => ({
+      name: `testkit-${part}`,
+      path: join(root, "packages/testkit/src", part, "README.md")
+    }))
   ].filter((r) => existsSync(r.path))
   return readmes.flatMap(({ name, path }) => {
     const snippets: Array<Snippet> = []

@@ -305,6 +305,8 @@ export const run = (options: Options): Effect.Effect<never, CliFailure, HttpClie
       emulator !== undefined
         ? `  web app       ${stack.worker.url}/app   (Sign in with GitHub: the emulator signs you in as @${emulator.admin.login})`
         : `  web app       ${stack.worker.url}/app   (set GITHUB_OAUTH_CLIENT_ID and its secret to sign in)`,
+      `  MCP           ${stack.worker.url}/mcp   (a personal token from ${stack.worker.url}/app/tokens: ` +
+      `claude mcp add --transport http porter ${stack.worker.url}/mcp --header "Authorization: Bearer <token>")`,
       ...(stack.claude !== undefined
         ? [`  agents        script, claude (${stack.claude.path}; set ANTHROPIC_API_KEY with \`porter secrets set\`)`]
         : []),

@@ -2,12 +2,12 @@
 // (@modelcontextprotocol/sdk): tokens from the web app's tokens page, every tool, who may do what, bad arguments.
 import { assert, layer } from "@effect/vitest"
 import { TaskStore } from "@porter/core"
+import { Fixtures } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
 import { Effect } from "effect"
 import { App } from "./support/App.ts"
 import * as AppLayer from "./support/App.ts"
 import { call, connect } from "./support/Client.ts"
-import { task } from "./support/Tasks.ts"
 
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0)
 const MCP = `${AppLayer.ORIGIN}/mcp`
@@ -73,8 +73,8 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
   it.effect("a reader lists and reads tasks, cannot steer; tools list with their schemas", () =>
     Effect.gen(function*() {
       const app = yield* App
-      const running = task({ repo: app.repo, at: NOW, n: 1, state: "running", login: app.writer.login })
-      const ended = task({
+      const running = Fixtures.storedTask({ repo: app.repo, at: NOW, n: 1, state: "running", login: app.writer.login })
+      const ended = Fixtures.storedTask({
         repo: app.repo,
         at: NOW + 1,
         n: 2,
@@ -138,7 +138,13 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
   it.effect("an outsider sees nothing: tasks read as not found, the repository as unknown", () =>
     Effect.gen(function*() {
       const app = yield* App
-      const hidden = task({ repo: app.repo, at: NOW + 10, n: 3, state: "running", login: app.writer.login })
+      const hidden = Fixtures.storedTask({
+        repo: app.repo,
+        at: NOW + 10,
+        n: 3,
+        state: "running",
+        login: app.writer.login
+      })
       yield* Effect.promise(() => app.run(Effect.flatMap(TaskStore.TaskStore, (store) => store.create(hidden))))
       const { token } = yield* Effect.promise(() => app.browser().makeToken(app.outsider.login))
       const client = yield* Effect.promise(() => connect(MCP, token, app.fetch))
@@ -162,7 +168,13 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
   it.effect("a writer cancels and retries; start_task posts the command on the issue as the writer", () =>
     Effect.gen(function*() {
       const app = yield* App
-      const active = task({ repo: app.repo, at: NOW + 20, n: 4, state: "queued", login: app.writer.login })
+      const active = Fixtures.storedTask({
+        repo: app.repo,
+        at: NOW + 20,
+        n: 4,
+        state: "queued",
+        login: app.writer.login
+      })
       yield* Effect.promise(() => app.run(Effect.flatMap(TaskStore.TaskStore, (store) => store.create(active))))
       const { token } = yield* Effect.promise(() => app.browser().makeToken(app.writer.login))
       const client = yield* Effect.promise(() => connect(MCP, token, app.fetch))

@@ -1,13 +1,12 @@
 // The authorization rules as plain functions, the viewer cache, the task list's merge over repositories and the
 // settings form decoded with core's schema.
 import { assert, describe, it } from "@effect/vitest"
-import { InMemoryTaskStore } from "@porter/testing"
+import { Fixtures, InMemoryTaskStore } from "@porter/testing"
 import { Access, GitHubAccounts, TaskListing, WebConfig } from "@porter/web"
 import { decodeForm, keys, kindOf } from "@porter/web/pages/SettingsPage"
 import { keysUsed } from "@porter/web/pages/TaskPage"
 import { Effect, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
-import { task } from "./support/Tasks.ts"
 
 const repo = (fullName: string, permission: GitHubAccounts.Permission, installationId = 7) => ({
   fullName,
@@ -98,12 +97,12 @@ describe("TaskListing", () => {
   const seed = Effect.gen(function*() {
     const store = yield* InMemoryTaskStore.make
     const all = [
-      task({ repo: "o/a", at: T0 + 1, agent: "claude", login: "ann" }),
-      task({ repo: "o/b", at: T0 + 2, agent: "script", login: "bob" }),
-      task({ repo: "o/hidden", at: T0 + 3 }),
-      task({ repo: "o/a", at: T0 + 4, agent: "script", login: "bob", state: "running" }),
-      task({ repo: "o/b", at: T0 + 5, agent: "claude", login: "ann" }),
-      task({ repo: "o/a", at: T0 + 6, agent: "claude", login: "Ann" })
+      Fixtures.storedTask({ repo: "o/a", at: T0 + 1, agent: "claude", login: "ann" }),
+      Fixtures.storedTask({ repo: "o/b", at: T0 + 2, agent: "script", login: "bob" }),
+      Fixtures.storedTask({ repo: "o/hidden", at: T0 + 3 }),
+      Fixtures.storedTask({ repo: "o/a", at: T0 + 4, agent: "script", login: "bob", state: "running" }),
+      Fixtures.storedTask({ repo: "o/b", at: T0 + 5, agent: "claude", login: "ann" }),
+      Fixtures.storedTask({ repo: "o/a", at: T0 + 6, agent: "claude", login: "Ann" })
     ]
     for (const t of all) yield* store.create(t)
     return { store, all }

@@ -3,13 +3,13 @@
 // settings through core's schema, the operator page.
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ArtifactStore, SecretStore, Task, TaskLifecycle, TaskStore } from "@porter/core"
+import { Fixtures } from "@porter/testing"
 import { WebApp } from "@porter/web"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { App } from "./support/App.ts"
 import * as AppLayer from "./support/App.ts"
 import { csrfOf } from "./support/Browser.ts"
-import { task } from "./support/Tasks.ts"
 
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0)
 
@@ -63,8 +63,8 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
   it.effect("readers see tasks without buttons; outsiders get 404 even by direct URL; forged and CSRF-less POSTs fail", () =>
     Effect.gen(function*() {
       const app = yield* App
-      const running = task({ repo: app.repo, at: NOW, n: 1, state: "running", login: app.writer.login })
-      const ended = task({ repo: app.repo, at: NOW + 1, n: 2, state: "failed", login: app.writer.login })
+      const running = Fixtures.storedTask({ repo: app.repo, at: NOW, n: 1, state: "running", login: app.writer.login })
+      const ended = Fixtures.storedTask({ repo: app.repo, at: NOW + 1, n: 2, state: "failed", login: app.writer.login })
       yield* Effect.promise(() =>
         app.run(
           Effect.flatMap(TaskStore.TaskStore, (store) => Effect.all([store.create(running), store.create(ended)]))
@@ -204,9 +204,15 @@ layer(AppLayer.layer, { timeout: "60 seconds", excludeTestServices: true })("the
   it.effect("a task's transcript page: the kept text, as text; linked from the task's page; 404 to outsiders", () =>
     Effect.gen(function*() {
       const app = yield* App
-      const earlier = task({ repo: app.repo, at: NOW + 10, n: 1, state: "timed_out", login: app.writer.login })
+      const earlier = Fixtures.storedTask({
+        repo: app.repo,
+        at: NOW + 10,
+        n: 1,
+        state: "timed_out",
+        login: app.writer.login
+      })
       const ended = new Task.Task({
-        ...task({ repo: app.repo, at: NOW + 11, n: 2, state: "succeeded", login: app.writer.login }),
+        ...Fixtures.storedTask({ repo: app.repo, at: NOW + 11, n: 2, state: "succeeded", login: app.writer.login }),
         continuesFrom: earlier.id,
         resumed: "session"
       })

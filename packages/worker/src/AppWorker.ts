@@ -18,10 +18,11 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as WorkerApp from "./WorkerApp.ts"
 
 /** `GET /openapi.json`: the API's document, generated once per isolate (the API Worker leaves the generator out). */
+let document: unknown
 export const openApiRoute: Layer.Layer<never, never, HttpRouter.HttpRouter> = HttpRouter.add(
   "GET",
   "/openapi.json",
-  Effect.sync(() => HttpServerResponse.jsonUnsafe(HttpApp.openApi())).pipe(Effect.cached, Effect.flatten)
+  Effect.sync(() => HttpServerResponse.jsonUnsafe(document ??= HttpApp.openApi()))
 )
 
 /** The App Worker's routes: the web app and the MCP server, over D1's sessions and personal tokens. */

@@ -17,8 +17,8 @@ import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import * as WorkerApp from "./WorkerApp.ts"
 
-/** `GET /openapi.json`: the API's document, generated once per isolate (the API Worker leaves the generator out). */
 let document: unknown
+/** `GET /openapi.json`: the API's document, generated once per isolate (the API Worker leaves the generator out). */
 export const openApiRoute: Layer.Layer<never, never, HttpRouter.HttpRouter> = HttpRouter.add(
   "GET",
   "/openapi.json",

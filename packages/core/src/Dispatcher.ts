@@ -76,6 +76,15 @@ export class Dispatcher extends Context.Service<Dispatcher, {
   readonly retry: (previous: Task, by: Actor) => Effect.Effect<Option.Option<Task>, StoreError>
 }>()("@porter/core/Dispatcher") {}
 
+/**
+ * What the request's handling already read, so the dispatch does not read it again: the issue (from the webhook) and
+ * the repository's `.github/porter.yml` (read before the task was recorded). A task dispatched later reads both anew.
+ */
+interface AtHand {
+  readonly issue: IssueSnapshot
+  readonly config: RepoConfig.Loaded
+}
+
 /** `NAME from scope` for each secret found, e.g. `ANTHROPIC_API_KEY from user:42` (the `secrets` audit line). */
 export const secretSources = (found: ReadonlyMap<string, { readonly scope: SecretScope }>): string =>
   [...found].map(([name, secret]) => `${name} from ${scopeKey(secret.scope)}`).join("; ")
@@ -115,7 +124,7 @@ export const make = Effect.gen(function*() {
   /** `dispatch` once the task is claimed: secrets, tokens, thread and prompt, then the machine. */
   const provision = Effect.fnUntraced(function*(
     task: Task,
-    issue: IssueSnapshot | undefined,
+    atHand: AtHand | undefined,
     line: StatusLine.StatusLine,
     fail: (reason: string) => Effect.Effect<unknown, StoreError>
   ) {
@@ -137,16 +146,20 @@ export const make = Effect.gen(function*() {
         )
       ),
       // A task dispatched again (the watchdog, a retry) has no webhook at hand: the issue is read from GitHub.
-      issue !== undefined ? Effect.succeed(Option.some(issue)) : reader.issue(issueOf(task), task.installationId).pipe(
-        Effect.map(Option.some),
-        Effect.catch((error) =>
-          Effect.as(
-            Effect.logWarning("could not read the issue; prompting without it", { error: error.message }),
-            Option.none()
+      atHand !== undefined ?
+        Effect.succeed(Option.some(atHand.issue)) :
+        reader.issue(issueOf(task), task.installationId).pipe(
+          Effect.map(Option.some),
+          Effect.catch((error) =>
+            Effect.as(
+              Effect.logWarning("could not read the issue; prompting without it", { error: error.message }),
+              Option.none()
+            )
           )
-        )
-      ),
-      RepoConfig.machineExtras(reader, task.repo, task.baseBranch, task.installationId).pipe(Effect.result)
+        ),
+      RepoConfig.machineExtras(reader, task.repo, task.baseBranch, task.installationId, atHand?.config).pipe(
+        Effect.result
+      )
     ], { concurrency: "unbounded" })
     if (Result.isFailure(extras)) return yield* fail(extras.failure.message)
     if (Result.isFailure(prepared)) {
@@ -242,7 +255,7 @@ export const make = Effect.gen(function*() {
   /** Provisions the task's machine, once: safe to call again for a stuck task. */
   const dispatch = Effect.fn("Dispatcher.dispatch")(function*(
     task: Task,
-    issue: IssueSnapshot | undefined,
+    atHand: AtHand | undefined,
     first?: Fiber.Fiber<Option.Option<number>>
   ) {
     const line = StatusLine.make(status, first, task)
@@ -254,7 +267,7 @@ export const make = Effect.gen(function*() {
       if (Option.isNone(claimed)) return
       // "Starting a machine" goes to the issue (once) while the machine is being prepared and requested.
       if (task.dispatchAttempts === 0) yield* line.show(claimed.value)
-      yield* provision(claimed.value, issue, line, (reason) => fail(claimed.value, { reason }))
+      yield* provision(claimed.value, atHand, line, (reason) => fail(claimed.value, { reason }))
     }).pipe(
       Effect.catch((error) =>
         Effect.gen(function*() {
@@ -292,7 +305,7 @@ export const make = Effect.gen(function*() {
    */
   const admit = Effect.fnUntraced(function*(
     task: Task,
-    issue: IssueSnapshot | undefined,
+    atHand: AtHand | undefined,
     first: Fiber.Fiber<Option.Option<number>> | undefined
   ) {
     const admitted = yield* queue.admit(task.repo.fullName, task)
@@ -311,7 +324,7 @@ export const make = Effect.gen(function*() {
         Option.filter(latest, (t) => t.state === "provisioning" && t.dispatchAttempts === 0)
       )
     }
-    if (own !== undefined) yield* dispatch(own, issue, first)
+    if (own !== undefined) yield* dispatch(own, atHand, first)
     yield* Fiber.join(rest)
     return own !== undefined
   })
@@ -320,7 +333,7 @@ export const make = Effect.gen(function*() {
    * Acknowledges a recorded task and dispatches it when a slot is free — also one that a retried delivery finds
    * already made (what was done then is not done twice).
    */
-  const resume = Effect.fnUntraced(function*(task: Task, event: CommentCreated) {
+  const resume = Effect.fnUntraced(function*(task: Task, event: CommentCreated, config: RepoConfig.Loaded) {
     const acknowledge = task.statusCommentId === undefined
     const issue = new IssueRef({ repo: event.repo, number: event.issueNumber })
     // Neither the 👀 reaction nor the first status comment holds up the dispatch; the machine waits for the comment.
@@ -331,7 +344,7 @@ export const make = Effect.gen(function*() {
       : undefined
     if ((task.state === "queued" || task.state === "provisioning") && task.dispatchAttempts === 0) {
       const first = acknowledge ? yield* Effect.forkChild(status.show(task)) : undefined
-      yield* admit(task, event.issue, first)
+      yield* admit(task, { issue: event.issue, config }, first)
     } else if (acknowledge) {
       yield* status.show(task)
     }
@@ -382,7 +395,7 @@ export const make = Effect.gen(function*() {
     // The same comment under another delivery id (an App's hook and a repository's): that delivery's handling does
     // the rest (and the sweep retries it if it dies).
     if (created._tag === "Exists" && created.task.deliveryId !== event.deliveryId) return
-    yield* resume(created.task, event)
+    yield* resume(created.task, event, loaded.success)
   })
 
   const redispatch = (task: Task) => dispatch(task, undefined)

@@ -148,14 +148,18 @@ export const read = (
     )
   )
 
-/** What the file adds to a task's machine: its setup commands, and the text of its instructions file. */
+/**
+ * What the file adds to a task's machine: its setup commands, and the text of its instructions file. `loaded`: the
+ * file as already read for this request (else it is read).
+ */
 export const machineExtras = Effect.fnUntraced(function*(
   reader: IssueReader["Service"],
   repo: RepoRef,
   ref: string | undefined,
-  installationId: number | undefined
+  installationId: number | undefined,
+  loaded?: Loaded
 ) {
-  const { file } = yield* read(reader, repo, ref, installationId)
+  const { file } = loaded ?? (yield* read(reader, repo, ref, installationId))
   const path = file.instructions
   if (path === undefined) return { setup: file.setup, instructions: undefined }
   const text = yield* reader.file(repo, path, ref, installationId).pipe(

@@ -140,6 +140,22 @@ describe("Dispatcher.start", () => {
       assert.notInclude(JSON.stringify(trail), ANTHROPIC_KEY)
     }).pipe(Effect.provide(layer())))
 
+  it.effect("reads .github/porter.yml once: the request's checks and its machine (setup, instructions) share the read", () =>
+    Effect.gen(function*() {
+      const recorder = yield* GitHubRecorder
+      yield* recorder.seedFile(REPO, ".github/porter.yml", "setup:\n  - npm ci\ninstructions: docs/agents.md\n")
+      yield* recorder.seedFile(REPO, "docs/agents.md", "Run the linter before you commit.")
+      yield* (yield* Dispatcher.Dispatcher).start(yield* runRequest({}))
+
+      const created = yield* (yield* Machines).created
+      assert.strictEqual(created.length, 1)
+      const env = decodeEnv(created[0]!.spec.env)
+      assert.deepStrictEqual(env.SETUP_COMMANDS, ["npm ci"])
+      assert.include(env.PROMPT, "Run the linter before you commit.")
+      // Two file reads: the configuration, once, and the instructions it names.
+      assert.strictEqual(yield* recorder.calls("file"), 2)
+    }).pipe(Effect.provide(layer())))
+
   it.effect("over the repository's limit: the request waits in the queue, saying so, and starts when a slot frees", () =>
     Effect.gen(function*() {
       const dispatcher = yield* Dispatcher.Dispatcher

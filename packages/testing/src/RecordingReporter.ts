@@ -44,6 +44,8 @@ export class GitHubRecorder extends Context.Service<GitHubRecorder, {
   readonly labels: (issue: string) => Effect.Effect<ReadonlyArray<string>>
   /** Every text Porter ever wrote anywhere (comments and their edits). */
   readonly allText: Effect.Effect<ReadonlyArray<string>>
+  /** How many times Porter called `op` so far (failed calls included). */
+  readonly calls: (op: ReporterOp) => Effect.Effect<number>
   /** The next `times` calls of `op` fail (like a GitHub 5xx). */
   readonly failNext: (op: ReporterOp, times: number, status?: number) => Effect.Effect<void>
   readonly seedThread: (issue: string, comments: ReadonlyArray<IssueReader.ThreadComment>) => Effect.Effect<void>
@@ -70,6 +72,7 @@ interface State {
   reactions: Array<RecordedReaction>
   labels: Map<string, Set<string>>
   failures: Map<ReporterOp, { times: number; status: number }>
+  calls: Map<ReporterOp, number>
   threads: Map<string, ReadonlyArray<IssueReader.ThreadComment>>
   issues: Map<string, Event.IssueSnapshot>
   pulls: Map<string, IssueReader.PullRequestInfo>
@@ -88,6 +91,7 @@ export const make = Effect.gen(function*() {
     reactions: [],
     labels: new Map(),
     failures: new Map(),
+    calls: new Map(),
     threads: new Map(),
     issues: new Map(),
     pulls: new Map(),
@@ -98,6 +102,7 @@ export const make = Effect.gen(function*() {
 
   const guard = (op: ReporterOp) =>
     Effect.flatMap(Ref.get(state), (s) => {
+      s.calls.set(op, (s.calls.get(op) ?? 0) + 1)
       const failure = s.failures.get(op)
       if (!failure || failure.times <= 0) return Effect.void
       failure.times--
@@ -211,6 +216,7 @@ export const make = Effect.gen(function*() {
     reactions: (issue) => Effect.map(Ref.get(state), (s) => s.reactions.filter((r) => r.issue === issue)),
     labels: (issue) => Effect.map(Ref.get(state), (s) => [...(s.labels.get(issue) ?? [])].sort()),
     allText: Effect.map(Ref.get(state), (s) => s.comments.flatMap((c) => c.versions)),
+    calls: (op) => Effect.map(Ref.get(state), (s) => s.calls.get(op) ?? 0),
     failNext: (op, times, status = 502) =>
       Ref.update(state, (s) => {
         s.failures.set(op, { times, status })

@@ -8,6 +8,7 @@ import { authorize, READ_METADATA, roleOf } from "./Auth.ts"
 import type { Checks } from "./Checks.ts"
 import * as Git from "./Git.ts"
 import type { GitDataLog, GitDataWrite } from "./GitDataLog.ts"
+import * as GitObjects from "./GitObjects.ts"
 import type { ApiRequest } from "./Http.ts"
 import { ApiError, notFound } from "./Http.ts"
 import type { Payloads, PullGit } from "./Payloads.ts"
@@ -103,7 +104,7 @@ export const makeHelpers = (context: RouteContext) => {
   const gitRepoFor = (request: ApiRequest, need: Need) =>
     Effect.gen(function*() {
       const repo = yield* repoFor(request, need)
-      if ((yield* Git.branches(repo.gitDir)).length === 0) {
+      if (!(yield* GitObjects.hasBranches(repo.gitDir))) {
         return yield* new ApiError({ status: 409, message: "Git Repository is empty." })
       }
       return repo

@@ -1,69 +1,66 @@
 /**
- * Git objects and references of the Git Data API, real ones in the bare repositories: blobs written
- * with `git hash-object -w`, trees assembled in a temporary index (`update-index --index-info`,
- * `write-tree`), commits written as commit objects (`hash-object -t commit -w`, so a given date,
- * time zone and signature are kept), references moved with `update-ref` against their expected old
- * value. Whatever is written here is what `git clone` / `git fetch` over smart HTTP gets, and what git
- * pushed is what these functions read.
+ * Git objects and references of the Git Data API, real ones in the bare repositories. Objects are read through the
+ * repository's long-lived `git cat-file --batch-command` and written in this process as loose objects
+ * (`ObjectStore.ts`): blobs, trees built from their entries, commits written as commit objects (so a given date, time
+ * zone and signature are kept). References are read from the ref files and moved with `git update-ref` against their
+ * expected old value. Whatever is written here is what `git clone` / `git fetch` over smart HTTP gets, and what git
+ * pushed is what these functions read. Names the batch process cannot take (spaces, control characters) and the
+ * rare cases below are answered by spawning git as before.
  */
 import { Effect } from "effect"
-import { randomBytes } from "node:crypto"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import * as path from "node:path"
 import { run, runBytes } from "./Git.ts"
+import * as ObjectStore from "./ObjectStore.ts"
+import type { ObjectType } from "./ObjectStore.ts"
 
-export type ObjectType = "blob" | "tree" | "commit" | "tag"
+export type { ObjectType } from "./ObjectStore.ts"
 
-export const SHA = /^[0-9a-f]{40}$/
+export const SHA = ObjectStore.SHA
 
 /** The type and size of each object that exists (others are absent from the map). */
 export const objectInfo = Effect.fnUntraced(function*(gitDir: string, shas: Iterable<string>) {
   const wanted = [...new Set([...shas].filter((sha) => SHA.test(sha)))]
   const found = new Map<string, { readonly type: ObjectType; readonly size: number }>()
-  if (wanted.length === 0) return found
-  const result = yield* run(gitDir, ["cat-file", "--batch-check"], { input: `${wanted.join("\n")}\n` })
-  for (const line of result.stdout.split("\n")) {
-    const [sha, type, size] = line.split(" ")
-    if (sha && size !== undefined && type !== "missing") {
-      found.set(sha, { type: type as ObjectType, size: Number(size) })
-    }
+  const answers = yield* ObjectStore.info(gitDir, wanted)
+  for (const answer of answers) {
+    if (answer !== undefined) found.set(answer.sha, { type: answer.type, size: answer.size })
   }
   return found
 })
 
 /** Writes blobs (exact bytes, no filters); their shas in the same order. */
-export const writeBlobs = Effect.fnUntraced(function*(gitDir: string, contents: ReadonlyArray<Uint8Array>) {
-  if (contents.length === 0) return []
-  if (contents.length === 1) {
-    const sha = (yield* run(gitDir, ["hash-object", "-w", "--no-filters", "--stdin"], { input: contents[0]! }))
-      .stdout.trim()
-    return [sha]
-  }
-  return yield* Effect.acquireUseRelease(
-    Effect.promise(() => mkdtemp(path.join(tmpdir(), "porter-blobs-"))),
-    (dir) =>
-      Effect.gen(function*() {
-        const files = contents.map((_, index) => path.join(dir, String(index)))
-        yield* Effect.promise(() => Promise.all(contents.map((content, index) => writeFile(files[index]!, content))))
-        const result = yield* run(gitDir, ["hash-object", "-w", "--no-filters", "--stdin-paths"], {
-          input: `${files.join("\n")}\n`
-        })
-        return result.stdout.split("\n").filter((line) => line.length > 0)
-      }),
-    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-  )
+export const writeBlobs = (gitDir: string, contents: ReadonlyArray<Uint8Array>) =>
+  ObjectStore.writeObjects(gitDir, contents.map((body) => ({ type: "blob", body })))
+
+/** The shas blobs of these bytes have (nothing written: `writeTree` writes them with the tree). */
+export const blobShas = (contents: ReadonlyArray<Uint8Array>) =>
+  contents.map((body) => ObjectStore.hashObject("blob", body))
+
+export const readBlob = Effect.fnUntraced(function*(gitDir: string, sha: string) {
+  const found = SHA.test(sha) ? yield* ObjectStore.contents(gitDir, sha) : undefined
+  if (found?.type === "blob") return found.body!
+  // Not a blob's SHA: git's own answer (a tree-ish path, or the error).
+  return (yield* runBytes(gitDir, ["cat-file", "blob", sha])).stdout
 })
 
-export const readBlob = (gitDir: string, sha: string) =>
-  Effect.map(runBytes(gitDir, ["cat-file", "blob", sha]), (result) => result.stdout)
-
-/** The tree a tree-ish (a tree or commit sha, a branch or tag name) names, or `undefined`. */
-export const resolveTree = Effect.fnUntraced(function*(gitDir: string, treeish: string) {
-  if (treeish.length === 0 || treeish.startsWith("-")) return undefined
-  const result = yield* run(gitDir, ["rev-parse", "--verify", "--quiet", `${treeish}^{tree}`], { allowFailure: true })
+/** The object `name^{type}` names (`rev-parse --verify`), or `undefined`. */
+const peeled = Effect.fnUntraced(function*(gitDir: string, name: string, type: "tree" | "commit") {
+  if (name.length === 0 || name.startsWith("-")) return undefined
+  if (ObjectStore.batchable(name)) {
+    const [found] = yield* ObjectStore.info(gitDir, [`${name}^{${type}}`])
+    return found?.type === type ? found.sha : undefined
+  }
+  const result = yield* run(gitDir, ["rev-parse", "--verify", "--quiet", `${name}^{${type}}`], { allowFailure: true })
   return result.code === 0 ? result.stdout.trim() : undefined
 })
+
+/** The tree a tree-ish (a tree or commit sha, a branch or tag name) names, or `undefined`. */
+export const resolveTree = (gitDir: string, treeish: string) => peeled(gitDir, treeish, "tree")
+
+/** The commit a ref or sha names, or `undefined` (what `Git.resolve` answers, without a process). */
+export const resolveCommit = (gitDir: string, ref: string) => peeled(gitDir, ref, "commit")
+
+/** Whether the repository has a branch (GitHub's `Git Repository is empty.` otherwise). */
+export const hasBranches = ObjectStore.hasBranches
 
 export interface TreeEntry {
   readonly path: string
@@ -74,29 +71,118 @@ export interface TreeEntry {
   readonly size: number | undefined
 }
 
+/** `ls-tree`, spawned: for the cases `listTree` does not answer in process. */
+const spawnedListTree = Effect.fnUntraced(
+  function*(gitDir: string, tree: string, recursive: boolean, file?: string) {
+    const result = yield* run(
+      gitDir,
+      ["ls-tree", "-l", "-z", ...(recursive ? ["-r", "-t"] : []), tree, ...(file === undefined ? [] : ["--", file])],
+      { env: { GIT_LITERAL_PATHSPECS: "1" } }
+    )
+    const entries: Array<TreeEntry> = []
+    for (const record of result.stdout.split("\0")) {
+      const match = /^(\d+) (\w+) ([0-9a-f]+) +(-|\d+)\t([\s\S]*)$/.exec(record)
+      if (!match) continue
+      entries.push({
+        mode: match[1]!,
+        type: match[2] as TreeEntry["type"],
+        sha: match[3]!,
+        size: match[4] === "-" ? undefined : Number(match[4]),
+        path: match[5]!
+      })
+    }
+    return entries
+  }
+)
+
+/** A path `listTree` walks itself: no empty, `.` or `..` component. */
+const walkable = (file: string) => file.split("/").every((part) => part.length > 0 && part !== "." && part !== "..")
+
+/**
+ * The entries below a tree, with full paths, in `ls-tree -r -t` order (a tree before its contents) when `recursive`,
+ * else its own entries; `undefined` when `tree` is not a tree.
+ */
+const entriesBelow = Effect.fnUntraced(function*(gitDir: string, tree: string, prefix: string, recursive: boolean) {
+  const bodies = new Map<string, ReadonlyArray<ObjectStore.RawEntry>>()
+  const root = yield* ObjectStore.readTree(gitDir, tree)
+  if (root === undefined) return undefined
+  bodies.set(tree, root)
+  if (recursive) {
+    // Level by level, each level's trees read in one batch.
+    let level = root.filter((entry) => entry.type === "tree").map((entry) => entry.sha)
+    while (level.length > 0) {
+      const wanted = [...new Set(level)].filter((sha) => !bodies.has(sha))
+      const answers = yield* Effect.forEach(wanted, (sha) => ObjectStore.readTree(gitDir, sha), {
+        concurrency: "unbounded"
+      })
+      const next: Array<string> = []
+      wanted.forEach((sha, index) => {
+        const entries = answers[index] ?? []
+        bodies.set(sha, entries)
+        for (const entry of entries) if (entry.type === "tree") next.push(entry.sha)
+      })
+      level = next
+    }
+  }
+  const out: Array<Omit<TreeEntry, "size">> = []
+  const visit = (sha: string, at: string) => {
+    for (const entry of bodies.get(sha) ?? []) {
+      const full = `${at}${entry.name}`
+      out.push({ path: full, mode: entry.mode, type: entry.type, sha: entry.sha })
+      if (recursive && entry.type === "tree") visit(entry.sha, `${full}/`)
+    }
+  }
+  visit(tree, prefix)
+  return out
+})
+
+/** Adds blob sizes (`ls-tree -l`). */
+const withSizes = Effect.fnUntraced(function*(gitDir: string, entries: ReadonlyArray<Omit<TreeEntry, "size">>) {
+  const blobs = [...new Set(entries.filter((entry) => entry.type === "blob").map((entry) => entry.sha))]
+  const answers = yield* ObjectStore.info(gitDir, blobs)
+  const sizes = new Map<string, number>()
+  answers.forEach((answer, index) => {
+    if (answer !== undefined) sizes.set(blobs[index]!, answer.size)
+  })
+  // In `ls-tree`'s field order, as the spawned listing builds them.
+  return entries.map((entry): TreeEntry => ({
+    mode: entry.mode,
+    type: entry.type,
+    sha: entry.sha,
+    size: entry.type === "blob" ? sizes.get(entry.sha) : undefined,
+    path: entry.path
+  }))
+})
+
 /**
  * The entries of a tree (with `recursive`, every blob and subtree below it, trees before their contents);
- * with `file`, only the entry at that path (a directory's own entry, not its contents).
+ * with `file`, only the entry at that path (a directory's own entry, not its contents), and with `dir/`, the
+ * entries of that directory.
  */
 export const listTree = Effect.fnUntraced(function*(gitDir: string, tree: string, recursive: boolean, file?: string) {
-  const result = yield* run(
-    gitDir,
-    ["ls-tree", "-l", "-z", ...(recursive ? ["-r", "-t"] : []), tree, ...(file === undefined ? [] : ["--", file])],
-    { env: { GIT_LITERAL_PATHSPECS: "1" } }
-  )
-  const entries: Array<TreeEntry> = []
-  for (const record of result.stdout.split("\0")) {
-    const match = /^(\d+) (\w+) ([0-9a-f]+) +(-|\d+)\t([\s\S]*)$/.exec(record)
-    if (!match) continue
-    entries.push({
-      mode: match[1]!,
-      type: match[2] as TreeEntry["type"],
-      sha: match[3]!,
-      size: match[4] === "-" ? undefined : Number(match[4]),
-      path: match[5]!
-    })
+  const root = ObjectStore.batchable(tree) && !tree.startsWith("-")
+    ? (yield* ObjectStore.info(gitDir, [`${tree}^{tree}`]))[0]
+    : undefined
+  const directory = file?.endsWith("/") ? file.slice(0, -1) : undefined
+  if (root?.type !== "tree" || (file !== undefined && (recursive || !walkable(directory ?? file)))) {
+    return yield* spawnedListTree(gitDir, tree, recursive, file)
   }
-  return entries
+  if (file === undefined) return yield* withSizes(gitDir, (yield* entriesBelow(gitDir, root.sha, "", recursive))!)
+  // Down to the directory holding the path.
+  const parts = (directory ?? file).split("/")
+  let at = root.sha
+  for (const part of parts.slice(0, directory === undefined ? -1 : parts.length)) {
+    const entry = (yield* ObjectStore.readTree(gitDir, at))?.find((candidate) => candidate.name === part)
+    if (entry?.type !== "tree") return []
+    at = entry.sha
+  }
+  if (directory !== undefined) {
+    return yield* withSizes(gitDir, (yield* entriesBelow(gitDir, at, `${directory}/`, false))!)
+  }
+  const name = parts[parts.length - 1]!
+  const entry = (yield* ObjectStore.readTree(gitDir, at))?.find((candidate) => candidate.name === name)
+  if (entry === undefined) return []
+  return yield* withSizes(gitDir, [{ path: file, mode: entry.mode, type: entry.type, sha: entry.sha }])
 })
 
 /** The entry at `file` in a tree-ish, or `undefined`. */
@@ -112,6 +198,11 @@ export interface Leaf {
 /** Every blob and submodule below a tree, by full path. */
 export const leavesOf = Effect.fnUntraced(function*(gitDir: string, tree: string) {
   const leaves = new Map<string, Leaf>()
+  const found = SHA.test(tree) ? yield* entriesBelow(gitDir, tree, "", true) : undefined
+  if (found !== undefined) {
+    for (const entry of found) if (entry.type !== "tree") leaves.set(entry.path, { mode: entry.mode, sha: entry.sha })
+    return leaves
+  }
   const result = yield* run(gitDir, ["ls-tree", "-r", "-z", "--full-tree", tree])
   for (const record of result.stdout.split("\0")) {
     const match = /^(\d+) \w+ ([0-9a-f]+)\t([\s\S]*)$/.exec(record)
@@ -120,20 +211,17 @@ export const leavesOf = Effect.fnUntraced(function*(gitDir: string, tree: string
   return leaves
 })
 
-/** Writes the tree holding exactly these leaves (subtrees made from the paths); its sha. */
-export const writeTree = (gitDir: string, leaves: ReadonlyMap<string, Leaf>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => path.join(tmpdir(), `porter-index-${randomBytes(8).toString("hex")}`)),
-    (index) =>
-      Effect.gen(function*() {
-        const env = { GIT_INDEX_FILE: index }
-        const info = [...leaves].map(([file, leaf]) => `${leaf.mode} ${leaf.sha}\t${file}\n`).join("")
-        yield* run(gitDir, ["read-tree", "--empty"], { env })
-        if (info.length > 0) yield* run(gitDir, ["update-index", "--add", "--index-info"], { input: info, env })
-        return (yield* run(gitDir, ["write-tree"], { env })).stdout.trim()
-      }),
-    (index) => Effect.promise(() => rm(index, { force: true }))
+/**
+ * Writes the tree holding exactly these leaves (subtrees made from the paths), and `blobs` with it (in one pack when
+ * there are many); its sha.
+ */
+export const writeTree = (gitDir: string, leaves: ReadonlyMap<string, Leaf>, blobs: ReadonlyArray<Uint8Array> = []) => {
+  const tree = ObjectStore.treeObjects(leaves)
+  return Effect.as(
+    ObjectStore.writeObjects(gitDir, [...blobs.map((body) => ({ type: "blob" as const, body })), ...tree.objects]),
+    tree.sha
   )
+}
 
 export interface Identity {
   readonly name: string
@@ -180,9 +268,15 @@ export const formatCommit = (commit: Omit<RawCommit, "sha" | "payload">): string
 /** The commit object `sha`, parsed; `undefined` when it is not a commit. */
 export const readCommit = Effect.fnUntraced(function*(gitDir: string, sha: string) {
   if (!SHA.test(sha)) return undefined
-  const result = yield* run(gitDir, ["cat-file", "commit", sha], { allowFailure: true })
-  if (result.code !== 0) return undefined
-  const text = result.stdout
+  const found = yield* ObjectStore.contents(gitDir, sha)
+  let text: string
+  if (found?.type === "commit") text = found.body!.toString("utf8")
+  else if (found?.type === "tag") {
+    // `cat-file commit <tag>` answers the commit the tag points at, under the tag's SHA: kept as it was.
+    const result = yield* run(gitDir, ["cat-file", "commit", sha], { allowFailure: true })
+    if (result.code !== 0) return undefined
+    text = result.stdout
+  } else return undefined
   const end = text.indexOf("\n\n")
   const head = end < 0 ? text : text.slice(0, end)
   const message = end < 0 ? "" : text.slice(end + 2)
@@ -211,10 +305,7 @@ export const readCommit = Effect.fnUntraced(function*(gitDir: string, sha: strin
 })
 
 export const writeCommit = (gitDir: string, text: string) =>
-  Effect.map(
-    run(gitDir, ["hash-object", "-t", "commit", "-w", "--stdin"], { input: text }),
-    (result) => result.stdout.trim()
-  )
+  ObjectStore.writeObject(gitDir, "commit", Buffer.from(text, "utf8"))
 
 export interface Ref {
   /** `refs/heads/main` */
@@ -232,9 +323,17 @@ export const refs = Effect.fnUntraced(function*(gitDir: string) {
   })
 })
 
-export const validRefName = Effect.fnUntraced(function*(gitDir: string, name: string) {
-  if (!/^refs\/[^/]+\/./.test(name)) return false
-  return (yield* run(gitDir, ["check-ref-format", name], { allowFailure: true })).code === 0
+/** Whether `name` is `refs/<kind>/<name>` and `git check-ref-format` would accept it. */
+export const validRefName = (_gitDir: string, name: string) => Effect.succeed(ObjectStore.validRefName(name))
+
+/** One reference (what `refs()` holds for it), or `undefined`. */
+export const ref = Effect.fnUntraced(function*(gitDir: string, name: string) {
+  const sha = yield* ObjectStore.readRef(gitDir, name)
+  if (sha === undefined) return undefined
+  const [found] = yield* ObjectStore.info(gitDir, [sha])
+  if (found === undefined) return undefined
+  const ref: Ref = { name, sha, type: found.type }
+  return ref
 })
 
 /** Points `name` at `sha` if it still points at `expected` (`undefined`: only if it does not exist). */

@@ -28,6 +28,7 @@ import { makeGitDataLog } from "./GitDataLog.ts"
 import type { GitDataWrite } from "./GitDataLog.ts"
 import type { Route } from "./Http.ts"
 import { notFound } from "./Http.ts"
+import * as ObjectStore from "./ObjectStore.ts"
 import { makePayloads } from "./Payloads.ts"
 import * as AppsRoutes from "./routes/Apps.ts"
 import * as ChecksRoutes from "./routes/Checks.ts"
@@ -196,6 +197,8 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
               await rm(dir, { recursive: true, force: true })
             })
         ).pipe(Effect.map(({ dir }) => dir))
+      // The repositories' object readers (`ObjectStore.ts`) end before their directory goes.
+      yield* Effect.addFinalizer(() => Effect.sync(() => ObjectStore.closeUnder(dataDir)))
       const keys = yield* makeKeys()
 
       const state = makeState({

@@ -32,11 +32,11 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         Effect.gen(function*() {
           const repo = yield* helpers.repoFor(request, READ_CONTENTS)
           const { gitDir } = repo
-          if ((yield* Git.branches(gitDir)).length === 0) {
+          if (!(yield* GitObjects.hasBranches(gitDir))) {
             return yield* new ApiError({ status: 404, message: "This repository is empty." })
           }
           const ref = request.query.get("ref") || repo.defaultBranch
-          const commit = yield* Git.resolve(gitDir, ref)
+          const commit = yield* GitObjects.resolveCommit(gitDir, ref)
           if (!commit) return yield* new ApiError({ status: 404, message: `No commit found for the ref ${ref}` })
           const raw = /application\/vnd\.github(\.v3)?\.raw/.test(request.headers["accept"] ?? "")
           const file = request.params["path"]!.replace(/^\/+|\/+$/g, "")

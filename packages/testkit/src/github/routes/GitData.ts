@@ -126,8 +126,15 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         }
         leaves = yield* GitObjects.leavesOf(repo.gitDir, body.base_tree)
       }
+      // Every directory a leaf has been in: only a path among them can have leaves below it to remove.
+      const directories = new Set<string>()
+      const addDirectories = (file: string) => {
+        for (let at = file.indexOf("/"); at >= 0; at = file.indexOf("/", at + 1)) directories.add(file.slice(0, at))
+      }
+      for (const file of leaves.keys()) addDirectories(file)
       const removeAt = (file: string) => {
         let found = leaves.delete(file)
+        if (!directories.has(file)) return found
         for (const existing of [...leaves.keys()]) {
           if (existing.startsWith(`${file}/`)) found = leaves.delete(existing) || found
         }
@@ -166,15 +173,15 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         if (type === "tree") {
           for (const [below, leaf] of yield* GitObjects.leavesOf(repo.gitDir, entry.sha)) {
             leaves.set(`${file}/${below}`, leaf)
+            addDirectories(`${file}/${below}`)
           }
         } else leaves.set(file, { mode, sha: entry.sha })
       }
-      const written = yield* GitObjects.writeBlobs(
-        repo.gitDir,
-        inline.map((entry) => Buffer.from(entry.content, "utf8"))
-      )
-      inline.forEach((entry, index) => leaves.set(entry.path, { mode: entry.mode, sha: written[index]! }))
-      return leaves
+      // Inline contents: written with the tree (`writeTree`), in one go.
+      const blobs = inline.map((entry) => Buffer.from(entry.content, "utf8"))
+      const shas = GitObjects.blobShas(blobs)
+      inline.forEach((entry, index) => leaves.set(entry.path, { mode: entry.mode, sha: shas[index]! }))
+      return { leaves, blobs }
     })
 
   return [
@@ -218,8 +225,8 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         Effect.gen(function*() {
           const repo = yield* helpers.gitRepoFor(request, WRITE_CONTENTS)
           const body = yield* decodeBody(TreeBody)(request.body)
-          const leaves = yield* leavesFor(repo, body)
-          const sha = yield* GitObjects.writeTree(repo.gitDir, leaves)
+          const { blobs, leaves } = yield* leavesFor(repo, body)
+          const sha = yield* GitObjects.writeTree(repo.gitDir, leaves, blobs)
           helpers.recordGitData(request, repo, { operation: "tree", sha })
           const created = payloads.tree(repo, sha, yield* GitObjects.listTree(repo.gitDir, sha, false), false)
           return json(created, 201, { location: created.url })

@@ -28,8 +28,7 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
   const { payloads, state } = context
   const helpers = makeHelpers(context)
 
-  const existing = (repo: Repo, name: string) =>
-    Effect.map(GitObjects.refs(repo.gitDir), (all) => all.find((ref) => ref.name === name))
+  const existing = (repo: Repo, name: string) => GitObjects.ref(repo.gitDir, name)
 
   /** The object a reference may point at; branches only at commits. */
   const target = (repo: Repo, name: string, sha: string) =>

@@ -8,7 +8,7 @@
  *
  * Boot first, the program after, through a dynamic import: a module's static imports are all loaded (from the
  * sources: read and type-stripped, hundreds of files) before any of its code runs, and `Boot` starts the clone while
- * that happens. The bundle is built from `Program.ts` (Boot's code comes first in the one file).
+ * that happens. The bundle keeps that order: `runner.mjs` is Boot and a dynamic import of the program's chunk.
  */
 import "./Boot.ts"
 

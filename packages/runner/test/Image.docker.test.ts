@@ -10,7 +10,8 @@ import { ExitCode } from "@porter/runner"
 import * as ModelServer from "@porter/testkit/model"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { join } from "node:path"
+import { readdirSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { Fixture } from "./support/Fixture.ts"
 import { newTaskId, promptFor, type RunnerExit, runnerRoot, taskEnv } from "./support/Harness.ts"
 
@@ -28,8 +29,11 @@ const runInImage = (env: Record<string, string>, bundle: string) =>
       "host",
       "--entrypoint",
       "/opt/porter/entrypoint.sh",
-      "-v",
-      `${bundle}:/opt/porter/runner.mjs:ro`,
+      // runner.mjs and its chunks (runner-*.mjs), from the bundle's directory.
+      ...readdirSync(dirname(bundle)).filter((file) => /^runner.*\.mjs$/.test(file)).flatMap((file) => [
+        "-v",
+        `${join(dirname(bundle), file)}:/opt/porter/${file}:ro`
+      ]),
       "-v",
       `${entrypoint}:/opt/porter/entrypoint.sh:ro`,
       ...Object.keys(env).flatMap((name) => ["-e", name]),

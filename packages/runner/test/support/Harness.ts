@@ -105,7 +105,7 @@ export const baseEnv = (): Record<string, string> => ({
 
 let bundle: Promise<string> | undefined
 
-/** Builds `dist/runner.mjs` into a temp dir once per test process (esbuild, ~1 s). */
+/** Builds `dist/runner.mjs` (and its chunks, beside it) into a temp dir once per test process (esbuild, ~1 s). */
 export const buildBundle = (): Promise<string> => {
   bundle ??= new Promise((resolve, reject) => {
     const out = join(tempDir("porter-bundle-"), "runner.mjs")

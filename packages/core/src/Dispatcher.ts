@@ -1,8 +1,8 @@
 /**
  * Dispatcher: from a run request to a machine. It records the task (queued, or awaiting approval for an outsider's
  * request), acknowledges it on the issue (👀 and the status comment, beside the rest), admits it when a slot is free
- * (`Queue`: oldest first, within the active-task limits), gathers what the machine needs (secrets, the task
- * credential, the thread for the prompt, the repository's `.github/porter.yml`) and asks the provisioner for the machine.
+ * (`Queue`: oldest first, within the active-task limits), gathers what the machine needs (`MachineInputs`: secrets, the
+ * task credential, the prompt, the repository's `.github/porter.yml`) and asks the provisioner for the machine.
  *
  * Guarantees: one task per comment, however often and under whatever delivery ids it is delivered (task ids derive
  * from the delivery, and a task's `requestKey` — its comment — is unique); never two machines for a task (a dispatch
@@ -14,37 +14,31 @@
  * fetches it; the prompt is only what is asked now); else it starts afresh with that task's summary and diff in the
  * prompt. The task records which (`resumed`), and its status comment says so.
  */
-import { Clock, Context, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Result } from "effect"
 import { AgentCatalog } from "./AgentCatalog.ts"
-import { Artifacts } from "./Artifacts.ts"
 import { Audit } from "./Audit.ts"
-import { HostSecrets } from "./ChangeSets.ts"
-import * as CiLogs from "./CiLogs.ts"
 import type { Run } from "./Command.ts"
-import { MissingSecret, type StoreError } from "./Errors.ts"
-import { type CommentCreated, IssueSnapshot } from "./Event.ts"
+import type { StoreError } from "./Errors.ts"
+import type { CommentCreated } from "./Event.ts"
 import { randomToken, taskIdFor } from "./Ids.ts"
 import { IssueReader } from "./IssueReader.ts"
-import { chainOf, MachineAccess } from "./MachineAccess.ts"
+import { MachineAccess } from "./MachineAccess.ts"
+import { type AtHand, MachineInputs } from "./MachineInputs.ts"
 import { MachineProvisioner } from "./MachineProvisioner.ts"
-import * as MachineRequest from "./MachineRequest.ts"
 import * as Messages from "./Messages.ts"
 import { UsageStore } from "./ModelUsage.ts"
 import * as NewTasks from "./NewTasks.ts"
 import { PorterConfig } from "./PorterConfig.ts"
-import { PromptBuilder, resumePrompt } from "./PromptBuilder.ts"
 import { Queue } from "./Queue.ts"
 import { type Actor, IssueRef } from "./Repo.ts"
 import * as RepoConfig from "./RepoConfig.ts"
 import { Reports } from "./Reports.ts"
-import { scopeKey, type SecretScope, SecretStore } from "./SecretStore.ts"
-import { type RepoSettings, Settings } from "./Settings.ts"
-import { issueOf, StatusComments } from "./StatusComments.ts"
+import type { RepoSettings } from "./Settings.ts"
+import { StatusComments } from "./StatusComments.ts"
 import * as StatusLine from "./StatusLine.ts"
 import type { Task, TaskPatch } from "./Task.ts"
 import { TaskLifecycle } from "./TaskLifecycle.ts"
 import { TaskStore } from "./TaskStore.ts"
-import { TaskTokens } from "./TaskTokens.ts"
 
 /** A comment's request for a run, authorized and parsed. */
 export interface RunRequest {
@@ -76,29 +70,12 @@ export class Dispatcher extends Context.Service<Dispatcher, {
   readonly retry: (previous: Task, by: Actor) => Effect.Effect<Option.Option<Task>, StoreError>
 }>()("@porter/core/Dispatcher") {}
 
-/**
- * What the request's handling already read, so the dispatch does not read it again: the issue (from the webhook) and
- * the repository's `.github/porter.yml` (read before the task was recorded). A task dispatched later reads both anew.
- */
-interface AtHand {
-  readonly issue: IssueSnapshot
-  readonly config: RepoConfig.Loaded
-}
-
-/** `NAME from scope` for each secret found, e.g. `ANTHROPIC_API_KEY from user:42` (the `secrets` audit line). */
-export const secretSources = (found: ReadonlyMap<string, { readonly scope: SecretScope }>): string =>
-  [...found].map(([name, secret]) => `${name} from ${scopeKey(secret.scope)}`).join("; ")
-
 /** The `Dispatcher` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
   const store = yield* TaskStore
-  const secrets = yield* SecretStore
-  const settingsService = yield* Settings
   const provisioner = yield* MachineProvisioner
   const reader = yield* IssueReader
   const catalog = yield* AgentCatalog
-  const prompts = yield* PromptBuilder
-  const tokens = yield* TaskTokens
   const config = yield* PorterConfig
   const status = yield* StatusComments
   const reports = yield* Reports
@@ -106,133 +83,20 @@ export const make = Effect.gen(function*() {
   const machines = yield* MachineAccess
   const audit = yield* Audit
   const usage = yield* UsageStore
+  const inputs = yield* MachineInputs
   const queue = yield* Queue
-  const artifacts = yield* Artifacts
   const now = Clock.currentTimeMillis
 
-  /** A `fix_ci` task's failing checks and logs, scrubbed of `values` and credential shapes, or why they are missing. */
-  const ciReport = (task: Task, values: ReadonlyArray<{ readonly name: string; readonly value: string }>) =>
-    CiLogs.report(reader, task.repo, { ref: MachineRequest.branchFor(task) }, task.installationId, values).pipe(
-      Effect.catch((error) =>
-        Effect.as(
-          Effect.logWarning("could not read the failing checks; prompting without them", { error: error.message }),
-          { unreadable: error.message }
-        )
-      )
-    )
-
-  /** `dispatch` once the task is claimed: secrets, tokens, thread and prompt, then the machine. */
+  /** `dispatch` once the task is claimed: the machine's inputs, then the machine. */
   const provision = Effect.fnUntraced(function*(
     task: Task,
     atHand: AtHand | undefined,
     line: StatusLine.StatusLine,
     fail: (reason: string) => Effect.Effect<unknown, StoreError>
   ) {
-    yield* Effect.annotateCurrentSpan({ taskId: task.id, attempt: task.dispatchAttempts })
-    const agent = catalog.resolve(task.agent)
-    if (Option.isNone(agent)) return yield* fail(`no agent called \`${task.agent}\` is configured here`)
-    const names = [...MachineRequest.secretNamesOf(agent.value), ...Option.toArray(machines.credentialName)]
-    // Independent reads, together: every secret in one store read and the task token, and the thread for the prompt
-    // (prompting without it when it cannot be read). The machine gets no GitHub token: it clones through Porter.
-    const [prepared, thread, read, extras] = yield* Effect.all([
-      Effect.all({
-        found: secrets.resolveAll(names, chainOf(task)),
-        callbackToken: tokens.issue(task.id),
-        gatewayToken: tokens.issue(task.id, "gateway")
-      }, { concurrency: "unbounded" }).pipe(Effect.result),
-      reader.thread(issueOf(task), config.threadLimit, task.installationId).pipe(
-        Effect.catch((error) =>
-          Effect.as(Effect.logWarning("could not read the thread; prompting without it", { error: error.message }), [])
-        )
-      ),
-      // A task dispatched again (the watchdog, a retry) has no webhook at hand: the issue is read from GitHub.
-      atHand !== undefined ?
-        Effect.succeed(Option.some(atHand.issue)) :
-        reader.issue(issueOf(task), task.installationId).pipe(
-          Effect.map(Option.some),
-          Effect.catch((error) =>
-            Effect.as(
-              Effect.logWarning("could not read the issue; prompting without it", { error: error.message }),
-              Option.none()
-            )
-          )
-        ),
-      RepoConfig.machineExtras(reader, task.repo, task.baseBranch, task.installationId, atHand?.config).pipe(
-        Effect.result
-      )
-    ], { concurrency: "unbounded" })
-    if (Result.isFailure(extras)) return yield* fail(extras.failure.message)
-    if (Result.isFailure(prepared)) {
-      const error = prepared.failure
-      return yield* fail(
-        error._tag === "SecretDecryptionFailed"
-          ? error.message
-          : `could not read secrets: ${error.message}`
-      )
-    }
-    const { callbackToken, found, gatewayToken } = prepared.success
-    // Which scope each secret came from (names and scopes, never values): the task's page shows whose key ran.
-    if (found.size > 0) yield* audit.record(task.id, "secrets", secretSources(found))
-    const agentEnv = MachineRequest.agentSecrets(agent.value, found, task.repo.fullName)
-    if (Result.isFailure(agentEnv)) {
-      // The message tells the user how to ask again: with this repository's mention.
-      const settings = yield* settingsService.forRepo(task.repo.fullName, task.installationId)
-      return yield* fail(
-        new MissingSecret({
-          agent: agentEnv.failure.agent,
-          names: agentEnv.failure.names,
-          repo: agentEnv.failure.repo,
-          mention: settings.mentionName
-        }).message
-      )
-    }
-
-    // A `fix_ci` task: the failing checks of its branch's head with their logs, scrubbed of every value this task's
-    // machine could hold and of the host's (prompting without them when they cannot be read).
-    const ci = task.mode === "fix_ci"
-      ? yield* ciReport(task, [
-        ...(yield* HostSecrets).map(({ name, value }) => ({ name, value: Redacted.value(value) })),
-        ...[...found].map(([name, secret]) => ({ name, value: Redacted.value(secret.value) })),
-        { name: "the task's token", value: Redacted.value(callbackToken) },
-        { name: "the task's gateway credential", value: Redacted.value(gatewayToken) }
-      ])
-      : undefined
-    const snapshot = Option.getOrElse(
-      read,
-      () => new IssueSnapshot({ title: `#${task.issueNumber}`, body: "", state: "open" })
-    )
-    const continued = task.continuesFrom === undefined
-      ? undefined
-      : yield* artifacts.continuation(task, agent.value, task.continuesFrom)
-    const prompt = continued?.resume === true
-      ? resumePrompt({ task, branch: MachineRequest.branchFor(task) }, randomToken(12))
-      : yield* prompts.build({
-        continuation: continued?.fresh,
-        task,
-        issue: snapshot,
-        thread,
-        branch: MachineRequest.branchFor(task),
-        repoInstructions: extras.success.instructions,
-        ci
-      })
-    const credential = Option.getOrUndefined(
-      Option.flatMap(machines.credentialName, (name) => Option.fromNullishOr(found.get(name)?.value))
-    )
-    const spec = yield* MachineRequest.machineSpec(config, {
-      task,
-      agent: agent.value,
-      prompt,
-      issueTitle: snapshot.title,
-      agentEnv: agentEnv.success,
-      callbackToken,
-      gatewayToken,
-      credential,
-      setup: extras.success.setup,
-      resume: continued?.resume === true
-    }).pipe(Effect.result)
-    if (Result.isFailure(spec)) {
-      return yield* fail(`the machine cannot be started for this request: ${spec.failure.message}`)
-    }
+    const prepared = yield* inputs.prepare(task, atHand)
+    if (prepared._tag === "Refused") return yield* fail(prepared.reason)
+    const { credential, spec } = prepared
     const options = credential !== undefined ? { credential } : {}
     // Only a later attempt can find a machine of this task (a lost create answer, a dispatcher that died after its
     // create): the first attempt is the task's first dispatch (`beginDispatch` let exactly one caller make it). A
@@ -242,7 +106,7 @@ export const make = Effect.gen(function*() {
     yield* line.commented
     const machine = Option.isSome(existing)
       ? existing.value
-      : yield* provisioner.create(spec.success).pipe(
+      : yield* provisioner.create(spec).pipe(
         Effect.tapError((error) => audit.record(task.id, "machine_failed", error.message))
       )
     if (Option.isSome(existing)) yield* audit.record(task.id, "machine_found", machine.id)
@@ -419,13 +283,10 @@ export const layer: Layer.Layer<
   Dispatcher,
   never,
   | TaskStore
-  | SecretStore
-  | Settings
   | MachineProvisioner
+  | MachineInputs
   | IssueReader
   | AgentCatalog
-  | PromptBuilder
-  | TaskTokens
   | PorterConfig
   | StatusComments
   | Reports
@@ -434,5 +295,4 @@ export const layer: Layer.Layer<
   | Audit
   | Queue
   | UsageStore
-  | Artifacts
 > = Layer.effect(Dispatcher, make)

@@ -45,6 +45,7 @@ import { randomToken, type TaskId } from "./Ids.ts"
 import * as Intake from "./Intake.ts"
 import type { IssueReader } from "./IssueReader.ts"
 import * as MachineAccess from "./MachineAccess.ts"
+import * as MachineInputs from "./MachineInputs.ts"
 import type { MachineProvisioner } from "./MachineProvisioner.ts"
 import * as ModelGateway from "./ModelGateway.ts"
 import type { UsageStore } from "./ModelUsage.ts"
@@ -116,6 +117,7 @@ export type Services =
   | Commands.Commands
   | CiFeedback.CiFeedback
   | Dispatcher.Dispatcher
+  | MachineInputs.MachineInputs
   | TaskLifecycle.TaskLifecycle
   | Watchdog.Watchdog
   | GitProxy.GitProxy
@@ -176,6 +178,7 @@ export const layer: Layer.Layer<Services, never, Ports> = facade.pipe(
   Layer.provideMerge(Commands.layer),
   Layer.provideMerge(CiFeedback.layer),
   Layer.provideMerge(Layer.merge(Dispatcher.layer, Approvals.layer)),
+  Layer.provideMerge(MachineInputs.layer),
   Layer.provideMerge(TaskLifecycle.layer),
   Layer.provideMerge(support)
 )

@@ -6,9 +6,10 @@
  *   requests pipelined). It sees what is written later: loose objects are looked up on each request, and git rescans
  *   the pack directory when an object is not found, so a pack a push brought in is read too. When the process dies it
  *   is started again on the next request (a request in flight is retried once).
- * - **Writes** make loose objects as git does: SHA-1 over `"<type> <size>\0" + body`, zlib, a temporary file beside
- *   the object renamed into `objects/xx/…` (atomic, so a concurrent push or reader never sees half an object, and
- *   writing an object that exists changes nothing).
+ * - **Writes** are git's formats, named by SHA-1 over `"<type> <size>\0" + body`: a few objects as loose objects (zlib,
+ *   a temporary file beside the object renamed into `objects/xx/…`), more as one pack and its index (renamed into
+ *   `objects/pack`, the index last). Atomic either way, so a concurrent push or reader never sees half an object, and
+ *   writing an object that exists changes nothing. Objects already read or written are not written again (`known`).
  * - **Trees** are parsed and built here (git's entry order, modes as `ls-tree` prints them).
  * - **References** are read from the ref files (a loose ref, else `packed-refs`); names are checked as
  *   `git check-ref-format` does. Moving or deleting a ref stays with `git update-ref` (locks, compare-and-swap).
@@ -204,6 +205,13 @@ const storeOf = (gitDir: string): Store => {
 const remember = (store: Store, sha: string) => {
   if (store.known.size > 500_000) store.known.clear()
   store.known.add(sha)
+}
+
+/** Forgets what is known of a repository (it was made anew) and ends its reader. */
+export const forget = (gitDir: string) => {
+  const key = path.resolve(gitDir)
+  stores.get(key)?.reader.close()
+  stores.delete(key)
 }
 
 /** Ends the readers of the repositories below `dir` (the emulator's data directory, on close). */

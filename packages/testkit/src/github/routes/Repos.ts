@@ -24,6 +24,7 @@ import {
   validationFailed
 } from "../Http.ts"
 import type { ApiRequest, Route } from "../Http.ts"
+import * as ObjectStore from "../ObjectStore.ts"
 import type { Account, Role } from "../State.ts"
 
 const CreateRepoBody = Schema.Struct({
@@ -92,6 +93,8 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
         private: body.private ?? (body.visibility !== undefined && body.visibility !== "public")
       })
       yield* Git.init(repo.gitDir)
+      // A repository made again where one was (its directory removed meanwhile) has none of the old one's objects.
+      ObjectStore.forget(repo.gitDir)
       if (body.auto_init) {
         const readme = `# ${name}\n${body.description ? `\n${body.description}\n` : ""}`
         yield* Git.initialCommit(repo.gitDir, repo.defaultBranch, { path: "README.md", content: readme }, {

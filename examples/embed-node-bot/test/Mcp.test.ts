@@ -3,10 +3,8 @@
 import { assert, it } from "@effect/vitest"
 import { Bot } from "@porter-examples/embed-node-bot"
 import { GitHubEmulator } from "@porter/testkit"
+import { Browser } from "@porter/testkit/browser"
 import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
-
-const cookieOf = (response: Response, name: string) =>
-  response.headers.getSetCookie().find((c) => c.startsWith(`${name}=`))?.split(";")[0]
 
 it.live(
   "the bot serves /mcp: a personal token from /app/tokens, then an MCP session and list_tasks",
@@ -45,24 +43,7 @@ it.live(
       github.oauth.signInAs(owner.login)
 
       // Sign in (the OAuth web flow), then make a token on /app/tokens.
-      const token = yield* Effect.promise(async () => {
-        const start = await fetch(`${bot.url}/login/github`, { redirect: "manual" })
-        const approved = await fetch(new URL(start.headers.get("location")!), { redirect: "manual" })
-        const callback = new URL(approved.headers.get("location")!)
-        const signedIn = await fetch(`${bot.url}${callback.pathname}${callback.search}`, {
-          redirect: "manual",
-          headers: { cookie: cookieOf(start, "porter_oauth")! }
-        })
-        const session = cookieOf(signedIn, "porter_session")!
-        const page = await fetch(`${bot.url}/app/tokens`, { headers: { cookie: session } }).then((r) => r.text())
-        const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!
-        const made = await fetch(`${bot.url}/app/tokens`, {
-          method: "POST",
-          headers: { cookie: session, "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ _csrf: csrf, name: "editor", days: "7" }).toString()
-        }).then((r) => r.text())
-        return /<code id="token-value">(porter_pat_[A-Za-z0-9_-]+)<\/code>/.exec(made)![1]!
-      })
+      const { token } = yield* Effect.promise(() => new Browser(bot.url).makeToken(owner.login, "editor"))
 
       // MCP over Streamable HTTP, by hand: initialize (a session), initialized, then a tool call.
       const post = (body: unknown, session?: string) =>

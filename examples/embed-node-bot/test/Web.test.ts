@@ -3,6 +3,7 @@
 import { assert, it } from "@effect/vitest"
 import { Bot } from "@porter-examples/embed-node-bot"
 import { GitHubEmulator } from "@porter/testkit"
+import { Browser } from "@porter/testkit/browser"
 import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
 
 it.live("the bot serves the web app: sign in with GitHub, then the task list", () =>
@@ -39,23 +40,13 @@ it.live("the bot serves the web app: sign in with GitHub, then the task list", (
     const bot = Context.get(services, Bot.Bot)
     github.oauth.signInAs(owner.login)
 
-    const start = yield* Effect.promise(() => fetch(`${bot.url}/login/github`, { redirect: "manual" }))
-    const authorize = new URL(start.headers.get("location")!)
+    const browser = new Browser(bot.url)
+    const start = yield* Effect.promise(() => browser.fetch("/login/github"))
     // The callback is the bot's public URL (its bound one here).
+    const authorize = new URL(start.headers.get("location")!)
     assert.strictEqual(authorize.searchParams.get("redirect_uri"), `${bot.publicUrl}/oauth/callback`)
-    const approved = yield* Effect.promise(() => fetch(authorize, { redirect: "manual" }))
-    const callback = new URL(approved.headers.get("location")!)
-    const signedIn = yield* Effect.promise(() =>
-      fetch(`${bot.url}${callback.pathname}${callback.search}`, {
-        redirect: "manual",
-        headers: { cookie: start.headers.getSetCookie()[0]!.split(";")[0]! }
-      })
-    )
-    const session = signedIn.headers.getSetCookie().find((c) => c.startsWith("porter_session="))
-    assert.isDefined(session, `signed in (${signedIn.status})`)
-    const tasks = yield* Effect.promise(() =>
-      fetch(`${bot.url}/app/tasks`, { headers: { cookie: session!.split(";")[0]! } }).then((r) => r.text())
-    )
-    assert.include(tasks, `@${owner.login}`)
-    assert.include(tasks, "<h1>Tasks</h1>")
+    const tasks = yield* Effect.promise(() => browser.signIn(owner.login, "/app/tasks"))
+    assert.isDefined(browser.cookie(new URL(bot.url).host, "porter_session"), `signed in (${tasks.status})`)
+    assert.include(tasks.text, `@${owner.login}`)
+    assert.include(tasks.text, "<h1>Tasks</h1>")
   }).pipe(Effect.scoped), 60_000)

@@ -2,6 +2,7 @@
 // the URLs and tokens of its first line with plain HTTP, and through `porter secrets|tasks|doctor` as child
 // processes. The last test stops it with SIGTERM and checks nothing it started is left running.
 import { assert, layer } from "@effect/vitest"
+import { Browser } from "@porter/testkit/browser"
 import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import {
@@ -75,19 +76,9 @@ layer(devLayer, { timeout: 120_000, excludeTestServices: true })("porter dev --j
       assert.isAtLeast(info.webhookSecret.length, 20)
       // The web app: signed out, its sign-in page; "Sign in with GitHub" comes back signed in as the owner.
       assert.strictEqual(info.webApp, `${info.worker}/app`)
-      const start = yield* Effect.promise(() => fetch(`${info.worker}/login/github`, { redirect: "manual" }))
-      const approved = yield* Effect.promise(() => fetch(start.headers.get("location")!, { redirect: "manual" }))
-      const callback = new URL(approved.headers.get("location")!)
-      assert.strictEqual(callback.pathname, "/oauth/callback")
-      const signedIn = yield* Effect.promise(() =>
-        fetch(`${info.worker}${callback.pathname}${callback.search}`, {
-          redirect: "manual",
-          headers: { cookie: start.headers.getSetCookie()[0]!.split(";")[0]! }
-        })
-      )
-      const session = signedIn.headers.getSetCookie().find((c) => c.startsWith("porter_session="))!.split(";")[0]!
-      const tasks = yield* Effect.promise(() => fetch(`${info.webApp}/tasks`, { headers: { cookie: session } }))
-      assert.include(yield* Effect.promise(() => tasks.text()), `@${info.owner}`)
+      const tasks = yield* Effect.promise(() => new Browser(info.worker).signIn(info.owner, "/app/tasks"))
+      assert.strictEqual(tasks.url, `${info.webApp}/tasks`)
+      assert.include(tasks.text, `@${info.owner}`)
     }))
 
   it.effect(

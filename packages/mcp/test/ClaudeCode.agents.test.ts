@@ -6,6 +6,7 @@
 // Claude Code reads that result through the tools and answers with it.
 import { assert, layer } from "@effect/vitest"
 import { GitHubEmulator } from "@porter/testkit"
+import { Browser } from "@porter/testkit/browser"
 import * as ModelServer from "@porter/testkit/model"
 import * as LocalStack from "@porter/worker/stack"
 import { Context, Effect, Layer } from "effect"
@@ -13,7 +14,6 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Browser } from "./support/Browser.ts"
 
 class Stack extends Context.Service<Stack, {
   readonly stack: LocalStack.LocalStack

@@ -5,9 +5,9 @@
 import { assert, layer } from "@effect/vitest"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { GitHubEmulator } from "@porter/testkit"
+import { Browser } from "@porter/testkit/browser"
 import * as LocalStack from "@porter/worker/stack"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { Browser } from "./support/Browser.ts"
 import { call, connect, type ToolAnswer } from "./support/Client.ts"
 
 interface Person {

@@ -4,12 +4,12 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ArtifactStore, SecretStore, Task, TaskLifecycle, TaskStore } from "@porter/core"
 import { Fixtures } from "@porter/testing"
+import { csrfOf } from "@porter/testkit/browser"
 import { WebApp } from "@porter/web"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { App } from "./support/App.ts"
 import * as AppLayer from "./support/App.ts"
-import { csrfOf } from "./support/Browser.ts"
 
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 0)
 

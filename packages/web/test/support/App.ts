@@ -6,10 +6,10 @@
 import type { ArtifactStore, Dispatcher, SecretStore, TaskLifecycle, TaskStore } from "@porter/core"
 import { TestPorter } from "@porter/testing"
 import { GitHubEmulator } from "@porter/testkit"
+import { Browser } from "@porter/testkit/browser"
 import { SessionStore, TokenStore, WebApp, WebConfig } from "@porter/web"
 import { Context, Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
-import { Browser } from "./Browser.ts"
 
 export const ORIGIN = "http://porter.test"
 

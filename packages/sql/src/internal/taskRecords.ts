@@ -1,9 +1,16 @@
 /**
  * The parts of `SqlTaskStore` that are not task rows: webhook deliveries (claimed once, completed, retried by the
  * sweep) and each task's audit trail (`task_events`).
+ *
+ * On SQLite in Node (`sqlite-node`: one connection, statements that block the event loop while they run) claims are
+ * committed in groups: the claims made while the event loop turns once (the webhooks answered at the same time) are
+ * one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id`, one commit. Each claim is still answered only once its
+ * row is committed; a group that fails fails every claim in it (each webhook is answered 503 and redelivered). A claim
+ * inside a transaction is inserted alone, in that transaction. Other drivers insert each claim on its own (a
+ * PostgreSQL pool runs them side by side; D1 claims through its binding, `D1TaskStore`).
  */
-import { type Ids, TaskStore } from "@porter/core"
-import { Effect, Schema } from "effect"
+import { type Errors, type Ids, TaskStore } from "@porter/core"
+import { Context, Deferred, Effect, Exit, Option, Schema } from "effect"
 import type { SqlClient } from "effect/sql"
 import * as Dialect from "./dialect.ts"
 import { orStoreError } from "./errors.ts"
@@ -29,6 +36,97 @@ const DeliveryRow = Schema.Struct({
 const decodeDeliveries = Schema.decodeUnknownEffect(Schema.Array(DeliveryRow))
 
 type Service = TaskStore.TaskStore["Service"]
+type Claim = Parameters<Service["claimDelivery"]>[0]
+
+/** The most deliveries one claim statement inserts (3 parameters each: within every dialect's limits, D1's 100 too). */
+export const CLAIM_GROUP = 32
+
+interface Waiting {
+  readonly delivery: Claim
+  readonly done: Deferred.Deferred<boolean, Errors.StoreError> | undefined
+}
+
+/**
+ * `claimDelivery`, on `sqlite-node` committing concurrent claims together: the first claim of a group waits one turn
+ * of the event loop (`Effect.yieldNow`: the webhooks read meanwhile join it), then inserts the group and answers every
+ * claim in it; the others wait for that answer.
+ */
+const claims = (
+  sql: SqlClient.SqlClient,
+  dialect: Dialect.Dialect,
+  failed: <A, R>(effect: Effect.Effect<A, unknown, R>) => Effect.Effect<A, Errors.StoreError, R>
+): Service["claimDelivery"] => {
+  const texts = new Map<number, string>()
+  const textOf = (n: number) => {
+    let text = texts.get(n)
+    if (text === undefined) {
+      const rows = Array.from(
+        { length: n },
+        (_, i) => dialect.name === "pg" ? `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3}, 1)` : "(?, ?, ?, 1)"
+      )
+      text = `INSERT INTO deliveries (id, received_at, payload, attempts) VALUES ${
+        rows.join(", ")
+      } ON CONFLICT (id) DO NOTHING RETURNING id`
+      texts.set(n, text)
+    }
+    return text
+  }
+
+  /** The ids of `deliveries` (distinct) that were not claimed before. */
+  const insert = (deliveries: ReadonlyArray<Claim>): Effect.Effect<ReadonlySet<string>, Errors.StoreError> => {
+    const params: Array<unknown> = []
+    for (const delivery of deliveries) params.push(delivery.id, delivery.receivedAt, delivery.payload)
+    return Effect.map(
+      failed(sql.unsafe<{ readonly id: string }>(textOf(deliveries.length), params)),
+      (rows) => new Set(rows.map((row) => row.id))
+    )
+  }
+
+  /** Inserts a group (a delivery id twice in it: the first claim of it wins) and answers each claim. */
+  const flush = (group: ReadonlyArray<Waiting>) => {
+    if (group.length === 1) return insert([group[0]!.delivery])
+    const distinct = new Map<string, Claim>()
+    for (const { delivery } of group) if (!distinct.has(delivery.id)) distinct.set(delivery.id, delivery)
+    return Effect.onExit(insert([...distinct.values()]), (exit) =>
+      Effect.sync(() => {
+        const answered = new Set<string>()
+        for (const waiting of group) {
+          const first = !answered.has(waiting.delivery.id)
+          answered.add(waiting.delivery.id)
+          if (waiting.done !== undefined) {
+            Deferred.doneUnsafe(waiting.done, Exit.map(exit, (inserted) => first && inserted.has(waiting.delivery.id)))
+          }
+        }
+      }))
+  }
+
+  const alone: Service["claimDelivery"] = (delivery) =>
+    Effect.map(insert([delivery]), (inserted) => inserted.has(delivery.id))
+  if (sql.driver !== "sqlite-node") return alone
+
+  let collecting: Array<Waiting> | undefined
+
+  return (delivery) =>
+    Effect.withFiber((fiber) => {
+      if (Option.isSome(Context.getOption(fiber.context, sql.transactionService))) return alone(delivery)
+      if (collecting !== undefined) {
+        const done = Deferred.makeUnsafe<boolean, Errors.StoreError>()
+        collecting.push({ delivery, done })
+        if (collecting.length >= CLAIM_GROUP) collecting = undefined
+        return Deferred.await(done)
+      }
+      const group: Array<Waiting> = [{ delivery, done: undefined }]
+      collecting = group
+      return Effect.uninterruptible(Effect.andThen(
+        Effect.yieldNow,
+        Effect.suspend(() => {
+          if (collecting === group) collecting = undefined
+          // The first claim of the group is its own: of the same id later in the group, it wins.
+          return Effect.map(flush(group), (inserted) => inserted.has(delivery.id))
+        })
+      ))
+    })
+}
 
 /** The delivery and audit-trail operations of the store, on `sql` in its `dialect`. */
 export const make = (
@@ -38,17 +136,7 @@ export const make = (
   const failed = (operation: string) => orStoreError(operation, dialect.label)
   const query = <A>(operation: string, statement: Effect.Effect<A, unknown>) => statement.pipe(failed(operation))
 
-  // On every webhook's answer: one statement, untraced (a span costs more than building the statement).
-  const claimDelivery: Service["claimDelivery"] = (delivery) =>
-    Effect.map(
-      query(
-        "claim delivery",
-        sql`INSERT INTO deliveries (id, received_at, payload, attempts)
-          VALUES (${delivery.id}, ${delivery.receivedAt}, ${delivery.payload}, 1)
-          ON CONFLICT (id) DO NOTHING RETURNING id`
-      ),
-      (rows) => rows.length === 1
-    )
+  const claimDelivery = claims(sql, dialect, failed("claim delivery"))
 
   const completeDelivery: Service["completeDelivery"] = Effect.fn("SqlTaskStore.completeDelivery")(
     function*(id, at) {

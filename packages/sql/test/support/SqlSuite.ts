@@ -152,4 +152,55 @@ export const run = (label: string, target: Target) =>
         assert.isTrue(Exit.isFailure(edited), "the audit trail is append-only")
         assert.strictEqual((yield* store.get(task.id)).state, "failed")
       })), 60_000)
+
+    // On SQLite (sqlite-node) claims made at once are committed in groups: one statement, one commit.
+    it.live("claims made at once: each claimed once, with its own payload; in a transaction, in it; failures", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const db = yield* open(target)
+        const store = yield* db.service(TaskStore.TaskStore, SqlTaskStore.layer)
+        const id = (n: number) =>
+          `group-${n}` as Ids.DeliveryId
+        // 50 deliveries, 20 of them claimed twice: more than one statement's group.
+        const claims = Array.from({ length: 70 }, (_, i) => ({ id: id(i % 50), receivedAt: i, payload: `{"i":${i}}` }))
+        const claimed = yield* Effect.all(
+          claims.map((claim) =>
+            store.claimDelivery(claim)
+          ),
+          {
+            concurrency: "unbounded"
+          }
+        )
+        const rows = yield* db.sql<
+          { readonly id: string; readonly payload: string }
+        >`SELECT id, payload FROM deliveries`
+        assert.strictEqual(rows.length, 50)
+        const stored = new Map(rows.map((row) => [row.id, row.payload]))
+        for (let n = 0; n < 50; n++) {
+          const won = claims.flatMap((claim, i) => (claim.id === id(n) && claimed[i] ? [i] : []))
+          assert.strictEqual(won.length, 1, `${id(n)} claimed once`)
+          assert.strictEqual(stored.get(id(n)), `{"i":${won[0]}}`, "the winner's row")
+        }
+
+        // Inside a transaction the claim is inserted in it: rolled back with it, and claimable again.
+        const rolledBack = yield* Effect.exit(db.sql.withTransaction(Effect.andThen(
+          store.claimDelivery({ id: id(100), receivedAt: 1, payload: "{}" }),
+          Effect.fail("undo")
+        )))
+        assert.isTrue(Exit.isFailure(rolledBack))
+        assert.isTrue(yield* store.claimDelivery({ id: id(100), receivedAt: 2, payload: "{}" }))
+
+        // A failed insert fails each claim of it with a StoreError.
+        yield* db.sql`DROP TABLE deliveries`
+        const failed = yield* Effect.all(
+          Array.from({ length: 5 }, (_, n) =>
+            store.claimDelivery({ id: id(200 + n), receivedAt: n, payload: "{}" })).map(
+              (claim) =>
+                Effect.flip(claim)
+            ),
+          { concurrency: "unbounded" }
+        )
+        for (const error of failed) {
+          assert.strictEqual(error._tag, "StoreError")
+        }
+      })), 60_000)
   })

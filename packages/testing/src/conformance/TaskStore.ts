@@ -52,6 +52,31 @@ export const run = <E>(name: string, layer: Layer.Layer<TaskStore.TaskStore, E>)
           assert.isFalse(yield* s.claimDelivery({ id, receivedAt: 2, payload: "{}" }))
         }))
 
+      it.effect("claims of many deliveries at once: each claimed once, each stored with its own payload", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const tag = `${Date.now()}-${Math.random()}`
+          // 40 distinct deliveries (more than a SQL store inserts in one statement), 20 of them claimed twice.
+          const claims = Array.from({ length: 60 }, (_, i) => {
+            const n = i < 40 ? i : (i - 40) * 2
+            return { id: `many-${n}-${tag}` as Ids.DeliveryId, receivedAt: -1_000 + n, payload: `{"n":${n}}` }
+          })
+          const results = yield* Effect.all(claims.map((claim) => s.claimDelivery(claim)), {
+            concurrency: "unbounded"
+          })
+          for (let n = 0; n < 40; n++) {
+            const won = claims.flatMap((claim, i) => (claim.id === `many-${n}-${tag}` && results[i] ? [i] : []))
+            assert.strictEqual(won.length, 1, `delivery ${n} claimed once`)
+          }
+          const pending = (yield* s.retryDeliveries(0, 1000)).filter((d) => d.id.endsWith(tag))
+          assert.strictEqual(pending.length, 40)
+          for (const delivery of pending) {
+            const n = Number(delivery.id.split("-")[1])
+            assert.deepStrictEqual([delivery.receivedAt, delivery.payload], [-1_000 + n, `{"n":${n}}`])
+          }
+          yield* Effect.forEach(pending, (delivery) => s.completeDelivery(delivery.id, 1))
+        }))
+
       it.effect("stores and reads back every field", () =>
         Effect.gen(function*() {
           const s = yield* store

@@ -338,6 +338,8 @@ export const ref = Effect.fnUntraced(function*(gitDir: string, name: string) {
 
 /** Points `name` at `sha` if it still points at `expected` (`undefined`: only if it does not exist). */
 export const updateRef = Effect.fnUntraced(function*(gitDir: string, name: string, sha: string, expected?: string) {
+  const swapped = yield* ObjectStore.compareAndSwapRef(gitDir, name, sha, expected)
+  if (swapped !== undefined) return swapped
   const result = yield* run(gitDir, ["update-ref", name, sha, expected ?? ""], { allowFailure: true })
   return result.code === 0
 })

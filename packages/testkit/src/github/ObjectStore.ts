@@ -12,7 +12,9 @@
  *   writing an object that exists changes nothing. Objects already read or written are not written again (`known`).
  * - **Trees** are parsed and built here (git's entry order, modes as `ls-tree` prints them).
  * - **References** are read from the ref files (a loose ref, else `packed-refs`); names are checked as
- *   `git check-ref-format` does. Moving or deleting a ref stays with `git update-ref` (locks, compare-and-swap).
+ *   `git check-ref-format` does. A ref is created or moved under its lock file as git does (compare-and-swap against
+ *   the value expected); anything but the plain case (packed refs, reflogs, symbolic refs), and deleting, is left to
+ *   `git update-ref`.
  *
  * Object names given to the batch process must be one line without spaces: callers fall back to spawning git for
  * anything else. SHA-1 repositories only (the emulator makes no others).
@@ -20,7 +22,7 @@
 import { Effect } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises"
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises"
 import * as path from "node:path"
 import { crc32, deflateSync } from "node:zlib"
 import { baseEnv } from "./Git.ts"
@@ -526,4 +528,60 @@ export const hasBranches = (gitDir: string) =>
     if (await walk(path.join(gitDir, "refs", "heads"))) return true
     for (const name of (await packedRefs(gitDir)).keys()) if (name.startsWith("refs/heads/")) return true
     return false
+  })
+
+/**
+ * `git update-ref <name> <sha> <expected>` (`expected` undefined: the ref must not exist) in process, for the plain
+ * case: under the ref's lock file (`<ref>.lock`, created exclusively: the lock git, and so a concurrent push, takes
+ * too) the loose ref is read and compared with the expected value, then the lock is written and renamed over the ref.
+ * `true` when moved, `false` when refused (the lock is held, the value differs, the ref exists); `undefined` when this
+ * is not the plain case — a packed ref of that name or in the way, a reflog to append to, a symbolic ref, a file or
+ * directory where the path needs the other — and `git update-ref` must decide.
+ */
+export const compareAndSwapRef = (gitDir: string, name: string, sha: string, expected: string | undefined) =>
+  Effect.promise(async (): Promise<boolean | undefined> => {
+    if (!validRefName(name) || !SHA.test(sha) || (expected !== undefined && !SHA.test(expected))) return undefined
+    const config = await readText(path.join(gitDir, "config"))
+    if (config === undefined || /logallrefupdates/i.test(config)) return undefined
+    if ((await readText(path.join(gitDir, "logs", name))) !== undefined) return undefined
+    const inTheWay = async () => {
+      for (const other of (await packedRefs(gitDir)).keys()) {
+        if (other === name || other.startsWith(`${name}/`) || name.startsWith(`${other}/`)) return true
+      }
+      return false
+    }
+    if (await inTheWay()) return undefined
+    const file = path.join(gitDir, name)
+    try {
+      await mkdir(path.dirname(file), { recursive: true })
+    } catch {
+      return undefined // a ref where a parent directory should be
+    }
+    const lock = `${file}.lock`
+    let handle: FileHandle
+    try {
+      handle = await open(lock, "wx")
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "EEXIST" ? false : undefined
+    }
+    let renamed = false
+    try {
+      const current = await readFile(file, "utf8").then(
+        (text) => text.trim(),
+        (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? null : undefined)
+      )
+      // Not a plain loose ref (a directory, a symbolic ref), or packed meanwhile: git decides.
+      if (current === undefined || (current !== null && !SHA.test(current))) return undefined
+      if (current === null && (expected !== undefined || (await inTheWay()))) return undefined
+      if (current !== null && current !== expected) return false
+      await handle.write(`${sha}\n`)
+      await handle.close()
+      await rename(lock, file)
+      renamed = true
+      return true
+    } finally {
+      await handle.close().catch(() => {})
+      // Only a lock this call still holds is removed (once renamed, the name may be someone else's lock).
+      if (!renamed) await unlink(lock).catch(() => {})
+    }
   })

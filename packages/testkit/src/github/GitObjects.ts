@@ -1,9 +1,9 @@
 /**
  * Git objects and references of the Git Data API, real ones in the bare repositories. Objects are read through the
- * repository's long-lived `git cat-file --batch-command` and written in this process as loose objects
+ * repository's long-lived `git cat-file --batch-command` and written in this process, loose or packed
  * (`ObjectStore.ts`): blobs, trees built from their entries, commits written as commit objects (so a given date, time
- * zone and signature are kept). References are read from the ref files and moved with `git update-ref` against their
- * expected old value. Whatever is written here is what `git clone` / `git fetch` over smart HTTP gets, and what git
+ * zone and signature are kept). References are read from the ref files and moved against their expected old value,
+ * under git's lock file or by `git update-ref` when git must decide (`updateRef`). Whatever is written here is what `git clone` / `git fetch` over smart HTTP gets, and what git
  * pushed is what these functions read. Names the batch process cannot take (spaces, control characters) and the
  * rare cases below are answered by spawning git as before.
  */

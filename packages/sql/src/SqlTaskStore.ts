@@ -6,12 +6,13 @@
  * concurrent or late writers can never move a terminal task, and of racing transitions exactly one matches (on
  * PostgreSQL the loser waits for the winner's row lock, then re-checks its `WHERE` against the new row). The audit
  * row of a transition is written by a trigger inside that same statement, so it exists if and only if the task moved.
- * Claiming a delivery is one `INSERT … ON CONFLICT DO NOTHING` on its primary key; creating a task checks the
- * active-task limits inside its `INSERT … SELECT … WHERE` — on SQLite one writer at a time makes that atomic, on
- * PostgreSQL the insert runs in a transaction holding advisory locks on its repository and requester. Sweeps are
- * claimed the same way: `claimDue` is compare-and-set on the task's `updated_at`, and `retryDeliveries` leases the
- * deliveries it returns (`retried_at`), picking them with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several hosts
- * sweeping one database take each step once.
+ * Claiming a delivery is one `INSERT … ON CONFLICT DO NOTHING` on its primary key (on SQLite in Node, the claims of the
+ * webhooks answered at the same time share one such statement and its commit: `internal/taskRecords.ts`); creating a
+ * task checks the active-task limits inside its `INSERT … SELECT … WHERE` — on SQLite one writer at a time makes that
+ * atomic, on PostgreSQL the insert runs in a transaction holding advisory locks on its repository and requester.
+ * Sweeps are claimed the same way: `claimDue` is compare-and-set on the task's `updated_at`, and `retryDeliveries`
+ * leases the deliveries it returns (`retried_at`), picking them with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+ * hosts sweeping one database take each step once.
  *
  * Cannot: clear an optional field through a patch (`undefined` means "leave as is", like the in-memory store).
  */

@@ -41,10 +41,37 @@ const toResponse = (
     ? HttpServerResponse.raw(raw(answer.web), { status: answer.status, headers: answer.headers })
     : HttpServerResponse.stream(answer.body, { status: answer.status, headers: answer.headers })
 
-const notFound = (path: string) =>
-  HttpServerResponse.jsonUnsafe({
-    error: { message: `Porter: no gateway route ${path.slice(0, 200)}`, type: "not_found_error" }
-  }, { status: 404 })
+const notFound = (path: string) => HttpServerResponse.jsonUnsafe(notFoundBody(path), { status: 404 })
+
+/** A gateway URL's parts. */
+export interface GatewayPath {
+  readonly taskId: string
+  readonly provider: Provider
+  readonly rest: string
+  readonly search: string
+}
+
+/**
+ * The parts of a request's path and query (`/gateway/tasks/:id/<provider>/<rest>?<search>`), or its path alone when
+ * it is not a gateway URL (answered `notFoundBody`, 404).
+ */
+export const parsePath = (pathAndQuery: string): GatewayPath | string => {
+  const query = pathAndQuery.indexOf("?")
+  const path = query < 0 ? pathAndQuery : pathAndQuery.slice(0, query)
+  const match = PATH.exec(path)
+  if (match === null) return path
+  return {
+    taskId: match[1]!,
+    provider: match[2] as Provider,
+    rest: match[3] ?? "",
+    search: query < 0 ? "" : pathAndQuery.slice(query)
+  }
+}
+
+/** The 404 of a path under `/gateway/` that is no gateway URL. */
+export const notFoundBody = (path: string) => ({
+  error: { message: `Porter: no gateway route ${path.slice(0, 200)}`, type: "not_found_error" }
+})
 
 /** Serves one request: its provider and path read from the URL, its body read on demand within the limit. */
 const serve = (
@@ -52,17 +79,12 @@ const serve = (
   request: HttpServerRequest.HttpServerRequest,
   raw?: ((stream: ReadableStream<Uint8Array>) => unknown) | undefined
 ) => {
-  const query = request.url.indexOf("?")
-  const path = query < 0 ? request.url : request.url.slice(0, query)
-  const match = PATH.exec(path)
-  if (match === null) return Effect.succeed(notFound(path))
+  const parsed = parsePath(request.url)
+  if (typeof parsed === "string") return Effect.succeed(notFound(parsed))
   return Effect.map(
     gateway.forward({
-      taskId: match[1]!,
-      provider: match[2] as Provider,
+      ...parsed,
       method: request.method,
-      rest: match[3] ?? "",
-      search: query < 0 ? "" : request.url.slice(query),
       headers: request.headers,
       body: (limit) =>
         readBytes(request, limit).pipe(

@@ -16,7 +16,7 @@
  * `stream_options.include_usage` (an extra last chunk with empty `choices`, as OpenAI documents it), so it is metered
  * exactly rather than estimated. Redirects are not followed (the key must not travel to another host).
  */
-import { Context, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Result, Stream } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Background } from "./Background.ts"
 import { GatewayAccess, GatewayRefused } from "./GatewayAccess.ts"
@@ -49,6 +49,8 @@ export interface GatewayAnswer {
   readonly headers: Readonly<Record<string, string>>
   readonly body: Stream.Stream<Uint8Array, unknown>
   readonly web?: ReadableStream<Uint8Array> | undefined
+  /** The whole body, when it is known at once (Porter's refusals, the provider's errors). */
+  readonly bytes?: Uint8Array | undefined
 }
 
 /**
@@ -72,16 +74,17 @@ export const metered = (
       reader.read().then(
         ({ done, value }) => {
           if (done) {
-            end()
+            // The client's answer first; the meter's reading after (the same turn: before any next call).
             controller.close()
+            end()
             return
           }
           onChunk(value)
           controller.enqueue(value)
         },
         (error: unknown) => {
-          end()
           controller.error(error)
+          end()
         }
       ),
     cancel: (reason) => {
@@ -98,20 +101,65 @@ export const metered = (
 export class ModelGateway extends Context.Service<ModelGateway, {
   /** Passes one call through, or refuses it in the provider's format. Never fails. */
   readonly forward: (request: GatewayRequest) => Effect.Effect<GatewayAnswer>
+  /**
+   * Admits one call and prepares it for a host's own transport (`Admitted`), or refuses it (the answer). For hosts
+   * that send it upstream natively (the Worker's `fetch`, Node's `node:http`): `forward` is this, Effect's
+   * `HttpClient` and the same hooks. Never fails.
+   */
+  readonly admit: (request: GatewayRequest) => Effect.Effect<Admitted | GatewayAnswer>
 }>()("@porter/core/ModelGateway") {}
+
+/**
+ * One call admitted, ready to go upstream: what to send, and how to answer with what comes back. Whoever sends it
+ * follows redirects never, reads a non-2xx answer's body up to `ERROR_BODY_BYTES` for `refusedBy`, and for a 2xx
+ * answer passes each chunk to the meter (`meter()`, metered calls only) and ends it once, when the answer ends, fails
+ * or the client goes away — which must cancel the upstream call.
+ */
+export interface Admitted {
+  readonly _tag: "Admitted"
+  readonly method: string
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array | undefined
+  /** The upstream answer's headers as the client gets them. */
+  readonly answerHeaders: (headers: Readonly<Record<string, string | undefined>>) => Record<string, string>
+  /** A non-2xx answer as the client gets it: 3xx → 502 (redirects are not followed), the body scrubbed of the key. */
+  readonly refusedBy: (status: number, body: Uint8Array) => { readonly status: number; readonly body: Uint8Array }
+  /** The provider could not be reached (`error` logged, scrubbed of the key): the 502 in its format. */
+  readonly unreachable: (error: unknown) => Effect.Effect<GatewayAnswer>
+  /**
+   * For a 2xx answer: its meter, when the call is metered. `end` counts the call at once (the task's next call is
+   * checked against it) and stores it in the background.
+   */
+  readonly meter: () => Effect.Effect<AnswerMeter | undefined>
+}
+
+/** Reads a 2xx answer as it passes (`Metering`); `end` once. */
+export interface AnswerMeter {
+  readonly push: (chunk: Uint8Array) => void
+  readonly end: () => void
+}
+
+/** Whether `admit` refused the call (then it is the answer). */
+export const isAdmitted = (outcome: Admitted | GatewayAnswer): outcome is Admitted =>
+  (outcome as Partial<Admitted>)._tag === "Admitted"
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 /** A refusal as the provider would word it. */
-export const refusalAnswer = (provider: Provider, refusal: GatewayRefused): GatewayAnswer => ({
-  status: Providers.statusOf(refusal.refusal),
-  headers: { "content-type": "application/json" },
-  body: Stream.succeed(encoder.encode(JSON.stringify(Providers.errorBody(provider, refusal.refusal, refusal.message))))
-})
+export const refusalAnswer = (provider: Provider, refusal: GatewayRefused): GatewayAnswer => {
+  const bytes = encoder.encode(JSON.stringify(Providers.errorBody(provider, refusal.refusal, refusal.message)))
+  return {
+    status: Providers.statusOf(refusal.refusal),
+    headers: { "content-type": "application/json" },
+    body: Stream.succeed(bytes),
+    bytes
+  }
+}
 
 /** Upstream error bodies are read up to this much (and scrubbed of the key). */
-const ERROR_BODY_BYTES = 64 * 1024
+export const ERROR_BODY_BYTES = 64 * 1024
 
 const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: number) =>
   Effect.suspend(() => {
@@ -165,7 +213,7 @@ export const make = Effect.gen(function*() {
   const client = yield* HttpClient.HttpClient
   const limit = config.gateway.maxRequestBytes
 
-  const pass = Effect.fnUntraced(function*(request: GatewayRequest) {
+  const prepare = Effect.fnUntraced(function*(request: GatewayRequest) {
     const route = Providers.route(request.provider, request.method, request.rest)
     if (route === undefined) {
       return yield* new GatewayRefused({
@@ -201,53 +249,93 @@ export const make = Effect.gen(function*() {
     const url = `${base.replace(/\/+$/, "")}${route.upstreamPath}${search}`
     let body = request.method === "POST" ? yield* request.body(limit) : undefined
     if (body !== undefined && route.metered && request.rest === "v1/chat/completions") body = withUsageRequested(body)
-    const headers = Providers.upstreamHeaders(request.provider, request.headers, { name: keyName, value: key })
-    const outgoing = body === undefined
-      ? HttpClientRequest.make(request.method as "GET")(url, { headers })
-      : HttpClientRequest.make("POST")(url, { headers }).pipe(
-        HttpClientRequest.bodyUint8Array(body, headers["content-type"] ?? "application/json")
+    const meter: Effect.Effect<AnswerMeter | undefined> = !route.metered ? Effect.undefined : Effect.gen(function*() {
+      const meter = Metering.make(request.provider, { requestBytes: body?.byteLength ?? 0, model: route.model })
+      yield* access.begin(grant.task.id as TaskId)
+      // As the answer ends (cut short too): counted at once, so the task's next call is checked against it; stored
+      // after the answer, in the background.
+      const ended = Effect.suspend(() => access.count(grant, request.provider, meter.finish())).pipe(
+        Effect.flatMap((call) => background.run(access.record(grant, call)))
       )
-    const response = yield* client.execute(outgoing).pipe(
-      Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }),
-      Effect.catch((error) =>
-        Effect.andThen(
+      const context = yield* Effect.context<never>()
+      let done = false
+      return {
+        push: meter.push,
+        end: () => {
+          if (done) return
+          done = true
+          Effect.runForkWith(context)(ended)
+        }
+      }
+    })
+    return {
+      _tag: "Admitted",
+      method: request.method,
+      url,
+      headers: Providers.upstreamHeaders(request.provider, request.headers, { name: keyName, value: key }),
+      body,
+      answerHeaders: Providers.responseHeaders,
+      refusedBy: (status, raw) => {
+        const text = key.length >= 8 ? decoder.decode(raw) : ""
+        const scrubbed = key.length >= 8 && text.includes(key)
+          ? encoder.encode(text.split(key).join("[redacted]"))
+          : raw
+        return { status: status >= 300 && status < 400 ? 502 : status, body: scrubbed }
+      },
+      unreachable: (error) =>
+        Effect.as(
           Effect.logWarning("the model API could not be reached", {
             provider: request.provider,
             host,
-            error: error.message.slice(0, 300).split(key).join("[redacted]")
+            error: String(error instanceof Error ? error.message : error).slice(0, 300).split(key).join("[redacted]")
           }),
-          Effect.fail(
+          refusalAnswer(
+            request.provider,
             new GatewayRefused({
               refusal: "unreachable",
               message: `the ${spec.displayName} API (${host}) could not be reached; try again later`
             })
           )
-        )
-      )
+        ),
+      meter: () => meter
+    } satisfies Admitted
+  })
+
+  const admit = (request: GatewayRequest): Effect.Effect<Admitted | GatewayAnswer> =>
+    prepare(request).pipe(
+      Effect.catchTag("GatewayRefused", (refusal) => Effect.succeed(refusalAnswer(request.provider, refusal)))
     )
-    const answerHeaders = Providers.responseHeaders(response.headers)
+
+  /** Sends an admitted call with Effect's `HttpClient` (any platform). */
+  const send = Effect.fnUntraced(function*(call: Admitted) {
+    const outgoing = call.body === undefined
+      ? HttpClientRequest.make(call.method as "GET")(call.url, { headers: call.headers })
+      : HttpClientRequest.make("POST")(call.url, { headers: call.headers }).pipe(
+        HttpClientRequest.bodyUint8Array(call.body, call.headers["content-type"] ?? "application/json")
+      )
+    const result = yield* Effect.result(
+      client.execute(outgoing).pipe(Effect.provideService(FetchHttpClient.RequestInit, { redirect: "manual" }))
+    )
+    if (Result.isFailure(result)) return yield* call.unreachable(result.failure)
+    const response = result.success
+    const answerHeaders = call.answerHeaders(response.headers)
     if (response.status < 200 || response.status >= 300) {
       // The provider's own refusal (429 with its Retry-After, 5xx, 4xx), passed on without the key in it.
-      const raw = yield* readAtMost(response.stream, ERROR_BODY_BYTES)
-      const text = decoder.decode(raw)
-      const scrubbed = key.length >= 8 && text.includes(key) ? encoder.encode(text.split(key).join("[redacted]")) : raw
-      const status = response.status >= 300 && response.status < 400 ? 502 : response.status
-      return { status, headers: answerHeaders, body: Stream.succeed(scrubbed) } satisfies GatewayAnswer
+      const refused = call.refusedBy(response.status, yield* readAtMost(response.stream, ERROR_BODY_BYTES))
+      return {
+        status: refused.status,
+        headers: answerHeaders,
+        body: Stream.succeed(refused.body),
+        bytes: refused.body
+      } satisfies GatewayAnswer
     }
     const web = Option.getOrUndefined(HttpClientResponse.toWeb(response))?.body ?? undefined
-    if (!route.metered) {
+    const meter = yield* call.meter()
+    if (meter === undefined) {
       return { status: response.status, headers: answerHeaders, body: response.stream, web } satisfies GatewayAnswer
     }
-    const meter = Metering.make(request.provider, { requestBytes: body?.byteLength ?? 0, model: route.model })
-    yield* access.begin(grant.task.id as TaskId)
-    // As the answer ends (cut short too): counted at once, so the task's next call is checked against it; stored
-    // after the answer, in the background.
-    const ended = Effect.suspend(() => access.count(grant, request.provider, meter.finish())).pipe(
-      Effect.flatMap((call) => background.run(access.record(grant, call)))
-    )
     if (web !== undefined) {
-      const context = yield* Effect.context<never>()
-      const stream = metered(web, meter.push, () => void Effect.runForkWith(context)(ended))
+      const stream = metered(web, meter.push, meter.end)
       return {
         status: response.status,
         headers: answerHeaders,
@@ -260,17 +348,15 @@ export const make = Effect.gen(function*() {
         for (const chunk of chunks) meter.push(chunk)
         return chunks
       }),
-      Stream.onExit(() => ended)
+      Stream.onExit(() => Effect.sync(meter.end))
     )
     return { status: response.status, headers: answerHeaders, body: stream } satisfies GatewayAnswer
   })
 
   const forward = (request: GatewayRequest): Effect.Effect<GatewayAnswer> =>
-    pass(request).pipe(
-      Effect.catchTag("GatewayRefused", (refusal) => Effect.succeed(refusalAnswer(request.provider, refusal)))
-    )
+    Effect.flatMap(admit(request), (outcome) => isAdmitted(outcome) ? send(outcome) : Effect.succeed(outcome))
 
-  return ModelGateway.of({ forward })
+  return ModelGateway.of({ forward, admit })
 })
 
 const emptyQuery = new URLSearchParams()

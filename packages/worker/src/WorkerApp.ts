@@ -12,7 +12,7 @@
  * - Webhooks are answered once verified and claimed; the rest runs under `ctx.waitUntil` (`WorkerBackground`).
  *   `POST /webhooks/github` skips the router (`Intake.answer` called directly, same answers): it is
  *   most of the traffic, and the router's request and response objects cost more isolate CPU than the intake.
- *   The model gateway (`/gateway/…`) skips it too (`GatewayApp.webHandler`), for the same reason.
+ *   The model gateway (`/gateway/…`) skips it too (`WorkerGateway.route`, upstream with workerd's own `fetch`).
  * - Logs are JSON lines on the console (`Logger.consoleJson`); the per-request access log is off (cost).
  *
  * Platform-free (no `cloudflare:workers` import), so tests and local tools can run it with any `env`.
@@ -40,7 +40,6 @@ import {
   Cause,
   type Config,
   ConfigProvider,
-  Context,
   Effect,
   Exit,
   Layer,
@@ -56,6 +55,7 @@ import { SqlClient } from "effect/sql"
 import * as Doctor from "./Doctor.ts"
 import * as WorkerBackground from "./WorkerBackground.ts"
 import * as WorkerConfig from "./WorkerConfig.ts"
+import * as WorkerGateway from "./WorkerGateway.ts"
 import { appMissing, isAppPath, isWebhook, pathOf, webhookRoute } from "./WorkerRoutes.ts"
 
 /** The Worker's bindings and variables (`DB` plus strings). */
@@ -270,8 +270,8 @@ export const make = (env: WorkerEnv, options: MakeOptions = {}): Handlers => {
     )
   let failed: ReturnType<typeof failedHandler> | undefined
   let webhook: ((request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>) | undefined
-  // The model gateway skips the router too (`GatewayApp.webHandler`, same answers): every model call of every task.
-  let gateway: ((request: Request, context: Context.Context<never>) => Promise<Response>) | undefined
+  // The model gateway skips the router too (`WorkerGateway.route`, same answers): every model call of every task.
+  let gateway: ((request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>) | undefined
 
   const fail = (problems: ReadonlyArray<string>) => {
     state = { _tag: "Failed", problems }
@@ -283,7 +283,7 @@ export const make = (env: WorkerEnv, options: MakeOptions = {}): Handlers => {
       fail(missing)
       return missing
     })
-    : runtime.runPromiseExit(Effect.all([webhookRoute, GatewayApp.webHandler])).then((exit) => {
+    : runtime.runPromiseExit(Effect.all([webhookRoute, WorkerGateway.route])).then((exit) => {
       if (Exit.isSuccess(exit)) {
         ;[webhook, gateway] = exit.value
         state = { _tag: "Ready" }
@@ -306,7 +306,7 @@ export const make = (env: WorkerEnv, options: MakeOptions = {}): Handlers => {
         return webhook !== undefined && isWebhook(request)
           ? webhook(request, ctx)
           : gateway !== undefined && GatewayApp.isGatewayRequest(request)
-          ? gateway(request, WorkerBackground.contextFor(ctx))
+          ? gateway(request, ctx)
           : web!.handler(request, WorkerBackground.contextFor(ctx))
       case "Starting":
         return ready.then(() => fetch(request, ctx))

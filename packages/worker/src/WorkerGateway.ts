@@ -1,0 +1,182 @@
+/**
+ * The model gateway on the Worker: `/gateway/…` answered without the router, and sent upstream with workerd's own
+ * `fetch` (not Effect's `HttpClient`). Core admits the call (`ModelGateway.admit`: the credential, the task, the
+ * budgets, the key, the upstream request); this module sends it and hands the answer back as a Web stream that the
+ * meter reads chunk by chunk as the client pulls it (`ModelGateway.metered`: nothing is read ahead of the client).
+ * The client going away cancels that stream, which cancels the upstream call; the meter counts what came.
+ *
+ * Why not `tee()` the answer (one branch to the client natively, one to the meter): measured in workerd
+ * (bench/gateway), it saved nothing on the latency (the cost is before the first byte), and workerd tells a `tee()`d
+ * branch's reader nothing when the client goes away (`request.signal` stayed unaborted through Miniflare, even with
+ * the compatibility flag `enable_request_signal`), so the upstream call would run to its end.
+ *
+ * Cannot: stream a request body upstream (it is read first, within `gateway.maxRequestBytes`, like every host does).
+ */
+import { GatewayAccess, GatewayApp, ModelGateway, PorterConfig } from "@porter/core"
+import { Context, Effect, Stream } from "effect"
+import * as WorkerBackground from "./WorkerBackground.ts"
+
+const JSON_HEADERS: Record<string, string> = { "content-type": "application/json" }
+
+/** A Web `Headers` as the plain record core reads (workerd gives lower-cased names). */
+const recordOf = (headers: Headers): Record<string, string> => {
+  const out: Record<string, string> = {}
+  headers.forEach((value, name) => {
+    out[name] = value
+  })
+  return out
+}
+
+/** The path and query of an absolute URL, without parsing it. */
+const pathAndQueryOf = (url: string): string => {
+  const start = url.indexOf("/", url.indexOf("://") + 3)
+  if (start < 0) return "/"
+  const hash = url.indexOf("#", start)
+  return hash < 0 ? url.slice(start) : url.slice(start, hash)
+}
+
+/** At most `limit` bytes of `stream` (`undefined` past it); the rest is cancelled. */
+const readAtMost = async (
+  stream: ReadableStream<Uint8Array> | null,
+  limit: number,
+  overflow: "cut" | "refuse"
+): Promise<Uint8Array | undefined> => {
+  if (stream === null) return new Uint8Array(0)
+  const reader = stream.getReader()
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    size += value.byteLength
+    if (size > limit) {
+      void reader.cancel().catch(() => {})
+      if (overflow === "refuse") return undefined
+      break
+    }
+  }
+  const out = new Uint8Array(Math.min(size, limit))
+  let offset = 0
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, out.byteLength - offset)
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}
+
+const toResponse = (answer: ModelGateway.GatewayAnswer): Response =>
+  new Response(
+    answer.bytes ?? answer.web ?? Stream.toReadableStream(answer.body),
+    { status: answer.status, headers: answer.headers }
+  )
+
+/** How a call's Effect work runs: in the request's context (its `waitUntil` for the background). */
+interface Runner {
+  readonly promise: <A>(effect: Effect.Effect<A>) => Promise<A>
+  readonly sync: <A>(effect: Effect.Effect<A>) => A
+}
+
+/** Sends an admitted call with workerd's `fetch`; the answer as workerd's own stream (see the module's comment). */
+const send = async (call: ModelGateway.Admitted, run: Runner): Promise<Response> => {
+  let upstream: Response
+  try {
+    upstream = await fetch(call.url, {
+      method: call.method,
+      headers: call.headers,
+      body: call.body ?? null,
+      redirect: "manual"
+    })
+  } catch (error) {
+    return toResponse(await run.promise(call.unreachable(error)))
+  }
+  const headers = call.answerHeaders(recordOf(upstream.headers))
+  if (upstream.status < 200 || upstream.status >= 300) {
+    // The provider's own refusal (429 with its Retry-After, 5xx, 4xx), passed on without the key in it.
+    const raw = await readAtMost(upstream.body, ModelGateway.ERROR_BODY_BYTES, "cut").catch(() => undefined)
+    const refused = call.refusedBy(upstream.status, raw ?? new Uint8Array(0))
+    return new Response(refused.body, { status: refused.status, headers })
+  }
+  const meter = run.sync(call.meter())
+  if (meter === undefined) return new Response(upstream.body, { status: upstream.status, headers })
+  if (upstream.body === null) {
+    meter.end()
+    return new Response(null, { status: upstream.status, headers })
+  }
+  return new Response(ModelGateway.metered(upstream.body, meter.push, meter.end), { status: upstream.status, headers })
+}
+
+/**
+ * The gateway's handler for the Worker: any request whose path starts `/gateway/` (`GatewayApp.isGatewayRequest`),
+ * answered like `GatewayApp`'s routes.
+ */
+export const route: Effect.Effect<
+  (request: Request, ctx: WorkerBackground.WaitUntil) => Promise<Response>,
+  never,
+  ModelGateway.ModelGateway | PorterConfig.PorterConfig
+> = Effect.gen(function*() {
+  const gateway = yield* ModelGateway.ModelGateway
+  const { gateway: { maxRequestBytes } } = yield* PorterConfig.PorterConfig
+  const base = yield* Effect.context<never>()
+
+  const refused = (refusal: "too_large" | "bad_request", message: string) =>
+    Effect.fail(new GatewayAccess.GatewayRefused({ refusal, message }))
+
+  const unreadable = () => refused("bad_request", "the request body could not be read")
+  const tooLarge = (limit: number) => refused("too_large", `the body is over ${limit} bytes`)
+
+  /**
+   * The request's body within `limit`: with a `Content-Length` (every CLI sends one) in one `arrayBuffer()`, which
+   * costs workerd less than a reader, started as the request arrives (`early`) so that it is in by the time core asks
+   * for it (after the credential); otherwise read up to the limit when core asks.
+   */
+  const bodyOf = (request: Request, early: Promise<ArrayBuffer> | undefined) => (limit: number) => {
+    if (early !== undefined) {
+      return Effect.flatMap(
+        Effect.promise(() => early.then((buffer) => ({ buffer }), (error: unknown) => ({ error }))),
+        (read) =>
+          "error" in read
+            ? unreadable()
+            : read.buffer.byteLength > limit
+            ? tooLarge(limit)
+            : Effect.succeed(new Uint8Array(read.buffer))
+      )
+    }
+    const declared = Number(request.headers.get("content-length") ?? "NaN")
+    if (Number.isFinite(declared) && declared > limit) return tooLarge(limit)
+    return Effect.flatMap(
+      Effect.promise(() =>
+        readAtMost(request.body, limit, "refuse").then((bytes) => ({ bytes }), (error: unknown) => ({ error }))
+      ),
+      (read) => "error" in read ? unreadable() : read.bytes === undefined ? tooLarge(limit) : Effect.succeed(read.bytes)
+    )
+  }
+
+  /** A POST's body read at once when its declared length is within the limit. */
+  const earlyBody = (request: Request): Promise<ArrayBuffer> | undefined => {
+    if (request.method !== "POST") return undefined
+    const declared = Number(request.headers.get("content-length") ?? "NaN")
+    if (!Number.isFinite(declared) || declared > maxRequestBytes) return undefined
+    const read = request.arrayBuffer()
+    read.catch(() => {})
+    return read
+  }
+
+  return (request, ctx) => {
+    const parsed = GatewayApp.parsePath(pathAndQueryOf(request.url))
+    if (typeof parsed === "string") {
+      return Promise.resolve(
+        new Response(JSON.stringify(GatewayApp.notFoundBody(parsed)), { status: 404, headers: JSON_HEADERS })
+      )
+    }
+    const context = Context.add(base, WorkerBackground.CurrentExecutionContext, ctx)
+    const run: Runner = { promise: Effect.runPromiseWith(context), sync: Effect.runSyncWith(context) }
+    return run.promise(gateway.admit({
+      ...parsed,
+      method: request.method,
+      headers: recordOf(request.headers),
+      body: bodyOf(request, earlyBody(request))
+    })).then((outcome) => ModelGateway.isAdmitted(outcome) ? send(outcome, run) : toResponse(outcome))
+  }
+})

@@ -48,6 +48,7 @@ import { Clock, Config, Context, Effect, Layer, Option, type Redacted, Schema } 
 import { FetchHttpClient, HttpRouter, HttpServer, type HttpServerError, HttpServerResponse } from "effect/http"
 import { NetAddress } from "effect/net"
 import { Readable } from "node:stream"
+import * as GatewayRoute from "./GatewayRoute.ts"
 import * as Storage from "./Storage.ts"
 import * as WebhookRoute from "./WebhookRoute.ts"
 
@@ -216,9 +217,11 @@ export const host = <A, E, R>(
   edges: Layer.Layer<A, E, R>,
   options: HostOptions = {}
 ) => {
-  // Webhooks take a direct route from `node:http` (`WebhookRoute`); everything else goes through the router.
+  // Webhooks and model calls take direct routes from `node:http` (`WebhookRoute`, `GatewayRoute`); everything else
+  // goes through the router.
   const slot = WebhookRoute.makeSlot()
-  const Server = NodeHttpServer.layer(WebhookRoute.makeServer(slot), {
+  const gatewaySlot = WebhookRoute.makeSlot()
+  const Server = NodeHttpServer.layer(WebhookRoute.makeServer(slot, gatewaySlot), {
     port: options.port ?? 3000,
     host: options.host ?? "127.0.0.1"
   })
@@ -284,8 +287,9 @@ export const host = <A, E, R>(
   const Sweep = options.sweepIntervalMs === false ? Layer.empty : Watchdog.layerTimer(options.sweepIntervalMs ?? 60_000)
 
   const FastWebhooks = WebhookRoute.layer(slot, { logRequests: options.logRequests !== false })
+  const FastGateway = GatewayRoute.layer(gatewaySlot, { logRequests: options.logRequests !== false })
 
-  return Layer.mergeAll(Http, FastWebhooks, Sweep).pipe(
+  return Layer.mergeAll(Http, FastWebhooks, FastGateway, Sweep).pipe(
     Layer.provideMerge(PorterLive),
     Layer.provideMerge(Info),
     Layer.provideMerge(Server),

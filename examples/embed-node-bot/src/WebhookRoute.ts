@@ -23,13 +23,18 @@ export interface Slot {
 
 export const makeSlot = (): Slot => ({ handle: undefined })
 
-/** A `node:http` server (for `NodeHttpServer.layer`) that offers each request to `slot` before other listeners. */
-export const makeServer = (slot: Slot) => (): Server => {
+/**
+ * A `node:http` server (for `NodeHttpServer.layer`) that offers each request to `slots` (in turn) before other
+ * listeners.
+ */
+export const makeServer = (...slots: ReadonlyArray<Slot>) => (): Server => {
   const server = createServer()
   const emit = server.emit
   server.emit = function(this: Server, event: string | symbol, ...args: Array<unknown>): boolean {
-    if (event === "request" && slot.handle?.(args[0] as IncomingMessage, args[1] as ServerResponse) === true) {
-      return true
+    if (event === "request") {
+      for (const slot of slots) {
+        if (slot.handle?.(args[0] as IncomingMessage, args[1] as ServerResponse) === true) return true
+      }
     }
     return Reflect.apply(emit, this, [event, ...args]) as boolean
   } as Server["emit"]

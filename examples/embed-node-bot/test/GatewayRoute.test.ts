@@ -1,0 +1,173 @@
+/**
+ * The bot's direct `node:http` route for model calls (`GatewayRoute`), in front of the scripted model server and a
+ * slow stand-in: a streamed call metered and recorded, refusals in the provider's format (401, 404, 413), the
+ * provider's 429 scrubbed of the key, 502 when it cannot be reached, and a client going away mid-answer stops the
+ * upstream call (its connection closed before the answer's end) with what came counted.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { GatewayRoute, WebhookRoute } from "@porter-examples/embed-node-bot"
+import { Ids, ModelUsage, Porter, SecretStore } from "@porter/core"
+import { Fixtures, Machines, TestPorter } from "@porter/testing"
+import * as ModelServer from "@porter/testkit/model"
+import { Effect, Layer, Redacted, Schedule } from "effect"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+
+const ANTHROPIC_KEY = "sk-ant-api03-REALKEY-route-test-0001"
+const OPENAI_KEY = "sk-proj-REALKEY-route-test-0002"
+
+const listen = (server: Server) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<string>((resolve) =>
+        server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+      )
+    ),
+    () =>
+      Effect.sync(() => {
+        server.closeAllConnections()
+        server.close()
+      })
+  )
+
+/** Porter's services over in-memory stores, the route on a `node:http` server of its own; its URL. */
+const served = (upstreams: { readonly anthropic: string; readonly openai: string }) => {
+  const services = TestPorter.layer({
+    secrets: [
+      { scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: ANTHROPIC_KEY },
+      { scope: SecretStore.scopes.global, name: "OPENAI_API_KEY", value: OPENAI_KEY }
+    ],
+    config: {
+      gateway: { upstreams: { ...upstreams, gemini: upstreams.anthropic }, cacheMs: 0, maxRequestBytes: 4096 }
+    }
+  })
+  const slot = WebhookRoute.makeSlot()
+  const route = GatewayRoute.layer(slot, { logRequests: false })
+  return { layer: Layer.provideMerge(route, services), slot }
+}
+
+const startTask = Effect.gen(function*() {
+  const porter = yield* Porter.Porter
+  yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it" }))
+  const spec = (yield* (yield* Machines).created).at(-1)!.spec
+  return { taskId: spec.taskId, credential: Redacted.value(spec.secretEnv["GATEWAY_TOKEN"]!) }
+})
+
+const anthropic = (credential: string, body: string) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", "x-api-key": credential, "anthropic-version": "2023-06-01" },
+  body
+})
+
+const messages = (stream = true) =>
+  JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 100, stream, messages: [{ role: "user", content: "x" }] })
+
+const recorded = (taskId: Ids.TaskId, calls: number) =>
+  Effect.gen(function*() {
+    const usage = yield* ModelUsage.UsageStore
+    return yield* usage.task(taskId).pipe(
+      Effect.filterOrFail((totals) => totals.calls >= calls, () => "pending" as const),
+      Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 300 })
+    )
+  })
+
+describe("GatewayRoute (node:http)", () => {
+  it.live("streamed, metered and recorded; refusals in the provider's format; the provider's 429 scrubbed; 502", () =>
+    Effect.gen(function*() {
+      const model = yield* ModelServer.start({ script: [ModelServer.text("Done.")] })
+      const limited = createServer((request, response) => {
+        request.resume()
+        response.writeHead(429, { "content-type": "application/json", "retry-after": "7" })
+        response.end(JSON.stringify({ error: { message: `slow down ${request.headers["authorization"]}` } }))
+      })
+      const limitedUrl = yield* listen(limited)
+      const { layer, slot } = served({ anthropic: model.url, openai: `${limitedUrl}/v1` })
+      yield* Effect.gen(function*() {
+        const url = yield* listen(WebhookRoute.makeServer(slot)())
+        const call = (path: string, init?: RequestInit) => Effect.promise(() => fetch(`${url}${path}`, init))
+        const { credential, taskId } = yield* startTask
+        const base = `/gateway/tasks/${taskId}`
+
+        const ok = yield* call(`${base}/anthropic/v1/messages`, anthropic(credential, messages()))
+        assert.strictEqual(ok.status, 200)
+        assert.include(ok.headers.get("content-type") ?? "", "text/event-stream")
+        assert.include(yield* Effect.promise(() => ok.text()), "event: message_stop")
+        assert.strictEqual(model.requests().at(-1)!.headers["x-api-key"], ANTHROPIC_KEY)
+        const totals = yield* recorded(taskId, 1)
+        assert.strictEqual(totals.inputTokens, model.usage().inputTokens)
+        assert.strictEqual(totals.outputTokens, model.usage().outputTokens)
+
+        const wrong = yield* call(`${base}/anthropic/v1/messages`, anthropic("nope", messages()))
+        assert.strictEqual(wrong.status, 401)
+        assert.strictEqual(((yield* Effect.promise(() => wrong.json())) as any).error.type, "authentication_error")
+        const missing = yield* call("/gateway/elsewhere")
+        assert.strictEqual(missing.status, 404)
+        const unknown = yield* call(`${base}/anthropic/v1/files`, { headers: { "x-api-key": credential } })
+        assert.strictEqual(unknown.status, 404)
+        const large = yield* call(`${base}/anthropic/v1/messages`, anthropic(credential, "x".repeat(8192)))
+        assert.strictEqual(large.status, 413)
+        assert.strictEqual(((yield* Effect.promise(() => large.json())) as any).error.type, "request_too_large")
+
+        const slow = yield* call(`${base}/openai/v1/responses`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${credential}` },
+          body: "{}"
+        })
+        assert.strictEqual(slow.status, 429)
+        assert.strictEqual(slow.headers.get("retry-after"), "7")
+        const text = yield* Effect.promise(() => slow.text())
+        assert.include(text, "slow down Bearer [redacted]")
+        assert.notInclude(text, OPENAI_KEY)
+      }).pipe(Effect.provide(layer))
+
+      const gone = served({ anthropic: "http://127.0.0.1:9", openai: "http://127.0.0.1:9/v1" })
+      yield* Effect.gen(function*() {
+        const url = yield* listen(WebhookRoute.makeServer(gone.slot)())
+        const { credential, taskId } = yield* startTask
+        const answer = yield* Effect.promise(() =>
+          fetch(`${url}/gateway/tasks/${taskId}/anthropic/v1/messages`, anthropic(credential, messages()))
+        )
+        assert.strictEqual(answer.status, 502)
+        assert.include(((yield* Effect.promise(() => answer.json())) as any).error.message, "could not be reached")
+      }).pipe(Effect.provide(gone.layer))
+    }))
+
+  it.live("a client going away mid-answer stops the upstream call; what came is counted", () =>
+    Effect.gen(function*() {
+      let closedEarly: (() => void) | undefined
+      const upstreamClosed = new Promise<void>((resolve) => (closedEarly = resolve))
+      const slow = createServer((request, response) => {
+        request.resume()
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.write(
+          `event: message_start\ndata: {"type":"message_start","message":{"model":"claude-sonnet-4-5",` +
+            `"usage":{"input_tokens":10,"output_tokens":1}}}\n\n`
+        )
+        const timer = setInterval(() => response.write("event: ping\ndata: {}\n\n"), 20)
+        response.on("close", () => {
+          clearInterval(timer)
+          if (!response.writableFinished) closedEarly!()
+        })
+      })
+      const slowUrl = yield* listen(slow)
+      const { layer, slot } = served({ anthropic: slowUrl, openai: `${slowUrl}/v1` })
+      yield* Effect.gen(function*() {
+        const url = yield* listen(WebhookRoute.makeServer(slot)())
+        const { credential, taskId } = yield* startTask
+        const controller = new AbortController()
+        const answer = yield* Effect.promise(() =>
+          fetch(`${url}/gateway/tasks/${taskId}/anthropic/v1/messages`, {
+            ...anthropic(credential, messages()),
+            signal: controller.signal
+          })
+        )
+        assert.strictEqual(answer.status, 200)
+        const reader = answer.body!.getReader()
+        yield* Effect.promise(() => reader.read())
+        controller.abort()
+        yield* Effect.promise(() => upstreamClosed).pipe(Effect.timeout("5 seconds"))
+        const totals = yield* recorded(taskId, 1)
+        assert.strictEqual(totals.inputTokens, 10)
+      }).pipe(Effect.provide(layer))
+    }))
+})

@@ -1,16 +1,17 @@
 /**
  * The gateway benchmark's Node host, as a process of its own: Porter's HTTP app (`HttpApp.routes`) on
  * `@effect/platform-node`'s server, over the in-memory layers (`@porter/testing`) with fibers for background work,
- * the model gateway's upstream at `UPSTREAM`, its answers handed to Node as Node streams (`GatewayApp.RawBody`). It makes one task (a `script` run on an in-memory machine) and prints
- * one JSON line: where it listens, the task, its gateway credential and its pid. `GET /__heap` answers the process's
- * memory after a full GC (run with `--expose-gc`).
+ * the model gateway's upstream at `UPSTREAM`, model calls served by the embedding example's direct `node:http` route
+ * (`GatewayRoute`: upstream with `node:http`, the answer piped back). It makes one task (a `script` run on an
+ * in-memory machine) and prints one JSON line: where it listens, the task, its gateway credential and its pid.
+ * `GET /__heap` answers the process's memory after a full GC (run with `--expose-gc`).
  */
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { GatewayRoute, WebhookRoute } from "@porter-examples/embed-node-bot"
 import { Background, Diagnostics, GatewayApp, HttpApp, Porter, SecretStore } from "@porter/core"
 import { Fixtures, Machines, TestPorter } from "@porter/testing"
 import { Effect, Layer, Redacted } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
-import { createServer } from "node:http"
 import { Readable } from "node:stream"
 
 const upstream = process.env["UPSTREAM"] ?? "http://127.0.0.1:9"
@@ -50,9 +51,13 @@ const Ready = Layer.effectDiscard(Effect.gen(function*() {
 
 const Http = HttpRouter.serve(Layer.merge(HttpApp.routes, heap), { disableListenLog: true, disableLogger: true })
 
+// Model calls take the embedding example's direct route from `node:http` (`GatewayRoute`), as in the bot.
+const slot = WebhookRoute.makeSlot()
+const Gateway = GatewayRoute.layer(slot, { logRequests: false })
+
 Layer.launch(
-  Layer.merge(Http, Ready).pipe(
+  Layer.mergeAll(Http, Gateway, Ready).pipe(
     Layer.provideMerge(PorterLive),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+    Layer.provideMerge(NodeHttpServer.layer(WebhookRoute.makeServer(slot), { port: 0, host: "127.0.0.1" }))
   )
 ).pipe(NodeRuntime.runMain)

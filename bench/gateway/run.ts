@@ -3,6 +3,7 @@
  * in one run, each against calling the same model server directly.
  *
  *   node --conditions=@porter/source bench/gateway/run.ts [--calls 300] [--streams 100] [--profile-calls 200]
+ *     [--latency-only]   (the latency table alone: no first-token, memory or profiler runs; for quick iterations)
  *
  * The model server (`upstream.ts`) streams Anthropic's Messages events: `message_start` at once, then the answer's
  * text deltas, then `message_delta` (usage) and `message_stop`. Per host:
@@ -10,6 +11,8 @@
  * - **latency**: `calls` streamed calls of 20 deltas (1 KiB each, 2 ms apart), alternating direct and through the
  *   gateway (the task's gateway credential in `x-api-key`, the stored key attached by Porter), after 30 warm-up
  *   pairs: time to the first byte of the answer and to its end, p50 and p99; added = gateway − direct, per pair.
+ *   Porter's two hosts and the floors take turns within each round (not one after the other), so that all of them
+ *   see the same load of the machine.
  * - **CPU per proxied call**: the host process's CPU time over the gateway calls (`/proc`, all threads: the HTTP
  *   server, the upstream fetch, local D1's SQLite in workerd — an upper bound); in workerd also the isolate's own, from
  *   the V8 profiler on it during `profile-calls` more calls (JavaScript samples, GC included, D1's API left out).
@@ -25,6 +28,7 @@
  */
 import * as GitHubEmulator from "@porter/testkit/github"
 import * as Build from "@porter/worker/build"
+import { COMPATIBILITY_DATE } from "@porter/worker/local"
 import * as LocalStack from "@porter/worker/stack"
 import { Effect } from "effect"
 import { convertV4MiniflareOptions, Miniflare } from "miniflare"
@@ -45,6 +49,8 @@ const STREAMS = option("streams", "100")
 const PROFILE_CALLS = option("profile-calls", "200")
 /** `--profile`: the Worker bundled unminified, and the isolate's functions by time printed. */
 const PROFILE = args.includes("--profile")
+/** `--latency-only`: the latency table alone (quick iterations). */
+const LATENCY_ONLY = args.includes("--latency-only")
 const WARMUP = 30
 const LATENCY_MODEL = "bench-20-1024-2"
 /** The same answer after a model's time to its first token (250 ms). */
@@ -96,6 +102,56 @@ interface Latency {
   readonly cpuPerCallMs: number | undefined
 }
 
+/** A proxy to measure: its target and the processes whose CPU it uses. */
+interface Proxied {
+  readonly target: Target
+  readonly pids: () => ReadonlyArray<number>
+}
+
+/**
+ * Alternating direct and proxied calls, every proxy in turn in each round (so that all of them see the same load of
+ * the machine), warm-up rounds first; each proxy's host CPU over its calls.
+ */
+const latencies = async (
+  direct: Target,
+  proxies: ReadonlyArray<Proxied>,
+  model = LATENCY_MODEL,
+  calls = CALLS,
+  warmup = WARMUP
+): Promise<Array<Latency>> => {
+  for (let i = 0; i < warmup; i++) {
+    for (const proxy of proxies) {
+      await call(direct, model)
+      await call(proxy.target, model)
+    }
+  }
+  const results = proxies.map(() => ({
+    direct: [] as Array<Timing>,
+    gateway: [] as Array<Timing>,
+    cpu: 0,
+    cpuKnown: true
+  }))
+  for (let i = 0; i < calls; i++) {
+    const order = i % 2 === 0
+    for (const [at, proxy] of proxies.entries()) {
+      const result = results[at]!
+      if (order) result.direct.push(await call(direct, model))
+      const before = cpuMs(proxy.pids())
+      result.gateway.push(await call(proxy.target, model))
+      const after = cpuMs(proxy.pids())
+      if (before === undefined || after === undefined) result.cpuKnown = false
+      else result.cpu += after - before
+      if (!order) result.direct.push(await call(direct, model))
+    }
+  }
+  // The Node floor runs in this process, with the client: its CPU is not measured.
+  return results.map((r, at) => ({
+    direct: r.direct,
+    gateway: r.gateway,
+    cpuPerCallMs: r.cpuKnown && proxies[at]!.pids().length > 0 ? r.cpu / calls : undefined
+  }))
+}
+
 /** Alternating direct and gateway calls (warm-up pairs first); the host's CPU over the gateway calls. */
 const latency = async (
   direct: Target,
@@ -104,29 +160,7 @@ const latency = async (
   model = LATENCY_MODEL,
   calls = CALLS,
   warmup = WARMUP
-): Promise<Latency> => {
-  // The Node floor runs in this process, with the client: its CPU is not measured.
-  const measured = pids().length > 0
-  for (let i = 0; i < warmup; i++) {
-    await call(direct, model)
-    await call(gateway, model)
-  }
-  const directTimes: Array<Timing> = []
-  const gatewayTimes: Array<Timing> = []
-  let cpu = 0
-  let cpuKnown = true
-  for (let i = 0; i < calls; i++) {
-    const order = i % 2 === 0
-    if (order) directTimes.push(await call(direct, model))
-    const before = cpuMs(pids())
-    gatewayTimes.push(await call(gateway, model))
-    const after = cpuMs(pids())
-    if (before === undefined || after === undefined) cpuKnown = false
-    else cpu += after - before
-    if (!order) directTimes.push(await call(direct, model))
-  }
-  return { direct: directTimes, gateway: gatewayTimes, cpuPerCallMs: cpuKnown && measured ? cpu / calls : undefined }
-}
+): Promise<Latency> => (await latencies(direct, [{ target: gateway, pids }], model, calls, warmup))[0]!
 
 /** `streams` concurrent streams through the gateway; `heap()` read before, while all are open, and after. */
 const concurrent = async (gateway: Target, heap: () => Promise<number>) => {
@@ -209,7 +243,8 @@ const floorWorker = (upstream: string) =>
       const miniflare = new Miniflare(convertV4MiniflareOptions({
         modules: true,
         script: FLOOR_WORKER,
-        compatibilityDate: "2025-09-01",
+        // The Worker's own compatibility date: the same runtime behaviour (streams, fetch) as Porter's.
+        compatibilityDate: COMPATIBILITY_DATE,
         host: "127.0.0.1",
         port: 0,
         bindings: { UPSTREAM: upstream },
@@ -261,7 +296,7 @@ const run = Effect.gen(function*() {
   const stack = yield* LocalStack.start({
     ...(readable !== undefined ? { script: readable } : {}),
     adminToken,
-    inspectorPort: 0,
+    ...(LATENCY_ONLY && process.env["NO_INSPECTOR"] === "1" ? {} : { inspectorPort: 0 }),
     workerEnv: { PORTER_GATEWAY_ANTHROPIC_URL: upstream.url }
   }).pipe(Effect.orDie)
   const { worker } = stack
@@ -293,7 +328,7 @@ const run = Effect.gen(function*() {
     url: `${machineEnv["MODEL_GATEWAY_URL"]}/anthropic`,
     headers: { "x-api-key": machineEnv["GATEWAY_TOKEN"]! }
   }
-  const inspector = yield* Effect.promise(() => worker.miniflare.getInspectorURL())
+  const inspector = LATENCY_ONLY ? undefined! : yield* Effect.promise(() => worker.miniflare.getInspectorURL())
   const pids = workerdPids()
 
   // --- the Node host.
@@ -305,51 +340,17 @@ const run = Effect.gen(function*() {
 
   const floorW = yield* floorWorker(upstream.url)
   const floorN = yield* floorNode(upstream.url)
-  console.error("gateway bench: the floors…")
-  const floors = {
-    workerdNative: yield* Effect.promise(() => latency(direct, { url: floorW.url, headers: {} }, () => floorW.pids)),
-    workerdJs: yield* Effect.promise(() =>
-      latency(direct, { url: `${floorW.url}/js`, headers: {} }, () => floorW.pids)
-    ),
-    node: yield* Effect.promise(() => latency(direct, { url: floorN.url, headers: {} }, () => []))
-  }
-  console.error("gateway bench: latency (workerd)…")
-  const workerdLatency = yield* Effect.promise(() => latency(direct, workerdGateway, () => pids))
-  console.error("gateway bench: latency (Node)…")
-  const nodeLatency = yield* Effect.promise(() => latency(direct, nodeGateway, procStat(node.pid)))
-  console.error("gateway bench: with a model's time to first token…")
-  const firstToken = {
-    workerd: yield* Effect.promise(() =>
-      latency(direct, workerdGateway, () => pids, FIRST_TOKEN_MODEL, FIRST_TOKEN_CALLS, 3)
-    ),
-    node: yield* Effect.promise(() =>
-      latency(direct, nodeGateway, procStat(node.pid), FIRST_TOKEN_MODEL, FIRST_TOKEN_CALLS, 3)
-    )
-  }
-
-  // One inspector session at a time: the heap probe's, then the profiler's.
-  console.error(`gateway bench: ${STREAMS} concurrent streams…`)
-  const { heapProbe } = yield* Effect.promise(() => import("@porter/reliability").then((r) => r.Workerd))
-  const workerdMemory = yield* Effect.scoped(
-    Effect.flatMap(heapProbe(worker), (isolateHeap) => Effect.promise(() => concurrent(workerdGateway, isolateHeap)))
+  console.error("gateway bench: latency, Porter and the floors in turn…")
+  const [workerdLatency, workerdNative, workerdJs, nodeLatency, nodeFloor] = yield* Effect.promise(() =>
+    latencies(direct, [
+      { target: workerdGateway, pids: () => pids },
+      { target: { url: floorW.url, headers: {} }, pids: () => floorW.pids },
+      { target: { url: `${floorW.url}/js`, headers: {} }, pids: () => floorW.pids },
+      { target: nodeGateway, pids: procStat(node.pid) },
+      { target: { url: floorN.url, headers: {} }, pids: () => [] }
+    ])
   )
-  const nodeHeap = async () => {
-    const response = await fetch(`${node.url}/__heap`)
-    return ((await response.json()) as { heapUsed: number }).heapUsed / 2 ** 20
-  }
-  const nodeMemory = yield* Effect.promise(() => concurrent(nodeGateway, nodeHeap))
-
-  console.error("gateway bench: isolate CPU (profiler)…")
-  const sampler = yield* Effect.promise(() => profiler(inspector))
-  yield* Effect.promise(() => sampler.start())
-  for (let i = 0; i < PROFILE_CALLS; i++) yield* Effect.promise(() => call(workerdGateway, LATENCY_MODEL))
-  const profile = yield* Effect.promise(() =>
-    sampler.stop(readable === undefined ? undefined : bundleModules(readable))
-  )
-  sampler.close()
-  const d1Ms = profile.areas.find((a) => a.name === "workerd (D1 API)")?.ms ?? 0
-  const isolateCpuMs = (profile.jsMs - d1Ms) / PROFILE_CALLS
-
+  const floors = { workerdNative: workerdNative!, workerdJs: workerdJs!, node: nodeFloor! }
   // --- The tables.
   const rows = (name: string, l: Latency) => {
     const added = l.gateway.map((g, i) => g.totalMs - l.direct[i]!.totalMs)
@@ -387,13 +388,48 @@ const run = Effect.gen(function*() {
       "host CPU per call"
     ],
     [
-      ...rows("workerd: Porter's gateway (Worker, local D1)", workerdLatency),
+      ...rows("workerd: Porter's gateway (Worker, local D1)", workerdLatency!),
       ...rows("workerd floor: fetch, body returned as is", floors.workerdNative),
       ...rows("workerd floor: fetch, body through a JS stream", floors.workerdJs),
-      ...rows("Node: Porter's gateway (Node host)", nodeLatency),
+      ...rows("Node: Porter's gateway (Node host)", nodeLatency!),
       ...rows("Node floor: node:http piped to node:http", floors.node)
     ]
   ))
+  if (LATENCY_ONLY) return
+
+  console.error("gateway bench: with a model's time to first token…")
+  const firstToken = {
+    workerd: yield* Effect.promise(() =>
+      latency(direct, workerdGateway, () => pids, FIRST_TOKEN_MODEL, FIRST_TOKEN_CALLS, 3)
+    ),
+    node: yield* Effect.promise(() =>
+      latency(direct, nodeGateway, procStat(node.pid), FIRST_TOKEN_MODEL, FIRST_TOKEN_CALLS, 3)
+    )
+  }
+
+  // One inspector session at a time: the heap probe's, then the profiler's.
+  console.error(`gateway bench: ${STREAMS} concurrent streams…`)
+  const { heapProbe } = yield* Effect.promise(() => import("@porter/reliability").then((r) => r.Workerd))
+  const workerdMemory = yield* Effect.scoped(
+    Effect.flatMap(heapProbe(worker), (isolateHeap) => Effect.promise(() => concurrent(workerdGateway, isolateHeap)))
+  )
+  const nodeHeap = async () => {
+    const response = await fetch(`${node.url}/__heap`)
+    return ((await response.json()) as { heapUsed: number }).heapUsed / 2 ** 20
+  }
+  const nodeMemory = yield* Effect.promise(() => concurrent(nodeGateway, nodeHeap))
+
+  console.error("gateway bench: isolate CPU (profiler)…")
+  const sampler = yield* Effect.promise(() => profiler(inspector))
+  yield* Effect.promise(() => sampler.start())
+  for (let i = 0; i < PROFILE_CALLS; i++) yield* Effect.promise(() => call(workerdGateway, LATENCY_MODEL))
+  const profile = yield* Effect.promise(() =>
+    sampler.stop(readable === undefined ? undefined : bundleModules(readable))
+  )
+  sampler.close()
+  const d1Ms = profile.areas.find((a) => a.name === "workerd (D1 API)")?.ms ?? 0
+  const isolateCpuMs = (profile.jsMs - d1Ms) / PROFILE_CALLS
+
   console.log(
     `\nThe same calls with a model's time to first token (the server waits 250 ms before \`message_start\`), ` +
       `${FIRST_TOKEN_CALLS} per host and path:\n`

@@ -49,8 +49,7 @@ interface Waiting {
 /**
  * `claimDelivery`, on `sqlite-node` committing concurrent claims together: the first claim of a group waits one turn
  * of the event loop (`Effect.yieldNow`: the webhooks read meanwhile join it), then inserts the group and answers every
- * claim in it; the others wait for that answer. When the last 8 groups had one claim each (one webhook at a time),
- * only every 8th claim waits, so that a single client's claims are not delayed but company is still noticed.
+ * claim in it; the others wait for that answer. A group of one is inserted without `RETURNING`.
  */
 const claims = (
   sql: SqlClient.SqlClient,
@@ -119,8 +118,6 @@ const claims = (
     )
 
   let collecting: Array<Waiting> | undefined
-  // Groups of one in a row: past 8, a claim waits for others only every 8th time (one client at a time: no waiting).
-  let lonely = 0
 
   return (delivery) =>
     Effect.withFiber((fiber) => {
@@ -131,18 +128,13 @@ const claims = (
         if (collecting.length >= CLAIM_GROUP) collecting = undefined
         return Deferred.await(done)
       }
-      if (lonely >= 8 && lonely++ % 8 !== 0) return first(delivery)
       const group: Array<Waiting> = [{ delivery, done: undefined }]
       collecting = group
       return Effect.uninterruptible(Effect.andThen(
         Effect.yieldNow,
         Effect.suspend(() => {
           if (collecting === group) collecting = undefined
-          if (group.length === 1) {
-            lonely++
-            return first(delivery)
-          }
-          lonely = 0
+          if (group.length === 1) return first(delivery)
           // The first claim of the group is its own: of the same id later in the group, it wins.
           return Effect.map(flush(group), (inserted) => inserted.has(delivery.id))
         })

@@ -12,7 +12,7 @@
  *   gateway (the task's gateway credential in `x-api-key`, the stored key attached by Porter), after 30 warm-up
  *   pairs: time to the first byte of the answer and to its end, p50 and p99; added = gateway − direct, per pair.
  *   Porter's two hosts and the floors take turns within each round (not one after the other), so that all of them
- *   see the same load of the machine.
+ *   see the same load of the machine; each round starts with the next of them.
  * - **CPU per proxied call**: the host process's CPU time over the gateway calls (`/proc`, all threads: the HTTP
  *   server, the upstream fetch, local D1's SQLite in workerd — an upper bound); in workerd also the isolate's own, from
  *   the V8 profiler on it during `profile-calls` more calls (JavaScript samples, GC included, D1's API left out).
@@ -133,7 +133,11 @@ const latencies = async (
   }))
   for (let i = 0; i < calls; i++) {
     const order = i % 2 === 0
-    for (const [at, proxy] of proxies.entries()) {
+    // Each round starts with the next proxy: each follows every other as often (no proxy always runs right after
+    // another's background work, such as Porter's usage records).
+    for (let k = 0; k < proxies.length; k++) {
+      const at = (k + i) % proxies.length
+      const proxy = proxies[at]!
       const result = results[at]!
       if (order) result.direct.push(await call(direct, model))
       const before = cpuMs(proxy.pids())

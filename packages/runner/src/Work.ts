@@ -172,7 +172,7 @@ export const work = Effect.gen(function*() {
   yield* log.step("clone")
   const dir = yield* clone
   // `base`: what the change set is relative to, and what Porter builds the commits on.
-  const start = yield* git.head(dir)
+  const start = yield* git.clonedHead(dir)
   yield* git.saveConfig(dir)
   yield* log.line("runner", `cloned ${env.repoFullName} at ${start.sha.slice(0, 12)} (${start.branch ?? "detached"})`)
 

@@ -4,10 +4,11 @@
  * its own, which never reaches the machine. Only while the task is active: a finished task's token reads nothing.
  *
  * Upstream tokens (`RepoTokens`) are kept for a few minutes per repository, so a clone's two or three requests mint
- * one token, not three.
+ * one token, not three. So is the host's protocol-v2 capability advertisement (git's first request, `info/refs`,
+ * answers only what the server can do, no refs): later clones of the repository get it from here, a round trip to
+ * the git host fewer before the clone's own requests.
  */
-import { Clock, Context, Effect, Layer, Redacted, Schema } from "effect"
-import type { Stream } from "effect"
+import { Clock, Context, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import type { StoreError, TaskNotFound, TokenError } from "./Errors.ts"
 import type { TaskId } from "./Ids.ts"
@@ -61,6 +62,15 @@ const forwardedRequestHeaders = ["git-protocol", "content-type", "content-encodi
 const forwardedResponseHeaders = ["content-type", "cache-control", "expires", "pragma"] as const
 
 const TOKEN_TTL_MS = 10 * 60 * 1000
+const ADVERTISEMENT_TTL_MS = 10 * 60 * 1000
+
+// What a protocol-v2 `info/refs` answer starts with (pkt-lines): `version 2`, after the service line and a flush on
+// hosts that send one (git's own http-backend does not). Anything else (protocol v0 lists the refs) is passed through
+// and never kept.
+const V2_ADVERTISEMENT = /^(?:001e# service=git-upload-pack\n0000)?000eversion 2\n/
+const MAX_ADVERTISEMENT_BYTES = 4096
+const asksForV2 = (headers: Readonly<Record<string, string | undefined>>) =>
+  (headers["git-protocol"] ?? "").split(":").includes("version=2")
 
 /** The `GitProxy` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
@@ -69,6 +79,11 @@ export const make = Effect.gen(function*() {
   const config = yield* PorterConfig
   const client = yield* HttpClient.HttpClient
   const cached = new Map<string, { readonly token: Redacted.Redacted<string>; readonly until: number }>()
+  const advertisements = new Map<string, {
+    readonly headers: Readonly<Record<string, string>>
+    readonly bytes: Uint8Array
+    readonly until: number
+  }>()
 
   const tokenFor = Effect.fnUntraced(function*(repo: RepoRef, installationId: number | undefined) {
     const key = `${installationId ?? ""}/${repo.fullName}`
@@ -83,6 +98,14 @@ export const make = Effect.gen(function*() {
   const forward = Effect.fn("GitProxy.forward")(function*(taskId: TaskId, request: GitRequest) {
     const task = yield* store.get(taskId)
     if (task.isTerminal) return yield* new GitTaskEnded({ state: task.state })
+    const v2Refs = request._tag === "refs" && asksForV2(request.headers)
+    const advertisementKey = `${config.gitBaseUrl}/${task.repo.fullName}`
+    if (v2Refs) {
+      const kept = advertisements.get(advertisementKey)
+      if (kept !== undefined && kept.until > (yield* Clock.currentTimeMillis)) {
+        return { status: 200, headers: kept.headers, body: Stream.make(kept.bytes) } satisfies GitResponse
+      }
+    }
     const token = yield* tokenFor(task.repo, task.installationId).pipe(
       Effect.mapError((error: TokenError) =>
         new GitUpstreamError({ message: `no token for the git host: ${error.message}` })
@@ -118,6 +141,20 @@ export const make = Effect.gen(function*() {
     // A token the host refused is dropped, so the next request mints a fresh one.
     if (response.status === 401 || response.status === 403) {
       cached.delete(`${task.installationId ?? ""}/${task.repo.fullName}`)
+    }
+    if (v2Refs && response.status === 200) {
+      const bytes = new Uint8Array(
+        yield* response.arrayBuffer.pipe(
+          Effect.mapError((error) =>
+            new GitUpstreamError({ message: `the git host's answer broke off: ${error.message}` })
+          )
+        )
+      )
+      if (bytes.length <= MAX_ADVERTISEMENT_BYTES && V2_ADVERTISEMENT.test(new TextDecoder().decode(bytes))) {
+        const until = (yield* Clock.currentTimeMillis) + ADVERTISEMENT_TTL_MS
+        advertisements.set(advertisementKey, { headers: answer, bytes, until })
+      }
+      return { status: 200, headers: answer, body: Stream.make(bytes) } satisfies GitResponse
     }
     return { status: response.status, headers: answer, body: response.stream } satisfies GitResponse
   })

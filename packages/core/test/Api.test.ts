@@ -368,6 +368,8 @@ describe("HTTP API: the checked-in document", () => {
 describe("HTTP API: the machine's change set and read-only git", () => {
   /** The git host as the proxy sees it: records each request, answers like git's smart HTTP. */
   const upstream: Array<{ url: string; headers: Record<string, string> }> = []
+  // The capability advertisement a protocol-v2 `info/refs` answers (no refs).
+  const V2 = "000eversion 2\n0013ls-refs=unborn\n0000"
   const gitHost = Layer.succeed(
     HttpClient.HttpClient,
     HttpClient.make((request) =>
@@ -378,7 +380,7 @@ describe("HTTP API: the machine's change set and read-only git", () => {
         })
         return HttpClientResponse.fromWeb(
           request,
-          new Response("001e# service=git-upload-pack\n0000", {
+          new Response(request.headers["git-protocol"] === "version=2" ? V2 : "001e# service=git-upload-pack\n0000", {
             status: 200,
             headers: { "content-type": "application/x-git-upload-pack-advertisement", "set-cookie": "x=1" }
           })
@@ -445,11 +447,7 @@ describe("HTTP API: the machine's change set and read-only git", () => {
       const refs = yield* fetchGit("/info/refs?service=git-upload-pack", {
         headers: { ...auth, "git-protocol": "version=2" }
       })
-      assert.deepStrictEqual(refs, {
-        status: 200,
-        type: "application/x-git-upload-pack-advertisement",
-        text: "001e# service=git-upload-pack\n0000"
-      })
+      assert.deepStrictEqual(refs, { status: 200, type: "application/x-git-upload-pack-advertisement", text: V2 })
       assert.strictEqual(upstream.length, 1)
       assert.strictEqual(
         upstream[0]!.url,
@@ -459,6 +457,18 @@ describe("HTTP API: the machine's change set and read-only git", () => {
       assert.strictEqual(upstream[0]!.headers["authorization"], `Basic ${basic}`, "Porter's token, not the machine's")
       assert.strictEqual(upstream[0]!.headers["git-protocol"], "version=2")
       assert.notInclude(JSON.stringify(upstream), token)
+
+      // The v2 advertisement says what the host can do, not what the repository holds: the next clone gets it from
+      // Porter. Protocol v0's answer lists the refs: always the host's.
+      const again = yield* fetchGit("/info/refs?service=git-upload-pack", {
+        headers: { ...auth, "git-protocol": "version=2" }
+      })
+      assert.deepStrictEqual(again, refs)
+      assert.strictEqual(upstream.length, 1)
+      const v0 = yield* fetchGit("/info/refs?service=git-upload-pack", { headers: auth })
+      assert.strictEqual(v0.text, "001e# service=git-upload-pack\n0000")
+      assert.strictEqual(upstream.length, 2)
+      upstream.length = 1
 
       const tooLarge = yield* fetchGit("/git-upload-pack", {
         method: "POST",

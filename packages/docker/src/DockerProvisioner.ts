@@ -20,9 +20,14 @@
  * - talk TLS to a remote daemon.
  */
 import { Errors, Ids, MachineProvisioner, PorterConfig } from "@porter/core"
-import { Clock, Config, Context, Duration, Effect, Layer, Option, Redacted, Schedule, Scope } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule, Scope } from "effect"
 import * as DockerApi from "./DockerApi.ts"
 import * as DockerEngine from "./DockerEngine.ts"
+import { createRequest, isPorters, summaryToMachine, toMachine } from "./DockerMachineMapping.ts"
+import { toProvisionError } from "./DockerProvisionError.ts"
+
+export { createRequest, summaryToMachine, toMachine } from "./DockerMachineMapping.ts"
+export { toProvisionError } from "./DockerProvisionError.ts"
 
 /** The Docker provisioner's options: daemon, image, container names, network, stop timeout, deadline checks, instance. */
 export interface DockerOptions {
@@ -77,147 +82,6 @@ export class DockerProvisioner extends Context.Service<
     readonly engine: DockerEngine.DockerEngine["Service"]
   }
 >()("@porter/docker/DockerProvisioner") {}
-
-const isPorters = (labels: Readonly<Record<string, string>> | null | undefined): boolean =>
-  labels?.[DockerApi.LABEL_PORTER] === "1"
-
-/** A container (as inspected) as Porter's `Machine`: its id, state, task and creation time. */
-export const toMachine = (container: DockerApi.ContainerInspect): MachineProvisioner.Machine => {
-  const taskId = container.Config.Labels?.[DockerApi.LABEL_TASK_ID]
-  const createdAt = container.Created ? Date.parse(container.Created) : Number.NaN
-  return new MachineProvisioner.Machine({
-    id: container.Id as Ids.MachineId,
-    state: DockerApi.toMachineState(container.State.Status),
-    ...(taskId ? { taskId } : {}),
-    ...(Number.isFinite(createdAt) ? { createdAt } : {})
-  })
-}
-
-/** A container (as listed) as Porter's `Machine`. */
-export const summaryToMachine = (container: DockerApi.ContainerSummary): MachineProvisioner.Machine => {
-  const taskId = container.Labels?.[DockerApi.LABEL_TASK_ID]
-  return new MachineProvisioner.Machine({
-    id: container.Id as Ids.MachineId,
-    state: DockerApi.toMachineState(container.State),
-    ...(taskId ? { taskId } : {}),
-    ...(container.Created !== undefined ? { createdAt: container.Created * 1000 } : {})
-  })
-}
-
-/** The create body; secret values are unwrapped here and nowhere else. */
-export const createRequest = (
-  spec: MachineProvisioner.MachineSpec,
-  settings: {
-    readonly image: string
-    readonly maxCpus?: number | undefined
-    readonly autoRemove: boolean
-    readonly init: boolean
-    readonly network?: string | undefined
-    readonly extraHosts: ReadonlyArray<string>
-    readonly stopTimeoutSeconds: number
-    readonly command?: ReadonlyArray<string> | undefined
-    readonly instance?: string | undefined
-  }
-): DockerApi.CreateContainerRequest => {
-  const env: Array<string> = []
-  for (const [name, value] of Object.entries(spec.env)) if (!name.includes("=")) env.push(`${name}=${value}`)
-  for (const [name, value] of Object.entries(spec.secretEnv)) {
-    if (!name.includes("=")) env.push(`${name}=${Redacted.value(value)}`)
-  }
-  const cpus = settings.maxCpus !== undefined && settings.maxCpus > 0
-    ? Math.min(spec.guest.cpus, settings.maxCpus)
-    : spec.guest.cpus
-  return {
-    Image: settings.image,
-    Env: env,
-    Labels: {
-      [DockerApi.LABEL_PORTER]: "1",
-      [DockerApi.LABEL_TASK_ID]: spec.taskId,
-      ...(settings.instance !== undefined ? { [DockerApi.LABEL_INSTANCE]: settings.instance } : {}),
-      ...(spec.deadlineAt !== undefined ? { [DockerApi.LABEL_DEADLINE]: String(Math.floor(spec.deadlineAt)) } : {})
-    },
-    StopTimeout: settings.stopTimeoutSeconds,
-    ...(settings.command !== undefined ? { Cmd: settings.command } : {}),
-    HostConfig: {
-      ...(cpus > 0 ? { NanoCpus: Math.round(cpus * 1e9) } : {}),
-      ...(spec.guest.memoryMb > 0 ? { Memory: Math.round(spec.guest.memoryMb * 1024 * 1024) } : {}),
-      AutoRemove: settings.autoRemove,
-      Init: settings.init,
-      ...(settings.network !== undefined ? { NetworkMode: settings.network } : {}),
-      ...(settings.extraHosts.length > 0 ? { ExtraHosts: settings.extraHosts } : {})
-    }
-  }
-}
-
-const RETRY_HINT = "comment `@porter retry` to try again"
-
-/** A failed Engine call, as the user reads it (on the issue, in the CLI). */
-export const toProvisionError = (
-  error: DockerEngine.DockerEngineError,
-  context: { readonly image?: string | undefined } = {}
-): Errors.ProvisionError => {
-  const make = (reason: Errors.ProvisionFailure, message: string) =>
-    new Errors.ProvisionError({
-      reason,
-      message,
-      ...(error.status !== undefined ? { status: error.status } : {}),
-      cause: error
-    })
-  const said = error.engineMessage ? `: ${error.engineMessage}` : ""
-  switch (error.kind) {
-    case "transport": {
-      if (error.code === "EACCES" || error.code === "EPERM") {
-        return make(
-          "unauthorized",
-          `permission denied on the Docker daemon at ${error.host}: run Porter as a user who may use it (the ` +
-            "`docker` group) or set DOCKER_HOST to a daemon you can reach"
-        )
-      }
-      return make(
-        "unavailable",
-        `could not reach the Docker daemon at ${error.host} (${
-          error.code ?? error.detail ?? "no answer"
-        }): is dockerd ` +
-          "running? Start it, or set DOCKER_HOST to its address (unix:///var/run/docker.sock, tcp://host:2375)"
-      )
-    }
-    case "timeout":
-      return make(
-        "unavailable",
-        `the Docker daemon at ${error.host} did not answer (${error.op}); is it overloaded? ${RETRY_HINT}`
-      )
-    case "malformed":
-      return make(
-        "unknown",
-        `the Docker daemon at ${error.host} sent an answer Porter does not understand (${error.op}: ${
-          error.detail ?? "?"
-        })`
-      )
-    case "status":
-      break
-  }
-  const status = error.status ?? 0
-  if (status === 404 && context.image !== undefined && /image/i.test(error.engineMessage ?? "")) {
-    return make(
-      "not_found",
-      `the runner image \`${context.image}\` is not on the Docker host ${error.host}. Build it (in a Porter checkout: ` +
-        `\`docker build -t ${context.image} worker-image/\`), load or pull it, or set PORTER_MACHINE_IMAGE to an image ` +
-        "the host has; Porter does not pull images"
-    )
-  }
-  if (status === 404) return make("not_found", `Docker has no such container (${error.op}${said})`)
-  if (status === 400) return make("bad_config", `Docker refused the container settings (${error.op}${said})`)
-  if (status === 401 || status === 403) {
-    return make("unauthorized", `the Docker daemon refused ${error.op} (${status}${said})`)
-  }
-  if (status === 409) {
-    return make("conflict", `Docker refused ${error.op} in the container's current state (409${said})`)
-  }
-  if (status >= 500) {
-    return make("unavailable", `the Docker daemon failed to ${error.op} (${status}${said}); ${RETRY_HINT} later`)
-  }
-  return make("unknown", `the Docker daemon answered ${status} to ${error.op}${said}`)
-}
 
 const DEFAULT_EXTRA_HOSTS = ["host.docker.internal:host-gateway"] as const
 

@@ -14,6 +14,8 @@
  *   D1                  the migrations were applied (Porter's tables exist)
  *   heartbeat           the runner's interval is well under the watchdog's timeout
  *
+ * The checks that call GitHub and Fly are in `DoctorRemoteChecks`; a check's shape and verdicts in `DoctorCheck`.
+ *
  * Platform-free: the Worker serves it at `GET /admin/doctor` (with its D1 binding); the CLI can run it against
  * an env file (without D1, that check is skipped). Messages name variables, never their values.
  *
@@ -22,23 +24,14 @@
  */
 import { Diagnostics, PorterConfig, Providers } from "@porter/core"
 import { EncryptionKeys } from "@porter/d1"
-import { FlyMachines } from "@porter/fly"
-import { AppJwt, GitHubClient } from "@porter/github"
-import { Cause, Config, ConfigProvider, Duration, Effect, Option, Redacted, Schema } from "effect"
+import { Cause, Config, ConfigProvider, Duration, Effect, Option } from "effect"
 import type { HttpClient } from "effect/http"
 import type { SqlClient } from "effect/sql"
+import { type Check, fail, pass, skip, text, warn } from "./DoctorCheck.ts"
+import { fly, github } from "./DoctorRemoteChecks.ts"
 import * as WorkerConfig from "./WorkerConfig.ts"
 
-/** A check's verdict: `fail` makes the report fail, `warn` does not, `skip` when it could not run. */
-export type Status = "pass" | "fail" | "warn" | "skip"
-
-/** One check of the doctor: what it looked at and what it found. */
-export interface Check {
-  readonly name: string
-  readonly status: Status
-  /** What was found; for `fail` and `warn`, what to do about it. */
-  readonly message: string
-}
+export type { Check, Status } from "./DoctorCheck.ts"
 
 /** The doctor's findings, in the order the checks ran. */
 export interface Report {
@@ -61,18 +54,6 @@ export interface Options {
 
 /** The tables migration 0001 creates. */
 export const TABLES = ["tasks", "deliveries", "task_events", "secrets", "settings"] as const
-
-const pass = (name: string, message: string): Check => ({ name, status: "pass", message })
-const fail = (name: string, message: string): Check => ({ name, status: "fail", message })
-const warn = (name: string, message: string): Check => ({ name, status: "warn", message })
-const skip = (name: string, message: string): Check => ({ name, status: "skip", message })
-
-const text = (env: Readonly<Record<string, unknown>>, name: string): string | undefined => {
-  const value = env[name]
-  if (typeof value === "string") return value.trim().length > 0 ? value : undefined
-  if (typeof value === "number" || typeof value === "boolean") return String(value)
-  return undefined
-}
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/
 
@@ -172,75 +153,6 @@ const modelGateway = (env: Readonly<Record<string, unknown>>): Check => {
   )
 }
 
-const AppInfo = Schema.Struct({ slug: Schema.String })
-const UserInfo = Schema.Struct({ login: Schema.String })
-
-const github = (env: Readonly<Record<string, unknown>>, offline: boolean) =>
-  Effect.gen(function*() {
-    const name = "GitHub"
-    const apiUrl = text(env, "GITHUB_API_URL") ?? GitHubClient.DEFAULT_API_URL
-    const appId = text(env, "GITHUB_APP_ID")
-    const key = text(env, "GITHUB_APP_PRIVATE_KEY")
-    const token = text(env, "GITHUB_TOKEN")
-    const client = yield* GitHubClient.make({ apiUrl, retry: { times: 0 } })
-    if (appId === undefined) {
-      if (token === undefined) {
-        return fail(
-          name,
-          "no GitHub credentials: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (secrets) for " +
-            "Porter's GitHub App (see the README's Deploy section), or GITHUB_TOKEN for a single-user setup"
-        )
-      }
-      if (offline) return skip(name, "personal access token set (GITHUB_TOKEN); not checked offline")
-      const user = yield* client.request("GET /user", { token: Redacted.make(token), schema: UserInfo }).pipe(
-        Effect.result
-      )
-      return user._tag === "Success"
-        ? warn(
-          name,
-          `personal access token of @${user.success.data.login}: every machine gets this token, which ` +
-            "cannot be scoped to one repository; prefer a GitHub App"
-        )
-        : fail(
-          name,
-          `GitHub refused GITHUB_TOKEN (${user.failure.message}): create a new token and ` +
-            "`wrangler secret put GITHUB_TOKEN`"
-        )
-    }
-    if (!/^\d+$/.test(appId)) return fail(name, "GITHUB_APP_ID must be the App's numeric id (App settings → About)")
-    if (key === undefined) {
-      return fail(
-        name,
-        "GITHUB_APP_PRIVATE_KEY is not set: generate a private key in the App settings and " +
-          "`wrangler secret put GITHUB_APP_PRIVATE_KEY < porter.private-key.pem`"
-      )
-    }
-    const imported = yield* AppJwt.importPrivateKey(key).pipe(Effect.result)
-    if (imported._tag === "Failure") {
-      return fail(
-        name,
-        `${imported.failure.message}: put the .pem file GitHub gave you, unchanged, into ` +
-          "GITHUB_APP_PRIVATE_KEY"
-      )
-    }
-    const jwt = yield* AppJwt.sign(imported.success, appId, Date.now())
-    if (offline) return pass(name, `App ${appId}: the private key parses and signs a JWT (not sent: offline)`)
-    const app = yield* client.request("GET /app", { token: Redacted.make(jwt.token), schema: AppInfo }).pipe(
-      Effect.result
-    )
-    if (app._tag === "Success") {
-      return pass(name, `App ${appId} (${app.success.data.slug}): the private key signs JWTs GitHub accepts`)
-    }
-    const status = app.failure.status
-    return fail(
-      name,
-      status === 401
-        ? `GitHub refused the App JWT for App ${appId} (401): the private key does not belong to that App id; ` +
-          "check GITHUB_APP_ID and generate a new private key in the App settings"
-        : `could not reach GitHub at ${apiUrl} (${app.failure.message}); check GITHUB_API_URL`
-    )
-  })
-
 const encryptionKey = Effect.gen(function*() {
   const name = "encryption key"
   const keys = yield* EncryptionKeys.fromConfig.pipe(Effect.result)
@@ -271,41 +183,6 @@ const taskTokens = Effect.gen(function*() {
     ? pass(name, "PORTER_TASK_TOKEN_SECRET is set")
     : pass(name, "derived from PORTER_ENCRYPTION_KEY (set PORTER_TASK_TOKEN_SECRET before rotating that key)")
 })
-
-const fly = (env: Readonly<Record<string, unknown>>, offline: boolean) =>
-  Effect.gen(function*() {
-    const name = "Fly"
-    const options = yield* FlyMachines.config.pipe(Effect.result)
-    if (options._tag === "Failure") {
-      return fail(
-        name,
-        "FLY_APP_NAME is not set: the Fly app the machines run in (`fly apps create <name>`), in " +
-          "wrangler.jsonc `vars`"
-      )
-    }
-    if (options.success.token === undefined) {
-      return fail(
-        name,
-        "FLY_API_TOKEN is not set: without a deploy-wide token every user must set their own " +
-          "(`porter secrets set FLY_API_TOKEN`) and orphan machines are never swept. " +
-          `\`fly tokens create deploy -a ${options.success.app} | wrangler secret put FLY_API_TOKEN\``
-      )
-    }
-    if (offline) return skip(name, `token set for app ${options.success.app}; not checked offline`)
-    const machines = yield* FlyMachines.make({
-      ...options.success,
-      retry: { attempts: 1 },
-      requestTimeoutMs: 10_000
-    })
-    const listed = yield* machines.list().pipe(Effect.result)
-    if (listed._tag === "Success") {
-      return pass(
-        name,
-        `the token is accepted for app ${options.success.app} (${listed.success.length} Porter machine(s) running)`
-      )
-    }
-    return fail(name, listed.failure.message)
-  })
 
 const d1 = (sql: SqlClient.SqlClient | undefined, inWorker: boolean) =>
   Effect.gen(function*() {

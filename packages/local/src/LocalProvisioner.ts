@@ -41,8 +41,10 @@ import {
 } from "effect"
 import { tmpdir } from "node:os"
 import { basename, dirname, isAbsolute, resolve } from "node:path"
+import { type AdoptionContext, adoptOne, stateWarning } from "./Adoption.ts"
 import { config, type LocalOptions } from "./LocalConfig.ts"
 import type * as LogBuffer from "./LogBuffer.ts"
+import { type Entry, newMachineId, toMachine as machineOf } from "./MachineEntry.ts"
 import * as ProcessMachine from "./ProcessMachine.ts"
 import * as RunnerCommand from "./RunnerCommand.ts"
 import * as StateDir from "./StateDir.ts"
@@ -83,32 +85,8 @@ export class LocalProvisioner extends Context.Service<
   }
 >()("@porter/local/LocalProvisioner") {}
 
-interface Entry {
-  readonly id: Ids.MachineId
-  readonly taskId: string | undefined
-  readonly createdAt: number
-  readonly proc: ProcessMachine.ProcessMachine
-  readonly scope: Scope.Closeable
-  /** Set by `destroy`: the machine is being, or has been, destroyed. */
-  destroying: boolean
-  /** Set once nothing of it runs and it is to be forgotten at `forgetAt`. */
-  forgetAt: number | undefined
-}
-
-const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-const newMachineId = (): Ids.MachineId => {
-  let out = "local_"
-  for (const byte of Ids.randomBytes(16)) out += ALPHABET[byte & 31]
-  return out as Ids.MachineId
-}
-
 const provisionError = (reason: Errors.ProvisionFailure, message: string, cause?: unknown) =>
   new Errors.ProvisionError({ reason, message, ...(cause !== undefined ? { cause } : {}) })
-
-/** Warns that a state-directory step failed and what that leaves; the machines themselves are unaffected. */
-const stateWarning = (what: string, fields: Record<string, unknown> = {}) => (error: { readonly message: string }) =>
-  Effect.logWarning(what, { ...fields, error: error.message })
 
 /** The local provisioner: one sandboxed child process per task, recorded in `stateDir` when given. */
 export const make = (
@@ -156,27 +134,7 @@ export const make = (
         PubSub.publish(outputs, { ...line, machineId, taskId }).pipe(Effect.asVoid)
     })
 
-    const stateOf = (entry: Entry): Effect.Effect<MachineProvisioner.MachineState> =>
-      Effect.map(entry.proc.status, (status) => {
-        if (entry.destroying) return entry.forgetAt === undefined ? "destroying" : "destroyed"
-        switch (status._tag) {
-          case "Running":
-            return "started"
-          case "Stopping":
-            return "stopping"
-          case "Exited":
-            return autoDestroy ? "destroyed" : "stopped"
-        }
-      })
-
-    const toMachine = (entry: Entry) =>
-      Effect.map(stateOf(entry), (machineState) =>
-        new MachineProvisioner.Machine({
-          id: entry.id,
-          state: machineState,
-          createdAt: entry.createdAt,
-          ...(entry.taskId !== undefined ? { taskId: entry.taskId } : {})
-        }))
+    const toMachine = (entry: Entry) => machineOf(entry, autoDestroy)
 
     /** After the process ended: forget its record, and its entry after `retainMs`. */
     const watch = (entry: Entry) =>
@@ -215,48 +173,6 @@ export const make = (
       }
     })
 
-    /** Takes over one machine of a host that is gone, or cleans up after it when it ended meanwhile. */
-    const adoptOne = (state: StateDir.StateDir, record: StateDir.MachineRecord) =>
-      Effect.gen(function*() {
-        if (entries.has(record.id) || (yield* state.hostRunning(record.host))) return
-        const scope = yield* Scope.make()
-        const proc = yield* withFs(ProcessMachine.adopt({
-          pid: record.pid,
-          startTime: record.startTime,
-          dir: record.dir,
-          ...processOptions(record.id as Ids.MachineId, record.taskId, record.deadlineAt)
-        })).pipe(Scope.provide(scope), Effect.tapError(() => Scope.close(scope, Exit.void)))
-        if (Option.isNone(proc)) {
-          yield* Scope.close(scope, Exit.void)
-          if (isOurDirectory(record.dir)) yield* withFs(ProcessMachine.removeSandbox(record.dir))
-          yield* state.remove(record.id)
-          return
-        }
-        yield* state.put(new StateDir.MachineRecord({ ...record, host: hostId })).pipe(
-          Effect.catch(
-            stateWarning("an adopted machine's record still names its old host; another host may adopt it too", {
-              machineId: record.id
-            })
-          )
-        )
-        yield* track({
-          id: record.id as Ids.MachineId,
-          taskId: record.taskId,
-          createdAt: record.createdAt,
-          proc: proc.value,
-          scope,
-          destroying: false,
-          forgetAt: undefined
-        })
-        yield* Effect.logInfo("adopted a local machine left by an earlier host", {
-          machineId: record.id,
-          taskId: record.taskId,
-          pid: record.pid
-        })
-      }).pipe(Effect.catch(stateWarning("could not adopt a local machine left by an earlier host; trying again later", {
-        machineId: record.id
-      })))
-
     /** Takes over the machines of hosts that are gone; cleans up after those that ended meanwhile. */
     const adoptOrphans = adoption.withPermit(Effect.gen(function*() {
       if (state === undefined) return
@@ -265,7 +181,16 @@ export const make = (
           Effect.as(stateWarning("could not list earlier hosts' machines; none adopted this time")(error), [])
         )
       )
-      for (const record of records) yield* adoptOne(state, record)
+      const adopting: AdoptionContext = {
+        fs,
+        state,
+        hostId,
+        isKnown: (id) => entries.has(id),
+        track,
+        processOptions,
+        isOurDirectory
+      }
+      for (const record of records) yield* adoptOne(adopting, record)
     }))
 
     const tmpRoot = options.tmpRoot

@@ -7,211 +7,60 @@
  * synchronous step, so a request never observes another one half-applied. The emulator keeps its
  * own wall clock (`now`), shiftable through `/_emulator/clock` to test expiry, independent of any
  * Effect `TestClock` a test may run under — like a remote server's clock.
+ *
+ * The records' types and GitHub's rules for them are in `Records.ts` (re-exported here), comments and reactions in
+ * `Conversation.ts`; this module holds the state and hands out ids.
  */
 import { randomBytes } from "node:crypto"
 import type { KeyObject } from "node:crypto"
 import * as path from "node:path"
+import { makeConversation } from "./Conversation.ts"
+import type {
+  Account,
+  App,
+  Installation,
+  InstallationToken,
+  Issue,
+  Label,
+  Org,
+  Permissions,
+  Pull,
+  Repo,
+  RoleOrNone
+} from "./Records.ts"
+import { APP_EVENTS, DEFAULT_LABEL_COLOR, INSTALLATION_PERMISSIONS, LOGIN, nodeId } from "./Records.ts"
 
-export type Role = "admin" | "maintain" | "write" | "triage" | "read"
-export type RoleOrNone = Role | "none"
-const ROLE_RANK: Record<RoleOrNone, number> = { none: 0, read: 1, triage: 2, write: 3, maintain: 4, admin: 5 }
-export const atLeast = (role: RoleOrNone, needed: RoleOrNone): boolean => ROLE_RANK[role] >= ROLE_RANK[needed]
-
-export type Scope = "contents" | "issues" | "pull_requests" | "metadata" | "administration" | "checks" | "actions"
-export type Level = "read" | "write"
-export type Permissions = Readonly<Partial<Record<string, Level>>>
-
-export interface Account {
-  readonly id: number
-  readonly login: string
-  readonly type: "User" | "Organization" | "Bot"
-  readonly nodeId: string
-  readonly createdAt: number
-  readonly siteAdmin: boolean
-}
-
-export interface Org {
-  readonly account: Account
-  /** Organization owners: admin on every repository of the organization. */
-  readonly owners: Set<number>
-}
-
-export interface App {
-  readonly id: number
-  readonly slug: string
-  readonly name: string
-  readonly clientId: string
-  readonly nodeId: string
-  readonly owner: Account
-  readonly bot: Account
-  readonly privateKeyPkcs1: string
-  readonly publicKey: KeyObject
-  readonly permissions: Permissions
-  readonly events: ReadonlyArray<string>
-  readonly createdAt: number
-  readonly hookId: number
-  webhookUrl: string | undefined
-  webhookSecret: string
-}
-
-export interface Installation {
-  readonly id: number
-  readonly account: Account
-  readonly createdAt: number
-}
-
-export interface InstallationToken {
-  readonly token: string
-  readonly installation: Installation
-  readonly expiresAt: number
-  readonly permissions: Permissions
-  /** `undefined`: every repository of the installation's account. */
-  readonly repositoryIds: ReadonlyArray<number> | undefined
-}
-
-export interface Label {
-  readonly id: number
-  readonly nodeId: string
-  name: string
-  color: string
-  description: string | null
-  readonly isDefault: boolean
-}
-
-export interface Repo {
-  readonly id: number
-  readonly nodeId: string
-  readonly owner: Account
-  readonly name: string
-  description: string | null
-  homepage: string | null
-  readonly private: boolean
-  readonly createdAt: number
-  updatedAt: number
-  pushedAt: number | null
-  defaultBranch: string
-  readonly collaborators: Map<number, Role>
-  /** Issues and pull requests share one sequence, like on GitHub. */
-  nextNumber: number
-  /** By lower-cased name. */
-  readonly labels: Map<string, Label>
-  readonly gitDir: string
-}
-
-export interface Pull {
-  readonly headRef: string
-  readonly headRepo: Repo
-  baseRef: string
-  draft: boolean
-  merged: boolean
-  mergedAt: number | null
-  maintainerCanModify: boolean
-  /** Last head and base commits seen: what a closed pull request still shows once its branch is gone. */
-  headSha: string
-  baseSha: string
-}
-
-export interface Issue {
-  readonly id: number
-  readonly nodeId: string
-  readonly repo: Repo
-  readonly number: number
-  title: string
-  body: string | null
-  readonly author: Account
-  readonly viaApp: boolean
-  state: "open" | "closed"
-  stateReason: "completed" | "not_planned" | "reopened" | null
-  labels: Array<Label>
-  createdAt: number
-  updatedAt: number
-  closedAt: number | null
-  closedBy: Account | null
-  readonly locked: boolean
-  readonly pull: Pull | undefined
-  /** The pull request's own id (GitHub gives a PR an id distinct from its issue's). */
-  readonly pullId: number
-}
-
-export interface IssueComment {
-  readonly id: number
-  readonly nodeId: string
-  readonly issue: Issue
-  readonly author: Account
-  readonly viaApp: boolean
-  body: string
-  readonly createdAt: number
-  updatedAt: number
-}
-
-export interface ReviewComment {
-  readonly id: number
-  readonly nodeId: string
-  readonly reviewId: number
-  readonly issue: Issue
-  readonly author: Account
-  readonly viaApp: boolean
-  body: string
-  readonly path: string
-  readonly line: number | null
-  readonly side: "LEFT" | "RIGHT"
-  readonly startLine: number | null
-  readonly startSide: "LEFT" | "RIGHT" | null
-  readonly subjectType: "line" | "file"
-  readonly commitId: string
-  readonly diffHunk: string
-  readonly inReplyToId: number | undefined
-  readonly createdAt: number
-  updatedAt: number
-}
-
-export type ReactionContent = "+1" | "-1" | "laugh" | "confused" | "heart" | "hooray" | "rocket" | "eyes"
-export const REACTIONS: ReadonlyArray<ReactionContent> = [
-  "+1",
-  "-1",
-  "laugh",
-  "confused",
-  "heart",
-  "hooray",
-  "rocket",
-  "eyes"
-]
-
-export type ReactionSubject =
-  | { readonly _tag: "Issue"; readonly id: number }
-  | { readonly _tag: "IssueComment"; readonly id: number }
-  | { readonly _tag: "ReviewComment"; readonly id: number }
-
-export interface Reaction {
-  readonly id: number
-  readonly nodeId: string
-  readonly user: Account
-  readonly content: ReactionContent
-  readonly createdAt: number
-  readonly subject: ReactionSubject
-}
-
-/** Who a request acts as. */
-export type Principal =
-  | { readonly _tag: "Anonymous" }
-  | { readonly _tag: "User"; readonly account: Account }
-  | { readonly _tag: "App"; readonly app: App }
-  | { readonly _tag: "Installation"; readonly token: InstallationToken; readonly app: App }
-
-/** The account a principal's writes are authored by (`<slug>[bot]` for installation tokens). */
-export const actorOf = (principal: Principal): Account | undefined =>
-  principal._tag === "User"
-    ? principal.account
-    : principal._tag === "Installation"
-    ? principal.app.bot
-    : principal._tag === "App"
-    ? principal.app.bot
-    : undefined
-
-/** GitHub's rule for logins: letters, digits and single inner hyphens, at most 39 characters. */
-export const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/
-
-const nodeId = (kind: string, id: number) => Buffer.from(`0${kind.length}:${kind}${id}`).toString("base64")
+export type {
+  Account,
+  App,
+  Installation,
+  InstallationToken,
+  Issue,
+  IssueComment,
+  Label,
+  Level,
+  Org,
+  Permissions,
+  Principal,
+  Pull,
+  Reaction,
+  ReactionContent,
+  ReactionSubject,
+  Repo,
+  ReviewComment,
+  Role,
+  RoleOrNone,
+  Scope
+} from "./Records.ts"
+export {
+  actorOf,
+  APP_EVENTS,
+  atLeast,
+  DEFAULT_LABEL_COLOR,
+  INSTALLATION_PERMISSIONS,
+  LOGIN,
+  REACTIONS
+} from "./Records.ts"
 
 const randomToken = (prefix: string) => {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -220,24 +69,6 @@ const randomToken = (prefix: string) => {
   for (const byte of bytes) out += alphabet[byte % alphabet.length]
   return out
 }
-
-export const INSTALLATION_PERMISSIONS: Permissions = {
-  contents: "write",
-  issues: "write",
-  pull_requests: "write",
-  metadata: "read",
-  checks: "read",
-  actions: "read"
-}
-export const APP_EVENTS: ReadonlyArray<string> = [
-  "issues",
-  "issue_comment",
-  "pull_request",
-  "pull_request_review_comment",
-  "check_suite",
-  "workflow_run"
-]
-export const DEFAULT_LABEL_COLOR = "ededed"
 
 export interface StateOptions {
   readonly dataDir: string
@@ -290,9 +121,6 @@ export const makeState = (options: StateOptions) => {
   const repos = new Map<string, Repo>() // "owner/name" lower-cased
   const reposById = new Map<number, Repo>()
   const issues = new Map<number, Array<Issue>>() // repo id → issues by number order
-  const comments = new Map<number, IssueComment>()
-  const reviewComments = new Map<number, ReviewComment>()
-  const reactions: Array<Reaction> = []
 
   const addAccount = (login: string, type: Account["type"], siteAdmin = false): Account => {
     const id = nextId("account")
@@ -489,70 +317,14 @@ export const makeState = (options: StateOptions) => {
   const issuesOf = (target: Repo): ReadonlyArray<Issue> => issues.get(target.id) ?? []
   const issue = (target: Repo, number: number) => issuesOf(target).find((candidate) => candidate.number === number)
 
-  const addComment = (target: Issue, author: Account, viaApp: boolean, body: string): IssueComment => {
-    const id = nextId("comment")
-    const created: IssueComment = {
-      id,
-      nodeId: nodeId("IssueComment", id),
-      issue: target,
-      author,
-      viaApp,
-      body,
-      createdAt: now(),
-      updatedAt: now()
-    }
-    comments.set(id, created)
-    target.updatedAt = now()
-    return created
-  }
-
-  const commentsOf = (target: Issue) => [...comments.values()].filter((comment) => comment.issue === target)
-
-  const addReviewComment = (input: Omit<ReviewComment, "id" | "nodeId" | "reviewId" | "createdAt" | "updatedAt">) => {
-    const id = nextId("reviewComment")
-    const created: ReviewComment = {
-      ...input,
-      id,
-      nodeId: nodeId("PullRequestReviewComment", id),
-      reviewId: nextId("review"),
-      createdAt: now(),
-      updatedAt: now()
-    }
-    reviewComments.set(id, created)
-    input.issue.updatedAt = now()
-    return created
-  }
-
-  const sameSubject = (a: ReactionSubject, b: ReactionSubject) => a._tag === b._tag && a.id === b.id
-
-  /** Adds a reaction; an identical one (same user, content, subject) is returned instead, like GitHub. */
-  const react = (subject: ReactionSubject, user: Account, content: ReactionContent) => {
-    const existing = reactions.find((reaction) =>
-      sameSubject(reaction.subject, subject) && reaction.user.id === user.id && reaction.content === content
-    )
-    if (existing) return { reaction: existing, created: false }
-    const id = nextId("reaction")
-    const reaction: Reaction = { id, nodeId: nodeId("Reaction", id), user, content, createdAt: now(), subject }
-    reactions.push(reaction)
-    return { reaction, created: true }
-  }
-
-  const reactionsOf = (subject: ReactionSubject) =>
-    reactions.filter((reaction) => sameSubject(reaction.subject, subject))
-
-  const removeReaction = (subject: ReactionSubject, id: number) => {
-    const index = reactions.findIndex((reaction) => reaction.id === id && sameSubject(reaction.subject, subject))
-    if (index < 0) return false
-    reactions.splice(index, 1)
-    return true
-  }
-
   /** The repositories an installation token may use. */
   const reposOfInstallation = (installation: Installation, repositoryIds?: ReadonlyArray<number>) =>
     [...reposById.values()].filter((candidate) =>
       candidate.owner.id === installation.account.id &&
       (repositoryIds === undefined || repositoryIds.includes(candidate.id))
     )
+
+  const conversation = makeConversation(nextId, now)
 
   return {
     now,
@@ -598,17 +370,7 @@ export const makeState = (options: StateOptions) => {
       }
       return undefined
     },
-    addComment,
-    comment: (id: number) => comments.get(id),
-    comments: () => [...comments.values()],
-    commentsOf,
-    deleteComment: (id: number) => comments.delete(id),
-    addReviewComment,
-    reviewComment: (id: number) => reviewComments.get(id),
-    reviewComments: () => [...reviewComments.values()],
-    react,
-    reactionsOf,
-    removeReaction
+    ...conversation
   }
 }
 

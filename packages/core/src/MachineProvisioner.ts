@@ -64,6 +64,13 @@ export class Machine extends Schema.Class<Machine>("@porter/core/Machine")({
   createdAt: Schema.optional(Schema.Number)
 }) {}
 
+/**
+ * The machines that still run or may, oldest first: what a provider's `list` answers and the first of which its
+ * `findByTask` returns (one rule for the providers that list their machines themselves).
+ */
+export const liveOldestFirst = (machines: Iterable<Machine>): Array<Machine> =>
+  [...machines].filter((machine) => !isGone(machine.state)).sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))
+
 /** Per-call options: the provider credential of the task's owner, when accounts are per owner. */
 export interface CallOptions {
   readonly credential?: Redacted.Redacted<string>

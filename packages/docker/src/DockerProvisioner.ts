@@ -121,11 +121,7 @@ export const make = (
     const liveWhere = (labels: ReadonlyArray<string>) =>
       engine.listContainers({ label: labels }).pipe(
         Effect.map((containers) =>
-          containers
-            .filter((c) => isOurs(c.Labels))
-            .map(summaryToMachine)
-            .filter((m) => !MachineProvisioner.isGone(m.state))
-            .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))
+          MachineProvisioner.liveOldestFirst(containers.filter((c) => isOurs(c.Labels)).map(summaryToMachine))
         )
       )
 

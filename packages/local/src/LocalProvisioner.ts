@@ -270,11 +270,8 @@ export const make = (
     const live = Effect.gen(function*() {
       yield* refresh
       const machines: Array<MachineProvisioner.Machine> = []
-      for (const entry of entries.values()) {
-        const machine = yield* toMachine(entry)
-        if (!MachineProvisioner.isGone(machine.state)) machines.push(machine)
-      }
-      return machines.sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))
+      for (const entry of entries.values()) machines.push(yield* toMachine(entry))
+      return MachineProvisioner.liveOldestFirst(machines)
     })
 
     const list = Effect.fn("LocalProvisioner.list")(function*() {

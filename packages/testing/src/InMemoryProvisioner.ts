@@ -147,7 +147,7 @@ export const makeWith = Effect.fnUntraced(function*(options: Options = {}) {
       Effect.gen(function*() {
         yield* applyFault("list")
         const map = yield* visible(callOptions)
-        return [...map.values()].map((e) => e.machine).filter((m) => !MachineProvisioner.isGone(m.state))
+        return MachineProvisioner.liveOldestFirst([...map.values()].map((e) => e.machine))
       }),
     destroy: (id, callOptions) =>
       Effect.gen(function*() {
@@ -167,7 +167,7 @@ export const makeWith = Effect.fnUntraced(function*(options: Options = {}) {
     created: Ref.get(history),
     live: Effect.map(
       Ref.get(machines),
-      (map) => [...map.values()].map((e) => e.machine).filter((m) => !MachineProvisioner.isGone(m.state))
+      (map) => MachineProvisioner.liveOldestFirst([...map.values()].map((e) => e.machine))
     ),
     inject: (...more) => Ref.update(faults, (list) => [...list, ...more]),
     kill: (id) => setState(id, "failed"),

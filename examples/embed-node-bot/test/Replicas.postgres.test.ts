@@ -29,6 +29,8 @@ const BOTS = 3
 const KILLED = 1
 // One issue per comment: tasks of one issue may wait for each other; these are independent.
 const ISSUES = DELIVERIES
+/** A dispatch left alone this long is stuck: a sweep takes it up. */
+const DISPATCH_TIMEOUT_MS = 4_000
 
 const alive = (pid: number) => {
   try {
@@ -130,7 +132,7 @@ describe("three bots on one PostgreSQL", () => {
             Processes.FAKE_RUNNER
           ]),
           PORTER_SWEEP_INTERVAL_MS: "1000",
-          FAKE_DISPATCH_TIMEOUT_MS: "4000",
+          FAKE_DISPATCH_TIMEOUT_MS: String(DISPATCH_TIMEOUT_MS),
           FAKE_DELIVERY_RETRY_AFTER_MS: "4000",
           FAKE_WORK_MS: "1500",
           FAKE_LOG: log,
@@ -298,10 +300,25 @@ describe("three bots on one PostgreSQL", () => {
           count(*) FILTER (WHERE kind = 'sweep')::int AS sweeps
         FROM task_events GROUP BY task_id`
         const active = new Set(activeAtKill.map((task) => task.id))
+        // How long each swept task had been left alone when a sweep took it: since its last event before the sweep (a
+        // lower bound of the sweep's own rule, which reads `updated_at`, touched by every event and by some writes
+        // without one). A dispatch may be stuck without its bot dying: the slow bot's dispatches take a second per
+        // GitHub call, and a loaded machine slows every bot; such a task is stuck too, and may be swept.
+        const idle = new Map(
+          (yield* sql<{ readonly task_id: string; readonly idle_ms: number }>`
+          SELECT s.task_id, min(s.at - (SELECT max(e.at) FROM task_events e
+            WHERE e.task_id = s.task_id AND e.kind <> 'sweep' AND e.at <= s.at))::float8 AS idle_ms
+          FROM task_events s WHERE s.kind = 'sweep' GROUP BY s.task_id`).map((row) => [row.task_id, row.idle_ms])
+        )
         for (const row of dispatches) {
           // Each dispatch attempt is the accepting bot's first one, or one sweep's (a sweep line, then the attempt).
           assert.isTrue(row.n === row.sweeps || row.n === row.sweeps + 1, `${row.task_id}: ${row.n} / ${row.sweeps}`)
-          if (row.sweeps > 0) assert.isTrue(active.has(row.task_id), `${row.task_id} was swept though not stuck`)
+          if (row.sweeps > 0) {
+            assert.isTrue(
+              active.has(row.task_id) || (idle.get(row.task_id) ?? 0) >= DISPATCH_TIMEOUT_MS,
+              `${row.task_id} was swept though not stuck (idle ${idle.get(row.task_id)} ms)`
+            )
+          }
           assert.isAtMost(row.n, 2, row.task_id)
         }
         const resumed = dispatches.filter((row) => row.sweeps > 0)

@@ -1,9 +1,9 @@
 /**
- * GitHubClient: a small REST client over `@octokit/core` (fetch-based, runs in workerd and Node).
- * It routes (`"GET /repos/{owner}/{repo}"`), authenticates each call with the token it is given,
- * retries 5xx answers, network failures and rate limits with core's `RetryAfter` schedule (a short, bounded,
- * jittered backoff that honours `Retry-After` and the rate-limit reset), and decodes answers with Schema (only the
- * fields Porter reads). Octokit does the HTTP, so the retry is `Effect.retry` rather than `HttpClient.retryTransient`.
+ * GitHubClient: a small REST client on `fetch` (runs in workerd and Node). It takes Octokit's route strings
+ * (`"GET /repos/{owner}/{repo}"`, expanded by `internal/RestRoute` as `@octokit/endpoint` does), authenticates each
+ * call with the token it is given, retries 5xx answers, network failures and rate limits with core's `RetryAfter`
+ * schedule (a short, bounded, jittered backoff that honours `Retry-After` and the rate-limit reset), and decodes
+ * answers with Schema (only the fields Porter reads). Redirects are followed (a job's log answers with one).
  *
  * Each attempt is given up after `timeoutMs` (30 s by default; the request is aborted) and counts as
  * "no answer", which is retried like a network failure: a GitHub that accepts connections but never
@@ -15,10 +15,10 @@
  *
  * @since 0.1.0
  */
-import { Octokit } from "@octokit/core"
 import { RetryAfter } from "@porter/core"
 import { Config, Context, Duration, Effect, Layer, Redacted, Schema } from "effect"
 import { FetchHttpClient } from "effect/http"
+import * as RestRoute from "./internal/RestRoute.ts"
 
 /**
  * A failed GitHub call. `message` names the route template and GitHub's own message — never a
@@ -59,7 +59,7 @@ export interface ClientOptions {
 
 /** @category models */
 export interface RequestOptions<A> {
-  /** URL template values, query parameters and body fields, as Octokit takes them. */
+  /** URL template values, query parameters and body fields, as Octokit takes them (`internal/RestRoute`). */
   readonly params?: Readonly<Record<string, unknown>>
   /** Sent as `Authorization: Bearer …` (installation token, personal access token or App JWT). */
   readonly token?: Redacted.Redacted<string>
@@ -91,16 +91,7 @@ const defaultRetry: Required<RetryOptions> = { times: 2, baseDelayMs: 300, maxDe
 /** @since 0.1.0 */
 export const DEFAULT_TIMEOUT_MS = 30_000
 
-interface OctokitFailure {
-  readonly status?: unknown
-  readonly message?: unknown
-  readonly response?: {
-    readonly headers?: Readonly<Record<string, string | undefined>>
-    readonly data?: unknown
-  }
-}
-
-/** A failure Octokit reports (a `RequestError`, or anything thrown by fetch). */
+/** A failed attempt: GitHub's answer (status, headers, its message), or no answer (`status` undefined). */
 interface Failure {
   readonly status: number | undefined
   readonly headers: Readonly<Record<string, string | undefined>>
@@ -109,22 +100,29 @@ interface Failure {
 
 const clip = (text: string, max = 200) => (text.length > max ? `${text.slice(0, max)}…` : text)
 
-const toFailure = (error: unknown): Failure => {
-  const e = (typeof error === "object" && error !== null ? error : {}) as OctokitFailure
-  const headers = e.response?.headers ?? {}
-  const data = e.response?.data
-  const status = typeof e.status === "number" && e.status > 0 ? e.status : undefined
-  if (e.response === undefined) {
-    // No answer: Octokit wraps fetch's own error as status 500.
-    return { status: undefined, headers, message: `could not reach GitHub (${clip(String(e.message ?? error), 120)})` }
-  }
-  const withMessage = typeof data === "object" && data !== null ? (data as { message?: unknown }).message : undefined
-  const ghMessage = typeof withMessage === "string"
-    ? withMessage
+/** fetch could not get an answer. */
+const unreachable = (error: unknown): Failure => ({
+  status: undefined,
+  headers: {},
+  message: `could not reach GitHub (${clip(String(error instanceof Error ? error.message : error), 120)})`
+})
+
+/** GitHub's message in an error answer's body (`{ "message": … }`, or the text). */
+const messageOf = (data: unknown): string => {
+  const message = typeof data === "object" && data !== null ? (data as { message?: unknown }).message : undefined
+  return typeof message === "string"
+    ? message
     : typeof data === "string" && data.length > 0
     ? data
     : "no message"
-  return { status, headers, message: clip(ghMessage) }
+}
+
+const headersOf = (headers: Headers): Record<string, string> => {
+  const out: Record<string, string> = {}
+  headers.forEach((value, name) => {
+    out[name] = value
+  })
+  return out
 }
 
 /** How long GitHub asks us to wait, if it says so (`Retry-After`, or the primary rate limit's reset, in epoch s). */
@@ -162,12 +160,7 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
     message: `could not reach GitHub (no answer within ${Math.round(timeoutMs / 100) / 10} s)`
   }
   const fetch = options.fetch ?? (yield* FetchHttpClient.Fetch)
-  const octokit = new Octokit({
-    baseUrl: apiUrl,
-    userAgent: options.userAgent ?? "porter",
-    request: { fetch },
-    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }
-  })
+  const userAgent = options.userAgent ?? "porter"
 
   type Params = Readonly<Record<string, unknown>>
   type Token = Redacted.Redacted<string> | undefined
@@ -175,21 +168,35 @@ export const make = Effect.fnUntraced(function*(options: ClientOptions = {}) {
   const attempt = (route: string, params: Params, token: Token) =>
     Effect.tryPromise({
       try: async (signal) => {
-        const response = await octokit.request(route, {
-          ...params,
-          headers: {
-            "x-github-api-version": "2022-11-28",
-            ...(token !== undefined ? { authorization: `Bearer ${Redacted.value(token)}` } : {})
-          },
-          request: { signal }
-        })
-        const headers: Record<string, string | undefined> = {}
-        for (const [name, value] of Object.entries(response.headers)) {
-          if (value !== undefined) headers[name] = String(value)
+        const call = RestRoute.toRequest(apiUrl, route, params)
+        const headers: Record<string, string> = {
+          accept: "application/vnd.github+json",
+          "user-agent": userAgent,
+          "x-github-api-version": "2022-11-28"
         }
-        return { status: response.status, headers, data: response.data as unknown }
+        if (token !== undefined) headers["authorization"] = `Bearer ${Redacted.value(token)}`
+        if (call.body !== undefined) headers["content-type"] = "application/json; charset=utf-8"
+        let response: globalThis.Response
+        try {
+          response = await fetch(call.url, { method: call.method, headers, body: call.body ?? null, signal })
+        } catch (error) {
+          throw unreachable(error)
+        }
+        const answer = { status: response.status, headers: headersOf(response.headers) }
+        let data: unknown
+        try {
+          data = await RestRoute.readBody(response, call.method)
+        } catch (error) {
+          throw unreachable(error)
+        }
+        // As Octokit: a 304 or a 4xx/5xx is a failure (other redirects were followed).
+        if (response.status >= 400 || response.status === 304) {
+          throw { ...answer, message: clip(messageOf(data)) } satisfies Failure
+        }
+        return { ...answer, data }
       },
-      catch: toFailure
+      catch: (error) =>
+        typeof error === "object" && error !== null && "headers" in error ? error as Failure : unreachable(error)
     }).pipe(
       // Interrupting the attempt aborts its fetch (the signal above).
       Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.fail(noAnswer) })

@@ -1,7 +1,7 @@
 /**
  * @porter/github — Porter's GitHub adapters: webhook verification and event schemas
  * (`WebhookIntake`), GitHub App and personal-token auth (`RepoTokens`), and REST adapters for
- * `Reporter`, `IssueReader`, `Authorizer` and `RepoWriter` (Git Data API) over `@octokit/core`.
+ * `Reporter`, `IssueReader`, `Authorizer` and `RepoWriter` (Git Data API) on `fetch` (`GitHubClient`).
  * Runs in workerd and Node.
  *
  * @since 0.1.0

@@ -1,6 +1,6 @@
 /**
  * A scripted HTTP server on 127.0.0.1 (random port) for unit tests: each test says how to answer,
- * the server records what it was asked. Real sockets, so Octokit's real fetch path is exercised.
+ * the server records what it was asked. Real sockets, so the real `fetch` path is exercised.
  */
 import { Effect } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"

@@ -83,6 +83,17 @@ export class ProvisionError extends Schema.TaggedError<ProvisionError>()("Provis
   cause: Schema.optional(Schema.Defect())
 }) {}
 
+/** What a provider's message ends with when its failure may pass. */
+export const PROVISION_RETRY_HINT = "comment `@porter retry` to try again"
+
+/**
+ * The `ProvisionError`s of one failed provider call, as its adapter words them: each carries the call's HTTP status
+ * when it had one, and the call's error as the cause.
+ */
+export const provisionErrorsOf =
+  (call: { readonly status?: number | undefined }) => (reason: ProvisionFailure, message: string): ProvisionError =>
+    new ProvisionError({ reason, message, ...(call.status !== undefined ? { status: call.status } : {}), cause: call })
+
 /** The provisioner has no machine with this id. */
 export class MachineNotFound extends Schema.TaggedError<MachineNotFound>()("MachineNotFound", {
   machineId: Schema.String

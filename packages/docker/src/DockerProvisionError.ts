@@ -6,20 +6,14 @@
 import { Errors } from "@porter/core"
 import type * as DockerEngine from "./DockerEngine.ts"
 
-const RETRY_HINT = "comment `@porter retry` to try again"
+const RETRY_HINT = Errors.PROVISION_RETRY_HINT
 
 /** A failed Engine call, as the user reads it (on the issue, in the CLI). */
 export const toProvisionError = (
   error: DockerEngine.DockerEngineError,
   context: { readonly image?: string | undefined } = {}
 ): Errors.ProvisionError => {
-  const make = (reason: Errors.ProvisionFailure, message: string) =>
-    new Errors.ProvisionError({
-      reason,
-      message,
-      ...(error.status !== undefined ? { status: error.status } : {}),
-      cause: error
-    })
+  const make = Errors.provisionErrorsOf(error)
   const said = error.engineMessage ? `: ${error.engineMessage}` : ""
   switch (error.kind) {
     case "transport": {

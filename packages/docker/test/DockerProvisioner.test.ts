@@ -112,6 +112,11 @@ describe("DockerProvisioner requests and errors", () => {
     const refused = DockerProvisioner.toProvisionError(error({ status: 400, engineMessage: "invalid NanoCPUs" }))
     assert.strictEqual(refused.reason, "bad_config")
     assert.include(refused.message, "invalid NanoCPUs")
+    // The Engine's status is kept when there was one, and the Engine's error is the cause.
+    assert.strictEqual(refused.status, 400)
+    assert.instanceOf(refused.cause, DockerEngine.DockerEngineError)
+    assert.isUndefined(down.status)
+    assert.instanceOf(down.cause, DockerEngine.DockerEngineError)
   })
 
   it.effect("without a daemon, every call is a ProvisionError that says to start dockerd or set DOCKER_HOST", () =>

@@ -48,7 +48,7 @@ const fieldOf = (text: string, body: FlyApi.CreateMachineRequest | undefined): s
   })`
 }
 
-const RETRY_HINT = "comment `@porter retry` to try again"
+const RETRY_HINT = Errors.PROVISION_RETRY_HINT
 
 /** A failed call, as the user reads it on the issue. */
 export const toProvisionError = (
@@ -57,13 +57,7 @@ export const toProvisionError = (
 ): Errors.ProvisionError => {
   const fly = error.flyError ? `: ${error.flyError}` : ""
   const tries = error.attempts > 1 ? ` after ${error.attempts} attempts in ${seconds(error.elapsedMs)}` : ""
-  const make = (reason: Errors.ProvisionFailure, message: string) =>
-    new Errors.ProvisionError({
-      reason,
-      message,
-      ...(error.status !== undefined ? { status: error.status } : {}),
-      cause: error
-    })
+  const make = Errors.provisionErrorsOf(error)
   switch (error.kind) {
     case "transport":
     case "timeout":

@@ -11,7 +11,8 @@ const createdDetail = (task: Task.Task) => `${task.agent} for @${task.requestedB
 interface Delivery {
   readonly id: Ids.DeliveryId
   readonly receivedAt: number
-  readonly payload: string
+  /** Kept for retries only: dropped once the delivery is handled, as the SQL stores do. */
+  payload: string
   attempts: number
   completedAt?: number
   /** When a leased retry last took it (`retryDeliveries` with `at`). */
@@ -85,7 +86,10 @@ export const make: Effect.Effect<TaskStore.TaskStore["Service"]> = Effect.gen(fu
     completeDelivery: (id, at) =>
       Effect.map(Ref.get(state), (s) => {
         const delivery = s.deliveries.get(id)
-        if (delivery) delivery.completedAt = at
+        if (delivery && delivery.completedAt === undefined) {
+          delivery.completedAt = at
+          delivery.payload = ""
+        }
       }),
     retryDeliveries: (before, limit, at) =>
       Effect.map(Ref.get(state), (s) => {

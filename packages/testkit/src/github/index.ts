@@ -38,6 +38,7 @@ import * as GistsRoutes from "./routes/Gists.ts"
 import * as GitDataRoutes from "./routes/GitData.ts"
 import * as GitRefsRoutes from "./routes/GitRefs.ts"
 import * as IssuesRoutes from "./routes/Issues.ts"
+import * as LabelsRoutes from "./routes/Labels.ts"
 import * as OAuthRoutes from "./routes/OAuth.ts"
 import { makePullCommits } from "./routes/PullCommits.ts"
 import type { PullRequestCommit } from "./routes/PullCommits.ts"
@@ -240,6 +241,7 @@ export const start = (options: EmulatorOptions = {}): Effect.Effect<Emulator, ne
         ...oauth.routes,
         ...ReposRoutes.routes(context),
         ...IssuesRoutes.routes(context),
+        ...LabelsRoutes.routes(context),
         ...PullsRoutes.routes(context),
         ...pullCommits.routes,
         ...GitDataRoutes.routes(context),

@@ -1,10 +1,11 @@
 /**
- * Issues (pull requests are issues too), issue comments, reactions and labels — with the webhooks
+ * Issues (pull requests are issues too), issue comments, reactions and an issue's labels — with the webhooks
  * GitHub sends for them (`issues.*`, `issue_comment.*`, and `pull_request.*` when the issue is a PR).
  *
  * Permissions like GitHub's: anyone who can see a repository may open issues, comment and react;
  * editing someone else's issue or comment needs triage (issues) or write (comments); labels need
- * triage. Labels named on issue creation by someone without triage are dropped silently, as on GitHub.
+ * triage. Labels named on issue creation by someone without triage are dropped silently, as on GitHub. The
+ * repository's own labels are `Labels.ts`'.
  */
 import { Effect, Schema } from "effect"
 import type { Need } from "../Auth.ts"
@@ -14,7 +15,6 @@ import { makeHelpers } from "../Context.ts"
 import { ApiError, decodeBody, forbidden, json, jsonPage, noContent, notFound, validationFailed } from "../Http.ts"
 import type { ApiRequest, Route } from "../Http.ts"
 import type { Account, Issue, IssueComment, Label, Repo } from "../State.ts"
-import { DEFAULT_LABEL_COLOR } from "../State.ts"
 import { reactionRoutes } from "./Reactions.ts"
 
 const LabelName = Schema.Union([Schema.String, Schema.Struct({ name: Schema.String })])
@@ -39,11 +39,6 @@ const UpdateIssueBody = Schema.Struct({
 })
 
 const CommentBody = Schema.Struct({ body: Schema.String })
-const CreateLabelBody = Schema.Struct({
-  name: Schema.String,
-  color: Schema.optional(Schema.String),
-  description: Schema.optional(Schema.NullOr(Schema.String))
-})
 
 const nameOf = (label: typeof LabelName.Type) => (typeof label === "string" ? label : label.name)
 const namesOf = (body: typeof LabelsBody.Type) => ("labels" in body ? body.labels : body).map(nameOf)
@@ -375,49 +370,6 @@ export const routes = (context: RouteContext): ReadonlyArray<Route> => {
           issue.updatedAt = state.now()
           yield* issueEvent("unlabeled", issue, helpers.actor(request).account, { label })
           return labelsJson(issue)
-        })
-    },
-    {
-      method: "GET",
-      path: "/repos/{owner}/{repo}/labels",
-      handler: (request) =>
-        Effect.gen(function*() {
-          const repo = yield* helpers.repoFor(request, readIssues())
-          const labels = [...repo.labels.values()].map((label) => payloads.label(repo, label))
-          return jsonPage(labels, request, context.baseUrl)
-        })
-    },
-    {
-      method: "POST",
-      path: "/repos/{owner}/{repo}/labels",
-      handler: (request) =>
-        Effect.gen(function*() {
-          const repo = yield* helpers.repoFor(request, {
-            role: "write",
-            scope: ["issues", "pull_requests"],
-            level: "write"
-          })
-          const body = yield* decodeBody(CreateLabelBody)(request.body)
-          if (repo.labels.has(body.name.toLowerCase())) {
-            return yield* validationFailed({ resource: "Label", code: "already_exists", field: "name" })
-          }
-          const color = (body.color ?? DEFAULT_LABEL_COLOR).replace(/^#/, "")
-          if (!/^[0-9a-fA-F]{6}$/.test(color)) {
-            return yield* validationFailed({ resource: "Label", code: "invalid", field: "color" })
-          }
-          const label = state.addLabel(repo, body.name, color.toLowerCase(), body.description ?? null)
-          return json(payloads.label(repo, label), 201)
-        })
-    },
-    {
-      method: "GET",
-      path: "/repos/{owner}/{repo}/labels/{name}",
-      handler: (request) =>
-        Effect.gen(function*() {
-          const repo = yield* helpers.repoFor(request, readIssues())
-          const label = repo.labels.get(request.params["name"]!.toLowerCase())
-          if (!label) return yield* notFound()
-          return json(payloads.label(repo, label))
         })
     }
   ]

@@ -8,8 +8,9 @@
  * The client going away destroys the upstream request (the provider stops); the meter counts what came. Every other
  * request goes to the Effect server, and so does every request until the route is installed (`layer`).
  *
- * Cannot: stream a request body upstream (it is read first, within `gateway.maxRequestBytes`, like every host does;
- * here from the moment the request arrives, so a refused request may have been read up to that limit).
+ * A body Porter leaves as it is (`ModelGateway.readsBody`) with a declared length within `gateway.maxRequestBytes`
+ * is piped upstream once the call is admitted, never held whole; another (a Chat Completions request, a chunked
+ * body) is read from the moment the request arrives, within the limit.
  */
 import { GatewayAccess, GatewayApp, ModelGateway, PorterConfig } from "@porter/core"
 import { Effect, Layer, Stream } from "effect"
@@ -91,7 +92,8 @@ const send = (
   run: { readonly promise: <A>(e: Effect.Effect<A>) => Promise<A>; readonly sync: <A>(e: Effect.Effect<A>) => A }
 ) => {
   const headers: Record<string, string | number> = { ...call.headers }
-  if (call.body !== undefined) headers["content-length"] = call.body.byteLength
+  const length = call.pipe ?? call.body?.byteLength
+  if (length !== undefined) headers["content-length"] = length
   const outgoing = (call.url.startsWith("https:") ? httpsRequest : httpRequest)(call.url, {
     method: call.method,
     headers
@@ -144,7 +146,9 @@ const send = (
       upstream.on("close", meter.end)
     }
   })
-  outgoing.end(call.body)
+  // The client's body as it arrives (Node's parser stops it at its Content-Length), or the one read first.
+  if (call.pipe !== undefined) request.pipe(outgoing)
+  else outgoing.end(call.body)
 }
 
 /** Installs the route in `slot` for the layer's lifetime. `logRequests`: one log line per answer, like the router's. */
@@ -184,16 +188,27 @@ export const layer = (
         return true
       }
       const method = request.method ?? "GET"
-      // Only POST bodies are passed on; others are left unread.
-      const body = method === "POST" ? readBody(request, maxRequestBytes) : Promise.resolve(new Uint8Array(0))
+      // A POST body Porter leaves as it is, with its length declared within the limit, is piped upstream once the
+      // call is admitted; another is read from now on (in by the time core asks for it, after the credential).
+      const declared = Number(request.headers["content-length"] ?? "NaN")
+      const pipeable = method === "POST" && Number.isFinite(declared) && declared <= maxRequestBytes &&
+          !ModelGateway.readsBody(parsed.provider, parsed.rest)
+        ? declared
+        : undefined
+      const early = method === "POST" && pipeable === undefined ? readBody(request, maxRequestBytes) : undefined
       run.promise(gateway.admit({
         ...parsed,
         method,
         headers: recordOf(request.headers),
-        body: bodyOf(body)
+        body: (limit) => bodyOf(early ?? readBody(request, limit))(limit),
+        pipeableBytes: pipeable
       })).then(
-        (outcome) =>
-          ModelGateway.isAdmitted(outcome) ? send(request, response, outcome, run) : write(response, outcome),
+        (outcome) => {
+          if (ModelGateway.isAdmitted(outcome)) return send(request, response, outcome, run)
+          // Refused: a body left unread is read and dropped, so the connection can take the next request.
+          if (pipeable !== undefined) request.resume()
+          write(response, outcome)
+        },
         () => {
           if (response.headersSent) return response.destroy()
           response.writeHead(500, JSON_HEADERS)

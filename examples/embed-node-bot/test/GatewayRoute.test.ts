@@ -2,7 +2,8 @@
  * The bot's direct `node:http` route for model calls (`GatewayRoute`), in front of the scripted model server and a
  * slow stand-in: a streamed call metered and recorded, refusals in the provider's format (401, 404, 413), the
  * provider's 429 scrubbed of the key, 502 when it cannot be reached, and a client going away mid-answer stops the
- * upstream call (its connection closed before the answer's end) with what came counted.
+ * upstream call (its connection closed before the answer's end) with what came counted. A body with its length
+ * declared goes upstream as it arrives.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { GatewayRoute, WebhookRoute } from "@porter-examples/embed-node-bot"
@@ -10,7 +11,7 @@ import { Ids, ModelUsage, Porter, SecretStore } from "@porter/core"
 import { Fixtures, Machines, TestPorter } from "@porter/testing"
 import * as ModelServer from "@porter/testkit/model"
 import { Effect, Layer, Redacted, Schedule } from "effect"
-import { createServer, type Server } from "node:http"
+import { createServer, request as httpRequest, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 
 const ANTHROPIC_KEY = "sk-ant-api03-REALKEY-route-test-0001"
@@ -168,6 +169,57 @@ describe("GatewayRoute (node:http)", () => {
         yield* Effect.promise(() => upstreamClosed).pipe(Effect.timeout("5 seconds"))
         const totals = yield* recorded(taskId, 1)
         assert.strictEqual(totals.inputTokens, 10)
+      }).pipe(Effect.provide(layer))
+    }))
+
+  it.live("a body with its length declared goes upstream as it arrives, whole", () =>
+    Effect.gen(function*() {
+      let arrived: (() => void) | undefined
+      const upstreamAsked = new Promise<void>((resolve) => (arrived = resolve))
+      const received: Array<Buffer> = []
+      const echo = createServer((request, response) => {
+        arrived!()
+        request.on("data", (chunk: Buffer) => received.push(chunk))
+        request.on("end", () => {
+          response.writeHead(200, { "content-type": "application/json" })
+          response.end(JSON.stringify({ input_tokens: Buffer.concat(received).byteLength }))
+        })
+      })
+      const echoUrl = yield* listen(echo)
+      const { layer, slot } = served({ anthropic: echoUrl, openai: `${echoUrl}/v1` })
+      yield* Effect.gen(function*() {
+        const url = new URL(yield* listen(WebhookRoute.makeServer(slot)()))
+        const { credential, taskId } = yield* startTask
+        const first = Buffer.from(
+          `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"${"a".repeat(1000)}`
+        )
+        const second = Buffer.from(`${"b".repeat(1000)}"}]}`)
+        const client = httpRequest({
+          host: url.hostname,
+          port: url.port,
+          method: "POST",
+          path: `/gateway/tasks/${taskId}/anthropic/v1/messages/count_tokens`,
+          headers: {
+            "content-type": "application/json",
+            "content-length": first.byteLength + second.byteLength,
+            "x-api-key": credential
+          }
+        })
+        const answered = new Promise<{ status: number; body: string }>((resolve) =>
+          client.on("response", (response) => {
+            let text = ""
+            response.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")))
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }))
+          })
+        )
+        client.write(first)
+        // The provider is asked while the rest of the body has not been sent: nothing waits for the whole of it.
+        yield* Effect.promise(() => upstreamAsked).pipe(Effect.timeout("5 seconds"))
+        client.end(second)
+        const answer = yield* Effect.promise(() => answered)
+        assert.strictEqual(answer.status, 200)
+        assert.deepStrictEqual(JSON.parse(answer.body), { input_tokens: first.byteLength + second.byteLength })
+        assert.isTrue(Buffer.concat(received).equals(Buffer.concat([first, second])))
       }).pipe(Effect.provide(layer))
     }))
 })

@@ -15,6 +15,10 @@
  * One amendment: a streamed Chat Completions request that does not ask for usage gets
  * `stream_options.include_usage` (an extra last chunk with empty `choices`, as OpenAI documents it), so it is metered
  * exactly rather than estimated. Redirects are not followed (the key must not travel to another host).
+ *
+ * A body Porter leaves as it is goes upstream as it arrives where the host can pipe it (`pipeableBytes`: the Worker
+ * and the Node route), so a large conversation is neither held in memory nor sent only once it is all in; others are
+ * read first, within the limit.
  */
 import { Context, Effect, Layer, Option, Redacted, Result, Stream } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
@@ -38,7 +42,17 @@ export interface GatewayRequest {
   readonly headers: Readonly<Record<string, string | undefined>>
   /** Reads the body, at most `limit` bytes (`too_large` past it). */
   readonly body: (limit: number) => Effect.Effect<Uint8Array, GatewayRefused>
+  /**
+   * The body's declared length (`Content-Length`), when the host can send the body upstream as it arrives: a call
+   * whose body Porter leaves as it is (`readsBody`) and that is within the limit is then admitted with `pipe` set,
+   * its body unread, and the host pipes it. Absent: the body is read first (`body`).
+   */
+  readonly pipeableBytes?: number | undefined
 }
+
+/** Whether Porter reads a call's body before sending it on: it changes it (a Chat Completions request, `withUsageRequested`). */
+export const readsBody = (provider: Provider, rest: string): boolean =>
+  provider === "openai" && rest === "v1/chat/completions"
 
 /**
  * The answer, streamed: also as a Web `ReadableStream` when the upstream client gave one (fetch), which a Web host
@@ -121,6 +135,8 @@ export interface Admitted {
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   readonly body: Uint8Array | undefined
+  /** The client's body is this long and the host sends it upstream as it arrives (`body` is undefined then). */
+  readonly pipe: number | undefined
   /** The upstream answer's headers as the client gets them. */
   readonly answerHeaders: (headers: Readonly<Record<string, string | undefined>>) => Record<string, string>
   /** A non-2xx answer as the client gets it: 3xx → 502 (redirects are not followed), the body scrubbed of the key. */
@@ -247,10 +263,16 @@ export const make = Effect.gen(function*() {
     query?.delete("key")
     const search = query !== undefined && query.size > 0 ? `?${query.toString()}` : ""
     const url = `${base.replace(/\/+$/, "")}${route.upstreamPath}${search}`
-    let body = request.method === "POST" ? yield* request.body(limit) : undefined
-    if (body !== undefined && route.metered && request.rest === "v1/chat/completions") body = withUsageRequested(body)
+    const changesBody = readsBody(request.provider, request.rest)
+    const pipe = request.method === "POST" && !changesBody && request.pipeableBytes !== undefined &&
+        request.pipeableBytes <= limit
+      ? request.pipeableBytes
+      : undefined
+    let body = request.method === "POST" && pipe === undefined ? yield* request.body(limit) : undefined
+    if (body !== undefined && route.metered && changesBody) body = withUsageRequested(body)
+    const requestBytes = body?.byteLength ?? pipe ?? 0
     const meter: Effect.Effect<AnswerMeter | undefined> = !route.metered ? Effect.undefined : Effect.gen(function*() {
-      const meter = Metering.make(request.provider, { requestBytes: body?.byteLength ?? 0, model: route.model })
+      const meter = Metering.make(request.provider, { requestBytes, model: route.model })
       yield* access.begin(grant.task.id as TaskId)
       // As the answer ends (cut short too): counted at once, so the task's next call is checked against it; stored
       // after the answer, in the background.
@@ -274,6 +296,7 @@ export const make = Effect.gen(function*() {
       url,
       headers: Providers.upstreamHeaders(request.provider, request.headers, { name: keyName, value: key }),
       body,
+      pipe,
       answerHeaders: Providers.responseHeaders,
       refusedBy: (status, raw) => {
         const text = key.length >= 8 ? decoder.decode(raw) : ""
@@ -353,8 +376,12 @@ export const make = Effect.gen(function*() {
     return { status: response.status, headers: answerHeaders, body: stream } satisfies GatewayAnswer
   })
 
+  // Effect's client is given the body read first (no `pipeableBytes`).
   const forward = (request: GatewayRequest): Effect.Effect<GatewayAnswer> =>
-    Effect.flatMap(admit(request), (outcome) => isAdmitted(outcome) ? send(outcome) : Effect.succeed(outcome))
+    Effect.flatMap(
+      admit({ ...request, pipeableBytes: undefined }),
+      (outcome) => isAdmitted(outcome) ? send(outcome) : Effect.succeed(outcome)
+    )
 
   return ModelGateway.of({ forward, admit })
 })

@@ -9,6 +9,7 @@ import {
   Diagnostics,
   HttpApp,
   Ids,
+  ModelGateway,
   ModelUsage,
   Porter,
   SecretStore,
@@ -271,6 +272,44 @@ describe("model gateway", () => {
         assert.strictEqual(late.status, 403)
         assert.include(late.body.error.message, "deadline")
         assert.strictEqual(model.requests().length, 0, "nothing reached the provider")
+      }).pipe(Effect.provide(layerWith(model.url, undefined, { config: smallBodies(model.url) })))
+    }))
+
+  it.live("a body Porter leaves as it is is piped by a host that can (unread); a Chat Completions body is read", () =>
+    Effect.gen(function*() {
+      const model = yield* ModelServer.start({ script })
+      yield* Effect.gen(function*() {
+        const gateway = yield* ModelGateway.ModelGateway
+        const { credential, taskId } = yield* startTask()
+        let reads = 0
+        const offered = (
+          provider: "anthropic" | "openai",
+          rest: string,
+          headers: Record<string, string>,
+          pipeableBytes: number
+        ) =>
+          gateway.admit({
+            taskId,
+            provider,
+            method: "POST",
+            rest,
+            search: "",
+            headers,
+            body: () => Effect.sync(() => (reads++, new TextEncoder().encode("{\"stream\":true,\"messages\":[]}"))),
+            pipeableBytes
+          })
+        const piped = yield* offered("anthropic", "v1/messages", { "x-api-key": credential }, 700)
+        assert.isTrue(ModelGateway.isAdmitted(piped))
+        assert.deepStrictEqual(ModelGateway.isAdmitted(piped) && [piped.pipe, piped.body, reads], [700, undefined, 0])
+        // Porter adds `stream_options` to a Chat Completions body: it reads it first, whatever the host offers.
+        const read = yield* offered("openai", "v1/chat/completions", { authorization: `Bearer ${credential}` }, 30)
+        assert.isTrue(ModelGateway.isAdmitted(read))
+        assert.strictEqual(ModelGateway.isAdmitted(read) && read.pipe, undefined)
+        assert.include(ModelGateway.isAdmitted(read) ? new TextDecoder().decode(read.body) : "", "include_usage")
+        assert.strictEqual(reads, 1)
+        // Declared over the limit (1,024 bytes here): read, within the limit, as without piping.
+        yield* offered("anthropic", "v1/messages", { "x-api-key": credential }, 4096)
+        assert.strictEqual(reads, 2)
       }).pipe(Effect.provide(layerWith(model.url, undefined, { config: smallBodies(model.url) })))
     }))
 

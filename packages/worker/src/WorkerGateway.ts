@@ -12,7 +12,9 @@
  * loaded machine). The same route returning the upstream body untouched (no meter) did match the native floor: the
  * JavaScript stream is most of what the gateway adds in workerd.
  *
- * Cannot: stream a request body upstream (it is read first, within `gateway.maxRequestBytes`, like every host does).
+ * A body Porter leaves as it is (`ModelGateway.readsBody`) with a declared length within `gateway.maxRequestBytes` goes
+ * upstream as workerd's own stream once the call is admitted, never held in the isolate; another (a Chat Completions
+ * request, a chunked body) is read first, within the limit.
  */
 import { GatewayAccess, GatewayApp, ModelGateway, PorterConfig } from "@porter/core"
 import { Context, Effect, Stream } from "effect"
@@ -81,13 +83,14 @@ interface Runner {
 }
 
 /** Sends an admitted call with workerd's `fetch`; the answer as workerd's own stream (see the module's comment). */
-const send = async (call: ModelGateway.Admitted, run: Runner): Promise<Response> => {
+const send = async (request: Request, call: ModelGateway.Admitted, run: Runner): Promise<Response> => {
   let upstream: Response
   try {
     upstream = await fetch(call.url, {
       method: call.method,
       headers: call.headers,
-      body: call.body ?? null,
+      // The client's body as it arrives (workerd keeps its declared length), or the one read first.
+      body: call.pipe !== undefined ? request.body : call.body ?? null,
       redirect: "manual"
     })
   } catch (error) {
@@ -155,6 +158,18 @@ export const route: Effect.Effect<
     )
   }
 
+  /**
+   * A POST body's declared length, when it is within the limit and Porter leaves the body as it is: it is then sent
+   * upstream as a stream, once the call is admitted.
+   */
+  const pipeableBytes = (request: Request, path: GatewayApp.GatewayPath): number | undefined => {
+    if (request.method !== "POST" || request.body === null || ModelGateway.readsBody(path.provider, path.rest)) {
+      return undefined
+    }
+    const declared = Number(request.headers.get("content-length") ?? "NaN")
+    return Number.isFinite(declared) && declared <= maxRequestBytes ? declared : undefined
+  }
+
   /** A POST's body read at once when its declared length is within the limit. */
   const earlyBody = (request: Request): Promise<ArrayBuffer> | undefined => {
     if (request.method !== "POST") return undefined
@@ -174,11 +189,13 @@ export const route: Effect.Effect<
     }
     const context = Context.add(base, WorkerBackground.CurrentExecutionContext, ctx)
     const run: Runner = { promise: Effect.runPromiseWith(context), sync: Effect.runSyncWith(context) }
+    const pipeable = pipeableBytes(request, parsed)
     return run.promise(gateway.admit({
       ...parsed,
       method: request.method,
       headers: recordOf(request.headers),
-      body: bodyOf(request, earlyBody(request))
-    })).then((outcome) => ModelGateway.isAdmitted(outcome) ? send(outcome, run) : toResponse(outcome))
+      body: bodyOf(request, pipeable === undefined ? earlyBody(request) : undefined),
+      pipeableBytes: pipeable
+    })).then((outcome) => ModelGateway.isAdmitted(outcome) ? send(request, outcome, run) : toResponse(outcome))
   }
 })

@@ -1,16 +1,20 @@
 // The Worker's model gateway in workerd (`WorkerGateway`: workerd's own `fetch`, the answer metered as the client pulls
 // it), against a provider stand-in that streams slowly: the answer reaches the client chunk by chunk as the provider
 // sends it (never held back), and a client going away mid-answer stops the upstream call — the stand-in sees its
-// connection closed before the answer's end.
+// connection closed before the answer's end. A large body goes upstream whole, with its length.
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
+import { createHash } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as ModelStack from "./support/ModelStack.ts"
 import { comment, eventually, machineOf, openIssue, Stack, tasksOf } from "./support/Stack.ts"
 
-/** What the stand-in saw: answers closed before their end. */
-const seen = { closedEarly: 0 }
+/** What the stand-in saw: answers closed before their end; each request body's length, and the length declared. */
+const seen = {
+  closedEarly: 0,
+  bodies: [] as Array<{ readonly bytes: number; readonly declared: string | undefined; readonly sha: string }>
+}
 
 const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
 
@@ -22,7 +26,13 @@ const slowProvider = Effect.acquireRelease(
         const chunks: Array<Buffer> = []
         request.on("data", (chunk: Buffer) => chunks.push(chunk))
         request.on("end", () => {
-          const endless = Buffer.concat(chunks).toString("utf8").includes("\"endless\"")
+          const body = Buffer.concat(chunks)
+          seen.bodies.push({
+            bytes: body.byteLength,
+            declared: request.headers["content-length"],
+            sha: createHash("sha256").update(body).digest("hex")
+          })
+          const endless = body.toString("utf8").includes("\"endless\"")
           response.writeHead(200, { "content-type": "text/event-stream" })
           response.write(event("message_start", {
             type: "message_start",
@@ -99,6 +109,24 @@ layer(StreamStack, { timeout: "180 seconds", excludeTestServices: true })("gatew
         assert.strictEqual(timing.status, 200)
         assert.include(timing.text, "message_delta")
         assert.isBelow(timing.first, timing.total - 150, "the first chunk came before the rest")
+
+        // A large body (2 MiB) is passed on byte for byte, its length declared.
+        const large = Buffer.from(JSON.stringify({
+          model: "claude-sonnet-4-5",
+          max_tokens: 100,
+          stream: true,
+          messages: [{ role: "user", content: "é".repeat(1024 * 1024) }]
+        }))
+        const passed = yield* Effect.promise(async () => {
+          const response = await fetch(url, { method: "POST", headers, body: large })
+          return { status: response.status, text: await response.text() }
+        })
+        assert.strictEqual(passed.status, 200, passed.text.slice(0, 300))
+        assert.deepStrictEqual(seen.bodies.at(-1), {
+          bytes: large.byteLength,
+          declared: String(large.byteLength),
+          sha: createHash("sha256").update(large).digest("hex")
+        })
 
         // The client goes away after the first chunk: the provider's connection closes before its (endless) end.
         const controller = new AbortController()

@@ -190,11 +190,11 @@ export const layer = (
       const method = request.method ?? "GET"
       // A POST body Porter leaves as it is, with its length declared within the limit, is piped upstream once the
       // call is admitted; another is read from now on (in by the time core asks for it, after the credential).
-      const declared = Number(request.headers["content-length"] ?? "NaN")
-      const pipeable = method === "POST" && Number.isFinite(declared) && declared <= maxRequestBytes &&
-          !ModelGateway.readsBody(parsed.provider, parsed.rest)
-        ? declared
-        : undefined
+      const pipeable = ModelGateway.pipeableBytesOf(
+        { ...parsed, method },
+        request.headers["content-length"],
+        maxRequestBytes
+      )
       const early = method === "POST" && pipeable === undefined ? readBody(request, maxRequestBytes) : undefined
       run.promise(gateway.admit({
         ...parsed,

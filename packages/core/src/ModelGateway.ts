@@ -43,9 +43,9 @@ export interface GatewayRequest {
   /** Reads the body, at most `limit` bytes (`too_large` past it). */
   readonly body: (limit: number) => Effect.Effect<Uint8Array, GatewayRefused>
   /**
-   * The body's declared length (`Content-Length`), when the host can send the body upstream as it arrives: a call
-   * whose body Porter leaves as it is (`readsBody`) and that is within the limit is then admitted with `pipe` set,
-   * its body unread, and the host pipes it. Absent: the body is read first (`body`).
+   * The body's declared length (`Content-Length`, as `pipeableBytesOf` gives it), when the host can send the body
+   * upstream as it arrives: the call is then admitted with `pipe` set, its body unread, and the host pipes it.
+   * Absent: the body is read first (`body`).
    */
   readonly pipeableBytes?: number | undefined
 }
@@ -53,6 +53,20 @@ export interface GatewayRequest {
 /** Whether Porter reads a call's body before sending it on: it changes it (a Chat Completions request, `withUsageRequested`). */
 export const readsBody = (provider: Provider, rest: string): boolean =>
   provider === "openai" && rest === "v1/chat/completions"
+
+/**
+ * What a host offers as `pipeableBytes`: a POST body's declared length (`Content-Length`), when it is within `limit`
+ * and Porter leaves the body as it is; otherwise nothing (the body is read first).
+ */
+export const pipeableBytesOf = (
+  call: { readonly method: string; readonly provider: Provider; readonly rest: string },
+  contentLength: string | null | undefined,
+  limit: number
+): number | undefined => {
+  if (call.method !== "POST" || contentLength == null || readsBody(call.provider, call.rest)) return undefined
+  const declared = Number(contentLength)
+  return Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? declared : undefined
+}
 
 /**
  * The answer, streamed: also as a Web `ReadableStream` when the upstream client gave one (fetch), which a Web host
@@ -263,13 +277,13 @@ export const make = Effect.gen(function*() {
     query?.delete("key")
     const search = query !== undefined && query.size > 0 ? `?${query.toString()}` : ""
     const url = `${base.replace(/\/+$/, "")}${route.upstreamPath}${search}`
-    const changesBody = readsBody(request.provider, request.rest)
-    const pipe = request.method === "POST" && !changesBody && request.pipeableBytes !== undefined &&
-        request.pipeableBytes <= limit
-      ? request.pipeableBytes
-      : undefined
+    const pipe = request.pipeableBytes === undefined
+      ? undefined
+      : pipeableBytesOf(request, String(request.pipeableBytes), limit)
     let body = request.method === "POST" && pipe === undefined ? yield* request.body(limit) : undefined
-    if (body !== undefined && route.metered && changesBody) body = withUsageRequested(body)
+    if (body !== undefined && route.metered && readsBody(request.provider, request.rest)) {
+      body = withUsageRequested(body)
+    }
     const requestBytes = body?.byteLength ?? pipe ?? 0
     const meter: Effect.Effect<AnswerMeter | undefined> = !route.metered ? Effect.undefined : Effect.gen(function*() {
       const meter = Metering.make(request.provider, { requestBytes, model: route.model })

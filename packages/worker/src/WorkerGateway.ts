@@ -158,18 +158,6 @@ export const route: Effect.Effect<
     )
   }
 
-  /**
-   * A POST body's declared length, when it is within the limit and Porter leaves the body as it is: it is then sent
-   * upstream as a stream, once the call is admitted.
-   */
-  const pipeableBytes = (request: Request, path: GatewayApp.GatewayPath): number | undefined => {
-    if (request.method !== "POST" || request.body === null || ModelGateway.readsBody(path.provider, path.rest)) {
-      return undefined
-    }
-    const declared = Number(request.headers.get("content-length") ?? "NaN")
-    return Number.isFinite(declared) && declared <= maxRequestBytes ? declared : undefined
-  }
-
   /** A POST's body read at once when its declared length is within the limit. */
   const earlyBody = (request: Request): Promise<ArrayBuffer> | undefined => {
     if (request.method !== "POST") return undefined
@@ -189,7 +177,13 @@ export const route: Effect.Effect<
     }
     const context = Context.add(base, WorkerBackground.CurrentExecutionContext, ctx)
     const run: Runner = { promise: Effect.runPromiseWith(context), sync: Effect.runSyncWith(context) }
-    const pipeable = pipeableBytes(request, parsed)
+    const pipeable = request.body === null
+      ? undefined
+      : ModelGateway.pipeableBytesOf(
+        { ...parsed, method: request.method },
+        request.headers.get("content-length"),
+        maxRequestBytes
+      )
     return run.promise(gateway.admit({
       ...parsed,
       method: request.method,

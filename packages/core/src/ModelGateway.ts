@@ -24,11 +24,14 @@ import { Context, Effect, Layer, Option, Redacted, Result, Stream } from "effect
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Background } from "./Background.ts"
 import { GatewayAccess, GatewayRefused } from "./GatewayAccess.ts"
+import { metered, pipeableBytesOf, readsBody, withUsageRequested } from "./GatewayBodies.ts"
 import type { TaskId } from "./Ids.ts"
 import * as Metering from "./Metering.ts"
 import type { Provider } from "./ModelUsage.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import * as Providers from "./Providers.ts"
+
+export { metered, pipeableBytesOf, readsBody, withUsageRequested } from "./GatewayBodies.ts"
 
 /** One call as the machine sent it. */
 export interface GatewayRequest {
@@ -50,24 +53,6 @@ export interface GatewayRequest {
   readonly pipeableBytes?: number | undefined
 }
 
-/** Whether Porter reads a call's body before sending it on: it changes it (a Chat Completions request, `withUsageRequested`). */
-export const readsBody = (provider: Provider, rest: string): boolean =>
-  provider === "openai" && rest === "v1/chat/completions"
-
-/**
- * What a host offers as `pipeableBytes`: a POST body's declared length (`Content-Length`), when it is within `limit`
- * and Porter leaves the body as it is; otherwise nothing (the body is read first).
- */
-export const pipeableBytesOf = (
-  call: { readonly method: string; readonly provider: Provider; readonly rest: string },
-  contentLength: string | null | undefined,
-  limit: number
-): number | undefined => {
-  if (call.method !== "POST" || contentLength == null || readsBody(call.provider, call.rest)) return undefined
-  const declared = Number(contentLength)
-  return Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? declared : undefined
-}
-
 /**
  * The answer, streamed: also as a Web `ReadableStream` when the upstream client gave one (fetch), which a Web host
  * returns as it is (no per-chunk work but the meter's); `body` is the same as an Effect stream, for other hosts.
@@ -79,47 +64,6 @@ export interface GatewayAnswer {
   readonly web?: ReadableStream<Uint8Array> | undefined
   /** The whole body, when it is known at once (Porter's refusals, the provider's errors). */
   readonly bytes?: Uint8Array | undefined
-}
-
-/**
- * `source` with `onChunk` called on each chunk as it passes and `onEnd` once when it ends, fails or is cancelled: a
- * pull stream, so nothing is read ahead of the client.
- */
-export const metered = (
-  source: ReadableStream<Uint8Array>,
-  onChunk: (chunk: Uint8Array) => void,
-  onEnd: () => void
-): ReadableStream<Uint8Array> => {
-  const reader = source.getReader()
-  let ended = false
-  const end = () => {
-    if (ended) return
-    ended = true
-    onEnd()
-  }
-  return new ReadableStream<Uint8Array>({
-    pull: (controller) =>
-      reader.read().then(
-        ({ done, value }) => {
-          if (done) {
-            // The client's answer first; the meter's reading after (the same turn: before any next call).
-            controller.close()
-            end()
-            return
-          }
-          onChunk(value)
-          controller.enqueue(value)
-        },
-        (error: unknown) => {
-          controller.error(error)
-          end()
-        }
-      ),
-    cancel: (reason) => {
-      end()
-      return reader.cancel(reason)
-    }
-  }, { highWaterMark: 0 })
 }
 
 /**
@@ -214,17 +158,6 @@ const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: number) =
       Effect.orElseSucceed(() => new Uint8Array(0))
     )
   })
-
-const STREAM_TRUE = /"stream"\s*:\s*true/
-
-/** A streamed Chat Completions body that does not ask for usage, asking for it. */
-export const withUsageRequested = (body: Uint8Array): Uint8Array => {
-  const text = decoder.decode(body)
-  if (!STREAM_TRUE.test(text) || text.includes("\"include_usage\"") || text.includes("\"stream_options\"")) return body
-  const open = text.indexOf("{")
-  if (open < 0) return body
-  return encoder.encode(`${text.slice(0, open + 1)}"stream_options":{"include_usage":true},${text.slice(open + 1)}`)
-}
 
 const hostOf = (url: string): string | undefined => {
   try {

@@ -300,14 +300,17 @@ describe("three bots on one PostgreSQL", () => {
           count(*) FILTER (WHERE kind = 'sweep')::int AS sweeps
         FROM task_events GROUP BY task_id`
         const active = new Set(activeAtKill.map((task) => task.id))
-        // How long each swept task had been left alone when a sweep took it: since its last event before the sweep (a
-        // lower bound of the sweep's own rule, which reads `updated_at`, touched by every event and by some writes
-        // without one). A dispatch may be stuck without its bot dying: the slow bot's dispatches take a second per
+        // How long each swept task had been left alone when a sweep took it, at least: since its last change the
+        // store's triggers wrote down (creation, transition, dispatch, machine: each at the row's `updated_at` then).
+        // The sweep's own rule reads `updated_at`, which only grows, so a swept task's last such line is at least the
+        // dispatch timeout old; lines the bots write themselves (a failed GitHub call, …) do not touch `updated_at` and
+        // are left out. A dispatch may be stuck without its bot dying: the slow bot's dispatches take a second per
         // GitHub call, and a loaded machine slows every bot; such a task is stuck too, and may be swept.
         const idle = new Map(
           (yield* sql<{ readonly task_id: string; readonly idle_ms: number }>`
           SELECT s.task_id, min(s.at - (SELECT max(e.at) FROM task_events e
-            WHERE e.task_id = s.task_id AND e.kind <> 'sweep' AND e.at <= s.at))::float8 AS idle_ms
+            WHERE e.task_id = s.task_id AND e.kind IN ('created', 'transition', 'dispatch', 'machine')
+            AND e.at < s.at))::float8 AS idle_ms
           FROM task_events s WHERE s.kind = 'sweep' GROUP BY s.task_id`).map((row) => [row.task_id, row.idle_ms])
         )
         for (const row of dispatches) {

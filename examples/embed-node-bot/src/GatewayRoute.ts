@@ -1,7 +1,8 @@
 /**
  * The model gateway (`/gateway/…`) straight from `node:http`, like `WebhookRoute`: core admits the call
  * (`ModelGateway.admit`: the credential, the task, the budgets, the key, the upstream request, refusals in the
- * provider's format), `node:http` sends it upstream and the answer is piped back to the client, the meter reading each
+ * provider's format; `admitNow` first, which answers without running an effect while the task's grant is kept, as for
+ * a busy agent's calls), `node:http` sends it upstream and the answer is piped back to the client, the meter reading each
  * chunk as it passes (a `data` listener beside the pipe: the pipe's backpressure stands, nothing is buffered). Without
  * Effect's HTTP server, router, `HttpClient` and Web streams, which cost more per model call than the gateway itself.
  *
@@ -89,7 +90,7 @@ const send = (
   request: IncomingMessage,
   response: ServerResponse,
   call: ModelGateway.Admitted,
-  run: { readonly promise: <A>(e: Effect.Effect<A>) => Promise<A>; readonly sync: <A>(e: Effect.Effect<A>) => A }
+  run: <A>(effect: Effect.Effect<A>) => Promise<A>
 ) => {
   const headers: Record<string, string | number> = { ...call.headers }
   const length = call.pipe ?? call.body?.byteLength
@@ -103,7 +104,7 @@ const send = (
     // Destroyed because the client went away: nothing to answer, nothing unreachable.
     if (answered || response.destroyed) return
     answered = true
-    void run.promise(call.unreachable(error)).then((answer) => write(response, answer))
+    void run(call.unreachable(error)).then((answer) => write(response, answer))
   }
   outgoing.on("error", unreachable)
   // The client went away before the answer ended: the provider stops too.
@@ -135,15 +136,17 @@ const send = (
       upstream.on("error", done)
       return
     }
-    const meter = run.sync(call.meter())
+    const meter = call.meter()
     response.writeHead(status, answerHeaders)
     upstream.on("error", () => response.destroy())
-    // The pipe's listeners first: each chunk, and the end, go to the client before the meter reads them.
+    // The pipe's listeners first: each chunk goes to the client before the meter reads it. The meter ends once the
+    // answer's last bytes are out ('finish', still before Node reads the client's next request), or the client or
+    // the provider went away ('close').
     upstream.pipe(response)
     if (meter !== undefined) {
       upstream.on("data", meter.push)
-      upstream.on("end", meter.end)
-      upstream.on("close", meter.end)
+      response.on("finish", meter.end)
+      response.on("close", meter.end)
     }
   })
   // The client's body as it arrives (Node's parser stops it at its Content-Length), or the one read first.
@@ -160,12 +163,12 @@ export const layer = (
     const gateway = yield* ModelGateway.ModelGateway
     const { gateway: { maxRequestBytes } } = yield* PorterConfig.PorterConfig
     const context = yield* Effect.context<never>()
-    const run = { promise: Effect.runPromiseWith(context), sync: Effect.runSyncWith(context) }
+    const run = Effect.runPromiseWith(context)
 
     const log = (request: IncomingMessage, response: ServerResponse) => {
       if (!options.logRequests) return
       response.on("finish", () =>
-        void run.promise(
+        void run(
           Effect.log("Sent HTTP response").pipe(
             Effect.annotateLogs({
               "http.method": request.method,
@@ -196,25 +199,36 @@ export const layer = (
         maxRequestBytes
       )
       const early = method === "POST" && pipeable === undefined ? readBody(request, maxRequestBytes) : undefined
-      run.promise(gateway.admit({
+      const call: ModelGateway.GatewayRequest = {
         ...parsed,
         method,
         headers: recordOf(request.headers),
         body: (limit) => bodyOf(early ?? readBody(request, limit))(limit),
         pipeableBytes: pipeable
-      })).then(
-        (outcome) => {
-          if (ModelGateway.isAdmitted(outcome)) return send(request, response, outcome, run)
-          // Refused: a body left unread is read and dropped, so the connection can take the next request.
-          if (pipeable !== undefined) request.resume()
-          write(response, outcome)
-        },
-        () => {
-          if (response.headersSent) return response.destroy()
-          response.writeHead(500, JSON_HEADERS)
-          response.end(JSON.stringify({ error: { message: "internal error", type: "api_error" } }))
+      }
+      const answer = (outcome: ModelGateway.Admitted | ModelGateway.GatewayAnswer) => {
+        if (ModelGateway.isAdmitted(outcome)) return send(request, response, outcome, run)
+        // Refused: a body left unread is read and dropped, so the connection can take the next request.
+        if (pipeable !== undefined) request.resume()
+        write(response, outcome)
+      }
+      const failed = () => {
+        if (response.headersSent) return void response.destroy()
+        response.writeHead(500, JSON_HEADERS)
+        response.end(JSON.stringify({ error: { message: "internal error", type: "api_error" } }))
+      }
+      try {
+        // A busy agent's calls are admitted at once, without an effect (the task's grant kept).
+        const now = gateway.admitNow(call, context)
+        if (now !== undefined) {
+          answer(now)
+          return true
         }
-      )
+      } catch {
+        failed()
+        return true
+      }
+      run(gateway.admit(call)).then(answer).catch(failed)
       return true
     }
     yield* Effect.addFinalizer(() => Effect.sync(() => void (slot.handle = undefined)))

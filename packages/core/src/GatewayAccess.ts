@@ -58,8 +58,17 @@ export interface Grant {
 export class GatewayAccess extends Context.Service<GatewayAccess, {
   /** Checks the credential, the task and the budgets; the grant, or why not. */
   readonly admit: (taskId: string, presented: string | undefined) => Effect.Effect<Grant, GatewayRefused>
-  /** A metered call of `grant`'s task started (its cost is charged when it ends). */
-  readonly begin: (taskId: TaskId) => Effect.Effect<void>
+  /**
+   * `admit`'s answer at once, without running an effect, when it needs nothing it does not hold: the credential
+   * verified before and the task's grant kept (`now`: the time by the caller's `Clock`). `undefined` when it would
+   * have to read, verify or end the task over its budget: then `admit`.
+   */
+  readonly admitNow: (taskId: string, presented: string | undefined, now: number) => Grant | GatewayRefused | undefined
+  /**
+   * A metered call of `grant`'s task started (its cost is charged when it ends). A plain function: it runs as the
+   * answer's headers arrive.
+   */
+  readonly begin: (taskId: TaskId) => void
   /**
    * Prices a call that ended and counts it in this process at once (the task's next call sees it): run as the answer
    * ends, before the client can send another call.
@@ -72,11 +81,19 @@ export class GatewayAccess extends Context.Service<GatewayAccess, {
 interface Entry {
   grant: Grant
   readonly expiresAt: number
+  /** The grant's month ends (its spend is that month's). */
+  readonly monthEndsAt: number
 }
 
 const CAPACITY = 1_000
 const refused = (refusal: Providers.Refusal, message: string) => new GatewayRefused({ refusal, message })
 const badCredential = refused("bad_credential", "missing or wrong task credential")
+
+/** When the UTC month of `ms` ends (`monthOf` changes). */
+const monthEndOf = (ms: number): number => {
+  const date = new Date(ms)
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1)
+}
 
 /** The `GatewayAccess` service, built from its dependencies in the context. */
 export const make = Effect.gen(function*() {
@@ -113,7 +130,7 @@ export const make = Effect.gen(function*() {
     ], { concurrency: "unbounded" })
     const grant: Grant = { task, settings, keys, month, spend, caps: Budgets.capsOf(settings, spend.budgetUsd) }
     if (cache.size >= CAPACITY) cache.delete(cache.keys().next().value!)
-    cache.set(taskId, { grant, expiresAt: now + gateway.cacheMs })
+    cache.set(taskId, { grant, expiresAt: now + gateway.cacheMs, monthEndsAt: monthEndOf(now) })
     return grant
   }, (effect) =>
     Effect.catchTags(effect, {
@@ -170,26 +187,47 @@ export const make = Effect.gen(function*() {
     })
   }
 
-  const admit = Effect.fnUntraced(function*(taskId: string, presented: string | undefined) {
-    if (presented === undefined || !(yield* verify(taskId, presented))) return yield* badCredential
-    const now = yield* Clock.currentTimeMillis
+  /** The kept grant of `taskId`, while it is fresh (`gateway.cacheMs`, the same month). */
+  const kept = (taskId: string, now: number): Grant | undefined => {
     const hit = cache.get(taskId)
-    const grant = hit !== undefined && hit.expiresAt > now && hit.grant.month === monthOf(now)
-      ? hit.grant
-      : yield* load(taskId as TaskId, now)
+    return hit !== undefined && hit.expiresAt > now && now < hit.monthEndsAt ? hit.grant : undefined
+  }
+
+  /** What the task and its budgets say of a call now: the grant, a refusal, or the budget it would start over. */
+  const judge = (grant: Grant, now: number): Grant | GatewayRefused | Budgets.Reached => {
     const task = grant.task
-    if (task.isTerminal) return yield* refused("task_ended", `task ${task.id} has ended (${task.state})`)
-    if (now > task.deadlineAt) return yield* refused("past_deadline", `task ${task.id} is past its deadline`)
+    if (task.isTerminal) return refused("task_ended", `task ${task.id} has ended (${task.state})`)
+    if (now > task.deadlineAt) return refused("past_deadline", `task ${task.id} is past its deadline`)
     const over = Budgets.reached(grant.caps, {
       taskUsd: grant.spend.task.costUsd,
       repoMonthUsd: grant.spend.repoMonthUsd,
       userMonthUsd: grant.spend.userMonthUsd
     })
-    if (over !== undefined) return yield* overBudget(grant, over)
-    return grant
+    return over ?? grant
+  }
+
+  const admit = Effect.fnUntraced(function*(taskId: string, presented: string | undefined) {
+    if (presented === undefined || !(yield* verify(taskId, presented))) return yield* badCredential
+    const now = yield* Clock.currentTimeMillis
+    const grant = kept(taskId, now) ?? (yield* load(taskId as TaskId, now))
+    const judged = judge(grant, now)
+    if (judged === grant) return grant
+    if (judged instanceof GatewayRefused) return yield* judged
+    return yield* overBudget(grant, judged as Budgets.Reached)
   })
 
-  const begin = (taskId: TaskId) => Effect.sync(() => void inFlight.set(taskId, (inFlight.get(taskId) ?? 0) + 1))
+  const admitNow = (taskId: string, presented: string | undefined, now: number) => {
+    if (presented === undefined) return badCredential
+    const known = verified.get(taskId)
+    if (known === undefined) return undefined
+    if (!timingSafeEqual(known, presented)) return badCredential
+    const grant = kept(taskId, now)
+    if (grant === undefined) return undefined
+    const judged = judge(grant, now)
+    return judged === grant || judged instanceof GatewayRefused ? judged : undefined
+  }
+
+  const begin = (taskId: TaskId) => void inFlight.set(taskId, (inFlight.get(taskId) ?? 0) + 1)
 
   const showSpend = Effect.fnUntraced(function*(taskId: TaskId, grant: Grant, now: number) {
     if (now - (lastShown.get(taskId) ?? 0) < gateway.statusIntervalMs) return
@@ -253,7 +291,7 @@ export const make = Effect.gen(function*() {
     )
   })
 
-  return GatewayAccess.of({ admit, begin, count, record })
+  return GatewayAccess.of({ admit, admitNow, begin, count, record })
 })
 
 /** `GatewayAccess` as a layer (`make`). */

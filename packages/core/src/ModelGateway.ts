@@ -20,10 +20,10 @@
  * and the Node route), so a large conversation is neither held in memory nor sent only once it is all in; others are
  * read first, within the limit.
  */
-import { Context, Effect, Layer, Option, Redacted, Result, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted, Result, Stream } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Background } from "./Background.ts"
-import { GatewayAccess, GatewayRefused } from "./GatewayAccess.ts"
+import { GatewayAccess, GatewayRefused, type Grant } from "./GatewayAccess.ts"
 import { metered, pipeableBytesOf, readsBody, withUsageRequested } from "./GatewayBodies.ts"
 import type { TaskId } from "./Ids.ts"
 import * as Metering from "./Metering.ts"
@@ -79,6 +79,13 @@ export class ModelGateway extends Context.Service<ModelGateway, {
    * `HttpClient` and the same hooks. Never fails.
    */
   readonly admit: (request: GatewayRequest) => Effect.Effect<Admitted | GatewayAnswer>
+  /**
+   * `admit`'s outcome at once, without running an effect, when it needs nothing it does not hold: the task's
+   * credential verified and its grant kept (`GatewayAccess.admitNow`), the body piped or none. `context`: what
+   * `admit` would run in (its `Clock`, and the background the meter stores the call with). `undefined`: call
+   * `admit`. What a busy agent's calls take, so hosts try it first.
+   */
+  readonly admitNow: (request: GatewayRequest, context: Context.Context<never>) => Admitted | GatewayAnswer | undefined
 }>()("@porter/core/ModelGateway") {}
 
 /**
@@ -103,9 +110,9 @@ export interface Admitted {
   readonly unreachable: (error: unknown) => Effect.Effect<GatewayAnswer>
   /**
    * For a 2xx answer: its meter, when the call is metered. `end` counts the call at once (the task's next call is
-   * checked against it) and stores it in the background.
+   * checked against it) and stores it in the background. A plain function: it runs as the answer's headers arrive.
    */
-  readonly meter: () => Effect.Effect<AnswerMeter | undefined>
+  readonly meter: () => AnswerMeter | undefined
 }
 
 /** Reads a 2xx answer as it passes (`Metering`); `end` once. */
@@ -176,22 +183,36 @@ export const make = Effect.gen(function*() {
   const client = yield* HttpClient.HttpClient
   const limit = config.gateway.maxRequestBytes
 
-  const prepare = Effect.fnUntraced(function*(request: GatewayRequest) {
+  /** The provider's route for the call, or the 404. */
+  const routeOf = (request: GatewayRequest): Providers.Route | GatewayRefused => {
     const route = Providers.route(request.provider, request.method, request.rest)
-    if (route === undefined) {
-      return yield* new GatewayRefused({
-        refusal: "not_found",
-        message: `the gateway serves no ${request.method} /${request.rest.slice(0, 200)} for ${
-          Providers.specOf(request.provider).displayName
-        }`
-      })
-    }
-    const query = request.search.length > 1 ? new URLSearchParams(request.search) : undefined
-    const grant = yield* access.admit(request.taskId, Providers.presented(request.headers, query ?? emptyQuery))
+    if (route !== undefined) return route
+    return new GatewayRefused({
+      refusal: "not_found",
+      message: `the gateway serves no ${request.method} /${request.rest.slice(0, 200)} for ${
+        Providers.specOf(request.provider).displayName
+      }`
+    })
+  }
+
+  const queryOf = (request: GatewayRequest) =>
+    request.search.length > 1 ? new URLSearchParams(request.search) : undefined
+
+  /** The body piped upstream as it arrives (its declared length), when the host offers it and Porter may. */
+  const pipeOf = (request: GatewayRequest) =>
+    request.pipeableBytes === undefined ? undefined : pipeableBytesOf(request, String(request.pipeableBytes), limit)
+
+  /** Where an admitted call goes and with which key: the provider's URL for it, the key the task's chain gives. */
+  const targetOf = (
+    request: GatewayRequest,
+    route: Providers.Route,
+    grant: Grant,
+    query: URLSearchParams | undefined
+  ): Target | GatewayRefused => {
     const spec = Providers.specOf(request.provider)
     const keyName = spec.keyNames.find((name) => grant.keys.has(name))
     if (keyName === undefined) {
-      return yield* new GatewayRefused({
+      return new GatewayRefused({
         refusal: "no_key",
         message: `no ${spec.keyNames.join(" or ")} is set for this task's user, repository, installation or ` +
           `deployment: set one (porter secrets set ${spec.keyNames[0]} --scope repository:${grant.task.repo.fullName})`
@@ -202,41 +223,52 @@ export const make = Effect.gen(function*() {
     const base = stored !== undefined ? Redacted.value(stored.value).trim() : config.gateway.upstreams[request.provider]
     const host = hostOf(base)
     if (host === undefined) {
-      return yield* new GatewayRefused({
+      return new GatewayRefused({
         refusal: "unreachable",
         message: `the ${spec.displayName} API URL configured for this task is not an http(s) URL`
       })
     }
     query?.delete("key")
     const search = query !== undefined && query.size > 0 ? `?${query.toString()}` : ""
-    const url = `${base.replace(/\/+$/, "")}${route.upstreamPath}${search}`
-    const pipe = request.pipeableBytes === undefined
-      ? undefined
-      : pipeableBytesOf(request, String(request.pipeableBytes), limit)
-    let body = request.method === "POST" && pipe === undefined ? yield* request.body(limit) : undefined
-    if (body !== undefined && route.metered && readsBody(request.provider, request.rest)) {
-      body = withUsageRequested(body)
-    }
+    return { keyName, key, host, url: `${base.replace(/\/+$/, "")}${route.upstreamPath}${search}` }
+  }
+
+  /** The call as it goes upstream: to `target`, with the body read already (`read`) or piped, metered. */
+  const admitted = (
+    request: GatewayRequest,
+    route: Providers.Route,
+    grant: Grant,
+    { host, key, keyName, url }: Target,
+    read: Uint8Array | undefined,
+    context: Context.Context<never>
+  ): Admitted => {
+    const spec = Providers.specOf(request.provider)
+    const pipe = pipeOf(request)
+    const body = read !== undefined && route.metered && readsBody(request.provider, request.rest)
+      ? withUsageRequested(read)
+      : read
     const requestBytes = body?.byteLength ?? pipe ?? 0
-    const meter: Effect.Effect<AnswerMeter | undefined> = !route.metered ? Effect.undefined : Effect.gen(function*() {
+    // As the answer ends (cut short too): counted at once, so the task's next call is checked against it; stored
+    // after the answer, in the background (the request's context: a Worker's `waitUntil`).
+    const meter = (): AnswerMeter | undefined => {
+      if (!route.metered) return undefined
       const meter = Metering.make(request.provider, { requestBytes, model: route.model })
-      yield* access.begin(grant.task.id as TaskId)
-      // As the answer ends (cut short too): counted at once, so the task's next call is checked against it; stored
-      // after the answer, in the background.
-      const ended = Effect.suspend(() => access.count(grant, request.provider, meter.finish())).pipe(
-        Effect.flatMap((call) => background.run(access.record(grant, call)))
-      )
-      const context = yield* Effect.context<never>()
+      access.begin(grant.task.id as TaskId)
       let done = false
       return {
         push: meter.push,
         end: () => {
           if (done) return
           done = true
-          Effect.runForkWith(context)(ended)
+          // Stored once the host has sent the answer's last bytes (`yieldNow`): the client is not kept waiting.
+          Effect.runForkWith(context)(
+            Effect.suspend(() => access.count(grant, request.provider, meter.finish())).pipe(
+              Effect.flatMap((call) => background.run(Effect.andThen(Effect.yieldNow, access.record(grant, call))))
+            )
+          )
         }
       }
-    })
+    }
     return {
       _tag: "Admitted",
       method: request.method,
@@ -267,14 +299,44 @@ export const make = Effect.gen(function*() {
             })
           )
         ),
-      meter: () => meter
+      meter
     } satisfies Admitted
+  }
+
+  const prepare = Effect.fnUntraced(function*(request: GatewayRequest) {
+    const route = routeOf(request)
+    if (route instanceof GatewayRefused) return yield* route
+    const query = queryOf(request)
+    const grant = yield* access.admit(request.taskId, Providers.presented(request.headers, query ?? emptyQuery))
+    const target = targetOf(request, route, grant, query)
+    if (target instanceof GatewayRefused) return yield* target
+    const read = request.method === "POST" && pipeOf(request) === undefined ? yield* request.body(limit) : undefined
+    return admitted(request, route, grant, target, read, yield* Effect.context<never>())
   })
 
   const admit = (request: GatewayRequest): Effect.Effect<Admitted | GatewayAnswer> =>
     prepare(request).pipe(
       Effect.catchTag("GatewayRefused", (refusal) => Effect.succeed(refusalAnswer(request.provider, refusal)))
     )
+
+  // `admit` without an effect, when nothing is to be read or verified (`GatewayAccess.admitNow`) and no body waited for.
+  const admitNow = (request: GatewayRequest, context: Context.Context<never>): Admitted | GatewayAnswer | undefined => {
+    if (request.method === "POST" && pipeOf(request) === undefined) return undefined
+    const route = routeOf(request)
+    if (route instanceof GatewayRefused) return refusalAnswer(request.provider, route)
+    const query = queryOf(request)
+    const presented = Providers.presented(request.headers, query ?? emptyQuery)
+    const grant = access.admitNow(
+      request.taskId,
+      presented,
+      Context.get(context, Clock.Clock).currentTimeMillisUnsafe()
+    )
+    if (grant === undefined) return undefined
+    if (grant instanceof GatewayRefused) return refusalAnswer(request.provider, grant)
+    const target = targetOf(request, route, grant, query)
+    if (target instanceof GatewayRefused) return refusalAnswer(request.provider, target)
+    return admitted(request, route, grant, target, undefined, context)
+  }
 
   /** Sends an admitted call with Effect's `HttpClient` (any platform). */
   const send = Effect.fnUntraced(function*(call: Admitted) {
@@ -300,7 +362,7 @@ export const make = Effect.gen(function*() {
       } satisfies GatewayAnswer
     }
     const web = Option.getOrUndefined(HttpClientResponse.toWeb(response))?.body ?? undefined
-    const meter = yield* call.meter()
+    const meter = call.meter()
     if (meter === undefined) {
       return { status: response.status, headers: answerHeaders, body: response.stream, web } satisfies GatewayAnswer
     }
@@ -330,10 +392,18 @@ export const make = Effect.gen(function*() {
       (outcome) => isAdmitted(outcome) ? send(outcome) : Effect.succeed(outcome)
     )
 
-  return ModelGateway.of({ forward, admit })
+  return ModelGateway.of({ forward, admit, admitNow })
 })
 
 const emptyQuery = new URLSearchParams()
+
+/** Where an admitted call goes, and with which key. */
+interface Target {
+  readonly keyName: string
+  readonly key: string
+  readonly host: string
+  readonly url: string
+}
 
 /** `ModelGateway` as a layer (`make`). */
 export const layer: Layer.Layer<

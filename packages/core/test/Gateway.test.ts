@@ -19,7 +19,7 @@ import {
 } from "@porter/core"
 import { Fixtures, GitHubRecorder, Machines, TestPorter } from "@porter/testing"
 import * as ModelServer from "@porter/testkit/model"
-import { Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Clock, Context, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -311,6 +311,61 @@ describe("model gateway", () => {
         yield* offered("anthropic", "v1/messages", { "x-api-key": credential }, 4096)
         assert.strictEqual(reads, 2)
       }).pipe(Effect.provide(layerWith(model.url, undefined, { config: smallBodies(model.url) })))
+    }))
+
+  it.live("admitNow: once a task's grant is kept, the same call as admit at once; otherwise it says to call admit", () =>
+    Effect.gen(function*() {
+      const model = yield* ModelServer.start({ script })
+      const cacheMs = 60_000
+      yield* Effect.gen(function*() {
+        const gateway = yield* ModelGateway.ModelGateway
+        const { credential, taskId } = yield* startTask()
+        const context = yield* Effect.context<never>()
+        const request = (key: string, pipeableBytes?: number): ModelGateway.GatewayRequest => ({
+          taskId,
+          provider: "anthropic",
+          method: "POST",
+          rest: "v1/messages",
+          search: "",
+          headers: { "x-api-key": key, "content-type": "application/json" },
+          body: () => Effect.succeed(new TextEncoder().encode(anthropicRequest(key).body)),
+          pipeableBytes
+        })
+        // Nothing verified or kept yet: admit must run.
+        assert.isUndefined(gateway.admitNow(request(credential, 300), context))
+        const admitted = yield* gateway.admit(request(credential, 300))
+        assert.isTrue(ModelGateway.isAdmitted(admitted))
+        const now = gateway.admitNow(request(credential, 300), context)
+        assert.isTrue(now !== undefined && ModelGateway.isAdmitted(now))
+        if (!ModelGateway.isAdmitted(now) || !ModelGateway.isAdmitted(admitted)) return
+        assert.deepStrictEqual([now.url, now.headers, now.pipe], [admitted.url, admitted.headers, admitted.pipe])
+        assert.strictEqual(now.headers["x-api-key"], ANTHROPIC_KEY)
+        // A wrong credential is refused at once, in the provider's format.
+        const wrong = gateway.admitNow(request("sk-ant-wrong-credential-0000", 300), context)
+        assert.strictEqual(wrong !== undefined && !ModelGateway.isAdmitted(wrong) && wrong.status, 401)
+        // A body to read first, or a grant kept past `gateway.cacheMs` by the caller's clock: admit.
+        assert.isUndefined(gateway.admitNow(request(credential), context))
+        const later = Context.add(context, Clock.Clock, {
+          ...Context.get(context, Clock.Clock),
+          currentTimeMillisUnsafe: () => Date.now() + cacheMs + 1
+        })
+        assert.isUndefined(gateway.admitNow(request(credential, 300), later))
+        // Metered as admit's calls are: the answer's usage recorded for the task.
+        const meter = now.meter()!
+        const events = [
+          {
+            type: "message_start",
+            message: { model: "claude-sonnet-4-5", usage: { input_tokens: 120, output_tokens: 1 } }
+          },
+          { type: "message_delta", usage: { output_tokens: 30 } }
+        ]
+        meter.push(new TextEncoder().encode(events.map((e) => `event: ${e.type}\ndata: ${json(e)}\n\n`).join("")))
+        meter.end()
+        const totals = yield* recorded(taskId, 1)
+        assert.deepStrictEqual([totals.inputTokens, totals.outputTokens], [120, 30])
+      }).pipe(Effect.provide(layerWith(model.url, undefined, {
+        config: { gateway: { upstreams: { anthropic: model.url }, cacheMs } }
+      })))
     }))
 
   it.live("the provider's 429 with Retry-After passes through, scrubbed of the key; unreachable → 502", () =>

@@ -1,7 +1,8 @@
 /**
  * The model gateway on the Worker: `/gateway/…` answered without the router, and sent upstream with workerd's own
  * `fetch` (not Effect's `HttpClient`). Core admits the call (`ModelGateway.admit`: the credential, the task, the
- * budgets, the key, the upstream request); this module sends it and hands the answer back as a Web stream that the
+ * budgets, the key, the upstream request; `admitNow` first, without running an effect while the isolate keeps the
+ * task's grant); this module sends it and hands the answer back as a Web stream that the
  * meter reads chunk by chunk as the client pulls it (`ModelGateway.metered`: nothing is read ahead of the client).
  * The client going away cancels that stream, which cancels the upstream call; the meter counts what came.
  *
@@ -77,10 +78,7 @@ const toResponse = (answer: ModelGateway.GatewayAnswer): Response =>
   )
 
 /** How a call's Effect work runs: in the request's context (its `waitUntil` for the background). */
-interface Runner {
-  readonly promise: <A>(effect: Effect.Effect<A>) => Promise<A>
-  readonly sync: <A>(effect: Effect.Effect<A>) => A
-}
+type Runner = <A>(effect: Effect.Effect<A>) => Promise<A>
 
 /** Sends an admitted call with workerd's `fetch`; the answer as workerd's own stream (see the module's comment). */
 const send = async (request: Request, call: ModelGateway.Admitted, run: Runner): Promise<Response> => {
@@ -94,7 +92,7 @@ const send = async (request: Request, call: ModelGateway.Admitted, run: Runner):
       redirect: "manual"
     })
   } catch (error) {
-    return toResponse(await run.promise(call.unreachable(error)))
+    return toResponse(await run(call.unreachable(error)))
   }
   const headers = call.answerHeaders(recordOf(upstream.headers))
   if (upstream.status < 200 || upstream.status >= 300) {
@@ -103,7 +101,7 @@ const send = async (request: Request, call: ModelGateway.Admitted, run: Runner):
     const refused = call.refusedBy(upstream.status, raw ?? new Uint8Array(0))
     return new Response(refused.body, { status: refused.status, headers })
   }
-  const meter = run.sync(call.meter())
+  const meter = call.meter()
   if (meter === undefined) return new Response(upstream.body, { status: upstream.status, headers })
   if (upstream.body === null) {
     meter.end()
@@ -176,7 +174,7 @@ export const route: Effect.Effect<
       )
     }
     const context = Context.add(base, WorkerBackground.CurrentExecutionContext, ctx)
-    const run: Runner = { promise: Effect.runPromiseWith(context), sync: Effect.runSyncWith(context) }
+    const run: Runner = Effect.runPromiseWith(context)
     const pipeable = request.body === null
       ? undefined
       : ModelGateway.pipeableBytesOf(
@@ -184,12 +182,17 @@ export const route: Effect.Effect<
         request.headers.get("content-length"),
         maxRequestBytes
       )
-    return run.promise(gateway.admit({
+    const call: ModelGateway.GatewayRequest = {
       ...parsed,
       method: request.method,
       headers: recordOf(request.headers),
       body: bodyOf(request, pipeable === undefined ? earlyBody(request) : undefined),
       pipeableBytes: pipeable
-    })).then((outcome) => ModelGateway.isAdmitted(outcome) ? send(request, outcome, run) : toResponse(outcome))
+    }
+    const answer = (outcome: ModelGateway.Admitted | ModelGateway.GatewayAnswer) =>
+      ModelGateway.isAdmitted(outcome) ? send(request, outcome, run) : toResponse(outcome)
+    // A busy agent's calls are admitted at once, without an effect (the task's grant kept in the isolate).
+    const now = gateway.admitNow(call, context)
+    return now !== undefined ? Promise.resolve(answer(now)) : run(gateway.admit(call)).then(answer)
   }
 })

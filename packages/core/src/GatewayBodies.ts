@@ -1,9 +1,10 @@
 /**
  * GatewayBodies: what the model gateway does with bodies, in both directions — which request bodies it reads first
  * (the one it changes: a streamed Chat Completions request gets `stream_options.include_usage`) and which a host may
- * pipe upstream as they arrive; and the answer passed to the client chunk by chunk with the meter reading beside it.
- * `ModelGateway` re-exports each.
+ * pipe upstream as they arrive; and the answer passed to the client chunk by chunk with the meter reading beside it,
+ * or an upstream error's body read up to a limit. `ModelGateway` re-exports each but the last.
  */
+import { Effect, Stream } from "effect"
 import type { Provider } from "./ModelUsage.ts"
 
 const encoder = new TextEncoder()
@@ -78,3 +79,28 @@ export const metered = (
     }
   }, { highWaterMark: 0 })
 }
+
+/** At most `limit` bytes of `stream` (an upstream error's body); nothing when it cannot be read. */
+export const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: number) =>
+  Effect.suspend(() => {
+    let size = 0
+    return stream.pipe(
+      Stream.takeWhile((chunk) => {
+        const more = size < limit
+        size += chunk.byteLength
+        return more
+      }),
+      Stream.runCollect,
+      Effect.map((chunks) => {
+        const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.byteLength, 0)))
+        let offset = 0
+        for (const chunk of chunks) {
+          const part = chunk.subarray(0, out.byteLength - offset)
+          out.set(part, offset)
+          offset += part.byteLength
+        }
+        return out
+      }),
+      Effect.orElseSucceed(() => new Uint8Array(0))
+    )
+  })

@@ -24,7 +24,7 @@ import { Clock, Context, Effect, Layer, Option, Redacted, Result, Stream } from 
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { Background } from "./Background.ts"
 import { GatewayAccess, GatewayRefused, type Grant } from "./GatewayAccess.ts"
-import { metered, pipeableBytesOf, readsBody, withUsageRequested } from "./GatewayBodies.ts"
+import { metered, pipeableBytesOf, readAtMost, readsBody, withUsageRequested } from "./GatewayBodies.ts"
 import type { TaskId } from "./Ids.ts"
 import * as Metering from "./Metering.ts"
 import type { Provider } from "./ModelUsage.ts"
@@ -141,30 +141,6 @@ export const refusalAnswer = (provider: Provider, refusal: GatewayRefused): Gate
 
 /** Upstream error bodies are read up to this much (and scrubbed of the key). */
 export const ERROR_BODY_BYTES = 64 * 1024
-
-const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: number) =>
-  Effect.suspend(() => {
-    let size = 0
-    return stream.pipe(
-      Stream.takeWhile((chunk) => {
-        const more = size < limit
-        size += chunk.byteLength
-        return more
-      }),
-      Stream.runCollect,
-      Effect.map((chunks) => {
-        const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.byteLength, 0)))
-        let offset = 0
-        for (const chunk of chunks) {
-          const part = chunk.subarray(0, out.byteLength - offset)
-          out.set(part, offset)
-          offset += part.byteLength
-        }
-        return out
-      }),
-      Effect.orElseSucceed(() => new Uint8Array(0))
-    )
-  })
 
 const hostOf = (url: string): string | undefined => {
   try {

@@ -337,7 +337,7 @@ describe("model gateway", () => {
         assert.isTrue(ModelGateway.isAdmitted(admitted))
         const now = gateway.admitNow(request(credential, 300), context)
         assert.isTrue(now !== undefined && ModelGateway.isAdmitted(now))
-        if (!ModelGateway.isAdmitted(now) || !ModelGateway.isAdmitted(admitted)) return
+        if (now === undefined || !ModelGateway.isAdmitted(now) || !ModelGateway.isAdmitted(admitted)) return
         assert.deepStrictEqual([now.url, now.headers, now.pipe], [admitted.url, admitted.headers, admitted.pipe])
         assert.strictEqual(now.headers["x-api-key"], ANTHROPIC_KEY)
         // A wrong credential is refused at once, in the provider's format.

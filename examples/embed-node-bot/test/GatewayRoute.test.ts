@@ -3,11 +3,12 @@
  * slow stand-in: a streamed call metered and recorded, refusals in the provider's format (401, 404, 413), the
  * provider's 429 scrubbed of the key, 502 when it cannot be reached, and a client going away mid-answer stops the
  * upstream call (its connection closed before the answer's end) with what came counted. A body with its length
- * declared goes upstream as it arrives.
+ * declared goes upstream as it arrives. A call that ends over the task's budget is counted before the client's next
+ * call, even one sent the moment the answer ended and admitted at once (`admitNow`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { GatewayRoute, WebhookRoute } from "@porter-examples/embed-node-bot"
-import { Ids, ModelUsage, Porter, SecretStore } from "@porter/core"
+import { Ids, ModelUsage, Porter, SecretStore, Settings } from "@porter/core"
 import { Fixtures, Machines, TestPorter } from "@porter/testing"
 import * as ModelServer from "@porter/testkit/model"
 import { Effect, Layer, Redacted, Schedule } from "effect"
@@ -31,15 +32,27 @@ const listen = (server: Server) =>
       })
   )
 
-/** Porter's services over in-memory stores, the route on a `node:http` server of its own; its URL. */
-const served = (upstreams: { readonly anthropic: string; readonly openai: string }) => {
+/**
+ * Porter's services over in-memory stores, the route on a `node:http` server of its own; its URL. `cacheMs` 0 (the
+ * default here): every call is admitted through `admit`, reading the task; more, and a task's next calls are
+ * admitted at once (`admitNow`).
+ */
+const served = (
+  upstreams: { readonly anthropic: string; readonly openai: string },
+  options: { readonly cacheMs?: number; readonly settings?: Settings.RepoSettings } = {}
+) => {
   const services = TestPorter.layer({
     secrets: [
       { scope: SecretStore.scopes.global, name: "ANTHROPIC_API_KEY", value: ANTHROPIC_KEY },
       { scope: SecretStore.scopes.global, name: "OPENAI_API_KEY", value: OPENAI_KEY }
     ],
+    ...(options.settings !== undefined ? { settings: options.settings } : {}),
     config: {
-      gateway: { upstreams: { ...upstreams, gemini: upstreams.anthropic }, cacheMs: 0, maxRequestBytes: 4096 }
+      gateway: {
+        upstreams: { ...upstreams, gemini: upstreams.anthropic },
+        cacheMs: options.cacheMs ?? 0,
+        maxRequestBytes: 4096
+      }
     }
   })
   const slot = WebhookRoute.makeSlot()
@@ -131,6 +144,40 @@ describe("GatewayRoute (node:http)", () => {
         assert.strictEqual(answer.status, 502)
         assert.include(((yield* Effect.promise(() => answer.json())) as any).error.message, "could not be reached")
       }).pipe(Effect.provide(gone.layer))
+    }))
+
+  it.live("a call that ends over the task's budget is counted before the client's next call, sent at once", () =>
+    Effect.gen(function*() {
+      const model = yield* ModelServer.start({ script: [] })
+      // Every call costs more than the cap: the first is allowed (its cost is known only once it ended), not the next
+      // — even sent the moment the first answer ended, and admitted at once from the kept grant (`admitNow`).
+      const settings = new Settings.RepoSettings({
+        ...Settings.defaults,
+        taskBudgetUsd: 0.000001,
+        prices: ["claude-sonnet-4=100/100"]
+      })
+      const { layer, slot } = served({ anthropic: model.url, openai: `${model.url}/v1` }, { cacheMs: 60_000, settings })
+      yield* Effect.gen(function*() {
+        const url = yield* listen(WebhookRoute.makeServer(slot)())
+        for (let issueNumber = 1; issueNumber <= 5; issueNumber++) {
+          const porter = yield* Porter.Porter
+          yield* porter.handle(Fixtures.commentCreated({ body: "@porter claude fix it", issueNumber }))
+          const spec = (yield* (yield* Machines).created).at(-1)!.spec
+          const credential = Redacted.value(spec.secretEnv["GATEWAY_TOKEN"]!)
+          const endpoint = `${url}/gateway/tasks/${spec.taskId}/anthropic/v1/messages`
+          const [first, second] = yield* Effect.promise(async () => {
+            const first = await fetch(endpoint, anthropic(credential, messages()))
+            const text = await first.text()
+            const second = await fetch(endpoint, anthropic(credential, messages()))
+            return [{ status: first.status, text }, { status: second.status, text: await second.text() }] as const
+          })
+          assert.strictEqual(first.status, 200)
+          assert.include(first.text, "event: message_stop")
+          assert.strictEqual(second.status, 403, `task ${issueNumber}: the second call went through`)
+          assert.include(second.text, "budget reached")
+        }
+        assert.strictEqual(model.requests().length, 5, "one call per task reached the provider")
+      }).pipe(Effect.provide(layer))
     }))
 
   it.live("a client going away mid-answer stops the upstream call; what came is counted", () =>

@@ -110,6 +110,14 @@ export interface ProfileSummary {
   /** Native code on the isolate's thread not attributed to a JavaScript function (workerd, V8). */
   readonly programMs: number
   readonly idleMs: number
+  /**
+   * `jsMs` with each sample counted for at most the profiler's gap between samples while the isolate runs
+   * (`busyGapMs`, the median gap of at most 1 ms). A sample counts the time to the next one, and workerd's sampler
+   * takes none while the isolate waits: the sample before a wait would count the whole wait. For an isolate that
+   * idles between requests (the gateway's sequential calls), this is the figure; under load both agree.
+   */
+  readonly busyMs: number
+  readonly busyGapMs: number
   /** Self time by function, largest first. */
   readonly top: ReadonlyArray<{ readonly name: string; readonly ms: number }>
   /** Time in a function and what it called (each function counted once per stack), largest first. */
@@ -172,14 +180,19 @@ export const summarize = (
   let gc = 0
   let program = 0
   let idle = 0
+  let busy = 0
+  const gapOf = (i: number) => (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000
+  const shortGaps = profile.samples.map((_, i) => gapOf(i)).filter((ms) => ms <= 1).sort((a, b) => a - b)
+  const busyGap = shortGaps[shortGaps.length >> 1] ?? 0
   profile.samples.forEach((id, i) => {
-    const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000
+    const ms = gapOf(i)
     const frame = byId.get(id)?.callFrame
     const name = frame?.functionName || "(anonymous)"
     if (name === "(idle)") return void (idle += ms)
     if (name === "(program)") return void (program += ms)
     if (name === "(garbage collector)") gc += ms
     total += ms
+    busy += Math.min(ms, busyGap)
     const key = keyOf(frame)
     self.set(key, (self.get(key) ?? 0) + ms)
     const area = name === "(garbage collector)" ? "GC" : areaOf(fileOf(frame))
@@ -194,6 +207,8 @@ export const summarize = (
   })
   return {
     jsMs: total,
+    busyMs: busy,
+    busyGapMs: busyGap,
     gcMs: gc,
     programMs: program,
     idleMs: idle,

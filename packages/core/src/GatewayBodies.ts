@@ -2,7 +2,7 @@
  * GatewayBodies: what the model gateway does with bodies, in both directions — which request bodies it reads first
  * (the one it changes: a streamed Chat Completions request gets `stream_options.include_usage`) and which a host may
  * pipe upstream as they arrive; and the answer passed to the client chunk by chunk with the meter reading beside it,
- * or an upstream error's body read up to a limit. `ModelGateway` re-exports each but the last.
+ * or an upstream error's body read up to a limit. `ModelGateway` re-exports each but `readAtMost`.
  */
 import { Effect, Stream } from "effect"
 import type { Provider } from "./ModelUsage.ts"
@@ -80,6 +80,19 @@ export const metered = (
   }, { highWaterMark: 0 })
 }
 
+/** The first `limit` bytes of `chunks`, as one array. */
+export const joinedAtMost = (chunks: ReadonlyArray<Uint8Array>, limit: number): Uint8Array => {
+  const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.byteLength, 0)))
+  let offset = 0
+  for (const chunk of chunks) {
+    if (offset >= out.byteLength) break
+    const part = chunk.subarray(0, out.byteLength - offset)
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}
+
 /** At most `limit` bytes of `stream` (an upstream error's body); nothing when it cannot be read. */
 export const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: number) =>
   Effect.suspend(() => {
@@ -91,16 +104,7 @@ export const readAtMost = (stream: Stream.Stream<Uint8Array, unknown>, limit: nu
         return more
       }),
       Stream.runCollect,
-      Effect.map((chunks) => {
-        const out = new Uint8Array(Math.min(limit, chunks.reduce((n, c) => n + c.byteLength, 0)))
-        let offset = 0
-        for (const chunk of chunks) {
-          const part = chunk.subarray(0, out.byteLength - offset)
-          out.set(part, offset)
-          offset += part.byteLength
-        }
-        return out
-      }),
+      Effect.map((chunks) => joinedAtMost(chunks, limit)),
       Effect.orElseSucceed(() => new Uint8Array(0))
     )
   })

@@ -31,7 +31,7 @@ import type { Provider } from "./ModelUsage.ts"
 import { PorterConfig } from "./PorterConfig.ts"
 import * as Providers from "./Providers.ts"
 
-export { metered, pipeableBytesOf, readsBody, withUsageRequested } from "./GatewayBodies.ts"
+export { joinedAtMost, metered, pipeableBytesOf, readsBody, withUsageRequested } from "./GatewayBodies.ts"
 
 /** One call as the machine sent it. */
 export interface GatewayRequest {

@@ -61,14 +61,7 @@ const readAtMost = async (
       break
     }
   }
-  const out = new Uint8Array(Math.min(size, limit))
-  let offset = 0
-  for (const chunk of chunks) {
-    const part = chunk.subarray(0, out.byteLength - offset)
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
+  return ModelGateway.joinedAtMost(chunks, limit)
 }
 
 const toResponse = (answer: ModelGateway.GatewayAnswer): Response =>

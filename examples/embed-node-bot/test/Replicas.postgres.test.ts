@@ -300,19 +300,31 @@ describe("three bots on one PostgreSQL", () => {
           count(*) FILTER (WHERE kind = 'sweep')::int AS sweeps
         FROM task_events GROUP BY task_id`
         const active = new Set(activeAtKill.map((task) => task.id))
-        // How long each swept task had been left alone when a sweep took it, at least: since its last change the
-        // store's triggers wrote down (creation, transition, dispatch, machine: each at the row's `updated_at` then).
-        // The sweep's own rule reads `updated_at`, which only grows, so a swept task's last such line is at least the
-        // dispatch timeout old; lines the bots write themselves (a failed GitHub call, …) do not touch `updated_at` and
-        // are left out. A dispatch may be stuck without its bot dying: the slow bot's dispatches take a second per
-        // GitHub call, and a loaded machine slows every bot; such a task is stuck too, and may be swept.
-        const idle = new Map(
-          (yield* sql<{ readonly task_id: string; readonly idle_ms: number }>`
-          SELECT s.task_id, min(s.at - (SELECT max(e.at) FROM task_events e
-            WHERE e.task_id = s.task_id AND e.kind IN ('created', 'transition', 'dispatch', 'machine')
-            AND e.at < s.at))::float8 AS idle_ms
-          FROM task_events s WHERE s.kind = 'sweep' GROUP BY s.task_id`).map((row) => [row.task_id, row.idle_ms])
-        )
+        // How long each swept task had been left alone when a sweep took it, at least. The sweep claims a task only
+        // when its `updated_at` is at least the dispatch timeout older than the sweep's time C (compare-and-set), and
+        // the store's triggers write each change down at the row's `updated_at` then (creation, transition, dispatch,
+        // machine). So the lines written before the claim are at C − timeout or earlier, and a line written after it
+        // (the task's own bot finishing a slow dispatch: the sweep then finds its machine) is at C or later: the
+        // lines up to the sweep's own line, in time order, leave a gap of at least the timeout. Lines the bots write
+        // themselves (a failed GitHub call, …) do not touch `updated_at` and are left out. A dispatch may be stuck
+        // without its bot dying: the slow bot's dispatches take a second per GitHub call, and a loaded machine slows
+        // every bot; such a task is stuck too, and may be swept.
+        const history = yield* sql<{ readonly task_id: string; readonly kind: string; readonly at: number }>`
+        SELECT task_id, kind, at::float8 AS at FROM task_events
+        WHERE kind IN ('created', 'transition', 'dispatch', 'machine', 'sweep')
+          AND task_id IN (SELECT task_id FROM task_events WHERE kind = 'sweep')
+        ORDER BY task_id, at`
+        const linesOf = new Map<string, Array<(typeof history)[number]>>()
+        for (const line of history) linesOf.set(line.task_id, [...(linesOf.get(line.task_id) ?? []), line])
+        const idle = new Map<string, number>()
+        for (const [task, lines] of linesOf) {
+          const firstSweep = lines.find((line) => line.kind === "sweep")!.at
+          const times = lines.filter((line) => line.kind !== "sweep" && line.at < firstSweep).map((line) => line.at)
+          times.push(firstSweep)
+          let gap = 0
+          for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!)
+          idle.set(task, gap)
+        }
         for (const row of dispatches) {
           // Each dispatch attempt is the accepting bot's first one, or one sweep's (a sweep line, then the attempt).
           assert.isTrue(row.n === row.sweeps || row.n === row.sweeps + 1, `${row.task_id}: ${row.n} / ${row.sweeps}`)

@@ -215,11 +215,10 @@ export const make = Effect.gen(function*() {
     route: Providers.Route,
     grant: Grant,
     { host, key, keyName, url }: Target,
-    read: Uint8Array | undefined,
+    { pipe, read }: { readonly read: Uint8Array | undefined; readonly pipe: number | undefined },
     context: Context.Context<never>
   ): Admitted => {
     const spec = Providers.specOf(request.provider)
-    const pipe = pipeOf(request)
     const body = read !== undefined && route.metered && readsBody(request.provider, request.rest)
       ? withUsageRequested(read)
       : read
@@ -286,8 +285,9 @@ export const make = Effect.gen(function*() {
     const grant = yield* access.admit(request.taskId, Providers.presented(request.headers, query ?? emptyQuery))
     const target = targetOf(request, route, grant, query)
     if (target instanceof GatewayRefused) return yield* target
-    const read = request.method === "POST" && pipeOf(request) === undefined ? yield* request.body(limit) : undefined
-    return admitted(request, route, grant, target, read, yield* Effect.context<never>())
+    const pipe = pipeOf(request)
+    const read = request.method === "POST" && pipe === undefined ? yield* request.body(limit) : undefined
+    return admitted(request, route, grant, target, { read, pipe }, yield* Effect.context<never>())
   })
 
   const admit = (request: GatewayRequest): Effect.Effect<Admitted | GatewayAnswer> =>
@@ -297,7 +297,8 @@ export const make = Effect.gen(function*() {
 
   // `admit` without an effect, when nothing is to be read or verified (`GatewayAccess.admitNow`) and no body waited for.
   const admitNow = (request: GatewayRequest, context: Context.Context<never>): Admitted | GatewayAnswer | undefined => {
-    if (request.method === "POST" && pipeOf(request) === undefined) return undefined
+    const pipe = pipeOf(request)
+    if (request.method === "POST" && pipe === undefined) return undefined
     const route = routeOf(request)
     if (route instanceof GatewayRefused) return refusalAnswer(request.provider, route)
     const query = queryOf(request)
@@ -311,7 +312,7 @@ export const make = Effect.gen(function*() {
     if (grant instanceof GatewayRefused) return refusalAnswer(request.provider, grant)
     const target = targetOf(request, route, grant, query)
     if (target instanceof GatewayRefused) return refusalAnswer(request.provider, target)
-    return admitted(request, route, grant, target, undefined, context)
+    return admitted(request, route, grant, target, { read: undefined, pipe }, context)
   }
 
   /** Sends an admitted call with Effect's `HttpClient` (any platform). */

@@ -151,11 +151,7 @@ describe("GatewayRoute (node:http)", () => {
       const model = yield* ModelServer.start({ script: [] })
       // Every call costs more than the cap: the first is allowed (its cost is known only once it ended), not the next
       // — even sent the moment the first answer ended, and admitted at once from the kept grant (`admitNow`).
-      const settings = new Settings.RepoSettings({
-        ...Settings.defaults,
-        taskBudgetUsd: 0.000001,
-        prices: ["claude-sonnet-4=100/100"]
-      })
+      const settings = Fixtures.budgetBelowOneCall()
       const { layer, slot } = served({ anthropic: model.url, openai: `${model.url}/v1` }, { cacheMs: 60_000, settings })
       yield* Effect.gen(function*() {
         const url = yield* listen(WebhookRoute.makeServer(slot)())

@@ -442,11 +442,7 @@ describe("model gateway", () => {
     Effect.gen(function*() {
       const model = yield* ModelServer.start({ script: [] })
       // Every call costs more than the cap: the first is allowed (its cost is known only once it ended), not the next.
-      const settings = new Settings.RepoSettings({
-        ...Settings.defaults,
-        taskBudgetUsd: 0.000001,
-        prices: ["claude-sonnet-4=100/100"]
-      })
+      const settings = Fixtures.budgetBelowOneCall()
       yield* Effect.gen(function*() {
         const call = yield* handlerOf
         const { base, credential, taskId } = yield* startTask()

@@ -1,5 +1,5 @@
-/** Fixtures: normalized events, actors, change sets and stored tasks for tests. */
-import { type ChangeSet, Event, type Ids, Repo, Task } from "@porter/core"
+/** Fixtures: normalized events, actors, change sets, stored tasks and settings for tests. */
+import { type ChangeSet, Event, type Ids, Repo, Settings, Task } from "@porter/core"
 import { Base64 } from "effect/encoding"
 
 let counter = 0
@@ -146,3 +146,10 @@ export const storedTask = (spec: StoredTaskSpec): Task.Task =>
     ...(spec.costUsd !== undefined ? { usage: new Task.Usage({ costUsd: spec.costUsd, inputTokens: 1200 }) } : {}),
     ...(spec.logTail !== undefined ? { logTail: spec.logTail } : {})
   })
+
+/**
+ * Settings under which every Claude model call costs more than the task's budget: the first call of a task goes
+ * through (its cost is known only once it ended), the next is refused "budget reached".
+ */
+export const budgetBelowOneCall = (): Settings.RepoSettings =>
+  new Settings.RepoSettings({ ...Settings.defaults, taskBudgetUsd: 0.000001, prices: ["claude-sonnet-4=100/100"] })

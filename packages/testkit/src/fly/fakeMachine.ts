@@ -12,6 +12,16 @@ import { spawn } from "node:child_process"
 
 const mode = process.env["FAKE_MACHINE"] ?? "sleep"
 const machineId = process.env["FLY_MACHINE_ID"] ?? "?"
+// The signal handler goes in before the first line: tests send their signal once they read that line, and a
+// loaded machine may run them between the write and the next statement.
+if (mode === "ignore-term") {
+  process.on("SIGTERM", () => process.stdout.write("ignoring SIGTERM\n"))
+} else if (!mode.startsWith("exit:")) {
+  process.on("SIGTERM", () => {
+    process.stdout.write("got SIGTERM\n")
+    process.exit(0)
+  })
+}
 process.stdout.write(`fake machine ${machineId} task=${process.env["TASK_ID"] ?? "?"} mode=${mode}\n`)
 process.stderr.write("fake machine stderr line\n")
 
@@ -20,14 +30,6 @@ const idle = () => setInterval(() => {}, 60_000)
 if (mode.startsWith("exit:")) {
   process.exitCode = Number(mode.slice("exit:".length))
 } else {
-  if (mode === "ignore-term") {
-    process.on("SIGTERM", () => process.stdout.write("ignoring SIGTERM\n"))
-  } else {
-    process.on("SIGTERM", () => {
-      process.stdout.write("got SIGTERM\n")
-      process.exit(0)
-    })
-  }
   if (mode === "env") process.stdout.write(`${JSON.stringify(process.env)}\n`)
   if (mode === "grandchild") {
     const child = spawn("sleep", ["600"], { stdio: "ignore" })

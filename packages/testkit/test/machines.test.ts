@@ -148,8 +148,10 @@ describe("local machines server", () => {
           const summary = yield* call("GET", "/apps/porter-local/machines?summary=true&metadata.porter_task_id=t-list")
           assert.isUndefined(summary.body[0].config)
 
-          yield* logged(machine.id, "mode=sleep")
+          // Both streams, each read on its own: the stderr line may come in after the stdout one.
+          yield* logged(machine.id, "fake machine stderr line")
           const logs = yield* call("GET", `/apps/porter-local/machines/${machine.id}/logs`)
+          assert.include(logs.body, "mode=sleep")
           assert.include(logs.body, "fake machine stderr line")
 
           assert.strictEqual(

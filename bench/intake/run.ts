@@ -2,7 +2,7 @@
  * Webhook intake against its peers, in one run:
  *
  *   node --conditions=@porter/source bench/intake/run.ts [--part workerd,node] [--connections 1,10,50]
- *     [--requests 2000] [--rounds 4] [--warmup 400] [--profile]
+ *     [--requests 2000] [--rounds 4] [--warmup N] [--profile]
  *
  * Every target gets the same signed `issue_comment.created` deliveries (`@porter script …`, unique delivery ids,
  * signed before the clock starts) from the same load generator (autocannon, keep-alive, `connections` in flight,
@@ -26,6 +26,12 @@
  *
  * **node**: Porter's intake embedded in a Node host (`examples/embed-node-bot` `Intake`: real HMAC intake, core's HTTP
  * app on `node:http`, in-memory stores; `embedServer.ts`) beside the same Probot app, each a child process.
+ *
+ * Each part starts its own targets, Probot's too, so that every target of a part is as old as the others, and warms
+ * them up alike before the rounds: 400 deliveries per target in workerd (about a second of its load), 5,000 in Node
+ * (about half a second: the Node targets answer ten times as fast). A Node process's first seconds carry its start's
+ * garbage collections (the embedded host's first scavenges copy what loading its modules left: 13–17 ms pauses); a
+ * warm-up of 400 there measured them instead of the steady state. `--warmup N` sets both.
  *
  * `--profile` then samples, per part, the targets under load: the Worker's isolate through workerd's inspector, and
  * the embedded intake and the Probot app with V8's profiler inside each process (`profiling.ts`); it prints where
@@ -68,7 +74,10 @@ const parts = option("part", "workerd,node").split(",")
 const levels = option("connections", "1,10,50").split(",").map(Number)
 const requests = Number(option("requests", "2000"))
 const rounds = Number(option("rounds", "4"))
-const warmup = Number(option("warmup", "400"))
+const warmupOption = option("warmup", "")
+/** Deliveries per target before the rounds: about a second of load in workerd, half a second in Node. */
+const warmupOf = (part: "workerd" | "node") =>
+  warmupOption !== "" ? Number(warmupOption) : part === "workerd" ? 400 : 5_000
 const profiling = args.includes("--profile")
 const PROFILED = 5000
 if (levels.some((l) => !Number.isInteger(l) || l < 1) || !(requests >= rounds) || !(rounds >= 1)) {
@@ -136,8 +145,20 @@ const childTarget = Measure.childTarget
 // Measuring (measure.ts) ----------------------------------------------------------------------------------------
 
 /** Warm-up, then `rounds` rounds over `targets` at one concurrency level; one row per target. */
-const measure = (targets: ReadonlyArray<Target>, connections: number) =>
-  Measure.measure(targets, { secret, connections, warmup, rounds, perRound })
+const measure = (targets: ReadonlyArray<Target>, connections: number, part: "workerd" | "node") =>
+  Measure.measure(targets, { secret, connections, warmup: warmupOf(part), rounds, perRound })
+
+/** A Probot app of the part's own, as fresh as the part's other targets; its count of recorded deliveries at the end. */
+const withProbot = async <A>(run: (probot: Child) => Promise<A>): Promise<A> => {
+  const probot = await startChild("./probotServer.ts", { WEBHOOK_SECRET: secret })
+  try {
+    return await run(probot)
+  } finally {
+    const recorded = await (await fetch(new URL("/bench/count", probot.url))).json() as { n: number }
+    console.log(`\nThat part's Probot app recorded ${recorded.n.toLocaleString("en")} deliveries.`)
+    await probot.stop()
+  }
+}
 
 // Parts -----------------------------------------------------------------------------------------------------------
 
@@ -165,7 +186,7 @@ const workerdPart = async (probot: Child) => {
       targets.push(await startWorker(NOOP_NAME, NOOP, env))
       targets.push(await startWorker(NOOP_INSERT_NAME, NOOP_INSERT, env))
       targets.push(childTarget(PROBOT, probot))
-      for (const row of await measure(targets, connections)) rows.push(row)
+      for (const row of await measure(targets, connections, "workerd")) rows.push(row)
       if (profiling && connections === levels.at(-1)) {
         // An unminified copy of the same Worker, so that the profile names functions and source files.
         const readable = await Build.bundle({ entryPoint: intakeOnlyEntry, minify: false })
@@ -269,7 +290,7 @@ const nodePart = async (probot: Child) => {
   const targets = [childTarget(EMBED, embed), childTarget(PROBOT, probot)]
   const rows: Array<Row> = []
   try {
-    for (const connections of levels) for (const row of await measure(targets, connections)) rows.push(row)
+    for (const connections of levels) for (const row of await measure(targets, connections, "node")) rows.push(row)
   } finally {
     await embed.stop()
   }
@@ -355,17 +376,12 @@ const nodePart = async (probot: Child) => {
 
 console.log(`Machine: ${await machine()}; ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`)
 console.log(
-  `Per target and concurrency level: ${rounds} rounds of ${perRound} deliveries after ${warmup} for warm-up.\n`
+  `Per target and concurrency level: ${rounds} rounds of ${perRound} deliveries after ${
+    parts.map((part) => `${warmupOf(part as "workerd" | "node")} (${part})`).join(", ")
+  } for warm-up; each part starts its targets afresh.\n`
 )
-const probot = await startChild("./probotServer.ts", { WEBHOOK_SECRET: secret })
-try {
-  if (parts.includes("workerd")) {
-    await workerdPart(probot)
-    console.log("")
-  }
-  if (parts.includes("node")) await nodePart(probot)
-  const recorded = await (await fetch(new URL("/bench/count", probot.url))).json() as { n: number }
-  console.log(`\nProbot recorded ${recorded.n.toLocaleString("en")} deliveries.`)
-} finally {
-  await probot.stop()
+if (parts.includes("workerd")) {
+  await withProbot(workerdPart)
+  console.log("")
 }
+if (parts.includes("node")) await withProbot(nodePart)

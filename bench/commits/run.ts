@@ -35,7 +35,7 @@
  * profiler on the isolate (workerd's inspector): where its time goes, by source file and function. The profiler
  * samples wall time on the isolate's thread, so on a busy machine its totals run above the CPU time.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { FaultProxy } from "@porter/reliability"
 import { Callbacks, ChangeSetBuilder, Git, MachineEnv, RunLog, Scrubber, SecretCheck } from "@porter/runner"
 import * as MachinesServer from "@porter/testkit/fly"

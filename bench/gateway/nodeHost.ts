@@ -6,7 +6,8 @@
  * in-memory machine) and prints one JSON line: where it listens, the task, its gateway credential and its pid.
  * `GET /__heap` answers the process's memory after a full GC (run with `--expose-gc`).
  */
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { GatewayRoute, WebhookRoute } from "@porter-examples/embed-node-bot"
 import { Background, Diagnostics, GatewayApp, HttpApp, Porter, SecretStore } from "@porter/core"
 import { Fixtures, Machines, TestPorter } from "@porter/testing"

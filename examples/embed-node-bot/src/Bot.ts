@@ -16,7 +16,7 @@
  * What it cannot do: move a task's local machine to another host (see `Storage`); keep anything across a restart with
  * `storage: { _tag: "memory" }`.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import {
   AgentCatalog,
   type Authorizer,

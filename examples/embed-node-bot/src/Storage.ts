@@ -19,7 +19,7 @@
  * Cannot: move a task's local machine to another host (machines are processes of the host that started them; with
  * `postgres`, a replica takes over another's machines only through a shared `PORTER_LOCAL_STATE_DIR` on one host).
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { type ArtifactStore, Ids, type ModelUsage, SecretStore, Settings, type TaskStore } from "@porter/core"
 import { EncryptionKeys, SqlArtifactStore, SqlSecretStore, SqlSettings, SqlTaskStore, SqlUsageStore } from "@porter/sql"
 import { DataDir, FileArtifactStore, NodeStorage } from "@porter/sql/node"

@@ -3,7 +3,7 @@
  * variables (see `Bot.config` and the README). Ctrl-C or SIGTERM stops it cleanly: the server stops accepting, the
  * background work is interrupted and the machines it started are stopped.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import * as Bot from "./Bot.ts"
 

@@ -1,6 +1,6 @@
 // Values are effect's dotenv parsing (`ConfigProvider.fromDotEnvContents`), the algorithm wrangler runs on
 // `.dev.vars`; the statement check before it (file:line errors) is Porter's own: dotenv skips such lines silently.
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { EnvFile } from "@porter/cli"
 import { Effect } from "effect"

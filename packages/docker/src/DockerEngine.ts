@@ -9,7 +9,7 @@
  * No retries: a local daemon that fails to answer is down, and a repeated create is made safe by the caller
  * (container names).
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Cause, Config, Context, Effect, Layer, Option, Schema } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest } from "effect/http"
 import type { HttpClientResponse } from "effect/http"

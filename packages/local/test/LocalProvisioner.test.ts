@@ -1,4 +1,4 @@
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { afterAll, assert, describe, it, layer } from "@effect/vitest"
 import { Ids, MachineProvisioner } from "@porter/core"
 import { LocalProvisioner, Processes, ProcessMachine } from "@porter/local"

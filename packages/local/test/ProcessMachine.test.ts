@@ -1,5 +1,5 @@
 // ProcessMachine on its own, as another supervisor (e.g. a machines server) would use it.
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { type LogBuffer, Processes, ProcessMachine } from "@porter/local"
 import { Effect, Option, Redacted } from "effect"

@@ -1,4 +1,4 @@
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { afterAll, assert, layer } from "@effect/vitest"
 import { RunnerCommand } from "@porter/local"
 import { Effect, Option } from "effect"

@@ -2,7 +2,8 @@
  * The runner's program, loaded by `main.ts` once `Boot` has started the clone: run the task described by the
  * environment, or be the `script` agent. Its top level runs it.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Exit, Layer, Option, Result, Runtime } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { readFileSync, rmSync } from "node:fs"

@@ -9,7 +9,7 @@
  * budget) stops the agent and turns the rest of the run into a checkpoint (`Work.StopSignal`). `layer` assembles the
  * services for Node.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { AgentCatalog, type Callback } from "@porter/core"
 import { Clock, Deferred, Duration, Effect, Fiber, Layer, Option } from "effect"
 import { FetchHttpClient } from "effect/http"

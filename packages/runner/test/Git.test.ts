@@ -2,7 +2,7 @@
  * The runner's start on a fresh clone: HEAD and the task branch, read and written as ref files where git keeps them
  * plainly (no git process), else by git — with what git itself then sees as the judge.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import { Git, RunLog, Scrubber } from "@porter/runner"
 import { Effect, Layer, Redacted } from "effect"

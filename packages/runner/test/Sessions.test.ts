@@ -1,6 +1,6 @@
 // Agent sessions on the machine: where Claude Code and Codex keep them, putting one back, and the transcripts rendered
 // from them (what people read on the transcript page).
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import { Sessions } from "@porter/runner"
 import { Effect, Option } from "effect"

@@ -1,6 +1,6 @@
 // The ArtifactStore conformance suite on SQLite (node:sqlite, migrations/ applied), on files in a directory, and in
 // memory. PostgreSQL runs it in ArtifactStore.postgres.test.ts, D1 in packages/d1.
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { afterAll } from "@effect/vitest"
 import { EncryptionKeys } from "@porter/sql"
 import { FileArtifactStore, NodeStorage } from "@porter/sql/node"

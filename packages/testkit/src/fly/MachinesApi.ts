@@ -4,7 +4,8 @@
  * every request recorded, and the faults queued for each operation (delays, error answers, dropped answers) applied
  * before the handler runs. Served on a port of its own on loopback.
  */
-import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Deferred, Effect, Scope } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import type { HttpServerRequest } from "effect/http"

@@ -17,7 +17,7 @@
  * This module starts the server and is its public face; the machines and their lifecycle are in `Machines.ts`, the
  * HTTP API in `MachinesApi.ts`, Fly's request bodies, ids and rules in `FlyFormats.ts`.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Exit, ManagedRuntime, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import { fileURLToPath } from "node:url"

@@ -3,7 +3,7 @@
  * through the Docker Engine API on a unix socket. Both start in a `Scope`; closing it kills the process group or
  * force-removes the container, so destroying a machine never leaves anything behind.
  */
-import { NodeHttpClient } from "@effect/platform-node"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Context, Effect, Fiber, Layer, Schema, Scope, Stream } from "effect"
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"

@@ -4,7 +4,7 @@
  * times per request; throughput is answers over the time the rounds took; CPU per request is the target's processes'
  * CPU (`/proc/<pid>/stat`) over the rounds, divided by the answers. Used by `run.ts` (intake) and `../durable/run.ts`.
  */
-import { cpuMs, fixed, percentile } from "../worker/support.ts"
+import { cpuMs, fixed, median, percentile } from "../worker/support.ts"
 import type { Child } from "./children.ts"
 import { pool, type Signed } from "./deliveries.ts"
 import { fire } from "./load.ts"
@@ -32,6 +32,8 @@ export const childTarget = (
 
 interface Tally {
   readonly times: Array<number>
+  /** Each round's own p99. */
+  readonly roundP99s: Array<number>
   readonly statuses: Map<number, number>
   seconds: number
   cpu: number | undefined
@@ -45,6 +47,12 @@ export interface Row {
   readonly perSecond: number
   readonly p50: number
   readonly p99: number
+  /**
+   * The median of the rounds' own p99s. The p99 of all answers is decided by the few rounds in which the machine
+   * paused every request in flight at once (any process on it: the load generator's too); this one is what a
+   * typical round shows.
+   */
+  readonly p99OfRounds: number
   readonly cpuPerRequest: number | undefined
   readonly statuses: string
 }
@@ -54,6 +62,7 @@ const round = async (target: Target, deliveries: ReadonlyArray<Signed>, connecti
   const fired = await fire(target.url, deliveries, connections)
   const after = cpuMs(target.pids())
   for (const time of fired.times) tally.times.push(time)
+  tally.roundP99s.push(percentile([...fired.times].sort((a, b) => a - b), 99))
   tally.seconds += fired.seconds
   tally.errors += fired.errors
   for (const [status, n] of fired.statuses) tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + n)
@@ -71,6 +80,7 @@ const summarize = (target: string, connections: number, tally: Tally): Row => {
     perSecond: sorted.length / tally.seconds,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
+    p99OfRounds: median(tally.roundP99s),
     cpuPerRequest: tally.cpu !== undefined ? tally.cpu / sorted.length : undefined,
     statuses: [...tally.statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${n}×${s}`).join(" ") +
       (tally.errors > 0 ? ` ${tally.errors}×error` : "")
@@ -91,7 +101,9 @@ export const measure = async (targets: ReadonlyArray<Target>, options: MeasureOp
   const { connections, perRound, rounds, warmup } = options
   // One pool per level: every target gets the same deliveries, none twice.
   const deliveries = pool(options.secret, warmup + rounds * perRound)
-  const tallies = targets.map(() => ({ times: [], statuses: new Map(), seconds: 0, cpu: 0, errors: 0 }) as Tally)
+  const tallies = targets.map(() =>
+    ({ times: [], roundP99s: [], statuses: new Map(), seconds: 0, cpu: 0, errors: 0 }) as Tally
+  )
   for (const target of targets) await fire(target.url, deliveries.slice(0, warmup), connections)
   for (let r = 0; r < rounds; r++) {
     const slice = deliveries.slice(warmup + r * perRound, warmup + (r + 1) * perRound)

@@ -325,6 +325,8 @@ const nodePart = async (probot: Child) => {
       "CPU ms/req",
       "throughput vs Probot",
       "p99 vs Probot",
+      "p99 of a round (median) ms",
+      "vs Probot",
       "statuses"
     ],
     rows.map((row) => {
@@ -332,7 +334,9 @@ const nodePart = async (probot: Child) => {
       const self = row.target === PROBOT
       return rowCells(row, [
         self ? "" : `${fixed(row.perSecond / peer.perSecond)}×`,
-        self ? "" : `${fixed(row.p99 / peer.p99)}×`
+        self ? "" : `${fixed(row.p99 / peer.p99)}×`,
+        fixed(row.p99OfRounds),
+        self ? "" : `${fixed(row.p99OfRounds / peer.p99OfRounds)}×`
       ])
     })
   ))

@@ -152,10 +152,11 @@ const measure = (targets: ReadonlyArray<Target>, connections: number, part: "wor
 const withProbot = async <A>(run: (probot: Child) => Promise<A>): Promise<A> => {
   const probot = await startChild("./probotServer.ts", { WEBHOOK_SECRET: secret })
   try {
-    return await run(probot)
-  } finally {
+    const result = await run(probot)
     const recorded = await (await fetch(new URL("/bench/count", probot.url))).json() as { n: number }
     console.log(`\nThat part's Probot app recorded ${recorded.n.toLocaleString("en")} deliveries.`)
+    return result
+  } finally {
     await probot.stop()
   }
 }

@@ -12,11 +12,12 @@ import { spawn } from "node:child_process"
 
 const mode = process.env["FAKE_MACHINE"] ?? "sleep"
 const machineId = process.env["FLY_MACHINE_ID"] ?? "?"
+const exits = mode.startsWith("exit:")
 // The signal handler goes in before the first line: tests send their signal once they read that line, and a
 // loaded machine may run them between the write and the next statement.
 if (mode === "ignore-term") {
   process.on("SIGTERM", () => process.stdout.write("ignoring SIGTERM\n"))
-} else if (!mode.startsWith("exit:")) {
+} else if (!exits) {
   process.on("SIGTERM", () => {
     process.stdout.write("got SIGTERM\n")
     process.exit(0)
@@ -27,7 +28,7 @@ process.stderr.write("fake machine stderr line\n")
 
 const idle = () => setInterval(() => {}, 60_000)
 
-if (mode.startsWith("exit:")) {
+if (exits) {
   process.exitCode = Number(mode.slice("exit:".length))
 } else {
   if (mode === "env") process.stdout.write(`${JSON.stringify(process.env)}\n`)

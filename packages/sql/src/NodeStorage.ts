@@ -3,7 +3,8 @@
  * rotation with options), `Settings`, `UsageStore`, `ArtifactStore` (sessions and transcripts) and the `SqlClient`
  * they share, on
  *
- * - **SQLite** (`@effect/sql-sqlite-node`, Node's `node:sqlite`): one file, WAL journal, a 5 s busy timeout;
+ * - **SQLite** (`@effect/sql-sqlite-node`, Node's `node:sqlite`): one file, WAL journal, a 5 s busy timeout, the WAL
+ *   checkpointed by a worker thread so that its syncs never pause the host (`WalCheckpoints`);
  *   `synchronous = NORMAL` by default — a commit is in the WAL (the OS's page cache) before it is answered, so it
  *   survives the process being killed, and the WAL is synced at checkpoints; power loss may take the last commits.
  *   `FULL` syncs the WAL on every commit (nothing lost on power loss; ~3× fewer webhooks per second answered at one
@@ -36,6 +37,7 @@ import * as SqlSecretStore from "./SqlSecretStore.ts"
 import * as SqlSettings from "./SqlSettings.ts"
 import * as SqlTaskStore from "./SqlTaskStore.ts"
 import * as SqlUsageStore from "./SqlUsageStore.ts"
+import * as WalCheckpoints from "./WalCheckpoints.ts"
 
 /** Where the data lives. */
 export type Database =
@@ -97,7 +99,11 @@ export const clientLayer = (
   const directory = memory
     ? Layer.empty
     : Layer.effectDiscard(DataDir.ensure(dirname(database.filename)))
-  return Layer.provideMerge(pragmas, client).pipe(Layer.provide(directory))
+  // A file's WAL is checkpointed in a worker thread, not in the host's event loop (`WalCheckpoints`).
+  const checkpoints = memory
+    ? Layer.empty
+    : WalCheckpoints.layer({ filename: database.filename, synchronous: database.synchronous ?? "NORMAL" })
+  return Layer.provideMerge(Layer.mergeAll(pragmas, checkpoints), client).pipe(Layer.provide(directory))
 }
 
 /** Applies the dialect's migrations (or `dir`'s) on the ambient client; returns the names applied now. */

@@ -25,8 +25,10 @@ export const DEFAULT_PAGES = 1_000
 /** The host connection's checkpoint while the worker runs: only should the worker fall behind (~40 MiB of WAL). */
 export const BACKSTOP_PAGES = 10_000
 
+/** The database file the worker checkpoints, and how. */
 export interface Options {
   readonly filename: string
+  /** The host connection's `synchronous`, for the worker's syncs too. */
   readonly synchronous: "FULL" | "NORMAL"
   /** Between two checkpoints of the worker (default 100 ms). */
   readonly intervalMs?: number | undefined

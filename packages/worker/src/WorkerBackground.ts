@@ -51,7 +51,7 @@ const logged = (effect: Effect.Effect<void>) =>
       : Effect.logError("background work failed", { cause }))
 
 /** Resolves on a later turn of the event loop, after the current request's answer has been handed over. */
-const afterAnswer = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
+export const afterAnswer = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
 
 /** Counts the runs in flight; `idle()` resolves when none is. */
 class Runs {

@@ -74,7 +74,12 @@ const toResponse = (answer: ModelGateway.GatewayAnswer): Response =>
 type Runner = <A>(effect: Effect.Effect<A>) => Promise<A>
 
 /** Sends an admitted call with workerd's `fetch`; the answer as workerd's own stream (see the module's comment). */
-const send = async (request: Request, call: ModelGateway.Admitted, run: Runner): Promise<Response> => {
+const send = async (
+  request: Request,
+  call: ModelGateway.Admitted,
+  run: Runner,
+  ctx: WorkerBackground.WaitUntil
+): Promise<Response> => {
   let upstream: Response
   try {
     upstream = await fetch(call.url, {
@@ -100,7 +105,11 @@ const send = async (request: Request, call: ModelGateway.Admitted, run: Runner):
     meter.end()
     return new Response(null, { status: upstream.status, headers })
   }
-  return new Response(ModelGateway.metered(upstream.body, meter.push, meter.end), { status: upstream.status, headers })
+  // The meter ends a turn after the answer's last chunk (`afterAnswer`), so that workerd sends the answer's end first
+  // rather than after the call is priced and counted; still before the agent's next call can arrive, and kept alive
+  // by `waitUntil` once the answer is sent.
+  const endSoon = () => ctx.waitUntil(WorkerBackground.afterAnswer().then(meter.end))
+  return new Response(ModelGateway.metered(upstream.body, meter.push, endSoon), { status: upstream.status, headers })
 }
 
 /**
@@ -183,7 +192,7 @@ export const route: Effect.Effect<
       pipeableBytes: pipeable
     }
     const answer = (outcome: ModelGateway.Admitted | ModelGateway.GatewayAnswer) =>
-      ModelGateway.isAdmitted(outcome) ? send(request, outcome, run) : toResponse(outcome)
+      ModelGateway.isAdmitted(outcome) ? send(request, outcome, run, ctx) : toResponse(outcome)
     // A busy agent's calls are admitted at once, without an effect (the task's grant kept in the isolate).
     const now = gateway.admitNow(call, context)
     return now !== undefined ? Promise.resolve(answer(now)) : run(gateway.admit(call)).then(answer)

@@ -4,14 +4,15 @@
  * A checkpoint copies the WAL's pages into the database file and syncs both files. By default SQLite runs one in
  * the committing connection whenever the WAL reaches 1,000 pages: in a Node host that is a pause of the event loop
  * of several milliseconds (two syncs), and every request in flight waits for it. Measured with the intake benchmark
- * at 10 connections (bench/RESULTS.md §1): a typical round's p99 7.7 ms with them, 3.7 ms without, Probot's 3.6–4.3.
+ * at 10 connections (bench/RESULTS.md §1): a typical round's p99 7.7–8.6 ms with them, 4.8–5.0 ms with this worker,
+ * Probot's 3.9–4.9.
  *
  * Here a worker thread with a connection of its own runs a passive checkpoint every `intervalMs` (one that never
- * waits for the host's readers or writers, and that they never wait for), and the host's connection runs none
- * itself (`wal_autocheckpoint = 0`) while the worker lives. Should the worker fail or stop, the host's connection
- * checkpoints as SQLite does by default again. A passive checkpoint copies only what was committed before it began,
- * and the WAL starts over only once one has copied everything: under writes that never pause the WAL would grow, so
- * the host's connection keeps a checkpoint of its own as a backstop, at `BACKSTOP_PAGES`.
+ * waits for the host's readers or writers, and that they never wait for). A passive checkpoint copies only what was
+ * committed before it began, and the WAL starts over only once one has copied everything: under writes that never
+ * pause the WAL would grow, so while the worker lives the host's connection checkpoints only as a backstop, at
+ * `BACKSTOP_PAGES`. Should the worker fail to start, or stop, the host's connection checkpoints as SQLite does by
+ * default again.
  *
  * Durability is unchanged: a commit is in the WAL before it is answered, as before (`synchronous` applies to the
  * worker's syncs too); only where the copying runs moves.
@@ -141,16 +142,20 @@ export const layer = (
           Effect.ignore
         )
       )
+    // The backstop goes in first: a worker that fails later sets SQLite's default back, and nothing overwrites it.
+    yield* Effect.ignore(autocheckpoint(sql, BACKSTOP_PAGES))
     const checkpointer = yield* Effect.tryPromise({
       try: () => starter(options, fallBack),
       catch: (error) => (error instanceof Error ? error.message : String(error))
     }).pipe(
       Effect.map(Option.some),
       Effect.catch((reason) =>
-        Effect.as(Effect.logWarning("WAL checkpoints stay on the host's connection", { reason }), Option.none())
+        Effect.logWarning("WAL checkpoints stay on the host's connection", { reason }).pipe(
+          Effect.andThen(Effect.ignore(autocheckpoint(sql, DEFAULT_PAGES))),
+          Effect.as(Option.none())
+        )
       )
     )
     if (Option.isNone(checkpointer)) return
     yield* Effect.addFinalizer(() => Effect.promise(checkpointer.value.stop))
-    yield* Effect.ignore(autocheckpoint(sql, BACKSTOP_PAGES))
   }))

@@ -92,6 +92,20 @@ describe("WAL checkpoints in a worker thread", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.live("a worker that cannot start leaves SQLite's own checkpoints on the host's connection", () => {
+    const file = freshFile()
+    const layer = Layer.provideMerge(
+      WalCheckpoints.layer(
+        { filename: file, synchronous: "NORMAL" },
+        () => Promise.reject(new Error("no worker threads here"))
+      ),
+      SqliteClient.layer({ filename: file })
+    )
+    return Effect.gen(function*() {
+      assert.strictEqual(yield* autocheckpoint, WalCheckpoints.DEFAULT_PAGES)
+    }).pipe(Effect.provide(layer))
+  })
+
   it.live("a checkpointer that cannot open its file does not start, and says why", () =>
     Effect.gen(function*() {
       const failure = yield* Effect.flip(Effect.tryPromise(() =>

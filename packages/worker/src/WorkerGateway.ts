@@ -10,12 +10,14 @@
  * reader nothing when the client goes away (`request.signal` stayed unaborted through Miniflare, even with the
  * compatibility flag `enable_request_signal`), so the upstream call would run to its end; and measured in this route
  * (bench/gateway, December 2026) it showed no clear gain (3.8–4.2 ms added against 3.4 with the pull stream, on a
- * loaded machine). The same route returning the upstream body untouched (no meter) did match the native floor: the
- * JavaScript stream is most of what the gateway adds in workerd.
+ * loaded machine; on a quiet one, 2.02 against 1.88–1.96, and a `TransformStream` 1.84–2.10). The same route
+ * returning the upstream body untouched (no meter) did match the native floor: the JavaScript stream is most of what
+ * the gateway adds in workerd.
  *
  * A body Porter leaves as it is (`ModelGateway.readsBody`) with a declared length within `gateway.maxRequestBytes` goes
  * upstream as workerd's own stream once the call is admitted, never held in the isolate; another (a Chat Completions
- * request, a chunked body) is read first, within the limit.
+ * request, a chunked body) is read first, within the limit. Reading every body first, as the floor does, was slower
+ * here: 2.13–2.28 ms added against 1.82–1.89 piped (quiet machine, runs taking turns).
  */
 import { GatewayAccess, GatewayApp, ModelGateway, PorterConfig } from "@porter/core"
 import { Context, Effect, Stream } from "effect"

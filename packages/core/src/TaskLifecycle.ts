@@ -158,6 +158,15 @@ export const make = Effect.gen(function*() {
     if (task.isTerminal) {
       return { accepted: false, state: task.state, message: `task is already ${task.state}` } satisfies CallbackAnswer
     }
+    // A task waiting for approval or a slot has no machine (none is asked for before `provisioning`), so no runner
+    // calls for it: whatever calls changes nothing. (Its `completed` with a failing outcome used to end it.)
+    if (task.state === "awaiting_approval" || task.state === "queued") {
+      return {
+        accepted: false,
+        state: task.state,
+        message: `task has not started (${task.state}): it has no machine`
+      } satisfies CallbackAnswer
+    }
     const at = yield* now
     if (event.type === "completed") {
       const { patch, to } = completion(task, event)

@@ -245,6 +245,35 @@ describe("TaskLifecycle endings", () => {
       assert.strictEqual((yield* taskOf(elsewhere.taskId)).state, "provisioning")
     }).pipe(Effect.provide(layer())))
 
+  it.effect("a task that has not started (queued) takes no callback: none changes it", () =>
+    Effect.gen(function*() {
+      yield* started()
+      // The second task waits in the queue for the first: no machine was asked for it.
+      yield* started({ agent: "script" })
+      const [queued] = (yield* tasksOf()).filter((t) => t.agent === "script")
+      assert.strictEqual(queued!.state, "queued")
+      for (
+        const body of [
+          { type: "started" },
+          { type: "heartbeat" },
+          { type: "completed", outcome: "no_changes" },
+          { type: "completed", outcome: "error", error: "boom" }
+        ]
+      ) {
+        assert.deepStrictEqual(yield* call(queued!.id, body), {
+          accepted: false,
+          state: "queued",
+          message: "task has not started (queued): it has no machine"
+        })
+      }
+      const after = yield* taskOf(queued!.id)
+      assert.strictEqual(after.state, "queued")
+      assert.deepStrictEqual(after, queued)
+      // Each call is in the audit trail all the same.
+      const callbacks = (yield* auditKinds(queued!.id)).filter((kind) => kind === "callback")
+      assert.strictEqual(callbacks.length, 4)
+    }).pipe(Effect.provide(layer())))
+
   it.effect("view: the task as the API shows it, without its log tail", () =>
     Effect.gen(function*() {
       const lifecycle = yield* TaskLifecycle.TaskLifecycle

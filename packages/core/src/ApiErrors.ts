@@ -21,7 +21,7 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
   message: Schema.String
 }, { httpApiStatus: 404 }) {}
 
-/** The task has ended: the runner must stop calling. */
+/** The task has ended, or has not started (no machine was asked for it yet): the runner must stop calling. */
 export class TaskEnded extends Schema.TaggedError<TaskEnded>()("TaskEnded", {
   state: TaskState,
   message: Schema.String

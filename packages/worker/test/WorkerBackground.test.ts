@@ -73,6 +73,36 @@ describe("WorkerBackground", () => {
       yield* Effect.promise(() => third.waits[0]!).pipe(Effect.timeout("5 seconds"))
     }))
 
+  it.live("a request's wait that timed out leaves nothing behind, while a run stays in flight", () =>
+    Effect.gen(function*() {
+      const tracked = Background.makeTracked({ keepAliveMs: 20 })
+      const never = yield* Deferred.make<void>()
+      yield* tracked.service.run(Deferred.await(never)).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, fakeContext().ctx)
+      )
+      const requests = Array.from({ length: 50 }, fakeContext)
+      for (const request of requests) {
+        yield* tracked.service.run(Effect.void).pipe(
+          Effect.provideService(Background.CurrentExecutionContext, request.ctx)
+        )
+      }
+      yield* Effect.promise(() => Promise.all(requests.map((request) => request.waits[0]!)))
+      assert.strictEqual(tracked.waiting(), 0)
+      // And a wait that is woken (the last run ended) leaves too.
+      const woken = fakeContext()
+      const gate = yield* Deferred.make<void>()
+      const slow = Background.makeTracked({ keepAliveMs: 5_000 })
+      yield* slow.service.run(Deferred.await(gate)).pipe(
+        Effect.provideService(Background.CurrentExecutionContext, fakeContext().ctx)
+      )
+      yield* slow.service.run(Effect.void).pipe(Effect.provideService(Background.CurrentExecutionContext, woken.ctx))
+      assert.isFalse(yield* settledSoon(woken.waits[0]!))
+      assert.strictEqual(slow.waiting(), 1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.promise(() => woken.waits[0]!).pipe(Effect.timeout("1 second"))
+      assert.strictEqual(slow.waiting(), 0)
+    }))
+
   it.live("failures are logged, never rejected; without a request the work runs inline", () =>
     Effect.gen(function*() {
       const { ctx, waits } = fakeContext()

@@ -28,7 +28,7 @@ import { PorterConfig } from "./PorterConfig.ts"
 import { Queue } from "./Queue.ts"
 import type { IssueRef } from "./Repo.ts"
 import { StatusComments } from "./StatusComments.ts"
-import { isTerminal, type Task, type TaskPatch, type TaskState } from "./Task.ts"
+import { holdsSlot, isTerminal, type Task, type TaskPatch, type TaskState } from "./Task.ts"
 import { TaskStore } from "./TaskStore.ts"
 
 /** Porter's answer to a callback: accepted or not, the task's state, and whether the machine should stop. */
@@ -158,9 +158,10 @@ export const make = Effect.gen(function*() {
     if (task.isTerminal) {
       return { accepted: false, state: task.state, message: `task is already ${task.state}` } satisfies CallbackAnswer
     }
-    // A task waiting for approval or a slot has no machine (none is asked for before `provisioning`), so no runner
-    // calls for it: whatever calls changes nothing. (Its `completed` with a failing outcome used to end it.)
-    if (task.state === "awaiting_approval" || task.state === "queued") {
+    // A task without a slot (waiting for approval or queued) has no machine: none is asked for before it holds one,
+    // so no runner calls for it, and whatever calls changes nothing. (Its `completed` with a failing outcome used to
+    // end it.)
+    if (!holdsSlot(task.state)) {
       return {
         accepted: false,
         state: task.state,

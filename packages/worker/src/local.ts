@@ -138,9 +138,6 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
         ]),
       catch: failure("cannot bundle the Worker")
     })
-    const port = options.port !== undefined && options.port !== 0 ? options.port : yield* freePort(host)
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
-    const env = { PORTER_PUBLIC_URL: url, ...options.env }
     const keep = options.keepLogs ?? 5_000
     const lines: Array<LogLine> = []
     const onLog = (line: LogLine) => {
@@ -149,16 +146,19 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
       options.onLog?.(line)
     }
 
-    const worker = (name: string, code: string) => ({
-      name,
-      modules: true,
-      script: code,
-      compatibilityDate: COMPATIBILITY_DATE,
-      bindings: env,
-      d1Databases: { DB: options.d1DatabaseId ?? D1_DATABASE_ID }
-    })
-    const miniflare = yield* Effect.acquireRelease(
-      Effect.try({
+    /** workerd on `port`, running (`ready`); stopped with the scope. */
+    const launch = (port: number) => {
+      const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+      const env = { PORTER_PUBLIC_URL: url, ...options.env }
+      const worker = (name: string, code: string) => ({
+        name,
+        modules: true,
+        script: code,
+        compatibilityDate: COMPATIBILITY_DATE,
+        bindings: env,
+        d1Databases: { DB: options.d1DatabaseId ?? D1_DATABASE_ID }
+      })
+      const started = Effect.try({
         try: () =>
           new Miniflare(convertV4MiniflareOptions({
             // The first Worker gets the port: the API Worker, which hands the App Worker its paths.
@@ -178,14 +178,34 @@ const startIn = (options: Options, scope: Scope.Closeable) =>
             logRequests: false
           })),
         catch: failure("cannot start workerd")
-      }),
-      // Stopping workerd can fail (its process already gone, a socket error): nothing more to do then but say so.
-      (mf) =>
-        Effect.tryPromise({ try: () => mf.dispose(), catch: failure("could not stop workerd") }).pipe(
-          Effect.catch((error) => Effect.logWarning(error.message))
+      }).pipe(
+        Effect.flatMap((mf) =>
+          Effect.tryPromise({ try: () => mf.ready, catch: failure("workerd did not start") }).pipe(
+            Effect.onError(() => Effect.promise(() => mf.dispose().catch(() => {}))),
+            Effect.as(mf)
+          )
         )
-    )
-    yield* Effect.tryPromise({ try: () => miniflare.ready, catch: failure("workerd did not start") })
+      )
+      return Effect.map(
+        Effect.acquireRelease(
+          started,
+          // Stopping workerd can fail (its process already gone, a socket error): nothing more to do then but say so.
+          (mf) =>
+            Effect.tryPromise({ try: () => mf.dispose(), catch: failure("could not stop workerd") }).pipe(
+              Effect.catch((error) => Effect.logWarning(error.message))
+            )
+        ),
+        (miniflare) => ({ miniflare, url, env })
+      )
+    }
+    const chosen = options.port !== undefined && options.port !== 0 ? options.port : undefined
+    // A port picked here is free when picked, not when workerd binds it a moment later (another process may take it
+    // meanwhile, as parallel tests do): then a new one is picked, at most three times.
+    const { env, miniflare, url } = chosen !== undefined
+      ? yield* launch(chosen)
+      : yield* Effect.flatMap(freePort(host), launch).pipe(
+        Effect.retry({ times: 3, while: (error) => error.message.includes("Address already in use") })
+      )
     // Miniflare types bindings with its own copy of the workers types; it is the same binding.
     const db = (yield* Effect.tryPromise({
       try: () => miniflare.getD1Database("DB", API_WORKER),

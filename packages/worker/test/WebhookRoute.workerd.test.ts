@@ -28,17 +28,29 @@ describe("the Worker's webhook route", () => {
       const sign = (body: string) =>
         `sha256=${createHmac("sha256", env["GITHUB_WEBHOOK_SECRET"]!).update(body).digest("hex")}`
       const post = (
-        body: string | ReadableStream<Uint8Array>,
+        body: string | (() => ReadableStream<Uint8Array>),
         headers: Record<string, string>,
         path = "/webhooks/github"
       ) =>
         Effect.promise(async () => {
-          const response = await fetch(`${worker.url}${path}`, {
-            method: "POST",
-            body,
-            headers: { "content-type": "application/json", "x-github-event": "issue_comment", ...headers },
-            ...(typeof body === "string" ? {} : { duplex: "half" })
-          } as RequestInit)
+          const send = () =>
+            fetch(`${worker.url}${path}`, {
+              method: "POST",
+              body: typeof body === "string" ? body : body(),
+              headers: { "content-type": "application/json", "x-github-event": "issue_comment", ...headers },
+              ...(typeof body === "string" ? {} : { duplex: "half" })
+            } as RequestInit)
+          // An oversized body is answered before it is read, and workerd may close the connection while the client
+          // is still writing it (EPIPE, before the answer is read): that send is made again, a few times at most.
+          let response: Response | undefined
+          for (let attempt = 1; response === undefined; attempt++) {
+            try {
+              response = await send()
+            } catch (error) {
+              const code = (error as { cause?: { code?: string } }).cause?.code
+              if (attempt >= 3 || (code !== "EPIPE" && code !== "ECONNRESET")) throw error
+            }
+          }
           return { status: response.status, body: (await response.json()) as Record<string, unknown> }
         })
 
@@ -61,14 +73,15 @@ describe("the Worker's webhook route", () => {
       assert.strictEqual(declared.status, 413)
       const chunks = new TextEncoder().encode(big)
       const chunked = yield* post(
-        new ReadableStream({
-          start: (controller) => {
-            for (let at = 0; at < chunks.length; at += 64 * 1024) {
-              controller.enqueue(chunks.subarray(at, at + 64 * 1024))
+        () =>
+          new ReadableStream({
+            start: (controller) => {
+              for (let at = 0; at < chunks.length; at += 64 * 1024) {
+                controller.enqueue(chunks.subarray(at, at + 64 * 1024))
+              }
+              controller.close()
             }
-            controller.close()
-          }
-        }),
+          }),
         { "x-github-delivery": randomUUID(), "x-hub-signature-256": sign(big) }
       )
       assert.strictEqual(chunked.status, 413)

@@ -11,6 +11,13 @@
  * its `waitUntil` also waits until no run of this isolate is in flight, at most `keepAliveMs` (20 s by default,
  * inside Cloudflare's 30 s), which is long enough for any run that may be using it to finish.
  *
+ * A request whose run was resumed by another request's code has nothing of its own pending while it waits for that run:
+ * workerd ends such a request and drops its continuations, logging "A promise was resolved or rejected from a
+ * different request context". The run itself goes on (on the other request's I/O), but its end was then never
+ * counted: one such run at a cold start kept every later request of the isolate waiting its whole `keepAliveMs`
+ * (found by the 1,000-task soak, three runs stuck in flight from its first second). So a run's end is counted by its
+ * fiber, in whichever request's code ends it, and each request is kept open (`pinned`) until its own run has ended.
+ *
  * Cannot: outlive Cloudflare's limit — `waitUntil` work gets at most 30 s after the answer, then it is cancelled.
  * A delivery whose handling was cut short stays claimed but not completed, and the watchdog handles it again
  * (`deliveryRetryAfterMs`); a stuck dispatch is re-dispatched by the same sweep.
@@ -52,6 +59,19 @@ const logged = (effect: Effect.Effect<void>) =>
 
 /** Resolves on a later turn of the event loop, after the current request's answer has been handed over. */
 export const afterAnswer = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
+
+/** Cloudflare's limit on `waitUntil` work after the answer: no request is pinned longer. */
+const PIN_MS = 30_000
+
+/**
+ * `work`, with the calling request kept open until it settles (a timer of the request's own pending, at most `PIN_MS`):
+ * its continuations may be resolved from another request's code, and workerd would otherwise end the request as one
+ * that has nothing left to do, and drop them.
+ */
+const pinned = <A>(work: Promise<A>): Promise<A> => {
+  const timer = setTimeout(() => {}, PIN_MS)
+  return work.finally(() => clearTimeout(timer))
+}
 
 /** Counts the runs in flight; `idle(ms)` resolves when none is, or after `ms`. */
 class Runs {
@@ -120,7 +140,7 @@ export const makeTracked = (options: Options = {}): Tracked => {
   const keepAliveMs = options.keepAliveMs ?? 20_000
   const hold = (work: Promise<unknown>): Promise<void> => {
     const done = runs.start()
-    return work.then(done, done).then(() => runs.idle(keepAliveMs))
+    return pinned(work).then(done, done).then(() => runs.idle(keepAliveMs))
   }
   const service = Background.Background.of({
     run: (effect) =>
@@ -129,9 +149,19 @@ export const makeTracked = (options: Options = {}): Tracked => {
         if (ctx === undefined) return logged(effect)
         // A root fiber of its own: the request fiber ends (and may be interrupted by a client abort) before it does.
         // Started from a timer, not here: a fiber runs synchronously up to its first wait, and that part would
-        // otherwise run before the answer it follows. Counted as in flight at once (`hold`).
-        const run = fiber.context
-        ctx.waitUntil(hold(afterAnswer().then(() => Effect.runPromiseWith(run)(logged(effect)))))
+        // otherwise run before the answer it follows. Counted as in flight at once, and done when the fiber ends,
+        // whichever request's code ends it (see the header).
+        const context = fiber.context
+        const done = runs.start()
+        const ended = afterAnswer().then(() =>
+          new Promise<void>((resolve) => {
+            Effect.runForkWith(context)(logged(effect)).addObserver(() => {
+              done()
+              resolve()
+            })
+          })
+        )
+        ctx.waitUntil(pinned(ended).then(() => runs.idle(keepAliveMs)))
         return Effect.void
       })
   })

@@ -9,7 +9,10 @@
  *   outsider's request) to the final state, every
  *   machine made for the task recorded (`machine`) and destroyed (`machine_destroyed` or `orphan_destroyed`), and one
  *   `callback` line for each callback the Worker received (counted at the callback proxy: answered, or answered and
- *   then lost on the way back).
+ *   then lost on the way back);
+ * - no request's work was dropped by workerd: the Worker's log has no "promise was resolved or rejected from a
+ *   different request context" (workerd ended a request that another request's code was still to resume, and
+ *   cancelled what followed; see `WorkerBackground`).
  */
 import { Effect } from "effect"
 import { type AuditEvent, porterComments, Stack, taskById, tasks, type TaskView } from "./Stack.ts"
@@ -22,6 +25,9 @@ export interface Report {
   /** Everything that is wrong, one line each; empty when all holds. */
   readonly problems: ReadonlyArray<string>
 }
+
+/** workerd's warning when a request it ended had continuations another request's code resolved. */
+const DROPPED = "different request context"
 
 const TERMINAL: Readonly<Record<string, string>> = { succeeded: "✅", failed: "❌", timed_out: "⏱", cancelled: "⏹" }
 const RUNNING_MACHINE = ["created", "starting", "started", "stopping", "destroying"]
@@ -52,7 +58,7 @@ export const transitionPath = (events: ReadonlyArray<AuditEvent>, final: string)
 
 /** Checks the whole stack; the report lists every problem found. */
 export const check = Effect.gen(function*() {
-  const { callbackProxy, machines } = yield* Stack
+  const { callbackProxy, machines, workerLogs } = yield* Stack
   const all = yield* tasks
   const problems: Array<string> = []
   const byState: Record<string, number> = {}
@@ -108,6 +114,8 @@ export const check = Effect.gen(function*() {
   for (const machine of machineViews) {
     if (RUNNING_MACHINE.includes(machine.state)) problems.push(`machine ${machine.id} is still ${machine.state}`)
   }
+  const dropped = workerLogs().filter((line) => line.message.includes(DROPPED)).length
+  if (dropped > 0) problems.push(`workerd dropped ${dropped} request(s)' continuations ("${DROPPED}")`)
   return {
     tasks: all.length,
     byState,

@@ -8,9 +8,12 @@
  * CPU, Node 24, 7 rounds of 10,000 (test/perf/WebhookVerify.perf.ts, machine load 8-16): hand
  * `createHmac` 10-13 µs; `Mac.layerWebCrypto` 49-71 µs (WebCrypto through the thread pool);
  * `Mac.layerWebCryptoWith` over the same `createHmac` 15-18 µs (the body as bytes, an Effect per
- * delivery). Elsewhere (workerd) it is `Mac.layerWebCrypto` with the key built once, whose
- * `verify` compares in constant time: in workerd it costs what the hand `crypto.subtle` code did
- * (16-20 µs against 14-19 µs, test/perf/WebhookVerify.workerd.perf.ts). Same result as
+ * delivery). workerd has `node:crypto` too at the Worker's compatibility date (its Node.js APIs,
+ * `process.getBuiltinModule`), so the Worker takes the same path; there it costs what WebCrypto does
+ * or less (medians 11 against 12 and 14 µs in two runs of 7 rounds of 10,000, test/perf/WebhookVerify.workerd.perf.ts,
+ * 2026-12-08).
+ * Where there is no `node:crypto` it is `Mac.layerWebCrypto` with the key built once, whose `verify`
+ * compares in constant time (in workerd: what the hand `crypto.subtle` code cost). Same result as
  * `@octokit/webhooks-methods`' `verify`, which imports the key on every call.
  *
  * | case                                                        | result                | HTTP |

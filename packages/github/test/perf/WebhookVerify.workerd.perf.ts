@@ -1,9 +1,11 @@
-// Per-delivery CPU of the webhook HMAC check inside workerd (Miniflare), hand WebCrypto path vs
-// effect/crypto's Mac.layerWebCrypto (verify-worker.ts):
+// Per-delivery CPU of the webhook HMAC check inside workerd (Miniflare) at the Worker's compatibility date: a hand
+// WebCrypto path, effect/crypto's Mac.layerWebCrypto, and GitHubWebhooks' own check both ways (`node:crypto`, which
+// the Worker uses, and WebCrypto) (verify-worker.ts):
 //   node --conditions=@porter/source packages/github/test/perf/WebhookVerify.workerd.perf.ts
 // Not part of the test suite. workerd's clocks do not move during a request, so the CPU is read
 // from /proc for the workerd process (Linux only): rounds of 10,000 deliveries of a ~7 KB body,
 // alternating between the two; prints the medians in µs per delivery.
+import { COMPATIBILITY_DATE } from "@porter/worker/local"
 import * as esbuild from "esbuild"
 import { convertV4MiniflareOptions, Miniflare } from "miniflare"
 import { createHmac } from "node:crypto"
@@ -37,7 +39,7 @@ const built = await esbuild.build({
 const miniflare = new Miniflare(convertV4MiniflareOptions({
   modules: true,
   script: built.outputFiles[0]!.text,
-  compatibilityDate: "2026-01-01",
+  compatibilityDate: COMPATIBILITY_DATE,
   bindings: { SECRET, BODY, HEX }
 }))
 await miniflare.ready
@@ -68,7 +70,7 @@ const run = async (impl: string, n: number) => {
 }
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 
-const impls = ["hand", "effect"]
+const impls = ["hand", "effect", "node", "webcrypto"]
 for (const impl of impls) await run(impl, 2_000) // warm-up
 const figures: Record<string, Array<number>> = {}
 for (let round = 0; round < ROUNDS; round++) {

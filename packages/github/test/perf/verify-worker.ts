@@ -1,5 +1,6 @@
 // The webhook HMAC check inside workerd, for WebhookVerify.workerd.perf.ts: `GET /?impl=<name>&n=<count>`
 // verifies the same ~7 KB body `n` times, one after the other, with the chosen implementation.
+import { GitHubWebhooks } from "@porter/github"
 import { Effect, Layer, Result } from "effect"
 import { Mac, SecureRandom } from "effect/crypto"
 import { Hex } from "effect/encoding"
@@ -42,23 +43,43 @@ interface Env {
   readonly HEX: string
 }
 
-let verifiers: { hand: ReturnType<typeof hand>; effect: Effect.Success<ReturnType<typeof effect>> } | undefined
+type Porter = (body: string, hex: string) => boolean | Effect.Effect<boolean>
+
+let verifiers:
+  | {
+    hand: ReturnType<typeof hand>
+    effect: Effect.Success<ReturnType<typeof effect>>
+    node: Porter
+    webcrypto: Porter
+  }
+  | undefined
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url)
     const n = Number(url.searchParams.get("n") ?? "1")
-    verifiers ??= { hand: hand(env.SECRET), effect: await Effect.runPromise(effect(env.SECRET)) }
-    const { hand: handVerify, effect: effectVerify } = verifiers
+    verifiers ??= {
+      hand: hand(env.SECRET),
+      effect: await Effect.runPromise(effect(env.SECRET)),
+      // GitHubWebhooks' own check, each of its two ways (`node:crypto` is there with workerd's Node.js APIs).
+      node: await Effect.runPromise(GitHubWebhooks.makeVerifier(env.SECRET, "node")),
+      webcrypto: await Effect.runPromise(GitHubWebhooks.makeVerifier(env.SECRET, "webcrypto"))
+    }
+    const chosen = verifiers
+    const impl = url.searchParams.get("impl")
     let ok = 0
-    if (url.searchParams.get("impl") === "hand") {
+    if (impl === "hand") {
       // As parse runs it: the promise awaited inside the request's fiber.
       await Effect.runPromise(Effect.gen(function*() {
-        for (let i = 0; i < n; i++) if (yield* Effect.promise(() => handVerify(env.BODY, env.HEX))) ok++
+        for (let i = 0; i < n; i++) if (yield* Effect.promise(() => chosen.hand(env.BODY, env.HEX))) ok++
       }))
     } else {
+      const verify: Porter = impl === "node" ? chosen.node : impl === "webcrypto" ? chosen.webcrypto : chosen.effect
       await Effect.runPromise(Effect.gen(function*() {
-        for (let i = 0; i < n; i++) if (yield* effectVerify(env.BODY, env.HEX)) ok++
+        for (let i = 0; i < n; i++) {
+          const valid = verify(env.BODY, env.HEX)
+          if (typeof valid === "boolean" ? valid : yield* valid) ok++
+        }
       }))
     }
     return Response.json({ ok })

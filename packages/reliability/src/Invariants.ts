@@ -14,6 +14,7 @@
  *   different request context" (workerd ended a request that another request's code was still to resume, and
  *   cancelled what followed; see `WorkerBackground`).
  */
+import * as Local from "@porter/worker/local"
 import { Effect } from "effect"
 import { type AuditEvent, porterComments, Stack, taskById, tasks, type TaskView } from "./Stack.ts"
 
@@ -25,9 +26,6 @@ export interface Report {
   /** Everything that is wrong, one line each; empty when all holds. */
   readonly problems: ReadonlyArray<string>
 }
-
-/** workerd's warning when a request it ended had continuations another request's code resolved. */
-const DROPPED = "different request context"
 
 const TERMINAL: Readonly<Record<string, string>> = { succeeded: "✅", failed: "❌", timed_out: "⏱", cancelled: "⏹" }
 const RUNNING_MACHINE = ["created", "starting", "started", "stopping", "destroying"]
@@ -114,8 +112,8 @@ export const check = Effect.gen(function*() {
   for (const machine of machineViews) {
     if (RUNNING_MACHINE.includes(machine.state)) problems.push(`machine ${machine.id} is still ${machine.state}`)
   }
-  const dropped = workerLogs().filter((line) => line.message.includes(DROPPED)).length
-  if (dropped > 0) problems.push(`workerd dropped ${dropped} request(s)' continuations ("${DROPPED}")`)
+  const dropped = Local.droppedContinuations(workerLogs()).length
+  if (dropped > 0) problems.push(`workerd dropped ${dropped} request(s)' continuations ("different request context")`)
   return {
     tasks: all.length,
     byState,

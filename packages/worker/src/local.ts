@@ -77,6 +77,14 @@ export interface LogLine {
   readonly message: string
 }
 
+/**
+ * The lines where workerd says it dropped a request's continuations ("A promise was resolved or rejected from a
+ * different request context …"): it had ended that request while another request's code was still to resume it.
+ * None should ever appear (see `WorkerBackground`); tests assert so.
+ */
+export const droppedContinuations = (lines: ReadonlyArray<LogLine>): ReadonlyArray<LogLine> =>
+  lines.filter((line) => line.message.includes("different request context"))
+
 /** The Workers running in workerd, their D1, and how to reach them. */
 export interface LocalWorker {
   /** `http://host:port`: where GitHub (the emulator) and the machines reach the Worker. */

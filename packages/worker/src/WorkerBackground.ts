@@ -138,10 +138,15 @@ export interface Tracked {
 export const makeTracked = (options: Options = {}): Tracked => {
   const runs = new Runs()
   const keepAliveMs = options.keepAliveMs ?? 20_000
-  const hold = (work: Promise<unknown>): Promise<void> => {
+  /**
+   * One run of the isolate: counted as in flight at once, done when `work` settles or calls `done` (whichever request's
+   * code that is), its request kept open until then and, at most `keepAliveMs` longer, until no run is in flight.
+   */
+  const track = (work: (done: () => void) => Promise<unknown>): Promise<void> => {
     const done = runs.start()
-    return pinned(work).then(done, done).then(() => runs.idle(keepAliveMs))
+    return pinned(work(done)).then(done, done).then(() => runs.idle(keepAliveMs))
   }
+  const hold = (work: Promise<unknown>): Promise<void> => track(() => work)
   const service = Background.Background.of({
     run: (effect) =>
       Effect.withFiber((fiber) => {
@@ -149,19 +154,19 @@ export const makeTracked = (options: Options = {}): Tracked => {
         if (ctx === undefined) return logged(effect)
         // A root fiber of its own: the request fiber ends (and may be interrupted by a client abort) before it does.
         // Started from a timer, not here: a fiber runs synchronously up to its first wait, and that part would
-        // otherwise run before the answer it follows. Counted as in flight at once, and done when the fiber ends,
-        // whichever request's code ends it (see the header).
+        // otherwise run before the answer it follows. Done when the fiber ends, counted by the fiber itself (see the
+        // header).
         const context = fiber.context
-        const done = runs.start()
-        const ended = afterAnswer().then(() =>
-          new Promise<void>((resolve) => {
-            Effect.runForkWith(context)(logged(effect)).addObserver(() => {
-              done()
-              resolve()
+        ctx.waitUntil(track((done) =>
+          afterAnswer().then(() =>
+            new Promise<void>((resolve) => {
+              Effect.runForkWith(context)(logged(effect)).addObserver(() => {
+                done()
+                resolve()
+              })
             })
-          })
-        )
-        ctx.waitUntil(pinned(ended).then(() => runs.idle(keepAliveMs)))
+          )
+        ))
         return Effect.void
       })
   })
